@@ -1,0 +1,151 @@
+"""The app factory every service uses: ids, logging, errors, health, readiness, metrics."""
+
+import re
+import time
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import APIRouter, FastAPI
+from fastapi.responses import JSONResponse, Response
+from loguru import logger
+from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from berth_common.config import ServiceSettings
+from berth_common.context import REQUEST_ID_HEADER, request_id_var, user_id_var
+from berth_common.errors import install_error_handlers
+from berth_common.logging import configure_logging
+
+REQUESTS = Counter(
+    "berth_http_requests_total", "HTTP requests", ["service", "method", "route", "status"]
+)
+LATENCY = Histogram(
+    "berth_http_request_duration_seconds",
+    "HTTP request latency",
+    ["service", "method", "route"],
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+)
+_SAFE_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+
+ReadyCheck = Callable[[], Awaitable[None]]
+Hook = Callable[[FastAPI], Awaitable[None]]
+
+
+class RequestContextMiddleware:
+    """Binds a request id (inbound X-Request-Id if sane, else new), logs one access line."""
+
+    def __init__(self, app: ASGIApp, service: str):
+        self.app = app
+        self.service = service
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        incoming = ""
+        for k, v in scope["headers"]:
+            if k == b"x-request-id":
+                incoming = v.decode("latin-1")
+                break
+        rid = incoming if _SAFE_ID.match(incoming) else uuid.uuid4().hex
+        token = request_id_var.set(rid)
+        user_token = user_id_var.set(None)
+        status = 500
+        start = time.perf_counter()
+
+        async def send_wrapper(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                message.setdefault("headers", [])
+                message["headers"] = [
+                    *message["headers"],
+                    (REQUEST_ID_HEADER.lower().encode(), rid.encode()),
+                ]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_wrapper)
+        finally:
+            elapsed = time.perf_counter() - start
+            route = scope.get("route")
+            path = getattr(route, "path", None) or "unmatched"
+            method = scope.get("method", "")
+            REQUESTS.labels(self.service, method, path, str(status)).inc()
+            LATENCY.labels(self.service, method, path).observe(elapsed)
+            if path not in ("/health", "/metrics"):
+                logger.bind(status=status, ms=round(elapsed * 1000, 2), route=path).info(
+                    "{} {} {}", method, scope.get("path", ""), status
+                )
+            user_id_var.reset(user_token)
+            request_id_var.reset(token)
+
+
+def create_service_app(
+    settings: ServiceSettings,
+    *,
+    title: str,
+    routers: Sequence[APIRouter] = (),
+    ready_checks: Sequence[ReadyCheck] = (),
+    on_startup: Sequence[Hook] = (),
+    on_shutdown: Sequence[Hook] = (),
+    docs_prefix: str | None = None,
+    **fastapi_kwargs: Any,
+) -> FastAPI:
+    configure_logging(settings.service_name, settings.log_level, settings.log_json)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        for hook in on_startup:
+            await hook(app)
+        logger.info("{} started", settings.service_name)
+        try:
+            yield
+        finally:
+            for hook in reversed(on_shutdown):
+                try:
+                    await hook(app)
+                except Exception:
+                    logger.exception("shutdown hook failed")
+
+    docs: dict[str, Any] = {}
+    if docs_prefix:
+        docs = {
+            "docs_url": f"{docs_prefix}/docs",
+            "openapi_url": f"{docs_prefix}/openapi.json",
+            "redoc_url": None,
+        }
+    app = FastAPI(title=title, lifespan=lifespan, **docs, **fastapi_kwargs)
+    app.state.settings = settings
+    install_error_handlers(app)
+
+    @app.get("/health", include_in_schema=False)
+    async def health() -> dict[str, str]:
+        return {"status": "ok", "service": settings.service_name}
+
+    @app.get("/ready", include_in_schema=False)
+    async def ready() -> JSONResponse:
+        failures: dict[str, str] = {}
+        for check in ready_checks:
+            name = getattr(check, "__name__", "check")
+            try:
+                await check()
+            except Exception as exc:
+                failures[name] = type(exc).__name__
+        if failures:
+            return JSONResponse(
+                {"error": {"code": "not_ready", "message": "Not ready", "details": failures}},
+                status_code=503,
+            )
+        return JSONResponse({"status": "ready", "service": settings.service_name})
+
+    @app.get("/metrics", include_in_schema=False)
+    async def metrics() -> Response:
+        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+    for router in routers:
+        app.include_router(router)
+    app.add_middleware(RequestContextMiddleware, service=settings.service_name)
+    return app

@@ -1,0 +1,41 @@
+"""Settings shared by every service; each service subclasses with its own env prefix."""
+
+from pydantic import AliasChoices, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class ServiceSettings(BaseSettings):
+    """Platform-wide settings read without a prefix (one value for all services).
+
+    A service subclass sets ``model_config = SettingsConfigDict(env_prefix="AUTH_")`` for its
+    own fields; the fields here keep their explicit aliases, so the prefix does not apply to them.
+    """
+
+    model_config = SettingsConfigDict(extra="ignore", case_sensitive=False)
+
+    service_name: str = "berth"
+    database_url: str = Field(
+        "postgresql+asyncpg://postgres@127.0.0.1:5432/berth",
+        validation_alias=AliasChoices("DATABASE_URL"),
+    )
+    db_pool_size: int = Field(10, validation_alias=AliasChoices("DB_POOL_SIZE"))
+    broker_url: str = Field(
+        "amqp://guest:guest@127.0.0.1:5672//", validation_alias=AliasChoices("BROKER_URL")
+    )
+    broker_filesystem_dir: str = Field("var/broker", validation_alias="BROKER_FILESYSTEM_DIR")
+    public_url: str = Field("http://localhost:8080", validation_alias="BERTH_PUBLIC_URL")
+    jwks_url: str = Field(
+        "http://127.0.0.1:8101/.well-known/jwks.json", validation_alias="JWKS_URL"
+    )
+    token_audience: str = Field("berth", validation_alias="TOKEN_AUDIENCE")
+    jwks_cache_seconds: int = Field(300, validation_alias="JWKS_CACHE_SECONDS")
+    log_level: str = Field("INFO", validation_alias="LOG_LEVEL")
+    log_json: bool = Field(True, validation_alias="LOG_JSON")
+
+    @property
+    def issuer(self) -> str:
+        return self.public_url.rstrip("/")
+
+    @property
+    def broker_is_amqp(self) -> bool:
+        return self.broker_url.startswith(("amqp://", "amqps://", "pyamqp://"))

@@ -1,0 +1,88 @@
+"""Async engine and sessions per service schema; transactions are owned at the edge."""
+
+from collections.abc import AsyncIterator
+from typing import Annotated, Any
+
+from fastapi import Depends, Request
+from sqlalchemy import MetaData, text
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.orm import DeclarativeBase
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+def make_base(schema: str) -> type[DeclarativeBase]:
+    """A declarative base whose tables all live in the service's own schema."""
+
+    class Base(DeclarativeBase):
+        metadata = MetaData(schema=schema, naming_convention=NAMING_CONVENTION)
+
+    return Base
+
+
+class Database:
+    def __init__(
+        self,
+        url: str,
+        schema: str,
+        *,
+        metadata: MetaData | None = None,
+        pool_size: int = 10,
+        echo: bool = False,
+    ):
+        self.url = url
+        self.schema = schema
+        self.metadata = metadata
+        self.engine = create_async_engine(
+            url,
+            echo=echo,
+            pool_pre_ping=True,  # sessions survive a PostgreSQL restart
+            pool_size=pool_size,
+            max_overflow=pool_size,
+            pool_recycle=1800,
+            pool_timeout=5,
+            connect_args={
+                "timeout": 5,
+                "command_timeout": 30,
+                "server_settings": {"application_name": f"berth-{schema}"},
+            },
+        )
+        # the outbox helpers find the service's tables through session.info
+        self.sessionmaker = async_sessionmaker(
+            self.engine, expire_on_commit=False, info={"schema": schema, "metadata": metadata}
+        )
+
+    async def ping(self) -> None:
+        async with self.engine.connect() as conn:
+            await conn.execute(text("SELECT 1"))
+
+    async def dispose(self) -> None:
+        await self.engine.dispose()
+
+
+async def _request_session(request: Request) -> AsyncIterator[AsyncSession]:
+    db: Database = request.app.state.db
+    async with db.sessionmaker() as session:
+        try:
+            yield session
+            await session.commit()
+        except BaseException:
+            await session.rollback()
+            raise
+        # committed: hand the outbox rows of this transaction to the broker now (confirmed);
+        # the relay loop sends whatever this could not.
+        pending: list[Any] = session.info.pop("outbox_pending", [])
+        relay = getattr(request.app.state, "outbox_relay", None)
+        if pending and relay is not None:
+            await relay.publish_now(pending)
+
+
+# scope="function": commit runs before the response is sent, so a failed commit is the
+# response the client sees, never a 200 for data that was not kept.
+SessionDep = Annotated[AsyncSession, Depends(_request_session, scope="function")]

@@ -1,0 +1,205 @@
+"""Access-token verification against the auth service's JWKS (RFC 9068 profile).
+
+Used by the gateway (forwardAuth) and by every service again (no trust in the network).
+Keys are cached; an unknown `kid` triggers one refetch (key rotation), at most every few seconds.
+"""
+
+import asyncio
+import time
+from dataclasses import dataclass, field
+from typing import Annotated, Any
+
+import httpx
+from fastapi import Depends, Request
+from joserfc import jws, jwt
+from joserfc.errors import JoseError
+from joserfc.jwk import KeySet
+from loguru import logger
+
+from berth_common.context import user_id_var
+from berth_common.errors import Forbidden, ServiceUnavailable, Unauthorized
+
+ACCESS_COOKIE = "berth_access"
+ALLOWED_ALGORITHMS = ["ES256"]
+ROLES = ("user", "support", "oncall", "admin")
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who is calling: a person (kind="user") or another team's machine client (kind="client")."""
+
+    subject: str
+    kind: str
+    client_id: str
+    roles: frozenset[str] = frozenset()
+    scopes: frozenset[str] = frozenset()
+    token_id: str | None = None
+    expires_at: int | None = None
+    claims: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+
+    @property
+    def is_admin(self) -> bool:
+        return "admin" in self.roles
+
+    def has_role(self, *roles: str) -> bool:
+        return bool(self.roles.intersection(roles))
+
+    def has_scope(self, scope: str) -> bool:
+        return scope in self.scopes
+
+
+class JWKSCache:
+    def __init__(self, url: str, ttl_seconds: int = 300, min_refetch_seconds: float = 5.0):
+        self.url = url
+        self.ttl = ttl_seconds
+        self.min_refetch = min_refetch_seconds
+        self._keys: KeySet | None = None
+        self._kids: set[str] = set()
+        self._fetched_at = 0.0
+        self._lock = asyncio.Lock()
+
+    def load(self, jwks: dict[str, Any]) -> None:
+        self._keys = KeySet.import_key_set(jwks)
+        self._kids = {k.get("kid") for k in jwks.get("keys", []) if k.get("kid")}
+        self._fetched_at = time.monotonic()
+
+    async def _fetch(self) -> None:
+        async with httpx.AsyncClient(timeout=5.0) as client:
+            resp = await client.get(self.url)
+            resp.raise_for_status()
+            self.load(resp.json())
+        logger.info("jwks loaded: {} key(s)", len(self._kids))
+
+    async def key_set(self, kid: str | None) -> KeySet:
+        age = time.monotonic() - self._fetched_at
+        stale = self._keys is None or age > self.ttl
+        unknown = kid is not None and kid not in self._kids and age > self.min_refetch
+        if stale or unknown:
+            async with self._lock:
+                age = time.monotonic() - self._fetched_at
+                if (
+                    self._keys is None
+                    or age > self.ttl
+                    or (kid not in self._kids and age > self.min_refetch)
+                ):
+                    try:
+                        await self._fetch()
+                    except (httpx.HTTPError, ValueError) as exc:
+                        if self._keys is None:
+                            raise ServiceUnavailable("Token keys unavailable") from exc
+                        logger.warning("jwks refresh failed, keeping cached keys: {}", exc)
+        assert self._keys is not None
+        return self._keys
+
+
+class TokenVerifier:
+    def __init__(self, jwks: JWKSCache, issuer: str, audience: str, leeway: int = 5):
+        self.jwks = jwks
+        self.issuer = issuer
+        self.audience = audience
+        self.registry = jwt.JWTClaimsRegistry(
+            leeway=leeway,
+            iss={"essential": True, "value": issuer},
+            aud={"essential": True, "value": audience},
+            exp={"essential": True},
+            sub={"essential": True},
+            client_id={"essential": True},
+            jti={"essential": True},
+        )
+
+    async def verify(self, token: str) -> Principal:
+        try:
+            header = jws.extract_compact(token.encode("ascii")).protected
+        except (JoseError, ValueError, UnicodeError) as exc:
+            raise Unauthorized("Malformed access token") from exc
+        if header.get("typ", "").lower() not in ("at+jwt", "application/at+jwt"):
+            raise Unauthorized("Not an access token")
+        if header.get("alg") not in ALLOWED_ALGORITHMS:
+            raise Unauthorized("Unsupported token algorithm")
+        keys = await self.jwks.key_set(header.get("kid"))
+        try:
+            decoded = jwt.decode(token, keys, algorithms=ALLOWED_ALGORITHMS)
+            self.registry.validate(decoded.claims)
+        except (JoseError, ValueError, TypeError) as exc:
+            raise Unauthorized("Invalid or expired access token") from exc
+        return principal_from_claims(decoded.claims)
+
+
+def principal_from_claims(claims: dict[str, Any]) -> Principal:
+    scopes = frozenset(str(claims.get("scope", "")).split())
+    roles = claims.get("roles") or []
+    if not isinstance(roles, list):
+        raise Unauthorized("Invalid roles claim")
+    kind = "client" if claims.get("sub") == claims.get("client_id") else "user"
+    return Principal(
+        subject=str(claims["sub"]),
+        kind=kind,
+        client_id=str(claims["client_id"]),
+        roles=frozenset(str(r) for r in roles),
+        scopes=scopes,
+        token_id=str(claims.get("jti")),
+        expires_at=int(claims["exp"]),
+        claims=dict(claims),
+    )
+
+
+def token_from_request(request: Request) -> str | None:
+    auth = request.headers.get("authorization")
+    if auth:
+        scheme, _, value = auth.partition(" ")
+        if scheme.lower() != "bearer" or not value.strip():
+            raise Unauthorized("Use the Bearer scheme", error="invalid_request")
+        return value.strip()
+    return request.cookies.get(ACCESS_COOKIE)
+
+
+async def optional_principal(request: Request) -> Principal | None:
+    token = token_from_request(request)
+    if not token:
+        return None
+    verifier: TokenVerifier = request.app.state.token_verifier
+    principal = await verifier.verify(token)
+    request.state.principal = principal
+    user_id_var.set(principal.subject)
+    return principal
+
+
+async def current_principal(
+    principal: Annotated[Principal | None, Depends(optional_principal)],
+) -> Principal:
+    if principal is None:
+        raise Unauthorized("Authentication required", error="invalid_request")
+    return principal
+
+
+async def current_user(principal: Annotated[Principal, Depends(current_principal)]) -> Principal:
+    if principal.kind != "user":
+        raise Forbidden("This endpoint is for people, not machine clients")
+    return principal
+
+
+def require_role(*roles: str):
+    async def dep(principal: Annotated[Principal, Depends(current_principal)]) -> Principal:
+        if not principal.has_role(*roles):
+            raise Forbidden(f"Requires role: {' or '.join(roles)}")
+        return principal
+
+    return dep
+
+
+def require_scope(scope: str):
+    """Machine clients need the scope; people pass (their access is governed by roles)."""
+
+    async def dep(principal: Annotated[Principal, Depends(current_principal)]) -> Principal:
+        if principal.kind == "client" and not principal.has_scope(scope):
+            raise Forbidden(f"Requires scope: {scope}", code="insufficient_scope")
+        return principal
+
+    return dep
+
+
+CurrentPrincipal = Annotated[Principal, Depends(current_principal)]
+OptionalPrincipal = Annotated[Principal | None, Depends(optional_principal)]
+CurrentUser = Annotated[Principal, Depends(current_user)]
+AdminUser = Annotated[Principal, Depends(require_role("admin"))]
+OncallUser = Annotated[Principal, Depends(require_role("oncall", "admin"))]

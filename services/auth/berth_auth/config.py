@@ -1,0 +1,51 @@
+from berth_common.config import ServiceSettings
+from pydantic import AliasChoices, Field, SecretStr
+from pydantic_settings import SettingsConfigDict
+
+
+class AuthSettings(ServiceSettings):
+    model_config = SettingsConfigDict(env_prefix="AUTH_", extra="ignore")
+
+    service_name: str = "auth"
+    # JSON JWK Set of private signing keys; the first signs, all are published (rotation).
+    jwt_private_jwks: SecretStr = Field(..., validation_alias="AUTH_JWT_PRIVATE_JWKS")
+    # HMAC pepper for stored codes and refresh tokens
+    secret_key: SecretStr = Field(..., validation_alias="AUTH_SECRET_KEY")
+    access_token_expire_minutes: int = Field(
+        10,
+        ge=1,
+        le=1440,
+        validation_alias=AliasChoices(
+            "ACCESS_TOKEN_EXPIRE_MINUTES", "AUTH_ACCESS_TOKEN_EXPIRE_MINUTES"
+        ),
+    )
+    refresh_token_expire_days: int = Field(
+        30,
+        ge=1,
+        le=365,
+        validation_alias=AliasChoices(
+            "REFRESH_TOKEN_EXPIRE_DAYS", "AUTH_REFRESH_TOKEN_EXPIRE_DAYS"
+        ),
+    )
+    panel_client_id: str = "berth-panel"
+    bootstrap_admin_email: str | None = None
+    bootstrap_admin_password: SecretStr | None = None
+
+    code_ttl_minutes: int = 15
+    code_max_attempts: int = 5
+    code_resend_seconds: int = 60
+    login_window_minutes: int = 15
+    login_max_failures_per_account: int = 5
+    login_max_failures_per_ip: int = 30
+
+    smtp_host: str = Field("127.0.0.1", validation_alias="SMTP_HOST")
+    smtp_port: int = Field(2525, validation_alias="SMTP_PORT")
+    smtp_username: str | None = Field(None, validation_alias="SMTP_USERNAME")
+    smtp_password: SecretStr | None = Field(None, validation_alias="SMTP_PASSWORD")
+    smtp_starttls: bool = Field(False, validation_alias="SMTP_STARTTLS")
+    smtp_from: str = Field("Berth <no-reply@berth.localhost>", validation_alias="SMTP_FROM")
+    smtp_timeout_seconds: float = Field(20.0, validation_alias="SMTP_TIMEOUT_SECONDS")
+
+
+def get_settings() -> AuthSettings:
+    return AuthSettings()
