@@ -1,0 +1,169 @@
+"""Berth's pytest plugin: one database per test run migrated with Alembic, an isolated
+RabbitMQ vhost, dev signing keys, the service environment, and an in-process async client.
+
+Loaded for every test via `-p berth_common.testing.plugin` (root pyproject addopts).
+"""
+
+import asyncio
+import json
+import os
+import secrets
+import shutil
+import subprocess
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from asgi_lifespan import LifespanManager
+from fastapi import FastAPI
+from joserfc.jwk import ECKey
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from berth_common.migrations import upgrade
+from berth_common.testing.processes import free_port
+
+DEFAULT_SERVER = "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
+DEFAULT_BROKER = "amqp://guest:guest@127.0.0.1:5672/"
+
+
+async def _admin_sql(server_url: str, *statements: str) -> None:
+    engine = create_async_engine(server_url, isolation_level="AUTOCOMMIT")
+    try:
+        async with engine.connect() as conn:
+            for stmt in statements:
+                await conn.exec_driver_sql(stmt)
+    finally:
+        await engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def repo_root(pytestconfig: pytest.Config) -> Path:
+    return Path(pytestconfig.rootpath)
+
+
+@pytest.fixture(scope="session")
+def database_url(repo_root: Path) -> Iterator[str]:
+    """A fresh database for this run with every service's migrations applied."""
+    server = os.environ.get("TEST_DATABASE_URL", DEFAULT_SERVER)
+    name = f"berth_test_{uuid.uuid4().hex[:10]}"
+    asyncio.run(_admin_sql(server, f'CREATE DATABASE "{name}"'))
+    url = make_url(server).set(database=name).render_as_string(hide_password=False)
+    try:
+        for ini in sorted(repo_root.glob("services/*/alembic.ini")):
+            upgrade(ini.parent, url)
+        yield url
+    finally:
+        if not os.environ.get("BERTH_KEEP_TEST_DB"):
+            asyncio.run(_admin_sql(server, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+def _rabbitmqctl(*args: str) -> bool:
+    ctl = shutil.which("rabbitmqctl")
+    if not ctl:
+        return False
+    result = subprocess.run(  # noqa: S603 - fixed argv
+        [ctl, "-q", *args], capture_output=True, timeout=60, check=False
+    )
+    return result.returncode == 0
+
+
+@pytest.fixture(scope="session")
+def broker_url() -> Iterator[str]:
+    """Its own vhost when rabbitmqctl is at hand, so a running `make run` is not disturbed."""
+    base = os.environ.get("TEST_BROKER_URL", DEFAULT_BROKER)
+    if not base.startswith("amqp"):
+        yield base
+        return
+    vhost = f"berth_test_{uuid.uuid4().hex[:8]}"
+    if _rabbitmqctl("add_vhost", vhost) and _rabbitmqctl(
+        "set_permissions", "-p", vhost, "guest", ".*", ".*", ".*"
+    ):
+        yield base.rstrip("/") + "/" + vhost
+        _rabbitmqctl("delete_vhost", vhost)
+    else:
+        yield base
+
+
+@pytest.fixture(scope="session")
+def signing_jwks() -> dict[str, Any]:
+    key = ECKey.generate_key("P-256", auto_kid=True)
+    return {"keys": [{**key.as_dict(private=True), "alg": "ES256", "use": "sig"}]}
+
+
+@pytest.fixture(scope="session")
+def public_jwks(signing_jwks: dict[str, Any]) -> dict[str, Any]:
+    private_only = {"d"}
+    return {
+        "keys": [
+            {k: v for k, v in key.items() if k not in private_only} for key in signing_jwks["keys"]
+        ]
+    }
+
+
+@pytest.fixture(scope="session")
+def platform_ports() -> dict[str, int]:
+    """Ports for processes started by end-to-end tests, chosen once per run."""
+    return {name: free_port() for name in ("traefik", "traefik_api", "gateway", "auth", "smtp")}
+
+
+@pytest.fixture(scope="session")
+def berth_env(
+    database_url: str,
+    broker_url: str,
+    signing_jwks: dict[str, Any],
+    platform_ports: dict[str, int],
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[dict[str, str]]:
+    """The environment every service process of this run gets (and this process too)."""
+    var = tmp_path_factory.mktemp("var")
+    auth_url = f"http://127.0.0.1:{platform_ports['auth']}"
+    env = {
+        "DATABASE_URL": database_url,
+        "BROKER_URL": broker_url,
+        "BROKER_FILESYSTEM_DIR": str(var / "broker"),
+        "BERTH_PUBLIC_URL": f"http://localhost:{platform_ports['traefik']}",
+        "AUTH_URL": auth_url,
+        "GATEWAY_URL": f"http://127.0.0.1:{platform_ports['gateway']}",
+        "JWKS_URL": f"{auth_url}/.well-known/jwks.json",
+        "AUTH_JWT_PRIVATE_JWKS": json.dumps(signing_jwks),
+        "AUTH_SECRET_KEY": secrets.token_hex(32),
+        "SMTP_HOST": "127.0.0.1",
+        "SMTP_PORT": str(platform_ports["smtp"]),
+        "SMTP_FROM": "Berth <no-reply@berth.localhost>",
+        "BERTH_VAR_DIR": str(var),
+        "LOG_LEVEL": "INFO",
+        "GATEWAY_RATE_LIMIT_STORAGE_URL": "memory://",
+    }
+    saved = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)
+    yield {**os.environ, **env}
+    for key, value in saved.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
+
+
+def trust_keys(app: FastAPI, public_jwks: dict[str, Any]) -> None:
+    """Point an in-process app's token verifier at the run's keys (no network)."""
+    app.state.token_verifier.jwks.load(public_jwks)
+
+
+@asynccontextmanager
+async def app_client(
+    app: FastAPI, base_url: str = "http://testserver"
+) -> AsyncIterator[httpx.AsyncClient]:
+    """Drive an app in-process with its lifespan (startup/shutdown) run."""
+    async with LifespanManager(app, startup_timeout=30, shutdown_timeout=30) as manager:
+        transport = httpx.ASGITransport(app=manager.app)
+        async with httpx.AsyncClient(transport=transport, base_url=base_url) as client:
+            yield client
+
+
+def unique_email(prefix: str = "user") -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:10]}@example.test"
