@@ -46,20 +46,69 @@ def repo_root(pytestconfig: pytest.Config) -> Path:
     return Path(pytestconfig.rootpath)
 
 
+def create_migrated_database(root: Path, prefix: str = "berth_test") -> str:
+    """A new database on TEST_DATABASE_URL's server with every service's migrations applied."""
+    server = os.environ.get("TEST_DATABASE_URL", DEFAULT_SERVER)
+    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
+    asyncio.run(_admin_sql(server, f'CREATE DATABASE "{name}"'))
+    url = make_url(server).set(database=name).render_as_string(hide_password=False)
+    for ini in sorted(root.glob("services/*/alembic.ini")):
+        upgrade(ini.parent, url)
+    return url
+
+
+def drop_database(url: str) -> None:
+    server = os.environ.get("TEST_DATABASE_URL", DEFAULT_SERVER)
+    name = make_url(url).database
+    asyncio.run(_admin_sql(server, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+def make_signing_jwks() -> dict[str, Any]:
+    key = ECKey.generate_key("P-256", auto_kid=True)
+    return {"keys": [{**key.as_dict(private=True), "alg": "ES256", "use": "sig"}]}
+
+
+def service_env(
+    *,
+    database_url: str,
+    broker_url: str,
+    signing_jwks: dict[str, Any],
+    ports: dict[str, int],
+    var: Path,
+) -> dict[str, str]:
+    """The environment the platform's processes get, for the given ports."""
+    auth_url = f"http://127.0.0.1:{ports['auth']}"
+    return {
+        "DATABASE_URL": database_url,
+        "BROKER_URL": broker_url,
+        "BROKER_FILESYSTEM_DIR": str(var / "broker"),
+        "BERTH_PUBLIC_URL": f"http://localhost:{ports['traefik']}",
+        "AUTH_URL": auth_url,
+        "GATEWAY_URL": f"http://127.0.0.1:{ports['gateway']}",
+        "JWKS_URL": f"{auth_url}/.well-known/jwks.json",
+        "AUTH_JWT_PRIVATE_JWKS": json.dumps(signing_jwks),
+        "AUTH_SECRET_KEY": secrets.token_hex(32),
+        "SMTP_HOST": "127.0.0.1",
+        "SMTP_PORT": str(ports["smtp"]),
+        "SMTP_FROM": "Berth <no-reply@berth.localhost>",
+        "BERTH_VAR_DIR": str(var),
+        "LOG_LEVEL": "INFO",
+        "GATEWAY_RATE_LIMIT_STORAGE_URL": "memory://",
+    }
+
+
+PORT_NAMES = ("traefik", "traefik_api", "gateway", "auth", "smtp")
+
+
 @pytest.fixture(scope="session")
 def database_url(repo_root: Path) -> Iterator[str]:
     """A fresh database for this run with every service's migrations applied."""
-    server = os.environ.get("TEST_DATABASE_URL", DEFAULT_SERVER)
-    name = f"berth_test_{uuid.uuid4().hex[:10]}"
-    asyncio.run(_admin_sql(server, f'CREATE DATABASE "{name}"'))
-    url = make_url(server).set(database=name).render_as_string(hide_password=False)
+    url = create_migrated_database(repo_root)
     try:
-        for ini in sorted(repo_root.glob("services/*/alembic.ini")):
-            upgrade(ini.parent, url)
         yield url
     finally:
         if not os.environ.get("BERTH_KEEP_TEST_DB"):
-            asyncio.run(_admin_sql(server, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            drop_database(url)
 
 
 def _rabbitmqctl(*args: str) -> bool:
@@ -91,8 +140,7 @@ def broker_url() -> Iterator[str]:
 
 @pytest.fixture(scope="session")
 def signing_jwks() -> dict[str, Any]:
-    key = ECKey.generate_key("P-256", auto_kid=True)
-    return {"keys": [{**key.as_dict(private=True), "alg": "ES256", "use": "sig"}]}
+    return make_signing_jwks()
 
 
 @pytest.fixture(scope="session")
@@ -108,7 +156,7 @@ def public_jwks(signing_jwks: dict[str, Any]) -> dict[str, Any]:
 @pytest.fixture(scope="session")
 def platform_ports() -> dict[str, int]:
     """Ports for processes started by end-to-end tests, chosen once per run."""
-    return {name: free_port() for name in ("traefik", "traefik_api", "gateway", "auth", "smtp")}
+    return {name: free_port() for name in PORT_NAMES}
 
 
 @pytest.fixture(scope="session")
@@ -121,24 +169,13 @@ def berth_env(
 ) -> Iterator[dict[str, str]]:
     """The environment every service process of this run gets (and this process too)."""
     var = tmp_path_factory.mktemp("var")
-    auth_url = f"http://127.0.0.1:{platform_ports['auth']}"
-    env = {
-        "DATABASE_URL": database_url,
-        "BROKER_URL": broker_url,
-        "BROKER_FILESYSTEM_DIR": str(var / "broker"),
-        "BERTH_PUBLIC_URL": f"http://localhost:{platform_ports['traefik']}",
-        "AUTH_URL": auth_url,
-        "GATEWAY_URL": f"http://127.0.0.1:{platform_ports['gateway']}",
-        "JWKS_URL": f"{auth_url}/.well-known/jwks.json",
-        "AUTH_JWT_PRIVATE_JWKS": json.dumps(signing_jwks),
-        "AUTH_SECRET_KEY": secrets.token_hex(32),
-        "SMTP_HOST": "127.0.0.1",
-        "SMTP_PORT": str(platform_ports["smtp"]),
-        "SMTP_FROM": "Berth <no-reply@berth.localhost>",
-        "BERTH_VAR_DIR": str(var),
-        "LOG_LEVEL": "INFO",
-        "GATEWAY_RATE_LIMIT_STORAGE_URL": "memory://",
-    }
+    env = service_env(
+        database_url=database_url,
+        broker_url=broker_url,
+        signing_jwks=signing_jwks,
+        ports=platform_ports,
+        var=var,
+    )
     saved = {k: os.environ.get(k) for k in env}
     os.environ.update(env)
     yield {**os.environ, **env}

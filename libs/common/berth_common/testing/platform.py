@@ -1,0 +1,169 @@
+"""The platform as real processes (Traefik, gateway, services, workers, mail sink), for
+end-to-end tests and benchmarks. Same commands as the Procfile, on ports chosen per run."""
+
+import email
+import shutil
+import sys
+import time
+from email.message import Message
+from pathlib import Path
+
+import httpx
+import yaml
+
+from berth_common.testing.processes import ManagedProcess, http_ok
+
+BIN = Path(sys.executable).parent
+
+
+class Platform:
+    def __init__(self, root: Path, env: dict[str, str], ports: dict[str, int], work: Path):
+        self.root = root
+        self.env = {**env, "PYTHONUNBUFFERED": "1"}
+        self.ports = ports
+        self.work = work
+        self.logs = work / "logs"
+        self.mail_dir = work / "mail"
+        self.dynamic_dir = work / "traefik" / "dynamic"
+        self.processes: dict[str, ManagedProcess] = {}
+
+    @property
+    def public_url(self) -> str:
+        return f"http://127.0.0.1:{self.ports['traefik']}"
+
+    def url(self, service: str) -> str:
+        return f"http://127.0.0.1:{self.ports[service]}"
+
+    def _start(
+        self,
+        name: str,
+        cmd: list[str],
+        ready_url: str | None,
+        timeout: float = 40.0,
+        env: dict[str, str] | None = None,
+    ) -> ManagedProcess:
+        proc = ManagedProcess(
+            name, cmd, env={**self.env, **(env or {})}, log_dir=self.logs, cwd=self.root
+        ).start()
+        self.processes[name] = proc
+        if ready_url:
+            proc.wait_ready(http_ok(ready_url), timeout=timeout)
+        return proc
+
+    def start_web(self, service: str) -> ManagedProcess:
+        port = self.ports[service]
+        return self._start(
+            service,
+            [
+                str(BIN / "uvicorn"),
+                f"berth_{service}.main:create_app",
+                "--factory",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--no-access-log",
+            ],
+            f"http://127.0.0.1:{port}/health",
+        )
+
+    def start_worker(self, service: str, concurrency: int = 1) -> ManagedProcess:
+        proc = self._start(
+            f"{service}-worker",
+            [
+                str(BIN / "celery"),
+                "-A",
+                f"berth_{service}.worker",
+                "worker",
+                "-Q",
+                service,
+                "--concurrency",
+                str(concurrency),
+                "-n",
+                f"{service}-{time.monotonic_ns()}@%h",
+                "--without-mingle",
+                "--without-gossip",
+            ],
+            None,
+        )
+        proc.wait_ready(lambda: b" ready." in proc.log_path.read_bytes(), timeout=40)
+        return proc
+
+    def start_mail(self) -> ManagedProcess:
+        self.mail_dir.mkdir(parents=True, exist_ok=True)
+        proc = self._start(
+            "mail",
+            [sys.executable, "-m", "berth_devrun.mailsink"],
+            None,
+            env={"MAILSINK_DIR": str(self.mail_dir), "SMTP_PORT": str(self.ports["smtp"])},
+        )
+
+        def listening() -> bool:
+            import socket
+
+            with socket.create_connection(("127.0.0.1", self.ports["smtp"]), timeout=0.5):
+                return True
+
+        proc.wait_ready(listening, timeout=20)
+        return proc
+
+    def render_traefik(self, extra_dynamic: dict[str, dict] | None = None) -> Path:
+        static = yaml.safe_load((self.root / "deploy/traefik/traefik.yml").read_text())
+        static["entryPoints"]["web"]["address"] = f"127.0.0.1:{self.ports['traefik']}"
+        static["entryPoints"]["traefik"]["address"] = f"127.0.0.1:{self.ports['traefik_api']}"
+        static["providers"]["file"]["directory"] = str(self.dynamic_dir)
+        static.pop("accessLog", None)  # the bench measures routing, not log writing
+        self.dynamic_dir.mkdir(parents=True, exist_ok=True)
+        for src in (self.root / "deploy/traefik/dynamic").glob("*.yml"):
+            shutil.copy(src, self.dynamic_dir / src.name)
+        for name, content in (extra_dynamic or {}).items():
+            (self.dynamic_dir / name).write_text(yaml.safe_dump(content))
+        path = self.work / "traefik" / "traefik.yml"
+        path.write_text(yaml.safe_dump(static))
+        return path
+
+    def start_traefik(self, extra_dynamic: dict[str, dict] | None = None) -> ManagedProcess:
+        config = self.render_traefik(extra_dynamic)
+        proc = self._start(
+            "traefik",
+            [str(BIN / "traefik"), f"--configFile={config}"],
+            f"http://127.0.0.1:{self.ports['traefik_api']}/ping",
+        )
+        # routes come from the file provider a moment after ping answers
+        proc.wait_ready(
+            lambda: (
+                httpx.get(f"{self.public_url}/.well-known/jwks.json", timeout=1).status_code == 200
+            ),
+            timeout=30,
+        )
+        return proc
+
+    def stop(self) -> None:
+        for proc in reversed(list(self.processes.values())):
+            proc.stop()
+        self.processes.clear()
+
+    def mails(self, to: str | None = None) -> list[Message]:
+        found = []
+        for path in sorted(self.mail_dir.glob("*.eml")):
+            msg = email.message_from_bytes(path.read_bytes())
+            if to is None or to.lower() in msg.get("X-Envelope-To", "").lower():
+                found.append(msg)
+        return found
+
+    def wait_for_mail(self, to: str, count: int = 1, timeout: float = 30.0) -> list[Message]:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            found = self.mails(to)
+            if len(found) >= count:
+                return found
+            time.sleep(0.1)
+        raise TimeoutError(f"{count} mail(s) to {to} not received; got {len(self.mails(to))}")
+
+
+def mail_text(msg: Message) -> str:
+    if msg.is_multipart():
+        for part in msg.walk():
+            if part.get_content_type() == "text/plain":
+                return part.get_payload(decode=True).decode()
+    return msg.get_payload(decode=True).decode()
