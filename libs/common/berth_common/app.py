@@ -36,9 +36,11 @@ Hook = Callable[[FastAPI], Awaitable[None]]
 class RequestContextMiddleware:
     """Binds a request id (inbound X-Request-Id if sane, else new), logs one access line."""
 
-    def __init__(self, app: ASGIApp, service: str):
+    def __init__(self, app: ASGIApp, service: str, quiet_paths: frozenset[str] = frozenset()):
         self.app = app
         self.service = service
+        # probes and hot internal paths (e.g. forwardAuth) are counted, not logged per request
+        self.quiet_paths = frozenset({"/health", "/metrics", *quiet_paths})
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -75,7 +77,7 @@ class RequestContextMiddleware:
             method = scope.get("method", "")
             REQUESTS.labels(self.service, method, path, str(status)).inc()
             LATENCY.labels(self.service, method, path).observe(elapsed)
-            if path not in ("/health", "/metrics"):
+            if path not in self.quiet_paths:
                 logger.bind(status=status, ms=round(elapsed * 1000, 2), route=path).info(
                     "{} {} {}", method, scope.get("path", ""), status
                 )
@@ -92,6 +94,7 @@ def create_service_app(
     on_startup: Sequence[Hook] = (),
     on_shutdown: Sequence[Hook] = (),
     docs_prefix: str | None = None,
+    quiet_paths: frozenset[str] = frozenset(),
     **fastapi_kwargs: Any,
 ) -> FastAPI:
     configure_logging(settings.service_name, settings.log_level, settings.log_json)
@@ -147,5 +150,7 @@ def create_service_app(
 
     for router in routers:
         app.include_router(router)
-    app.add_middleware(RequestContextMiddleware, service=settings.service_name)
+    app.add_middleware(
+        RequestContextMiddleware, service=settings.service_name, quiet_paths=quiet_paths
+    )
     return app

@@ -56,6 +56,7 @@ class JWKSCache:
         self._keys: KeySet | None = None
         self._kids: set[str] = set()
         self._fetched_at = 0.0
+        self._failed_at = -1e9
         self._lock = asyncio.Lock()
 
     def load(self, jwks: dict[str, Any]) -> None:
@@ -74,6 +75,9 @@ class JWKSCache:
         age = time.monotonic() - self._fetched_at
         stale = self._keys is None or age > self.ttl
         unknown = kid is not None and kid not in self._kids and age > self.min_refetch
+        if self._keys is None and time.monotonic() - self._failed_at < self.min_refetch:
+            # auth is down and we have never had keys: fail fast instead of queueing fetches
+            raise ServiceUnavailable("Token keys unavailable")
         if stale or unknown:
             async with self._lock:
                 age = time.monotonic() - self._fetched_at
@@ -85,6 +89,7 @@ class JWKSCache:
                     try:
                         await self._fetch()
                     except (httpx.HTTPError, ValueError) as exc:
+                        self._failed_at = time.monotonic()
                         if self._keys is None:
                             raise ServiceUnavailable("Token keys unavailable") from exc
                         logger.warning("jwks refresh failed, keeping cached keys: {}", exc)
@@ -168,7 +173,7 @@ async def current_principal(
     principal: Annotated[Principal | None, Depends(optional_principal)],
 ) -> Principal:
     if principal is None:
-        raise Unauthorized("Authentication required", error="invalid_request")
+        raise Unauthorized("Authentication required", error=None)
     return principal
 
 

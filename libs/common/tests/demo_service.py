@@ -2,6 +2,9 @@
 
 import os
 
+from sqlalchemy import Column, Integer, String, Table, text
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from berth_common.config import ServiceSettings
 from berth_common.db import make_base
 from berth_common.errors import TransientError
@@ -14,8 +17,6 @@ from berth_common.worker import (
     reset_runtime_after_fork,
     service_task,
 )
-from sqlalchemy import Column, Integer, String, Table, text
-from sqlalchemy.ext.asyncio import AsyncSession
 
 SCHEMA = os.environ.get("DEMO_SCHEMA", "demo")
 Base = make_base(SCHEMA)

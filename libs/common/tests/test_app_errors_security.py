@@ -5,17 +5,18 @@ import uuid
 
 import httpx
 import pytest
+from fastapi import APIRouter
+from joserfc import jwt
+from joserfc.jwk import ECKey, KeySet
+from pydantic import BaseModel, Field
+from sqlalchemy import text
+
 from berth_common.app import create_service_app
 from berth_common.config import ServiceSettings
 from berth_common.db import Database, SessionDep
 from berth_common.errors import Conflict
 from berth_common.security import AdminUser, CurrentPrincipal, JWKSCache, TokenVerifier
 from berth_common.testing.plugin import app_client
-from fastapi import APIRouter
-from joserfc import jwt
-from joserfc.jwk import ECKey, KeySet
-from pydantic import BaseModel, Field
-from sqlalchemy import text
 
 ISSUER = "http://localhost:8080"
 

@@ -6,12 +6,13 @@ import uuid
 from pathlib import Path
 
 import pytest
+from sqlalchemy import text
+
 from berth_common.broker import make_publisher
 from berth_common.db import Database
 from berth_common.messages import event_message
 from berth_common.outbox import OutboxRelay, enqueue_task, publish_event
 from berth_common.testing.processes import ManagedProcess
-from sqlalchemy import text
 
 HERE = Path(__file__).parent
 

@@ -1,0 +1,76 @@
+"""`/verify`: Traefik's forwardAuth endpoint.
+
+Traefik calls it (GET) for every request on a protected router, describing the original
+request in X-Forwarded-Method / -Uri / -For and passing Authorization, Cookie, Origin and
+Access-Control-Request-Method through. 200 lets the request on with the identity headers;
+any other status is returned to the client as is.
+
+A plain Starlette route, matched first: this is the hot path of the platform, so no
+dependency solving, no body parsing, no other route tried before it.
+"""
+
+from fastapi import Request
+from fastapi.responses import Response
+from starlette.routing import Match, Route
+from starlette.types import Scope
+
+from berth_common.errors import BerthError
+from berth_common.security import token_from_request
+from berth_gateway.policy import InvalidPath
+from berth_gateway.service import ForwardedRequest, Gatekeeper
+
+VERIFY_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
+
+
+def client_ip(request: Request) -> str:
+    """The right-most X-Forwarded-For entry: the address Traefik itself saw.
+
+    Traefik does not trust incoming forwarded headers, so nothing a client sends can sit
+    to the right of it.
+    """
+    forwarded_for = request.headers.get("x-forwarded-for")
+    if forwarded_for:
+        candidate = forwarded_for.rpartition(",")[2].strip()
+        if candidate:
+            return candidate
+    return request.client.host if request.client else "unknown"
+
+
+def forwarded_request(request: Request) -> ForwardedRequest:
+    headers = request.headers
+    uri = headers.get("x-forwarded-uri")
+    if not uri:
+        raise InvalidPath("X-Forwarded-Uri is missing: /verify answers Traefik's forwardAuth")
+    method = (headers.get("x-forwarded-method") or request.method).upper()
+    ip = client_ip(request)
+    if method == "OPTIONS" and "origin" in headers and "access-control-request-method" in headers:
+        return ForwardedRequest(method, uri, ip, None, preflight=True)
+    try:
+        token = token_from_request(request)
+    except BerthError as exc:
+        return ForwardedRequest(method, uri, ip, None, credential_error=exc)
+    return ForwardedRequest(method, uri, ip, token)
+
+
+async def verify(request: Request) -> Response:
+    gatekeeper: Gatekeeper = request.app.state.gatekeeper
+    identity = await gatekeeper.admit(forwarded_request(request))
+    response = Response(status_code=200)
+    if identity is not None:
+        response.raw_headers.extend(identity.headers)
+    return response
+
+
+class NamedRoute(Route):
+    """A plain route that puts itself in the scope, as FastAPI's routes do, so the access log
+    and the metrics label requests with its path instead of "unmatched"."""
+
+    def matches(self, scope: Scope) -> tuple[Match, Scope]:
+        match, child_scope = super().matches(scope)
+        if match is not Match.NONE:
+            child_scope["route"] = self
+        return match, child_scope
+
+
+# main.py puts it first in the app's routes: no other route is tried before it
+verify_route = NamedRoute("/verify", verify, methods=VERIFY_METHODS, include_in_schema=False)

@@ -1,0 +1,59 @@
+"""The gateway app: `uvicorn berth_gateway.main:create_app --factory --port 8100`."""
+
+from fastapi import FastAPI
+from loguru import logger
+
+from berth_common.app import create_service_app
+from berth_common.errors import ServiceUnavailable
+from berth_common.security import JWKSCache, TokenVerifier
+from berth_gateway.api import verify_route
+from berth_gateway.config import GatewaySettings
+from berth_gateway.policy import RoutePolicy
+from berth_gateway.ratelimit import RateLimiter
+from berth_gateway.service import Gatekeeper, VerifiedTokenCache
+
+
+def create_app(
+    settings: GatewaySettings | None = None, *, jwks: JWKSCache | None = None
+) -> FastAPI:
+    settings = settings or GatewaySettings()
+    jwks = jwks or JWKSCache(settings.jwks_url, ttl_seconds=settings.jwks_cache_seconds)
+    verifier = TokenVerifier(jwks, issuer=settings.issuer, audience=settings.token_audience)
+    limiter = None
+    if settings.rate_limit_enabled:
+        limiter = RateLimiter(
+            settings.rate_limit_storage_url,
+            authenticated=settings.rate_limit_authenticated,
+            anonymous=settings.rate_limit_anonymous,
+        )
+    gatekeeper = Gatekeeper(
+        RoutePolicy(),
+        VerifiedTokenCache(verifier, settings.token_cache_seconds, settings.token_cache_size),
+        limiter,
+    )
+
+    async def jwks_loaded() -> None:
+        await jwks.key_set(None)
+
+    async def load_jwks_early(_: FastAPI) -> None:
+        # auth may start after us (one Procfile): keys then load on the first request
+        try:
+            await jwks.key_set(None)
+        except ServiceUnavailable:
+            logger.warning("token keys not loaded yet from {}", settings.jwks_url)
+
+    app = create_service_app(
+        settings,
+        title="Berth gateway",
+        ready_checks=[jwks_loaded],
+        on_startup=[load_jwks_early],
+        quiet_paths=frozenset({"/verify"}),  # Traefik logs every request already
+        # nothing here is a public API: /verify is for Traefik only
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=None,
+    )
+    app.router.routes.insert(0, verify_route)
+    app.state.gatekeeper = gatekeeper
+    app.state.token_verifier = verifier
+    return app

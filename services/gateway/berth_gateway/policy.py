@@ -1,0 +1,188 @@
+"""Route policy: which principals may call which paths, as an ordered table of data.
+
+The first rule whose pattern matches the normalised path decides; a path no rule matches
+needs an authenticated principal (deny by default). Patterns are '/'-separated segments:
+a literal, `*` (any one segment), `{svc}` (any one segment, named: the service whose scopes a
+machine client needs) and a trailing `**` (zero or more further segments). Matching ignores
+case, so a differently-cased path can never dodge a stricter rule.
+"""
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+from urllib.parse import unquote_to_bytes
+
+from berth_common.errors import BerthError, Forbidden, Unauthorized
+from berth_common.security import Principal
+
+PUBLIC = "public"
+AUTHENTICATED = "authenticated"
+ROLE = "role"
+SCOPE = "scope"
+
+READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+_ENCODED_SEPARATORS = ("%2f", "%5c", "%00")
+_UNSAFE_CHARS = re.compile(r"[\x00-\x1f\x7f\\;%]")
+_SEGMENT = "[^/]+"
+
+
+class InvalidPath(BerthError):
+    status_code = 400
+    code = "invalid_path"
+
+
+@dataclass(frozen=True, slots=True)
+class Access:
+    kind: str
+    roles: frozenset[str] = frozenset()
+    scope: str = ""  # template for SCOPE: "{svc}" and "{action}" (read | write) are filled in
+
+    def describe(self) -> str:
+        if self.kind == ROLE:
+            return f"role({' | '.join(sorted(self.roles))})"
+        if self.kind == SCOPE:
+            return f"scope({self.scope})"
+        return self.kind
+
+
+def any_role(*roles: str) -> Access:
+    return Access(ROLE, roles=frozenset(roles))
+
+
+def service_scope(template: str = "{svc}:{action}") -> Access:
+    """People only need to be signed in; machine clients need the service's read/write scope."""
+    return Access(SCOPE, scope=template)
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    pattern: str
+    access: Access
+    methods: frozenset[str] | None = None  # None: every method
+
+    def compile(self) -> re.Pattern[str]:
+        segments = self.pattern.strip("/").split("/") if self.pattern != "/" else []
+        tail = "/?"
+        if segments and segments[-1] == "**":
+            segments.pop()
+            tail = "(?:/.*)?"
+        parts = []
+        for segment in segments:
+            if segment == "*":
+                parts.append(_SEGMENT)
+            elif segment == "{svc}":
+                parts.append(f"(?P<svc>{_SEGMENT})")
+            else:
+                parts.append(re.escape(segment))
+        body = "".join(f"/{part}" for part in parts)
+        return re.compile(f"{body}{tail}" if body else "/.*", re.IGNORECASE)
+
+
+ADMIN = any_role("admin")
+ONCALL = any_role("oncall", "admin")
+ANY_SIGNED_IN = Access(AUTHENTICATED)
+OPEN = Access(PUBLIC)
+
+ROUTE_RULES: tuple[Rule, ...] = (
+    Rule("/health", OPEN),
+    Rule("/.well-known/**", OPEN),
+    # the OAuth endpoints authenticate their clients themselves
+    Rule("/oauth/token", OPEN),
+    Rule("/oauth/revoke", OPEN),
+    Rule("/oauth/introspect", OPEN),
+    Rule("/api/{svc}/docs/**", OPEN),
+    Rule("/api/{svc}/openapi.json", OPEN),
+    Rule("/api/auth/v1/register", OPEN),
+    Rule("/api/auth/v1/verify-email", OPEN),
+    Rule("/api/auth/v1/resend-code", OPEN),
+    Rule("/api/auth/v1/password-reset/**", OPEN),
+    Rule("/api/*/v1/admin/**", ADMIN),
+    Rule("/admin/**", ADMIN),
+    Rule("/ops/**", ONCALL),
+    Rule("/api/{svc}/**", service_scope()),
+)
+DEFAULT_ACCESS = ANY_SIGNED_IN
+
+
+@dataclass(frozen=True, slots=True)
+class RouteMatch:
+    access: Access
+    service: str  # "" when the rule names no service
+    pattern: str  # the rule that decided, for logs and error details
+
+
+class RoutePolicy:
+    def __init__(self, rules: Sequence[Rule] = ROUTE_RULES, default: Access = DEFAULT_ACCESS):
+        self.rules = tuple(rules)
+        self._compiled = [(rule, rule.compile()) for rule in self.rules]
+        self._default = RouteMatch(default, "", "(default)")
+        # paths repeat a lot (same endpoints, same ids); the table never changes at runtime
+        self._match_path = lru_cache(maxsize=8192)(self._match_uncached)
+
+    def match(self, method: str, path: str) -> RouteMatch:
+        """The decision for an already normalised path."""
+        return self._match_path(method, path)
+
+    def _match_uncached(self, method: str, path: str) -> RouteMatch:
+        for rule, regex in self._compiled:
+            if rule.methods is not None and method not in rule.methods:
+                continue
+            found = regex.fullmatch(path)
+            if found is not None:
+                service = (found.groupdict().get("svc") or "").lower()
+                return RouteMatch(rule.access, service, rule.pattern)
+        return self._default
+
+
+def normalise_path(uri: str) -> str:
+    """The path of a request URI, decoded once, or InvalidPath for anything ambiguous.
+
+    Rejected rather than repaired: encoded '/', '\\' or NUL, what is still percent-encoded
+    after one decoding, '.' and '..' segments, empty segments ('//'), backslashes,
+    semicolons (path parameters) and control characters. A backend then sees the same path
+    the policy judged.
+    """
+    path = uri.partition("?")[0].partition("#")[0]
+    if not path.startswith("/"):
+        raise InvalidPath("The request path must start with '/'")
+    if "%" in path:
+        lowered = path.lower()
+        if any(encoded in lowered for encoded in _ENCODED_SEPARATORS):
+            raise InvalidPath("Encoded slashes, backslashes and NUL are not allowed in paths")
+        try:
+            path = unquote_to_bytes(path).decode("utf-8")
+        except UnicodeDecodeError:
+            raise InvalidPath("The request path is not valid UTF-8") from None
+    if _UNSAFE_CHARS.search(path):
+        raise InvalidPath("The request path contains a forbidden or double-encoded character")
+    if "//" in path:
+        raise InvalidPath("Empty path segments are not allowed")
+    if "/." in path and any(segment in (".", "..") for segment in path.split("/")):
+        raise InvalidPath("Dot segments are not allowed in paths")
+    return path
+
+
+def authorize(match: RouteMatch, principal: Principal | None, method: str) -> None:
+    """Raise Unauthorized (no principal where one is needed) or Forbidden (role / scope)."""
+    access = match.access
+    if access.kind == PUBLIC:
+        return
+    if principal is None:
+        raise Unauthorized("Authentication required", error="invalid_request")
+    if access.kind == ROLE and not principal.roles.intersection(access.roles):
+        raise Forbidden(f"Requires role: {' or '.join(sorted(access.roles))}")
+    if access.kind == SCOPE and principal.kind == "client":
+        action = "read" if method in READ_METHODS else "write"
+        needed = access.scope.format(svc=match.service, action=action)
+        if needed not in principal.scopes:
+            raise Forbidden(
+                f"Requires scope: {needed}",
+                code="insufficient_scope",
+                details={"required_scope": needed},
+                headers={
+                    "WWW-Authenticate": (
+                        f'Bearer realm="berth", error="insufficient_scope", scope="{needed}"'
+                    )
+                },
+            )

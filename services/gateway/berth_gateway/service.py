@@ -1,0 +1,141 @@
+"""The edge decision for one forwarded request: path -> policy -> token -> rate limit -> access.
+
+No HTTP framework types here: api.py turns Traefik's forwardAuth call into a ForwardedRequest
+and the admitted Identity into response headers.
+"""
+
+import re
+import time
+from dataclasses import dataclass
+
+from berth_common.errors import BerthError, Unauthorized
+from berth_common.security import Principal, TokenVerifier
+from berth_gateway.policy import PUBLIC, RoutePolicy, authorize, normalise_path
+from berth_gateway.ratelimit import RateLimiter
+
+USER_ID_HEADER = "X-User-Id"
+USER_KIND_HEADER = "X-User-Kind"
+USER_ROLES_HEADER = "X-User-Roles"
+USER_SCOPES_HEADER = "X-User-Scopes"
+CLIENT_ID_HEADER = "X-Client-Id"
+#: What the gateway asserts to upstreams; Traefik strips these from every incoming request.
+IDENTITY_HEADERS = (
+    USER_ID_HEADER,
+    USER_KIND_HEADER,
+    USER_ROLES_HEADER,
+    USER_SCOPES_HEADER,
+    CLIENT_ID_HEADER,
+)
+_PRINTABLE = re.compile(r"[\x20-\x7e]*")
+
+RawHeaders = tuple[tuple[bytes, bytes], ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Identity:
+    principal: Principal
+    headers: RawHeaders  # the identity headers, encoded once per token
+
+
+@dataclass(frozen=True, slots=True)
+class ForwardedRequest:
+    """What Traefik tells the gateway about the original request."""
+
+    method: str
+    uri: str
+    client_ip: str
+    token: str | None
+    credential_error: BerthError | None = None  # e.g. an Authorization header of another scheme
+    preflight: bool = False
+
+
+def identity_headers(principal: Principal) -> RawHeaders:
+    values = (
+        (USER_ID_HEADER, principal.subject),
+        (USER_KIND_HEADER, principal.kind),
+        (USER_ROLES_HEADER, ",".join(sorted(principal.roles))),
+        (USER_SCOPES_HEADER, " ".join(sorted(principal.scopes))),
+        (CLIENT_ID_HEADER, principal.client_id),
+    )
+    for _, value in values:
+        if not _PRINTABLE.fullmatch(value):
+            raise Unauthorized("Access token claims cannot be passed on")
+    if any("," in role for role in principal.roles):
+        raise Unauthorized("Access token roles are malformed")
+    return tuple((name.lower().encode(), value.encode()) for name, value in values)
+
+
+class VerifiedTokenCache:
+    """Remembers verified tokens briefly so repeat calls skip the signature check.
+
+    Only successes are kept, keyed by the exact token, never past the token's own expiry;
+    the oldest entry makes room when full.
+    """
+
+    def __init__(self, verifier: TokenVerifier, ttl_seconds: float, max_entries: int) -> None:
+        self.verifier = verifier
+        self.ttl = ttl_seconds
+        self.max_entries = max_entries
+        self._entries: dict[str, tuple[Identity, float]] = {}
+
+    async def identify(self, token: str) -> Identity:
+        now = time.time()
+        cached = self._entries.get(token)
+        if cached is not None:
+            if cached[1] > now:
+                return cached[0]
+            del self._entries[token]
+        principal = await self.verifier.verify(token)
+        identity = Identity(principal, identity_headers(principal))
+        if self.ttl > 0 and self.max_entries > 0:
+            valid_until = min(now + self.ttl, float(principal.expires_at or now))
+            if len(self._entries) >= self.max_entries:
+                del self._entries[next(iter(self._entries))]
+            self._entries[token] = (identity, valid_until)
+        return identity
+
+    def clear(self) -> None:
+        self._entries.clear()
+
+
+class Gatekeeper:
+    def __init__(
+        self,
+        policy: RoutePolicy,
+        tokens: VerifiedTokenCache,
+        limiter: RateLimiter | None,
+    ) -> None:
+        self.policy = policy
+        self.tokens = tokens
+        self.limiter = limiter
+
+    async def admit(self, request: ForwardedRequest) -> Identity | None:
+        """The caller's identity (None: anonymous) or a BerthError: 400, 401, 403, 429, 503.
+
+        Every request is counted once: against its principal when the token is valid,
+        otherwise against the client IP (so a flood of bad tokens is limited too).
+        """
+        path = normalise_path(request.uri)
+        if request.preflight:
+            # a CORS preflight carries no credentials; the service answers it
+            await self._count(None, request.client_ip)
+            return None
+        match = self.policy.match(request.method, path)
+        identity: Identity | None = None
+        failure = request.credential_error
+        if failure is None and request.token:
+            try:
+                identity = await self.tokens.identify(request.token)
+            except BerthError as exc:
+                failure = exc
+        if match.access.kind == PUBLIC:
+            failure = None  # a bad token on a public route: carry on as anonymous
+        await self._count(identity.principal if identity else None, request.client_ip)
+        if failure is not None:
+            raise failure
+        authorize(match, identity.principal if identity else None, request.method)
+        return identity
+
+    async def _count(self, principal: Principal | None, client_ip: str) -> None:
+        if self.limiter is not None:
+            await self.limiter.hit(principal, client_ip)

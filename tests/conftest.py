@@ -1,0 +1,78 @@
+"""Cross-service tests run the platform as real processes: Traefik on its own port, the
+gateway, auth's web process and worker, and the SMTP sink."""
+
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from support import ADMIN_EMAIL, ADMIN_PASSWORD, PASSWORD, code_from_mail
+
+from berth_common.testing.oauth import password_login
+from berth_common.testing.platform import Platform
+
+
+@pytest.fixture(scope="session")
+def platform(
+    repo_root: Path, berth_env: dict[str, str], platform_ports, tmp_path_factory
+) -> Iterator[Platform]:
+    env = {
+        **berth_env,
+        "AUTH_BOOTSTRAP_ADMIN_EMAIL": ADMIN_EMAIL,
+        "AUTH_BOOTSTRAP_ADMIN_PASSWORD": ADMIN_PASSWORD,
+        # small limits so brute-force protection is observable within a test
+        "AUTH_LOGIN_MAX_FAILURES_PER_ACCOUNT": "5",
+    }
+    plat = Platform(repo_root, env, platform_ports, tmp_path_factory.mktemp("platform"))
+    subprocess.run(
+        [sys.executable, "-m", "berth_auth.cli", "bootstrap"],
+        env=plat.env,
+        check=True,
+        cwd=repo_root,
+    )
+    try:
+        plat.start_mail()
+        plat.start_web("auth")
+        plat.start_worker("auth")
+        plat.start_web("gateway")
+        plat.start_traefik()
+        yield plat
+    finally:
+        plat.stop()
+
+
+@pytest.fixture
+def edge(platform: Platform) -> Iterator[httpx.Client]:
+    """A client that talks to the platform only through Traefik, as a browser or team would."""
+    with httpx.Client(base_url=platform.public_url, timeout=20) as client:
+        yield client
+
+
+@pytest.fixture(scope="session")
+def register_verified(platform: Platform):
+    """Make a person with a verified email the way a person does: register, read mail, verify."""
+
+    def make(password: str = PASSWORD) -> str:
+        email = f"person-{uuid.uuid4().hex[:8]}@example.test"
+        with httpx.Client(base_url=platform.public_url, timeout=20) as edge:
+            r = edge.post(
+                "/api/auth/v1/register", json={"email": email, "password": password, "name": "Ada"}
+            )
+            assert r.status_code == 201, r.text
+            code = code_from_mail(platform, email)
+            r = edge.post("/api/auth/v1/verify-email", json={"email": email, "code": code})
+            assert r.status_code == 200, r.text
+        return email
+
+    return make
+
+
+@pytest.fixture(scope="session")
+def admin_token(platform: Platform) -> str:
+    with httpx.Client(base_url=platform.public_url, timeout=20) as c:
+        r = password_login(c, ADMIN_EMAIL, ADMIN_PASSWORD)
+        assert r.status_code == 200, r.text
+        return r.json()["access_token"]
