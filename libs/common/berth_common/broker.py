@@ -16,9 +16,10 @@ QUORUM = {"x-queue-type": "quorum"}
 
 def filesystem_transport_options(directory: str) -> dict[str, Any]:
     base = Path(directory).resolve()
-    for sub in ("queue", "processed"):
+    for sub in ("queue", "processed", "control"):
         (base / sub).mkdir(parents=True, exist_ok=True)
     return {
+        "control_folder": str(base / "control"),
         "data_folder_in": str(base / "queue"),
         "data_folder_out": str(base / "queue"),
         "processed_folder": str(base / "processed"),

@@ -1,0 +1,67 @@
+# Berth: developer and CI entry points. Everything runs through uv (pip-installed if missing).
+#   make run    the whole platform on this machine (embedded defaults; see README.md)
+#   make test   the test suite against the machine's PostgreSQL and RabbitMQ
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+# `uv` on PATH, else the copy `pip install uv` puts next to python3 (run as a module).
+UV := $(shell command -v uv 2>/dev/null || echo python3 -m uv)
+PYTEST_ARGS ?=
+# .ci/run sets this to learn pytest's own exit code (make itself only ever exits 2).
+PYTEST_RC_FILE ?=
+# `make run PROCS="auth auth-worker"` starts only those Procfile entries.
+PROCS ?=
+
+.PHONY: help ensure-uv sync run test lint format bench clean distclean
+
+help:
+	@echo "make run        run the platform: Traefik on http://localhost:8080 (README.md)"
+	@echo "make test       uv sync --locked, then pytest (PYTEST_ARGS=... to pass options)"
+	@echo "make lint       ruff check + ruff format --check"
+	@echo "make format     ruff format + ruff check --fix"
+	@echo "make sync       uv sync"
+	@echo "make bench      run bench/*.py (they print figures)"
+	@echo "make clean      remove caches, logs, mail, broker files (keeps database and secrets)"
+	@echo "make distclean  clean + all of var/ (embedded database and dev secrets)"
+
+ensure-uv:
+	@$(UV) --version >/dev/null 2>&1 || python3 -m pip install --quiet uv \
+		|| python3 -m pip install --quiet --break-system-packages uv
+
+sync: ensure-uv
+	$(UV) sync
+
+run: sync
+	$(UV) run python -m berth_devrun run $(PROCS)
+
+test: ensure-uv
+	$(UV) sync --locked
+	@status=0; $(UV) run pytest $(PYTEST_ARGS) || status=$$?; \
+	if [ -n "$(PYTEST_RC_FILE)" ]; then echo $$status > "$(PYTEST_RC_FILE)"; fi; \
+	exit $$status
+
+lint: ensure-uv
+	$(UV) run ruff check .
+	$(UV) run ruff format --check .
+
+format: ensure-uv
+	$(UV) run ruff format .
+	$(UV) run ruff check --fix .
+
+# Benchmarks print figures; they never pass or fail on a timing. Each script starts what it
+# measures itself, against the machine's PostgreSQL and RabbitMQ, like the tests do.
+bench: sync
+	@shopt -s nullglob; scripts=(bench/*.py); \
+	if [ $${#scripts[@]} -eq 0 ]; then echo "no benchmarks in bench/ yet"; exit 0; fi; \
+	for script in "$${scripts[@]}"; do echo "== $$script"; $(UV) run python "$$script" || exit $$?; done
+
+# Refuses while `make run` runs (its pid is in var/devrun.lock): files would vanish under it.
+clean:
+	@if [ -s var/devrun.lock ] && kill -0 "$$(cat var/devrun.lock)" 2>/dev/null; then \
+		echo "make run is running in this checkout (pid $$(cat var/devrun.lock)); stop it first"; \
+		exit 1; fi
+	rm -rf .pytest_cache .ruff_cache var/log var/mail var/broker var/traefik var/celerybeat-*
+	find . -name __pycache__ -type d -not -path './.venv/*' -prune -exec rm -rf {} +
+
+distclean: clean
+	rm -rf var

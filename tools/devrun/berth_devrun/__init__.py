@@ -1,0 +1,1 @@
+"""Berth dev runner: the whole platform on one machine for `make run`."""

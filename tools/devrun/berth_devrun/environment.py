@@ -1,0 +1,165 @@
+"""Resolve the platform's environment (the env contract every service codes against).
+
+Precedence, lowest first: built-in dev defaults < var/dev-secrets.env < ./.env < the real
+environment. Whatever a developer exports wins (12-factor); the runner only fills the gaps.
+"""
+
+import logging
+import os
+import socket
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from . import devsecrets
+from .layout import Layout
+from .postgres import EmbeddedPostgres, database_url
+
+log = logging.getLogger("berth_devrun")
+
+AMQP_LOCAL = "amqp://guest:guest@127.0.0.1:5672//"
+SMTP_SINK_PORT = "2525"
+
+#: The contract (plus MAILSINK_DIR), in the order `env` prints it.
+ENV_KEYS = (
+    "DATABASE_URL",
+    "BROKER_URL",
+    "BROKER_FILESYSTEM_DIR",
+    "SMTP_HOST",
+    "SMTP_PORT",
+    "SMTP_FROM",
+    "BERTH_PUBLIC_URL",
+    "AUTH_URL",
+    "GATEWAY_URL",
+    "JWKS_URL",
+    "AUTH_JWT_PRIVATE_JWKS",
+    "AUTH_SECRET_KEY",
+    "AUTH_BOOTSTRAP_ADMIN_EMAIL",
+    "AUTH_BOOTSTRAP_ADMIN_PASSWORD",
+    "LOG_LEVEL",
+    "MAILSINK_DIR",
+)
+
+DEFAULTS = {
+    "SMTP_FROM": "Berth <no-reply@berth.localhost>",
+    "BERTH_PUBLIC_URL": "http://localhost:8080",
+    "AUTH_URL": "http://127.0.0.1:8101",
+    "GATEWAY_URL": "http://127.0.0.1:8100",
+    "LOG_LEVEL": "INFO",
+}
+
+
+@dataclass
+class Resolved:
+    values: dict[str, str]
+    database: str  # "embedded" | "external"
+    broker: str  # "amqp-local" | "filesystem" | "external"
+    mail_sink: bool  # True when SMTP goes to the local sink process
+    generated_secrets: list[str] = field(default_factory=list)
+    #: other ./.env entries (service knobs such as AUTH_ACCESS_TOKEN_EXPIRE_MINUTES)
+    dotenv_extra: dict[str, str] = field(default_factory=dict)
+
+    def process_env(self, layout: Layout) -> dict[str, str]:
+        """./.env extras < os.environ < the contract: for Procfile processes and migrations."""
+        env = {**self.dotenv_extra, **os.environ, **self.values}
+        venv_bin = str(Path(sys.executable).parent)  # traefik, uvicorn, celery live here
+        if venv_bin not in env.get("PATH", "").split(os.pathsep):
+            env["PATH"] = os.pathsep.join(filter(None, [venv_bin, env.get("PATH")]))
+        env.setdefault("PYTHONUNBUFFERED", "1")  # lines reach honcho as they are written
+        env["BERTH_ROOT"] = str(layout.root)
+        return env
+
+
+def amqp_answers(host: str = "127.0.0.1", port: int = 5672, timeout: float = 1.0) -> bool:
+    """True when an AMQP 0-9-1 broker answers the protocol header with Connection.Start."""
+    try:
+        with socket.create_connection((host, port), timeout=timeout) as sock:
+            sock.settimeout(timeout)
+            sock.sendall(b"AMQP\x00\x00\x09\x01")
+            frame = sock.recv(7)
+    except OSError:
+        return False
+    return frame[:3] == b"\x01\x00\x00"  # method frame on channel 0
+
+
+def prepare_filesystem_broker(directory: Path) -> None:
+    # The layout berth_common.broker.filesystem_transport_options uses: one folder that both
+    # publishers and workers read and write (kombu's data_folder_in == data_folder_out),
+    # processed messages, and kombu's control folder for exchange bindings.
+    for sub in ("queue", "processed", "control"):
+        (directory / sub).mkdir(parents=True, exist_ok=True)
+
+
+def resolve(
+    layout: Layout,
+    environ: Mapping[str, str] | None = None,
+    *,
+    pg: EmbeddedPostgres | None = None,
+) -> Resolved:
+    """The full environment; with no DATABASE_URL the embedded server's URL (pg.port)."""
+    environ = os.environ if environ is None else environ
+    secrets, generated = devsecrets.load_or_create(layout.secrets_file)
+    dotenv = devsecrets.read_env_file(layout.root / ".env")
+
+    values: dict[str, str] = {**DEFAULTS, **secrets, **dotenv}
+    values.update({key: environ[key] for key in ENV_KEYS if environ.get(key)})
+    values.setdefault("JWKS_URL", values["AUTH_URL"].rstrip("/") + "/.well-known/jwks.json")
+
+    database = "external"
+    if not values.get("DATABASE_URL"):
+        database = "embedded"
+        pg = pg or EmbeddedPostgres(layout)
+        values["DATABASE_URL"] = database_url(pg.port or pg.planned_port())
+
+    broker = "external" if values.get("BROKER_URL") else ""
+    if not broker:
+        if amqp_answers():
+            broker, values["BROKER_URL"] = "amqp-local", AMQP_LOCAL
+        else:
+            broker, values["BROKER_URL"] = "filesystem", "filesystem://"
+    if values["BROKER_URL"].startswith("filesystem:"):
+        directory = Path(values.get("BROKER_FILESYSTEM_DIR") or layout.broker_dir)
+        directory = (directory if directory.is_absolute() else layout.root / directory).resolve()
+        values["BROKER_FILESYSTEM_DIR"] = str(directory)
+        prepare_filesystem_broker(directory)
+    else:
+        values.pop("BROKER_FILESYSTEM_DIR", None)
+
+    mail_sink = not values.get("SMTP_HOST")
+    if mail_sink:
+        values["SMTP_HOST"] = "127.0.0.1"
+        values.setdefault("SMTP_PORT", SMTP_SINK_PORT)
+    else:
+        values.setdefault("SMTP_PORT", "25")
+    mail_dir = Path(values.get("MAILSINK_DIR") or layout.mail_dir)
+    values["MAILSINK_DIR"] = str(mail_dir if mail_dir.is_absolute() else layout.root / mail_dir)
+
+    ordered = {key: values[key] for key in ENV_KEYS if key in values}
+    extra = {key: environ.get(key, value) for key, value in dotenv.items() if key not in ENV_KEYS}
+    return Resolved(ordered, database, broker, mail_sink, generated, extra)
+
+
+def describe_broker(resolved: Resolved, layout: Layout) -> None:
+    """Say which broker is used, loudly when it is the filesystem fallback."""
+    url = redact_url(resolved.values["BROKER_URL"])
+    if resolved.broker == "amqp-local":
+        log.info("broker: local RabbitMQ answered on 127.0.0.1:5672 -> %s", url)
+    elif resolved.broker == "filesystem":
+        log.warning(
+            "broker: no RabbitMQ on 127.0.0.1:5672, using kombu's filesystem transport in %s. "
+            "It polls (tasks start with a delay) and a task whose worker is SIGKILLed is lost. "
+            "Start RabbitMQ or set BROKER_URL for anything beyond a first look.",
+            layout.show(resolved.values["BROKER_FILESYSTEM_DIR"]),
+        )
+    else:
+        log.info("broker: BROKER_URL from the environment -> %s", url)
+
+
+def redact_url(url: str) -> str:
+    """Hide the password of scheme://user:password@host URLs."""
+    scheme, sep, rest = url.partition("://")
+    credentials, at, host = rest.rpartition("@")
+    if not (sep and at and ":" in credentials):
+        return url
+    return f"{scheme}://{credentials.split(':', 1)[0]}:***@{host}"

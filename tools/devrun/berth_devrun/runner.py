@@ -1,0 +1,261 @@
+"""`make run`: database, broker, mail, secrets, migrations, then the Procfile under honcho."""
+
+import contextlib
+import fcntl
+import logging
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+from honcho.environ import parse_procfile
+from honcho.manager import Manager
+from honcho.printer import Printer
+
+from .environment import Resolved, describe_broker, redact_url, resolve
+from .errors import RunnerError
+from .layout import Layout
+from .postgres import EmbeddedPostgres, port_is_free
+from .traefik import DynamicConfigWatcher, sync
+
+log = logging.getLogger("berth_devrun")
+
+STOPPED_BY_SIGNAL = (130, 143)  # honcho's return codes for SIGINT / SIGTERM
+
+
+@contextlib.contextmanager
+def single_runner(lock_file: Path) -> Iterator[None]:
+    """One runner per checkout: two would fight over ports, var/pgdata and the beat schedule.
+
+    A POSIX record lock, not flock(): honcho's forked helpers must not inherit it, so a
+    runner killed with SIGKILL frees it at once."""
+    handle = lock_file.open("a+")
+    try:
+        fcntl.lockf(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        handle.seek(0)
+        holder = handle.read().strip() or "?"
+        handle.close()
+        raise RunnerError(
+            f"another berth_devrun (pid {holder}) is running in this checkout"
+        ) from None
+    handle.seek(0)
+    handle.truncate()
+    handle.write(f"{os.getpid()}\n")
+    handle.flush()
+    try:
+        yield
+    finally:
+        handle.close()
+
+
+def _exit_on_signal(signum: int, _frame: object) -> None:
+    raise SystemExit(128 + signum)  # unwinds through the finally blocks that stop PostgreSQL
+
+
+class SafePrinter(Printer):
+    """honcho's printer, surviving a closed stdout (`make run | tee` after a Ctrl-C)."""
+
+    def write(self, message: object) -> None:
+        try:
+            super().write(message)
+        except (BrokenPipeError, ValueError):
+            pass
+
+
+def stop_process_groups(pgids: list[int], grace: float = 5.0) -> None:
+    """What honcho does when its loop ends normally, for when it did not: TERM, wait, KILL."""
+    alive = list(pgids)
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        deadline = time.monotonic() + grace
+        for pgid in alive:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(pgid, sig)
+        while alive and time.monotonic() < deadline:
+            alive = [pgid for pgid in alive if _group_alive(pgid)]
+            time.sleep(0.1)
+        if not alive:
+            return
+
+
+def _group_alive(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def is_release(name: str) -> bool:
+    """Heroku's release phase: `release` / `<svc>-release` entries run once, before the rest."""
+    return name == "release" or name.endswith("-release")
+
+
+def select_processes(procfile: dict[str, str], wanted: list[str], resolved: Resolved) -> list[str]:
+    unknown = [name for name in wanted if name not in procfile or is_release(name)]
+    if unknown:
+        have = ", ".join(procfile)
+        raise RunnerError(f"not in the Procfile: {', '.join(unknown)} (have: {have})")
+    if wanted:
+        return wanted
+    # with an external SMTP server there is nothing for the local sink to catch
+    return [
+        name for name in procfile if not is_release(name) and (name != "mail" or resolved.mail_sink)
+    ]
+
+
+def ports_of(procfile: dict[str, str], names: list[str], resolved: Resolved) -> dict[int, str]:
+    ports: dict[int, str] = {}
+    for name in names:
+        command = procfile[name]
+        if name == "traefik":
+            ports.update({8080: name, 8081: name})
+        elif name == "mail":
+            ports[int(resolved.values["SMTP_PORT"])] = name
+        for match in re.finditer(r"--port[ =](\d+)", command):
+            ports[int(match.group(1))] = name
+    return ports
+
+
+def release(layout: Layout, procfile: dict[str, str], env: dict[str, str]) -> None:
+    """Migrations for every services/*/alembic.ini (found, not listed), then the release
+    entries of the Procfile (e.g. auth's bootstrap of its panel client and first admin)."""
+    for ini in sorted(layout.root.glob("services/*/alembic.ini")):
+        relative = layout.show(ini)
+        log.info("release: alembic -c %s upgrade head", relative)
+        result = subprocess.run(  # noqa: S603 - our own interpreter and alembic
+            [sys.executable, "-m", "alembic", "-c", relative, "upgrade", "head"],
+            cwd=layout.root,
+            env=env,
+            check=False,
+        )
+        if result.returncode != 0:
+            raise RunnerError(f"migrations of {relative} failed (exit {result.returncode})")
+    for name, command in procfile.items():
+        if not is_release(name):
+            continue
+        log.info("release: %s: %s", name, command)
+        # a Procfile line is a shell command line, as honcho runs the others
+        result = subprocess.run(command, shell=True, cwd=layout.root, env=env, check=False)  # noqa: S602
+        if result.returncode != 0:
+            raise RunnerError(f"release command {name} failed (exit {result.returncode})")
+
+
+def banner(layout: Layout, resolved: Resolved, names: list[str], admin_password: str | None) -> str:
+    values = resolved.values
+    database = redact_url(values["DATABASE_URL"])
+    if resolved.database == "embedded":
+        database += f"  (embedded, data in {layout.show(layout.pgdata)})"
+    broker = redact_url(values["BROKER_URL"])
+    if resolved.broker == "filesystem":
+        broker += f"  (fallback in {layout.show(values['BROKER_FILESYSTEM_DIR'])}: see warning)"
+    mail = f"{values['SMTP_HOST']}:{values['SMTP_PORT']}"
+    if resolved.mail_sink:
+        mail += f"  (sink, one .eml per message in {layout.show(values['MAILSINK_DIR'])}/)"
+    admin = values["AUTH_BOOTSTRAP_ADMIN_EMAIL"]
+    kept_in = layout.show(layout.secrets_file)
+    if admin_password:
+        admin += f"  password {admin_password}  (shown once; kept in {kept_in})"
+    else:
+        admin += f"  (password in {kept_in} unless set in the environment)"
+    rows = [
+        ("open", values["BERTH_PUBLIC_URL"]),
+        ("gateway", values["GATEWAY_URL"]),
+        ("auth", values["AUTH_URL"]),
+        ("traefik ping", "http://127.0.0.1:8081/ping"),
+        ("database", database),
+        ("broker", broker),
+        ("mail", mail),
+        ("admin", admin),
+        ("processes", ", ".join(names)),
+        ("env", "uv run python -m berth_devrun env [--show-secrets]"),
+    ]
+    width = max(len(label) for label, _ in rows)
+    lines = [f"  {label:<{width}}  {value}" for label, value in rows]
+    return "\n".join(["", "Berth dev platform", *lines, ""])
+
+
+def run(layout: Layout, wanted: list[str], *, run_release: bool = True) -> int:
+    layout.ensure()
+    if not layout.procfile.is_file():
+        raise RunnerError(f"no Procfile at {layout.procfile}")
+    procfile = dict(parse_procfile(layout.procfile.read_text()).processes)
+    previous = {sig: signal.signal(sig, _exit_on_signal) for sig in (signal.SIGTERM, signal.SIGHUP)}
+    try:
+        with single_runner(layout.lock_file):
+            pg = EmbeddedPostgres(layout)
+            try:
+                return _run_locked(layout, procfile, wanted, pg, run_release)
+            finally:
+                pg.stop()
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def _run_locked(
+    layout: Layout,
+    procfile: dict[str, str],
+    wanted: list[str],
+    pg: EmbeddedPostgres,
+    run_release: bool,
+) -> int:
+    resolved = resolve(layout, pg=pg)
+    if resolved.database == "embedded":
+        resolved.values["DATABASE_URL"] = pg.start()
+        log.info(
+            "database: embedded PostgreSQL on 127.0.0.1:%s, data in %s",
+            pg.port,
+            layout.show(layout.pgdata),
+        )
+    else:
+        log.info("database: DATABASE_URL from the environment")
+    describe_broker(resolved, layout)
+    names = select_processes(procfile, wanted, resolved)
+    for port, name in sorted(ports_of(procfile, names, resolved).items()):
+        if not port_is_free(port):
+            log.warning("port %s (for %s) is already in use: that process will fail", port, name)
+
+    env = resolved.process_env(layout)
+    if run_release:
+        release(layout, procfile, env)
+
+    watcher = None
+    if "traefik" in names:
+        changed = sync(layout)
+        log.info(
+            "traefik: deploy/traefik/dynamic copied to %s (%s)",
+            layout.show(layout.traefik_dynamic),
+            ", ".join(changed) or "unchanged",
+        )
+        watcher = DynamicConfigWatcher(layout)
+        watcher.start()
+
+    password = None
+    if "AUTH_BOOTSTRAP_ADMIN_PASSWORD" in resolved.generated_secrets and not os.environ.get(
+        "AUTH_BOOTSTRAP_ADMIN_PASSWORD"
+    ):
+        password = resolved.values["AUTH_BOOTSTRAP_ADMIN_PASSWORD"]
+    print(banner(layout, resolved, names, password), flush=True)
+
+    manager = Manager(SafePrinter(sys.stdout, colour=True, prefix=True))
+    for name in names:
+        manager.add_process(
+            name, procfile[name], env={**env, "HONCHO_PROCESS_NAME": name}, cwd=str(layout.root)
+        )
+    # honcho handles SIGINT/SIGTERM itself inside loop(); a closed terminal stops it the same way
+    signal.signal(signal.SIGHUP, lambda *_: manager.terminate())
+    try:
+        manager.loop()
+    except BaseException:
+        stop_process_groups([p["pid"] for p in manager._processes.values() if "pid" in p])
+        raise
+    finally:
+        if watcher is not None:
+            watcher.stop()
+    returncode = manager.returncode or 0
+    return 0 if returncode in STOPPED_BY_SIGNAL else returncode
