@@ -13,14 +13,22 @@ from support import ADMIN_EMAIL, ADMIN_PASSWORD, PASSWORD, code_from_mail
 
 from berth_common.testing.oauth import password_login
 from berth_common.testing.platform import Platform
+from berth_common.testing.plugin import isolated_vhost
 
 
 @pytest.fixture(scope="session")
 def platform(
     repo_root: Path, berth_env: dict[str, str], platform_ports, tmp_path_factory
 ) -> Iterator[Platform]:
+    with isolated_vhost("berth_e2e") as broker_url:
+        yield from _run_platform(repo_root, berth_env, broker_url, platform_ports, tmp_path_factory)
+
+
+def _run_platform(repo_root, berth_env, broker_url, platform_ports, tmp_path_factory):
+    # the platform gets its own vhost: its workers must not eat the in-process tests' messages
     env = {
         **berth_env,
+        "BROKER_URL": broker_url,
         "AUTH_BOOTSTRAP_ADMIN_EMAIL": ADMIN_EMAIL,
         "AUTH_BOOTSTRAP_ADMIN_PASSWORD": ADMIN_PASSWORD,
         # small limits so brute-force protection is observable within a test

@@ -1,6 +1,7 @@
-from berth_common.config import ServiceSettings
 from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import SettingsConfigDict
+
+from berth_common.config import ServiceSettings
 
 
 class AuthSettings(ServiceSettings):

@@ -3,8 +3,6 @@
 import uuid
 from datetime import datetime
 
-from berth_common.db import make_base
-from berth_common.outbox import add_outbox_tables
 from sqlalchemy import (
     Boolean,
     DateTime,
@@ -18,6 +16,9 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import ARRAY, INET, UUID
 from sqlalchemy.orm import Mapped, mapped_column
+
+from berth_common.db import make_base
+from berth_common.outbox import add_outbox_tables
 
 SCHEMA = "auth"
 Base = make_base(SCHEMA)

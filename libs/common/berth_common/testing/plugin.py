@@ -12,7 +12,7 @@ import shutil
 import subprocess
 import uuid
 from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -121,21 +121,31 @@ def _rabbitmqctl(*args: str) -> bool:
     return result.returncode == 0
 
 
-@pytest.fixture(scope="session")
-def broker_url() -> Iterator[str]:
-    """Its own vhost when rabbitmqctl is at hand, so a running `make run` is not disturbed."""
+@contextmanager
+def isolated_vhost(prefix: str = "berth_test") -> Iterator[str]:
+    """A broker URL on a vhost of its own (when rabbitmqctl is at hand), removed afterwards,
+    so a running `make run` or another group of tests never takes these messages."""
     base = os.environ.get("TEST_BROKER_URL", DEFAULT_BROKER)
     if not base.startswith("amqp"):
         yield base
         return
-    vhost = f"berth_test_{uuid.uuid4().hex[:8]}"
+    vhost = f"{prefix}_{uuid.uuid4().hex[:8]}"
     if _rabbitmqctl("add_vhost", vhost) and _rabbitmqctl(
         "set_permissions", "-p", vhost, "guest", ".*", ".*", ".*"
     ):
-        yield base.rstrip("/") + "/" + vhost
-        _rabbitmqctl("delete_vhost", vhost)
+        try:
+            yield base.rstrip("/") + "/" + vhost
+        finally:
+            _rabbitmqctl("delete_vhost", vhost)
     else:
         yield base
+
+
+@pytest.fixture(scope="session")
+def broker_url() -> Iterator[str]:
+    """The broker of the in-process tests of this run."""
+    with isolated_vhost() as url:
+        yield url
 
 
 @pytest.fixture(scope="session")
@@ -178,6 +188,8 @@ def berth_env(
     )
     saved = {k: os.environ.get(k) for k in env}
     os.environ.update(env)
+    # in-process tests start their own SMTP sinks; keep them off the platform sink's port
+    os.environ["SMTP_PORT"] = str(free_port())
     yield {**os.environ, **env}
     for key, value in saved.items():
         if value is None:

@@ -1,0 +1,112 @@
+"""User administration for staff: admins change, support reads."""
+
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query
+
+from berth_auth.admin import service
+from berth_auth.admin.schemas import (
+    AdminUser as AdminUserOut,
+)
+from berth_auth.admin.schemas import (
+    AdminUserDetail,
+    AuditNoteOut,
+    BlockIn,
+    Role,
+    RolesIn,
+    UserFilters,
+)
+from berth_auth.admin.service import SelfModification
+from berth_common.db import SessionDep
+from berth_common.errors import Forbidden, NotFound, Unauthorized, Unprocessable, error_responses
+from berth_common.pagination import Page, PageDep
+from berth_common.security import AdminUser, CurrentPrincipal, require_role
+
+router = APIRouter(
+    prefix="/api/auth/v1/admin/users",
+    tags=["admin"],
+    dependencies=[Depends(require_role(*service.READ_ROLES))],
+    responses=error_responses(Unauthorized, Forbidden),
+)
+
+
+def _filters(
+    q: Annotated[
+        str | None,
+        Query(
+            min_length=1,
+            max_length=254,
+            pattern=r"^[^\x00-\x1f\x7f]+$",
+            description="email or name contains",
+        ),
+    ] = None,
+    role: Role | None = None,
+    blocked: bool | None = None,
+    verified: bool | None = None,
+) -> UserFilters:
+    return UserFilters(q=q, role=role, blocked=blocked, verified=verified)
+
+
+@router.get(
+    "",
+    response_model=Page[AdminUserOut],
+    responses=error_responses(Unprocessable),
+    description="Sort by `created_at` or `email` (`-` prefix: descending); default newest first.",
+)
+async def list_users(
+    principal: CurrentPrincipal,
+    session: SessionDep,
+    params: PageDep,
+    filters: Annotated[UserFilters, Depends(_filters)],
+) -> Page[AdminUserOut]:
+    users, total = await service.list_users(session, principal, params, filters)
+    return Page.build([AdminUserOut.from_user(u) for u in users], total, params)
+
+
+@router.get("/{user_id}", response_model=AdminUserDetail, responses=error_responses(NotFound))
+async def get_user(
+    user_id: uuid.UUID, principal: CurrentPrincipal, session: SessionDep
+) -> AdminUserDetail:
+    user, active, notes = await service.get_user(session, principal, user_id)
+    return AdminUserDetail(
+        **AdminUserOut.from_user(user).model_dump(),
+        active_sessions=active,
+        audit=[
+            AuditNoteOut(
+                id=n.id,
+                actor_id=n.actor_id,
+                action=n.action,
+                detail=n.detail,
+                created_at=n.created_at,
+            )
+            for n in notes
+        ],
+    )
+
+
+@router.post(
+    "/{user_id}/block",
+    response_model=AdminUserOut,
+    responses=error_responses(NotFound, SelfModification),
+)
+async def block_user(
+    user_id: uuid.UUID, body: BlockIn, admin: AdminUser, session: SessionDep
+) -> AdminUserOut:
+    return AdminUserOut.from_user(await service.block_user(session, admin, user_id, body.reason))
+
+
+@router.post("/{user_id}/unblock", response_model=AdminUserOut, responses=error_responses(NotFound))
+async def unblock_user(user_id: uuid.UUID, admin: AdminUser, session: SessionDep) -> AdminUserOut:
+    return AdminUserOut.from_user(await service.unblock_user(session, admin, user_id))
+
+
+@router.put(
+    "/{user_id}/roles",
+    response_model=AdminUserOut,
+    responses=error_responses(NotFound, SelfModification),
+)
+async def set_roles(
+    user_id: uuid.UUID, body: RolesIn, admin: AdminUser, session: SessionDep
+) -> AdminUserOut:
+    return AdminUserOut.from_user(await service.set_roles(session, admin, user_id, body.roles))
