@@ -1,6 +1,7 @@
 """Cross-service tests run the platform as real processes: Traefik on its own port, the
 gateway, auth's web process and worker, and the SMTP sink."""
 
+import os
 import subprocess
 import sys
 import uuid
@@ -14,6 +15,18 @@ from support import ADMIN_EMAIL, ADMIN_PASSWORD, PASSWORD, code_from_mail
 from berth_common.testing.oauth import password_login
 from berth_common.testing.platform import Platform
 from berth_common.testing.plugin import isolated_vhost
+
+
+def platform_services(repo_root: Path) -> list[str]:
+    """Every service with a web app (auth first: the others fetch its keys), or the ones
+    named in BERTH_E2E_SERVICES (comma-separated) while a service is being built."""
+    found = sorted(p.parent.parent.name for p in repo_root.glob("services/*/berth_*/main.py"))
+    wanted = os.environ.get("BERTH_E2E_SERVICES")
+    if wanted:
+        found = [
+            s for s in found if s in {w.strip() for w in wanted.split(",")} | {"auth", "gateway"}
+        ]
+    return sorted(found, key=lambda s: (s != "auth", s))
 
 
 @pytest.fixture(scope="session")
@@ -43,9 +56,10 @@ def _run_platform(repo_root, berth_env, broker_url, platform_ports, tmp_path_fac
     )
     try:
         plat.start_mail()
-        plat.start_web("auth")
-        plat.start_worker("auth")
-        plat.start_web("gateway")
+        for service in platform_services(repo_root):
+            plat.start_web(service)
+            if (repo_root / f"services/{service}/berth_{service}/worker.py").exists():
+                plat.start_worker(service)
         plat.start_traefik()
         yield plat
     finally:

@@ -249,3 +249,20 @@ def test_every_endpoint_rejects_malformed_input_with_4xx(edge, platform, admin_t
             )
             assert 400 <= r.status_code < 500, (path, r.status_code, r.text[:200])
     assert checked > 50
+
+
+def test_platform_services_have_their_own_machine_clients(edge, platform):
+    """Bootstrap keeps the services' clients from AUTH_SERVICE_CLIENTS; billing may read users."""
+    env = platform.env
+    r = edge.post(
+        "/oauth/token",
+        data={"grant_type": "client_credentials", "scope": "auth:read"},
+        auth=(env["BILLING_CLIENT_ID"], env["BILLING_CLIENT_SECRET"]),
+    )
+    assert r.status_code == 200, r.text
+    r = edge.post(
+        "/oauth/token",
+        data={"grant_type": "client_credentials", "scope": "deploy:write"},
+        auth=(env["BILLING_CLIENT_ID"], env["BILLING_CLIENT_SECRET"]),
+    )
+    assert r.status_code == 400 and r.json()["error"] == "invalid_scope"

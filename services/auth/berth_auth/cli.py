@@ -9,6 +9,7 @@ Both are idempotent; run them after `alembic upgrade head`.
 import argparse
 import asyncio
 import getpass
+import json
 import sys
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
@@ -16,7 +17,7 @@ from typing import TypeVar
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from berth_auth.bootstrap import BootstrapError, ensure_admin
-from berth_auth.clients.service import ensure_panel_client
+from berth_auth.clients.service import ensure_panel_client, ensure_service_client
 from berth_auth.config import AuthSettings, get_settings
 from berth_auth.models import SCHEMA, Base
 from berth_common.db import Database
@@ -43,6 +44,11 @@ async def bootstrap(settings: AuthSettings) -> list[str]:
         if client.revoked_at is not None:
             state = "REVOKED (left as is)"
         lines.append(f"panel client {client.client_id}: {state}")
+        for spec in _service_clients(settings):
+            changed = await ensure_service_client(
+                session, spec["client_id"], spec["secret"], list(spec.get("scopes", []))
+            )
+            lines.append(f"service client {spec['client_id']}: {'updated' if changed else 'ok'}")
         email = settings.bootstrap_admin_email
         password = settings.bootstrap_admin_password
         if email and password:
@@ -56,6 +62,20 @@ async def bootstrap(settings: AuthSettings) -> list[str]:
         return lines
 
     return await _in_transaction(settings, work)
+
+
+def _service_clients(settings: AuthSettings) -> list[dict]:
+    if settings.service_clients is None:
+        return []
+    try:
+        specs = json.loads(settings.service_clients.get_secret_value())
+    except ValueError as exc:
+        raise BootstrapError("AUTH_SERVICE_CLIENTS is not valid JSON") from exc
+    if not isinstance(specs, list) or not all(
+        isinstance(s, dict) and s.get("client_id") and s.get("secret") for s in specs
+    ):
+        raise BootstrapError("AUTH_SERVICE_CLIENTS: a list of {client_id, secret, scopes}")
+    return specs
 
 
 async def create_admin(settings: AuthSettings, email: str, password: str) -> str:
@@ -88,7 +108,7 @@ def main(argv: list[str] | None = None) -> int:
             lines = asyncio.run(bootstrap(settings))
         else:
             lines = [asyncio.run(create_admin(settings, args.email, _read_password()))]
-    except BootstrapError as exc:
+    except ValueError as exc:  # BootstrapError and bad service-client specs
         print(f"error: {exc}", file=sys.stderr)
         return 2
     for line in lines:

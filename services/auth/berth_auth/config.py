@@ -31,6 +31,9 @@ class AuthSettings(ServiceSettings):
     panel_client_id: str = "berth-panel"
     bootstrap_admin_email: str | None = None
     bootstrap_admin_password: SecretStr | None = None
+    # JSON list of the platform services' own machine clients:
+    # [{"client_id": "svc-billing", "secret": "...", "scopes": ["auth:read"]}]
+    service_clients: SecretStr | None = None
 
     code_ttl_minutes: int = 15
     code_max_attempts: int = 5

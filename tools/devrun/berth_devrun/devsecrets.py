@@ -1,5 +1,6 @@
 """Dev secrets: generated once into var/dev-secrets.env (mode 0600) and reused afterwards."""
 
+import base64
 import json
 import os
 import secrets
@@ -13,8 +14,38 @@ ADMIN_EMAIL = "admin@berth.localhost"
 
 #: Keys whose values are never printed unless asked for (`env --show-secrets`).
 SECRET_KEYS = frozenset(
-    {"AUTH_JWT_PRIVATE_JWKS", "AUTH_SECRET_KEY", "AUTH_BOOTSTRAP_ADMIN_PASSWORD"}
+    {
+        "AUTH_JWT_PRIVATE_JWKS",
+        "AUTH_SECRET_KEY",
+        "AUTH_BOOTSTRAP_ADMIN_PASSWORD",
+        "DEPLOY_ENV_ENCRYPTION_KEY",
+        "BILLING_WEBHOOK_SECRET",
+        "FRONTEND_SECRET_KEY",
+        "BILLING_CLIENT_SECRET",
+        "DEPLOY_CLIENT_SECRET",
+        "AUTH_SERVICE_CLIENTS",
+    }
 )
+
+#: The platform services' own machine clients and the scopes each needs of the others.
+SERVICE_CLIENT_SCOPES = {
+    "BILLING": ["auth:read", "deploy:read"],
+    "DEPLOY": ["auth:read", "billing:read"],
+}
+
+
+def service_clients_json(values: dict[str, str]) -> str:
+    """AUTH_SERVICE_CLIENTS for auth's bootstrap, from <SVC>_CLIENT_ID / _SECRET."""
+    specs = [
+        {
+            "client_id": values[f"{svc}_CLIENT_ID"],
+            "secret": values[f"{svc}_CLIENT_SECRET"],
+            "scopes": scopes,
+        }
+        for svc, scopes in SERVICE_CLIENT_SCOPES.items()
+        if values.get(f"{svc}_CLIENT_ID") and values.get(f"{svc}_CLIENT_SECRET")
+    ]
+    return json.dumps(specs, separators=(",", ":"))
 
 
 def private_jwks() -> str:
@@ -29,6 +60,12 @@ GENERATORS: dict[str, Callable[[], str]] = {
     "AUTH_SECRET_KEY": lambda: secrets.token_hex(32),
     "AUTH_BOOTSTRAP_ADMIN_EMAIL": lambda: ADMIN_EMAIL,
     "AUTH_BOOTSTRAP_ADMIN_PASSWORD": lambda: secrets.token_urlsafe(18),
+    # a Fernet key (url-safe base64 of 32 bytes) for app env vars at rest
+    "DEPLOY_ENV_ENCRYPTION_KEY": lambda: base64.urlsafe_b64encode(os.urandom(32)).decode(),
+    "BILLING_WEBHOOK_SECRET": lambda: secrets.token_hex(32),
+    "FRONTEND_SECRET_KEY": lambda: secrets.token_hex(32),
+    "BILLING_CLIENT_SECRET": lambda: secrets.token_urlsafe(32),
+    "DEPLOY_CLIENT_SECRET": lambda: secrets.token_urlsafe(32),
 }
 
 

@@ -39,6 +39,20 @@ ENV_KEYS = (
     "AUTH_BOOTSTRAP_ADMIN_PASSWORD",
     "LOG_LEVEL",
     "MAILSINK_DIR",
+    "BILLING_URL",
+    "DEPLOY_URL",
+    "FRONTEND_URL",
+    "APPS_DOMAIN",
+    "TRAEFIK_DYNAMIC_DIR",
+    "DEPLOY_DATA_DIR",
+    "DEPLOY_ENV_ENCRYPTION_KEY",
+    "BILLING_WEBHOOK_SECRET",
+    "FRONTEND_SECRET_KEY",
+    "BILLING_CLIENT_ID",
+    "BILLING_CLIENT_SECRET",
+    "DEPLOY_CLIENT_ID",
+    "DEPLOY_CLIENT_SECRET",
+    "AUTH_SERVICE_CLIENTS",
 )
 
 DEFAULTS = {
@@ -46,6 +60,12 @@ DEFAULTS = {
     "BERTH_PUBLIC_URL": "http://localhost:8080",
     "AUTH_URL": "http://127.0.0.1:8101",
     "GATEWAY_URL": "http://127.0.0.1:8100",
+    "BILLING_URL": "http://127.0.0.1:8102",
+    "DEPLOY_URL": "http://127.0.0.1:8103",
+    "FRONTEND_URL": "http://127.0.0.1:8107",
+    "APPS_DOMAIN": "apps.localhost",
+    "BILLING_CLIENT_ID": "svc-billing",
+    "DEPLOY_CLIENT_ID": "svc-deploy",
     "LOG_LEVEL": "INFO",
 }
 
@@ -134,6 +154,14 @@ def resolve(
         values.setdefault("SMTP_PORT", "25")
     mail_dir = Path(values.get("MAILSINK_DIR") or layout.mail_dir)
     values["MAILSINK_DIR"] = str(mail_dir if mail_dir.is_absolute() else layout.root / mail_dir)
+
+    for key, default in (
+        ("TRAEFIK_DYNAMIC_DIR", layout.root / "var" / "traefik" / "dynamic"),
+        ("DEPLOY_DATA_DIR", layout.root / "var" / "deploy"),
+    ):
+        path = Path(values.get(key) or default)
+        values[key] = str(path if path.is_absolute() else layout.root / path)
+    values.setdefault("AUTH_SERVICE_CLIENTS", devsecrets.service_clients_json(values))
 
     ordered = {key: values[key] for key in ENV_KEYS if key in values}
     extra = {key: environ.get(key, value) for key, value in dotenv.items() if key not in ENV_KEYS}

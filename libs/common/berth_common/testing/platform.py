@@ -24,7 +24,7 @@ class Platform:
         self.work = work
         self.logs = work / "logs"
         self.mail_dir = work / "mail"
-        self.dynamic_dir = work / "traefik" / "dynamic"
+        self.dynamic_dir = Path(env.get("TRAEFIK_DYNAMIC_DIR") or work / "traefik" / "dynamic")
         self.processes: dict[str, ManagedProcess] = {}
 
     @property
@@ -119,6 +119,7 @@ class Platform:
         for name, content in (extra_dynamic or {}).items():
             (self.dynamic_dir / name).write_text(yaml.safe_dump(content))
         path = self.work / "traefik" / "traefik.yml"
+        path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(yaml.safe_dump(static))
         return path
 

@@ -5,6 +5,7 @@ Loaded for every test via `-p berth_common.testing.plugin` (root pyproject addop
 """
 
 import asyncio
+import base64
 import json
 import os
 import secrets
@@ -78,6 +79,7 @@ def service_env(
 ) -> dict[str, str]:
     """The environment the platform's processes get, for the given ports."""
     auth_url = f"http://127.0.0.1:{ports['auth']}"
+    billing_secret, deploy_secret = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
     return {
         "DATABASE_URL": database_url,
         "BROKER_URL": broker_url,
@@ -94,10 +96,37 @@ def service_env(
         "BERTH_VAR_DIR": str(var),
         "LOG_LEVEL": "INFO",
         "GATEWAY_RATE_LIMIT_STORAGE_URL": "memory://",
+        "BILLING_URL": f"http://127.0.0.1:{ports['billing']}",
+        "DEPLOY_URL": f"http://127.0.0.1:{ports['deploy']}",
+        "FRONTEND_URL": f"http://127.0.0.1:{ports['frontend']}",
+        "APPS_DOMAIN": "apps.localhost",
+        "TRAEFIK_DYNAMIC_DIR": str(var / "traefik" / "dynamic"),
+        "DEPLOY_DATA_DIR": str(var / "deploy"),
+        "DEPLOY_ENV_ENCRYPTION_KEY": base64.urlsafe_b64encode(os.urandom(32)).decode(),
+        "BILLING_WEBHOOK_SECRET": secrets.token_hex(32),
+        "FRONTEND_SECRET_KEY": secrets.token_hex(32),
+        "BILLING_CLIENT_ID": "svc-billing",
+        "BILLING_CLIENT_SECRET": billing_secret,
+        "DEPLOY_CLIENT_ID": "svc-deploy",
+        "DEPLOY_CLIENT_SECRET": deploy_secret,
+        "AUTH_SERVICE_CLIENTS": json.dumps(
+            [
+                {
+                    "client_id": "svc-billing",
+                    "secret": billing_secret,
+                    "scopes": ["auth:read", "deploy:read"],
+                },
+                {
+                    "client_id": "svc-deploy",
+                    "secret": deploy_secret,
+                    "scopes": ["auth:read", "billing:read"],
+                },
+            ]
+        ),
     }
 
 
-PORT_NAMES = ("traefik", "traefik_api", "gateway", "auth", "smtp")
+PORT_NAMES = ("traefik", "traefik_api", "gateway", "auth", "billing", "deploy", "frontend", "smtp")
 
 
 @pytest.fixture(scope="session")

@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from berth_auth.clients.dao import AuditNoteDAO, OAuthClientDAO
 from berth_auth.models import OAuthClient
 from berth_auth.passwords import dummy_verify, generate_token, hash_password, verify_password
+from berth_auth.scopes import SCOPE_CATALOG
 from berth_common.errors import Conflict, NotFound
 from berth_common.pagination import PageParams
 
@@ -193,6 +194,47 @@ async def ensure_panel_client(session: AsyncSession, client_id: str) -> tuple[OA
             actor_id="cli", action="client.bootstrap_repair", detail=f"client_id={client_id}"
         )
     return client, changed
+
+
+async def ensure_service_client(
+    session: AsyncSession, client_id: str, secret: str, scopes: list[str]
+) -> bool:
+    """A platform service's own machine client (from AUTH_SERVICE_CLIENTS), kept in step with
+    the configured secret and scopes; returns whether anything changed."""
+    unknown = sorted(set(scopes) - set(SCOPE_CATALOG))
+    if unknown:
+        raise ValueError(f"unknown scopes for {client_id}: {unknown}")
+    dao = OAuthClientDAO(session)
+    client = await dao.get_by_client_id(client_id)
+    if client is None:
+        await dao.create(
+            client_id=client_id,
+            client_secret_hash=await asyncio.to_thread(hash_password, secret),
+            name=f"platform service {client_id}",
+            kind=MACHINE,
+            grant_types=list(MACHINE_GRANT_TYPES),
+            scopes=sorted(set(scopes)),
+        )
+        await AuditNoteDAO(session).note(
+            actor_id="cli", action="client.service_bootstrap", detail=f"client_id={client_id}"
+        )
+        return True
+    changed = False
+    if client.kind != MACHINE or sorted(client.scopes) != sorted(set(scopes)):
+        client.kind, client.scopes = MACHINE, sorted(set(scopes))
+        client.grant_types = list(MACHINE_GRANT_TYPES)
+        changed = True
+    if client.client_secret_hash is None or not await asyncio.to_thread(
+        verify_password, client.client_secret_hash, secret
+    ):
+        client.client_secret_hash = await asyncio.to_thread(hash_password, secret)
+        changed = True
+    if changed:
+        await session.flush()
+        await AuditNoteDAO(session).note(
+            actor_id="cli", action="client.service_repair", detail=f"client_id={client_id}"
+        )
+    return changed
 
 
 def _as_uuid(value: str) -> uuid.UUID | None:
