@@ -30,3 +30,42 @@ def refresh(client: httpx.Client, refresh_token: str) -> httpx.Response:
             "client_id": PANEL_CLIENT_ID,
         },
     )
+
+
+def mint_access_token(
+    signing_jwks: dict,
+    *,
+    issuer: str,
+    subject: str,
+    roles: list[str] | None = None,
+    scope: str = "",
+    client_id: str = PANEL_CLIENT_ID,
+    lifetime: int = 600,
+    audience: str = "berth",
+) -> str:
+    """An access token as auth issues it (RFC 9068 profile), for a service's in-process tests.
+
+    People: subject = user id, client_id = the panel, roles. Machine clients: subject ==
+    client_id, roles = [], scope = their scopes.
+    """
+    import time
+    import uuid
+
+    from joserfc import jwt
+    from joserfc.jwk import KeySet
+
+    keys = KeySet.import_key_set(signing_jwks)
+    kid = signing_jwks["keys"][0]["kid"]
+    now = int(time.time())
+    claims = {
+        "iss": issuer,
+        "aud": audience,
+        "sub": subject,
+        "client_id": client_id,
+        "iat": now,
+        "exp": now + lifetime,
+        "jti": uuid.uuid4().hex,
+        "scope": scope,
+        "roles": roles if roles is not None else ([] if subject == client_id else ["user"]),
+    }
+    return jwt.encode({"alg": "ES256", "typ": "at+jwt", "kid": kid}, claims, keys)
