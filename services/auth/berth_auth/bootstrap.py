@@ -7,8 +7,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from berth_auth.clients.dao import AuditNoteDAO
-from berth_auth.oauth.dao import UserDAO
+from berth_auth.dao import AuditNoteDAO, UserDAO
 from berth_auth.passwords import hash_password
 
 ADMIN_ROLES = ("user", "admin")

@@ -3,7 +3,7 @@
 from fastapi import APIRouter, Response, status
 
 from berth_auth.accounts import service
-from berth_auth.accounts.deps import ClientDep, SettingsDep, recorded_failure
+from berth_auth.accounts.deps import recorded_failure
 from berth_auth.accounts.profile.api import router as profile_router
 from berth_auth.accounts.schemas import (
     Accepted,
@@ -15,6 +15,7 @@ from berth_auth.accounts.schemas import (
     VerifyEmailIn,
 )
 from berth_auth.accounts.service import RejectedAttempt
+from berth_auth.deps import ClientDep, SettingsDep
 from berth_common.db import SessionDep
 from berth_common.errors import Conflict, RateLimited, error_responses
 

@@ -1,35 +1,13 @@
-"""Queries of the account domain: users, codes, sessions (refresh families), login events,
-outgoing emails, and the set-based purges the maintenance task runs."""
+"""Queries of the account domain: verification codes, outgoing emails and their purges (users,
+sessions and login events are in berth_auth.dao)."""
 
 import uuid
 from datetime import datetime
 
-from sqlalchemy import delete, func, or_, select, update
+from sqlalchemy import delete, func, or_, select
 
-from berth_auth.models import (
-    LoginEvent,
-    OutgoingEmail,
-    RefreshToken,
-    RefreshTokenFamily,
-    User,
-    VerificationCode,
-)
+from berth_auth.models import OutgoingEmail, VerificationCode
 from berth_common.dao import BaseDAO
-
-
-class UserDAO(BaseDAO[User]):
-    model = User
-    not_found_message = "User not found"
-
-    async def get_by_email(self, email: str, *, for_update: bool = False) -> User | None:
-        stmt = select(User).where(User.email == email)
-        if for_update:
-            stmt = stmt.with_for_update()
-        return (await self.session.execute(stmt)).scalars().first()
-
-    async def get_for_update(self, user_id: uuid.UUID) -> User | None:
-        stmt = select(User).where(User.id == user_id).with_for_update()
-        return (await self.session.execute(stmt)).scalars().first()
 
 
 class VerificationCodeDAO(BaseDAO[VerificationCode]):
@@ -70,83 +48,6 @@ class VerificationCodeDAO(BaseDAO[VerificationCode]):
             delete(VerificationCode).where(
                 or_(VerificationCode.expires_at < before, VerificationCode.consumed_at < before)
             )
-        )
-        return result.rowcount or 0
-
-
-class RefreshFamilyDAO(BaseDAO[RefreshTokenFamily]):
-    model = RefreshTokenFamily
-    sortable = {"created_at": RefreshTokenFamily.created_at}
-    default_sort = (RefreshTokenFamily.created_at.desc(), RefreshTokenFamily.id)
-    not_found_message = "Session not found"
-
-    async def get_for_user(
-        self, family_id: uuid.UUID, user_id: uuid.UUID
-    ) -> RefreshTokenFamily | None:
-        return await self.get_by(
-            RefreshTokenFamily.id == family_id, RefreshTokenFamily.user_id == user_id
-        )
-
-    async def revoke_all(
-        self,
-        user_id: uuid.UUID,
-        reason: str,
-        now: datetime,
-        *,
-        keep: uuid.UUID | None = None,
-    ) -> int:
-        stmt = update(RefreshTokenFamily).where(
-            RefreshTokenFamily.user_id == user_id, RefreshTokenFamily.revoked_at.is_(None)
-        )
-        if keep is not None:
-            stmt = stmt.where(RefreshTokenFamily.id != keep)
-        result = await self.session.execute(
-            stmt.values(revoked_at=now, revoked_reason=reason).execution_options(
-                synchronize_session="fetch"
-            )
-        )
-        return result.rowcount or 0
-
-    async def purge_tokens(self, now: datetime, revoked_before: datetime) -> int:
-        """Refresh tokens of families that expired or were revoked long ago."""
-        dead_families = select(RefreshTokenFamily.id).where(
-            or_(
-                RefreshTokenFamily.expires_at < now,
-                RefreshTokenFamily.revoked_at < revoked_before,
-            )
-        )
-        result = await self.session.execute(
-            delete(RefreshToken).where(RefreshToken.family_id.in_(dead_families))
-        )
-        return result.rowcount or 0
-
-
-class LoginEventDAO(BaseDAO[LoginEvent]):
-    model = LoginEvent
-    sortable = {"created_at": LoginEvent.created_at}
-    default_sort = (LoginEvent.created_at.desc(), LoginEvent.id)
-
-    async def failures_from_ip(self, kind: str, ip: str, since: datetime) -> int:
-        stmt = select(func.count()).where(
-            LoginEvent.kind == kind,
-            LoginEvent.ip == ip,
-            LoginEvent.success.is_(False),
-            LoginEvent.created_at >= since,
-        )
-        return (await self.session.execute(stmt)).scalar_one()
-
-    async def failures_of_user(self, kind: str, user_id: uuid.UUID, since: datetime) -> int:
-        stmt = select(func.count()).where(
-            LoginEvent.kind == kind,
-            LoginEvent.user_id == user_id,
-            LoginEvent.success.is_(False),
-            LoginEvent.created_at >= since,
-        )
-        return (await self.session.execute(stmt)).scalar_one()
-
-    async def purge(self, before: datetime) -> int:
-        result = await self.session.execute(
-            delete(LoginEvent).where(LoginEvent.created_at < before)
         )
         return result.rowcount or 0
 

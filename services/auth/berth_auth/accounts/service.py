@@ -4,7 +4,6 @@ the periodic purge of what these leave behind."""
 import asyncio
 import hmac
 import uuid
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from loguru import logger
@@ -12,14 +11,10 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from berth_auth import mail
-from berth_auth.accounts.dao import (
-    LoginEventDAO,
-    OutgoingEmailDAO,
-    RefreshFamilyDAO,
-    UserDAO,
-    VerificationCodeDAO,
-)
+from berth_auth.accounts.dao import OutgoingEmailDAO, VerificationCodeDAO
 from berth_auth.config import AuthSettings
+from berth_auth.dao import LoginEventDAO, RefreshFamilyDAO, UserDAO
+from berth_auth.deps import ClientMeta
 from berth_auth.models import User
 from berth_auth.passwords import generate_code, hash_password, hmac_digest
 from berth_common.errors import BerthError, Conflict, RateLimited
@@ -30,14 +25,6 @@ CODE_RETENTION = timedelta(days=1)
 REVOKED_FAMILY_TOKEN_RETENTION = timedelta(days=7)
 LOGIN_EVENT_RETENTION = timedelta(days=180)
 DELIVERED_EMAIL_RETENTION = timedelta(days=30)
-
-
-@dataclass(frozen=True)
-class ClientMeta:
-    """Where a request came from, as recorded in login history."""
-
-    ip: str | None
-    user_agent: str | None
 
 
 class RejectedAttempt(BerthError):

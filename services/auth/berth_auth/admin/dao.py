@@ -1,12 +1,12 @@
-"""Queries of user administration: searching users, audit notes, session counts."""
+"""Queries of user administration: searching users, session counts (audit notes are in
+berth_auth.dao)."""
 
 import uuid
 
 from sqlalchemy import func, or_, select
 
-from berth_auth.accounts.dao import UserDAO
-from berth_auth.models import AuditNote, RefreshTokenFamily, User
-from berth_common.dao import BaseDAO
+from berth_auth.dao import UserDAO
+from berth_auth.models import RefreshTokenFamily, User
 from berth_common.pagination import PageParams
 
 
@@ -53,16 +53,3 @@ class AdminUserDAO(UserDAO):
             RefreshTokenFamily.expires_at > func.now(),
         )
         return (await self.session.execute(stmt)).scalar_one()
-
-
-class AuditNoteDAO(BaseDAO[AuditNote]):
-    model = AuditNote
-
-    async def recent_for_user(self, user_id: uuid.UUID, limit: int = 50) -> list[AuditNote]:
-        stmt = (
-            select(AuditNote)
-            .where(AuditNote.user_id == user_id)
-            .order_by(AuditNote.created_at.desc(), AuditNote.id)
-            .limit(limit)
-        )
-        return list((await self.session.execute(stmt)).scalars().all())

@@ -9,10 +9,10 @@ import uuid
 from loguru import logger
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from berth_auth.accounts.dao import RefreshFamilyDAO
 from berth_auth.accounts.service import now_utc
-from berth_auth.admin.dao import AdminUserDAO, AuditNoteDAO
+from berth_auth.admin.dao import AdminUserDAO
 from berth_auth.admin.schemas import UserFilters
+from berth_auth.dao import AuditNoteDAO, RefreshFamilyDAO
 from berth_auth.models import AuditNote, User
 from berth_common.errors import Conflict, Forbidden, NotFound
 from berth_common.outbox import publish_event

@@ -1,6 +1,6 @@
-"""Queries on OAuth clients and the audit notes of client administration."""
+"""Queries on OAuth clients (the audit notes of client administration are in berth_auth.dao)."""
 
-from berth_auth.models import AuditNote, OAuthClient
+from berth_auth.models import OAuthClient
 from berth_common.dao import BaseDAO
 
 
@@ -17,10 +17,3 @@ class OAuthClientDAO(BaseDAO[OAuthClient]):
 
     async def get_by_client_id(self, client_id: str) -> OAuthClient | None:
         return await self.get_by(OAuthClient.client_id == client_id)
-
-
-class AuditNoteDAO(BaseDAO[AuditNote]):
-    model = AuditNote
-
-    async def note(self, *, actor_id: str, action: str, detail: str) -> AuditNote:
-        return await self.create(actor_id=actor_id[:64], action=action, detail=detail)

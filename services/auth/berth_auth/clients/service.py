@@ -11,7 +11,8 @@ from authlib.oauth2.rfc6749.errors import InvalidClientError, InvalidRequestErro
 from loguru import logger
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from berth_auth.clients.dao import AuditNoteDAO, OAuthClientDAO
+from berth_auth.clients.dao import OAuthClientDAO
+from berth_auth.dao import AuditNoteDAO
 from berth_auth.models import OAuthClient
 from berth_auth.passwords import dummy_verify, generate_token, hash_password, verify_password
 from berth_auth.scopes import SCOPE_CATALOG

@@ -8,7 +8,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends
 
-from berth_auth.accounts.dao import UserDAO
+from berth_auth.dao import UserDAO
 from berth_auth.directory.schemas import DirectoryUser
 from berth_common.db import SessionDep
 from berth_common.errors import Forbidden, NotFound, error_responses

@@ -22,13 +22,8 @@ from fastapi.responses import JSONResponse
 from loguru import logger
 
 from berth_auth.clients.service import authenticate_client
-from berth_auth.oauth.forms import (
-    SettingsDep,
-    client_credentials,
-    parse_form,
-    read_form,
-    request_meta,
-)
+from berth_auth.deps import SettingsDep, client_meta
+from berth_auth.oauth.forms import client_credentials, parse_form, read_form
 from berth_auth.oauth.schemas import (
     ClientCredentialsForm,
     IntrospectionResponse,
@@ -94,7 +89,7 @@ async def token(request: Request, session: SessionDep, settings: SettingsDep) ->
         issued: IssuedTokens
         if grant_type == "password":
             issued = await service.password_grant(
-                client, parse_form(PasswordGrantForm, form), request_meta(request)
+                client, parse_form(PasswordGrantForm, form), client_meta(request)
             )
         elif grant_type == "refresh_token":
             issued = await service.refresh_grant(client, parse_form(RefreshGrantForm, form))

@@ -7,31 +7,20 @@ parameters rejected, empty values treated as absent, and the body size bounded b
 
 import base64
 import binascii
-import ipaddress
-from typing import Annotated, TypeVar
+from typing import TypeVar
 from urllib.parse import parse_qsl, unquote_plus
 
 from authlib.oauth2.rfc6749.errors import InvalidClientError, InvalidRequestError
-from fastapi import Depends, Request
+from fastapi import Request
 from pydantic import BaseModel, ValidationError
 
 from berth_auth.clients.service import ClientCredentials, ensure_single_method
-from berth_auth.config import AuthSettings
-from berth_auth.oauth.service import RequestMeta
 
 FORM_CONTENT_TYPE = "application/x-www-form-urlencoded"
 MAX_FORM_BYTES = 16 * 1024
 MAX_FORM_FIELDS = 32
-MAX_USER_AGENT = 512
 
 FormT = TypeVar("FormT", bound=BaseModel)
-
-
-def app_settings(request: Request) -> AuthSettings:
-    return request.app.state.settings
-
-
-SettingsDep = Annotated[AuthSettings, Depends(app_settings)]
 
 
 async def read_form(request: Request) -> dict[str, str]:
@@ -107,24 +96,3 @@ def client_credentials(request: Request, form: dict[str, str]) -> ClientCredenti
         if value is not None and len(value) > 256:
             raise InvalidClientError(description="Client authentication failed", status_code=401)
     return creds
-
-
-def _valid_ip(value: str | None) -> str | None:
-    if not value:
-        return None
-    try:
-        return str(ipaddress.ip_address(value.strip()))
-    except ValueError:
-        return None
-
-
-def request_meta(request: Request) -> RequestMeta:
-    """Caller address (right-most X-Forwarded-For entry, set by Traefik) and user agent."""
-    forwarded = request.headers.get("x-forwarded-for")
-    ip = _valid_ip(forwarded.split(",")[-1]) if forwarded else None
-    if ip is None and request.client is not None:
-        ip = _valid_ip(request.client.host)
-    agent = request.headers.get("user-agent")
-    if agent is not None:
-        agent = "".join(ch for ch in agent if ch.isprintable())[:MAX_USER_AGENT] or None
-    return RequestMeta(ip=ip, user_agent=agent)

@@ -35,14 +35,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from berth_auth.clients.dao import OAuthClientDAO
 from berth_auth.clients.service import FIRST_PARTY, MACHINE
 from berth_auth.config import AuthSettings
+from berth_auth.dao import GUESS_FAILURE, LoginEventDAO, RefreshFamilyDAO, UserDAO
+from berth_auth.deps import ClientMeta
 from berth_auth.models import OAuthClient, RefreshTokenFamily, User
-from berth_auth.oauth.dao import (
-    GUESS_FAILURE,
-    LoginEventDAO,
-    RefreshFamilyDAO,
-    RefreshTokenDAO,
-    UserDAO,
-)
+from berth_auth.oauth.dao import RefreshTokenDAO
 from berth_auth.oauth.schemas import ClientCredentialsForm, PasswordGrantForm, RefreshGrantForm
 from berth_auth.passwords import (
     dummy_verify,
@@ -78,12 +74,6 @@ class InsufficientScope(OAuth2Error):
 
     error = "insufficient_scope"
     status_code = 403
-
-
-@dataclass(frozen=True)
-class RequestMeta:
-    ip: str | None
-    user_agent: str | None
 
 
 @dataclass(frozen=True)
@@ -129,7 +119,7 @@ class TokenService:
     # --- grants -------------------------------------------------------------------------
 
     async def password_grant(
-        self, client: OAuthClient, form: PasswordGrantForm, meta: RequestMeta
+        self, client: OAuthClient, form: PasswordGrantForm, meta: ClientMeta
     ) -> IssuedTokens:
         if client.kind != FIRST_PARTY or "password" not in client.grant_types:
             raise UnauthorizedClientError(description="This client may not use the password grant")
@@ -311,7 +301,7 @@ class TokenService:
 
     # --- helpers ------------------------------------------------------------------------
 
-    async def _check_throttle(self, email: str, meta: RequestMeta) -> None:
+    async def _check_throttle(self, email: str, meta: ClientMeta) -> None:
         window = timedelta(minutes=self.settings.login_window_minutes)
         since = _now() - window
         per_account = self.settings.login_max_failures_per_account
@@ -338,7 +328,7 @@ class TokenService:
         raise LoginThrottled(retry_after)
 
     async def _login_failed(
-        self, email: str, meta: RequestMeta, user: User | None, reason: str, description: str
+        self, email: str, meta: ClientMeta, user: User | None, reason: str, description: str
     ) -> InvalidGrantError:
         """Record the failed attempt (committed with the error response); build the error."""
         await self.events.record(

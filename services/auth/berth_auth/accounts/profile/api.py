@@ -4,7 +4,7 @@ import uuid
 
 from fastapi import APIRouter, Depends, Response, status
 
-from berth_auth.accounts.deps import ClientDep, SettingsDep, recorded_failure
+from berth_auth.accounts.deps import recorded_failure
 from berth_auth.accounts.profile import service
 from berth_auth.accounts.profile.schemas import (
     LoginEventOut,
@@ -14,6 +14,7 @@ from berth_auth.accounts.profile.schemas import (
 )
 from berth_auth.accounts.schemas import Me
 from berth_auth.accounts.service import RejectedAttempt
+from berth_auth.deps import ClientDep, SettingsDep
 from berth_common.db import SessionDep
 from berth_common.errors import (
     Forbidden,

@@ -7,15 +7,15 @@ from datetime import timedelta
 from loguru import logger
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from berth_auth.accounts.dao import LoginEventDAO, RefreshFamilyDAO, UserDAO
 from berth_auth.accounts.service import (
-    ClientMeta,
     RejectedAttempt,
     notify_password_changed,
     now_utc,
     record_event,
 )
 from berth_auth.config import AuthSettings
+from berth_auth.dao import LoginEventDAO, RefreshFamilyDAO, UserDAO
+from berth_auth.deps import ClientMeta
 from berth_auth.models import LoginEvent, RefreshTokenFamily, User
 from berth_auth.passwords import hash_password, verify_password
 from berth_common.errors import Forbidden, NotFound, RateLimited, Unauthorized
@@ -128,8 +128,7 @@ async def revoke_session(session: AsyncSession, principal: Principal, family_id:
     family = await families.get_for_user(family_id, user.id)
     if family is None:  # another user's session is as unknown as a made-up id
         raise NotFound("Session not found")
-    if family.revoked_at is None:
-        await families.update(family, revoked_at=now_utc(), revoked_reason="user_revoked")
+    await families.revoke(family, reason="user_revoked", at=now_utc())
 
 
 async def login_history(
