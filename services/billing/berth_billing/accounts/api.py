@@ -1,0 +1,105 @@
+"""The signed-in person's wallet: balance and state, movements, daily spend."""
+
+import uuid
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query
+
+from berth_billing.accounts import schemas, service
+from berth_billing.accounts.dao import AccountDAO, LedgerDAO
+from berth_billing.deps import OwnerId, SettingsDep
+from berth_common.db import SessionDep
+from berth_common.errors import (
+    Forbidden,
+    NotFound,
+    Unauthorized,
+    Unprocessable,
+    error_responses,
+)
+from berth_common.pagination import Page, PageDep
+from berth_common.security import Principal, current_user, require_scope
+
+router = APIRouter(
+    prefix="/api/billing/v1/account",
+    tags=["account"],
+    dependencies=[Depends(current_user)],
+    responses=error_responses(Unauthorized, Forbidden),
+)
+
+
+@router.get("", response_model=schemas.Account)
+async def my_account(
+    owner_id: OwnerId, session: SessionDep, settings: SettingsDep
+) -> schemas.Account:
+    account = await service.wallet(session, settings, owner_id)
+    return await service.describe(session, settings, account)
+
+
+@router.get(
+    "/ledger",
+    response_model=Page[schemas.LedgerEntry],
+    responses=error_responses(Unprocessable),
+    description="Newest first; filter by entry kind and by a [from, to) time range.",
+)
+async def my_ledger(
+    owner_id: OwnerId,
+    session: SessionDep,
+    settings: SettingsDep,
+    params: PageDep,
+    kind: schemas.EntryKind | None = None,
+    since: Annotated[datetime | None, Query(alias="from")] = None,
+    until: Annotated[datetime | None, Query(alias="to")] = None,
+) -> Page[schemas.LedgerEntry]:
+    if since and until and since >= until:
+        raise Unprocessable("`from` must be before `to`")
+    account = await service.wallet(session, settings, owner_id)
+    dao = LedgerDAO(session)
+    rows, total = await dao.page(
+        dao.entries_query(account.id, kind=kind, since=since, until=until),
+        params.offset,
+        params.size,
+    )
+    return Page.build([schemas.LedgerEntry.model_validate(r) for r in rows], total, params)
+
+
+@router.get("/usage", response_model=schemas.UsageSeries)
+async def my_usage(
+    owner_id: OwnerId,
+    session: SessionDep,
+    settings: SettingsDep,
+    days: Annotated[int, Query(ge=1, le=366)] = 30,
+) -> schemas.UsageSeries:
+    account = await service.wallet(session, settings, owner_id)
+    return await service.usage_series(session, account, days)
+
+
+async def _account_reader(
+    principal: Annotated[Principal, Depends(require_scope("billing:read"))],
+) -> Principal:
+    if principal.kind == "user" and not principal.has_role("admin", "support"):
+        raise Forbidden("Requires role: admin or support")
+    return principal
+
+
+# other services (e.g. deploy before starting an app) read a user's billing state
+services_router = APIRouter(
+    prefix="/api/billing/v1/accounts",
+    tags=["accounts"],
+    dependencies=[Depends(_account_reader)],
+    responses=error_responses(Unauthorized, Forbidden),
+)
+
+
+@services_router.get(
+    "/by-owner/{owner_id}",
+    response_model=schemas.Account,
+    responses=error_responses(NotFound),
+)
+async def account_of_owner(
+    owner_id: uuid.UUID, session: SessionDep, settings: SettingsDep
+) -> schemas.Account:
+    account = await AccountDAO(session).wallet_of(owner_id)
+    if account is None:
+        raise NotFound("Account not found")
+    return await service.describe(session, settings, account)

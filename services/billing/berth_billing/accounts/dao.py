@@ -1,0 +1,185 @@
+"""Queries of accounts and the ledger as their holders and admins read it."""
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import BigInteger, String, cast, func, or_, select, text
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+from berth_billing.models import WALLET, Account, LedgerEntry, LedgerTransaction, Suspension
+from berth_common.dao import BaseDAO
+
+
+class AccountDAO(BaseDAO[Account]):
+    model = Account
+    not_found_message = "Account not found"
+    sortable = {"created_at": Account.created_at, "balance": Account.balance}
+    default_sort = (Account.created_at.desc(), Account.id)
+
+    async def ensure_wallet(
+        self, owner_id: uuid.UUID, currency: str, email: str | None = None
+    ) -> Account:
+        stmt = pg_insert(Account).values(
+            kind=WALLET, owner_id=owner_id, currency=currency, email=email
+        )
+        if email:
+            stmt = stmt.on_conflict_do_update(
+                index_elements=["owner_id"],
+                index_where=text("owner_id IS NOT NULL"),
+                set_={"email": email},
+            )
+        else:
+            stmt = stmt.on_conflict_do_nothing(
+                index_elements=["owner_id"], index_where=text("owner_id IS NOT NULL")
+            )
+        await self.session.execute(stmt)
+        return await self.wallet_of(owner_id)  # type: ignore[return-value]
+
+    async def wallet_of(self, owner_id: uuid.UUID, *, for_update: bool = False) -> Account | None:
+        stmt = select(Account).where(Account.owner_id == owner_id)
+        if for_update:
+            stmt = stmt.with_for_update()
+        return (await self.session.execute(stmt)).scalars().first()
+
+    async def system_account(self, kind: str, currency: str) -> uuid.UUID:
+        # read first: an insert would wait on whichever posting is updating the row's balance
+        found = (
+            await self.session.execute(
+                select(Account.id).where(
+                    Account.kind == kind, Account.currency == currency, Account.owner_id.is_(None)
+                )
+            )
+        ).scalar_one_or_none()
+        if found is not None:
+            return found
+        await self.session.execute(
+            pg_insert(Account)
+            .values(kind=kind, owner_id=None, currency=currency)
+            .on_conflict_do_nothing(
+                index_elements=["kind", "currency"], index_where=text("owner_id IS NULL")
+            )
+        )
+        return (
+            await self.session.execute(
+                select(Account.id).where(
+                    Account.kind == kind, Account.currency == currency, Account.owner_id.is_(None)
+                )
+            )
+        ).scalar_one()
+
+    async def balance_from_entries(self, account_id: uuid.UUID) -> int:
+        """The truth the cached balance must equal."""
+        return (
+            await self.session.execute(
+                select(cast(func.coalesce(func.sum(LedgerEntry.amount), 0), BigInteger)).where(
+                    LedgerEntry.account_id == account_id
+                )
+            )
+        ).scalar_one()
+
+    async def open_suspension(self, account_id: uuid.UUID) -> Suspension | None:
+        stmt = select(Suspension).where(
+            Suspension.account_id == account_id, Suspension.lifted_at.is_(None)
+        )
+        return (await self.session.execute(stmt)).scalars().first()
+
+    def search_filters(self, q: str | None, status: str | None) -> list[Any]:
+        where: list[Any] = [Account.kind == WALLET]
+        if q:
+            like = f"%{q.lower()}%"
+            where.append(
+                or_(func.lower(Account.email).like(like), cast(Account.owner_id, String).like(like))
+            )
+        if status == "negative":
+            where.append(Account.balance < 0)
+        elif status == "suspended":
+            where.append(
+                select(Suspension.id)
+                .where(Suspension.account_id == Account.id, Suspension.lifted_at.is_(None))
+                .exists()
+            )
+        return where
+
+
+class LedgerDAO:
+    def __init__(self, session):
+        self.session = session
+
+    def entries_query(
+        self,
+        account_id: uuid.UUID,
+        *,
+        kind: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+    ):
+        stmt = (
+            select(
+                LedgerEntry.id,
+                LedgerEntry.amount,
+                LedgerEntry.currency,
+                LedgerEntry.kind,
+                LedgerEntry.memo,
+                LedgerEntry.occurred_at,
+                LedgerEntry.created_at,
+                LedgerTransaction.id.label("transaction_id"),
+                LedgerTransaction.description,
+                LedgerTransaction.caused_by,
+            )
+            .join(LedgerTransaction, LedgerTransaction.id == LedgerEntry.transaction_id)
+            .where(LedgerEntry.account_id == account_id)
+        )
+        if kind:
+            stmt = stmt.where(LedgerEntry.kind == kind)
+        if since:
+            stmt = stmt.where(LedgerEntry.occurred_at >= since)
+        if until:
+            stmt = stmt.where(LedgerEntry.occurred_at < until)
+        return stmt
+
+    async def page(self, stmt, offset: int, size: int) -> tuple[list[Any], int]:
+        total = (
+            await self.session.execute(select(func.count()).select_from(stmt.subquery()))
+        ).scalar_one()
+        rows = (
+            await self.session.execute(
+                stmt.order_by(LedgerEntry.occurred_at.desc(), LedgerEntry.id.desc())
+                .offset(offset)
+                .limit(size)
+            )
+        ).all()
+        return list(rows), total
+
+    async def daily_spend(self, account_id: uuid.UUID, since: datetime) -> list[Any]:
+        """Per UTC day: what usage cost, what else was debited, what was credited."""
+        day = func.date_trunc("day", LedgerEntry.occurred_at).label("day")
+        stmt = (
+            select(
+                day,
+                func.coalesce(
+                    cast(
+                        func.sum(-LedgerEntry.amount).filter(LedgerEntry.kind == "usage"),
+                        BigInteger,
+                    ),
+                    0,
+                ).label("usage"),
+                func.coalesce(
+                    cast(
+                        func.sum(-LedgerEntry.amount).filter(
+                            LedgerEntry.kind != "usage", LedgerEntry.amount < 0
+                        ),
+                        BigInteger,
+                    ),
+                    0,
+                ).label("other_debits"),
+                cast(
+                    func.coalesce(func.sum(LedgerEntry.amount).filter(LedgerEntry.amount > 0), 0),
+                    BigInteger,
+                ).label("credits"),
+            )
+            .where(LedgerEntry.account_id == account_id, LedgerEntry.occurred_at >= since)
+            .group_by(day)
+            .order_by(day)
+        )
+        return list((await self.session.execute(stmt)).all())

@@ -1,0 +1,77 @@
+"""A holder's view of their wallet: balance, state, movements, daily spend."""
+
+import uuid
+from datetime import UTC, date, datetime, timedelta
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from berth_billing.accounts import schemas
+from berth_billing.accounts.dao import AccountDAO, LedgerDAO
+from berth_billing.config import BillingSettings
+from berth_billing.models import Account
+from berth_billing.money import currency_exponent, format_amount
+
+
+async def wallet(session: AsyncSession, settings: BillingSettings, owner_id: uuid.UUID) -> Account:
+    """The person's wallet, opened on first use."""
+    dao = AccountDAO(session)
+    account = await dao.wallet_of(owner_id)
+    if account is None:
+        account = await dao.ensure_wallet(owner_id, settings.currency)
+    return account
+
+
+async def describe(
+    session: AsyncSession, settings: BillingSettings, account: Account
+) -> schemas.Account:
+    await session.refresh(account)
+    suspension = await AccountDAO(session).open_suspension(account.id)
+    grace_ends = (
+        account.negative_since + timedelta(hours=settings.grace_hours)
+        if account.negative_since
+        else None
+    )
+    state = "suspended" if suspension else "grace" if account.negative_since else "active"
+    return schemas.Account(
+        id=account.id,
+        owner_id=account.owner_id,
+        email=account.email,
+        currency=account.currency,
+        balance=account.balance,
+        exponent=currency_exponent(account.currency),
+        balance_display=format_amount(account.balance, account.currency),
+        state=state,
+        negative_since=account.negative_since,
+        grace_ends_at=grace_ends,
+        suspended_at=suspension.suspended_at if suspension else None,
+        low_balance_thresholds=settings.low_balance_thresholds,
+        created_at=account.created_at,
+    )
+
+
+async def usage_series(
+    session: AsyncSession, account: Account, days: int, today: date | None = None
+) -> schemas.UsageSeries:
+    """One point per UTC day for the last `days` days (zeros included), oldest first."""
+    today = today or datetime.now(UTC).date()
+    first = today - timedelta(days=days - 1)
+    since = datetime(first.year, first.month, first.day, tzinfo=UTC)
+    rows = {r.day.date(): r for r in await LedgerDAO(session).daily_spend(account.id, since)}
+    points = []
+    for n in range(days):
+        day = first + timedelta(days=n)
+        row = rows.get(day)
+        points.append(
+            schemas.UsageDay(
+                day=day,
+                usage=row.usage if row else 0,
+                other_debits=row.other_debits if row else 0,
+                credits=row.credits if row else 0,
+            )
+        )
+    return schemas.UsageSeries(
+        currency=account.currency,
+        exponent=currency_exponent(account.currency),
+        days=points,
+        total_usage=sum(p.usage for p in points),
+    )

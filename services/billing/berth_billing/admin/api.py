@@ -1,0 +1,150 @@
+"""Admin: account search and detail, an account's ledger, adjustments, metering runs."""
+
+import uuid
+from datetime import datetime
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.responses import JSONResponse
+from sqlalchemy import select
+
+from berth_billing import idempotency
+from berth_billing.accounts import schemas as account_schemas
+from berth_billing.accounts import service as accounts
+from berth_billing.accounts.dao import AccountDAO, LedgerDAO
+from berth_billing.admin import schemas, service
+from berth_billing.deps import SettingsDep, actor
+from berth_billing.idempotency import IdempotencyHeader, IdempotencyKeyRequired
+from berth_billing.metering import service as metering
+from berth_billing.models import WALLET, MeteringRun
+from berth_common.db import SessionDep
+from berth_common.errors import Forbidden, NotFound, Unauthorized, Unprocessable, error_responses
+from berth_common.pagination import Page, PageDep
+from berth_common.security import AdminUser, require_role
+
+API = "/api/billing/v1/admin"
+
+router = APIRouter(
+    prefix=API,
+    tags=["admin"],
+    dependencies=[Depends(require_role("admin"))],
+    responses=error_responses(Unauthorized, Forbidden),
+)
+
+
+async def _wallet(session, account_id: uuid.UUID):
+    account = await AccountDAO(session).get(account_id)
+    if account is None or account.kind != WALLET:
+        raise NotFound("Account not found")
+    return account
+
+
+@router.get("/accounts", response_model=Page[account_schemas.Account])
+async def search_accounts(
+    session: SessionDep,
+    settings: SettingsDep,
+    params: PageDep,
+    q: Annotated[
+        str | None,
+        Query(
+            min_length=1,
+            max_length=254,
+            pattern=r"^[^\x00-\x1f\x7f%_\\]+$",
+            description="email or user id contains",
+        ),
+    ] = None,
+    status: Literal["negative", "suspended"] | None = None,
+) -> Page[account_schemas.Account]:
+    dao = AccountDAO(session)
+    items, total = await dao.list(params, *dao.search_filters(q, status))
+    return Page.build([await accounts.describe(session, settings, a) for a in items], total, params)
+
+
+@router.get(
+    "/accounts/{account_id}",
+    response_model=account_schemas.Account,
+    responses=error_responses(NotFound),
+)
+async def account_detail(account_id: uuid.UUID, session: SessionDep, settings: SettingsDep):
+    return await accounts.describe(session, settings, await _wallet(session, account_id))
+
+
+@router.get(
+    "/accounts/{account_id}/ledger",
+    response_model=Page[account_schemas.LedgerEntry],
+    responses=error_responses(NotFound),
+)
+async def account_ledger(
+    account_id: uuid.UUID,
+    session: SessionDep,
+    params: PageDep,
+    kind: account_schemas.EntryKind | None = None,
+    since: Annotated[datetime | None, Query(alias="from")] = None,
+    until: Annotated[datetime | None, Query(alias="to")] = None,
+) -> Page[account_schemas.LedgerEntry]:
+    account = await _wallet(session, account_id)
+    dao = LedgerDAO(session)
+    rows, total = await dao.page(
+        dao.entries_query(account.id, kind=kind, since=since, until=until),
+        params.offset,
+        params.size,
+    )
+    return Page.build([account_schemas.LedgerEntry.model_validate(r) for r in rows], total, params)
+
+
+@router.post(
+    "/accounts/{account_id}/adjustments",
+    status_code=201,
+    response_model=schemas.Adjustment,
+    responses=error_responses(NotFound, Unprocessable, IdempotencyKeyRequired),
+    description="Credit or debit a wallet with a reason. Requires an Idempotency-Key.",
+)
+async def adjust(
+    account_id: uuid.UUID,
+    body: schemas.AdjustmentIn,
+    request: Request,
+    admin: AdminUser,
+    session: SessionDep,
+    settings: SettingsDep,
+    idempotency_key: IdempotencyHeader = None,
+):
+    if not idempotency_key:
+        raise IdempotencyKeyRequired("Adjustments need an Idempotency-Key header")
+    scope = actor(admin)
+    fp = idempotency.fingerprint("POST", request.url.path, body.model_dump())
+    stored = await idempotency.begin(session, scope, idempotency_key, fp)
+    if stored is not None:
+        return JSONResponse(stored.body, status_code=stored.status_code)
+    result = await service.adjust(session, settings, account_id, body, scope)
+    out = jsonable_encoder(result)
+    await idempotency.finish(session, scope, idempotency_key, 201, out)
+    return JSONResponse(out, status_code=201)
+
+
+@router.post(
+    "/metering/runs",
+    status_code=202,
+    response_model=schemas.Accepted,
+    responses=error_responses(Unprocessable),
+    description="Charge (or re-charge) closed hours: one task per hour. An hour already "
+    "charged is charged nothing twice.",
+)
+async def run_metering(
+    body: schemas.MeteringRunIn, admin: AdminUser, session: SessionDep
+) -> schemas.Accepted:
+    task_ids = await metering.enqueue_range(session, body.hour, body.hours, actor(admin), body.full)
+    return schemas.Accepted(task_ids=task_ids)
+
+
+@router.get("/metering/runs", response_model=list[schemas.MeteringRun])
+async def metering_runs(
+    session: SessionDep,
+    hour: datetime | None = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+) -> list[schemas.MeteringRun]:
+    stmt = select(MeteringRun).order_by(MeteringRun.started_at.desc()).limit(limit)
+    if hour is not None:
+        stmt = stmt.where(MeteringRun.hour == hour)
+    runs = (await session.execute(stmt)).scalars()
+    return [schemas.MeteringRun.model_validate(r) for r in runs]

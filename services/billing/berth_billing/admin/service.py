@@ -1,0 +1,57 @@
+"""Admins' manual corrections: a credit or debit with a reason, as a ledger transaction."""
+
+import uuid
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from berth_billing.accounts.dao import AccountDAO
+from berth_billing.admin import schemas
+from berth_billing.config import BillingSettings
+from berth_billing.dunning import service as dunning
+from berth_billing.ledger.service import Leg, post
+from berth_billing.models import WALLET
+from berth_billing.payments.service import AmountOutOfRange, check_currency
+from berth_common.errors import NotFound
+
+
+async def adjust(
+    session: AsyncSession,
+    settings: BillingSettings,
+    account_id: uuid.UUID,
+    body: schemas.AdjustmentIn,
+    caused_by: str,
+) -> schemas.Adjustment:
+    check_currency(settings, body.currency)
+    if body.amount > settings.max_adjustment:
+        raise AmountOutOfRange(
+            "The adjustment is out of range", details={"max": settings.max_adjustment}
+        )
+    accounts = AccountDAO(session)
+    account = await accounts.get(account_id)
+    if account is None or account.kind != WALLET:
+        raise NotFound("Account not found")
+    adjustments = await accounts.system_account("adjustments", account.currency)
+    signed = body.amount if body.direction == "credit" else -body.amount
+    txn = await post(
+        session,
+        kind="adjustment",
+        key=f"adjustment:{uuid.uuid4()}",
+        description=f"Adjustment ({body.direction}): {body.reason}",
+        caused_by=caused_by,
+        currency=account.currency,
+        legs=[Leg(account.id, signed), Leg(adjustments, -signed)],
+    )
+    if signed > 0:
+        await dunning.after_credit(session, settings, account.id)
+    else:
+        await dunning.check_accounts(session, settings, [account.id])
+    await session.refresh(account)
+    return schemas.Adjustment(
+        transaction_id=txn,
+        account_id=account.id,
+        direction=body.direction,
+        amount=body.amount,
+        currency=account.currency,
+        reason=body.reason,
+        balance=account.balance,
+    )

@@ -1,0 +1,72 @@
+"""Billing settings: installation currency, payment secrets, metering and dunning knobs."""
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import SettingsConfigDict
+
+from berth_billing.money import currency_exponent
+from berth_common.config import ServiceSettings
+
+
+class BillingSettings(ServiceSettings):
+    model_config = SettingsConfigDict(env_prefix="BILLING_", extra="ignore")
+
+    service_name: str = "billing"
+    # one currency per installation (ISO 4217); amounts are integers in its minor unit
+    currency: str = "EUR"
+    webhook_secret: SecretStr = Field(..., validation_alias="BILLING_WEBHOOK_SECRET")
+    webhook_tolerance_seconds: int = Field(300, ge=1, le=3600)
+    # where the sandbox provider posts its webhooks; default: the public URL, like a real one
+    sandbox_webhook_url: str | None = None
+    checkout_token_ttl_seconds: int = Field(3600, ge=60, le=86400)
+
+    client_id: str | None = Field(None, validation_alias="BILLING_CLIENT_ID")
+    client_secret: SecretStr | None = Field(None, validation_alias="BILLING_CLIENT_SECRET")
+    auth_url: str = Field("http://127.0.0.1:8101", validation_alias="AUTH_URL")
+
+    # bounds of one top-up, in minor units
+    min_topup: int = Field(100, ge=1)
+    max_topup: int = Field(1_000_000, ge=1)
+    # bounds of an admin adjustment or a plan's hourly price, in minor units
+    max_adjustment: int = Field(10_000_000, ge=1)
+    max_hourly_price: int = Field(1_000_000, ge=1)
+
+    low_balance_thresholds: list[int] = Field(default_factory=lambda: [500])
+    grace_hours: float = Field(24.0, ge=0, le=24 * 90)
+    # hours before now the hourly run looks back for late events (reruns charge nothing twice)
+    metering_lookback_hours: int = Field(48, ge=1, le=24 * 31)
+
+    seller_name: str = "Berth Hosting"
+    seller_address: str = "1 Harbour Street, Port Town"
+    seller_vat_id: str = ""
+    seller_email: str = "billing@berth.localhost"
+
+    smtp_host: str = Field("127.0.0.1", validation_alias="SMTP_HOST")
+    smtp_port: int = Field(2525, validation_alias="SMTP_PORT")
+    smtp_username: str | None = Field(None, validation_alias="SMTP_USERNAME")
+    smtp_password: SecretStr | None = Field(None, validation_alias="SMTP_PASSWORD")
+    smtp_starttls: bool = Field(False, validation_alias="SMTP_STARTTLS")
+    smtp_from: str = Field("Berth <no-reply@berth.localhost>", validation_alias="SMTP_FROM")
+    smtp_timeout_seconds: float = Field(20.0, validation_alias="SMTP_TIMEOUT_SECONDS")
+
+    @field_validator("currency")
+    @classmethod
+    def _known_currency(cls, value: str) -> str:
+        value = value.strip().upper()
+        currency_exponent(value)  # raises for an unknown code
+        return value
+
+    @property
+    def exponent(self) -> int:
+        return currency_exponent(self.currency)
+
+    @property
+    def webhook_url(self) -> str:
+        return self.sandbox_webhook_url or f"{self.issuer}/api/billing/v1/webhooks/sandbox"
+
+    @property
+    def token_url(self) -> str:
+        return f"{self.auth_url.rstrip('/')}/oauth/token"
+
+
+def get_settings() -> BillingSettings:
+    return BillingSettings()

@@ -1,0 +1,103 @@
+"""`Idempotency-Key` on mutating calls: the key, the request's fingerprint and the answer are
+kept in the same transaction as the work, so a retried call gets the first answer back.
+
+A concurrent duplicate blocks on the key's unique index until the first call commits, then
+replays its answer; a call that failed (rolled back) left no key, so its retry runs again.
+"""
+
+import hashlib
+import json
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Annotated, Any
+
+from fastapi import Header
+from sqlalchemy import delete, func, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from berth_billing.models import IdempotencyKey
+from berth_common.errors import BerthError, Conflict
+
+IdempotencyHeader = Annotated[
+    str | None,
+    Header(
+        alias="Idempotency-Key",
+        min_length=8,
+        max_length=255,
+        pattern=r"^[A-Za-z0-9._:-]+$",
+        description="A unique key per intended operation; a retry with it gets the first answer",
+    ),
+]
+
+
+class IdempotencyKeyReused(BerthError):
+    status_code = 422
+    code = "idempotency_key_reused"
+
+
+class IdempotencyKeyRequired(BerthError):
+    status_code = 400
+    code = "idempotency_key_required"
+
+
+@dataclass(frozen=True)
+class StoredAnswer:
+    status_code: int
+    body: Any
+
+
+def fingerprint(method: str, path: str, body: Any) -> str:
+    canonical = json.dumps([method.upper(), path, body], sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+async def begin(
+    session: AsyncSession, principal: str, key: str, request_fingerprint: str
+) -> StoredAnswer | None:
+    """None: go ahead (the key is now held by this transaction); else the stored answer."""
+    inserted = (
+        await session.execute(
+            pg_insert(IdempotencyKey)
+            .values(principal=principal, key=key, fingerprint=request_fingerprint)
+            .on_conflict_do_nothing()
+            .returning(IdempotencyKey.key)
+        )
+    ).first()
+    if inserted is not None:
+        return None
+    row = (
+        await session.execute(
+            select(IdempotencyKey).where(
+                IdempotencyKey.principal == principal, IdempotencyKey.key == key
+            )
+        )
+    ).scalar_one()
+    if row.fingerprint != request_fingerprint:
+        raise IdempotencyKeyReused(
+            "This Idempotency-Key was used with a different request; use a new key"
+        )
+    if row.status_code is None:
+        raise Conflict("A request with this Idempotency-Key is still in progress")
+    return StoredAnswer(row.status_code, row.response)
+
+
+async def finish(
+    session: AsyncSession, principal: str, key: str, status_code: int, body: Any
+) -> None:
+    await session.execute(
+        update(IdempotencyKey)
+        .where(IdempotencyKey.principal == principal, IdempotencyKey.key == key)
+        .values(status_code=status_code, response=body)
+    )
+
+
+KEEP_FOR = timedelta(days=7)
+
+
+async def purge_expired(session: AsyncSession) -> int:
+    """Keys older than a week answer nothing any more: a retry that late is a new request."""
+    result = await session.execute(
+        delete(IdempotencyKey).where(IdempotencyKey.created_at < func.now() - KEEP_FOR)
+    )
+    return result.rowcount

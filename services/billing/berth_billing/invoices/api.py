@@ -1,0 +1,191 @@
+"""Invoices: my statements and their PDFs; admins browse, run a month, and credit."""
+
+import uuid
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.responses import JSONResponse, Response
+
+from berth_billing import idempotency
+from berth_billing.accounts.dao import AccountDAO
+from berth_billing.deps import OwnerId, SettingsDep, actor
+from berth_billing.idempotency import IdempotencyHeader, IdempotencyKeyRequired
+from berth_billing.invoices import pdf, schemas, service
+from berth_billing.invoices.dao import InvoiceDAO
+from berth_billing.models import Account, Invoice
+from berth_common.db import SessionDep
+from berth_common.errors import (
+    Conflict,
+    Forbidden,
+    NotFound,
+    Unauthorized,
+    Unprocessable,
+    error_responses,
+)
+from berth_common.outbox import enqueue_task
+from berth_common.pagination import Page, PageDep
+from berth_common.security import AdminUser, current_user, require_role
+
+API = "/api/billing/v1"
+Period = Annotated[str | None, Query(pattern=r"^\d{4}-(0[1-9]|1[0-2])$")]
+
+router = APIRouter(
+    prefix=f"{API}/invoices",
+    tags=["invoices"],
+    dependencies=[Depends(current_user)],
+    responses=error_responses(Unauthorized, Forbidden),
+)
+
+
+async def _mine(session, owner_id: uuid.UUID, invoice_id: uuid.UUID) -> Invoice:
+    invoice = await InvoiceDAO(session).get(invoice_id)
+    account = await session.get(Account, invoice.account_id) if invoice else None
+    if invoice is None or account is None or account.owner_id != owner_id:
+        raise NotFound("Invoice not found")
+    if invoice.status != "finalized":  # drafts are the admins' business
+        raise NotFound("Invoice not found")
+    return invoice
+
+
+@router.get("", response_model=Page[schemas.Invoice])
+async def my_invoices(
+    owner_id: OwnerId, session: SessionDep, params: PageDep
+) -> Page[schemas.Invoice]:
+    account = await AccountDAO(session).wallet_of(owner_id)
+    if account is None:
+        return Page.build([], 0, params)
+    dao = InvoiceDAO(session)
+    items, total = await dao.list(params, *dao.filters(account_id=account.id, status="finalized"))
+    return Page.build([schemas.Invoice.model_validate(i) for i in items], total, params)
+
+
+@router.get(
+    "/{invoice_id}", response_model=schemas.InvoiceDetail, responses=error_responses(NotFound)
+)
+async def my_invoice(
+    invoice_id: uuid.UUID, owner_id: OwnerId, session: SessionDep
+) -> schemas.InvoiceDetail:
+    invoice = await _mine(session, owner_id, invoice_id)
+    lines = await InvoiceDAO(session).lines(invoice.id)
+    return schemas.InvoiceDetail(
+        **schemas.Invoice.model_validate(invoice).model_dump(),
+        lines=[schemas.InvoiceLine.model_validate(line) for line in lines],
+    )
+
+
+def _pdf_response(invoice: Invoice, lines) -> Response:
+    name = invoice.number or f"draft-{invoice.id}"
+    return Response(
+        pdf.render(invoice, lines),
+        media_type="application/pdf",
+        headers={"Content-Disposition": f'attachment; filename="{name}.pdf"'},
+    )
+
+
+@router.get(
+    "/{invoice_id}/pdf",
+    response_class=Response,
+    responses={**error_responses(NotFound), 200: {"content": {"application/pdf": {}}}},
+)
+async def my_invoice_pdf(invoice_id: uuid.UUID, owner_id: OwnerId, session: SessionDep):
+    invoice = await _mine(session, owner_id, invoice_id)
+    return _pdf_response(invoice, await InvoiceDAO(session).lines(invoice.id))
+
+
+admin_router = APIRouter(
+    prefix=f"{API}/admin/invoices",
+    tags=["admin"],
+    dependencies=[Depends(require_role("admin"))],
+    responses=error_responses(Unauthorized, Forbidden),
+)
+
+
+@admin_router.get("", response_model=Page[schemas.AdminInvoice])
+async def browse_invoices(
+    session: SessionDep,
+    params: PageDep,
+    account_id: uuid.UUID | None = None,
+    status: Literal["draft", "finalized"] | None = None,
+    kind: Literal["invoice", "credit_note"] | None = None,
+    period: Period = None,
+) -> Page[schemas.AdminInvoice]:
+    dao = InvoiceDAO(session)
+    start = service.month_bounds(period)[0] if period else None
+    where = dao.filters(account_id=account_id, status=status, kind=kind, period_start=start)
+    items, total = await dao.list(params, *where)
+    return Page.build([schemas.AdminInvoice.model_validate(i) for i in items], total, params)
+
+
+@admin_router.get(
+    "/{invoice_id}", response_model=schemas.InvoiceDetail, responses=error_responses(NotFound)
+)
+async def admin_invoice(invoice_id: uuid.UUID, session: SessionDep) -> schemas.InvoiceDetail:
+    dao = InvoiceDAO(session)
+    invoice = await dao.get_or_404(invoice_id)
+    lines = await dao.lines(invoice.id)
+    return schemas.InvoiceDetail(
+        **schemas.Invoice.model_validate(invoice).model_dump(),
+        lines=[schemas.InvoiceLine.model_validate(line) for line in lines],
+    )
+
+
+@admin_router.get(
+    "/{invoice_id}/pdf",
+    response_class=Response,
+    responses={**error_responses(NotFound), 200: {"content": {"application/pdf": {}}}},
+)
+async def admin_invoice_pdf(invoice_id: uuid.UUID, session: SessionDep):
+    dao = InvoiceDAO(session)
+    invoice = await dao.get_or_404(invoice_id)
+    return _pdf_response(invoice, await dao.lines(invoice.id))
+
+
+@admin_router.post(
+    "/runs",
+    status_code=202,
+    response_model=schemas.Accepted,
+    responses=error_responses(Unprocessable),
+    description="Draft every active account's statement of a month that ended, and queue "
+    "their finalization (numbers are assigned then). Running a month again adds nothing.",
+)
+async def run_invoices(
+    body: schemas.InvoiceRunIn, session: SessionDep, settings: SettingsDep
+) -> schemas.Accepted:
+    service.month_bounds(body.period)
+    task_id = await enqueue_task(
+        session, "billing.invoices.run", queue="billing", kwargs={"period": body.period}
+    )
+    return schemas.Accepted(task_ids=[task_id])
+
+
+@admin_router.post(
+    "/{invoice_id}/credit-notes",
+    status_code=201,
+    response_model=schemas.Invoice,
+    responses=error_responses(NotFound, Conflict, Unprocessable, IdempotencyKeyRequired),
+    description="Correct a finalized invoice; the amount goes back to the wallet. "
+    "Requires an Idempotency-Key.",
+)
+async def create_credit_note(
+    invoice_id: uuid.UUID,
+    body: schemas.CreditNoteIn,
+    request: Request,
+    admin: AdminUser,
+    session: SessionDep,
+    settings: SettingsDep,
+    idempotency_key: IdempotencyHeader = None,
+):
+    if not idempotency_key:
+        raise IdempotencyKeyRequired("Credit notes need an Idempotency-Key header")
+    scope = actor(admin)
+    fp = idempotency.fingerprint("POST", request.url.path, body.model_dump())
+    stored = await idempotency.begin(session, scope, idempotency_key, fp)
+    if stored is not None:
+        return JSONResponse(stored.body, status_code=stored.status_code)
+    note = await service.credit_note(
+        session, settings, invoice_id, amount=body.amount, reason=body.reason, caused_by=scope
+    )
+    out = jsonable_encoder(schemas.Invoice.model_validate(note))
+    await idempotency.finish(session, scope, idempotency_key, 201, out)
+    return JSONResponse(out, status_code=201)

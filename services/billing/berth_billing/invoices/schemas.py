@@ -1,0 +1,65 @@
+import uuid
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StrictInt
+
+from berth_billing.payments.schemas import ABSURD
+
+
+class InvoiceLine(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    position: int
+    description: str
+    quantity: str
+    amount: int
+
+
+class Invoice(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    kind: Literal["invoice", "credit_note"]
+    status: Literal["draft", "finalized"]
+    number: str | None
+    period_start: datetime
+    period_end: datetime
+    currency: str
+    total: int
+    opening_balance: int
+    closing_balance: int
+    payments_total: int
+    seller: dict
+    buyer: dict
+    corrects_invoice_id: uuid.UUID | None
+    reason: str | None
+    issued_at: datetime | None
+    created_at: datetime
+
+
+class InvoiceDetail(Invoice):
+    lines: list[InvoiceLine]
+
+
+class AdminInvoice(Invoice):
+    account_id: uuid.UUID
+
+
+class InvoiceRunIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    period: str = Field(..., pattern=r"^\d{4}-(0[1-9]|1[0-2])$", examples=["2025-01"])
+
+
+class CreditNoteIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    amount: StrictInt = Field(..., gt=0, le=ABSURD)
+    reason: str = Field(..., min_length=3, max_length=500)
+
+
+class Accepted(BaseModel):
+    accepted: bool = True
+    drafted: int | None = None
+    task_ids: list[str] = []

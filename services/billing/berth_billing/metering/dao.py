@@ -1,0 +1,130 @@
+"""Metering's set-based statements: interval upserts and one charge statement per hour."""
+
+import uuid
+from datetime import datetime
+
+from sqlalchemy import func, select, text
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+from berth_billing.models import MeteringRun, UsageInterval
+
+# Every instance-hour overlapping [:hour, :hour_end) at the price valid at :hour, prorated by
+# started minute (ceil of the seconds / 60), amount rounded half up: (price * min + 30) / 60.
+# The (instance_id, hour) key makes the statement a no-op for what was charged before.
+CHARGE_HOUR = text(
+    """
+    WITH prices AS (
+        SELECT DISTINCT ON (plan_key) plan_key, amount_per_hour, currency
+        FROM billing.plan_prices
+        WHERE valid_from <= :hour
+        ORDER BY plan_key, valid_from DESC
+    ), spans AS (
+        SELECT i.instance_id, i.account_id, i.app_id, i.app_slug, i.plan_key,
+               CAST(ceil(extract(epoch FROM
+                   LEAST(COALESCE(i.stopped_at, CAST('infinity' AS timestamptz)), :hour_end)
+                   - GREATEST(i.started_at, :hour)) / 60.0) AS integer) AS minutes
+        FROM billing.usage_intervals i
+        WHERE i.started_at IS NOT NULL
+          AND i.started_at < :hour_end
+          AND (i.stopped_at IS NULL OR i.stopped_at > :hour)
+          AND (CAST(:changed_since AS timestamptz) IS NULL
+               OR i.updated_at >= CAST(:changed_since AS timestamptz))
+    )
+    INSERT INTO billing.usage_charges
+        (instance_id, hour, account_id, app_id, app_slug, plan_key, minutes, unit_price,
+         amount, currency, transaction_id)
+    SELECT s.instance_id, CAST(:hour AS timestamptz), s.account_id, s.app_id, s.app_slug,
+           s.plan_key, s.minutes,
+           p.amount_per_hour, (p.amount_per_hour * s.minutes + 30) / 60, p.currency,
+           CASE WHEN (p.amount_per_hour * s.minutes + 30) / 60 > 0 THEN CAST(:txn AS uuid) END
+    FROM spans s JOIN prices p ON p.plan_key = s.plan_key
+    WHERE s.minutes > 0
+    ON CONFLICT (instance_id, hour) DO NOTHING
+    """
+)
+
+CHARGED_TOTALS = text(
+    """
+    SELECT currency, count(*) AS charges, CAST(COALESCE(sum(amount), 0) AS bigint) AS amount
+    FROM billing.usage_charges WHERE transaction_id = :txn GROUP BY currency
+    """
+)
+
+# All entries of the hour's journal transaction in one statement: a debit per charge on the
+# holder's wallet, and the total credited to revenue (per currency).
+POST_CHARGES = text(
+    """
+    WITH c AS (
+        SELECT c.account_id, c.amount, c.currency,
+               format('%s · %s · %s min', COALESCE(c.app_slug, CAST(c.app_id AS text), 'app'),
+                      c.plan_key, c.minutes) AS memo
+        FROM billing.usage_charges c WHERE c.transaction_id = :txn
+    )
+    INSERT INTO billing.ledger_entries
+        (transaction_id, account_id, amount, currency, kind, memo, occurred_at)
+    SELECT CAST(:txn AS uuid), c.account_id, -c.amount, c.currency, 'usage', c.memo,
+           CAST(:hour AS timestamptz)
+    FROM c
+    UNION ALL
+    SELECT CAST(:txn AS uuid), r.id, t.total, t.currency, 'usage', 'usage revenue',
+           CAST(:hour AS timestamptz)
+    FROM (SELECT currency, sum(amount) AS total FROM c GROUP BY currency) t
+    JOIN billing.accounts r
+      ON r.kind = 'revenue' AND r.owner_id IS NULL AND r.currency = t.currency
+    """
+)
+
+
+class MeteringDAO:
+    def __init__(self, session):
+        self.session = session
+
+    async def upsert_interval(self, **values) -> None:
+        stmt = pg_insert(UsageInterval).values(**values, updated_at=func.now())
+        table = UsageInterval.__table__
+        excluded = stmt.excluded
+        stmt = stmt.on_conflict_do_update(
+            index_elements=["instance_id"],
+            set_={
+                # either event may come first or twice: the earliest start and stop win
+                "started_at": func.least(table.c.started_at, excluded.started_at),
+                "stopped_at": func.least(table.c.stopped_at, excluded.stopped_at),
+                "stop_reason": func.coalesce(table.c.stop_reason, excluded.stop_reason),
+                "app_slug": func.coalesce(excluded.app_slug, table.c.app_slug),
+                "app_id": func.coalesce(table.c.app_id, excluded.app_id),
+                "updated_at": func.now(),
+            },
+        )
+        await self.session.execute(stmt)
+
+    async def last_finished_run(self, hour: datetime) -> MeteringRun | None:
+        stmt = (
+            select(MeteringRun)
+            .where(MeteringRun.hour == hour, MeteringRun.finished_at.is_not(None))
+            .order_by(MeteringRun.started_at.desc())
+            .limit(1)
+        )
+        return (await self.session.execute(stmt)).scalars().first()
+
+    async def charge(
+        self, hour: datetime, hour_end: datetime, txn: uuid.UUID, changed_since: datetime | None
+    ) -> int:
+        result = await self.session.execute(
+            CHARGE_HOUR,
+            {"hour": hour, "hour_end": hour_end, "txn": txn, "changed_since": changed_since},
+        )
+        return result.rowcount
+
+    async def totals(self, txn: uuid.UUID) -> list:
+        return list((await self.session.execute(CHARGED_TOTALS, {"txn": txn})).all())
+
+    async def post(self, txn: uuid.UUID, hour: datetime) -> None:
+        await self.session.execute(POST_CHARGES, {"txn": txn, "hour": hour})
+
+    async def finished_hours(self, since: datetime, until: datetime) -> set[datetime]:
+        stmt = select(MeteringRun.hour).where(
+            MeteringRun.hour >= since,
+            MeteringRun.hour < until,
+            MeteringRun.finished_at.is_not(None),
+        )
+        return set((await self.session.execute(stmt)).scalars())

@@ -1,0 +1,251 @@
+"""Payments: my payments and top-ups, the sandbox checkout page, the provider webhook,
+and the admins' payment browsing and refunds."""
+
+import html
+import uuid
+from datetime import datetime
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Depends, Form, Query, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.responses import HTMLResponse, JSONResponse
+
+from berth_billing import idempotency
+from berth_billing.deps import OwnerId, SettingsDep, actor
+from berth_billing.idempotency import IdempotencyHeader, IdempotencyKeyRequired
+from berth_billing.models import Payment
+from berth_billing.money import format_amount
+from berth_billing.payments import schemas, service
+from berth_billing.payments.dao import PaymentDAO
+from berth_billing.payments.provider import InvalidSignature, SandboxProvider
+from berth_common.db import SessionDep
+from berth_common.errors import (
+    Conflict,
+    Forbidden,
+    NotFound,
+    Unauthorized,
+    Unprocessable,
+    error_responses,
+)
+from berth_common.pagination import Page, PageDep
+from berth_common.security import AdminUser, CurrentUser, current_user, require_role
+
+API = "/api/billing/v1"
+
+
+def _provider(request: Request) -> SandboxProvider:
+    return request.app.state.payment_provider
+
+
+ProviderDep = Annotated[SandboxProvider, Depends(_provider)]
+
+router = APIRouter(
+    prefix=API,
+    tags=["payments"],
+    dependencies=[Depends(current_user)],
+    responses=error_responses(Unauthorized, Forbidden),
+)
+
+
+def _payment_out(payment: Payment) -> schemas.Payment:
+    out = schemas.Payment.model_validate(payment)
+    if payment.status != "pending" or payment.checkout_decision:
+        out.checkout_url = None
+    return out
+
+
+@router.get("/payments", response_model=Page[schemas.Payment])
+async def my_payments(
+    owner_id: OwnerId,
+    session: SessionDep,
+    params: PageDep,
+    status: Literal["pending", "succeeded", "failed"] | None = None,
+) -> Page[schemas.Payment]:
+    dao = PaymentDAO(session)
+    items, total = await dao.list(params, *dao.filters(owner_id=owner_id, status=status))
+    return Page.build([_payment_out(p) for p in items], total, params)
+
+
+@router.get(
+    "/payments/{payment_id}", response_model=schemas.Payment, responses=error_responses(NotFound)
+)
+async def my_payment(payment_id: uuid.UUID, owner_id: OwnerId, session: SessionDep):
+    payment = await PaymentDAO(session).get(payment_id)
+    if payment is None or payment.owner_id != owner_id:
+        raise NotFound("Payment not found")
+    return _payment_out(payment)
+
+
+@router.post(
+    "/topups",
+    status_code=201,
+    response_model=schemas.Payment,
+    responses=error_responses(Unprocessable, Conflict),
+    description="Start a top-up: a pending payment and the provider's checkout URL. "
+    "Send an Idempotency-Key to make a retry return the same payment.",
+)
+async def create_topup(
+    body: schemas.TopUpIn,
+    request: Request,
+    principal: CurrentUser,
+    owner_id: OwnerId,
+    session: SessionDep,
+    settings: SettingsDep,
+    provider: ProviderDep,
+    idempotency_key: IdempotencyHeader = None,
+):
+    scope = f"user:{owner_id}"
+    if idempotency_key:
+        fp = idempotency.fingerprint("POST", request.url.path, body.model_dump())
+        stored = await idempotency.begin(session, scope, idempotency_key, fp)
+        if stored is not None:
+            return JSONResponse(stored.body, status_code=stored.status_code)
+    payment = await service.create_topup(
+        session, settings, provider, owner_id=owner_id, amount=body.amount, currency=body.currency
+    )
+    out = jsonable_encoder(_payment_out(payment))
+    if idempotency_key:
+        await idempotency.finish(session, scope, idempotency_key, 201, out)
+    return JSONResponse(out, status_code=201)
+
+
+_PAGE = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>Berth sandbox checkout</title>
+<meta name="viewport" content="width=device-width, initial-scale=1"></head>
+<body style="font-family: system-ui, sans-serif; max-width: 28rem; margin: 3rem auto">
+<h1>Sandbox checkout</h1>
+{content}
+<p><small>A test payment provider: no real money moves.</small></p>
+</body></html>"""
+
+
+@router.get(
+    "/sandbox/checkout/{token}",
+    response_class=HTMLResponse,
+    responses=error_responses(NotFound),
+    include_in_schema=False,
+)
+async def checkout_page(
+    token: str, owner_id: OwnerId, session: SessionDep, provider: ProviderDep
+) -> HTMLResponse:
+    payment = await service.checkout_payment(session, provider, token, owner_id)
+    amount = html.escape(format_amount(payment.amount, payment.currency))
+    if payment.checkout_decision or payment.status != "pending":
+        content = f"<p>This payment of {amount} is {html.escape(payment.status)}.</p>"
+    else:
+        action = html.escape(f"{API}/sandbox/checkout/{token}", quote=True)
+        content = (
+            f"<p>Top up your Berth balance by <strong>{amount}</strong>.</p>"
+            f'<form method="post" action="{action}">'
+            '<button name="decision" value="pay">Pay</button> '
+            '<button name="decision" value="decline">Decline</button></form>'
+        )
+    return HTMLResponse(_PAGE.format(content=content))
+
+
+@router.post(
+    "/sandbox/checkout/{token}",
+    response_class=HTMLResponse,
+    responses=error_responses(NotFound, Conflict, Unprocessable),
+    include_in_schema=False,
+)
+async def checkout_decide(
+    token: str,
+    decision: Annotated[Literal["pay", "decline"], Form()],
+    owner_id: OwnerId,
+    session: SessionDep,
+    provider: ProviderDep,
+) -> HTMLResponse:
+    payment = await service.decide_checkout(session, provider, token, owner_id, decision)
+    amount = html.escape(format_amount(payment.amount, payment.currency))
+    verb = "is being confirmed" if decision == "pay" else "was declined"
+    return HTMLResponse(
+        _PAGE.format(content=f"<p>Your payment of {amount} {verb}. You can close this page.</p>")
+    )
+
+
+# The provider calls this without a token: the signature is the authentication.
+webhook_router = APIRouter(prefix=API, tags=["webhooks"])
+
+
+@webhook_router.post(
+    "/webhooks/sandbox",
+    response_model=schemas.WebhookAck,
+    responses=error_responses(InvalidSignature),
+)
+async def sandbox_webhook(
+    request: Request, session: SessionDep, settings: SettingsDep, provider: ProviderDep
+) -> schemas.WebhookAck:
+    body = await request.body()
+    outcome = await service.handle_webhook(session, settings, provider, dict(request.headers), body)
+    return schemas.WebhookAck(outcome=outcome)
+
+
+admin_router = APIRouter(
+    prefix=f"{API}/admin/payments",
+    tags=["admin"],
+    dependencies=[Depends(require_role("admin"))],
+    responses=error_responses(Unauthorized, Forbidden),
+)
+
+
+@admin_router.get("", response_model=Page[schemas.AdminPayment])
+async def browse_payments(
+    session: SessionDep,
+    params: PageDep,
+    account_id: uuid.UUID | None = None,
+    owner_id: uuid.UUID | None = None,
+    status: Literal["pending", "succeeded", "failed"] | None = None,
+    provider: Annotated[str | None, Query(max_length=32)] = None,
+    since: Annotated[datetime | None, Query(alias="from")] = None,
+    until: Annotated[datetime | None, Query(alias="to")] = None,
+) -> Page[schemas.AdminPayment]:
+    dao = PaymentDAO(session)
+    where = dao.filters(
+        account_id=account_id,
+        owner_id=owner_id,
+        status=status,
+        provider=provider,
+        since=since,
+        until=until,
+    )
+    items, total = await dao.list(params, *where)
+    return Page.build([schemas.AdminPayment.model_validate(p) for p in items], total, params)
+
+
+@admin_router.post(
+    "/{payment_id}/refunds",
+    status_code=201,
+    response_model=schemas.Refund,
+    responses=error_responses(NotFound, Conflict, Unprocessable, IdempotencyKeyRequired),
+    description="Refund all or part of a succeeded payment. Requires an Idempotency-Key.",
+)
+async def refund_payment(
+    payment_id: uuid.UUID,
+    body: schemas.RefundIn,
+    request: Request,
+    admin: AdminUser,
+    session: SessionDep,
+    settings: SettingsDep,
+    provider: ProviderDep,
+    idempotency_key: IdempotencyHeader = None,
+):
+    if not idempotency_key:
+        raise IdempotencyKeyRequired("Refunds need an Idempotency-Key header")
+    scope = actor(admin)
+    fp = idempotency.fingerprint("POST", request.url.path, body.model_dump())
+    stored = await idempotency.begin(session, scope, idempotency_key, fp)
+    if stored is not None:
+        return JSONResponse(stored.body, status_code=stored.status_code)
+    refund = await service.refund(
+        session,
+        settings,
+        provider,
+        payment_id=payment_id,
+        amount=body.amount,
+        reason=body.reason,
+        caused_by=scope,
+    )
+    out = jsonable_encoder(schemas.Refund.model_validate(refund))
+    await idempotency.finish(session, scope, idempotency_key, 201, out)
+    return JSONResponse(out, status_code=201)

@@ -1,0 +1,36 @@
+"""The one public billing path: payment providers POST their signed webhooks without a token."""
+
+import pytest
+
+from berth_common.errors import Unauthorized
+from berth_gateway.policy import RoutePolicy, authorize, normalise_path
+
+POLICY = RoutePolicy()
+
+
+def decide(method: str, uri: str) -> str:
+    return POLICY.match(method, normalise_path(uri)).access.describe()
+
+
+def test_providers_post_webhooks_without_a_token() -> None:
+    match = POLICY.match("POST", normalise_path("/api/billing/v1/webhooks/sandbox"))
+    assert match.access.describe() == "public"
+    authorize(match, None, "POST")  # no principal needed
+
+
+@pytest.mark.parametrize(
+    ("method", "uri", "expected"),
+    [
+        ("GET", "/api/billing/v1/webhooks/sandbox", "scope({svc}:{action})"),
+        ("POST", "/api/billing/v1/webhooks", "scope({svc}:{action})"),
+        ("POST", "/api/billing/v1/webhooks/sandbox/extra", "scope({svc}:{action})"),
+        ("POST", "/api/billing/v1/topups", "scope({svc}:{action})"),
+        ("GET", "/api/billing/v1/sandbox/checkout/abc.123.def", "scope({svc}:{action})"),
+        ("POST", "/api/billing/v1/admin/webhooks/sandbox", "role(admin)"),
+    ],
+)
+def test_nothing_else_of_billing_opens_up(method: str, uri: str, expected: str) -> None:
+    assert decide(method, uri) == expected
+    if expected != "public":
+        with pytest.raises(Unauthorized):
+            authorize(POLICY.match(method, normalise_path(uri)), None, method)
