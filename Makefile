@@ -12,7 +12,7 @@ PYTEST_RC_FILE ?=
 # `make run PROCS="auth auth-worker"` starts only those Procfile entries.
 PROCS ?=
 
-.PHONY: help ensure-uv sync run test lint format bench clean distclean
+.PHONY: help ensure-uv sync assets run test lint format bench clean distclean
 
 help:
 	@echo "make run        run the platform: Traefik on http://localhost:8080 (README.md)"
@@ -20,6 +20,7 @@ help:
 	@echo "make lint       ruff check + ruff format --check"
 	@echo "make format     ruff format + ruff check --fix"
 	@echo "make sync       uv sync"
+	@echo "make assets     npm ci + copy the panel's htmx/Chart.js into berth_frontend/static/vendor"
 	@echo "make bench      run bench/*.py (they print figures)"
 	@echo "make clean      remove caches, logs, mail, broker files (keeps database and secrets)"
 	@echo "make distclean  clean + all of var/ (embedded database and dev secrets)"
@@ -31,10 +32,14 @@ ensure-uv:
 sync: ensure-uv
 	$(UV) sync
 
-run: sync
+# The panel's browser assets come from npm at set-up; nothing third-party is committed.
+assets:
+	@bash scripts/frontend-assets.sh
+
+run: sync assets
 	$(UV) run python -m berth_devrun run $(PROCS)
 
-test: ensure-uv
+test: ensure-uv assets
 	$(UV) sync --locked
 	@status=0; $(UV) run pytest $(PYTEST_ARGS) || status=$$?; \
 	if [ -n "$(PYTEST_RC_FILE)" ]; then echo $$status > "$(PYTEST_RC_FILE)"; fi; \

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Debian's Chromium for browser tests (headless). Not called by .ci/run until a test needs it.
+# Debian's Chromium for the browser tests (headless, driven by Playwright's driver; never
+# `playwright install`). .ci/run calls this when chromium is missing.
 set -euo pipefail
 if command -v chromium >/dev/null 2>&1; then
   echo "chromium already installed: $(chromium --version 2>/dev/null || true)"

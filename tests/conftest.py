@@ -46,6 +46,18 @@ def _run_platform(repo_root, berth_env, broker_url, platform_ports, tmp_path_fac
         "AUTH_BOOTSTRAP_ADMIN_PASSWORD": ADMIN_PASSWORD,
         # small limits so brute-force protection is observable within a test
         "AUTH_LOGIN_MAX_FAILURES_PER_ACCOUNT": "5",
+        # apps in e2e tests deploy from local git repositories (file://)
+        "DEPLOY_ALLOW_LOCAL_REPOS": "true",
+        # every e2e request reaches Traefik from 127.0.0.1: one anonymous budget for the whole
+        # run (browser page loads, sign-up forms); the limit itself is tested in services/gateway
+        "GATEWAY_RATE_LIMIT_ANONYMOUS": "3000/minute",
+        # deploy: Traefik by address (not localhost); short leases and restart backoffs so a
+        # lost worker and a crash loop are noticed within a test
+        "DEPLOY_TRAEFIK_ENTRY_URL": f"http://127.0.0.1:{platform_ports['traefik']}",
+        "DEPLOY_LEASE_SECONDS": "6",
+        "DEPLOY_HEARTBEAT_SECONDS": "1",
+        "DEPLOY_RESTART_BACKOFF_SECONDS": "0.3",
+        "DEPLOY_CRASH_LOOP_THRESHOLD": "3",
     }
     plat = Platform(repo_root, env, platform_ports, tmp_path_factory.mktemp("platform"))
     subprocess.run(
@@ -64,6 +76,14 @@ def _run_platform(repo_root, berth_env, broker_url, platform_ports, tmp_path_fac
         yield plat
     finally:
         plat.stop()
+        # deploy's apps outlive its processes by design: end the apps this run deployed
+        if "deploy" in platform_services(repo_root):
+            subprocess.run(
+                [sys.executable, "-m", "berth_deploy.cli", "drain", "--grace", "1"],
+                env=plat.env,
+                cwd=repo_root,
+                check=False,
+            )
 
 
 @pytest.fixture

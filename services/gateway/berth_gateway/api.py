@@ -9,14 +9,16 @@ A plain Starlette route, matched first: this is the hot path of the platform, so
 dependency solving, no body parsing, no other route tried before it.
 """
 
+from urllib.parse import urlencode, urlsplit
+
 from fastapi import Request
-from fastapi.responses import Response
+from fastapi.responses import JSONResponse, Response
 from starlette.routing import Match, Route
 from starlette.types import Scope
 
-from berth_common.errors import BerthError
+from berth_common.errors import BerthError, error_body
 from berth_common.security import token_from_request
-from berth_gateway.policy import InvalidPath
+from berth_gateway.policy import InvalidPath, LoginRequired
 from berth_gateway.service import ForwardedRequest, Gatekeeper
 
 VERIFY_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
@@ -52,9 +54,38 @@ def forwarded_request(request: Request) -> ForwardedRequest:
     return ForwardedRequest(method, uri, ip, token)
 
 
+SIGN_IN_PATH = "/login"
+
+
+def _local(uri: str) -> str:
+    parts = urlsplit(uri)
+    return f"{parts.path}?{parts.query}" if parts.query else parts.path
+
+
+def sign_in_response(request: Request, forwarded: ForwardedRequest, exc: LoginRequired) -> Response:
+    """A browser page without a usable session: navigations are redirected to sign in (which
+    renews an expired session from the refresh cookie and comes straight back); htmx requests
+    get 401 with HX-Redirect, so the whole page goes there instead of a fragment."""
+    if request.headers.get("hx-request") == "true":
+        page = _local(request.headers.get("hx-current-url") or forwarded.uri)
+        target = f"{SIGN_IN_PATH}?{urlencode({'next': page})}"
+        body = error_body(exc.code, exc.message)
+        return JSONResponse(body, status_code=401, headers={**exc.headers, "HX-Redirect": target})
+    if forwarded.method in ("GET", "HEAD"):
+        # absolute: Traefik resolves a relative Location against the gateway's own address
+        base = request.app.state.settings.public_url.rstrip("/")
+        target = f"{base}{SIGN_IN_PATH}?{urlencode({'next': _local(forwarded.uri)})}"
+        return Response(status_code=302, headers={"Location": target, "Cache-Control": "no-store"})
+    return JSONResponse(error_body(exc.code, exc.message), status_code=401, headers=exc.headers)
+
+
 async def verify(request: Request) -> Response:
     gatekeeper: Gatekeeper = request.app.state.gatekeeper
-    identity = await gatekeeper.admit(forwarded_request(request))
+    forwarded = forwarded_request(request)
+    try:
+        identity = await gatekeeper.admit(forwarded)
+    except LoginRequired as exc:
+        return sign_in_response(request, forwarded, exc)
     response = Response(status_code=200)
     if identity is not None:
         response.raw_headers.extend(identity.headers)

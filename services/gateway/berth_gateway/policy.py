@@ -32,11 +32,18 @@ class InvalidPath(BerthError):
     code = "invalid_path"
 
 
+class LoginRequired(Unauthorized):
+    """No usable token on a browser page route: answered with the way to the sign-in page."""
+
+    code = "login_required"
+
+
 @dataclass(frozen=True, slots=True)
 class Access:
     kind: str
     roles: frozenset[str] = frozenset()
     scope: str = ""  # template for SCOPE: "{svc}" and "{action}" (read | write) are filled in
+    login_page: bool = False  # a browser page: send the anonymous to sign in, not a bare 401
 
     def describe(self) -> str:
         if self.kind == ROLE:
@@ -62,6 +69,8 @@ class Rule:
     methods: frozenset[str] | None = None  # None: every method
 
     def compile(self) -> re.Pattern[str]:
+        if self.pattern == "/":
+            return re.compile("/")  # the root page itself, not everything under it
         segments = self.pattern.strip("/").split("/") if self.pattern != "/" else []
         tail = "/?"
         if segments and segments[-1] == "**":
@@ -83,6 +92,8 @@ ADMIN = any_role("admin")
 ONCALL = any_role("oncall", "admin")
 ANY_SIGNED_IN = Access(AUTHENTICATED)
 OPEN = Access(PUBLIC)
+SIGNED_IN_PAGE = Access(AUTHENTICATED, login_page=True)
+ADMIN_PAGE = Access(ROLE, roles=frozenset({"admin"}), login_page=True)
 
 ROUTE_RULES: tuple[Rule, ...] = (
     Rule("/health", OPEN),
@@ -97,8 +108,22 @@ ROUTE_RULES: tuple[Rule, ...] = (
     Rule("/api/auth/v1/verify-email", OPEN),
     Rule("/api/auth/v1/resend-code", OPEN),
     Rule("/api/auth/v1/password-reset/**", OPEN),
+    # payment providers call billing's webhooks; the signature is their authentication
+    Rule("/api/billing/v1/webhooks/*", OPEN, methods=frozenset({"POST"})),
+    # the frontend's public pages; /logout works with an expired session (CSRF-checked there)
+    Rule("/", OPEN),
+    Rule("/login", OPEN),
+    Rule("/logout", OPEN),
+    Rule("/register", OPEN),
+    Rule("/verify-email/**", OPEN),
+    Rule("/forgot-password", OPEN),
+    Rule("/reset-password", OPEN),
+    Rule("/static/**", OPEN),
+    Rule("/favicon.ico", OPEN),
+    Rule("/panel/**", SIGNED_IN_PAGE),
+    Rule("/partials/**", SIGNED_IN_PAGE),
     Rule("/api/*/v1/admin/**", ADMIN),
-    Rule("/admin/**", ADMIN),
+    Rule("/admin/**", ADMIN_PAGE),  # the admin pages and /admin/partials/**
     Rule("/ops/**", ONCALL),
     Rule("/api/{svc}/**", service_scope()),
 )
@@ -169,6 +194,8 @@ def authorize(match: RouteMatch, principal: Principal | None, method: str) -> No
     if access.kind == PUBLIC:
         return
     if principal is None:
+        if access.login_page:
+            raise LoginRequired("Please sign in", error="invalid_request")
         raise Unauthorized("Authentication required", error="invalid_request")
     if access.kind == ROLE and not principal.roles.intersection(access.roles):
         raise Forbidden(f"Requires role: {' or '.join(sorted(access.roles))}")

@@ -10,7 +10,13 @@ from dataclasses import dataclass
 
 from berth_common.errors import BerthError, Unauthorized
 from berth_common.security import Principal, TokenVerifier
-from berth_gateway.policy import PUBLIC, RoutePolicy, authorize, normalise_path
+from berth_gateway.policy import (
+    PUBLIC,
+    LoginRequired,
+    RoutePolicy,
+    authorize,
+    normalise_path,
+)
 from berth_gateway.ratelimit import RateLimiter
 
 USER_ID_HEADER = "X-User-Id"
@@ -132,6 +138,9 @@ class Gatekeeper:
             failure = None  # a bad token on a public route: carry on as anonymous
         await self._count(identity.principal if identity else None, request.client_ip)
         if failure is not None:
+            if match.access.login_page and isinstance(failure, Unauthorized):
+                # an expired session on a page: sign in again (the frontend refreshes it there)
+                raise LoginRequired(failure.message) from failure
             raise failure
         authorize(match, identity.principal if identity else None, request.method)
         return identity

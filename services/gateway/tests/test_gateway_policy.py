@@ -62,7 +62,7 @@ def decide(method: str, uri: str) -> str:
         ("GET", "/api/billing/v1/accounts/me", "scope({svc}:{action})"),
         ("POST", "/api/deploy/v1/apps", "scope({svc}:{action})"),
         ("GET", "/somewhere/unknown", "authenticated"),
-        ("GET", "/", "authenticated"),
+        ("GET", "/", "public"),  # the landing page; only the root itself (see below)
         ("GET", "/api", "authenticated"),
         ("GET", "/oauth/token/extra", "authenticated"),
         ("GET", "/api/auth/v1/registered-devices", "scope({svc}:{action})"),

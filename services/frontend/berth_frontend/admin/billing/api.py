@@ -1,0 +1,211 @@
+"""The admin area's billing screens: accounts (with ledger and adjustments), payments (with
+refunds), plans and prices."""
+
+import re
+import uuid
+from typing import Any
+
+from fastapi import APIRouter, Request
+from starlette.responses import Response
+
+from berth_frontend.admin.billing import service
+from berth_frontend.panel.api import require_viewer, show
+from berth_frontend.web import flash
+from berth_frontend.web.backends import sections
+from berth_frontend.web.forms import FormData, read_form
+from berth_frontend.web.money import to_minor
+from berth_frontend.web.screens import ADMIN, ScreenContext, screens
+from berth_frontend.web.tables import table_state
+
+router = APIRouter(prefix="/admin/partials/billing", include_in_schema=False)
+
+PLAN_KEY = re.compile(r"^[a-z0-9][a-z0-9-]{1,46}[a-z0-9]$")
+
+
+@screens.screen(
+    "admin", "billing", "partials/admin/billing/accounts.html", title="Billing", menu="billing"
+)
+async def accounts(ctx: ScreenContext) -> dict[str, Any]:
+    table = table_state(ctx.query, filters={"q": None, "status": service.ACCOUNT_STATES})
+    (found,) = await sections(service.accounts(ctx.backends, ctx.viewer.caller, table))
+    return {"accounts": found, "table": table, "states": service.ACCOUNT_STATES}
+
+
+@screens.screen(
+    "admin",
+    "billing/accounts/{account_id:uuid}",
+    "partials/admin/billing/account.html",
+    title="Account",
+    menu="billing",
+)
+async def account(ctx: ScreenContext) -> dict[str, Any]:
+    account_id = str(ctx.params["account_id"])
+    table = table_state(ctx.query)
+    found = await service.account(ctx.backends, ctx.viewer.caller, account_id)
+    (entries,) = await sections(service.ledger(ctx.backends, ctx.viewer.caller, account_id, table))
+    return {
+        "account": found,
+        "entries": entries,
+        "table": table,
+        "title": found.get("email") or account_id,
+        "adjust_key": uuid.uuid4().hex,
+    }
+
+
+@screens.screen(
+    "admin",
+    "billing/payments",
+    "partials/admin/billing/payments.html",
+    title="Payments",
+    menu="billing",
+)
+async def payments(ctx: ScreenContext) -> dict[str, Any]:
+    table = table_state(ctx.query, filters={"status": service.PAYMENT_STATES, "owner_id": None})
+    if "owner_id" in table.filters and not _is_uuid(table.filters["owner_id"]):
+        table.filters.pop("owner_id")
+    (found,) = await sections(service.payments(ctx.backends, ctx.viewer.caller, table))
+    return {
+        "payments": found,
+        "table": table,
+        "states": service.PAYMENT_STATES,
+        "refund_key": uuid.uuid4().hex,
+    }
+
+
+@screens.screen(
+    "admin", "billing/plans", "partials/admin/billing/plans.html", title="Plans", menu="billing"
+)
+async def plans(ctx: ScreenContext) -> dict[str, Any]:
+    (found,) = await sections(service.plans(ctx.backends, ctx.viewer.caller))
+    return {"plans": found}
+
+
+def _is_uuid(text: str) -> bool:
+    try:
+        uuid.UUID(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _amount(form: FormData, name: str, currency: str) -> int | None:
+    try:
+        return to_minor(form.get(name), currency)
+    except ValueError as exc:
+        form.errors[name] = str(exc)
+        return None
+
+
+@router.post("/accounts/{account_id}/adjust")
+async def adjust(request: Request, account_id: uuid.UUID) -> Response:
+    viewer = await require_viewer(request, ADMIN)
+    form = await read_form(request)
+    backends = request.app.state.backends
+    direction = form.get("direction")
+    reason = form.get("reason")
+    currency = form.get("currency") or "EUR"
+    amount = _amount(form, "amount", currency)
+    if direction not in ("credit", "debit") or len(reason) < 3 or amount is None:
+        outcome = flash.failure(
+            form.errors.get("amount") or "Choose credit or debit and give a reason (3+ letters)."
+        )
+    else:
+        body = {"direction": direction, "amount": amount, "currency": currency, "reason": reason}
+        outcome = await flash.outcome_of(
+            service.adjust(
+                backends,
+                viewer.caller,
+                str(account_id),
+                body,
+                form.get("idempotency_key") or uuid.uuid4().hex,
+            ),
+            f"The account was {direction}ed.",
+        )
+    return await show(request, ADMIN, f"billing/accounts/{account_id}", full=False, flash=outcome)
+
+
+@router.post("/payments/{payment_id}/refund")
+async def refund(request: Request, payment_id: uuid.UUID) -> Response:
+    viewer = await require_viewer(request, ADMIN)
+    form = await read_form(request)
+    reason = form.get("reason")
+    body: dict[str, Any] = {"reason": reason}
+    amount = None
+    if form.get("amount"):
+        amount = _amount(form, "amount", form.get("currency") or "EUR")
+        body["amount"] = amount
+    if len(reason) < 3 or (form.get("amount") and amount is None):
+        outcome = flash.failure(
+            form.errors.get("amount") or "Give a reason for the refund (3+ letters)."
+        )
+    else:
+        outcome = await flash.outcome_of(
+            service.refund(
+                request.app.state.backends,
+                viewer.caller,
+                str(payment_id),
+                body,
+                form.get("idempotency_key") or uuid.uuid4().hex,
+            ),
+            "The refund was issued.",
+        )
+    return await show(request, ADMIN, "billing/payments", full=False, flash=outcome)
+
+
+@router.post("/plans")
+async def create_plan(request: Request) -> Response:
+    viewer = await require_viewer(request, ADMIN)
+    form = await read_form(request)
+    key, name = form.get("key"), form.get("name")
+    currency = form.get("currency") or "EUR"
+    amount = _amount(form, "amount_per_hour", currency)
+    if not PLAN_KEY.match(key) or not name or amount is None:
+        outcome = flash.failure(
+            form.errors.get("amount_per_hour")
+            or "A plan needs a key (lower case, digits, dashes), a name and an hourly price."
+        )
+    else:
+        body = {
+            "key": key,
+            "name": name,
+            "description": form.get("description"),
+            "amount_per_hour": amount,
+            "currency": currency,
+        }
+        outcome = await flash.outcome_of(
+            service.create_plan(request.app.state.backends, viewer.caller, body),
+            f"Plan {key} created.",
+        )
+    return await show(request, ADMIN, "billing/plans", full=False, flash=outcome)
+
+
+@router.post("/plans/{key}/price")
+async def change_price(request: Request, key: str) -> Response:
+    viewer = await require_viewer(request, ADMIN)
+    form = await read_form(request)
+    currency = form.get("currency") or "EUR"
+    amount = _amount(form, "amount_per_hour", currency)
+    if not PLAN_KEY.match(key) or amount is None:
+        outcome = flash.failure(form.errors.get("amount_per_hour") or "Unknown plan.")
+    else:
+        body: dict[str, Any] = {"amount_per_hour": amount, "currency": currency}
+        outcome = await flash.outcome_of(
+            service.change_price(request.app.state.backends, viewer.caller, key, body),
+            f"New price for {key} from the next full hour.",
+        )
+    return await show(request, ADMIN, "billing/plans", full=False, flash=outcome)
+
+
+@router.post("/plans/{key}/active")
+async def set_active(request: Request, key: str) -> Response:
+    viewer = await require_viewer(request, ADMIN)
+    form = await read_form(request)
+    active = form.get("active") == "true"
+    if not PLAN_KEY.match(key):
+        outcome = flash.failure("Unknown plan.")
+    else:
+        outcome = await flash.outcome_of(
+            service.set_plan_active(request.app.state.backends, viewer.caller, key, active),
+            f"Plan {key} is {'on sale' if active else 'withdrawn from sale'}.",
+        )
+    return await show(request, ADMIN, "billing/plans", full=False, flash=outcome)

@@ -1,0 +1,72 @@
+"""Billing administration over billing's admin API: accounts, adjustments, payments and
+refunds, plans and prices."""
+
+from typing import Any
+
+from berth_frontend.web.backends import Backends, Caller
+from berth_frontend.web.tables import Table
+
+ADMIN = "/api/billing/v1/admin"
+ACCOUNT_STATES = ("negative", "suspended")
+PAYMENT_STATES = ("pending", "succeeded", "failed")
+
+
+async def accounts(backends: Backends, caller: Caller, table: Table) -> dict[str, Any]:
+    params = table.api_params()
+    params.pop("sort", None)
+    return await backends.billing.get(f"{ADMIN}/accounts", caller, **params)
+
+
+async def count_accounts(backends: Backends, caller: Caller, status: str) -> int:
+    page = await backends.billing.get(f"{ADMIN}/accounts", caller, size=1, status=status)
+    return int(page["total"])
+
+
+async def account(backends: Backends, caller: Caller, account_id: str) -> dict[str, Any]:
+    return await backends.billing.get(f"{ADMIN}/accounts/{account_id}", caller)
+
+
+async def ledger(
+    backends: Backends, caller: Caller, account_id: str, table: Table
+) -> dict[str, Any]:
+    return await backends.billing.get(
+        f"{ADMIN}/accounts/{account_id}/ledger", caller, page=table.page, size=table.size
+    )
+
+
+async def adjust(
+    backends: Backends, caller: Caller, account_id: str, body: dict[str, Any], key: str
+) -> dict[str, Any]:
+    return await backends.billing.post(
+        f"{ADMIN}/accounts/{account_id}/adjustments", caller, body, idempotency_key=key
+    )
+
+
+async def payments(backends: Backends, caller: Caller, table: Table) -> dict[str, Any]:
+    params = table.api_params()
+    params.pop("sort", None)
+    return await backends.billing.get(f"{ADMIN}/payments", caller, **params)
+
+
+async def refund(
+    backends: Backends, caller: Caller, payment_id: str, body: dict[str, Any], key: str
+) -> dict[str, Any]:
+    return await backends.billing.post(
+        f"{ADMIN}/payments/{payment_id}/refunds", caller, body, idempotency_key=key
+    )
+
+
+async def plans(backends: Backends, caller: Caller) -> list[dict[str, Any]]:
+    return await backends.billing.get(f"{ADMIN}/plans", caller)
+
+
+async def create_plan(backends: Backends, caller: Caller, body: dict[str, Any]):
+    return await backends.billing.post(f"{ADMIN}/plans", caller, body)
+
+
+async def set_plan_active(backends: Backends, caller: Caller, key: str, active: bool):
+    return await backends.billing.patch(f"{ADMIN}/plans/{key}", caller, {"is_active": active})
+
+
+async def change_price(backends: Backends, caller: Caller, key: str, body: dict[str, Any]):
+    return await backends.billing.post(f"{ADMIN}/plans/{key}/prices", caller, body)

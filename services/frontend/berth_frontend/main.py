@@ -1,0 +1,83 @@
+"""The frontend's web process: `uvicorn berth_frontend.main:create_app --factory`.
+
+Server-rendered pages over the other services' APIs; nothing persistent of its own.
+"""
+
+from fastapi import Depends, FastAPI
+from fastapi.responses import FileResponse
+
+from berth_common.app import create_service_app
+from berth_common.http import make_http_client
+from berth_common.service import make_verifier
+from berth_frontend.admin.api import router as admin_router
+from berth_frontend.admin.apps.api import router as admin_apps_router
+from berth_frontend.admin.billing.api import router as admin_billing_router
+from berth_frontend.apps.api import router as apps_router
+from berth_frontend.billing.api import router as billing_router
+from berth_frontend.config import FrontendSettings, get_settings
+from berth_frontend.panel.api import router as screens_router
+from berth_frontend.profile.api import router as profile_router
+from berth_frontend.public.api import router as public_router
+from berth_frontend.web.backends import Backends
+from berth_frontend.web.csrf import verify_csrf
+from berth_frontend.web.errors import install_error_pages
+from berth_frontend.web.security import BodyLimitMiddleware, SecurityHeadersMiddleware
+from berth_frontend.web.session import CookieMiddleware, Sessions
+from berth_frontend.web.static import STATIC_DIR, AssetFiles
+from berth_frontend.web.templating import make_templates
+
+
+def create_app(settings: FrontendSettings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    http = make_http_client()
+    backends = Backends(
+        http, auth=settings.auth_url, deploy=settings.deploy_url, billing=settings.billing_url
+    )
+    verifier = make_verifier(settings)
+
+    async def auth_keys() -> None:
+        await verifier.jwks.key_set(None)
+
+    async def close_http(_: FastAPI) -> None:
+        await http.aclose()
+
+    app = create_service_app(
+        settings,
+        title="Berth frontend",
+        # module routers first; the screens router's catch-all paths come last
+        routers=[
+            public_router,
+            profile_router,
+            billing_router,
+            apps_router,
+            admin_router,
+            admin_billing_router,
+            admin_apps_router,
+            screens_router,
+        ],
+        ready_checks=[auth_keys],
+        on_shutdown=[close_http],
+        dependencies=[Depends(verify_csrf)],
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=None,
+    )
+    app.state.backends = backends
+    app.state.token_verifier = verifier
+    app.state.sessions = Sessions(settings, backends, verifier)
+    app.state.templates = make_templates()
+    install_error_pages(app)
+
+    @app.get("/favicon.ico", include_in_schema=False)
+    async def favicon() -> FileResponse:
+        return FileResponse(
+            STATIC_DIR / "img" / "favicon.svg",
+            media_type="image/svg+xml",
+            headers={"Cache-Control": "public, max-age=86400"},
+        )
+
+    app.mount("/static", AssetFiles(directory=STATIC_DIR, check_dir=False), name="static")
+    app.add_middleware(CookieMiddleware)
+    app.add_middleware(SecurityHeadersMiddleware)
+    app.add_middleware(BodyLimitMiddleware)
+    return app

@@ -1,0 +1,148 @@
+"""The one router of every screen: `/partials/*` and `/admin/partials/*` answer a screen's
+partial; `/panel/*` and `/admin/*` answer the same partial inside the full shell."""
+
+import asyncio
+from typing import Any
+from urllib.parse import parse_qsl, urlencode
+
+from fastapi import APIRouter, Request
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.responses import Response
+
+import berth_frontend.panel.dashboard  # noqa: F401 - registers the dashboard screen
+from berth_common.errors import Forbidden
+from berth_frontend.web.backends import Section, section
+from berth_frontend.web.errors import LoginRequired
+from berth_frontend.web.screens import ADMIN, MENUS, PANEL, Area, ScreenContext, screens
+from berth_frontend.web.session import Viewer
+from berth_frontend.web.templating import render
+
+router = APIRouter(include_in_schema=False)
+
+NAVIGATION_TARGET = "main"  # the content column: a partial swapped there is a navigation
+SELF_REFRESH = "screen-refresh"  # the id of an element that reloads the screen it is on
+
+
+async def require_viewer(request: Request, area: Area) -> Viewer:
+    """The gateway has checked already; the frontend checks again (no trust in the network)."""
+    viewer = await request.app.state.sessions.viewer(request)
+    if viewer is None:
+        raise LoginRequired("Please sign in")
+    if area is ADMIN and not viewer.is_admin:
+        raise Forbidden("The admin area is for administrators.")
+    return viewer
+
+
+def menu_for(area: Area, active: str) -> list[dict[str, Any]]:
+    return [
+        {
+            "key": item.key,
+            "label": item.label,
+            "icon": item.icon,
+            "active": item.key == active,
+            "href": f"{area.page_prefix}/{item.path}" if item.path else area.page_prefix,
+            "partial": f"{area.partial_prefix}/{item.path}" if item.path else area.partial_prefix,
+        }
+        for item in MENUS[area.name]
+        if screens.match(area.name, item.path) is not None
+    ]
+
+
+async def _me(ctx: ScreenContext) -> Section[Any]:
+    return await section(ctx.backends.auth.get("/api/auth/v1/me", ctx.viewer.caller))
+
+
+async def show(
+    request: Request,
+    area: Area,
+    path: str,
+    *,
+    full: bool,
+    flash: dict[str, Any] | None = None,
+    extra: dict[str, Any] | None = None,
+    push: bool = False,
+) -> Response:
+    """Render screen `path` of `area`: the partial alone, or inside the shell (`full`).
+    Actions answer with the screen they changed, `flash` telling how it went, `extra`
+    overriding the loader's data (a form to show again with its errors), `push` putting the
+    screen's page in the address bar (an action that lands on another screen)."""
+    viewer = await require_viewer(request, area)
+    path = path.strip("/")
+    found = screens.match(area.name, path)
+    if found is None:
+        raise StarletteHTTPException(404)
+    screen, params = found
+    ctx = ScreenContext(request, viewer, request.app.state.backends, area, path, params)
+    me: Section[Any] | None = None
+    if full:
+        data, me = await asyncio.gather(screen.load(ctx), _me(ctx))
+    else:
+        data = await screen.load(ctx)
+    # the address bar keeps the state that matters: empty form fields are left out
+    query = urlencode(parse_qsl(request.url.query)) if request.method == "GET" else ""
+    page_url = ctx.page_url() + (f"?{query}" if query else "")
+    context = {
+        **data,
+        "ctx": ctx,
+        "screen": screen,
+        "area": area,
+        "page_title": data.get("title", screen.title),
+        "page_url": page_url,
+        "partial_request": not full,
+        "menu": menu_for(area, screen.menu),
+        "me": me,
+        "fragment": screen.fragment,
+        "flash": flash,
+        **(extra or {}),
+    }
+    headers: dict[str, str] = dict(data.get("headers", {}))
+    navigation = (
+        request.method == "GET"
+        and request.headers.get("hx-target") == NAVIGATION_TARGET
+        and request.headers.get("hx-trigger") != SELF_REFRESH  # the same page, fresher
+    )
+    if not full and (push or navigation):
+        headers["HX-Push-Url"] = page_url  # the address bar shows the page, never the partial
+    template = "shell/page.html" if full else screen.template
+    return render(request, template, context, headers=headers)
+
+
+# /admin/partials must be declared before /admin/{path}, which would swallow it
+@router.get("/admin/partials")
+async def admin_partial_root(request: Request) -> Response:
+    return await show(request, ADMIN, "", full=False)
+
+
+@router.get("/admin/partials/{path:path}")
+async def admin_partial(request: Request, path: str) -> Response:
+    return await show(request, ADMIN, path, full=False)
+
+
+@router.get("/admin")
+async def admin_root(request: Request) -> Response:
+    return await show(request, ADMIN, "", full=True)
+
+
+@router.get("/admin/{path:path}")
+async def admin_page(request: Request, path: str) -> Response:
+    return await show(request, ADMIN, path, full=True)
+
+
+@router.get("/partials")
+async def panel_partial_root(request: Request) -> Response:
+    return await show(request, PANEL, "", full=False)
+
+
+@router.get("/partials/{path:path}")
+async def panel_partial(request: Request, path: str) -> Response:
+    return await show(request, PANEL, path, full=False)
+
+
+@router.get("/panel")
+async def panel_root(request: Request) -> Response:
+    return await show(request, PANEL, "", full=True)
+
+
+@router.get("/panel/{path:path}")
+async def panel_page(request: Request, path: str) -> Response:
+    return await show(request, PANEL, path, full=True)
