@@ -106,3 +106,12 @@ def test_bad_amounts_are_refused_at_the_edge(edge, register_verified, body):
     assert r.status_code == 422, r.text
     assert "error" in r.json()
     assert edge.get(f"{API}/payments", headers=alice.headers).json()["total"] == 0
+
+
+def test_the_price_list_is_public(edge):
+    """Visitors see what apps cost before they sign up (the landing page shows it)."""
+    r = edge.get("/api/billing/v1/plans")
+    assert r.status_code == 200, r.text
+    keys = {plan["key"] for plan in r.json()}
+    assert {"web-small", "static-small", "worker-small", "agent-small", "n8n-small"} <= keys
+    assert edge.get("/api/billing/v1/account").status_code == 401

@@ -110,6 +110,7 @@ ROUTE_RULES: tuple[Rule, ...] = (
     Rule("/api/auth/v1/password-reset/**", OPEN),
     # payment providers call billing's webhooks; the signature is their authentication
     Rule("/api/billing/v1/webhooks/*", OPEN, methods=frozenset({"POST"})),
+    Rule("/api/billing/v1/plans", OPEN, methods=frozenset({"GET", "HEAD"})),  # the price list
     # the frontend's public pages; /logout works with an expired session (CSRF-checked there)
     Rule("/", OPEN),
     Rule("/login", OPEN),

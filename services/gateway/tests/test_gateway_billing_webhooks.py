@@ -1,4 +1,5 @@
-"""The one public billing path: payment providers POST their signed webhooks without a token."""
+"""Billing's public paths: payment providers POST their signed webhooks without a token, and
+visitors read the price list; nothing else of billing opens up."""
 
 import pytest
 
@@ -16,6 +17,12 @@ def test_providers_post_webhooks_without_a_token() -> None:
     match = POLICY.match("POST", normalise_path("/api/billing/v1/webhooks/sandbox"))
     assert match.access.describe() == "public"
     authorize(match, None, "POST")  # no principal needed
+
+
+def test_visitors_read_the_price_list() -> None:
+    assert decide("GET", "/api/billing/v1/plans") == "public"
+    assert decide("POST", "/api/billing/v1/plans") == "scope({svc}:{action})"
+    assert decide("GET", "/api/billing/v1/plans/web-small/prices") == "scope({svc}:{action})"
 
 
 @pytest.mark.parametrize(

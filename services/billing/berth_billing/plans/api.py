@@ -13,17 +13,13 @@ from berth_common.errors import (
     Unprocessable,
     error_responses,
 )
-from berth_common.security import AdminUser, current_principal, require_role
+from berth_common.security import AdminUser, require_role
 
 API = "/api/billing/v1"
 PlanKey = Path(..., pattern=r"^[a-z0-9][a-z0-9-]{1,46}[a-z0-9]$")
 
-router = APIRouter(
-    prefix=API,
-    tags=["plans"],
-    dependencies=[Depends(current_principal)],
-    responses=error_responses(Unauthorized),
-)
+# The price list is public on purpose: the landing page shows it to visitors.
+router = APIRouter(prefix=API, tags=["plans"])
 
 
 @router.get("/plans", response_model=list[schemas.Plan])
