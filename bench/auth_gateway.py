@@ -182,7 +182,7 @@ def main() -> None:
             "LOG_LEVEL": "WARNING",
             # the bench measures the edge, not the limiter's refusals
             "GATEWAY_RATE_LIMIT_AUTHENTICATED": "100000000/minute",
-        "GATEWAY_RATE_LIMIT_ANONYMOUS": "100000000/minute",
+            "GATEWAY_RATE_LIMIT_ANONYMOUS": "100000000/minute",
             "AUTH_LOGIN_MAX_FAILURES_PER_IP": "1000000",
         }
     )

@@ -1,0 +1,184 @@
+"""Admin views (the gateway checks the admin role; so does this service): every user's apps,
+acting on them, and the template catalog."""
+
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query, Request, status
+from fastapi.responses import StreamingResponse
+
+from berth_common.db import SessionDep
+from berth_common.errors import (
+    Conflict,
+    Forbidden,
+    NotFound,
+    Unauthorized,
+    Unprocessable,
+    error_responses,
+)
+from berth_common.pagination import Page, PageDep
+from berth_common.security import AdminUser, require_role
+from berth_deploy.admin import service
+from berth_deploy.admin.schemas import SuspendIn
+from berth_deploy.apps import service as apps
+from berth_deploy.apps.api import AppStatus, Search, TemplateKey
+from berth_deploy.apps.schemas import AppDetail, AppOut
+from berth_deploy.deps import CipherDep, LogStoreDep, SettingsDep, actor_id
+from berth_deploy.logs import api as logs_api
+from berth_deploy.logs.schemas import LogKind, LogPage
+from berth_deploy.operations import queries
+from berth_deploy.operations.schemas import OperationOut
+from berth_deploy.operations.service import request_operation
+from berth_deploy.templates.dao import TemplateDAO
+from berth_deploy.templates.schemas import TemplateCreate, TemplateOut, TemplateUpdate
+
+router = APIRouter(
+    prefix="/api/deploy/v1/admin",
+    tags=["admin"],
+    dependencies=[Depends(require_role("admin"))],
+    responses=error_responses(Unauthorized, Forbidden),
+)
+ACCEPTED = {"status_code": status.HTTP_202_ACCEPTED, "response_model": OperationOut}
+
+
+@router.get("/apps", response_model=Page[AppOut], responses=error_responses(Unprocessable))
+async def list_apps(
+    session: SessionDep,
+    settings: SettingsDep,
+    params: PageDep,
+    owner_id: Annotated[uuid.UUID | None, Query()] = None,
+    status: AppStatus = None,
+    template: TemplateKey = None,
+    q: Search = None,
+) -> Page[AppOut]:
+    found, total = await apps.list_apps(
+        session, params, owner_id=owner_id, status=status, template=template, q=q
+    )
+    return Page.build(await apps.app_outs(session, settings, found), total, params)
+
+
+@router.get("/apps/{app_id}", response_model=AppDetail, responses=error_responses(NotFound))
+async def get_app(app_id: uuid.UUID, session: SessionDep, settings: SettingsDep) -> AppDetail:
+    return await apps.app_detail(session, settings, await apps.get_app(session, app_id, None))
+
+
+async def _act(session, admin, app_id, kind, reason=None) -> OperationOut:
+    await apps.get_app(session, app_id, None)
+    op = await request_operation(
+        session, app_id, kind, requested_by=actor_id(admin), origin="admin", reason=reason
+    )
+    return OperationOut.of(op)
+
+
+@router.post("/apps/{app_id}/stop", **ACCEPTED, responses=error_responses(NotFound, Conflict))
+async def stop_app(app_id: uuid.UUID, admin: AdminUser, session: SessionDep) -> OperationOut:
+    return await _act(session, admin, app_id, "stop")
+
+
+@router.post("/apps/{app_id}/start", **ACCEPTED, responses=error_responses(NotFound, Conflict))
+async def start_app(app_id: uuid.UUID, admin: AdminUser, session: SessionDep) -> OperationOut:
+    return await _act(session, admin, app_id, "start")
+
+
+@router.post("/apps/{app_id}/restart", **ACCEPTED, responses=error_responses(NotFound, Conflict))
+async def restart_app(app_id: uuid.UUID, admin: AdminUser, session: SessionDep) -> OperationOut:
+    return await _act(session, admin, app_id, "restart")
+
+
+@router.post("/apps/{app_id}/suspend", **ACCEPTED, responses=error_responses(NotFound, Conflict))
+async def suspend_app(
+    app_id: uuid.UUID, body: SuspendIn, admin: AdminUser, session: SessionDep
+) -> OperationOut:
+    """Stop the app and keep it down (the owner cannot start it) until an admin unsuspends."""
+    return await _act(session, admin, app_id, "suspend", reason=body.clean_reason())
+
+
+@router.post("/apps/{app_id}/unsuspend", **ACCEPTED, responses=error_responses(NotFound, Conflict))
+async def unsuspend_app(app_id: uuid.UUID, admin: AdminUser, session: SessionDep) -> OperationOut:
+    return await _act(session, admin, app_id, "resume")
+
+
+@router.delete("/apps/{app_id}", **ACCEPTED, responses=error_responses(NotFound, Conflict))
+async def delete_app(app_id: uuid.UUID, admin: AdminUser, session: SessionDep) -> OperationOut:
+    return await _act(session, admin, app_id, "delete")
+
+
+@router.get(
+    "/apps/{app_id}/operations",
+    response_model=Page[OperationOut],
+    responses=error_responses(NotFound),
+)
+async def list_operations(
+    app_id: uuid.UUID, session: SessionDep, params: PageDep
+) -> Page[OperationOut]:
+    await apps.get_app(session, app_id, None)
+    ops, total = await queries.list_operations(session, app_id, params, None)
+    return Page.build([OperationOut.of(o) for o in ops], total, params)
+
+
+@router.get("/apps/{app_id}/logs", response_model=LogPage, responses=error_responses(NotFound))
+async def get_logs(
+    app_id: uuid.UUID,
+    session: SessionDep,
+    store: LogStoreDep,
+    cipher: CipherDep,
+    release_id: logs_api.ReleaseId = None,
+    kind: LogKind = "build",
+    offset: logs_api.Offset = 0,
+    limit_bytes: logs_api.LimitBytes = 65536,
+) -> LogPage:
+    app = await apps.get_app(session, app_id, None)
+    return await logs_api.history(
+        session, store, cipher, app, release_id, kind, offset, limit_bytes
+    )
+
+
+@router.get(
+    "/apps/{app_id}/logs/stream",
+    response_class=StreamingResponse,
+    responses={200: {"content": {"text/event-stream": {}}}, **error_responses(NotFound)},
+)
+async def stream_logs(
+    request: Request,
+    app_id: uuid.UUID,
+    session: SessionDep,
+    store: LogStoreDep,
+    cipher: CipherDep,
+    release_id: logs_api.ReleaseId = None,
+    kind: LogKind = "build",
+    offset: logs_api.Offset = 0,
+    last_event_id: logs_api.LastEventId = None,
+) -> StreamingResponse:
+    app = await apps.get_app(session, app_id, None)
+    return await logs_api.live(
+        request, session, store, cipher, app, release_id, kind, offset, last_event_id
+    )
+
+
+@router.get("/templates", response_model=list[TemplateOut])
+async def list_templates(session: SessionDep) -> list[TemplateOut]:
+    rows, _ = await TemplateDAO(session).list_all()
+    return [TemplateOut.model_validate(t) for t in rows]
+
+
+@router.post(
+    "/templates",
+    status_code=status.HTTP_201_CREATED,
+    response_model=TemplateOut,
+    responses=error_responses(Conflict, Unprocessable),
+)
+async def create_template(
+    body: TemplateCreate, admin: AdminUser, session: SessionDep
+) -> TemplateOut:
+    return TemplateOut.model_validate(await service.create_template(session, body))
+
+
+@router.put(
+    "/templates/{key}",
+    response_model=TemplateOut,
+    responses=error_responses(NotFound, Unprocessable),
+)
+async def update_template(
+    key: str, body: TemplateUpdate, admin: AdminUser, session: SessionDep
+) -> TemplateOut:
+    return TemplateOut.model_validate(await service.update_template(session, key, body))

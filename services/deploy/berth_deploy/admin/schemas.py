@@ -1,0 +1,14 @@
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, StringConstraints
+
+from berth_deploy.validation import CONTROL
+
+
+class SuspendIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    reason: Annotated[str, StringConstraints(min_length=1, max_length=400, strip_whitespace=True)]
+
+    def clean_reason(self) -> str:
+        return CONTROL.sub(" ", self.reason)

@@ -1,0 +1,28 @@
+"""Staff views: every app, and the template catalog."""
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from berth_common.errors import Conflict, NotFound
+from berth_deploy.models import Template
+from berth_deploy.templates.dao import TemplateDAO
+from berth_deploy.templates.schemas import TemplateCreate, TemplateUpdate
+
+
+class TemplateExists(Conflict):
+    code = "template_exists"
+
+
+async def create_template(session: AsyncSession, data: TemplateCreate) -> Template:
+    dao = TemplateDAO(session)
+    if await dao.get(data.key) is not None:
+        raise TemplateExists(f"Template {data.key!r} exists")
+    return await dao.create(**data.stored())
+
+
+async def update_template(session: AsyncSession, key: str, data: TemplateUpdate) -> Template:
+    """Existing apps pick the change up at their next deploy, start or restart."""
+    dao = TemplateDAO(session)
+    template = await dao.get(key)
+    if template is None:
+        raise NotFound("Template not found")
+    return await dao.update(template, **data.stored())

@@ -1,0 +1,118 @@
+"""A person's own apps: create, list, read, change, delete."""
+
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query, status
+
+from berth_common.db import SessionDep
+from berth_common.errors import (
+    Conflict,
+    Forbidden,
+    NotFound,
+    Unauthorized,
+    Unprocessable,
+    error_responses,
+)
+from berth_common.pagination import Page, PageDep
+from berth_common.security import CurrentUser, current_user
+from berth_deploy.apps import service
+from berth_deploy.apps.schemas import AppCreate, AppDetail, AppOut, AppUpdate
+from berth_deploy.deps import CipherDep, OwnerId, SettingsDep
+from berth_deploy.operations.schemas import OperationOut
+from berth_deploy.operations.service import request_operation
+
+router = APIRouter(
+    prefix="/api/deploy/v1/apps",
+    tags=["apps"],
+    dependencies=[Depends(current_user)],
+    responses=error_responses(Unauthorized, Forbidden),
+)
+
+AppStatus = Annotated[
+    str | None,
+    Query(
+        pattern=r"^(created|queued|building|starting|running|failed|stopping|stopped|suspended|deleting)$"
+    ),
+]
+TemplateKey = Annotated[str | None, Query(min_length=1, max_length=40, pattern=r"^[a-z0-9-]+$")]
+Search = Annotated[str | None, Query(min_length=1, max_length=80, pattern=r"^[^\x00-\x1f\x7f]+$")]
+
+
+@router.post(
+    "",
+    status_code=status.HTTP_201_CREATED,
+    response_model=AppDetail,
+    responses=error_responses(Conflict, Unprocessable),
+)
+async def create_app(
+    body: AppCreate,
+    owner: OwnerId,
+    session: SessionDep,
+    settings: SettingsDep,
+    cipher: CipherDep,
+) -> AppDetail:
+    app = await service.create_app(session, settings, cipher, owner, body)
+    return await service.app_detail(session, settings, app)
+
+
+@router.get(
+    "",
+    response_model=Page[AppOut],
+    responses=error_responses(Unprocessable),
+    description="Your apps, newest first; sort by created_at, updated_at, slug, name, status.",
+)
+async def list_apps(
+    owner: OwnerId,
+    session: SessionDep,
+    settings: SettingsDep,
+    params: PageDep,
+    status: AppStatus = None,
+    template: TemplateKey = None,
+    q: Search = None,
+) -> Page[AppOut]:
+    apps, total = await service.list_apps(
+        session, params, owner_id=owner, status=status, template=template, q=q
+    )
+    return Page.build(await service.app_outs(session, settings, apps), total, params)
+
+
+@router.get("/{app_id}", response_model=AppDetail, responses=error_responses(NotFound))
+async def get_app(
+    app_id: uuid.UUID, owner: OwnerId, session: SessionDep, settings: SettingsDep
+) -> AppDetail:
+    app = await service.get_app(session, app_id, owner)
+    return await service.app_detail(session, settings, app)
+
+
+@router.patch(
+    "/{app_id}",
+    response_model=AppDetail,
+    responses=error_responses(NotFound, Conflict, Unprocessable),
+    description="Changes apply at the next deploy, start or restart.",
+)
+async def update_app(
+    app_id: uuid.UUID,
+    body: AppUpdate,
+    owner: OwnerId,
+    session: SessionDep,
+    settings: SettingsDep,
+) -> AppDetail:
+    app = await service.get_app(session, app_id, owner)
+    app = await service.update_app(session, settings, app, body)
+    return await service.app_detail(session, settings, app)
+
+
+@router.delete(
+    "/{app_id}",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=OperationOut,
+    responses=error_responses(NotFound, Conflict),
+    description="Stops every instance, removes the route and the app's files. 202: in progress.",
+)
+async def delete_app(
+    app_id: uuid.UUID, principal: CurrentUser, owner: OwnerId, session: SessionDep
+) -> OperationOut:
+    await service.get_app(session, app_id, owner)
+    op = await request_operation(session, app_id, "delete", requested_by=owner, origin="user")
+    return OperationOut.of(op)

@@ -1,0 +1,112 @@
+import uuid
+from datetime import datetime
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from berth_deploy.validation import (
+    Branch,
+    Command,
+    CpuMillis,
+    DisplayName,
+    EnvName,
+    EnvValue,
+    MemoryMb,
+    PidsMax,
+    RepoUrl,
+    Slug,
+)
+
+
+class LimitsIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    memory_mb: MemoryMb | None = None
+    cpu_millis: CpuMillis | None = None
+    pids_max: PidsMax | None = None
+
+
+class Limits(BaseModel):
+    memory_mb: int
+    cpu_millis: int
+    pids_max: int
+
+
+class EnvVarIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: EnvName
+    value: EnvValue
+    secret: bool = False
+
+
+class AppCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    slug: Slug
+    name: DisplayName | None = None
+    template: str = Field(min_length=1, max_length=40)
+    repo_url: RepoUrl | None = None
+    branch: Branch = "main"
+    build_command: Command | None = None
+    run_command: Command | None = None
+    limits: LimitsIn = Field(default_factory=LimitsIn)
+    env: list[EnvVarIn] = Field(default_factory=list, max_length=200)
+
+
+class AppUpdate(BaseModel):
+    """Changes apply at the next deploy, restart or start."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: DisplayName | None = None
+    repo_url: RepoUrl | None = None
+    branch: Branch | None = None
+    build_command: Command | None = None
+    run_command: Command | None = None
+    limits: LimitsIn | None = None
+
+
+class ReleaseRef(BaseModel):
+    id: uuid.UUID
+    number: int
+    commit_sha: str | None
+
+
+class InstanceOut(BaseModel):
+    id: uuid.UUID
+    release_id: uuid.UUID
+    status: str
+    port: int | None
+    restart_count: int
+    last_exit_code: int | None
+    started_at: datetime | None
+    stopped_at: datetime | None
+    stop_reason: str | None
+
+    model_config = ConfigDict(from_attributes=True)
+
+
+class AppOut(BaseModel):
+    id: uuid.UUID
+    owner_id: uuid.UUID
+    slug: str
+    name: str
+    template: str
+    repo_url: str | None
+    branch: str
+    build_command: str | None
+    run_command: str | None
+    limits: Limits
+    status: str
+    status_reason: str | None
+    suspended_by: str | None
+    url: str | None = Field(description="Where the app answers (web apps)")
+    current_release: ReleaseRef | None
+    active_operation_id: uuid.UUID | None
+    created_at: datetime
+    updated_at: datetime
+    status_changed_at: datetime
+
+
+class AppDetail(AppOut):
+    instances: list[InstanceOut]

@@ -1,0 +1,203 @@
+"""Apps: creating them from a template, reading and changing them, owner isolation."""
+
+import uuid
+from urllib.parse import urlsplit
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from berth_common.errors import Conflict, NotFound, Unprocessable
+from berth_common.pagination import PageParams
+from berth_deploy.apps.dao import AppDAO
+from berth_deploy.apps.schemas import (
+    AppCreate,
+    AppDetail,
+    AppOut,
+    AppUpdate,
+    InstanceOut,
+    Limits,
+    ReleaseRef,
+)
+from berth_deploy.config import DeploySettings
+from berth_deploy.env.service import EnvCipher, set_vars
+from berth_deploy.models import App, Release, Template
+from berth_deploy.operations.dao import InstanceDAO
+from berth_deploy.runtime.git import normalise_repo_url
+from berth_deploy.templates.dao import TemplateDAO
+
+
+class SlugTaken(Conflict):
+    code = "slug_taken"
+
+
+def app_url(settings: DeploySettings, slug: str, process_type: str) -> str | None:
+    if process_type != "web":
+        return None
+    public = urlsplit(settings.public_url)
+    port = f":{public.port}" if public.port else ""
+    return f"{public.scheme or 'http'}://{slug}.{settings.apps_domain}{port}"
+
+
+def _check_repo(settings: DeploySettings, template: Template, repo_url: str | None) -> str | None:
+    if not template.needs_repo:
+        if repo_url:
+            raise Unprocessable(
+                f"The {template.key} template installs from its registry: no repository",
+                details={"field": "repo_url"},
+            )
+        return None
+    if not repo_url:
+        raise Unprocessable(
+            f"The {template.key} template needs a repository URL", details={"field": "repo_url"}
+        )
+    return normalise_repo_url(repo_url, allow_local=settings.allow_local_repos)
+
+
+async def create_app(
+    session: AsyncSession,
+    settings: DeploySettings,
+    cipher: EnvCipher,
+    owner_id: uuid.UUID,
+    data: AppCreate,
+) -> App:
+    template = await TemplateDAO(session).get(data.template)
+    if template is None or not template.is_active:
+        raise Unprocessable(f"Unknown template {data.template!r}", details={"field": "template"})
+    repo_url = _check_repo(settings, template, data.repo_url)
+    names = [v.name for v in data.env]
+    if len(names) != len(set(names)):
+        raise Unprocessable("An env var is given twice", details={"field": "env"})
+    dao = AppDAO(session)
+    if await dao.slug_in_use(data.slug):
+        raise SlugTaken(f"The name {data.slug!r} is taken")
+    try:
+        async with session.begin_nested():
+            app = await dao.create(
+                owner_id=owner_id,
+                slug=data.slug,
+                name=data.name or data.slug,
+                template_key=template.key,
+                repo_url=repo_url,
+                branch=data.branch,
+                build_command=data.build_command,
+                run_command=data.run_command,
+                memory_mb=data.limits.memory_mb or template.default_memory_mb,
+                cpu_millis=data.limits.cpu_millis or template.default_cpu_millis,
+                pids_max=data.limits.pids_max or template.default_pids_max,
+                status="created",
+            )
+    except IntegrityError as exc:
+        raise SlugTaken(f"The name {data.slug!r} is taken") from exc
+    if data.env:
+        await set_vars(session, cipher, app.id, [(v.name, v.value, v.secret) for v in data.env])
+    await session.refresh(app)
+    return app
+
+
+async def get_app(session: AsyncSession, app_id: uuid.UUID, owner_id: uuid.UUID | None) -> App:
+    """The app, to its owner (owner_id) or to staff (None); 404 for anyone else."""
+    app = await AppDAO(session).visible(app_id, owner_id)
+    if app is None:
+        raise NotFound("App not found")
+    return app
+
+
+async def update_app(
+    session: AsyncSession, settings: DeploySettings, app: App, data: AppUpdate
+) -> App:
+    if app.status in ("deleting", "deleted"):
+        raise Conflict("The app is being deleted", code="illegal_transition")
+    template = await TemplateDAO(session).get_or_404(app.template_key)
+    fields = data.model_dump(exclude_unset=True, exclude={"limits"})
+    if "repo_url" in fields:
+        fields["repo_url"] = _check_repo(settings, template, fields["repo_url"])
+    for key in ("name", "branch"):
+        if key in fields and fields[key] is None:
+            raise Unprocessable(f"{key} cannot be empty", details={"field": key})
+    if data.limits is not None:
+        fields.update(data.limits.model_dump(exclude_none=True))
+    app = await AppDAO(session).update(app, **fields)
+    await session.refresh(app)  # updated_at is set by the database
+    return app
+
+
+async def list_apps(
+    session: AsyncSession,
+    params: PageParams,
+    *,
+    owner_id: uuid.UUID | None,
+    status: str | None = None,
+    template: str | None = None,
+    q: str | None = None,
+) -> tuple[list[App], int]:
+    return await AppDAO(session).search(
+        params, owner_id=owner_id, status=status, template=template, q=q
+    )
+
+
+async def _process_types(session: AsyncSession) -> dict[str, str]:
+    rows = await session.execute(select(Template.key, Template.process_type))
+    return dict(rows.all())
+
+
+async def _releases(session: AsyncSession, ids: set[uuid.UUID]) -> dict[uuid.UUID, Release]:
+    if not ids:
+        return {}
+    rows = await session.execute(select(Release).where(Release.id.in_(ids)))
+    return {r.id: r for r in rows.scalars().all()}
+
+
+def _out(settings: DeploySettings, app: App, process_type: str, release: Release | None) -> dict:
+    return {
+        "id": app.id,
+        "owner_id": app.owner_id,
+        "slug": app.slug,
+        "name": app.name,
+        "template": app.template_key,
+        "repo_url": app.repo_url,
+        "branch": app.branch,
+        "build_command": app.build_command,
+        "run_command": app.run_command,
+        "limits": Limits(memory_mb=app.memory_mb, cpu_millis=app.cpu_millis, pids_max=app.pids_max),
+        "status": app.status,
+        "status_reason": app.status_reason,
+        "suspended_by": app.suspended_by,
+        "url": app_url(settings, app.slug, process_type),
+        "current_release": ReleaseRef(
+            id=release.id, number=release.number, commit_sha=release.commit_sha
+        )
+        if release
+        else None,
+        "active_operation_id": app.active_operation_id,
+        "created_at": app.created_at,
+        "updated_at": app.updated_at,
+        "status_changed_at": app.status_changed_at,
+    }
+
+
+async def app_outs(
+    session: AsyncSession, settings: DeploySettings, apps: list[App]
+) -> list[AppOut]:
+    kinds = await _process_types(session)
+    releases = await _releases(
+        session, {a.current_release_id for a in apps if a.current_release_id}
+    )
+    return [
+        AppOut(
+            **_out(
+                settings, a, kinds.get(a.template_key, "web"), releases.get(a.current_release_id)
+            )
+        )
+        for a in apps
+    ]
+
+
+async def app_detail(session: AsyncSession, settings: DeploySettings, app: App) -> AppDetail:
+    kinds = await _process_types(session)
+    release = await session.get(Release, app.current_release_id) if app.current_release_id else None
+    instances = await InstanceDAO(session).recent(app.id)
+    return AppDetail(
+        **_out(settings, app, kinds.get(app.template_key, "web"), release),
+        instances=[InstanceOut.model_validate(i) for i in instances],
+    )

@@ -1,0 +1,102 @@
+"""Deploy's settings: env prefix DEPLOY_ plus the platform-wide contract variables."""
+
+import socket
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import AliasChoices, Field, SecretStr, field_validator
+from pydantic_settings import SettingsConfigDict
+
+from berth_common.config import ServiceSettings
+
+
+class DeploySettings(ServiceSettings):
+    model_config = SettingsConfigDict(env_prefix="DEPLOY_", extra="ignore")
+
+    service_name: str = "deploy"
+
+    # the env contract (no prefix)
+    data_dir: Path = Field(Path("var/deploy"), validation_alias="DEPLOY_DATA_DIR")
+    traefik_dynamic_dir: Path = Field(
+        Path("var/traefik/dynamic"), validation_alias="TRAEFIK_DYNAMIC_DIR"
+    )
+    apps_domain: str = Field("apps.localhost", validation_alias="APPS_DOMAIN")
+    # Fernet key(s), comma-separated: the first encrypts, all decrypt (rotation)
+    env_encryption_key: SecretStr = Field(..., validation_alias="DEPLOY_ENV_ENCRYPTION_KEY")
+    # where this node reaches Traefik's `web` entry point to confirm a route is served
+    traefik_entry_url: str | None = Field(
+        None, validation_alias=AliasChoices("DEPLOY_TRAEFIK_ENTRY_URL")
+    )
+
+    # which repositories may be deployed: https:// always, file:// only when an admin allows it
+    allow_local_repos: bool = False
+    git_timeout_seconds: int = Field(300, ge=5, le=900)
+
+    # runtime of this node
+    node_name: str = Field(default_factory=socket.gethostname)
+    port_min: int = Field(21000, ge=1024, le=65535)
+    port_max: int = Field(21999, ge=1024, le=65535)
+    uid_base: int = Field(200_000, ge=1000)
+    bwrap_path: str = "bwrap"
+    cgroup_root: Path = Path("/sys/fs/cgroup")
+    cgroup_parent: str = "berth"
+    # apps may not connect to these (loopback services, internal networks, cloud metadata);
+    # DNS to the resolvers of /etc/resolv.conf stays open. Empty: no network policy.
+    firewall: bool = True
+    blocked_networks: list[str] = [
+        "127.0.0.0/8",
+        "10.0.0.0/8",
+        "172.16.0.0/12",
+        "192.168.0.0/16",
+        "169.254.0.0/16",
+        "100.64.0.0/10",
+        "::1/128",
+        "fc00::/7",
+        "fe80::/10",
+    ]
+    max_concurrent_builds: int = Field(2, ge=1, le=64)
+    build_timeout_seconds: int = Field(600, ge=10, le=1200)
+    build_memory_mb: int = Field(2048, ge=128)
+    build_pids_max: int = Field(1024, ge=32)
+    stop_grace_seconds: float = Field(10.0, ge=0.5, le=120)
+    # after the route switched, in-flight requests to the old instance get this long
+    drain_seconds: float = Field(1.0, ge=0, le=60)
+    route_wait_seconds: float = Field(20.0, ge=1, le=120)
+    releases_kept: int = Field(5, ge=2, le=50)
+
+    # leases on long steps
+    lease_seconds: int = Field(30, ge=3, le=600)
+    heartbeat_seconds: float = Field(3.0, ge=0.2, le=60)
+    max_attempts: int = Field(2, ge=1, le=10)
+
+    # supervision of running instances
+    supervise_interval_seconds: float = Field(1.0, ge=0.1, le=60)
+    restart_backoff_seconds: float = Field(1.0, ge=0.1, le=60)
+    restart_backoff_max_seconds: float = Field(60.0, ge=1, le=3600)
+    crash_loop_threshold: int = Field(5, ge=2, le=100)
+    crash_loop_window_seconds: int = Field(300, ge=10, le=86400)
+
+    @field_validator("data_dir", "traefik_dynamic_dir")
+    @classmethod
+    def _absolute(cls, value: Path) -> Path:
+        return value.resolve()
+
+    @property
+    def uid_range(self) -> tuple[int, int]:
+        return self.uid_base, self.uid_base + 9_999_999
+
+    @property
+    def entry_url(self) -> str:
+        return (self.traefik_entry_url or self.public_url).rstrip("/")
+
+    @property
+    def step_time_limit(self) -> int:
+        """Soft time limit of one operation task. The hard limit (+60 s) stays under
+        RabbitMQ's 30-minute consumer_timeout, so Celery ends a runaway task before the
+        broker drops the worker's channel; an operation cut short is reaped and retried."""
+        return min(self.build_timeout_seconds + self.git_timeout_seconds + 600, 1620)
+
+
+@lru_cache
+def get_settings() -> DeploySettings:
+    return DeploySettings()

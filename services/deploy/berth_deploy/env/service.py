@@ -1,0 +1,91 @@
+"""App env vars: encrypted at rest (Fernet, key from DEPLOY_ENV_ENCRYPTION_KEY), secret values
+write-only through the API, decrypted only to start the app's processes."""
+
+import uuid
+from dataclasses import dataclass
+
+from cryptography.fernet import Fernet, InvalidToken, MultiFernet
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from berth_common.errors import NotFound, Unprocessable
+from berth_deploy.config import DeploySettings
+from berth_deploy.env.dao import EnvVarDAO
+from berth_deploy.models import EnvVar
+
+MAX_VARS = 200
+
+
+class EnvCipher:
+    """The first key encrypts; every key decrypts (rotate by prepending a new key)."""
+
+    def __init__(self, keys: str):
+        parts = [k.strip() for k in keys.split(",") if k.strip()]
+        if not parts:
+            raise ValueError("DEPLOY_ENV_ENCRYPTION_KEY is empty")
+        try:
+            self._fernet = MultiFernet([Fernet(k) for k in parts])
+        except (ValueError, TypeError) as exc:
+            raise ValueError("DEPLOY_ENV_ENCRYPTION_KEY holds an invalid Fernet key") from exc
+
+    @classmethod
+    def from_settings(cls, settings: DeploySettings) -> "EnvCipher":
+        return cls(settings.env_encryption_key.get_secret_value())
+
+    def encrypt(self, value: str) -> bytes:
+        return self._fernet.encrypt(value.encode())
+
+    def decrypt(self, token: bytes) -> str:
+        try:
+            return self._fernet.decrypt(bytes(token)).decode()
+        except InvalidToken as exc:
+            raise RuntimeError("env var not decryptable with the configured keys") from exc
+
+
+@dataclass(frozen=True)
+class PlainEnv:
+    values: dict[str, str]
+    secrets: list[str]
+
+
+async def list_vars(session: AsyncSession, app_id: uuid.UUID) -> list[EnvVar]:
+    return await EnvVarDAO(session).of_app(app_id)
+
+
+def shown_value(cipher: EnvCipher, var: EnvVar) -> str | None:
+    return None if var.is_secret else cipher.decrypt(var.value_encrypted)
+
+
+async def set_vars(
+    session: AsyncSession, cipher: EnvCipher, app_id: uuid.UUID, items: list[tuple[str, str, bool]]
+) -> None:
+    dao = EnvVarDAO(session)
+    existing = {v.name for v in await dao.of_app(app_id)}
+    names = {name for name, _, _ in items}
+    if len(existing | names) > MAX_VARS:
+        raise Unprocessable(f"An app has at most {MAX_VARS} env vars")
+    for name, value, secret in items:
+        await dao.upsert(app_id, name, cipher.encrypt(value), secret)
+    await session.flush()
+
+
+async def delete_var(session: AsyncSession, app_id: uuid.UUID, name: str) -> None:
+    if not await EnvVarDAO(session).remove(app_id, name):
+        raise NotFound("No such env var")
+
+
+async def plain_env(session: AsyncSession, cipher: EnvCipher, app_id: uuid.UUID) -> PlainEnv:
+    values, secrets = {}, []
+    for var in await EnvVarDAO(session).of_app(app_id):
+        value = cipher.decrypt(var.value_encrypted)
+        values[var.name] = value
+        if var.is_secret:
+            secrets.append(value)
+    return PlainEnv(values, secrets)
+
+
+async def secret_values(session: AsyncSession, cipher: EnvCipher, app_id: uuid.UUID) -> list[str]:
+    return [
+        cipher.decrypt(v.value_encrypted)
+        for v in await EnvVarDAO(session).of_app(app_id)
+        if v.is_secret
+    ]

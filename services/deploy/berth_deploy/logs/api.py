@@ -1,0 +1,92 @@
+"""An app's build and run logs: history pages and a live stream (Server-Sent Events)."""
+
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Header, Query, Request
+from fastapi.responses import StreamingResponse
+
+from berth_common.db import SessionDep
+from berth_common.errors import Forbidden, NotFound, Unauthorized, Unprocessable, error_responses
+from berth_common.security import current_user
+from berth_deploy.apps.service import get_app
+from berth_deploy.deps import CipherDep, LogStoreDep, OwnerId
+from berth_deploy.logs import service
+from berth_deploy.logs.schemas import LogKind, LogPage
+from berth_deploy.models import App
+
+router = APIRouter(
+    prefix="/api/deploy/v1/apps/{app_id}/logs",
+    tags=["logs"],
+    dependencies=[Depends(current_user)],
+    responses=error_responses(Unauthorized, Forbidden, NotFound, Unprocessable),
+)
+
+Offset = Annotated[int, Query(ge=0, le=2**53, description="byte offset to read from")]
+LimitBytes = Annotated[int, Query(ge=1024, le=1024 * 1024)]
+ReleaseId = Annotated[uuid.UUID | None, Query(description="default: the latest release")]
+LastEventId = Annotated[
+    str | None, Header(alias="Last-Event-ID", max_length=20, pattern=r"^[0-9]+$")
+]
+
+
+async def history(
+    session, store, cipher, app: App, release_id, kind, offset, limit_bytes
+) -> LogPage:
+    release = await service.resolve_release(session, app, release_id)
+    return await service.read_page(session, store, cipher, app, release, kind, offset, limit_bytes)
+
+
+async def live(
+    request: Request, session, store, cipher, app: App, release_id, kind, offset, last_event_id
+) -> StreamingResponse:
+    release = await service.resolve_release(session, app, release_id)
+    start = int(last_event_id) if last_event_id else offset
+    body = service.stream(
+        request.app.state.db.sessionmaker, store, cipher, app.id, release.id, kind, start
+    )
+    return StreamingResponse(
+        body,
+        media_type="text/event-stream",
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+    )
+
+
+@router.get("", response_model=LogPage)
+async def get_logs(
+    app_id: uuid.UUID,
+    owner: OwnerId,
+    session: SessionDep,
+    store: LogStoreDep,
+    cipher: CipherDep,
+    release_id: ReleaseId = None,
+    kind: LogKind = "build",
+    offset: Offset = 0,
+    limit_bytes: LimitBytes = 65536,
+) -> LogPage:
+    """Whole lines from `offset`; go on from `next_offset` (empty `lines`: nothing more yet)."""
+    app = await get_app(session, app_id, owner)
+    return await history(session, store, cipher, app, release_id, kind, offset, limit_bytes)
+
+
+@router.get(
+    "/stream",
+    response_class=StreamingResponse,
+    responses={200: {"content": {"text/event-stream": {}}}},
+)
+async def stream_logs(
+    request: Request,
+    app_id: uuid.UUID,
+    owner: OwnerId,
+    session: SessionDep,
+    store: LogStoreDep,
+    cipher: CipherDep,
+    release_id: ReleaseId = None,
+    kind: LogKind = "build",
+    offset: Offset = 0,
+    last_event_id: LastEventId = None,
+) -> StreamingResponse:
+    """Server-Sent Events, one per line; the event id is the byte offset after the line, so
+    a reconnecting client (Last-Event-ID) misses nothing and sees nothing twice."""
+    app = await get_app(session, app_id, owner)
+    return await live(request, session, store, cipher, app, release_id, kind, offset, last_event_id)

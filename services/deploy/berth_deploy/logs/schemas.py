@@ -1,0 +1,20 @@
+import uuid
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+LogKind = Literal["build", "run"]
+
+
+class LogLineOut(BaseModel):
+    offset: int = Field(description="byte offset just after the line: pass it to resume")
+    text: str
+
+
+class LogPage(BaseModel):
+    release_id: uuid.UUID
+    kind: LogKind
+    offset: int
+    next_offset: int
+    size: int
+    lines: list[LogLineOut]

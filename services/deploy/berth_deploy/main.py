@@ -1,0 +1,38 @@
+"""The deploy service's web process: `uvicorn berth_deploy.main:create_app --factory`."""
+
+from fastapi import FastAPI
+
+from berth_common.service import build_service
+from berth_deploy.admin.api import router as admin_router
+from berth_deploy.apps.api import router as apps_router
+from berth_deploy.config import DeploySettings, get_settings
+from berth_deploy.env.api import router as env_router
+from berth_deploy.env.service import EnvCipher
+from berth_deploy.logs.api import router as logs_router
+from berth_deploy.logs.store import LogStore
+from berth_deploy.models import SCHEMA, Base
+from berth_deploy.operations.api import router as operations_router
+from berth_deploy.templates.api import router as templates_router
+
+
+def create_app(settings: DeploySettings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    cipher = EnvCipher.from_settings(settings)  # a broken key stops startup, not a request
+    app = build_service(
+        settings,
+        title="Berth deploy",
+        schema=SCHEMA,
+        metadata=Base.metadata,
+        routers=[
+            templates_router,
+            apps_router,
+            operations_router,
+            env_router,
+            logs_router,
+            admin_router,
+        ],
+        docs_prefix="/api/deploy",
+    )
+    app.state.env_cipher = cipher
+    app.state.log_store = LogStore(settings.data_dir)
+    return app

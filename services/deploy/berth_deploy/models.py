@@ -1,0 +1,272 @@
+"""Deploy's tables, all in the `deploy` schema."""
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    DateTime,
+    ForeignKey,
+    Identity,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    UniqueConstraint,
+    func,
+    text,
+)
+from sqlalchemy.dialects.postgresql import JSONB, UUID
+from sqlalchemy.orm import Mapped, mapped_column
+
+from berth_common.db import make_base
+from berth_common.outbox import add_outbox_tables
+
+SCHEMA = "deploy"
+Base = make_base(SCHEMA)
+add_outbox_tables(Base.metadata)
+
+
+def _uuid_pk() -> Mapped[uuid.UUID]:
+    return mapped_column(
+        UUID(as_uuid=True), primary_key=True, server_default=text("gen_random_uuid()")
+    )
+
+
+def _created() -> Mapped[datetime]:
+    return mapped_column(DateTime(timezone=True), server_default=func.now(), nullable=False)
+
+
+def _updated() -> Mapped[datetime]:
+    return mapped_column(
+        DateTime(timezone=True), server_default=func.now(), onupdate=func.now(), nullable=False
+    )
+
+
+class Template(Base):
+    """A catalog entry: how apps of this kind are built, run, checked, limited and billed."""
+
+    __tablename__ = "templates"
+    # server-set columns (created_at, updated_at, ...) come back with the INSERT/UPDATE
+    __mapper_args__ = {"eager_defaults": True}
+
+    key: Mapped[str] = mapped_column(String(40), primary_key=True)
+    name: Mapped[str] = mapped_column(String(80), nullable=False)
+    description: Mapped[str] = mapped_column(String(500), nullable=False, server_default="")
+    # web: listens on $PORT and gets a route; worker: no port, no route
+    process_type: Mapped[str] = mapped_column(String(16), nullable=False)
+    # [{"run": "shell command", "if_exists": "requirements.txt"}], run in the sandbox in order
+    build_steps: Mapped[list[dict[str, Any]]] = mapped_column(
+        JSONB, nullable=False, server_default=text("'[]'::jsonb")
+    )
+    run_command: Mapped[str] = mapped_column(Text, nullable=False)
+    # {"type": "http"|"process", "path", "method", "json", "timeout_seconds", "stable_seconds"}
+    health: Mapped[dict[str, Any]] = mapped_column(JSONB, nullable=False)
+    # zero_downtime: new instance first, then the old one stops; recreate: stop, then start
+    rollout: Mapped[str] = mapped_column(String(16), nullable=False)
+    # false: nothing is cloned (n8n installs from the npm registry in its build steps)
+    needs_repo: Mapped[bool] = mapped_column(Boolean, nullable=False, server_default="true")
+    default_memory_mb: Mapped[int] = mapped_column(Integer, nullable=False)
+    default_cpu_millis: Mapped[int] = mapped_column(Integer, nullable=False)
+    default_pids_max: Mapped[int] = mapped_column(Integer, nullable=False)
+    plan_key: Mapped[str] = mapped_column(String(40), nullable=False)
+    # environment defaults of the template (the app's own variables override them)
+    env: Mapped[dict[str, str]] = mapped_column(
+        JSONB, nullable=False, server_default=text("'{}'::jsonb")
+    )
+    is_active: Mapped[bool] = mapped_column(Boolean, nullable=False, server_default="true")
+    created_at: Mapped[datetime] = _created()
+    updated_at: Mapped[datetime] = _updated()
+
+
+class App(Base):
+    __tablename__ = "apps"
+    # server-set columns (created_at, updated_at, ...) come back with the INSERT/UPDATE
+    __mapper_args__ = {"eager_defaults": True}
+    __table_args__ = (
+        # a slug is a host name: unique among apps that are not deleted
+        Index(
+            "uq_apps_slug_live", "slug", unique=True, postgresql_where=text("status <> 'deleted'")
+        ),
+        Index("ix_apps_owner_created", "owner_id", "created_at"),
+    )
+
+    id: Mapped[uuid.UUID] = _uuid_pk()
+    owner_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), nullable=False)
+    slug: Mapped[str] = mapped_column(String(40), nullable=False)
+    name: Mapped[str] = mapped_column(String(80), nullable=False)
+    template_key: Mapped[str] = mapped_column(ForeignKey("templates.key"), nullable=False)
+    repo_url: Mapped[str | None] = mapped_column(String(500))
+    branch: Mapped[str] = mapped_column(String(100), nullable=False)
+    build_command: Mapped[str | None] = mapped_column(Text)
+    run_command: Mapped[str | None] = mapped_column(Text)
+    memory_mb: Mapped[int] = mapped_column(Integer, nullable=False)
+    cpu_millis: Mapped[int] = mapped_column(Integer, nullable=False)
+    pids_max: Mapped[int] = mapped_column(Integer, nullable=False)
+    status: Mapped[str] = mapped_column(String(16), nullable=False, server_default="created")
+    status_reason: Mapped[str | None] = mapped_column(String(500))
+    # "billing" or "admin" while suspended: unsuspend by billing restarts only its own
+    suspended_by: Mapped[str | None] = mapped_column(String(16))
+    current_release_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
+    # the operation holding the app (one at a time); the next queued one runs after it
+    active_operation_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
+    # the unprivileged uid the app's processes run as (uid_base + run_uid)
+    run_uid: Mapped[int] = mapped_column(BigInteger, Identity(start=1), nullable=False, unique=True)
+    created_at: Mapped[datetime] = _created()
+    updated_at: Mapped[datetime] = _updated()
+    status_changed_at: Mapped[datetime] = _created()
+    deleted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class EnvVar(Base):
+    __tablename__ = "env_vars"
+    # server-set columns (created_at, updated_at, ...) come back with the INSERT/UPDATE
+    __mapper_args__ = {"eager_defaults": True}
+
+    app_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("apps.id", ondelete="CASCADE"), primary_key=True
+    )
+    name: Mapped[str] = mapped_column(String(128), primary_key=True)
+    value_encrypted: Mapped[bytes] = mapped_column(LargeBinary, nullable=False)
+    is_secret: Mapped[bool] = mapped_column(Boolean, nullable=False, server_default="false")
+    created_at: Mapped[datetime] = _created()
+    updated_at: Mapped[datetime] = _updated()
+
+
+class Release(Base):
+    """One build of one commit; rollback re-activates an earlier ready release."""
+
+    __tablename__ = "releases"
+    # server-set columns (created_at, updated_at, ...) come back with the INSERT/UPDATE
+    __mapper_args__ = {"eager_defaults": True}
+    __table_args__ = (UniqueConstraint("app_id", "number"),)
+
+    id: Mapped[uuid.UUID] = _uuid_pk()
+    app_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("apps.id", ondelete="CASCADE"), nullable=False
+    )
+    number: Mapped[int] = mapped_column(Integer, nullable=False)
+    commit_sha: Mapped[str | None] = mapped_column(String(64))
+    branch: Mapped[str] = mapped_column(String(100), nullable=False)
+    # building | ready | failed | cancelled | pruned
+    status: Mapped[str] = mapped_column(String(16), nullable=False, server_default="building")
+    error: Mapped[str | None] = mapped_column(String(1000))
+    created_by: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), nullable=False)
+    created_at: Mapped[datetime] = _created()
+    built_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class Operation(Base):
+    """Async work on an app (deploy, rollback, start, stop, ...), one at a time per app.
+
+    A running operation holds a lease that its worker renews; an expired lease means the
+    worker died, and the reaper retries or fails the operation with a reason.
+    """
+
+    __tablename__ = "operations"
+    # server-set columns (created_at, updated_at, ...) come back with the INSERT/UPDATE
+    __mapper_args__ = {"eager_defaults": True}
+    __table_args__ = (
+        Index("ix_operations_app_created", "app_id", "created_at"),
+        Index(
+            "ix_operations_lease",
+            "lease_expires_at",
+            postgresql_where=text("status = 'running'"),
+        ),
+    )
+
+    id: Mapped[uuid.UUID] = _uuid_pk()
+    app_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("apps.id", ondelete="CASCADE"), nullable=False
+    )
+    kind: Mapped[str] = mapped_column(String(16), nullable=False)
+    # queued | running | succeeded | failed | cancelled | superseded
+    status: Mapped[str] = mapped_column(String(16), nullable=False, server_default="queued")
+    step: Mapped[str | None] = mapped_column(String(16))
+    reason: Mapped[str | None] = mapped_column(String(1000))
+    release_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
+    requested_by: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
+    # who asked, for the state the app lands in: "user", "admin", "billing", "system"
+    origin: Mapped[str] = mapped_column(String(16), nullable=False, server_default="user")
+    attempt: Mapped[int] = mapped_column(Integer, nullable=False, server_default="0")
+    lease_owner: Mapped[str | None] = mapped_column(String(200))
+    lease_node: Mapped[str | None] = mapped_column(String(200))
+    lease_expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    heartbeat_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # the process group of the current build step, so a reaper can kill what a dead worker left
+    step_pgid: Mapped[int | None] = mapped_column(Integer)
+    cancel_requested_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # the app's status when the operation was requested (a cancelled deploy goes back to it)
+    app_status_before: Mapped[str | None] = mapped_column(String(16))
+    created_at: Mapped[datetime] = _created()
+    started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class Instance(Base):
+    """One running release process of an app on a node (billing charges its interval)."""
+
+    __tablename__ = "instances"
+    # server-set columns (created_at, updated_at, ...) come back with the INSERT/UPDATE
+    __mapper_args__ = {"eager_defaults": True}
+    __table_args__ = (
+        Index("ix_instances_app", "app_id", "created_at"),
+        # a port serves one live instance per node
+        Index(
+            "uq_instances_node_port_live",
+            "node",
+            "port",
+            unique=True,
+            postgresql_where=text(
+                "port IS NOT NULL AND status IN ('starting', 'running', 'crashed', 'stopping')"
+            ),
+        ),
+    )
+
+    id: Mapped[uuid.UUID] = _uuid_pk()
+    app_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("apps.id", ondelete="CASCADE"), nullable=False
+    )
+    release_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("releases.id"), nullable=False)
+    # the operation that started it (a retried operation cleans up what its last try left)
+    operation_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
+    # starting | running | crashed | stopping | stopped | failed
+    status: Mapped[str] = mapped_column(String(16), nullable=False, server_default="starting")
+    node: Mapped[str] = mapped_column(String(200), nullable=False)
+    port: Mapped[int | None] = mapped_column(Integer)
+    plan_key: Mapped[str] = mapped_column(String(40), nullable=False)
+    pid: Mapped[int | None] = mapped_column(Integer)
+    monitor_pid: Mapped[int | None] = mapped_column(Integer)
+    # /proc/<pid>/stat start time: a recycled pid is never mistaken for the app
+    proc_start: Mapped[int | None] = mapped_column(BigInteger)
+    restart_count: Mapped[int] = mapped_column(Integer, nullable=False, server_default="0")
+    crash_times: Mapped[list[str]] = mapped_column(
+        JSONB, nullable=False, server_default=text("'[]'::jsonb")
+    )
+    last_exit_code: Mapped[int | None] = mapped_column(Integer)
+    next_restart_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    routed: Mapped[bool] = mapped_column(Boolean, nullable=False, server_default="false")
+    started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    stopped_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    stop_reason: Mapped[str | None] = mapped_column(String(500))
+    created_at: Mapped[datetime] = _created()
+
+
+class OwnerStanding(Base):
+    """Billing's last word on an owner: suspended owners' apps may not start.
+
+    Events can arrive out of order; the one with the later event time wins.
+    """
+
+    __tablename__ = "owner_standings"
+    # server-set columns (created_at, updated_at, ...) come back with the INSERT/UPDATE
+    __mapper_args__ = {"eager_defaults": True}
+
+    owner_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
+    suspended: Mapped[bool] = mapped_column(Boolean, nullable=False)
+    reason: Mapped[str | None] = mapped_column(String(500))
+    changed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    updated_at: Mapped[datetime] = _updated()

@@ -1,0 +1,27 @@
+"""The deploy runtime of this node, built once per process (after fork in workers)."""
+
+import logging
+
+from berth_deploy.config import DeploySettings
+from berth_deploy.env.service import EnvCipher
+from berth_deploy.logs.store import LogStore
+from berth_deploy.operations.executor import Runtime, Tx
+from berth_deploy.runtime import firewall
+from berth_deploy.runtime.local import LocalDriver
+from berth_deploy.runtime.routes import RouteTable
+
+
+def build_runtime(settings: DeploySettings, tx: Tx) -> Runtime:
+    # health checks and route probes poll a lot: keep httpx's per-request lines out of the log
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    if settings.firewall:
+        firewall.install(*settings.uid_range, settings.blocked_networks, settings.data_dir / "run")
+    return Runtime(
+        settings=settings,
+        tx=tx,
+        driver=LocalDriver(settings),
+        routes=RouteTable(settings.traefik_dynamic_dir, settings.apps_domain, settings.entry_url),
+        logs=LogStore(settings.data_dir),
+        cipher=EnvCipher.from_settings(settings),
+    )

@@ -1,0 +1,214 @@
+"""What each kind of operation does, step by step (run by executor.run_claim)."""
+
+import asyncio
+import shutil
+import time
+from pathlib import Path
+
+import uv
+
+from berth_deploy import events
+from berth_deploy.operations import leases, records
+from berth_deploy.operations.executor import FlowFn, Job, StepFailed
+from berth_deploy.operations.rollout import rollout, stop_instances
+from berth_deploy.runtime import git
+from berth_deploy.runtime.cgroups import Limits
+from berth_deploy.runtime.driver import ProcessSpec
+
+BUILD_PATH = "/app/.venv/bin:/opt/berth/bin:/usr/local/bin:/usr/bin:/bin"
+
+
+def build_env(job: Job, values: dict[str, str]) -> dict[str, str]:
+    return {
+        **job.template["env"],
+        **values,
+        "PATH": BUILD_PATH,
+        "HOME": "/data",
+        "LANG": "C.UTF-8",
+        "UV_PYTHON_DOWNLOADS": "never",
+        "UV_LINK_MODE": "copy",
+        "UV_NO_PROGRESS": "1",
+        # package downloads trust the node's CA store (/etc/ssl, bound in the sandbox), where
+        # an operator adds a corporate or mirror CA, not only the tools' bundled roots
+        "UV_NATIVE_TLS": "1",
+        "NODE_OPTIONS": "--use-openssl-ca",
+    }
+
+
+def build_commands(job: Job, source: Path) -> list[str]:
+    commands = []
+    for step in job.template["build_steps"]:
+        needs = step.get("if_exists")
+        if needs and not (source / needs).exists() and not (source / needs).is_symlink():
+            continue
+        commands.append(step["run"])
+    if job.app["build_command"]:
+        commands.append(job.app["build_command"])
+    return commands
+
+
+async def wait_for_build_slot(job: Job) -> None:
+    """At most DEPLOY_MAX_CONCURRENT_BUILDS builds at a time on a node; the others wait."""
+    settings = job.rt.settings
+    waiting = False
+    while not await job.tx(
+        leases.take_build_slot,
+        op_id=job.claim.op_id,
+        owner=job.owner,
+        node=settings.node_name,
+        limit=settings.max_concurrent_builds,
+    ):
+        if not waiting:
+            job.note(f"waiting for one of the node's {settings.max_concurrent_builds} build slots")
+            waiting = True
+        await job.sleep(1.0)
+
+
+async def fetch_source(job: Job, release_id, log: Path) -> str | None:
+    settings = job.rt.settings
+    dest = job.paths.fresh_release_dir(release_id)
+    if not job.template["needs_repo"]:
+        dest.mkdir(parents=True)
+        return None
+    url = git.normalise_repo_url(job.app["repo_url"] or "", allow_local=settings.allow_local_repos)
+    branch = job.app["branch"]
+    job.note(f"cloning {url} (branch {branch})", log)
+    proc, home = await git.start_clone(
+        url, branch, dest, log, allow_local=settings.allow_local_repos
+    )
+    try:
+        code = await job.watch(proc, settings.git_timeout_seconds, "git clone")
+    finally:
+        shutil.rmtree(home, ignore_errors=True)
+    if code != 0:
+        raise StepFailed(
+            f"git clone failed (exit code {code}): check the repository URL and the branch"
+        )
+    sha = await git.head_commit(dest)
+    await asyncio.to_thread(shutil.rmtree, dest / ".git", True)
+    job.note(f"commit {sha}", log)
+    return sha or None
+
+
+async def build(job: Job) -> object:
+    settings = job.rt.settings
+    release_id, number = await job.tx(records.begin_build, op_id=job.claim.op_id, app_id=job.app_id)
+    job.rt.logs.prepare(job.app_id, release_id)
+    log = job.rt.logs.path(job.app_id, release_id, "build")
+    job.log_path = log
+    job.note(f"deploy of release #{number} (attempt {job.claim.attempt})", log)
+    await wait_for_build_slot(job)
+    started = time.monotonic()
+    await asyncio.to_thread(job.paths.prepare)
+    sha = await fetch_source(job, release_id, log)
+    if sha:
+        await job.tx(records.release_commit, release_id=release_id, commit_sha=sha)
+    source = job.paths.release(release_id)
+    await asyncio.to_thread(job.paths.own_release, release_id)
+    await job.step("build")
+    plain = await job.tx(records.load_env, cipher=job.rt.cipher, app_id=job.app_id)
+    tools = (Path(uv.find_uv_bin()),)
+    limits = Limits(settings.build_memory_mb, 2000, settings.build_pids_max)
+    for index, command in enumerate(build_commands(job, source)):
+        left = settings.build_timeout_seconds - (time.monotonic() - started)
+        if left <= 0:
+            raise StepFailed(f"the build timed out after {settings.build_timeout_seconds}s")
+        job.note(f"$ {command}", log)
+        spec = ProcessSpec(
+            name=f"b-{job.claim.op_id}-{index}",
+            command=command,
+            mounts=job.paths.mounts(release_id, tools),
+            env=build_env(job, plain.values),
+            log_path=log,
+            uid=job.paths.uid,
+            limits=limits,
+        )
+        proc = await job.rt.driver.run(spec)
+        try:
+            code = await job.watch(proc, left, "the build")
+        finally:
+            job.rt.driver.forget(spec.name)
+        if code != 0:
+            raise StepFailed(f"build step failed with exit code {code}: {command[:200]}")
+    await job.tx(records.release_built, release_id=release_id, commit_sha=sha)
+    job.note(f"build finished in {time.monotonic() - started:.1f}s", log)
+    return release_id
+
+
+async def prune(job: Job) -> None:
+    pruned = await job.tx(
+        records.prune_releases, app_id=job.app_id, keep=job.rt.settings.releases_kept
+    )
+    for release_id in pruned:
+        await asyncio.to_thread(job.paths.remove_release, release_id)
+
+
+async def deploy(job: Job) -> None:
+    release_id = await build(job)
+    await rollout(job, release_id)
+    await prune(job)
+
+
+async def activate(job: Job) -> None:
+    """rollback, start, restart, resume: roll out an already built release."""
+    assert job.claim.release_id is not None
+    if not job.paths.release(job.claim.release_id).is_dir():
+        raise StepFailed("the release's files are gone from this node: deploy again")
+    await rollout(job, job.claim.release_id)
+
+
+async def resume(job: Job) -> None:
+    if job.app["status"] != "suspended":
+        return  # the suspension it lifts never completed: nothing was stopped
+    await activate(job)
+
+
+async def take_down(job: Job, final: str, event_key: str, reason: str) -> None:
+    job.cancellable = False
+    await job.step("stop")
+    await job.tx(
+        records.move_app,
+        app_id=job.app_id,
+        status="stopping",
+        when=("running", "failed", "starting", "building", "queued"),
+    )
+    live = await job.tx(records.instances, app_id=job.app_id)
+    await stop_instances(job, live, event_key, reason)
+    job.rt.routes.remove(job.app["slug"])
+    if final != "deleting":
+        suspended_by = job.claim.origin if final == "suspended" else None
+        await job.tx(
+            records.app_settled,
+            app_id=job.app_id,
+            status=final,
+            reason=reason if final == "suspended" else None,
+            suspended_by=suspended_by,
+        )
+
+
+async def stop(job: Job) -> None:
+    await take_down(job, "stopped", events.STOPPED, f"stopped by {job.claim.origin}")
+
+
+async def suspend(job: Job) -> None:
+    reason = job.claim.reason or job.claim.origin
+    await take_down(job, "suspended", events.SUSPENDED, reason)
+
+
+async def delete(job: Job) -> None:
+    await take_down(job, "deleting", events.DELETED, "app deleted")
+    await asyncio.to_thread(job.paths.remove_all)
+    await asyncio.to_thread(shutil.rmtree, job.rt.logs.root / str(job.app_id), True)
+    await job.tx(records.mark_deleted, app_id=job.app_id)
+
+
+FLOWS: dict[str, FlowFn] = {
+    "deploy": deploy,
+    "rollback": activate,
+    "start": activate,
+    "restart": activate,
+    "resume": resume,
+    "stop": stop,
+    "suspend": suspend,
+    "delete": delete,
+}

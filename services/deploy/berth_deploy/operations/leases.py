@@ -1,0 +1,236 @@
+"""Leases on running operations: taking the app's next operation, the heartbeat that keeps
+it, finishing it, and reaping the ones whose worker stopped beating (it died).
+
+Each function is one short transaction (`fn(session, ...)`), so the state it writes is
+visible at once to the API, the reaper and the other workers.
+"""
+
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from loguru import logger
+from sqlalchemy import func, select, text, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from berth_deploy.apps.dao import AppDAO
+from berth_deploy.models import App, Operation, Release, Template
+from berth_deploy.operations.dao import OperationDAO
+from berth_deploy.operations.service import dispatch, restore_after
+
+
+class LeaseLost(Exception):
+    """Another worker (or the reaper) took the operation over: stop touching it."""
+
+
+@dataclass(frozen=True)
+class Claim:
+    """What a worker needs to run an operation, read when it took the lease."""
+
+    op_id: uuid.UUID
+    kind: str
+    attempt: int
+    origin: str
+    release_id: uuid.UUID | None
+    requested_by: uuid.UUID | None
+    reason: str | None
+    app: dict[str, Any]
+    template: dict[str, Any]
+
+
+APP_FIELDS = (
+    "id", "owner_id", "slug", "template_key", "repo_url", "branch", "build_command",
+    "run_command", "memory_mb", "cpu_millis", "pids_max", "run_uid", "current_release_id",
+    "status", "suspended_by",
+)  # fmt: skip
+TEMPLATE_FIELDS = (
+    "key", "process_type", "build_steps", "run_command", "health", "rollout", "needs_repo",
+    "plan_key", "env",
+)  # fmt: skip
+
+
+def _lease_until(seconds: int) -> datetime:
+    return datetime.now(UTC) + timedelta(seconds=seconds)
+
+
+async def acquire(
+    session: AsyncSession, *, app_id: uuid.UUID, owner: str, node: str, lease_seconds: int
+) -> Claim | None:
+    """Lease the app's oldest queued operation, unless another one holds the app."""
+    app = await AppDAO(session).lock(app_id)
+    if app is None:
+        return None
+    ops = OperationDAO(session)
+    if app.active_operation_id is not None:
+        holder = await ops.get(app.active_operation_id)
+        if holder is not None and holder.status == "running":
+            return None  # it runs (or the reaper will deal with its expired lease)
+        app.active_operation_id = None
+    op = await ops.next_queued(app.id)
+    if op is None:
+        return None
+    now = datetime.now(UTC)
+    op.status = "running"
+    op.attempt += 1
+    op.lease_owner = owner
+    op.lease_node = node
+    op.lease_expires_at = _lease_until(lease_seconds)
+    op.heartbeat_at = now
+    op.started_at = op.started_at or now
+    op.step_pgid = None
+    app.active_operation_id = op.id
+    template = await session.get(Template, app.template_key)
+    assert template is not None
+    await session.flush()
+    return Claim(
+        op_id=op.id,
+        kind=op.kind,
+        attempt=op.attempt,
+        origin=op.origin,
+        release_id=op.release_id,
+        requested_by=op.requested_by,
+        reason=op.reason,
+        app={f: getattr(app, f) for f in APP_FIELDS},
+        template={f: getattr(template, f) for f in TEMPLATE_FIELDS},
+    )
+
+
+async def heartbeat(
+    session: AsyncSession,
+    *,
+    op_id: uuid.UUID,
+    owner: str,
+    lease_seconds: int,
+    pgid: int | None,
+) -> bool:
+    """Renew the lease; True when a cancel was asked for. LeaseLost when it is not ours."""
+    t = Operation.__table__
+    stmt = (
+        update(t)
+        .where(t.c.id == op_id, t.c.lease_owner == owner, t.c.status == "running")
+        .values(
+            lease_expires_at=func.now() + timedelta(seconds=lease_seconds),
+            heartbeat_at=func.now(),
+            step_pgid=pgid,
+        )
+        .returning(t.c.cancel_requested_at)
+    )
+    row = (await session.execute(stmt)).first()
+    if row is None:
+        raise LeaseLost(str(op_id))
+    return row[0] is not None
+
+
+async def set_step(
+    session: AsyncSession, *, op_id: uuid.UUID, owner: str, step: str, **values: Any
+) -> None:
+    t = Operation.__table__
+    stmt = (
+        update(t)
+        .where(t.c.id == op_id, t.c.lease_owner == owner, t.c.status == "running")
+        .values(step=step, **values)
+        .returning(t.c.id)
+    )
+    if (await session.execute(stmt)).first() is None:
+        raise LeaseLost(str(op_id))
+
+
+async def take_build_slot(
+    session: AsyncSession, *, op_id: uuid.UUID, owner: str, node: str, limit: int
+) -> bool:
+    """Enter the clone/build steps if fewer than `limit` builds run on this node."""
+    await session.execute(
+        text("SELECT pg_advisory_xact_lock(hashtext(:key))"),
+        {"key": f"berth-deploy-builds:{node}"},
+    )
+    busy = (
+        await session.execute(
+            select(func.count()).where(
+                Operation.status == "running",
+                Operation.lease_node == node,
+                Operation.step.in_(("clone", "build")),
+                Operation.lease_expires_at > func.now(),
+                Operation.id != op_id,
+            )
+        )
+    ).scalar_one()
+    if busy >= limit:
+        return False
+    await set_step(session, op_id=op_id, owner=owner, step="clone")
+    return True
+
+
+async def _close(
+    session: AsyncSession, op: Operation, app: App, status: str, reason: str | None
+) -> None:
+    op.status = status
+    op.reason = reason[:1000] if reason else op.reason
+    op.finished_at = datetime.now(UTC)
+    op.lease_owner = None
+    op.lease_expires_at = None
+    op.step_pgid = None
+    if status != "succeeded":
+        if op.release_id is not None:
+            release = await session.get(Release, op.release_id)
+            if release is not None and release.status == "building":
+                release.status = "failed" if status == "failed" else "cancelled"
+                release.error = (reason or status)[:1000]
+        await restore_after(session, app, op, failure=reason if status == "failed" else None)
+    if app.active_operation_id == op.id:
+        app.active_operation_id = None
+    if await OperationDAO(session).next_queued(app.id) is not None:
+        await dispatch(session, app.id)
+
+
+async def finish(
+    session: AsyncSession, *, op_id: uuid.UUID, owner: str, status: str, reason: str | None
+) -> None:
+    app_id = (await OperationDAO(session).get_or_404(op_id)).app_id
+    app = await AppDAO(session).lock(app_id)
+    op = await OperationDAO(session).lock(op_id)
+    if app is None or op is None or op.lease_owner != owner or op.status != "running":
+        raise LeaseLost(str(op_id))
+    await _close(session, op, app, status, reason)
+    await session.flush()
+
+
+@dataclass(frozen=True)
+class Reaped:
+    op_id: uuid.UUID
+    retried: bool
+    pgid: int | None
+    node: str | None
+
+
+async def reap_expired(session: AsyncSession, *, max_attempts: int) -> list[Reaped]:
+    """Operations whose worker stopped renewing its lease: retry them, or fail with a reason."""
+    reaped = []
+    for op in await OperationDAO(session).expired():
+        app = await AppDAO(session).lock(op.app_id)
+        assert app is not None
+        step = op.step or "its first step"
+        silent = (
+            int((datetime.now(UTC) - op.heartbeat_at).total_seconds()) if op.heartbeat_at else 0
+        )
+        lost = f"the worker running it was lost during {step} (no heartbeat for {silent}s)"
+        retry = op.cancel_requested_at is None and op.attempt < max_attempts
+        reaped.append(Reaped(op.id, retry, op.step_pgid, op.lease_node))
+        if op.cancel_requested_at is not None:
+            await _close(session, op, app, "cancelled", f"cancelled; {lost}")
+        elif retry:
+            op.status = "queued"
+            op.reason = f"{lost}; retrying (attempt {op.attempt + 1} of {max_attempts})"
+            op.lease_owner = None
+            op.lease_expires_at = None
+            op.step_pgid = None
+            if app.active_operation_id == op.id:
+                app.active_operation_id = None
+            await dispatch(session, app.id)
+        else:
+            await _close(
+                session, op, app, "failed", f"{lost}; gave up after {op.attempt} attempt(s)"
+            )
+        logger.bind(operation_id=str(op.id)).warning("reaped operation: {}", lost)
+    await session.flush()
+    return reaped

@@ -1,0 +1,273 @@
+"""Putting a release into service and taking instances out of it.
+
+Zero-downtime (web apps): start the new instance, wait for its health check, switch the
+Traefik route, wait until Traefik serves the new instance, let in-flight requests drain, then
+stop the old one (SIGTERM, grace, SIGKILL). Recreate (workers, n8n): stop, then start.
+"""
+
+import os
+import stat
+import time
+import uuid
+from pathlib import Path
+
+import httpx
+
+from berth_deploy import events
+from berth_deploy.operations import records
+from berth_deploy.operations.executor import Cancelled, Job, Runtime, StepFailed
+from berth_deploy.operations.records import InstanceRef
+from berth_deploy.runtime.cgroups import Limits
+from berth_deploy.runtime.driver import ProcessHandle, ProcessSpec
+from berth_deploy.runtime.health import HealthCheck, probe_http
+from berth_deploy.runtime.layout import AppPaths
+
+START_ATTEMPTS = 3
+RUN_PATH = "/app/.venv/bin:/app/node_modules/.bin:/usr/local/bin:/usr/bin:/bin"
+PROCFILE_MAX = 64 * 1024
+
+
+def read_procfile(release_dir: Path) -> dict[str, str]:
+    """The app's Procfile, never through a symlink (root must not read what it points at)."""
+    try:
+        fd = os.open(release_dir / "Procfile", os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    except OSError:
+        return {}
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return {}
+        data = os.read(fd, PROCFILE_MAX).decode("utf-8", errors="replace")
+    finally:
+        os.close(fd)
+    entries = {}
+    for line in data.splitlines():
+        name, sep, command = line.partition(":")
+        if sep and name.strip().isidentifier() and command.strip():
+            entries.setdefault(name.strip(), command.strip())
+    return entries
+
+
+def run_command(app: dict, template: dict, release_dir: Path) -> str:
+    if app["run_command"]:
+        return app["run_command"]
+    procfile = read_procfile(release_dir)
+    return procfile.get(template["process_type"]) or template["run_command"]
+
+
+def run_env(template: dict, values: dict[str, str], port: int | None) -> dict[str, str]:
+    env = {**template["env"], **values, "PATH": RUN_PATH, "HOME": "/data"}
+    if port is not None:
+        env["PORT"] = str(port)
+    return env
+
+
+async def spawn(
+    rt: Runtime,
+    *,
+    app: dict,
+    template: dict,
+    paths: AppPaths,
+    instance: InstanceRef,
+    release_id: uuid.UUID,
+    env_values: dict[str, str],
+    log: Path,
+) -> ProcessHandle:
+    """Start the instance's process in its sandbox, detached (it outlives the caller)."""
+    command = run_command(app, template, paths.release(release_id))
+    where = f" on port {instance.port}" if instance.port else ""
+    rt.logs.note(log, f"starting instance {instance.id}{where}: {command}")
+    spec = ProcessSpec(
+        name=instance.name,
+        command=command,
+        mounts=paths.mounts(release_id),
+        env=run_env(template, env_values, instance.port),
+        log_path=log,
+        uid=paths.uid,
+        limits=Limits(app["memory_mb"], app["cpu_millis"], app["pids_max"]),
+    )
+    return await rt.driver.launch(spec)
+
+
+async def launch(
+    job: Job, instance: InstanceRef, release_id: uuid.UUID, log: Path
+) -> ProcessHandle:
+    plain = await job.tx(records.load_env, cipher=job.rt.cipher, app_id=job.app_id)
+    handle = await spawn(
+        job.rt,
+        app=job.app,
+        template=job.template,
+        paths=job.paths,
+        instance=instance,
+        release_id=release_id,
+        env_values=plain.values,
+        log=log,
+    )
+    await job.tx(records.instance_launched, instance_id=instance.id, handle=handle)
+    return handle
+
+
+async def wait_healthy(job: Job, handle: ProcessHandle, port: int | None) -> str | None:
+    """None once healthy; "exited" when the process died first. StepFailed on timeout."""
+    check = HealthCheck.from_template(job.template["health"])
+    started = time.monotonic()
+    deadline = started + check.timeout_seconds
+    last = "no answer yet"
+    async with httpx.AsyncClient() as client:
+        while time.monotonic() < deadline:
+            job.checkpoint()
+            if not job.rt.driver.alive(handle):
+                return "exited"
+            if check.type == "process" or port is None:
+                if time.monotonic() - started >= check.stable_seconds:
+                    return None
+            else:
+                why = await probe_http(client, port, check)
+                if why is None:
+                    return None
+                last = why
+            await job.sleep(0.1)
+    raise StepFailed(
+        f"health check did not pass within {int(check.timeout_seconds)}s (last: {last})"
+    )
+
+
+async def wait_exit_status(job: Job, handle: ProcessHandle, seconds: float = 3.0):
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        status = job.rt.driver.exit_status(handle.name)
+        if status is not None:
+            return status
+        await job.sleep(0.05)
+    return None
+
+
+async def start_instance(job: Job, release_id: uuid.UUID, log: Path) -> InstanceRef:
+    """A new healthy instance of the release; a process that keeps exiting is a crash loop."""
+    settings = job.rt.settings
+    instance = await job.tx(
+        records.create_instance,
+        app_id=job.app_id,
+        release_id=release_id,
+        op_id=job.claim.op_id,
+        node=settings.node_name,
+        plan_key=job.template["plan_key"],
+        web=job.web,
+        port_range=(settings.port_min, settings.port_max),
+    )
+    last = "exited"
+    for attempt in range(1, START_ATTEMPTS + 1):
+        handle = await launch(job, instance, release_id, log)
+        try:
+            outcome = await wait_healthy(job, handle, instance.port)
+        except (Cancelled, StepFailed, Exception):
+            await job.rt.driver.stop(handle, settings.stop_grace_seconds)
+            await end_instance(job, instance, "failed", "did not start", None)
+            raise
+        if outcome is None:
+            return instance
+        status = await wait_exit_status(job, handle)
+        last = status.describe() if status else "exited"
+        exit_code = status.exit_code if status else None
+        await job.tx(
+            records.instance_crashed_on_start, instance_id=instance.id, exit_code=exit_code
+        )
+        job.note(f"the process {last} before passing its health check", log)
+        if attempt < START_ATTEMPTS:
+            delay = settings.restart_backoff_seconds * 2 ** (attempt - 1)
+            job.note(f"restarting in {delay:g}s (attempt {attempt + 1} of {START_ATTEMPTS})", log)
+            await job.sleep(delay)
+    await end_instance(job, instance, "failed", f"crash loop: {last}", None)
+    raise StepFailed(
+        f"crash loop: the process {last}, {START_ATTEMPTS} times in a row while starting; "
+        "see the run log"
+    )
+
+
+async def end_instance(
+    job: Job, instance: InstanceRef, status: str, reason: str, event_key: str | None
+) -> None:
+    exit_status = job.rt.driver.exit_status(instance.name)
+    job.rt.driver.forget(instance.name)
+    await job.tx(
+        records.instance_ended,
+        app_id=job.app_id,
+        instance_id=instance.id,
+        status=status,
+        reason=reason,
+        event_key=event_key,
+        exit_code=exit_status.exit_code if exit_status else None,
+    )
+
+
+async def stop_instances(
+    job: Job, instances: list[InstanceRef], event_key: str, reason: str
+) -> None:
+    """Out of the route first (Traefik confirms), then SIGTERM, grace, SIGKILL."""
+    settings = job.rt.settings
+    routes = job.rt.routes
+    slug = job.app["slug"]
+    for snapshot in instances:
+        instance = await job.tx(records.instance_stopping, instance_id=snapshot.id)
+        if instance is None:
+            continue  # already ended meanwhile
+        if instance.routed and routes.published().get(slug) == str(instance.id):
+            routes.remove(slug)
+            await routes.wait(slug, instance.id, served=False, within=settings.route_wait_seconds)
+        if instance.handle is not None:
+            await job.rt.driver.stop(instance.handle, settings.stop_grace_seconds)
+        await end_instance(job, instance, "stopped", reason, event_key)
+
+
+async def rollout(job: Job, release_id: uuid.UUID) -> None:
+    settings = job.rt.settings
+    number = await job.tx(records.release_number, release_id=release_id)
+    log = job.rt.logs.path(job.app_id, release_id, "run")
+    job.rt.logs.prepare(job.app_id, release_id)
+    job.log_path = log
+    for leftover in await job.tx(records.leftovers, op_id=job.claim.op_id):
+        if leftover.handle is not None:
+            await job.rt.driver.stop(leftover.handle, 1.0)
+        await end_instance(job, leftover, "failed", "left by a lost worker", None)
+    old = await job.tx(records.serving, app_id=job.app_id)
+    replaced = f"replaced by release #{number}"
+    if old and (job.template["rollout"] == "recreate" or not job.web):
+        job.cancellable = False  # from here the old instances are gone: go through with it
+        await stop_instances(job, old, events.STOPPED, replaced)
+        old = []
+    await job.step("start")
+    if not old:  # nothing serves meanwhile: the app shows it is starting
+        await job.tx(
+            records.move_app,
+            app_id=job.app_id,
+            status="starting",
+            when=("queued", "building", "stopped", "failed", "suspended", "running"),
+        )
+    instance = await start_instance(job, release_id, log)
+    if job.web:
+        job.cancellable = False
+        await job.step("route")
+        await job.tx(records.instance_routed, instance_id=instance.id)
+        routes = job.rt.routes
+        slug = job.app["slug"]
+        routes.publish(slug, instance.port, instance.id)
+        if not await routes.wait(
+            slug, instance.id, served=True, within=settings.route_wait_seconds
+        ):
+            routed_old = [i for i in old if i.routed and i.port]
+            if routed_old:
+                routes.publish(slug, routed_old[-1].port, routed_old[-1].id)
+            else:
+                routes.remove(slug)
+            await stop_instances(job, [instance], events.STOPPED, "route not served")
+            raise StepFailed(
+                f"Traefik did not serve the new route within {int(settings.route_wait_seconds)}s"
+            )
+    job.cancellable = False
+    await job.tx(
+        records.instance_live, app_id=job.app_id, instance_id=instance.id, release_id=release_id
+    )
+    job.note(f"instance {instance.id} of release #{number} is live", log)
+    if old:
+        await job.step("stop_old")
+        await job.sleep(settings.drain_seconds)
+        await stop_instances(job, old, events.STOPPED, replaced)

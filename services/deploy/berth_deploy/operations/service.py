@@ -1,0 +1,212 @@
+"""Asking for operations on an app (deploy, rollback, start, stop, restart, delete, suspend,
+resume) and cancelling them: the state checks, the per-app queue, the task that runs them.
+
+One operation runs at a time per app. Deploy-like and administrative operations queue behind
+the running one (a newer deploy or rollback supersedes a queued one); start, stop and restart
+need the app idle (409 otherwise).
+"""
+
+import uuid
+from datetime import UTC, datetime
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from berth_common.errors import Conflict, NotFound
+from berth_common.outbox import enqueue_task
+from berth_deploy.apps.dao import AppDAO
+from berth_deploy.models import App, Operation, OwnerStanding
+from berth_deploy.operations.dao import InstanceDAO, OperationDAO, ReleaseDAO
+from berth_deploy.operations.lifecycle import (
+    CANCELLABLE_STEPS,
+    DEPLOY_KINDS,
+    QUEUEABLE,
+    SERVING_INSTANCE,
+    STARTS_PROCESSES,
+    AccountSuspended,
+    IllegalTransition,
+    OperationInProgress,
+    check_requestable,
+    check_transition,
+)
+
+RUN_TASK = "deploy.operations.run"
+QUEUE = "deploy"
+# the app status an operation moves the app to as soon as it is asked for
+STATUS_ON_REQUEST = {"delete": "deleting", "stop": "stopping", "start": "starting"}
+RESTING = ("created", "stopped", "failed")
+
+
+class NothingToStart(Conflict):
+    code = "nothing_to_start"
+
+
+def set_status(app: App, status: str, reason: str | None = None) -> None:
+    check_transition(app.status, status)
+    if status != app.status:
+        app.status_changed_at = datetime.now(UTC)
+    app.status = status
+    app.status_reason = reason
+
+
+async def owner_suspended(session: AsyncSession, owner_id: uuid.UUID) -> OwnerStanding | None:
+    standing = await session.get(OwnerStanding, owner_id)
+    return standing if standing is not None and standing.suspended else None
+
+
+async def dispatch(session: AsyncSession, app_id: uuid.UUID) -> None:
+    """Ask a worker to run the app's next queued operation (after this transaction commits)."""
+    await enqueue_task(session, RUN_TASK, queue=QUEUE, kwargs={"app_id": str(app_id)})
+
+
+async def _rollback_target(
+    session: AsyncSession, app: App, release_id: uuid.UUID | None
+) -> uuid.UUID:
+    releases = ReleaseDAO(session)
+    if release_id is not None:
+        release = await releases.of_app(app.id, release_id)
+        if release is None:
+            raise NotFound("Release not found")
+        if release.status != "ready":
+            raise Conflict(
+                f"Release #{release.number} is {release.status}: only a built release that "
+                "is still kept can be rolled back to",
+                code="release_unavailable",
+            )
+        return release.id
+    current = await releases.get(app.current_release_id) if app.current_release_id else None
+    for release in await releases.ready(app.id):
+        if current is None or release.number < current.number:
+            return release.id
+    raise Conflict("There is no earlier release to roll back to", code="release_unavailable")
+
+
+async def request_operation(
+    session: AsyncSession,
+    app_id: uuid.UUID,
+    kind: str,
+    *,
+    requested_by: uuid.UUID | None,
+    origin: str,
+    release_id: uuid.UUID | None = None,
+    reason: str | None = None,
+) -> Operation:
+    app = await AppDAO(session).lock(app_id)
+    if app is None or app.status == "deleted":
+        raise NotFound("App not found")
+    check_requestable(kind, app.status)
+    if (
+        kind == "resume"
+        and origin == "billing"
+        and app.status == "suspended"
+        and app.suspended_by != "billing"
+    ):
+        raise Conflict("Suspended by an admin, not by billing", code="not_suspended_by_billing")
+    if kind in STARTS_PROCESSES:
+        standing = await owner_suspended(session, app.owner_id)
+        if standing is not None:
+            raise AccountSuspended(
+                "The account is suspended by billing; top up to run apps again",
+                details={"reason": standing.reason},
+            )
+    ops = OperationDAO(session)
+    active = await ops.active(app.id)
+    if kind == "resume" and app.status != "suspended":
+        if not any(o.kind == "suspend" for o in active):
+            raise IllegalTransition(f"Cannot resume an app that is {app.status}")
+    if kind not in QUEUEABLE and active:
+        raise OperationInProgress(
+            f"A {active[0].kind} is in progress; wait for it or cancel it",
+            details={"operation_id": str(active[0].id), "kind": active[0].kind},
+        )
+    target = None
+    if kind == "rollback":
+        target = await _rollback_target(session, app, release_id)
+    if kind in ("start", "resume", "restart"):
+        releases = ReleaseDAO(session)
+        current = await releases.get(app.current_release_id) if app.current_release_id else None
+        if current is None or current.status != "ready":
+            raise NothingToStart("The app has no built release to start: deploy it first")
+        target = current.id
+
+    now = datetime.now(UTC)
+    for other in active:
+        if other.status != "queued":
+            if kind in ("delete", "suspend") and other.kind not in ("stop", "delete", "suspend"):
+                other.cancel_requested_at = other.cancel_requested_at or now
+            continue
+        if kind in ("delete", "suspend") or (kind in DEPLOY_KINDS and other.kind in DEPLOY_KINDS):
+            other.status = "superseded"
+            other.finished_at = now
+            other.reason = f"superseded by a newer {kind}"
+
+    op = await ops.create(
+        app_id=app.id,
+        kind=kind,
+        status="queued",
+        release_id=target,
+        requested_by=requested_by,
+        origin=origin,
+        reason=reason,
+        app_status_before=app.status,
+    )
+    new_status = STATUS_ON_REQUEST.get(kind)
+    if kind in DEPLOY_KINDS and app.status in RESTING:
+        new_status = "queued"
+    if new_status:
+        set_status(app, new_status, reason)
+    if app.active_operation_id is None:
+        await dispatch(session, app.id)
+    await session.flush()
+    return op
+
+
+async def cancel_operation(session: AsyncSession, app_id: uuid.UUID, op_id: uuid.UUID) -> Operation:
+    app = await AppDAO(session).lock(app_id)
+    op = await OperationDAO(session).lock(op_id)
+    if app is None or op is None or op.app_id != app_id:
+        raise NotFound("Operation not found")
+    if op.status == "queued":
+        op.status = "cancelled"
+        op.finished_at = datetime.now(UTC)
+        op.reason = "cancelled before it started"
+        await restore_after(session, app, op)
+        if app.active_operation_id == op.id:
+            app.active_operation_id = None
+            await dispatch(session, app.id)
+    elif op.status == "running":
+        if op.kind in ("stop", "delete", "suspend"):
+            raise Conflict(f"A {op.kind} cannot be cancelled", code="not_cancellable")
+        if op.step not in CANCELLABLE_STEPS:
+            raise Conflict(
+                "Too late to cancel: the new release is already being switched in",
+                code="not_cancellable",
+            )
+        op.cancel_requested_at = op.cancel_requested_at or datetime.now(UTC)
+    else:
+        raise Conflict(f"The {op.kind} already ended ({op.status})", code="not_cancellable")
+    await session.flush()
+    return op
+
+
+async def restore_after(
+    session: AsyncSession, app: App, op: Operation, failure: str | None = None
+) -> None:
+    """Where the app lands when `op` ends without succeeding (cancelled, superseded, failed)."""
+    if app.status in ("deleting", "deleted", "suspended"):
+        return
+    serving = await InstanceDAO(session).live(app.id, SERVING_INSTANCE)
+    if serving:
+        if app.status != "running":
+            set_status(app, "running", None)
+        return
+    if failure is not None:
+        set_status(app, "failed", failure[:500])
+        return
+    if app.status in ("queued", "building", "starting", "stopping"):
+        others = [o for o in await OperationDAO(session).active(app.id) if o.id != op.id]
+        if any(o.kind in DEPLOY_KINDS and o.status == "queued" for o in others):
+            return  # a newer deploy keeps it queued
+        before = op.app_status_before if op.app_status_before in RESTING else None
+        if before is None:
+            before = "stopped" if app.current_release_id else "created"
+        set_status(app, before, "cancelled" if before != "failed" else app.status_reason)

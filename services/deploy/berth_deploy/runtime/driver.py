@@ -1,0 +1,72 @@
+"""The runtime-driver interface: how the deploy service starts, watches and stops processes.
+
+One real driver exists (`LocalDriver`: sandboxed processes on this node). A Docker Engine
+driver is the production path on paper; it gets written when it can be tested against a
+real engine.
+"""
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol
+
+from berth_deploy.runtime.cgroups import Limits
+from berth_deploy.runtime.sandbox import SandboxMounts
+
+
+@dataclass(frozen=True)
+class ProcessSpec:
+    #: unique per process on the node: names its cgroup and its exit record
+    name: str
+    command: str
+    mounts: SandboxMounts
+    env: dict[str, str] = field(repr=False)
+    log_path: Path
+    uid: int
+    limits: Limits
+
+
+@dataclass(frozen=True)
+class ProcessHandle:
+    name: str
+    pid: int
+    monitor_pid: int | None
+    start_time: int
+
+
+@dataclass(frozen=True)
+class ExitStatus:
+    exit_code: int | None
+    oom_killed: bool = False
+
+    def describe(self) -> str:
+        if self.oom_killed:
+            return "killed: out of memory (raise the app's memory limit)"
+        if self.exit_code is None:
+            return "exited (status unknown)"
+        if self.exit_code > 128:
+            return f"killed by signal {self.exit_code - 128}"
+        return f"exited with code {self.exit_code}"
+
+
+class RuntimeDriver(Protocol):
+    async def launch(self, spec: ProcessSpec) -> ProcessHandle:
+        """Start a long-running process that outlives the caller."""
+
+    async def run(self, spec: ProcessSpec) -> "ForegroundProcess":
+        """Start a build step the caller waits for."""
+
+    def alive(self, handle: ProcessHandle) -> bool: ...
+
+    def exit_status(self, name: str) -> ExitStatus | None: ...
+
+    async def stop(self, handle: ProcessHandle, grace: float) -> None: ...
+
+    def kill_group(self, pgid: int) -> None: ...
+
+    def forget(self, name: str) -> None: ...
+
+
+class ForegroundProcess(Protocol):
+    pid: int
+
+    async def wait(self) -> int: ...

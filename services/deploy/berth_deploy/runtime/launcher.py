@@ -1,0 +1,234 @@
+"""Starts one sandboxed process for the local runtime driver (stdlib only, run as a script).
+
+    python -I -S launcher.py < spec.json
+
+The spec arrives on stdin (it carries the app's env, secrets included: never on disk).
+
+mode "exec" (builds): join the cgroups, set rlimits, open the log, drop privileges and exec
+the command in place; the caller waits for it like any child.
+
+mode "daemon" (app instances): fork a monitor that leaves the caller's session, forks the
+app, prints {"pid", "monitor_pid", "start_time"} on stdout and exits. The monitor waits for
+the app, writes its exit status to `exit_file` and removes its cgroups. The app is never a
+child of the deploy worker, so it outlives a worker restart and never becomes its zombie.
+"""
+
+import ctypes
+import json
+import os
+import resource
+import signal
+import sys
+import time
+
+RLIMITS = {
+    "NOFILE": resource.RLIMIT_NOFILE,
+    "NPROC": resource.RLIMIT_NPROC,
+    "CORE": resource.RLIMIT_CORE,
+    "FSIZE": resource.RLIMIT_FSIZE,
+}
+
+
+def proc_start_time(pid: int) -> int:
+    """Field 22 of /proc/<pid>/stat: the start time that tells a recycled pid apart."""
+    with open(f"/proc/{pid}/stat", "rb") as f:
+        data = f.read()
+    return int(data[data.rindex(b")") + 2 :].split()[19])
+
+
+CLONE_NEWNS = 0x00020000
+MS_BIND = 0x1000
+MS_REC = 0x4000
+MS_PRIVATE = 1 << 18
+MS_NOSUID = 0x2
+MS_NODEV = 0x4
+STAGE = "/tmp"  # noqa: S108 - a tmpfs of our own, in a private mount namespace
+
+
+def _mount(libc, source: str | None, target: str, fstype: str | None, flags: int, data=None):
+    def enc(value: str | None) -> bytes | None:
+        return value.encode() if value is not None else None
+
+    if libc.mount(enc(source), enc(target), enc(fstype), flags, enc(data)) != 0:
+        err = ctypes.get_errno()
+        raise OSError(err, f"mount {source} on {target}: {os.strerror(err)}")
+
+
+def stage(spec: dict) -> None:
+    """Give the sandbox's host directories a path the app's uid can traverse.
+
+    As root: a private mount namespace for this process only, a fresh tmpfs on /tmp and the
+    host paths bind-mounted there (through fds opened first), so bubblewrap, running as the
+    app's uid, never walks the host's parent directories (var/ may be 0700). Unprivileged:
+    the paths are used as they are (their parents must then be traversable).
+    """
+    paths = spec.get("stage_paths") or []
+    if not paths or os.geteuid() != 0:
+        return
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.unshare(CLONE_NEWNS) != 0:
+        raise OSError(ctypes.get_errno(), "unshare(CLONE_NEWNS)")
+    _mount(libc, None, "/", None, MS_REC | MS_PRIVATE)
+    # opened in the new namespace (a bind source must be), before the tmpfs hides /tmp
+    fds = {path: os.open(path, os.O_PATH) for path in paths}
+    _mount(libc, "tmpfs", STAGE, "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755,size=64k")
+    staged = {}
+    for index, (path, fd) in enumerate(fds.items()):
+        target = f"{STAGE}/berth-{index}"
+        if os.path.isdir(f"/proc/self/fd/{fd}"):
+            os.mkdir(target, 0o755)
+        else:
+            os.close(os.open(target, os.O_CREAT | os.O_WRONLY, 0o644))
+        _mount(libc, f"/proc/self/fd/{fd}", target, None, MS_BIND)
+        os.close(fd)
+        staged[path] = target
+    argv = spec["argv"]
+    for i in range(1, len(argv)):
+        if argv[i - 1] in ("--bind", "--ro-bind") and argv[i] in staged:
+            argv[i] = staged[argv[i]]
+
+
+def become_app(spec: dict) -> None:
+    """In the process that will exec the command: session, cgroups, limits, log, identity."""
+    try:
+        os.setsid()
+    except OSError:
+        pass  # already a session leader (the caller used start_new_session)
+    for procs in spec.get("cgroup_procs", []):
+        with open(procs, "w") as f:
+            f.write(str(os.getpid()))
+    for name, (soft, hard) in spec.get("rlimits", {}).items():
+        resource.setrlimit(RLIMITS[name], (soft, hard))
+    log = os.open(spec["log"], os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    null = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(null, 0)
+    os.dup2(log, 1)
+    os.dup2(log, 2)
+    os.closerange(3, 65536)
+    stage(spec)
+    uid, gid = spec.get("uid"), spec.get("gid")
+    if uid is not None and os.geteuid() == 0:
+        os.setgroups([])
+        os.setgid(gid if gid is not None else uid)
+        os.setuid(uid)
+    os.chdir(spec.get("cwd", "/"))
+    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGPIPE):
+        signal.signal(sig, signal.SIG_DFL)
+    signal.pthread_sigmask(signal.SIG_SETMASK, [])
+
+
+def exec_app(spec: dict) -> None:
+    try:
+        become_app(spec)
+        os.execvpe(spec["argv"][0], spec["argv"], spec["env"])  # noqa: S606 - fixed argv
+    except BaseException as exc:  # the log is fd 2 by now, or still the caller's stderr
+        os.write(2, f"[berth] could not start the process: {exc}\n".encode())
+        os._exit(127)
+
+
+def write_atomic(path: str, data: dict) -> None:
+    tmp = f"{path}.{os.getpid()}.tmp"
+    with open(tmp, "w") as f:
+        json.dump(data, f)
+    os.replace(tmp, path)
+
+
+def oom_killed(spec: dict) -> bool:
+    for procs in spec.get("cgroup_procs", []):
+        directory = os.path.dirname(procs)
+        for name in ("memory.oom_control", "memory.events"):
+            try:
+                with open(os.path.join(directory, name)) as f:
+                    for line in f:
+                        key, _, value = line.partition(" ")
+                        if key == "oom_kill" and int(value) > 0:
+                            return True
+            except (OSError, ValueError):
+                continue
+    return False
+
+
+def remove_cgroups(spec: dict) -> None:
+    for procs in spec.get("cgroup_procs", []):
+        directory = os.path.dirname(procs)
+        for _ in range(50):
+            try:
+                os.rmdir(directory)
+                break
+            except FileNotFoundError:
+                break
+            except OSError:
+                time.sleep(0.1)  # the last processes of the group are still exiting
+
+
+def monitor(spec: dict, report_fd: int) -> None:
+    """The monitor: parent of the app, reaps it, records how it ended."""
+    os.setsid()
+    for sig in (signal.SIGHUP, signal.SIGINT, signal.SIGPIPE, signal.SIGTERM):
+        signal.signal(sig, signal.SIG_IGN)
+    null = os.open(os.devnull, os.O_RDWR)
+    for fd in (0, 1, 2):  # let go of the caller's pipes, or it would wait for us
+        os.dup2(null, fd)
+    child = os.fork()
+    if child == 0:
+        os.close(report_fd)
+        exec_app(spec)
+    try:
+        started = proc_start_time(child)
+    except OSError:
+        started = 0
+    os.write(
+        report_fd,
+        json.dumps({"pid": child, "monitor_pid": os.getpid(), "start_time": started}).encode(),
+    )
+    os.close(report_fd)
+    while True:
+        try:
+            _, status = os.waitpid(child, 0)
+            break
+        except ChildProcessError:
+            status = 0
+            break
+        except InterruptedError:
+            continue
+    result = {"exited_at": time.time()}
+    if os.WIFSIGNALED(status):
+        result["signal"] = os.WTERMSIG(status)
+        result["exit_code"] = 128 + os.WTERMSIG(status)
+    else:
+        result["exit_code"] = os.WEXITSTATUS(status)
+    if oom_killed(spec):
+        result["oom_killed"] = True
+    exit_file = spec.get("exit_file")
+    if exit_file:
+        write_atomic(exit_file, result)
+    remove_cgroups(spec)
+    os._exit(0)
+
+
+def main() -> None:
+    spec = json.loads(sys.stdin.buffer.read())
+    if spec.get("mode") == "exec":
+        exec_app(spec)
+        return
+    read_fd, write_fd = os.pipe()
+    if os.fork() == 0:
+        os.close(read_fd)
+        try:
+            monitor(spec, write_fd)
+        finally:
+            os._exit(1)
+    os.close(write_fd)
+    chunks = []
+    while chunk := os.read(read_fd, 4096):
+        chunks.append(chunk)
+    report = b"".join(chunks)
+    if not report:
+        sys.stderr.write("monitor failed before starting the process\n")
+        sys.exit(1)
+    sys.stdout.write(report.decode())
+    sys.stdout.flush()
+
+
+if __name__ == "__main__":
+    main()

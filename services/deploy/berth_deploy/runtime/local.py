@@ -1,0 +1,183 @@
+"""The local runtime driver: sandboxed processes on this node (bubblewrap + cgroups).
+
+Apps are started through launcher.py, which detaches them from the caller (their own
+session and process group, parented by a small monitor), so they keep running when the deploy
+worker restarts; their stdout/stderr go straight to the release's log file.
+"""
+
+import asyncio
+import json
+import os
+import signal
+import sys
+import time
+from pathlib import Path
+
+from loguru import logger
+
+from berth_deploy.config import DeploySettings
+from berth_deploy.runtime.cgroups import Cgroups
+from berth_deploy.runtime.driver import ExitStatus, ProcessHandle, ProcessSpec
+from berth_deploy.runtime.sandbox import bwrap_argv, find_bwrap, staged_paths
+
+LAUNCHER = Path(__file__).with_name("launcher.py")
+LAUNCHER_ENV = {"PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8"}
+RLIMIT_FILE_SIZE = 2 * 1024**3
+
+
+def read_stat(pid: int) -> tuple[str, int, int, int] | None:
+    """(comm, state, pgrp, start time) of a process, or None when it is gone."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            data = f.read()
+    except OSError:
+        return None
+    comm = data[data.index(b"(") + 1 : data.rindex(b")")].decode(errors="replace")
+    fields = data[data.rindex(b")") + 2 :].split()
+    return comm, fields[0].decode(), int(fields[2]), int(fields[19])
+
+
+def group_members(pgid: int) -> list[tuple[int, str]]:
+    members = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        stat = read_stat(int(entry))
+        if stat and stat[2] == pgid and stat[1] != "Z":
+            members.append((int(entry), stat[0]))
+    return members
+
+
+class LocalDriver:
+    def __init__(self, settings: DeploySettings):
+        self.settings = settings
+        self.run_dir = settings.data_dir / "run"
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        self.run_dir.chmod(0o700)
+        self.cgroups = Cgroups(settings.cgroup_root, settings.cgroup_parent)
+        self._bwrap: str | None = None
+
+    @property
+    def bwrap(self) -> str:
+        if self._bwrap is None:
+            self._bwrap = find_bwrap(self.settings.bwrap_path)
+        return self._bwrap
+
+    def exit_file(self, name: str) -> Path:
+        return self.run_dir / f"{name}.exit"
+
+    def _spec(self, spec: ProcessSpec, mode: str) -> bytes:
+        cgroup_procs = self.cgroups.create(spec.name, spec.limits)
+        payload = {
+            "mode": mode,
+            "argv": bwrap_argv(self.bwrap, spec.mounts, spec.command),
+            "stage_paths": staged_paths(spec.mounts),
+            "env": spec.env,
+            "log": str(spec.log_path),
+            "uid": spec.uid,
+            "gid": spec.uid,
+            "cgroup_procs": cgroup_procs,
+            "rlimits": {
+                "NOFILE": [4096, 4096],
+                "CORE": [0, 0],
+                "FSIZE": [RLIMIT_FILE_SIZE, RLIMIT_FILE_SIZE],
+                # per-uid process count: the fallback when the pids cgroup is unavailable
+                "NPROC": [spec.limits.pids_max + 8, spec.limits.pids_max + 8],
+            },
+            "exit_file": str(self.exit_file(spec.name)),
+        }
+        return json.dumps(payload).encode()
+
+    async def launch(self, spec: ProcessSpec) -> ProcessHandle:
+        self.exit_file(spec.name).unlink(missing_ok=True)
+        payload = self._spec(spec, "daemon")
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-I",
+            "-S",
+            str(LAUNCHER),
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+            env=LAUNCHER_ENV,
+            start_new_session=True,
+        )
+        out, err = await asyncio.wait_for(proc.communicate(payload), timeout=30)
+        if proc.returncode != 0 or not out:
+            raise RuntimeError(f"launcher failed ({proc.returncode}): {err.decode()[-500:]}")
+        info = json.loads(out)
+        return ProcessHandle(spec.name, info["pid"], info["monitor_pid"], info["start_time"])
+
+    async def run(self, spec: ProcessSpec) -> asyncio.subprocess.Process:
+        """A build step: the launcher execs the sandbox in place; pid == process group."""
+        payload = self._spec(spec, "exec")
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-I",
+            "-S",
+            str(LAUNCHER),
+            stdin=asyncio.subprocess.PIPE,
+            env=LAUNCHER_ENV,
+            start_new_session=True,
+        )
+        assert proc.stdin is not None
+        proc.stdin.write(payload)
+        await proc.stdin.drain()
+        proc.stdin.close()
+        return proc
+
+    def alive(self, handle: ProcessHandle) -> bool:
+        stat = read_stat(handle.pid)
+        if stat is None or stat[1] in ("Z", "X"):
+            return False
+        return not handle.start_time or stat[3] == handle.start_time
+
+    def exit_status(self, name: str) -> ExitStatus | None:
+        try:
+            data = json.loads(self.exit_file(name).read_text())
+        except (OSError, ValueError):
+            return None
+        return ExitStatus(data.get("exit_code"), bool(data.get("oom_killed")))
+
+    def signal_app(self, handle: ProcessHandle, sig: int) -> None:
+        """Signal the app's processes but not bubblewrap's own: they exit when the app does
+        and report its exit status (bwrap itself would die of SIGTERM and lose it)."""
+        for pid, comm in group_members(handle.pid):
+            if comm == "bwrap":
+                continue
+            try:
+                os.kill(pid, sig)
+            except ProcessLookupError:
+                pass
+
+    def kill_group(self, pgid: int) -> None:
+        try:
+            os.killpg(pgid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+
+    async def _wait_gone(self, handle: ProcessHandle, seconds: float) -> bool:
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            if not self.alive(handle):
+                return True
+            await asyncio.sleep(0.05)
+        return not self.alive(handle)
+
+    async def stop(self, handle: ProcessHandle, grace: float) -> None:
+        """SIGTERM, `grace` seconds to exit, then SIGKILL for the group and its cgroup."""
+        if self.alive(handle):
+            self.signal_app(handle, signal.SIGTERM)
+            if not await self._wait_gone(handle, grace):
+                logger.info("{} ignored SIGTERM for {}s: SIGKILL", handle.name, grace)
+                self.kill_group(handle.pid)
+                await self._wait_gone(handle, 5)
+        for pid in self.cgroups.pids(handle.name):
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+
+    def forget(self, name: str) -> None:
+        self.exit_file(name).unlink(missing_ok=True)
+        self.cgroups.remove(name)

@@ -1,0 +1,140 @@
+"""Traefik routes of running web apps: one file per app in the watched dynamic directory.
+
+Host(`<slug>.<APPS_DOMAIN>`) on entry point `web` goes to 127.0.0.1:<port>, with no
+forwardAuth (apps are public sites). A second router answers only requests carrying the
+instance's probe header, and adds X-Berth-Route: <instance id> to the answer: when that
+header comes back through Traefik, Traefik serves this file's version of the route.
+"""
+
+import asyncio
+import os
+import re
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import httpx
+import yaml
+
+PROBE_HEADER = "X-Berth-Probe"
+ROUTE_HEADER = "X-Berth-Route"
+PREFIX = "app-"
+# app routers match one host only; above every platform router, whatever their rule length
+PRIORITY = 100_000
+_SLUG = re.compile(r"^[a-z][a-z0-9-]{1,38}[a-z0-9]$")
+_DOMAIN = re.compile(
+    r"^(?=.{1,200}$)[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$"
+)
+
+
+class InvalidRoute(ValueError):
+    pass
+
+
+def host_for(slug: str, domain: str) -> str:
+    return f"{slug}.{domain}"
+
+
+def route_config(slug: str, domain: str, port: int, instance_id: uuid.UUID) -> dict[str, Any]:
+    if not _SLUG.match(slug):
+        raise InvalidRoute(f"invalid slug {slug!r}")
+    if not _DOMAIN.match(domain):
+        raise InvalidRoute(f"invalid apps domain {domain!r}")
+    if not isinstance(port, int) or not 1024 <= port <= 65535:
+        raise InvalidRoute(f"invalid port {port!r}")
+    instance = str(uuid.UUID(str(instance_id)))
+    name = f"{PREFIX}{slug}"
+    host = f"Host(`{host_for(slug, domain)}`)"
+    return {
+        "http": {
+            "routers": {
+                name: {
+                    "entryPoints": ["web"],
+                    "rule": host,
+                    "priority": PRIORITY,
+                    "service": name,
+                },
+                f"{name}-probe": {
+                    "entryPoints": ["web"],
+                    "rule": f"{host} && Header(`{PROBE_HEADER}`, `{instance}`)",
+                    "priority": PRIORITY + 1,
+                    "service": name,
+                    "middlewares": [f"{name}-probe"],
+                },
+            },
+            "middlewares": {
+                f"{name}-probe": {"headers": {"customResponseHeaders": {ROUTE_HEADER: instance}}}
+            },
+            "services": {
+                name: {
+                    "loadBalancer": {
+                        "passHostHeader": True,
+                        "servers": [{"url": f"http://127.0.0.1:{port}"}],
+                    }
+                }
+            },
+        }
+    }
+
+
+class RouteTable:
+    def __init__(self, directory: Path, domain: str, entry_url: str):
+        self.directory = directory
+        self.domain = domain
+        self.entry_url = entry_url.rstrip("/")
+
+    def path(self, slug: str) -> Path:
+        return self.directory / f"{PREFIX}{slug}.yml"
+
+    def publish(self, slug: str, port: int, instance_id: uuid.UUID) -> None:
+        """Validate, write to a temp name Traefik ignores, then rename into place."""
+        config = route_config(slug, self.domain, port, instance_id)
+        text = yaml.safe_dump(config, sort_keys=True)
+        if yaml.safe_load(text) != config:
+            raise InvalidRoute("route file does not read back as written")
+        self.directory.mkdir(parents=True, exist_ok=True)
+        target = self.path(slug)
+        tmp = self.directory / f".{target.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp"
+        with tmp.open("w") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, target)
+
+    def remove(self, slug: str) -> None:
+        self.path(slug).unlink(missing_ok=True)
+
+    def published(self) -> dict[str, str | None]:
+        """slug -> the instance id its route file serves (None when unreadable)."""
+        found: dict[str, str | None] = {}
+        for path in self.directory.glob(f"{PREFIX}*.yml"):
+            slug = path.name[len(PREFIX) : -len(".yml")]
+            try:
+                data = yaml.safe_load(path.read_text())
+                middleware = data["http"]["middlewares"][f"{PREFIX}{slug}-probe"]
+                found[slug] = middleware["headers"]["customResponseHeaders"][ROUTE_HEADER]
+            except (OSError, KeyError, TypeError, yaml.YAMLError):
+                found[slug] = None
+        return found
+
+    async def _serves(self, client: httpx.AsyncClient, slug: str, instance_id: str) -> bool:
+        try:
+            resp = await client.get(
+                f"{self.entry_url}/",
+                headers={"Host": host_for(slug, self.domain), PROBE_HEADER: instance_id},
+                timeout=httpx.Timeout(5.0, connect=1.0),
+            )
+        except httpx.HTTPError:
+            return False
+        return resp.headers.get(ROUTE_HEADER) == instance_id
+
+    async def wait(self, slug: str, instance_id: uuid.UUID, *, served: bool, within: float) -> bool:
+        """Poll through Traefik until the instance's route is (or is no longer) served."""
+        deadline = time.monotonic() + within
+        async with httpx.AsyncClient() as client:
+            while time.monotonic() < deadline:
+                if await self._serves(client, slug, str(instance_id)) == served:
+                    return True
+                await asyncio.sleep(0.1)
+        return False

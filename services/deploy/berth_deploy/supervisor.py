@@ -1,0 +1,236 @@
+"""The deploy node supervisor: `python -m berth_deploy.supervisor` (one per node).
+
+Every second or so it
+- watches this node's instances: adopts live processes (after a worker or supervisor
+  restart nothing is restarted that still runs), restarts crashed ones with backoff, fails
+  crash loops, cleans up instances a lost worker was starting;
+- reaps expired operation leases (a worker died mid-step): retry or fail with a reason, and
+  kill the process group the dead worker left;
+- reconciles Traefik route files with the instances that should be routed.
+
+Why a process of its own and not a beat task: it must keep ticking while builds fill every
+worker slot (a crash loop or a dead worker is noticed in seconds, not after the next build),
+and it is the node's agent (like a kubelet): it acts on this node's processes and files.
+Exactly one is active per node: it holds a PostgreSQL advisory lock; a second one waits as a
+hot standby.
+"""
+
+import asyncio
+import signal
+import time
+from datetime import UTC, datetime
+
+from loguru import logger
+from sqlalchemy import text
+
+from berth_common.logging import configure_logging
+from berth_common.worker import WorkerRuntime
+from berth_deploy import supervision
+from berth_deploy.config import DeploySettings, get_settings
+from berth_deploy.models import SCHEMA, Base
+from berth_deploy.node import build_runtime
+from berth_deploy.operations import leases, records
+from berth_deploy.operations.executor import Runtime
+from berth_deploy.operations.rollout import spawn
+from berth_deploy.runtime.layout import AppPaths
+from berth_deploy.runtime.local import read_stat
+
+RECONCILE_EVERY = 5
+
+
+class Supervisor:
+    def __init__(self, settings: DeploySettings, worker: WorkerRuntime, rt: Runtime):
+        self.settings = settings
+        self.worker = worker
+        self.rt = rt
+        self.ticks = 0
+        self.adopted_logged = False
+
+    async def tick(self) -> None:
+        self.ticks += 1
+        await self.reap_leases()
+        await self.watch_instances()
+        if self.ticks % RECONCILE_EVERY == 1:
+            await self.reconcile_routes()
+
+    async def reap_leases(self) -> None:
+        for reaped in await self.rt.tx(
+            leases.reap_expired, max_attempts=self.settings.max_attempts
+        ):
+            if reaped.pgid and reaped.node == self.settings.node_name:
+                self.rt.driver.kill_group(reaped.pgid)
+
+    def _monitor_alive(self, pid: int | None) -> bool:
+        stat = read_stat(pid) if pid else None
+        return stat is not None and stat[1] not in ("Z", "X")
+
+    async def watch_instances(self) -> None:
+        rows = await self.rt.tx(supervision.watched, node=self.settings.node_name)
+        if not self.adopted_logged:
+            live = [
+                w for w in rows if w.instance.handle and self.rt.driver.alive(w.instance.handle)
+            ]
+            logger.info("supervising {} instance(s), {} alive and adopted", len(rows), len(live))
+            self.adopted_logged = True
+        for w in rows:
+            try:
+                if w.instance.status == "running":
+                    await self._check_running(w)
+                elif w.instance.status == "crashed":
+                    await self._restart_when_due(w)
+                elif not w.operation_running and w.age_seconds > self.settings.lease_seconds:
+                    await self._clean_abandoned(w)
+            except Exception:
+                logger.bind(instance_id=str(w.instance.id)).exception("supervising failed")
+
+    def _paths(self, w: supervision.Watched) -> AppPaths:
+        return AppPaths(
+            self.settings.data_dir, w.app["id"], self.settings.uid_base + w.app["run_uid"]
+        )
+
+    async def _check_running(self, w: supervision.Watched) -> None:
+        handle = w.instance.handle
+        if handle is None or self.rt.driver.alive(handle):
+            return
+        status = self.rt.driver.exit_status(handle.name)
+        if status is None and self._monitor_alive(handle.monitor_pid):
+            return  # the monitor has not written the exit status yet
+        s = self.settings
+        decision = await self.rt.tx(
+            supervision.crashed,
+            instance_id=w.instance.id,
+            pid=handle.pid,
+            exit_status=status,
+            threshold=s.crash_loop_threshold,
+            window=s.crash_loop_window_seconds,
+            backoff=s.restart_backoff_seconds,
+            backoff_max=s.restart_backoff_max_seconds,
+        )
+        if decision is None:
+            return
+        log = self.rt.logs.path(w.app["id"], w.instance.release_id, "run")
+        if decision.failed:
+            self.rt.logs.note(log, f"{decision.reason}: not restarting (app failed)")
+            slug = w.app["slug"]
+            if self.rt.routes.published().get(slug) == str(w.instance.id):
+                self.rt.routes.remove(slug)
+            self.rt.driver.forget(handle.name)
+            logger.bind(instance_id=str(w.instance.id)).warning(decision.reason)
+        else:
+            self.rt.logs.note(
+                log,
+                f"the process {decision.reason}; restarting in {decision.delay:g}s "
+                f"(crash {decision.crashes} of {s.crash_loop_threshold} allowed "
+                f"within {s.crash_loop_window_seconds}s)",
+            )
+
+    async def _restart_when_due(self, w: supervision.Watched) -> None:
+        if w.next_restart_at is not None and w.next_restart_at > datetime.now(UTC):
+            return
+        plain = await self.rt.tx(records.load_env, cipher=self.rt.cipher, app_id=w.app["id"])
+        log = self.rt.logs.path(w.app["id"], w.instance.release_id, "run")
+        paths = self._paths(w)
+        self.rt.driver.forget(w.instance.name)
+
+        async def start():
+            return await spawn(
+                self.rt,
+                app=w.app,
+                template=w.template,
+                paths=paths,
+                instance=w.instance,
+                release_id=w.instance.release_id,
+                env_values=plain.values,
+                log=log,
+            )
+
+        await self.rt.tx(supervision.relaunched, instance_id=w.instance.id, spawn=start)
+
+    async def _clean_abandoned(self, w: supervision.Watched) -> None:
+        if w.instance.handle is not None:
+            await self.rt.driver.stop(w.instance.handle, 1.0)
+        self.rt.driver.forget(w.instance.name)
+        if await self.rt.tx(supervision.abandoned, instance_id=w.instance.id):
+            logger.bind(instance_id=str(w.instance.id)).warning("abandoned instance cleaned up")
+
+    async def reconcile_routes(self) -> None:
+        want = await self.rt.tx(supervision.routed, node=self.settings.node_name)
+        routes = self.rt.routes
+        published = routes.published()
+        for slug, instance_id in published.items():
+            ids = {i for i, _, _ in want.get(slug, [])}
+            if instance_id in ids:
+                continue
+            running = [(i, p) for i, p, st in want.get(slug, []) if st == "running"]
+            if running:
+                routes.publish(slug, running[-1][1], running[-1][0])
+            else:
+                routes.remove(slug)
+            logger.info("route of {} reconciled", slug)
+        for slug, entries in want.items():
+            running = [(i, p) for i, p, st in entries if st == "running"]
+            if slug not in published and running:
+                routes.publish(slug, running[-1][1], running[-1][0])
+                logger.info("route of {} restored", slug)
+
+
+async def hold_leadership(worker: WorkerRuntime, node: str):
+    """A connection holding this node's supervisor lock, or None (another one is active)."""
+    conn = await worker.db.engine.connect()
+    got = (
+        await conn.execute(
+            text("SELECT pg_try_advisory_lock(hashtext(:key))"),
+            {"key": f"berth-deploy-supervisor:{node}"},
+        )
+    ).scalar()
+    await conn.commit()
+    if got:
+        return conn
+    await conn.close()
+    return None
+
+
+async def main() -> None:
+    settings = get_settings()
+    configure_logging("deploy-supervisor", settings.log_level, settings.log_json)
+    worker = WorkerRuntime(settings, SCHEMA, Base.metadata)
+    rt = build_runtime(settings, worker.in_transaction)
+    supervisor = Supervisor(settings, worker, rt)
+    stopping = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stopping.set)
+    lock = None
+    logger.info("deploy supervisor on node {}", settings.node_name)
+    while not stopping.is_set():
+        started = time.monotonic()
+        try:
+            if lock is None:
+                lock = await hold_leadership(worker, settings.node_name)
+                if lock is None:
+                    logger.info("another supervisor is active on this node: standing by")
+            else:
+                await lock.execute(text("SELECT 1"))
+            if lock is not None:
+                await supervisor.tick()
+        except Exception as exc:
+            logger.warning("supervisor tick failed: {}", type(exc).__name__)
+            if lock is not None:
+                try:
+                    await lock.close()
+                except Exception:  # noqa: S110 - the connection is already gone
+                    pass
+                lock = None
+        pause = settings.supervise_interval_seconds - (time.monotonic() - started)
+        try:
+            await asyncio.wait_for(stopping.wait(), max(0.05, pause))
+        except TimeoutError:
+            pass
+    if lock is not None:
+        await lock.close()
+    await worker.db.dispose()
+    logger.info("deploy supervisor stopped (apps keep running)")
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

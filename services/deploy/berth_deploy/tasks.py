@@ -1,0 +1,78 @@
+"""Celery tasks of the deploy service: ids in, a service call, done.
+
+`deploy.operations.run` runs an app's next queued operation under a lease. It is idempotent:
+a redelivered message finds the operation running (or done) and leaves it alone; a worker
+that died mid-step is dealt with by the supervisor's lease reaper.
+"""
+
+import uuid
+from typing import Any
+
+from loguru import logger
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from berth_common.worker import TRANSIENT_ERRORS, on_event
+from berth_deploy import suspension
+from berth_deploy.node import build_runtime
+from berth_deploy.operations import leases
+from berth_deploy.operations.executor import Runtime, run_claim, worker_identity
+from berth_deploy.operations.flows import FLOWS
+from berth_deploy.worker import app, runtime, settings
+
+_node: dict[int, Runtime] = {}
+
+
+def node_runtime() -> Runtime:
+    """This worker process's runtime (made after fork, with its own event loop and engine)."""
+    import os
+
+    pid = os.getpid()
+    if pid not in _node:
+        _node.clear()
+        _node[pid] = build_runtime(settings, runtime.in_transaction)
+    return _node[pid]
+
+
+async def run_next(app_id: uuid.UUID) -> None:
+    rt = node_runtime()
+    owner = worker_identity(settings)
+    claim = await rt.tx(
+        leases.acquire,
+        app_id=app_id,
+        owner=owner,
+        node=settings.node_name,
+        lease_seconds=settings.lease_seconds,
+    )
+    if claim is None:
+        logger.info("app {}: nothing to run, or an operation holds it", app_id)
+        return
+    await run_claim(rt, claim, owner, FLOWS)
+
+
+@app.task(
+    name="deploy.operations.run",
+    bind=True,
+    acks_late=True,
+    reject_on_worker_lost=True,
+    autoretry_for=TRANSIENT_ERRORS,
+    retry_backoff=2,
+    retry_backoff_max=60,
+    retry_jitter=True,
+    max_retries=10,
+    # well under RabbitMQ's 30-minute consumer_timeout (build + git + start budgets)
+    soft_time_limit=settings.step_time_limit,
+    time_limit=settings.step_time_limit + 60,
+    ignore_result=True,
+)
+def run_operation(self: Any, app_id: str) -> None:
+    runtime.loop.run_until_complete(run_next(uuid.UUID(app_id)))
+
+
+@on_event(runtime, "billing.account.suspended")
+async def on_account_suspended(session: AsyncSession, payload: dict, event: dict) -> None:
+    await suspension.account_suspended(session, payload)
+
+
+@on_event(runtime, "billing.account.unsuspended")
+async def on_account_unsuspended(session: AsyncSession, payload: dict, event: dict) -> None:
+    await suspension.account_unsuspended(session, payload)

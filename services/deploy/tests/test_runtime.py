@@ -1,0 +1,199 @@
+"""The local runtime driver on real processes: the sandbox's limits, detached instances that
+record how they ended, build steps killed as a group; and the pure pieces around it (repo
+URLs, route files, Procfiles)."""
+
+import asyncio
+import os
+import uuid
+from pathlib import Path
+
+import pytest
+import yaml
+
+from berth_deploy.operations.rollout import read_procfile
+from berth_deploy.runtime.cgroups import Limits
+from berth_deploy.runtime.driver import ProcessSpec
+from berth_deploy.runtime.git import RepoNotAllowed, normalise_repo_url
+from berth_deploy.runtime.layout import AppPaths
+from berth_deploy.runtime.local import read_stat
+from berth_deploy.runtime.routes import InvalidRoute, route_config
+
+UID = 250_000 + os.getpid() % 1000
+
+
+@pytest.fixture
+def paths(deploy_settings, tmp_path) -> tuple[AppPaths, uuid.UUID]:
+    app = AppPaths(deploy_settings.data_dir, uuid.uuid4(), UID)
+    app.prepare()
+    release = uuid.uuid4()
+    app.release(release).mkdir(parents=True)
+    app.own_release(release)
+    return app, release
+
+
+def spec(paths, release, command, log: Path, **limits) -> ProcessSpec:
+    return ProcessSpec(
+        name=f"t-{uuid.uuid4()}",
+        command=command,
+        mounts=paths.mounts(release),
+        env={"PATH": "/usr/bin:/bin", "HOME": "/data"},
+        log_path=log,
+        uid=UID,
+        limits=Limits(limits.get("memory_mb", 128), 500, limits.get("pids_max", 64)),
+    )
+
+
+async def wait_dead(driver, handle, seconds=20.0):
+    for _ in range(int(seconds / 0.05)):
+        if not driver.alive(handle):
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError("process still alive")
+
+
+async def exit_of(driver, name, seconds=10.0):
+    for _ in range(int(seconds / 0.05)):
+        status = driver.exit_status(name)
+        if status is not None:
+            return status
+        await asyncio.sleep(0.05)
+    raise AssertionError("no exit record")
+
+
+async def test_a_detached_process_records_its_exit(deploy_node, paths, tmp_path):
+    app, release = paths
+    driver = deploy_node.rt.driver
+    s = spec(app, release, "echo hello from $(id -u); exit 7", tmp_path / "run.log")
+    handle = await driver.launch(s)
+    await wait_dead(driver, handle)
+    status = await exit_of(driver, s.name)
+    assert (status.exit_code, status.oom_killed) == (7, False)
+    assert status.describe() == "exited with code 7"
+    assert (tmp_path / "run.log").read_text() == f"hello from {UID}\n"
+    driver.forget(s.name)
+
+
+async def test_the_memory_limit_kills_a_greedy_process(deploy_node, paths, tmp_path):
+    if not deploy_node.rt.driver.cgroups.enforced:
+        pytest.skip("cgroups are not writable on this machine")
+    app, release = paths
+    driver = deploy_node.rt.driver
+    greedy = "exec python3 -c 'b = bytearray(400 * 1024 * 1024); print(len(b))'"
+    s = spec(app, release, greedy, tmp_path / "run.log", memory_mb=64)
+    handle = await driver.launch(s)
+    await wait_dead(driver, handle)
+    status = await exit_of(driver, s.name)
+    assert status.oom_killed is True
+    assert "out of memory" in status.describe()
+
+
+async def test_the_process_limit_stops_a_fork_bomb(deploy_node, paths, tmp_path):
+    app, release = paths
+    driver = deploy_node.rt.driver
+    bomb = (
+        "exec python3 -c '\n"
+        "import os, time\n"
+        "n = 0\n"
+        "try:\n"
+        "    while n < 100:\n"
+        "        if os.fork() == 0:\n"
+        "            time.sleep(3)\n"
+        "            os._exit(0)\n"
+        "        n += 1\n"
+        "except OSError:\n"
+        '    print("forks refused after", n, flush=True)\n'
+        "'"
+    )
+    s = spec(app, release, bomb, tmp_path / "run.log", pids_max=20)
+    proc = await driver.run(s)
+    await asyncio.wait_for(proc.wait(), 30)
+    driver.kill_group(proc.pid)
+    driver.forget(s.name)
+    words = (tmp_path / "run.log").read_text().split()
+    assert words[:3] == ["forks", "refused", "after"]
+    assert int(words[3]) < 20
+
+
+async def test_a_build_step_dies_as_a_group(deploy_node, paths, tmp_path):
+    app, release = paths
+    driver = deploy_node.rt.driver
+    s = spec(app, release, "sleep 300 & sleep 301 & wait", tmp_path / "build.log")
+    proc = await driver.run(s)
+    await asyncio.sleep(0.5)
+    members = [p for p in os.listdir("/proc") if p.isdigit() and _pgid(int(p)) == proc.pid]
+    assert len(members) >= 3
+    driver.kill_group(proc.pid)
+    await asyncio.wait_for(proc.wait(), 10)
+    await asyncio.sleep(0.2)
+    assert [p for p in os.listdir("/proc") if p.isdigit() and _pgid(int(p)) == proc.pid] == []
+    driver.forget(s.name)
+
+
+def _pgid(pid: int) -> int | None:
+    """The process group of a live process (zombies waiting for init to reap them: None)."""
+    stat = read_stat(pid)
+    return stat[2] if stat and stat[1] != "Z" else None
+
+
+@pytest.mark.parametrize(
+    ("url", "allow_local", "expected"),
+    [
+        ("https://git.example/o/r.git", False, "https://git.example/o/r.git"),
+        ("file:///srv/repo", True, "file:///srv/repo"),
+        ("/srv/repo", True, "file:///srv/repo"),
+        ("file:///srv/repo", False, None),
+        ("file:///srv/../etc", True, None),
+        ("file://otherhost/srv/repo", True, None),
+        ("ssh://git@host/r.git", True, None),
+        ("git@host:o/r.git", True, None),
+        ("ext::sh -c id", True, None),
+        ("-uhttps://x", True, None),
+        ("https://u:p@host/r.git", True, None),
+        ("https://host/r.git?x=1", True, None),
+        ("http://host/r.git", True, None),
+    ],
+)
+def test_repository_urls(url, allow_local, expected):
+    if expected is None:
+        with pytest.raises(RepoNotAllowed):
+            normalise_repo_url(url, allow_local=allow_local)
+    else:
+        assert normalise_repo_url(url, allow_local=allow_local) == expected
+
+
+def test_route_files_are_validated_and_written_atomically(deploy_node, tmp_path):
+    instance = uuid.uuid4()
+    config = route_config("my-app", "apps.localhost", 21001, instance)
+    router = config["http"]["routers"]["app-my-app"]
+    assert router["rule"] == "Host(`my-app.apps.localhost`)"
+    assert "middlewares" not in router  # public: no forwardAuth
+    for slug, domain, port in (
+        ("My-App", "apps.localhost", 21001),
+        ("a`) || Host(`x", "apps.localhost", 21001),
+        ("my-app", "apps.localhost`)", 21001),
+        ("my-app", "apps.localhost", 80),
+    ):
+        with pytest.raises(InvalidRoute):
+            route_config(slug, domain, port, instance)
+
+    from berth_deploy.runtime.routes import RouteTable
+
+    table = RouteTable(tmp_path, "apps.localhost", "http://127.0.0.1:1")
+    table.publish("my-app", 21001, instance)
+    assert [p.name for p in tmp_path.iterdir()] == ["app-my-app.yml"]
+    assert yaml.safe_load(table.path("my-app").read_text()) == config
+    assert table.published() == {"my-app": str(instance)}
+    table.remove("my-app")
+    assert table.published() == {}
+
+
+def test_a_procfile_is_never_read_through_a_symlink(tmp_path):
+    secret = tmp_path / "platform-secret"
+    secret.write_text("web: SECRET=hunter2\n")
+    release = tmp_path / "release"
+    release.mkdir()
+    (release / "Procfile").symlink_to(secret)
+    assert read_procfile(release) == {}
+    (release / "Procfile").unlink()
+    (release / "Procfile").write_text("web: gunicorn app:app\nworker: python bot.py\n")
+    assert read_procfile(release) == {"web": "gunicorn app:app", "worker": "python bot.py"}
