@@ -11,33 +11,24 @@ import argparse
 import asyncio
 import json
 import os
-import re
 import shutil
 import statistics
-import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 import httpx
-import psutil
+
+from berth_common.testing.bench import (
+    BENCH_ADMIN_EMAIL,
+    BENCH_ADMIN_PASSWORD,
+    bench_platform,
+    rss_mb,
+    wrk,
+)
+from berth_common.testing.oauth import bearer
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-from berth_common.testing.platform import Platform  # noqa: E402
-from berth_common.testing.plugin import (  # noqa: E402
-    PORT_NAMES,
-    create_migrated_database,
-    drop_database,
-    make_signing_jwks,
-    service_env,
-)
-from berth_common.testing.processes import free_port  # noqa: E402
-
-ADMIN_EMAIL = "bench-admin@berth.localhost"
-ADMIN_PASSWORD = "bench-password-0123456789"
 
 NO_AUTH_ROUTE = {
     "http": {
@@ -52,40 +43,6 @@ NO_AUTH_ROUTE = {
         "middlewares": {"bench-strip": {"stripPrefix": {"prefixes": ["/bench-noauth"]}}},
     }
 }
-
-
-def wrk(url: str, token: str, seconds: int, connections: int) -> dict[str, float]:
-    out = subprocess.run(
-        [
-            "wrk",
-            "-t1",
-            f"-c{connections}",
-            f"-d{seconds}s",
-            "--latency",
-            "-H",
-            f"Authorization: Bearer {token}",
-            url,
-        ],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
-    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
-
-    def pct(p: str) -> float:
-        m = re.search(rf"\s{p}%\s+([\d.]+)(us|ms|s)\b", out)
-        value, unit = float(m.group(1)), m.group(2)
-        return value / 1000 if unit == "us" else value * 1000 if unit == "s" else value
-
-    non2xx = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
-    total = int(re.search(r"(\d+) requests in", out).group(1))
-    return {
-        "rps": rps,
-        "p50": pct("50"),
-        "p99": pct("99"),
-        "errors": int(non2xx.group(1)) if non2xx else 0,
-        "total": total,
-    }
 
 
 async def refresh_throughput(
@@ -123,7 +80,7 @@ async def refresh_throughput(
         "rps": len(latencies) / elapsed,
         "p50": q[49],
         "p99": q[98],
-        "errors": failures,
+        "non2xx": failures,
         "total": len(latencies),
     }
 
@@ -133,8 +90,8 @@ def login(base: str) -> dict:
         f"{base}/oauth/token",
         data={
             "grant_type": "password",
-            "username": ADMIN_EMAIL,
-            "password": ADMIN_PASSWORD,
+            "username": BENCH_ADMIN_EMAIL,
+            "password": BENCH_ADMIN_PASSWORD,
             "client_id": "berth-panel",
         },
         timeout=10,
@@ -143,16 +100,11 @@ def login(base: str) -> dict:
     return r.json()
 
 
-def rss_mb(proc) -> float:
-    p = psutil.Process(proc.pid)
-    return sum(c.memory_info().rss for c in [p, *p.children(recursive=True)]) / 2**20
-
-
 def row(name: str, m: dict[str, float], base: dict[str, float] | None) -> str:
     ratio = f"{m['rps'] / base['rps']:.2f}x" if base else "1.00x"
     return (
         f"{name:<34} {m['rps']:>9.0f} {ratio:>7} {m['p50']:>8.2f} {m['p99']:>8.2f} "
-        f"{m['total']:>8} {m['errors']:>6}"
+        f"{m['total']:>8} {m['non2xx']:>6}"
     )
 
 
@@ -165,35 +117,8 @@ def main() -> None:
     if not shutil.which("wrk"):
         sys.exit("wrk is not installed: apt-get install -y wrk")
 
-    work = Path(tempfile.mkdtemp(prefix="berth-bench-"))
-    ports = {name: free_port() for name in PORT_NAMES}
-    database_url = create_migrated_database(ROOT, prefix="berth_bench")
-    env = service_env(
-        database_url=database_url,
-        broker_url=os.environ.get("TEST_BROKER_URL", "amqp://guest:guest@127.0.0.1:5672/"),
-        signing_jwks=make_signing_jwks(),
-        ports=ports,
-        var=work,
-    )
-    env.update(
-        {
-            "AUTH_BOOTSTRAP_ADMIN_EMAIL": ADMIN_EMAIL,
-            "AUTH_BOOTSTRAP_ADMIN_PASSWORD": ADMIN_PASSWORD,
-            "LOG_LEVEL": "WARNING",
-            # the bench measures the edge, not the limiter's refusals
-            "GATEWAY_RATE_LIMIT_AUTHENTICATED": "100000000/minute",
-            "GATEWAY_RATE_LIMIT_ANONYMOUS": "100000000/minute",
-            "AUTH_LOGIN_MAX_FAILURES_PER_IP": "1000000",
-        }
-    )
-    platform = Platform(ROOT, {**os.environ, **env}, ports, work)
-    try:
-        subprocess.run(
-            [sys.executable, "-m", "berth_auth.cli", "bootstrap"],
-            env=platform.env,
-            check=True,
-            cwd=ROOT,
-        )
+    # the refresh sessions all log in from this address
+    with bench_platform(ROOT, {"AUTH_LOGIN_MAX_FAILURES_PER_IP": "1000000"}) as platform:
         auth = platform.start_web("auth")
         gateway = platform.start_web("gateway")
         traefik = platform.start_traefik(extra_dynamic={"bench.yml": NO_AUTH_ROUTE})
@@ -205,8 +130,14 @@ def main() -> None:
             ("traefik + gateway forwardAuth", f"{platform.public_url}{path}"),
         ]
         for _, url in targets:  # warm up: JWKS caches, connection pools
-            wrk(url, token, 2, args.connections)
-        results = [(name, wrk(url, token, args.seconds, args.connections)) for name, url in targets]
+            wrk(url, seconds=2, connections=args.connections, headers=bearer(token))
+        results = [
+            (
+                name,
+                wrk(url, seconds=args.seconds, connections=args.connections, headers=bearer(token)),
+            )
+            for name, url in targets
+        ]
         sessions = [
             login(platform.public_url)["refresh_token"] for _ in range(args.refresh_sessions)
         ]
@@ -226,13 +157,9 @@ def main() -> None:
         )
         print(row("refresh_token grant", refresh, None))
         print(
-            f"\nRSS after load: auth {rss_mb(auth):.0f} MiB, gateway {rss_mb(gateway):.0f} MiB, traefik {rss_mb(traefik):.0f} MiB"
+            f"\nRSS after load: auth {rss_mb(auth.pid):.0f} MiB, gateway {rss_mb(gateway.pid):.0f} MiB, traefik {rss_mb(traefik.pid):.0f} MiB"
         )
         print(json.dumps({"get": dict(results), "refresh": refresh}, indent=None))
-    finally:
-        platform.stop()
-        drop_database(database_url)
-        shutil.rmtree(work, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -16,12 +16,10 @@ Prints figures; it never passes or fails on a timing.
 import argparse
 import json
 import os
-import re
 import shutil
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 import uuid
 from pathlib import Path
@@ -34,51 +32,17 @@ sys.path.insert(0, str(ROOT / "services/deploy/tests"))
 
 from deploy_testkit import commit, make_repo, web_app_files  # noqa: E402
 
-from berth_common.testing.platform import Platform  # noqa: E402
-from berth_common.testing.plugin import (  # noqa: E402
-    PORT_NAMES,
-    create_migrated_database,
-    drop_database,
-    isolated_vhost,
-    make_signing_jwks,
-    service_env,
+from berth_common.testing.bench import (  # noqa: E402
+    BENCH_ADMIN_EMAIL,
+    BENCH_ADMIN_PASSWORD,
+    bench_platform,
+    rss_mb,
+    wrk,
 )
+from berth_common.testing.plugin import isolated_vhost  # noqa: E402
 from berth_common.testing.processes import ManagedProcess, free_port  # noqa: E402
 
-ADMIN_EMAIL = "bench-admin@berth.localhost"
-ADMIN_PASSWORD = "bench-password-0123456789"
 API = "/api/deploy/v1"
-
-
-def wrk(url: str, host: str | None, seconds: int, connections: int) -> dict[str, float]:
-    headers = ["-H", f"Host: {host}"] if host else []
-    out = subprocess.run(
-        ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--latency", *headers, url],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if out.returncode != 0:
-        raise RuntimeError(f"wrk failed: {out.stdout}\n{out.stderr}")
-    out = out.stdout
-
-    def pct(p: str) -> float:
-        m = re.search(rf"\s{p}%\s+([\d.]+)(us|ms|s)\b", out)
-        value, unit = float(m.group(1)), m.group(2)
-        return value / 1000 if unit == "us" else value * 1000 if unit == "s" else value
-
-    errors = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
-    sockets = re.search(
-        r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out
-    )
-    return {
-        "rps": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)),
-        "p50": pct("50"),
-        "p99": pct("99"),
-        "total": int(re.search(r"(\d+) requests in", out).group(1)),
-        "non2xx": int(errors.group(1)) if errors else 0,
-        "socket_errors": sum(int(g) for g in sockets.groups()) if sockets else 0,
-    }
 
 
 def until(check, timeout: float, what: str):
@@ -136,11 +100,6 @@ def kill_apps(database_url: str) -> None:
             pass
 
 
-def rss_mb(pid: int) -> float:
-    p = psutil.Process(pid)
-    return sum(c.memory_info().rss for c in [p, *p.children(recursive=True)]) / 2**20
-
-
 def line(name: str, m: dict[str, float], base: dict[str, float] | None) -> str:
     ratio = f"{m['rps'] / base['rps']:.2f}x" if base else "1.00x"
     return (
@@ -166,179 +125,155 @@ def main() -> None:
 
 
 def run(args: argparse.Namespace, broker_url: str) -> None:
-    work = Path(tempfile.mkdtemp(prefix="berth-bench-deploy-"))
-    ports = {name: free_port() for name in PORT_NAMES}
-    database_url = create_migrated_database(ROOT, prefix="berth_bench")
-    env = service_env(
-        database_url=database_url,
-        broker_url=broker_url,
-        signing_jwks=make_signing_jwks(),
-        ports=ports,
-        var=work,
-    )
-    env.update(
-        {
-            "AUTH_BOOTSTRAP_ADMIN_EMAIL": ADMIN_EMAIL,
-            "AUTH_BOOTSTRAP_ADMIN_PASSWORD": ADMIN_PASSWORD,
-            "LOG_LEVEL": "INFO",  # the worker's "ready." line is INFO
-            "GATEWAY_RATE_LIMIT_AUTHENTICATED": "100000000/minute",
-            "DEPLOY_ALLOW_LOCAL_REPOS": "true",
-            "DEPLOY_TRAEFIK_ENTRY_URL": f"http://127.0.0.1:{ports['traefik']}",
-            "DEPLOY_DRAIN_SECONDS": "0.5",
-        }
-    )
-    platform = Platform(ROOT, {**os.environ, **env}, ports, work)
-    try:
-        subprocess.run(
-            [sys.executable, "-m", "berth_auth.cli", "bootstrap"],
-            env=platform.env,
-            check=True,
-            cwd=ROOT,
-        )
-        platform.start_web("auth")
-        platform.start_web("gateway")
-        deploy_web = platform.start_web("deploy")
-        worker = platform.start_worker("deploy", concurrency=2)
-        supervisor = ManagedProcess(
-            "deploy-supervisor",
-            [sys.executable, "-m", "berth_deploy.supervisor"],
-            env=platform.env,
-            log_dir=platform.logs,
-            cwd=ROOT,
-        ).start()
-        platform.processes["deploy-supervisor"] = supervisor
-        platform.start_traefik()
-        edge = httpx.Client(base_url=platform.public_url, timeout=30)
-        token = edge.post(
-            "/oauth/token",
-            data={
-                "grant_type": "password",
-                "username": ADMIN_EMAIL,
-                "password": ADMIN_PASSWORD,
-                "client_id": "berth-panel",
-            },
-        ).json()["access_token"]
-        auth = {"Authorization": f"Bearer {token}"}
-        repo = make_repo(work / "repo", web_app_files("v1"))
-        baseline = [baseline_start(repo) for _ in range(args.deploys)]
+    extra = {
+        "LOG_LEVEL": "INFO",  # the worker's "ready." line is INFO
+        "DEPLOY_ALLOW_LOCAL_REPOS": "true",
+        "DEPLOY_DRAIN_SECONDS": "0.5",
+    }
+    with bench_platform(ROOT, extra, broker_url) as platform:
+        platform.env["DEPLOY_TRAEFIK_ENTRY_URL"] = f"http://127.0.0.1:{platform.ports['traefik']}"
+        try:
+            measure(args, platform)
+        finally:
+            platform.stop()
+            kill_apps(platform.env["DATABASE_URL"])  # apps outlive the deploy processes by design
 
-        timings = []
-        slug = ""
-        for _ in range(args.deploys):
-            slug = f"bench-{uuid.uuid4().hex[:8]}"
-            app = edge.post(
-                f"{API}/apps",
-                json={"slug": slug, "template": "python-web", "repo_url": f"file://{repo}"},
-                headers=auth,
-            ).json()
-            start = time.perf_counter()
-            op = edge.post(f"{API}/apps/{app['id']}/deployments", headers=auth).json()
-            until(
-                lambda s=slug: (
-                    httpx.get(
-                        platform.public_url + "/", headers={"Host": f"{s}.apps.localhost"}
-                    ).text
-                    == "hello v1"
-                ),
-                120,
-                "the deployed app",
-            )
-            timings.append(time.perf_counter() - start)
-            until(
-                lambda a=app["id"], o=op["id"]: (
-                    edge.get(f"{API}/apps/{a}/operations/{o}", headers=auth).json()["status"]
-                    == "succeeded"
-                ),
-                60,
-                "the operation",
-            )
 
-        # redeploy of the last app (zero downtime): request to the new version answering
-        commit(repo, web_app_files("v2"), "v2")
-        app_id = app["id"]
+def measure(args: argparse.Namespace, platform) -> None:
+    platform.start_web("auth")
+    platform.start_web("gateway")
+    deploy_web = platform.start_web("deploy")
+    worker = platform.start_worker("deploy", concurrency=2)
+    supervisor = ManagedProcess(
+        "deploy-supervisor",
+        [sys.executable, "-m", "berth_deploy.supervisor"],
+        env=platform.env,
+        log_dir=platform.logs,
+        cwd=ROOT,
+    ).start()
+    platform.processes["deploy-supervisor"] = supervisor
+    platform.start_traefik()
+    edge = httpx.Client(base_url=platform.public_url, timeout=30)
+    token = edge.post(
+        "/oauth/token",
+        data={
+            "grant_type": "password",
+            "username": BENCH_ADMIN_EMAIL,
+            "password": BENCH_ADMIN_PASSWORD,
+            "client_id": "berth-panel",
+        },
+    ).json()["access_token"]
+    auth = {"Authorization": f"Bearer {token}"}
+    repo = make_repo(platform.work / "repo", web_app_files("v1"))
+    baseline = [baseline_start(repo) for _ in range(args.deploys)]
+
+    timings = []
+    slug = ""
+    for _ in range(args.deploys):
+        slug = f"bench-{uuid.uuid4().hex[:8]}"
+        app = edge.post(
+            f"{API}/apps",
+            json={"slug": slug, "template": "python-web", "repo_url": f"file://{repo}"},
+            headers=auth,
+        ).json()
         start = time.perf_counter()
-        op = edge.post(f"{API}/apps/{app_id}/deployments", headers=auth).json()
+        op = edge.post(f"{API}/apps/{app['id']}/deployments", headers=auth).json()
         until(
-            lambda: (
-                httpx.get(
-                    platform.public_url + "/", headers={"Host": f"{slug}.apps.localhost"}
-                ).text
-                == "hello v2"
+            lambda s=slug: (
+                httpx.get(platform.public_url + "/", headers={"Host": f"{s}.apps.localhost"}).text
+                == "hello v1"
             ),
             120,
-            "v2",
+            "the deployed app",
         )
-        redeploy = time.perf_counter() - start
+        timings.append(time.perf_counter() - start)
         until(
-            lambda: (
-                edge.get(f"{API}/apps/{app_id}/operations/{op['id']}", headers=auth).json()[
-                    "status"
-                ]
+            lambda a=app["id"], o=op["id"]: (
+                edge.get(f"{API}/apps/{a}/operations/{o}", headers=auth).json()["status"]
                 == "succeeded"
             ),
             60,
-            "the redeploy to finish",
+            "the operation",
         )
 
-        detail = edge.get(f"{API}/apps/{app_id}", headers=auth).json()
-        port = next(i["port"] for i in detail["instances"] if i["status"] == "running")
-        host = f"{slug}.apps.localhost"
-        direct_url = f"http://127.0.0.1:{port}/"
-        routed_url = f"{platform.public_url}/"
-        wrk(direct_url, None, 2, args.connections)
-        wrk(routed_url, host, 2, args.connections)
-        direct = wrk(direct_url, None, args.seconds, args.connections)
-        routed = wrk(routed_url, host, args.seconds, args.connections)
+    # redeploy of the last app (zero downtime): request to the new version answering
+    commit(repo, web_app_files("v2"), "v2")
+    app_id = app["id"]
+    start = time.perf_counter()
+    op = edge.post(f"{API}/apps/{app_id}/deployments", headers=auth).json()
+    until(
+        lambda: (
+            httpx.get(platform.public_url + "/", headers={"Host": f"{slug}.apps.localhost"}).text
+            == "hello v2"
+        ),
+        120,
+        "v2",
+    )
+    redeploy = time.perf_counter() - start
+    until(
+        lambda: (
+            edge.get(f"{API}/apps/{app_id}/operations/{op['id']}", headers=auth).json()["status"]
+            == "succeeded"
+        ),
+        60,
+        "the redeploy to finish",
+    )
 
-        app_pid = next(
-            c.pid
-            for c in psutil.net_connections("tcp")
-            if c.laddr.port == port and c.status == "LISTEN"
+    detail = edge.get(f"{API}/apps/{app_id}", headers=auth).json()
+    port = next(i["port"] for i in detail["instances"] if i["status"] == "running")
+    host = f"{slug}.apps.localhost"
+    direct_url = f"http://127.0.0.1:{port}/"
+    routed_url = f"{platform.public_url}/"
+    wrk(direct_url, seconds=2, connections=args.connections)
+    wrk(routed_url, seconds=2, connections=args.connections, headers={"Host": host})
+    direct = wrk(direct_url, seconds=args.seconds, connections=args.connections)
+    routed = wrk(
+        routed_url, seconds=args.seconds, connections=args.connections, headers={"Host": host}
+    )
+
+    app_pid = next(
+        c.pid
+        for c in psutil.net_connections("tcp")
+        if c.laddr.port == port and c.status == "LISTEN"
+    )
+
+    def ms(values: list[float]) -> str:
+        q = statistics.quantiles(values, n=10) if len(values) > 1 else values * 9
+        return (
+            f"median {statistics.median(values) * 1000:7.0f} ms   p90 {q[8] * 1000:7.0f} ms   "
+            f"min {min(values) * 1000:6.0f}   max {max(values) * 1000:6.0f}"
         )
 
-        def ms(values: list[float]) -> str:
-            q = statistics.quantiles(values, n=10) if len(values) > 1 else values * 9
-            return (
-                f"median {statistics.median(values) * 1000:7.0f} ms   p90 {q[8] * 1000:7.0f} ms   "
-                f"min {min(values) * 1000:6.0f}   max {max(values) * 1000:6.0f}"
-            )
-
-        print(
-            f"\nDeploy of a tiny app (no dependencies), {args.deploys} deploys, {os.cpu_count()} cores"
+    print(
+        f"\nDeploy of a tiny app (no dependencies), {args.deploys} deploys, {os.cpu_count()} cores"
+    )
+    print(f"  request -> first 200 through Traefik   {ms(timings)}")
+    print(f"  baseline: python3 app.py -> first 200  {ms(baseline)}")
+    print(
+        f"  platform overhead (median)             {(statistics.median(timings) - statistics.median(baseline)) * 1000:7.0f} ms"
+    )
+    print(f"  zero-downtime redeploy -> v2 answering {redeploy * 1000:7.0f} ms")
+    print(f"\nThroughput of the deployed app: wrk -t1 -c{args.connections} -d{args.seconds}s")
+    print(
+        f"{'path':<28} {'req/s':>9} {'vs dir':>7} {'p50 ms':>8} {'p99 ms':>8} {'reqs':>8} {'non2xx':>6} {'sockerr':>6}"
+    )
+    print(line("direct to the app's port", direct, None))
+    print(line("through Traefik (Host)", routed, direct))
+    print(
+        f"\nRSS: deploy web {rss_mb(deploy_web.pid):.0f} MiB, worker {rss_mb(worker.pid):.0f} MiB, "
+        f"supervisor {rss_mb(supervisor.pid):.0f} MiB, one sandboxed app {rss_mb(app_pid):.0f} MiB"
+    )
+    print(
+        json.dumps(
+            {
+                "deploy_to_first_request_s": timings,
+                "baseline_start_s": baseline,
+                "redeploy_s": redeploy,
+                "direct": direct,
+                "traefik": routed,
+            }
         )
-        print(f"  request -> first 200 through Traefik   {ms(timings)}")
-        print(f"  baseline: python3 app.py -> first 200  {ms(baseline)}")
-        print(
-            f"  platform overhead (median)             {(statistics.median(timings) - statistics.median(baseline)) * 1000:7.0f} ms"
-        )
-        print(f"  zero-downtime redeploy -> v2 answering {redeploy * 1000:7.0f} ms")
-        print(f"\nThroughput of the deployed app: wrk -t1 -c{args.connections} -d{args.seconds}s")
-        print(
-            f"{'path':<28} {'req/s':>9} {'vs dir':>7} {'p50 ms':>8} {'p99 ms':>8} {'reqs':>8} {'non2xx':>6} {'sockerr':>6}"
-        )
-        print(line("direct to the app's port", direct, None))
-        print(line("through Traefik (Host)", routed, direct))
-        print(
-            f"\nRSS: deploy web {rss_mb(deploy_web.pid):.0f} MiB, worker {rss_mb(worker.pid):.0f} MiB, "
-            f"supervisor {rss_mb(supervisor.pid):.0f} MiB, one sandboxed app {rss_mb(app_pid):.0f} MiB"
-        )
-        print(
-            json.dumps(
-                {
-                    "deploy_to_first_request_s": timings,
-                    "baseline_start_s": baseline,
-                    "redeploy_s": redeploy,
-                    "direct": direct,
-                    "traefik": routed,
-                }
-            )
-        )
-    finally:
-        platform.stop()
-        kill_apps(database_url)  # apps outlive the deploy processes by design
-        drop_database(database_url)
-        if not os.environ.get("BENCH_KEEP"):
-            shutil.rmtree(work, ignore_errors=True)
+    )
 
 
 if __name__ == "__main__":

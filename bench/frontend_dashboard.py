@@ -12,32 +12,24 @@ PostgreSQL and RabbitMQ, like the tests.
 import argparse
 import asyncio
 import os
-import shutil
 import statistics
-import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 import httpx
-import psutil
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from berth_common.testing.platform import Platform  # noqa: E402
-from berth_common.testing.plugin import (  # noqa: E402
-    PORT_NAMES,
-    create_migrated_database,
-    drop_database,
-    make_signing_jwks,
-    service_env,
+from berth_common.testing.bench import (  # noqa: E402
+    BENCH_ADMIN_EMAIL,
+    BENCH_ADMIN_PASSWORD,
+    bench_platform,
+    rss_mb,
 )
-from berth_common.testing.processes import free_port  # noqa: E402
+from berth_common.testing.platform import Platform  # noqa: E402
 
-EMAIL = "bench-admin@berth.localhost"
-PASSWORD = "bench-password-0123456789"
 APPS = 12
 
 
@@ -64,53 +56,17 @@ async def steady(
     return {"n": count, "p50": q[49], "p95": q[94], "max": max(latencies), "errors": failures}
 
 
-def rss_mb(proc) -> float:
-    p = psutil.Process(proc.pid)
-    return sum(c.memory_info().rss for c in [p, *p.children(recursive=True)]) / 2**20
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--rate", type=float, default=20.0, help="requests per second")
     parser.add_argument("--seconds", type=float, default=15.0)
     args = parser.parse_args()
 
-    work = Path(tempfile.mkdtemp(prefix="berth-bench-"))
-    ports = {name: free_port() for name in PORT_NAMES}
-    database_url = create_migrated_database(ROOT, prefix="berth_bench")
-    env = service_env(
-        database_url=database_url,
-        broker_url=os.environ.get("TEST_BROKER_URL", "amqp://guest:guest@127.0.0.1:5672/"),
-        signing_jwks=make_signing_jwks(),
-        ports=ports,
-        var=work,
-    )
-    env.update(
-        {
-            "AUTH_BOOTSTRAP_ADMIN_EMAIL": EMAIL,
-            "AUTH_BOOTSTRAP_ADMIN_PASSWORD": PASSWORD,
-            "LOG_LEVEL": "WARNING",
-            "GATEWAY_RATE_LIMIT_AUTHENTICATED": "100000000/minute",
-            "GATEWAY_RATE_LIMIT_ANONYMOUS": "100000000/minute",
-            "DEPLOY_ALLOW_LOCAL_REPOS": "true",
-        }
-    )
-    platform = Platform(ROOT, {**os.environ, **env}, ports, work)
-    try:
-        subprocess.run(
-            [sys.executable, "-m", "berth_auth.cli", "bootstrap"],
-            env=platform.env,
-            check=True,
-            cwd=ROOT,
-        )
+    with bench_platform(ROOT, {"DEPLOY_ALLOW_LOCAL_REPOS": "true"}) as platform:
         procs = {svc: platform.start_web(svc) for svc in ("auth", "gateway", "billing", "deploy")}
         procs["frontend"] = platform.start_web("frontend")
         procs["traefik"] = platform.start_traefik()
         asyncio.run(measure(platform, args, procs))
-    finally:
-        platform.stop()
-        drop_database(database_url)
-        shutil.rmtree(work, ignore_errors=True)
 
 
 async def measure(platform: Platform, args, procs) -> None:
@@ -120,8 +76,8 @@ async def measure(platform: Platform, args, procs) -> None:
             f"{edge}/oauth/token",
             data={
                 "grant_type": "password",
-                "username": EMAIL,
-                "password": PASSWORD,
+                "username": BENCH_ADMIN_EMAIL,
+                "password": BENCH_ADMIN_PASSWORD,
                 "client_id": "berth-panel",
             },
         )
@@ -186,7 +142,8 @@ async def measure(platform: Platform, args, procs) -> None:
     at_edge = dash["p50"] - results["GET /panel direct"]["p50"]
     print(f"Traefik + gateway forwardAuth add about {at_edge:.2f} ms at p50 (direct vs Traefik).")
     print(
-        "RSS after load (MiB): " + ", ".join(f"{svc} {rss_mb(p):.0f}" for svc, p in procs.items())
+        "RSS after load (MiB): "
+        + ", ".join(f"{svc} {rss_mb(p.pid):.0f}" for svc, p in procs.items())
     )
 
 

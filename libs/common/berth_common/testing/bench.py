@@ -1,0 +1,112 @@
+"""What the benchmarks in bench/ share: a throwaway platform (own database, ports, work
+directory), wrk runs parsed into figures, and memory of a process tree."""
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import psutil
+
+from berth_common.testing.platform import Platform
+from berth_common.testing.plugin import (
+    PORT_NAMES,
+    create_migrated_database,
+    drop_database,
+    make_signing_jwks,
+    service_env,
+)
+from berth_common.testing.processes import free_port
+
+BENCH_ADMIN_EMAIL = "bench-admin@berth.localhost"
+BENCH_ADMIN_PASSWORD = "bench-password-0123456789"
+DEFAULT_BROKER = "amqp://guest:guest@127.0.0.1:5672/"
+
+
+@contextmanager
+def bench_platform(
+    root: Path, extra_env: dict[str, str], broker_url: str | None = None
+) -> Iterator[Platform]:
+    """A platform of real processes on free ports over a fresh migrated database, with the
+    panel client and a bench admin bootstrapped; everything is removed afterwards. The caller
+    starts the processes it measures."""
+    work = Path(tempfile.mkdtemp(prefix="berth-bench-"))
+    ports = {name: free_port() for name in PORT_NAMES}
+    database_url = create_migrated_database(root, prefix="berth_bench")
+    env = service_env(
+        database_url=database_url,
+        broker_url=broker_url or os.environ.get("TEST_BROKER_URL", DEFAULT_BROKER),
+        signing_jwks=make_signing_jwks(),
+        ports=ports,
+        var=work,
+    )
+    env.update(
+        {
+            "AUTH_BOOTSTRAP_ADMIN_EMAIL": BENCH_ADMIN_EMAIL,
+            "AUTH_BOOTSTRAP_ADMIN_PASSWORD": BENCH_ADMIN_PASSWORD,
+            "LOG_LEVEL": "WARNING",
+            # the benches measure the platform, not the limiter's refusals
+            "GATEWAY_RATE_LIMIT_AUTHENTICATED": "100000000/minute",
+            "GATEWAY_RATE_LIMIT_ANONYMOUS": "100000000/minute",
+            **extra_env,
+        }
+    )
+    platform = Platform(root, {**os.environ, **env}, ports, work)
+    try:
+        subprocess.run(
+            [sys.executable, "-m", "berth_auth.cli", "bootstrap"],
+            env=platform.env,
+            check=True,
+            cwd=root,
+            stdout=subprocess.DEVNULL,
+        )
+        yield platform
+    finally:
+        platform.stop()
+        drop_database(database_url)
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def wrk(
+    url: str, *, seconds: int, connections: int, headers: dict[str, str] | None = None
+) -> dict[str, float]:
+    """One `wrk -t1 --latency` run: req/s, p50/p99 in ms, totals, non-2xx and socket errors."""
+    header_args = [arg for k, v in (headers or {}).items() for arg in ("-H", f"{k}: {v}")]
+    done = subprocess.run(  # noqa: S603 - fixed argv
+        ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--latency", *header_args, url],  # noqa: S607
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"wrk failed: {done.stdout}\n{done.stderr}")
+    out = done.stdout
+
+    def pct(p: str) -> float:
+        m = re.search(rf"\s{p}%\s+([\d.]+)(us|ms|s)\b", out)
+        value, unit = float(m.group(1)), m.group(2)
+        return value / 1000 if unit == "us" else value * 1000 if unit == "s" else value
+
+    non2xx = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
+    sockets = re.search(
+        r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out
+    )
+    return {
+        "rps": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)),
+        "p50": pct("50"),
+        "p99": pct("99"),
+        "total": int(re.search(r"(\d+) requests in", out).group(1)),
+        "non2xx": int(non2xx.group(1)) if non2xx else 0,
+        "socket_errors": sum(int(g) for g in sockets.groups()) if sockets else 0,
+    }
+
+
+def rss_mb(pid: int) -> float:
+    """Resident memory of a process and all its children, in MiB."""
+    p = psutil.Process(pid)
+    return sum(c.memory_info().rss for c in [p, *p.children(recursive=True)]) / 2**20
