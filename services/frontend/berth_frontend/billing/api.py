@@ -27,9 +27,12 @@ def _pending(payments: Any) -> bool:
 @screens.screen("panel", "billing", "partials/billing/index.html", title="Billing", menu="billing")
 async def billing(ctx: ScreenContext) -> dict[str, Any]:
     caller = ctx.viewer.caller
-    account, payments, usage = await sections(
+    # payments first: billing credits a payment in the transaction that marks it succeeded, so
+    # a balance read after "no payment pending" includes every credit (read in parallel, a
+    # credit landing between the two reads showed a stale balance that never polled again)
+    (payments,) = await sections(service.payments(ctx.backends, caller))
+    account, usage = await sections(
         service.account(ctx.backends, caller),
-        service.payments(ctx.backends, caller),
         service.usage(ctx.backends, caller),
     )
     charts = None
@@ -56,10 +59,9 @@ async def billing(ctx: ScreenContext) -> dict[str, Any]:
     fragment=True,
 )
 async def summary(ctx: ScreenContext) -> dict[str, Any]:
-    account, payments = await sections(
-        service.account(ctx.backends, ctx.viewer.caller),
-        service.payments(ctx.backends, ctx.viewer.caller),
-    )
+    # payments before the balance, for the reason given in billing() above
+    (payments,) = await sections(service.payments(ctx.backends, ctx.viewer.caller))
+    (account,) = await sections(service.account(ctx.backends, ctx.viewer.caller))
     pending = _pending(payments.data)
     settled = not pending and payments.ok and ctx.query.get("polling") == "1"
     # a payment just went through: the charts and figures of the whole screen change too
