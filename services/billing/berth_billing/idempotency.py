@@ -7,11 +7,15 @@ replays its answer; a call that failed (rolled back) left no key, so its retry r
 
 import hashlib
 import json
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Annotated, Any
 
-from fastapi import Header
+from fastapi import Header, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -90,6 +94,29 @@ async def finish(
         .where(IdempotencyKey.principal == principal, IdempotencyKey.key == key)
         .values(status_code=status_code, response=body)
     )
+
+
+async def once(
+    session: AsyncSession,
+    *,
+    scope: str,
+    key: str | None,
+    request: Request,
+    body: BaseModel,
+    work: Callable[[], Awaitable[Any]],
+    status_code: int = 201,
+) -> JSONResponse:
+    """Run `work` once per (scope, key): its answer is kept with the work and replayed to a
+    retry with the same key and request. Without a key the work simply runs."""
+    if key:
+        request_fingerprint = fingerprint(request.method, request.url.path, body.model_dump())
+        stored = await begin(session, scope, key, request_fingerprint)
+        if stored is not None:
+            return JSONResponse(stored.body, status_code=stored.status_code)
+    out = jsonable_encoder(await work())
+    if key:
+        await finish(session, scope, key, status_code, out)
+    return JSONResponse(out, status_code=status_code)
 
 
 KEEP_FOR = timedelta(days=7)

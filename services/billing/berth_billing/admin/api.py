@@ -5,8 +5,6 @@ from datetime import datetime
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
-from fastapi.encoders import jsonable_encoder
-from fastapi.responses import JSONResponse
 from sqlalchemy import select
 
 from berth_billing import idempotency
@@ -112,14 +110,13 @@ async def adjust(
     if not idempotency_key:
         raise IdempotencyKeyRequired("Adjustments need an Idempotency-Key header")
     scope = actor(admin)
-    fp = idempotency.fingerprint("POST", request.url.path, body.model_dump())
-    stored = await idempotency.begin(session, scope, idempotency_key, fp)
-    if stored is not None:
-        return JSONResponse(stored.body, status_code=stored.status_code)
-    result = await service.adjust(session, settings, account_id, body, scope)
-    out = jsonable_encoder(result)
-    await idempotency.finish(session, scope, idempotency_key, 201, out)
-    return JSONResponse(out, status_code=201)
+
+    async def work():
+        return await service.adjust(session, settings, account_id, body, scope)
+
+    return await idempotency.once(
+        session, scope=scope, key=idempotency_key, request=request, body=body, work=work
+    )
 
 
 @router.post(

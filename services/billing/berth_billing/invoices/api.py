@@ -4,8 +4,7 @@ import uuid
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
-from fastapi.encoders import jsonable_encoder
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import Response
 
 from berth_billing import idempotency
 from berth_billing.accounts.dao import AccountDAO
@@ -179,13 +178,13 @@ async def create_credit_note(
     if not idempotency_key:
         raise IdempotencyKeyRequired("Credit notes need an Idempotency-Key header")
     scope = actor(admin)
-    fp = idempotency.fingerprint("POST", request.url.path, body.model_dump())
-    stored = await idempotency.begin(session, scope, idempotency_key, fp)
-    if stored is not None:
-        return JSONResponse(stored.body, status_code=stored.status_code)
-    note = await service.credit_note(
-        session, settings, invoice_id, amount=body.amount, reason=body.reason, caused_by=scope
+
+    async def work():
+        note = await service.credit_note(
+            session, settings, invoice_id, amount=body.amount, reason=body.reason, caused_by=scope
+        )
+        return schemas.Invoice.model_validate(note)
+
+    return await idempotency.once(
+        session, scope=scope, key=idempotency_key, request=request, body=body, work=work
     )
-    out = jsonable_encoder(schemas.Invoice.model_validate(note))
-    await idempotency.finish(session, scope, idempotency_key, 201, out)
-    return JSONResponse(out, status_code=201)

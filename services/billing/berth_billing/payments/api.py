@@ -7,8 +7,7 @@ from datetime import datetime
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Form, Query, Request
-from fastapi.encoders import jsonable_encoder
-from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.responses import HTMLResponse
 
 from berth_billing import idempotency
 from berth_billing.deps import OwnerId, SettingsDep, actor
@@ -94,19 +93,25 @@ async def create_topup(
     provider: ProviderDep,
     idempotency_key: IdempotencyHeader = None,
 ):
-    scope = f"user:{owner_id}"
-    if idempotency_key:
-        fp = idempotency.fingerprint("POST", request.url.path, body.model_dump())
-        stored = await idempotency.begin(session, scope, idempotency_key, fp)
-        if stored is not None:
-            return JSONResponse(stored.body, status_code=stored.status_code)
-    payment = await service.create_topup(
-        session, settings, provider, owner_id=owner_id, amount=body.amount, currency=body.currency
+    async def work():
+        payment = await service.create_topup(
+            session,
+            settings,
+            provider,
+            owner_id=owner_id,
+            amount=body.amount,
+            currency=body.currency,
+        )
+        return _payment_out(payment)
+
+    return await idempotency.once(
+        session,
+        scope=f"user:{owner_id}",
+        key=idempotency_key,
+        request=request,
+        body=body,
+        work=work,
     )
-    out = jsonable_encoder(_payment_out(payment))
-    if idempotency_key:
-        await idempotency.finish(session, scope, idempotency_key, 201, out)
-    return JSONResponse(out, status_code=201)
 
 
 _PAGE = """<!doctype html>
@@ -233,19 +238,19 @@ async def refund_payment(
     if not idempotency_key:
         raise IdempotencyKeyRequired("Refunds need an Idempotency-Key header")
     scope = actor(admin)
-    fp = idempotency.fingerprint("POST", request.url.path, body.model_dump())
-    stored = await idempotency.begin(session, scope, idempotency_key, fp)
-    if stored is not None:
-        return JSONResponse(stored.body, status_code=stored.status_code)
-    refund = await service.refund(
-        session,
-        settings,
-        provider,
-        payment_id=payment_id,
-        amount=body.amount,
-        reason=body.reason,
-        caused_by=scope,
+
+    async def work():
+        refund = await service.refund(
+            session,
+            settings,
+            provider,
+            payment_id=payment_id,
+            amount=body.amount,
+            reason=body.reason,
+            caused_by=scope,
+        )
+        return schemas.Refund.model_validate(refund)
+
+    return await idempotency.once(
+        session, scope=scope, key=idempotency_key, request=request, body=body, work=work
     )
-    out = jsonable_encoder(schemas.Refund.model_validate(refund))
-    await idempotency.finish(session, scope, idempotency_key, 201, out)
-    return JSONResponse(out, status_code=201)
