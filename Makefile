@@ -12,7 +12,7 @@ PYTEST_RC_FILE ?=
 # `make run PROCS="auth auth-worker"` starts only those Procfile entries.
 PROCS ?=
 
-.PHONY: help ensure-uv sync assets run test lint format bench clean distclean
+.PHONY: help ensure-uv sync assets system-deps system-deps-test run test lint format bench clean distclean
 
 help:
 	@echo "make run        run the platform: Traefik on http://localhost:8080 (README.md)"
@@ -36,10 +36,17 @@ sync: ensure-uv
 assets:
 	@bash scripts/frontend-assets.sh
 
-run: sync assets
+# Debian packages pip/npm cannot bring (bubblewrap; chromium for the browser tests)
+system-deps:
+	@bash scripts/install-system-deps.sh
+
+system-deps-test:
+	@bash scripts/install-system-deps.sh --browser
+
+run: sync assets system-deps
 	$(UV) run python -m berth_devrun run $(PROCS)
 
-test: ensure-uv assets
+test: ensure-uv assets system-deps-test
 	$(UV) sync --locked
 	@status=0; $(UV) run pytest $(PYTEST_ARGS) || status=$$?; \
 	if [ -n "$(PYTEST_RC_FILE)" ]; then echo $$status > "$(PYTEST_RC_FILE)"; fi; \

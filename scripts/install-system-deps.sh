@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Debian packages that pip and npm cannot bring: bubblewrap (the deploy service's app
+# sandbox) and, with --browser, chromium (the browser tests drive it through Playwright's
+# driver; never `playwright install`). Installs only what is missing; needs root for apt.
+set -euo pipefail
+need=()
+command -v bwrap >/dev/null 2>&1 || need+=(bubblewrap)
+if [ "${1:-}" = "--browser" ] && ! command -v chromium >/dev/null 2>&1; then
+  need+=(chromium)
+fi
+[ ${#need[@]} -eq 0 ] && exit 0
+if [ "$(id -u)" -ne 0 ]; then
+  echo "missing Debian packages: ${need[*]} (install them: sudo apt-get install -y ${need[*]})" >&2
+  exit 1
+fi
+echo "installing Debian packages: ${need[*]}"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${need[@]}"
