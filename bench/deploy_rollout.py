@@ -20,6 +20,7 @@ import shutil
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from pathlib import Path
@@ -127,7 +128,7 @@ def main() -> None:
 def run(args: argparse.Namespace, broker_url: str) -> None:
     extra = {
         "LOG_LEVEL": "INFO",  # the worker's "ready." line is INFO
-        "DEPLOY_ALLOW_LOCAL_REPOS": "true",
+        "DEPLOY_LOCAL_REPOS_DIR": tempfile.gettempdir(),  # the repo is made under platform.work
         "DEPLOY_DRAIN_SECONDS": "0.5",
     }
     with bench_platform(ROOT, extra, broker_url) as platform:

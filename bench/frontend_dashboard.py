@@ -14,6 +14,7 @@ import asyncio
 import os
 import statistics
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -62,7 +63,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=15.0)
     args = parser.parse_args()
 
-    with bench_platform(ROOT, {"DEPLOY_ALLOW_LOCAL_REPOS": "true"}) as platform:
+    with bench_platform(ROOT, {"DEPLOY_LOCAL_REPOS_DIR": tempfile.gettempdir()}) as platform:
         procs = {svc: platform.start_web(svc) for svc in ("auth", "gateway", "billing", "deploy")}
         procs["frontend"] = platform.start_web("frontend")
         procs["traefik"] = platform.start_traefik()

@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
-# Debian packages that pip and npm cannot bring: bubblewrap (the deploy service's app
-# sandbox) and, with --browser, chromium (the browser tests drive it through Playwright's
+# Debian packages that pip and npm cannot bring: bubblewrap, passt (pasta) and iproute2 (the
+# deploy service's app sandbox and its network namespace) and, with --browser, chromium (the browser tests drive it through Playwright's
 # driver; never `playwright install`). Installs only what is missing; needs root for apt.
 set -euo pipefail
 need=()
 command -v bwrap >/dev/null 2>&1 || need+=(bubblewrap)
+command -v pasta >/dev/null 2>&1 || need+=(passt)
+command -v ip >/dev/null 2>&1 || need+=(iproute2)
 if [ "${1:-}" = "--browser" ] && ! command -v chromium >/dev/null 2>&1; then
   need+=(chromium)
 fi

@@ -20,7 +20,9 @@ CHROMIUM_ARGS = [
 def chromium_path() -> str:
     found = shutil.which("chromium") or "/usr/bin/chromium"
     if not Path(found).exists():
-        pytest.fail("chromium is not installed: run scripts/install-system-deps.sh --browser", pytrace=False)
+        pytest.fail(
+            "chromium is not installed: run scripts/install-system-deps.sh --browser", pytrace=False
+        )
     return found
 
 

@@ -46,8 +46,9 @@ def _run_platform(repo_root, berth_env, broker_url, platform_ports, tmp_path_fac
         "AUTH_BOOTSTRAP_ADMIN_PASSWORD": ADMIN_PASSWORD,
         # small limits so brute-force protection is observable within a test
         "AUTH_LOGIN_MAX_FAILURES_PER_ACCOUNT": "5",
-        # apps in e2e tests deploy from local git repositories (file://)
-        "DEPLOY_ALLOW_LOCAL_REPOS": "true",
+        # apps in e2e tests deploy from local git repositories (file://) made under the run's
+        # temporary directory
+        "DEPLOY_LOCAL_REPOS_DIR": str(tmp_path_factory.getbasetemp()),
         # every e2e request reaches Traefik from 127.0.0.1: one anonymous budget for the whole
         # run (browser page loads, sign-up forms); the limit itself is tested in services/gateway
         "GATEWAY_RATE_LIMIT_ANONYMOUS": "3000/minute",

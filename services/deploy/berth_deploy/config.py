@@ -28,8 +28,9 @@ class DeploySettings(ServiceSettings):
         None, validation_alias=AliasChoices("DEPLOY_TRAEFIK_ENTRY_URL")
     )
 
-    # which repositories may be deployed: https:// always, file:// only when an admin allows it
-    allow_local_repos: bool = False
+    # which repositories may be deployed: https:// always, file:// only for repositories under
+    # this directory (dev and tests; unset: none)
+    local_repos_dir: Path | None = None
     git_timeout_seconds: int = Field(300, ge=5, le=900)
 
     # runtime of this node
@@ -38,10 +39,18 @@ class DeploySettings(ServiceSettings):
     port_max: int = Field(21999, ge=1024, le=65535)
     uid_base: int = Field(200_000, ge=1000)
     bwrap_path: str = "bwrap"
+    # each sandbox gets its own network namespace served by pasta (Debian `passt`); see
+    # runtime/network.py. Without them nothing starts, unless an operator sets
+    # DEPLOY_INSECURE_SHARED_NETWORK=true: then apps and builds share this host's network
+    # (logged loudly at start, a red banner in the admin panel)
+    pasta_path: str = "pasta"
+    ip_path: str = "ip"
+    insecure_shared_network: bool = False
     cgroup_root: Path = Path("/sys/fs/cgroup")
     cgroup_parent: str = "berth"
-    # apps may not connect to these (loopback services, internal networks, cloud metadata);
-    # DNS to the resolvers of /etc/resolv.conf stays open. Empty: no network policy.
+    # sandboxes have no route to these (nor to network.ALWAYS_BLOCKED, nor to this host's own
+    # addresses and networks), and repository URLs may not point at them. With
+    # DEPLOY_INSECURE_SHARED_NETWORK, an iptables chain (DEPLOY_FIREWALL) is all that is left.
     firewall: bool = True
     blocked_networks: list[str] = [
         "127.0.0.0/8",
@@ -76,10 +85,10 @@ class DeploySettings(ServiceSettings):
     crash_loop_threshold: int = Field(5, ge=2, le=100)
     crash_loop_window_seconds: int = Field(300, ge=10, le=86400)
 
-    @field_validator("data_dir", "traefik_dynamic_dir")
+    @field_validator("data_dir", "traefik_dynamic_dir", "local_repos_dir")
     @classmethod
-    def _absolute(cls, value: Path) -> Path:
-        return value.resolve()
+    def _absolute(cls, value: Path | None) -> Path | None:
+        return value.resolve() if value is not None else None
 
     @property
     def uid_range(self) -> tuple[int, int]:

@@ -2,6 +2,8 @@
 
 import logging
 
+from loguru import logger
+
 from berth_deploy.config import DeploySettings
 from berth_deploy.env.service import EnvCipher
 from berth_deploy.logs.store import LogStore
@@ -15,8 +17,12 @@ def build_runtime(settings: DeploySettings, tx: Tx) -> Runtime:
     # health checks and route probes poll a lot: keep httpx's per-request lines out of the log
     logging.getLogger("httpx").setLevel(logging.WARNING)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    if settings.firewall:
-        firewall.install(*settings.uid_range, settings.blocked_networks, settings.data_dir / "run")
+    if settings.insecure_shared_network:
+        warn_insecure_network()
+        if settings.firewall:
+            firewall.install(
+                *settings.uid_range, settings.blocked_networks, settings.data_dir / "run"
+            )
     return Runtime(
         settings=settings,
         tx=tx,
@@ -24,4 +30,13 @@ def build_runtime(settings: DeploySettings, tx: Tx) -> Runtime:
         routes=RouteTable(settings.traefik_dynamic_dir, settings.apps_domain, settings.entry_url),
         logs=LogStore(settings.data_dir),
         cipher=EnvCipher.from_settings(settings),
+    )
+
+
+def warn_insecure_network() -> None:
+    logger.critical(
+        "DEPLOY_INSECURE_SHARED_NETWORK is set: apps and builds on node share this host's "
+        "network. A tenant's code can reach every service listening on this host "
+        "(databases, the broker, the platform) and every network it is attached to. "
+        "Never run strangers' code like this."
     )

@@ -24,11 +24,14 @@ GIT_ENV = {
 #   /read?p=  whether it can list or read a path (JSON): the sandbox proofs
 #   /say?m=   prints m to stdout (the run log)
 #   /connect?host=&port=  whether it can open a TCP connection there (JSON)
+#   /file?p=  a file's text (e.g. /proc/net/tcp), or null
+#   /bind?host=&port=  whether it can listen there (it keeps listening: JSON)
+#   /run?c=   runs a command (argv as JSON) in the sandbox: its output
 #   /exit     exits with code 1 (once: the supervisor restarts it)
 #   /crash    exits with code 1, and so does every later start (a crash loop)
 WEB_APP = textwrap.dedent(
     """
-    import json, os, socket, sys
+    import json, os, socket, subprocess, sys
     from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
     from urllib.parse import parse_qs, urlparse
 
@@ -49,6 +52,29 @@ WEB_APP = textwrap.dedent(
         except OSError:
             return False
 
+    LISTENING = []
+
+    def read_text(path):
+        try:
+            with open(path) as f:
+                return f.read()
+        except OSError:
+            return None
+
+    def bind(host, port):
+        try:
+            sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
+            sock.bind((host, port))
+            sock.listen()
+            LISTENING.append(sock)
+            return {{"bound": True}}
+        except OSError as exc:
+            return {{"bound": False, "error": str(exc)}}
+
+    def run(argv):
+        done = subprocess.run(argv, capture_output=True, text=True, timeout=20)
+        return {{"code": done.returncode, "out": done.stdout, "err": done.stderr}}
+
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self):
             url = urlparse(self.path)
@@ -65,6 +91,12 @@ WEB_APP = textwrap.dedent(
                     body = json.dumps({{"connected": True}}).encode()
                 except OSError as exc:
                     body = json.dumps({{"connected": False, "error": str(exc)}}).encode()
+            elif url.path == "/file":
+                body = json.dumps(read_text(query["p"][0])).encode()
+            elif url.path == "/bind":
+                body = json.dumps(bind(query["host"][0], int(query["port"][0]))).encode()
+            elif url.path == "/run":
+                body = json.dumps(run(json.loads(query["c"][0]))).encode()
             elif url.path == "/say":
                 print(query["m"][0], flush=True)
                 body = b"said"

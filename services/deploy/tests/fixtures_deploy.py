@@ -86,7 +86,7 @@ def deploy_settings(
         DEPLOY_DATA_DIR=str(data),
         TRAEFIK_DYNAMIC_DIR=str(deploy_traefik.dynamic_dir),
         DEPLOY_TRAEFIK_ENTRY_URL=deploy_traefik.url,
-        allow_local_repos=True,
+        local_repos_dir=tmp_path_factory.getbasetemp(),
         port_min=23000,
         port_max=23999,
         lease_seconds=5,

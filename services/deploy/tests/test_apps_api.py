@@ -131,7 +131,7 @@ async def test_local_repositories_need_the_admin_setting(
 ):
     from berth_deploy.main import create_app
 
-    strict = create_app(deploy_settings.model_copy(update={"allow_local_repos": False}))
+    strict = create_app(deploy_settings.model_copy(update={"local_repos_dir": None}))
     async with app_client(strict) as client:
         trust_keys(strict, public_jwks)
         body = {"slug": f"t-{uuid.uuid4().hex[:8]}", "template": "python-web"}

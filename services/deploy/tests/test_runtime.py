@@ -3,7 +3,9 @@ record how they ended, build steps killed as a group; and the pure pieces around
 URLs, route files, Procfiles)."""
 
 import asyncio
+import ipaddress
 import os
+import socket
 import uuid
 from pathlib import Path
 
@@ -13,7 +15,13 @@ import yaml
 from berth_deploy.operations.rollout import read_procfile
 from berth_deploy.runtime.cgroups import Limits
 from berth_deploy.runtime.driver import ProcessSpec
-from berth_deploy.runtime.git import RepoNotAllowed, normalise_repo_url
+from berth_deploy.runtime.git import (
+    RepoNotAllowed,
+    clone_command,
+    clone_failure,
+    normalise_repo_url,
+    resolve_public,
+)
 from berth_deploy.runtime.layout import AppPaths
 from berth_deploy.runtime.local import read_stat
 from berth_deploy.runtime.routes import InvalidRoute, route_config
@@ -143,22 +151,116 @@ def _pgid(pid: int) -> int | None:
         ("/srv/repo", True, "file:///srv/repo"),
         ("file:///srv/repo", False, None),
         ("file:///srv/../etc", True, None),
+        ("file:///etc/berth", True, None),  # outside the local repository root
         ("file://otherhost/srv/repo", True, None),
         ("ssh://git@host/r.git", True, None),
         ("git@host:o/r.git", True, None),
         ("ext::sh -c id", True, None),
         ("-uhttps://x", True, None),
         ("https://u:p@host/r.git", True, None),
-        ("https://host/r.git?x=1", True, None),
-        ("http://host/r.git", True, None),
+        ("https://host.example/r.git?x=1", True, None),
+        ("http://host.example/r.git", True, None),
+        # loopback, private, link-local and metadata hosts, in every spelling
+        ("https://localhost/o/r.git", False, None),
+        ("https://git.localhost/o/r.git", False, None),
+        ("https://gitlab.internal/o/r.git", False, None),
+        ("https://gitserver/o/r.git", False, None),
+        ("https://127.0.0.1/o/r.git", False, None),
+        ("https://127.1/o/r.git", False, None),
+        ("https://2130706433/o/r.git", False, None),
+        ("https://0x7f000001/o/r.git", False, None),
+        ("https://017700000001/o/r.git", False, None),
+        ("https://10.0.0.1/o/r.git", False, None),
+        ("https://172.16.5.4/o/r.git", False, None),
+        ("https://192.168.1.1/o/r.git", False, None),
+        ("https://169.254.169.254/latest/meta-data", False, None),
+        ("https://100.64.0.1/o/r.git", False, None),
+        ("https://0.0.0.0/o/r.git", False, None),
+        ("https://[::1]/o/r.git", False, None),
+        ("https://[fd00::2]/o/r.git", False, None),
+        ("https://[fe80::1]/o/r.git", False, None),
+        ("https://[::ffff:127.0.0.1]/o/r.git", False, None),
     ],
 )
 def test_repository_urls(url, allow_local, expected):
+    root = Path("/srv") if allow_local else None
     if expected is None:
         with pytest.raises(RepoNotAllowed):
-            normalise_repo_url(url, allow_local=allow_local)
+            normalise_repo_url(url, local_root=root)
     else:
-        assert normalise_repo_url(url, allow_local=allow_local) == expected
+        assert normalise_repo_url(url, local_root=root) == expected
+
+
+@pytest.mark.parametrize(
+    ("addresses", "refused"),
+    [
+        (["127.0.0.1"], True),
+        (["93.184.216.34", "10.1.2.3"], True),  # one inward address is enough
+        (["::1"], True),
+        (["93.184.216.34"], False),
+        (["2606:2800:220:1::1"], False),
+    ],
+)
+async def test_a_host_that_resolves_inward_is_refused_before_any_connection(
+    monkeypatch, addresses, refused
+):
+    """DNS decides, not the name: the check runs on every address the name resolves to."""
+
+    async def fake_getaddrinfo(host, port, **kwargs):
+        family = {4: socket.AF_INET, 6: socket.AF_INET6}
+        return [
+            (family[ipaddress.ip_address(a).version], socket.SOCK_STREAM, 6, "", (a, port))
+            for a in addresses
+        ]
+
+    loop = asyncio.get_running_loop()
+    monkeypatch.setattr(loop, "getaddrinfo", fake_getaddrinfo)
+    url = "https://git.example.org/o/r.git"
+    if refused:
+        with pytest.raises(RepoNotAllowed):
+            await resolve_public(url, [], required=True)
+    else:
+        await resolve_public(url, [], required=True)
+
+
+async def test_an_unresolvable_host_is_refused_at_clone_time_only(monkeypatch):
+    async def no_such_host(host, port, **kwargs):
+        raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+
+    monkeypatch.setattr(asyncio.get_running_loop(), "getaddrinfo", no_such_host)
+    await resolve_public("https://git.example.org/o/r.git", [], required=False)
+    with pytest.raises(RepoNotAllowed):
+        await resolve_public("https://git.example.org/o/r.git", [], required=True)
+
+
+@pytest.mark.parametrize(
+    ("output", "said"),
+    [
+        ("fatal: unable to access 'https://x/': Failed to connect to 10.0.0.1 port 443", "reached"),
+        ("fatal: unable to access 'https://x/': Could not resolve host: x", "resolved"),
+        (
+            "warning: Could not find remote branch nope to clone.\nfatal: Remote branch nope not found",
+            "branch",
+        ),
+        (
+            "fatal: unable to access 'https://x/': The requested URL returned error: 301",
+            "redirects",
+        ),
+        ("fatal: repository 'https://x/' not found", "not found"),
+    ],
+)
+def test_clone_failures_are_told_without_raw_network_errors(output, said):
+    message = clone_failure(output)
+    assert said in message
+    assert "10.0.0.1" not in message and "port" not in message
+
+
+def test_the_clone_follows_no_redirect_and_runs_no_hook():
+    command = clone_command("https://git.example.org/o/r.git", "main; rm -rf /")
+    assert "-c http.followRedirects=false" in command
+    assert "-c core.hooksPath=/dev/null" in command
+    assert "-c protocol.allow=never" in command
+    assert "'main; rm -rf /'" in command  # quoted: a branch is never shell
 
 
 def test_route_files_are_validated_and_written_atomically(deploy_node, tmp_path):

@@ -23,7 +23,7 @@ from berth_deploy.config import DeploySettings
 from berth_deploy.env.service import EnvCipher, set_vars
 from berth_deploy.models import App, Release, Template
 from berth_deploy.operations.dao import InstanceDAO
-from berth_deploy.runtime.git import normalise_repo_url
+from berth_deploy.runtime.git import normalise_repo_url, resolve_public
 from berth_deploy.templates.dao import TemplateDAO
 
 
@@ -39,7 +39,9 @@ def app_url(settings: DeploySettings, slug: str, process_type: str) -> str | Non
     return f"{public.scheme or 'http'}://{slug}.{settings.apps_domain}{port}"
 
 
-def _check_repo(settings: DeploySettings, template: Template, repo_url: str | None) -> str | None:
+async def _check_repo(
+    settings: DeploySettings, template: Template, repo_url: str | None
+) -> str | None:
     if not template.needs_repo:
         if repo_url:
             raise Unprocessable(
@@ -51,7 +53,9 @@ def _check_repo(settings: DeploySettings, template: Template, repo_url: str | No
         raise Unprocessable(
             f"The {template.key} template needs a repository URL", details={"field": "repo_url"}
         )
-    return normalise_repo_url(repo_url, allow_local=settings.allow_local_repos)
+    url = normalise_repo_url(repo_url, local_root=settings.local_repos_dir)
+    await resolve_public(url, settings.blocked_networks, required=False)
+    return url
 
 
 async def create_app(
@@ -64,7 +68,7 @@ async def create_app(
     template = await TemplateDAO(session).get(data.template)
     if template is None or not template.is_active:
         raise Unprocessable(f"Unknown template {data.template!r}", details={"field": "template"})
-    repo_url = _check_repo(settings, template, data.repo_url)
+    repo_url = await _check_repo(settings, template, data.repo_url)
     names = [v.name for v in data.env]
     if len(names) != len(set(names)):
         raise Unprocessable("An env var is given twice", details={"field": "env"})
@@ -111,7 +115,7 @@ async def update_app(
     template = await TemplateDAO(session).get_or_404(app.template_key)
     fields = data.model_dump(exclude_unset=True, exclude={"limits"})
     if "repo_url" in fields:
-        fields["repo_url"] = _check_repo(settings, template, fields["repo_url"])
+        fields["repo_url"] = await _check_repo(settings, template, fields["repo_url"])
     for key in ("name", "branch"):
         if key in fields and fields[key] is None:
             raise Unprocessable(f"{key} cannot be empty", details={"field": key})

@@ -14,6 +14,7 @@ from berth_deploy.operations.rollout import rollout, stop_instances
 from berth_deploy.runtime import git
 from berth_deploy.runtime.cgroups import Limits
 from berth_deploy.runtime.driver import ProcessSpec
+from berth_deploy.runtime.sandbox import SandboxUnavailable
 
 BUILD_PATH = "/app/.venv/bin:/opt/berth/bin:/usr/local/bin:/usr/bin:/bin"
 
@@ -65,29 +66,56 @@ async def wait_for_build_slot(job: Job) -> None:
 
 
 async def fetch_source(job: Job, release_id, log: Path) -> str | None:
+    """Clone the app's repository into the release, inside the app's sandbox.
+
+    The URL is checked again here (its host may resolve elsewhere than when the app was
+    created); git's own output goes to a platform-side file and the build log gets a clean
+    line, so a refused or unreachable host never shows as a raw connection error.
+    """
     settings = job.rt.settings
     dest = job.paths.fresh_release_dir(release_id)
+    dest.mkdir(parents=True)
+    await asyncio.to_thread(job.paths.own_release, release_id)
     if not job.template["needs_repo"]:
-        dest.mkdir(parents=True)
         return None
-    url = git.normalise_repo_url(job.app["repo_url"] or "", allow_local=settings.allow_local_repos)
+    try:
+        url = git.normalise_repo_url(job.app["repo_url"] or "", local_root=settings.local_repos_dir)
+        await git.resolve_public(url, job.rt.driver.refused_networks(), required=True)
+    except git.RepoNotAllowed as exc:
+        raise StepFailed(f"the repository cannot be cloned: {exc.message}") from exc
     branch = job.app["branch"]
     job.note(f"cloning {url} (branch {branch})", log)
-    proc, home = await git.start_clone(
-        url, branch, dest, log, allow_local=settings.allow_local_repos
+    local = git.local_path(url)
+    output = job.rt.driver.scratch_log(f"g-{job.claim.op_id}")
+    output.unlink(missing_ok=True)  # an earlier attempt's
+    spec = ProcessSpec(
+        name=f"g-{job.claim.op_id}",
+        command=git.clone_command(url, branch),
+        mounts=job.paths.mounts(release_id, read_only=(local,) if local else ()),
+        env=git.git_env(url),
+        log_path=output,
+        uid=job.paths.uid,
+        limits=Limits(settings.build_memory_mb, 2000, settings.build_pids_max),
     )
     try:
+        proc = await run_sandboxed(job, spec)
         code = await job.watch(proc, settings.git_timeout_seconds, "git clone")
+        text = output.read_text(errors="replace")[-20_000:]
     finally:
-        shutil.rmtree(home, ignore_errors=True)
-    if code != 0:
-        raise StepFailed(
-            f"git clone failed (exit code {code}): check the repository URL and the branch"
-        )
-    sha = await git.head_commit(dest)
-    await asyncio.to_thread(shutil.rmtree, dest / ".git", True)
+        job.rt.driver.forget(spec.name)
+        output.unlink(missing_ok=True)
+    sha = git.commit_of(text) if code == 0 else None
+    if sha is None:
+        raise StepFailed(f"git clone failed: {git.clone_failure(text)}")
     job.note(f"commit {sha}", log)
-    return sha or None
+    return sha
+
+
+async def run_sandboxed(job: Job, spec: ProcessSpec) -> asyncio.subprocess.Process:
+    try:
+        return await job.rt.driver.run(spec)
+    except SandboxUnavailable as exc:  # fail closed: nothing of the app ran
+        raise StepFailed(exc.message) from exc
 
 
 async def build(job: Job) -> object:
@@ -104,7 +132,6 @@ async def build(job: Job) -> object:
     if sha:
         await job.tx(records.release_commit, release_id=release_id, commit_sha=sha)
     source = job.paths.release(release_id)
-    await asyncio.to_thread(job.paths.own_release, release_id)
     await job.step("build")
     plain = await job.tx(records.load_env, cipher=job.rt.cipher, app_id=job.app_id)
     tools = (Path(uv.find_uv_bin()),)
@@ -123,7 +150,7 @@ async def build(job: Job) -> object:
             uid=job.paths.uid,
             limits=limits,
         )
-        proc = await job.rt.driver.run(spec)
+        proc = await run_sandboxed(job, spec)
         try:
             code = await job.watch(proc, left, "the build")
         finally:

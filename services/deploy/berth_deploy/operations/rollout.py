@@ -21,6 +21,7 @@ from berth_deploy.runtime.cgroups import Limits
 from berth_deploy.runtime.driver import ProcessHandle, ProcessSpec
 from berth_deploy.runtime.health import HealthCheck, probe_http
 from berth_deploy.runtime.layout import AppPaths
+from berth_deploy.runtime.sandbox import SandboxUnavailable
 
 START_ATTEMPTS = 3
 RUN_PATH = "/app/.venv/bin:/app/node_modules/.bin:/usr/local/bin:/usr/bin:/bin"
@@ -84,6 +85,7 @@ async def spawn(
         log_path=log,
         uid=paths.uid,
         limits=Limits(app["memory_mb"], app["cpu_millis"], app["pids_max"]),
+        port=instance.port,
     )
     return await rt.driver.launch(spec)
 
@@ -156,7 +158,11 @@ async def start_instance(job: Job, release_id: uuid.UUID, log: Path) -> Instance
     )
     last = "exited"
     for attempt in range(1, START_ATTEMPTS + 1):
-        handle = await launch(job, instance, release_id, log)
+        try:
+            handle = await launch(job, instance, release_id, log)
+        except SandboxUnavailable as exc:  # fail closed: nothing of the app ran
+            await end_instance(job, instance, "failed", "sandbox unavailable", None)
+            raise StepFailed(exc.message) from exc
         try:
             outcome = await wait_healthy(job, handle, instance.port)
         except (Cancelled, StepFailed, Exception):

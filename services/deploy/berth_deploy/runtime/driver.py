@@ -23,6 +23,8 @@ class ProcessSpec:
     log_path: Path
     uid: int
     limits: Limits
+    #: the port Traefik reaches a web instance on (host 127.0.0.1, the same inside)
+    port: int | None = None
 
 
 @dataclass(frozen=True)
@@ -64,6 +66,10 @@ class RuntimeDriver(Protocol):
     def kill_group(self, pgid: int) -> None: ...
 
     def forget(self, name: str) -> None: ...
+
+    def scratch_log(self, name: str) -> Path: ...
+
+    def refused_networks(self) -> list[str]: ...
 
 
 class ForegroundProcess(Protocol):

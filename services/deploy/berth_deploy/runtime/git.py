@@ -1,25 +1,40 @@
-"""Fetching an app's source: which repository URLs are allowed, and a hardened shallow clone.
+"""Fetching an app's source: which repository URLs are allowed, and the clone inside the sandbox.
 
-https:// always; file:// (or an absolute path) only where an admin allows local repositories
-(DEPLOY_ALLOW_LOCAL_REPOS, dev and tests). Everything else (ssh, git://, ext::, scp-like
-`host:path`, credentials in the URL, option-looking values) is refused before git ever runs,
-and git itself runs with every other protocol disabled, no hooks, no prompts, no config.
+https:// always, to a host whose every address is public; file:// only for repositories under
+the one directory an operator names (DEPLOY_LOCAL_REPOS_DIR; dev and tests). Everything else
+(ssh, git://, ext::, scp-like `host:path`, credentials in the URL, option-looking values,
+loopback, private, link-local and metadata addresses in any spelling) is refused before git
+runs. git itself runs in the app's sandbox (its own network namespace, the app's uid), never
+in a platform process, with every other protocol disabled, no redirects, no hooks, no prompts
+and no config; its raw output stays on the platform side and the build log gets a clean
+summary, so the log is no port scanner.
 """
 
 import asyncio
-import os
-import tempfile
+import ipaddress
+import re
+import shlex
+import socket
+from collections.abc import Iterable
 from pathlib import Path
 from urllib.parse import urlsplit
 
 from berth_common.errors import Unprocessable
+from berth_deploy.runtime.network import ALWAYS_BLOCKED
+
+RESOLVE_SECONDS = 5.0
+LOCAL_GITCONFIG = "/tmp/gitconfig"  # noqa: S108 - in the sandbox's own, empty /tmp
+_LOCAL_NAMES = ("localhost", ".localhost", ".local", ".internal", ".localdomain", ".home.arpa")
+_SHA = re.compile(r"^[0-9a-f]{40}([0-9a-f]{24})?$")
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 
 class RepoNotAllowed(Unprocessable):
     code = "repo_not_allowed"
 
 
-def normalise_repo_url(url: str, *, allow_local: bool) -> str:
+def normalise_repo_url(url: str, *, local_root: Path | None) -> str:
+    """The URL git will be given, or RepoNotAllowed (no network is touched here)."""
     url = url.strip()
     if not url or url.startswith("-") or any(c.isspace() for c in url) or "::" in url:
         raise RepoNotAllowed("Not a repository URL")
@@ -35,97 +50,184 @@ def normalise_repo_url(url: str, *, allow_local: bool) -> str:
             )
         if parts.query or parts.fragment:
             raise RepoNotAllowed("Query strings and fragments are not allowed in repository URLs")
+        host = parts.hostname.rstrip(".")
+        literal = literal_address(host)
+        if literal is not None:
+            if refused(literal, ()):
+                raise RepoNotAllowed(
+                    "The repository's address is not public", details={"host": host}
+                )
+        elif host == "localhost" or host.endswith(_LOCAL_NAMES) or "." not in host:
+            raise RepoNotAllowed("The repository's host is not public", details={"host": host})
         return url
     if scheme == "file":
-        if not allow_local:
-            raise RepoNotAllowed("Local repositories are not enabled on this platform")
-        if parts.netloc not in ("", "localhost") or not parts.path.startswith("/"):
-            raise RepoNotAllowed("Use file:///absolute/path")
-        if any(segment == ".." for segment in parts.path.split("/")):
-            raise RepoNotAllowed("Relative segments are not allowed")
-        return f"file://{parts.path}"
+        return local_repo(parts.netloc, parts.path, local_root)
     raise RepoNotAllowed(
         "Only https:// repositories are supported", details={"scheme": scheme or None}
     )
 
 
-def git_env(home: str) -> dict[str, str]:
+def local_repo(netloc: str, path: str, local_root: Path | None) -> str:
+    if local_root is None:
+        raise RepoNotAllowed("Local repositories are not enabled on this platform")
+    if netloc not in ("", "localhost") or not path.startswith("/"):
+        raise RepoNotAllowed("Use file:///absolute/path")
+    if any(segment == ".." for segment in path.split("/")):
+        raise RepoNotAllowed("Relative segments are not allowed")
+    real = Path(path).resolve()
+    if not real.is_relative_to(local_root.resolve()):
+        raise RepoNotAllowed("Local repositories must live under the platform's repository root")
+    return f"file://{real}"
+
+
+def local_path(url: str) -> Path | None:
+    """The directory a file:// URL names (to be mounted, read only, into the clone's sandbox)."""
+    parts = urlsplit(url)
+    return Path(parts.path) if parts.scheme == "file" else None
+
+
+def literal_address(host: str) -> IPAddress | None:
+    """An IP literal in any spelling git's resolver would take: 127.1, 0x7f000001, 2130706433,
+    017700000001, [::1]."""
+    try:
+        return ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        pass
+    try:
+        return ipaddress.IPv4Address(socket.inet_aton(host))  # the legacy BSD forms
+    except (OSError, UnicodeError):
+        return None
+
+
+def refused(address: IPAddress, blocked: Iterable[str]) -> bool:
+    """True for every address a repository may not live at."""
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
+        address = address.ipv4_mapped
+    if (
+        address.is_loopback
+        or (address.is_private and not _documentation(address))
+        or address.is_link_local
+        or address.is_multicast
+        or address.is_unspecified
+        or address.is_reserved
+    ):
+        return True
+    networks = (ipaddress.ip_network(n) for n in (*ALWAYS_BLOCKED, *blocked))
+    return any(address in n for n in networks if n.version == address.version)
+
+
+def _documentation(address: IPAddress) -> bool:
+    """TEST-NET ranges count as private to Python; they are not anyone's internal network."""
+    return any(
+        address in ipaddress.ip_network(n)
+        for n in ("192.0.2.0/24", "198.51.100.0/24", "203.0.113.0/24", "2001:db8::/32")
+        if ipaddress.ip_network(n).version == address.version
+    )
+
+
+async def resolve_public(url: str, blocked: Iterable[str], *, required: bool) -> None:
+    """Resolve an https URL's host; refuse it if any address it has is not public.
+
+    `required`: a name that does not resolve is refused too (at clone time); when creating
+    an app it may not exist yet, and the clone checks again.
+    """
+    parts = urlsplit(url)
+    if parts.scheme != "https" or not parts.hostname:
+        return
+    host = parts.hostname.rstrip(".")
+    loop = asyncio.get_running_loop()
+    try:
+        infos = await asyncio.wait_for(
+            loop.getaddrinfo(host, 443, type=socket.SOCK_STREAM), RESOLVE_SECONDS
+        )
+    except (OSError, TimeoutError, UnicodeError) as exc:
+        if required:
+            raise RepoNotAllowed(
+                "The repository's host name could not be resolved", details={"host": host}
+            ) from exc
+        return
+    addresses = {ipaddress.ip_address(info[4][0].split("%")[0]) for info in infos}
+    if any(refused(address, blocked) for address in addresses):
+        raise RepoNotAllowed("The repository's address is not public", details={"host": host})
+
+
+def git_env(url: str) -> dict[str, str]:
     return {
         "PATH": "/usr/local/bin:/usr/bin:/bin",
-        "HOME": home,
+        "HOME": "/tmp",  # noqa: S108 - the sandbox's own, empty /tmp
         "LANG": "C.UTF-8",
         "GIT_TERMINAL_PROMPT": "0",
         "GIT_CONFIG_NOSYSTEM": "1",
-        "GIT_CONFIG_GLOBAL": os.devnull,
+        "GIT_CONFIG_GLOBAL": LOCAL_GITCONFIG if url.startswith("file://") else "/dev/null",
         "GIT_PROTOCOL_FROM_USER": "0",
         "GIT_ASKPASS": "/bin/false",
         "SSH_ASKPASS": "/bin/false",
     }
 
 
-def clone_argv(url: str, branch: str, dest: Path, *, allow_local: bool) -> list[str]:
-    allowed = ["-c", "protocol.https.allow=always"]
-    if allow_local:
-        allowed += ["-c", "protocol.file.allow=always"]
-    return [
-        "git",
-        "-c",
+def clone_command(url: str, branch: str) -> str:
+    """The sandbox's shell command: clone into /app, print the commit, drop .git."""
+    config = [
         "protocol.allow=never",
-        *allowed,
-        "-c",
+        "protocol.https.allow=always",
         "core.hooksPath=/dev/null",
-        "-c",
         "core.fsmonitor=false",
-        "-c",
         "credential.helper=",
-        "-c",
-        "http.followRedirects=initial",
-        "-c",
+        "http.followRedirects=false",
         "advice.detachedHead=false",
-        "clone",
-        "--quiet",
-        "--depth",
-        "1",
-        "--single-branch",
-        "--no-tags",
-        "--branch",
-        branch,
-        "--",
-        url,
-        str(dest),
     ]
-
-
-async def start_clone(
-    url: str, branch: str, dest: Path, log_path: Path, *, allow_local: bool
-) -> tuple[asyncio.subprocess.Process, str]:
-    """Start `git clone` (its own process group) writing to the build log."""
-    home = tempfile.mkdtemp(prefix="berth-git-")
-    log = os.open(log_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
-    try:
-        proc = await asyncio.create_subprocess_exec(
-            *clone_argv(url, branch, dest, allow_local=allow_local),
-            stdin=asyncio.subprocess.DEVNULL,
-            stdout=log,
-            stderr=log,
-            env=git_env(home),
-            start_new_session=True,
-        )
-    finally:
-        os.close(log)
-    return proc, home
-
-
-async def head_commit(repo: Path) -> str:
-    proc = await asyncio.create_subprocess_exec(
-        "git",
-        "-C",
-        str(repo),
-        "rev-parse",
-        "HEAD",
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.DEVNULL,
-        env=git_env(tempfile.gettempdir()),
+    trust = ""
+    if url.startswith("file://"):
+        config.append("protocol.file.allow=always")
+        # the repository is the operator's, mounted read only, owned by a uid the app's user
+        # namespace does not map; git's local transport drops -c options, so the exception
+        # goes into a global config of the sandbox's own
+        trust = f"git config --file {LOCAL_GITCONFIG} safe.directory '*' && "
+    options = " ".join(f"-c {shlex.quote(c)}" for c in config)
+    clone = (
+        f"git {options} clone --quiet --depth 1 --single-branch --no-tags "
+        f"--branch {shlex.quote(branch)} -- {shlex.quote(url)} ."
     )
-    out, _ = await proc.communicate()
-    return out.decode().strip()
+    return f"{trust}{clone} && git rev-parse HEAD && rm -rf .git"
+
+
+def commit_of(output: str) -> str | None:
+    """The commit the clone printed last (remote messages are prefixed, so never match)."""
+    for line in reversed(output.splitlines()):
+        if _SHA.match(line.strip()):
+            return line.strip()
+    return None
+
+
+def clone_failure(output: str) -> str:
+    """What the owner is told about a failed clone: never git's raw network errors."""
+    text = output.lower()
+    if "remote branch" in text and "not found" in text:
+        return "the branch was not found in the repository"
+    if "could not resolve host" in text:
+        return "the repository's host name could not be resolved"
+    if "returned error: 30" in text or "redirect" in text:
+        return "the repository URL redirects elsewhere: use the URL it redirects to"
+    if any(
+        marker in text
+        for marker in (
+            "failed to connect",
+            "couldn't connect",
+            "connection refused",
+            "permission denied",
+            "network is unreachable",
+            "timed out",
+            "connection reset",
+        )
+    ):
+        return "the repository's host could not be reached"
+    if "certificate" in text or "ssl" in text or "tls" in text:
+        return "the repository's host did not present a certificate this platform trusts"
+    if any(
+        marker in text
+        for marker in ("not found", "authentication", "could not read username", "error: 40")
+    ):
+        return "the repository was not found, or it is private"
+    if "does not appear to be a git repository" in text or "not a git repository" in text:
+        return "there is no git repository at that URL"
+    return "git could not clone the repository"

@@ -4,13 +4,21 @@
 
 The spec arrives on stdin (it carries the app's env, secrets included: never on disk).
 
-mode "exec" (builds): join the cgroups, set rlimits, open the log, drop privileges and exec
-the command in place; the caller waits for it like any child.
+Every process is forked, never exec'd in place, so that its network can be set up between
+fork and exec: with a "network" entry in the spec, the child unshares a network namespace
+(as root, so the namespace belongs to the host's user namespace and the app can never
+reconfigure it), the parent starts pasta on it, the child configures addresses and routes
+with `ip -batch` and only then becomes the app. Any failure on the way ends the child before
+the app's command runs (fail closed) and is reported to the caller.
 
-mode "daemon" (app instances): fork a monitor that leaves the caller's session, forks the
-app, prints {"pid", "monitor_pid", "start_time"} on stdout and exits. The monitor waits for
-the app, writes its exit status to `exit_file` and removes its cgroups. The app is never a
-child of the deploy worker, so it outlives a worker restart and never becomes its zombie.
+mode "exec" (builds): the launcher waits for the process and exits with its status; the
+process stays in the launcher's process group, which the caller kills to cancel a build.
+
+mode "daemon" (app instances): fork a monitor that leaves the caller's session, starts the
+process, prints {"pid", "monitor_pid", "start_time"} (or {"error"}) on stdout and exits. The
+monitor waits for the app, writes its exit status to `exit_file`, stops pasta and removes the
+cgroups. The app is never a child of the deploy worker, so it outlives a worker restart and
+never becomes its zombie.
 """
 
 import ctypes
@@ -18,8 +26,12 @@ import json
 import os
 import resource
 import signal
+import subprocess
 import sys
 import time
+
+#: bubblewrap's own environment: fixed, whatever the app's is
+BWRAP_ENV = {"PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8"}
 
 RLIMITS = {
     "NOFILE": resource.RLIMIT_NOFILE,
@@ -37,6 +49,8 @@ def proc_start_time(pid: int) -> int:
 
 
 CLONE_NEWNS = 0x00020000
+CLONE_NEWNET = 0x40000000
+PR_SET_PDEATHSIG = 1
 MS_BIND = 0x1000
 MS_REC = 0x4000
 MS_PRIVATE = 1 << 18
@@ -88,12 +102,10 @@ def stage(spec: dict) -> None:
             argv[i] = staged[argv[i]]
 
 
-def become_app(spec: dict) -> None:
+def become_app(spec: dict, own_session: bool) -> None:
     """In the process that will exec the command: session, cgroups, limits, log, identity."""
-    try:
+    if own_session:
         os.setsid()
-    except OSError:
-        pass  # already a session leader (the caller used start_new_session)
     for procs in spec.get("cgroup_procs", []):
         with open(procs, "w") as f:
             f.write(str(os.getpid()))
@@ -117,13 +129,199 @@ def become_app(spec: dict) -> None:
     signal.pthread_sigmask(signal.SIG_SETMASK, [])
 
 
-def exec_app(spec: dict) -> None:
+def env_options(env: dict) -> int:
+    """A memfd of bubblewrap options (--args) that give the command inside exactly `env`."""
+    options = ["--clearenv"]
+    for name, value in env.items():
+        options += ["--setenv", name, value]
+    fd = os.memfd_create("berth-env", 0)  # inherited by bubblewrap, which reads and closes it
+    os.write(fd, b"".join(o.encode() + b"\0" for o in options))
+    os.lseek(fd, 0, os.SEEK_SET)
+    return fd
+
+
+def exec_app(spec: dict, own_session: bool) -> None:
     try:
-        become_app(spec)
-        os.execvpe(spec["argv"][0], spec["argv"], spec["env"])  # noqa: S606 - fixed argv
+        become_app(spec, own_session)
+        argv = spec["argv"]
+        argv = [argv[0], "--args", str(env_options(spec["env"])), *argv[1:]]
+        os.execve(argv[0], argv, BWRAP_ENV)  # noqa: S606 - fixed argv
     except BaseException as exc:  # the log is fd 2 by now, or still the caller's stderr
         os.write(2, f"[berth] could not start the process: {exc}\n".encode())
         os._exit(127)
+
+
+class SetupFailed(Exception):
+    """The sandbox could not be set up; the message is safe to show to the app's owner."""
+
+
+def _libc():
+    return ctypes.CDLL(None, use_errno=True)
+
+
+def _write_sysctl(path: str, value: str) -> None:
+    if os.path.exists(path):
+        with open(path, "w") as f:
+            f.write(value)
+
+
+def enter_network(net: dict, up: int, down: int) -> None:
+    """In the child: a network namespace of its own, configured once pasta serves it."""
+    if _libc().unshare(CLONE_NEWNET) != 0:
+        raise SetupFailed(f"unshare(CLONE_NEWNET): {os.strerror(ctypes.get_errno())}")
+    for scope in ("all", "default"):
+        _write_sysctl(f"/proc/sys/net/ipv6/conf/{scope}/disable_ipv6", "1")
+    os.write(up, b"U")
+    if os.read(down, 1) != b"P":
+        raise SetupFailed("the network stack did not start")
+    result = subprocess.run(  # noqa: S603 - fixed argv, commands from the deploy service
+        [net["ip"], "-batch", "-"],
+        input=net["ip_batch"],
+        capture_output=True,
+        text=True,
+        timeout=20,
+        check=False,
+    )
+    if result.returncode != 0:
+        raise SetupFailed(f"configuring the namespace failed: {result.stderr.strip()[-300:]}")
+    os.write(up, b"C")
+
+
+def _expect(fd: int, token: bytes) -> None:
+    """Read the child's next step marker; its error message, or EOF, is a failure."""
+    got = os.read(fd, 1)
+    if got == token:
+        return
+    if got == b"E":
+        chunks = []
+        while chunk := os.read(fd, 4096):
+            chunks.append(chunk)
+        raise SetupFailed(b"".join(chunks).decode(errors="replace"))
+    raise SetupFailed("the sandboxed process ended during network setup")
+
+
+def start_pasta(net: dict, child: int) -> int:
+    """pasta on the child's namespace (handed over as fd 3); returns once it serves it."""
+    pidfile = net["pidfile"]
+    try:
+        os.unlink(pidfile)
+    except FileNotFoundError:
+        pass
+    ns = os.open(f"/proc/{child}/ns/net", os.O_RDONLY)
+    log = os.open(net["log"], os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    pid = os.fork()
+    if pid == 0:
+        try:
+            null = os.open(os.devnull, os.O_RDONLY)
+            os.dup2(null, 0)
+            os.dup2(log, 1)
+            os.dup2(log, 2)
+            os.dup2(ns, 3)
+            os.set_inheritable(3, True)  # dup2 onto itself keeps O_CLOEXEC
+            os.closerange(4, 65536)
+            # ignored signals survive exec (Python ignores SIGPIPE, the monitor more): pasta
+            # refuses to start with them
+            for sig in (signal.SIGHUP, signal.SIGINT, signal.SIGPIPE, signal.SIGTERM):
+                signal.signal(sig, signal.SIG_DFL)
+            signal.pthread_sigmask(signal.SIG_SETMASK, [])
+            # pasta dies with its monitor, should the monitor ever be killed
+            _libc().prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+            argv = [*net["pasta"], "--pid", pidfile]
+            os.execv(argv[0], argv)  # noqa: S606 - fixed argv
+        finally:
+            os._exit(127)
+    os.close(ns)
+    os.close(log)
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline:
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            with open(net["log"], errors="replace") as f:
+                reason = f.read()[-300:].strip()
+            raise SetupFailed(f"the network stack (pasta) exited: {reason or status}")
+        try:
+            if os.path.getsize(pidfile) > 0:
+                return pid
+        except OSError:
+            pass
+        time.sleep(0.005)
+    stop_pasta(pid)
+    raise SetupFailed("the network stack (pasta) did not start within 15 s")
+
+
+def stop_pasta(pid: int | None) -> None:
+    if not pid:
+        return
+    try:
+        os.kill(pid, signal.SIGTERM)
+    except ProcessLookupError:
+        return
+    for _ in range(200):
+        done, _ = os.waitpid(pid, os.WNOHANG)
+        if done:
+            return
+        time.sleep(0.01)
+    os.kill(pid, signal.SIGKILL)
+    os.waitpid(pid, 0)
+
+
+def sandbox_child(spec: dict, up: int, down: int, own_session: bool) -> None:
+    try:
+        if spec.get("network"):
+            enter_network(spec["network"], up, down)
+        else:
+            os.write(up, b"C")
+    except BaseException as exc:
+        message = str(exc) if isinstance(exc, SetupFailed) else f"{type(exc).__name__}: {exc}"
+        os.write(up, b"E" + message.encode())
+        os._exit(126)
+    exec_app(spec, own_session)
+
+
+def start_sandboxed(spec: dict, own_session: bool) -> tuple[int, int | None]:
+    """Fork the process and, with a network in the spec, its namespace and pasta.
+
+    Returns (pid, pasta pid) once the process is about to exec its command; raises
+    SetupFailed (after killing what it started) when isolation cannot be set up.
+    """
+    up_r, up_w = os.pipe()
+    down_r, down_w = os.pipe()
+    child = os.fork()
+    if child == 0:
+        os.close(up_r)
+        os.close(down_w)
+        sandbox_child(spec, up_w, down_r, own_session)
+    os.close(up_w)
+    os.close(down_r)
+    pasta = None
+    try:
+        if spec.get("network"):
+            _expect(up_r, b"U")
+            pasta = start_pasta(spec["network"], child)
+            os.write(down_w, b"P")
+        _expect(up_r, b"C")
+    except BaseException:
+        try:
+            os.kill(child, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        os.waitpid(child, 0)
+        stop_pasta(pasta)
+        raise
+    finally:
+        os.close(up_r)
+        os.close(down_w)
+    return child, pasta
+
+
+def wait_status(pid: int) -> int:
+    while True:
+        try:
+            return os.waitpid(pid, 0)[1]
+        except ChildProcessError:
+            return 0
+        except InterruptedError:
+            continue
 
 
 def write_atomic(path: str, data: dict) -> None:
@@ -169,10 +367,13 @@ def monitor(spec: dict, report_fd: int) -> None:
     null = os.open(os.devnull, os.O_RDWR)
     for fd in (0, 1, 2):  # let go of the caller's pipes, or it would wait for us
         os.dup2(null, fd)
-    child = os.fork()
-    if child == 0:
+    try:
+        child, pasta = start_sandboxed(spec, own_session=True)
+    except SetupFailed as exc:
+        os.write(report_fd, json.dumps({"error": str(exc)}).encode())
         os.close(report_fd)
-        exec_app(spec)
+        remove_cgroups(spec)
+        os._exit(0)
     try:
         started = proc_start_time(child)
     except OSError:
@@ -182,15 +383,8 @@ def monitor(spec: dict, report_fd: int) -> None:
         json.dumps({"pid": child, "monitor_pid": os.getpid(), "start_time": started}).encode(),
     )
     os.close(report_fd)
-    while True:
-        try:
-            _, status = os.waitpid(child, 0)
-            break
-        except ChildProcessError:
-            status = 0
-            break
-        except InterruptedError:
-            continue
+    status = wait_status(child)
+    stop_pasta(pasta)
     result = {"exited_at": time.time()}
     if os.WIFSIGNALED(status):
         result["signal"] = os.WTERMSIG(status)
@@ -206,10 +400,33 @@ def monitor(spec: dict, report_fd: int) -> None:
     os._exit(0)
 
 
+def run_foreground(spec: dict) -> None:
+    """A build step: start it, wait for it, exit with its status (as a shell would).
+
+    It dies with its caller (the deploy worker), and the step and pasta die with it.
+    """
+    caller = os.getppid()
+    _libc().prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    if os.getppid() != caller:  # the caller died before the line above
+        sys.exit(1)
+    try:
+        child, pasta = start_sandboxed(spec, own_session=False)
+    except SetupFailed as exc:
+        with open(spec["log"], "a") as log:
+            log.write(f"[berth] the sandbox could not be set up, nothing was run: {exc}\n")
+        sys.exit(126)
+    status = wait_status(child)
+    stop_pasta(pasta)
+    remove_cgroups(spec)
+    if os.WIFSIGNALED(status):
+        sys.exit(128 + os.WTERMSIG(status))
+    sys.exit(os.WEXITSTATUS(status))
+
+
 def main() -> None:
     spec = json.loads(sys.stdin.buffer.read())
     if spec.get("mode") == "exec":
-        exec_app(spec)
+        run_foreground(spec)
         return
     read_fd, write_fd = os.pipe()
     if os.fork() == 0:

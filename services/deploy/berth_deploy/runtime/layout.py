@@ -61,13 +61,19 @@ class AppPaths:
             chown_tree(path, self.uid)
         path.chmod(0o700)
 
-    def mounts(self, release_id: uuid.UUID, tools: tuple[Path, ...] = ()) -> SandboxMounts:
+    def mounts(
+        self,
+        release_id: uuid.UUID,
+        tools: tuple[Path, ...] = (),
+        read_only: tuple[Path, ...] = (),
+    ) -> SandboxMounts:
         return SandboxMounts(
             app_dir=self.release(release_id),
             data_dir=self.data,
             passwd_file=self.etc / "passwd",
             group_file=self.etc / "group",
             tools=tools,
+            read_only=read_only,
         )
 
     def remove_release(self, release_id: uuid.UUID) -> None:

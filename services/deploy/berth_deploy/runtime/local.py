@@ -1,4 +1,5 @@
-"""The local runtime driver: sandboxed processes on this node (bubblewrap + cgroups).
+"""The local runtime driver: sandboxed processes on this node (bubblewrap, a network
+namespace served by pasta, cgroups).
 
 Apps are started through launcher.py, which detaches them from the caller (their own
 session and process group, parented by a small monitor), so they keep running when the deploy
@@ -6,6 +7,7 @@ worker restarts; their stdout/stderr go straight to the release's log file.
 """
 
 import asyncio
+import dataclasses
 import json
 import os
 import signal
@@ -18,7 +20,13 @@ from loguru import logger
 from berth_deploy.config import DeploySettings
 from berth_deploy.runtime.cgroups import Cgroups
 from berth_deploy.runtime.driver import ExitStatus, ProcessHandle, ProcessSpec
-from berth_deploy.runtime.sandbox import bwrap_argv, find_bwrap, staged_paths
+from berth_deploy.runtime.network import Network, resolv_conf
+from berth_deploy.runtime.sandbox import (
+    SandboxUnavailable,
+    bwrap_argv,
+    find_bwrap,
+    staged_paths,
+)
 
 LAUNCHER = Path(__file__).with_name("launcher.py")
 LAUNCHER_ENV = {"PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8"}
@@ -56,6 +64,14 @@ class LocalDriver:
         self.run_dir.chmod(0o700)
         self.cgroups = Cgroups(settings.cgroup_root, settings.cgroup_parent)
         self._bwrap: str | None = None
+        #: None only where an operator turned isolation off (DEPLOY_INSECURE_SHARED_NETWORK)
+        self.network: Network | None = None
+        self.resolv_file: Path | None = None
+        if not settings.insecure_shared_network:
+            self.network = Network(settings.pasta_path, settings.ip_path, settings.blocked_networks)
+            self.resolv_file = self.run_dir / "resolv.conf"
+            self.resolv_file.write_text(resolv_conf())
+            self.resolv_file.chmod(0o644)
 
     @property
     def bwrap(self) -> str:
@@ -66,12 +82,33 @@ class LocalDriver:
     def exit_file(self, name: str) -> Path:
         return self.run_dir / f"{name}.exit"
 
+    def scratch_log(self, name: str) -> Path:
+        """A platform-side file for a step's raw output (git's), summarised by the caller."""
+        return self.run_dir / f"{name}.out"
+
+    def refused_networks(self) -> list[str]:
+        """Networks a sandbox may not reach: the settings' and this host's own."""
+        if self.network is None:
+            return list(self.settings.blocked_networks)
+        return self.network.refused()
+
+    def pasta_log(self, name: str) -> Path:
+        """pasta's own messages (host details: never shown to the app's owner)."""
+        return self.run_dir / f"{name}.pasta.log"
+
     def _spec(self, spec: ProcessSpec, mode: str) -> bytes:
+        network = None
+        mounts = spec.mounts
+        if self.network is not None:
+            plan = self.network.plan(spec.port)
+            network = plan.spec(self.run_dir / f"{spec.name}.pasta.pid", self.pasta_log(spec.name))
+            mounts = dataclasses.replace(mounts, resolv_file=self.resolv_file)
         cgroup_procs = self.cgroups.create(spec.name, spec.limits)
         payload = {
             "mode": mode,
-            "argv": bwrap_argv(self.bwrap, spec.mounts, spec.command),
-            "stage_paths": staged_paths(spec.mounts),
+            "argv": bwrap_argv(self.bwrap, mounts, spec.command),
+            "stage_paths": staged_paths(mounts),
+            "network": network,
             "env": spec.env,
             "log": str(spec.log_path),
             "uid": spec.uid,
@@ -106,10 +143,14 @@ class LocalDriver:
         if proc.returncode != 0 or not out:
             raise RuntimeError(f"launcher failed ({proc.returncode}): {err.decode()[-500:]}")
         info = json.loads(out)
+        if "error" in info:
+            self.forget(spec.name)
+            raise SandboxUnavailable(f"the sandbox could not be set up: {info['error']}")
         return ProcessHandle(spec.name, info["pid"], info["monitor_pid"], info["start_time"])
 
     async def run(self, spec: ProcessSpec) -> asyncio.subprocess.Process:
-        """A build step: the launcher execs the sandbox in place; pid == process group."""
+        """A build step: the launcher waits for it and exits with its status; the launcher's
+        pid is the process group of the step (and of its pasta)."""
         payload = self._spec(spec, "exec")
         proc = await asyncio.create_subprocess_exec(
             sys.executable,
@@ -180,4 +221,6 @@ class LocalDriver:
 
     def forget(self, name: str) -> None:
         self.exit_file(name).unlink(missing_ok=True)
+        for path in (self.run_dir / f"{name}.pasta.pid", self.pasta_log(name)):
+            path.unlink(missing_ok=True)
         self.cgroups.remove(name)

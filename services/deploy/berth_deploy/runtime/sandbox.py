@@ -5,7 +5,13 @@ the release at /app and the app's data directory at /data ($HOME). Nothing else 
 exists there: not var/ (the platform's state, secrets, database files), not other apps'
 directories, not the platform's environment (the process gets a clean env). The process runs
 as the app's own unprivileged uid in new user, pid, ipc and uts namespaces, and dies with
-its parent.
+its parent. Its network namespace is made by the launcher before bubblewrap starts
+(network.py); /etc/resolv.conf then names the resolver that namespace has.
+
+bubblewrap itself is started with a fixed environment (launcher.py's `BWRAP_ENV`): the app's
+variables reach it as --clearenv/--setenv options read from a memfd (--args), set only for the
+command it runs inside, so no loader variable of the app's ever reaches bubblewrap's own
+(host-side) dynamic loader, and no value shows in a host process's command line.
 """
 
 import os
@@ -18,7 +24,6 @@ from berth_common.errors import BerthError
 # what programs need from /etc: name resolution, TLS roots, time zone, alternatives links
 ETC_FILES = (
     "hosts",
-    "resolv.conf",
     "nsswitch.conf",
     "host.conf",
     "gai.conf",
@@ -49,6 +54,10 @@ class SandboxMounts:
     group_file: Path
     #: host binaries made available under /opt/berth/bin (uv for python builds)
     tools: tuple[Path, ...] = ()
+    #: host directories visible read only at their own path (a local repository to clone)
+    read_only: tuple[Path, ...] = ()
+    #: /etc/resolv.conf inside; None: the host's (a sandbox sharing the host's network)
+    resolv_file: Path | None = None
 
 
 def find_bwrap(configured: str) -> str:
@@ -74,7 +83,8 @@ def _root_links() -> list[str]:
 
 
 def bwrap_argv(bwrap: str, mounts: SandboxMounts, command: str) -> list[str]:
-    """The argv that runs `command` with /bin/sh -c inside the sandbox, in /app."""
+    """The argv that runs `command` with /bin/sh -c inside the sandbox, in /app (the launcher
+    adds the command's environment)."""
     argv = [
         bwrap,
         "--unshare-user",
@@ -82,6 +92,7 @@ def bwrap_argv(bwrap: str, mounts: SandboxMounts, command: str) -> list[str]:
         "--unshare-ipc",
         "--unshare-uts",
         "--unshare-cgroup-try",
+        "--disable-userns",
         "--die-with-parent",
         "--hostname",
         "app",
@@ -102,6 +113,8 @@ def bwrap_argv(bwrap: str, mounts: SandboxMounts, command: str) -> list[str]:
         host = Path("/etc") / name
         if host.exists():
             argv += ["--ro-bind", str(host), str(host)]
+    resolv = mounts.resolv_file or Path("/etc/resolv.conf")
+    argv += ["--ro-bind", str(resolv), "/etc/resolv.conf"]
     # Host paths under the deploy data directory: the launcher stages them (staged_paths) so
     # the app's uid need not be able to traverse their parents on the host.
     argv += [
@@ -120,6 +133,8 @@ def bwrap_argv(bwrap: str, mounts: SandboxMounts, command: str) -> list[str]:
     ]
     for tool in mounts.tools:
         argv += ["--ro-bind", str(tool), f"{TOOLS_DIR}/{tool.name}"]
+    for directory in mounts.read_only:
+        argv += ["--ro-bind", str(directory), str(directory)]
     argv += ["--chdir", "/app", "--", "/bin/sh", "-c", command]
     return argv
 
@@ -133,6 +148,8 @@ def staged_paths(mounts: SandboxMounts) -> list[str]:
             mounts.app_dir,
             mounts.data_dir,
             *mounts.tools,
+            *mounts.read_only,
+            *((mounts.resolv_file,) if mounts.resolv_file else ()),
         )
     ]
 
