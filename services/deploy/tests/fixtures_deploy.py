@@ -259,3 +259,15 @@ async def until(check, attempts: int = 200, pause: float = 0.1):
             return result
         await asyncio.sleep(pause)
     raise AssertionError("condition not reached")
+
+
+async def build_log(http: httpx.AsyncClient, who: Person, app: dict[str, Any]) -> list[str]:
+    r = await http.get(f"{API}/apps/{app['id']}/logs", headers=who.headers)
+    return [line["text"] for line in r.json()["lines"]]
+
+
+async def deployed(deploy_http, deploy_node, who, repo, **fields):
+    app = await new_app(deploy_http, who, repo, **fields)
+    await ask(deploy_http, who, app["id"], "deploy")
+    await deploy_node.run_all(uuid.UUID(app["id"]))
+    return await app_state(deploy_http, who, app["id"])

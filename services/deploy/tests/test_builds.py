@@ -6,23 +6,11 @@ import uuid
 
 import httpx
 from deploy_testkit import make_repo, web_app_files
-from fixtures_deploy import API, app_state, ask, new_app
-
-
-async def deployed(deploy_http, deploy_node, who, repo, **fields):
-    app = await new_app(deploy_http, who, repo, **fields)
-    await ask(deploy_http, who, app["id"], "deploy")
-    await deploy_node.run_all(uuid.UUID(app["id"]))
-    return await app_state(deploy_http, who, app["id"])
+from fixtures_deploy import API, ask, build_log, deployed
 
 
 def through(traefik, slug: str) -> str:
     return httpx.get(traefik.url, headers={"Host": f"{slug}.apps.localhost"}, timeout=10).text
-
-
-async def build_log(deploy_http, who, app) -> list[str]:
-    r = await deploy_http.get(f"{API}/apps/{app['id']}/logs", headers=who.headers)
-    return [line["text"] for line in r.json()["lines"]]
 
 
 async def test_requirements_are_installed_from_pypi_into_the_release(

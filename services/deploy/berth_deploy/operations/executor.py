@@ -22,6 +22,7 @@ from berth_deploy.operations.leases import Claim, LeaseLost
 from berth_deploy.runtime.driver import RuntimeDriver
 from berth_deploy.runtime.layout import AppPaths
 from berth_deploy.runtime.routes import RouteTable
+from berth_deploy.runtime.sandbox import SandboxUnavailable
 
 Tx = Callable[..., Awaitable[Any]]
 
@@ -161,6 +162,8 @@ async def run_claim(rt: Runtime, claim: Claim, owner: str, flows: dict[str, Flow
         return
     except StepFailed as exc:
         status, reason = "failed", exc.reason
+    except SandboxUnavailable as exc:  # fail closed: nothing of the app ran
+        status, reason = "failed", exc.message
     except SoftTimeLimitExceeded:
         status, reason = "failed", "the operation ran out of time"
     except Exception as exc:

@@ -14,7 +14,6 @@ from berth_deploy.operations.rollout import rollout, stop_instances
 from berth_deploy.runtime import git
 from berth_deploy.runtime.cgroups import Limits
 from berth_deploy.runtime.driver import ProcessSpec
-from berth_deploy.runtime.sandbox import SandboxUnavailable
 
 BUILD_PATH = "/app/.venv/bin:/opt/berth/bin:/usr/local/bin:/usr/bin:/bin"
 
@@ -98,7 +97,7 @@ async def fetch_source(job: Job, release_id, log: Path) -> str | None:
         limits=Limits(settings.build_memory_mb, 2000, settings.build_pids_max),
     )
     try:
-        proc = await run_sandboxed(job, spec)
+        proc = await job.rt.driver.run(spec)
         code = await job.watch(proc, settings.git_timeout_seconds, "git clone")
         text = output.read_text(errors="replace")[-20_000:]
     finally:
@@ -109,13 +108,6 @@ async def fetch_source(job: Job, release_id, log: Path) -> str | None:
         raise StepFailed(f"git clone failed: {git.clone_failure(text)}")
     job.note(f"commit {sha}", log)
     return sha
-
-
-async def run_sandboxed(job: Job, spec: ProcessSpec) -> asyncio.subprocess.Process:
-    try:
-        return await job.rt.driver.run(spec)
-    except SandboxUnavailable as exc:  # fail closed: nothing of the app ran
-        raise StepFailed(exc.message) from exc
 
 
 async def build(job: Job) -> object:
@@ -150,7 +142,7 @@ async def build(job: Job) -> object:
             uid=job.paths.uid,
             limits=limits,
         )
-        proc = await run_sandboxed(job, spec)
+        proc = await job.rt.driver.run(spec)
         try:
             code = await job.watch(proc, left, "the build")
         finally:
