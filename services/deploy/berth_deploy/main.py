@@ -11,12 +11,15 @@ from berth_deploy.env.service import EnvCipher
 from berth_deploy.logs.api import router as logs_router
 from berth_deploy.logs.store import LogStore
 from berth_deploy.models import SCHEMA, Base
+from berth_deploy.node import warn_insecure_network
 from berth_deploy.operations.api import router as operations_router
 from berth_deploy.templates.api import router as templates_router
 
 
 def create_app(settings: DeploySettings | None = None) -> FastAPI:
     settings = settings or get_settings()
+    if settings.insecure_shared_network:
+        warn_insecure_network()
     cipher = EnvCipher.from_settings(settings)  # a broken key stops startup, not a request
     app = build_service(
         settings,

@@ -35,7 +35,7 @@ def build_runtime(settings: DeploySettings, tx: Tx) -> Runtime:
 
 def warn_insecure_network() -> None:
     logger.critical(
-        "DEPLOY_INSECURE_SHARED_NETWORK is set: apps and builds on node share this host's "
+        "DEPLOY_INSECURE_SHARED_NETWORK is set: apps and builds on this node share its "
         "network. A tenant's code can reach every service listening on this host "
         "(databases, the broker, the platform) and every network it is attached to. "
         "Never run strangers' code like this."

@@ -179,3 +179,21 @@ def test_the_prohibited_networks_cover_the_host_and_every_private_range():
     ):
         assert expected in nets
     assert all(ipaddress.ip_network(n).version == 4 for n in nets)  # IPv6 is off inside
+
+
+async def test_admins_are_told_when_isolation_is_off(deploy_settings, public_jwks, person):
+    from berth_common.testing.plugin import app_client, trust_keys
+    from berth_deploy.main import create_app
+
+    admin, user = person(["admin"]), person()
+    for insecure in (False, True):
+        app = create_app(deploy_settings.model_copy(update={"insecure_shared_network": insecure}))
+        async with app_client(app) as client:
+            trust_keys(app, public_jwks)
+            url = "/api/deploy/v1/admin/runtime"
+            assert (await client.get(url, headers=user.headers)).status_code == 403
+            seen = (await client.get(url, headers=admin.headers)).json()
+        assert seen["network_isolation"] is (not insecure)
+        assert bool(seen["warnings"]) is insecure
+        if insecure:
+            assert "DEPLOY_INSECURE_SHARED_NETWORK" in seen["warnings"][0]

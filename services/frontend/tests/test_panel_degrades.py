@@ -50,3 +50,58 @@ async def test_an_expired_token_without_refresh_is_signed_out(frontend, sign_in_
     sign_in_as(lifetime=-120)
     response = await frontend.get("/panel")
     assert response.status_code == 303 and response.headers["location"].startswith("/login")
+
+
+async def test_the_admin_overview_shows_an_unsafe_platform_setting_as_a_red_banner(
+    frontend_settings, public_jwks, signing_jwks
+):
+    """deploy's /admin/runtime says isolation is off (served here by a stand-in): the
+    overview leads with the warning; with isolation on there is no banner."""
+    import json
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    from berth_common.testing.oauth import mint_access_token
+    from berth_common.testing.plugin import app_client, trust_keys
+    from berth_frontend.main import create_app
+
+    answer = {"network_isolation": False, "warnings": ["Network isolation is OFF (test)"]}
+
+    class Deploy(BaseHTTPRequestHandler):
+        def do_GET(self):
+            body = json.dumps(answer).encode()
+            ok = self.path.startswith("/api/deploy/v1/admin/runtime")
+            self.send_response(200 if ok else 503)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Deploy)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        settings = frontend_settings.model_copy(
+            update={"deploy_url": f"http://127.0.0.1:{server.server_port}"}
+        )
+        app = create_app(settings)
+        trust_keys(app, public_jwks)
+        async with app_client(app, base_url="http://localhost:8080") as client:
+            token = mint_access_token(
+                signing_jwks,
+                issuer=str(frontend_settings.public_url).rstrip("/"),
+                subject="3f0c6a52-8d1e-4b8e-9a55-2b0f6c1d7e90",
+                roles=["user", "admin"],
+                lifetime=600,
+            )
+            client.cookies.set("berth_access", token)
+            page = await client.get("/admin")
+            assert page.status_code == 200
+            assert 'data-warning="runtime"' in page.text
+            assert "Network isolation is OFF (test)" in page.text
+            answer.update(network_isolation=True, warnings=[])
+            assert 'data-warning="runtime"' not in (await client.get("/admin")).text
+    finally:
+        server.shutdown()

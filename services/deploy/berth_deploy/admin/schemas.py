@@ -12,3 +12,10 @@ class SuspendIn(BaseModel):
 
     def clean_reason(self) -> str:
         return CONTROL.sub(" ", self.reason)
+
+
+class RuntimeOut(BaseModel):
+    """How this platform runs tenants' code, for the admin panel's warnings."""
+
+    network_isolation: bool
+    warnings: list[str]

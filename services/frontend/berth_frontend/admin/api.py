@@ -7,6 +7,7 @@ from fastapi import APIRouter, Request
 from starlette.responses import Response
 
 from berth_frontend.admin import service
+from berth_frontend.admin.apps import service as deploy
 from berth_frontend.admin.billing import service as billing
 from berth_frontend.panel.api import require_viewer, show
 from berth_frontend.web import flash
@@ -23,15 +24,17 @@ BOOL = ("true", "false")
 @screens.screen("admin", "", "partials/admin/overview.html", title="Overview", menu="overview")
 async def overview(ctx: ScreenContext) -> dict[str, Any]:
     b, caller = ctx.backends, ctx.viewer.caller
-    users, blocked, unverified, clients, negative, suspended = await sections(
+    users, blocked, unverified, clients, negative, suspended, runtime = await sections(
         service.count_users(b, caller),
         service.count_users(b, caller, blocked="true"),
         service.count_users(b, caller, verified="false"),
         service.count_clients(b, caller),
         billing.count_accounts(b, caller, "negative"),
         billing.count_accounts(b, caller, "suspended"),
+        deploy.runtime(b, caller),
     )
     return {
+        "runtime": runtime,
         "users": users,
         "blocked": blocked,
         "unverified": unverified,

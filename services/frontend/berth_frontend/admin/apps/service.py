@@ -6,6 +6,7 @@ from berth_frontend.web.backends import Backends, Caller
 from berth_frontend.web.tables import Table
 
 ADMIN = "/api/deploy/v1/admin/apps"
+RUNTIME = "/api/deploy/v1/admin/runtime"
 ACTIONS = ("stop", "start", "restart", "unsuspend")
 
 
@@ -31,3 +32,8 @@ async def suspend(backends: Backends, caller: Caller, app_id: str, reason: str):
 
 async def delete(backends: Backends, caller: Caller, app_id: str):
     return await backends.deploy.delete(f"{ADMIN}/{app_id}", caller)
+
+
+async def runtime(backends: Backends, caller: Caller) -> dict[str, Any]:
+    """How tenants' code runs (network isolation on or off) and what admins must hear."""
+    return await backends.deploy.get(RUNTIME, caller)
