@@ -63,6 +63,7 @@ format: ensure-uv
 # Benchmarks print figures; they never pass or fail on a timing. Each script starts what it
 # measures itself, against the machine's PostgreSQL and RabbitMQ, like the tests do.
 bench: sync
+	@bash scripts/install-system-deps.sh --bench
 	@shopt -s nullglob; scripts=(bench/*.py); \
 	if [ $${#scripts[@]} -eq 0 ]; then echo "no benchmarks in bench/ yet"; exit 0; fi; \
 	for script in "$${scripts[@]}"; do echo "== $$script"; $(UV) run python "$$script" || exit $$?; done

@@ -9,7 +9,9 @@ web + worker + supervisor, sandboxed apps):
 
     uv run python bench/deploy_rollout.py [--deploys 7] [--seconds 10] [--connections 16]
 
-Needs the machine's PostgreSQL and RabbitMQ (like the tests), bubblewrap and `wrk`.
+Needs the machine's PostgreSQL and RabbitMQ (like the tests), bubblewrap, pasta and `wrk`
+(`make bench` installs the Debian packages). With network isolation, throughput is also
+measured inside the app's own namespace (nsenter), so what pasta costs shows on its own.
 Prints figures; it never passes or fails on a timing.
 """
 
@@ -99,6 +101,18 @@ def kill_apps(database_url: str) -> None:
             os.killpg(pid, signal.SIGKILL)
         except (ProcessLookupError, PermissionError):
             pass
+
+
+def port_in_namespace(pid: int, port: int) -> bool:
+    """Whether the process's network namespace has a listener on `port`."""
+    try:
+        with open(f"/proc/{pid}/net/tcp") as f:
+            return any(
+                int(row.split()[1].split(":")[1], 16) == port and row.split()[3] == "0A"
+                for row in f.readlines()[1:]
+            )
+    except OSError:
+        return False
 
 
 def line(name: str, m: dict[str, float], base: dict[str, float] | None) -> str:
@@ -232,11 +246,33 @@ def measure(args: argparse.Namespace, platform) -> None:
         routed_url, seconds=args.seconds, connections=args.connections, headers={"Host": host}
     )
 
-    app_pid = next(
-        c.pid
-        for c in psutil.net_connections("tcp")
-        if c.laddr.port == port and c.status == "LISTEN"
+    # with network isolation the host-side listener is the app's pasta; the app listens in
+    # its own namespace, where wrk is run too to see what pasta costs
+    listener = psutil.Process(
+        next(
+            c.pid
+            for c in psutil.net_connections("tcp")
+            if c.laddr.port == port and c.status == "LISTEN"
+        )
     )
+    pasta = listener if "pasta" in listener.name() or "passt" in listener.name() else None
+    app_pid = listener.pid
+    inside = None
+    if pasta is not None:
+        app_pid = next(
+            p.pid
+            for p in psutil.process_iter(["cmdline", "uids"])
+            if "app.py" in " ".join(p.info["cmdline"] or ())
+            and p.info["uids"].real >= 200_000
+            and os.readlink(f"/proc/{p.pid}/ns/net") != os.readlink("/proc/self/ns/net")
+            and port_in_namespace(p.pid, port)
+        )
+        inside = wrk(
+            direct_url,
+            seconds=args.seconds,
+            connections=args.connections,
+            inside=["nsenter", f"--net=/proc/{app_pid}/ns/net"],
+        )
 
     def ms(values: list[float]) -> str:
         q = statistics.quantiles(values, n=10) if len(values) > 1 else values * 9
@@ -258,11 +294,18 @@ def measure(args: argparse.Namespace, platform) -> None:
     print(
         f"{'path':<28} {'req/s':>9} {'vs dir':>7} {'p50 ms':>8} {'p99 ms':>8} {'reqs':>8} {'non2xx':>6} {'sockerr':>6}"
     )
-    print(line("direct to the app's port", direct, None))
-    print(line("through Traefik (Host)", routed, direct))
+    if inside is not None:
+        print(line("in the app's namespace", inside, None))
+        print(line("its port on the host (pasta)", direct, inside))
+        print(line("through Traefik (Host)", routed, inside))
+    else:
+        print(line("direct to the app's port", direct, None))
+        print(line("through Traefik (Host)", routed, direct))
+    network = f", its network stack (pasta) {rss_mb(pasta.pid):.1f} MiB" if pasta else ""
     print(
         f"\nRSS: deploy web {rss_mb(deploy_web.pid):.0f} MiB, worker {rss_mb(worker.pid):.0f} MiB, "
         f"supervisor {rss_mb(supervisor.pid):.0f} MiB, one sandboxed app {rss_mb(app_pid):.0f} MiB"
+        f"{network}"
     )
     print(
         json.dumps(
@@ -272,6 +315,7 @@ def measure(args: argparse.Namespace, platform) -> None:
                 "redeploy_s": redeploy,
                 "direct": direct,
                 "traefik": routed,
+                "inside_namespace": inside,
             }
         )
     )

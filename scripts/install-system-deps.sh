@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Debian packages that pip and npm cannot bring: bubblewrap, passt (pasta) and iproute2 (the
-# deploy service's app sandbox and its network namespace) and, with --browser, chromium (the browser tests drive it through Playwright's
-# driver; never `playwright install`). Installs only what is missing; needs root for apt.
+# deploy service's app sandbox and its network namespace); with --browser, chromium (the
+# browser tests drive it through Playwright's driver; never `playwright install`); with
+# --bench, wrk. Installs only what is missing; needs root for apt.
 set -euo pipefail
 need=()
 command -v bwrap >/dev/null 2>&1 || need+=(bubblewrap)
@@ -9,6 +10,10 @@ command -v pasta >/dev/null 2>&1 || need+=(passt)
 command -v ip >/dev/null 2>&1 || need+=(iproute2)
 if [ "${1:-}" = "--browser" ] && ! command -v chromium >/dev/null 2>&1; then
   need+=(chromium)
+fi
+# the benchmarks' load generator (make bench)
+if [ "${1:-}" = "--bench" ] && ! command -v wrk >/dev/null 2>&1; then
+  need+=(wrk)
 fi
 [ ${#need[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" -ne 0 ]; then

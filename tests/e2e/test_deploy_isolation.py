@@ -228,3 +228,66 @@ def test_private_and_metadata_addresses_are_refused_before_any_packet_leaves(
         assert seen["connected"] is False, (name, seen)
         # EACCES from a `prohibit` route inside the namespace: refused, not timed out
         assert "Permission denied" in seen["error"], seen
+
+
+class CountingServer:
+    """A TCP listener on loopback that counts the connections it gets."""
+
+    def __init__(self) -> None:
+        self.accepted = 0
+        self._server = socket.socket()
+        self._server.bind(("127.0.0.1", 0))
+        self._server.listen()
+        self._server.settimeout(0.1)
+        self.port = self._server.getsockname()[1]
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+        self._thread.start()
+
+    def _serve(self) -> None:
+        while not self._stop.is_set():
+            try:
+                conn, _ = self._server.accept()
+                self.accepted += 1
+                conn.close()
+            except OSError:
+                continue
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join(2)
+        self._server.close()
+
+
+def test_inward_repository_urls_are_refused_before_any_connection(platform, mallory):
+    server = CountingServer()
+    try:
+        p = server.port
+        with httpx.Client(base_url=platform.public_url, timeout=20) as edge:
+            for url in (
+                f"https://127.0.0.1:{p}/o/r.git",
+                f"https://127.1:{p}/o/r.git",
+                f"https://2130706433:{p}/o/r.git",
+                f"https://0x7f000001:{p}/o/r.git",
+                f"https://localhost:{p}/o/r.git",
+                f"https://[::1]:{p}/o/r.git",
+                f"https://[::ffff:127.0.0.1]:{p}/o/r.git",
+                "https://10.0.0.1/o/r.git",
+                "https://192.168.0.10/o/r.git",
+                "https://169.254.169.254/latest/meta-data/",
+                "https://100.100.100.200/o/r.git",
+            ):
+                r = edge.post(
+                    "/api/deploy/v1/apps",
+                    json={
+                        "slug": f"u-{uuid.uuid4().hex[:8]}",
+                        "template": "python-web",
+                        "repo_url": url,
+                    },
+                    headers=mallory.headers,
+                )
+                assert r.status_code == 422, (url, r.text)
+                assert r.json()["error"]["code"] == "repo_not_allowed", (url, r.text)
+        assert server.accepted == 0
+    finally:
+        server.close()

@@ -73,12 +73,21 @@ def bench_platform(
 
 
 def wrk(
-    url: str, *, seconds: int, connections: int, headers: dict[str, str] | None = None
+    url: str,
+    *,
+    seconds: int,
+    connections: int,
+    headers: dict[str, str] | None = None,
+    inside: list[str] = (),
 ) -> dict[str, float]:
-    """One `wrk -t1 --latency` run: req/s, p50/p99 in ms, totals, non-2xx and socket errors."""
+    """One `wrk -t1 --latency` run: req/s, p50/p99 in ms, totals, non-2xx and socket errors.
+
+    `inside`: a command prefix that runs wrk elsewhere (e.g. nsenter into an app's network).
+    """
     header_args = [arg for k, v in (headers or {}).items() for arg in ("-H", f"{k}: {v}")]
+    argv = ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--latency", *header_args, url]
     done = subprocess.run(  # noqa: S603 - fixed argv
-        ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--latency", *header_args, url],  # noqa: S607
+        [*inside, *argv],
         capture_output=True,
         text=True,
         check=False,

@@ -152,7 +152,12 @@ def exec_app(spec: dict, own_session: bool) -> None:
 
 
 class SetupFailed(Exception):
-    """The sandbox could not be set up; the message is safe to show to the app's owner."""
+    """The sandbox could not be set up. The message is safe to show to the app's owner;
+    `detail` (pasta's own words, which may name host addresses) is for the platform's log."""
+
+    def __init__(self, message: str, detail: str = "") -> None:
+        super().__init__(message)
+        self.detail = detail
 
 
 def _libc():
@@ -237,8 +242,8 @@ def start_pasta(net: dict, child: int) -> int:
         done, status = os.waitpid(pid, os.WNOHANG)
         if done:
             with open(net["log"], errors="replace") as f:
-                reason = f.read()[-300:].strip()
-            raise SetupFailed(f"the network stack (pasta) exited: {reason or status}")
+                detail = f.read()[-500:].strip() or f"wait status {status}"
+            raise SetupFailed("the network stack (pasta) could not start", detail)
         try:
             if os.path.getsize(pidfile) > 0:
                 return pid
@@ -370,7 +375,7 @@ def monitor(spec: dict, report_fd: int) -> None:
     try:
         child, pasta = start_sandboxed(spec, own_session=True)
     except SetupFailed as exc:
-        os.write(report_fd, json.dumps({"error": str(exc)}).encode())
+        os.write(report_fd, json.dumps({"error": str(exc), "detail": exc.detail}).encode())
         os.close(report_fd)
         remove_cgroups(spec)
         os._exit(0)
@@ -414,6 +419,7 @@ def run_foreground(spec: dict) -> None:
     except SetupFailed as exc:
         with open(spec["log"], "a") as log:
             log.write(f"[berth] the sandbox could not be set up, nothing was run: {exc}\n")
+        sys.stderr.write(f"sandbox setup failed: {exc} {exc.detail}\n")  # the worker's log
         sys.exit(126)
     status = wait_status(child)
     stop_pasta(pasta)

@@ -144,6 +144,12 @@ class LocalDriver:
             raise RuntimeError(f"launcher failed ({proc.returncode}): {err.decode()[-500:]}")
         info = json.loads(out)
         if "error" in info:
+            logger.error(
+                "sandbox setup failed for {}: {} {}",
+                spec.name,
+                info["error"],
+                info.get("detail", ""),
+            )
             self.forget(spec.name)
             raise SandboxUnavailable(f"the sandbox could not be set up: {info['error']}")
         return ProcessHandle(spec.name, info["pid"], info["monitor_pid"], info["start_time"])
