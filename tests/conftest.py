@@ -14,7 +14,7 @@ from support import ADMIN_EMAIL, ADMIN_PASSWORD, PASSWORD, code_from_mail
 
 from berth_common.testing.oauth import password_login
 from berth_common.testing.platform import Platform
-from berth_common.testing.plugin import isolated_vhost
+from berth_common.testing.plugin import PlatformDatabase, isolated_vhost, service_credentials
 
 
 def platform_services(repo_root: Path) -> list[str]:
@@ -31,13 +31,20 @@ def platform_services(repo_root: Path) -> list[str]:
 
 @pytest.fixture(scope="session")
 def platform(
-    repo_root: Path, berth_env: dict[str, str], platform_ports, tmp_path_factory
+    repo_root: Path,
+    berth_env: dict[str, str],
+    platform_database: PlatformDatabase,
+    platform_ports,
+    tmp_path_factory,
 ) -> Iterator[Platform]:
     with isolated_vhost("berth_e2e") as broker_url:
-        yield from _run_platform(repo_root, berth_env, broker_url, platform_ports, tmp_path_factory)
+        credentials = service_credentials(platform_database)
+        yield from _run_platform(
+            repo_root, berth_env, broker_url, credentials, platform_ports, tmp_path_factory
+        )
 
 
-def _run_platform(repo_root, berth_env, broker_url, platform_ports, tmp_path_factory):
+def _run_platform(repo_root, berth_env, broker_url, credentials, platform_ports, tmp_path_factory):
     # the platform gets its own vhost: its workers must not eat the in-process tests' messages
     env = {
         **berth_env,
@@ -59,10 +66,13 @@ def _run_platform(repo_root, berth_env, broker_url, platform_ports, tmp_path_fac
         "DEPLOY_RESTART_BACKOFF_SECONDS": "0.3",
         "DEPLOY_CRASH_LOOP_THRESHOLD": "3",
     }
-    plat = Platform(repo_root, env, platform_ports, tmp_path_factory.mktemp("platform"))
+    # each service connects as its own runtime role; plat.env keeps the run's own URLs
+    plat = Platform(
+        repo_root, env, platform_ports, tmp_path_factory.mktemp("platform"), credentials
+    )
     subprocess.run(
         [sys.executable, "-m", "berth_auth.cli", "bootstrap"],
-        env=plat.env,
+        env=plat.env_for("auth"),
         check=True,
         cwd=repo_root,
     )
@@ -80,7 +90,7 @@ def _run_platform(repo_root, berth_env, broker_url, platform_ports, tmp_path_fac
         if "deploy" in platform_services(repo_root):
             subprocess.run(
                 [sys.executable, "-m", "berth_deploy.cli", "drain", "--grace", "1"],
-                env=plat.env,
+                env=plat.env_for("deploy"),
                 cwd=repo_root,
                 check=False,
             )
