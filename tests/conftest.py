@@ -14,7 +14,12 @@ from support import ADMIN_EMAIL, ADMIN_PASSWORD, PASSWORD, code_from_mail
 
 from berth_common.testing.oauth import password_login
 from berth_common.testing.platform import Platform
-from berth_common.testing.plugin import PlatformDatabase, isolated_vhost, service_credentials
+from berth_common.testing.plugin import (
+    PlatformDatabase,
+    isolated_vhost,
+    service_broker_users,
+    service_credentials,
+)
 
 
 def platform_services(repo_root: Path) -> list[str]:
@@ -37,8 +42,15 @@ def platform(
     platform_ports,
     tmp_path_factory,
 ) -> Iterator[Platform]:
-    with isolated_vhost("berth_e2e") as broker_url:
+    services = platform_services(repo_root)
+    with (
+        isolated_vhost("berth_e2e") as broker_url,
+        service_broker_users(repo_root, broker_url, services) as brokers,
+    ):
+        # each service as in production: its own database role and broker user
         credentials = service_credentials(platform_database)
+        for service, url in brokers.items():
+            credentials.setdefault(service, {})["BROKER_URL"] = url
         yield from _run_platform(
             repo_root, berth_env, broker_url, credentials, platform_ports, tmp_path_factory
         )
@@ -66,7 +78,7 @@ def _run_platform(repo_root, berth_env, broker_url, credentials, platform_ports,
         "DEPLOY_RESTART_BACKOFF_SECONDS": "0.3",
         "DEPLOY_CRASH_LOOP_THRESHOLD": "3",
     }
-    # each service connects as its own runtime role; plat.env keeps the run's own URLs
+    # plat.env keeps the run's own URLs (superuser, guest) for tests to seed and inspect with
     plat = Platform(
         repo_root, env, platform_ports, tmp_path_factory.mktemp("platform"), credentials
     )
