@@ -2,6 +2,7 @@
 and a var/pgdata made before that (trust) is converted on start. The dev runner's own code
 and the pip-installed server, in a directory of the test's own."""
 
+import asyncio
 import secrets
 import shutil
 import tempfile
@@ -11,6 +12,8 @@ from pathlib import Path
 import psycopg
 import pytest
 
+from berth_common.dbroles import owner_url, provision, service_roles
+from berth_common.migrations import upgrade
 from berth_common.testing.processes import free_port
 from berth_devrun.layout import Layout
 from berth_devrun.postgres import EmbeddedPostgres
@@ -115,3 +118,37 @@ def test_a_trust_data_directory_from_before_is_converted_and_keeps_its_data(serv
     assert_refused(again.port, password, "password authentication failed")
     with connect(again.port, rotated) as conn:
         assert conn.execute("SELECT count(*) FROM kept").fetchone() == (1,)
+
+
+def test_service_roles_and_migrations_work_on_the_embedded_server(servers: Servers, repo_root):
+    """The roles' SQL and a service's migrations as its owner on PostgreSQL 18 (the suite's
+    other database tests run on the machine's PostgreSQL 15)."""
+    pg = servers.new()
+    admin = pg.start(secrets.token_urlsafe(24))
+    roles = service_roles(
+        "berth",
+        "billing",
+        owner_password=secrets.token_urlsafe(16),
+        runtime_password=secrets.token_urlsafe(16),
+    )
+    asyncio.run(provision(admin, [roles]))
+    upgrade(repo_root / "services" / "billing", owner_url(admin, roles))
+    asyncio.run(provision(admin, [roles]))  # again, as every `make run` does
+
+    def connect_as(role: str, password: str) -> psycopg.Connection:
+        return psycopg.connect(
+            host="127.0.0.1", port=pg.port, user=role, password=password, dbname="berth"
+        )
+
+    with connect_as(roles.runtime, roles.runtime_password) as conn:
+        assert conn.execute("SELECT count(*) FROM billing.ledger_entries").fetchone() == (0,)
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            conn.execute("ALTER TABLE billing.ledger_entries DISABLE TRIGGER ALL")
+    with connect_as(roles.runtime, roles.runtime_password) as conn:
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            conn.execute("TRUNCATE billing.ledger_entries")
+    with connect_as(roles.runtime, roles.runtime_password) as conn:
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            conn.execute("CREATE TABLE public.planted (a int)")
+    with pytest.raises(psycopg.OperationalError, match="password authentication failed"):
+        connect_as(roles.runtime, "not-its-password").close()
