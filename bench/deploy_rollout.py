@@ -162,7 +162,7 @@ def measure(args: argparse.Namespace, platform) -> None:
     supervisor = ManagedProcess(
         "deploy-supervisor",
         [sys.executable, "-m", "berth_deploy.supervisor"],
-        env=platform.env,
+        env=platform.env_for("deploy"),
         log_dir=platform.logs,
         cwd=ROOT,
     ).start()

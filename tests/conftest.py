@@ -14,7 +14,12 @@ from support import ADMIN_EMAIL, ADMIN_PASSWORD, PASSWORD, code_from_mail
 
 from berth_common.testing.oauth import password_login
 from berth_common.testing.platform import Platform
-from berth_common.testing.plugin import isolated_vhost
+from berth_common.testing.plugin import (
+    PlatformDatabase,
+    isolated_vhost,
+    service_broker_users,
+    service_credentials,
+)
 
 
 def platform_services(repo_root: Path) -> list[str]:
@@ -31,13 +36,27 @@ def platform_services(repo_root: Path) -> list[str]:
 
 @pytest.fixture(scope="session")
 def platform(
-    repo_root: Path, berth_env: dict[str, str], platform_ports, tmp_path_factory
+    repo_root: Path,
+    berth_env: dict[str, str],
+    platform_database: PlatformDatabase,
+    platform_ports,
+    tmp_path_factory,
 ) -> Iterator[Platform]:
-    with isolated_vhost("berth_e2e") as broker_url:
-        yield from _run_platform(repo_root, berth_env, broker_url, platform_ports, tmp_path_factory)
+    services = platform_services(repo_root)
+    with (
+        isolated_vhost("berth_e2e") as broker_url,
+        service_broker_users(repo_root, broker_url, services) as brokers,
+    ):
+        # each service as in production: its own database role and broker user
+        credentials = service_credentials(platform_database)
+        for service, url in brokers.items():
+            credentials.setdefault(service, {})["BROKER_URL"] = url
+        yield from _run_platform(
+            repo_root, berth_env, broker_url, credentials, platform_ports, tmp_path_factory
+        )
 
 
-def _run_platform(repo_root, berth_env, broker_url, platform_ports, tmp_path_factory):
+def _run_platform(repo_root, berth_env, broker_url, credentials, platform_ports, tmp_path_factory):
     # the platform gets its own vhost: its workers must not eat the in-process tests' messages
     env = {
         **berth_env,
@@ -60,10 +79,13 @@ def _run_platform(repo_root, berth_env, broker_url, platform_ports, tmp_path_fac
         "DEPLOY_RESTART_BACKOFF_SECONDS": "0.3",
         "DEPLOY_CRASH_LOOP_THRESHOLD": "3",
     }
-    plat = Platform(repo_root, env, platform_ports, tmp_path_factory.mktemp("platform"))
+    # plat.env keeps the run's own URLs (superuser, guest) for tests to seed and inspect with
+    plat = Platform(
+        repo_root, env, platform_ports, tmp_path_factory.mktemp("platform"), credentials
+    )
     subprocess.run(
         [sys.executable, "-m", "berth_auth.cli", "bootstrap"],
-        env=plat.env,
+        env=plat.env_for("auth"),
         check=True,
         cwd=repo_root,
     )
@@ -81,7 +103,7 @@ def _run_platform(repo_root, berth_env, broker_url, platform_ports, tmp_path_fac
         if "deploy" in platform_services(repo_root):
             subprocess.run(
                 [sys.executable, "-m", "berth_deploy.cli", "drain", "--grace", "1"],
-                env=plat.env,
+                env=plat.env_for("deploy"),
                 cwd=repo_root,
                 check=False,
             )

@@ -61,7 +61,7 @@ def start_supervisor(platform: Platform) -> ManagedProcess:
     proc = ManagedProcess(
         "deploy-supervisor",
         [sys.executable, "-m", "berth_deploy.supervisor"],
-        env=platform.env,
+        env=platform.env_for("deploy"),
         log_dir=platform.logs,
         cwd=platform.root,
     ).start()
@@ -85,7 +85,7 @@ def kill_apps(platform: Platform) -> None:
         supervisor.stop()
     subprocess.run(
         [sys.executable, "-m", "berth_deploy.cli", "drain", "--grace", "1"],
-        env=platform.env,
+        env=platform.env_for("deploy"),
         cwd=platform.root,
         check=True,
     )

@@ -25,7 +25,7 @@ def auth_flower(platform, tmp_path_factory):
             f"--port={port}",
             "--url_prefix=ops/flower/auth",
         ],
-        env=platform.env,
+        env=platform.env_for("auth"),
         log_dir=tmp_path_factory.mktemp("flower"),
         cwd=platform.root,
     ).start()

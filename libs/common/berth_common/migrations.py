@@ -1,6 +1,9 @@
 """Alembic env.py body shared by every service: own schema, own version table.
 
 A service's alembic/env.py is two lines: import its metadata, call run_migrations().
+Migrations connect as the service's owner role: MIGRATION_DATABASE_URL, else DATABASE_URL
+(a setup with one role for everything). The service's processes use DATABASE_URL, a role
+that may read and write rows but not change the schema (berth_common.dbroles).
 """
 
 import asyncio
@@ -23,7 +26,11 @@ def _include_name(schema: str):
 
 
 def run_migrations(metadata: MetaData, schema: str) -> None:
-    url = context.config.get_main_option("sqlalchemy.url") or os.environ["DATABASE_URL"]
+    url = (
+        context.config.get_main_option("sqlalchemy.url")
+        or os.environ.get("MIGRATION_DATABASE_URL")
+        or os.environ["DATABASE_URL"]
+    )
     opts = dict(
         target_metadata=metadata,
         version_table_schema=schema,
@@ -45,7 +52,12 @@ def run_migrations(metadata: MetaData, schema: str) -> None:
     async def main() -> None:
         engine = create_async_engine(url, poolclass=pool.NullPool)
         async with engine.connect() as conn:
-            await conn.execute(text(f'CREATE SCHEMA IF NOT EXISTS "{schema}"'))
+            # the owner role may not create schemas: only make one where none was provisioned
+            found = await conn.execute(
+                text("SELECT 1 FROM pg_namespace WHERE nspname = :schema"), {"schema": schema}
+            )
+            if found.first() is None:
+                await conn.execute(text(f'CREATE SCHEMA "{schema}"'))
             await conn.commit()
             await conn.run_sync(do_run)
             await conn.commit()

@@ -134,6 +134,11 @@ def create_celery(
         worker_hijack_root_logger=False,
         worker_send_task_events=True,
         task_send_sent_event=True,
+        # remote control (inspect, ping, shutdown) and the event queues of monitors are named
+        # after the service, so its broker user cannot reach another service's workers
+        # (deploy/compose/rabbitmq/definitions.json)
+        control_exchange=queue,
+        event_queue_prefix=f"celeryev.{queue}",
         enable_utc=True,
         timezone="UTC",
         beat_schedule=beat_schedule or {},

@@ -5,7 +5,7 @@ import json
 import os
 import secrets
 import shlex
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from joserfc.jwk import ECKey
@@ -15,6 +15,7 @@ ADMIN_EMAIL = "admin@berth.localhost"
 #: Keys whose values are never printed unless asked for (`env --show-secrets`).
 SECRET_KEYS = frozenset(
     {
+        "POSTGRES_PASSWORD",
         "AUTH_JWT_PRIVATE_JWKS",
         "AUTH_SECRET_KEY",
         "AUTH_BOOTSTRAP_ADMIN_PASSWORD",
@@ -55,7 +56,22 @@ def private_jwks() -> str:
     return json.dumps({"keys": [jwk]}, separators=(",", ":"))
 
 
+def database_password_keys(schemas: Iterable[str]) -> list[str]:
+    """The embedded PostgreSQL's role passwords: a runtime and an owner role per schema."""
+    return [
+        key
+        for schema in schemas
+        for key in (f"{schema.upper()}_DB_PASSWORD", f"{schema.upper()}_DB_OWNER_PASSWORD")
+    ]
+
+
+def database_password() -> str:
+    return secrets.token_urlsafe(24)  # URL-safe: it goes into database URLs as is
+
+
 GENERATORS: dict[str, Callable[[], str]] = {
+    # the embedded PostgreSQL's superuser: the dev runner's own set-up only
+    "POSTGRES_PASSWORD": database_password,
     "AUTH_JWT_PRIVATE_JWKS": private_jwks,
     "AUTH_SECRET_KEY": lambda: secrets.token_hex(32),
     "AUTH_BOOTSTRAP_ADMIN_EMAIL": lambda: ADMIN_EMAIL,
@@ -99,12 +115,16 @@ def write_env_file(path: Path, values: dict[str, str], header: str) -> None:
     os.replace(tmp, path)
 
 
-def load_or_create(path: Path) -> tuple[dict[str, str], list[str]]:
-    """The dev secrets, generating the missing ones; returns (values, keys generated now)."""
+def load_or_create(
+    path: Path, password_keys: Iterable[str] = ()
+) -> tuple[dict[str, str], list[str]]:
+    """The dev secrets, generating the missing ones (and a password for each of
+    password_keys); returns (values, keys generated now)."""
     values = read_env_file(path)
-    generated = [key for key in GENERATORS if not values.get(key)]
+    generators = {**GENERATORS, **dict.fromkeys(password_keys, database_password)}
+    generated = [key for key in generators if not values.get(key)]
     for key in generated:
-        values[key] = GENERATORS[key]()
+        values[key] = generators[key]()
     if generated:
         write_env_file(
             path,

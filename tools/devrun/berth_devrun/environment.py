@@ -2,6 +2,11 @@
 
 Precedence, lowest first: built-in dev defaults < var/dev-secrets.env < ./.env < the real
 environment. Whatever a developer exports wins (12-factor); the runner only fills the gaps.
+
+The database is the exception to "one environment for every process": with the embedded
+server each service's processes get DATABASE_URL of that service's own runtime role, and its
+migrations MIGRATION_DATABASE_URL of its owner role (berth_common.dbroles); the superuser's
+URL stays with the runner. A DATABASE_URL set by the developer is used by every process.
 """
 
 import logging
@@ -12,9 +17,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from berth_common.dbroles import ServiceRoles, owner_url, runtime_url, service_roles
+
 from . import devsecrets
 from .layout import Layout
-from .postgres import EmbeddedPostgres, database_url
+from .postgres import DATABASE, EmbeddedPostgres, admin_url
 
 log = logging.getLogger("berth_devrun")
 
@@ -79,6 +86,23 @@ class Resolved:
     generated_secrets: list[str] = field(default_factory=list)
     #: other ./.env entries (service knobs such as AUTH_ACCESS_TOKEN_EXPIRE_MINUTES)
     dotenv_extra: dict[str, str] = field(default_factory=dict)
+    #: embedded database: the superuser's URL and password (the runner's set-up only) and
+    #: the roles of each service schema
+    database_admin_url: str | None = None
+    superuser_password: str | None = None
+    database_roles: dict[str, ServiceRoles] = field(default_factory=dict)
+
+    def database_env(self, service: str, *, migration: bool = False) -> dict[str, str]:
+        """DATABASE_URL of one service's processes (and MIGRATION_DATABASE_URL for its
+        migrations): its own roles on the embedded server; nothing for a service without a
+        schema, and nothing with an external DATABASE_URL (process_env has that one)."""
+        roles = self.database_roles.get(service)
+        if roles is None or self.database_admin_url is None:
+            return {}
+        env = {"DATABASE_URL": runtime_url(self.database_admin_url, roles)}
+        if migration:
+            env["MIGRATION_DATABASE_URL"] = owner_url(self.database_admin_url, roles)
+        return env
 
     def process_env(self, layout: Layout) -> dict[str, str]:
         """./.env extras < os.environ < the contract: for Procfile processes and migrations."""
@@ -119,18 +143,30 @@ def resolve(
 ) -> Resolved:
     """The full environment; with no DATABASE_URL the embedded server's URL (pg.port)."""
     environ = os.environ if environ is None else environ
-    secrets, generated = devsecrets.load_or_create(layout.secrets_file)
+    schemas = database_schemas(layout)
+    secrets, generated = devsecrets.load_or_create(
+        layout.secrets_file, devsecrets.database_password_keys(schemas)
+    )
     dotenv = devsecrets.read_env_file(layout.root / ".env")
 
     values: dict[str, str] = {**DEFAULTS, **secrets, **dotenv}
     values.update({key: environ[key] for key in ENV_KEYS if environ.get(key)})
     values.setdefault("JWKS_URL", values["AUTH_URL"].rstrip("/") + "/.well-known/jwks.json")
 
-    database = "external"
+    database, admin, roles = "external", None, {}
     if not values.get("DATABASE_URL"):
         database = "embedded"
         pg = pg or EmbeddedPostgres(layout)
-        values["DATABASE_URL"] = database_url(pg.port or pg.planned_port())
+        admin = admin_url(pg.port or pg.planned_port(), secrets["POSTGRES_PASSWORD"])
+        roles = {
+            schema: service_roles(
+                DATABASE,
+                schema,
+                owner_password=secrets[f"{schema.upper()}_DB_OWNER_PASSWORD"],
+                runtime_password=secrets[f"{schema.upper()}_DB_PASSWORD"],
+            )
+            for schema in schemas
+        }
 
     broker = "external" if values.get("BROKER_URL") else ""
     if not broker:
@@ -165,7 +201,27 @@ def resolve(
 
     ordered = {key: values[key] for key in ENV_KEYS if key in values}
     extra = {key: environ.get(key, value) for key, value in dotenv.items() if key not in ENV_KEYS}
-    return Resolved(ordered, database, broker, mail_sink, generated, extra)
+    return Resolved(
+        ordered,
+        database,
+        broker,
+        mail_sink,
+        generated,
+        extra,
+        database_admin_url=admin,
+        superuser_password=secrets["POSTGRES_PASSWORD"] if admin else None,
+        database_roles=roles,
+    )
+
+
+def database_schemas(layout: Layout) -> list[str]:
+    """Every service with migrations (found, not listed); its schema is named after it."""
+    return sorted(ini.parent.name for ini in layout.root.glob("services/*/alembic.ini"))
+
+
+def procfile_service(name: str) -> str:
+    """The service of a Procfile entry: `billing-worker` -> `billing`."""
+    return name.split("-", 1)[0]
 
 
 def describe_broker(resolved: Resolved, layout: Layout) -> None:

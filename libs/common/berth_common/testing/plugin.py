@@ -1,4 +1,5 @@
-"""Berth's pytest plugin: one database per test run migrated with Alembic, an isolated
+"""Berth's pytest plugin: one database per test run migrated with Alembic (each service's
+schema owned by a per-run owner role, used through a per-run runtime role), an isolated
 RabbitMQ vhost, dev signing keys, the service environment, and an in-process async client.
 
 Loaded for every test via `-p berth_common.testing.plugin` (root pyproject addopts).
@@ -11,20 +12,33 @@ import os
 import secrets
 import shutil
 import subprocess
+import tempfile
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterable, Iterator
 from contextlib import asynccontextmanager, contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote, unquote, urlsplit
 
 import httpx
 import pytest
 from asgi_lifespan import LifespanManager
 from fastapi import FastAPI
 from joserfc.jwk import ECKey
+from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import create_async_engine
 
+from berth_common.brokerdefs import service_user, with_passwords
+from berth_common.dbroles import (
+    ServiceRoles,
+    drop_roles,
+    owner_url,
+    provision,
+    runtime_url,
+    service_roles,
+)
 from berth_common.migrations import upgrade
 from berth_common.testing.processes import free_port
 
@@ -47,21 +61,82 @@ def repo_root(pytestconfig: pytest.Config) -> Path:
     return Path(pytestconfig.rootpath)
 
 
-def create_migrated_database(root: Path, prefix: str = "berth_test") -> str:
-    """A new database on TEST_DATABASE_URL's server with every service's migrations applied."""
+@dataclass(frozen=True)
+class PlatformDatabase:
+    """A run's database: `url` as TEST_DATABASE_URL's user (tests seed and inspect with it),
+    and per service schema the roles the platform's processes and migrations use."""
+
+    url: str
+    roles: dict[str, ServiceRoles]
+
+    def runtime_url(self, schema: str) -> str:
+        return runtime_url(self.url, self.roles[schema])
+
+    def owner_url(self, schema: str) -> str:
+        return owner_url(self.url, self.roles[schema])
+
+
+def database_schemas(root: Path) -> list[str]:
+    """Every service with migrations; its schema is named after it."""
+    return sorted(ini.parent.name for ini in root.glob("services/*/alembic.ini"))
+
+
+def create_platform_database(root: Path, prefix: str = "berth_test") -> PlatformDatabase:
+    """A new database on TEST_DATABASE_URL's server, per-run roles for every service (roles
+    are cluster-wide: the names carry the database's), every service migrated as its owner."""
     server = os.environ.get("TEST_DATABASE_URL", DEFAULT_SERVER)
     name = f"{prefix}_{uuid.uuid4().hex[:10]}"
     asyncio.run(_admin_sql(server, f'CREATE DATABASE "{name}"'))
     url = make_url(server).set(database=name).render_as_string(hide_password=False)
-    for ini in sorted(root.glob("services/*/alembic.ini")):
-        upgrade(ini.parent, url)
-    return url
+    roles = {
+        schema: service_roles(
+            name,
+            schema,
+            owner_password=secrets.token_hex(16),
+            runtime_password=secrets.token_hex(16),
+        )
+        for schema in database_schemas(root)
+    }
+    database = PlatformDatabase(url, roles)
+    try:
+        asyncio.run(provision(url, list(roles.values())))
+        for schema in roles:
+            upgrade(root / "services" / schema, database.owner_url(schema))
+    except BaseException:
+        drop_database(url)
+        raise
+    return database
+
+
+def create_migrated_database(root: Path, prefix: str = "berth_test") -> str:
+    """create_platform_database's URL, for callers that only seed and inspect."""
+    return create_platform_database(root, prefix).url
+
+
+async def _run_roles(server_url: str, database: str) -> list[str]:
+    engine = create_async_engine(server_url)
+    try:
+        async with engine.connect() as conn:
+            result = await conn.execute(
+                text("SELECT rolname FROM pg_roles WHERE starts_with(rolname, :prefix)"),
+                {"prefix": f"{database}_"},
+            )
+            return [row[0] for row in result]
+    finally:
+        await engine.dispose()
+
+
+def service_credentials(database: PlatformDatabase) -> dict[str, dict[str, str]]:
+    """What each service's processes connect with (Platform's `credentials`)."""
+    return {schema: {"DATABASE_URL": database.runtime_url(schema)} for schema in database.roles}
 
 
 def drop_database(url: str) -> None:
+    """Drop a run's database, then its roles (named after it, so no other run's)."""
     server = os.environ.get("TEST_DATABASE_URL", DEFAULT_SERVER)
     name = make_url(url).database
     asyncio.run(_admin_sql(server, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    asyncio.run(drop_roles(server, asyncio.run(_run_roles(server, name))))
 
 
 def make_signing_jwks() -> dict[str, Any]:
@@ -130,14 +205,20 @@ PORT_NAMES = ("traefik", "traefik_api", "gateway", "auth", "billing", "deploy", 
 
 
 @pytest.fixture(scope="session")
-def database_url(repo_root: Path) -> Iterator[str]:
-    """A fresh database for this run with every service's migrations applied."""
-    url = create_migrated_database(repo_root)
+def platform_database(repo_root: Path) -> Iterator[PlatformDatabase]:
+    """A fresh database for this run with every service's roles and migrations."""
+    database = create_platform_database(repo_root)
     try:
-        yield url
+        yield database
     finally:
         if not os.environ.get("BERTH_KEEP_TEST_DB"):
-            drop_database(url)
+            drop_database(database.url)
+
+
+@pytest.fixture(scope="session")
+def database_url(platform_database: PlatformDatabase) -> str:
+    """The run's database as the server's own user: in-process apps, seeding, inspection."""
+    return platform_database.url
 
 
 def _rabbitmqctl(*args: str) -> bool:
@@ -168,6 +249,67 @@ def isolated_vhost(prefix: str = "berth_test") -> Iterator[str]:
             _rabbitmqctl("delete_vhost", vhost)
     else:
         yield base
+
+
+BROKER_DEFINITIONS = Path("deploy/compose/rabbitmq/definitions.json")
+
+
+@contextmanager
+def service_broker_users(
+    root: Path, broker_url: str, services: Iterable[str], prefix: str = "berth_run"
+) -> Iterator[dict[str, str]]:
+    """Per service, a broker user of its own on broker_url's vhost with exactly the rights
+    production gives it (deploy/compose/rabbitmq/definitions.json), named for this run (users
+    are broker-wide) and deleted afterwards: {service: its broker URL}. Empty when rabbitmqctl
+    is not at hand or the broker is not RabbitMQ (the processes then share broker_url)."""
+    parts = urlsplit(broker_url)
+    if parts.scheme not in ("amqp", "amqps") or not shutil.which("rabbitmqctl"):
+        yield {}
+        return
+    vhost = unquote(parts.path[1:]) or "/"
+    policy = json.loads((root / BROKER_DEFINITIONS).read_text())
+    tag = uuid.uuid4().hex[:8]
+    names = {
+        service_user(svc): f"{prefix}_{tag}_{svc}"
+        for svc in services
+        if any(user["name"] == service_user(svc) for user in policy["users"])
+    }
+    passwords = {name: secrets.token_urlsafe(16) for name in names.values()}
+
+    def here(entry: dict[str, Any]) -> dict[str, Any]:
+        return {**entry, "user": names[entry["user"]], "vhost": vhost}
+
+    definitions = with_passwords(
+        {
+            "users": [
+                {**u, "name": names[u["name"]]} for u in policy["users"] if u["name"] in names
+            ],
+            "permissions": [here(e) for e in policy["permissions"] if e["user"] in names],
+            "topic_permissions": [
+                here(e) for e in policy["topic_permissions"] if e["user"] in names
+            ],
+        },
+        passwords,
+    )
+    with tempfile.NamedTemporaryFile("w", suffix=".json") as handle:
+        json.dump(definitions, handle)
+        handle.flush()
+        os.chmod(handle.name, 0o644)  # rabbitmqctl may read it as the broker's user
+        imported = _rabbitmqctl("import_definitions", handle.name)
+    if not imported:
+        yield {}
+        return
+    host = f"{parts.hostname}:{parts.port or 5672}"
+    try:
+        yield {
+            name.removeprefix(f"{prefix}_{tag}_"): (
+                f"{parts.scheme}://{name}:{passwords[name]}@{host}/{quote(vhost, safe='')}"
+            )
+            for name in names.values()
+        }
+    finally:
+        for name in names.values():
+            _rabbitmqctl("delete_user", name)
 
 
 @pytest.fixture(scope="session")
