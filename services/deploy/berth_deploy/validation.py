@@ -11,6 +11,20 @@ BRANCH_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9._/-]{0,99}$")
 CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 # set by the platform in every app's environment
 RESERVED_ENV = frozenset({"PORT", "HOME", "PATH", "PWD"})
+# Names that steer the dynamic loader, libc or a shell before the app's own code runs: were one
+# to reach a process outside the sandbox (bwrap, a platform helper), the tenant would run code
+# there. glibc's "unsecure envvars" (sysdeps/generic/unsecvars.h), which it drops itself for
+# setuid programs, plus the shell's startup and function-import hooks.
+FORBIDDEN_ENV = frozenset(
+    {
+        "GCONV_PATH", "GETCONF_DIR", "GLIBC_TUNABLES", "HOSTALIASES", "LOCALDOMAIN", "LOCPATH",
+        "NIS_PATH", "NLSPATH", "RESOLV_HOST_CONF", "RES_OPTIONS", "TMPDIR", "TZDIR",
+        "BASH_ENV", "ENV", "SHELLOPTS", "BASHOPTS", "PS4", "PROMPT_COMMAND", "IFS",
+    }
+)  # fmt: skip
+# LD_PRELOAD, LD_AUDIT, LD_LIBRARY_PATH, LD_DEBUG...; MALLOC_TRACE, MALLOC_ARENA_MAX...;
+# bash's exported functions (BASH_FUNC_name%%)
+FORBIDDEN_ENV_PREFIXES = ("LD_", "MALLOC_", "BASH_FUNC_")
 RESERVED_SLUGS = frozenset(
     {
         "www", "api", "app", "apps", "admin", "auth", "mail", "smtp", "traefik", "berth",
@@ -34,11 +48,21 @@ def _slug(value: str) -> str:
     return value
 
 
+def env_name_problem(name: str) -> str | None:
+    """Why `name` cannot be an app's env var, or None when it can (case does not help)."""
+    upper = name.upper()
+    if upper in RESERVED_ENV:
+        return f"{name} is set by the platform"
+    if upper in FORBIDDEN_ENV or upper.startswith(FORBIDDEN_ENV_PREFIXES):
+        return f"{name} changes how programs are loaded or started, so it is not allowed"
+    return None
+
+
 def _env_name(value: str) -> str:
     if not ENV_NAME_RE.match(value):
         raise ValueError("letters, digits and underscores, not starting with a digit")
-    if value.upper() in RESERVED_ENV:
-        raise ValueError(f"{value} is set by the platform")
+    if problem := env_name_problem(value):
+        raise ValueError(problem)
     return value
 
 

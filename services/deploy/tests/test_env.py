@@ -2,12 +2,27 @@
 
 import uuid
 
+import pytest
 from cryptography.fernet import Fernet
 from fixtures_deploy import API, new_app
 from sqlalchemy import select
 
-from berth_deploy.env.service import EnvCipher
+from berth_deploy.env.service import EnvCipher, plain_env
 from berth_deploy.models import EnvVar
+from berth_deploy.validation import FORBIDDEN_ENV
+
+# glibc's unsecure envvars (sysdeps/generic/unsecvars.h), written out, plus shell hooks
+LOADER_AND_HIJACK_NAMES = [
+    "LD_PRELOAD", "LD_AUDIT", "LD_LIBRARY_PATH", "LD_DEBUG", "LD_DEBUG_OUTPUT", "LD_BIND_NOW",
+    "LD_BIND_NOT", "LD_DYNAMIC_WEAK", "LD_HWCAP_MASK", "LD_ORIGIN_PATH", "LD_PROFILE",
+    "LD_SHOW_AUXV", "LD_USE_LOAD_BIAS", "LD_ASSUME_KERNEL", "LD_PREFER_MAP_32BIT_EXEC",
+    "GCONV_PATH", "GETCONF_DIR", "GLIBC_TUNABLES", "HOSTALIASES", "LOCALDOMAIN", "LOCPATH",
+    "MALLOC_ARENA_MAX", "MALLOC_ARENA_TEST", "MALLOC_CHECK_", "MALLOC_MMAP_MAX_",
+    "MALLOC_MMAP_THRESHOLD_", "MALLOC_PERTURB_", "MALLOC_TOP_PAD_", "MALLOC_TRACE",
+    "MALLOC_TRIM_THRESHOLD_", "NIS_PATH", "NLSPATH", "RESOLV_HOST_CONF", "RES_OPTIONS",
+    "TMPDIR", "TZDIR", "BASH_ENV", "ENV", "BASH_FUNC_ls", "SHELLOPTS", "BASHOPTS", "PS4",
+    "PROMPT_COMMAND", "IFS", "ld_preload", "Ld_Audit",
+]  # fmt: skip
 
 
 async def test_values_are_encrypted_at_rest_and_secrets_never_shown(
@@ -71,3 +86,80 @@ def test_keys_rotate_new_key_first():
     rotated = EnvCipher(f"{new},{old}")
     assert rotated.decrypt(token) == "value"
     assert EnvCipher(new).decrypt(rotated.encrypt("fresh")) == "fresh"
+
+
+@pytest.fixture(scope="module")
+async def env_app(deploy_http, person):
+    ada = person()
+    return ada, await new_app(deploy_http, ada, None, template="n8n")
+
+
+def test_every_forbidden_name_is_in_the_list_tested():
+    assert FORBIDDEN_ENV <= {n.upper() for n in LOADER_AND_HIJACK_NAMES}
+
+
+@pytest.mark.parametrize("name", LOADER_AND_HIJACK_NAMES)
+async def test_loader_and_interpreter_hijack_names_are_refused(deploy_http, env_app, name):
+    ada, app = env_app
+    base = f"{API}/apps/{app['id']}/env"
+    one = await deploy_http.put(f"{base}/{name}", json={"value": "/tmp/x.so"}, headers=ada.headers)
+    assert one.status_code == 422, one.text
+    error = one.json()["error"]
+    assert error["code"] == "validation_error"
+    assert (
+        error["message"]
+        == f"{name} changes how programs are loaded or started, so it is not allowed"
+    )
+    assert error["details"] == {"field": "name", "name": name}
+
+    bulk = await deploy_http.patch(
+        base,
+        json={"vars": [{"name": "FINE", "value": "1"}, {"name": name, "value": "x"}]},
+        headers=ada.headers,
+    )
+    assert bulk.status_code == 422, bulk.text
+    [problem] = bulk.json()["error"]["details"]
+    assert problem["loc"] == ["body", "vars", 1, "name"]
+    assert "changes how programs are loaded or started" in problem["msg"]
+
+    created = await deploy_http.post(
+        f"{API}/apps",
+        json={
+            "slug": f"t-{uuid.uuid4().hex[:10]}",
+            "template": "n8n",
+            "env": [{"name": name, "value": "x"}],
+        },
+        headers=ada.headers,
+    )
+    assert created.status_code == 422, created.text
+    assert created.json()["error"]["details"][0]["loc"] == ["body", "env", 0, "name"]
+    listed = (await deploy_http.get(base, headers=ada.headers)).json()
+    assert listed == []  # nothing of the refused requests was kept
+
+
+@pytest.mark.parametrize("name", ["LDAP_URL", "MY_LD_PRELOAD", "ENVIRONMENT", "NODE_ENV", "TZ"])
+async def test_names_that_merely_look_alike_are_fine(deploy_http, env_app, name):
+    ada, app = env_app
+    r = await deploy_http.put(
+        f"{API}/apps/{app['id']}/env/{name}", json={"value": "x"}, headers=ada.headers
+    )
+    assert r.status_code == 200, r.text
+    await deploy_http.delete(f"{API}/apps/{app['id']}/env/{name}", headers=ada.headers)
+
+
+async def test_a_refused_name_stored_before_the_rule_never_reaches_the_app(
+    deploy_http, deploy_app, deploy_settings, person
+):
+    ada = person()
+    app = await new_app(deploy_http, ada, None, template="n8n", env=[{"name": "A", "value": "1"}])
+    cipher = EnvCipher.from_settings(deploy_settings)
+    app_id = uuid.UUID(app["id"])
+    async with deploy_app.state.db.sessionmaker() as session, session.begin():
+        session.add(EnvVar(app_id=app_id, name="LD_PRELOAD", value_encrypted=cipher.encrypt("x")))
+    async with deploy_app.state.db.sessionmaker() as session:
+        plain = await plain_env(session, cipher, app_id)
+    assert plain.values == {"A": "1"}
+    listed = (await deploy_http.get(f"{API}/apps/{app['id']}/env", headers=ada.headers)).json()
+    assert [v["name"] for v in listed] == ["A", "LD_PRELOAD"]  # shown, so its owner can delete it
+    r = await deploy_http.delete(f"{API}/apps/{app['id']}/env/LD_PRELOAD", headers=ada.headers)
+    assert r.status_code == 204

@@ -20,7 +20,7 @@ from berth_deploy.apps.service import get_app
 from berth_deploy.deps import CipherDep, OwnerId
 from berth_deploy.env import service
 from berth_deploy.env.schemas import EnvBulkSet, EnvVarOut, EnvVarSet
-from berth_deploy.validation import RESERVED_ENV
+from berth_deploy.validation import env_name_problem
 
 router = APIRouter(
     prefix="/api/deploy/v1/apps/{app_id}/env",
@@ -85,8 +85,8 @@ async def set_one(
     session: SessionDep,
     cipher: CipherDep,
 ) -> EnvVarOut:
-    if name.upper() in RESERVED_ENV:
-        raise Unprocessable(f"{name} is set by the platform", details={"field": "name"})
+    if problem := env_name_problem(name):
+        raise Unprocessable(problem, details={"field": "name", "name": name})
     await _editable(session, app_id, owner)
     await service.set_vars(session, cipher, app_id, [(name, body.value, body.secret)])
     return next(v for v in await _listing(session, cipher, app_id) if v.name == name)

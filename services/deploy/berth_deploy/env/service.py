@@ -5,12 +5,14 @@ import uuid
 from dataclasses import dataclass
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
+from loguru import logger
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from berth_common.errors import NotFound, Unprocessable
 from berth_deploy.config import DeploySettings
 from berth_deploy.env.dao import EnvVarDAO
 from berth_deploy.models import EnvVar
+from berth_deploy.validation import env_name_problem
 
 MAX_VARS = 200
 
@@ -74,8 +76,13 @@ async def delete_var(session: AsyncSession, app_id: uuid.UUID, name: str) -> Non
 
 
 async def plain_env(session: AsyncSession, cipher: EnvCipher, app_id: uuid.UUID) -> PlainEnv:
+    """What the app's processes get. A name refused today but stored before the rule existed
+    is left out (and logged), never passed on."""
     values, secrets = {}, []
     for var in await EnvVarDAO(session).of_app(app_id):
+        if env_name_problem(var.name):
+            logger.bind(app_id=str(app_id)).warning("env var {} withheld: name refused", var.name)
+            continue
         value = cipher.decrypt(var.value_encrypted)
         values[var.name] = value
         if var.is_secret:
