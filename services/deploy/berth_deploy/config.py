@@ -33,6 +33,10 @@ class DeploySettings(ServiceSettings):
     local_repos_dir: Path | None = None
     git_timeout_seconds: int = Field(300, ge=5, le=900)
 
+    # an app's env vars: how many, and the bytes of their names and values together
+    env_max_vars: int = Field(100, ge=1, le=1000)
+    env_max_bytes: int = Field(64 * 1024, ge=1024, le=1024 * 1024)
+
     # runtime of this node
     node_name: str = Field(default_factory=socket.gethostname)
     port_min: int = Field(21000, ge=1024, le=65535)

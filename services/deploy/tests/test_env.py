@@ -163,3 +163,56 @@ async def test_a_refused_name_stored_before_the_rule_never_reaches_the_app(
     assert [v["name"] for v in listed] == ["A", "LD_PRELOAD"]  # shown, so its owner can delete it
     r = await deploy_http.delete(f"{API}/apps/{app['id']}/env/LD_PRELOAD", headers=ada.headers)
     assert r.status_code == 204
+
+
+async def test_the_whole_env_of_an_app_is_limited_in_bytes_and_count(
+    deploy_http, deploy_settings, person
+):
+    assert deploy_settings.env_max_bytes == 64 * 1024 and deploy_settings.env_max_vars == 100
+    ada = person()
+    app = await new_app(deploy_http, ada, None, template="n8n")
+    base = f"{API}/apps/{app['id']}/env"
+    big = "x" * 30_000
+    for name in ("A", "B"):
+        r = await deploy_http.put(f"{base}/{name}", json={"value": big}, headers=ada.headers)
+        assert r.status_code == 200, r.text
+    r = await deploy_http.put(f"{base}/C", json={"value": big}, headers=ada.headers)
+    assert r.status_code == 422, r.text
+    assert r.json()["error"]["code"] == "env_too_large"
+    assert r.json()["error"]["details"] == {"limit_bytes": 65536, "size_bytes": 90_003}
+    # a multi-byte value counts in bytes: 1000 x "é" is 2000 bytes
+    r = await deploy_http.patch(
+        base, json={"vars": [{"name": "C", "value": "é" * 2000}]}, headers=ada.headers
+    )
+    assert r.status_code == 200, r.text  # 64,003 bytes
+    r = await deploy_http.put(f"{base}/D", json={"value": "é" * 1000}, headers=ada.headers)
+    assert r.status_code == 422 and r.json()["error"]["details"]["size_bytes"] == 66_004
+    # replacing a value with a smaller one is always possible, and nothing refused was kept
+    r = await deploy_http.put(f"{base}/A", json={"value": "small"}, headers=ada.headers)
+    assert r.status_code == 200, r.text
+    names = [v["name"] for v in (await deploy_http.get(base, headers=ada.headers)).json()]
+    assert names == ["A", "B", "C"]
+
+    many = [{"name": f"V{i}", "value": "1"} for i in range(98)]
+    r = await deploy_http.patch(base, json={"vars": many}, headers=ada.headers)
+    assert r.status_code == 422, r.text
+    assert r.json()["error"]["code"] == "env_too_many_vars"
+    assert r.json()["error"]["details"] == {"limit": 100, "count": 101}
+    r = await deploy_http.patch(base, json={"vars": many[:97]}, headers=ada.headers)
+    assert r.status_code == 200 and len(r.json()) == 100
+
+
+async def test_an_app_created_with_too_large_an_env_is_not_created(deploy_http, person):
+    ada = person()
+    slug = f"t-{uuid.uuid4().hex[:10]}"
+    env = [{"name": f"K{i}", "value": "v" * 20_000} for i in range(4)]
+    r = await deploy_http.post(
+        f"{API}/apps", json={"slug": slug, "template": "n8n", "env": env}, headers=ada.headers
+    )
+    assert r.status_code == 422 and r.json()["error"]["code"] == "env_too_large", r.text
+    listed = await deploy_http.get(f"{API}/apps", params={"q": slug}, headers=ada.headers)
+    assert listed.json()["total"] == 0
+    r = await deploy_http.post(
+        f"{API}/apps", json={"slug": slug, "template": "n8n", "env": env[:3]}, headers=ada.headers
+    )
+    assert r.status_code == 201, r.text

@@ -94,7 +94,9 @@ async def create_app(
     except IntegrityError as exc:
         raise SlugTaken(f"The name {data.slug!r} is taken") from exc
     if data.env:
-        await set_vars(session, cipher, app.id, [(v.name, v.value, v.secret) for v in data.env])
+        await set_vars(
+            session, cipher, settings, app.id, [(v.name, v.value, v.secret) for v in data.env]
+        )
     await session.refresh(app)
     return app
 

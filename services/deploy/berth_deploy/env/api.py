@@ -17,7 +17,7 @@ from berth_common.errors import (
 )
 from berth_common.security import current_user
 from berth_deploy.apps.service import get_app
-from berth_deploy.deps import CipherDep, OwnerId
+from berth_deploy.deps import CipherDep, OwnerId, SettingsDep
 from berth_deploy.env import service
 from berth_deploy.env.schemas import EnvBulkSet, EnvVarOut, EnvVarSet
 from berth_deploy.validation import env_name_problem
@@ -64,14 +64,19 @@ async def list_env(
     "", response_model=list[EnvVarOut], responses=error_responses(Unprocessable, Conflict)
 )
 async def set_many(
-    app_id: uuid.UUID, body: EnvBulkSet, owner: OwnerId, session: SessionDep, cipher: CipherDep
+    app_id: uuid.UUID,
+    body: EnvBulkSet,
+    owner: OwnerId,
+    session: SessionDep,
+    cipher: CipherDep,
+    settings: SettingsDep,
 ) -> list[EnvVarOut]:
     await _editable(session, app_id, owner)
     names = [v.name for v in body.vars]
     if len(names) != len(set(names)):
         raise Unprocessable("An env var is given twice")
     await service.set_vars(
-        session, cipher, app_id, [(v.name, v.value, v.secret) for v in body.vars]
+        session, cipher, settings, app_id, [(v.name, v.value, v.secret) for v in body.vars]
     )
     return await _listing(session, cipher, app_id)
 
@@ -84,11 +89,12 @@ async def set_one(
     owner: OwnerId,
     session: SessionDep,
     cipher: CipherDep,
+    settings: SettingsDep,
 ) -> EnvVarOut:
     if problem := env_name_problem(name):
         raise Unprocessable(problem, details={"field": "name", "name": name})
     await _editable(session, app_id, owner)
-    await service.set_vars(session, cipher, app_id, [(name, body.value, body.secret)])
+    await service.set_vars(session, cipher, settings, app_id, [(name, body.value, body.secret)])
     return next(v for v in await _listing(session, cipher, app_id) if v.name == name)
 
 

@@ -1,5 +1,10 @@
 """App env vars: encrypted at rest (Fernet, key from DEPLOY_ENV_ENCRYPTION_KEY), secret values
-write-only through the API, decrypted only to start the app's processes."""
+write-only through the API, decrypted only to start the app's processes.
+
+An app has at most DEPLOY_ENV_MAX_VARS variables, and their names and values together take at
+most DEPLOY_ENV_MAX_BYTES (UTF-8): the whole environment is handed to every process the app
+starts, and the kernel caps what one exec may carry.
+"""
 
 import uuid
 from dataclasses import dataclass
@@ -9,12 +14,19 @@ from loguru import logger
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from berth_common.errors import NotFound, Unprocessable
+from berth_deploy.apps.dao import AppDAO
 from berth_deploy.config import DeploySettings
 from berth_deploy.env.dao import EnvVarDAO
 from berth_deploy.models import EnvVar
 from berth_deploy.validation import env_name_problem
 
-MAX_VARS = 200
+
+class TooManyEnvVars(Unprocessable):
+    code = "env_too_many_vars"
+
+
+class EnvTooLarge(Unprocessable):
+    code = "env_too_large"
 
 
 class EnvCipher:
@@ -57,14 +69,39 @@ def shown_value(cipher: EnvCipher, var: EnvVar) -> str | None:
     return None if var.is_secret else cipher.decrypt(var.value_encrypted)
 
 
+def env_size(values: dict[str, str]) -> int:
+    """Bytes of the names and values (UTF-8), the measure of DEPLOY_ENV_MAX_BYTES."""
+    return sum(len(name.encode()) + len(value.encode()) for name, value in values.items())
+
+
+def check_env_limits(settings: DeploySettings, values: dict[str, str]) -> None:
+    if len(values) > settings.env_max_vars:
+        raise TooManyEnvVars(
+            f"An app has at most {settings.env_max_vars} env vars",
+            details={"limit": settings.env_max_vars, "count": len(values)},
+        )
+    size = env_size(values)
+    if size > settings.env_max_bytes:
+        raise EnvTooLarge(
+            f"An app's env vars (names and values) take at most {settings.env_max_bytes} bytes; "
+            f"these would take {size}",
+            details={"limit_bytes": settings.env_max_bytes, "size_bytes": size},
+        )
+
+
 async def set_vars(
-    session: AsyncSession, cipher: EnvCipher, app_id: uuid.UUID, items: list[tuple[str, str, bool]]
+    session: AsyncSession,
+    cipher: EnvCipher,
+    settings: DeploySettings,
+    app_id: uuid.UUID,
+    items: list[tuple[str, str, bool]],
 ) -> None:
+    """Add or replace variables; the app's whole env must stay within the limits."""
+    await AppDAO(session).lock(app_id)  # concurrent changes of one app's env are checked in turn
     dao = EnvVarDAO(session)
-    existing = {v.name for v in await dao.of_app(app_id)}
-    names = {name for name, _, _ in items}
-    if len(existing | names) > MAX_VARS:
-        raise Unprocessable(f"An app has at most {MAX_VARS} env vars")
+    values = {v.name: cipher.decrypt(v.value_encrypted) for v in await dao.of_app(app_id)}
+    values.update({name: value for name, value, _ in items})
+    check_env_limits(settings, values)
     for name, value, secret in items:
         await dao.upsert(app_id, name, cipher.encrypt(value), secret)
     await session.flush()
