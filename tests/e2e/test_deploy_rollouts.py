@@ -19,6 +19,7 @@ from deploy_e2e import (
     processes_with,
     request,
     sign_in,
+    sql,
     via_traefik,
     wait_operation,
 )
@@ -137,6 +138,41 @@ def test_cancel_mid_build_kills_the_build_and_keeps_the_running_release(
         f"{API}/apps/{app['id']}/deployments/{op['id']}/cancel", headers=carol.headers
     )
     assert again.status_code == 409
+
+
+def test_deleting_an_app_mid_deploy_cancels_the_deploy_and_the_app_is_gone(
+    edge, platform, carol, tmp_path
+):
+    repo = make_repo(tmp_path / "repo", web_app_files("v1"))
+    marker = f"{uuid.uuid4().int % 1000}.{uuid.uuid4().int % 10**6}"
+    app = create_app(edge, carol, f"file://{repo}", build_command=f"sleep {marker}")
+    op = request(edge, carol, app["id"], "deploy")
+    wait_for(lambda: processes_with(f"sleep {marker}"), 60, "the build step to run")
+
+    r = edge.delete(f"{API}/apps/{app['id']}", headers=carol.headers)
+    assert r.status_code == 202, r.text
+    deletion = r.json()
+    assert (deletion["kind"], deletion["status"]) == ("delete", "queued")
+
+    def status_of(op_id: str) -> tuple[str, str | None]:
+        # the API shows a deleted app's operations to no one: read them where they are kept
+        [(status, reason)] = sql(
+            platform, "SELECT status, reason FROM deploy.operations WHERE id = :id", id=op_id
+        )
+        return status, reason
+
+    wait_for(lambda: status_of(deletion["id"])[0] == "succeeded", 60, "the delete to finish")
+    assert status_of(op["id"]) == ("cancelled", "the app is being deleted")
+    assert processes_with(f"sleep {marker}") == []
+    gone = edge.get(f"{API}/apps/{app['id']}", headers=carol.headers)
+    assert gone.status_code == 404 and gone.json()["error"]["code"] == "not_found"
+    assert not via_traefik(platform, app["slug"]).text.startswith("hello")
+    [(release_status,)] = sql(
+        platform,
+        "SELECT status FROM deploy.releases WHERE app_id = :id",
+        id=app["id"],
+    )
+    assert release_status == "cancelled"
 
 
 def test_a_newer_deploy_supersedes_a_queued_one(edge, platform, carol, tmp_path):

@@ -199,6 +199,8 @@ class Operation(Base):
     # the process group of the current build step, so a reaper can kill what a dead worker left
     step_pgid: Mapped[int | None] = mapped_column(Integer)
     cancel_requested_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # why it was asked to stop: by its requester, or because the app is deleted or suspended
+    cancel_reason: Mapped[str | None] = mapped_column(String(200))
     # the app's status when the operation was requested (a cancelled deploy goes back to it)
     app_status_before: Mapped[str | None] = mapped_column(String(16))
     created_at: Mapped[datetime] = _created()

@@ -1,6 +1,8 @@
 """The per-app operation queue and its leases: one at a time, newer deploys supersede queued
 ones, cancel, and the reaper that retries or fails what a dead worker held."""
 
+import asyncio
+import dataclasses
 import uuid
 from datetime import UTC, datetime, timedelta
 
@@ -9,8 +11,10 @@ from deploy_testkit import make_repo, web_app_files
 from fixtures_deploy import API, app_state, ask, new_app, op_state
 from sqlalchemy import select, update
 
-from berth_deploy.models import App, Operation
+from berth_deploy.models import App, Instance, Operation
 from berth_deploy.operations import leases
+from berth_deploy.operations.executor import run_claim
+from berth_deploy.operations.flows import FLOWS
 from berth_deploy.operations.leases import LeaseLost
 from berth_deploy.operations.lifecycle import APP_TRANSITIONS, IllegalTransition, check_transition
 
@@ -80,13 +84,14 @@ async def test_leases_heartbeats_and_the_reaper(deploy_http, deploy_node, person
     claim = await tx(leases.acquire, app_id=app_id, owner="w1", node="n", lease_seconds=30)
     assert claim.op_id == op_id and claim.attempt == 1
     assert await tx(leases.acquire, app_id=app_id, owner="w2", node="n", lease_seconds=30) is None
-    assert await tx(leases.heartbeat, op_id=op_id, owner="w1", lease_seconds=30, pgid=None) is False
+    assert await tx(leases.heartbeat, op_id=op_id, owner="w1", lease_seconds=30, pgid=None) is None
     with pytest.raises(LeaseLost):
         await tx(leases.heartbeat, op_id=op_id, owner="w2", lease_seconds=30, pgid=None)
     await deploy_http.post(
         f"{API}/apps/{app['id']}/deployments/{op['id']}/cancel", headers=ada.headers
     )
-    assert await tx(leases.heartbeat, op_id=op_id, owner="w1", lease_seconds=30, pgid=None) is True
+    cancel = await tx(leases.heartbeat, op_id=op_id, owner="w1", lease_seconds=30, pgid=None)
+    assert cancel == leases.CancelRequest("cancelled by request", forced=False)
 
     async def expire(session):
         await session.execute(
@@ -140,3 +145,91 @@ async def test_builds_per_node_are_limited(deploy_http, deploy_node, person, rep
         return sorted(rows.scalars())
 
     assert await tx(steps) == ["clone", "clone"]
+
+
+async def _run_with_heartbeat(deploy_node, app_id: uuid.UUID, heartbeat_seconds: float):
+    """The app's next operation, run by a worker whose heartbeat comes every
+    `heartbeat_seconds` (a slow one lets a deploy reach its last steps before it hears)."""
+    settings = deploy_node.settings.model_copy(update={"heartbeat_seconds": heartbeat_seconds})
+    rt = dataclasses.replace(deploy_node.rt, settings=settings)
+    claim = await rt.tx(
+        leases.acquire, app_id=app_id, owner="slow", node=settings.node_name, lease_seconds=60
+    )
+    await run_claim(rt, claim, "slow", FLOWS)
+
+
+async def _wait_step(http, who, app_id: str, op_id: str, steps: tuple[str, ...]) -> None:
+    for _ in range(600):
+        if (await op_state(http, who, app_id, op_id))["step"] in steps:
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"the operation never reached {steps}")
+
+
+async def _instances(deploy_app, app_id: str) -> list[str]:
+    async with deploy_app.state.db.sessionmaker() as session:
+        rows = await session.execute(
+            select(Instance.status).where(Instance.app_id == uuid.UUID(app_id))
+        )
+        return list(rows.scalars())
+
+
+@pytest.mark.parametrize("heartbeat", [0.2, 30.0], ids=["heard-mid-build", "heard-at-the-end"])
+async def test_deleting_an_app_mid_deploy_cancels_the_deploy_and_deletes_the_app(
+    deploy_http, deploy_app, deploy_node, deploy_settings, person, repo, heartbeat
+):
+    ada = person()
+    app = await new_app(deploy_http, ada, repo, build_command="sleep 1")
+    op = await ask(deploy_http, ada, app["id"], "deploy")
+    app_id = uuid.UUID(app["id"])
+    running = asyncio.create_task(_run_with_heartbeat(deploy_node, app_id, heartbeat))
+    await _wait_step(deploy_http, ada, app["id"], op["id"], ("build",))
+
+    r = await deploy_http.delete(f"{API}/apps/{app['id']}", headers=ada.headers)
+    assert r.status_code == 202, r.text
+    deletion = r.json()
+    assert deletion["kind"] == "delete" and deletion["status"] == "queued"
+    assert (await op_state(deploy_http, ada, app["id"], op["id"]))["cancel_requested"] is True
+    await running
+
+    done = await op_state(deploy_http, ada, app["id"], op["id"])
+    # mid-build the sleep is killed; heard only at the end, the started instance is stopped
+    assert (done["status"], done["reason"]) == ("cancelled", "the app is being deleted")
+    await deploy_node.run_all(app_id)
+    assert (
+        await deploy_http.get(f"{API}/apps/{app['id']}", headers=ada.headers)
+    ).status_code == 404
+    async with deploy_app.state.db.sessionmaker() as session:
+        ops = {
+            o.kind: o
+            for o in (
+                await session.execute(select(Operation).where(Operation.app_id == app_id))
+            ).scalars()
+        }
+        stored = await session.get(App, app_id)
+    assert ops["delete"].status == "succeeded", ops["delete"].reason
+    assert stored.status == "deleted"
+    assert set(await _instances(deploy_app, app["id"])) <= {"stopped", "failed"}
+    assert not (deploy_settings.traefik_dynamic_dir / f"app-{app['slug']}.yml").exists()
+
+
+async def test_a_stop_in_progress_when_the_app_is_deleted_ends_well_and_the_delete_follows(
+    deploy_http, deploy_app, deploy_node, person, repo
+):
+    ada = person()
+    app = await new_app(deploy_http, ada, repo)
+    app_id = uuid.UUID(app["id"])
+    await ask(deploy_http, ada, app["id"], "deploy")
+    await deploy_node.run_all(app_id)
+    stop = await ask(deploy_http, ada, app["id"], "stop")
+    claim = await deploy_node.rt.tx(
+        leases.acquire, app_id=app_id, owner="w", node="n", lease_seconds=30
+    )
+    r = await deploy_http.delete(f"{API}/apps/{app['id']}", headers=ada.headers)
+    assert r.status_code == 202, r.text
+    await run_claim(deploy_node.rt, claim, "w", FLOWS)
+    assert (await op_state(deploy_http, ada, app["id"], stop["id"]))["status"] == "succeeded"
+    await deploy_node.run_all(app_id)
+    assert (
+        await deploy_http.get(f"{API}/apps/{app['id']}", headers=ada.headers)
+    ).status_code == 404

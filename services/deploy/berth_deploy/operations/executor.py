@@ -18,7 +18,7 @@ from berth_deploy.config import DeploySettings
 from berth_deploy.env.service import EnvCipher
 from berth_deploy.logs.store import LogStore
 from berth_deploy.operations import leases
-from berth_deploy.operations.leases import Claim, LeaseLost
+from berth_deploy.operations.leases import CancelRequest, Claim, LeaseLost
 from berth_deploy.runtime.driver import RuntimeDriver
 from berth_deploy.runtime.layout import AppPaths
 from berth_deploy.runtime.routes import RouteTable
@@ -28,7 +28,12 @@ Tx = Callable[..., Awaitable[Any]]
 
 
 class Cancelled(Exception):
-    """The user cancelled the operation; what it started has been undone."""
+    """The operation was cancelled (by its requester, or because the app is being deleted);
+    what it started has been undone."""
+
+    def __init__(self, reason: str):
+        super().__init__(reason)
+        self.reason = reason
 
 
 class StepFailed(Exception):
@@ -64,7 +69,7 @@ class Job:
         self.paths = AppPaths(
             rt.settings.data_dir, self.app_id, rt.settings.uid_base + claim.app["run_uid"]
         )
-        self.cancel_requested = False
+        self.cancel: CancelRequest | None = None
         self.cancellable = True
         self.lease_lost = False
         self.pgid: int | None = None
@@ -100,13 +105,13 @@ class Job:
             except Exception as exc:  # the database is away: the lease may lapse, not us
                 logger.warning("heartbeat failed: {}", type(exc).__name__)
                 continue
-            self.cancel_requested = self.cancel_requested or cancel
+            self.cancel = self.cancel or cancel
 
     def checkpoint(self) -> None:
         if self.lease_lost:
             raise LeaseLost(str(self.claim.op_id))
-        if self.cancel_requested and self.cancellable:
-            raise Cancelled()
+        if self.cancel is not None and (self.cancellable or self.cancel.forced):
+            raise Cancelled(self.cancel.reason)
 
     async def step(self, name: str, **values: Any) -> None:
         self.checkpoint()
@@ -155,8 +160,8 @@ async def run_claim(rt: Runtime, claim: Claim, owner: str, flows: dict[str, Flow
     status, reason = "succeeded", None
     try:
         await flows[claim.kind](job)
-    except Cancelled:
-        status, reason = "cancelled", "cancelled by request"
+    except Cancelled as exc:
+        status, reason = "cancelled", exc.reason
     except LeaseLost:
         log.warning("lease lost: another worker or the reaper owns the operation now")
         return

@@ -17,11 +17,20 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from berth_deploy.apps.dao import AppDAO
 from berth_deploy.models import App, Operation, Release, Template
 from berth_deploy.operations.dao import OperationDAO
+from berth_deploy.operations.lifecycle import CANCELLED_BY_REQUEST
 from berth_deploy.operations.service import dispatch, restore_after
 
 
 class LeaseLost(Exception):
     """Another worker (or the reaper) took the operation over: stop touching it."""
+
+
+@dataclass(frozen=True)
+class CancelRequest:
+    reason: str
+    # the app is being deleted: nothing the operation does needs to survive, so it stops at
+    # its next checkpoint even past the point where a cancel by request is refused
+    forced: bool
 
 
 @dataclass(frozen=True)
@@ -103,8 +112,8 @@ async def heartbeat(
     owner: str,
     lease_seconds: int,
     pgid: int | None,
-) -> bool:
-    """Renew the lease; True when a cancel was asked for. LeaseLost when it is not ours."""
+) -> CancelRequest | None:
+    """Renew the lease; the cancel request, if one was made. LeaseLost when it is not ours."""
     t = Operation.__table__
     stmt = (
         update(t)
@@ -114,12 +123,16 @@ async def heartbeat(
             heartbeat_at=func.now(),
             step_pgid=pgid,
         )
-        .returning(t.c.cancel_requested_at)
+        .returning(t.c.cancel_requested_at, t.c.cancel_reason, t.c.app_id)
     )
     row = (await session.execute(stmt)).first()
     if row is None:
         raise LeaseLost(str(op_id))
-    return row[0] is not None
+    requested_at, reason, app_id = row
+    if requested_at is None:
+        return None
+    app_status = (await session.execute(select(App.status).where(App.id == app_id))).scalar()
+    return CancelRequest(reason or CANCELLED_BY_REQUEST, forced=app_status == "deleting")
 
 
 async def set_step(
@@ -217,7 +230,8 @@ async def reap_expired(session: AsyncSession, *, max_attempts: int) -> list[Reap
         retry = op.cancel_requested_at is None and op.attempt < max_attempts
         reaped.append(Reaped(op.id, retry, op.step_pgid, op.lease_node))
         if op.cancel_requested_at is not None:
-            await _close(session, op, app, "cancelled", f"cancelled; {lost}")
+            why = op.cancel_reason or CANCELLED_BY_REQUEST
+            await _close(session, op, app, "cancelled", f"{why}; {lost}")
         elif retry:
             op.status = "queued"
             op.reason = f"{lost}; retrying (attempt {op.attempt + 1} of {max_attempts})"

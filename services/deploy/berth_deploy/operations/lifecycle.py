@@ -81,6 +81,9 @@ DEPLOY_KINDS = frozenset({"deploy", "rollback"})
 STARTS_PROCESSES = frozenset({"deploy", "rollback", "start", "restart", "resume"})
 # how far an operation may go and still be cancelled (after the route switch it is done)
 CANCELLABLE_STEPS = frozenset({None, "clone", "build", "start"})
+# why an operation ends cancelled
+CANCELLED_BY_REQUEST = "cancelled by request"
+CANCELLED_BY = {"delete": "the app is being deleted", "suspend": "the app is being suspended"}
 
 
 def check_transition(current: str, new: str) -> None:

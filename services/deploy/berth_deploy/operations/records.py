@@ -14,7 +14,8 @@ from berth_deploy.apps.dao import AppDAO
 from berth_deploy.env.service import EnvCipher, PlainEnv, plain_env
 from berth_deploy.models import App, Instance, Operation, Release
 from berth_deploy.operations.dao import InstanceDAO, ReleaseDAO
-from berth_deploy.operations.lifecycle import LIVE_INSTANCE, SERVING_INSTANCE
+from berth_deploy.operations.executor import Cancelled
+from berth_deploy.operations.lifecycle import CANCELLED_BY, LIVE_INSTANCE, SERVING_INSTANCE
 from berth_deploy.operations.service import set_status
 from berth_deploy.runtime.driver import ProcessHandle
 from berth_deploy.runtime.ports import pick_port
@@ -210,6 +211,8 @@ async def instance_live(
 ) -> None:
     """The new instance serves: the app runs this release; billing starts charging it."""
     app = await _app(session, app_id)
+    if app.status == "deleting":
+        raise Cancelled(CANCELLED_BY["delete"])
     instance = await InstanceDAO(session).lock(instance_id)
     assert instance is not None
     instance.status = "running"
@@ -288,6 +291,8 @@ async def app_settled(
 ) -> None:
     """Where a stop, suspend or delete leaves the app."""
     app = await _app(session, app_id)
+    if app.status == "deleting":
+        return  # a delete was asked for meanwhile: it queues behind and takes the app from here
     if status == "suspended" and app.status in ("created", "stopped", "failed"):
         return  # nothing of it ran (its deploy was cancelled): nothing to suspend
     set_status(app, status, reason)

@@ -224,6 +224,36 @@ async def stop_instances(
         await end_instance(job, instance, "stopped", reason, event_key)
 
 
+async def switch_to(
+    job: Job, instance: InstanceRef, release_id: uuid.UUID, old: list[InstanceRef]
+) -> None:
+    """Route to the new instance (web apps) and make it the app's live one."""
+    settings = job.rt.settings
+    if job.web:
+        job.cancellable = False
+        await job.step("route")
+        await job.tx(records.instance_routed, instance_id=instance.id)
+        routes = job.rt.routes
+        slug = job.app["slug"]
+        routes.publish(slug, instance.port, instance.id)
+        if not await routes.wait(
+            slug, instance.id, served=True, within=settings.route_wait_seconds
+        ):
+            routed_old = [i for i in old if i.routed and i.port]
+            if routed_old:
+                routes.publish(slug, routed_old[-1].port, routed_old[-1].id)
+            else:
+                routes.remove(slug)
+            await stop_instances(job, [instance], events.STOPPED, "route not served")
+            raise StepFailed(
+                f"Traefik did not serve the new route within {int(settings.route_wait_seconds)}s"
+            )
+    job.cancellable = False
+    await job.tx(
+        records.instance_live, app_id=job.app_id, instance_id=instance.id, release_id=release_id
+    )
+
+
 async def rollout(job: Job, release_id: uuid.UUID) -> None:
     settings = job.rt.settings
     number = await job.tx(records.release_number, release_id=release_id)
@@ -249,29 +279,11 @@ async def rollout(job: Job, release_id: uuid.UUID) -> None:
             when=("queued", "building", "stopped", "failed", "suspended", "running"),
         )
     instance = await start_instance(job, release_id, log)
-    if job.web:
-        job.cancellable = False
-        await job.step("route")
-        await job.tx(records.instance_routed, instance_id=instance.id)
-        routes = job.rt.routes
-        slug = job.app["slug"]
-        routes.publish(slug, instance.port, instance.id)
-        if not await routes.wait(
-            slug, instance.id, served=True, within=settings.route_wait_seconds
-        ):
-            routed_old = [i for i in old if i.routed and i.port]
-            if routed_old:
-                routes.publish(slug, routed_old[-1].port, routed_old[-1].id)
-            else:
-                routes.remove(slug)
-            await stop_instances(job, [instance], events.STOPPED, "route not served")
-            raise StepFailed(
-                f"Traefik did not serve the new route within {int(settings.route_wait_seconds)}s"
-            )
-    job.cancellable = False
-    await job.tx(
-        records.instance_live, app_id=job.app_id, instance_id=instance.id, release_id=release_id
-    )
+    try:
+        await switch_to(job, instance, release_id, old)
+    except Cancelled:  # the app is being deleted: its delete takes the rest away
+        await stop_instances(job, [instance], events.STOPPED, "the deploy was cancelled")
+        raise
     job.note(f"instance {instance.id} of release #{number} is live", log)
     if old:
         await job.step("stop_old")

@@ -18,6 +18,8 @@ from berth_deploy.models import App, Operation, OwnerStanding
 from berth_deploy.operations.dao import InstanceDAO, OperationDAO, ReleaseDAO
 from berth_deploy.operations.lifecycle import (
     CANCELLABLE_STEPS,
+    CANCELLED_BY,
+    CANCELLED_BY_REQUEST,
     DEPLOY_KINDS,
     QUEUEABLE,
     SERVING_INSTANCE,
@@ -132,6 +134,8 @@ async def request_operation(
     for other in active:
         if other.status != "queued":
             if kind in ("delete", "suspend") and other.kind not in ("stop", "delete", "suspend"):
+                if other.cancel_requested_at is None or kind == "delete":
+                    other.cancel_reason = CANCELLED_BY[kind]
                 other.cancel_requested_at = other.cancel_requested_at or now
             continue
         if kind in ("delete", "suspend") or (kind in DEPLOY_KINDS and other.kind in DEPLOY_KINDS):
@@ -181,7 +185,9 @@ async def cancel_operation(session: AsyncSession, app_id: uuid.UUID, op_id: uuid
                 "Too late to cancel: the new release is already being switched in",
                 code="not_cancellable",
             )
-        op.cancel_requested_at = op.cancel_requested_at or datetime.now(UTC)
+        if op.cancel_requested_at is None:
+            op.cancel_requested_at = datetime.now(UTC)
+            op.cancel_reason = CANCELLED_BY_REQUEST
     else:
         raise Conflict(f"The {op.kind} already ended ({op.status})", code="not_cancellable")
     await session.flush()
