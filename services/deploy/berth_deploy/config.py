@@ -33,6 +33,8 @@ class DeploySettings(ServiceSettings):
     local_repos_dir: Path | None = None
     git_timeout_seconds: int = Field(300, ge=5, le=900)
 
+    # a deleted app's slug stays its owner's for this long (links to it cannot be taken over)
+    slug_hold_days: float = Field(7.0, ge=0, le=365)
     # an app's env vars: how many, and the bytes of their names and values together
     env_max_vars: int = Field(100, ge=1, le=1000)
     env_max_bytes: int = Field(64 * 1024, ge=1024, le=1024 * 1024)

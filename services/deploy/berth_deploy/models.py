@@ -92,6 +92,13 @@ class App(Base):
             "uq_apps_slug_live", "slug", unique=True, postgresql_where=text("status <> 'deleted'")
         ),
         Index("ix_apps_owner_created", "owner_id", "created_at"),
+        # a deleted app's slug is held for its owner a while (DEPLOY_SLUG_HOLD_DAYS)
+        Index(
+            "ix_apps_slug_deleted",
+            "slug",
+            "deleted_at",
+            postgresql_where=text("status = 'deleted'"),
+        ),
     )
 
     id: Mapped[uuid.UUID] = _uuid_pk()

@@ -2,13 +2,16 @@
 changed, refused when the input is wrong, and never shown to anyone but their owner."""
 
 import uuid
+from datetime import datetime, timedelta
 
 import pytest
 from deploy_testkit import make_repo, web_app_files
 from fixtures_deploy import API, new_app
+from sqlalchemy import func, select, update
 
 from berth_common.testing.oauth import bearer, mint_access_token
 from berth_common.testing.plugin import app_client, trust_keys
+from berth_deploy.models import App
 
 
 @pytest.fixture(scope="module")
@@ -146,3 +149,56 @@ async def test_local_repositories_need_the_admin_setting(
             headers=person().headers,
         )
         assert r.status_code == 201
+
+
+async def test_a_deleted_apps_slug_is_held_for_its_owner(
+    deploy_http, deploy_app, deploy_node, deploy_settings, person
+):
+    assert deploy_settings.slug_hold_days == 7
+    ada, bob = person(), person()
+    slug = f"t-{uuid.uuid4().hex[:10]}"
+
+    async def create(who):
+        body = {"slug": slug, "template": "n8n"}
+        return await deploy_http.post(f"{API}/apps", json=body, headers=who.headers)
+
+    async def delete(app_id: str) -> None:
+        r = await deploy_http.delete(f"{API}/apps/{app_id}", headers=ada.headers)
+        assert r.status_code == 202, r.text
+        await deploy_node.run_all(uuid.UUID(app_id))
+        r = await deploy_http.get(f"{API}/apps/{app_id}", headers=ada.headers)
+        assert r.status_code == 404
+
+    first = await create(ada)
+    assert first.status_code == 201, first.text
+    taken = await create(bob)
+    assert taken.status_code == 409 and taken.json()["error"]["code"] == "slug_taken"
+    await delete(first.json()["id"])
+
+    held = await create(bob)
+    assert held.status_code == 409, held.text
+    error = held.json()["error"]
+    assert error["code"] == "slug_held"
+    async with deploy_app.state.db.sessionmaker() as session:
+        deleted_at = (
+            await session.execute(
+                select(App.deleted_at).where(App.id == uuid.UUID(first.json()["id"]))
+            )
+        ).scalar_one()
+    free_at = datetime.fromisoformat(error["details"]["available_after"])
+    assert free_at == deleted_at + timedelta(days=7)
+
+    again = await create(ada)  # its owner takes it back
+    assert again.status_code == 201, again.text
+    await delete(again.json()["id"])
+    assert (await create(bob)).status_code == 409
+
+    async with deploy_app.state.db.sessionmaker() as session, session.begin():
+        await session.execute(
+            update(App)
+            .where(App.slug == slug, App.status == "deleted")
+            .values(deleted_at=func.now() - timedelta(days=7, minutes=1))
+        )
+    after = await create(bob)
+    assert after.status_code == 201, after.text
+    assert after.json()["owner_id"] == str(bob.id)

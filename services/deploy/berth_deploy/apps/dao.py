@@ -2,8 +2,9 @@
 
 import uuid
 from collections.abc import Iterable
+from datetime import datetime, timedelta
 
-from sqlalchemy import or_, select
+from sqlalchemy import func, or_, select
 
 from berth_common.dao import BaseDAO
 from berth_common.pagination import PageParams
@@ -42,6 +43,18 @@ class AppDAO(BaseDAO[App]):
 
     async def slug_in_use(self, slug: str) -> bool:
         return await self.get_by(App.slug == slug, App.status != "deleted") is not None
+
+    async def slug_held(self, slug: str, hold: timedelta, for_owner: uuid.UUID) -> datetime | None:
+        """When the slug is free for `for_owner` again, if another owner deleted an app of
+        that slug less than `hold` ago (by the database's clock)."""
+        stmt = select(func.max(App.deleted_at)).where(
+            App.slug == slug,
+            App.status == "deleted",
+            App.owner_id != for_owner,
+            App.deleted_at > func.now() - hold,
+        )
+        deleted_at = (await self.session.execute(stmt)).scalar()
+        return deleted_at + hold if deleted_at is not None else None
 
     async def search(
         self,

@@ -1,6 +1,7 @@
 """Apps: creating them from a template, reading and changing them, owner isolation."""
 
 import uuid
+from datetime import timedelta
 from urllib.parse import urlsplit
 
 from sqlalchemy import select
@@ -29,6 +30,13 @@ from berth_deploy.templates.dao import TemplateDAO
 
 class SlugTaken(Conflict):
     code = "slug_taken"
+
+
+class SlugHeld(Conflict):
+    """The slug of an app deleted recently stays its owner's for DEPLOY_SLUG_HOLD_DAYS, so
+    nobody else answers at a host name people still link to."""
+
+    code = "slug_held"
 
 
 def app_url(settings: DeploySettings, slug: str, process_type: str) -> str | None:
@@ -75,6 +83,13 @@ async def create_app(
     dao = AppDAO(session)
     if await dao.slug_in_use(data.slug):
         raise SlugTaken(f"The name {data.slug!r} is taken")
+    hold = timedelta(days=settings.slug_hold_days)
+    if free_at := await dao.slug_held(data.slug, hold, owner_id):
+        raise SlugHeld(
+            f"The name {data.slug!r} belonged to an app deleted recently; it is held until "
+            f"{free_at:%Y-%m-%d %H:%M} UTC",
+            details={"available_after": free_at.isoformat()},
+        )
     try:
         async with session.begin_nested():
             app = await dao.create(
