@@ -35,6 +35,10 @@ class DeploySettings(ServiceSettings):
 
     # a deleted app's slug stays its owner's for this long (links to it cannot be taken over)
     slug_hold_days: float = Field(7.0, ge=0, le=365)
+    # live log streams (SSE) one person may hold open at once, across every web process; an
+    # open stream renews its claim every third of the lease (a dead process's claims lapse)
+    log_streams_per_user: int = Field(5, ge=1, le=100)
+    log_stream_lease_seconds: int = Field(60, ge=6, le=3600)
     # an app's env vars: how many, and the bytes of their names and values together
     env_max_vars: int = Field(100, ge=1, le=1000)
     env_max_bytes: int = Field(64 * 1024, ge=1024, le=1024 * 1024)

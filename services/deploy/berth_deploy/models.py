@@ -264,6 +264,30 @@ class Instance(Base):
     created_at: Mapped[datetime] = _created()
 
 
+class LogStream(Base):
+    """A live log stream someone holds open (SSE); at most DEPLOY_LOG_STREAMS_PER_USER each.
+
+    The web process serving it renews `expires_at` while it streams and deletes the row when
+    it ends; a row whose process died expires and stops counting.
+    """
+
+    __tablename__ = "log_streams"
+    __mapper_args__ = {"eager_defaults": True}
+    __table_args__ = (
+        Index("ix_log_streams_viewer", "viewer", "expires_at"),
+        Index("ix_log_streams_expires", "expires_at"),
+    )
+
+    id: Mapped[uuid.UUID] = _uuid_pk()
+    # the token's subject: a person's id, or a machine client's id
+    viewer: Mapped[str] = mapped_column(String(200), nullable=False)
+    app_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("apps.id", ondelete="CASCADE"), nullable=False
+    )
+    started_at: Mapped[datetime] = _created()
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+
+
 class OwnerStanding(Base):
     """Billing's last word on an owner: suspended owners' apps may not start.
 

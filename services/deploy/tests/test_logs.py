@@ -6,8 +6,11 @@ import uuid
 import pytest
 from deploy_testkit import make_repo, web_app_files
 from fixtures_deploy import API, app_state, ask, new_app
+from sqlalchemy import func, select, update
 
+from berth_deploy.logs.service import claim_stream
 from berth_deploy.logs.store import LogStore, scrub, scrub_list
+from berth_deploy.models import LogStream
 
 TOKEN = "tok-4242-secret"
 
@@ -115,3 +118,51 @@ async def test_the_stream_ends_with_the_build_and_resumes_from_an_event_id(deplo
     assert [e for e in events_of(resumed.text) if "id" in e] == lines[len(lines) // 2 + 1 :]
     bad = await deploy_http.get(url, headers={**ada.headers, "Last-Event-ID": "not-a-number"})
     assert bad.status_code == 422
+
+
+async def test_live_streams_per_person_are_limited(
+    deploy_http, deploy_app, deploy_settings, person, built
+):
+    ada, app = built
+    limit = deploy_settings.log_streams_per_user
+    assert limit == 5
+    url = f"{API}/apps/{app['id']}/logs/stream"
+    sessionmaker = deploy_app.state.db.sessionmaker
+
+    async def open_claims() -> int:
+        async with sessionmaker() as session:
+            stmt = select(func.count()).where(
+                LogStream.viewer == str(ada.id), LogStream.expires_at > func.now()
+            )
+            return (await session.execute(stmt)).scalar_one()
+
+    # streams ada holds open, wherever they are served (another web process, say)
+    async with sessionmaker() as session, session.begin():
+        claims = [
+            await claim_stream(session, deploy_settings, str(ada.id), uuid.UUID(app["id"]))
+            for _ in range(limit)
+        ]
+    refused = await deploy_http.get(url, params={"kind": "build"}, headers=ada.headers)
+    assert refused.status_code == 429, refused.text
+    assert refused.headers["retry-after"] == "5"
+    assert refused.json()["error"] == {
+        "code": "too_many_log_streams",
+        "message": "At most 5 live log streams can be open at once; close one and retry",
+        "details": {"limit": 5, "open": 5, "retry_after": 5},
+    }
+    history = await deploy_http.get(f"{API}/apps/{app['id']}/logs", headers=ada.headers)
+    assert history.status_code == 200  # pages of history are not streams
+
+    # the claim of a stream whose process died lapses, and a place is free again
+    async with sessionmaker() as session, session.begin():
+        await session.execute(
+            update(LogStream)
+            .where(LogStream.id == claims[0].id)
+            .values(expires_at=func.now() - func.make_interval(0, 0, 0, 0, 0, 0, 1))
+        )
+    served = await deploy_http.get(url, params={"kind": "build"}, headers=ada.headers)
+    assert served.status_code == 200, served.text
+    assert events_of(served.text)[-1]["event"] == "end"
+    assert await open_claims() == limit - 1  # the stream that ended gave its place back
+    async with sessionmaker() as session:
+        assert await session.get(LogStream, claims[0].id) is None  # the lapsed one is purged

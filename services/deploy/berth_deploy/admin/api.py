@@ -12,6 +12,7 @@ from berth_common.errors import (
     Conflict,
     Forbidden,
     NotFound,
+    RateLimited,
     Unauthorized,
     Unprocessable,
     error_responses,
@@ -141,12 +142,17 @@ async def get_logs(
 @router.get(
     "/apps/{app_id}/logs/stream",
     response_class=StreamingResponse,
-    responses={200: {"content": {"text/event-stream": {}}}, **error_responses(NotFound)},
+    responses={
+        200: {"content": {"text/event-stream": {}}},
+        **error_responses(NotFound, RateLimited),
+    },
 )
 async def stream_logs(
     request: Request,
     app_id: uuid.UUID,
+    admin: AdminUser,
     session: SessionDep,
+    settings: SettingsDep,
     store: LogStoreDep,
     cipher: CipherDep,
     release_id: logs_api.ReleaseId = None,
@@ -156,7 +162,17 @@ async def stream_logs(
 ) -> StreamingResponse:
     app = await apps.get_app(session, app_id, None)
     return await logs_api.live(
-        request, session, store, cipher, app, release_id, kind, offset, last_event_id
+        request,
+        session,
+        settings,
+        admin.subject,
+        store,
+        cipher,
+        app,
+        release_id,
+        kind,
+        offset,
+        last_event_id,
     )
 
 

@@ -7,10 +7,17 @@ from fastapi import APIRouter, Depends, Header, Query, Request
 from fastapi.responses import StreamingResponse
 
 from berth_common.db import SessionDep
-from berth_common.errors import Forbidden, NotFound, Unauthorized, Unprocessable, error_responses
-from berth_common.security import current_user
+from berth_common.errors import (
+    Forbidden,
+    NotFound,
+    RateLimited,
+    Unauthorized,
+    Unprocessable,
+    error_responses,
+)
+from berth_common.security import CurrentUser, current_user
 from berth_deploy.apps.service import get_app
-from berth_deploy.deps import CipherDep, LogStoreDep, OwnerId
+from berth_deploy.deps import CipherDep, LogStoreDep, OwnerId, SettingsDep
 from berth_deploy.logs import service
 from berth_deploy.logs.schemas import LogKind, LogPage
 from berth_deploy.models import App
@@ -38,12 +45,23 @@ async def history(
 
 
 async def live(
-    request: Request, session, store, cipher, app: App, release_id, kind, offset, last_event_id
+    request: Request,
+    session,
+    settings,
+    viewer: str,
+    store,
+    cipher,
+    app: App,
+    release_id,
+    kind,
+    offset,
+    last_event_id,
 ) -> StreamingResponse:
     release = await service.resolve_release(session, app, release_id)
     start = int(last_event_id) if last_event_id else offset
+    claim = await service.claim_stream(session, settings, viewer, app.id)
     body = service.stream(
-        request.app.state.db.sessionmaker, store, cipher, app.id, release.id, kind, start
+        request.app.state.db.sessionmaker, store, cipher, app.id, release.id, kind, start, claim
     )
     return StreamingResponse(
         body,
@@ -72,13 +90,15 @@ async def get_logs(
 @router.get(
     "/stream",
     response_class=StreamingResponse,
-    responses={200: {"content": {"text/event-stream": {}}}},
+    responses={200: {"content": {"text/event-stream": {}}}, **error_responses(RateLimited)},
 )
 async def stream_logs(
     request: Request,
     app_id: uuid.UUID,
+    principal: CurrentUser,
     owner: OwnerId,
     session: SessionDep,
+    settings: SettingsDep,
     store: LogStoreDep,
     cipher: CipherDep,
     release_id: ReleaseId = None,
@@ -87,6 +107,19 @@ async def stream_logs(
     last_event_id: LastEventId = None,
 ) -> StreamingResponse:
     """Server-Sent Events, one per line; the event id is the byte offset after the line, so
-    a reconnecting client (Last-Event-ID) misses nothing and sees nothing twice."""
+    a reconnecting client (Last-Event-ID) misses nothing and sees nothing twice. At most
+    DEPLOY_LOG_STREAMS_PER_USER streams per person are open at once: 429 beyond."""
     app = await get_app(session, app_id, owner)
-    return await live(request, session, store, cipher, app, release_id, kind, offset, last_event_id)
+    return await live(
+        request,
+        session,
+        settings,
+        principal.subject,
+        store,
+        cipher,
+        app,
+        release_id,
+        kind,
+        offset,
+        last_event_id,
+    )
