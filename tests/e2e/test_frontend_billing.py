@@ -205,6 +205,20 @@ def test_admin_creates_a_plan_and_schedules_its_price(platform):
         )
         assert f"New price for {key}" in scheduled.text
         assert "0.07 EUR from" in scheduled.text  # the scheduled next price
+        assert f'value="10" aria-label="Apps per person on {key}"' in scheduled.text
+        limited = admin.htmx_post(
+            f"/admin/partials/billing/plans/{key}/max-apps",
+            {"max_apps_per_owner": "3"},
+            page="/admin/billing/plans",
+        )
+        assert f"A person may now have 3 apps on {key}" in limited.text, limited.text[:2000]
+        assert f'value="3" aria-label="Apps per person on {key}"' in limited.text
+        refused = admin.htmx_post(
+            f"/admin/partials/billing/plans/{key}/max-apps",
+            {"max_apps_per_owner": "-1"},
+            page="/admin/billing/plans",
+        )
+        assert "Apps per person is a whole number" in refused.text
         withdrawn = admin.htmx_post(
             f"/admin/partials/billing/plans/{key}/active",
             {"active": "false"},

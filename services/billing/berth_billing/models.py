@@ -130,11 +130,14 @@ class LedgerEntry(Base):
 
 class Plan(Base):
     __tablename__ = "plans"
+    __table_args__ = (CheckConstraint("max_apps_per_owner >= 0", name="max_apps_nonnegative"),)
 
     key: Mapped[str] = mapped_column(String(48), primary_key=True)
     name: Mapped[str] = mapped_column(String(120), nullable=False)
     description: Mapped[str] = mapped_column(String(500), nullable=False, server_default="")
     is_active: Mapped[bool] = mapped_column(Boolean, nullable=False, server_default="true")
+    # how many apps on this plan one person may have (deploy enforces it when an app is made)
+    max_apps_per_owner: Mapped[int] = mapped_column(Integer, nullable=False, server_default="10")
     created_at: Mapped[datetime] = _created()
 
 

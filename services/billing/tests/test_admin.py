@@ -217,3 +217,24 @@ async def test_week_old_idempotency_keys_are_purged(billing_db):
         billing_db, "SELECT key FROM billing.idempotency_keys WHERE key IN (:a, :b)", a=fresh, b=old
     )
     assert [k for (k,) in left] == [fresh]
+
+
+async def test_a_plan_says_how_many_apps_one_person_may_have(billing_http, admin_headers):
+    base = f"{API}/admin/plans"
+    key = f"p-{uuid.uuid4().hex[:10]}"
+    r = await billing_http.post(
+        base, json={"key": key, "name": "Tiny", "amount_per_hour": 1}, headers=admin_headers
+    )
+    assert r.status_code == 201 and r.json()["max_apps_per_owner"] == 10  # the default
+    r = await billing_http.patch(
+        f"{base}/{key}", json={"max_apps_per_owner": 2}, headers=admin_headers
+    )
+    assert r.status_code == 200 and r.json()["max_apps_per_owner"] == 2
+    public = (await billing_http.get(f"{API}/plans")).json()  # the price list shows it
+    assert [p["max_apps_per_owner"] for p in public if p["key"] == key] == [2]
+    assert {p["key"]: p["max_apps_per_owner"] for p in public}["web-small"] == 10
+    for bad in (-1, 1.5, "3", 10_001):
+        r = await billing_http.patch(
+            f"{base}/{key}", json={"max_apps_per_owner": bad}, headers=admin_headers
+        )
+        assert r.status_code == 422, (bad, r.text)

@@ -65,6 +65,7 @@ async def describe(session: AsyncSession, settings: BillingSettings, plan: Plan)
         name=plan.name,
         description=plan.description,
         is_active=plan.is_active,
+        max_apps_per_owner=plan.max_apps_per_owner,
         currency=current.currency if current else settings.currency,
         amount_per_hour=current.amount_per_hour if current else None,
         next_price=schemas.Price.model_validate(upcoming) if upcoming else None,
@@ -90,7 +91,12 @@ async def create_plan(
     plans = PlanDAO(session)
     if await plans.get(body.key) is not None:
         raise Conflict("A plan with this key exists")
-    plan = await plans.create(key=body.key, name=body.name, description=body.description)
+    plan = await plans.create(
+        key=body.key,
+        name=body.name,
+        description=body.description,
+        max_apps_per_owner=body.max_apps_per_owner,
+    )
     # a new plan has no history to protect: its first price holds from the current hour
     await PriceDAO(session).upsert(
         plan_key=plan.key,

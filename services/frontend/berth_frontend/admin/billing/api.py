@@ -88,6 +88,16 @@ def _is_uuid(text: str) -> bool:
     return True
 
 
+def _max_apps(form: FormData) -> int | None:
+    """Apps per person on a plan: a whole number from 0 (billing bounds it above); None and
+    an error on the form when it is not one."""
+    text = form.get("max_apps_per_owner")
+    if not text.isdigit() or len(text) > 6:
+        form.errors["max_apps_per_owner"] = "Apps per person is a whole number, 0 or more."
+        return None
+    return int(text)
+
+
 def _amount(form: FormData, name: str, currency: str) -> int | None:
     try:
         return to_minor(form.get(name), currency)
@@ -159,9 +169,12 @@ async def create_plan(request: Request) -> Response:
     key, name = form.get("key"), form.get("name")
     currency = form.get("currency") or "EUR"
     amount = _amount(form, "amount_per_hour", currency)
-    if not PLAN_KEY.match(key) or not name or amount is None:
+    # left empty: billing's default for a new plan
+    max_apps = _max_apps(form) if form.get("max_apps_per_owner") else None
+    if not PLAN_KEY.match(key) or not name or amount is None or not form.ok:
         outcome = flash.failure(
             form.errors.get("amount_per_hour")
+            or form.errors.get("max_apps_per_owner")
             or "A plan needs a key (lower case, digits, dashes), a name and an hourly price."
         )
     else:
@@ -172,6 +185,8 @@ async def create_plan(request: Request) -> Response:
             "amount_per_hour": amount,
             "currency": currency,
         }
+        if max_apps is not None:
+            body["max_apps_per_owner"] = max_apps
         outcome = await flash.outcome_of(
             service.create_plan(request.app.state.backends, viewer.caller, body),
             f"Plan {key} created.",
@@ -192,6 +207,21 @@ async def change_price(request: Request, key: str) -> Response:
         outcome = await flash.outcome_of(
             service.change_price(request.app.state.backends, viewer.caller, key, body),
             f"New price for {key} from the next full hour.",
+        )
+    return await show(request, ADMIN, "billing/plans", full=False, flash=outcome)
+
+
+@router.post("/plans/{key}/max-apps")
+async def set_max_apps(request: Request, key: str) -> Response:
+    viewer = await require_viewer(request, ADMIN)
+    form = await read_form(request)
+    max_apps = _max_apps(form)
+    if not PLAN_KEY.match(key) or max_apps is None:
+        outcome = flash.failure(form.errors.get("max_apps_per_owner") or "Unknown plan.")
+    else:
+        outcome = await flash.outcome_of(
+            service.set_plan_max_apps(request.app.state.backends, viewer.caller, key, max_apps),
+            f"A person may now have {max_apps} apps on {key} (new apps; existing ones stay).",
         )
     return await show(request, ADMIN, "billing/plans", full=False, flash=outcome)
 

@@ -68,5 +68,11 @@ async def set_plan_active(backends: Backends, caller: Caller, key: str, active: 
     return await backends.billing.patch(f"{ADMIN}/plans/{key}", caller, {"is_active": active})
 
 
+async def set_plan_max_apps(backends: Backends, caller: Caller, key: str, max_apps: int):
+    return await backends.billing.patch(
+        f"{ADMIN}/plans/{key}", caller, {"max_apps_per_owner": max_apps}
+    )
+
+
 async def change_price(backends: Backends, caller: Caller, key: str, body: dict[str, Any]):
     return await backends.billing.post(f"{ADMIN}/plans/{key}/prices", caller, body)
