@@ -144,6 +144,8 @@ def run(args: argparse.Namespace, broker_url: str) -> None:
         "LOG_LEVEL": "INFO",  # the worker's "ready." line is INFO
         "DEPLOY_LOCAL_REPOS_DIR": tempfile.gettempdir(),  # the repo is made under platform.work
         "DEPLOY_DRAIN_SECONDS": "0.5",
+        # no billing runs here to set apps per person: one person makes every app measured
+        "DEPLOY_APP_QUOTA_FALLBACK": "1000",
     }
     with bench_platform(ROOT, extra, broker_url) as platform:
         platform.env["DEPLOY_TRAEFIK_ENTRY_URL"] = f"http://127.0.0.1:{platform.ports['traefik']}"

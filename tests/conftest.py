@@ -78,6 +78,9 @@ def _run_platform(repo_root, berth_env, broker_url, credentials, platform_ports,
         "DEPLOY_HEARTBEAT_SECONDS": "1",
         "DEPLOY_RESTART_BACKOFF_SECONDS": "0.3",
         "DEPLOY_CRASH_LOOP_THRESHOLD": "3",
+        # apps per person come from billing's plans; a run without billing (BERTH_E2E_SERVICES)
+        # falls back to this, and a test module's people make more apps than the default 5
+        "DEPLOY_APP_QUOTA_FALLBACK": "50",
     }
     # plat.env keeps the run's own URLs (superuser, guest) for tests to seed and inspect with
     plat = Platform(

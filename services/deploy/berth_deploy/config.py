@@ -21,6 +21,8 @@ class DeploySettings(ServiceSettings):
         Path("var/traefik/dynamic"), validation_alias="TRAEFIK_DYNAMIC_DIR"
     )
     apps_domain: str = Field("apps.localhost", validation_alias="APPS_DOMAIN")
+    # billing's web process, asked for its plan list (apps per person on each plan)
+    billing_url: str = Field("http://127.0.0.1:8102", validation_alias="BILLING_URL")
     # Fernet key(s), comma-separated: the first encrypts, all decrypt (rotation)
     env_encryption_key: SecretStr = Field(..., validation_alias="DEPLOY_ENV_ENCRYPTION_KEY")
     # where this node reaches Traefik's `web` entry point to confirm a route is served
@@ -33,6 +35,11 @@ class DeploySettings(ServiceSettings):
     local_repos_dir: Path | None = None
     git_timeout_seconds: int = Field(300, ge=5, le=900)
 
+    # apps one person may have on a plan come from billing's plans, kept this long; when
+    # billing has never answered (or does not know the plan) the fallback applies (plans.py)
+    plan_cache_seconds: float = Field(60.0, ge=0, le=3600)
+    billing_timeout_seconds: float = Field(3.0, ge=0.1, le=30)
+    app_quota_fallback: int = Field(5, ge=0, le=10_000)
     # a deleted app's slug stays its owner's for this long (links to it cannot be taken over)
     slug_hold_days: float = Field(7.0, ge=0, le=365)
     # live log streams (SSE) one person may hold open at once, across every web process; an

@@ -10,6 +10,7 @@ from berth_common.security import CurrentUser, Principal
 from berth_deploy.config import DeploySettings
 from berth_deploy.env.service import EnvCipher
 from berth_deploy.logs.store import LogStore
+from berth_deploy.plans import PlanCatalog
 
 
 def _owner(principal: CurrentUser) -> uuid.UUID:
@@ -38,7 +39,12 @@ def _logs(request: Request) -> LogStore:
     return request.app.state.log_store
 
 
+def _plans(request: Request) -> PlanCatalog:
+    return request.app.state.plan_catalog
+
+
 OwnerId = Annotated[uuid.UUID, Depends(_owner)]
 SettingsDep = Annotated[DeploySettings, Depends(_settings)]
 CipherDep = Annotated[EnvCipher, Depends(_cipher)]
 LogStoreDep = Annotated[LogStore, Depends(_logs)]
+PlansDep = Annotated[PlanCatalog, Depends(_plans)]

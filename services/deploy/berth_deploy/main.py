@@ -13,6 +13,7 @@ from berth_deploy.logs.store import LogStore
 from berth_deploy.models import SCHEMA, Base
 from berth_deploy.node import warn_insecure_network
 from berth_deploy.operations.api import router as operations_router
+from berth_deploy.plans import PlanCatalog
 from berth_deploy.templates.api import router as templates_router
 
 
@@ -21,6 +22,11 @@ def create_app(settings: DeploySettings | None = None) -> FastAPI:
     if settings.insecure_shared_network:
         warn_insecure_network()
     cipher = EnvCipher.from_settings(settings)  # a broken key stops startup, not a request
+    plans = PlanCatalog(settings)
+
+    async def close_plans(_: FastAPI) -> None:
+        await plans.close()
+
     app = build_service(
         settings,
         title="Berth deploy",
@@ -35,7 +41,9 @@ def create_app(settings: DeploySettings | None = None) -> FastAPI:
             admin_router,
         ],
         docs_prefix="/api/deploy",
+        on_shutdown=[close_plans],
     )
     app.state.env_cipher = cipher
+    app.state.plan_catalog = plans
     app.state.log_store = LogStore(settings.data_dir)
     return app

@@ -87,6 +87,9 @@ def deploy_settings(
         TRAEFIK_DYNAMIC_DIR=str(deploy_traefik.dynamic_dir),
         DEPLOY_TRAEFIK_ENTRY_URL=deploy_traefik.url,
         local_repos_dir=tmp_path_factory.getbasetemp(),
+        # no billing runs in these tests (nothing listens on the discard port): app quotas
+        # fall back to DEPLOY_APP_QUOTA_FALLBACK unless a test gives the service a plan list
+        BILLING_URL="http://127.0.0.1:9",
         port_min=23000,
         port_max=23999,
         lease_seconds=5,

@@ -18,7 +18,7 @@ from berth_common.pagination import Page, PageDep
 from berth_common.security import CurrentUser, current_user
 from berth_deploy.apps import service
 from berth_deploy.apps.schemas import AppCreate, AppDetail, AppOut, AppUpdate
-from berth_deploy.deps import CipherDep, OwnerId, SettingsDep
+from berth_deploy.deps import CipherDep, OwnerId, PlansDep, SettingsDep
 from berth_deploy.operations.schemas import OperationOut
 from berth_deploy.operations.service import request_operation
 
@@ -51,8 +51,10 @@ async def create_app(
     session: SessionDep,
     settings: SettingsDep,
     cipher: CipherDep,
+    plans: PlansDep,
 ) -> AppDetail:
-    app = await service.create_app(session, settings, cipher, owner, body)
+    """409: the slug is taken or held, or the plan's apps per person are all in use."""
+    app = await service.create_app(session, settings, cipher, plans, owner, body)
     return await service.app_detail(session, settings, app)
 
 

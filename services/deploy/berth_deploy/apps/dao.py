@@ -4,11 +4,11 @@ import uuid
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, or_, select, text
 
 from berth_common.dao import BaseDAO
 from berth_common.pagination import PageParams
-from berth_deploy.models import App
+from berth_deploy.models import App, Template
 
 
 def like_pattern(text: str) -> str:
@@ -78,6 +78,23 @@ class AppDAO(BaseDAO[App]):
                 or_(App.slug.ilike(pattern, escape="\\"), App.name.ilike(pattern, escape="\\"))
             )
         return await self.list(params, *where)
+
+    async def lock_owner(self, owner_id: uuid.UUID) -> None:
+        """Until the transaction ends: one owner's apps are counted and created in turn."""
+        await self.session.execute(
+            text("SELECT pg_advisory_xact_lock(hashtext(:key))"),
+            {"key": f"berth-deploy-owner-apps:{owner_id}"},
+        )
+
+    async def count_on_plan(self, owner_id: uuid.UUID, plan_key: str) -> int:
+        """The owner's apps (not deleted) whose template is billed on `plan_key`."""
+        stmt = (
+            select(func.count())
+            .select_from(App)
+            .join(Template, Template.key == App.template_key)
+            .where(App.owner_id == owner_id, App.status != "deleted", Template.plan_key == plan_key)
+        )
+        return (await self.session.execute(stmt)).scalar_one()
 
     async def of_owner(self, owner_id: uuid.UUID, statuses: Iterable[str]) -> list[App]:
         stmt = select(App).where(App.owner_id == owner_id, App.status.in_(list(statuses)))

@@ -24,12 +24,17 @@ from berth_deploy.config import DeploySettings
 from berth_deploy.env.service import EnvCipher, set_vars
 from berth_deploy.models import App, Release, Template
 from berth_deploy.operations.dao import InstanceDAO
+from berth_deploy.plans import AppQuota, PlanCatalog
 from berth_deploy.runtime.git import normalise_repo_url, resolve_public
 from berth_deploy.templates.dao import TemplateDAO
 
 
 class SlugTaken(Conflict):
     code = "slug_taken"
+
+
+class AppQuotaExceeded(Conflict):
+    code = "app_quota_exceeded"
 
 
 class SlugHeld(Conflict):
@@ -66,10 +71,28 @@ async def _check_repo(
     return url
 
 
+async def _check_quota(dao: AppDAO, owner_id: uuid.UUID, quota: AppQuota) -> None:
+    """Holds the owner's lock until the transaction ends, so two creates cannot both pass."""
+    await dao.lock_owner(owner_id)
+    count = await dao.count_on_plan(owner_id, quota.plan_key)
+    if count >= quota.max_apps:
+        raise AppQuotaExceeded(
+            f"The {quota.plan_key} plan allows {quota.max_apps} apps per person and you have "
+            f"{count}: delete one, or ask support for more",
+            details={
+                "plan": quota.plan_key,
+                "limit": quota.max_apps,
+                "apps": count,
+                "limit_source": quota.source,
+            },
+        )
+
+
 async def create_app(
     session: AsyncSession,
     settings: DeploySettings,
     cipher: EnvCipher,
+    plans: PlanCatalog,
     owner_id: uuid.UUID,
     data: AppCreate,
 ) -> App:
@@ -80,7 +103,9 @@ async def create_app(
     names = [v.name for v in data.env]
     if len(names) != len(set(names)):
         raise Unprocessable("An env var is given twice", details={"field": "env"})
+    quota = await plans.app_quota(template.plan_key)  # before any lock: it may ask billing
     dao = AppDAO(session)
+    await _check_quota(dao, owner_id, quota)
     if await dao.slug_in_use(data.slug):
         raise SlugTaken(f"The name {data.slug!r} is taken")
     hold = timedelta(days=settings.slug_hold_days)
