@@ -233,3 +233,23 @@ async def test_a_stop_in_progress_when_the_app_is_deleted_ends_well_and_the_dele
     assert (
         await deploy_http.get(f"{API}/apps/{app['id']}", headers=ada.headers)
     ).status_code == 404
+
+
+async def test_a_cancel_by_request_becomes_forced_when_the_app_is_then_deleted(
+    deploy_http, deploy_node, person, repo
+):
+    ada = person()
+    app = await new_app(deploy_http, ada, repo)
+    op = await ask(deploy_http, ada, app["id"], "deploy")
+    app_id, op_id, tx = uuid.UUID(app["id"]), uuid.UUID(op["id"]), deploy_node.rt.tx
+    await tx(leases.acquire, app_id=app_id, owner="w1", node="n", lease_seconds=30)
+
+    async def beat():
+        return await tx(leases.heartbeat, op_id=op_id, owner="w1", lease_seconds=30, pgid=None)
+
+    cancel = f"{API}/apps/{app['id']}/deployments/{op['id']}/cancel"
+    assert (await deploy_http.post(cancel, headers=ada.headers)).status_code == 202
+    assert await beat() == leases.CancelRequest("cancelled by request", forced=False)
+    r = await deploy_http.delete(f"{API}/apps/{app['id']}", headers=ada.headers)
+    assert r.status_code == 202, r.text
+    assert await beat() == leases.CancelRequest("the app is being deleted", forced=True)

@@ -105,7 +105,7 @@ class Job:
             except Exception as exc:  # the database is away: the lease may lapse, not us
                 logger.warning("heartbeat failed: {}", type(exc).__name__)
                 continue
-            self.cancel = self.cancel or cancel
+            self.cancel = cancel or self.cancel  # the latest word (a delete may follow)
 
     def checkpoint(self) -> None:
         if self.lease_lost:
