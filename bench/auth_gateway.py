@@ -27,22 +27,26 @@ from berth_common.testing.bench import (
     wrk,
 )
 from berth_common.testing.oauth import bearer
+from berth_common.testing.platform import Platform
 
 ROOT = Path(__file__).resolve().parent.parent
 
-NO_AUTH_ROUTE = {
-    "http": {
-        "routers": {
-            "bench-noauth": {
-                "entryPoints": ["web"],
-                "rule": "PathPrefix(`/bench-noauth/`)",
-                "middlewares": ["bench-strip"],
-                "service": "auth",
-            }
-        },
-        "middlewares": {"bench-strip": {"stripPrefix": {"prefixes": ["/bench-noauth"]}}},
+
+def no_auth_route(platform: Platform) -> dict:
+    """The auth service through Traefik without forwardAuth: the cost of Traefik alone."""
+    return {
+        "http": {
+            "routers": {
+                "bench-noauth": {
+                    "entryPoints": ["web"],
+                    "rule": platform.platform_rule("PathPrefix(`/bench-noauth/`)"),
+                    "middlewares": ["bench-strip"],
+                    "service": "auth",
+                }
+            },
+            "middlewares": {"bench-strip": {"stripPrefix": {"prefixes": ["/bench-noauth"]}}},
+        }
     }
-}
 
 
 async def refresh_throughput(
@@ -121,7 +125,7 @@ def main() -> None:
     with bench_platform(ROOT, {"AUTH_LOGIN_MAX_FAILURES_PER_IP": "1000000"}) as platform:
         auth = platform.start_web("auth")
         gateway = platform.start_web("gateway")
-        traefik = platform.start_traefik(extra_dynamic={"bench.yml": NO_AUTH_ROUTE})
+        traefik = platform.start_traefik(extra_dynamic={"bench.yml": no_auth_route(platform)})
         token = login(platform.public_url)["access_token"]
         path = "/api/auth/v1/me"
         targets = [

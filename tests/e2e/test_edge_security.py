@@ -6,6 +6,7 @@ import uuid
 
 import httpx
 import pytest
+from frontend_web import WebClient
 from joserfc import jwt
 from joserfc.jwk import ECKey
 from support import PASSWORD
@@ -266,3 +267,46 @@ def test_platform_services_have_their_own_machine_clients(edge, platform):
         auth=(env["BILLING_CLIENT_ID"], env["BILLING_CLIENT_SECRET"]),
     )
     assert r.status_code == 400 and r.json()["error"] == "invalid_scope"
+
+
+# --- platform and tenant hosts ------------------------------------------------------------
+
+PANEL_PATHS = ("/", "/login", "/register", "/panel", "/panel/apps", "/admin", "/static/app.css")
+
+
+@pytest.mark.parametrize("host", ["ghost.apps.localhost", "stopped-app.apps.localhost"])
+def test_panel_urls_on_an_apps_host_are_404_without_cookies(edge, person, host):
+    for path in PANEL_PATHS:
+        r = edge.get(path, headers={"Host": host})
+        assert r.status_code == 404, (path, r.status_code, r.text[:200])
+        assert "No app here" in r.text and "set-cookie" not in r.headers, path
+    # signing in there is not possible either: no form, no token endpoint, no cookie
+    attempts = [
+        ("/login", {"email": person["email"], "password": PASSWORD}),
+        (
+            "/oauth/token",
+            {
+                "grant_type": "password",
+                "username": person["email"],
+                "password": PASSWORD,
+                "client_id": "berth-panel",
+            },
+        ),
+    ]
+    for path, form in attempts:
+        r = edge.post(path, data=form, headers={"Host": host})
+        assert r.status_code == 404 and "set-cookie" not in r.headers, (path, r.text[:200])
+    r = edge.get("/api/auth/v1/me", headers={"Host": host, **bearer(person["access_token"])})
+    assert r.status_code == 404 and "No app here" in r.text
+
+
+def test_panel_pages_still_work_on_the_platform_host(platform, person):
+    with WebClient(platform.public_url) as web:
+        assert web.get("/login").status_code == 200
+        web.login(person["email"], PASSWORD)
+        page = web.get("/panel")
+        assert page.status_code == 200 and "text/html" in page.headers["content-type"]
+        assert web.cookie("berth_access") and web.cookie("berth_refresh")
+        # the session cookies are host-only: no Domain attribute reaches a sibling host
+        login = web.http.cookies.jar
+        assert all(not c.domain_specified for c in login), [c.domain for c in login]

@@ -105,3 +105,29 @@ class NamedRoute(Route):
 
 # main.py puts it first in the app's routes: no other route is tried before it
 verify_route = NamedRoute("/verify", verify, methods=VERIFY_METHODS, include_in_schema=False)
+
+
+NO_APP_PAGE = (
+    b'<!doctype html>\n<html lang="en"><head><meta charset="utf-8">'
+    b"<title>No app here</title></head>\n<body><h1>No app here</h1>"
+    b"<p>Nothing is running at this address: the app does not exist or is stopped.</p>"
+    b"</body></html>\n"
+)
+NO_APP_HEADERS = {
+    "Cache-Control": "no-store",
+    "Content-Security-Policy": "default-src 'none'; frame-ancestors 'none'",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+}
+
+
+async def no_app(request: Request) -> Response:
+    """What an apps-domain host without a running app gets (Traefik's apps-no-app router):
+    a small static 404 page, never a platform page and never a cookie."""
+    return Response(
+        NO_APP_PAGE, status_code=404, media_type="text/html; charset=utf-8", headers=NO_APP_HEADERS
+    )
+
+
+NO_APP_PATH = "/edge/no-app"
+no_app_route = NamedRoute(NO_APP_PATH, no_app, methods=VERIFY_METHODS, include_in_schema=False)

@@ -6,7 +6,7 @@ from loguru import logger
 from berth_common.app import create_service_app
 from berth_common.errors import ServiceUnavailable
 from berth_common.security import JWKSCache, TokenVerifier
-from berth_gateway.api import verify_route
+from berth_gateway.api import NO_APP_PATH, no_app_route, verify_route
 from berth_gateway.config import GatewaySettings
 from berth_gateway.policy import RoutePolicy
 from berth_gateway.ratelimit import RateLimiter
@@ -47,13 +47,14 @@ def create_app(
         title="Berth gateway",
         ready_checks=[jwks_loaded],
         on_startup=[load_jwks_early],
-        quiet_paths=frozenset({"/verify"}),  # Traefik logs every request already
+        # Traefik logs every request already
+        quiet_paths=frozenset({"/verify", NO_APP_PATH}),
         # nothing here is a public API: /verify is for Traefik only
         docs_url=None,
         redoc_url=None,
         openapi_url=None,
     )
-    app.router.routes.insert(0, verify_route)
+    app.router.routes[0:0] = [verify_route, no_app_route]
     app.state.gatekeeper = gatekeeper
     app.state.token_verifier = verifier
     return app

@@ -126,6 +126,7 @@ def edge(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
         "AUTH_URL": echo_url,
         "GATEWAY_URL": gateway_url,
         "BERTH_PUBLIC_URL": ISSUER,
+        "APPS_DOMAIN": "apps.localhost",
         "TOKEN_AUDIENCE": "berth",
         "JWKS_URL": f"{echo_url}/.well-known/jwks.json",
         "GATEWAY_RATE_LIMIT_STORAGE_URL": "memory://",
@@ -160,7 +161,8 @@ def edge(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
                         command, cwd=work, env=env, stdout=log, stderr=subprocess.STDOUT
                     )
                 )
-        web = f"http://127.0.0.1:{ports['web']}"
+        # the platform routers answer BERTH_PUBLIC_URL's host only (localhost, as ISSUER says)
+        web = f"http://localhost:{ports['web']}"
         wait_until(answers_200(f"{echo_url}/.well-known/jwks.json"), "echo", processes, logs)
         wait_until(answers_200(f"{gateway_url}/ready"), "gateway", processes, logs)
         wait_until(
@@ -168,7 +170,13 @@ def edge(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
         )
         # routers exist once the file provider has loaded the dynamic directory
         wait_until(answers_200(f"{web}/.well-known/jwks.json"), "traefik routes", processes, logs)
-        yield {"web": web, "web_port": ports["web"], "key": key, "logs": logs}
+        yield {
+            "web": web,
+            "web_port": ports["web"],
+            "api": f"http://127.0.0.1:{ports['admin']}",
+            "key": key,
+            "logs": logs,
+        }
     finally:
         for process in processes:
             process.terminate()
@@ -239,7 +247,7 @@ def test_path_tricks_do_not_dodge_the_admin_rule(edge: dict[str, Any]) -> None:
 
 def raw_get(port: int, target: str, headers: dict[str, str]) -> bytes:
     """GET with the request target exactly as given (httpx would resolve the dot segments)."""
-    lines = [f"GET {target} HTTP/1.1", f"Host: 127.0.0.1:{port}", "Connection: close"]
+    lines = [f"GET {target} HTTP/1.1", f"Host: localhost:{port}", "Connection: close"]
     lines += [f"{name}: {value}" for name, value in headers.items()]
     with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
         sock.sendall(("\r\n".join(lines) + "\r\n\r\n").encode())
@@ -247,3 +255,32 @@ def raw_get(port: int, target: str, headers: dict[str, str]) -> bytes:
         while chunk := sock.recv(65536):
             chunks.append(chunk)
     return b"".join(chunks)
+
+
+def test_platform_routers_answer_the_platform_host_only(edge: dict[str, Any]) -> None:
+    routers = httpx.get(f"{edge['api']}/api/http/routers", timeout=5).json()
+    web = [r for r in routers if "web" in r.get("entryPoints", [])]
+    assert {r["name"] for r in web} >= {"auth-api@file", "frontend-pages@file", "deploy-api@file"}
+    for router in web:
+        if router["name"] == "apps-no-app@file":
+            continue
+        assert router["rule"].startswith("(Host(`localhost`)) && ("), router
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1", "evil.example", "localhost.evil.example"])
+def test_a_foreign_host_gets_no_platform_route(edge: dict[str, Any], host: str) -> None:
+    for path in ("/login", "/api/auth/v1/me", "/.well-known/jwks.json", "/oauth/token"):
+        response = httpx.get(f"{edge['web']}{path}", headers={"Host": host}, timeout=5)
+        assert response.status_code == 404, (host, path, response.text[:200])
+        assert "set-cookie" not in response.headers
+
+
+@pytest.mark.parametrize("host", ["ghost.apps.localhost", "A.B.Apps.Localhost", "apps.localhost"])
+def test_an_apps_host_without_an_app_gets_the_no_app_page(edge: dict[str, Any], host: str) -> None:
+    for method, path in (("GET", "/login"), ("GET", "/verify"), ("POST", "/api/auth/v1/me")):
+        response = httpx.request(method, f"{edge['web']}{path}", headers={"Host": host}, timeout=5)
+        assert response.status_code == 404, (host, path, response.text[:200])
+        assert response.headers["content-type"].startswith("text/html")
+        assert "No app here" in response.text
+        assert "set-cookie" not in response.headers
+        assert response.headers["cache-control"] == "no-store"

@@ -8,6 +8,7 @@ import sys
 import time
 from email.message import Message
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import httpx
 import yaml
@@ -40,7 +41,18 @@ class Platform:
 
     @property
     def public_url(self) -> str:
-        return f"http://127.0.0.1:{self.ports['traefik']}"
+        """The platform as browsers reach it: BERTH_PUBLIC_URL, whose host Traefik's platform
+        routers match (any other host gets no platform page)."""
+        return self.env["BERTH_PUBLIC_URL"].rstrip("/")
+
+    @property
+    def platform_host(self) -> str:
+        return urlsplit(self.public_url).hostname or ""
+
+    def platform_rule(self, rule: str) -> str:
+        """A Traefik rule for an extra route of a test or bench, on the platform host only,
+        as the routers in deploy/traefik/dynamic are."""
+        return f"Host(`{self.platform_host}`) && ({rule})"
 
     def url(self, service: str) -> str:
         return f"http://127.0.0.1:{self.ports[service]}"
