@@ -3,6 +3,9 @@
 from pydantic import AliasChoices, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+#: the browser's access-token cookie (set by the frontend, read by the gateway and services)
+ACCESS_COOKIE = "berth_access"
+
 
 class ServiceSettings(BaseSettings):
     """Platform-wide settings read without a prefix (one value for all services).
@@ -35,6 +38,21 @@ class ServiceSettings(BaseSettings):
     @property
     def issuer(self) -> str:
         return self.public_url.rstrip("/")
+
+    @property
+    def secure_cookies(self) -> bool:
+        """Browsers reach the platform over https: cookies are Secure and `__Host-` prefixed."""
+        return self.public_url.lower().startswith("https://")
+
+    def cookie_name(self, name: str) -> str:
+        """`__Host-<name>` over https: only this exact host may set it (Secure, Path=/, no
+        Domain), so a sibling subdomain (a tenant's app) can neither plant nor shadow it.
+        The bare name over plain http (development), where cookies stay host-only."""
+        return f"__Host-{name}" if self.secure_cookies else name
+
+    @property
+    def access_cookie(self) -> str:
+        return self.cookie_name(ACCESS_COOKIE)
 
     @property
     def broker_is_amqp(self) -> bool:

@@ -16,10 +16,10 @@ from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
 from loguru import logger
 
+from berth_common.config import ACCESS_COOKIE
 from berth_common.context import user_id_var
 from berth_common.errors import Forbidden, ServiceUnavailable, Unauthorized
 
-ACCESS_COOKIE = "berth_access"
 ALLOWED_ALGORITHMS = ["ES256"]
 ROLES = ("user", "support", "oncall", "admin")
 
@@ -148,14 +148,19 @@ def principal_from_claims(claims: dict[str, Any]) -> Principal:
     )
 
 
-def token_from_request(request: Request) -> str | None:
+def token_from_request(request: Request, access_cookie: str | None = None) -> str | None:
+    """The Bearer token, else the access cookie (named by the app's settings: `__Host-`
+    prefixed when the platform is served over https)."""
     auth = request.headers.get("authorization")
     if auth:
         scheme, _, value = auth.partition(" ")
         if scheme.lower() != "bearer" or not value.strip():
             raise Unauthorized("Use the Bearer scheme", error="invalid_request")
         return value.strip()
-    return request.cookies.get(ACCESS_COOKIE)
+    if access_cookie is None:
+        settings = getattr(request.app.state, "settings", None)
+        access_cookie = settings.access_cookie if settings is not None else ACCESS_COOKIE
+    return request.cookies.get(access_cookie)
 
 
 async def optional_principal(request: Request) -> Principal | None:

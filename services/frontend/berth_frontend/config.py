@@ -23,10 +23,6 @@ class FrontendSettings(ServiceSettings):
     # how long the result of one refresh is reused by the browser's other in-flight requests
     refresh_reuse_seconds: int = Field(30, ge=1, le=300)
 
-    @property
-    def secure_cookies(self) -> bool:
-        return self.public_url.lower().startswith("https://")
-
 
 def get_settings() -> FrontendSettings:
     return FrontendSettings()

@@ -48,7 +48,7 @@ def forwarded_request(request: Request) -> ForwardedRequest:
     if method == "OPTIONS" and "origin" in headers and "access-control-request-method" in headers:
         return ForwardedRequest(method, uri, ip, None, preflight=True)
     try:
-        token = token_from_request(request)
+        token = token_from_request(request, request.app.state.access_cookie)
     except BerthError as exc:
         return ForwardedRequest(method, uri, ip, None, credential_error=exc)
     return ForwardedRequest(method, uri, ip, token)

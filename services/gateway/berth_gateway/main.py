@@ -56,5 +56,6 @@ def create_app(
     )
     app.router.routes[0:0] = [verify_route, no_app_route]
     app.state.gatekeeper = gatekeeper
+    app.state.access_cookie = settings.access_cookie
     app.state.token_verifier = verifier
     return app

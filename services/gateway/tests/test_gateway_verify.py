@@ -67,6 +67,20 @@ async def test_the_access_cookie_works_like_a_bearer_token(
     assert response.headers["x-user-id"] == "u-7"
 
 
+async def test_over_https_only_the_host_prefixed_access_cookie_counts(
+    gateway_factory: Callable[..., httpx.AsyncClient], signing_key: ECKey
+) -> None:
+    issuer = "https://berth.example"
+    token = sign_token(signing_key, sub="u-8", issuer=issuer)
+    async with gateway_factory(BERTH_PUBLIC_URL=issuer) as gateway:
+        planted = forwarded("/api/deploy/v1/apps", Cookie=f"berth_access={token}")
+        response = await gateway.get("/verify", headers=planted)
+        assert response.status_code == 401, response.text
+        prefixed = forwarded("/api/deploy/v1/apps", Cookie=f"__Host-berth_access={token}")
+        response = await gateway.get("/verify", headers=prefixed)
+        assert response.status_code == 200 and response.headers["x-user-id"] == "u-8"
+
+
 async def test_request_id_from_traefik_is_kept(
     gateway: httpx.AsyncClient, make_token: TokenFactory
 ) -> None:

@@ -116,7 +116,7 @@ async def login(request: Request) -> Response:
 
 @router.post("/logout")
 async def logout(request: Request) -> Response:
-    refresh_token = request.cookies.get(REFRESH_COOKIE)
+    refresh_token = request.cookies.get(request.app.state.settings.cookie_name(REFRESH_COOKIE))
     if refresh_token:
         try:
             await request.app.state.sessions.revoke(refresh_token, caller_for(request))

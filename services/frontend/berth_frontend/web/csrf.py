@@ -30,9 +30,7 @@ class CsrfRejected(BerthError):
     code = "csrf_failed"
 
 
-def cookie_name(secure: bool) -> str:
-    # __Host-: only this exact origin over https can set it (no Domain, Path=/)
-    return "__Host-berth_csrf" if secure else "berth_csrf"
+CSRF_COOKIE = "berth_csrf"
 
 
 def _sign(secret: str, nonce: str) -> str:
@@ -42,7 +40,7 @@ def _sign(secret: str, nonce: str) -> str:
 def csrf_token(request: Request) -> str:
     """The token for forms on this page; sets the nonce cookie on first use."""
     settings = request.app.state.settings
-    name = cookie_name(settings.secure_cookies)
+    name = settings.cookie_name(CSRF_COOKIE)
     nonce = getattr(request.state, "csrf_nonce", None) or request.cookies.get(name)
     if not nonce or len(nonce) > MAX_TOKEN:
         nonce = secrets.token_urlsafe(32)
@@ -75,7 +73,7 @@ async def verify_csrf(request: Request) -> None:
     if not _same_origin(request):
         raise CsrfRejected("Cross-site request refused")
     settings = request.app.state.settings
-    nonce = request.cookies.get(cookie_name(settings.secure_cookies))
+    nonce = request.cookies.get(settings.cookie_name(CSRF_COOKIE))
     sent = request.headers.get(HEADER)
     if sent is None and request.headers.get("content-type", "").startswith(
         ("application/x-www-form-urlencoded", "multipart/form-data")

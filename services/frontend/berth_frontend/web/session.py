@@ -23,7 +23,7 @@ from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from berth_common.errors import Unauthorized
-from berth_common.security import ACCESS_COOKIE, Principal, TokenVerifier
+from berth_common.security import Principal, TokenVerifier
 from berth_frontend.config import FrontendSettings
 from berth_frontend.web.backends import ApiError, Backends, Caller, ServiceDown
 
@@ -197,8 +197,8 @@ class Sessions:
         cached = getattr(request.state, "viewer", False)
         if cached is not False:
             return cached
-        access = request.cookies.get(ACCESS_COOKIE)
-        refresh_token = request.cookies.get(REFRESH_COOKIE)
+        access = request.cookies.get(self.settings.access_cookie)
+        refresh_token = request.cookies.get(self.settings.cookie_name(REFRESH_COOKIE))
         principal = await self._verify(access)
         margin = self.settings.refresh_margin_seconds
         fresh = principal is not None and (principal.expires_at or 0) - time.time() > margin
@@ -236,12 +236,15 @@ def _queue_cookies(request: Request, headers: list[tuple[bytes, bytes]]) -> None
 
 def set_session_cookies(request: Request, pair: TokenPair, settings: FrontendSettings) -> None:
     def build(response: Response) -> None:
+        # host-only (no Domain), Path=/: `__Host-` prefixed and Secure over https
         common = {"httponly": True, "samesite": "lax", "secure": settings.secure_cookies}
         # the browser drops the access cookie when the token expires; /login then refreshes
-        response.set_cookie(ACCESS_COOKIE, pair.access_token, max_age=pair.expires_in, **common)
+        response.set_cookie(
+            settings.access_cookie, pair.access_token, max_age=pair.expires_in, **common
+        )
         if pair.refresh_token:
             response.set_cookie(
-                REFRESH_COOKIE,
+                settings.cookie_name(REFRESH_COOKIE),
                 pair.refresh_token,
                 max_age=settings.refresh_cookie_days * 86400,
                 **common,
@@ -254,7 +257,7 @@ def clear_session_cookies(request: Request) -> None:
     settings: FrontendSettings = request.app.state.settings
 
     def build(response: Response) -> None:
-        for name in (ACCESS_COOKIE, REFRESH_COOKIE):
+        for name in (settings.access_cookie, settings.cookie_name(REFRESH_COOKIE)):
             response.delete_cookie(
                 name, httponly=True, samesite="lax", secure=settings.secure_cookies
             )
