@@ -13,8 +13,18 @@ CSRF_HEADER = re.compile(r'"X-CSRF-Token": "([0-9a-f]{64})"')
 class WebClient:
     def __init__(self, base_url: str):
         self.base_url = base_url
-        self.http = httpx.Client(base_url=base_url, timeout=30, follow_redirects=False)
+        self.http = httpx.Client(
+            base_url=base_url,
+            timeout=30,
+            follow_redirects=False,
+            event_hooks={"request": [self._as_a_browser]},
+        )
         self._csrf: tuple[str | None, str] | None = None
+
+    def _as_a_browser(self, request: httpx.Request) -> None:
+        # browsers name the page's origin on every POST/PUT/PATCH/DELETE (forms and fetch)
+        if request.method not in ("GET", "HEAD") and "origin" not in request.headers:
+            request.headers["Origin"] = self.base_url
 
     def close(self) -> None:
         self.http.close()

@@ -1,5 +1,7 @@
 """Settings shared by every service; each service subclasses with its own env prefix."""
 
+from urllib.parse import urlsplit
+
 from pydantic import AliasChoices, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -27,6 +29,8 @@ class ServiceSettings(BaseSettings):
     )
     broker_filesystem_dir: str = Field("var/broker", validation_alias="BROKER_FILESYSTEM_DIR")
     public_url: str = Field("http://localhost:8080", validation_alias="BERTH_PUBLIC_URL")
+    # an optional second platform host (e.g. admin only): same routes, same origin rules
+    admin_url: str | None = Field(None, validation_alias="BERTH_ADMIN_URL")
     jwks_url: str = Field(
         "http://127.0.0.1:8101/.well-known/jwks.json", validation_alias="JWKS_URL"
     )
@@ -38,6 +42,11 @@ class ServiceSettings(BaseSettings):
     @property
     def issuer(self) -> str:
         return self.public_url.rstrip("/")
+
+    @property
+    def platform_origins(self) -> frozenset[str]:
+        """The origins (scheme://host[:port]) the platform's own pages are served from."""
+        return frozenset(origin_of(url) for url in (self.public_url, self.admin_url) if url)
 
     @property
     def secure_cookies(self) -> bool:
@@ -57,3 +66,15 @@ class ServiceSettings(BaseSettings):
     @property
     def broker_is_amqp(self) -> bool:
         return self.broker_url.startswith(("amqp://", "amqps://", "pyamqp://"))
+
+
+def origin_of(url: str) -> str:
+    """scheme://host[:port] of a URL, lower-cased, default ports dropped (as browsers send
+    the Origin header)."""
+    parts = urlsplit(url.strip())
+    scheme, host = parts.scheme.lower(), (parts.hostname or "").lower()
+    if ":" in host:
+        host = f"[{host}]"
+    default = {"http": 80, "https": 443}.get(scheme)
+    port = parts.port
+    return f"{scheme}://{host}" if port in (None, default) else f"{scheme}://{host}:{port}"

@@ -1,9 +1,9 @@
 """`/verify`: Traefik's forwardAuth endpoint.
 
 Traefik calls it (GET) for every request on a protected router, describing the original
-request in X-Forwarded-Method / -Uri / -For and passing Authorization, Cookie, Origin and
-Access-Control-Request-Method through. 200 lets the request on with the identity headers;
-any other status is returned to the client as is.
+request in X-Forwarded-Method / -Uri / -For and passing Authorization, Cookie, Origin,
+Sec-Fetch-Site and Access-Control-Request-Method through. 200 lets the request on with the
+identity headers; any other status is returned to the client as is.
 
 A plain Starlette route, matched first: this is the hot path of the platform, so no
 dependency solving, no body parsing, no other route tried before it.
@@ -51,7 +51,15 @@ def forwarded_request(request: Request) -> ForwardedRequest:
         token = token_from_request(request, request.app.state.access_cookie)
     except BerthError as exc:
         return ForwardedRequest(method, uri, ip, None, credential_error=exc)
-    return ForwardedRequest(method, uri, ip, token)
+    return ForwardedRequest(
+        method,
+        uri,
+        ip,
+        token,
+        from_cookie=token is not None and "authorization" not in headers,
+        origin=headers.get("origin"),
+        fetch_site=headers.get("sec-fetch-site"),
+    )
 
 
 SIGN_IN_PATH = "/login"

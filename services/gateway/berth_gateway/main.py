@@ -30,6 +30,7 @@ def create_app(
         RoutePolicy(),
         VerifiedTokenCache(verifier, settings.token_cache_seconds, settings.token_cache_size),
         limiter,
+        origins=settings.platform_origins,
     )
 
     async def jwks_loaded() -> None:

@@ -22,6 +22,9 @@ ROLE = "role"
 SCOPE = "scope"
 
 READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+#: where a cookie-authenticated unsafe request must come from a platform page (the frontend's
+#: own pages check their CSRF token themselves)
+CROSS_SITE_GUARDED = ("/api/", "/ops/")
 _ENCODED_SEPARATORS = ("%2f", "%5c", "%00")
 _UNSAFE_CHARS = re.compile(r"[\x00-\x1f\x7f\\;%]")
 _SEGMENT = "[^/]+"
@@ -30,6 +33,12 @@ _SEGMENT = "[^/]+"
 class InvalidPath(BerthError):
     status_code = 400
     code = "invalid_path"
+
+
+class CrossSiteRefused(Forbidden):
+    """A cookie-authenticated unsafe call to an API that did not come from a platform page."""
+
+    code = "csrf_failed"
 
 
 class LoginRequired(Unauthorized):
@@ -214,3 +223,22 @@ def authorize(match: RouteMatch, principal: Principal | None, method: str) -> No
                     )
                 },
             )
+
+
+def cross_site_guarded(method: str, path: str) -> bool:
+    return method not in READ_METHODS and (path.lower() + "/").startswith(CROSS_SITE_GUARDED)
+
+
+def check_same_origin(origin: str | None, fetch_site: str | None, origins: frozenset[str]) -> None:
+    """Browsers send Origin on every unsafe request (Sec-Fetch-Site too, in current ones): it
+    must name a platform origin; without Origin, Sec-Fetch-Site must say same-origin; with
+    neither the request is refused (a cookie is only ever sent by a browser)."""
+    if origin is not None:
+        if origin.strip().lower().rstrip("/") in origins:
+            return
+    elif fetch_site is not None and fetch_site.strip().lower() == "same-origin":
+        return
+    raise CrossSiteRefused(
+        "Cross-site request refused: calls signed in with the session cookie must come from "
+        "the panel (send a Bearer token from other clients)"
+    )

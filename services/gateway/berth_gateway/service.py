@@ -15,6 +15,8 @@ from berth_gateway.policy import (
     LoginRequired,
     RoutePolicy,
     authorize,
+    check_same_origin,
+    cross_site_guarded,
     normalise_path,
 )
 from berth_gateway.ratelimit import RateLimiter
@@ -53,6 +55,9 @@ class ForwardedRequest:
     token: str | None
     credential_error: BerthError | None = None  # e.g. an Authorization header of another scheme
     preflight: bool = False
+    from_cookie: bool = False  # the token is the browser's session cookie, not a Bearer header
+    origin: str | None = None
+    fetch_site: str | None = None  # Sec-Fetch-Site
 
 
 def identity_headers(principal: Principal) -> RawHeaders:
@@ -110,10 +115,12 @@ class Gatekeeper:
         policy: RoutePolicy,
         tokens: VerifiedTokenCache,
         limiter: RateLimiter | None,
+        origins: frozenset[str] = frozenset(),
     ) -> None:
         self.policy = policy
         self.tokens = tokens
         self.limiter = limiter
+        self.origins = origins  # the platform's own origins (cookie calls must come from one)
 
     async def admit(self, request: ForwardedRequest) -> Identity | None:
         """The caller's identity (None: anonymous) or a BerthError: 400, 401, 403, 429, 503.
@@ -137,6 +144,8 @@ class Gatekeeper:
         if match.access.kind == PUBLIC:
             failure = None  # a bad token on a public route: carry on as anonymous
         await self._count(identity.principal if identity else None, request.client_ip)
+        if request.from_cookie and cross_site_guarded(request.method, path):
+            check_same_origin(request.origin, request.fetch_site, self.origins)
         if failure is not None:
             if match.access.login_page and isinstance(failure, Unauthorized):
                 # an expired session on a page: sign in again (the frontend refreshes it there)

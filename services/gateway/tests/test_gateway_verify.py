@@ -352,3 +352,88 @@ def redis_answers() -> bool:
             return sock.recv(16).startswith(b"+PONG")
     except OSError:
         return False
+
+
+# --- cookie-authenticated calls must come from a platform page ----------------------------
+
+PLATFORM = "http://localhost:8080"
+
+
+def cookie_call(uri: str, token: str, method: str = "POST", **extra: str) -> dict[str, str]:
+    return forwarded(uri, method=method, Cookie=f"berth_access={token}", **extra)
+
+
+@pytest.mark.parametrize(
+    ("method", "uri"),
+    [
+        ("POST", "/api/deploy/v1/apps/a1/deploy"),
+        ("DELETE", "/api/deploy/v1/apps/a1"),
+        ("PUT", "/api/auth/v1/admin/users/u1/roles"),
+        ("PATCH", "/api/auth/v1/me"),
+        ("POST", "/API/Billing/v1/topups"),
+        ("POST", "/ops/flower/auth/api/task/revoke/x"),
+    ],
+)
+@pytest.mark.parametrize(
+    "browser",
+    [
+        {"Origin": "http://evil.apps.localhost:8080", "Sec-Fetch-Site": "same-site"},
+        {"Origin": "https://localhost:8080"},  # another scheme is another origin
+        {"Origin": "http://localhost:8081"},
+        {"Origin": "null"},
+        {"Sec-Fetch-Site": "cross-site"},
+        {"Sec-Fetch-Site": "same-site"},
+        {},  # neither header: nothing vouches for the caller
+    ],
+)
+async def test_cross_site_cookie_calls_to_apis_are_refused(
+    gateway: httpx.AsyncClient, make_token: TokenFactory, method: str, uri: str, browser: dict
+) -> None:
+    token = make_token(sub="u-1", roles=["user", "admin", "oncall"])
+    response = await gateway.get("/verify", headers=cookie_call(uri, token, method, **browser))
+    assert_error(response, 403, "csrf_failed")
+
+
+@pytest.mark.parametrize(
+    "browser",
+    [
+        {"Origin": PLATFORM, "Sec-Fetch-Site": "same-origin"},
+        {"Origin": PLATFORM},
+        {"Origin": "HTTP://LOCALHOST:8080"},
+        {"Sec-Fetch-Site": "same-origin"},
+    ],
+)
+async def test_the_same_cookie_call_from_the_panel_passes(
+    gateway: httpx.AsyncClient, make_token: TokenFactory, browser: dict
+) -> None:
+    token = make_token(sub="u-2")
+    uri = "/api/deploy/v1/apps/a1/deploy"
+    response = await gateway.get("/verify", headers=cookie_call(uri, token, **browser))
+    assert response.status_code == 200, response.text
+    assert response.headers["x-user-id"] == "u-2"
+
+
+async def test_bearer_clients_and_safe_methods_are_not_affected(
+    gateway: httpx.AsyncClient, make_token: TokenFactory
+) -> None:
+    token = make_token(sub="u-3")
+    evil = {"Origin": "http://evil.example", "Sec-Fetch-Site": "cross-site"}
+    bearer = forwarded("/api/deploy/v1/apps/a1/deploy", method="POST", token=token, **evil)
+    assert (await gateway.get("/verify", headers=bearer)).status_code == 200
+    read = cookie_call("/api/deploy/v1/apps", token, method="GET", **evil)
+    assert (await gateway.get("/verify", headers=read)).status_code == 200
+    # the frontend's own forms carry its CSRF token and are checked there
+    page = cookie_call("/panel/apps/a1/deploy", token, **evil)
+    assert (await gateway.get("/verify", headers=page)).status_code == 200
+
+
+async def test_the_admin_host_is_a_platform_origin_too(
+    gateway_factory: Callable[..., httpx.AsyncClient], make_token: TokenFactory
+) -> None:
+    async with gateway_factory(BERTH_ADMIN_URL="https://admin.berth.example") as gateway:
+        token = make_token(sub="u-4", roles=["user", "admin"])
+        uri = "/api/auth/v1/admin/users/u1/block"
+        ok = cookie_call(uri, token, Origin="https://admin.berth.example")
+        assert (await gateway.get("/verify", headers=ok)).status_code == 200
+        other = cookie_call(uri, token, Origin="https://admin.berth.example:8443")
+        assert_error(await gateway.get("/verify", headers=other), 403, "csrf_failed")
