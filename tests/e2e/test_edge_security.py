@@ -11,7 +11,7 @@ from deploy_e2e import create_app, sign_in
 from frontend_web import WebClient
 from joserfc import jwt
 from joserfc.jwk import ECKey
-from support import PASSWORD
+from support import ADMIN_EMAIL, ADMIN_PASSWORD, PASSWORD
 
 from berth_common.testing.oauth import bearer, password_login
 
@@ -397,3 +397,28 @@ def test_a_cookie_call_changes_state_only_from_the_panel(edge, platform, registe
             url, json={"name": "renamed"}, headers={**cookie, "Origin": platform.public_url}
         )
         assert r.status_code == 200, r.text
+
+
+# --- streams -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("resume_id", ["99999999999999999999", "abc", "-5", "1e3"])
+def test_a_bad_log_stream_resume_id_is_a_400_before_the_stream(
+    edge, platform, register_verified, resume_id
+):
+    if "deploy" not in platform.processes:
+        pytest.skip("deploy is not part of this run (BERTH_E2E_SERVICES)")
+    me = sign_in(edge, register_verified())
+    app = create_app(edge, me, "https://git.example.test/app.git")
+    for prefix in ("", "admin/"):
+        headers = {**me.headers, "Last-Event-ID": resume_id}
+        if prefix:  # the admin view of the same stream
+            headers["Authorization"] = f"Bearer {platform_admin_token(edge)}"
+        r = edge.get(f"/api/deploy/v1/{prefix}apps/{app['id']}/logs/stream", headers=headers)
+        assert r.status_code == 400, (prefix, r.status_code, r.text[:200])
+        assert r.headers["content-type"] == "application/json"
+        assert r.json()["error"]["code"] == "invalid_resume_id"
+
+
+def platform_admin_token(edge) -> str:
+    return password_login(edge, ADMIN_EMAIL, ADMIN_PASSWORD).json()["access_token"]

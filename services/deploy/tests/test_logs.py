@@ -116,8 +116,10 @@ async def test_the_stream_ends_with_the_build_and_resumes_from_an_event_id(deplo
         url, params={"kind": "build"}, headers={**ada.headers, "Last-Event-ID": middle["id"]}
     )
     assert [e for e in events_of(resumed.text) if "id" in e] == lines[len(lines) // 2 + 1 :]
-    bad = await deploy_http.get(url, headers={**ada.headers, "Last-Event-ID": "not-a-number"})
-    assert bad.status_code == 422
+    for bad_id in ("not-a-number", "99999999999999999999", str(2**53 + 1), "-1", "1.5", " 12"):
+        bad = await deploy_http.get(url, headers={**ada.headers, "Last-Event-ID": bad_id})
+        assert bad.status_code == 400, (bad_id, bad.text)
+        assert bad.json()["error"]["code"] == "invalid_resume_id"
 
 
 async def test_live_streams_per_person_are_limited(

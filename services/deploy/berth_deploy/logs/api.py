@@ -1,5 +1,6 @@
 """An app's build and run logs: history pages and a live stream (Server-Sent Events)."""
 
+import re
 import uuid
 from typing import Annotated
 
@@ -8,6 +9,7 @@ from fastapi.responses import StreamingResponse
 
 from berth_common.db import SessionDep
 from berth_common.errors import (
+    BerthError,
     Forbidden,
     NotFound,
     RateLimited,
@@ -32,9 +34,31 @@ router = APIRouter(
 Offset = Annotated[int, Query(ge=0, le=2**53, description="byte offset to read from")]
 LimitBytes = Annotated[int, Query(ge=1024, le=1024 * 1024)]
 ReleaseId = Annotated[uuid.UUID | None, Query(description="default: the latest release")]
-LastEventId = Annotated[
-    str | None, Header(alias="Last-Event-ID", max_length=20, pattern=r"^[0-9]+$")
-]
+MAX_RESUME_OFFSET = 2**53  # the same bound as `offset`
+_RESUME_ID = re.compile(r"[0-9]{1,16}")
+
+
+class InvalidResumeId(BerthError):
+    status_code = 400
+    code = "invalid_resume_id"
+
+
+def resume_offset(
+    last_event_id: Annotated[str | None, Header(alias="Last-Event-ID")] = None,
+) -> int | None:
+    """The byte offset a reconnecting stream resumes from (an event id we sent), checked
+    before the stream starts: anything else is a 400, not a stream that breaks mid-way."""
+    if not last_event_id:
+        return None  # no event seen yet: start from `offset`
+    if not _RESUME_ID.fullmatch(last_event_id) or int(last_event_id) > MAX_RESUME_OFFSET:
+        raise InvalidResumeId(
+            "Last-Event-ID must be an event id of this stream: a byte offset",
+            details={"max": MAX_RESUME_OFFSET},
+        )
+    return int(last_event_id)
+
+
+LastEventId = Annotated[int | None, Depends(resume_offset)]
 
 
 async def history(
@@ -90,7 +114,10 @@ async def get_logs(
 @router.get(
     "/stream",
     response_class=StreamingResponse,
-    responses={200: {"content": {"text/event-stream": {}}}, **error_responses(RateLimited)},
+    responses={
+        200: {"content": {"text/event-stream": {}}},
+        **error_responses(RateLimited, InvalidResumeId),
+    },
 )
 async def stream_logs(
     request: Request,
