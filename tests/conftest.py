@@ -65,6 +65,10 @@ def _run_platform(repo_root, berth_env, broker_url, credentials, platform_ports,
         "AUTH_BOOTSTRAP_ADMIN_PASSWORD": ADMIN_PASSWORD,
         # small limits so brute-force protection is observable within a test
         "AUTH_LOGIN_MAX_FAILURES_PER_ACCOUNT": "5",
+        "AUTH_LOGIN_MAX_FAILURES_PER_ACCOUNT_IP": "5",
+        # past 8 wrong guesses at an account from anywhere, each attempt waits 1 s
+        "AUTH_LOGIN_BACKSTOP_FAILURES": "8",
+        "AUTH_LOGIN_BACKSTOP_DELAY_SECONDS": "1",
         # apps in e2e tests deploy from local git repositories (file://) made under the run's
         # temporary directory
         "DEPLOY_LOCAL_REPOS_DIR": str(tmp_path_factory.getbasetemp()),

@@ -1,11 +1,18 @@
 """A person's whole account life through Traefik: register, mail, verify, login, refresh,
 reuse detection, profile, password change and reset, login history, logout."""
 
+import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 
+import httpx
 from support import PASSWORD, code_from_mail
 
 from berth_common.testing.oauth import bearer, password_login
+
+# what tests/conftest.py gives the platform's auth
+LIMIT_PER_ACCOUNT_AND_ADDRESS = 5
+BACKSTOP_DELAY_SECONDS = 1.0
 
 
 def test_register_verify_login_refresh_and_reuse_detection(edge, platform):
@@ -178,3 +185,47 @@ def test_brute_force_is_slowed(edge, register_verified):
     # even the right password is refused while the account is throttled
     r = password_login(edge, email, PASSWORD)
     assert r.status_code == 429 and "retry-after" in r.headers
+
+
+def from_address(platform, ip: str) -> httpx.Client:
+    """A client whose connections to Traefik come from `ip` (any 127.0.0.0/8 address works on
+    loopback): Traefik, and so auth, see it as the caller's address."""
+    transport = httpx.HTTPTransport(local_address=ip)
+    return httpx.Client(base_url=platform.public_url, timeout=60, transport=transport)
+
+
+def test_concurrent_wrong_passwords_get_at_most_the_limit_evaluated(platform, register_verified):
+    email = register_verified()
+    with from_address(platform, "127.0.0.5") as client, ThreadPoolExecutor(20) as pool:
+        statuses = list(
+            pool.map(lambda i: password_login(client, email, f"wrong-{i}").status_code, range(20))
+        )
+    assert statuses.count(400) <= LIMIT_PER_ACCOUNT_AND_ADDRESS, statuses
+    assert statuses.count(400) + statuses.count(429) == 20, statuses
+    with from_address(platform, "127.0.0.6") as owner:
+        tokens = password_login(owner, email, PASSWORD).json()
+        history = owner.get(
+            "/api/auth/v1/me/login-history",
+            params={"limit": 100},
+            headers=bearer(tokens["access_token"]),
+        ).json()["items"]
+    evaluated = [i for i in history if i["reason"] == "invalid_credentials"]
+    assert len(evaluated) == statuses.count(400)
+
+
+def test_an_attacker_elsewhere_cannot_lock_out_the_owner(platform, register_verified):
+    email = register_verified()
+    for attacker in ("127.0.0.2", "127.0.0.3"):
+        with from_address(platform, attacker) as client:
+            statuses = [password_login(client, email, f"guess-{i}").status_code for i in range(7)]
+            assert statuses == [400] * 5 + [429] * 2, (attacker, statuses)
+            # that address is locked out of this account, even with the right password
+            r = password_login(client, email, PASSWORD)
+            assert r.status_code == 429 and int(r.headers["retry-after"]) > 0
+    # 10 wrong guesses from elsewhere are past the backstop: the owner waits, and gets in
+    with from_address(platform, "127.0.0.4") as owner:
+        started = time.monotonic()
+        r = password_login(owner, email, PASSWORD)
+        waited = time.monotonic() - started
+    assert r.status_code == 200, r.text
+    assert waited >= BACKSTOP_DELAY_SECONDS

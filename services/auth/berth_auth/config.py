@@ -39,8 +39,15 @@ class AuthSettings(ServiceSettings):
     code_max_attempts: int = 5
     code_resend_seconds: int = 60
     login_window_minutes: int = 15
+    # password attempts at one account from one address per window (atomic; then 429)
+    login_max_failures_per_account_ip: int = Field(5, ge=1)
+    # wrong current passwords when changing one's password, per account and window
     login_max_failures_per_account: int = 5
+    # wrong guesses from one address across accounts per window (password spraying)
     login_max_failures_per_ip: int = 30
+    # past this many wrong guesses at one account from anywhere, each attempt first waits
+    login_backstop_failures: int = Field(20, ge=1)
+    login_backstop_delay_seconds: float = Field(3.0, ge=0, le=30)
 
     smtp_host: str = Field("127.0.0.1", validation_alias="SMTP_HOST")
     smtp_port: int = Field(2525, validation_alias="SMTP_PORT")

@@ -152,6 +152,21 @@ class LoginEvent(Base):
     created_at: Mapped[datetime] = _created()
 
 
+class LoginAttemptWindow(Base):
+    """Password attempts at one account (email) from one address in the current window.
+
+    The per-(account, address) login limit is one upsert on this row (see berth_auth.throttle):
+    concurrent attempts are counted one by one, so no more than the limit are ever evaluated.
+    """
+
+    __tablename__ = "login_attempt_windows"
+
+    email: Mapped[str] = mapped_column(String(254), primary_key=True)
+    ip: Mapped[str] = mapped_column(String(45), primary_key=True)  # "" when unknown
+    window_started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    attempts: Mapped[int] = mapped_column(Integer, nullable=False)
+
+
 class AuditNote(Base):
     """Who changed what on a user (admin actions); kept for support and disputes."""
 

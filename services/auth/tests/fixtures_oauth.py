@@ -28,8 +28,10 @@ __all__ = ["oauth_app", "oauth_db", "oauth_http", "oauth_settings"]
 PANEL = "berth-panel"
 PASSWORD = "correct horse battery"
 # small limits of this app, so brute-force protection shows within a test
-MAX_PER_ACCOUNT = 5
+MAX_PER_ACCOUNT = 5  # per (account, address)
 MAX_PER_IP = 8
+BACKSTOP = 8  # wrong guesses at one account from anywhere before each attempt waits
+BACKSTOP_DELAY = 0.5
 
 
 @pytest.fixture(scope="session")
@@ -37,7 +39,11 @@ async def oauth_app(berth_env: dict[str, str]) -> FastAPI:
     from berth_auth.main import create_app
 
     settings = AuthSettings(  # type: ignore[call-arg]
-        login_max_failures_per_account=MAX_PER_ACCOUNT, login_max_failures_per_ip=MAX_PER_IP
+        login_max_failures_per_account_ip=MAX_PER_ACCOUNT,
+        login_max_failures_per_account=MAX_PER_ACCOUNT,
+        login_max_failures_per_ip=MAX_PER_IP,
+        login_backstop_failures=BACKSTOP,
+        login_backstop_delay_seconds=BACKSTOP_DELAY,
     )
     app = create_app(settings)
     async with app.state.db.sessionmaker() as session, session.begin():

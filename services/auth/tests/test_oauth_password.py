@@ -1,9 +1,13 @@
 """The password grant: what the panel's login form gets back, and what it leaves behind."""
 
+import asyncio
+import time
 import uuid
 
 from argon2 import PasswordHasher
 from fixtures_oauth import (
+    BACKSTOP,
+    BACKSTOP_DELAY,
     MAX_PER_ACCOUNT,
     MAX_PER_IP,
     PANEL,
@@ -88,21 +92,63 @@ async def test_blocked_user_cannot_log_in(oauth_http, oauth_db):
     assert [e.reason for e in await login_events(oauth_db, person.email)] == ["blocked"]
 
 
-async def test_too_many_failures_on_one_account_answer_429(oauth_http, oauth_db):
+async def test_too_many_failures_at_one_account_from_one_address_answer_429(oauth_http, oauth_db):
     person = await make_person(oauth_db)
+    attacker = random_ip()
     statuses = [
-        (await login(oauth_http, person.email, f"wrong password {i}")).status_code
+        (await login(oauth_http, person.email, f"wrong password {i}", ip=attacker)).status_code
         for i in range(MAX_PER_ACCOUNT)
     ]
     assert statuses == [400] * MAX_PER_ACCOUNT
-    # from another address, and with the right password: still refused while throttled
-    r = await login(oauth_http, person.email, ip=random_ip())
+    # from that address even the right password is refused while throttled
+    r = await login(oauth_http, person.email, ip=attacker)
     assert r.status_code == 429
     assert r.json()["error"] == "rate_limited"
     retry_after = int(r.headers["retry-after"])
     assert 1 <= retry_after <= 15 * 60 + 1
     reasons = [e.reason for e in await login_events(oauth_db, person.email)]
     assert reasons[-1] == "rate_limited" and "access_token" not in r.json()
+    # the owner, from their own address, is not locked out by it
+    assert (await login(oauth_http, person.email, ip=random_ip())).status_code == 200
+    # an unregistered email is throttled alike: the answer tells nothing about existence
+    ghost, elsewhere = unique_email("ghost"), random_ip()  # (per-address limit aside)
+    for i in range(MAX_PER_ACCOUNT):
+        assert (await login(oauth_http, ghost, f"guess {i}", ip=elsewhere)).status_code == 400
+    unknown = await login(oauth_http, ghost, ip=elsewhere)
+    assert unknown.status_code == 429 and unknown.json() == r.json()
+
+
+async def test_concurrent_guesses_never_get_more_than_the_limit_evaluated(oauth_http, oauth_db):
+    person = await make_person(oauth_db)
+    attacker = random_ip()
+    responses = await asyncio.gather(
+        *(login(oauth_http, person.email, f"guess number {i}", ip=attacker) for i in range(20))
+    )
+    statuses = [r.status_code for r in responses]
+    assert statuses.count(400) == MAX_PER_ACCOUNT, statuses
+    assert statuses.count(429) == 20 - MAX_PER_ACCOUNT, statuses
+    reasons = [e.reason for e in await login_events(oauth_db, person.email)]
+    assert reasons.count("invalid_credentials") == MAX_PER_ACCOUNT
+    assert reasons.count("rate_limited") == 20 - MAX_PER_ACCOUNT
+
+
+async def test_guesses_from_many_addresses_slow_the_account_but_never_lock_out_its_owner(
+    oauth_http, oauth_db
+):
+    person = await make_person(oauth_db)
+    ghost = unique_email("ghost")
+    for email in (person.email, ghost):
+        for i in range(BACKSTOP):  # each from an address of its own: no pair reaches its limit
+            assert (await login(oauth_http, email, f"botnet guess {i}")).status_code == 400
+    started = time.monotonic()
+    owner = await login(oauth_http, person.email)
+    assert owner.status_code == 200, owner.text  # delayed, not refused
+    assert time.monotonic() - started >= BACKSTOP_DELAY
+    # an unregistered email waits the same and answers as any wrong password
+    started = time.monotonic()
+    unknown = await login(oauth_http, ghost)
+    assert time.monotonic() - started >= BACKSTOP_DELAY
+    assert unknown.status_code == 400 and unknown.json()["error"] == "invalid_grant"
 
 
 async def test_too_many_failures_from_one_address_answer_429(oauth_http, oauth_db):

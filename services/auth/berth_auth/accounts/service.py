@@ -17,6 +17,7 @@ from berth_auth.dao import LoginEventDAO, RefreshFamilyDAO, UserDAO
 from berth_auth.deps import ClientMeta
 from berth_auth.models import User
 from berth_auth.passwords import generate_code, hash_password, hmac_digest
+from berth_auth.throttle.dao import LoginAttemptWindowDAO
 from berth_common.errors import BerthError, Conflict, RateLimited
 from berth_common.outbox import publish_event
 
@@ -25,6 +26,8 @@ CODE_RETENTION = timedelta(days=1)
 REVOKED_FAMILY_TOKEN_RETENTION = timedelta(days=7)
 LOGIN_EVENT_RETENTION = timedelta(days=180)
 DELIVERED_EMAIL_RETENTION = timedelta(days=30)
+# login attempt windows last AUTH_LOGIN_WINDOW_MINUTES (15 by default): a day-old one is over
+ATTEMPT_WINDOW_RETENTION = timedelta(days=1)
 
 
 class RejectedAttempt(BerthError):
@@ -279,6 +282,9 @@ async def purge_expired(session: AsyncSession, now: datetime | None = None) -> d
             now, now - REVOKED_FAMILY_TOKEN_RETENTION
         ),
         "login_events": await LoginEventDAO(session).purge(now - LOGIN_EVENT_RETENTION),
+        "login_attempt_windows": await LoginAttemptWindowDAO(session).purge(
+            now - ATTEMPT_WINDOW_RETENTION
+        ),
         "outgoing_emails": await OutgoingEmailDAO(session).purge_delivered(
             now - DELIVERED_EMAIL_RETENTION
         ),

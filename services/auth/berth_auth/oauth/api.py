@@ -8,6 +8,7 @@ so the request session commits what the failure must leave behind (login events,
 reuse-detected revocation).
 """
 
+import asyncio
 from functools import lru_cache
 from typing import Any
 
@@ -40,6 +41,7 @@ from berth_auth.oauth.schemas import (
 )
 from berth_auth.oauth.service import IssuedTokens, TokenService
 from berth_auth.scopes import SCOPE_CATALOG
+from berth_auth.throttle.service import backstop_delay
 from berth_auth.tokens import SigningKeys
 from berth_common.db import SessionDep
 
@@ -84,6 +86,12 @@ async def token(request: Request, session: SessionDep, settings: SettingsDep) ->
             unsupported = UnsupportedGrantTypeError(grant_type)
             unsupported.description = f"Supported grant types: {', '.join(GRANT_TYPES)}"
             raise unsupported
+        username = form.get("username")
+        if grant_type == "password" and isinstance(username, str) and username:
+            # before the request's session takes a connection: the wait holds none
+            delay = await backstop_delay(request.app.state.db.sessionmaker, settings, username)
+            if delay:
+                await asyncio.sleep(delay)
         client = await authenticate_client(session, client_credentials(request, form))
         service = TokenService(session, settings)
         issued: IssuedTokens

@@ -49,24 +49,11 @@ from berth_auth.passwords import (
     verify_password,
 )
 from berth_auth.scopes import INTROSPECT_SCOPE, format_scope, parse_scope
+from berth_auth.throttle.service import LoginThrottle, login_email
 from berth_auth.tokens import decode_access_token, mint_access_token
 
 BAD_CREDENTIALS = "Invalid email or password"
 BAD_REFRESH = "Invalid refresh token"
-
-
-class LoginThrottled(OAuth2Error):
-    """Too many wrong guesses for this account or address (429, with Retry-After)."""
-
-    error = "rate_limited"
-    status_code = 429
-
-    def __init__(self, retry_after: int):
-        super().__init__(description="Too many failed login attempts, retry later")
-        self.retry_after = max(1, retry_after)
-
-    def get_headers(self) -> list[tuple[str, str]]:
-        return [*super().get_headers(), ("Retry-After", str(self.retry_after))]
 
 
 class InsufficientScope(OAuth2Error):
@@ -124,15 +111,17 @@ class TokenService:
         if client.kind != FIRST_PARTY or "password" not in client.grant_types:
             raise UnauthorizedClientError(description="This client may not use the password grant")
         scope = _granted_scope(client, form.scope, default=[])
-        email = form.username.strip().lower()
+        email = login_email(form.username)
 
-        await self._check_throttle(email, meta)
+        throttle = LoginThrottle(self.session, self.settings)
+        await throttle.admit(email, meta)
         user = await self.users.get_by_email(email)
         if user is None:
             await asyncio.to_thread(dummy_verify, form.password)  # same cost as a real check
             raise await self._login_failed(email, meta, None, GUESS_FAILURE, BAD_CREDENTIALS)
         if not await asyncio.to_thread(verify_password, user.password_hash, form.password):
             raise await self._login_failed(email, meta, user, GUESS_FAILURE, BAD_CREDENTIALS)
+        await throttle.passed(email, meta)
         if needs_rehash(user.password_hash):
             user.password_hash = await asyncio.to_thread(hash_password, form.password)
         # only now, with the password proven, may the account's state be revealed
@@ -301,32 +290,6 @@ class TokenService:
 
     # --- helpers ------------------------------------------------------------------------
 
-    async def _check_throttle(self, email: str, meta: ClientMeta) -> None:
-        window = timedelta(minutes=self.settings.login_window_minutes)
-        since = _now() - window
-        per_account = self.settings.login_max_failures_per_account
-        per_ip = self.settings.login_max_failures_per_ip
-        retry_after: int | None = None
-        failures = await self.events.recent_account_failures(email, since, per_account)
-        if len(failures) >= per_account:
-            retry_after = _seconds_until(failures[per_account - 1] + window)
-        elif meta.ip:
-            failures = await self.events.recent_ip_failures(meta.ip, since, per_ip)
-            if len(failures) >= per_ip:
-                retry_after = _seconds_until(failures[per_ip - 1] + window)
-        if retry_after is None:
-            return
-        await self.events.record(
-            email=email,
-            success=False,
-            reason="rate_limited",
-            user_id=None,
-            ip=meta.ip,
-            user_agent=meta.user_agent,
-        )
-        logger.warning("login throttled for {} seconds", retry_after)
-        raise LoginThrottled(retry_after)
-
     async def _login_failed(
         self, email: str, meta: ClientMeta, user: User | None, reason: str, description: str
     ) -> InvalidGrantError:
@@ -378,7 +341,3 @@ def _granted_scope(client: OAuthClient, requested: str | None, *, default: list[
     if excess:
         raise InvalidScopeError(description="The requested scope is not allowed for this client")
     return format_scope(asked)
-
-
-def _seconds_until(moment: datetime) -> int:
-    return max(1, int((moment - _now()).total_seconds()) + 1)
