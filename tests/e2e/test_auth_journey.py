@@ -63,8 +63,14 @@ def test_register_verify_login_refresh_and_reuse_detection(edge, platform):
     reused = refresh(tokens["refresh_token"])
     assert reused.status_code == 400 and reused.json()["error"] == "invalid_grant"
     assert refresh(newest["refresh_token"]).status_code == 400
+    # and so do its access tokens, within seconds
+    deadline = time.monotonic() + 5
+    while edge.get("/api/auth/v1/me", headers=bearer(newest["access_token"])).status_code != 401:
+        assert time.monotonic() < deadline, "the reused session's access token still works"
+        time.sleep(0.1)
 
-    sessions = edge.get("/api/auth/v1/me/sessions", headers=bearer(newest["access_token"])).json()
+    fresh = password_login(edge, email, PASSWORD).json()
+    sessions = edge.get("/api/auth/v1/me/sessions", headers=bearer(fresh["access_token"])).json()
     items = sessions["items"] if isinstance(sessions, dict) else sessions
     assert any(s.get("revoked_at") for s in items)
 

@@ -34,6 +34,7 @@ class ServiceSettings(BaseSettings):
     jwks_url: str = Field(
         "http://127.0.0.1:8101/.well-known/jwks.json", validation_alias="JWKS_URL"
     )
+    auth_url: str = Field("http://127.0.0.1:8101", validation_alias="AUTH_URL")
     token_audience: str = Field("berth", validation_alias="TOKEN_AUDIENCE")
     jwks_cache_seconds: int = Field(300, validation_alias="JWKS_CACHE_SECONDS")
     log_level: str = Field("INFO", validation_alias="LOG_LEVEL")
@@ -42,6 +43,13 @@ class ServiceSettings(BaseSettings):
     @property
     def issuer(self) -> str:
         return self.public_url.rstrip("/")
+
+    @property
+    def revocations_url(self) -> str:
+        """auth's current list of revoked sessions, clients and users (internal, not routed)."""
+        from berth_common.revocation import REVOCATIONS_PATH
+
+        return f"{self.auth_url.rstrip('/')}{REVOCATIONS_PATH}"
 
     @property
     def platform_origins(self) -> frozenset[str]:

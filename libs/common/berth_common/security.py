@@ -2,6 +2,7 @@
 
 Used by the gateway (forwardAuth) and by every service again (no trust in the network).
 Keys are cached; an unknown `kid` triggers one refetch (key rotation), at most every few seconds.
+A verifier with a denylist (berth_common.revocation) also refuses revoked tokens.
 """
 
 import asyncio
@@ -19,6 +20,7 @@ from loguru import logger
 from berth_common.config import ACCESS_COOKIE
 from berth_common.context import user_id_var
 from berth_common.errors import Forbidden, ServiceUnavailable, Unauthorized
+from berth_common.revocation import Denylist
 
 ALLOWED_ALGORITHMS = ["ES256"]
 ROLES = ("user", "support", "oncall", "admin")
@@ -35,6 +37,8 @@ class Principal:
     scopes: frozenset[str] = frozenset()
     token_id: str | None = None
     expires_at: int | None = None
+    session_id: str | None = None  # claim `sid`: the refresh family (people only)
+    issued_at: int = 0  # claim `iat`
     claims: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     @property
@@ -98,10 +102,18 @@ class JWKSCache:
 
 
 class TokenVerifier:
-    def __init__(self, jwks: JWKSCache, issuer: str, audience: str, leeway: int = 5):
+    def __init__(
+        self,
+        jwks: JWKSCache,
+        issuer: str,
+        audience: str,
+        leeway: int = 5,
+        denylist: Denylist | None = None,
+    ):
         self.jwks = jwks
         self.issuer = issuer
         self.audience = audience
+        self.denylist = denylist
         self.registry = jwt.JWTClaimsRegistry(
             leeway=leeway,
             iss={"essential": True, "value": issuer},
@@ -127,7 +139,15 @@ class TokenVerifier:
             self.registry.validate(decoded.claims)
         except (JoseError, ValueError, TypeError) as exc:
             raise Unauthorized("Invalid or expired access token") from exc
-        return principal_from_claims(decoded.claims)
+        principal = principal_from_claims(decoded.claims)
+        self.check_revoked(principal)
+        return principal
+
+    def check_revoked(self, principal: Principal) -> None:
+        """TokenRevoked (401) if the session, client or user was revoked since it was issued;
+        also for principals remembered from an earlier verification."""
+        if self.denylist is not None:
+            self.denylist.check(principal)
 
 
 def principal_from_claims(claims: dict[str, Any]) -> Principal:
@@ -136,6 +156,7 @@ def principal_from_claims(claims: dict[str, Any]) -> Principal:
     if not isinstance(roles, list):
         raise Unauthorized("Invalid roles claim")
     kind = "client" if claims.get("sub") == claims.get("client_id") else "user"
+    sid = claims.get("sid")
     return Principal(
         subject=str(claims["sub"]),
         kind=kind,
@@ -144,6 +165,8 @@ def principal_from_claims(claims: dict[str, Any]) -> Principal:
         scopes=scopes,
         token_id=str(claims.get("jti")),
         expires_at=int(claims["exp"]),
+        session_id=str(sid) if sid is not None else None,
+        issued_at=int(claims.get("iat") or 0),
         claims=dict(claims),
     )
 

@@ -9,6 +9,8 @@ from berth_auth.config import AuthSettings, get_settings
 from berth_auth.directory.api import router as directory_router
 from berth_auth.models import SCHEMA, Base
 from berth_auth.oauth.api import router as oauth_router
+from berth_auth.revocations import service as revocations
+from berth_auth.revocations.api import router as revocations_router
 from berth_auth.tokens import LocalJWKS, SigningKeys
 from berth_common.security import TokenVerifier
 from berth_common.service import build_service
@@ -26,7 +28,16 @@ def create_app(settings: AuthSettings | None = None) -> FastAPI:
         title="Berth auth",
         schema=SCHEMA,
         metadata=Base.metadata,
-        routers=[oauth_router, clients_router, accounts_router, admin_router, directory_router],
+        routers=[
+            oauth_router,
+            clients_router,
+            accounts_router,
+            admin_router,
+            directory_router,
+            revocations_router,
+        ],
         verifier=verifier,
+        # auth is the source of the revocation list: it reads its own database
+        revocations_from=revocations.loader(settings),
         docs_prefix="/api/auth",
     )

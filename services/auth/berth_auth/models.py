@@ -37,6 +37,14 @@ def _created() -> Mapped[datetime]:
 
 class User(Base):
     __tablename__ = "users"
+    __table_args__ = (
+        # the revocation list reads the users whose not-before is recent
+        Index(
+            "ix_users_tokens_not_before",
+            "tokens_not_before",
+            postgresql_where=text("tokens_not_before IS NOT NULL"),
+        ),
+    )
 
     id: Mapped[uuid.UUID] = _uuid_pk()
     # stored lower-cased; unique case-insensitively by construction
@@ -51,6 +59,8 @@ class User(Base):
     blocked_reason: Mapped[str | None] = mapped_column(String(500))
     email_verified_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     password_changed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # access tokens issued before this are refused everywhere (block, roles, password)
+    tokens_not_before: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[datetime] = _created()
     updated_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now(), onupdate=func.now(), nullable=False
@@ -99,7 +109,15 @@ class RefreshTokenFamily(Base):
     """One login session: every refresh token rotated from one password grant."""
 
     __tablename__ = "refresh_token_families"
-    __table_args__ = (Index("ix_refresh_token_families_user", "user_id", "created_at"),)
+    __table_args__ = (
+        Index("ix_refresh_token_families_user", "user_id", "created_at"),
+        # the revocation list reads the recently revoked ones
+        Index(
+            "ix_refresh_token_families_revoked",
+            "revoked_at",
+            postgresql_where=text("revoked_at IS NOT NULL"),
+        ),
+    )
 
     id: Mapped[uuid.UUID] = _uuid_pk()
     user_id: Mapped[uuid.UUID] = mapped_column(

@@ -80,10 +80,13 @@ def mint_access_token(
     scope: str,
     roles: list[str],
     session_id: str | None = None,
+    issued_at: int | None = None,
 ) -> AccessToken:
-    """A signed JWT access token; ``session_id`` (the refresh family) only for people."""
+    """A signed JWT access token; ``session_id`` (the refresh family) only for people;
+    ``issued_at`` when it must not be now (a person's tokens never predate their
+    not-before, see berth_auth.revocations)."""
     keys = SigningKeys.from_settings(settings)
-    now = int(time.time())
+    now = int(time.time()) if issued_at is None else issued_at
     expires_in = settings.access_token_expire_minutes * 60
     claims: dict[str, Any] = {
         "iss": settings.issuer,
@@ -112,7 +115,8 @@ def decode_access_token(settings: AuthSettings, token: str) -> dict[str, Any] | 
             return None
         decoded = jwt.decode(token, keys.key_set, algorithms=ALLOWED_ALGORITHMS)
         jwt.JWTClaimsRegistry(
-            leeway=0,
+            # 1 s: a person's token may be issued up to a second ahead (their not-before)
+            leeway=1,
             iss={"essential": True, "value": settings.issuer},
             aud={"essential": True, "value": settings.token_audience},
             exp={"essential": True},

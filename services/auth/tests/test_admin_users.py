@@ -43,7 +43,7 @@ async def test_people_without_staff_roles_get_403(accounts_http, accounts_db, ac
     assert not (await fetch_user(accounts_db, user.id)).is_blocked
 
 
-async def test_the_service_checks_roles_itself(accounts_db):
+async def test_the_service_checks_roles_itself(accounts_db, accounts_settings):
     """A caller that skipped the router's dependency still cannot act (defence in depth)."""
     user = await make_user(accounts_db)
     target = await make_user(accounts_db)
@@ -63,9 +63,13 @@ async def test_the_service_checks_roles_itself(accounts_db):
         with pytest.raises(Forbidden):
             await admin_service.list_users(session, principal, PageParams(), UserFilters())
         with pytest.raises(Forbidden):
-            await admin_service.block_user(session, support, target.id, "nope")
+            await admin_service.block_user(
+                session, support, target.id, "nope", settings=accounts_settings
+            )
         with pytest.raises(Forbidden):
-            await admin_service.set_roles(session, support, target.id, ["admin"])
+            await admin_service.set_roles(
+                session, support, target.id, ["admin"], settings=accounts_settings
+            )
         await session.rollback()
 
 

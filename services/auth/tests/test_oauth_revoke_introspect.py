@@ -109,7 +109,9 @@ async def test_introspect_refresh_tokens(oauth_http, oauth_db, introspector):
     assert r.json() == {"active": False}
 
 
-async def test_introspect_machine_tokens_and_revoked_clients(oauth_http, oauth_db, introspector):
+async def test_introspect_machine_tokens_and_revoked_clients(
+    oauth_http, oauth_db, oauth_settings, introspector
+):
     creds = await make_machine(oauth_db, ["deploy:read"])
     token = (
         await oauth_http.post("/oauth/token", data={"grant_type": "client_credentials"}, auth=creds)
@@ -118,7 +120,7 @@ async def test_introspect_machine_tokens_and_revoked_clients(oauth_http, oauth_d
     assert info["active"] is True and info["sub"] == creds[0] == info["client_id"]
     assert info["scope"] == "deploy:read" and info["roles"] == []
     async with oauth_db() as session, session.begin():
-        await revoke_machine_client(session, creds[0], actor_id="test")
+        await revoke_machine_client(session, oauth_settings, creds[0], actor_id="test")
     assert (await _introspect(oauth_http, introspector, token)).json() == {"active": False}
 
 

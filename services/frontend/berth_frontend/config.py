@@ -12,7 +12,6 @@ class FrontendSettings(ServiceSettings):
     service_name: str = "frontend"
     # signs CSRF tokens; no default: the dev runner and the test plugin generate one
     secret_key: SecretStr = Field(..., validation_alias=AliasChoices("FRONTEND_SECRET_KEY"))
-    auth_url: str = Field("http://127.0.0.1:8101", validation_alias="AUTH_URL")
     deploy_url: str = Field("http://127.0.0.1:8103", validation_alias="DEPLOY_URL")
     billing_url: str = Field("http://127.0.0.1:8102", validation_alias="BILLING_URL")
     panel_client_id: str = "berth-panel"

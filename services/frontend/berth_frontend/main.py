@@ -8,7 +8,7 @@ from fastapi.responses import FileResponse
 
 from berth_common.app import create_service_app
 from berth_common.http import make_http_client
-from berth_common.service import make_verifier
+from berth_common.service import RevocationSync, make_verifier
 from berth_frontend.admin.api import router as admin_router
 from berth_frontend.admin.apps.api import router as admin_apps_router
 from berth_frontend.admin.billing.api import router as admin_billing_router
@@ -34,6 +34,7 @@ def create_app(settings: FrontendSettings | None = None) -> FastAPI:
         http, auth=settings.auth_url, deploy=settings.deploy_url, billing=settings.billing_url
     )
     verifier = make_verifier(settings)
+    revocations = RevocationSync(settings, verifier)
 
     async def auth_keys() -> None:
         await verifier.jwks.key_set(None)
@@ -55,8 +56,9 @@ def create_app(settings: FrontendSettings | None = None) -> FastAPI:
             admin_apps_router,
             screens_router,
         ],
-        ready_checks=[auth_keys],
-        on_shutdown=[close_http],
+        ready_checks=[auth_keys, revocations.revocations_loaded],
+        on_startup=[revocations.start],
+        on_shutdown=[revocations.stop, close_http],
         dependencies=[Depends(verify_csrf)],
         docs_url=None,
         redoc_url=None,

@@ -5,7 +5,9 @@ from loguru import logger
 
 from berth_common.app import create_service_app
 from berth_common.errors import ServiceUnavailable
+from berth_common.revocation import Denylist
 from berth_common.security import JWKSCache, TokenVerifier
+from berth_common.service import RevocationSync
 from berth_gateway.api import NO_APP_PATH, no_app_route, verify_route
 from berth_gateway.config import GatewaySettings
 from berth_gateway.policy import RoutePolicy
@@ -14,11 +16,21 @@ from berth_gateway.service import Gatekeeper, VerifiedTokenCache
 
 
 def create_app(
-    settings: GatewaySettings | None = None, *, jwks: JWKSCache | None = None
+    settings: GatewaySettings | None = None,
+    *,
+    jwks: JWKSCache | None = None,
+    denylist: Denylist | None = None,
 ) -> FastAPI:
     settings = settings or GatewaySettings()
     jwks = jwks or JWKSCache(settings.jwks_url, ttl_seconds=settings.jwks_cache_seconds)
-    verifier = TokenVerifier(jwks, issuer=settings.issuer, audience=settings.token_audience)
+    verifier = TokenVerifier(
+        jwks,
+        issuer=settings.issuer,
+        audience=settings.token_audience,
+        denylist=denylist if denylist is not None else Denylist(),
+    )
+    # revoked sessions, clients and users: from auth, kept current by its events
+    revocations = RevocationSync(settings, verifier)
     limiter = None
     if settings.rate_limit_enabled:
         limiter = RateLimiter(
@@ -46,8 +58,9 @@ def create_app(
     app = create_service_app(
         settings,
         title="Berth gateway",
-        ready_checks=[jwks_loaded],
-        on_startup=[load_jwks_early],
+        ready_checks=[jwks_loaded, revocations.revocations_loaded],
+        on_startup=[load_jwks_early, revocations.start],
+        on_shutdown=[revocations.stop],
         # Traefik logs every request already
         quiet_paths=frozenset({"/verify", NO_APP_PATH}),
         # nothing here is a public API: /verify is for Traefik only

@@ -80,7 +80,7 @@ class VerifiedTokenCache:
     """Remembers verified tokens briefly so repeat calls skip the signature check.
 
     Only successes are kept, keyed by the exact token, never past the token's own expiry;
-    the oldest entry makes room when full.
+    the oldest entry makes room when full. Revocation is checked on every call, cached or not.
     """
 
     def __init__(self, verifier: TokenVerifier, ttl_seconds: float, max_entries: int) -> None:
@@ -94,6 +94,8 @@ class VerifiedTokenCache:
         cached = self._entries.get(token)
         if cached is not None:
             if cached[1] > now:
+                # a remembered token may have been revoked since: the denylist has the say
+                self.verifier.check_revoked(cached[0].principal)
                 return cached[0]
             del self._entries[token]
         principal = await self.verifier.verify(token)

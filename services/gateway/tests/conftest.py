@@ -8,6 +8,7 @@ import pytest
 from gateway_testkit import TokenFactory, gateway_settings, sign_token
 from joserfc.jwk import ECKey
 
+from berth_common.revocation import Denylist, Revocations
 from berth_common.security import JWKSCache
 from berth_gateway.main import create_app
 
@@ -37,8 +38,16 @@ def make_token(signing_key: ECKey) -> TokenFactory:
 
 
 @pytest.fixture
+def denylist() -> Denylist:
+    """The test gateways' revocation list, loaded (empty) as if from auth; tests add to it."""
+    revoked = Denylist()
+    revoked.load(Revocations())
+    return revoked
+
+
+@pytest.fixture
 def gateway_factory(
-    jwks_document: dict[str, Any],
+    jwks_document: dict[str, Any], denylist: Denylist
 ) -> Callable[..., httpx.AsyncClient]:
     """An httpx client on a fresh gateway app whose key cache already holds the test keys."""
 
@@ -47,7 +56,7 @@ def gateway_factory(
             "http://127.0.0.1:9/.well-known/jwks.json", ttl_seconds=3600, min_refetch_seconds=3600
         )
         jwks.load(jwks_document)
-        app = create_app(gateway_settings(**overrides), jwks=jwks)
+        app = create_app(gateway_settings(**overrides), jwks=jwks, denylist=denylist)
         return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://gateway")
 
     return build

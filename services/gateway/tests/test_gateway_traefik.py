@@ -46,6 +46,8 @@ async def app(scope, receive, send):
         return
     if scope["path"] == "/.well-known/jwks.json":
         body = JWKS
+    elif scope["path"] == "/internal/revocations":
+        body = b'{"sessions": [], "clients": [], "users": []}'
     else:
         body = json.dumps({
             "path": scope["path"],
@@ -130,6 +132,8 @@ def edge(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
         "TOKEN_AUDIENCE": "berth",
         "JWKS_URL": f"{echo_url}/.well-known/jwks.json",
         "GATEWAY_RATE_LIMIT_STORAGE_URL": "memory://",
+        # no RabbitMQ subscription here: the gateway polls the echo's (empty) revocation list
+        "BROKER_URL": "filesystem://",
         "GATEWAY_RATE_LIMIT_ENABLED": "true",
         "LOG_LEVEL": "WARNING",
     }

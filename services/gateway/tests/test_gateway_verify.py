@@ -2,13 +2,17 @@
 
 import secrets
 import socket
+import time
 from collections.abc import Callable
+from typing import Any
 
 import httpx
 import pytest
 from gateway_testkit import TokenFactory, gateway_settings, sign_token
 from joserfc.jwk import ECKey
 
+from berth_common.revocation import Denylist, Revocations
+from berth_common.security import JWKSCache
 from berth_gateway.main import create_app
 
 IDENTITY = ("x-user-id", "x-user-kind", "x-user-roles", "x-user-scopes", "x-client-id")
@@ -299,7 +303,11 @@ async def test_ready_fails_when_jwks_cannot_be_loaded(make_token: TokenFactory) 
     async with httpx.AsyncClient(transport=transport, base_url="http://gateway") as client:
         response = await client.get("/ready")
         assert response.status_code == 503
-        assert response.json()["error"]["details"] == {"jwks_loaded": "ServiceUnavailable"}
+        # neither keys nor revocations could be loaded from auth (nothing listens there)
+        assert response.json()["error"]["details"] == {
+            "jwks_loaded": "ServiceUnavailable",
+            "revocations_loaded": "ServiceUnavailable",
+        }
         unavailable = await client.get(
             "/verify", headers=forwarded("/api/x/v1/y", token=make_token())
         )
@@ -437,3 +445,67 @@ async def test_the_admin_host_is_a_platform_origin_too(
         assert (await gateway.get("/verify", headers=ok)).status_code == 200
         other = cookie_call(uri, token, Origin="https://admin.berth.example:8443")
         assert_error(await gateway.get("/verify", headers=other), 403, "csrf_failed")
+
+
+# --- revocation: the denylist is consulted on every call, cached token or not -----------------
+
+
+def revoked(**entries: list[dict[str, Any]]) -> Revocations:
+    until = int(time.time()) + 600
+    return Revocations.model_validate(
+        {kind: [{"until": until, **entry} for entry in items] for kind, items in entries.items()}
+    )
+
+
+async def test_a_revoked_session_is_refused_even_when_its_token_is_cached(
+    gateway: httpx.AsyncClient, make_token: TokenFactory, denylist: Denylist
+) -> None:
+    token = make_token(sub="u-5", sid="family-1")
+    other = make_token(sub="u-5", sid="family-2")
+    headers = forwarded("/api/deploy/v1/apps", token=token)
+    assert (await gateway.get("/verify", headers=headers)).status_code == 200  # now cached
+    denylist.merge(revoked(sessions=[{"id": "family-1"}]))
+    response = await gateway.get("/verify", headers=headers)
+    assert_error(response, 401, "unauthorized")
+    assert response.json()["error"]["message"] == "Access token has been revoked"
+    same_user = forwarded("/api/deploy/v1/apps", token=other)
+    assert (await gateway.get("/verify", headers=same_user)).status_code == 200
+
+
+async def test_a_revoked_machine_client_is_refused(
+    gateway: httpx.AsyncClient, make_token: TokenFactory, denylist: Denylist
+) -> None:
+    token = make_token(sub="team-9", client_id="team-9", roles=[], scope="billing:read")
+    headers = forwarded("/api/billing/v1/plans/x", token=token)
+    assert (await gateway.get("/verify", headers=headers)).status_code == 200
+    denylist.merge(revoked(clients=[{"id": "team-9"}]))
+    assert_error(await gateway.get("/verify", headers=headers), 401, "unauthorized")
+
+
+async def test_tokens_issued_before_a_users_not_before_are_refused(
+    gateway: httpx.AsyncClient, make_token: TokenFactory, denylist: Denylist
+) -> None:
+    old = make_token(sub="u-6", roles=["user", "admin"])
+    headers = forwarded("/api/auth/v1/admin/users", token=old)
+    assert (await gateway.get("/verify", headers=headers)).status_code == 200
+    not_before = int(time.time()) + 1  # e.g. the admin role was just taken away
+    denylist.merge(revoked(users=[{"id": "u-6", "not_before": not_before}]))
+    assert_error(await gateway.get("/verify", headers=headers), 401, "unauthorized")
+    # what auth issues from now on carries an iat at or after not_before
+    fresh = make_token(sub="u-6", roles=["user"], iat=not_before)
+    response = await gateway.get("/verify", headers=forwarded("/api/x/v1/y", token=fresh))
+    assert response.status_code == 200
+
+
+async def test_until_the_denylist_is_loaded_tokens_get_503(
+    jwks_document: dict[str, Any], make_token: TokenFactory
+) -> None:
+    jwks = JWKSCache("http://127.0.0.1:9/jwks", ttl_seconds=3600, min_refetch_seconds=3600)
+    jwks.load(jwks_document)
+    app = create_app(gateway_settings(), jwks=jwks, denylist=Denylist())
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://gateway") as client:
+        unloaded = await client.get("/verify", headers=forwarded("/api/x", token=make_token()))
+        assert_error(unloaded, 503, "service_unavailable")
+        public = await client.get("/verify", headers=forwarded("/oauth/token", "POST"))
+        assert public.status_code == 200

@@ -40,6 +40,7 @@ from berth_common.dbroles import (
     service_roles,
 )
 from berth_common.migrations import upgrade
+from berth_common.revocation import Revocations
 from berth_common.testing.processes import free_port
 
 DEFAULT_SERVER = "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
@@ -370,8 +371,12 @@ def berth_env(
 
 
 def trust_keys(app: FastAPI, public_jwks: dict[str, Any]) -> None:
-    """Point an in-process app's token verifier at the run's keys (no network)."""
-    app.state.token_verifier.jwks.load(public_jwks)
+    """Point an in-process app's token verifier at the run's keys (no network), with an
+    empty revocation list as loaded (the app's own feed keeps it current if it can)."""
+    verifier = app.state.token_verifier
+    verifier.jwks.load(public_jwks)
+    if verifier.denylist is not None and not verifier.denylist.loaded:
+        verifier.denylist.load(Revocations())
 
 
 @asynccontextmanager

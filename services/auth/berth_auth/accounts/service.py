@@ -17,6 +17,7 @@ from berth_auth.dao import LoginEventDAO, RefreshFamilyDAO, UserDAO
 from berth_auth.deps import ClientMeta
 from berth_auth.models import User
 from berth_auth.passwords import generate_code, hash_password, hmac_digest
+from berth_auth.revocations import service as revocations
 from berth_auth.throttle.dao import LoginAttemptWindowDAO
 from berth_common.errors import BerthError, Conflict, RateLimited
 from berth_common.outbox import publish_event
@@ -265,6 +266,7 @@ async def reset_password(
     if user.email_verified_at is None:  # the code proved the mailbox is theirs
         user.email_verified_at = now
     await RefreshFamilyDAO(session).revoke_all(user.id, "password_reset", now)
+    await revocations.user_tokens_revoked(session, settings, user, now)
     await notify_password_changed(
         session, settings, user, "You have been signed out everywhere; sign in again."
     )

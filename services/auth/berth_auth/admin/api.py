@@ -18,6 +18,7 @@ from berth_auth.admin.schemas import (
     UserFilters,
 )
 from berth_auth.admin.service import SelfModification
+from berth_auth.deps import SettingsDep
 from berth_common.db import SessionDep
 from berth_common.errors import Forbidden, NotFound, Unauthorized, Unprocessable, error_responses
 from berth_common.pagination import Page, PageDep
@@ -91,9 +92,11 @@ async def get_user(
     responses=error_responses(NotFound, SelfModification),
 )
 async def block_user(
-    user_id: uuid.UUID, body: BlockIn, admin: AdminUser, session: SessionDep
+    user_id: uuid.UUID, body: BlockIn, admin: AdminUser, session: SessionDep, settings: SettingsDep
 ) -> AdminUserOut:
-    return AdminUserOut.from_user(await service.block_user(session, admin, user_id, body.reason))
+    return AdminUserOut.from_user(
+        await service.block_user(session, admin, user_id, body.reason, settings=settings)
+    )
 
 
 @router.post("/{user_id}/unblock", response_model=AdminUserOut, responses=error_responses(NotFound))
@@ -107,6 +110,8 @@ async def unblock_user(user_id: uuid.UUID, admin: AdminUser, session: SessionDep
     responses=error_responses(NotFound, SelfModification),
 )
 async def set_roles(
-    user_id: uuid.UUID, body: RolesIn, admin: AdminUser, session: SessionDep
+    user_id: uuid.UUID, body: RolesIn, admin: AdminUser, session: SessionDep, settings: SettingsDep
 ) -> AdminUserOut:
-    return AdminUserOut.from_user(await service.set_roles(session, admin, user_id, body.roles))
+    return AdminUserOut.from_user(
+        await service.set_roles(session, admin, user_id, body.roles, settings=settings)
+    )

@@ -12,8 +12,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from berth_auth.accounts.service import now_utc
 from berth_auth.admin.dao import AdminUserDAO
 from berth_auth.admin.schemas import UserFilters
+from berth_auth.config import AuthSettings
 from berth_auth.dao import AuditNoteDAO, RefreshFamilyDAO
 from berth_auth.models import AuditNote, User
+from berth_auth.revocations import service as revocations
 from berth_common.errors import Conflict, Forbidden, NotFound
 from berth_common.outbox import publish_event
 from berth_common.pagination import PageParams
@@ -77,15 +79,24 @@ async def get_user(
 
 
 async def block_user(
-    session: AsyncSession, actor: Principal, user_id: uuid.UUID, reason: str
+    session: AsyncSession,
+    actor: Principal,
+    user_id: uuid.UUID,
+    reason: str,
+    *,
+    settings: AuthSettings,
 ) -> User:
+    """Blocked: no sign-in, no refresh, and every access token already issued is refused
+    within seconds (gateway and services)."""
     require_admin(actor)
     if actor.subject == str(user_id):
         raise SelfModification("You cannot block yourself")
     user = await _locked_user(session, user_id)
     user.is_blocked = True
     user.blocked_reason = reason
-    revoked = await RefreshFamilyDAO(session).revoke_all(user.id, "blocked", now_utc())
+    now = now_utc()
+    revoked = await RefreshFamilyDAO(session).revoke_all(user.id, "blocked", now)
+    await revocations.user_tokens_revoked(session, settings, user, now)
     await _audit(session, actor, user, "user.block", f"{reason} (sessions revoked: {revoked})")
     await publish_event(session, "auth.user.blocked", {"user_id": str(user.id)})
     await session.flush()
@@ -106,8 +117,15 @@ async def unblock_user(session: AsyncSession, actor: Principal, user_id: uuid.UU
 
 
 async def set_roles(
-    session: AsyncSession, actor: Principal, user_id: uuid.UUID, roles: list[str]
+    session: AsyncSession,
+    actor: Principal,
+    user_id: uuid.UUID,
+    roles: list[str],
+    *,
+    settings: AuthSettings,
 ) -> User:
+    """New roles; tokens carrying the old ones are refused within seconds (the panel then
+    refreshes its token and gets the new roles)."""
     require_admin(actor)
     wanted = {"user", *roles}  # every account is at least a user
     new_roles = [role for role in ROLES if role in wanted]
@@ -120,6 +138,7 @@ async def set_roles(
         session, actor, user, "user.roles", f"{','.join(old_roles)} -> {','.join(new_roles)}"
     )
     if set(old_roles) != set(new_roles):
+        await revocations.user_tokens_revoked(session, settings, user, now_utc())
         await publish_event(
             session, "auth.user.roles_changed", {"user_id": str(user.id), "roles": new_roles}
         )

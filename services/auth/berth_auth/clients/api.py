@@ -6,6 +6,7 @@ from fastapi import APIRouter, Depends, Path, Query
 
 from berth_auth.clients import service
 from berth_auth.clients.schemas import Client, ClientCreate, ClientWithSecret, ScopeInfo
+from berth_auth.deps import SettingsDep
 from berth_auth.scopes import SCOPE_CATALOG
 from berth_common.db import SessionDep
 from berth_common.errors import Conflict, Forbidden, NotFound, Unauthorized, error_responses
@@ -76,10 +77,12 @@ async def get_client(ref: ClientRef, _: AdminUser, session: SessionDep) -> Clien
     "/{id}/revoke",
     response_model=Client,
     responses=error_responses(NotFound),
-    summary="Revoke a machine client (idempotent); it can no longer get tokens",
+    summary="Revoke a machine client (idempotent): no new tokens, issued ones stop working",
 )
-async def revoke_client(ref: ClientRef, admin: AdminUser, session: SessionDep) -> Client:
-    client = await service.revoke_machine_client(session, ref, actor_id=admin.subject)
+async def revoke_client(
+    ref: ClientRef, admin: AdminUser, session: SessionDep, settings: SettingsDep
+) -> Client:
+    client = await service.revoke_machine_client(session, settings, ref, actor_id=admin.subject)
     return Client.model_validate(client)
 
 

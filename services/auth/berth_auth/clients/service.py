@@ -12,9 +12,11 @@ from loguru import logger
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from berth_auth.clients.dao import OAuthClientDAO
+from berth_auth.config import AuthSettings
 from berth_auth.dao import AuditNoteDAO
 from berth_auth.models import OAuthClient
 from berth_auth.passwords import dummy_verify, generate_token, hash_password, verify_password
+from berth_auth.revocations import service as revocations
 from berth_auth.scopes import SCOPE_CATALOG
 from berth_common.errors import Conflict, NotFound
 from berth_common.pagination import PageParams
@@ -136,12 +138,17 @@ async def get_machine_client(session: AsyncSession, ref: str) -> OAuthClient:
     return client
 
 
-async def revoke_machine_client(session: AsyncSession, ref: str, *, actor_id: str) -> OAuthClient:
-    """Idempotent: revoking a revoked client changes nothing and writes no second note."""
+async def revoke_machine_client(
+    session: AsyncSession, settings: AuthSettings, ref: str, *, actor_id: str
+) -> OAuthClient:
+    """No new tokens, and the ones issued stop working within seconds everywhere.
+
+    Idempotent: revoking a revoked client changes nothing and writes no second note."""
     client = await get_machine_client(session, ref)
     if client.revoked_at is None:
         client.revoked_at = datetime.now(UTC)
         await session.flush()
+        await revocations.client_revoked(session, settings, client.client_id, client.revoked_at)
         await AuditNoteDAO(session).note(
             actor_id=actor_id, action="client.revoke", detail=f"client_id={client.client_id}"
         )

@@ -48,6 +48,7 @@ from berth_auth.passwords import (
     needs_rehash,
     verify_password,
 )
+from berth_auth.revocations import service as revocations
 from berth_auth.scopes import INTROSPECT_SCOPE, format_scope, parse_scope
 from berth_auth.throttle.service import LoginThrottle, login_email
 from berth_auth.tokens import decode_access_token, mint_access_token
@@ -169,6 +170,7 @@ class TokenService:
         if token.used_at is not None:
             if family.revoked_at is None:
                 await self.families.revoke(family, reason="reuse_detected", at=now)
+                await revocations.sessions_revoked(self.session, self.settings, [family.id], now)
                 logger.warning("refresh token reuse detected: session {} revoked", family.id)
             raise InvalidGrantError(description="refresh token reuse detected")
         if family.revoked_at is not None:
@@ -206,15 +208,19 @@ class TokenService:
     # --- revocation and introspection -----------------------------------------------------
 
     async def revoke(self, client: OAuthClient, token: str) -> None:
-        """RFC 7009: a refresh token ends its whole session; access tokens are short-lived JWTs
-        and unknown tokens are answered with success too, so nothing is revealed."""
+        """RFC 7009: a refresh token ends its whole session, and the session's access tokens
+        stop working everywhere within seconds (berth_auth.revocations); unknown tokens are
+        answered with success too, so nothing is revealed."""
         found = await self.tokens.get_by_hash(hmac_digest(self.secret, token))
         if found is None:
             return
         family = await self.families.get_for_update(found.family_id)
         if family is None or family.client_id != client.client_id:
             return  # not this client's token: refuse silently, as for unknown tokens
-        await self.families.revoke(family, reason="revoked", at=_now())
+        if family.revoked_at is None:
+            now = _now()
+            await self.families.revoke(family, reason="revoked", at=now)
+            await revocations.sessions_revoked(self.session, self.settings, [family.id], now)
         logger.info("session {} revoked by its client", family.id)
 
     async def introspect(self, caller: OAuthClient, token: str, hint: str | None) -> dict[str, Any]:
@@ -328,6 +334,7 @@ class TokenService:
             scope=scope,
             roles=list(user.roles),
             session_id=str(family.id),
+            issued_at=revocations.issued_at(user),
         )
         return IssuedTokens(access.token, access.expires_in, scope, refresh)
 

@@ -103,9 +103,9 @@ async def list_sessions(
     responses=error_responses(NotFound),
 )
 async def revoke_session(
-    session_id: uuid.UUID, principal: CurrentUser, session: SessionDep
+    session_id: uuid.UUID, principal: CurrentUser, session: SessionDep, settings: SettingsDep
 ) -> Response:
-    await service.revoke_session(session, principal, session_id)
+    await service.revoke_session(session, settings, principal, session_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 

@@ -18,6 +18,7 @@ from berth_auth.dao import LoginEventDAO, RefreshFamilyDAO, UserDAO
 from berth_auth.deps import ClientMeta
 from berth_auth.models import LoginEvent, RefreshTokenFamily, User
 from berth_auth.passwords import hash_password, verify_password
+from berth_auth.revocations import service as revocations
 from berth_common.errors import Forbidden, NotFound, RateLimited, Unauthorized
 from berth_common.pagination import PageParams
 from berth_common.security import Principal
@@ -100,6 +101,8 @@ async def change_password(
     revoked = await RefreshFamilyDAO(session).revoke_all(
         user.id, "password_changed", now, keep=session_id(principal)
     )
+    # every access token issued before, this session's too (the panel refreshes it)
+    await revocations.user_tokens_revoked(session, settings, user, now)
     await record_event(
         session,
         kind=PASSWORD_CHANGE,
@@ -122,13 +125,20 @@ async def list_sessions(
     return await RefreshFamilyDAO(session).list(params, RefreshTokenFamily.user_id == user.id)
 
 
-async def revoke_session(session: AsyncSession, principal: Principal, family_id: uuid.UUID) -> None:
+async def revoke_session(
+    session: AsyncSession, settings: AuthSettings, principal: Principal, family_id: uuid.UUID
+) -> None:
+    """Sign a session out: its refresh token stops refreshing, its access tokens stop working
+    within seconds."""
     user = await active_user(session, principal)
     families = RefreshFamilyDAO(session)
     family = await families.get_for_user(family_id, user.id)
     if family is None:  # another user's session is as unknown as a made-up id
         raise NotFound("Session not found")
-    await families.revoke(family, reason="user_revoked", at=now_utc())
+    if family.revoked_at is None:
+        now = now_utc()
+        await families.revoke(family, reason="user_revoked", at=now)
+        await revocations.sessions_revoked(session, settings, [family.id], now)
 
 
 async def login_history(
