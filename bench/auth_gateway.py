@@ -1,10 +1,13 @@
 """Cost of the edge: an authenticated GET direct to the service, through Traefik without
-auth, and through Traefik + gateway forwardAuth, all measured in one run; then refresh-grant
-throughput. Prints figures; it never passes or fails on a timing.
+auth, and through Traefik + gateway forwardAuth (route policy, token, revocation denylist,
+rate limit), all measured in one run; then refresh-grant throughput; then the gateway's
+decision alone, in-process, without and with a large revocation denylist. Prints figures; it
+never passes or fails on a timing.
 
     uv run python bench/auth_gateway.py [--seconds 10] [--connections 16]
 
-Needs the machine's PostgreSQL and RabbitMQ (like the tests) and `wrk` (apt-get install wrk).
+Needs the machine's PostgreSQL and RabbitMQ (like the tests) and `wrk`
+(`bash scripts/install-system-deps.sh --bench`, which `make bench` runs).
 """
 
 import argparse
@@ -15,10 +18,13 @@ import shutil
 import statistics
 import sys
 import time
+import uuid
 from pathlib import Path
 
 import httpx
 
+from berth_common.revocation import Denylist, Revocations
+from berth_common.security import JWKSCache, TokenVerifier
 from berth_common.testing.bench import (
     BENCH_ADMIN_EMAIL,
     BENCH_ADMIN_PASSWORD,
@@ -26,8 +32,10 @@ from berth_common.testing.bench import (
     rss_mb,
     wrk,
 )
-from berth_common.testing.oauth import bearer
+from berth_common.testing.oauth import bearer, mint_access_token
 from berth_common.testing.platform import Platform
+from berth_gateway.policy import RoutePolicy
+from berth_gateway.service import ForwardedRequest, Gatekeeper, VerifiedTokenCache
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -104,6 +112,53 @@ def login(base: str) -> dict:
     return r.json()
 
 
+def big_denylist(entries_per_kind: int) -> Denylist:
+    """A denylist far fuller than a real one (entries live for one token lifetime)."""
+    until = int(time.time()) + 600
+    denylist = Denylist()
+    denylist.load(
+        Revocations.model_validate(
+            {
+                "sessions": [{"id": f"s-{i}", "until": until} for i in range(entries_per_kind)],
+                "clients": [{"id": f"c-{i}", "until": until} for i in range(entries_per_kind)],
+                "users": [
+                    {"id": f"u-{i}", "not_before": until - 600, "until": until}
+                    for i in range(entries_per_kind)
+                ],
+            }
+        )
+    )
+    return denylist
+
+
+async def decision_cost(platform: Platform, calls: int, rounds: int = 5) -> dict[str, float]:
+    """Microseconds per gateway decision in-process (cached token, no rate limit), best of
+    `rounds` alternating runs: without a denylist, and with one of 3 x 10,000 entries."""
+    signing = json.loads(platform.env["AUTH_JWT_PRIVATE_JWKS"])
+    public = {"keys": [{k: v for k, v in key.items() if k != "d"} for key in signing["keys"]]}
+    issuer = platform.env["BERTH_PUBLIC_URL"]
+    token = mint_access_token(
+        signing, issuer=issuer, subject=str(uuid.uuid4()), session_id=str(uuid.uuid4())
+    )
+    variants = {"no denylist": None, "denylist, 30,000 entries": big_denylist(10_000)}
+    keepers = {}
+    for name, denylist in variants.items():
+        jwks = JWKSCache("http://unused.invalid/jwks.json")
+        jwks.load(public)
+        verifier = TokenVerifier(jwks, issuer=issuer, audience="berth", denylist=denylist)
+        keepers[name] = Gatekeeper(RoutePolicy(), VerifiedTokenCache(verifier, 30, 10_000), None)
+    request = ForwardedRequest("GET", "/api/auth/v1/me", "127.0.0.1", token)
+    best = dict.fromkeys(variants, float("inf"))
+    for _ in range(rounds):
+        for name, keeper in keepers.items():
+            await keeper.admit(request)  # warm: token cache, policy cache
+            started = time.perf_counter()
+            for _ in range(calls):
+                await keeper.admit(request)
+            best[name] = min(best[name], (time.perf_counter() - started) / calls * 1e6)
+    return best
+
+
 def row(name: str, m: dict[str, float], base: dict[str, float] | None) -> str:
     ratio = f"{m['rps'] / base['rps']:.2f}x" if base else "1.00x"
     return (
@@ -119,7 +174,7 @@ def main() -> None:
     parser.add_argument("--refresh-sessions", type=int, default=8)
     args = parser.parse_args()
     if not shutil.which("wrk"):
-        sys.exit("wrk is not installed: apt-get install -y wrk")
+        sys.exit("wrk is not installed: bash scripts/install-system-deps.sh --bench")
 
     # the refresh sessions all log in from this address
     with bench_platform(ROOT, {"AUTH_LOGIN_MAX_FAILURES_PER_IP": "1000000"}) as platform:
@@ -146,6 +201,7 @@ def main() -> None:
             login(platform.public_url)["refresh_token"] for _ in range(args.refresh_sessions)
         ]
         refresh = asyncio.run(refresh_throughput(platform.public_url, sessions, args.seconds))
+        decision = asyncio.run(decision_cost(platform, calls=20_000))
 
         print(
             f"\nAuthenticated GET {path}: wrk -t1 -c{args.connections} -d{args.seconds}s on {os.cpu_count()} cores"
@@ -160,10 +216,18 @@ def main() -> None:
             f"\nRefresh grant through Traefik ({args.refresh_sessions} rotating sessions, {args.seconds}s):"
         )
         print(row("refresh_token grant", refresh, None))
+        plain = decision["no denylist"]
+        print("\nThe gateway's decision in-process (cached token, no rate limit), best of 5:")
+        for name, micros in decision.items():
+            print(f"{name:<34} {micros:>8.2f} us/decision {micros / plain:>6.2f}x")
         print(
             f"\nRSS after load: auth {rss_mb(auth.pid):.0f} MiB, gateway {rss_mb(gateway.pid):.0f} MiB, traefik {rss_mb(traefik.pid):.0f} MiB"
         )
-        print(json.dumps({"get": dict(results), "refresh": refresh}, indent=None))
+        print(
+            json.dumps(
+                {"get": dict(results), "refresh": refresh, "decision_us": decision}, indent=None
+            )
+        )
 
 
 if __name__ == "__main__":

@@ -42,6 +42,7 @@ def mint_access_token(
     client_id: str = PANEL_CLIENT_ID,
     lifetime: int = 600,
     audience: str = "berth",
+    session_id: str | None = None,
 ) -> str:
     """An access token as auth issues it (RFC 9068 profile), for a service's in-process tests.
 
@@ -68,4 +69,6 @@ def mint_access_token(
         "scope": scope,
         "roles": roles if roles is not None else ([] if subject == client_id else ["user"]),
     }
+    if session_id is not None:
+        claims["sid"] = session_id
     return jwt.encode({"alg": "ES256", "typ": "at+jwt", "kid": kid}, claims, keys)
