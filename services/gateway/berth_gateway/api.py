@@ -16,6 +16,7 @@ from fastapi.responses import JSONResponse, Response
 from starlette.routing import Match, Route
 from starlette.types import Scope
 
+from berth_common.config import origin_of
 from berth_common.errors import BerthError, error_body
 from berth_common.security import token_from_request
 from berth_gateway.policy import InvalidPath, LoginRequired
@@ -70,6 +71,18 @@ def _local(uri: str) -> str:
     return f"{parts.path}?{parts.query}" if parts.query else parts.path
 
 
+def platform_origin(request: Request) -> str:
+    """The platform origin the browser is on (the admin host's own, when it is that one): the
+    session cookies are host-only, so signing in must happen on the same host."""
+    headers = request.headers
+    proto, host = headers.get("x-forwarded-proto"), headers.get("x-forwarded-host")
+    if proto and host:
+        origin = origin_of(f"{proto}://{host}")
+        if origin in request.app.state.gatekeeper.origins:
+            return origin
+    return request.app.state.settings.public_url.rstrip("/")
+
+
 def sign_in_response(request: Request, forwarded: ForwardedRequest, exc: LoginRequired) -> Response:
     """A browser page without a usable session: navigations are redirected to sign in (which
     renews an expired session from the refresh cookie and comes straight back); htmx requests
@@ -81,7 +94,7 @@ def sign_in_response(request: Request, forwarded: ForwardedRequest, exc: LoginRe
         return JSONResponse(body, status_code=401, headers={**exc.headers, "HX-Redirect": target})
     if forwarded.method in ("GET", "HEAD"):
         # absolute: Traefik resolves a relative Location against the gateway's own address
-        base = request.app.state.settings.public_url.rstrip("/")
+        base = platform_origin(request)
         target = f"{base}{SIGN_IN_PATH}?{urlencode({'next': _local(forwarded.uri)})}"
         return Response(status_code=302, headers={"Location": target, "Cache-Control": "no-store"})
     return JSONResponse(error_body(exc.code, exc.message), status_code=401, headers=exc.headers)

@@ -64,6 +64,26 @@ async def test_anonymous_navigation_to_a_page_is_redirected_to_sign_in(
     assert parse_qs(location.query) == {"next": [uri]}
 
 
+@pytest.mark.parametrize(
+    ("forwarded_host", "sign_in_at"),
+    [
+        ("admin.berth.example", "https://admin.berth.example"),  # the admin host keeps its own
+        ("evil.example", ISSUER),  # any other host claim: the public URL
+    ],
+)
+async def test_sign_in_happens_on_the_platform_host_the_browser_is_on(
+    gateway_factory, forwarded_host: str, sign_in_at: str
+) -> None:
+    async with gateway_factory(BERTH_ADMIN_URL="https://admin.berth.example") as gateway:
+        headers = forwarded(
+            "/admin/users", X_Forwarded_Proto="https", X_Forwarded_Host=forwarded_host
+        )
+        response = await gateway.get("/verify", headers=headers)
+        assert response.status_code == 302
+        location = urlsplit(response.headers["location"])
+        assert f"{location.scheme}://{location.netloc}" == sign_in_at
+
+
 async def test_an_expired_session_on_a_page_goes_to_sign_in_too(
     gateway: httpx.AsyncClient, make_token: TokenFactory
 ) -> None:
