@@ -10,6 +10,7 @@ import os
 import re
 import subprocess
 import sys
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -26,6 +27,14 @@ from kombu.transport.native_delayed_delivery import (
 from berth_common.broker import QUORUM, AmqpPublisher
 from berth_common.brokerdefs import password_env, password_hash, service_user
 from berth_common.messages import EVENTS_EXCHANGE, OutgoingMessage, event_message, task_message
+from berth_common.revocation import (
+    REVOKED_EVENT,
+    Denylist,
+    RevocationFeed,
+    Revocations,
+    TokenRevoked,
+)
+from berth_common.security import Principal
 from berth_common.testing.platform import BIN
 from berth_common.testing.plugin import (
     BROKER_DEFINITIONS,
@@ -36,6 +45,8 @@ from berth_common.testing.plugin import (
 from berth_common.testing.processes import ManagedProcess
 
 SERVICES = ("auth", "billing", "deploy")
+#: every process type that verifies tokens follows revocations with its own broker user
+TOKEN_CHECKERS = (*SERVICES, "frontend", "gateway")
 
 
 @pytest.fixture(scope="module")
@@ -43,9 +54,9 @@ def users(repo_root: Path) -> Iterator[dict[str, str]]:
     """{service: URL of its broker user} on a vhost of this module."""
     with (
         isolated_vhost("berth_perms") as vhost_url,
-        service_broker_users(repo_root, vhost_url, SERVICES) as users,
+        service_broker_users(repo_root, vhost_url, TOKEN_CHECKERS) as users,
     ):
-        assert set(users) == set(SERVICES), "rabbitmqctl could not create the broker users"
+        assert set(users) == set(TOKEN_CHECKERS), "rabbitmqctl could not create the broker users"
         # Celery's shared delay exchanges, declared as every worker does at start
         with Connection(users["auth"]) as connection:
             declare_native_delayed_delivery_exchanges_and_queues(connection, "quorum")
@@ -167,6 +178,83 @@ async def test_no_service_can_send_into_or_read_another_services_queue(users):
 
     for operation in ("declare", "consume", "bind", "delete", "purge"):
         await refused(lambda op=operation: on_deploys_queue(op))
+
+
+async def test_every_token_checker_follows_revocations_with_its_own_user(users):
+    auth = await ready(users["auth"], "auth")  # auth's publisher declares berth.events
+
+    async def nothing_revoked() -> Revocations:
+        return Revocations()
+
+    feeds: dict[str, tuple[RevocationFeed, Denylist]] = {}
+    try:
+        for name in TOKEN_CHECKERS:
+            denylist = Denylist()
+            feed = RevocationFeed(
+                denylist,
+                nothing_revoked,
+                users[name],
+                name=name,
+                resync_seconds=600,
+                poll_seconds=600,
+            )
+            await feed.start()
+            feeds[name] = (feed, denylist)
+        await until(lambda: all(feed.live for feed, _ in feeds.values()), "every subscription")
+        until_s = int(time.time()) + 600
+        revoked = {"sessions": [{"id": "s-revoked", "until": until_s}]}
+        await auth.publish(event_message(REVOKED_EVENT, revoked, source="auth"))
+        session = Principal("u1", "user", "berth-panel", session_id="s-revoked")
+
+        def everyone_refuses() -> bool:
+            for _, denylist in feeds.values():
+                try:
+                    denylist.check(session)
+                except TokenRevoked:
+                    continue
+                return False
+            return True
+
+        await until(everyone_refuses, "the revocation at every process")
+    finally:
+        await auth.close()
+        for feed, _ in feeds.values():
+            await feed.stop()
+
+
+async def test_the_gateway_and_frontend_users_may_only_follow_revocations(users):
+    await (await ready(users["auth"], "auth")).close()
+    for name in ("gateway", "frontend"):
+        url = users[name]
+        forged = event_message(REVOKED_EVENT, {"sessions": []}, source="auth")
+        await refused(lambda u=url, m=forged: publish(u, m))  # not even a revocation
+        to_auth = task_message("auth.mail.send", queue="auth")
+        await refused(lambda u=url, m=to_auth: publish(u, m))
+
+        async def on_queue(url: str, queue_name: str, key: str | None) -> None:
+            connection = await aio_pika.connect(url, timeout=10)
+            try:
+                channel = await connection.channel()
+                queue = await channel.declare_queue(queue_name, exclusive=True, auto_delete=True)
+                if key is not None:
+                    await queue.bind(EVENTS_EXCHANGE, routing_key=key)
+            finally:
+                await connection.close()
+
+        own = f"{name}.revocations.test.{uuid.uuid4().hex[:6]}"
+        await on_queue(url, own, REVOKED_EVENT)  # what it is for
+        for key in ("#", "auth.user.registered", "deploy.instance.started"):
+            await refused(lambda u=url, q=f"{own}x", k=key: on_queue(u, q, k))  # other events
+        other = "gateway" if name == "frontend" else "frontend"
+        await refused(lambda u=url, q=f"{other}.revocations.x": on_queue(u, q, None))
+        await refused(lambda u=url: on_queue(u, "auth", None))
+
+
+async def until(check, what: str, within: float = 10.0) -> None:
+    deadline = time.monotonic() + within
+    while not check():
+        assert time.monotonic() < deadline, f"{what}: not within {within}s"
+        await asyncio.sleep(0.05)
 
 
 def test_a_service_worker_runs_with_its_broker_user_alone(

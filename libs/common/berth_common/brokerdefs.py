@@ -15,8 +15,14 @@ without passwords. For the `<svc>` service, user `berth_<svc>` may configure, wr
   retried event goes back through the delay with its original key), so no service can send a
   delayed message into another service's queue.
 
+- `<svc>.revocations.*`: the exclusive queue each web process binds to `auth.access.revoked`
+  to keep its token denylist current (berth_common.revocation).
+
 Nothing else: not another service's exchange or queue, not the default exchange. `berth` is
 the operators' administrator, `berth_flower` the monitoring dashboard (events, no control).
+`berth_gateway` and `berth_frontend` (no Celery, no events of their own) may only use their
+`<svc>.revocations.*` queues and bind them to `auth.access.revoked` on berth.events (passive
+use of the exchange: no declaring it, no publishing).
 
 The definitions are loaded by RabbitMQ on boot (`load_definitions`); this module adds each
 user's password hash, from the environment, so no password is ever written in clear:

@@ -4,8 +4,10 @@ Access tokens are JWTs checked offline, so revoking a session, a machine client 
 tokens has to reach every process that checks them (the gateway and each service). auth keeps
 the truth in its database; each process holds a copy in memory:
 
-- at start it subscribes to the event `auth.access.revoked` (an exclusive queue of its own on
-  berth.events, so every replica gets every event) and loads the whole current list from auth
+- at start it subscribes to the event `auth.access.revoked` (an exclusive queue of its own,
+  `<service>.revocations.<host>.<pid>.<random>`, bound to berth.events, so every replica gets
+  every event; the broker users' rights allow exactly that, see berth_common.brokerdefs) and
+  loads the whole current list from auth
   (`GET <AUTH_URL>/internal/revocations`, not routed by Traefik);
 - each event merges into the copy within moments of auth's commit;
 - the whole list is loaded again after the subscription (re)starts, every RESYNC_SECONDS, and
@@ -182,9 +184,10 @@ class RevocationFeed:
         self.close_loader = close
         self.resync_seconds = resync_seconds
         self.poll_seconds = poll_seconds
-        # exclusive to this process; a fixed name, so a reconnect declares it again as is
+        # exclusive to this process, named after its service (the broker user may use only
+        # such queues); a fixed name, so a reconnect declares it again as is
         host = socket.gethostname()[:40]
-        self.queue_name = f"berth.revocations.{name}.{host}.{os.getpid()}.{uuid.uuid4().hex[:8]}"
+        self.queue_name = f"{name}.revocations.{host}.{os.getpid()}.{uuid.uuid4().hex[:8]}"
         self.live = False
         self._wake = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
@@ -265,9 +268,9 @@ class RevocationFeed:
         )
         try:
             channel = await connection.channel()
-            exchange = await channel.declare_exchange(
-                EVENTS_EXCHANGE, aio_pika.ExchangeType.TOPIC, durable=True
-            )
+            # passive: the exchange is the publishers' (auth's) to declare, and the gateway's and
+            # frontend's broker users may not; until it exists, polling covers
+            exchange = await channel.get_exchange(EVENTS_EXCHANGE, ensure=True)
             queue = await channel.declare_queue(
                 self.queue_name, exclusive=True, auto_delete=True, durable=False
             )

@@ -103,6 +103,8 @@ async def wait_until(check, within: float) -> float:
 async def test_an_event_reaches_a_subscribed_process_at_once(broker_url):
     auth = CountingAuth()
     denylist = Denylist()
+    publisher = make_publisher(broker_url, "")
+    await publisher.ping()  # auth's publisher declares berth.events; followers only use it
     # resync and polling far away: only the event can bring the revocation in time
     feed = RevocationFeed(
         denylist, auth.load, broker_url, name="test", resync_seconds=600, poll_seconds=600
@@ -114,7 +116,6 @@ async def test_an_event_reaches_a_subscribed_process_at_once(broker_url):
         # going live loads the whole list once more: nothing published meanwhile is missed
         await wait_until(lambda: auth.calls >= 2, within=5)
         denylist.check(person(sid="s-77"))
-        publisher = make_publisher(broker_url, "")
         message = event_message(
             REVOKED_EVENT, revocations(sessions=[{"id": "s-77"}]).model_dump(), source="auth"
         )
