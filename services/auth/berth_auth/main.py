@@ -12,6 +12,7 @@ from berth_auth.oauth.api import router as oauth_router
 from berth_auth.revocations import service as revocations
 from berth_auth.revocations.api import router as revocations_router
 from berth_auth.tokens import LocalJWKS, SigningKeys
+from berth_common.revocation import REVOCATIONS_PATH
 from berth_common.security import TokenVerifier
 from berth_common.service import build_service
 
@@ -39,5 +40,7 @@ def create_app(settings: AuthSettings | None = None) -> FastAPI:
         verifier=verifier,
         # auth is the source of the revocation list: it reads its own database
         revocations_from=revocations.loader(settings),
+        # every token-checking process loads the list each minute: counted, not logged
+        quiet_paths=frozenset({REVOCATIONS_PATH}),
         docs_prefix="/api/auth",
     )
