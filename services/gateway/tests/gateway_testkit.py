@@ -5,6 +5,7 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
+import httpx
 from joserfc import jwt
 from joserfc.jwk import ECKey
 
@@ -58,3 +59,34 @@ def gateway_settings(**overrides: Any) -> GatewaySettings:
     }
     values.update(overrides)
     return GatewaySettings(**values)
+
+
+IDENTITY = ("x-user-id", "x-user-kind", "x-user-roles", "x-user-scopes", "x-client-id")
+
+
+def forwarded(
+    uri: str,
+    method: str = "GET",
+    token: str | None = None,
+    **extra: str,
+) -> dict[str, str]:
+    headers = {
+        "X-Forwarded-Method": method,
+        "X-Forwarded-Uri": uri,
+        "X-Forwarded-Proto": "http",
+        "X-Forwarded-Host": "localhost:8080",
+        "X-Forwarded-For": "203.0.113.7",
+    }
+    if token is not None:
+        headers["Authorization"] = f"Bearer {token}"
+    headers.update({name.replace("_", "-"): value for name, value in extra.items()})
+    return headers
+
+
+def assert_error(response: httpx.Response, status: int, code: str) -> None:
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"] == "application/json"
+    body = response.json()
+    assert body["error"]["code"] == code
+    assert set(body["error"]) == {"code", "message", "details"}
+    assert not any(name in response.headers for name in IDENTITY)
