@@ -12,7 +12,7 @@ import httpx
 import pytest
 from support import ADMIN_EMAIL, ADMIN_PASSWORD, PASSWORD, code_from_mail
 
-from berth_common.testing.oauth import password_login
+from berth_common.testing.oauth import bearer, password_login
 from berth_common.testing.platform import Platform
 from berth_common.testing.plugin import (
     PlatformDatabase,
@@ -148,3 +148,14 @@ def admin_token(platform: Platform) -> str:
         r = password_login(c, ADMIN_EMAIL, ADMIN_PASSWORD)
         assert r.status_code == 200, r.text
         return r.json()["access_token"]
+
+
+@pytest.fixture(scope="module")
+def person(platform, register_verified) -> dict:
+    """A verified person signed in by password: email, id and their tokens (modules that
+    need someone else define their own `person`)."""
+    with httpx.Client(base_url=platform.public_url, timeout=20) as c:
+        email = register_verified()
+        tokens = password_login(c, email, PASSWORD).json()
+        me = c.get("/api/auth/v1/me", headers=bearer(tokens["access_token"])).json()
+        return {"email": email, "id": me["id"], **tokens}
