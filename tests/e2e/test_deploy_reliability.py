@@ -66,7 +66,13 @@ def test_worker_killed_mid_build_is_reaped_and_the_deploy_finishes(edge, platfor
     build = f"if [ ! -e /data/built-once ]; then touch /data/built-once; sleep {marker}; fi"
     app = create_app(edge, dave, f"file://{repo}", build_command=build)
     op = request(edge, dave, app["id"], "deploy")
-    wait_for(lambda: processes_with(f"sleep {marker}"), 60, "the slow build step")
+    # the step's shell shows the marker before it has touched /data: wait for the mark too
+    mark = os.path.join(platform.env["DEPLOY_DATA_DIR"], "apps", app["id"], "data", "built-once")
+    wait_for(
+        lambda: processes_with(f"sleep {marker}") and os.path.exists(mark),
+        60,
+        "the slow build step",
+    )
 
     platform.processes["deploy-worker"].kill()  # SIGKILL, the whole worker process group
     try:
