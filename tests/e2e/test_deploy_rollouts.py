@@ -246,7 +246,15 @@ def test_a_crash_loop_after_start_is_detected_and_the_app_fails(edge, platform, 
     )
     assert detail["status_reason"].startswith("crash loop: the process exited with code 2")
     assert detail["instances"][0]["status"] == "failed"
-    run_log = "\n".join(logs(edge, carol, app["id"], "run"))
+    # the status is written before the supervisor's last line reaches the run log
+    run_log = wait_for(
+        lambda: (
+            (t := "\n".join(logs(edge, carol, app["id"], "run")))
+            and "not restarting (app failed)" in t
+            and t
+        ),
+        15,
+        "the supervisor's last word in the run log",
+    )
     assert "restarting in" in run_log
-    assert "not restarting (app failed)" in run_log
     assert not via_traefik(platform, app["slug"]).text.startswith("hello")
