@@ -7,6 +7,7 @@ A verifier with a denylist (berth_common.revocation) also refuses revoked tokens
 
 import asyncio
 import time
+import uuid
 from dataclasses import dataclass, field
 from typing import Annotated, Any
 
@@ -211,6 +212,18 @@ async def current_user(principal: Annotated[Principal, Depends(current_principal
     return principal
 
 
+def user_id_of(principal: Principal) -> uuid.UUID:
+    """The person's user id (the token's `sub`); Forbidden when the subject is not one."""
+    try:
+        return uuid.UUID(principal.subject)
+    except ValueError:
+        raise Forbidden("This token's subject is not a Berth user") from None
+
+
+async def current_user_id(principal: Annotated[Principal, Depends(current_user)]) -> uuid.UUID:
+    return user_id_of(principal)
+
+
 def require_role(*roles: str):
     async def dep(principal: Annotated[Principal, Depends(current_principal)]) -> Principal:
         if not principal.has_role(*roles):
@@ -234,5 +247,7 @@ def require_scope(scope: str):
 CurrentPrincipal = Annotated[Principal, Depends(current_principal)]
 OptionalPrincipal = Annotated[Principal | None, Depends(optional_principal)]
 CurrentUser = Annotated[Principal, Depends(current_user)]
+# the calling person's user id: what they own (wallet, apps) is looked up by it
+CurrentUserId = Annotated[uuid.UUID, Depends(current_user_id)]
 AdminUser = Annotated[Principal, Depends(require_role("admin"))]
 OncallUser = Annotated[Principal, Depends(require_role("oncall", "admin"))]

@@ -8,7 +8,7 @@ from fastapi.responses import Response
 
 from berth_billing import idempotency
 from berth_billing.accounts.dao import AccountDAO
-from berth_billing.deps import OwnerId, SettingsDep, actor
+from berth_billing.deps import SettingsDep, actor
 from berth_billing.idempotency import IdempotencyHeader, IdempotencyKeyRequired
 from berth_billing.invoices import pdf, schemas, service
 from berth_billing.invoices.dao import InvoiceDAO
@@ -24,7 +24,7 @@ from berth_common.errors import (
 )
 from berth_common.outbox import enqueue_task
 from berth_common.pagination import Page, PageDep
-from berth_common.security import AdminUser, current_user, require_role
+from berth_common.security import AdminUser, CurrentUserId, current_user, require_role
 
 API = "/api/billing/v1"
 Period = Annotated[str | None, Query(pattern=r"^\d{4}-(0[1-9]|1[0-2])$")]
@@ -49,7 +49,7 @@ async def _mine(session, owner_id: uuid.UUID, invoice_id: uuid.UUID) -> Invoice:
 
 @router.get("", response_model=Page[schemas.Invoice])
 async def my_invoices(
-    owner_id: OwnerId, session: SessionDep, params: PageDep
+    owner_id: CurrentUserId, session: SessionDep, params: PageDep
 ) -> Page[schemas.Invoice]:
     account = await AccountDAO(session).wallet_of(owner_id)
     if account is None:
@@ -63,7 +63,7 @@ async def my_invoices(
     "/{invoice_id}", response_model=schemas.InvoiceDetail, responses=error_responses(NotFound)
 )
 async def my_invoice(
-    invoice_id: uuid.UUID, owner_id: OwnerId, session: SessionDep
+    invoice_id: uuid.UUID, owner_id: CurrentUserId, session: SessionDep
 ) -> schemas.InvoiceDetail:
     invoice = await _mine(session, owner_id, invoice_id)
     lines = await InvoiceDAO(session).lines(invoice.id)
@@ -87,7 +87,7 @@ def _pdf_response(invoice: Invoice, lines) -> Response:
     response_class=Response,
     responses={**error_responses(NotFound), 200: {"content": {"application/pdf": {}}}},
 )
-async def my_invoice_pdf(invoice_id: uuid.UUID, owner_id: OwnerId, session: SessionDep):
+async def my_invoice_pdf(invoice_id: uuid.UUID, owner_id: CurrentUserId, session: SessionDep):
     invoice = await _mine(session, owner_id, invoice_id)
     return _pdf_response(invoice, await InvoiceDAO(session).lines(invoice.id))
 

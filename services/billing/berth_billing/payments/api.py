@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import HTMLResponse
 
 from berth_billing import idempotency
-from berth_billing.deps import OwnerId, SettingsDep, actor
+from berth_billing.deps import SettingsDep, actor
 from berth_billing.idempotency import IdempotencyHeader, IdempotencyKeyRequired
 from berth_billing.models import Payment
 from berth_billing.money import format_amount
@@ -27,7 +27,7 @@ from berth_common.errors import (
     error_responses,
 )
 from berth_common.pagination import Page, PageDep
-from berth_common.security import AdminUser, CurrentUser, current_user, require_role
+from berth_common.security import AdminUser, CurrentUser, CurrentUserId, current_user, require_role
 
 API = "/api/billing/v1"
 
@@ -55,7 +55,7 @@ def _payment_out(payment: Payment) -> schemas.Payment:
 
 @router.get("/payments", response_model=Page[schemas.Payment])
 async def my_payments(
-    owner_id: OwnerId,
+    owner_id: CurrentUserId,
     session: SessionDep,
     params: PageDep,
     status: Literal["pending", "succeeded", "failed"] | None = None,
@@ -68,7 +68,7 @@ async def my_payments(
 @router.get(
     "/payments/{payment_id}", response_model=schemas.Payment, responses=error_responses(NotFound)
 )
-async def my_payment(payment_id: uuid.UUID, owner_id: OwnerId, session: SessionDep):
+async def my_payment(payment_id: uuid.UUID, owner_id: CurrentUserId, session: SessionDep):
     payment = await PaymentDAO(session).get(payment_id)
     if payment is None or payment.owner_id != owner_id:
         raise NotFound("Payment not found")
@@ -87,7 +87,7 @@ async def create_topup(
     body: schemas.TopUpIn,
     request: Request,
     principal: CurrentUser,
-    owner_id: OwnerId,
+    owner_id: CurrentUserId,
     session: SessionDep,
     settings: SettingsDep,
     provider: ProviderDep,
@@ -131,7 +131,7 @@ _PAGE = """<!doctype html>
     include_in_schema=False,
 )
 async def checkout_page(
-    token: str, owner_id: OwnerId, session: SessionDep, provider: ProviderDep
+    token: str, owner_id: CurrentUserId, session: SessionDep, provider: ProviderDep
 ) -> HTMLResponse:
     payment = await service.checkout_payment(session, provider, token, owner_id)
     amount = html.escape(format_amount(payment.amount, payment.currency))
@@ -157,7 +157,7 @@ async def checkout_page(
 async def checkout_decide(
     token: str,
     decision: Annotated[Literal["pay", "decline"], Form()],
-    owner_id: OwnerId,
+    owner_id: CurrentUserId,
     session: SessionDep,
     provider: ProviderDep,
 ) -> HTMLResponse:
