@@ -3,8 +3,8 @@
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import SettingsConfigDict
 
-from berth_billing.money import currency_exponent
 from berth_common.config import ServiceSettings
+from berth_common.money import currency_exponent
 
 
 class BillingSettings(ServiceSettings):

@@ -9,7 +9,7 @@ from berth_billing.accounts import schemas
 from berth_billing.accounts.dao import AccountDAO, LedgerDAO
 from berth_billing.config import BillingSettings
 from berth_billing.models import Account
-from berth_billing.money import currency_exponent, format_amount
+from berth_common.money import currency_exponent, format_amount
 
 
 async def wallet(session: AsyncSession, settings: BillingSettings, owner_id: uuid.UUID) -> Account:

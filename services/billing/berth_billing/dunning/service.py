@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from berth_billing import mail
 from berth_billing.config import BillingSettings
 from berth_billing.models import WALLET, Account, BalanceWatch, Notice, Suspension
-from berth_billing.money import format_amount
+from berth_common.money import format_amount
 from berth_common.outbox import publish_event
 
 SUSPENDED_EVENT = "billing.account.suspended"

@@ -3,7 +3,7 @@
 from fpdf import FPDF
 
 from berth_billing.models import Invoice, InvoiceLine
-from berth_billing.money import format_amount
+from berth_common.money import format_amount
 
 
 def _text(value: object) -> str:

@@ -20,8 +20,8 @@ from berth_billing.dunning import service as dunning
 from berth_billing.invoices.dao import InvoiceDAO
 from berth_billing.ledger.service import Leg, post
 from berth_billing.models import Account, Invoice, InvoiceLine, Notice
-from berth_billing.money import format_amount
 from berth_common.errors import Conflict, NotFound, Unprocessable
+from berth_common.money import format_amount
 from berth_common.outbox import enqueue_task
 
 FINALIZE_TASK = "billing.invoices.finalize"

@@ -13,7 +13,6 @@ from berth_billing import idempotency
 from berth_billing.deps import SettingsDep, actor
 from berth_billing.idempotency import IdempotencyHeader, IdempotencyKeyRequired
 from berth_billing.models import Payment
-from berth_billing.money import format_amount
 from berth_billing.payments import schemas, service
 from berth_billing.payments.dao import PaymentDAO
 from berth_billing.payments.provider import InvalidSignature, SandboxProvider
@@ -26,6 +25,7 @@ from berth_common.errors import (
     Unprocessable,
     error_responses,
 )
+from berth_common.money import format_amount
 from berth_common.pagination import Page, PageDep
 from berth_common.security import AdminUser, CurrentUser, CurrentUserId, current_user, require_role
 
