@@ -18,6 +18,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from berth_common.columns import now_timestamp, touched_timestamp, uuid_pk
 from berth_common.db import make_base
+from berth_common.mail import OutgoingEmailColumns
 from berth_common.outbox import add_outbox_tables
 
 SCHEMA = "auth"
@@ -184,20 +185,12 @@ class AuditNote(Base):
     created_at: Mapped[datetime] = now_timestamp()
 
 
-class OutgoingEmail(Base):
-    """An email the platform owes someone; the send task delivers it once (status guarded)."""
+class OutgoingEmail(OutgoingEmailColumns, Base):
+    """An email the platform owes someone; the send task delivers it once (berth_common.mail)."""
 
     __tablename__ = "outgoing_emails"
     __table_args__ = (Index("ix_outgoing_emails_status", "status", "created_at"),)
 
-    id: Mapped[uuid.UUID] = uuid_pk()
     user_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     to_address: Mapped[str] = mapped_column(String(254), nullable=False)
     template: Mapped[str] = mapped_column(String(64), nullable=False)
-    subject: Mapped[str] = mapped_column(String(200), nullable=False)
-    body_text: Mapped[str] = mapped_column(Text, nullable=False)
-    status: Mapped[str] = mapped_column(String(16), nullable=False, server_default="pending")
-    attempts: Mapped[int] = mapped_column(Integer, nullable=False, server_default="0")
-    last_error: Mapped[str | None] = mapped_column(String(500))
-    sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    created_at: Mapped[datetime] = now_timestamp()

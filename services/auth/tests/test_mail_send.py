@@ -83,16 +83,16 @@ def test_templates_render_every_variable():
         "sessions_note": "",
     }
     for template in mail.TEMPLATES:
-        rendered = mail.render_email(template, context)
+        rendered = mail.MAILER.templates.render(template, context)
         assert rendered.subject and "\n" not in rendered.subject
         assert "$" not in rendered.subject + rendered.body
         assert "Mia" in rendered.body
-    assert "042137" in mail.render_email("verify_email", context).body
-    assert "042137" in mail.render_email("password_reset", context).body
+    assert "042137" in mail.MAILER.templates.render("verify_email", context).body
+    assert "042137" in mail.MAILER.templates.render("password_reset", context).body
     with pytest.raises(KeyError):
-        mail.render_email("verify_email", {"name": "x"})
+        mail.MAILER.templates.render("verify_email", {"name": "x"})
     with pytest.raises(ValueError):
-        mail.render_email("../config", context)
+        mail.MAILER.templates.render("../config", context)
 
 
 async def test_send_task_delivers_once(accounts_http, accounts_db, smtp_sink):
@@ -124,7 +124,7 @@ async def test_unreachable_smtp_is_transient(accounts_http, accounts_db, account
     settings = accounts_settings.model_copy(update={"smtp_port": free_port()})
     async with accounts_db() as session:
         with pytest.raises(TransientError):
-            await mail.send_outgoing_email(session, settings, row.id)
+            await mail.MAILER.send(session, settings, row.id)
         await session.rollback()
     assert (await load(accounts_db, row.id)).status == "pending"
 
@@ -140,7 +140,7 @@ async def test_temporary_refusal_retries_permanent_refusal_fails(
     try:
         async with accounts_db() as session:
             with pytest.raises(TransientError):
-                await mail.send_outgoing_email(session, settings, row.id)
+                await mail.MAILER.send(session, settings, row.id)
             await session.rollback()
     finally:
         controller.stop()
@@ -149,9 +149,9 @@ async def test_temporary_refusal_retries_permanent_refusal_fails(
     _, controller = start_sink(port, "550 5.1.1 no such mailbox")
     try:
         async with accounts_db() as session, session.begin():
-            status = await mail.send_outgoing_email(session, settings, row.id)
+            status = await mail.MAILER.send(session, settings, row.id)
         async with accounts_db() as session, session.begin():
-            again = await mail.send_outgoing_email(session, settings, row.id)
+            again = await mail.MAILER.send(session, settings, row.id)
     finally:
         controller.stop()
     failed = await load(accounts_db, row.id)
@@ -161,7 +161,7 @@ async def test_temporary_refusal_retries_permanent_refusal_fails(
 
 async def test_unknown_email_id_is_a_no_op(accounts_db, accounts_settings):
     async with accounts_db() as session:
-        assert await mail.send_outgoing_email(session, accounts_settings, uuid.uuid4()) == "missing"
+        assert await mail.MAILER.send(session, accounts_settings, uuid.uuid4()) == "missing"
 
 
 async def test_worker_delivers_through_the_broker(
@@ -223,7 +223,7 @@ async def test_emails_pending_past_the_retry_window_are_requeued(accounts_db, ac
         }
         session.add_all(rows.values())
     async with accounts_db() as session, session.begin():
-        assert await mail.requeue_stale(session) >= 1
+        assert await mail.MAILER.requeue_stale(session) >= 1
         queued = (
             (
                 await session.execute(

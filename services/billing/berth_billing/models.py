@@ -21,7 +21,6 @@ from sqlalchemy import (
     Index,
     Integer,
     String,
-    Text,
     UniqueConstraint,
     text,
 )
@@ -30,6 +29,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from berth_common.columns import now_timestamp, uuid_pk
 from berth_common.db import make_base
+from berth_common.mail import OutgoingEmailColumns
 from berth_common.outbox import add_outbox_tables
 
 SCHEMA = "billing"
@@ -327,22 +327,16 @@ class Suspension(Base):
     lifted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
-class OutgoingEmail(Base):
+class OutgoingEmail(OutgoingEmailColumns, Base):
+    """A notice's email; the address is resolved when sending (berth_billing.mail)."""
+
     __tablename__ = "outgoing_emails"
     __table_args__ = (Index("ix_outgoing_emails_pending", "status", "created_at"),)
 
-    id: Mapped[uuid.UUID] = uuid_pk()
     account_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("accounts.id"), nullable=False)
     notice_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("notices.id"), unique=True)
     to_address: Mapped[str | None] = mapped_column(String(254))
     template: Mapped[str] = mapped_column(String(48), nullable=False)
-    subject: Mapped[str] = mapped_column(String(200), nullable=False)
-    body_text: Mapped[str] = mapped_column(Text, nullable=False)
-    status: Mapped[str] = mapped_column(String(16), nullable=False, server_default="pending")
-    attempts: Mapped[int] = mapped_column(Integer, nullable=False, server_default="0")
-    last_error: Mapped[str | None] = mapped_column(String(500))
-    sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    created_at: Mapped[datetime] = now_timestamp()
 
 
 class InvoiceCounter(Base):
