@@ -9,6 +9,7 @@ import asyncio
 import time
 import uuid
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Annotated, Any
 
 import httpx
@@ -27,12 +28,17 @@ ALLOWED_ALGORITHMS = ["ES256"]
 ROLES = ("user", "support", "oncall", "admin")
 
 
+class PrincipalKind(StrEnum):
+    USER = "user"  # a person, signed in through the panel client
+    CLIENT = "client"  # another team's machine client (client credentials)
+
+
 @dataclass(frozen=True)
 class Principal:
-    """Who is calling: a person (kind="user") or another team's machine client (kind="client")."""
+    """Who is calling: a person (kind USER) or another team's machine client (kind CLIENT)."""
 
     subject: str
-    kind: str
+    kind: PrincipalKind
     client_id: str
     roles: frozenset[str] = frozenset()
     scopes: frozenset[str] = frozenset()
@@ -156,7 +162,8 @@ def principal_from_claims(claims: dict[str, Any]) -> Principal:
     roles = claims.get("roles") or []
     if not isinstance(roles, list):
         raise Unauthorized("Invalid roles claim")
-    kind = "client" if claims.get("sub") == claims.get("client_id") else "user"
+    is_client = claims.get("sub") == claims.get("client_id")
+    kind = PrincipalKind.CLIENT if is_client else PrincipalKind.USER
     sid = claims.get("sid")
     return Principal(
         subject=str(claims["sub"]),
@@ -207,7 +214,7 @@ async def current_principal(
 
 
 async def current_user(principal: Annotated[Principal, Depends(current_principal)]) -> Principal:
-    if principal.kind != "user":
+    if principal.kind != PrincipalKind.USER:
         raise Forbidden("This endpoint is for people, not machine clients")
     return principal
 
@@ -237,7 +244,7 @@ def require_scope(scope: str):
     """Machine clients need the scope; people pass (their access is governed by roles)."""
 
     async def dep(principal: Annotated[Principal, Depends(current_principal)]) -> Principal:
-        if principal.kind == "client" and not principal.has_scope(scope):
+        if principal.kind == PrincipalKind.CLIENT and not principal.has_scope(scope):
             raise Forbidden(f"Requires scope: {scope}", code="insufficient_scope")
         return principal
 

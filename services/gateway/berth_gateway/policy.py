@@ -15,7 +15,7 @@ from functools import lru_cache
 from urllib.parse import unquote_to_bytes
 
 from berth_common.errors import BerthError, Forbidden, Unauthorized
-from berth_common.security import Principal
+from berth_common.security import Principal, PrincipalKind
 
 
 class AccessKind(StrEnum):
@@ -213,7 +213,7 @@ def authorize(match: RouteMatch, principal: Principal | None, method: str) -> No
         raise Unauthorized("Authentication required", error="invalid_request")
     if access.kind == AccessKind.ROLE and not principal.roles.intersection(access.roles):
         raise Forbidden(f"Requires role: {' or '.join(sorted(access.roles))}")
-    if access.kind == AccessKind.SCOPE and principal.kind == "client":
+    if access.kind == AccessKind.SCOPE and principal.kind == PrincipalKind.CLIENT:
         action = "read" if method in READ_METHODS else "write"
         needed = access.scope.format(svc=match.service, action=action)
         if needed not in principal.scopes:
