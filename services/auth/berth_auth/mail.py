@@ -10,15 +10,16 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from berth_auth.accounts.dao import OutgoingEmailDAO
 from berth_auth.config import AuthSettings
-from berth_auth.models import OutgoingEmail
+from berth_auth.models import CodePurpose, OutgoingEmail
+from berth_auth.names import QUEUE
 from berth_common.mail import Mailer, Templates
 
-TEMPLATES = ("verify_email", "password_reset", "password_changed")
+TEMPLATES = (*CodePurpose, "password_changed")
 MAILER = Mailer(
-    service="auth",
+    service=QUEUE,
     dao=OutgoingEmailDAO,
     templates=Templates("berth_auth", TEMPLATES),
-    redact_after_send=frozenset({"verify_email", "password_reset"}),
+    redact_after_send=frozenset(CodePurpose),
 )
 
 

@@ -2,6 +2,7 @@
 
 import uuid
 from datetime import datetime
+from enum import StrEnum
 
 from sqlalchemy import (
     Boolean,
@@ -22,6 +23,27 @@ from berth_common.mail import OutgoingEmailColumns
 from berth_common.outbox import add_outbox_tables
 
 SCHEMA = "auth"
+
+
+class ClientKind(StrEnum):
+    FIRST_PARTY = "first_party"  # the platform's own panel (password and refresh grants)
+    MACHINE = "machine"  # another team's client (client credentials)
+
+
+class CodePurpose(StrEnum):
+    VERIFY_EMAIL = "verify_email"
+    PASSWORD_RESET = "password_reset"
+
+
+class LoginKind(StrEnum):
+    """What a login_events row records: a password login, a password change, a code's use."""
+
+    LOGIN = "login"
+    PASSWORD_CHANGE = "password_change"
+    VERIFY_EMAIL = CodePurpose.VERIFY_EMAIL.value
+    PASSWORD_RESET = CodePurpose.PASSWORD_RESET.value
+
+
 Base = make_base(SCHEMA)
 add_outbox_tables(Base.metadata)
 
@@ -83,7 +105,7 @@ class OAuthClient(Base):
     client_id: Mapped[str] = mapped_column(String(64), unique=True, nullable=False)
     client_secret_hash: Mapped[str | None] = mapped_column(String(255))
     name: Mapped[str] = mapped_column(String(120), nullable=False)
-    kind: Mapped[str] = mapped_column(String(16), nullable=False)  # first_party | machine
+    kind: Mapped[str] = mapped_column(String(16), nullable=False)  # ClientKind
     grant_types: Mapped[list[str]] = mapped_column(ARRAY(String(32)), nullable=False)
     scopes: Mapped[list[str]] = mapped_column(
         ARRAY(String(64)), nullable=False, server_default=text("ARRAY[]::varchar[]")

@@ -6,6 +6,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from berth_auth import mail
 from berth_auth.accounts import service as accounts
+from berth_auth.names import PURGE_TASK
 from berth_auth.worker import app, runtime, settings
 from berth_common.mail import SEND_MAX_RETRIES
 from berth_common.worker import service_task
@@ -31,5 +32,5 @@ requeue_task = service_task(app, runtime, mail.MAILER.requeue_task, max_retries=
     requeue_stale_emails
 )
 purge_task = service_task(
-    app, runtime, "auth.maintenance.purge", max_retries=3, soft_time_limit=240, time_limit=300
+    app, runtime, PURGE_TASK, max_retries=3, soft_time_limit=240, time_limit=300
 )(purge)

@@ -16,6 +16,7 @@ from berth_auth.accounts.schemas import (
 )
 from berth_auth.accounts.service import RejectedAttempt
 from berth_auth.deps import ClientDep, SettingsDep
+from berth_auth.models import CodePurpose
 from berth_common.db import SessionDep
 from berth_common.errors import Conflict, RateLimited, error_responses
 
@@ -71,7 +72,7 @@ async def resend_code(body: ResendCodeIn, session: SessionDep, settings: Setting
 async def request_password_reset(
     body: PasswordResetRequestIn, session: SessionDep, settings: SettingsDep
 ) -> Accepted:
-    await service.send_code(session, settings, email=body.email, purpose="password_reset")
+    await service.send_code(session, settings, email=body.email, purpose=CodePurpose.PASSWORD_RESET)
     return Accepted()
 
 

@@ -10,7 +10,7 @@ import phonenumbers
 from email_validator import EmailNotValidError, validate_email
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, StringConstraints
 
-CodePurpose = Literal["verify_email", "password_reset"]
+from berth_auth.models import CodePurpose
 
 
 def _no_control_chars(value: str) -> str:
@@ -81,7 +81,7 @@ class VerifyEmailIn(RequestModel):
 
 class ResendCodeIn(RequestModel):
     email: Email
-    purpose: CodePurpose = "verify_email"
+    purpose: CodePurpose = CodePurpose.VERIFY_EMAIL
 
 
 class PasswordResetRequestIn(RequestModel):
