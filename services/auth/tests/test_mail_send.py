@@ -1,16 +1,13 @@
 """Email rendering and delivery: the send task against a local SMTP sink (aiosmtpd)."""
 
 import asyncio
-import email
 import json
 import sys
 import uuid
 from datetime import UTC, datetime, timedelta
-from email.message import Message
 from pathlib import Path
 
 import pytest
-from aiosmtpd.controller import Controller
 from fixtures_accounts import API, PASSWORD, emails_to, latest_code
 from sqlalchemy import select, text
 
@@ -19,34 +16,7 @@ from berth_auth.models import OutgoingEmail
 from berth_common.errors import TransientError
 from berth_common.testing.plugin import unique_email
 from berth_common.testing.processes import ManagedProcess, free_port
-
-
-class Sink:
-    """Collects delivered messages; can refuse every recipient with a fixed reply."""
-
-    def __init__(self, rcpt_reply: str | None = None) -> None:
-        self.messages: list[Message] = []
-        self.rcpt_reply = rcpt_reply
-
-    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
-        if self.rcpt_reply:
-            return self.rcpt_reply
-        envelope.rcpt_tos.append(address)
-        return "250 OK"
-
-    async def handle_DATA(self, server, session, envelope):
-        self.messages.append(email.message_from_bytes(envelope.content))
-        return "250 Message accepted"
-
-    def to(self, address: str) -> list[Message]:
-        return [m for m in self.messages if m["To"] == address]
-
-
-def start_sink(port: int, rcpt_reply: str | None = None) -> tuple[Sink, Controller]:
-    sink = Sink(rcpt_reply)
-    controller = Controller(sink, hostname="127.0.0.1", port=port)
-    controller.start()
-    return sink, controller
+from berth_common.testing.smtp import start_sink
 
 
 @pytest.fixture
@@ -136,7 +106,7 @@ async def test_temporary_refusal_retries_permanent_refusal_fails(
     port = free_port()
     settings = accounts_settings.model_copy(update={"smtp_port": port})
 
-    _, controller = start_sink(port, "450 4.2.0 mailbox busy")
+    _, controller = start_sink(port, rcpt_reply="450 4.2.0 mailbox busy")
     try:
         async with accounts_db() as session:
             with pytest.raises(TransientError):
@@ -146,7 +116,7 @@ async def test_temporary_refusal_retries_permanent_refusal_fails(
         controller.stop()
     assert (await load(accounts_db, row.id)).status == "pending"
 
-    _, controller = start_sink(port, "550 5.1.1 no such mailbox")
+    _, controller = start_sink(port, rcpt_reply="550 5.1.1 no such mailbox")
     try:
         async with accounts_db() as session, session.begin():
             status = await mail.MAILER.send(session, settings, row.id)

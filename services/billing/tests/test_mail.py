@@ -2,7 +2,6 @@
 fails the email for good, a temporary one (4xx) is retried, and a subject that a value broke
 into two lines never reaches a mail server."""
 
-import email
 import uuid
 
 import pytest
@@ -16,26 +15,7 @@ from berth_billing.models import OutgoingEmail
 from berth_common.errors import TransientError
 from berth_common.mail import UnsafeHeader
 from berth_common.testing.processes import free_port
-
-
-class Sink:
-    """Accepts mail, or refuses every recipient / the message with a fixed reply."""
-
-    def __init__(self, rcpt_reply: str | None = None, data_reply: str | None = None):
-        self.messages: list[email.message.Message] = []
-        self.rcpt_reply, self.data_reply = rcpt_reply, data_reply
-
-    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
-        if self.rcpt_reply:
-            return self.rcpt_reply
-        envelope.rcpt_tos.append(address)
-        return "250 OK"
-
-    async def handle_DATA(self, server, session, envelope):
-        if self.data_reply:
-            return self.data_reply
-        self.messages.append(email.message_from_bytes(envelope.content))
-        return "250 OK"
+from berth_common.testing.smtp import SmtpSink, start_sink
 
 
 @pytest.fixture
@@ -44,13 +24,11 @@ def smtp(billing_settings):
     port = free_port()
     controllers: list[Controller] = []
 
-    def start(**replies: str) -> Sink:
+    def start(**replies: str) -> SmtpSink:
         for running in controllers:
             running.stop()
-        controllers.clear()
-        sink = Sink(**replies)
-        controllers.append(Controller(sink, hostname="127.0.0.1", port=port))
-        controllers[0].start()
+        sink, controller = start_sink(port, **replies)
+        controllers[:] = [controller]
         return sink
 
     yield start, billing_settings.model_copy(update={"smtp_port": port})
