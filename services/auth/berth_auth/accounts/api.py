@@ -8,11 +8,11 @@ from berth_auth.accounts.profile.api import router as profile_router
 from berth_auth.accounts.schemas import (
     Accepted,
     AccountStatus,
-    PasswordResetConfirmIn,
-    PasswordResetRequestIn,
-    RegisterIn,
-    ResendCodeIn,
-    VerifyEmailIn,
+    CodeResend,
+    EmailVerification,
+    PasswordReset,
+    PasswordResetRequest,
+    UserCreate,
 )
 from berth_auth.accounts.service import RejectedAttempt
 from berth_auth.deps import ClientDep, SettingsDep
@@ -31,7 +31,7 @@ router = APIRouter(prefix="/api/auth/v1", tags=["accounts"])
     response_model=AccountStatus,
     responses=error_responses(Conflict),
 )
-async def register(body: RegisterIn, session: SessionDep, settings: SettingsDep) -> AccountStatus:
+async def register(body: UserCreate, session: SessionDep, settings: SettingsDep) -> AccountStatus:
     user = await service.register(
         session,
         settings,
@@ -49,7 +49,7 @@ async def register(body: RegisterIn, session: SessionDep, settings: SettingsDep)
     responses=error_responses(RejectedAttempt, RateLimited),
 )
 async def verify_email(
-    body: VerifyEmailIn, session: SessionDep, settings: SettingsDep, client: ClientDep
+    body: EmailVerification, session: SessionDep, settings: SettingsDep, client: ClientDep
 ):
     try:
         user = await service.verify_email(
@@ -61,7 +61,7 @@ async def verify_email(
 
 
 @router.post("/resend-code", status_code=status.HTTP_202_ACCEPTED, response_model=Accepted)
-async def resend_code(body: ResendCodeIn, session: SessionDep, settings: SettingsDep) -> Accepted:
+async def resend_code(body: CodeResend, session: SessionDep, settings: SettingsDep) -> Accepted:
     await service.send_code(session, settings, email=body.email, purpose=body.purpose)
     return Accepted()
 
@@ -70,7 +70,7 @@ async def resend_code(body: ResendCodeIn, session: SessionDep, settings: Setting
     "/password-reset/request", status_code=status.HTTP_202_ACCEPTED, response_model=Accepted
 )
 async def request_password_reset(
-    body: PasswordResetRequestIn, session: SessionDep, settings: SettingsDep
+    body: PasswordResetRequest, session: SessionDep, settings: SettingsDep
 ) -> Accepted:
     await service.send_code(session, settings, email=body.email, purpose=CodePurpose.PASSWORD_RESET)
     return Accepted()
@@ -82,7 +82,7 @@ async def request_password_reset(
     responses=error_responses(RejectedAttempt, RateLimited),
 )
 async def confirm_password_reset(
-    body: PasswordResetConfirmIn, session: SessionDep, settings: SettingsDep, client: ClientDep
+    body: PasswordReset, session: SessionDep, settings: SettingsDep, client: ClientDep
 ):
     try:
         await service.reset_password(

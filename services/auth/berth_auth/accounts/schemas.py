@@ -67,28 +67,28 @@ class RequestModel(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
-class RegisterIn(RequestModel):
+class UserCreate(RequestModel):
     email: Email
     password: Password
     name: Name = ""
     phone: Phone | None = None
 
 
-class VerifyEmailIn(RequestModel):
+class EmailVerification(RequestModel):
     email: Email
     code: Code
 
 
-class ResendCodeIn(RequestModel):
+class CodeResend(RequestModel):
     email: Email
     purpose: CodePurpose = CodePurpose.VERIFY_EMAIL
 
 
-class PasswordResetRequestIn(RequestModel):
+class PasswordResetRequest(RequestModel):
     email: Email
 
 
-class PasswordResetConfirmIn(RequestModel):
+class PasswordReset(RequestModel):
     email: Email
     code: Code
     new_password: Password
