@@ -21,10 +21,8 @@ from berth_billing import mail
 from berth_billing.config import BillingSettings
 from berth_billing.models import WALLET, Account, BalanceWatch, Notice, Suspension
 from berth_billing.money import format_amount
+from berth_billing.names import Event
 from berth_common.outbox import publish_event
-
-SUSPENDED_EVENT = "billing.account.suspended"
-UNSUSPENDED_EVENT = "billing.account.unsuspended"
 
 
 async def _notice(
@@ -174,7 +172,7 @@ async def check_accounts(
     for row in suspended:
         await publish_event(
             session,
-            SUSPENDED_EVENT,
+            Event.ACCOUNT_SUSPENDED,
             {"owner_id": str(row.owner_id), "reason": "billing", "suspended_at": now.isoformat()},
         )
         balance, currency = (
@@ -223,7 +221,7 @@ async def lift_recovered(session: AsyncSession, account_ids: list[uuid.UUID] | N
     for row in lifted:
         await publish_event(
             session,
-            UNSUSPENDED_EVENT,
+            Event.ACCOUNT_UNSUSPENDED,
             {"owner_id": str(row.owner_id), "unsuspended_at": now.isoformat()},
         )
         logger.info("account {} unsuspended", row.account_id)

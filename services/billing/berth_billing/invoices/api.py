@@ -13,6 +13,7 @@ from berth_billing.idempotency import IdempotencyHeader, IdempotencyKeyRequired
 from berth_billing.invoices import pdf, schemas, service
 from berth_billing.invoices.dao import InvoiceDAO
 from berth_billing.models import Account, Invoice
+from berth_billing.names import QUEUE, Task
 from berth_common.db import SessionDep
 from berth_common.errors import (
     Conflict,
@@ -153,7 +154,7 @@ async def run_invoices(
 ) -> schemas.Accepted:
     service.month_bounds(body.period)
     task_id = await enqueue_task(
-        session, "billing.invoices.run", queue="billing", kwargs={"period": body.period}
+        session, Task.RUN_INVOICES, queue=QUEUE, kwargs={"period": body.period}
     )
     return schemas.Accepted(task_ids=[task_id])
 

@@ -21,10 +21,10 @@ from berth_billing.invoices.dao import InvoiceDAO
 from berth_billing.ledger.service import Leg, post
 from berth_billing.models import Account, Invoice, InvoiceLine, Notice
 from berth_billing.money import format_amount
+from berth_billing.names import QUEUE, Task
 from berth_common.errors import Conflict, NotFound, Unprocessable
 from berth_common.outbox import enqueue_task
 
-FINALIZE_TASK = "billing.invoices.finalize"
 FINALIZE_CHUNK = 100
 
 
@@ -186,8 +186,8 @@ async def run_period(session: AsyncSession, settings: BillingSettings, period: s
     for n in range(0, len(ids), FINALIZE_CHUNK):
         await enqueue_task(
             session,
-            FINALIZE_TASK,
-            queue="billing",
+            Task.FINALIZE_INVOICES,
+            queue=QUEUE,
             kwargs={"invoice_ids": ids[n : n + FINALIZE_CHUNK]},
         )
     return len(ids)

@@ -17,6 +17,7 @@ from berth_billing.config import BillingSettings
 from berth_billing.dunning import service as dunning
 from berth_billing.ledger.service import Leg, post
 from berth_billing.models import Payment, Refund
+from berth_billing.names import QUEUE, Task
 from berth_billing.payments.dao import PaymentDAO, RefundDAO, WebhookEventDAO
 from berth_billing.payments.provider import (
     FAILED,
@@ -26,8 +27,6 @@ from berth_billing.payments.provider import (
 )
 from berth_common.errors import BerthError, Conflict, NotFound, TransientError, Unprocessable
 from berth_common.outbox import enqueue_task
-
-DELIVER_TASK = "billing.sandbox.deliver_webhook"
 
 
 class CurrencyMismatch(BerthError):
@@ -102,8 +101,8 @@ async def decide_checkout(
         raise Conflict("This checkout was already completed")
     await enqueue_task(
         session,
-        DELIVER_TASK,
-        queue="billing",
+        Task.DELIVER_WEBHOOK,
+        queue=QUEUE,
         kwargs={
             "payment_id": str(payment.id),
             "event_id": f"evt_{uuid.uuid4().hex}",
