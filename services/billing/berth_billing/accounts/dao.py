@@ -7,7 +7,8 @@ from typing import Any
 from sqlalchemy import BigInteger, String, cast, func, or_, select, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
-from berth_billing.models import WALLET, Account, LedgerEntry, LedgerTransaction, Suspension
+from berth_billing.enums import AccountKind, AccountState, EntryKind
+from berth_billing.models import Account, LedgerEntry, LedgerTransaction, Suspension
 from berth_common.dao import BaseDAO
 
 
@@ -21,7 +22,7 @@ class AccountDAO(BaseDAO[Account]):
         self, owner_id: uuid.UUID, currency: str, email: str | None = None
     ) -> Account:
         stmt = pg_insert(Account).values(
-            kind=WALLET, owner_id=owner_id, currency=currency, email=email
+            kind=AccountKind.WALLET, owner_id=owner_id, currency=currency, email=email
         )
         if email:
             stmt = stmt.on_conflict_do_update(
@@ -85,7 +86,7 @@ class AccountDAO(BaseDAO[Account]):
         return (await self.session.execute(stmt)).scalars().first()
 
     def search_filters(self, q: str | None, status: str | None) -> list[Any]:
-        where: list[Any] = [Account.kind == WALLET]
+        where: list[Any] = [Account.kind == AccountKind.WALLET]
         if q:
             like = f"%{q.lower()}%"
             where.append(
@@ -93,7 +94,7 @@ class AccountDAO(BaseDAO[Account]):
             )
         if status == "negative":
             where.append(Account.balance < 0)
-        elif status == "suspended":
+        elif status == AccountState.SUSPENDED:
             where.append(
                 select(Suspension.id)
                 .where(Suspension.account_id == Account.id, Suspension.lifted_at.is_(None))
@@ -159,7 +160,7 @@ class LedgerDAO:
                 day,
                 func.coalesce(
                     cast(
-                        func.sum(-LedgerEntry.amount).filter(LedgerEntry.kind == "usage"),
+                        func.sum(-LedgerEntry.amount).filter(LedgerEntry.kind == EntryKind.USAGE),
                         BigInteger,
                     ),
                     0,
@@ -167,7 +168,7 @@ class LedgerDAO:
                 func.coalesce(
                     cast(
                         func.sum(-LedgerEntry.amount).filter(
-                            LedgerEntry.kind != "usage", LedgerEntry.amount < 0
+                            LedgerEntry.kind != EntryKind.USAGE, LedgerEntry.amount < 0
                         ),
                         BigInteger,
                     ),

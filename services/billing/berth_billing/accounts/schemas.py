@@ -1,11 +1,9 @@
 import uuid
 from datetime import date, datetime
-from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
-EntryKind = Literal["topup", "usage", "refund", "adjustment", "credit_note"]
-AccountState = Literal["active", "grace", "suspended"]
+from berth_billing.enums import AccountState, EntryKind
 
 
 class Account(BaseModel):
@@ -30,7 +28,7 @@ class LedgerEntry(BaseModel):
 
     id: int
     transaction_id: uuid.UUID
-    kind: str
+    kind: EntryKind
     amount: int
     currency: str
     memo: str

@@ -8,6 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from berth_billing.accounts import schemas
 from berth_billing.accounts.dao import AccountDAO, LedgerDAO
 from berth_billing.config import BillingSettings
+from berth_billing.enums import AccountState
 from berth_billing.models import Account
 from berth_billing.money import currency_exponent, format_amount
 
@@ -31,7 +32,10 @@ async def describe(
         if account.negative_since
         else None
     )
-    state = "suspended" if suspension else "grace" if account.negative_since else "active"
+    if suspension:
+        state = AccountState.SUSPENDED
+    else:
+        state = AccountState.GRACE if account.negative_since else AccountState.ACTIVE
     return schemas.Account(
         id=account.id,
         owner_id=account.owner_id,

@@ -13,9 +13,10 @@ from berth_billing.accounts import service as accounts
 from berth_billing.accounts.dao import AccountDAO, LedgerDAO
 from berth_billing.admin import schemas, service
 from berth_billing.deps import SettingsDep, actor
+from berth_billing.enums import AccountKind
 from berth_billing.idempotency import IdempotencyHeader, IdempotencyKeyRequired
 from berth_billing.metering import service as metering
-from berth_billing.models import WALLET, MeteringRun
+from berth_billing.models import MeteringRun
 from berth_common.db import SessionDep
 from berth_common.errors import Forbidden, NotFound, Unauthorized, Unprocessable, error_responses
 from berth_common.pagination import Page, PageDep
@@ -33,7 +34,7 @@ router = APIRouter(
 
 async def _wallet(session, account_id: uuid.UUID):
     account = await AccountDAO(session).get(account_id)
-    if account is None or account.kind != WALLET:
+    if account is None or account.kind != AccountKind.WALLET:
         raise NotFound("Account not found")
     return account
 

@@ -8,8 +8,8 @@ from berth_billing.accounts.dao import AccountDAO
 from berth_billing.admin import schemas
 from berth_billing.config import BillingSettings
 from berth_billing.dunning import service as dunning
+from berth_billing.enums import AccountKind, EntryKind
 from berth_billing.ledger.service import Leg, post
-from berth_billing.models import WALLET
 from berth_billing.payments.service import AmountOutOfRange, check_currency
 from berth_common.errors import NotFound
 
@@ -28,13 +28,13 @@ async def adjust(
         )
     accounts = AccountDAO(session)
     account = await accounts.get(account_id)
-    if account is None or account.kind != WALLET:
+    if account is None or account.kind != AccountKind.WALLET:
         raise NotFound("Account not found")
-    adjustments = await accounts.system_account("adjustments", account.currency)
+    adjustments = await accounts.system_account(AccountKind.ADJUSTMENTS, account.currency)
     signed = body.amount if body.direction == "credit" else -body.amount
     txn = await post(
         session,
-        kind="adjustment",
+        kind=EntryKind.ADJUSTMENT,
         key=f"adjustment:{uuid.uuid4()}",
         description=f"Adjustment ({body.direction}): {body.reason}",
         caused_by=caused_by,

@@ -13,13 +13,14 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 from loguru import logger
-from sqlalchemy import and_, select, text, update
+from sqlalchemy import and_, literal, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from berth_billing import mail
 from berth_billing.config import BillingSettings
-from berth_billing.models import WALLET, Account, BalanceWatch, Notice, Suspension
+from berth_billing.enums import AccountKind, NoticeKind, SuspensionReason
+from berth_billing.models import Account, BalanceWatch, Notice, Suspension
 from berth_billing.money import format_amount
 from berth_billing.names import Event
 from berth_common.outbox import publish_event
@@ -111,7 +112,7 @@ async def check_accounts(
             session,
             settings,
             account_id=row.account_id,
-            kind="low_balance",
+            kind=NoticeKind.LOW_BALANCE,
             key=f"low_balance:{row.account_id}:{row.threshold}:{row.crossings}",
             context={
                 "balance": format_amount(row.balance, row.currency),
@@ -125,7 +126,7 @@ async def check_accounts(
         await session.execute(
             update(Account)
             .where(
-                Account.kind == WALLET,
+                Account.kind == AccountKind.WALLET,
                 Account.balance < 0,
                 Account.negative_since.is_(None),
                 scope,
@@ -140,7 +141,7 @@ async def check_accounts(
             session,
             settings,
             account_id=row.id,
-            kind="grace_warning",
+            kind=NoticeKind.GRACE_WARNING,
             key=f"grace_warning:{row.id}:{row.negative_since.isoformat()}",
             context={
                 "balance": format_amount(row.balance, row.currency),
@@ -150,9 +151,9 @@ async def check_accounts(
 
     now = datetime.now(UTC)
     due = (
-        select(Account.id, Account.owner_id, text("'billing'"))
+        select(Account.id, Account.owner_id, literal(SuspensionReason.BILLING.value))
         .where(
-            Account.kind == WALLET,
+            Account.kind == AccountKind.WALLET,
             Account.balance < 0,
             Account.negative_since <= now - grace,
             scope,
@@ -173,7 +174,11 @@ async def check_accounts(
         await publish_event(
             session,
             Event.ACCOUNT_SUSPENDED,
-            {"owner_id": str(row.owner_id), "reason": "billing", "suspended_at": now.isoformat()},
+            {
+                "owner_id": str(row.owner_id),
+                "reason": SuspensionReason.BILLING,
+                "suspended_at": now.isoformat(),
+            },
         )
         balance, currency = (
             await session.execute(
@@ -184,7 +189,7 @@ async def check_accounts(
             session,
             settings,
             account_id=row.account_id,
-            kind="suspended",
+            kind=NoticeKind.SUSPENDED,
             key=f"suspended:{row.id}",
             context={"balance": format_amount(balance, currency)},
         )
@@ -200,7 +205,11 @@ async def lift_recovered(session: AsyncSession, account_ids: list[uuid.UUID] | N
     scope = Account.id.in_(account_ids) if account_ids is not None else text("true")
     await session.execute(
         update(Account)
-        .where(Account.kind == WALLET, Account.balance >= 0, Account.negative_since.is_not(None))
+        .where(
+            Account.kind == AccountKind.WALLET,
+            Account.balance >= 0,
+            Account.negative_since.is_not(None),
+        )
         .where(scope)
         .values(negative_since=None)
     )
@@ -210,7 +219,7 @@ async def lift_recovered(session: AsyncSession, account_ids: list[uuid.UUID] | N
             update(Suspension)
             .where(
                 Suspension.lifted_at.is_(None),
-                Suspension.reason == "billing",
+                Suspension.reason == SuspensionReason.BILLING,
                 Suspension.account_id == Account.id,
                 and_(Account.balance >= 0, scope),
             )

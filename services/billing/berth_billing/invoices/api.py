@@ -1,7 +1,7 @@
 """Invoices: my statements and their PDFs; admins browse, run a month, and credit."""
 
 import uuid
-from typing import Annotated, Literal
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
@@ -9,6 +9,7 @@ from fastapi.responses import Response
 from berth_billing import idempotency
 from berth_billing.accounts.dao import AccountDAO
 from berth_billing.deps import OwnerId, SettingsDep, actor
+from berth_billing.enums import InvoiceKind, InvoiceStatus
 from berth_billing.idempotency import IdempotencyHeader, IdempotencyKeyRequired
 from berth_billing.invoices import pdf, schemas, service
 from berth_billing.invoices.dao import InvoiceDAO
@@ -43,7 +44,7 @@ async def _mine(session, owner_id: uuid.UUID, invoice_id: uuid.UUID) -> Invoice:
     account = await session.get(Account, invoice.account_id) if invoice else None
     if invoice is None or account is None or account.owner_id != owner_id:
         raise NotFound("Invoice not found")
-    if invoice.status != "finalized":  # drafts are the admins' business
+    if invoice.status != InvoiceStatus.FINALIZED:  # drafts are the admins' business
         raise NotFound("Invoice not found")
     return invoice
 
@@ -56,7 +57,9 @@ async def my_invoices(
     if account is None:
         return Page.build([], 0, params)
     dao = InvoiceDAO(session)
-    items, total = await dao.list(params, *dao.filters(account_id=account.id, status="finalized"))
+    items, total = await dao.list(
+        params, *dao.filters(account_id=account.id, status=InvoiceStatus.FINALIZED)
+    )
     return Page.build([schemas.Invoice.model_validate(i) for i in items], total, params)
 
 
@@ -106,8 +109,8 @@ async def browse_invoices(
     session: SessionDep,
     params: PageDep,
     account_id: uuid.UUID | None = None,
-    status: Literal["draft", "finalized"] | None = None,
-    kind: Literal["invoice", "credit_note"] | None = None,
+    status: InvoiceStatus | None = None,
+    kind: InvoiceKind | None = None,
     period: Period = None,
 ) -> Page[schemas.AdminInvoice]:
     dao = InvoiceDAO(session)

@@ -6,7 +6,9 @@ from typing import Any
 
 from sqlalchemy import BigInteger, cast, func, select, text, update
 
+from berth_billing.enums import AccountKind, EntryKind, InvoiceStatus
 from berth_billing.models import (
+    Account,
     Invoice,
     InvoiceCounter,
     InvoiceLine,
@@ -54,7 +56,7 @@ class InvoiceDAO(BaseDAO[Invoice]):
 
     async def credited_total(self, invoice_id: uuid.UUID) -> int:
         stmt = select(cast(func.coalesce(func.sum(-Invoice.total), 0), BigInteger)).where(
-            Invoice.corrects_invoice_id == invoice_id, Invoice.status == "finalized"
+            Invoice.corrects_invoice_id == invoice_id, Invoice.status == InvoiceStatus.FINALIZED
         )
         return (await self.session.execute(stmt)).scalar_one()
 
@@ -97,7 +99,7 @@ class InvoiceDAO(BaseDAO[Invoice]):
                 LedgerEntry.account_id == account_id,
                 LedgerEntry.occurred_at >= start,
                 LedgerEntry.occurred_at < end,
-                LedgerEntry.kind != "usage",
+                LedgerEntry.kind != EntryKind.USAGE,
             )
             .order_by(LedgerEntry.occurred_at, LedgerEntry.id)
         )
@@ -109,7 +111,9 @@ class InvoiceDAO(BaseDAO[Invoice]):
             .where(
                 LedgerEntry.occurred_at >= start,
                 LedgerEntry.occurred_at < end,
-                text("account_id IN (SELECT id FROM billing.accounts WHERE kind = 'wallet')"),
+                LedgerEntry.account_id.in_(
+                    select(Account.id).where(Account.kind == AccountKind.WALLET)
+                ),
             )
             .distinct()
         )

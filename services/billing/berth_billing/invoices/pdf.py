@@ -2,6 +2,7 @@
 
 from fpdf import FPDF
 
+from berth_billing.enums import InvoiceKind
 from berth_billing.models import Invoice, InvoiceLine
 from berth_billing.money import format_amount
 
@@ -12,7 +13,7 @@ def _text(value: object) -> str:
 
 
 def render(invoice: Invoice, lines: list[InvoiceLine]) -> bytes:
-    title = "Credit note" if invoice.kind == "credit_note" else "Statement"
+    title = "Credit note" if invoice.kind == InvoiceKind.CREDIT_NOTE else "Statement"
     pdf = FPDF(format="A4")
     pdf.set_title(f"{title} {invoice.number or 'DRAFT'}")
     pdf.set_creation_date(invoice.issued_at or invoice.created_at)
@@ -71,7 +72,7 @@ def render(invoice: Invoice, lines: list[InvoiceLine]) -> bytes:
         new_y="NEXT",
     )
     pdf.set_font("Helvetica", size=9)
-    if invoice.kind == "invoice":
+    if invoice.kind == InvoiceKind.INVOICE:
         for label, amount in (
             ("Balance at the start of the period", invoice.opening_balance),
             ("Payments less refunds", invoice.payments_total),

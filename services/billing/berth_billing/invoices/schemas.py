@@ -1,9 +1,9 @@
 import uuid
 from datetime import datetime
-from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictInt
 
+from berth_billing.enums import InvoiceKind, InvoiceStatus
 from berth_billing.payments.schemas import ABSURD
 
 
@@ -20,8 +20,8 @@ class Invoice(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
     id: uuid.UUID
-    kind: Literal["invoice", "credit_note"]
-    status: Literal["draft", "finalized"]
+    kind: InvoiceKind
+    status: InvoiceStatus
     number: str | None
     period_start: datetime
     period_end: datetime

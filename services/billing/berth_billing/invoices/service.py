@@ -17,6 +17,7 @@ from berth_billing import mail
 from berth_billing.accounts.dao import AccountDAO
 from berth_billing.config import BillingSettings
 from berth_billing.dunning import service as dunning
+from berth_billing.enums import AccountKind, EntryKind, InvoiceKind, InvoiceStatus, NoticeKind
 from berth_billing.invoices.dao import InvoiceDAO
 from berth_billing.ledger.service import Leg, post
 from berth_billing.models import Account, Invoice, InvoiceLine, Notice
@@ -78,8 +79,8 @@ async def draft_statement(
             pg_insert(Invoice)
             .values(
                 account_id=account.id,
-                kind="invoice",
-                status="draft",
+                kind=InvoiceKind.INVOICE,
+                status=InvoiceStatus.DRAFT,
                 period_start=start,
                 period_end=end,
                 currency=account.currency,
@@ -93,13 +94,13 @@ async def draft_statement(
         )
     ).scalar_one_or_none()
     if invoice_id is None:  # made before: it keeps the lines it got then
-        return await dao.get_by(account_id=account.id, period_start=start, kind="invoice")
+        return await dao.get_by(account_id=account.id, period_start=start, kind=InvoiceKind.INVOICE)
     lines: list[tuple[str, str, int]] = []
     for row in await dao.usage_lines(account.id, start, end):
         lines.append((f"{row.app} · {row.plan_key}", f"{row.minutes / 60:.2f} h", row.amount))
     payments = 0
     for row in await dao.other_entries(account.id, start, end):
-        if row.kind in ("topup", "refund"):
+        if row.kind in (EntryKind.TOPUP, EntryKind.REFUND):
             payments += row.amount
         else:  # adjustments and credit notes: a debit is a charge, a credit reduces them
             lines.append((row.description[:300], row.occurred_at.strftime("%Y-%m-%d"), -row.amount))
@@ -129,15 +130,15 @@ async def finalize(
     invoice = await dao.for_update(invoice_id)
     if invoice is None:
         raise NotFound("Invoice not found")
-    if invoice.status == "finalized":
+    if invoice.status == InvoiceStatus.FINALIZED:
         return invoice
-    series = "INV" if invoice.kind == "invoice" else "CN"
+    series = "INV" if invoice.kind == InvoiceKind.INVOICE else "CN"
     number = await dao.take_number(series)
     invoice.number = f"{series}-{number:06d}"
-    invoice.status = "finalized"
+    invoice.status = InvoiceStatus.FINALIZED
     invoice.issued_at = datetime.now(UTC)
     await session.flush()
-    if invoice.kind == "invoice":
+    if invoice.kind == InvoiceKind.INVOICE:
         await _notify_ready(session, settings, invoice)
     return invoice
 
@@ -154,7 +155,7 @@ async def _notify_ready(session: AsyncSession, settings: BillingSettings, invoic
             pg_insert(Notice)
             .values(
                 account_id=invoice.account_id,
-                kind="invoice_ready",
+                kind=NoticeKind.INVOICE_READY,
                 key=f"invoice_ready:{invoice.id}",
                 context=context,
             )
@@ -167,7 +168,7 @@ async def _notify_ready(session: AsyncSession, settings: BillingSettings, invoic
             session,
             settings,
             account_id=invoice.account_id,
-            template="invoice_ready",
+            template=NoticeKind.INVOICE_READY,
             context=context,
             notice_id=notice_id,
         )
@@ -181,7 +182,7 @@ async def run_period(session: AsyncSession, settings: BillingSettings, period: s
     ids = []
     for account_id in await InvoiceDAO(session).active_wallets(start, end):
         invoice = await draft_statement(session, settings, account_id, start, end)
-        if invoice.status == "draft":
+        if invoice.status == InvoiceStatus.DRAFT:
             ids.append(str(invoice.id))
     for n in range(0, len(ids), FINALIZE_CHUNK):
         await enqueue_task(
@@ -207,7 +208,7 @@ async def credit_note(
     invoice = await dao.for_update(invoice_id)
     if invoice is None:
         raise NotFound("Invoice not found")
-    if invoice.kind != "invoice" or invoice.status != "finalized":
+    if invoice.kind != InvoiceKind.INVOICE or invoice.status != InvoiceStatus.FINALIZED:
         raise Conflict("Only a finalized invoice can be corrected by a credit note")
     creditable = invoice.total - await dao.credited_total(invoice.id)
     if amount > creditable:
@@ -220,8 +221,8 @@ async def credit_note(
     note = await dao.create(
         id=uuid.uuid4(),
         account_id=account.id,
-        kind="credit_note",
-        status="draft",
+        kind=InvoiceKind.CREDIT_NOTE,
+        status=InvoiceStatus.DRAFT,
         period_start=invoice.period_start,
         period_end=invoice.period_end,
         currency=invoice.currency,
@@ -242,10 +243,12 @@ async def credit_note(
     )
     await session.flush()
     note = await finalize(session, settings, note.id)
-    adjustments = await AccountDAO(session).system_account("adjustments", account.currency)
+    adjustments = await AccountDAO(session).system_account(
+        AccountKind.ADJUSTMENTS, account.currency
+    )
     await post(
         session,
-        kind="credit_note",
+        kind=EntryKind.CREDIT_NOTE,
         key=f"credit_note:{note.id}",
         description=f"Credit note {note.number} for {invoice.number}: {reason}",
         caused_by=caused_by,

@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from berth_billing.accounts.dao import AccountDAO
 from berth_billing.config import BillingSettings
+from berth_billing.enums import AccountKind, EntryKind
 from berth_billing.metering.dao import MeteringDAO
 from berth_billing.models import LedgerTransaction, MeteringRun
 from berth_billing.names import QUEUE, Task
@@ -96,11 +97,11 @@ async def charge_hour(
     if totals:
         accounts = AccountDAO(session)
         for row in totals:
-            await accounts.system_account("revenue", row.currency)
+            await accounts.system_account(AccountKind.REVENUE, row.currency)
         session.add(
             LedgerTransaction(
                 id=txn,
-                kind="usage",
+                kind=EntryKind.USAGE,
                 key=f"usage:{hour:%Y-%m-%dT%H}:{run.id}",
                 description=f"Usage {hour:%Y-%m-%d %H}:00-{hour.hour + 1:02d}:00 UTC",
                 caused_by=f"system:metering ({triggered_by})"[:120],

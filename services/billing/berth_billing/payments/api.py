@@ -4,13 +4,14 @@ and the admins' payment browsing and refunds."""
 import html
 import uuid
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import HTMLResponse
 
 from berth_billing import idempotency
 from berth_billing.deps import OwnerId, SettingsDep, actor
+from berth_billing.enums import CheckoutDecision, PaymentStatus
 from berth_billing.idempotency import IdempotencyHeader, IdempotencyKeyRequired
 from berth_billing.models import Payment
 from berth_billing.money import format_amount
@@ -48,7 +49,7 @@ router = APIRouter(
 
 def _payment_out(payment: Payment) -> schemas.Payment:
     out = schemas.Payment.model_validate(payment)
-    if payment.status != "pending" or payment.checkout_decision:
+    if payment.status != PaymentStatus.PENDING or payment.checkout_decision:
         out.checkout_url = None
     return out
 
@@ -58,7 +59,7 @@ async def my_payments(
     owner_id: OwnerId,
     session: SessionDep,
     params: PageDep,
-    status: Literal["pending", "succeeded", "failed"] | None = None,
+    status: PaymentStatus | None = None,
 ) -> Page[schemas.Payment]:
     dao = PaymentDAO(session)
     items, total = await dao.list(params, *dao.filters(owner_id=owner_id, status=status))
@@ -135,7 +136,7 @@ async def checkout_page(
 ) -> HTMLResponse:
     payment = await service.checkout_payment(session, provider, token, owner_id)
     amount = html.escape(format_amount(payment.amount, payment.currency))
-    if payment.checkout_decision or payment.status != "pending":
+    if payment.checkout_decision or payment.status != PaymentStatus.PENDING:
         content = f"<p>This payment of {amount} is {html.escape(payment.status)}.</p>"
     else:
         action = html.escape(f"{API}/sandbox/checkout/{token}", quote=True)
@@ -156,14 +157,14 @@ async def checkout_page(
 )
 async def checkout_decide(
     token: str,
-    decision: Annotated[Literal["pay", "decline"], Form()],
+    decision: Annotated[CheckoutDecision, Form()],
     owner_id: OwnerId,
     session: SessionDep,
     provider: ProviderDep,
 ) -> HTMLResponse:
     payment = await service.decide_checkout(session, provider, token, owner_id, decision)
     amount = html.escape(format_amount(payment.amount, payment.currency))
-    verb = "is being confirmed" if decision == "pay" else "was declined"
+    verb = "is being confirmed" if decision == CheckoutDecision.PAY else "was declined"
     return HTMLResponse(
         _PAGE.format(content=f"<p>Your payment of {amount} {verb}. You can close this page.</p>")
     )
@@ -200,7 +201,7 @@ async def browse_payments(
     params: PageDep,
     account_id: uuid.UUID | None = None,
     owner_id: uuid.UUID | None = None,
-    status: Literal["pending", "succeeded", "failed"] | None = None,
+    status: PaymentStatus | None = None,
     provider: Annotated[str | None, Query(max_length=32)] = None,
     since: Annotated[datetime | None, Query(alias="from")] = None,
     until: Annotated[datetime | None, Query(alias="to")] = None,

@@ -1,8 +1,9 @@
 import uuid
 from datetime import datetime
-from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictInt
+
+from berth_billing.enums import PaymentStatus
 
 # far beyond any real amount, and inside BIGINT: an absurd number is refused by shape
 ABSURD = 10**15
@@ -23,7 +24,7 @@ class Payment(BaseModel):
     provider_payment_id: str
     amount: int
     currency: str
-    status: Literal["pending", "succeeded", "failed"]
+    status: PaymentStatus
     refunded_amount: int
     checkout_url: str | None
     failure_reason: str | None
