@@ -1,13 +1,12 @@
 """The signed-in person's wallet: balance and state, movements, daily spend."""
 
 import uuid
-from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
 
 from berth_billing.accounts import schemas, service
-from berth_billing.accounts.dao import AccountDAO, LedgerDAO
+from berth_billing.accounts.dao import AccountDAO
 from berth_billing.deps import OwnerId, SettingsDep
 from berth_common.db import SessionDep
 from berth_common.errors import (
@@ -47,20 +46,10 @@ async def my_ledger(
     session: SessionDep,
     settings: SettingsDep,
     params: PageDep,
-    kind: schemas.EntryKind | None = None,
-    since: Annotated[datetime | None, Query(alias="from")] = None,
-    until: Annotated[datetime | None, Query(alias="to")] = None,
+    query: Annotated[schemas.LedgerQuery, Query()],
 ) -> Page[schemas.LedgerEntry]:
-    if since and until and since >= until:
-        raise Unprocessable("`from` must be before `to`")
     account = await service.wallet(session, settings, owner_id)
-    dao = LedgerDAO(session)
-    rows, total = await dao.page(
-        dao.entries_query(account.id, kind=kind, since=since, until=until),
-        params.offset,
-        params.size,
-    )
-    return Page.build([schemas.LedgerEntry.model_validate(r) for r in rows], total, params)
+    return await service.ledger_page(session, account, query, params)
 
 
 @router.get("/usage", response_model=schemas.UsageSeries)

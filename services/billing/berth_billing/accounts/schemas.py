@@ -1,9 +1,10 @@
 import uuid
 from datetime import date, datetime
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from berth_billing.enums import AccountState, EntryKind
+from berth_common.errors import Unprocessable
 
 
 class Account(BaseModel):
@@ -36,6 +37,21 @@ class LedgerEntry(BaseModel):
     caused_by: str
     occurred_at: datetime
     created_at: datetime
+
+
+class LedgerQuery(BaseModel):
+    """The filters of a ledger page: an entry kind and a [from, to) time range."""
+
+    kind: EntryKind | None = None
+    since: datetime | None = Field(None, alias="from")
+    until: datetime | None = Field(None, alias="to")
+
+    @model_validator(mode="after")
+    def _range_is_forward(self) -> "LedgerQuery":
+        # a typed error (not ValueError): the route answers 422 with this message
+        if self.since and self.until and self.since >= self.until:
+            raise Unprocessable("`from` must be before `to`")
+        return self
 
 
 class UsageDay(BaseModel):

@@ -10,10 +10,9 @@ from sqlalchemy import select
 from berth_billing import idempotency
 from berth_billing.accounts import schemas as account_schemas
 from berth_billing.accounts import service as accounts
-from berth_billing.accounts.dao import AccountDAO, LedgerDAO
+from berth_billing.accounts.dao import AccountDAO
 from berth_billing.admin import schemas, service
 from berth_billing.deps import SettingsDep, actor
-from berth_billing.enums import AccountKind
 from berth_billing.idempotency import IdempotencyHeader, IdempotencyKeyRequired
 from berth_billing.metering import service as metering
 from berth_billing.models import MeteringRun
@@ -30,13 +29,6 @@ router = APIRouter(
     dependencies=[Depends(require_role("admin"))],
     responses=error_responses(Unauthorized, Forbidden),
 )
-
-
-async def _wallet(session, account_id: uuid.UUID):
-    account = await AccountDAO(session).get(account_id)
-    if account is None or account.kind != AccountKind.WALLET:
-        raise NotFound("Account not found")
-    return account
 
 
 @router.get("/accounts", response_model=Page[account_schemas.Account])
@@ -66,30 +58,25 @@ async def search_accounts(
     responses=error_responses(NotFound),
 )
 async def account_detail(account_id: uuid.UUID, session: SessionDep, settings: SettingsDep):
-    return await accounts.describe(session, settings, await _wallet(session, account_id))
+    return await accounts.describe(
+        session, settings, await accounts.wallet_by_id(session, account_id)
+    )
 
 
 @router.get(
     "/accounts/{account_id}/ledger",
     response_model=Page[account_schemas.LedgerEntry],
-    responses=error_responses(NotFound),
+    responses=error_responses(NotFound, Unprocessable),
+    description="Newest first; filter by entry kind and by a [from, to) time range.",
 )
 async def account_ledger(
     account_id: uuid.UUID,
     session: SessionDep,
     params: PageDep,
-    kind: account_schemas.EntryKind | None = None,
-    since: Annotated[datetime | None, Query(alias="from")] = None,
-    until: Annotated[datetime | None, Query(alias="to")] = None,
+    query: Annotated[account_schemas.LedgerQuery, Query()],
 ) -> Page[account_schemas.LedgerEntry]:
-    account = await _wallet(session, account_id)
-    dao = LedgerDAO(session)
-    rows, total = await dao.page(
-        dao.entries_query(account.id, kind=kind, since=since, until=until),
-        params.offset,
-        params.size,
-    )
-    return Page.build([account_schemas.LedgerEntry.model_validate(r) for r in rows], total, params)
+    account = await accounts.wallet_by_id(session, account_id)
+    return await accounts.ledger_page(session, account, query, params)
 
 
 @router.post(
