@@ -3,7 +3,7 @@
 import uuid
 from typing import Any
 
-from sqlalchemy import BigInteger, String, cast, func, or_, select, text
+from sqlalchemy import BigInteger, Row, String, cast, func, or_, select, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from berth_billing.enums import AccountKind, AccountState
@@ -67,6 +67,11 @@ class AccountDAO(BaseDAO[Account]):
                 )
             )
         ).scalar_one()
+
+    async def balance_of(self, account_id: uuid.UUID) -> Row[tuple[int, str]]:
+        """(balance, currency) as the database has it now, not as a loaded Account shows it."""
+        stmt = select(Account.balance, Account.currency).where(Account.id == account_id)
+        return (await self.session.execute(stmt)).one()
 
     async def balance_from_entries(self, account_id: uuid.UUID) -> int:
         """The truth the cached balance must equal."""

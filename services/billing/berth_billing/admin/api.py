@@ -5,7 +5,6 @@ from datetime import datetime
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
-from sqlalchemy import select
 
 from berth_billing import idempotency
 from berth_billing.accounts import schemas as account_schemas
@@ -15,7 +14,7 @@ from berth_billing.admin import schemas, service
 from berth_billing.deps import SettingsDep, actor
 from berth_billing.idempotency import IdempotencyHeader, IdempotencyKeyRequired
 from berth_billing.metering import service as metering
-from berth_billing.models import MeteringRun
+from berth_billing.metering.dao import MeteringDAO
 from berth_common.db import SessionDep
 from berth_common.errors import Forbidden, NotFound, Unauthorized, Unprocessable, error_responses
 from berth_common.pagination import Page, PageDep
@@ -128,8 +127,5 @@ async def metering_runs(
     hour: datetime | None = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> list[schemas.MeteringRun]:
-    stmt = select(MeteringRun).order_by(MeteringRun.started_at.desc()).limit(limit)
-    if hour is not None:
-        stmt = stmt.where(MeteringRun.hour == hour)
-    runs = (await session.execute(stmt)).scalars()
+    runs = await MeteringDAO(session).recent_runs(hour, limit)
     return [schemas.MeteringRun.model_validate(r) for r in runs]

@@ -5,8 +5,9 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import BigInteger, cast, func, select, text, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 
-from berth_billing.enums import AccountKind, EntryKind, InvoiceStatus
+from berth_billing.enums import AccountKind, EntryKind, InvoiceKind, InvoiceStatus
 from berth_billing.models import (
     Account,
     Invoice,
@@ -24,6 +25,20 @@ class InvoiceDAO(BaseDAO[Invoice]):
     not_found_message = "Invoice not found"
     sortable = {"created_at": Invoice.created_at, "period_start": Invoice.period_start}
     default_sort = (Invoice.created_at.desc(), Invoice.id)
+
+    async def insert_statement_once(self, **values: Any) -> uuid.UUID | None:
+        """A draft statement of (account, period); None when it was made before."""
+        stmt = (
+            pg_insert(Invoice)
+            .values(kind=InvoiceKind.INVOICE, status=InvoiceStatus.DRAFT, **values)
+            .on_conflict_do_nothing(
+                index_elements=["account_id", "period_start"],
+                # a literal predicate: PostgreSQL infers the partial unique index from it
+                index_where=text("kind = 'invoice'"),
+            )
+            .returning(Invoice.id)
+        )
+        return (await self.session.execute(stmt)).scalar_one_or_none()
 
     async def for_update(self, invoice_id: uuid.UUID) -> Invoice | None:
         stmt = select(Invoice).where(Invoice.id == invoice_id).with_for_update()

@@ -9,18 +9,15 @@ database trigger; corrections are credit notes (their own series) that credit th
 import uuid
 from datetime import UTC, datetime
 
-from sqlalchemy import text
-from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from berth_billing import mail
 from berth_billing.accounts.dao import AccountDAO
 from berth_billing.config import BillingSettings
 from berth_billing.dunning import service as dunning
 from berth_billing.enums import AccountKind, EntryKind, InvoiceKind, InvoiceStatus, NoticeKind
 from berth_billing.invoices.dao import InvoiceDAO
 from berth_billing.ledger.service import Leg, post
-from berth_billing.models import Account, Invoice, InvoiceLine, Notice
+from berth_billing.models import Account, Invoice, InvoiceLine
 from berth_billing.money import format_amount
 from berth_billing.names import QUEUE, Task
 from berth_common.errors import Conflict, NotFound, Unprocessable
@@ -74,25 +71,14 @@ async def draft_statement(
     """The account's statement for [start, end): created once, with lines from the ledger."""
     dao = InvoiceDAO(session)
     account = await AccountDAO(session).get_or_404(account_id)
-    invoice_id = (
-        await session.execute(
-            pg_insert(Invoice)
-            .values(
-                account_id=account.id,
-                kind=InvoiceKind.INVOICE,
-                status=InvoiceStatus.DRAFT,
-                period_start=start,
-                period_end=end,
-                currency=account.currency,
-                seller=seller(settings),
-                buyer=buyer(account),
-            )
-            .on_conflict_do_nothing(
-                index_elements=["account_id", "period_start"], index_where=text("kind = 'invoice'")
-            )
-            .returning(Invoice.id)
-        )
-    ).scalar_one_or_none()
+    invoice_id = await dao.insert_statement_once(
+        account_id=account.id,
+        period_start=start,
+        period_end=end,
+        currency=account.currency,
+        seller=seller(settings),
+        buyer=buyer(account),
+    )
     if invoice_id is None:  # made before: it keeps the lines it got then
         return await dao.get_by(account_id=account.id, period_start=start, kind=InvoiceKind.INVOICE)
     lines: list[tuple[str, str, int]] = []
@@ -150,28 +136,14 @@ async def _notify_ready(session: AsyncSession, settings: BillingSettings, invoic
         "total": format_amount(invoice.total, invoice.currency),
         "closing_balance": format_amount(invoice.closing_balance, invoice.currency),
     }
-    notice_id = (
-        await session.execute(
-            pg_insert(Notice)
-            .values(
-                account_id=invoice.account_id,
-                kind=NoticeKind.INVOICE_READY,
-                key=f"invoice_ready:{invoice.id}",
-                context=context,
-            )
-            .on_conflict_do_nothing(index_elements=["key"])
-            .returning(Notice.id)
-        )
-    ).scalar_one_or_none()
-    if notice_id is not None:
-        await mail.queue_email(
-            session,
-            settings,
-            account_id=invoice.account_id,
-            template=NoticeKind.INVOICE_READY,
-            context=context,
-            notice_id=notice_id,
-        )
+    await dunning.owe_notice(
+        session,
+        settings,
+        account_id=invoice.account_id,
+        kind=NoticeKind.INVOICE_READY,
+        key=f"invoice_ready:{invoice.id}",
+        context=context,
+    )
 
 
 async def run_period(session: AsyncSession, settings: BillingSettings, period: str) -> int:
