@@ -7,14 +7,12 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 
 from berth_billing import idempotency
-from berth_billing.accounts.dao import AccountDAO
 from berth_billing.deps import OwnerId, SettingsDep, actor
 from berth_billing.enums import InvoiceKind, InvoiceStatus
 from berth_billing.idempotency import IdempotencyHeader, IdempotencyKeyRequired
 from berth_billing.invoices import pdf, schemas, service
 from berth_billing.invoices.dao import InvoiceDAO
-from berth_billing.models import Account, Invoice
-from berth_billing.names import QUEUE, Task
+from berth_billing.models import Invoice
 from berth_common.db import SessionDep
 from berth_common.errors import (
     Conflict,
@@ -24,7 +22,6 @@ from berth_common.errors import (
     Unprocessable,
     error_responses,
 )
-from berth_common.outbox import enqueue_task
 from berth_common.pagination import Page, PageDep
 from berth_common.security import AdminUser, current_user, require_role
 
@@ -39,27 +36,11 @@ router = APIRouter(
 )
 
 
-async def _mine(session, owner_id: uuid.UUID, invoice_id: uuid.UUID) -> Invoice:
-    invoice = await InvoiceDAO(session).get(invoice_id)
-    account = await session.get(Account, invoice.account_id) if invoice else None
-    if invoice is None or account is None or account.owner_id != owner_id:
-        raise NotFound("Invoice not found")
-    if invoice.status != InvoiceStatus.FINALIZED:  # drafts are the admins' business
-        raise NotFound("Invoice not found")
-    return invoice
-
-
 @router.get("", response_model=Page[schemas.Invoice])
 async def my_invoices(
     owner_id: OwnerId, session: SessionDep, params: PageDep
 ) -> Page[schemas.Invoice]:
-    account = await AccountDAO(session).wallet_of(owner_id)
-    if account is None:
-        return Page.build([], 0, params)
-    dao = InvoiceDAO(session)
-    items, total = await dao.list(
-        params, *dao.filters(account_id=account.id, status=InvoiceStatus.FINALIZED)
-    )
+    items, total = await service.statements_of(session, owner_id, params)
     return Page.build([schemas.Invoice.model_validate(i) for i in items], total, params)
 
 
@@ -69,12 +50,8 @@ async def my_invoices(
 async def my_invoice(
     invoice_id: uuid.UUID, owner_id: OwnerId, session: SessionDep
 ) -> schemas.InvoiceDetail:
-    invoice = await _mine(session, owner_id, invoice_id)
-    lines = await InvoiceDAO(session).lines(invoice.id)
-    return schemas.InvoiceDetail(
-        **schemas.Invoice.model_validate(invoice).model_dump(),
-        lines=[schemas.InvoiceLine.model_validate(line) for line in lines],
-    )
+    invoice = await service.statement_of(session, owner_id, invoice_id)
+    return await service.detail(session, invoice)
 
 
 def _pdf_response(invoice: Invoice, lines) -> Response:
@@ -92,7 +69,7 @@ def _pdf_response(invoice: Invoice, lines) -> Response:
     responses={**error_responses(NotFound), 200: {"content": {"application/pdf": {}}}},
 )
 async def my_invoice_pdf(invoice_id: uuid.UUID, owner_id: OwnerId, session: SessionDep):
-    invoice = await _mine(session, owner_id, invoice_id)
+    invoice = await service.statement_of(session, owner_id, invoice_id)
     return _pdf_response(invoice, await InvoiceDAO(session).lines(invoice.id))
 
 
@@ -124,13 +101,8 @@ async def browse_invoices(
     "/{invoice_id}", response_model=schemas.InvoiceDetail, responses=error_responses(NotFound)
 )
 async def admin_invoice(invoice_id: uuid.UUID, session: SessionDep) -> schemas.InvoiceDetail:
-    dao = InvoiceDAO(session)
-    invoice = await dao.get_or_404(invoice_id)
-    lines = await dao.lines(invoice.id)
-    return schemas.InvoiceDetail(
-        **schemas.Invoice.model_validate(invoice).model_dump(),
-        lines=[schemas.InvoiceLine.model_validate(line) for line in lines],
-    )
+    invoice = await InvoiceDAO(session).get_or_404(invoice_id)
+    return await service.detail(session, invoice)
 
 
 @admin_router.get(
@@ -155,11 +127,7 @@ async def admin_invoice_pdf(invoice_id: uuid.UUID, session: SessionDep):
 async def run_invoices(
     body: schemas.InvoiceRunIn, session: SessionDep, settings: SettingsDep
 ) -> schemas.Accepted:
-    service.month_bounds(body.period)
-    task_id = await enqueue_task(
-        session, Task.RUN_INVOICES, queue=QUEUE, kwargs={"period": body.period}
-    )
-    return schemas.Accepted(task_ids=[task_id])
+    return schemas.Accepted(task_ids=[await service.request_run(session, body.period)])
 
 
 @admin_router.post(

@@ -15,6 +15,7 @@ from berth_billing.accounts.dao import AccountDAO
 from berth_billing.config import BillingSettings
 from berth_billing.dunning import service as dunning
 from berth_billing.enums import AccountKind, EntryKind, InvoiceKind, InvoiceStatus, NoticeKind
+from berth_billing.invoices import schemas
 from berth_billing.invoices.dao import InvoiceDAO
 from berth_billing.ledger.service import Leg, post
 from berth_billing.models import Account, Invoice, InvoiceLine
@@ -22,6 +23,7 @@ from berth_billing.money import format_amount
 from berth_billing.names import QUEUE, Task
 from berth_common.errors import Conflict, NotFound, Unprocessable
 from berth_common.outbox import enqueue_task
+from berth_common.pagination import PageParams
 
 FINALIZE_CHUNK = 100
 
@@ -59,6 +61,40 @@ def buyer(account: Account) -> dict:
         "name": account.name or "",
         "email": account.email or "",
     }
+
+
+async def statement_of(
+    session: AsyncSession, owner_id: uuid.UUID, invoice_id: uuid.UUID
+) -> Invoice:
+    """A holder's own finalized statement or credit note; anything else is not found."""
+    invoice = await InvoiceDAO(session).get(invoice_id)
+    account = await AccountDAO(session).get(invoice.account_id) if invoice else None
+    if invoice is None or account is None or account.owner_id != owner_id:
+        raise NotFound("Invoice not found")
+    if invoice.status != InvoiceStatus.FINALIZED:  # drafts are the admins' business
+        raise NotFound("Invoice not found")
+    return invoice
+
+
+async def statements_of(
+    session: AsyncSession, owner_id: uuid.UUID, params: PageParams
+) -> tuple[list[Invoice], int]:
+    """One page of the holder's finalized statements and credit notes, and their count."""
+    account = await AccountDAO(session).wallet_of(owner_id)
+    if account is None:
+        return [], 0
+    dao = InvoiceDAO(session)
+    return await dao.list(
+        params, *dao.filters(account_id=account.id, status=InvoiceStatus.FINALIZED)
+    )
+
+
+async def detail(session: AsyncSession, invoice: Invoice) -> schemas.InvoiceDetail:
+    lines = await InvoiceDAO(session).lines(invoice.id)
+    return schemas.InvoiceDetail(
+        **schemas.Invoice.model_validate(invoice).model_dump(),
+        lines=[schemas.InvoiceLine.model_validate(line) for line in lines],
+    )
 
 
 async def draft_statement(
@@ -144,6 +180,12 @@ async def _notify_ready(session: AsyncSession, settings: BillingSettings, invoic
         key=f"invoice_ready:{invoice.id}",
         context=context,
     )
+
+
+async def request_run(session: AsyncSession, period: str) -> str:
+    """Queue the run of a well-formed period; the run itself refuses a month not ended."""
+    month_bounds(period)
+    return await enqueue_task(session, Task.RUN_INVOICES, queue=QUEUE, kwargs={"period": period})
 
 
 async def run_period(session: AsyncSession, settings: BillingSettings, period: str) -> int:
