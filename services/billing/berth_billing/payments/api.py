@@ -1,7 +1,6 @@
 """Payments: my payments and top-ups, the sandbox checkout page, the provider webhook,
 and the admins' payment browsing and refunds."""
 
-import html
 import uuid
 from datetime import datetime
 from typing import Annotated
@@ -14,7 +13,7 @@ from berth_billing.deps import OwnerId, SettingsDep, actor
 from berth_billing.enums import CheckoutDecision, PaymentStatus
 from berth_billing.idempotency import IdempotencyHeader, IdempotencyKeyRequired
 from berth_billing.models import Payment
-from berth_billing.money import format_amount
+from berth_billing.payments import checkout_page as checkout_page_html
 from berth_billing.payments import schemas, service
 from berth_billing.payments.dao import PaymentDAO
 from berth_billing.payments.provider import InvalidSignature, SandboxProvider
@@ -49,7 +48,7 @@ router = APIRouter(
 
 def _payment_out(payment: Payment) -> schemas.Payment:
     out = schemas.Payment.model_validate(payment)
-    if payment.status != PaymentStatus.PENDING or payment.checkout_decision:
+    if not service.checkout_is_open(payment):
         out.checkout_url = None
     return out
 
@@ -115,16 +114,6 @@ async def create_topup(
     )
 
 
-_PAGE = """<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>Berth sandbox checkout</title>
-<meta name="viewport" content="width=device-width, initial-scale=1"></head>
-<body style="font-family: system-ui, sans-serif; max-width: 28rem; margin: 3rem auto">
-<h1>Sandbox checkout</h1>
-{content}
-<p><small>A test payment provider: no real money moves.</small></p>
-</body></html>"""
-
-
 @router.get(
     "/sandbox/checkout/{token}",
     response_class=HTMLResponse,
@@ -135,18 +124,7 @@ async def checkout_page(
     token: str, owner_id: OwnerId, session: SessionDep, provider: ProviderDep
 ) -> HTMLResponse:
     payment = await service.checkout_payment(session, provider, token, owner_id)
-    amount = html.escape(format_amount(payment.amount, payment.currency))
-    if payment.checkout_decision or payment.status != PaymentStatus.PENDING:
-        content = f"<p>This payment of {amount} is {html.escape(payment.status)}.</p>"
-    else:
-        action = html.escape(f"{API}/sandbox/checkout/{token}", quote=True)
-        content = (
-            f"<p>Top up your Berth balance by <strong>{amount}</strong>.</p>"
-            f'<form method="post" action="{action}">'
-            '<button name="decision" value="pay">Pay</button> '
-            '<button name="decision" value="decline">Decline</button></form>'
-        )
-    return HTMLResponse(_PAGE.format(content=content))
+    return HTMLResponse(checkout_page_html.render(payment, _checkout_action(token)))
 
 
 @router.post(
@@ -163,11 +141,11 @@ async def checkout_decide(
     provider: ProviderDep,
 ) -> HTMLResponse:
     payment = await service.decide_checkout(session, provider, token, owner_id, decision)
-    amount = html.escape(format_amount(payment.amount, payment.currency))
-    verb = "is being confirmed" if decision == CheckoutDecision.PAY else "was declined"
-    return HTMLResponse(
-        _PAGE.format(content=f"<p>Your payment of {amount} {verb}. You can close this page.</p>")
-    )
+    return HTMLResponse(checkout_page_html.render(payment, _checkout_action(token), decision))
+
+
+def _checkout_action(token: str) -> str:
+    return f"{API}/sandbox/checkout/{token}"
 
 
 # The provider calls this without a token: the signature is the authentication.

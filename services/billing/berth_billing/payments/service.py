@@ -79,6 +79,11 @@ async def create_topup(
     return payment
 
 
+def checkout_is_open(payment: Payment) -> bool:
+    """A checkout link works until its single decision is taken or the payment completes."""
+    return payment.status == PaymentStatus.PENDING and not payment.checkout_decision
+
+
 async def checkout_payment(
     session: AsyncSession, provider: SandboxProvider, token: str, owner_id: uuid.UUID
 ) -> Payment:
