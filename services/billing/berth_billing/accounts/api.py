@@ -16,7 +16,7 @@ from berth_common.errors import (
     Unprocessable,
     error_responses,
 )
-from berth_common.pagination import Page, PageDep
+from berth_common.pagination import PageDep
 from berth_common.security import Principal, current_user, require_scope
 
 router = APIRouter(
@@ -37,7 +37,7 @@ async def my_account(
 
 @router.get(
     "/ledger",
-    response_model=Page[schemas.LedgerEntry],
+    response_model=schemas.LedgerEntryPage,
     responses=error_responses(Unprocessable),
     description="Newest first; filter by entry kind and by a [from, to) time range.",
 )
@@ -47,7 +47,7 @@ async def my_ledger(
     settings: SettingsDep,
     params: PageDep,
     query: Annotated[schemas.LedgerQuery, Query()],
-) -> Page[schemas.LedgerEntry]:
+) -> schemas.LedgerEntryPage:
     account = await service.wallet(session, settings, owner_id)
     return await service.ledger_page(session, account, query, params)
 

@@ -5,6 +5,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from berth_billing.enums import AccountState, EntryKind
 from berth_common.errors import Unprocessable
+from berth_common.pagination import Page
 
 
 class Account(BaseModel):
@@ -24,6 +25,10 @@ class Account(BaseModel):
     created_at: datetime
 
 
+class AccountPage(Page[Account]):
+    pass
+
+
 class LedgerEntry(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
@@ -37,6 +42,10 @@ class LedgerEntry(BaseModel):
     caused_by: str
     occurred_at: datetime
     created_at: datetime
+
+
+class LedgerEntryPage(Page[LedgerEntry]):
+    pass
 
 
 class LedgerQuery(BaseModel):

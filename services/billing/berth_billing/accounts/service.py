@@ -13,7 +13,7 @@ from berth_billing.ledger.dao import LedgerDAO
 from berth_billing.models import Account
 from berth_billing.money import currency_exponent, format_amount
 from berth_common.errors import NotFound
-from berth_common.pagination import Page, PageParams
+from berth_common.pagination import PageParams
 
 
 async def wallet(session: AsyncSession, settings: BillingSettings, owner_id: uuid.UUID) -> Account:
@@ -35,12 +35,14 @@ async def wallet_by_id(session: AsyncSession, account_id: uuid.UUID) -> Account:
 
 async def ledger_page(
     session: AsyncSession, account: Account, query: schemas.LedgerQuery, params: PageParams
-) -> Page[schemas.LedgerEntry]:
+) -> schemas.LedgerEntryPage:
     """One page of the wallet's entries, newest first, within the query's kind and range."""
     dao = LedgerDAO(session)
     stmt = dao.entries_query(account.id, kind=query.kind, since=query.since, until=query.until)
     rows, total = await dao.page(stmt, params.offset, params.size)
-    return Page.build([schemas.LedgerEntry.model_validate(r) for r in rows], total, params)
+    return schemas.LedgerEntryPage.build(
+        [schemas.LedgerEntry.model_validate(r) for r in rows], total, params
+    )
 
 
 async def describe(

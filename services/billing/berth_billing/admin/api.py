@@ -17,7 +17,7 @@ from berth_billing.metering import service as metering
 from berth_billing.metering.dao import MeteringDAO
 from berth_common.db import SessionDep
 from berth_common.errors import Forbidden, NotFound, Unauthorized, Unprocessable, error_responses
-from berth_common.pagination import Page, PageDep
+from berth_common.pagination import PageDep
 from berth_common.security import AdminUser, require_role
 
 API = "/api/billing/v1/admin"
@@ -30,7 +30,7 @@ router = APIRouter(
 )
 
 
-@router.get("/accounts", response_model=Page[account_schemas.Account])
+@router.get("/accounts", response_model=account_schemas.AccountPage)
 async def search_accounts(
     session: SessionDep,
     settings: SettingsDep,
@@ -45,10 +45,12 @@ async def search_accounts(
         ),
     ] = None,
     status: Literal["negative", "suspended"] | None = None,
-) -> Page[account_schemas.Account]:
+) -> account_schemas.AccountPage:
     dao = AccountDAO(session)
     items, total = await dao.list(params, *dao.search_filters(q, status))
-    return Page.build([await accounts.describe(session, settings, a) for a in items], total, params)
+    return account_schemas.AccountPage.build(
+        [await accounts.describe(session, settings, a) for a in items], total, params
+    )
 
 
 @router.get(
@@ -64,7 +66,7 @@ async def account_detail(account_id: uuid.UUID, session: SessionDep, settings: S
 
 @router.get(
     "/accounts/{account_id}/ledger",
-    response_model=Page[account_schemas.LedgerEntry],
+    response_model=account_schemas.LedgerEntryPage,
     responses=error_responses(NotFound, Unprocessable),
     description="Newest first; filter by entry kind and by a [from, to) time range.",
 )
@@ -73,7 +75,7 @@ async def account_ledger(
     session: SessionDep,
     params: PageDep,
     query: Annotated[account_schemas.LedgerQuery, Query()],
-) -> Page[account_schemas.LedgerEntry]:
+) -> account_schemas.LedgerEntryPage:
     account = await accounts.wallet_by_id(session, account_id)
     return await accounts.ledger_page(session, account, query, params)
 
@@ -87,7 +89,7 @@ async def account_ledger(
 )
 async def adjust(
     account_id: uuid.UUID,
-    body: schemas.AdjustmentIn,
+    body: schemas.AdjustmentCreate,
     request: Request,
     admin: AdminUser,
     session: SessionDep,
@@ -109,16 +111,16 @@ async def adjust(
 @router.post(
     "/metering/runs",
     status_code=202,
-    response_model=schemas.Accepted,
+    response_model=schemas.MeteringRunAccepted,
     responses=error_responses(Unprocessable),
     description="Charge (or re-charge) closed hours: one task per hour. An hour already "
     "charged is charged nothing twice.",
 )
 async def run_metering(
-    body: schemas.MeteringRunIn, admin: AdminUser, session: SessionDep
-) -> schemas.Accepted:
+    body: schemas.MeteringRunCreate, admin: AdminUser, session: SessionDep
+) -> schemas.MeteringRunAccepted:
     task_ids = await metering.enqueue_range(session, body.hour, body.hours, actor(admin), body.full)
-    return schemas.Accepted(task_ids=task_ids)
+    return schemas.MeteringRunAccepted(task_ids=task_ids)
 
 
 @router.get("/metering/runs", response_model=list[schemas.MeteringRun])

@@ -18,7 +18,7 @@ async def adjust(
     session: AsyncSession,
     settings: BillingSettings,
     account_id: uuid.UUID,
-    body: schemas.AdjustmentIn,
+    body: schemas.AdjustmentCreate,
     caused_by: str,
 ) -> schemas.Adjustment:
     check_currency(settings, body.currency)

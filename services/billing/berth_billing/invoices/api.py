@@ -22,7 +22,7 @@ from berth_common.errors import (
     Unprocessable,
     error_responses,
 )
-from berth_common.pagination import Page, PageDep
+from berth_common.pagination import PageDep
 from berth_common.security import AdminUser, current_user, require_role
 
 API = "/api/billing/v1"
@@ -36,12 +36,14 @@ router = APIRouter(
 )
 
 
-@router.get("", response_model=Page[schemas.Invoice])
+@router.get("", response_model=schemas.InvoicePage)
 async def my_invoices(
     owner_id: OwnerId, session: SessionDep, params: PageDep
-) -> Page[schemas.Invoice]:
+) -> schemas.InvoicePage:
     items, total = await service.statements_of(session, owner_id, params)
-    return Page.build([schemas.Invoice.model_validate(i) for i in items], total, params)
+    return schemas.InvoicePage.build(
+        [schemas.Invoice.model_validate(i) for i in items], total, params
+    )
 
 
 @router.get(
@@ -81,7 +83,7 @@ admin_router = APIRouter(
 )
 
 
-@admin_router.get("", response_model=Page[schemas.AdminInvoice])
+@admin_router.get("", response_model=schemas.AdminInvoicePage)
 async def browse_invoices(
     session: SessionDep,
     params: PageDep,
@@ -89,12 +91,14 @@ async def browse_invoices(
     status: InvoiceStatus | None = None,
     kind: InvoiceKind | None = None,
     period: Period = None,
-) -> Page[schemas.AdminInvoice]:
+) -> schemas.AdminInvoicePage:
     dao = InvoiceDAO(session)
     start = service.month_bounds(period)[0] if period else None
     where = dao.filters(account_id=account_id, status=status, kind=kind, period_start=start)
     items, total = await dao.list(params, *where)
-    return Page.build([schemas.AdminInvoice.model_validate(i) for i in items], total, params)
+    return schemas.AdminInvoicePage.build(
+        [schemas.AdminInvoice.model_validate(i) for i in items], total, params
+    )
 
 
 @admin_router.get(
@@ -119,15 +123,15 @@ async def admin_invoice_pdf(invoice_id: uuid.UUID, session: SessionDep):
 @admin_router.post(
     "/runs",
     status_code=202,
-    response_model=schemas.Accepted,
+    response_model=schemas.InvoiceRunAccepted,
     responses=error_responses(Unprocessable),
     description="Draft every active account's statement of a month that ended, and queue "
     "their finalization (numbers are assigned then). Running a month again adds nothing.",
 )
 async def run_invoices(
-    body: schemas.InvoiceRunIn, session: SessionDep, settings: SettingsDep
-) -> schemas.Accepted:
-    return schemas.Accepted(task_ids=[await service.request_run(session, body.period)])
+    body: schemas.InvoiceRunCreate, session: SessionDep, settings: SettingsDep
+) -> schemas.InvoiceRunAccepted:
+    return schemas.InvoiceRunAccepted(task_ids=[await service.request_run(session, body.period)])
 
 
 @admin_router.post(
@@ -140,7 +144,7 @@ async def run_invoices(
 )
 async def create_credit_note(
     invoice_id: uuid.UUID,
-    body: schemas.CreditNoteIn,
+    body: schemas.CreditNoteCreate,
     request: Request,
     admin: AdminUser,
     session: SessionDep,

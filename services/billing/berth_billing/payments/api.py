@@ -26,7 +26,7 @@ from berth_common.errors import (
     Unprocessable,
     error_responses,
 )
-from berth_common.pagination import Page, PageDep
+from berth_common.pagination import PageDep
 from berth_common.security import AdminUser, CurrentUser, current_user, require_role
 
 API = "/api/billing/v1"
@@ -53,16 +53,16 @@ def _payment_out(payment: Payment) -> schemas.Payment:
     return out
 
 
-@router.get("/payments", response_model=Page[schemas.Payment])
+@router.get("/payments", response_model=schemas.PaymentPage)
 async def my_payments(
     owner_id: OwnerId,
     session: SessionDep,
     params: PageDep,
     status: PaymentStatus | None = None,
-) -> Page[schemas.Payment]:
+) -> schemas.PaymentPage:
     dao = PaymentDAO(session)
     items, total = await dao.list(params, *dao.filters(owner_id=owner_id, status=status))
-    return Page.build([_payment_out(p) for p in items], total, params)
+    return schemas.PaymentPage.build([_payment_out(p) for p in items], total, params)
 
 
 @router.get(
@@ -84,7 +84,7 @@ async def my_payment(payment_id: uuid.UUID, owner_id: OwnerId, session: SessionD
     "Send an Idempotency-Key to make a retry return the same payment.",
 )
 async def create_topup(
-    body: schemas.TopUpIn,
+    body: schemas.TopUpCreate,
     request: Request,
     principal: CurrentUser,
     owner_id: OwnerId,
@@ -173,7 +173,7 @@ admin_router = APIRouter(
 )
 
 
-@admin_router.get("", response_model=Page[schemas.AdminPayment])
+@admin_router.get("", response_model=schemas.AdminPaymentPage)
 async def browse_payments(
     session: SessionDep,
     params: PageDep,
@@ -183,7 +183,7 @@ async def browse_payments(
     provider: Annotated[str | None, Query(max_length=32)] = None,
     since: Annotated[datetime | None, Query(alias="from")] = None,
     until: Annotated[datetime | None, Query(alias="to")] = None,
-) -> Page[schemas.AdminPayment]:
+) -> schemas.AdminPaymentPage:
     dao = PaymentDAO(session)
     where = dao.filters(
         account_id=account_id,
@@ -194,7 +194,9 @@ async def browse_payments(
         until=until,
     )
     items, total = await dao.list(params, *where)
-    return Page.build([schemas.AdminPayment.model_validate(p) for p in items], total, params)
+    return schemas.AdminPaymentPage.build(
+        [schemas.AdminPayment.model_validate(p) for p in items], total, params
+    )
 
 
 @admin_router.post(
@@ -206,7 +208,7 @@ async def browse_payments(
 )
 async def refund_payment(
     payment_id: uuid.UUID,
-    body: schemas.RefundIn,
+    body: schemas.RefundCreate,
     request: Request,
     admin: AdminUser,
     session: SessionDep,

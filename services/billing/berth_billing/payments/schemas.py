@@ -4,12 +4,13 @@ from datetime import datetime
 from pydantic import BaseModel, ConfigDict, Field, StrictInt
 
 from berth_billing.enums import PaymentStatus
+from berth_common.pagination import Page
 
 # far beyond any real amount, and inside BIGINT: an absurd number is refused by shape
 ABSURD = 10**15
 
 
-class TopUpIn(BaseModel):
+class TopUpCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     amount: StrictInt = Field(..., gt=0, le=ABSURD, description="minor units, e.g. cents")
@@ -32,12 +33,20 @@ class Payment(BaseModel):
     completed_at: datetime | None
 
 
+class PaymentPage(Page[Payment]):
+    pass
+
+
 class AdminPayment(Payment):
     account_id: uuid.UUID
     owner_id: uuid.UUID
 
 
-class RefundIn(BaseModel):
+class AdminPaymentPage(Page[AdminPayment]):
+    pass
+
+
+class RefundCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     amount: StrictInt | None = Field(

@@ -118,7 +118,7 @@ async def change_price(
     session: AsyncSession,
     settings: BillingSettings,
     key: str,
-    body: schemas.PriceChange,
+    body: schemas.PriceCreate,
     caused_by: str,
 ) -> schemas.Price:
     _check_price(settings, body.amount_per_hour, body.currency)
