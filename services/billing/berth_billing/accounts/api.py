@@ -6,7 +6,6 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query
 
 from berth_billing.accounts import schemas, service
-from berth_billing.accounts.dao import AccountDAO
 from berth_billing.deps import OwnerId, SettingsDep
 from berth_common.db import SessionDep
 from berth_common.errors import (
@@ -88,7 +87,6 @@ services_router = APIRouter(
 async def account_of_owner(
     owner_id: uuid.UUID, session: SessionDep, settings: SettingsDep
 ) -> schemas.Account:
-    account = await AccountDAO(session).wallet_of(owner_id)
-    if account is None:
-        raise NotFound("Account not found")
-    return await service.describe(session, settings, account)
+    return await service.describe(
+        session, settings, await service.existing_wallet(session, owner_id)
+    )

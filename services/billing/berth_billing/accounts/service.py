@@ -25,6 +25,14 @@ async def wallet(session: AsyncSession, settings: BillingSettings, owner_id: uui
     return account
 
 
+async def existing_wallet(session: AsyncSession, owner_id: uuid.UUID) -> Account:
+    """The person's wallet if they have one (other services read it; none is opened)."""
+    account = await AccountDAO(session).wallet_of(owner_id)
+    if account is None:
+        raise NotFound("Account not found")
+    return account
+
+
 async def wallet_by_id(session: AsyncSession, account_id: uuid.UUID) -> Account:
     """A holder's wallet by its id; system accounts are not anyone's to look at."""
     account = await AccountDAO(session).get(account_id)

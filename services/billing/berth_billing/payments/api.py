@@ -69,10 +69,7 @@ async def my_payments(
     "/payments/{payment_id}", response_model=schemas.Payment, responses=error_responses(NotFound)
 )
 async def my_payment(payment_id: uuid.UUID, owner_id: OwnerId, session: SessionDep):
-    payment = await PaymentDAO(session).get(payment_id)
-    if payment is None or payment.owner_id != owner_id:
-        raise NotFound("Payment not found")
-    return _payment_out(payment)
+    return _payment_out(await service.payment_of(session, owner_id, payment_id))
 
 
 @router.post(

@@ -79,6 +79,14 @@ async def create_topup(
     return payment
 
 
+async def payment_of(session: AsyncSession, owner_id: uuid.UUID, payment_id: uuid.UUID) -> Payment:
+    """The holder's own payment; someone else's is as unknown as a missing one."""
+    payment = await PaymentDAO(session).get(payment_id)
+    if payment is None or payment.owner_id != owner_id:
+        raise NotFound("Payment not found")
+    return payment
+
+
 def checkout_is_open(payment: Payment) -> bool:
     """A checkout link works until its single decision is taken or the payment completes."""
     return payment.status == PaymentStatus.PENDING and not payment.checkout_decision
