@@ -55,7 +55,7 @@ test: ensure-uv assets system-deps-test
 lint: ensure-uv
 	$(UV) run ruff check .
 	$(UV) run ruff format --check .
-	$(UV) run lint-imports
+	$(UV) run lint-imports --no-cache
 
 format: ensure-uv
 	$(UV) run ruff format .
