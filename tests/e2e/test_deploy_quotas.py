@@ -9,7 +9,7 @@ import pytest
 from deploy_e2e import API, create_app, deployed, ensure_supervisor, kill_apps, sign_in
 from deploy_testkit import make_repo, wait_for, web_app_files
 
-from berth_common.testing.oauth import bearer
+from berth_testing.oauth import bearer
 
 
 @pytest.fixture(scope="module", autouse=True)

@@ -12,7 +12,7 @@ from alembic.migration import MigrationContext
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from berth_common.migrations import _include_name
-from berth_common.testing.plugin import PlatformDatabase
+from berth_testing.plugin import PlatformDatabase
 
 SERVICES = ("auth", "billing", "deploy")
 

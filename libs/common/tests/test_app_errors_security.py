@@ -22,7 +22,7 @@ from berth_common.security import (
     JWKSCache,
     TokenVerifier,
 )
-from berth_common.testing.plugin import app_client
+from berth_testing.plugin import app_client
 
 ISSUER = "http://localhost:8080"
 

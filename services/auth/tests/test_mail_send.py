@@ -14,9 +14,9 @@ from sqlalchemy import select, text
 from berth_auth import mail
 from berth_auth.models import OutgoingEmail
 from berth_common.errors import TransientError
-from berth_common.testing.plugin import unique_email
-from berth_common.testing.processes import ManagedProcess, free_port
-from berth_common.testing.smtp import start_sink
+from berth_testing.plugin import unique_email
+from berth_testing.processes import ManagedProcess, free_port
+from berth_testing.smtp import start_sink
 
 
 @pytest.fixture

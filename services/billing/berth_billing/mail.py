@@ -13,6 +13,7 @@ from berth_billing.accounts.dao import AccountDAO
 from berth_billing.config import BillingSettings
 from berth_billing.directory import Directory
 from berth_billing.models import OutgoingEmail
+from berth_billing.names import QUEUE
 from berth_common import mail
 
 
@@ -22,7 +23,7 @@ class OutgoingEmailDAO(mail.OutgoingEmailDAO[OutgoingEmail]):
 
 TEMPLATES = ("low_balance", "grace_warning", "suspended", "invoice_ready")
 MAILER = mail.Mailer(
-    service="billing", dao=OutgoingEmailDAO, templates=mail.Templates("berth_billing", TEMPLATES)
+    service=QUEUE, dao=OutgoingEmailDAO, templates=mail.Templates("berth_billing", TEMPLATES)
 )
 
 

@@ -9,7 +9,7 @@ from berth_billing import mail
 from berth_billing.accounts.dao import AccountDAO
 from berth_billing.directory import Directory
 from berth_billing.dunning import service as dunning
-from berth_common.testing.smtp import start_sink
+from berth_testing.smtp import start_sink
 
 
 async def adjust(http, admin_headers, account_id, direction: str, amount: int):

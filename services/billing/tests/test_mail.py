@@ -14,8 +14,8 @@ from berth_billing.directory import Directory
 from berth_billing.models import OutgoingEmail
 from berth_common.errors import TransientError
 from berth_common.mail import UnsafeHeader
-from berth_common.testing.processes import free_port
-from berth_common.testing.smtp import SmtpSink, start_sink
+from berth_testing.processes import free_port
+from berth_testing.smtp import SmtpSink, start_sink
 
 
 @pytest.fixture
@@ -142,3 +142,10 @@ async def test_a_subject_with_a_line_break_is_refused(billing_db, billing_settin
     failed = await reload(billing_db, row.id)
     assert (failed.status, failed.attempts) == ("failed", 0)
     assert "line break" in failed.last_error
+
+
+def test_the_mail_tasks_carry_billing_s_names():
+    from berth_billing.names import QUEUE, Task
+
+    assert mail.MAILER.requeue_task == Task.REQUEUE_STALE_MAIL
+    assert mail.MAILER.send_task == f"{QUEUE}.mail.send" == "billing.mail.send"

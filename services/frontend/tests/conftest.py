@@ -8,11 +8,11 @@ from typing import Any
 import httpx
 import pytest
 
-from berth_common.testing.oauth import mint_access_token
-from berth_common.testing.plugin import app_client, trust_keys
-from berth_common.testing.processes import free_port
 from berth_frontend.config import FrontendSettings
 from berth_frontend.main import create_app
+from berth_testing.oauth import mint_access_token
+from berth_testing.plugin import app_client, trust_keys
+from berth_testing.processes import free_port
 
 ISSUER = "http://localhost:8080"
 
