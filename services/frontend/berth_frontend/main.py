@@ -4,7 +4,6 @@ Server-rendered pages over the other services' APIs; nothing persistent of its o
 """
 
 from fastapi import Depends, FastAPI
-from fastapi.responses import FileResponse
 
 from berth_common.app import create_service_app
 from berth_common.http import make_http_client
@@ -15,9 +14,10 @@ from berth_frontend.admin.billing.api import router as admin_billing_router
 from berth_frontend.apps.api import router as apps_router
 from berth_frontend.billing.api import router as billing_router
 from berth_frontend.config import FrontendSettings, get_settings
-from berth_frontend.panel.api import router as screens_router
+from berth_frontend.panel.api import admin_screens, panel_screens
 from berth_frontend.profile.api import router as profile_router
 from berth_frontend.public.api import router as public_router
+from berth_frontend.web.access import ensure_guarded
 from berth_frontend.web.backends import Backends
 from berth_frontend.web.csrf import verify_csrf
 from berth_frontend.web.errors import install_error_pages
@@ -54,7 +54,8 @@ def create_app(settings: FrontendSettings | None = None) -> FastAPI:
             admin_router,
             admin_billing_router,
             admin_apps_router,
-            screens_router,
+            admin_screens,
+            panel_screens,
         ],
         ready_checks=[auth_keys, revocations.revocations_loaded],
         on_startup=[revocations.start],
@@ -70,14 +71,7 @@ def create_app(settings: FrontendSettings | None = None) -> FastAPI:
     app.state.templates = make_templates()
     install_error_pages(app)
 
-    @app.get("/favicon.ico", include_in_schema=False)
-    async def favicon() -> FileResponse:
-        return FileResponse(
-            STATIC_DIR / "img" / "favicon.svg",
-            media_type="image/svg+xml",
-            headers={"Cache-Control": "public, max-age=86400"},
-        )
-
+    ensure_guarded(app)
     app.mount("/static", AssetFiles(directory=STATIC_DIR, check_dir=False), name="static")
     app.add_middleware(CookieMiddleware)
     app.add_middleware(SecurityHeadersMiddleware)

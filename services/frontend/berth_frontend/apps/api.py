@@ -5,19 +5,20 @@ import re
 import uuid
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import Request
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
 from berth_frontend.apps import service
-from berth_frontend.panel.api import require_viewer, show
+from berth_frontend.panel.api import show
 from berth_frontend.web import flash
+from berth_frontend.web.access import CurrentViewer, panel_router
 from berth_frontend.web.backends import ApiError, Section, ServiceDown, section, sections
 from berth_frontend.web.forms import read_form
 from berth_frontend.web.screens import PANEL, ScreenContext, screens
 from berth_frontend.web.tables import table_state
 
-router = APIRouter(prefix="/partials/apps", include_in_schema=False)
+router = panel_router(prefix="/partials/apps")
 
 TEMPLATE_KEY = re.compile(r"^[a-z0-9-]{1,40}$")
 DONE = {
@@ -150,8 +151,7 @@ async def app_logs_more(ctx: ScreenContext) -> dict[str, Any]:
 
 
 @router.post("")
-async def create(request: Request) -> Response:
-    viewer = await require_viewer(request, PANEL)
+async def create(request: Request, viewer: CurrentViewer) -> Response:
     form = await read_form(request, multiline=("env",))
     backends = request.app.state.backends
     env, problems = service.parse_env_lines(form.get("env"))
@@ -186,9 +186,10 @@ async def create(request: Request) -> Response:
                     f"{created['slug']} created; its first deployment is queued.",
                 )
             path = f"apps/{created['id']}"
-            return await show(request, PANEL, path, full=False, flash=outcome, push=True)
+            return await show(request, viewer, PANEL, path, full=False, flash=outcome, push=True)
     return await show(
         request,
+        viewer,
         PANEL,
         "apps/new",
         full=False,
@@ -197,8 +198,7 @@ async def create(request: Request) -> Response:
 
 
 @router.post("/{app_id}/env")
-async def set_env(request: Request, app_id: uuid.UUID) -> Response:
-    viewer = await require_viewer(request, PANEL)
+async def set_env(request: Request, viewer: CurrentViewer, app_id: uuid.UUID) -> Response:
     form = await read_form(request, multiline=("value",))
     name = form.get("name")
     if not name:
@@ -215,39 +215,38 @@ async def set_env(request: Request, app_id: uuid.UUID) -> Response:
             ),
             f"{name} saved; it applies at the next deploy, start or restart.",
         )
-    return await show(request, PANEL, f"apps/{app_id}/env", full=False, flash=outcome)
+    return await show(request, viewer, PANEL, f"apps/{app_id}/env", full=False, flash=outcome)
 
 
 @router.post("/{app_id}/env/{name}/delete")
-async def delete_env(request: Request, app_id: uuid.UUID, name: str) -> Response:
-    viewer = await require_viewer(request, PANEL)
+async def delete_env(
+    request: Request, viewer: CurrentViewer, app_id: uuid.UUID, name: str
+) -> Response:
     if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]{0,127}", name):
         raise StarletteHTTPException(404)
     outcome = await flash.outcome_of(
         service.delete_env(request.app.state.backends, viewer.caller, str(app_id), name),
         f"{name} removed.",
     )
-    return await show(request, PANEL, f"apps/{app_id}/env", full=False, flash=outcome)
+    return await show(request, viewer, PANEL, f"apps/{app_id}/env", full=False, flash=outcome)
 
 
 @router.post("/{app_id}/delete")
-async def delete(request: Request, app_id: uuid.UUID) -> Response:
-    viewer = await require_viewer(request, PANEL)
+async def delete(request: Request, viewer: CurrentViewer, app_id: uuid.UUID) -> Response:
     outcome = await flash.outcome_of(
         service.delete(request.app.state.backends, viewer.caller, str(app_id)),
         "The app is being deleted: its processes stop and its files go.",
     )
     if outcome["kind"] == "error":
-        return await show(request, PANEL, f"apps/{app_id}", full=False, flash=outcome)
-    return await show(request, PANEL, "apps", full=False, flash=outcome, push=True)
+        return await show(request, viewer, PANEL, f"apps/{app_id}", full=False, flash=outcome)
+    return await show(request, viewer, PANEL, "apps", full=False, flash=outcome, push=True)
 
 
 @router.post("/{app_id}/{action}")
-async def act(request: Request, app_id: uuid.UUID, action: str) -> Response:
+async def act(request: Request, viewer: CurrentViewer, app_id: uuid.UUID, action: str) -> Response:
     if action not in service.ACTIONS:
         raise StarletteHTTPException(404)
-    viewer = await require_viewer(request, PANEL)
     outcome = await flash.outcome_of(
         service.act(request.app.state.backends, viewer.caller, str(app_id), action), DONE[action]
     )
-    return await show(request, PANEL, f"apps/{app_id}", full=False, flash=outcome)
+    return await show(request, viewer, PANEL, f"apps/{app_id}", full=False, flash=outcome)

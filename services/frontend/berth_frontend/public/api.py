@@ -3,11 +3,13 @@ and the error pages Traefik shows for refused admin navigations."""
 
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Request
+from fastapi import Request
+from fastapi.responses import FileResponse
 from starlette.responses import RedirectResponse, Response
 
 from berth_frontend.public import service
 from berth_frontend.public.landing import landing_context
+from berth_frontend.web.access import public_router
 from berth_frontend.web.backends import ApiError, ServiceDown
 from berth_frontend.web.errors import error_page, safe_next
 from berth_frontend.web.forms import FormData, read_form
@@ -17,9 +19,10 @@ from berth_frontend.web.session import (
     clear_session_cookies,
     set_session_cookies,
 )
+from berth_frontend.web.static import STATIC_DIR
 from berth_frontend.web.templating import is_htmx, render
 
-router = APIRouter(include_in_schema=False)
+router = public_router()  # every page here is for visitors: no sign-in
 
 PASSWORD_FIELDS = ("password", "password_confirm", "new_password")
 ERROR_PAGES = {
@@ -301,6 +304,15 @@ async def reset_password(request: Request) -> Response:
             return _see_other("/login?" + urlencode({"reset": "1", "email": email}))
     return render(
         request, "public/reset.html", {**form.context(), "sent": False}, status_code=status
+    )
+
+
+@router.get("/favicon.ico")
+async def favicon() -> FileResponse:
+    return FileResponse(
+        STATIC_DIR / "img" / "favicon.svg",
+        media_type="image/svg+xml",
+        headers={"Cache-Control": "public, max-age=86400"},
     )
 
 
