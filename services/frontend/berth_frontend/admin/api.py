@@ -14,7 +14,7 @@ from berth_frontend.web import flash
 from berth_frontend.web.access import AdminViewer, admin_router
 from berth_frontend.web.backends import ApiError, ServiceDown, section, sections
 from berth_frontend.web.forms import read_form
-from berth_frontend.web.screens import ADMIN, ScreenContext, screens
+from berth_frontend.web.screens import ADMIN, ScreenContext
 from berth_frontend.web.tables import table_state
 
 router = admin_router(prefix="/admin/partials")
@@ -22,7 +22,6 @@ router = admin_router(prefix="/admin/partials")
 BOOL = ("true", "false")
 
 
-@screens.screen("admin", "", "partials/admin/overview.html", title="Overview", menu="overview")
 async def overview(ctx: ScreenContext) -> dict[str, Any]:
     b, caller = ctx.backends, ctx.viewer.caller
     users, blocked, unverified, clients, negative, suspended, runtime = await sections(
@@ -45,7 +44,6 @@ async def overview(ctx: ScreenContext) -> dict[str, Any]:
     }
 
 
-@screens.screen("admin", "users", "partials/admin/users.html", title="Users", menu="users")
 async def users(ctx: ScreenContext) -> dict[str, Any]:
     table = table_state(
         ctx.query,
@@ -57,17 +55,11 @@ async def users(ctx: ScreenContext) -> dict[str, Any]:
     return {"users": page, "table": table, "roles": service.ROLES}
 
 
-@screens.screen(
-    "admin", "users/{user_id:uuid}", "partials/admin/user.html", title="User", menu="users"
-)
 async def user(ctx: ScreenContext) -> dict[str, Any]:
     found = await service.user(ctx.backends, ctx.viewer.caller, str(ctx.params["user_id"]))
     return {"user": found, "title": found["email"], "roles": service.ROLES}
 
 
-@screens.screen(
-    "admin", "clients", "partials/admin/clients.html", title="Machine clients", menu="clients"
-)
 async def clients(ctx: ScreenContext) -> dict[str, Any]:
     table = table_state(ctx.query, filters={"revoked": BOOL})
     page, scopes = await sections(

@@ -15,7 +15,7 @@ from berth_frontend.web import flash
 from berth_frontend.web.access import CurrentViewer, panel_router
 from berth_frontend.web.backends import ApiError, Section, ServiceDown, section, sections
 from berth_frontend.web.forms import read_form
-from berth_frontend.web.screens import PANEL, ScreenContext, screens
+from berth_frontend.web.screens import PANEL, ScreenContext
 from berth_frontend.web.tables import table_state
 
 router = panel_router(prefix="/partials/apps")
@@ -30,7 +30,6 @@ DONE = {
 }
 
 
-@screens.screen("panel", "apps", "partials/apps/list.html", title="Apps", menu="apps")
 async def apps(ctx: ScreenContext) -> dict[str, Any]:
     table = table_state(
         ctx.query,
@@ -47,16 +46,12 @@ async def apps(ctx: ScreenContext) -> dict[str, Any]:
     return {"apps": found, "templates": templates, "table": table, "statuses": service.STATUSES}
 
 
-@screens.screen("panel", "apps/new", "partials/apps/new.html", title="New app", menu="apps")
 async def new_app(ctx: ScreenContext) -> dict[str, Any]:
     templates = await section(service.templates(ctx.backends, ctx.viewer.caller))
     chosen = ctx.query.get("template", "")
     return {"templates": templates, "form": {"template": chosen, "branch": "main"}, "errors": {}}
 
 
-@screens.screen(
-    "panel", "apps/{app_id:uuid}", "partials/apps/detail.html", title="App", menu="apps"
-)
 async def app_detail(ctx: ScreenContext) -> dict[str, Any]:
     app_id = str(ctx.params["app_id"])
     found = await service.app(ctx.backends, ctx.viewer.caller, app_id)
@@ -73,26 +68,10 @@ async def app_detail(ctx: ScreenContext) -> dict[str, Any]:
     }
 
 
-@screens.screen(
-    "panel",
-    "apps/{app_id:uuid}/status",
-    "partials/apps/status.html",
-    title="App status",
-    menu="apps",
-    fragment=True,
-)
 async def app_status(ctx: ScreenContext) -> dict[str, Any]:
     return await app_detail(ctx)
 
 
-@screens.screen(
-    "panel",
-    "apps/{app_id:uuid}/env",
-    "partials/apps/env.html",
-    title="Environment",
-    menu="apps",
-    fragment=True,
-)
 async def app_env(ctx: ScreenContext) -> dict[str, Any]:
     app_id = str(ctx.params["app_id"])
     variables = await section(service.env(ctx.backends, ctx.viewer.caller, app_id))
@@ -114,14 +93,6 @@ def _log_kind(ctx: ScreenContext) -> str:
     return kind if kind in service.LOG_KINDS else "build"
 
 
-@screens.screen(
-    "panel",
-    "apps/{app_id:uuid}/logs",
-    "partials/apps/logs.html",
-    title="Logs",
-    menu="apps",
-    fragment=True,
-)
 async def app_logs(ctx: ScreenContext) -> dict[str, Any]:
     """The log's tail as it is now, and a poller that appends what comes next."""
     app_id, kind = str(ctx.params["app_id"]), _log_kind(ctx)
@@ -132,14 +103,6 @@ async def app_logs(ctx: ScreenContext) -> dict[str, Any]:
     return {"app_id": app_id, "kind": kind, "page": page, "more": False}
 
 
-@screens.screen(
-    "panel",
-    "apps/{app_id:uuid}/logs/more",
-    "partials/apps/logs.html",
-    title="Logs",
-    menu="apps",
-    fragment=True,
-)
 async def app_logs_more(ctx: ScreenContext) -> dict[str, Any]:
     app_id, kind = str(ctx.params["app_id"]), _log_kind(ctx)
     try:

@@ -14,7 +14,7 @@ from berth_frontend.web.access import CurrentViewer, panel_router
 from berth_frontend.web.backends import ApiError, ServiceDown, sections
 from berth_frontend.web.forms import read_form
 from berth_frontend.web.money import format_money, to_minor
-from berth_frontend.web.screens import PANEL, ScreenContext, screens
+from berth_frontend.web.screens import PANEL, ScreenContext
 from berth_frontend.web.tables import table_state
 
 router = panel_router()
@@ -25,7 +25,6 @@ def _pending(payments: Any) -> bool:
     return any(p["status"] == "pending" for p in items)
 
 
-@screens.screen("panel", "billing", "partials/billing/index.html", title="Billing", menu="billing")
 async def billing(ctx: ScreenContext) -> dict[str, Any]:
     caller = ctx.viewer.caller
     # payments first: billing credits a payment in the transaction that marks it succeeded, so
@@ -51,14 +50,6 @@ async def billing(ctx: ScreenContext) -> dict[str, Any]:
     }
 
 
-@screens.screen(
-    "panel",
-    "billing/summary",
-    "partials/billing/summary.html",
-    title="Balance",
-    menu="billing",
-    fragment=True,
-)
 async def summary(ctx: ScreenContext) -> dict[str, Any]:
     # payments before the balance, for the reason given in billing() above
     (payments,) = await sections(service.payments(ctx.backends, ctx.viewer.caller))
@@ -70,18 +61,12 @@ async def summary(ctx: ScreenContext) -> dict[str, Any]:
     return {"account": account, "payments": payments, "pending": pending, "headers": headers}
 
 
-@screens.screen(
-    "panel", "billing/ledger", "partials/billing/ledger.html", title="Ledger", menu="billing"
-)
 async def ledger(ctx: ScreenContext) -> dict[str, Any]:
     table = table_state(ctx.query, filters={"kind": service.ENTRY_KINDS}, dates=("from", "to"))
     (entries,) = await sections(service.ledger(ctx.backends, ctx.viewer.caller, table))
     return {"entries": entries, "table": table, "kinds": service.ENTRY_KINDS}
 
 
-@screens.screen(
-    "panel", "billing/invoices", "partials/billing/invoices.html", title="Invoices", menu="billing"
-)
 async def invoices(ctx: ScreenContext) -> dict[str, Any]:
     table = table_state(ctx.query)
     (found,) = await sections(service.invoices(ctx.backends, ctx.viewer.caller, table))

@@ -10,11 +10,17 @@ from fastapi import Request
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
-import berth_frontend.panel.dashboard  # noqa: F401 - registers the dashboard screen
 from berth_common.errors import Forbidden
 from berth_frontend.web.access import AdminViewer, CurrentViewer, admin_router, panel_router
 from berth_frontend.web.backends import Section, section
-from berth_frontend.web.screens import ADMIN, MENUS, PANEL, Area, ScreenContext, screens
+from berth_frontend.web.screens import (
+    ADMIN,
+    MENUS,
+    PANEL,
+    Area,
+    ScreenContext,
+    ScreenRegistry,
+)
 from berth_frontend.web.session import Viewer
 from berth_frontend.web.templating import render
 
@@ -25,7 +31,7 @@ NAVIGATION_TARGET = "main"  # the content column: a partial swapped there is a n
 SELF_REFRESH = "screen-refresh"  # the id of an element that reloads the screen it is on
 
 
-def menu_for(area: Area, active: str) -> list[dict[str, Any]]:
+def menu_for(screens: ScreenRegistry, area: Area, active: str) -> list[dict[str, Any]]:
     return [
         {
             "key": item.key,
@@ -36,7 +42,7 @@ def menu_for(area: Area, active: str) -> list[dict[str, Any]]:
             "partial": f"{area.partial_prefix}/{item.path}" if item.path else area.partial_prefix,
         }
         for item in MENUS[area.name]
-        if screens.match(area.name, item.path) is not None
+        if screens.match(area, item.path) is not None
     ]
 
 
@@ -62,7 +68,8 @@ async def show(
     if area is ADMIN and not viewer.is_admin:  # an admin screen reached from a panel route
         raise Forbidden("The admin area is for administrators.")
     path = path.strip("/")
-    found = screens.match(area.name, path)
+    screens: ScreenRegistry = request.app.state.screens
+    found = screens.match(area, path)
     if found is None:
         raise StarletteHTTPException(404)
     screen, params = found
@@ -83,7 +90,7 @@ async def show(
         "page_title": data.get("title", screen.title),
         "page_url": page_url,
         "partial_request": not full,
-        "menu": menu_for(area, screen.menu),
+        "menu": menu_for(screens, area, screen.menu),
         "me": me,
         "fragment": screen.fragment,
         "flash": flash,

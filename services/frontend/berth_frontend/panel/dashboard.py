@@ -4,10 +4,9 @@ fetched in parallel, each rendered as unavailable on its own when its service is
 from typing import Any
 
 from berth_frontend.web.backends import sections
-from berth_frontend.web.screens import ScreenContext, screens
+from berth_frontend.web.screens import ScreenContext
 
 
-@screens.screen("panel", "", "partials/dashboard.html", title="Dashboard", menu="dashboard")
 async def dashboard(ctx: ScreenContext) -> dict[str, Any]:
     caller = ctx.viewer.caller
     activity, balance, apps, running = await sections(

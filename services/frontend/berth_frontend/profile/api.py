@@ -12,14 +12,13 @@ from berth_frontend.web import flash
 from berth_frontend.web.access import CurrentViewer, panel_router
 from berth_frontend.web.backends import ApiError, ServiceDown, section
 from berth_frontend.web.forms import FormData, read_form
-from berth_frontend.web.screens import PANEL, ScreenContext, screens
+from berth_frontend.web.screens import PANEL, ScreenContext
 from berth_frontend.web.tables import table_state
 from berth_frontend.web.templating import render
 
 router = panel_router(prefix="/partials/profile")
 
 
-@screens.screen("panel", "profile", "partials/profile/index.html", title="Profile", menu="profile")
 async def profile(ctx: ScreenContext) -> dict[str, Any]:
     me = await section(service.me(ctx.backends, ctx.viewer.caller))
     return {
@@ -31,28 +30,12 @@ async def profile(ctx: ScreenContext) -> dict[str, Any]:
     }
 
 
-@screens.screen(
-    "panel",
-    "profile/sessions",
-    "partials/profile/sessions.html",
-    title="Sessions",
-    menu="profile",
-    fragment=True,
-)
 async def sessions(ctx: ScreenContext) -> dict[str, Any]:
     table = table_state(ctx.query)
     page = await section(service.sessions(ctx.backends, ctx.viewer.caller, table.page))
     return {"sessions": page, "table": table}
 
 
-@screens.screen(
-    "panel",
-    "profile/logins",
-    "partials/profile/logins.html",
-    title="Login history",
-    menu="profile",
-    fragment=True,
-)
 async def logins(ctx: ScreenContext) -> dict[str, Any]:
     table = table_state(ctx.query)
     page = await section(service.login_history(ctx.backends, ctx.viewer.caller, table.page))

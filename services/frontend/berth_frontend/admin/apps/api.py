@@ -15,7 +15,7 @@ from berth_frontend.web import flash
 from berth_frontend.web.access import AdminViewer, admin_router
 from berth_frontend.web.backends import ApiError, Section, section, sections
 from berth_frontend.web.forms import read_form
-from berth_frontend.web.screens import ADMIN, ScreenContext, screens
+from berth_frontend.web.screens import ADMIN, ScreenContext
 from berth_frontend.web.tables import table_state
 
 router = admin_router(prefix="/admin/partials/apps")
@@ -28,7 +28,6 @@ DONE = {
 }
 
 
-@screens.screen("admin", "apps", "partials/admin/apps/list.html", title="All apps", menu="apps")
 async def apps(ctx: ScreenContext) -> dict[str, Any]:
     table = table_state(
         ctx.query,
@@ -46,9 +45,6 @@ async def apps(ctx: ScreenContext) -> dict[str, Any]:
     return {"apps": found, "table": table, "statuses": apps_service.STATUSES}
 
 
-@screens.screen(
-    "admin", "apps/{app_id:uuid}", "partials/admin/apps/detail.html", title="App", menu="apps"
-)
 async def app(ctx: ScreenContext) -> dict[str, Any]:
     app_id = str(ctx.params["app_id"])
     found = await service.app(ctx.backends, ctx.viewer.caller, app_id)

@@ -15,7 +15,7 @@ from berth_frontend.web.access import AdminViewer, admin_router
 from berth_frontend.web.backends import sections
 from berth_frontend.web.forms import FormData, read_form
 from berth_frontend.web.money import to_minor
-from berth_frontend.web.screens import ADMIN, ScreenContext, screens
+from berth_frontend.web.screens import ADMIN, ScreenContext
 from berth_frontend.web.tables import table_state
 
 router = admin_router(prefix="/admin/partials/billing")
@@ -23,22 +23,12 @@ router = admin_router(prefix="/admin/partials/billing")
 PLAN_KEY = re.compile(r"^[a-z0-9][a-z0-9-]{1,46}[a-z0-9]$")
 
 
-@screens.screen(
-    "admin", "billing", "partials/admin/billing/accounts.html", title="Billing", menu="billing"
-)
 async def accounts(ctx: ScreenContext) -> dict[str, Any]:
     table = table_state(ctx.query, filters={"q": None, "status": service.ACCOUNT_STATES})
     (found,) = await sections(service.accounts(ctx.backends, ctx.viewer.caller, table))
     return {"accounts": found, "table": table, "states": service.ACCOUNT_STATES}
 
 
-@screens.screen(
-    "admin",
-    "billing/accounts/{account_id:uuid}",
-    "partials/admin/billing/account.html",
-    title="Account",
-    menu="billing",
-)
 async def account(ctx: ScreenContext) -> dict[str, Any]:
     account_id = str(ctx.params["account_id"])
     table = table_state(ctx.query)
@@ -53,13 +43,6 @@ async def account(ctx: ScreenContext) -> dict[str, Any]:
     }
 
 
-@screens.screen(
-    "admin",
-    "billing/payments",
-    "partials/admin/billing/payments.html",
-    title="Payments",
-    menu="billing",
-)
 async def payments(ctx: ScreenContext) -> dict[str, Any]:
     table = table_state(ctx.query, filters={"status": service.PAYMENT_STATES, "owner_id": None})
     if "owner_id" in table.filters and not _is_uuid(table.filters["owner_id"]):
@@ -73,9 +56,6 @@ async def payments(ctx: ScreenContext) -> dict[str, Any]:
     }
 
 
-@screens.screen(
-    "admin", "billing/plans", "partials/admin/billing/plans.html", title="Plans", menu="billing"
-)
 async def plans(ctx: ScreenContext) -> dict[str, Any]:
     (found,) = await sections(service.plans(ctx.backends, ctx.viewer.caller))
     return {"plans": found}
