@@ -11,7 +11,6 @@ from berth_frontend.admin.billing import api as admin_billing
 from berth_frontend.apps import api as apps
 from berth_frontend.billing import api as billing
 from berth_frontend.panel import api as panel
-from berth_frontend.panel import dashboard
 from berth_frontend.profile import api as profile
 from berth_frontend.public import api as public
 from berth_frontend.web.screens import ADMIN, PANEL, Screen
@@ -35,7 +34,7 @@ ROUTERS: list[APIRouter] = [
 SCREENS: list[Screen] = [
     # the panel: /panel/<path>, /partials/<path>
     Screen(PANEL, "", "partials/dashboard.html",
-           dashboard.dashboard, "Dashboard", "dashboard"),
+           panel.dashboard, "Dashboard", "dashboard"),
     Screen(PANEL, "apps", "partials/apps/list.html",
            apps.apps, "Apps", "apps"),
     Screen(PANEL, "apps/new", "partials/apps/new.html",

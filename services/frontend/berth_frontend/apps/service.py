@@ -26,6 +26,11 @@ async def apps(backends: Backends, caller: Caller, table: Table) -> dict[str, An
     return await backends.deploy.get(f"{API}/apps", caller, **table.api_params())
 
 
+async def recent(backends: Backends, caller: Caller, size: int = 5) -> dict[str, Any]:
+    """The person's apps, the last changed first."""
+    return await backends.deploy.get(f"{API}/apps", caller, size=size, sort="-updated_at")
+
+
 async def count(backends: Backends, caller: Caller, **filters: str) -> int:
     page = await backends.deploy.get(f"{API}/apps", caller, size=1, **filters)
     return int(page["total"])

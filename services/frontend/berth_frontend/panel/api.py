@@ -11,8 +11,11 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
 from berth_common.errors import Forbidden
+from berth_frontend.apps import service as apps_service
+from berth_frontend.billing import service as billing_service
+from berth_frontend.profile import service as profile_service
 from berth_frontend.web.access import AdminViewer, CurrentViewer, admin_router, panel_router
-from berth_frontend.web.backends import Section, section
+from berth_frontend.web.backends import Section, section, sections
 from berth_frontend.web.screens import (
     ADMIN,
     MENUS,
@@ -47,7 +50,24 @@ def menu_for(screens: ScreenRegistry, area: Area, active: str) -> list[dict[str,
 
 
 async def _me(ctx: ScreenContext) -> Section[Any]:
-    return await section(ctx.backends.auth.get("/api/auth/v1/me", ctx.viewer.caller))
+    return await section(profile_service.me(ctx.backends, ctx.viewer.caller))
+
+
+async def dashboard(ctx: ScreenContext) -> dict[str, Any]:
+    """Apps running, balance, recent activity: each card from its own service, fetched in
+    parallel, each rendered as unavailable on its own when its service is down."""
+    b, caller = ctx.backends, ctx.viewer.caller
+    activity, balance, apps, running = await sections(
+        profile_service.login_history(b, caller, size=5),
+        billing_service.account(b, caller),
+        apps_service.recent(b, caller, size=5),
+        apps_service.count(b, caller, status="running"),
+    )
+    if apps.ok and running.ok:
+        apps.extra = {"total": apps.data["total"], "running": running.data}
+    elif running.down or running.error:
+        apps = running  # one notice for the card, whichever call failed
+    return {"activity": activity, "balance": balance, "apps": apps}
 
 
 async def show(

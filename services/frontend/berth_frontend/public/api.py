@@ -8,9 +8,8 @@ from fastapi.responses import FileResponse
 from starlette.responses import RedirectResponse, Response
 
 from berth_frontend.public import service
-from berth_frontend.public.landing import landing_context
 from berth_frontend.web.access import public_router
-from berth_frontend.web.backends import ApiError, ServiceDown
+from berth_frontend.web.backends import ApiError, Section, ServiceDown, section
 from berth_frontend.web.errors import error_page, safe_next
 from berth_frontend.web.forms import FormData, read_form
 from berth_frontend.web.session import (
@@ -59,8 +58,13 @@ def _retry_text(exc: ApiError) -> str:
 async def landing(request: Request) -> Response:
     viewer = await _viewer_or_none(request)
     caller = viewer.caller if viewer else caller_for(request)
-    context = await landing_context(request.app.state.backends, caller)
-    return render(request, "public/landing.html", {**context, "viewer": viewer})
+    try:
+        plans = await section(service.plans_on_sale(request.app.state.backends, caller))
+    except ApiError as exc:  # 401: billing shows prices to signed-in people only
+        plans = Section(error=exc)
+    need_sign_in = plans.error is not None and plans.error.status in (401, 403)
+    context = {"plans": plans, "plans_need_sign_in": need_sign_in, "viewer": viewer}
+    return render(request, "public/landing.html", context)
 
 
 # --- sign in / out ---------------------------------------------------------------------------
