@@ -20,18 +20,28 @@ async def csrf_token(client: httpx.AsyncClient, page: str = "/login") -> str:
 
 
 class StandIn:
-    """One HTTP server standing in for auth, billing and deploy: answers JSON by path (a
-    value, or a function of the query), 404 for any other path; records what was asked."""
+    """One HTTP server standing in for auth, billing and deploy: answers JSON by path, "POST
+    <path>" for a POST (a (status, body) pair, or a function of the query giving one), 404 for
+    any other path; records what was asked and the JSON bodies posted."""
 
     def __init__(self, answers: dict[str, Any]) -> None:
         self.answers = answers
         self.asked: list[str] = []
+        self.bodies: list[Any] = []
         stand_in = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self) -> None:
-                stand_in.asked.append(self.path)
-                url = urlsplit(self.path)
+                self._answer(self.path)
+
+            def do_POST(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                stand_in.bodies.append(json.loads(self.rfile.read(length) or b"null"))
+                self._answer(f"POST {self.path}")
+
+            def _answer(self, asked: str) -> None:
+                stand_in.asked.append(asked)
+                url = urlsplit(asked)
                 answer = stand_in.answers.get(url.path)
                 if callable(answer):
                     answer = answer(dict(parse_qsl(url.query)))

@@ -9,6 +9,7 @@ from starlette.responses import Response
 from berth_frontend.admin import service
 from berth_frontend.admin.apps import service as deploy
 from berth_frontend.admin.billing import service as billing
+from berth_frontend.admin.billing.service import AccountState
 from berth_frontend.panel.api import show
 from berth_frontend.web import flash
 from berth_frontend.web.access import AdminViewer, admin_router
@@ -29,8 +30,8 @@ async def overview(ctx: ScreenContext) -> dict[str, Any]:
         service.count_users(b, caller, blocked="true"),
         service.count_users(b, caller, verified="false"),
         service.count_clients(b, caller),
-        billing.count_accounts(b, caller, "negative"),
-        billing.count_accounts(b, caller, "suspended"),
+        billing.count_accounts(b, caller, AccountState.NEGATIVE),
+        billing.count_accounts(b, caller, AccountState.SUSPENDED),
         deploy.runtime(b, caller),
     )
     return {

@@ -10,10 +10,12 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
 from berth_frontend.apps import service
+from berth_frontend.apps.service import AppAction, LogKind
 from berth_frontend.panel.api import show
 from berth_frontend.web import flash
 from berth_frontend.web.access import CurrentViewer, panel_router
 from berth_frontend.web.backends import ApiError, Section, ServiceDown, section, sections
+from berth_frontend.web.flash import FlashKind
 from berth_frontend.web.forms import read_form
 from berth_frontend.web.screens import PANEL, ScreenContext
 from berth_frontend.web.tables import table_state
@@ -22,11 +24,11 @@ router = panel_router(prefix="/partials/apps")
 
 TEMPLATE_KEY = re.compile(r"^[a-z0-9-]{1,40}$")
 DONE = {
-    "deploy": "Deployment queued: the build starts in a moment.",
-    "restart": "Restart queued.",
-    "stop": "Stop queued.",
-    "start": "Start queued.",
-    "rollback": "Rollback to the previous release queued.",
+    AppAction.DEPLOY: "Deployment queued: the build starts in a moment.",
+    AppAction.RESTART: "Restart queued.",
+    AppAction.STOP: "Stop queued.",
+    AppAction.START: "Start queued.",
+    AppAction.ROLLBACK: "Rollback to the previous release queued.",
 }
 
 
@@ -89,8 +91,8 @@ async def _log_page(ctx: ScreenContext, app_id: str, kind: str, offset: int) -> 
 
 
 def _log_kind(ctx: ScreenContext) -> str:
-    kind = ctx.query.get("kind", "build")
-    return kind if kind in service.LOG_KINDS else "build"
+    kind = ctx.query.get("kind", LogKind.BUILD)
+    return kind if kind in service.LOG_KINDS else LogKind.BUILD
 
 
 async def app_logs(ctx: ScreenContext) -> dict[str, Any]:
@@ -200,7 +202,7 @@ async def delete(request: Request, viewer: CurrentViewer, app_id: uuid.UUID) -> 
         service.delete(request.app.state.backends, viewer.caller, str(app_id)),
         "The app is being deleted: its processes stop and its files go.",
     )
-    if outcome["kind"] == "error":
+    if outcome["kind"] == FlashKind.ERROR:
         return await show(request, viewer, PANEL, f"apps/{app_id}", full=False, flash=outcome)
     return await show(request, viewer, PANEL, "apps", full=False, flash=outcome, push=True)
 

@@ -8,6 +8,7 @@ from fastapi import Request
 from starlette.responses import Response
 
 from berth_frontend.billing import service
+from berth_frontend.billing.service import PaymentStatus
 from berth_frontend.panel.api import show
 from berth_frontend.web import flash
 from berth_frontend.web.access import CurrentViewer, panel_router
@@ -22,7 +23,7 @@ router = panel_router()
 
 def _pending(payments: Any) -> bool:
     items = (payments or {}).get("items", [])
-    return any(p["status"] == "pending" for p in items)
+    return any(p["status"] == PaymentStatus.PENDING for p in items)
 
 
 async def billing(ctx: ScreenContext) -> dict[str, Any]:

@@ -12,6 +12,7 @@ from starlette.responses import Response
 
 from berth_common.errors import Forbidden
 from berth_frontend.apps import service as apps_service
+from berth_frontend.apps.service import AppStatus
 from berth_frontend.billing import service as billing_service
 from berth_frontend.profile import service as profile_service
 from berth_frontend.web.access import AdminViewer, CurrentViewer, admin_router, panel_router
@@ -61,7 +62,7 @@ async def dashboard(ctx: ScreenContext) -> dict[str, Any]:
         profile_service.login_history(b, caller, size=5),
         billing_service.account(b, caller),
         apps_service.recent(b, caller, size=5),
-        apps_service.count(b, caller, status="running"),
+        apps_service.count(b, caller, status=AppStatus.RUNNING),
     )
     if apps.ok and running.ok:
         apps.extra = {"total": apps.data["total"], "running": running.data}

@@ -10,6 +10,7 @@ from starlette.responses import Response
 
 from berth_frontend.admin.apps import service
 from berth_frontend.apps import service as apps_service
+from berth_frontend.apps.service import AppStatus, LogKind
 from berth_frontend.panel.api import show
 from berth_frontend.web import flash
 from berth_frontend.web.access import AdminViewer, admin_router
@@ -48,7 +49,7 @@ async def apps(ctx: ScreenContext) -> dict[str, Any]:
 async def app(ctx: ScreenContext) -> dict[str, Any]:
     app_id = str(ctx.params["app_id"])
     found = await service.app(ctx.backends, ctx.viewer.caller, app_id)
-    kind = "run" if found["status"] == "running" else "build"
+    kind = LogKind.RUN if found["status"] == AppStatus.RUNNING else LogKind.BUILD
     operations = await section(service.operations(ctx.backends, ctx.viewer.caller, app_id))
     try:
         logs = await section(

@@ -95,7 +95,7 @@ async def adjust(request: Request, viewer: AdminViewer, account_id: uuid.UUID) -
     reason = form.get("reason")
     currency = form.get("currency") or "EUR"
     amount = _amount(form, "amount", currency)
-    if direction not in ("credit", "debit") or len(reason) < 3 or amount is None:
+    if direction not in service.DIRECTIONS or len(reason) < 3 or amount is None:
         outcome = flash.failure(
             form.errors.get("amount") or "Choose credit or debit and give a reason (3+ letters)."
         )

@@ -1,5 +1,6 @@
-"""The dashboard and the landing page ask the services through the modules' service layer:
-with a stand-in answering those calls, each card and each plan shows what it was told."""
+"""Pages and actions over a stand-in for the services: the dashboard and the landing page ask
+through the modules' service layer, each card and each plan shows what it was told, and an
+action checks its form before anything is sent."""
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -115,12 +116,57 @@ async def test_the_landing_page_says_prices_need_sign_in_when_billing_says_so(
     assert "data-plan=" not in page.text
 
 
-def _sign_in(client: httpx.AsyncClient, signing_jwks: dict[str, Any]) -> None:
+ACCOUNT_ID = "0b6f3c1e-5d2a-4c8e-9f10-2a3b4c5d6e7f"
+ACCOUNT = {
+    "id": ACCOUNT_ID,
+    "owner_id": "3f0c6a52-8d1e-4b8e-9a55-2b0f6c1d7e90",
+    "email": "ada@example.test",
+    "balance": 1250,
+    "currency": "EUR",
+    "state": "active",
+    "grace_ends_at": None,
+}
+
+
+async def test_an_adjustment_needs_credit_or_debit_before_billing_is_asked(
+    frontend_settings, public_jwks, signing_jwks
+):
+    accounts = f"/api/billing/v1/admin/accounts/{ACCOUNT_ID}"
+    answers = {
+        accounts: (200, ACCOUNT),
+        f"{accounts}/ledger": (200, {"items": [], "total": 0, "page": 1, "size": 20, "pages": 0}),
+        f"POST {accounts}/adjustments": (201, {"id": "t1"}),
+    }
+    url = f"/admin/partials/billing/accounts/{ACCOUNT_ID}/adjust"
+    form = {"amount": "5", "currency": "EUR", "reason": "goodwill"}
+    with StandIn(answers) as stand_in:
+        async with frontend_over(stand_in, frontend_settings, public_jwks) as client:
+            _sign_in(client, signing_jwks, roles=["user", "admin"])
+            page = (await client.get(f"/admin/billing/accounts/{ACCOUNT_ID}")).text
+            headers = {
+                "HX-Request": "true",
+                "X-CSRF-Token": page.split('"X-CSRF-Token": "')[1][:64],
+            }
+            sideways = await client.post(
+                url, data={**form, "direction": "sideways"}, headers=headers
+            )
+            assert "Choose credit or debit" in sideways.text
+            assert not [a for a in stand_in.asked if a.startswith("POST")]
+            credit = await client.post(url, data={**form, "direction": "credit"}, headers=headers)
+    assert credit.status_code == 200 and "The account was credited." in credit.text
+    assert stand_in.bodies == [
+        {"direction": "credit", "amount": 500, "currency": "EUR", "reason": "goodwill"}
+    ]
+
+
+def _sign_in(
+    client: httpx.AsyncClient, signing_jwks: dict[str, Any], roles: list[str] | None = None
+) -> None:
     token = mint_access_token(
         signing_jwks,
         issuer="http://localhost:8080",
         subject="3f0c6a52-8d1e-4b8e-9a55-2b0f6c1d7e90",
-        roles=["user"],
+        roles=roles or ["user"],
         lifetime=600,
     )
     client.cookies.set("berth_access", token)
