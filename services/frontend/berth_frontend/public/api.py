@@ -8,7 +8,7 @@ from fastapi.responses import FileResponse
 from starlette.responses import RedirectResponse, Response
 
 from berth_frontend.public import service
-from berth_frontend.web.access import public_router
+from berth_frontend.web.access import MaybeViewer, public_router
 from berth_frontend.web.backends import ApiError, Section, ServiceDown, section
 from berth_frontend.web.errors import error_page, safe_next
 from berth_frontend.web.forms import FormData, read_form
@@ -36,13 +36,6 @@ ERROR_PAGES = {
 }
 
 
-async def _viewer_or_none(request: Request):
-    try:
-        return await request.app.state.sessions.viewer(request)
-    except ServiceDown:
-        return None
-
-
 def _see_other(url: str) -> RedirectResponse:
     return RedirectResponse(url, status_code=303)
 
@@ -55,8 +48,7 @@ def _retry_text(exc: ApiError) -> str:
 
 
 @router.get("/")
-async def landing(request: Request) -> Response:
-    viewer = await _viewer_or_none(request)
+async def landing(request: Request, viewer: MaybeViewer) -> Response:
     caller = viewer.caller if viewer else caller_for(request)
     try:
         plans = await section(service.plans_on_sale(request.app.state.backends, caller))
@@ -76,9 +68,8 @@ def _login_page(request: Request, form: FormData, status: int = 200, **extra) ->
 
 
 @router.get("/login")
-async def login_page(request: Request) -> Response:
+async def login_page(request: Request, viewer: MaybeViewer) -> Response:
     query = request.query_params
-    viewer = await _viewer_or_none(request)
     if viewer is not None:
         # still signed in, or the refresh token renewed an expired access token
         return _see_other(safe_next(query.get("next")))
@@ -143,8 +134,8 @@ def _verify_url(email: str, **flags: str) -> str:
 
 
 @router.get("/register")
-async def register_page(request: Request) -> Response:
-    if await _viewer_or_none(request) is not None:
+async def register_page(request: Request, viewer: MaybeViewer) -> Response:
+    if viewer is not None:
         return _see_other("/panel")
     return render(request, "public/register.html", FormData({}).context())
 
@@ -321,9 +312,9 @@ async def favicon() -> FileResponse:
 
 
 @router.get("/errors/{status}")
-async def error_for_status(request: Request, status: int) -> Response:
-    """The page Traefik's errors middleware shows in place of a refused navigation."""
+async def error_for_status(request: Request, _viewer: MaybeViewer, status: int) -> Response:
+    """The page Traefik's errors middleware shows in place of a refused navigation; it offers
+    the panel to a signed-in person (the session is looked at for that), else sign-in."""
     if status not in ERROR_PAGES:
         status = 404
-    await _viewer_or_none(request)
     return error_page(request, status, ERROR_PAGES[status])

@@ -15,6 +15,7 @@ from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.routing import APIRoute, RouteContext, iter_route_contexts
 
 from berth_common.errors import Forbidden
+from berth_frontend.web.backends import ServiceDown
 from berth_frontend.web.errors import LoginRequired
 from berth_frontend.web.session import Viewer
 
@@ -36,8 +37,18 @@ async def current_admin(viewer: Annotated[Viewer, Depends(current_viewer)]) -> V
     return viewer
 
 
+async def viewer_if_any(request: Request) -> Viewer | None:
+    """The signed-in person, if any: public pages greet them, and sign-in pages move them on.
+    When auth cannot judge the session, a public page renders as for a visitor."""
+    try:
+        return await request.app.state.sessions.viewer(request)
+    except ServiceDown:
+        return None
+
+
 CurrentViewer = Annotated[Viewer, Depends(current_viewer)]
 AdminViewer = Annotated[Viewer, Depends(current_admin)]
+MaybeViewer = Annotated[Viewer | None, Depends(viewer_if_any)]
 GUARDS: frozenset[Callable[..., Any]] = frozenset({current_viewer, current_admin})
 
 
