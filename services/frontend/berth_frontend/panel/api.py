@@ -17,14 +17,7 @@ from berth_frontend.billing import service as billing_service
 from berth_frontend.profile import service as profile_service
 from berth_frontend.web.access import AdminViewer, CurrentViewer, admin_router, panel_router
 from berth_frontend.web.backends import Section, section, sections
-from berth_frontend.web.screens import (
-    ADMIN,
-    MENUS,
-    PANEL,
-    Area,
-    ScreenContext,
-    ScreenRegistry,
-)
+from berth_frontend.web.screens import ADMIN, MENUS, PANEL, Area, ScreenContext, ScreenRegistry
 from berth_frontend.web.session import Viewer
 from berth_frontend.web.templating import render
 
