@@ -9,9 +9,9 @@ from typing import Any
 import httpx
 from frontend_testkit import StandIn
 
-from berth_common.testing.oauth import mint_access_token
-from berth_common.testing.plugin import app_client, trust_keys
 from berth_frontend.main import create_app
+from berth_testing.oauth import mint_access_token
+from berth_testing.plugin import app_client, trust_keys
 
 APP = {
     "id": "a1",
