@@ -7,6 +7,7 @@ from typing import Any
 
 import httpx
 import pytest
+from fastapi import FastAPI
 
 from berth_frontend.config import FrontendSettings
 from berth_frontend.main import create_app
@@ -47,12 +48,15 @@ def frontend_settings(down_url: str) -> FrontendSettings:
 
 
 @pytest.fixture
-async def frontend(
-    frontend_settings: FrontendSettings, public_jwks: dict[str, Any]
-) -> AsyncIterator[httpx.AsyncClient]:
+def frontend_app(frontend_settings: FrontendSettings, public_jwks: dict[str, Any]) -> FastAPI:
     app = create_app(frontend_settings)
     trust_keys(app, public_jwks)
-    async with app_client(app, base_url="http://localhost:8080") as client:
+    return app
+
+
+@pytest.fixture
+async def frontend(frontend_app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    async with app_client(frontend_app, base_url="http://localhost:8080") as client:
         yield client
 
 
