@@ -23,6 +23,8 @@ from berth_common.mail import OutgoingEmailColumns
 from berth_common.outbox import add_outbox_tables
 
 SCHEMA = "auth"
+Base = make_base(SCHEMA)
+add_outbox_tables(Base.metadata)
 
 
 class ClientKind(StrEnum):
@@ -42,10 +44,6 @@ class LoginKind(StrEnum):
     PASSWORD_CHANGE = "password_change"
     VERIFY_EMAIL = CodePurpose.VERIFY_EMAIL.value
     PASSWORD_RESET = CodePurpose.PASSWORD_RESET.value
-
-
-Base = make_base(SCHEMA)
-add_outbox_tables(Base.metadata)
 
 
 class User(Base):
