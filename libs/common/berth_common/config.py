@@ -37,6 +37,8 @@ class ServiceSettings(BaseSettings):
     auth_url: str = Field("http://127.0.0.1:8101", validation_alias="AUTH_URL")
     token_audience: str = Field("berth", validation_alias="TOKEN_AUDIENCE")
     jwks_cache_seconds: int = Field(300, validation_alias="JWKS_CACHE_SECONDS")
+    # proxies in front of the services that append to X-Forwarded-For (Traefik: one)
+    trusted_proxy_hops: int = Field(1, ge=0, le=10, validation_alias="TRUSTED_PROXY_HOPS")
     log_level: str = Field("INFO", validation_alias="LOG_LEVEL")
     log_json: bool = Field(True, validation_alias="LOG_JSON")
 

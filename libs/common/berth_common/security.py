@@ -7,7 +7,9 @@ A verifier with a denylist (berth_common.revocation) also refuses revoked tokens
 
 import asyncio
 import time
+import uuid
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Annotated, Any
 
 import httpx
@@ -26,12 +28,17 @@ ALLOWED_ALGORITHMS = ["ES256"]
 ROLES = ("user", "support", "oncall", "admin")
 
 
+class PrincipalKind(StrEnum):
+    USER = "user"  # a person, signed in through the panel client
+    CLIENT = "client"  # another team's machine client (client credentials)
+
+
 @dataclass(frozen=True)
 class Principal:
-    """Who is calling: a person (kind="user") or another team's machine client (kind="client")."""
+    """Who is calling: a person (kind USER) or another team's machine client (kind CLIENT)."""
 
     subject: str
-    kind: str
+    kind: PrincipalKind
     client_id: str
     roles: frozenset[str] = frozenset()
     scopes: frozenset[str] = frozenset()
@@ -155,7 +162,8 @@ def principal_from_claims(claims: dict[str, Any]) -> Principal:
     roles = claims.get("roles") or []
     if not isinstance(roles, list):
         raise Unauthorized("Invalid roles claim")
-    kind = "client" if claims.get("sub") == claims.get("client_id") else "user"
+    is_client = claims.get("sub") == claims.get("client_id")
+    kind = PrincipalKind.CLIENT if is_client else PrincipalKind.USER
     sid = claims.get("sid")
     return Principal(
         subject=str(claims["sub"]),
@@ -206,9 +214,21 @@ async def current_principal(
 
 
 async def current_user(principal: Annotated[Principal, Depends(current_principal)]) -> Principal:
-    if principal.kind != "user":
+    if principal.kind != PrincipalKind.USER:
         raise Forbidden("This endpoint is for people, not machine clients")
     return principal
+
+
+def user_id_of(principal: Principal) -> uuid.UUID:
+    """The person's user id (the token's `sub`); Forbidden when the subject is not one."""
+    try:
+        return uuid.UUID(principal.subject)
+    except ValueError:
+        raise Forbidden("This token's subject is not a Berth user") from None
+
+
+async def current_user_id(principal: Annotated[Principal, Depends(current_user)]) -> uuid.UUID:
+    return user_id_of(principal)
 
 
 def require_role(*roles: str):
@@ -224,7 +244,7 @@ def require_scope(scope: str):
     """Machine clients need the scope; people pass (their access is governed by roles)."""
 
     async def dep(principal: Annotated[Principal, Depends(current_principal)]) -> Principal:
-        if principal.kind == "client" and not principal.has_scope(scope):
+        if principal.kind == PrincipalKind.CLIENT and not principal.has_scope(scope):
             raise Forbidden(f"Requires scope: {scope}", code="insufficient_scope")
         return principal
 
@@ -234,5 +254,7 @@ def require_scope(scope: str):
 CurrentPrincipal = Annotated[Principal, Depends(current_principal)]
 OptionalPrincipal = Annotated[Principal | None, Depends(optional_principal)]
 CurrentUser = Annotated[Principal, Depends(current_user)]
+# the calling person's user id: what they own (wallet, apps) is looked up by it
+CurrentUserId = Annotated[uuid.UUID, Depends(current_user_id)]
 AdminUser = Annotated[Principal, Depends(require_role("admin"))]
 OncallUser = Annotated[Principal, Depends(require_role("oncall", "admin"))]

@@ -15,7 +15,13 @@ from berth_common.app import create_service_app
 from berth_common.config import ServiceSettings
 from berth_common.db import Database, SessionDep
 from berth_common.errors import Conflict
-from berth_common.security import AdminUser, CurrentPrincipal, JWKSCache, TokenVerifier
+from berth_common.security import (
+    AdminUser,
+    CurrentPrincipal,
+    CurrentUserId,
+    JWKSCache,
+    TokenVerifier,
+)
 from berth_testing.plugin import app_client
 
 ISSUER = "http://localhost:8080"
@@ -41,6 +47,10 @@ def build(database_url: str, keys: KeySet):
     @router.get("/whoami")
     async def whoami(p: CurrentPrincipal) -> dict:
         return {"sub": p.subject, "kind": p.kind, "roles": sorted(p.roles)}
+
+    @router.get("/my-id")
+    async def my_id(user_id: CurrentUserId) -> dict:
+        return {"user_id": str(user_id)}
 
     @router.get("/admin-only")
     async def admin_only(p: AdminUser) -> dict:
@@ -189,3 +199,19 @@ async def test_role_checked_in_service(client, key):
     )
     assert r.status_code == 200
     assert_error(await client.get("/admin-only"), 401, "unauthorized")
+
+
+async def test_current_user_id_is_the_person_s_uuid(client, key):
+    user_id = uuid.uuid4()
+    r = await client.get(
+        "/my-id", headers={"Authorization": f"Bearer {token(key, sub=str(user_id))}"}
+    )
+    assert r.json() == {"user_id": str(user_id)}
+    # a person's token whose subject is no user id, and a machine client's token
+    client_id = str(uuid.uuid4())
+    for bad in (token(key), token(key, sub=client_id, client_id=client_id, roles=[])):
+        error = assert_error(
+            await client.get("/my-id", headers={"Authorization": f"Bearer {bad}"}), 403, "forbidden"
+        )
+        assert "not" in error["message"]
+    assert_error(await client.get("/my-id"), 401, "unauthorized")

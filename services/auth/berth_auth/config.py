@@ -2,9 +2,10 @@ from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
 from berth_common.config import ServiceSettings
+from berth_common.mail import MailSettings
 
 
-class AuthSettings(ServiceSettings):
+class AuthSettings(ServiceSettings, MailSettings):
     model_config = SettingsConfigDict(env_prefix="AUTH_", extra="ignore")
 
     service_name: str = "auth"
@@ -48,14 +49,6 @@ class AuthSettings(ServiceSettings):
     # past this many wrong guesses at one account from anywhere, each attempt first waits
     login_backstop_failures: int = Field(20, ge=1)
     login_backstop_delay_seconds: float = Field(3.0, ge=0, le=30)
-
-    smtp_host: str = Field("127.0.0.1", validation_alias="SMTP_HOST")
-    smtp_port: int = Field(2525, validation_alias="SMTP_PORT")
-    smtp_username: str | None = Field(None, validation_alias="SMTP_USERNAME")
-    smtp_password: SecretStr | None = Field(None, validation_alias="SMTP_PASSWORD")
-    smtp_starttls: bool = Field(False, validation_alias="SMTP_STARTTLS")
-    smtp_from: str = Field("Berth <no-reply@berth.localhost>", validation_alias="SMTP_FROM")
-    smtp_timeout_seconds: float = Field(20.0, validation_alias="SMTP_TIMEOUT_SECONDS")
 
 
 def get_settings() -> AuthSettings:

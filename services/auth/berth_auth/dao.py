@@ -7,7 +7,14 @@ from datetime import datetime
 
 from sqlalchemy import delete, func, or_, select, update
 
-from berth_auth.models import AuditNote, LoginEvent, RefreshToken, RefreshTokenFamily, User
+from berth_auth.models import (
+    AuditNote,
+    LoginEvent,
+    LoginKind,
+    RefreshToken,
+    RefreshTokenFamily,
+    User,
+)
 from berth_common.dao import BaseDAO
 
 # Only wrong guesses count towards brute-force limits (not throttled or blocked attempts).
@@ -106,7 +113,7 @@ class LoginEventDAO(BaseDAO[LoginEvent]):
         user_id: uuid.UUID | None,
         ip: str | None,
         user_agent: str | None,
-        kind: str = "login",
+        kind: str = LoginKind.LOGIN,
     ) -> None:
         self.session.add(
             LoginEvent(
@@ -128,14 +135,16 @@ class LoginEventDAO(BaseDAO[LoginEvent]):
         successful login, whichever is later (a success resets the account counter)."""
         last_success = (
             select(func.max(LoginEvent.created_at))
-            .where(LoginEvent.email == email, LoginEvent.kind == "login", LoginEvent.success)
+            .where(
+                LoginEvent.email == email, LoginEvent.kind == LoginKind.LOGIN, LoginEvent.success
+            )
             .scalar_subquery()
         )
         stmt = (
             select(LoginEvent.created_at)
             .where(
                 LoginEvent.email == email,
-                LoginEvent.kind == "login",
+                LoginEvent.kind == LoginKind.LOGIN,
                 LoginEvent.reason == GUESS_FAILURE,
                 LoginEvent.created_at > func.greatest(since, last_success),
             )
@@ -150,7 +159,7 @@ class LoginEventDAO(BaseDAO[LoginEvent]):
             select(LoginEvent.created_at)
             .where(
                 LoginEvent.ip == ip,
-                LoginEvent.kind == "login",
+                LoginEvent.kind == LoginKind.LOGIN,
                 LoginEvent.reason == GUESS_FAILURE,
                 LoginEvent.created_at > since,
             )

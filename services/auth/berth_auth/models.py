@@ -2,6 +2,7 @@
 
 import uuid
 from datetime import datetime
+from enum import StrEnum
 
 from sqlalchemy import (
     Boolean,
@@ -11,13 +12,14 @@ from sqlalchemy import (
     Integer,
     String,
     Text,
-    func,
     text,
 )
 from sqlalchemy.dialects.postgresql import ARRAY, INET, UUID
 from sqlalchemy.orm import Mapped, mapped_column
 
+from berth_common.columns import now_timestamp, touched_timestamp, uuid_pk
 from berth_common.db import make_base
+from berth_common.mail import OutgoingEmailColumns
 from berth_common.outbox import add_outbox_tables
 
 SCHEMA = "auth"
@@ -25,14 +27,23 @@ Base = make_base(SCHEMA)
 add_outbox_tables(Base.metadata)
 
 
-def _uuid_pk() -> Mapped[uuid.UUID]:
-    return mapped_column(
-        UUID(as_uuid=True), primary_key=True, server_default=text("gen_random_uuid()")
-    )
+class ClientKind(StrEnum):
+    FIRST_PARTY = "first_party"  # the platform's own panel (password and refresh grants)
+    MACHINE = "machine"  # another team's client (client credentials)
 
 
-def _created() -> Mapped[datetime]:
-    return mapped_column(DateTime(timezone=True), server_default=func.now(), nullable=False)
+class CodePurpose(StrEnum):
+    VERIFY_EMAIL = "verify_email"
+    PASSWORD_RESET = "password_reset"
+
+
+class LoginKind(StrEnum):
+    """What a login_events row records: a password login, a password change, a code's use."""
+
+    LOGIN = "login"
+    PASSWORD_CHANGE = "password_change"
+    VERIFY_EMAIL = CodePurpose.VERIFY_EMAIL.value
+    PASSWORD_RESET = CodePurpose.PASSWORD_RESET.value
 
 
 class User(Base):
@@ -46,7 +57,7 @@ class User(Base):
         ),
     )
 
-    id: Mapped[uuid.UUID] = _uuid_pk()
+    id: Mapped[uuid.UUID] = uuid_pk()
     # stored lower-cased; unique case-insensitively by construction
     email: Mapped[str] = mapped_column(String(254), unique=True, nullable=False)
     password_hash: Mapped[str] = mapped_column(String(255), nullable=False)
@@ -61,10 +72,8 @@ class User(Base):
     password_changed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     # access tokens issued before this are refused everywhere (block, roles, password)
     tokens_not_before: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    created_at: Mapped[datetime] = _created()
-    updated_at: Mapped[datetime] = mapped_column(
-        DateTime(timezone=True), server_default=func.now(), onupdate=func.now(), nullable=False
-    )
+    created_at: Mapped[datetime] = now_timestamp()
+    updated_at: Mapped[datetime] = touched_timestamp()
 
 
 class VerificationCode(Base):
@@ -73,7 +82,7 @@ class VerificationCode(Base):
     __tablename__ = "verification_codes"
     __table_args__ = (Index("ix_verification_codes_user_purpose", "user_id", "purpose"),)
 
-    id: Mapped[uuid.UUID] = _uuid_pk()
+    id: Mapped[uuid.UUID] = uuid_pk()
     user_id: Mapped[uuid.UUID] = mapped_column(
         ForeignKey("users.id", ondelete="CASCADE"), nullable=False
     )
@@ -82,7 +91,7 @@ class VerificationCode(Base):
     attempts: Mapped[int] = mapped_column(Integer, nullable=False, server_default="0")
     expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
     consumed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    created_at: Mapped[datetime] = _created()
+    created_at: Mapped[datetime] = now_timestamp()
 
 
 class OAuthClient(Base):
@@ -90,11 +99,11 @@ class OAuthClient(Base):
 
     __tablename__ = "oauth_clients"
 
-    id: Mapped[uuid.UUID] = _uuid_pk()
+    id: Mapped[uuid.UUID] = uuid_pk()
     client_id: Mapped[str] = mapped_column(String(64), unique=True, nullable=False)
     client_secret_hash: Mapped[str | None] = mapped_column(String(255))
     name: Mapped[str] = mapped_column(String(120), nullable=False)
-    kind: Mapped[str] = mapped_column(String(16), nullable=False)  # first_party | machine
+    kind: Mapped[str] = mapped_column(String(16), nullable=False)  # ClientKind
     grant_types: Mapped[list[str]] = mapped_column(ARRAY(String(32)), nullable=False)
     scopes: Mapped[list[str]] = mapped_column(
         ARRAY(String(64)), nullable=False, server_default=text("ARRAY[]::varchar[]")
@@ -102,7 +111,7 @@ class OAuthClient(Base):
     created_by: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     last_used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    created_at: Mapped[datetime] = _created()
+    created_at: Mapped[datetime] = now_timestamp()
 
 
 class RefreshTokenFamily(Base):
@@ -119,7 +128,7 @@ class RefreshTokenFamily(Base):
         ),
     )
 
-    id: Mapped[uuid.UUID] = _uuid_pk()
+    id: Mapped[uuid.UUID] = uuid_pk()
     user_id: Mapped[uuid.UUID] = mapped_column(
         ForeignKey("users.id", ondelete="CASCADE"), nullable=False
     )
@@ -127,26 +136,24 @@ class RefreshTokenFamily(Base):
     ip: Mapped[str | None] = mapped_column(INET)
     user_agent: Mapped[str | None] = mapped_column(String(512))
     expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
-    last_used_at: Mapped[datetime] = mapped_column(
-        DateTime(timezone=True), server_default=func.now(), nullable=False
-    )
+    last_used_at: Mapped[datetime] = now_timestamp()
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     revoked_reason: Mapped[str | None] = mapped_column(String(64))
-    created_at: Mapped[datetime] = _created()
+    created_at: Mapped[datetime] = now_timestamp()
 
 
 class RefreshToken(Base):
     __tablename__ = "refresh_tokens"
     __table_args__ = (Index("ix_refresh_tokens_family", "family_id"),)
 
-    id: Mapped[uuid.UUID] = _uuid_pk()
+    id: Mapped[uuid.UUID] = uuid_pk()
     family_id: Mapped[uuid.UUID] = mapped_column(
         ForeignKey("refresh_token_families.id", ondelete="CASCADE"), nullable=False
     )
     token_hash: Mapped[str] = mapped_column(String(128), unique=True, nullable=False)
     expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
     used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    created_at: Mapped[datetime] = _created()
+    created_at: Mapped[datetime] = now_timestamp()
 
 
 class LoginEvent(Base):
@@ -159,7 +166,7 @@ class LoginEvent(Base):
         Index("ix_login_events_email_time", "email", "created_at"),
     )
 
-    id: Mapped[uuid.UUID] = _uuid_pk()
+    id: Mapped[uuid.UUID] = uuid_pk()
     user_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
     email: Mapped[str] = mapped_column(String(254), nullable=False)
     kind: Mapped[str] = mapped_column(String(32), nullable=False, server_default="login")
@@ -167,7 +174,7 @@ class LoginEvent(Base):
     user_agent: Mapped[str | None] = mapped_column(String(512))
     success: Mapped[bool] = mapped_column(Boolean, nullable=False)
     reason: Mapped[str | None] = mapped_column(String(64))
-    created_at: Mapped[datetime] = _created()
+    created_at: Mapped[datetime] = now_timestamp()
 
 
 class LoginAttemptWindow(Base):
@@ -190,28 +197,20 @@ class AuditNote(Base):
 
     __tablename__ = "audit_notes"
 
-    id: Mapped[uuid.UUID] = _uuid_pk()
+    id: Mapped[uuid.UUID] = uuid_pk()
     actor_id: Mapped[str] = mapped_column(String(64), nullable=False)
     user_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True), index=True)
     action: Mapped[str] = mapped_column(String(64), nullable=False)
     detail: Mapped[str] = mapped_column(Text, nullable=False, server_default="")
-    created_at: Mapped[datetime] = _created()
+    created_at: Mapped[datetime] = now_timestamp()
 
 
-class OutgoingEmail(Base):
-    """An email the platform owes someone; the send task delivers it once (status guarded)."""
+class OutgoingEmail(OutgoingEmailColumns, Base):
+    """An email the platform owes someone; the send task delivers it once (berth_common.mail)."""
 
     __tablename__ = "outgoing_emails"
     __table_args__ = (Index("ix_outgoing_emails_status", "status", "created_at"),)
 
-    id: Mapped[uuid.UUID] = _uuid_pk()
     user_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     to_address: Mapped[str] = mapped_column(String(254), nullable=False)
     template: Mapped[str] = mapped_column(String(64), nullable=False)
-    subject: Mapped[str] = mapped_column(String(200), nullable=False)
-    body_text: Mapped[str] = mapped_column(Text, nullable=False)
-    status: Mapped[str] = mapped_column(String(16), nullable=False, server_default="pending")
-    attempts: Mapped[int] = mapped_column(Integer, nullable=False, server_default="0")
-    last_error: Mapped[str | None] = mapped_column(String(500))
-    sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    created_at: Mapped[datetime] = _created()

@@ -5,7 +5,9 @@ and exactly one `celery -A berth_auth.worker beat`.
 """
 
 from berth_auth.config import get_settings
+from berth_auth.mail import MAILER
 from berth_auth.models import SCHEMA, Base
+from berth_auth.names import PURGE_TASK, QUEUE
 from berth_common.worker import (
     WorkerRuntime,
     create_celery,
@@ -19,19 +21,19 @@ settings = get_settings()
 
 app = create_celery(
     settings,
-    queue="auth",
+    queue=QUEUE,
     include=["berth_auth.tasks"],
     beat_schedule={
-        "auth.maintenance.purge": {
-            "task": "auth.maintenance.purge",
+        PURGE_TASK: {
+            "task": PURGE_TASK,
             "schedule": float(PURGE_EVERY_SECONDS),
             # a purge that could not start before the next one is due is simply skipped
-            "options": {"queue": "auth", "expires": PURGE_EVERY_SECONDS - 60},
+            "options": {"queue": QUEUE, "expires": PURGE_EVERY_SECONDS - 60},
         },
-        "auth.mail.requeue_stale": {
-            "task": "auth.mail.requeue_stale",
+        MAILER.requeue_task: {
+            "task": MAILER.requeue_task,
             "schedule": float(PURGE_EVERY_SECONDS),
-            "options": {"queue": "auth", "expires": PURGE_EVERY_SECONDS - 60},
+            "options": {"queue": QUEUE, "expires": PURGE_EVERY_SECONDS - 60},
         },
     },
 )

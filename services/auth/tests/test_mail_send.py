@@ -1,16 +1,13 @@
 """Email rendering and delivery: the send task against a local SMTP sink (aiosmtpd)."""
 
 import asyncio
-import email
 import json
 import sys
 import uuid
 from datetime import UTC, datetime, timedelta
-from email.message import Message
 from pathlib import Path
 
 import pytest
-from aiosmtpd.controller import Controller
 from fixtures_accounts import API, PASSWORD, emails_to, latest_code
 from sqlalchemy import select, text
 
@@ -19,34 +16,7 @@ from berth_auth.models import OutgoingEmail
 from berth_common.errors import TransientError
 from berth_testing.plugin import unique_email
 from berth_testing.processes import ManagedProcess, free_port
-
-
-class Sink:
-    """Collects delivered messages; can refuse every recipient with a fixed reply."""
-
-    def __init__(self, rcpt_reply: str | None = None) -> None:
-        self.messages: list[Message] = []
-        self.rcpt_reply = rcpt_reply
-
-    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
-        if self.rcpt_reply:
-            return self.rcpt_reply
-        envelope.rcpt_tos.append(address)
-        return "250 OK"
-
-    async def handle_DATA(self, server, session, envelope):
-        self.messages.append(email.message_from_bytes(envelope.content))
-        return "250 Message accepted"
-
-    def to(self, address: str) -> list[Message]:
-        return [m for m in self.messages if m["To"] == address]
-
-
-def start_sink(port: int, rcpt_reply: str | None = None) -> tuple[Sink, Controller]:
-    sink = Sink(rcpt_reply)
-    controller = Controller(sink, hostname="127.0.0.1", port=port)
-    controller.start()
-    return sink, controller
+from berth_testing.smtp import start_sink
 
 
 @pytest.fixture
@@ -83,16 +53,16 @@ def test_templates_render_every_variable():
         "sessions_note": "",
     }
     for template in mail.TEMPLATES:
-        rendered = mail.render_email(template, context)
+        rendered = mail.MAILER.templates.render(template, context)
         assert rendered.subject and "\n" not in rendered.subject
         assert "$" not in rendered.subject + rendered.body
         assert "Mia" in rendered.body
-    assert "042137" in mail.render_email("verify_email", context).body
-    assert "042137" in mail.render_email("password_reset", context).body
+    assert "042137" in mail.MAILER.templates.render("verify_email", context).body
+    assert "042137" in mail.MAILER.templates.render("password_reset", context).body
     with pytest.raises(KeyError):
-        mail.render_email("verify_email", {"name": "x"})
+        mail.MAILER.templates.render("verify_email", {"name": "x"})
     with pytest.raises(ValueError):
-        mail.render_email("../config", context)
+        mail.MAILER.templates.render("../config", context)
 
 
 async def test_send_task_delivers_once(accounts_http, accounts_db, smtp_sink):
@@ -124,7 +94,7 @@ async def test_unreachable_smtp_is_transient(accounts_http, accounts_db, account
     settings = accounts_settings.model_copy(update={"smtp_port": free_port()})
     async with accounts_db() as session:
         with pytest.raises(TransientError):
-            await mail.send_outgoing_email(session, settings, row.id)
+            await mail.MAILER.send(session, settings, row.id)
         await session.rollback()
     assert (await load(accounts_db, row.id)).status == "pending"
 
@@ -136,22 +106,22 @@ async def test_temporary_refusal_retries_permanent_refusal_fails(
     port = free_port()
     settings = accounts_settings.model_copy(update={"smtp_port": port})
 
-    _, controller = start_sink(port, "450 4.2.0 mailbox busy")
+    _, controller = start_sink(port, rcpt_reply="450 4.2.0 mailbox busy")
     try:
         async with accounts_db() as session:
             with pytest.raises(TransientError):
-                await mail.send_outgoing_email(session, settings, row.id)
+                await mail.MAILER.send(session, settings, row.id)
             await session.rollback()
     finally:
         controller.stop()
     assert (await load(accounts_db, row.id)).status == "pending"
 
-    _, controller = start_sink(port, "550 5.1.1 no such mailbox")
+    _, controller = start_sink(port, rcpt_reply="550 5.1.1 no such mailbox")
     try:
         async with accounts_db() as session, session.begin():
-            status = await mail.send_outgoing_email(session, settings, row.id)
+            status = await mail.MAILER.send(session, settings, row.id)
         async with accounts_db() as session, session.begin():
-            again = await mail.send_outgoing_email(session, settings, row.id)
+            again = await mail.MAILER.send(session, settings, row.id)
     finally:
         controller.stop()
     failed = await load(accounts_db, row.id)
@@ -161,7 +131,7 @@ async def test_temporary_refusal_retries_permanent_refusal_fails(
 
 async def test_unknown_email_id_is_a_no_op(accounts_db, accounts_settings):
     async with accounts_db() as session:
-        assert await mail.send_outgoing_email(session, accounts_settings, uuid.uuid4()) == "missing"
+        assert await mail.MAILER.send(session, accounts_settings, uuid.uuid4()) == "missing"
 
 
 async def test_worker_delivers_through_the_broker(
@@ -223,7 +193,7 @@ async def test_emails_pending_past_the_retry_window_are_requeued(accounts_db, ac
         }
         session.add_all(rows.values())
     async with accounts_db() as session, session.begin():
-        assert await mail.requeue_stale(session) >= 1
+        assert await mail.MAILER.requeue_stale(session) >= 1
         queued = (
             (
                 await session.execute(

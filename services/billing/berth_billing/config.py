@@ -3,11 +3,12 @@
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import SettingsConfigDict
 
-from berth_billing.money import currency_exponent
 from berth_common.config import ServiceSettings
+from berth_common.mail import MailSettings
+from berth_common.money import currency_exponent
 
 
-class BillingSettings(ServiceSettings):
+class BillingSettings(ServiceSettings, MailSettings):
     model_config = SettingsConfigDict(env_prefix="BILLING_", extra="ignore")
 
     service_name: str = "billing"
@@ -39,14 +40,6 @@ class BillingSettings(ServiceSettings):
     seller_address: str = "1 Harbour Street, Port Town"
     seller_vat_id: str = ""
     seller_email: str = "billing@berth.localhost"
-
-    smtp_host: str = Field("127.0.0.1", validation_alias="SMTP_HOST")
-    smtp_port: int = Field(2525, validation_alias="SMTP_PORT")
-    smtp_username: str | None = Field(None, validation_alias="SMTP_USERNAME")
-    smtp_password: SecretStr | None = Field(None, validation_alias="SMTP_PASSWORD")
-    smtp_starttls: bool = Field(False, validation_alias="SMTP_STARTTLS")
-    smtp_from: str = Field("Berth <no-reply@berth.localhost>", validation_alias="SMTP_FROM")
-    smtp_timeout_seconds: float = Field(20.0, validation_alias="SMTP_TIMEOUT_SECONDS")
 
     @field_validator("currency")
     @classmethod

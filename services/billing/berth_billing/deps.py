@@ -1,13 +1,11 @@
 """Request-level dependencies shared by billing's routers."""
 
-import uuid
 from typing import Annotated
 
 from fastapi import Depends, Request
 
 from berth_billing.config import BillingSettings
-from berth_common.errors import Forbidden
-from berth_common.security import CurrentUser, Principal
+from berth_common.security import Principal
 
 
 def _settings(request: Request) -> BillingSettings:
@@ -15,21 +13,6 @@ def _settings(request: Request) -> BillingSettings:
 
 
 SettingsDep = Annotated[BillingSettings, Depends(_settings)]
-
-
-def owner_id_of(principal: Principal) -> uuid.UUID:
-    try:
-        return uuid.UUID(principal.subject)
-    except ValueError:
-        raise Forbidden("This token's subject is not a Berth user") from None
-
-
-def _owner(principal: CurrentUser) -> uuid.UUID:
-    return owner_id_of(principal)
-
-
-# the calling person's user id (token `sub`): their wallet is theirs alone
-OwnerId = Annotated[uuid.UUID, Depends(_owner)]
 
 
 def actor(principal: Principal) -> str:

@@ -21,30 +21,20 @@ from sqlalchemy import (
     Index,
     Integer,
     String,
-    Text,
     UniqueConstraint,
-    func,
     text,
 )
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 from sqlalchemy.orm import Mapped, mapped_column
 
+from berth_common.columns import now_timestamp, uuid_pk
 from berth_common.db import make_base
+from berth_common.mail import OutgoingEmailColumns
 from berth_common.outbox import add_outbox_tables
 
 SCHEMA = "billing"
 Base = make_base(SCHEMA)
 add_outbox_tables(Base.metadata)
-
-
-def _uuid_pk() -> Mapped[uuid.UUID]:
-    return mapped_column(
-        UUID(as_uuid=True), primary_key=True, server_default=text("gen_random_uuid()")
-    )
-
-
-def _created() -> Mapped[datetime]:
-    return mapped_column(DateTime(timezone=True), server_default=func.now(), nullable=False)
 
 
 class Account(Base):
@@ -72,7 +62,7 @@ class Account(Base):
         Index("ix_accounts_negative", "negative_since", postgresql_where=text("balance < 0")),
     )
 
-    id: Mapped[uuid.UUID] = _uuid_pk()
+    id: Mapped[uuid.UUID] = uuid_pk()
     kind: Mapped[str] = mapped_column(String(24), nullable=False)
     owner_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
     currency: Mapped[str] = mapped_column(String(3), nullable=False)
@@ -82,7 +72,7 @@ class Account(Base):
     name: Mapped[str | None] = mapped_column(String(120))
     # start of the current stretch below zero (the grace period counts from here)
     negative_since: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    created_at: Mapped[datetime] = _created()
+    created_at: Mapped[datetime] = now_timestamp()
 
 
 class LedgerTransaction(Base):
@@ -90,7 +80,7 @@ class LedgerTransaction(Base):
 
     __tablename__ = "ledger_transactions"
 
-    id: Mapped[uuid.UUID] = _uuid_pk()
+    id: Mapped[uuid.UUID] = uuid_pk()
     kind: Mapped[str] = mapped_column(String(24), nullable=False)
     # what makes it unique: "payment:<id>", "usage:<hour>:<run>", "adjustment:<id>", ...
     key: Mapped[str] = mapped_column(String(160), unique=True, nullable=False)
@@ -98,10 +88,8 @@ class LedgerTransaction(Base):
     # who or what caused it: "user:<id>", "admin:<id>", "provider:sandbox", "system:metering"
     caused_by: Mapped[str] = mapped_column(String(120), nullable=False)
     # when the movement belongs (usage: the hour charged); created_at is when it was written
-    occurred_at: Mapped[datetime] = mapped_column(
-        DateTime(timezone=True), server_default=func.now(), nullable=False
-    )
-    created_at: Mapped[datetime] = _created()
+    occurred_at: Mapped[datetime] = now_timestamp()
+    created_at: Mapped[datetime] = now_timestamp()
 
 
 class LedgerEntry(Base):
@@ -122,7 +110,7 @@ class LedgerEntry(Base):
     kind: Mapped[str] = mapped_column(String(24), nullable=False)
     memo: Mapped[str] = mapped_column(String(300), nullable=False, server_default="")
     occurred_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
-    created_at: Mapped[datetime] = _created()
+    created_at: Mapped[datetime] = now_timestamp()
 
 
 class Plan(Base):
@@ -135,7 +123,7 @@ class Plan(Base):
     is_active: Mapped[bool] = mapped_column(Boolean, nullable=False, server_default="true")
     # how many apps on this plan one person may have (deploy enforces it when an app is made)
     max_apps_per_owner: Mapped[int] = mapped_column(Integer, nullable=False, server_default="10")
-    created_at: Mapped[datetime] = _created()
+    created_at: Mapped[datetime] = now_timestamp()
 
 
 class PlanPrice(Base):
@@ -148,13 +136,13 @@ class PlanPrice(Base):
         CheckConstraint("valid_from = date_trunc('hour', valid_from)", name="full_hour"),
     )
 
-    id: Mapped[uuid.UUID] = _uuid_pk()
+    id: Mapped[uuid.UUID] = uuid_pk()
     plan_key: Mapped[str] = mapped_column(ForeignKey("plans.key"), nullable=False)
     amount_per_hour: Mapped[int] = mapped_column(BigInteger, nullable=False)
     currency: Mapped[str] = mapped_column(String(3), nullable=False)
     valid_from: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
     created_by: Mapped[str] = mapped_column(String(120), nullable=False)
-    created_at: Mapped[datetime] = _created()
+    created_at: Mapped[datetime] = now_timestamp()
 
 
 class UsageInterval(Base):
@@ -176,9 +164,7 @@ class UsageInterval(Base):
     started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     stopped_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     stop_reason: Mapped[str | None] = mapped_column(String(64))
-    updated_at: Mapped[datetime] = mapped_column(
-        DateTime(timezone=True), server_default=func.now(), nullable=False
-    )
+    updated_at: Mapped[datetime] = now_timestamp()
 
 
 class UsageCharge(Base):
@@ -206,7 +192,7 @@ class UsageCharge(Base):
     transaction_id: Mapped[uuid.UUID | None] = mapped_column(
         ForeignKey("ledger_transactions.id", deferrable=True, initially="DEFERRED")
     )
-    created_at: Mapped[datetime] = _created()
+    created_at: Mapped[datetime] = now_timestamp()
 
 
 class MeteringRun(Base):
@@ -215,7 +201,7 @@ class MeteringRun(Base):
     __tablename__ = "metering_runs"
     __table_args__ = (Index("ix_metering_runs_hour", "hour", "finished_at"),)
 
-    id: Mapped[uuid.UUID] = _uuid_pk()
+    id: Mapped[uuid.UUID] = uuid_pk()
     hour: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
     triggered_by: Mapped[str] = mapped_column(String(120), nullable=False)
     started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
@@ -233,7 +219,7 @@ class Payment(Base):
         Index("ix_payments_account_created", "account_id", "created_at"),
     )
 
-    id: Mapped[uuid.UUID] = _uuid_pk()
+    id: Mapped[uuid.UUID] = uuid_pk()
     account_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("accounts.id"), nullable=False)
     owner_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), nullable=False)
     provider: Mapped[str] = mapped_column(String(32), nullable=False)
@@ -247,7 +233,7 @@ class Payment(Base):
     # the sandbox checkout page answers once: the decision taken there
     checkout_decision: Mapped[str | None] = mapped_column(String(16))
     failure_reason: Mapped[str | None] = mapped_column(String(300))
-    created_at: Mapped[datetime] = _created()
+    created_at: Mapped[datetime] = now_timestamp()
     completed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
@@ -255,21 +241,21 @@ class WebhookEvent(Base):
     __tablename__ = "webhook_events"
     __table_args__ = (UniqueConstraint("provider", "event_id"),)
 
-    id: Mapped[uuid.UUID] = _uuid_pk()
+    id: Mapped[uuid.UUID] = uuid_pk()
     provider: Mapped[str] = mapped_column(String(32), nullable=False)
     event_id: Mapped[str] = mapped_column(String(128), nullable=False)
     type: Mapped[str] = mapped_column(String(64), nullable=False)
     payment_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("payments.id"))
     payload: Mapped[dict[str, Any]] = mapped_column(JSONB, nullable=False)
     outcome: Mapped[str] = mapped_column(String(32), nullable=False)
-    received_at: Mapped[datetime] = _created()
+    received_at: Mapped[datetime] = now_timestamp()
 
 
 class Refund(Base):
     __tablename__ = "refunds"
     __table_args__ = (CheckConstraint("amount > 0", name="positive"),)
 
-    id: Mapped[uuid.UUID] = _uuid_pk()
+    id: Mapped[uuid.UUID] = uuid_pk()
     payment_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("payments.id"), nullable=False)
     amount: Mapped[int] = mapped_column(BigInteger, nullable=False)
     currency: Mapped[str] = mapped_column(String(3), nullable=False)
@@ -278,7 +264,7 @@ class Refund(Base):
     transaction_id: Mapped[uuid.UUID] = mapped_column(
         ForeignKey("ledger_transactions.id"), nullable=False
     )
-    created_at: Mapped[datetime] = _created()
+    created_at: Mapped[datetime] = now_timestamp()
 
 
 class IdempotencyKey(Base):
@@ -291,7 +277,7 @@ class IdempotencyKey(Base):
     fingerprint: Mapped[str] = mapped_column(String(64), nullable=False)
     status_code: Mapped[int | None] = mapped_column(Integer)
     response: Mapped[Any | None] = mapped_column(JSONB)
-    created_at: Mapped[datetime] = _created()
+    created_at: Mapped[datetime] = now_timestamp()
 
 
 class BalanceWatch(Base):
@@ -303,7 +289,7 @@ class BalanceWatch(Base):
     threshold: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     armed: Mapped[bool] = mapped_column(Boolean, nullable=False, server_default="true")
     crossings: Mapped[int] = mapped_column(Integer, nullable=False, server_default="0")
-    updated_at: Mapped[datetime] = _created()
+    updated_at: Mapped[datetime] = now_timestamp()
 
 
 class Notice(Base):
@@ -311,12 +297,12 @@ class Notice(Base):
 
     __tablename__ = "notices"
 
-    id: Mapped[uuid.UUID] = _uuid_pk()
+    id: Mapped[uuid.UUID] = uuid_pk()
     account_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("accounts.id"), nullable=False)
     kind: Mapped[str] = mapped_column(String(32), nullable=False)
     key: Mapped[str] = mapped_column(String(200), unique=True, nullable=False)
     context: Mapped[dict[str, Any]] = mapped_column(JSONB, nullable=False)
-    created_at: Mapped[datetime] = _created()
+    created_at: Mapped[datetime] = now_timestamp()
 
 
 class Suspension(Base):
@@ -330,30 +316,24 @@ class Suspension(Base):
         ),
     )
 
-    id: Mapped[uuid.UUID] = _uuid_pk()
+    id: Mapped[uuid.UUID] = uuid_pk()
     account_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("accounts.id"), nullable=False)
     owner_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), nullable=False)
     reason: Mapped[str] = mapped_column(String(32), nullable=False)
-    suspended_at: Mapped[datetime] = _created()
+    suspended_at: Mapped[datetime] = now_timestamp()
     lifted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
-class OutgoingEmail(Base):
+class OutgoingEmail(OutgoingEmailColumns, Base):
+    """A notice's email; the address is resolved when sending (berth_billing.mail)."""
+
     __tablename__ = "outgoing_emails"
     __table_args__ = (Index("ix_outgoing_emails_pending", "status", "created_at"),)
 
-    id: Mapped[uuid.UUID] = _uuid_pk()
     account_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("accounts.id"), nullable=False)
     notice_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("notices.id"), unique=True)
     to_address: Mapped[str | None] = mapped_column(String(254))
     template: Mapped[str] = mapped_column(String(48), nullable=False)
-    subject: Mapped[str] = mapped_column(String(200), nullable=False)
-    body_text: Mapped[str] = mapped_column(Text, nullable=False)
-    status: Mapped[str] = mapped_column(String(16), nullable=False, server_default="pending")
-    attempts: Mapped[int] = mapped_column(Integer, nullable=False, server_default="0")
-    last_error: Mapped[str | None] = mapped_column(String(500))
-    sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    created_at: Mapped[datetime] = _created()
 
 
 class InvoiceCounter(Base):
@@ -384,7 +364,7 @@ class Invoice(Base):
         Index("ix_invoices_account_created", "account_id", "created_at"),
     )
 
-    id: Mapped[uuid.UUID] = _uuid_pk()
+    id: Mapped[uuid.UUID] = uuid_pk()
     account_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("accounts.id"), nullable=False)
     kind: Mapped[str] = mapped_column(String(16), nullable=False, server_default="invoice")
     status: Mapped[str] = mapped_column(String(16), nullable=False, server_default="draft")
@@ -401,14 +381,14 @@ class Invoice(Base):
     corrects_invoice_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("invoices.id"))
     reason: Mapped[str | None] = mapped_column(String(500))
     issued_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    created_at: Mapped[datetime] = _created()
+    created_at: Mapped[datetime] = now_timestamp()
 
 
 class InvoiceLine(Base):
     __tablename__ = "invoice_lines"
     __table_args__ = (UniqueConstraint("invoice_id", "position"),)
 
-    id: Mapped[uuid.UUID] = _uuid_pk()
+    id: Mapped[uuid.UUID] = uuid_pk()
     invoice_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("invoices.id"), nullable=False)
     position: Mapped[int] = mapped_column(Integer, nullable=False)
     description: Mapped[str] = mapped_column(String(300), nullable=False)

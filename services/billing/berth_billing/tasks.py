@@ -21,6 +21,7 @@ from berth_billing.payments import service as payments
 from berth_billing.payments.provider import get_provider
 from berth_billing.worker import app, runtime, settings
 from berth_common.http import make_http_client
+from berth_common.mail import SEND_MAX_RETRIES
 from berth_common.worker import on_event, service_task
 
 
@@ -64,7 +65,7 @@ async def send_email(session: AsyncSession, email_id: str) -> None:
 
 
 async def requeue_stale(session: AsyncSession) -> None:
-    await mail.requeue_stale(session)
+    await mail.MAILER.requeue_stale(session)
 
 
 async def purge(session: AsyncSession) -> None:
@@ -102,7 +103,9 @@ run_due_task = service_task(app, runtime, Task.RUN_DUE_METERING, max_retries=3)(
 check_task = service_task(
     app, runtime, Task.CHECK_ACCOUNTS, max_retries=5, soft_time_limit=300, time_limit=360
 )(check)
-send_email_task = service_task(app, runtime, mail.SEND_TASK, max_retries=12)(send_email)
+send_email_task = service_task(app, runtime, mail.MAILER.send_task, max_retries=SEND_MAX_RETRIES)(
+    send_email
+)
 requeue_task = service_task(app, runtime, Task.REQUEUE_STALE_MAIL, max_retries=3)(requeue_stale)
 purge_task = service_task(app, runtime, Task.PURGE, max_retries=3)(purge)
 # like a provider: retry the webhook with backoff for about half an hour

@@ -1,16 +1,15 @@
 """Low-balance notices once per crossing, grace period, suspension and its lifting."""
 
-import email
 import uuid
 
 import pytest
-from aiosmtpd.controller import Controller
 from fixtures_billing import API, emails_of, outbox_events, sql, top_up, wallet
 
 from berth_billing import mail
 from berth_billing.accounts.dao import AccountDAO
 from berth_billing.directory import Directory
 from berth_billing.dunning import service as dunning
+from berth_testing.smtp import start_sink
 
 
 async def adjust(http, admin_headers, account_id, direction: str, amount: int):
@@ -94,20 +93,9 @@ async def test_negative_balance_grace_then_suspension_and_a_top_up_lifts_it(
     assert open_suspensions == 0
 
 
-class Sink:
-    def __init__(self):
-        self.messages = []
-
-    async def handle_DATA(self, server, session, envelope):
-        self.messages.append(email.message_from_bytes(envelope.content))
-        return "250 OK"
-
-
 @pytest.fixture
 def smtp_sink(billing_settings):
-    sink = Sink()
-    controller = Controller(sink, hostname="127.0.0.1", port=billing_settings.smtp_port)
-    controller.start()
+    sink, controller = start_sink(billing_settings.smtp_port)
     yield sink
     controller.stop()
 

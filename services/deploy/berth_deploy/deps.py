@@ -5,19 +5,11 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
-from berth_common.errors import Forbidden
-from berth_common.security import CurrentUser, Principal
+from berth_common.security import Principal
 from berth_deploy.config import DeploySettings
 from berth_deploy.env.service import EnvCipher
 from berth_deploy.logs.store import LogStore
 from berth_deploy.plans import PlanCatalog
-
-
-def _owner(principal: CurrentUser) -> uuid.UUID:
-    try:
-        return uuid.UUID(principal.subject)
-    except ValueError:
-        raise Forbidden("This token's subject is not a user id") from None
 
 
 def actor_id(principal: Principal) -> uuid.UUID | None:
@@ -43,7 +35,6 @@ def _plans(request: Request) -> PlanCatalog:
     return request.app.state.plan_catalog
 
 
-OwnerId = Annotated[uuid.UUID, Depends(_owner)]
 SettingsDep = Annotated[DeploySettings, Depends(_settings)]
 CipherDep = Annotated[EnvCipher, Depends(_cipher)]
 LogStoreDep = Annotated[LogStore, Depends(_logs)]

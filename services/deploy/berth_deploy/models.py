@@ -16,34 +16,18 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
-    func,
     text,
 )
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 from sqlalchemy.orm import Mapped, mapped_column
 
+from berth_common.columns import now_timestamp, touched_timestamp, uuid_pk
 from berth_common.db import make_base
 from berth_common.outbox import add_outbox_tables
 
 SCHEMA = "deploy"
 Base = make_base(SCHEMA)
 add_outbox_tables(Base.metadata)
-
-
-def _uuid_pk() -> Mapped[uuid.UUID]:
-    return mapped_column(
-        UUID(as_uuid=True), primary_key=True, server_default=text("gen_random_uuid()")
-    )
-
-
-def _created() -> Mapped[datetime]:
-    return mapped_column(DateTime(timezone=True), server_default=func.now(), nullable=False)
-
-
-def _updated() -> Mapped[datetime]:
-    return mapped_column(
-        DateTime(timezone=True), server_default=func.now(), onupdate=func.now(), nullable=False
-    )
 
 
 class Template(Base):
@@ -78,8 +62,8 @@ class Template(Base):
         JSONB, nullable=False, server_default=text("'{}'::jsonb")
     )
     is_active: Mapped[bool] = mapped_column(Boolean, nullable=False, server_default="true")
-    created_at: Mapped[datetime] = _created()
-    updated_at: Mapped[datetime] = _updated()
+    created_at: Mapped[datetime] = now_timestamp()
+    updated_at: Mapped[datetime] = touched_timestamp()
 
 
 class App(Base):
@@ -101,7 +85,7 @@ class App(Base):
         ),
     )
 
-    id: Mapped[uuid.UUID] = _uuid_pk()
+    id: Mapped[uuid.UUID] = uuid_pk()
     owner_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), nullable=False)
     slug: Mapped[str] = mapped_column(String(40), nullable=False)
     name: Mapped[str] = mapped_column(String(80), nullable=False)
@@ -122,9 +106,9 @@ class App(Base):
     active_operation_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
     # the unprivileged uid the app's processes run as (uid_base + run_uid)
     run_uid: Mapped[int] = mapped_column(BigInteger, Identity(start=1), nullable=False, unique=True)
-    created_at: Mapped[datetime] = _created()
-    updated_at: Mapped[datetime] = _updated()
-    status_changed_at: Mapped[datetime] = _created()
+    created_at: Mapped[datetime] = now_timestamp()
+    updated_at: Mapped[datetime] = touched_timestamp()
+    status_changed_at: Mapped[datetime] = now_timestamp()
     deleted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
@@ -139,8 +123,8 @@ class EnvVar(Base):
     name: Mapped[str] = mapped_column(String(128), primary_key=True)
     value_encrypted: Mapped[bytes] = mapped_column(LargeBinary, nullable=False)
     is_secret: Mapped[bool] = mapped_column(Boolean, nullable=False, server_default="false")
-    created_at: Mapped[datetime] = _created()
-    updated_at: Mapped[datetime] = _updated()
+    created_at: Mapped[datetime] = now_timestamp()
+    updated_at: Mapped[datetime] = touched_timestamp()
 
 
 class Release(Base):
@@ -151,7 +135,7 @@ class Release(Base):
     __mapper_args__ = {"eager_defaults": True}
     __table_args__ = (UniqueConstraint("app_id", "number"),)
 
-    id: Mapped[uuid.UUID] = _uuid_pk()
+    id: Mapped[uuid.UUID] = uuid_pk()
     app_id: Mapped[uuid.UUID] = mapped_column(
         ForeignKey("apps.id", ondelete="CASCADE"), nullable=False
     )
@@ -162,7 +146,7 @@ class Release(Base):
     status: Mapped[str] = mapped_column(String(16), nullable=False, server_default="building")
     error: Mapped[str | None] = mapped_column(String(1000))
     created_by: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), nullable=False)
-    created_at: Mapped[datetime] = _created()
+    created_at: Mapped[datetime] = now_timestamp()
     built_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
@@ -185,7 +169,7 @@ class Operation(Base):
         ),
     )
 
-    id: Mapped[uuid.UUID] = _uuid_pk()
+    id: Mapped[uuid.UUID] = uuid_pk()
     app_id: Mapped[uuid.UUID] = mapped_column(
         ForeignKey("apps.id", ondelete="CASCADE"), nullable=False
     )
@@ -210,7 +194,7 @@ class Operation(Base):
     cancel_reason: Mapped[str | None] = mapped_column(String(200))
     # the app's status when the operation was requested (a cancelled deploy goes back to it)
     app_status_before: Mapped[str | None] = mapped_column(String(16))
-    created_at: Mapped[datetime] = _created()
+    created_at: Mapped[datetime] = now_timestamp()
     started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
@@ -235,7 +219,7 @@ class Instance(Base):
         ),
     )
 
-    id: Mapped[uuid.UUID] = _uuid_pk()
+    id: Mapped[uuid.UUID] = uuid_pk()
     app_id: Mapped[uuid.UUID] = mapped_column(
         ForeignKey("apps.id", ondelete="CASCADE"), nullable=False
     )
@@ -261,7 +245,7 @@ class Instance(Base):
     started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     stopped_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     stop_reason: Mapped[str | None] = mapped_column(String(500))
-    created_at: Mapped[datetime] = _created()
+    created_at: Mapped[datetime] = now_timestamp()
 
 
 class LogStream(Base):
@@ -278,13 +262,13 @@ class LogStream(Base):
         Index("ix_log_streams_expires", "expires_at"),
     )
 
-    id: Mapped[uuid.UUID] = _uuid_pk()
+    id: Mapped[uuid.UUID] = uuid_pk()
     # the token's subject: a person's id, or a machine client's id
     viewer: Mapped[str] = mapped_column(String(200), nullable=False)
     app_id: Mapped[uuid.UUID] = mapped_column(
         ForeignKey("apps.id", ondelete="CASCADE"), nullable=False
     )
-    started_at: Mapped[datetime] = _created()
+    started_at: Mapped[datetime] = now_timestamp()
     expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
 
 
@@ -302,4 +286,4 @@ class OwnerStanding(Base):
     suspended: Mapped[bool] = mapped_column(Boolean, nullable=False)
     reason: Mapped[str | None] = mapped_column(String(500))
     changed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
-    updated_at: Mapped[datetime] = _updated()
+    updated_at: Mapped[datetime] = touched_timestamp()

@@ -16,6 +16,7 @@ from fastapi.responses import JSONResponse, Response
 from starlette.routing import Match, Route
 from starlette.types import Scope
 
+from berth_common.client_ip import client_ip
 from berth_common.config import origin_of
 from berth_common.errors import BerthError, error_body
 from berth_common.security import token_from_request
@@ -25,27 +26,14 @@ from berth_gateway.service import ForwardedRequest, Gatekeeper
 VERIFY_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
 
 
-def client_ip(request: Request) -> str:
-    """The right-most X-Forwarded-For entry: the address Traefik itself saw.
-
-    Traefik does not trust incoming forwarded headers, so nothing a client sends can sit
-    to the right of it.
-    """
-    forwarded_for = request.headers.get("x-forwarded-for")
-    if forwarded_for:
-        candidate = forwarded_for.rpartition(",")[2].strip()
-        if candidate:
-            return candidate
-    return request.client.host if request.client else "unknown"
-
-
 def forwarded_request(request: Request) -> ForwardedRequest:
     headers = request.headers
     uri = headers.get("x-forwarded-uri")
     if not uri:
         raise InvalidPath("X-Forwarded-Uri is missing: /verify answers Traefik's forwardAuth")
     method = (headers.get("x-forwarded-method") or request.method).upper()
-    ip = client_ip(request)
+    # the rate limiter keys anonymous callers by address: one shared bucket when there is none
+    ip = client_ip(request, request.app.state.settings.trusted_proxy_hops) or "unknown"
     if method == "OPTIONS" and "origin" in headers and "access-control-request-method" in headers:
         return ForwardedRequest(method, uri, ip, None, preflight=True)
     try:

@@ -10,16 +10,20 @@ case, so a differently-cased path can never dodge a stricter rule.
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from enum import StrEnum
 from functools import lru_cache
 from urllib.parse import unquote_to_bytes
 
 from berth_common.errors import BerthError, Forbidden, Unauthorized
-from berth_common.security import Principal
+from berth_common.security import Principal, PrincipalKind
 
-PUBLIC = "public"
-AUTHENTICATED = "authenticated"
-ROLE = "role"
-SCOPE = "scope"
+
+class AccessKind(StrEnum):
+    PUBLIC = "public"
+    AUTHENTICATED = "authenticated"
+    ROLE = "role"
+    SCOPE = "scope"
+
 
 READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 #: where a cookie-authenticated unsafe request must come from a platform page (the frontend's
@@ -49,26 +53,26 @@ class LoginRequired(Unauthorized):
 
 @dataclass(frozen=True, slots=True)
 class Access:
-    kind: str
+    kind: AccessKind
     roles: frozenset[str] = frozenset()
     scope: str = ""  # template for SCOPE: "{svc}" and "{action}" (read | write) are filled in
     login_page: bool = False  # a browser page: send the anonymous to sign in, not a bare 401
 
     def describe(self) -> str:
-        if self.kind == ROLE:
+        if self.kind == AccessKind.ROLE:
             return f"role({' | '.join(sorted(self.roles))})"
-        if self.kind == SCOPE:
+        if self.kind == AccessKind.SCOPE:
             return f"scope({self.scope})"
-        return self.kind
+        return self.kind.value
 
 
 def any_role(*roles: str) -> Access:
-    return Access(ROLE, roles=frozenset(roles))
+    return Access(AccessKind.ROLE, roles=frozenset(roles))
 
 
 def service_scope(template: str = "{svc}:{action}") -> Access:
     """People only need to be signed in; machine clients need the service's read/write scope."""
-    return Access(SCOPE, scope=template)
+    return Access(AccessKind.SCOPE, scope=template)
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,10 +103,10 @@ class Rule:
 
 ADMIN = any_role("admin")
 ONCALL = any_role("oncall", "admin")
-ANY_SIGNED_IN = Access(AUTHENTICATED)
-OPEN = Access(PUBLIC)
-SIGNED_IN_PAGE = Access(AUTHENTICATED, login_page=True)
-ADMIN_PAGE = Access(ROLE, roles=frozenset({"admin"}), login_page=True)
+ANY_SIGNED_IN = Access(AccessKind.AUTHENTICATED)
+OPEN = Access(AccessKind.PUBLIC)
+SIGNED_IN_PAGE = Access(AccessKind.AUTHENTICATED, login_page=True)
+ADMIN_PAGE = Access(AccessKind.ROLE, roles=frozenset({"admin"}), login_page=True)
 
 ROUTE_RULES: tuple[Rule, ...] = (
     Rule("/health", OPEN),
@@ -201,15 +205,15 @@ def normalise_path(uri: str) -> str:
 def authorize(match: RouteMatch, principal: Principal | None, method: str) -> None:
     """Raise Unauthorized (no principal where one is needed) or Forbidden (role / scope)."""
     access = match.access
-    if access.kind == PUBLIC:
+    if access.kind == AccessKind.PUBLIC:
         return
     if principal is None:
         if access.login_page:
             raise LoginRequired("Please sign in", error="invalid_request")
         raise Unauthorized("Authentication required", error="invalid_request")
-    if access.kind == ROLE and not principal.roles.intersection(access.roles):
+    if access.kind == AccessKind.ROLE and not principal.roles.intersection(access.roles):
         raise Forbidden(f"Requires role: {' or '.join(sorted(access.roles))}")
-    if access.kind == SCOPE and principal.kind == "client":
+    if access.kind == AccessKind.SCOPE and principal.kind == PrincipalKind.CLIENT:
         action = "read" if method in READ_METHODS else "write"
         needed = access.scope.format(svc=match.service, action=action)
         if needed not in principal.scopes:

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from berth_common.errors import BerthError, Unauthorized
 from berth_common.security import Principal, TokenVerifier
 from berth_gateway.policy import (
-    PUBLIC,
+    AccessKind,
     LoginRequired,
     RoutePolicy,
     authorize,
@@ -143,7 +143,7 @@ class Gatekeeper:
                 identity = await self.tokens.identify(request.token)
             except BerthError as exc:
                 failure = exc
-        if match.access.kind == PUBLIC:
+        if match.access.kind == AccessKind.PUBLIC:
             failure = None  # a bad token on a public route: carry on as anonymous
         await self._count(identity.principal if identity else None, request.client_ip)
         if request.from_cookie and cross_site_guarded(request.method, path):

@@ -9,7 +9,7 @@ from berth_gateway.policy import (
     ANY_SIGNED_IN,
     ONCALL,
     OPEN,
-    SCOPE,
+    AccessKind,
     InvalidPath,
     RoutePolicy,
     Rule,
@@ -149,7 +149,7 @@ def test_people_need_no_scope_on_service_apis() -> None:
 
 def test_machine_clients_need_the_service_scope_for_the_method() -> None:
     route = POLICY.match("GET", "/api/billing/v1/invoices")
-    assert route.access.kind == SCOPE and route.service == "billing"
+    assert route.access.kind == AccessKind.SCOPE and route.service == "billing"
     authorize(route, BILLING_READER, "GET")
     authorize(route, BILLING_READER, "HEAD")
     with pytest.raises(Forbidden) as caught:

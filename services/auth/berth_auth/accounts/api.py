@@ -8,14 +8,15 @@ from berth_auth.accounts.profile.api import router as profile_router
 from berth_auth.accounts.schemas import (
     Accepted,
     AccountStatus,
-    PasswordResetConfirmIn,
-    PasswordResetRequestIn,
-    RegisterIn,
-    ResendCodeIn,
-    VerifyEmailIn,
+    CodeResend,
+    EmailVerification,
+    PasswordReset,
+    PasswordResetRequest,
+    UserCreate,
 )
 from berth_auth.accounts.service import RejectedAttempt
 from berth_auth.deps import ClientDep, SettingsDep
+from berth_auth.models import CodePurpose
 from berth_common.db import SessionDep
 from berth_common.errors import Conflict, RateLimited, error_responses
 
@@ -30,7 +31,7 @@ router = APIRouter(prefix="/api/auth/v1", tags=["accounts"])
     response_model=AccountStatus,
     responses=error_responses(Conflict),
 )
-async def register(body: RegisterIn, session: SessionDep, settings: SettingsDep) -> AccountStatus:
+async def register(body: UserCreate, session: SessionDep, settings: SettingsDep) -> AccountStatus:
     user = await service.register(
         session,
         settings,
@@ -48,7 +49,7 @@ async def register(body: RegisterIn, session: SessionDep, settings: SettingsDep)
     responses=error_responses(RejectedAttempt, RateLimited),
 )
 async def verify_email(
-    body: VerifyEmailIn, session: SessionDep, settings: SettingsDep, client: ClientDep
+    body: EmailVerification, session: SessionDep, settings: SettingsDep, client: ClientDep
 ):
     try:
         user = await service.verify_email(
@@ -60,7 +61,7 @@ async def verify_email(
 
 
 @router.post("/resend-code", status_code=status.HTTP_202_ACCEPTED, response_model=Accepted)
-async def resend_code(body: ResendCodeIn, session: SessionDep, settings: SettingsDep) -> Accepted:
+async def resend_code(body: CodeResend, session: SessionDep, settings: SettingsDep) -> Accepted:
     await service.send_code(session, settings, email=body.email, purpose=body.purpose)
     return Accepted()
 
@@ -69,9 +70,9 @@ async def resend_code(body: ResendCodeIn, session: SessionDep, settings: Setting
     "/password-reset/request", status_code=status.HTTP_202_ACCEPTED, response_model=Accepted
 )
 async def request_password_reset(
-    body: PasswordResetRequestIn, session: SessionDep, settings: SettingsDep
+    body: PasswordResetRequest, session: SessionDep, settings: SettingsDep
 ) -> Accepted:
-    await service.send_code(session, settings, email=body.email, purpose="password_reset")
+    await service.send_code(session, settings, email=body.email, purpose=CodePurpose.PASSWORD_RESET)
     return Accepted()
 
 
@@ -81,7 +82,7 @@ async def request_password_reset(
     responses=error_responses(RejectedAttempt, RateLimited),
 )
 async def confirm_password_reset(
-    body: PasswordResetConfirmIn, session: SessionDep, settings: SettingsDep, client: ClientDep
+    body: PasswordReset, session: SessionDep, settings: SettingsDep, client: ClientDep
 ):
     try:
         await service.reset_password(

@@ -7,6 +7,7 @@ from datetime import datetime
 from sqlalchemy import delete, func, or_, select
 
 from berth_auth.models import OutgoingEmail, VerificationCode
+from berth_common import mail
 from berth_common.dao import BaseDAO
 
 
@@ -52,32 +53,5 @@ class VerificationCodeDAO(BaseDAO[VerificationCode]):
         return result.rowcount or 0
 
 
-class OutgoingEmailDAO(BaseDAO[OutgoingEmail]):
+class OutgoingEmailDAO(mail.OutgoingEmailDAO[OutgoingEmail]):
     model = OutgoingEmail
-
-    async def get_for_update(self, email_id: uuid.UUID) -> OutgoingEmail | None:
-        stmt = select(OutgoingEmail).where(OutgoingEmail.id == email_id).with_for_update()
-        return (await self.session.execute(stmt)).scalars().first()
-
-    async def stale_pending(
-        self, created_after: datetime, created_before: datetime, limit: int
-    ) -> list[uuid.UUID]:
-        stmt = (
-            select(OutgoingEmail.id)
-            .where(
-                OutgoingEmail.status == "pending",
-                OutgoingEmail.created_at > created_after,
-                OutgoingEmail.created_at < created_before,
-            )
-            .order_by(OutgoingEmail.created_at)
-            .limit(limit)
-        )
-        return list((await self.session.execute(stmt)).scalars().all())
-
-    async def purge_delivered(self, before: datetime) -> int:
-        result = await self.session.execute(
-            delete(OutgoingEmail).where(
-                OutgoingEmail.status.in_(("sent", "failed")), OutgoingEmail.created_at < before
-            )
-        )
-        return result.rowcount or 0

@@ -10,7 +10,7 @@ import phonenumbers
 from email_validator import EmailNotValidError, validate_email
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, StringConstraints
 
-CodePurpose = Literal["verify_email", "password_reset"]
+from berth_auth.models import CodePurpose
 
 
 def _no_control_chars(value: str) -> str:
@@ -67,28 +67,28 @@ class RequestModel(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
-class RegisterIn(RequestModel):
+class UserCreate(RequestModel):
     email: Email
     password: Password
     name: Name = ""
     phone: Phone | None = None
 
 
-class VerifyEmailIn(RequestModel):
+class EmailVerification(RequestModel):
     email: Email
     code: Code
 
 
-class ResendCodeIn(RequestModel):
+class CodeResend(RequestModel):
     email: Email
-    purpose: CodePurpose = "verify_email"
+    purpose: CodePurpose = CodePurpose.VERIFY_EMAIL
 
 
-class PasswordResetRequestIn(RequestModel):
+class PasswordResetRequest(RequestModel):
     email: Email
 
 
-class PasswordResetConfirmIn(RequestModel):
+class PasswordReset(RequestModel):
     email: Email
     code: Code
     new_password: Password

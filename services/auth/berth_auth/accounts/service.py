@@ -15,7 +15,7 @@ from berth_auth.accounts.dao import OutgoingEmailDAO, VerificationCodeDAO
 from berth_auth.config import AuthSettings
 from berth_auth.dao import LoginEventDAO, RefreshFamilyDAO, UserDAO
 from berth_auth.deps import ClientMeta
-from berth_auth.models import User
+from berth_auth.models import CodePurpose, User
 from berth_auth.passwords import generate_code, hash_password, hmac_digest
 from berth_auth.revocations import service as revocations
 from berth_auth.throttle.dao import LoginAttemptWindowDAO
@@ -125,7 +125,7 @@ async def register(
         )
     except IntegrityError as exc:  # a concurrent sign-up with the same email won
         raise Conflict("email already registered", code="email_taken") from exc
-    await _send_code(session, settings, user, "verify_email")
+    await _send_code(session, settings, user, CodePurpose.VERIFY_EMAIL)
     await publish_event(
         session, "auth.user.registered", {"user_id": str(user.id), "email": user.email}
     )
@@ -200,7 +200,7 @@ async def verify_email(
     session: AsyncSession, settings: AuthSettings, *, email: str, code: str, client: ClientMeta
 ) -> User:
     user = await redeem_code(
-        session, settings, email=email, code=code, purpose="verify_email", client=client
+        session, settings, email=email, code=code, purpose=CodePurpose.VERIFY_EMAIL, client=client
     )
     if user.email_verified_at is None:
         user.email_verified_at = now_utc()
@@ -222,7 +222,7 @@ async def send_code(
     user = await UserDAO(session).get_by_email(email, for_update=True)
     if user is None or user.is_blocked:
         return False
-    if purpose == "verify_email" and user.email_verified_at is not None:
+    if purpose == CodePurpose.VERIFY_EMAIL and user.email_verified_at is not None:
         return False
     last = await VerificationCodeDAO(session).last_issued_at(user.id, purpose)
     if last is not None and now_utc() - last < timedelta(seconds=settings.code_resend_seconds):
@@ -258,7 +258,7 @@ async def reset_password(
     client: ClientMeta,
 ) -> User:
     user = await redeem_code(
-        session, settings, email=email, code=code, purpose="password_reset", client=client
+        session, settings, email=email, code=code, purpose=CodePurpose.PASSWORD_RESET, client=client
     )
     now = now_utc()
     user.password_hash = await asyncio.to_thread(hash_password, new_password)

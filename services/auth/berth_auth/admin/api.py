@@ -7,15 +7,14 @@ from fastapi import APIRouter, Depends, Query
 
 from berth_auth.admin import service
 from berth_auth.admin.schemas import (
-    AdminUser as AdminUserOut,
-)
-from berth_auth.admin.schemas import (
-    AdminUserDetail,
-    AuditNoteOut,
-    BlockIn,
+    AuditNote,
     Role,
-    RolesIn,
+    User,
+    UserBlock,
+    UserDetail,
     UserFilters,
+    UserPage,
+    UserRolesUpdate,
 )
 from berth_auth.admin.service import SelfModification
 from berth_auth.deps import SettingsDep
@@ -51,7 +50,7 @@ def _filters(
 
 @router.get(
     "",
-    response_model=Page[AdminUserOut],
+    response_model=UserPage,
     responses=error_responses(Unprocessable),
     description="Sort by `created_at` or `email` (`-` prefix: descending); default newest first.",
 )
@@ -60,21 +59,21 @@ async def list_users(
     session: SessionDep,
     params: PageDep,
     filters: Annotated[UserFilters, Depends(_filters)],
-) -> Page[AdminUserOut]:
+) -> UserPage:
     users, total = await service.list_users(session, principal, params, filters)
-    return Page.build([AdminUserOut.from_user(u) for u in users], total, params)
+    return Page.build([User.from_user(u) for u in users], total, params)
 
 
-@router.get("/{user_id}", response_model=AdminUserDetail, responses=error_responses(NotFound))
+@router.get("/{user_id}", response_model=UserDetail, responses=error_responses(NotFound))
 async def get_user(
     user_id: uuid.UUID, principal: CurrentPrincipal, session: SessionDep
-) -> AdminUserDetail:
+) -> UserDetail:
     user, active, notes = await service.get_user(session, principal, user_id)
-    return AdminUserDetail(
-        **AdminUserOut.from_user(user).model_dump(),
+    return UserDetail(
+        **User.from_user(user).model_dump(),
         active_sessions=active,
         audit=[
-            AuditNoteOut(
+            AuditNote(
                 id=n.id,
                 actor_id=n.actor_id,
                 action=n.action,
@@ -88,30 +87,38 @@ async def get_user(
 
 @router.post(
     "/{user_id}/block",
-    response_model=AdminUserOut,
+    response_model=User,
     responses=error_responses(NotFound, SelfModification),
 )
 async def block_user(
-    user_id: uuid.UUID, body: BlockIn, admin: AdminUser, session: SessionDep, settings: SettingsDep
-) -> AdminUserOut:
-    return AdminUserOut.from_user(
+    user_id: uuid.UUID,
+    body: UserBlock,
+    admin: AdminUser,
+    session: SessionDep,
+    settings: SettingsDep,
+) -> User:
+    return User.from_user(
         await service.block_user(session, admin, user_id, body.reason, settings=settings)
     )
 
 
-@router.post("/{user_id}/unblock", response_model=AdminUserOut, responses=error_responses(NotFound))
-async def unblock_user(user_id: uuid.UUID, admin: AdminUser, session: SessionDep) -> AdminUserOut:
-    return AdminUserOut.from_user(await service.unblock_user(session, admin, user_id))
+@router.post("/{user_id}/unblock", response_model=User, responses=error_responses(NotFound))
+async def unblock_user(user_id: uuid.UUID, admin: AdminUser, session: SessionDep) -> User:
+    return User.from_user(await service.unblock_user(session, admin, user_id))
 
 
 @router.put(
     "/{user_id}/roles",
-    response_model=AdminUserOut,
+    response_model=User,
     responses=error_responses(NotFound, SelfModification),
 )
 async def set_roles(
-    user_id: uuid.UUID, body: RolesIn, admin: AdminUser, session: SessionDep, settings: SettingsDep
-) -> AdminUserOut:
-    return AdminUserOut.from_user(
+    user_id: uuid.UUID,
+    body: UserRolesUpdate,
+    admin: AdminUser,
+    session: SessionDep,
+    settings: SettingsDep,
+) -> User:
+    return User.from_user(
         await service.set_roles(session, admin, user_id, body.roles, settings=settings)
     )

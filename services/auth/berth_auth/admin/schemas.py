@@ -7,6 +7,7 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, BaseModel, Field, StringConstraints
 
 from berth_auth.accounts.schemas import RequestModel, _no_control_chars
+from berth_common.pagination import Page
 
 Role = Literal["user", "support", "oncall", "admin"]
 
@@ -18,7 +19,7 @@ class UserFilters(BaseModel):
     verified: bool | None = None
 
 
-class AdminUser(BaseModel):
+class User(BaseModel):
     id: uuid.UUID
     email: str
     name: str
@@ -32,7 +33,7 @@ class AdminUser(BaseModel):
     created_at: datetime
 
     @classmethod
-    def from_user(cls, user: Any) -> "AdminUser":
+    def from_user(cls, user: Any) -> "User":
         return cls(
             id=user.id,
             email=user.email,
@@ -48,7 +49,7 @@ class AdminUser(BaseModel):
         )
 
 
-class AuditNoteOut(BaseModel):
+class AuditNote(BaseModel):
     id: uuid.UUID
     actor_id: str
     action: str
@@ -56,12 +57,12 @@ class AuditNoteOut(BaseModel):
     created_at: datetime
 
 
-class AdminUserDetail(AdminUser):
+class UserDetail(User):
     active_sessions: int
-    audit: list[AuditNoteOut]
+    audit: list[AuditNote]
 
 
-class BlockIn(RequestModel):
+class UserBlock(RequestModel):
     reason: Annotated[
         str,
         StringConstraints(strip_whitespace=True, min_length=1, max_length=500),
@@ -69,5 +70,8 @@ class BlockIn(RequestModel):
     ]
 
 
-class RolesIn(RequestModel):
+class UserRolesUpdate(RequestModel):
     roles: list[Role] = Field(..., max_length=8)
+
+
+UserPage = Page[User]

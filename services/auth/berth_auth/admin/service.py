@@ -19,7 +19,7 @@ from berth_auth.revocations import service as revocations
 from berth_common.errors import Conflict, Forbidden, NotFound
 from berth_common.outbox import publish_event
 from berth_common.pagination import PageParams
-from berth_common.security import ROLES, Principal
+from berth_common.security import ROLES, Principal, PrincipalKind
 
 READ_ROLES = ("admin", "support")
 
@@ -29,12 +29,12 @@ class SelfModification(Conflict):
 
 
 def require_admin(actor: Principal) -> None:
-    if actor.kind != "user" or not actor.has_role("admin"):
+    if actor.kind != PrincipalKind.USER or not actor.has_role("admin"):
         raise Forbidden("Requires role: admin")
 
 
 def require_reader(actor: Principal) -> None:
-    if actor.kind != "user" or not actor.has_role(*READ_ROLES):
+    if actor.kind != PrincipalKind.USER or not actor.has_role(*READ_ROLES):
         raise Forbidden("Requires role: admin or support")
 
 

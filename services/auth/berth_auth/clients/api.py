@@ -5,12 +5,12 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Path, Query
 
 from berth_auth.clients import service
-from berth_auth.clients.schemas import Client, ClientCreate, ClientWithSecret, ScopeInfo
+from berth_auth.clients.schemas import Client, ClientCreate, ClientPage, ClientWithSecret, ScopeInfo
 from berth_auth.deps import SettingsDep
 from berth_auth.scopes import SCOPE_CATALOG
 from berth_common.db import SessionDep
 from berth_common.errors import Conflict, Forbidden, NotFound, Unauthorized, error_responses
-from berth_common.pagination import Page, PageDep
+from berth_common.pagination import PageDep
 from berth_common.security import AdminUser, require_role
 
 router = APIRouter(
@@ -52,15 +52,15 @@ async def create_client(
     return _with_secret(issued)
 
 
-@router.get("", response_model=Page[Client], summary="List machine clients")
+@router.get("", response_model=ClientPage, summary="List machine clients")
 async def list_clients(
     _: AdminUser,
     session: SessionDep,
     page: PageDep,
     revoked: Annotated[bool | None, Query(description="only revoked, or only active")] = None,
-) -> Page[Client]:
+) -> ClientPage:
     items, total = await service.list_machine_clients(session, page, revoked=revoked)
-    return Page[Client].build([Client.model_validate(c) for c in items], total, page)
+    return ClientPage.build([Client.model_validate(c) for c in items], total, page)
 
 
 @router.get(

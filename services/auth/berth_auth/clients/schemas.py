@@ -7,6 +7,7 @@ from typing import Annotated
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
 from berth_auth.scopes import SCOPE_CATALOG, SCOPE_PATTERN
+from berth_common.pagination import Page
 
 ScopeName = Annotated[str, StringConstraints(min_length=3, max_length=64)]
 
@@ -60,3 +61,6 @@ class ClientWithSecret(Client):
 class ScopeInfo(BaseModel):
     name: str
     description: str
+
+
+ClientPage = Page[Client]

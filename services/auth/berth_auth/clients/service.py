@@ -14,15 +14,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from berth_auth.clients.dao import OAuthClientDAO
 from berth_auth.config import AuthSettings
 from berth_auth.dao import AuditNoteDAO
-from berth_auth.models import OAuthClient
+from berth_auth.models import ClientKind, OAuthClient
 from berth_auth.passwords import dummy_verify, generate_token, hash_password, verify_password
 from berth_auth.revocations import service as revocations
 from berth_auth.scopes import SCOPE_CATALOG
 from berth_common.errors import Conflict, NotFound
 from berth_common.pagination import PageParams
 
-FIRST_PARTY = "first_party"
-MACHINE = "machine"
 PANEL_GRANT_TYPES = ["password", "refresh_token"]
 MACHINE_GRANT_TYPES = ["client_credentials"]
 
@@ -67,7 +65,7 @@ async def authenticate_client(session: AsyncSession, creds: ClientCredentials) -
             await asyncio.to_thread(dummy_verify, creds.client_secret)
         raise _invalid_client()
     if client.client_secret_hash is None:
-        if client.kind != FIRST_PARTY or creds.client_secret:
+        if client.kind != ClientKind.FIRST_PARTY or creds.client_secret:
             raise _invalid_client()
     else:
         if not creds.client_secret:
@@ -103,7 +101,7 @@ async def create_machine_client(
         client_id=_new_client_id(),
         client_secret_hash=await asyncio.to_thread(hash_password, secret),
         name=name,
-        kind=MACHINE,
+        kind=ClientKind.MACHINE,
         grant_types=list(MACHINE_GRANT_TYPES),
         scopes=sorted(set(scopes)),
         created_by=_as_uuid(actor_id),
@@ -120,7 +118,7 @@ async def create_machine_client(
 async def list_machine_clients(
     session: AsyncSession, params: PageParams, *, revoked: bool | None
 ) -> tuple[list[OAuthClient], int]:
-    where = [OAuthClient.kind == MACHINE]
+    where = [OAuthClient.kind == ClientKind.MACHINE]
     if revoked is True:
         where.append(OAuthClient.revoked_at.is_not(None))
     elif revoked is False:
@@ -133,7 +131,7 @@ async def get_machine_client(session: AsyncSession, ref: str) -> OAuthClient:
     dao = OAuthClientDAO(session)
     as_uuid = _as_uuid(ref)
     client = await (dao.get(as_uuid) if as_uuid else dao.get_by_client_id(ref))
-    if client is None or client.kind != MACHINE:
+    if client is None or client.kind != ClientKind.MACHINE:
         raise NotFound("Client not found")
     return client
 
@@ -183,7 +181,7 @@ async def ensure_panel_client(session: AsyncSession, client_id: str) -> tuple[OA
             client_id=client_id,
             client_secret_hash=None,
             name="Berth panel",
-            kind=FIRST_PARTY,
+            kind=ClientKind.FIRST_PARTY,
             grant_types=list(PANEL_GRANT_TYPES),
             scopes=[],
         )
@@ -192,8 +190,9 @@ async def ensure_panel_client(session: AsyncSession, client_id: str) -> tuple[OA
         )
         return client, True
     changed = False
-    if client.kind != FIRST_PARTY or sorted(client.grant_types) != sorted(PANEL_GRANT_TYPES):
-        client.kind = FIRST_PARTY
+    panel_grants = sorted(PANEL_GRANT_TYPES)
+    if client.kind != ClientKind.FIRST_PARTY or sorted(client.grant_types) != panel_grants:
+        client.kind = ClientKind.FIRST_PARTY
         client.grant_types = list(PANEL_GRANT_TYPES)
         changed = True
     if changed:
@@ -219,7 +218,7 @@ async def ensure_service_client(
             client_id=client_id,
             client_secret_hash=await asyncio.to_thread(hash_password, secret),
             name=f"platform service {client_id}",
-            kind=MACHINE,
+            kind=ClientKind.MACHINE,
             grant_types=list(MACHINE_GRANT_TYPES),
             scopes=sorted(set(scopes)),
         )
@@ -228,8 +227,8 @@ async def ensure_service_client(
         )
         return True
     changed = False
-    if client.kind != MACHINE or sorted(client.scopes) != sorted(set(scopes)):
-        client.kind, client.scopes = MACHINE, sorted(set(scopes))
+    if client.kind != ClientKind.MACHINE or sorted(client.scopes) != sorted(set(scopes)):
+        client.kind, client.scopes = ClientKind.MACHINE, sorted(set(scopes))
         client.grant_types = list(MACHINE_GRANT_TYPES)
         changed = True
     if client.client_secret_hash is None or not await asyncio.to_thread(

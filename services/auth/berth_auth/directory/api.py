@@ -12,13 +12,13 @@ from berth_auth.dao import UserDAO
 from berth_auth.directory.schemas import DirectoryUser
 from berth_common.db import SessionDep
 from berth_common.errors import Forbidden, NotFound, error_responses
-from berth_common.security import Principal, require_scope
+from berth_common.security import Principal, PrincipalKind, require_scope
 
 
 async def _reader(
     principal: Annotated[Principal, Depends(require_scope("auth:read"))],
 ) -> Principal:
-    if principal.kind == "user" and not principal.has_role("admin", "support"):
+    if principal.kind == PrincipalKind.USER and not principal.has_role("admin", "support"):
         raise Forbidden("Requires role: admin or support")
     return principal
 

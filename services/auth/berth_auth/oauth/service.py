@@ -33,11 +33,10 @@ from loguru import logger
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from berth_auth.clients.dao import OAuthClientDAO
-from berth_auth.clients.service import FIRST_PARTY, MACHINE
 from berth_auth.config import AuthSettings
 from berth_auth.dao import GUESS_FAILURE, LoginEventDAO, RefreshFamilyDAO, UserDAO
 from berth_auth.deps import ClientMeta
-from berth_auth.models import OAuthClient, RefreshTokenFamily, User
+from berth_auth.models import ClientKind, OAuthClient, RefreshTokenFamily, User
 from berth_auth.oauth.dao import RefreshTokenDAO
 from berth_auth.oauth.schemas import ClientCredentialsForm, PasswordGrantForm, RefreshGrantForm
 from berth_auth.passwords import (
@@ -109,7 +108,7 @@ class TokenService:
     async def password_grant(
         self, client: OAuthClient, form: PasswordGrantForm, meta: ClientMeta
     ) -> IssuedTokens:
-        if client.kind != FIRST_PARTY or "password" not in client.grant_types:
+        if client.kind != ClientKind.FIRST_PARTY or "password" not in client.grant_types:
             raise UnauthorizedClientError(description="This client may not use the password grant")
         scope = _granted_scope(client, form.scope, default=[])
         email = login_email(form.username)
@@ -189,7 +188,7 @@ class TokenService:
     async def client_credentials_grant(
         self, client: OAuthClient, form: ClientCredentialsForm
     ) -> IssuedTokens:
-        if client.kind != MACHINE or "client_credentials" not in client.grant_types:
+        if client.kind != ClientKind.MACHINE or "client_credentials" not in client.grant_types:
             raise UnauthorizedClientError(
                 description="This client may not use the client_credentials grant"
             )
@@ -224,7 +223,7 @@ class TokenService:
         logger.info("session {} revoked by its client", family.id)
 
     async def introspect(self, caller: OAuthClient, token: str, hint: str | None) -> dict[str, Any]:
-        if caller.kind != MACHINE or INTROSPECT_SCOPE not in caller.scopes:
+        if caller.kind != ClientKind.MACHINE or INTROSPECT_SCOPE not in caller.scopes:
             raise InsufficientScope(description=f"Requires scope {INTROSPECT_SCOPE}")
         caller.last_used_at = _now()
         await self.session.flush()

@@ -6,7 +6,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query
 
 from berth_billing.accounts import schemas, service
-from berth_billing.deps import OwnerId, SettingsDep
+from berth_billing.deps import SettingsDep
 from berth_common.db import SessionDep
 from berth_common.errors import (
     Forbidden,
@@ -16,7 +16,7 @@ from berth_common.errors import (
     error_responses,
 )
 from berth_common.pagination import PageDep
-from berth_common.security import Principal, current_user, require_scope
+from berth_common.security import CurrentUserId, Principal, current_user, require_scope
 
 router = APIRouter(
     prefix="/api/billing/v1/account",
@@ -28,7 +28,7 @@ router = APIRouter(
 
 @router.get("", response_model=schemas.Account)
 async def my_account(
-    owner_id: OwnerId, session: SessionDep, settings: SettingsDep
+    owner_id: CurrentUserId, session: SessionDep, settings: SettingsDep
 ) -> schemas.Account:
     account = await service.wallet(session, settings, owner_id)
     return await service.describe(session, settings, account)
@@ -41,7 +41,7 @@ async def my_account(
     description="Newest first; filter by entry kind and by a [from, to) time range.",
 )
 async def my_ledger(
-    owner_id: OwnerId,
+    owner_id: CurrentUserId,
     session: SessionDep,
     settings: SettingsDep,
     params: PageDep,
@@ -53,7 +53,7 @@ async def my_ledger(
 
 @router.get("/usage", response_model=schemas.UsageSeries)
 async def my_usage(
-    owner_id: OwnerId,
+    owner_id: CurrentUserId,
     session: SessionDep,
     settings: SettingsDep,
     days: Annotated[int, Query(ge=1, le=366)] = 30,

@@ -11,8 +11,8 @@ from berth_billing.config import BillingSettings
 from berth_billing.enums import AccountKind, AccountState
 from berth_billing.ledger.dao import LedgerDAO
 from berth_billing.models import Account
-from berth_billing.money import currency_exponent, format_amount
 from berth_common.errors import NotFound
+from berth_common.money import currency_exponent, format_amount
 from berth_common.pagination import PageParams
 
 

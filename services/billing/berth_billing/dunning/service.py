@@ -21,8 +21,8 @@ from berth_billing.accounts.dao import AccountDAO
 from berth_billing.config import BillingSettings
 from berth_billing.dunning.dao import GraceDAO, NoticeDAO, SuspensionDAO, WatchDAO, wallets_scope
 from berth_billing.enums import NoticeKind, SuspensionReason
-from berth_billing.money import format_amount
 from berth_billing.names import Event
+from berth_common.money import format_amount
 from berth_common.outbox import publish_event
 
 

@@ -7,7 +7,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 
 from berth_billing import idempotency
-from berth_billing.deps import OwnerId, SettingsDep, actor
+from berth_billing.deps import SettingsDep, actor
 from berth_billing.enums import InvoiceKind, InvoiceStatus
 from berth_billing.idempotency import IdempotencyHeader, IdempotencyKeyRequired
 from berth_billing.invoices import pdf, schemas, service
@@ -23,7 +23,7 @@ from berth_common.errors import (
     error_responses,
 )
 from berth_common.pagination import PageDep
-from berth_common.security import AdminUser, current_user, require_role
+from berth_common.security import AdminUser, CurrentUserId, current_user, require_role
 
 API = "/api/billing/v1"
 Period = Annotated[str | None, Query(pattern=r"^\d{4}-(0[1-9]|1[0-2])$")]
@@ -38,7 +38,7 @@ router = APIRouter(
 
 @router.get("", response_model=schemas.InvoicePage)
 async def my_invoices(
-    owner_id: OwnerId, session: SessionDep, params: PageDep
+    owner_id: CurrentUserId, session: SessionDep, params: PageDep
 ) -> schemas.InvoicePage:
     items, total = await service.statements_of(session, owner_id, params)
     return schemas.InvoicePage.build(
@@ -50,7 +50,7 @@ async def my_invoices(
     "/{invoice_id}", response_model=schemas.InvoiceDetail, responses=error_responses(NotFound)
 )
 async def my_invoice(
-    invoice_id: uuid.UUID, owner_id: OwnerId, session: SessionDep
+    invoice_id: uuid.UUID, owner_id: CurrentUserId, session: SessionDep
 ) -> schemas.InvoiceDetail:
     invoice = await service.statement_of(session, owner_id, invoice_id)
     return await service.detail(session, invoice)
@@ -70,7 +70,7 @@ def _pdf_response(invoice: Invoice, lines) -> Response:
     response_class=Response,
     responses={**error_responses(NotFound), 200: {"content": {"application/pdf": {}}}},
 )
-async def my_invoice_pdf(invoice_id: uuid.UUID, owner_id: OwnerId, session: SessionDep):
+async def my_invoice_pdf(invoice_id: uuid.UUID, owner_id: CurrentUserId, session: SessionDep):
     invoice = await service.statement_of(session, owner_id, invoice_id)
     return _pdf_response(invoice, await InvoiceDAO(session).lines(invoice.id))
 

@@ -4,7 +4,7 @@ from fpdf import FPDF
 
 from berth_billing.enums import InvoiceKind
 from berth_billing.models import Invoice, InvoiceLine
-from berth_billing.money import format_amount
+from berth_common.money import format_amount
 
 NEXT_LINE = {"new_x": "LMARGIN", "new_y": "NEXT"}
 

@@ -19,9 +19,9 @@ from berth_billing.invoices import schemas
 from berth_billing.invoices.dao import InvoiceDAO
 from berth_billing.ledger.service import Leg, post
 from berth_billing.models import Account, Invoice, InvoiceLine
-from berth_billing.money import format_amount
 from berth_billing.names import QUEUE, Task
 from berth_common.errors import Conflict, NotFound, Unprocessable
+from berth_common.money import format_amount
 from berth_common.outbox import enqueue_task
 from berth_common.pagination import PageParams
 

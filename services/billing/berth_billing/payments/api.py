@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import HTMLResponse
 
 from berth_billing import idempotency
-from berth_billing.deps import OwnerId, SettingsDep, actor
+from berth_billing.deps import SettingsDep, actor
 from berth_billing.enums import CheckoutDecision, PaymentStatus
 from berth_billing.idempotency import IdempotencyHeader, IdempotencyKeyRequired
 from berth_billing.models import Payment
@@ -27,7 +27,7 @@ from berth_common.errors import (
     error_responses,
 )
 from berth_common.pagination import PageDep
-from berth_common.security import AdminUser, CurrentUser, current_user, require_role
+from berth_common.security import AdminUser, CurrentUser, CurrentUserId, current_user, require_role
 
 API = "/api/billing/v1"
 
@@ -55,7 +55,7 @@ def _payment_out(payment: Payment) -> schemas.Payment:
 
 @router.get("/payments", response_model=schemas.PaymentPage)
 async def my_payments(
-    owner_id: OwnerId,
+    owner_id: CurrentUserId,
     session: SessionDep,
     params: PageDep,
     status: PaymentStatus | None = None,
@@ -68,7 +68,7 @@ async def my_payments(
 @router.get(
     "/payments/{payment_id}", response_model=schemas.Payment, responses=error_responses(NotFound)
 )
-async def my_payment(payment_id: uuid.UUID, owner_id: OwnerId, session: SessionDep):
+async def my_payment(payment_id: uuid.UUID, owner_id: CurrentUserId, session: SessionDep):
     return _payment_out(await service.payment_of(session, owner_id, payment_id))
 
 
@@ -84,7 +84,7 @@ async def create_topup(
     body: schemas.TopUpCreate,
     request: Request,
     principal: CurrentUser,
-    owner_id: OwnerId,
+    owner_id: CurrentUserId,
     session: SessionDep,
     settings: SettingsDep,
     provider: ProviderDep,
@@ -118,7 +118,7 @@ async def create_topup(
     include_in_schema=False,
 )
 async def checkout_page(
-    token: str, owner_id: OwnerId, session: SessionDep, provider: ProviderDep
+    token: str, owner_id: CurrentUserId, session: SessionDep, provider: ProviderDep
 ) -> HTMLResponse:
     payment = await service.checkout_payment(session, provider, token, owner_id)
     return HTMLResponse(checkout_page_html.render(payment, _checkout_action(token)))
@@ -133,7 +133,7 @@ async def checkout_page(
 async def checkout_decide(
     token: str,
     decision: Annotated[CheckoutDecision, Form()],
-    owner_id: OwnerId,
+    owner_id: CurrentUserId,
     session: SessionDep,
     provider: ProviderDep,
 ) -> HTMLResponse:

@@ -6,8 +6,8 @@ from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescap
 
 from berth_billing.enums import CheckoutDecision
 from berth_billing.models import Payment
-from berth_billing.money import format_amount
 from berth_billing.payments import service
+from berth_common.money import format_amount
 
 TEMPLATE = "sandbox_checkout.html"
 

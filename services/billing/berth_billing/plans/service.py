@@ -6,11 +6,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from berth_billing.config import BillingSettings
 from berth_billing.models import Plan
-from berth_billing.money import currency_exponent
 from berth_billing.payments.service import AmountOutOfRange, check_currency
 from berth_billing.plans import schemas
 from berth_billing.plans.dao import PlanDAO, PriceDAO
 from berth_common.errors import Conflict, NotFound, Unprocessable
+from berth_common.money import currency_exponent
 
 # seed prices per hour in hundredths of a major unit (cents for EUR/USD), from the plans'
 # first day; admins change them through the admin API

@@ -15,10 +15,10 @@ from berth_common.errors import (
     error_responses,
 )
 from berth_common.pagination import Page, PageDep
-from berth_common.security import CurrentUser, current_user
+from berth_common.security import CurrentUser, CurrentUserId, current_user
 from berth_deploy.apps import service
 from berth_deploy.apps.schemas import AppCreate, AppDetail, AppOut, AppUpdate
-from berth_deploy.deps import CipherDep, OwnerId, PlansDep, SettingsDep
+from berth_deploy.deps import CipherDep, PlansDep, SettingsDep
 from berth_deploy.operations.schemas import OperationOut
 from berth_deploy.operations.service import request_operation
 
@@ -47,7 +47,7 @@ Search = Annotated[str | None, Query(min_length=1, max_length=80, pattern=r"^[^\
 )
 async def create_app(
     body: AppCreate,
-    owner: OwnerId,
+    owner: CurrentUserId,
     session: SessionDep,
     settings: SettingsDep,
     cipher: CipherDep,
@@ -65,7 +65,7 @@ async def create_app(
     description="Your apps, newest first; sort by created_at, updated_at, slug, name, status.",
 )
 async def list_apps(
-    owner: OwnerId,
+    owner: CurrentUserId,
     session: SessionDep,
     settings: SettingsDep,
     params: PageDep,
@@ -81,7 +81,7 @@ async def list_apps(
 
 @router.get("/{app_id}", response_model=AppDetail, responses=error_responses(NotFound))
 async def get_app(
-    app_id: uuid.UUID, owner: OwnerId, session: SessionDep, settings: SettingsDep
+    app_id: uuid.UUID, owner: CurrentUserId, session: SessionDep, settings: SettingsDep
 ) -> AppDetail:
     app = await service.get_app(session, app_id, owner)
     return await service.app_detail(session, settings, app)
@@ -96,7 +96,7 @@ async def get_app(
 async def update_app(
     app_id: uuid.UUID,
     body: AppUpdate,
-    owner: OwnerId,
+    owner: CurrentUserId,
     session: SessionDep,
     settings: SettingsDep,
 ) -> AppDetail:
@@ -113,7 +113,7 @@ async def update_app(
     description="Stops every instance, removes the route and the app's files. 202: in progress.",
 )
 async def delete_app(
-    app_id: uuid.UUID, principal: CurrentUser, owner: OwnerId, session: SessionDep
+    app_id: uuid.UUID, principal: CurrentUser, owner: CurrentUserId, session: SessionDep
 ) -> OperationOut:
     await service.get_app(session, app_id, owner)
     op = await request_operation(session, app_id, "delete", requested_by=owner, origin="user")

@@ -15,9 +15,9 @@ from berth_common.errors import (
     Unprocessable,
     error_responses,
 )
-from berth_common.security import current_user
+from berth_common.security import CurrentUserId, current_user
 from berth_deploy.apps.service import get_app
-from berth_deploy.deps import CipherDep, OwnerId, SettingsDep
+from berth_deploy.deps import CipherDep, SettingsDep
 from berth_deploy.env import service
 from berth_deploy.env.schemas import EnvBulkSet, EnvVarOut, EnvVarSet
 from berth_deploy.validation import env_name_problem
@@ -54,7 +54,7 @@ async def _editable(session, app_id, owner):
 
 @router.get("", response_model=list[EnvVarOut])
 async def list_env(
-    app_id: uuid.UUID, owner: OwnerId, session: SessionDep, cipher: CipherDep
+    app_id: uuid.UUID, owner: CurrentUserId, session: SessionDep, cipher: CipherDep
 ) -> list[EnvVarOut]:
     await get_app(session, app_id, owner)
     return await _listing(session, cipher, app_id)
@@ -66,7 +66,7 @@ async def list_env(
 async def set_many(
     app_id: uuid.UUID,
     body: EnvBulkSet,
-    owner: OwnerId,
+    owner: CurrentUserId,
     session: SessionDep,
     cipher: CipherDep,
     settings: SettingsDep,
@@ -86,7 +86,7 @@ async def set_one(
     app_id: uuid.UUID,
     name: EnvNamePath,
     body: EnvVarSet,
-    owner: OwnerId,
+    owner: CurrentUserId,
     session: SessionDep,
     cipher: CipherDep,
     settings: SettingsDep,
@@ -100,7 +100,7 @@ async def set_one(
 
 @router.delete("/{name}", status_code=status.HTTP_204_NO_CONTENT)
 async def delete_one(
-    app_id: uuid.UUID, name: EnvNamePath, owner: OwnerId, session: SessionDep
+    app_id: uuid.UUID, name: EnvNamePath, owner: CurrentUserId, session: SessionDep
 ) -> None:
     await _editable(session, app_id, owner)
     await service.delete_var(session, app_id, name)

@@ -17,9 +17,9 @@ from berth_common.errors import (
     Unprocessable,
     error_responses,
 )
-from berth_common.security import CurrentUser, current_user
+from berth_common.security import CurrentUser, CurrentUserId, current_user
 from berth_deploy.apps.service import get_app
-from berth_deploy.deps import CipherDep, LogStoreDep, OwnerId, SettingsDep
+from berth_deploy.deps import CipherDep, LogStoreDep, SettingsDep
 from berth_deploy.logs import service
 from berth_deploy.logs.schemas import LogKind, LogPage
 from berth_deploy.models import App
@@ -97,7 +97,7 @@ async def live(
 @router.get("", response_model=LogPage)
 async def get_logs(
     app_id: uuid.UUID,
-    owner: OwnerId,
+    owner: CurrentUserId,
     session: SessionDep,
     store: LogStoreDep,
     cipher: CipherDep,
@@ -123,7 +123,7 @@ async def stream_logs(
     request: Request,
     app_id: uuid.UUID,
     principal: CurrentUser,
-    owner: OwnerId,
+    owner: CurrentUserId,
     session: SessionDep,
     settings: SettingsDep,
     store: LogStoreDep,

@@ -8,9 +8,8 @@ from fastapi import APIRouter, Depends, status
 from berth_common.db import SessionDep
 from berth_common.errors import Conflict, Forbidden, NotFound, Unauthorized, error_responses
 from berth_common.pagination import Page, PageDep
-from berth_common.security import current_user
+from berth_common.security import CurrentUserId, current_user
 from berth_deploy.apps.service import get_app
-from berth_deploy.deps import OwnerId
 from berth_deploy.operations import queries
 from berth_deploy.operations.schemas import (
     DeploymentCreate,
@@ -39,7 +38,10 @@ async def _request(session, app_id, owner, kind, release_id=None) -> OperationOu
 
 @router.post("/deployments", **ACCEPTED, responses=error_responses(Conflict))
 async def create_deployment(
-    app_id: uuid.UUID, owner: OwnerId, session: SessionDep, body: DeploymentCreate | None = None
+    app_id: uuid.UUID,
+    owner: CurrentUserId,
+    session: SessionDep,
+    body: DeploymentCreate | None = None,
 ) -> OperationOut:
     """Build the latest commit of the app's branch and roll it out with no downtime."""
     return await _request(session, app_id, owner, "deploy")
@@ -47,7 +49,7 @@ async def create_deployment(
 
 @router.get("/deployments", response_model=Page[OperationOut])
 async def list_deployments(
-    app_id: uuid.UUID, owner: OwnerId, session: SessionDep, params: PageDep
+    app_id: uuid.UUID, owner: CurrentUserId, session: SessionDep, params: PageDep
 ) -> Page[OperationOut]:
     await get_app(session, app_id, owner)
     ops, total = await queries.list_operations(session, app_id, params, queries.DEPLOYMENT_KINDS)
@@ -56,7 +58,7 @@ async def list_deployments(
 
 @router.get("/deployments/{operation_id}", response_model=OperationOut)
 async def get_deployment(
-    app_id: uuid.UUID, operation_id: uuid.UUID, owner: OwnerId, session: SessionDep
+    app_id: uuid.UUID, operation_id: uuid.UUID, owner: CurrentUserId, session: SessionDep
 ) -> OperationOut:
     await get_app(session, app_id, owner)
     op = await queries.get_operation(session, app_id, operation_id, queries.DEPLOYMENT_KINDS)
@@ -65,7 +67,7 @@ async def get_deployment(
 
 @router.post("/deployments/{operation_id}/cancel", **ACCEPTED, responses=error_responses(Conflict))
 async def cancel_deployment(
-    app_id: uuid.UUID, operation_id: uuid.UUID, owner: OwnerId, session: SessionDep
+    app_id: uuid.UUID, operation_id: uuid.UUID, owner: CurrentUserId, session: SessionDep
 ) -> OperationOut:
     """Queued: cancelled at once. Building or starting: its processes are killed within a
     heartbeat and the app keeps what it ran before."""
@@ -76,7 +78,7 @@ async def cancel_deployment(
 
 @router.get("/operations", response_model=Page[OperationOut])
 async def list_operations(
-    app_id: uuid.UUID, owner: OwnerId, session: SessionDep, params: PageDep
+    app_id: uuid.UUID, owner: CurrentUserId, session: SessionDep, params: PageDep
 ) -> Page[OperationOut]:
     await get_app(session, app_id, owner)
     ops, total = await queries.list_operations(session, app_id, params, None)
@@ -85,7 +87,7 @@ async def list_operations(
 
 @router.get("/operations/{operation_id}", response_model=OperationOut)
 async def get_operation(
-    app_id: uuid.UUID, operation_id: uuid.UUID, owner: OwnerId, session: SessionDep
+    app_id: uuid.UUID, operation_id: uuid.UUID, owner: CurrentUserId, session: SessionDep
 ) -> OperationOut:
     await get_app(session, app_id, owner)
     return OperationOut.of(await queries.get_operation(session, app_id, operation_id, None))
@@ -93,7 +95,7 @@ async def get_operation(
 
 @router.post("/operations/{operation_id}/cancel", **ACCEPTED, responses=error_responses(Conflict))
 async def cancel(
-    app_id: uuid.UUID, operation_id: uuid.UUID, owner: OwnerId, session: SessionDep
+    app_id: uuid.UUID, operation_id: uuid.UUID, owner: CurrentUserId, session: SessionDep
 ) -> OperationOut:
     await get_app(session, app_id, owner)
     await queries.get_operation(session, app_id, operation_id, None)
@@ -102,7 +104,7 @@ async def cancel(
 
 @router.post("/rollback", **ACCEPTED, responses=error_responses(Conflict))
 async def rollback(
-    app_id: uuid.UUID, owner: OwnerId, session: SessionDep, body: RollbackIn | None = None
+    app_id: uuid.UUID, owner: CurrentUserId, session: SessionDep, body: RollbackIn | None = None
 ) -> OperationOut:
     """Re-activate an earlier build (default: the one before the current release)."""
     release_id = body.release_id if body else None
@@ -110,24 +112,24 @@ async def rollback(
 
 
 @router.post("/start", **ACCEPTED, responses=error_responses(Conflict))
-async def start(app_id: uuid.UUID, owner: OwnerId, session: SessionDep) -> OperationOut:
+async def start(app_id: uuid.UUID, owner: CurrentUserId, session: SessionDep) -> OperationOut:
     return await _request(session, app_id, owner, "start")
 
 
 @router.post("/stop", **ACCEPTED, responses=error_responses(Conflict))
-async def stop(app_id: uuid.UUID, owner: OwnerId, session: SessionDep) -> OperationOut:
+async def stop(app_id: uuid.UUID, owner: CurrentUserId, session: SessionDep) -> OperationOut:
     return await _request(session, app_id, owner, "stop")
 
 
 @router.post("/restart", **ACCEPTED, responses=error_responses(Conflict))
-async def restart(app_id: uuid.UUID, owner: OwnerId, session: SessionDep) -> OperationOut:
+async def restart(app_id: uuid.UUID, owner: CurrentUserId, session: SessionDep) -> OperationOut:
     """A new instance of the current release, then the old one stops (no downtime for web)."""
     return await _request(session, app_id, owner, "restart")
 
 
 @router.get("/releases", response_model=Page[ReleaseOut])
 async def list_releases(
-    app_id: uuid.UUID, owner: OwnerId, session: SessionDep, params: PageDep
+    app_id: uuid.UUID, owner: CurrentUserId, session: SessionDep, params: PageDep
 ) -> Page[ReleaseOut]:
     app = await get_app(session, app_id, owner)
     items, total = await queries.list_releases(session, app, params)

@@ -5,8 +5,8 @@ from datetime import date, timedelta
 from enum import StrEnum
 from typing import Any
 
+from berth_common.money import display_exponent
 from berth_frontend.web.backends import Backends, Caller
-from berth_frontend.web.money import exponent
 from berth_frontend.web.tables import Table
 
 API = "/api/billing/v1"
@@ -85,7 +85,7 @@ def _major(minor: int, exp: int) -> float:
 def charts(series: dict[str, Any], balance: int) -> dict[str, dict[str, Any]]:
     """Chart.js configs: daily spend (bars) and the end-of-day balance (line), the latter
     walked back from today's balance through each day's movements."""
-    exp = series.get("exponent", exponent(series.get("currency")))
+    exp = series.get("exponent", display_exponent(series.get("currency")))
     days = series["days"]
     labels = [str(d["day"])[5:] for d in days]
     spend = [_major(d["usage"] + d["other_debits"], exp) for d in days]

@@ -1,18 +1,12 @@
-"""Money as billing keeps it: an integer count of the currency's minor unit (ISO 4217).
-
-The exponents are billing's (written twice on purpose: the services share no code)."""
+"""Money as billing keeps it (an integer count of the currency's minor unit), shown and read
+in forms. The units are berth_common.money's; a page shows an unknown code with two decimals.
+"""
 
 from decimal import Decimal, InvalidOperation
 
-_EXPONENTS: dict[str, int] = {
-    "BHD": 3, "CLP": 0, "ISK": 0, "JOD": 3, "JPY": 0, "KRW": 0, "KWD": 3, "OMR": 3,
-    "TND": 3, "VND": 0,
-}  # fmt: skip
+from berth_common.money import display_exponent, format_minor
+
 MAX_MAJOR = Decimal(1_000_000)  # a top-up above a million is a typo, not a payment
-
-
-def exponent(currency: str | None) -> int:
-    return _EXPONENTS.get((currency or "").upper(), 2)
 
 
 def format_money(amount: object, currency: str | None = None) -> str:
@@ -21,11 +15,8 @@ def format_money(amount: object, currency: str | None = None) -> str:
         minor = int(amount)  # type: ignore[call-overload]
     except (TypeError, ValueError):
         return "—"
-    exp = exponent(currency)
-    sign = "-" if minor < 0 else ""
-    units, rest = divmod(abs(minor), 10**exp)
-    text = f"{units:,}" if exp == 0 else f"{units:,}.{rest:0{exp}d}"
-    return f"{sign}{text} {currency}" if currency else f"{sign}{text}"
+    text = format_minor(minor, display_exponent(currency))
+    return f"{text} {currency}" if currency else text
 
 
 def to_minor(text: str, currency: str) -> int:
@@ -39,7 +30,7 @@ def to_minor(text: str, currency: str) -> int:
         raise ValueError("Enter an amount above zero.")
     if value > MAX_MAJOR:
         raise ValueError("That is more than a single top-up can be.")
-    exp = exponent(currency)
+    exp = display_exponent(currency)
     minor = value.scaleb(exp)
     if minor != minor.to_integral_value():
         raise ValueError(f"{currency} has {exp} decimal places at most.")

@@ -12,7 +12,6 @@ and its result is reused for a short while by the requests that carried the same
 
 import asyncio
 import hashlib
-import ipaddress
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -22,6 +21,7 @@ from fastapi import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from berth_common.client_ip import client_ip
 from berth_common.errors import Unauthorized
 from berth_common.security import Principal, TokenVerifier
 from berth_frontend.config import FrontendSettings
@@ -63,25 +63,12 @@ class Viewer:
         return self.principal.is_admin
 
 
-def client_ip(request: Request) -> str | None:
-    """The right-most X-Forwarded-For entry (Traefik's view of the peer), else the peer."""
-    forwarded = request.headers.get("x-forwarded-for", "")
-    candidates = [forwarded.rsplit(",", 1)[-1].strip()] if forwarded else []
-    if request.client is not None:
-        candidates.append(request.client.host)
-    for value in candidates:
-        try:
-            return str(ipaddress.ip_address(value))
-        except ValueError:
-            continue
-    return None
-
-
 def caller_for(request: Request, token: str | None = None) -> Caller:
     agent = request.headers.get("user-agent")
     if agent:
         agent = "".join(ch for ch in agent if ch.isprintable())[:MAX_USER_AGENT] or None
-    return Caller(token=token, client_ip=client_ip(request), user_agent=agent)
+    hops = request.app.state.settings.trusted_proxy_hops
+    return Caller(token=token, client_ip=client_ip(request, hops), user_agent=agent)
 
 
 class RefreshCoordinator:

@@ -7,10 +7,12 @@ from fastapi import APIRouter, Depends, Response, status
 from berth_auth.accounts.deps import recorded_failure
 from berth_auth.accounts.profile import service
 from berth_auth.accounts.profile.schemas import (
-    LoginEventOut,
-    PasswordChangeIn,
+    LoginHistoryEntry,
+    LoginHistoryPage,
+    LoginSession,
+    LoginSessionPage,
+    PasswordUpdate,
     ProfileUpdate,
-    SessionOut,
 )
 from berth_auth.accounts.schemas import Me
 from berth_auth.accounts.service import RejectedAttempt
@@ -51,7 +53,7 @@ async def update_me(body: ProfileUpdate, principal: CurrentUser, session: Sessio
     responses=error_responses(RejectedAttempt, RateLimited),
 )
 async def change_password(
-    body: PasswordChangeIn,
+    body: PasswordUpdate,
     principal: CurrentUser,
     session: SessionDep,
     settings: SettingsDep,
@@ -71,15 +73,15 @@ async def change_password(
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
-@router.get("/sessions", response_model=Page[SessionOut])
+@router.get("/sessions", response_model=LoginSessionPage)
 async def list_sessions(
     principal: CurrentUser, session: SessionDep, params: PageDep
-) -> Page[SessionOut]:
+) -> LoginSessionPage:
     families, total = await service.list_sessions(session, principal, params)
     current = service.session_id(principal)
     now = service.now_utc()
     items = [
-        SessionOut(
+        LoginSession(
             id=f.id,
             client_id=f.client_id,
             created_at=f.created_at,
@@ -109,13 +111,13 @@ async def revoke_session(
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
-@router.get("/login-history", response_model=Page[LoginEventOut])
+@router.get("/login-history", response_model=LoginHistoryPage)
 async def login_history(
     principal: CurrentUser, session: SessionDep, params: PageDep
-) -> Page[LoginEventOut]:
+) -> LoginHistoryPage:
     events, total = await service.login_history(session, principal, params)
     items = [
-        LoginEventOut(
+        LoginHistoryEntry(
             time=e.created_at,
             kind=e.kind,
             ip=e.ip,

@@ -7,6 +7,7 @@ from typing import Annotated
 from pydantic import BaseModel, StringConstraints
 
 from berth_auth.accounts.schemas import IpText, Name, Password, Phone, RequestModel
+from berth_common.pagination import Page
 
 
 class ProfileUpdate(RequestModel):
@@ -16,13 +17,13 @@ class ProfileUpdate(RequestModel):
     phone: Phone | None = None
 
 
-class PasswordChangeIn(RequestModel):
+class PasswordUpdate(RequestModel):
     # older passwords may predate the current length rules, so only bound the input
     current_password: Annotated[str, StringConstraints(min_length=1, max_length=128)]
     new_password: Password
 
 
-class SessionOut(BaseModel):
+class LoginSession(BaseModel):
     id: uuid.UUID
     client_id: str
     created_at: datetime
@@ -36,10 +37,14 @@ class SessionOut(BaseModel):
     revoked_reason: str | None
 
 
-class LoginEventOut(BaseModel):
+class LoginHistoryEntry(BaseModel):
     time: datetime
     kind: str
     ip: IpText
     user_agent: str | None
     success: bool
     reason: str | None
+
+
+LoginSessionPage = Page[LoginSession]
+LoginHistoryPage = Page[LoginHistoryEntry]

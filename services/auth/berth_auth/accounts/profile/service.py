@@ -16,14 +16,12 @@ from berth_auth.accounts.service import (
 from berth_auth.config import AuthSettings
 from berth_auth.dao import LoginEventDAO, RefreshFamilyDAO, UserDAO
 from berth_auth.deps import ClientMeta
-from berth_auth.models import LoginEvent, RefreshTokenFamily, User
+from berth_auth.models import LoginEvent, LoginKind, RefreshTokenFamily, User
 from berth_auth.passwords import hash_password, verify_password
 from berth_auth.revocations import service as revocations
 from berth_common.errors import Forbidden, NotFound, RateLimited, Unauthorized
 from berth_common.pagination import PageParams
-from berth_common.security import Principal
-
-PASSWORD_CHANGE = "password_change"
+from berth_common.security import Principal, PrincipalKind
 
 
 def _uuid(value: object) -> uuid.UUID | None:
@@ -40,7 +38,7 @@ def session_id(principal: Principal) -> uuid.UUID | None:
 
 
 async def active_user(session: AsyncSession, principal: Principal) -> User:
-    if principal.kind != "user":
+    if principal.kind != PrincipalKind.USER:
         raise Forbidden("This endpoint is for people, not machine clients")
     user_id = _uuid(principal.subject)
     user = await UserDAO(session).get(user_id) if user_id else None
@@ -77,7 +75,7 @@ async def change_password(
     events = LoginEventDAO(session)
     now = now_utc()
     since = now - timedelta(minutes=settings.login_window_minutes)
-    if await events.failures_of_user(PASSWORD_CHANGE, user.id, since) >= (
+    if await events.failures_of_user(LoginKind.PASSWORD_CHANGE, user.id, since) >= (
         settings.login_max_failures_per_account
     ):
         raise RateLimited(
@@ -87,7 +85,7 @@ async def change_password(
     if not await asyncio.to_thread(verify_password, user.password_hash, current_password):
         await record_event(
             session,
-            kind=PASSWORD_CHANGE,
+            kind=LoginKind.PASSWORD_CHANGE,
             email=user.email,
             user_id=user.id,
             client=client,
@@ -105,7 +103,7 @@ async def change_password(
     await revocations.user_tokens_revoked(session, settings, user, now)
     await record_event(
         session,
-        kind=PASSWORD_CHANGE,
+        kind=LoginKind.PASSWORD_CHANGE,
         email=user.email,
         user_id=user.id,
         client=client,
