@@ -7,10 +7,10 @@ from datetime import datetime
 
 from sqlalchemy import delete, func, or_, select, update
 
+from berth_auth.enums import LoginKind
 from berth_auth.models import (
     AuditNote,
     LoginEvent,
-    LoginKind,
     RefreshToken,
     RefreshTokenFamily,
     User,

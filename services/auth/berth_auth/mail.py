@@ -10,7 +10,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from berth_auth.accounts.dao import OutgoingEmailDAO
 from berth_auth.config import AuthSettings
-from berth_auth.models import CodePurpose, OutgoingEmail
+from berth_auth.enums import CodePurpose
+from berth_auth.models import OutgoingEmail
 from berth_auth.names import QUEUE
 from berth_common.mail import Mailer, Templates
 

@@ -2,7 +2,6 @@
 
 import uuid
 from datetime import datetime
-from enum import StrEnum
 
 from sqlalchemy import (
     Boolean,
@@ -25,25 +24,6 @@ from berth_common.outbox import add_outbox_tables
 SCHEMA = "auth"
 Base = make_base(SCHEMA)
 add_outbox_tables(Base.metadata)
-
-
-class ClientKind(StrEnum):
-    FIRST_PARTY = "first_party"  # the platform's own panel (password and refresh grants)
-    MACHINE = "machine"  # another team's client (client credentials)
-
-
-class CodePurpose(StrEnum):
-    VERIFY_EMAIL = "verify_email"
-    PASSWORD_RESET = "password_reset"
-
-
-class LoginKind(StrEnum):
-    """What a login_events row records: a password login, a password change, a code's use."""
-
-    LOGIN = "login"
-    PASSWORD_CHANGE = "password_change"
-    VERIFY_EMAIL = CodePurpose.VERIFY_EMAIL.value
-    PASSWORD_RESET = CodePurpose.PASSWORD_RESET.value
 
 
 class User(Base):

@@ -16,7 +16,7 @@ from berth_auth.accounts.schemas import (
 )
 from berth_auth.accounts.service import RejectedAttempt
 from berth_auth.deps import ClientDep, SettingsDep
-from berth_auth.models import CodePurpose
+from berth_auth.enums import CodePurpose
 from berth_common.db import SessionDep
 from berth_common.errors import Conflict, RateLimited, error_responses
 

@@ -10,7 +10,7 @@ import phonenumbers
 from email_validator import EmailNotValidError, validate_email
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, StringConstraints
 
-from berth_auth.models import CodePurpose
+from berth_auth.enums import CodePurpose
 
 
 def _no_control_chars(value: str) -> str:

@@ -15,7 +15,8 @@ from berth_auth.accounts.dao import OutgoingEmailDAO, VerificationCodeDAO
 from berth_auth.config import AuthSettings
 from berth_auth.dao import LoginEventDAO, RefreshFamilyDAO, UserDAO
 from berth_auth.deps import ClientMeta
-from berth_auth.models import CodePurpose, User
+from berth_auth.enums import CodePurpose
+from berth_auth.models import User
 from berth_auth.passwords import generate_code, hash_password, hmac_digest
 from berth_auth.revocations import service as revocations
 from berth_auth.throttle.dao import LoginAttemptWindowDAO

@@ -14,7 +14,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from berth_auth.clients.dao import OAuthClientDAO
 from berth_auth.config import AuthSettings
 from berth_auth.dao import AuditNoteDAO
-from berth_auth.models import ClientKind, OAuthClient
+from berth_auth.enums import ClientKind
+from berth_auth.models import OAuthClient
 from berth_auth.passwords import dummy_verify, generate_token, hash_password, verify_password
 from berth_auth.revocations import service as revocations
 from berth_auth.scopes import SCOPE_CATALOG

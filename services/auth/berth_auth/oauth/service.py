@@ -36,7 +36,8 @@ from berth_auth.clients.dao import OAuthClientDAO
 from berth_auth.config import AuthSettings
 from berth_auth.dao import GUESS_FAILURE, LoginEventDAO, RefreshFamilyDAO, UserDAO
 from berth_auth.deps import ClientMeta
-from berth_auth.models import ClientKind, OAuthClient, RefreshTokenFamily, User
+from berth_auth.enums import ClientKind
+from berth_auth.models import OAuthClient, RefreshTokenFamily, User
 from berth_auth.oauth.dao import RefreshTokenDAO
 from berth_auth.oauth.schemas import ClientCredentialsForm, PasswordGrantForm, RefreshGrantForm
 from berth_auth.passwords import (

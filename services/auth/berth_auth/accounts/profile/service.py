@@ -16,7 +16,8 @@ from berth_auth.accounts.service import (
 from berth_auth.config import AuthSettings
 from berth_auth.dao import LoginEventDAO, RefreshFamilyDAO, UserDAO
 from berth_auth.deps import ClientMeta
-from berth_auth.models import LoginEvent, LoginKind, RefreshTokenFamily, User
+from berth_auth.enums import LoginKind
+from berth_auth.models import LoginEvent, RefreshTokenFamily, User
 from berth_auth.passwords import hash_password, verify_password
 from berth_auth.revocations import service as revocations
 from berth_common.errors import Forbidden, NotFound, RateLimited, Unauthorized
