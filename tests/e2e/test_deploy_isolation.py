@@ -24,7 +24,7 @@ import pytest
 from deploy_e2e import deployed, ensure_supervisor, kill_apps, sign_in, via_traefik
 from deploy_testkit import make_repo, web_app_files
 
-from berth_deploy.runtime import network
+from berth_deploy.sandbox import network
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="network namespaces need root")
 

@@ -21,7 +21,7 @@ from berth_common.worker import WorkerRuntime
 from berth_deploy import events
 from berth_deploy.config import get_settings
 from berth_deploy.models import SCHEMA, App, Base, Instance
-from berth_deploy.node import build_runtime
+from berth_deploy.node import build_node_context
 from berth_deploy.operations import records
 from berth_deploy.operations.lifecycle import LIVE_INSTANCE
 from berth_deploy.operations.records import InstanceRef
@@ -43,16 +43,16 @@ async def node_instances(
 async def drain(grace: float) -> int:
     settings = get_settings()
     worker = WorkerRuntime(settings, SCHEMA, Base.metadata)
-    rt = build_runtime(settings, worker.in_transaction)
-    found = await rt.tx(node_instances, node=settings.node_name)
+    ctx = build_node_context(settings, worker.in_transaction)
+    found = await ctx.tx(node_instances, node=settings.node_name)
     apps = set()
     for instance, app_id, slug in found:
-        if rt.routes.published().get(slug) == str(instance.id):
-            rt.routes.remove(slug)
+        if ctx.routes.published().get(slug) == str(instance.id):
+            ctx.routes.remove(slug)
         if instance.handle is not None:
-            await rt.driver.stop(instance.handle, grace)
-        rt.driver.forget(instance.name)
-        await rt.tx(
+            await ctx.driver.stop(instance.handle, grace)
+        ctx.driver.forget(instance.name)
+        await ctx.tx(
             records.instance_ended,
             app_id=app_id,
             instance_id=instance.id,
@@ -62,8 +62,8 @@ async def drain(grace: float) -> int:
         )
         apps.add(app_id)
     for app_id in apps:
-        await rt.tx(records.move_app, app_id=app_id, status="stopping", when=("running", "failed"))
-        await rt.tx(records.move_app, app_id=app_id, status="stopped", when=("stopping",))
+        await ctx.tx(records.move_app, app_id=app_id, status="stopping", when=("running", "failed"))
+        await ctx.tx(records.move_app, app_id=app_id, status="stopped", when=("stopping",))
     logger.info("drained {} instance(s) of {} app(s)", len(found), len(apps))
     if worker._relay is not None:
         await worker._relay.publisher.close()

@@ -22,7 +22,7 @@ from berth_deploy.operations.leases import APP_FIELDS, TEMPLATE_FIELDS
 from berth_deploy.operations.lifecycle import SERVING_INSTANCE
 from berth_deploy.operations.records import InstanceRef
 from berth_deploy.operations.service import set_status
-from berth_deploy.runtime.driver import ExitStatus, ProcessHandle
+from berth_deploy.sandbox.driver import ExitStatus, ProcessHandle
 
 WATCHED = ("starting", "running", "crashed")
 

@@ -28,21 +28,21 @@ from berth_common.worker import WorkerRuntime
 from berth_deploy import supervision
 from berth_deploy.config import DeploySettings, get_settings
 from berth_deploy.models import SCHEMA, Base
-from berth_deploy.node import build_runtime
+from berth_deploy.node import build_node_context
 from berth_deploy.operations import leases, records
-from berth_deploy.operations.executor import Runtime
+from berth_deploy.operations.executor import NodeContext
 from berth_deploy.operations.rollout import spawn
-from berth_deploy.runtime.layout import AppPaths
-from berth_deploy.runtime.local import read_stat
+from berth_deploy.sandbox.layout import AppPaths
+from berth_deploy.sandbox.local import read_stat
 
 RECONCILE_EVERY = 5
 
 
 class Supervisor:
-    def __init__(self, settings: DeploySettings, worker: WorkerRuntime, rt: Runtime):
+    def __init__(self, settings: DeploySettings, worker: WorkerRuntime, ctx: NodeContext):
         self.settings = settings
         self.worker = worker
-        self.rt = rt
+        self.ctx = ctx
         self.ticks = 0
         self.adopted_logged = False
 
@@ -54,21 +54,21 @@ class Supervisor:
             await self.reconcile_routes()
 
     async def reap_leases(self) -> None:
-        for reaped in await self.rt.tx(
+        for reaped in await self.ctx.tx(
             leases.reap_expired, max_attempts=self.settings.max_attempts
         ):
             if reaped.pgid and reaped.node == self.settings.node_name:
-                self.rt.driver.kill_group(reaped.pgid)
+                self.ctx.driver.kill_group(reaped.pgid)
 
     def _monitor_alive(self, pid: int | None) -> bool:
         stat = read_stat(pid) if pid else None
         return stat is not None and stat[1] not in ("Z", "X")
 
     async def watch_instances(self) -> None:
-        rows = await self.rt.tx(supervision.watched, node=self.settings.node_name)
+        rows = await self.ctx.tx(supervision.watched, node=self.settings.node_name)
         if not self.adopted_logged:
             live = [
-                w for w in rows if w.instance.handle and self.rt.driver.alive(w.instance.handle)
+                w for w in rows if w.instance.handle and self.ctx.driver.alive(w.instance.handle)
             ]
             logger.info("supervising {} instance(s), {} alive and adopted", len(rows), len(live))
             self.adopted_logged = True
@@ -90,13 +90,13 @@ class Supervisor:
 
     async def _check_running(self, w: supervision.Watched) -> None:
         handle = w.instance.handle
-        if handle is None or self.rt.driver.alive(handle):
+        if handle is None or self.ctx.driver.alive(handle):
             return
-        status = self.rt.driver.exit_status(handle.name)
+        status = self.ctx.driver.exit_status(handle.name)
         if status is None and self._monitor_alive(handle.monitor_pid):
             return  # the monitor has not written the exit status yet
         s = self.settings
-        decision = await self.rt.tx(
+        decision = await self.ctx.tx(
             supervision.crashed,
             instance_id=w.instance.id,
             pid=handle.pid,
@@ -108,16 +108,16 @@ class Supervisor:
         )
         if decision is None:
             return
-        log = self.rt.logs.path(w.app["id"], w.instance.release_id, "run")
+        log = self.ctx.logs.path(w.app["id"], w.instance.release_id, "run")
         if decision.failed:
-            self.rt.logs.note(log, f"{decision.reason}: not restarting (app failed)")
+            self.ctx.logs.note(log, f"{decision.reason}: not restarting (app failed)")
             slug = w.app["slug"]
-            if self.rt.routes.published().get(slug) == str(w.instance.id):
-                self.rt.routes.remove(slug)
-            self.rt.driver.forget(handle.name)
+            if self.ctx.routes.published().get(slug) == str(w.instance.id):
+                self.ctx.routes.remove(slug)
+            self.ctx.driver.forget(handle.name)
             logger.bind(instance_id=str(w.instance.id)).warning(decision.reason)
         else:
-            self.rt.logs.note(
+            self.ctx.logs.note(
                 log,
                 f"the process {decision.reason}; restarting in {decision.delay:g}s "
                 f"(crash {decision.crashes} of {s.crash_loop_threshold} allowed "
@@ -127,14 +127,14 @@ class Supervisor:
     async def _restart_when_due(self, w: supervision.Watched) -> None:
         if w.next_restart_at is not None and w.next_restart_at > datetime.now(UTC):
             return
-        plain = await self.rt.tx(records.load_env, cipher=self.rt.cipher, app_id=w.app["id"])
-        log = self.rt.logs.path(w.app["id"], w.instance.release_id, "run")
+        plain = await self.ctx.tx(records.load_env, cipher=self.ctx.cipher, app_id=w.app["id"])
+        log = self.ctx.logs.path(w.app["id"], w.instance.release_id, "run")
         paths = self._paths(w)
-        self.rt.driver.forget(w.instance.name)
+        self.ctx.driver.forget(w.instance.name)
 
         async def start():
             return await spawn(
-                self.rt,
+                self.ctx,
                 app=w.app,
                 template=w.template,
                 paths=paths,
@@ -144,18 +144,18 @@ class Supervisor:
                 log=log,
             )
 
-        await self.rt.tx(supervision.relaunched, instance_id=w.instance.id, spawn=start)
+        await self.ctx.tx(supervision.relaunched, instance_id=w.instance.id, spawn=start)
 
     async def _clean_abandoned(self, w: supervision.Watched) -> None:
         if w.instance.handle is not None:
-            await self.rt.driver.stop(w.instance.handle, 1.0)
-        self.rt.driver.forget(w.instance.name)
-        if await self.rt.tx(supervision.abandoned, instance_id=w.instance.id):
+            await self.ctx.driver.stop(w.instance.handle, 1.0)
+        self.ctx.driver.forget(w.instance.name)
+        if await self.ctx.tx(supervision.abandoned, instance_id=w.instance.id):
             logger.bind(instance_id=str(w.instance.id)).warning("abandoned instance cleaned up")
 
     async def reconcile_routes(self) -> None:
-        want = await self.rt.tx(supervision.routed, node=self.settings.node_name)
-        routes = self.rt.routes
+        want = await self.ctx.tx(supervision.routed, node=self.settings.node_name)
+        routes = self.ctx.routes
         published = routes.published()
         for slug, instance_id in published.items():
             ids = {i for i, _, _ in want.get(slug, [])}
@@ -194,8 +194,8 @@ async def main() -> None:
     settings = get_settings()
     configure_logging("deploy-supervisor", settings.log_level, settings.log_json)
     worker = WorkerRuntime(settings, SCHEMA, Base.metadata)
-    rt = build_runtime(settings, worker.in_transaction)
-    supervisor = Supervisor(settings, worker, rt)
+    ctx = build_node_context(settings, worker.in_transaction)
+    supervisor = Supervisor(settings, worker, ctx)
     stopping = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):

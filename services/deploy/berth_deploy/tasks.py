@@ -13,30 +13,30 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from berth_common.worker import TRANSIENT_ERRORS, on_event
 from berth_deploy import suspension
-from berth_deploy.node import build_runtime
+from berth_deploy.node import build_node_context
 from berth_deploy.operations import leases
-from berth_deploy.operations.executor import Runtime, run_claim, worker_identity
+from berth_deploy.operations.executor import NodeContext, run_claim, worker_identity
 from berth_deploy.operations.flows import FLOWS
-from berth_deploy.worker import app, runtime, settings
+from berth_deploy.worker import celery_app, settings, worker_runtime
 
-_node: dict[int, Runtime] = {}
+_node: dict[int, NodeContext] = {}
 
 
-def node_runtime() -> Runtime:
-    """This worker process's runtime (made after fork, with its own event loop and engine)."""
+def node_context() -> NodeContext:
+    """This worker process's node context (made after fork, with its own event loop and engine)."""
     import os
 
     pid = os.getpid()
     if pid not in _node:
         _node.clear()
-        _node[pid] = build_runtime(settings, runtime.in_transaction)
+        _node[pid] = build_node_context(settings, worker_runtime.in_transaction)
     return _node[pid]
 
 
 async def run_next(app_id: uuid.UUID) -> None:
-    rt = node_runtime()
+    ctx = node_context()
     owner = worker_identity(settings)
-    claim = await rt.tx(
+    claim = await ctx.tx(
         leases.acquire,
         app_id=app_id,
         owner=owner,
@@ -46,10 +46,10 @@ async def run_next(app_id: uuid.UUID) -> None:
     if claim is None:
         logger.info("app {}: nothing to run, or an operation holds it", app_id)
         return
-    await run_claim(rt, claim, owner, FLOWS)
+    await run_claim(ctx, claim, owner, FLOWS)
 
 
-@app.task(
+@celery_app.task(
     name="deploy.operations.run",
     bind=True,
     acks_late=True,
@@ -65,14 +65,14 @@ async def run_next(app_id: uuid.UUID) -> None:
     ignore_result=True,
 )
 def run_operation(self: Any, app_id: str) -> None:
-    runtime.loop.run_until_complete(run_next(uuid.UUID(app_id)))
+    worker_runtime.loop.run_until_complete(run_next(uuid.UUID(app_id)))
 
 
-@on_event(runtime, "billing.account.suspended")
+@on_event(worker_runtime, "billing.account.suspended")
 async def on_account_suspended(session: AsyncSession, payload: dict, event: dict) -> None:
     await suspension.account_suspended(session, payload)
 
 
-@on_event(runtime, "billing.account.unsuspended")
+@on_event(worker_runtime, "billing.account.unsuspended")
 async def on_account_unsuspended(session: AsyncSession, payload: dict, event: dict) -> None:
     await suspension.account_unsuspended(session, payload)

@@ -1,6 +1,7 @@
 """The deploy service's Celery app: queue "deploy", the billing events it consumes.
 
-Run: `celery -A berth_deploy.worker worker -Q deploy`. Deploy has no beat: periodic work
+Run: `celery -A berth_deploy.worker worker -Q deploy` (Celery finds `celery_app`, the
+module's only Celery instance). Deploy has no beat: periodic work
 (process supervision, lease reaping, route reconciliation) is the node supervisor's
 (`python -m berth_deploy.supervisor`), which must keep ticking while builds fill every
 worker slot.
@@ -17,12 +18,12 @@ from berth_deploy.models import SCHEMA, Base
 
 settings = get_settings()
 
-app = create_celery(
+celery_app = create_celery(
     settings,
     queue="deploy",
     include=["berth_deploy.tasks"],
     consumes_events=["billing.account.suspended", "billing.account.unsuspended"],
 )
-runtime = WorkerRuntime(settings, SCHEMA, Base.metadata)
-reset_runtime_after_fork(runtime)
-event_task = register_event_task(app, runtime)
+worker_runtime = WorkerRuntime(settings, SCHEMA, Base.metadata)
+reset_runtime_after_fork(worker_runtime)
+event_task = register_event_task(celery_app, worker_runtime)

@@ -22,9 +22,9 @@ from berth_common.testing.processes import ManagedProcess, free_port, http_ok
 from berth_common.worker import WorkerRuntime
 from berth_deploy.config import DeploySettings
 from berth_deploy.models import SCHEMA, Base
-from berth_deploy.node import build_runtime
+from berth_deploy.node import build_node_context
 from berth_deploy.operations import leases
-from berth_deploy.operations.executor import Runtime, run_claim
+from berth_deploy.operations.executor import NodeContext, run_claim
 from berth_deploy.operations.flows import FLOWS
 from berth_deploy.operations.records import InstanceRef
 from berth_deploy.supervisor import Supervisor
@@ -147,13 +147,13 @@ class Node:
     def __init__(self, settings: DeploySettings):
         self.settings = settings
         self.worker = WorkerRuntime(settings, SCHEMA, Base.metadata)
-        self.rt: Runtime = build_runtime(settings, self.worker.in_transaction)
-        self.supervisor = Supervisor(settings, self.worker, self.rt)
+        self.ctx: NodeContext = build_node_context(settings, self.worker.in_transaction)
+        self.supervisor = Supervisor(settings, self.worker, self.ctx)
         self.owner = f"{settings.node_name}:tests:{uuid.uuid4().hex[:6]}"
 
     async def run_next(self, app_id: uuid.UUID) -> bool:
         """Run the app's next queued operation to its end; False when there was none."""
-        claim = await self.rt.tx(
+        claim = await self.ctx.tx(
             leases.acquire,
             app_id=app_id,
             owner=self.owner,
@@ -162,7 +162,7 @@ class Node:
         )
         if claim is None:
             return False
-        await run_claim(self.rt, claim, self.owner, FLOWS)
+        await run_claim(self.ctx, claim, self.owner, FLOWS)
         return True
 
     async def run_all(self, app_id: uuid.UUID) -> None:
@@ -180,8 +180,8 @@ class Node:
             ).scalars()
             refs = [InstanceRef.of(i) for i in rows]
         for ref in refs:
-            if ref.handle is not None and self.rt.driver.alive(ref.handle):
-                await self.rt.driver.stop(ref.handle, 1.0)
+            if ref.handle is not None and self.ctx.driver.alive(ref.handle):
+                await self.ctx.driver.stop(ref.handle, 1.0)
 
 
 @pytest.fixture(scope="session")
@@ -246,7 +246,7 @@ async def outbox_events(node: "Node", app_id: str) -> list[tuple[str, dict]]:
                 found.append((key, payload))
         return found
 
-    return await node.rt.tx(read)
+    return await node.ctx.tx(read)
 
 
 async def until(check, attempts: int = 200, pause: float = 0.1):

@@ -30,7 +30,7 @@ async def instance(node, instance_id: str) -> Instance:
     async def read(session):
         return await session.get(Instance, uuid.UUID(instance_id))
 
-    return await node.rt.tx(read)
+    return await node.ctx.tx(read)
 
 
 def answer(traefik, slug: str) -> str:
@@ -76,7 +76,7 @@ async def test_a_crash_is_restarted_and_a_crash_loop_fails_the_app(
 
 async def test_route_files_are_reconciled(deploy_node, deploy_traefik, running):
     _, app = running
-    routes = deploy_node.rt.routes
+    routes = deploy_node.ctx.routes
     routes.remove(app["slug"])
     routes.publish("ghost-app", 23999, uuid.uuid4())
     await deploy_node.supervisor.reconcile_routes()
@@ -107,7 +107,7 @@ async def test_an_instance_a_lost_worker_was_starting_is_cleaned_up(deploy_node,
         )
         return ghost.id
 
-    ghost_id = await deploy_node.rt.tx(plant)
+    ghost_id = await deploy_node.ctx.tx(plant)
     await deploy_node.supervisor.watch_instances()
 
     async def status(session):
@@ -115,4 +115,4 @@ async def test_an_instance_a_lost_worker_was_starting_is_cleaned_up(deploy_node,
             await session.execute(select(Instance.status).where(Instance.id == ghost_id))
         ).scalar()
 
-    assert await deploy_node.rt.tx(status) == "failed"
+    assert await deploy_node.ctx.tx(status) == "failed"

@@ -20,7 +20,7 @@ from berth_common.errors import (
 from berth_common.pagination import Page, PageDep
 from berth_common.security import AdminUser, require_role
 from berth_deploy.admin import service
-from berth_deploy.admin.schemas import RuntimeOut, SuspendIn
+from berth_deploy.admin.schemas import Isolation, SuspendIn
 from berth_deploy.apps import service as apps
 from berth_deploy.apps.api import AppStatus, Search, TemplateKey
 from berth_deploy.apps.schemas import AppDetail, AppOut
@@ -42,9 +42,10 @@ router = APIRouter(
 ACCEPTED = {"status_code": status.HTTP_202_ACCEPTED, "response_model": OperationOut}
 
 
-@router.get("/runtime", response_model=RuntimeOut)
-async def get_runtime(settings: SettingsDep) -> RuntimeOut:
-    return service.runtime(settings)
+# the path keeps its name: the admin panel reads it
+@router.get("/runtime", response_model=Isolation)
+async def get_isolation(settings: SettingsDep) -> Isolation:
+    return service.isolation(settings)
 
 
 @router.get("/apps", response_model=Page[AppOut], responses=error_responses(Unprocessable))

@@ -14,7 +14,7 @@ class SuspendIn(BaseModel):
         return CONTROL.sub(" ", self.reason)
 
 
-class RuntimeOut(BaseModel):
+class Isolation(BaseModel):
     """How this platform runs tenants' code, for the admin panel's warnings."""
 
     network_isolation: bool

@@ -17,8 +17,8 @@ from berth_deploy.operations.dao import InstanceDAO, ReleaseDAO
 from berth_deploy.operations.executor import Cancelled
 from berth_deploy.operations.lifecycle import CANCELLED_BY, LIVE_INSTANCE, SERVING_INSTANCE
 from berth_deploy.operations.service import set_status
-from berth_deploy.runtime.driver import ProcessHandle
-from berth_deploy.runtime.ports import pick_port
+from berth_deploy.sandbox.driver import ProcessHandle
+from berth_deploy.sandbox.ports import pick_port
 
 
 @dataclass(frozen=True)

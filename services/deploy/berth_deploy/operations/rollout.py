@@ -15,13 +15,13 @@ import httpx
 
 from berth_deploy import events
 from berth_deploy.operations import records
-from berth_deploy.operations.executor import Cancelled, Job, Runtime, StepFailed
+from berth_deploy.operations.executor import Cancelled, Job, NodeContext, StepFailed
 from berth_deploy.operations.records import InstanceRef
-from berth_deploy.runtime.cgroups import Limits
-from berth_deploy.runtime.driver import ProcessHandle, ProcessSpec
-from berth_deploy.runtime.health import HealthCheck, probe_http
-from berth_deploy.runtime.layout import AppPaths
-from berth_deploy.runtime.sandbox import SandboxUnavailable
+from berth_deploy.sandbox.bubblewrap import SandboxUnavailable
+from berth_deploy.sandbox.cgroups import Limits
+from berth_deploy.sandbox.driver import ProcessHandle, ProcessSpec
+from berth_deploy.sandbox.health import HealthCheck, probe_http
+from berth_deploy.sandbox.layout import AppPaths
 
 START_ATTEMPTS = 3
 RUN_PATH = "/app/.venv/bin:/app/node_modules/.bin:/usr/local/bin:/usr/bin:/bin"
@@ -63,7 +63,7 @@ def run_env(template: dict, values: dict[str, str], port: int | None) -> dict[st
 
 
 async def spawn(
-    rt: Runtime,
+    ctx: NodeContext,
     *,
     app: dict,
     template: dict,
@@ -76,7 +76,7 @@ async def spawn(
     """Start the instance's process in its sandbox, detached (it outlives the caller)."""
     command = run_command(app, template, paths.release(release_id))
     where = f" on port {instance.port}" if instance.port else ""
-    rt.logs.note(log, f"starting instance {instance.id}{where}: {command}")
+    ctx.logs.note(log, f"starting instance {instance.id}{where}: {command}")
     spec = ProcessSpec(
         name=instance.name,
         command=command,
@@ -87,15 +87,15 @@ async def spawn(
         limits=Limits(app["memory_mb"], app["cpu_millis"], app["pids_max"]),
         port=instance.port,
     )
-    return await rt.driver.launch(spec)
+    return await ctx.driver.launch(spec)
 
 
 async def launch(
     job: Job, instance: InstanceRef, release_id: uuid.UUID, log: Path
 ) -> ProcessHandle:
-    plain = await job.tx(records.load_env, cipher=job.rt.cipher, app_id=job.app_id)
+    plain = await job.tx(records.load_env, cipher=job.ctx.cipher, app_id=job.app_id)
     handle = await spawn(
-        job.rt,
+        job.ctx,
         app=job.app,
         template=job.template,
         paths=job.paths,
@@ -117,7 +117,7 @@ async def wait_healthy(job: Job, handle: ProcessHandle, port: int | None) -> str
     async with httpx.AsyncClient() as client:
         while time.monotonic() < deadline:
             job.checkpoint()
-            if not job.rt.driver.alive(handle):
+            if not job.ctx.driver.alive(handle):
                 return "exited"
             if check.type == "process" or port is None:
                 if time.monotonic() - started >= check.stable_seconds:
@@ -136,7 +136,7 @@ async def wait_healthy(job: Job, handle: ProcessHandle, port: int | None) -> str
 async def wait_exit_status(job: Job, handle: ProcessHandle, seconds: float = 3.0):
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
-        status = job.rt.driver.exit_status(handle.name)
+        status = job.ctx.driver.exit_status(handle.name)
         if status is not None:
             return status
         await job.sleep(0.05)
@@ -145,7 +145,7 @@ async def wait_exit_status(job: Job, handle: ProcessHandle, seconds: float = 3.0
 
 async def start_instance(job: Job, release_id: uuid.UUID, log: Path) -> InstanceRef:
     """A new healthy instance of the release; a process that keeps exiting is a crash loop."""
-    settings = job.rt.settings
+    settings = job.ctx.settings
     instance = await job.tx(
         records.create_instance,
         app_id=job.app_id,
@@ -166,7 +166,7 @@ async def start_instance(job: Job, release_id: uuid.UUID, log: Path) -> Instance
         try:
             outcome = await wait_healthy(job, handle, instance.port)
         except (Cancelled, StepFailed, Exception):
-            await job.rt.driver.stop(handle, settings.stop_grace_seconds)
+            await job.ctx.driver.stop(handle, settings.stop_grace_seconds)
             await end_instance(job, instance, "failed", "did not start", None)
             raise
         if outcome is None:
@@ -192,8 +192,8 @@ async def start_instance(job: Job, release_id: uuid.UUID, log: Path) -> Instance
 async def end_instance(
     job: Job, instance: InstanceRef, status: str, reason: str, event_key: str | None
 ) -> None:
-    exit_status = job.rt.driver.exit_status(instance.name)
-    job.rt.driver.forget(instance.name)
+    exit_status = job.ctx.driver.exit_status(instance.name)
+    job.ctx.driver.forget(instance.name)
     await job.tx(
         records.instance_ended,
         app_id=job.app_id,
@@ -209,8 +209,8 @@ async def stop_instances(
     job: Job, instances: list[InstanceRef], event_key: str, reason: str
 ) -> None:
     """Out of the route first (Traefik confirms), then SIGTERM, grace, SIGKILL."""
-    settings = job.rt.settings
-    routes = job.rt.routes
+    settings = job.ctx.settings
+    routes = job.ctx.routes
     slug = job.app["slug"]
     for snapshot in instances:
         instance = await job.tx(records.instance_stopping, instance_id=snapshot.id)
@@ -220,7 +220,7 @@ async def stop_instances(
             routes.remove(slug)
             await routes.wait(slug, instance.id, served=False, within=settings.route_wait_seconds)
         if instance.handle is not None:
-            await job.rt.driver.stop(instance.handle, settings.stop_grace_seconds)
+            await job.ctx.driver.stop(instance.handle, settings.stop_grace_seconds)
         await end_instance(job, instance, "stopped", reason, event_key)
 
 
@@ -228,12 +228,12 @@ async def switch_to(
     job: Job, instance: InstanceRef, release_id: uuid.UUID, old: list[InstanceRef]
 ) -> None:
     """Route to the new instance (web apps) and make it the app's live one."""
-    settings = job.rt.settings
+    settings = job.ctx.settings
     if job.web:
         job.cancellable = False
         await job.step("route")
         await job.tx(records.instance_routed, instance_id=instance.id)
-        routes = job.rt.routes
+        routes = job.ctx.routes
         slug = job.app["slug"]
         routes.publish(slug, instance.port, instance.id)
         if not await routes.wait(
@@ -255,14 +255,14 @@ async def switch_to(
 
 
 async def rollout(job: Job, release_id: uuid.UUID) -> None:
-    settings = job.rt.settings
+    settings = job.ctx.settings
     number = await job.tx(records.release_number, release_id=release_id)
-    log = job.rt.logs.path(job.app_id, release_id, "run")
-    job.rt.logs.prepare(job.app_id, release_id)
+    log = job.ctx.logs.path(job.app_id, release_id, "run")
+    job.ctx.logs.prepare(job.app_id, release_id)
     job.log_path = log
     for leftover in await job.tx(records.leftovers, op_id=job.claim.op_id):
         if leftover.handle is not None:
-            await job.rt.driver.stop(leftover.handle, 1.0)
+            await job.ctx.driver.stop(leftover.handle, 1.0)
         await end_instance(job, leftover, "failed", "left by a lost worker", None)
     old = await job.tx(records.serving, app_id=job.app_id)
     replaced = f"replaced by release #{number}"
