@@ -27,7 +27,7 @@ from berth_deploy.operations import leases
 from berth_deploy.operations.executor import NodeContext, run_claim
 from berth_deploy.operations.flows import FLOWS
 from berth_deploy.operations.records import InstanceRef
-from berth_deploy.supervisor import Supervisor
+from berth_deploy.supervisor.agent import Supervisor
 
 __all__ = [
     "deploy_app",

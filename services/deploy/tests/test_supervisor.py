@@ -2,6 +2,7 @@
 fails the app (and billing hears the instance stopped), route files are reconciled, and an
 instance a lost worker was starting is cleaned up."""
 
+import asyncio
 import os
 import signal
 import uuid
@@ -14,6 +15,7 @@ from fixtures_deploy import app_state, ask, new_app, outbox_events, until
 from sqlalchemy import select, update
 
 from berth_deploy.models import Instance
+from berth_deploy.supervisor.__main__ import Leadership
 
 
 @pytest.fixture
@@ -116,3 +118,24 @@ async def test_an_instance_a_lost_worker_was_starting_is_cleaned_up(deploy_node,
         ).scalar()
 
     assert await deploy_node.ctx.tx(status) == "failed"
+
+
+async def test_one_supervisor_per_node_leads_and_a_second_stands_by(deploy_node):
+    node = f"lead-{uuid.uuid4().hex[:8]}"
+    first = Leadership(deploy_node.worker, node)
+    second = Leadership(deploy_node.worker, node)
+    try:
+        assert await first.held() is True
+        assert await first.held() is True  # the next tick checks the same connection
+        assert await second.held() is False
+        assert first.conn is not None
+        await first.conn.invalidate()  # the leader's database session ends (it died)
+        first.conn = None
+        for _ in range(50):
+            if await second.held():
+                break
+            await asyncio.sleep(0.1)
+        assert second.conn is not None
+    finally:
+        await first.drop()
+        await second.drop()

@@ -1,39 +1,17 @@
-"""The deploy node supervisor: `python -m berth_deploy.supervisor` (one per node).
+"""The supervisor's tick: leases reaped, this node's instances watched, routes reconciled."""
 
-Every second or so it
-- watches this node's instances: adopts live processes (after a worker or supervisor
-  restart nothing is restarted that still runs), restarts crashed ones with backoff, fails
-  crash loops, cleans up instances a lost worker was starting;
-- reaps expired operation leases (a worker died mid-step): retry or fail with a reason, and
-  kill the process group the dead worker left;
-- reconciles Traefik route files with the instances that should be routed.
-
-Why a process of its own and not a beat task: it must keep ticking while builds fill every
-worker slot (a crash loop or a dead worker is noticed in seconds, not after the next build),
-and it is the node's agent (like a kubelet): it acts on this node's processes and files.
-Exactly one is active per node: it holds a PostgreSQL advisory lock; a second one waits as a
-hot standby.
-"""
-
-import asyncio
-import signal
-import time
 from datetime import UTC, datetime
 
 from loguru import logger
-from sqlalchemy import text
 
-from berth_common.logging import configure_logging
 from berth_common.worker import WorkerRuntime
-from berth_deploy import supervision
-from berth_deploy.config import DeploySettings, get_settings
-from berth_deploy.models import SCHEMA, Base
-from berth_deploy.node import build_node_context
+from berth_deploy.config import DeploySettings
 from berth_deploy.operations import leases, records
 from berth_deploy.operations.executor import NodeContext
 from berth_deploy.operations.rollout import spawn
 from berth_deploy.sandbox.layout import AppPaths
 from berth_deploy.sandbox.local import read_stat
+from berth_deploy.supervisor import service
 
 RECONCILE_EVERY = 5
 
@@ -65,7 +43,7 @@ class Supervisor:
         return stat is not None and stat[1] not in ("Z", "X")
 
     async def watch_instances(self) -> None:
-        rows = await self.ctx.tx(supervision.watched, node=self.settings.node_name)
+        rows = await self.ctx.tx(service.watched, node=self.settings.node_name)
         if not self.adopted_logged:
             live = [
                 w for w in rows if w.instance.handle and self.ctx.driver.alive(w.instance.handle)
@@ -83,12 +61,12 @@ class Supervisor:
             except Exception:
                 logger.bind(instance_id=str(w.instance.id)).exception("supervising failed")
 
-    def _paths(self, w: supervision.Watched) -> AppPaths:
+    def _paths(self, w: service.Watched) -> AppPaths:
         return AppPaths(
             self.settings.data_dir, w.app["id"], self.settings.uid_base + w.app["run_uid"]
         )
 
-    async def _check_running(self, w: supervision.Watched) -> None:
+    async def _check_running(self, w: service.Watched) -> None:
         handle = w.instance.handle
         if handle is None or self.ctx.driver.alive(handle):
             return
@@ -97,7 +75,7 @@ class Supervisor:
             return  # the monitor has not written the exit status yet
         s = self.settings
         decision = await self.ctx.tx(
-            supervision.crashed,
+            service.crashed,
             instance_id=w.instance.id,
             pid=handle.pid,
             exit_status=status,
@@ -124,7 +102,7 @@ class Supervisor:
                 f"within {s.crash_loop_window_seconds}s)",
             )
 
-    async def _restart_when_due(self, w: supervision.Watched) -> None:
+    async def _restart_when_due(self, w: service.Watched) -> None:
         if w.next_restart_at is not None and w.next_restart_at > datetime.now(UTC):
             return
         plain = await self.ctx.tx(records.load_env, cipher=self.ctx.cipher, app_id=w.app["id"])
@@ -144,17 +122,17 @@ class Supervisor:
                 log=log,
             )
 
-        await self.ctx.tx(supervision.relaunched, instance_id=w.instance.id, spawn=start)
+        await self.ctx.tx(service.relaunched, instance_id=w.instance.id, spawn=start)
 
-    async def _clean_abandoned(self, w: supervision.Watched) -> None:
+    async def _clean_abandoned(self, w: service.Watched) -> None:
         if w.instance.handle is not None:
             await self.ctx.driver.stop(w.instance.handle, 1.0)
         self.ctx.driver.forget(w.instance.name)
-        if await self.ctx.tx(supervision.abandoned, instance_id=w.instance.id):
+        if await self.ctx.tx(service.abandoned, instance_id=w.instance.id):
             logger.bind(instance_id=str(w.instance.id)).warning("abandoned instance cleaned up")
 
     async def reconcile_routes(self) -> None:
-        want = await self.ctx.tx(supervision.routed, node=self.settings.node_name)
+        want = await self.ctx.tx(service.routed, node=self.settings.node_name)
         routes = self.ctx.routes
         published = routes.published()
         for slug, instance_id in published.items():
@@ -172,65 +150,3 @@ class Supervisor:
             if slug not in published and running:
                 routes.publish(slug, running[-1][1], running[-1][0])
                 logger.info("route of {} restored", slug)
-
-
-async def hold_leadership(worker: WorkerRuntime, node: str):
-    """A connection holding this node's supervisor lock, or None (another one is active)."""
-    conn = await worker.db.engine.connect()
-    got = (
-        await conn.execute(
-            text("SELECT pg_try_advisory_lock(hashtext(:key))"),
-            {"key": f"berth-deploy-supervisor:{node}"},
-        )
-    ).scalar()
-    await conn.commit()
-    if got:
-        return conn
-    await conn.close()
-    return None
-
-
-async def main() -> None:
-    settings = get_settings()
-    configure_logging("deploy-supervisor", settings.log_level, settings.log_json)
-    worker = WorkerRuntime(settings, SCHEMA, Base.metadata)
-    ctx = build_node_context(settings, worker.in_transaction)
-    supervisor = Supervisor(settings, worker, ctx)
-    stopping = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stopping.set)
-    lock = None
-    logger.info("deploy supervisor on node {}", settings.node_name)
-    while not stopping.is_set():
-        started = time.monotonic()
-        try:
-            if lock is None:
-                lock = await hold_leadership(worker, settings.node_name)
-                if lock is None:
-                    logger.info("another supervisor is active on this node: standing by")
-            else:
-                await lock.execute(text("SELECT 1"))
-            if lock is not None:
-                await supervisor.tick()
-        except Exception as exc:
-            logger.warning("supervisor tick failed: {}", type(exc).__name__)
-            if lock is not None:
-                try:
-                    await lock.close()
-                except Exception:  # noqa: S110 - the connection is already gone
-                    pass
-                lock = None
-        pause = settings.supervise_interval_seconds - (time.monotonic() - started)
-        try:
-            await asyncio.wait_for(stopping.wait(), max(0.05, pause))
-        except TimeoutError:
-            pass
-    if lock is not None:
-        await lock.close()
-    await worker.db.dispose()
-    logger.info("deploy supervisor stopped (apps keep running)")
-
-
-if __name__ == "__main__":
-    asyncio.run(main())
