@@ -13,17 +13,16 @@ import asyncio
 import uuid
 
 from loguru import logger
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from berth_common.logging import configure_logging
 from berth_common.worker import WorkerRuntime
 from berth_deploy import events
 from berth_deploy.config import get_settings
-from berth_deploy.models import SCHEMA, App, Base, Instance
+from berth_deploy.models import SCHEMA, Base
 from berth_deploy.node import build_node_context
 from berth_deploy.operations import records
-from berth_deploy.operations.lifecycle import LIVE_INSTANCE
+from berth_deploy.operations.dao import InstanceDAO
 from berth_deploy.operations.records import InstanceRef
 
 DRAINED = "node drained"
@@ -32,12 +31,8 @@ DRAINED = "node drained"
 async def node_instances(
     session: AsyncSession, *, node: str
 ) -> list[tuple[InstanceRef, uuid.UUID, str]]:
-    stmt = (
-        select(Instance, App.slug)
-        .join(App, App.id == Instance.app_id)
-        .where(Instance.node == node, Instance.status.in_(LIVE_INSTANCE))
-    )
-    return [(InstanceRef.of(i), i.app_id, slug) for i, slug in (await session.execute(stmt)).all()]
+    found = await InstanceDAO(session).live_on_node_with_slugs(node)
+    return [(InstanceRef.of(i), i.app_id, slug) for i, slug in found]
 
 
 async def drain(grace: float) -> int:

@@ -41,6 +41,9 @@ class AppDAO(BaseDAO[App]):
         result = await self.session.execute(stmt.execution_options(populate_existing=True))
         return result.scalars().first()
 
+    async def status_of(self, app_id: uuid.UUID) -> str | None:
+        return (await self.session.execute(select(App.status).where(App.id == app_id))).scalar()
+
     async def slug_in_use(self, slug: str) -> bool:
         return await self.get_by(App.slug == slug, App.status != "deleted") is not None
 

@@ -4,7 +4,6 @@ import uuid
 from datetime import timedelta
 from urllib.parse import urlsplit
 
-from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -23,7 +22,7 @@ from berth_deploy.apps.schemas import (
 from berth_deploy.config import DeploySettings
 from berth_deploy.env.service import EnvCipher, set_vars
 from berth_deploy.models import App, Release, Template
-from berth_deploy.operations.dao import InstanceDAO
+from berth_deploy.operations.dao import InstanceDAO, ReleaseDAO
 from berth_deploy.plans import AppQuota, PlanCatalog
 from berth_deploy.sandbox.git import normalise_repo_url, resolve_public
 from berth_deploy.templates.dao import TemplateDAO
@@ -182,16 +181,10 @@ async def list_apps(
     )
 
 
-async def _process_types(session: AsyncSession) -> dict[str, str]:
-    rows = await session.execute(select(Template.key, Template.process_type))
-    return dict(rows.all())
-
-
 async def _releases(session: AsyncSession, ids: set[uuid.UUID]) -> dict[uuid.UUID, Release]:
     if not ids:
         return {}
-    rows = await session.execute(select(Release).where(Release.id.in_(ids)))
-    return {r.id: r for r in rows.scalars().all()}
+    return {r.id: r for r in await ReleaseDAO(session).by_ids(ids)}
 
 
 def _out(settings: DeploySettings, app: App, process_type: str, release: Release | None) -> dict:
@@ -225,7 +218,7 @@ def _out(settings: DeploySettings, app: App, process_type: str, release: Release
 async def app_outs(
     session: AsyncSession, settings: DeploySettings, apps: list[App]
 ) -> list[AppOut]:
-    kinds = await _process_types(session)
+    kinds = await TemplateDAO(session).process_types()
     releases = await _releases(
         session, {a.current_release_id for a in apps if a.current_release_id}
     )
@@ -240,7 +233,7 @@ async def app_outs(
 
 
 async def app_detail(session: AsyncSession, settings: DeploySettings, app: App) -> AppDetail:
-    kinds = await _process_types(session)
+    kinds = await TemplateDAO(session).process_types()
     release = await session.get(Release, app.current_release_id) if app.current_release_id else None
     instances = await InstanceDAO(session).recent(app.id)
     return AppDetail(

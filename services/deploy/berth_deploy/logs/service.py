@@ -15,7 +15,6 @@ from datetime import timedelta
 
 import anyio
 from loguru import logger
-from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from berth_common.errors import NotFound, RateLimited, Unprocessable
@@ -24,9 +23,8 @@ from berth_deploy.env.service import EnvCipher, secret_values
 from berth_deploy.logs.dao import LogStreamDAO
 from berth_deploy.logs.schemas import LogLineOut, LogPage
 from berth_deploy.logs.store import LogStore, scrub, scrub_list
-from berth_deploy.models import App, Instance, Release
-from berth_deploy.operations.dao import ReleaseDAO
-from berth_deploy.operations.lifecycle import LIVE_INSTANCE
+from berth_deploy.models import App, Release
+from berth_deploy.operations.dao import InstanceDAO, ReleaseDAO
 
 KEEPALIVE_SECONDS = 15.0
 POLL_SECONDS = 0.25
@@ -126,10 +124,7 @@ async def _still_writing(
         if kind == "build":
             release = await session.get(Release, release_id)
             return release is not None and release.status == "building"
-        stmt = select(func.count()).where(
-            Instance.release_id == release_id, Instance.status.in_(LIVE_INSTANCE)
-        )
-        return (await session.execute(stmt)).scalar_one() > 0
+        return await InstanceDAO(session).release_has_live(release_id)
 
 
 def _event(event_id: int, data: str) -> str:

@@ -2,11 +2,13 @@
 
 import uuid
 from collections.abc import Iterable
+from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import Row, func, select, text, update
 
 from berth_common.dao import BaseDAO
-from berth_deploy.models import Instance, Operation, Release
+from berth_deploy.models import App, Instance, Operation, Release
 from berth_deploy.operations.lifecycle import ACTIVE_OPERATION, LIVE_INSTANCE
 
 
@@ -42,6 +44,51 @@ class OperationDAO(BaseDAO[Operation]):
         )
         return (await self.session.execute(stmt)).scalars().first()
 
+    async def renew_lease(
+        self, op_id: uuid.UUID, owner: str, lease_seconds: int, pgid: int | None
+    ) -> Row[tuple[datetime | None, str | None, uuid.UUID]] | None:
+        """(cancel requested at, cancel reason, app id) when `owner` still holds the lease."""
+        t = Operation.__table__
+        stmt = (
+            update(t)
+            .where(t.c.id == op_id, t.c.lease_owner == owner, t.c.status == "running")
+            .values(
+                lease_expires_at=func.now() + timedelta(seconds=lease_seconds),
+                heartbeat_at=func.now(),
+                step_pgid=pgid,
+            )
+            .returning(t.c.cancel_requested_at, t.c.cancel_reason, t.c.app_id)
+        )
+        return (await self.session.execute(stmt)).first()
+
+    async def set_step(self, op_id: uuid.UUID, owner: str, step: str, **values: Any) -> bool:
+        """False when `owner` no longer holds the lease."""
+        t = Operation.__table__
+        stmt = (
+            update(t)
+            .where(t.c.id == op_id, t.c.lease_owner == owner, t.c.status == "running")
+            .values(step=step, **values)
+            .returning(t.c.id)
+        )
+        return (await self.session.execute(stmt)).first() is not None
+
+    async def lock_build_slots(self, node: str) -> None:
+        """Until the transaction ends: the node's build slots are counted and taken in turn."""
+        await self.session.execute(
+            text("SELECT pg_advisory_xact_lock(hashtext(:key))"),
+            {"key": f"berth-deploy-builds:{node}"},
+        )
+
+    async def builds_running(self, node: str, *, other_than: uuid.UUID) -> int:
+        stmt = select(func.count()).where(
+            Operation.status == "running",
+            Operation.lease_node == node,
+            Operation.step.in_(("clone", "build")),
+            Operation.lease_expires_at > func.now(),
+            Operation.id != other_than,
+        )
+        return (await self.session.execute(stmt)).scalar_one()
+
     async def expired(self, limit: int = 50) -> list[Operation]:
         stmt = (
             select(Operation)
@@ -69,6 +116,10 @@ class ReleaseDAO(BaseDAO[Release]):
     async def latest(self, app_id: uuid.UUID) -> Release | None:
         stmt = select(Release).where(Release.app_id == app_id).order_by(Release.number.desc())
         return (await self.session.execute(stmt.limit(1))).scalars().first()
+
+    async def by_ids(self, ids: Iterable[uuid.UUID]) -> list[Release]:
+        stmt = select(Release).where(Release.id.in_(list(ids)))
+        return list((await self.session.execute(stmt)).scalars().all())
 
     async def ready(self, app_id: uuid.UUID) -> list[Release]:
         stmt = (
@@ -109,6 +160,26 @@ class InstanceDAO(BaseDAO[Instance]):
 
     async def on_node(self, node: str, statuses: Iterable[str]) -> list[Instance]:
         stmt = select(Instance).where(Instance.node == node, Instance.status.in_(list(statuses)))
+        return list((await self.session.execute(stmt)).scalars().all())
+
+    async def release_has_live(self, release_id: uuid.UUID) -> bool:
+        stmt = select(func.count()).where(
+            Instance.release_id == release_id, Instance.status.in_(LIVE_INSTANCE)
+        )
+        return (await self.session.execute(stmt)).scalar_one() > 0
+
+    async def live_on_node_with_slugs(self, node: str) -> list[tuple[Instance, str]]:
+        """This node's live instances, each with its app's slug."""
+        stmt = (
+            select(Instance, App.slug)
+            .join(App, App.id == Instance.app_id)
+            .where(Instance.node == node, Instance.status.in_(LIVE_INSTANCE))
+        )
+        return [(i, slug) for i, slug in (await self.session.execute(stmt)).all()]
+
+    async def starting_for(self, op_id: uuid.UUID) -> list[Instance]:
+        """Instances an operation was starting (an earlier, lost attempt of it)."""
+        stmt = select(Instance).where(Instance.operation_id == op_id, Instance.status == "starting")
         return list((await self.session.execute(stmt)).scalars().all())
 
     async def ports_taken(self, node: str) -> set[int]:

@@ -11,7 +11,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from loguru import logger
-from sqlalchemy import func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from berth_deploy.apps.dao import AppDAO
@@ -114,38 +113,20 @@ async def heartbeat(
     pgid: int | None,
 ) -> CancelRequest | None:
     """Renew the lease; the cancel request, if one was made. LeaseLost when it is not ours."""
-    t = Operation.__table__
-    stmt = (
-        update(t)
-        .where(t.c.id == op_id, t.c.lease_owner == owner, t.c.status == "running")
-        .values(
-            lease_expires_at=func.now() + timedelta(seconds=lease_seconds),
-            heartbeat_at=func.now(),
-            step_pgid=pgid,
-        )
-        .returning(t.c.cancel_requested_at, t.c.cancel_reason, t.c.app_id)
-    )
-    row = (await session.execute(stmt)).first()
+    row = await OperationDAO(session).renew_lease(op_id, owner, lease_seconds, pgid)
     if row is None:
         raise LeaseLost(str(op_id))
     requested_at, reason, app_id = row
     if requested_at is None:
         return None
-    app_status = (await session.execute(select(App.status).where(App.id == app_id))).scalar()
+    app_status = await AppDAO(session).status_of(app_id)
     return CancelRequest(reason or CANCELLED_BY_REQUEST, forced=app_status == "deleting")
 
 
 async def set_step(
     session: AsyncSession, *, op_id: uuid.UUID, owner: str, step: str, **values: Any
 ) -> None:
-    t = Operation.__table__
-    stmt = (
-        update(t)
-        .where(t.c.id == op_id, t.c.lease_owner == owner, t.c.status == "running")
-        .values(step=step, **values)
-        .returning(t.c.id)
-    )
-    if (await session.execute(stmt)).first() is None:
+    if not await OperationDAO(session).set_step(op_id, owner, step, **values):
         raise LeaseLost(str(op_id))
 
 
@@ -153,22 +134,9 @@ async def take_build_slot(
     session: AsyncSession, *, op_id: uuid.UUID, owner: str, node: str, limit: int
 ) -> bool:
     """Enter the clone/build steps if fewer than `limit` builds run on this node."""
-    await session.execute(
-        text("SELECT pg_advisory_xact_lock(hashtext(:key))"),
-        {"key": f"berth-deploy-builds:{node}"},
-    )
-    busy = (
-        await session.execute(
-            select(func.count()).where(
-                Operation.status == "running",
-                Operation.lease_node == node,
-                Operation.step.in_(("clone", "build")),
-                Operation.lease_expires_at > func.now(),
-                Operation.id != op_id,
-            )
-        )
-    ).scalar_one()
-    if busy >= limit:
+    ops = OperationDAO(session)
+    await ops.lock_build_slots(node)
+    if await ops.builds_running(node, other_than=op_id) >= limit:
         return False
     await set_step(session, op_id=op_id, owner=owner, step="clone")
     return True

@@ -5,7 +5,6 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -142,8 +141,7 @@ async def serving(session: AsyncSession, *, app_id: uuid.UUID) -> list[InstanceR
 
 async def leftovers(session: AsyncSession, *, op_id: uuid.UUID) -> list[InstanceRef]:
     """Instances an earlier, lost attempt of this operation was starting."""
-    stmt = select(Instance).where(Instance.operation_id == op_id, Instance.status == "starting")
-    return [InstanceRef.of(i) for i in (await session.execute(stmt)).scalars().all()]
+    return [InstanceRef.of(i) for i in await InstanceDAO(session).starting_for(op_id)]
 
 
 async def create_instance(
