@@ -19,11 +19,12 @@ from berth_common.logging import configure_logging
 from berth_common.worker import WorkerRuntime
 from berth_deploy import events
 from berth_deploy.config import get_settings
+from berth_deploy.instances import service as instances
+from berth_deploy.instances.dao import InstanceDAO
+from berth_deploy.instances.service import InstanceRef
 from berth_deploy.models import SCHEMA, Base
 from berth_deploy.node import build_node_context
-from berth_deploy.operations import records
-from berth_deploy.operations.dao import InstanceDAO
-from berth_deploy.operations.records import InstanceRef
+from berth_deploy.operations import service as operations
 
 DRAINED = "node drained"
 
@@ -48,7 +49,7 @@ async def drain(grace: float) -> int:
             await ctx.driver.stop(instance.handle, grace)
         ctx.driver.forget(instance.name)
         await ctx.tx(
-            records.instance_ended,
+            instances.instance_ended,
             app_id=app_id,
             instance_id=instance.id,
             status="stopped",
@@ -57,8 +58,10 @@ async def drain(grace: float) -> int:
         )
         apps.add(app_id)
     for app_id in apps:
-        await ctx.tx(records.move_app, app_id=app_id, status="stopping", when=("running", "failed"))
-        await ctx.tx(records.move_app, app_id=app_id, status="stopped", when=("stopping",))
+        await ctx.tx(
+            operations.move_app, app_id=app_id, status="stopping", when=("running", "failed")
+        )
+        await ctx.tx(operations.move_app, app_id=app_id, status="stopped", when=("stopping",))
     logger.info("drained {} instance(s) of {} app(s)", len(found), len(apps))
     if worker._relay is not None:
         await worker._relay.publisher.close()

@@ -21,12 +21,12 @@ from berth_common.testing.plugin import app_client, trust_keys
 from berth_common.testing.processes import ManagedProcess, free_port, http_ok
 from berth_common.worker import WorkerRuntime
 from berth_deploy.config import DeploySettings
+from berth_deploy.instances.service import InstanceRef
 from berth_deploy.models import SCHEMA, Base
 from berth_deploy.node import build_node_context
 from berth_deploy.operations import leases
 from berth_deploy.operations.executor import NodeContext, run_claim
 from berth_deploy.operations.flows import FLOWS
-from berth_deploy.operations.records import InstanceRef
 from berth_deploy.supervisor.agent import Supervisor
 
 __all__ = [

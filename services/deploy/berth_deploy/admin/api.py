@@ -27,7 +27,7 @@ from berth_deploy.apps.schemas import AppDetail, AppOut
 from berth_deploy.deps import CipherDep, LogStoreDep, SettingsDep, actor_id
 from berth_deploy.logs import api as logs_api
 from berth_deploy.logs.schemas import LogKind, LogPage
-from berth_deploy.operations import queries
+from berth_deploy.operations import service as operations
 from berth_deploy.operations.schemas import OperationOut
 from berth_deploy.operations.service import request_operation
 from berth_deploy.templates.dao import TemplateDAO
@@ -119,7 +119,7 @@ async def list_operations(
     app_id: uuid.UUID, session: SessionDep, params: PageDep
 ) -> Page[OperationOut]:
     await apps.get_app(session, app_id, None)
-    ops, total = await queries.list_operations(session, app_id, params, None)
+    ops, total = await operations.list_operations(session, app_id, params, None)
     return Page.build([OperationOut.of(o) for o in ops], total, params)
 
 

@@ -21,9 +21,10 @@ from berth_deploy.apps.schemas import (
 )
 from berth_deploy.config import DeploySettings
 from berth_deploy.env.service import EnvCipher, set_vars
+from berth_deploy.instances.dao import InstanceDAO
 from berth_deploy.models import App, Release, Template
-from berth_deploy.operations.dao import InstanceDAO, ReleaseDAO
 from berth_deploy.plans import AppQuota, PlanCatalog
+from berth_deploy.releases.dao import ReleaseDAO
 from berth_deploy.sandbox.git import normalise_repo_url, resolve_public
 from berth_deploy.templates.dao import TemplateDAO
 

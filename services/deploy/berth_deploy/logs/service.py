@@ -20,11 +20,12 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from berth_common.errors import NotFound, RateLimited, Unprocessable
 from berth_deploy.config import DeploySettings
 from berth_deploy.env.service import EnvCipher, secret_values
+from berth_deploy.instances.dao import InstanceDAO
 from berth_deploy.logs.dao import LogStreamDAO
 from berth_deploy.logs.schemas import LogLineOut, LogPage
 from berth_deploy.logs.store import LogStore, scrub, scrub_list
 from berth_deploy.models import App, Release
-from berth_deploy.operations.dao import InstanceDAO, ReleaseDAO
+from berth_deploy.releases.dao import ReleaseDAO
 
 KEEPALIVE_SECONDS = 15.0
 POLL_SECONDS = 0.25

@@ -11,7 +11,8 @@ from berth_common.pagination import Page, PageDep
 from berth_common.security import current_user
 from berth_deploy.apps.service import get_app
 from berth_deploy.deps import OwnerId
-from berth_deploy.operations import queries
+from berth_deploy.operations import service as operations
+from berth_deploy.operations.lifecycle import DEPLOY_KINDS
 from berth_deploy.operations.schemas import (
     DeploymentCreate,
     OperationOut,
@@ -19,6 +20,7 @@ from berth_deploy.operations.schemas import (
     RollbackIn,
 )
 from berth_deploy.operations.service import cancel_operation, request_operation
+from berth_deploy.releases import service as releases
 
 router = APIRouter(
     prefix="/api/deploy/v1/apps/{app_id}",
@@ -50,7 +52,7 @@ async def list_deployments(
     app_id: uuid.UUID, owner: OwnerId, session: SessionDep, params: PageDep
 ) -> Page[OperationOut]:
     await get_app(session, app_id, owner)
-    ops, total = await queries.list_operations(session, app_id, params, queries.DEPLOYMENT_KINDS)
+    ops, total = await operations.list_operations(session, app_id, params, DEPLOY_KINDS)
     return Page.build([OperationOut.of(o) for o in ops], total, params)
 
 
@@ -59,7 +61,7 @@ async def get_deployment(
     app_id: uuid.UUID, operation_id: uuid.UUID, owner: OwnerId, session: SessionDep
 ) -> OperationOut:
     await get_app(session, app_id, owner)
-    op = await queries.get_operation(session, app_id, operation_id, queries.DEPLOYMENT_KINDS)
+    op = await operations.get_operation(session, app_id, operation_id, DEPLOY_KINDS)
     return OperationOut.of(op)
 
 
@@ -70,7 +72,7 @@ async def cancel_deployment(
     """Queued: cancelled at once. Building or starting: its processes are killed within a
     heartbeat and the app keeps what it ran before."""
     await get_app(session, app_id, owner)
-    await queries.get_operation(session, app_id, operation_id, queries.DEPLOYMENT_KINDS)
+    await operations.get_operation(session, app_id, operation_id, DEPLOY_KINDS)
     return OperationOut.of(await cancel_operation(session, app_id, operation_id))
 
 
@@ -79,7 +81,7 @@ async def list_operations(
     app_id: uuid.UUID, owner: OwnerId, session: SessionDep, params: PageDep
 ) -> Page[OperationOut]:
     await get_app(session, app_id, owner)
-    ops, total = await queries.list_operations(session, app_id, params, None)
+    ops, total = await operations.list_operations(session, app_id, params, None)
     return Page.build([OperationOut.of(o) for o in ops], total, params)
 
 
@@ -88,7 +90,7 @@ async def get_operation(
     app_id: uuid.UUID, operation_id: uuid.UUID, owner: OwnerId, session: SessionDep
 ) -> OperationOut:
     await get_app(session, app_id, owner)
-    return OperationOut.of(await queries.get_operation(session, app_id, operation_id, None))
+    return OperationOut.of(await operations.get_operation(session, app_id, operation_id, None))
 
 
 @router.post("/operations/{operation_id}/cancel", **ACCEPTED, responses=error_responses(Conflict))
@@ -96,7 +98,7 @@ async def cancel(
     app_id: uuid.UUID, operation_id: uuid.UUID, owner: OwnerId, session: SessionDep
 ) -> OperationOut:
     await get_app(session, app_id, owner)
-    await queries.get_operation(session, app_id, operation_id, None)
+    await operations.get_operation(session, app_id, operation_id, None)
     return OperationOut.of(await cancel_operation(session, app_id, operation_id))
 
 
@@ -130,5 +132,5 @@ async def list_releases(
     app_id: uuid.UUID, owner: OwnerId, session: SessionDep, params: PageDep
 ) -> Page[ReleaseOut]:
     app = await get_app(session, app_id, owner)
-    items, total = await queries.list_releases(session, app, params)
+    items, total = await releases.list_releases(session, app, params)
     return Page.build(items, total, params)

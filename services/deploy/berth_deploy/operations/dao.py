@@ -1,4 +1,4 @@
-"""Queries on operations, releases and instances."""
+"""Queries on operations: the per-app queue, leases, build slots."""
 
 import uuid
 from collections.abc import Iterable
@@ -8,8 +8,9 @@ from typing import Any
 from sqlalchemy import Row, func, select, text, update
 
 from berth_common.dao import BaseDAO
-from berth_deploy.models import App, Instance, Operation, Release
-from berth_deploy.operations.lifecycle import ACTIVE_OPERATION, LIVE_INSTANCE
+from berth_common.pagination import PageParams
+from berth_deploy.models import Operation
+from berth_deploy.operations.lifecycle import ACTIVE_OPERATION
 
 
 class OperationDAO(BaseDAO[Operation]):
@@ -20,6 +21,15 @@ class OperationDAO(BaseDAO[Operation]):
 
     async def of_app(self, app_id: uuid.UUID, op_id: uuid.UUID) -> Operation | None:
         return await self.get_by(Operation.id == op_id, Operation.app_id == app_id)
+
+    async def of_app_page(
+        self, app_id: uuid.UUID, params: PageParams, kinds: Iterable[str] | None
+    ) -> tuple[list[Operation], int]:
+        """One page of the app's operations, of `kinds` only when given."""
+        where = [Operation.app_id == app_id]
+        if kinds is not None:
+            where.append(Operation.kind.in_(list(kinds)))
+        return await self.list(params, *where)
 
     async def lock(self, op_id: uuid.UUID) -> Operation | None:
         stmt = select(Operation).where(Operation.id == op_id).with_for_update()
@@ -98,92 +108,3 @@ class OperationDAO(BaseDAO[Operation]):
             .with_for_update(skip_locked=True)
         )
         return list((await self.session.execute(stmt)).scalars().all())
-
-
-class ReleaseDAO(BaseDAO[Release]):
-    model = Release
-    sortable = {"number": Release.number, "created_at": Release.created_at}
-    default_sort = (Release.number.desc(),)
-    not_found_message = "Release not found"
-
-    async def of_app(self, app_id: uuid.UUID, release_id: uuid.UUID) -> Release | None:
-        return await self.get_by(Release.id == release_id, Release.app_id == app_id)
-
-    async def next_number(self, app_id: uuid.UUID) -> int:
-        stmt = select(func.coalesce(func.max(Release.number), 0)).where(Release.app_id == app_id)
-        return (await self.session.execute(stmt)).scalar_one() + 1
-
-    async def latest(self, app_id: uuid.UUID) -> Release | None:
-        stmt = select(Release).where(Release.app_id == app_id).order_by(Release.number.desc())
-        return (await self.session.execute(stmt.limit(1))).scalars().first()
-
-    async def by_ids(self, ids: Iterable[uuid.UUID]) -> list[Release]:
-        stmt = select(Release).where(Release.id.in_(list(ids)))
-        return list((await self.session.execute(stmt)).scalars().all())
-
-    async def ready(self, app_id: uuid.UUID) -> list[Release]:
-        stmt = (
-            select(Release)
-            .where(Release.app_id == app_id, Release.status == "ready")
-            .order_by(Release.number.desc())
-        )
-        return list((await self.session.execute(stmt)).scalars().all())
-
-
-class InstanceDAO(BaseDAO[Instance]):
-    model = Instance
-    default_sort = (Instance.created_at.desc(),)
-
-    async def lock(self, instance_id: uuid.UUID) -> Instance | None:
-        stmt = select(Instance).where(Instance.id == instance_id).with_for_update()
-        result = await self.session.execute(stmt.execution_options(populate_existing=True))
-        return result.scalars().first()
-
-    async def live(
-        self, app_id: uuid.UUID, statuses: Iterable[str] = LIVE_INSTANCE
-    ) -> list[Instance]:
-        stmt = (
-            select(Instance)
-            .where(Instance.app_id == app_id, Instance.status.in_(list(statuses)))
-            .order_by(Instance.created_at)
-        )
-        return list((await self.session.execute(stmt)).scalars().all())
-
-    async def recent(self, app_id: uuid.UUID, limit: int = 10) -> list[Instance]:
-        stmt = (
-            select(Instance)
-            .where(Instance.app_id == app_id)
-            .order_by(Instance.created_at.desc())
-            .limit(limit)
-        )
-        return list((await self.session.execute(stmt)).scalars().all())
-
-    async def on_node(self, node: str, statuses: Iterable[str]) -> list[Instance]:
-        stmt = select(Instance).where(Instance.node == node, Instance.status.in_(list(statuses)))
-        return list((await self.session.execute(stmt)).scalars().all())
-
-    async def release_has_live(self, release_id: uuid.UUID) -> bool:
-        stmt = select(func.count()).where(
-            Instance.release_id == release_id, Instance.status.in_(LIVE_INSTANCE)
-        )
-        return (await self.session.execute(stmt)).scalar_one() > 0
-
-    async def live_on_node_with_slugs(self, node: str) -> list[tuple[Instance, str]]:
-        """This node's live instances, each with its app's slug."""
-        stmt = (
-            select(Instance, App.slug)
-            .join(App, App.id == Instance.app_id)
-            .where(Instance.node == node, Instance.status.in_(LIVE_INSTANCE))
-        )
-        return [(i, slug) for i, slug in (await self.session.execute(stmt)).all()]
-
-    async def starting_for(self, op_id: uuid.UUID) -> list[Instance]:
-        """Instances an operation was starting (an earlier, lost attempt of it)."""
-        stmt = select(Instance).where(Instance.operation_id == op_id, Instance.status == "starting")
-        return list((await self.session.execute(stmt)).scalars().all())
-
-    async def ports_taken(self, node: str) -> set[int]:
-        stmt = select(Instance.port).where(
-            Instance.node == node, Instance.status.in_(LIVE_INSTANCE), Instance.port.is_not(None)
-        )
-        return {p for p in (await self.session.execute(stmt)).scalars().all() if p}

@@ -8,9 +8,13 @@ from pathlib import Path
 import uv
 
 from berth_deploy import events
-from berth_deploy.operations import leases, records
+from berth_deploy.env.service import plain_env
+from berth_deploy.instances import service as instances
+from berth_deploy.operations import leases
+from berth_deploy.operations import service as operations
 from berth_deploy.operations.executor import FlowFn, Job, StepFailed
 from berth_deploy.operations.rollout import rollout, stop_instances
+from berth_deploy.releases import service as releases
 from berth_deploy.sandbox import git
 from berth_deploy.sandbox.cgroups import Limits
 from berth_deploy.sandbox.driver import ProcessSpec
@@ -112,7 +116,9 @@ async def fetch_source(job: Job, release_id, log: Path) -> str | None:
 
 async def build(job: Job) -> object:
     settings = job.ctx.settings
-    release_id, number = await job.tx(records.begin_build, op_id=job.claim.op_id, app_id=job.app_id)
+    release_id, number = await job.tx(
+        releases.begin_build, op_id=job.claim.op_id, app_id=job.app_id
+    )
     job.ctx.logs.prepare(job.app_id, release_id)
     log = job.ctx.logs.path(job.app_id, release_id, "build")
     job.log_path = log
@@ -122,10 +128,10 @@ async def build(job: Job) -> object:
     await asyncio.to_thread(job.paths.prepare)
     sha = await fetch_source(job, release_id, log)
     if sha:
-        await job.tx(records.release_commit, release_id=release_id, commit_sha=sha)
+        await job.tx(releases.release_commit, release_id=release_id, commit_sha=sha)
     source = job.paths.release(release_id)
     await job.step("build")
-    plain = await job.tx(records.load_env, cipher=job.ctx.cipher, app_id=job.app_id)
+    plain = await job.tx(plain_env, cipher=job.ctx.cipher, app_id=job.app_id)
     tools = (Path(uv.find_uv_bin()),)
     limits = Limits(settings.build_memory_mb, 2000, settings.build_pids_max)
     for index, command in enumerate(build_commands(job, source)):
@@ -149,14 +155,14 @@ async def build(job: Job) -> object:
             job.ctx.driver.forget(spec.name)
         if code != 0:
             raise StepFailed(f"build step failed with exit code {code}: {command[:200]}")
-    await job.tx(records.release_built, release_id=release_id, commit_sha=sha)
+    await job.tx(releases.release_built, release_id=release_id, commit_sha=sha)
     job.note(f"build finished in {time.monotonic() - started:.1f}s", log)
     return release_id
 
 
 async def prune(job: Job) -> None:
     pruned = await job.tx(
-        records.prune_releases, app_id=job.app_id, keep=job.ctx.settings.releases_kept
+        releases.prune_releases, app_id=job.app_id, keep=job.ctx.settings.releases_kept
     )
     for release_id in pruned:
         await asyncio.to_thread(job.paths.remove_release, release_id)
@@ -186,18 +192,18 @@ async def take_down(job: Job, final: str, event_key: str, reason: str) -> None:
     job.cancellable = False
     await job.step("stop")
     await job.tx(
-        records.move_app,
+        operations.move_app,
         app_id=job.app_id,
         status="stopping",
         when=("running", "failed", "starting", "building", "queued"),
     )
-    live = await job.tx(records.instances, app_id=job.app_id)
+    live = await job.tx(instances.instances, app_id=job.app_id)
     await stop_instances(job, live, event_key, reason)
     job.ctx.routes.remove(job.app["slug"])
     if final != "deleting":
         suspended_by = job.claim.origin if final == "suspended" else None
         await job.tx(
-            records.app_settled,
+            operations.app_settled,
             app_id=job.app_id,
             status=final,
             reason=reason if final == "suspended" else None,
@@ -218,7 +224,7 @@ async def delete(job: Job) -> None:
     await take_down(job, "deleting", events.DELETED, "app deleted")
     await asyncio.to_thread(job.paths.remove_all)
     await asyncio.to_thread(shutil.rmtree, job.ctx.logs.root / str(job.app_id), True)
-    await job.tx(records.mark_deleted, app_id=job.app_id)
+    await job.tx(operations.mark_deleted, app_id=job.app_id)
 
 
 FLOWS: dict[str, FlowFn] = {

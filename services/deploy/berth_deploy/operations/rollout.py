@@ -14,9 +14,12 @@ from pathlib import Path
 import httpx
 
 from berth_deploy import events
-from berth_deploy.operations import records
+from berth_deploy.env.service import plain_env
+from berth_deploy.instances import service as instances
+from berth_deploy.instances.service import InstanceRef
+from berth_deploy.operations import service as operations
 from berth_deploy.operations.executor import Cancelled, Job, NodeContext, StepFailed
-from berth_deploy.operations.records import InstanceRef
+from berth_deploy.releases import service as releases
 from berth_deploy.sandbox.bubblewrap import SandboxUnavailable
 from berth_deploy.sandbox.cgroups import Limits
 from berth_deploy.sandbox.driver import ProcessHandle, ProcessSpec
@@ -93,7 +96,7 @@ async def spawn(
 async def launch(
     job: Job, instance: InstanceRef, release_id: uuid.UUID, log: Path
 ) -> ProcessHandle:
-    plain = await job.tx(records.load_env, cipher=job.ctx.cipher, app_id=job.app_id)
+    plain = await job.tx(plain_env, cipher=job.ctx.cipher, app_id=job.app_id)
     handle = await spawn(
         job.ctx,
         app=job.app,
@@ -104,7 +107,7 @@ async def launch(
         env_values=plain.values,
         log=log,
     )
-    await job.tx(records.instance_launched, instance_id=instance.id, handle=handle)
+    await job.tx(instances.instance_launched, instance_id=instance.id, handle=handle)
     return handle
 
 
@@ -147,7 +150,7 @@ async def start_instance(job: Job, release_id: uuid.UUID, log: Path) -> Instance
     """A new healthy instance of the release; a process that keeps exiting is a crash loop."""
     settings = job.ctx.settings
     instance = await job.tx(
-        records.create_instance,
+        instances.create_instance,
         app_id=job.app_id,
         release_id=release_id,
         op_id=job.claim.op_id,
@@ -175,7 +178,7 @@ async def start_instance(job: Job, release_id: uuid.UUID, log: Path) -> Instance
         last = status.describe() if status else "exited"
         exit_code = status.exit_code if status else None
         await job.tx(
-            records.instance_crashed_on_start, instance_id=instance.id, exit_code=exit_code
+            instances.instance_crashed_on_start, instance_id=instance.id, exit_code=exit_code
         )
         job.note(f"the process {last} before passing its health check", log)
         if attempt < START_ATTEMPTS:
@@ -195,7 +198,7 @@ async def end_instance(
     exit_status = job.ctx.driver.exit_status(instance.name)
     job.ctx.driver.forget(instance.name)
     await job.tx(
-        records.instance_ended,
+        instances.instance_ended,
         app_id=job.app_id,
         instance_id=instance.id,
         status=status,
@@ -206,14 +209,14 @@ async def end_instance(
 
 
 async def stop_instances(
-    job: Job, instances: list[InstanceRef], event_key: str, reason: str
+    job: Job, snapshots: list[InstanceRef], event_key: str, reason: str
 ) -> None:
     """Out of the route first (Traefik confirms), then SIGTERM, grace, SIGKILL."""
     settings = job.ctx.settings
     routes = job.ctx.routes
     slug = job.app["slug"]
-    for snapshot in instances:
-        instance = await job.tx(records.instance_stopping, instance_id=snapshot.id)
+    for snapshot in snapshots:
+        instance = await job.tx(instances.instance_stopping, instance_id=snapshot.id)
         if instance is None:
             continue  # already ended meanwhile
         if instance.routed and routes.published().get(slug) == str(instance.id):
@@ -232,7 +235,7 @@ async def switch_to(
     if job.web:
         job.cancellable = False
         await job.step("route")
-        await job.tx(records.instance_routed, instance_id=instance.id)
+        await job.tx(instances.instance_routed, instance_id=instance.id)
         routes = job.ctx.routes
         slug = job.app["slug"]
         routes.publish(slug, instance.port, instance.id)
@@ -250,21 +253,21 @@ async def switch_to(
             )
     job.cancellable = False
     await job.tx(
-        records.instance_live, app_id=job.app_id, instance_id=instance.id, release_id=release_id
+        instances.instance_live, app_id=job.app_id, instance_id=instance.id, release_id=release_id
     )
 
 
 async def rollout(job: Job, release_id: uuid.UUID) -> None:
     settings = job.ctx.settings
-    number = await job.tx(records.release_number, release_id=release_id)
+    number = await job.tx(releases.release_number, release_id=release_id)
     log = job.ctx.logs.path(job.app_id, release_id, "run")
     job.ctx.logs.prepare(job.app_id, release_id)
     job.log_path = log
-    for leftover in await job.tx(records.leftovers, op_id=job.claim.op_id):
+    for leftover in await job.tx(instances.leftovers, op_id=job.claim.op_id):
         if leftover.handle is not None:
             await job.ctx.driver.stop(leftover.handle, 1.0)
         await end_instance(job, leftover, "failed", "left by a lost worker", None)
-    old = await job.tx(records.serving, app_id=job.app_id)
+    old = await job.tx(instances.serving, app_id=job.app_id)
     replaced = f"replaced by release #{number}"
     if old and (job.template["rollout"] == "recreate" or not job.web):
         job.cancellable = False  # from here the old instances are gone: go through with it
@@ -273,7 +276,7 @@ async def rollout(job: Job, release_id: uuid.UUID) -> None:
     await job.step("start")
     if not old:  # nothing serves meanwhile: the app shows it is starting
         await job.tx(
-            records.move_app,
+            operations.move_app,
             app_id=job.app_id,
             status="starting",
             when=("queued", "building", "stopped", "failed", "suspended", "running"),

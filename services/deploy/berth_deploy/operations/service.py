@@ -7,15 +7,18 @@ need the app idle (409 otherwise).
 """
 
 import uuid
+from collections.abc import Iterable
 from datetime import UTC, datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from berth_common.errors import Conflict, NotFound
 from berth_common.outbox import enqueue_task
+from berth_common.pagination import PageParams
 from berth_deploy.apps.dao import AppDAO
+from berth_deploy.instances.dao import InstanceDAO
 from berth_deploy.models import App, Operation, OwnerStanding
-from berth_deploy.operations.dao import InstanceDAO, OperationDAO, ReleaseDAO
+from berth_deploy.operations.dao import OperationDAO
 from berth_deploy.operations.lifecycle import (
     CANCELLABLE_STEPS,
     CANCELLED_BY,
@@ -30,6 +33,7 @@ from berth_deploy.operations.lifecycle import (
     check_requestable,
     check_transition,
 )
+from berth_deploy.releases.dao import ReleaseDAO
 
 RUN_TASK = "deploy.operations.run"
 QUEUE = "deploy"
@@ -216,3 +220,60 @@ async def restore_after(
         if before is None:
             before = "stopped" if app.current_release_id else "created"
         set_status(app, before, "cancelled" if before != "failed" else app.status_reason)
+
+
+async def move_app(
+    session: AsyncSession, *, app_id: uuid.UUID, status: str, when: tuple[str, ...], reason=None
+) -> None:
+    """Move the app to `status` if it is in one of `when` (a redeploy of a running app
+    leaves it running)."""
+    app = await locked_app(session, app_id)
+    if app.status in when:
+        set_status(app, status, reason)
+
+
+async def mark_deleted(session: AsyncSession, *, app_id: uuid.UUID) -> None:
+    app = await locked_app(session, app_id)
+    set_status(app, "deleted")
+    app.deleted_at = datetime.now(UTC)
+    app.current_release_id = None
+
+
+async def app_settled(
+    session: AsyncSession,
+    *,
+    app_id: uuid.UUID,
+    status: str,
+    reason: str | None = None,
+    suspended_by: str | None = None,
+) -> None:
+    """Where a stop, suspend or delete leaves the app."""
+    app = await locked_app(session, app_id)
+    if app.status == "deleting":
+        return  # a delete was asked for meanwhile: it queues behind and takes the app from here
+    if status == "suspended" and app.status in ("created", "stopped", "failed"):
+        return  # nothing of it ran (its deploy was cancelled): nothing to suspend
+    set_status(app, status, reason)
+    app.suspended_by = suspended_by if status == "suspended" else None
+
+
+async def locked_app(session: AsyncSession, app_id: uuid.UUID) -> App:
+    """The app row of a running operation, locked (it exists: deletes go through one)."""
+    app = await AppDAO(session).lock(app_id)
+    assert app is not None
+    return app
+
+
+async def list_operations(
+    session: AsyncSession, app_id: uuid.UUID, params: PageParams, kinds: Iterable[str] | None
+) -> tuple[list[Operation], int]:
+    return await OperationDAO(session).of_app_page(app_id, params, kinds)
+
+
+async def get_operation(
+    session: AsyncSession, app_id: uuid.UUID, op_id: uuid.UUID, kinds: Iterable[str] | None
+) -> Operation:
+    op = await OperationDAO(session).of_app(app_id, op_id)
+    if op is None or (kinds is not None and op.kind not in kinds):
+        raise NotFound("Operation not found")
+    return op

@@ -6,7 +6,8 @@ from loguru import logger
 
 from berth_common.worker import WorkerRuntime
 from berth_deploy.config import DeploySettings
-from berth_deploy.operations import leases, records
+from berth_deploy.env.service import plain_env
+from berth_deploy.operations import leases
 from berth_deploy.operations.executor import NodeContext
 from berth_deploy.operations.rollout import spawn
 from berth_deploy.sandbox.layout import AppPaths
@@ -105,7 +106,7 @@ class Supervisor:
     async def _restart_when_due(self, w: service.Watched) -> None:
         if w.next_restart_at is not None and w.next_restart_at > datetime.now(UTC):
             return
-        plain = await self.ctx.tx(records.load_env, cipher=self.ctx.cipher, app_id=w.app["id"])
+        plain = await self.ctx.tx(plain_env, cipher=self.ctx.cipher, app_id=w.app["id"])
         log = self.ctx.logs.path(w.app["id"], w.instance.release_id, "run")
         paths = self._paths(w)
         self.ctx.driver.forget(w.instance.name)

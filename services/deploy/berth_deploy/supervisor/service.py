@@ -15,11 +15,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from berth_deploy import events
 from berth_deploy.apps.dao import AppDAO
+from berth_deploy.instances.dao import InstanceDAO
+from berth_deploy.instances.service import InstanceRef
 from berth_deploy.models import App, Instance
-from berth_deploy.operations.dao import InstanceDAO
 from berth_deploy.operations.leases import APP_FIELDS, TEMPLATE_FIELDS
 from berth_deploy.operations.lifecycle import SERVING_INSTANCE
-from berth_deploy.operations.records import InstanceRef
 from berth_deploy.operations.service import set_status
 from berth_deploy.sandbox.driver import ExitStatus, ProcessHandle
 from berth_deploy.supervisor.dao import SupervisedInstanceDAO
