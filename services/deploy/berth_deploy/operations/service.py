@@ -96,6 +96,35 @@ async def request_operation(
     release_id: uuid.UUID | None = None,
     reason: str | None = None,
 ) -> Operation:
+    """Queue a `kind` operation on the app, or refuse it (404, 409) when the app's state, its
+    owner's standing or the operation in progress does not allow it. A delete or suspend
+    cancels what runs; a newer deploy supersedes a queued one. The app moves to the status the
+    request implies, and a worker is asked to run it once this transaction commits."""
+    app = await _requestable_app(session, app_id, kind, origin)
+    ops = OperationDAO(session)
+    active = await ops.active(app.id)
+    _check_against_active(app, kind, active)
+    target = await _target_release(session, app, kind, release_id)
+    _make_way(kind, active)
+    op = await ops.create(
+        app_id=app.id,
+        kind=kind,
+        status="queued",
+        release_id=target,
+        requested_by=requested_by,
+        origin=origin,
+        reason=reason,
+        app_status_before=app.status,
+    )
+    _status_on_request(app, kind, reason)
+    if app.active_operation_id is None:
+        await dispatch(session, app.id)
+    await session.flush()
+    return op
+
+
+async def _requestable_app(session: AsyncSession, app_id: uuid.UUID, kind: str, origin: str) -> App:
+    """The app, locked, if its status and its owner's standing allow `kind`."""
     app = await AppDAO(session).lock(app_id)
     if app is None or app.status == "deleted":
         raise NotFound("App not found")
@@ -114,8 +143,11 @@ async def request_operation(
                 "The account is suspended by billing; top up to run apps again",
                 details={"reason": standing.reason},
             )
-    ops = OperationDAO(session)
-    active = await ops.active(app.id)
+    return app
+
+
+def _check_against_active(app: App, kind: str, active: list[Operation]) -> None:
+    """A resume needs a suspension (done or on its way); start, stop, restart an idle app."""
     if kind == "resume" and app.status != "suspended":
         if not any(o.kind == "suspend" for o in active):
             raise IllegalTransition(f"Cannot resume an app that is {app.status}")
@@ -124,16 +156,26 @@ async def request_operation(
             f"A {active[0].kind} is in progress; wait for it or cancel it",
             details={"operation_id": str(active[0].id), "kind": active[0].kind},
         )
-    target = None
+
+
+async def _target_release(
+    session: AsyncSession, app: App, kind: str, release_id: uuid.UUID | None
+) -> uuid.UUID | None:
+    """The release a rollback goes to, or a start, resume or restart runs (the current one)."""
     if kind == "rollback":
-        target = await _rollback_target(session, app, release_id)
+        return await _rollback_target(session, app, release_id)
     if kind in ("start", "resume", "restart"):
         releases = ReleaseDAO(session)
         current = await releases.get(app.current_release_id) if app.current_release_id else None
         if current is None or current.status != "ready":
             raise NothingToStart("The app has no built release to start: deploy it first")
-        target = current.id
+        return current.id
+    return None
 
+
+def _make_way(kind: str, active: list[Operation]) -> None:
+    """A delete or suspend cancels the running operation and supersedes the queued ones; a
+    deploy or rollback supersedes a queued deploy or rollback."""
     now = datetime.now(UTC)
     for other in active:
         if other.status != "queued":
@@ -147,25 +189,13 @@ async def request_operation(
             other.finished_at = now
             other.reason = f"superseded by a newer {kind}"
 
-    op = await ops.create(
-        app_id=app.id,
-        kind=kind,
-        status="queued",
-        release_id=target,
-        requested_by=requested_by,
-        origin=origin,
-        reason=reason,
-        app_status_before=app.status,
-    )
+
+def _status_on_request(app: App, kind: str, reason: str | None) -> None:
     new_status = STATUS_ON_REQUEST.get(kind)
     if kind in DEPLOY_KINDS and app.status in RESTING:
         new_status = "queued"
     if new_status:
         set_status(app, new_status, reason)
-    if app.active_operation_id is None:
-        await dispatch(session, app.id)
-    await session.flush()
-    return op
 
 
 async def cancel_operation(session: AsyncSession, app_id: uuid.UUID, op_id: uuid.UUID) -> Operation:
