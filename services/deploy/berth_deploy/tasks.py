@@ -6,13 +6,13 @@ that died mid-step is dealt with by the supervisor's lease reaper.
 """
 
 import uuid
-from typing import Any
 
 from loguru import logger
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from berth_common.worker import TRANSIENT_ERRORS, on_event
+from berth_common.worker import on_event, service_task
 from berth_deploy import suspension
+from berth_deploy.names import ACCOUNT_SUSPENDED, ACCOUNT_UNSUSPENDED, RUN_OPERATION_TASK
 from berth_deploy.node import build_node_context
 from berth_deploy.operations import leases
 from berth_deploy.operations.executor import NodeContext, run_claim, worker_identity
@@ -49,30 +49,26 @@ async def run_next(app_id: uuid.UUID) -> None:
     await run_claim(ctx, claim, owner, FLOWS)
 
 
-@celery_app.task(
-    name="deploy.operations.run",
-    bind=True,
-    acks_late=True,
-    reject_on_worker_lost=True,
-    autoretry_for=TRANSIENT_ERRORS,
-    retry_backoff=2,
-    retry_backoff_max=60,
-    retry_jitter=True,
+@service_task(
+    celery_app,
+    worker_runtime,
+    RUN_OPERATION_TASK,
+    in_transaction=False,  # the lease and its heartbeat commit as the operation goes
     max_retries=10,
+    retry_backoff_max=60,
     # well under RabbitMQ's 30-minute consumer_timeout (build + git + start budgets)
     soft_time_limit=settings.step_time_limit,
     time_limit=settings.step_time_limit + 60,
-    ignore_result=True,
 )
-def run_operation(self: Any, app_id: str) -> None:
-    worker_runtime.loop.run_until_complete(run_next(uuid.UUID(app_id)))
+async def run_operation(app_id: str) -> None:
+    await run_next(uuid.UUID(app_id))
 
 
-@on_event(worker_runtime, "billing.account.suspended")
+@on_event(worker_runtime, ACCOUNT_SUSPENDED)
 async def on_account_suspended(session: AsyncSession, payload: dict, event: dict) -> None:
     await suspension.account_suspended(session, payload)
 
 
-@on_event(worker_runtime, "billing.account.unsuspended")
+@on_event(worker_runtime, ACCOUNT_UNSUSPENDED)
 async def on_account_unsuspended(session: AsyncSession, payload: dict, event: dict) -> None:
     await suspension.account_unsuspended(session, payload)

@@ -15,14 +15,15 @@ from berth_common.worker import (
 )
 from berth_deploy.config import get_settings
 from berth_deploy.models import SCHEMA, Base
+from berth_deploy.names import ACCOUNT_SUSPENDED, ACCOUNT_UNSUSPENDED, QUEUE
 
 settings = get_settings()
 
 celery_app = create_celery(
     settings,
-    queue="deploy",
+    queue=QUEUE,
     include=["berth_deploy.tasks"],
-    consumes_events=["billing.account.suspended", "billing.account.unsuspended"],
+    consumes_events=[ACCOUNT_SUSPENDED, ACCOUNT_UNSUSPENDED],
 )
 worker_runtime = WorkerRuntime(settings, SCHEMA, Base.metadata)
 reset_runtime_after_fork(worker_runtime)

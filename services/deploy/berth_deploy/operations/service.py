@@ -18,6 +18,7 @@ from berth_common.pagination import PageParams
 from berth_deploy.apps.dao import AppDAO
 from berth_deploy.instances.dao import InstanceDAO
 from berth_deploy.models import App, Operation, OwnerStanding
+from berth_deploy.names import QUEUE, RUN_OPERATION_TASK
 from berth_deploy.operations.dao import OperationDAO
 from berth_deploy.operations.lifecycle import (
     CANCELLABLE_STEPS,
@@ -35,8 +36,6 @@ from berth_deploy.operations.lifecycle import (
 )
 from berth_deploy.releases.dao import ReleaseDAO
 
-RUN_TASK = "deploy.operations.run"
-QUEUE = "deploy"
 # the app status an operation moves the app to as soon as it is asked for
 STATUS_ON_REQUEST = {"delete": "deleting", "stop": "stopping", "start": "starting"}
 RESTING = ("created", "stopped", "failed")
@@ -61,7 +60,7 @@ async def owner_suspended(session: AsyncSession, owner_id: uuid.UUID) -> OwnerSt
 
 async def dispatch(session: AsyncSession, app_id: uuid.UUID) -> None:
     """Ask a worker to run the app's next queued operation (after this transaction commits)."""
-    await enqueue_task(session, RUN_TASK, queue=QUEUE, kwargs={"app_id": str(app_id)})
+    await enqueue_task(session, RUN_OPERATION_TASK, queue=QUEUE, kwargs={"app_id": str(app_id)})
 
 
 async def _rollback_target(
