@@ -25,6 +25,7 @@ from berth_deploy.instances.service import InstanceRef
 from berth_deploy.models import SCHEMA, Base
 from berth_deploy.node import build_node_context
 from berth_deploy.operations import service as operations
+from berth_deploy.statuses import AppStatus, InstanceStatus
 
 DRAINED = "node drained"
 
@@ -52,16 +53,21 @@ async def drain(grace: float) -> int:
             instances.instance_ended,
             app_id=app_id,
             instance_id=instance.id,
-            status="stopped",
+            status=InstanceStatus.STOPPED,
             reason=DRAINED,
             event_key=events.STOPPED,
         )
         apps.add(app_id)
     for app_id in apps:
         await ctx.tx(
-            operations.move_app, app_id=app_id, status="stopping", when=("running", "failed")
+            operations.move_app,
+            app_id=app_id,
+            status=AppStatus.STOPPING,
+            when=(AppStatus.RUNNING, AppStatus.FAILED),
         )
-        await ctx.tx(operations.move_app, app_id=app_id, status="stopped", when=("stopping",))
+        await ctx.tx(
+            operations.move_app, app_id=app_id, status=AppStatus.STOPPED, when=(AppStatus.STOPPING,)
+        )
     logger.info("drained {} instance(s) of {} app(s)", len(found), len(apps))
     if worker._relay is not None:
         await worker._relay.publisher.close()

@@ -22,7 +22,7 @@ from berth_common.security import AdminUser, require_role
 from berth_deploy.admin import service
 from berth_deploy.admin.schemas import Isolation, SuspendIn
 from berth_deploy.apps import service as apps
-from berth_deploy.apps.api import AppStatus, Search, TemplateKey
+from berth_deploy.apps.api import Search, StatusFilter, TemplateKey
 from berth_deploy.apps.schemas import AppDetail, AppOut
 from berth_deploy.deps import CipherDep, LogStoreDep, SettingsDep, actor_id
 from berth_deploy.logs import api as logs_api
@@ -54,7 +54,7 @@ async def list_apps(
     settings: SettingsDep,
     params: PageDep,
     owner_id: Annotated[uuid.UUID | None, Query()] = None,
-    status: AppStatus = None,
+    status: StatusFilter = None,
     template: TemplateKey = None,
     q: Search = None,
 ) -> Page[AppOut]:

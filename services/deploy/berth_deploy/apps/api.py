@@ -21,6 +21,7 @@ from berth_deploy.apps.schemas import AppCreate, AppDetail, AppOut, AppUpdate
 from berth_deploy.deps import CipherDep, OwnerId, PlansDep, SettingsDep
 from berth_deploy.operations.schemas import OperationOut
 from berth_deploy.operations.service import request_operation
+from berth_deploy.statuses import AppStatus
 
 router = APIRouter(
     prefix="/api/deploy/v1/apps",
@@ -29,12 +30,9 @@ router = APIRouter(
     responses=error_responses(Unauthorized, Forbidden),
 )
 
-AppStatus = Annotated[
-    str | None,
-    Query(
-        pattern=r"^(created|queued|building|starting|running|failed|stopping|stopped|suspended|deleting)$"
-    ),
-]
+# a deleted app is never listed: its status is no filter
+LISTED_STATUSES = [s.value for s in AppStatus if s != AppStatus.DELETED]
+StatusFilter = Annotated[str | None, Query(pattern=f"^({'|'.join(LISTED_STATUSES)})$")]
 TemplateKey = Annotated[str | None, Query(min_length=1, max_length=40, pattern=r"^[a-z0-9-]+$")]
 Search = Annotated[str | None, Query(min_length=1, max_length=80, pattern=r"^[^\x00-\x1f\x7f]+$")]
 
@@ -69,7 +67,7 @@ async def list_apps(
     session: SessionDep,
     settings: SettingsDep,
     params: PageDep,
-    status: AppStatus = None,
+    status: StatusFilter = None,
     template: TemplateKey = None,
     q: Search = None,
 ) -> Page[AppOut]:

@@ -26,6 +26,7 @@ from berth_deploy.models import App, Release, Template
 from berth_deploy.plans import AppQuota, PlanCatalog
 from berth_deploy.releases.dao import ReleaseDAO
 from berth_deploy.sandbox.git import normalise_repo_url, resolve_public
+from berth_deploy.statuses import AppStatus
 from berth_deploy.templates.dao import TemplateDAO
 
 
@@ -129,7 +130,7 @@ async def create_app(
                 memory_mb=data.limits.memory_mb or template.default_memory_mb,
                 cpu_millis=data.limits.cpu_millis or template.default_cpu_millis,
                 pids_max=data.limits.pids_max or template.default_pids_max,
-                status="created",
+                status=AppStatus.CREATED,
             )
     except IntegrityError as exc:
         raise SlugTaken(f"The name {data.slug!r} is taken") from exc
@@ -152,7 +153,7 @@ async def get_app(session: AsyncSession, app_id: uuid.UUID, owner_id: uuid.UUID 
 async def update_app(
     session: AsyncSession, settings: DeploySettings, app: App, data: AppUpdate
 ) -> App:
-    if app.status in ("deleting", "deleted"):
+    if app.status in (AppStatus.DELETING, AppStatus.DELETED):
         raise Conflict("The app is being deleted", code="illegal_transition")
     template = await TemplateDAO(session).get_or_404(app.template_key)
     fields = data.model_dump(exclude_unset=True, exclude={"limits"})

@@ -20,6 +20,7 @@ from berth_deploy.apps.service import get_app
 from berth_deploy.deps import CipherDep, OwnerId, SettingsDep
 from berth_deploy.env import service
 from berth_deploy.env.schemas import EnvBulkSet, EnvVarOut, EnvVarSet
+from berth_deploy.statuses import AppStatus
 from berth_deploy.validation import env_name_problem
 
 router = APIRouter(
@@ -47,7 +48,7 @@ async def _listing(session, cipher, app_id) -> list[EnvVarOut]:
 
 async def _editable(session, app_id, owner):
     app = await get_app(session, app_id, owner)
-    if app.status == "deleting":
+    if app.status == AppStatus.DELETING:
         raise Conflict("The app is being deleted", code="illegal_transition")
     return app
 

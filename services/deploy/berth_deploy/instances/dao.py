@@ -8,6 +8,7 @@ from sqlalchemy import func, select
 from berth_common.dao import BaseDAO
 from berth_deploy.models import App, Instance
 from berth_deploy.operations.lifecycle import LIVE_INSTANCE
+from berth_deploy.statuses import InstanceStatus
 
 
 class InstanceDAO(BaseDAO[Instance]):
@@ -59,7 +60,9 @@ class InstanceDAO(BaseDAO[Instance]):
 
     async def starting_for(self, op_id: uuid.UUID) -> list[Instance]:
         """Instances an operation was starting (an earlier, lost attempt of it)."""
-        stmt = select(Instance).where(Instance.operation_id == op_id, Instance.status == "starting")
+        stmt = select(Instance).where(
+            Instance.operation_id == op_id, Instance.status == InstanceStatus.STARTING
+        )
         return list((await self.session.execute(stmt)).scalars().all())
 
     async def ports_taken(self, node: str) -> set[int]:

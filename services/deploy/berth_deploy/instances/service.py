@@ -17,6 +17,7 @@ from berth_deploy.operations.lifecycle import CANCELLED_BY, LIVE_INSTANCE, SERVI
 from berth_deploy.operations.service import locked_app, set_status
 from berth_deploy.sandbox.driver import ProcessHandle
 from berth_deploy.sandbox.ports import pick_port
+from berth_deploy.statuses import AppStatus, InstanceStatus
 
 
 @dataclass(frozen=True)
@@ -98,7 +99,7 @@ async def create_instance(
                     node=node,
                     port=port,
                     plan_key=plan_key,
-                    status="starting",
+                    status=InstanceStatus.STARTING,
                 )
             return InstanceRef.of(instance)
         except IntegrityError:
@@ -140,16 +141,16 @@ async def instance_live(
 ) -> None:
     """The new instance serves: the app runs this release; billing starts charging it."""
     app = await locked_app(session, app_id)
-    if app.status == "deleting":
+    if app.status == AppStatus.DELETING:
         raise Cancelled(CANCELLED_BY["delete"])
     instance = await InstanceDAO(session).lock(instance_id)
     assert instance is not None
-    instance.status = "running"
+    instance.status = InstanceStatus.RUNNING
     instance.started_at = datetime.now(UTC)
     instance.crash_times = []
     app.current_release_id = release_id
     app.suspended_by = None
-    set_status(app, "running")
+    set_status(app, AppStatus.RUNNING)
     await events.instance_started(session, app, instance)
 
 
@@ -159,7 +160,7 @@ async def instance_stopping(session: AsyncSession, *, instance_id: uuid.UUID) ->
     instance = await InstanceDAO(session).lock(instance_id)
     if instance is None or instance.status not in LIVE_INSTANCE:
         return None
-    instance.status = "stopping"
+    instance.status = InstanceStatus.STOPPING
     return InstanceRef.of(instance)
 
 
@@ -177,7 +178,7 @@ async def instance_ended(
     app = await locked_app(session, app_id)
     instance = await InstanceDAO(session).lock(instance_id)
     assert instance is not None
-    if instance.status in ("stopped", "failed"):
+    if instance.status in (InstanceStatus.STOPPED, InstanceStatus.FAILED):
         return
     instance.status = status
     instance.stopped_at = datetime.now(UTC)

@@ -26,6 +26,7 @@ from berth_deploy.logs.schemas import LogLineOut, LogPage
 from berth_deploy.logs.store import LogStore, scrub, scrub_list
 from berth_deploy.models import App, Release
 from berth_deploy.releases.dao import ReleaseDAO
+from berth_deploy.statuses import ReleaseStatus
 
 KEEPALIVE_SECONDS = 15.0
 POLL_SECONDS = 0.25
@@ -124,7 +125,7 @@ async def _still_writing(
     async with sessionmaker() as session:
         if kind == "build":
             release = await session.get(Release, release_id)
-            return release is not None and release.status == "building"
+            return release is not None and release.status == ReleaseStatus.BUILDING
         return await InstanceDAO(session).release_has_live(release_id)
 
 

@@ -11,6 +11,7 @@ from berth_common.dao import BaseDAO
 from berth_common.pagination import PageParams
 from berth_deploy.models import Operation
 from berth_deploy.operations.lifecycle import ACTIVE_OPERATION
+from berth_deploy.statuses import OperationStatus
 
 
 class OperationDAO(BaseDAO[Operation]):
@@ -47,7 +48,7 @@ class OperationDAO(BaseDAO[Operation]):
     async def next_queued(self, app_id: uuid.UUID) -> Operation | None:
         stmt = (
             select(Operation)
-            .where(Operation.app_id == app_id, Operation.status == "queued")
+            .where(Operation.app_id == app_id, Operation.status == OperationStatus.QUEUED)
             .order_by(Operation.created_at, Operation.id)
             .limit(1)
             .with_for_update()
@@ -61,7 +62,7 @@ class OperationDAO(BaseDAO[Operation]):
         t = Operation.__table__
         stmt = (
             update(t)
-            .where(t.c.id == op_id, t.c.lease_owner == owner, t.c.status == "running")
+            .where(t.c.id == op_id, t.c.lease_owner == owner, t.c.status == OperationStatus.RUNNING)
             .values(
                 lease_expires_at=func.now() + timedelta(seconds=lease_seconds),
                 heartbeat_at=func.now(),
@@ -76,7 +77,7 @@ class OperationDAO(BaseDAO[Operation]):
         t = Operation.__table__
         stmt = (
             update(t)
-            .where(t.c.id == op_id, t.c.lease_owner == owner, t.c.status == "running")
+            .where(t.c.id == op_id, t.c.lease_owner == owner, t.c.status == OperationStatus.RUNNING)
             .values(step=step, **values)
             .returning(t.c.id)
         )
@@ -91,7 +92,7 @@ class OperationDAO(BaseDAO[Operation]):
 
     async def builds_running(self, node: str, *, other_than: uuid.UUID) -> int:
         stmt = select(func.count()).where(
-            Operation.status == "running",
+            Operation.status == OperationStatus.RUNNING,
             Operation.lease_node == node,
             Operation.step.in_(("clone", "build")),
             Operation.lease_expires_at > func.now(),
@@ -102,7 +103,9 @@ class OperationDAO(BaseDAO[Operation]):
     async def expired(self, limit: int = 50) -> list[Operation]:
         stmt = (
             select(Operation)
-            .where(Operation.status == "running", Operation.lease_expires_at < func.now())
+            .where(
+                Operation.status == OperationStatus.RUNNING, Operation.lease_expires_at < func.now()
+            )
             .order_by(Operation.lease_expires_at)
             .limit(limit)
             .with_for_update(skip_locked=True)

@@ -23,6 +23,7 @@ from berth_deploy.sandbox.bubblewrap import SandboxUnavailable
 from berth_deploy.sandbox.driver import ProcessDriver
 from berth_deploy.sandbox.layout import AppPaths
 from berth_deploy.sandbox.routes import RouteTable
+from berth_deploy.statuses import OperationStatus
 
 Tx = Callable[..., Awaitable[Any]]
 
@@ -157,23 +158,26 @@ async def run_claim(ctx: NodeContext, claim: Claim, owner: str, flows: dict[str,
     log = logger.bind(operation_id=str(claim.op_id), app_id=str(job.app_id), kind=claim.kind)
     log.info("operation started (attempt {})", claim.attempt)
     beating = asyncio.create_task(job.heartbeat_forever())
-    status, reason = "succeeded", None
+    status, reason = OperationStatus.SUCCEEDED, None
     try:
         await flows[claim.kind](job)
     except Cancelled as exc:
-        status, reason = "cancelled", exc.reason
+        status, reason = OperationStatus.CANCELLED, exc.reason
     except LeaseLost:
         log.warning("lease lost: another worker or the reaper owns the operation now")
         return
     except StepFailed as exc:
-        status, reason = "failed", exc.reason
+        status, reason = OperationStatus.FAILED, exc.reason
     except SandboxUnavailable as exc:  # fail closed: nothing of the app ran
-        status, reason = "failed", exc.message
+        status, reason = OperationStatus.FAILED, exc.message
     except SoftTimeLimitExceeded:
-        status, reason = "failed", "the operation ran out of time"
+        status, reason = OperationStatus.FAILED, "the operation ran out of time"
     except Exception as exc:
         log.exception("operation crashed")
-        status, reason = "failed", f"internal error ({type(exc).__name__}); the platform logged it"
+        status, reason = (
+            OperationStatus.FAILED,
+            f"internal error ({type(exc).__name__}); the platform logged it",
+        )
     finally:
         beating.cancel()
     if reason:

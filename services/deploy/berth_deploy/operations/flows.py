@@ -18,6 +18,7 @@ from berth_deploy.releases import service as releases
 from berth_deploy.sandbox import git
 from berth_deploy.sandbox.cgroups import Limits
 from berth_deploy.sandbox.driver import ProcessSpec
+from berth_deploy.statuses import AppStatus
 
 BUILD_PATH = "/app/.venv/bin:/opt/berth/bin:/usr/local/bin:/usr/bin:/bin"
 
@@ -183,7 +184,7 @@ async def activate(job: Job) -> None:
 
 
 async def resume(job: Job) -> None:
-    if job.app["status"] != "suspended":
+    if job.app["status"] != AppStatus.SUSPENDED:
         return  # the suspension it lifts never completed: nothing was stopped
     await activate(job)
 
@@ -194,34 +195,40 @@ async def take_down(job: Job, final: str, event_key: str, reason: str) -> None:
     await job.tx(
         operations.move_app,
         app_id=job.app_id,
-        status="stopping",
-        when=("running", "failed", "starting", "building", "queued"),
+        status=AppStatus.STOPPING,
+        when=(
+            AppStatus.RUNNING,
+            AppStatus.FAILED,
+            AppStatus.STARTING,
+            AppStatus.BUILDING,
+            AppStatus.QUEUED,
+        ),
     )
     live = await job.tx(instances.instances, app_id=job.app_id)
     await stop_instances(job, live, event_key, reason)
     job.ctx.routes.remove(job.app["slug"])
-    if final != "deleting":
-        suspended_by = job.claim.origin if final == "suspended" else None
+    if final != AppStatus.DELETING:
+        suspended_by = job.claim.origin if final == AppStatus.SUSPENDED else None
         await job.tx(
             operations.app_settled,
             app_id=job.app_id,
             status=final,
-            reason=reason if final == "suspended" else None,
+            reason=reason if final == AppStatus.SUSPENDED else None,
             suspended_by=suspended_by,
         )
 
 
 async def stop(job: Job) -> None:
-    await take_down(job, "stopped", events.STOPPED, f"stopped by {job.claim.origin}")
+    await take_down(job, AppStatus.STOPPED, events.STOPPED, f"stopped by {job.claim.origin}")
 
 
 async def suspend(job: Job) -> None:
     reason = job.claim.reason or job.claim.origin
-    await take_down(job, "suspended", events.SUSPENDED, reason)
+    await take_down(job, AppStatus.SUSPENDED, events.SUSPENDED, reason)
 
 
 async def delete(job: Job) -> None:
-    await take_down(job, "deleting", events.DELETED, "app deleted")
+    await take_down(job, AppStatus.DELETING, events.DELETED, "app deleted")
     await asyncio.to_thread(job.paths.remove_all)
     await asyncio.to_thread(shutil.rmtree, job.ctx.logs.root / str(job.app_id), True)
     await job.tx(operations.mark_deleted, app_id=job.app_id)

@@ -18,6 +18,7 @@ from berth_deploy.models import App, Operation, Release, Template
 from berth_deploy.operations.dao import OperationDAO
 from berth_deploy.operations.lifecycle import CANCELLED_BY_REQUEST
 from berth_deploy.operations.service import dispatch, restore_after
+from berth_deploy.statuses import AppStatus, OperationStatus, ReleaseStatus
 
 
 class LeaseLost(Exception):
@@ -72,14 +73,14 @@ async def acquire(
     ops = OperationDAO(session)
     if app.active_operation_id is not None:
         holder = await ops.get(app.active_operation_id)
-        if holder is not None and holder.status == "running":
+        if holder is not None and holder.status == OperationStatus.RUNNING:
             return None  # it runs (or the reaper will deal with its expired lease)
         app.active_operation_id = None
     op = await ops.next_queued(app.id)
     if op is None:
         return None
     now = datetime.now(UTC)
-    op.status = "running"
+    op.status = OperationStatus.RUNNING
     op.attempt += 1
     op.lease_owner = owner
     op.lease_node = node
@@ -120,7 +121,7 @@ async def heartbeat(
     if requested_at is None:
         return None
     app_status = await AppDAO(session).status_of(app_id)
-    return CancelRequest(reason or CANCELLED_BY_REQUEST, forced=app_status == "deleting")
+    return CancelRequest(reason or CANCELLED_BY_REQUEST, forced=app_status == AppStatus.DELETING)
 
 
 async def set_step(
@@ -151,13 +152,19 @@ async def _close(
     op.lease_owner = None
     op.lease_expires_at = None
     op.step_pgid = None
-    if status != "succeeded":
+    if status != OperationStatus.SUCCEEDED:
         if op.release_id is not None:
             release = await session.get(Release, op.release_id)
-            if release is not None and release.status == "building":
-                release.status = "failed" if status == "failed" else "cancelled"
+            if release is not None and release.status == ReleaseStatus.BUILDING:
+                release.status = (
+                    ReleaseStatus.FAILED
+                    if status == OperationStatus.FAILED
+                    else ReleaseStatus.CANCELLED
+                )
                 release.error = (reason or status)[:1000]
-        await restore_after(session, app, op, failure=reason if status == "failed" else None)
+        await restore_after(
+            session, app, op, failure=reason if status == OperationStatus.FAILED else None
+        )
     if app.active_operation_id == op.id:
         app.active_operation_id = None
     if await OperationDAO(session).next_queued(app.id) is not None:
@@ -170,7 +177,7 @@ async def finish(
     app_id = (await OperationDAO(session).get_or_404(op_id)).app_id
     app = await AppDAO(session).lock(app_id)
     op = await OperationDAO(session).lock(op_id)
-    if app is None or op is None or op.lease_owner != owner or op.status != "running":
+    if app is None or op is None or op.lease_owner != owner or op.status != OperationStatus.RUNNING:
         raise LeaseLost(str(op_id))
     await _close(session, op, app, status, reason)
     await session.flush()
@@ -199,9 +206,9 @@ async def reap_expired(session: AsyncSession, *, max_attempts: int) -> list[Reap
         reaped.append(Reaped(op.id, retry, op.step_pgid, op.lease_node))
         if op.cancel_requested_at is not None:
             why = op.cancel_reason or CANCELLED_BY_REQUEST
-            await _close(session, op, app, "cancelled", f"{why}; {lost}")
+            await _close(session, op, app, OperationStatus.CANCELLED, f"{why}; {lost}")
         elif retry:
-            op.status = "queued"
+            op.status = OperationStatus.QUEUED
             op.reason = f"{lost}; retrying (attempt {op.attempt + 1} of {max_attempts})"
             op.lease_owner = None
             op.lease_expires_at = None
@@ -211,7 +218,11 @@ async def reap_expired(session: AsyncSession, *, max_attempts: int) -> list[Reap
             await dispatch(session, app.id)
         else:
             await _close(
-                session, op, app, "failed", f"{lost}; gave up after {op.attempt} attempt(s)"
+                session,
+                op,
+                app,
+                OperationStatus.FAILED,
+                f"{lost}; gave up after {op.attempt} attempt(s)",
             )
         logger.bind(operation_id=str(op.id)).warning("reaped operation: {}", lost)
     await session.flush()

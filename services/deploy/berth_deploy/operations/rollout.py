@@ -25,6 +25,7 @@ from berth_deploy.sandbox.cgroups import Limits
 from berth_deploy.sandbox.driver import ProcessHandle, ProcessSpec
 from berth_deploy.sandbox.health import HealthCheck, probe_http
 from berth_deploy.sandbox.layout import AppPaths
+from berth_deploy.statuses import AppStatus, InstanceStatus
 
 START_ATTEMPTS = 3
 RUN_PATH = "/app/.venv/bin:/app/node_modules/.bin:/usr/local/bin:/usr/bin:/bin"
@@ -164,13 +165,13 @@ async def start_instance(job: Job, release_id: uuid.UUID, log: Path) -> Instance
         try:
             handle = await launch(job, instance, release_id, log)
         except SandboxUnavailable as exc:  # fail closed: nothing of the app ran
-            await end_instance(job, instance, "failed", "sandbox unavailable", None)
+            await end_instance(job, instance, InstanceStatus.FAILED, "sandbox unavailable", None)
             raise StepFailed(exc.message) from exc
         try:
             outcome = await wait_healthy(job, handle, instance.port)
         except (Cancelled, StepFailed, Exception):
             await job.ctx.driver.stop(handle, settings.stop_grace_seconds)
-            await end_instance(job, instance, "failed", "did not start", None)
+            await end_instance(job, instance, InstanceStatus.FAILED, "did not start", None)
             raise
         if outcome is None:
             return instance
@@ -185,7 +186,7 @@ async def start_instance(job: Job, release_id: uuid.UUID, log: Path) -> Instance
             delay = settings.restart_backoff_seconds * 2 ** (attempt - 1)
             job.note(f"restarting in {delay:g}s (attempt {attempt + 1} of {START_ATTEMPTS})", log)
             await job.sleep(delay)
-    await end_instance(job, instance, "failed", f"crash loop: {last}", None)
+    await end_instance(job, instance, InstanceStatus.FAILED, f"crash loop: {last}", None)
     raise StepFailed(
         f"crash loop: the process {last}, {START_ATTEMPTS} times in a row while starting; "
         "see the run log"
@@ -224,7 +225,7 @@ async def stop_instances(
             await routes.wait(slug, instance.id, served=False, within=settings.route_wait_seconds)
         if instance.handle is not None:
             await job.ctx.driver.stop(instance.handle, settings.stop_grace_seconds)
-        await end_instance(job, instance, "stopped", reason, event_key)
+        await end_instance(job, instance, InstanceStatus.STOPPED, reason, event_key)
 
 
 async def switch_to(
@@ -266,7 +267,7 @@ async def rollout(job: Job, release_id: uuid.UUID) -> None:
     for leftover in await job.tx(instances.leftovers, op_id=job.claim.op_id):
         if leftover.handle is not None:
             await job.ctx.driver.stop(leftover.handle, 1.0)
-        await end_instance(job, leftover, "failed", "left by a lost worker", None)
+        await end_instance(job, leftover, InstanceStatus.FAILED, "left by a lost worker", None)
     old = await job.tx(instances.serving, app_id=job.app_id)
     replaced = f"replaced by release #{number}"
     if old and (job.template["rollout"] == "recreate" or not job.web):
@@ -278,8 +279,15 @@ async def rollout(job: Job, release_id: uuid.UUID) -> None:
         await job.tx(
             operations.move_app,
             app_id=job.app_id,
-            status="starting",
-            when=("queued", "building", "stopped", "failed", "suspended", "running"),
+            status=AppStatus.STARTING,
+            when=(
+                AppStatus.QUEUED,
+                AppStatus.BUILDING,
+                AppStatus.STOPPED,
+                AppStatus.FAILED,
+                AppStatus.SUSPENDED,
+                AppStatus.RUNNING,
+            ),
         )
     instance = await start_instance(job, release_id, log)
     try:

@@ -35,10 +35,15 @@ from berth_deploy.operations.lifecycle import (
     check_transition,
 )
 from berth_deploy.releases.dao import ReleaseDAO
+from berth_deploy.statuses import AppStatus, OperationStatus, ReleaseStatus
 
 # the app status an operation moves the app to as soon as it is asked for
-STATUS_ON_REQUEST = {"delete": "deleting", "stop": "stopping", "start": "starting"}
-RESTING = ("created", "stopped", "failed")
+STATUS_ON_REQUEST = {
+    "delete": AppStatus.DELETING,
+    "stop": AppStatus.STOPPING,
+    "start": AppStatus.STARTING,
+}
+RESTING = (AppStatus.CREATED, AppStatus.STOPPED, AppStatus.FAILED)
 
 
 class NothingToStart(Conflict):
@@ -71,7 +76,7 @@ async def _rollback_target(
         release = await releases.of_app(app.id, release_id)
         if release is None:
             raise NotFound("Release not found")
-        if release.status != "ready":
+        if release.status != ReleaseStatus.READY:
             raise Conflict(
                 f"Release #{release.number} is {release.status}: only a built release that "
                 "is still kept can be rolled back to",
@@ -108,7 +113,7 @@ async def request_operation(
     op = await ops.create(
         app_id=app.id,
         kind=kind,
-        status="queued",
+        status=OperationStatus.QUEUED,
         release_id=target,
         requested_by=requested_by,
         origin=origin,
@@ -125,13 +130,13 @@ async def request_operation(
 async def _requestable_app(session: AsyncSession, app_id: uuid.UUID, kind: str, origin: str) -> App:
     """The app, locked, if its status and its owner's standing allow `kind`."""
     app = await AppDAO(session).lock(app_id)
-    if app is None or app.status == "deleted":
+    if app is None or app.status == AppStatus.DELETED:
         raise NotFound("App not found")
     check_requestable(kind, app.status)
     if (
         kind == "resume"
         and origin == "billing"
-        and app.status == "suspended"
+        and app.status == AppStatus.SUSPENDED
         and app.suspended_by != "billing"
     ):
         raise Conflict("Suspended by an admin, not by billing", code="not_suspended_by_billing")
@@ -147,7 +152,7 @@ async def _requestable_app(session: AsyncSession, app_id: uuid.UUID, kind: str, 
 
 def _check_against_active(app: App, kind: str, active: list[Operation]) -> None:
     """A resume needs a suspension (done or on its way); start, stop, restart an idle app."""
-    if kind == "resume" and app.status != "suspended":
+    if kind == "resume" and app.status != AppStatus.SUSPENDED:
         if not any(o.kind == "suspend" for o in active):
             raise IllegalTransition(f"Cannot resume an app that is {app.status}")
     if kind not in QUEUEABLE and active:
@@ -166,7 +171,7 @@ async def _target_release(
     if kind in ("start", "resume", "restart"):
         releases = ReleaseDAO(session)
         current = await releases.get(app.current_release_id) if app.current_release_id else None
-        if current is None or current.status != "ready":
+        if current is None or current.status != ReleaseStatus.READY:
             raise NothingToStart("The app has no built release to start: deploy it first")
         return current.id
     return None
@@ -177,14 +182,14 @@ def _make_way(kind: str, active: list[Operation]) -> None:
     deploy or rollback supersedes a queued deploy or rollback."""
     now = datetime.now(UTC)
     for other in active:
-        if other.status != "queued":
+        if other.status != OperationStatus.QUEUED:
             if kind in ("delete", "suspend") and other.kind not in ("stop", "delete", "suspend"):
                 if other.cancel_requested_at is None or kind == "delete":
                     other.cancel_reason = CANCELLED_BY[kind]
                 other.cancel_requested_at = other.cancel_requested_at or now
             continue
         if kind in ("delete", "suspend") or (kind in DEPLOY_KINDS and other.kind in DEPLOY_KINDS):
-            other.status = "superseded"
+            other.status = OperationStatus.SUPERSEDED
             other.finished_at = now
             other.reason = f"superseded by a newer {kind}"
 
@@ -192,7 +197,7 @@ def _make_way(kind: str, active: list[Operation]) -> None:
 def _status_on_request(app: App, kind: str, reason: str | None) -> None:
     new_status = STATUS_ON_REQUEST.get(kind)
     if kind in DEPLOY_KINDS and app.status in RESTING:
-        new_status = "queued"
+        new_status = AppStatus.QUEUED
     if new_status:
         set_status(app, new_status, reason)
 
@@ -202,15 +207,15 @@ async def cancel_operation(session: AsyncSession, app_id: uuid.UUID, op_id: uuid
     op = await OperationDAO(session).lock(op_id)
     if app is None or op is None or op.app_id != app_id:
         raise NotFound("Operation not found")
-    if op.status == "queued":
-        op.status = "cancelled"
+    if op.status == OperationStatus.QUEUED:
+        op.status = OperationStatus.CANCELLED
         op.finished_at = datetime.now(UTC)
         op.reason = "cancelled before it started"
         await restore_after(session, app, op)
         if app.active_operation_id == op.id:
             app.active_operation_id = None
             await dispatch(session, app.id)
-    elif op.status == "running":
+    elif op.status == OperationStatus.RUNNING:
         if op.kind in ("stop", "delete", "suspend"):
             raise Conflict(f"A {op.kind} cannot be cancelled", code="not_cancellable")
         if op.step not in CANCELLABLE_STEPS:
@@ -231,24 +236,24 @@ async def restore_after(
     session: AsyncSession, app: App, op: Operation, failure: str | None = None
 ) -> None:
     """Where the app lands when `op` ends without succeeding (cancelled, superseded, failed)."""
-    if app.status in ("deleting", "deleted", "suspended"):
+    if app.status in (AppStatus.DELETING, AppStatus.DELETED, AppStatus.SUSPENDED):
         return
     serving = await InstanceDAO(session).live(app.id, SERVING_INSTANCE)
     if serving:
-        if app.status != "running":
-            set_status(app, "running", None)
+        if app.status != AppStatus.RUNNING:
+            set_status(app, AppStatus.RUNNING, None)
         return
     if failure is not None:
-        set_status(app, "failed", failure[:500])
+        set_status(app, AppStatus.FAILED, failure[:500])
         return
-    if app.status in ("queued", "building", "starting", "stopping"):
+    if app.status in (AppStatus.QUEUED, AppStatus.BUILDING, AppStatus.STARTING, AppStatus.STOPPING):
         others = [o for o in await OperationDAO(session).active(app.id) if o.id != op.id]
-        if any(o.kind in DEPLOY_KINDS and o.status == "queued" for o in others):
+        if any(o.kind in DEPLOY_KINDS and o.status == OperationStatus.QUEUED for o in others):
             return  # a newer deploy keeps it queued
         before = op.app_status_before if op.app_status_before in RESTING else None
         if before is None:
-            before = "stopped" if app.current_release_id else "created"
-        set_status(app, before, "cancelled" if before != "failed" else app.status_reason)
+            before = AppStatus.STOPPED if app.current_release_id else AppStatus.CREATED
+        set_status(app, before, "cancelled" if before != AppStatus.FAILED else app.status_reason)
 
 
 async def move_app(
@@ -263,7 +268,7 @@ async def move_app(
 
 async def mark_deleted(session: AsyncSession, *, app_id: uuid.UUID) -> None:
     app = await locked_app(session, app_id)
-    set_status(app, "deleted")
+    set_status(app, AppStatus.DELETED)
     app.deleted_at = datetime.now(UTC)
     app.current_release_id = None
 
@@ -278,12 +283,16 @@ async def app_settled(
 ) -> None:
     """Where a stop, suspend or delete leaves the app."""
     app = await locked_app(session, app_id)
-    if app.status == "deleting":
+    if app.status == AppStatus.DELETING:
         return  # a delete was asked for meanwhile: it queues behind and takes the app from here
-    if status == "suspended" and app.status in ("created", "stopped", "failed"):
+    if status == AppStatus.SUSPENDED and app.status in (
+        AppStatus.CREATED,
+        AppStatus.STOPPED,
+        AppStatus.FAILED,
+    ):
         return  # nothing of it ran (its deploy was cancelled): nothing to suspend
     set_status(app, status, reason)
-    app.suspended_by = suspended_by if status == "suspended" else None
+    app.suspended_by = suspended_by if status == AppStatus.SUSPENDED else None
 
 
 async def locked_app(session: AsyncSession, app_id: uuid.UUID) -> App:

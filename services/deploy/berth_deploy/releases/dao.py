@@ -7,6 +7,7 @@ from sqlalchemy import func, select
 
 from berth_common.dao import BaseDAO
 from berth_deploy.models import Release
+from berth_deploy.statuses import ReleaseStatus
 
 
 class ReleaseDAO(BaseDAO[Release]):
@@ -33,7 +34,7 @@ class ReleaseDAO(BaseDAO[Release]):
     async def ready(self, app_id: uuid.UUID) -> list[Release]:
         stmt = (
             select(Release)
-            .where(Release.app_id == app_id, Release.status == "ready")
+            .where(Release.app_id == app_id, Release.status == ReleaseStatus.READY)
             .order_by(Release.number.desc())
         )
         return list((await self.session.execute(stmt)).scalars().all())

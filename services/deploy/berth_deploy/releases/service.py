@@ -12,6 +12,7 @@ from berth_deploy.models import App, Operation, Release
 from berth_deploy.operations.schemas import ReleaseOut
 from berth_deploy.operations.service import locked_app, set_status
 from berth_deploy.releases.dao import ReleaseDAO
+from berth_deploy.statuses import AppStatus, ReleaseStatus
 
 
 async def begin_build(
@@ -29,13 +30,13 @@ async def begin_build(
             number=await releases.next_number(app.id),
             branch=app.branch,
             created_by=op.requested_by or app.owner_id,
-            status="building",
+            status=ReleaseStatus.BUILDING,
         )
         op.release_id = release.id
-    release.status = "building"
+    release.status = ReleaseStatus.BUILDING
     release.error = None
-    if app.status in ("queued", "failed", "stopped", "created"):
-        set_status(app, "building")
+    if app.status in (AppStatus.QUEUED, AppStatus.FAILED, AppStatus.STOPPED, AppStatus.CREATED):
+        set_status(app, AppStatus.BUILDING)
     await session.flush()
     return release.id, release.number
 
@@ -45,7 +46,7 @@ async def release_built(
 ) -> None:
     release = await session.get(Release, release_id)
     assert release is not None
-    release.status = "ready"
+    release.status = ReleaseStatus.READY
     release.commit_sha = commit_sha
     release.built_at = datetime.now(UTC)
 
@@ -70,7 +71,7 @@ async def prune_releases(session: AsyncSession, *, app_id: uuid.UUID, keep: int)
     for release in (await ReleaseDAO(session).ready(app_id))[keep:]:
         if release.id == app.current_release_id or release.id in in_use:
             continue
-        release.status = "pruned"
+        release.status = ReleaseStatus.PRUNED
         pruned.append(release.id)
     return pruned
 

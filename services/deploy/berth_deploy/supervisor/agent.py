@@ -12,6 +12,7 @@ from berth_deploy.operations.executor import NodeContext
 from berth_deploy.operations.rollout import spawn
 from berth_deploy.sandbox.layout import AppPaths
 from berth_deploy.sandbox.local import read_stat
+from berth_deploy.statuses import InstanceStatus
 from berth_deploy.supervisor import service
 
 RECONCILE_EVERY = 5
@@ -53,9 +54,9 @@ class Supervisor:
             self.adopted_logged = True
         for w in rows:
             try:
-                if w.instance.status == "running":
+                if w.instance.status == InstanceStatus.RUNNING:
                     await self._check_running(w)
-                elif w.instance.status == "crashed":
+                elif w.instance.status == InstanceStatus.CRASHED:
                     await self._restart_when_due(w)
                 elif not w.operation_running and w.age_seconds > self.settings.lease_seconds:
                     await self._clean_abandoned(w)
@@ -140,14 +141,14 @@ class Supervisor:
             ids = {i for i, _, _ in want.get(slug, [])}
             if instance_id in ids:
                 continue
-            running = [(i, p) for i, p, st in want.get(slug, []) if st == "running"]
+            running = [(i, p) for i, p, st in want.get(slug, []) if st == InstanceStatus.RUNNING]
             if running:
                 routes.publish(slug, running[-1][1], running[-1][0])
             else:
                 routes.remove(slug)
             logger.info("route of {} reconciled", slug)
         for slug, entries in want.items():
-            running = [(i, p) for i, p, st in entries if st == "running"]
+            running = [(i, p) for i, p, st in entries if st == InstanceStatus.RUNNING]
             if slug not in published and running:
                 routes.publish(slug, running[-1][1], running[-1][0])
                 logger.info("route of {} restored", slug)

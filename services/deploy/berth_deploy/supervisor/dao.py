@@ -9,8 +9,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from berth_common.dao import BaseDAO
 from berth_deploy.models import App, Instance, Operation, Template
 from berth_deploy.operations.lifecycle import LIVE_INSTANCE
+from berth_deploy.statuses import InstanceStatus
 
-WATCHED = ("starting", "running", "crashed")
+WATCHED = (InstanceStatus.STARTING, InstanceStatus.RUNNING, InstanceStatus.CRASHED)
 
 
 class SupervisedInstanceDAO(BaseDAO[Instance]):

@@ -22,6 +22,7 @@ from berth_deploy.operations.leases import APP_FIELDS, TEMPLATE_FIELDS
 from berth_deploy.operations.lifecycle import SERVING_INSTANCE
 from berth_deploy.operations.service import set_status
 from berth_deploy.sandbox.driver import ExitStatus, ProcessHandle
+from berth_deploy.statuses import AppStatus, InstanceStatus, OperationStatus
 from berth_deploy.supervisor.dao import SupervisedInstanceDAO
 
 
@@ -51,7 +52,7 @@ async def watched(session: AsyncSession, *, node: str) -> list[Watched]:
             app={f: getattr(app, f) for f in APP_FIELDS},
             template={f: getattr(template, f) for f in TEMPLATE_FIELDS},
             next_restart_at=instance.next_restart_at,
-            operation_running=op_status == "running",
+            operation_running=op_status == OperationStatus.RUNNING,
             age_seconds=(now - instance.created_at).total_seconds(),
         )
         for instance, app, template, op_status in await SupervisedInstanceDAO(session).watched(node)
@@ -76,7 +77,7 @@ async def crashed(
 ) -> CrashDecision | None:
     """Record a crash of a running instance; None when the row moved on meanwhile."""
     instance = await InstanceDAO(session).lock(instance_id)
-    if instance is None or instance.status != "running" or instance.pid != pid:
+    if instance is None or instance.status != InstanceStatus.RUNNING or instance.pid != pid:
         return None
     app = await AppDAO(session).lock(instance.app_id)
     assert app is not None
@@ -90,7 +91,7 @@ async def crashed(
         await _fail_crash_loop(session, instance, app, now, reason)
         return CrashDecision(True, 0.0, len(times), reason)
     delay = min(backoff * 2 ** (len(times) - 1), backoff_max)
-    instance.status = "crashed"
+    instance.status = InstanceStatus.CRASHED
     instance.next_restart_at = now + timedelta(seconds=delay)
     return CrashDecision(False, delay, len(times), described)
 
@@ -99,7 +100,7 @@ async def _fail_crash_loop(
     session: AsyncSession, instance: Instance, app: App, now: datetime, reason: str
 ) -> None:
     """The instance fails and loses its route; the app fails if nothing else serves it."""
-    instance.status = "failed"
+    instance.status = InstanceStatus.FAILED
     instance.stopped_at = now
     instance.stop_reason = reason[:500]
     instance.routed = False
@@ -107,8 +108,8 @@ async def _fail_crash_loop(
     others = [
         i for i in await InstanceDAO(session).live(app.id, SERVING_INSTANCE) if i.id != instance.id
     ]
-    if not others and app.status == "running":
-        set_status(app, "failed", reason)
+    if not others and app.status == AppStatus.RUNNING:
+        set_status(app, AppStatus.FAILED, reason)
     if instance.started_at is not None:
         await events.instance_ended(session, events.STOPPED, app, instance, "crash_loop")
 
@@ -118,13 +119,13 @@ async def relaunched(
 ) -> ProcessHandle | None:
     """Restart a crashed instance, holding its row so a stop cannot slip in between."""
     instance = await InstanceDAO(session).lock(instance_id)
-    if instance is None or instance.status != "crashed":
+    if instance is None or instance.status != InstanceStatus.CRASHED:
         return None
     handle: ProcessHandle = await spawn()
     instance.pid = handle.pid
     instance.monitor_pid = handle.monitor_pid
     instance.proc_start = handle.start_time
-    instance.status = "running"
+    instance.status = InstanceStatus.RUNNING
     instance.restart_count += 1
     instance.next_restart_at = None
     return handle
@@ -133,9 +134,9 @@ async def relaunched(
 async def abandoned(session: AsyncSession, *, instance_id: uuid.UUID) -> bool:
     """A starting instance whose operation is gone (its worker died): mark it failed."""
     instance = await InstanceDAO(session).lock(instance_id)
-    if instance is None or instance.status != "starting":
+    if instance is None or instance.status != InstanceStatus.STARTING:
         return False
-    instance.status = "failed"
+    instance.status = InstanceStatus.FAILED
     instance.stopped_at = datetime.now(UTC)
     instance.stop_reason = "abandoned: the operation starting it was lost"
     return True
