@@ -5,7 +5,7 @@ from pydantic import BaseModel, ConfigDict, StringConstraints
 from berth_deploy.validation import CONTROL
 
 
-class SuspendIn(BaseModel):
+class SuspensionCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     reason: Annotated[str, StringConstraints(min_length=1, max_length=400, strip_whitespace=True)]

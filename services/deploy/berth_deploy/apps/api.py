@@ -17,9 +17,9 @@ from berth_common.errors import (
 from berth_common.pagination import Page, PageDep
 from berth_common.security import CurrentUser, current_user
 from berth_deploy.apps import service
-from berth_deploy.apps.schemas import AppCreate, AppDetail, AppOut, AppUpdate
+from berth_deploy.apps.schemas import App, AppCreate, AppDetail, AppUpdate
 from berth_deploy.deps import CipherDep, OwnerId, PlansDep, SettingsDep
-from berth_deploy.operations.schemas import OperationOut
+from berth_deploy.operations.schemas import Operation
 from berth_deploy.operations.service import request_operation
 from berth_deploy.statuses import AppStatus
 
@@ -58,7 +58,7 @@ async def create_app(
 
 @router.get(
     "",
-    response_model=Page[AppOut],
+    response_model=Page[App],
     responses=error_responses(Unprocessable),
     description="Your apps, newest first; sort by created_at, updated_at, slug, name, status.",
 )
@@ -70,7 +70,7 @@ async def list_apps(
     status: StatusFilter = None,
     template: TemplateKey = None,
     q: Search = None,
-) -> Page[AppOut]:
+) -> Page[App]:
     apps, total = await service.list_apps(
         session, params, owner_id=owner, status=status, template=template, q=q
     )
@@ -106,13 +106,13 @@ async def update_app(
 @router.delete(
     "/{app_id}",
     status_code=status.HTTP_202_ACCEPTED,
-    response_model=OperationOut,
+    response_model=Operation,
     responses=error_responses(NotFound, Conflict),
     description="Stops every instance, removes the route and the app's files. 202: in progress.",
 )
 async def delete_app(
     app_id: uuid.UUID, principal: CurrentUser, owner: OwnerId, session: SessionDep
-) -> OperationOut:
+) -> Operation:
     await service.get_app(session, app_id, owner)
     op = await request_operation(session, app_id, "delete", requested_by=owner, origin="user")
-    return OperationOut.of(op)
+    return Operation.of(op)

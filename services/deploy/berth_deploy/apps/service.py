@@ -9,13 +9,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from berth_common.errors import Conflict, NotFound, Unprocessable
 from berth_common.pagination import PageParams
+from berth_deploy.apps import schemas
 from berth_deploy.apps.dao import AppDAO
 from berth_deploy.apps.schemas import (
     AppCreate,
     AppDetail,
-    AppOut,
     AppUpdate,
-    InstanceOut,
     Limits,
     ReleaseRef,
 )
@@ -219,13 +218,13 @@ def _out(settings: DeploySettings, app: App, process_type: str, release: Release
 
 async def app_outs(
     session: AsyncSession, settings: DeploySettings, apps: list[App]
-) -> list[AppOut]:
+) -> list[schemas.App]:
     kinds = await TemplateDAO(session).process_types()
     releases = await _releases(
         session, {a.current_release_id for a in apps if a.current_release_id}
     )
     return [
-        AppOut(
+        schemas.App(
             **_out(
                 settings, a, kinds.get(a.template_key, "web"), releases.get(a.current_release_id)
             )
@@ -240,5 +239,5 @@ async def app_detail(session: AsyncSession, settings: DeploySettings, app: App) 
     instances = await InstanceDAO(session).recent(app.id)
     return AppDetail(
         **_out(settings, app, kinds.get(app.template_key, "web"), release),
-        instances=[InstanceOut.model_validate(i) for i in instances],
+        instances=[schemas.Instance.model_validate(i) for i in instances],
     )

@@ -22,7 +22,7 @@ from berth_deploy.config import DeploySettings
 from berth_deploy.env.service import EnvCipher, secret_values
 from berth_deploy.instances.dao import InstanceDAO
 from berth_deploy.logs.dao import LogStreamDAO
-from berth_deploy.logs.schemas import LogLineOut, LogPage
+from berth_deploy.logs.schemas import LogLine, LogPage
 from berth_deploy.logs.store import LogStore, scrub, scrub_list
 from berth_deploy.models import App, Release
 from berth_deploy.releases.dao import ReleaseDAO
@@ -115,7 +115,7 @@ async def read_page(
         offset=offset,
         next_offset=next_offset,
         size=size,
-        lines=[LogLineOut(offset=line.end, text=scrub(line.text, secrets)) for line in lines],
+        lines=[LogLine(offset=line.end, text=scrub(line.text, secrets)) for line in lines],
     )
 
 

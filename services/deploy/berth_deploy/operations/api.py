@@ -15,9 +15,9 @@ from berth_deploy.operations import service as operations
 from berth_deploy.operations.lifecycle import DEPLOY_KINDS
 from berth_deploy.operations.schemas import (
     DeploymentCreate,
-    OperationOut,
-    ReleaseOut,
-    RollbackIn,
+    Operation,
+    Release,
+    RollbackCreate,
 )
 from berth_deploy.operations.service import cancel_operation, request_operation
 from berth_deploy.releases import service as releases
@@ -28,109 +28,109 @@ router = APIRouter(
     dependencies=[Depends(current_user)],
     responses=error_responses(Unauthorized, Forbidden, NotFound),
 )
-ACCEPTED = {"status_code": status.HTTP_202_ACCEPTED, "response_model": OperationOut}
+ACCEPTED = {"status_code": status.HTTP_202_ACCEPTED, "response_model": Operation}
 
 
-async def _request(session, app_id, owner, kind, release_id=None) -> OperationOut:
+async def _request(session, app_id, owner, kind, release_id=None) -> Operation:
     await get_app(session, app_id, owner)
     op = await request_operation(
         session, app_id, kind, requested_by=owner, origin="user", release_id=release_id
     )
-    return OperationOut.of(op)
+    return Operation.of(op)
 
 
 @router.post("/deployments", **ACCEPTED, responses=error_responses(Conflict))
 async def create_deployment(
     app_id: uuid.UUID, owner: OwnerId, session: SessionDep, body: DeploymentCreate | None = None
-) -> OperationOut:
+) -> Operation:
     """Build the latest commit of the app's branch and roll it out with no downtime."""
     return await _request(session, app_id, owner, "deploy")
 
 
-@router.get("/deployments", response_model=Page[OperationOut])
+@router.get("/deployments", response_model=Page[Operation])
 async def list_deployments(
     app_id: uuid.UUID, owner: OwnerId, session: SessionDep, params: PageDep
-) -> Page[OperationOut]:
+) -> Page[Operation]:
     await get_app(session, app_id, owner)
     ops, total = await operations.list_operations(session, app_id, params, DEPLOY_KINDS)
-    return Page.build([OperationOut.of(o) for o in ops], total, params)
+    return Page.build([Operation.of(o) for o in ops], total, params)
 
 
-@router.get("/deployments/{operation_id}", response_model=OperationOut)
+@router.get("/deployments/{operation_id}", response_model=Operation)
 async def get_deployment(
     app_id: uuid.UUID, operation_id: uuid.UUID, owner: OwnerId, session: SessionDep
-) -> OperationOut:
+) -> Operation:
     await get_app(session, app_id, owner)
     op = await operations.get_operation(session, app_id, operation_id, DEPLOY_KINDS)
-    return OperationOut.of(op)
+    return Operation.of(op)
 
 
 @router.post("/deployments/{operation_id}/cancel", **ACCEPTED, responses=error_responses(Conflict))
 async def cancel_deployment(
     app_id: uuid.UUID, operation_id: uuid.UUID, owner: OwnerId, session: SessionDep
-) -> OperationOut:
+) -> Operation:
     """Queued: cancelled at once. Building or starting: its processes are killed within a
     heartbeat and the app keeps what it ran before."""
     await get_app(session, app_id, owner)
     await operations.get_operation(session, app_id, operation_id, DEPLOY_KINDS)
-    return OperationOut.of(await cancel_operation(session, app_id, operation_id))
+    return Operation.of(await cancel_operation(session, app_id, operation_id))
 
 
-@router.get("/operations", response_model=Page[OperationOut])
+@router.get("/operations", response_model=Page[Operation])
 async def list_operations(
     app_id: uuid.UUID, owner: OwnerId, session: SessionDep, params: PageDep
-) -> Page[OperationOut]:
+) -> Page[Operation]:
     await get_app(session, app_id, owner)
     ops, total = await operations.list_operations(session, app_id, params, None)
-    return Page.build([OperationOut.of(o) for o in ops], total, params)
+    return Page.build([Operation.of(o) for o in ops], total, params)
 
 
-@router.get("/operations/{operation_id}", response_model=OperationOut)
+@router.get("/operations/{operation_id}", response_model=Operation)
 async def get_operation(
     app_id: uuid.UUID, operation_id: uuid.UUID, owner: OwnerId, session: SessionDep
-) -> OperationOut:
+) -> Operation:
     await get_app(session, app_id, owner)
-    return OperationOut.of(await operations.get_operation(session, app_id, operation_id, None))
+    return Operation.of(await operations.get_operation(session, app_id, operation_id, None))
 
 
 @router.post("/operations/{operation_id}/cancel", **ACCEPTED, responses=error_responses(Conflict))
 async def cancel(
     app_id: uuid.UUID, operation_id: uuid.UUID, owner: OwnerId, session: SessionDep
-) -> OperationOut:
+) -> Operation:
     await get_app(session, app_id, owner)
     await operations.get_operation(session, app_id, operation_id, None)
-    return OperationOut.of(await cancel_operation(session, app_id, operation_id))
+    return Operation.of(await cancel_operation(session, app_id, operation_id))
 
 
 @router.post("/rollback", **ACCEPTED, responses=error_responses(Conflict))
 async def rollback(
-    app_id: uuid.UUID, owner: OwnerId, session: SessionDep, body: RollbackIn | None = None
-) -> OperationOut:
+    app_id: uuid.UUID, owner: OwnerId, session: SessionDep, body: RollbackCreate | None = None
+) -> Operation:
     """Re-activate an earlier build (default: the one before the current release)."""
     release_id = body.release_id if body else None
     return await _request(session, app_id, owner, "rollback", release_id)
 
 
 @router.post("/start", **ACCEPTED, responses=error_responses(Conflict))
-async def start(app_id: uuid.UUID, owner: OwnerId, session: SessionDep) -> OperationOut:
+async def start(app_id: uuid.UUID, owner: OwnerId, session: SessionDep) -> Operation:
     return await _request(session, app_id, owner, "start")
 
 
 @router.post("/stop", **ACCEPTED, responses=error_responses(Conflict))
-async def stop(app_id: uuid.UUID, owner: OwnerId, session: SessionDep) -> OperationOut:
+async def stop(app_id: uuid.UUID, owner: OwnerId, session: SessionDep) -> Operation:
     return await _request(session, app_id, owner, "stop")
 
 
 @router.post("/restart", **ACCEPTED, responses=error_responses(Conflict))
-async def restart(app_id: uuid.UUID, owner: OwnerId, session: SessionDep) -> OperationOut:
+async def restart(app_id: uuid.UUID, owner: OwnerId, session: SessionDep) -> Operation:
     """A new instance of the current release, then the old one stops (no downtime for web)."""
     return await _request(session, app_id, owner, "restart")
 
 
-@router.get("/releases", response_model=Page[ReleaseOut])
+@router.get("/releases", response_model=Page[Release])
 async def list_releases(
     app_id: uuid.UUID, owner: OwnerId, session: SessionDep, params: PageDep
-) -> Page[ReleaseOut]:
+) -> Page[Release]:
     app = await get_app(session, app_id, owner)
     items, total = await releases.list_releases(session, app, params)
     return Page.build(items, total, params)

@@ -9,7 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from berth_common.pagination import PageParams
 from berth_deploy.instances.dao import InstanceDAO
 from berth_deploy.models import App, Operation, Release
-from berth_deploy.operations.schemas import ReleaseOut
+from berth_deploy.operations import schemas
 from berth_deploy.operations.service import locked_app, set_status
 from berth_deploy.releases.dao import ReleaseDAO
 from berth_deploy.statuses import AppStatus, ReleaseStatus
@@ -78,9 +78,11 @@ async def prune_releases(session: AsyncSession, *, app_id: uuid.UUID, keep: int)
 
 async def list_releases(
     session: AsyncSession, app: App, params: PageParams
-) -> tuple[list[ReleaseOut], int]:
+) -> tuple[list[schemas.Release], int]:
     rows, total = await ReleaseDAO(session).list(params, Release.app_id == app.id)
     return [
-        ReleaseOut.model_validate(r).model_copy(update={"current": r.id == app.current_release_id})
+        schemas.Release.model_validate(r).model_copy(
+            update={"current": r.id == app.current_release_id}
+        )
         for r in rows
     ], total
