@@ -96,6 +96,8 @@ async def create_app(
     owner_id: uuid.UUID,
     data: AppCreate,
 ) -> App:
+    """A new app of an active template, within the owner's quota, under a free name, with
+    its env vars stored (encrypted); it runs nothing until it is deployed."""
     template = await TemplateDAO(session).get(data.template)
     if template is None or not template.is_active:
         raise Unprocessable(f"Unknown template {data.template!r}", details={"field": "template"})
@@ -106,18 +108,42 @@ async def create_app(
     quota = await plans.app_quota(template.plan_key)  # before any lock: it may ask billing
     dao = AppDAO(session)
     await _check_quota(dao, owner_id, quota)
-    if await dao.slug_in_use(data.slug):
-        raise SlugTaken(f"The name {data.slug!r} is taken")
+    await _check_slug_free(dao, settings, data.slug, owner_id)
+    app = await _insert_app(session, dao, owner_id, template, repo_url, data)
+    if data.env:
+        await set_vars(
+            session, cipher, settings, app.id, [(v.name, v.value, v.secret) for v in data.env]
+        )
+    await session.refresh(app)
+    return app
+
+
+async def _check_slug_free(
+    dao: AppDAO, settings: DeploySettings, slug: str, owner_id: uuid.UUID
+) -> None:
+    if await dao.slug_in_use(slug):
+        raise SlugTaken(f"The name {slug!r} is taken")
     hold = timedelta(days=settings.slug_hold_days)
-    if free_at := await dao.slug_held(data.slug, hold, owner_id):
+    if free_at := await dao.slug_held(slug, hold, owner_id):
         raise SlugHeld(
-            f"The name {data.slug!r} belonged to an app deleted recently; it is held until "
+            f"The name {slug!r} belonged to an app deleted recently; it is held until "
             f"{free_at:%Y-%m-%d %H:%M} UTC",
             details={"available_after": free_at.isoformat()},
         )
+
+
+async def _insert_app(
+    session: AsyncSession,
+    dao: AppDAO,
+    owner_id: uuid.UUID,
+    template: Template,
+    repo_url: str | None,
+    data: AppCreate,
+) -> App:
+    """The row; a name taken meanwhile by a concurrent create is SlugTaken, not a 500."""
     try:
         async with session.begin_nested():
-            app = await dao.create(
+            return await dao.create(
                 owner_id=owner_id,
                 slug=data.slug,
                 name=data.name or data.slug,
@@ -133,12 +159,6 @@ async def create_app(
             )
     except IntegrityError as exc:
         raise SlugTaken(f"The name {data.slug!r} is taken") from exc
-    if data.env:
-        await set_vars(
-            session, cipher, settings, app.id, [(v.name, v.value, v.secret) for v in data.env]
-        )
-    await session.refresh(app)
-    return app
 
 
 async def get_app(session: AsyncSession, app_id: uuid.UUID, owner_id: uuid.UUID | None) -> App:
