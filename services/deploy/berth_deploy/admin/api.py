@@ -30,7 +30,7 @@ from berth_deploy.logs.schemas import LogKind, LogPage
 from berth_deploy.operations import service as operations
 from berth_deploy.operations.schemas import Operation
 from berth_deploy.operations.service import request_operation
-from berth_deploy.templates.dao import TemplateDAO
+from berth_deploy.templates import service as templates
 from berth_deploy.templates.schemas import Template, TemplateCreate, TemplateUpdate
 
 router = APIRouter(
@@ -179,8 +179,7 @@ async def stream_logs(
 
 @router.get("/templates", response_model=list[Template])
 async def list_templates(session: SessionDep) -> list[Template]:
-    rows, _ = await TemplateDAO(session).list_all()
-    return [Template.model_validate(t) for t in rows]
+    return [Template.model_validate(t) for t in await templates.all_templates(session)]
 
 
 @router.post(
