@@ -5,6 +5,7 @@ a redelivered message finds the operation running (or done) and leaves it alone;
 that died mid-step is dealt with by the supervisor's lease reaper.
 """
 
+import os
 import uuid
 
 from loguru import logger
@@ -14,8 +15,7 @@ from berth_common.worker import on_event, service_task
 from berth_deploy import suspension
 from berth_deploy.names import ACCOUNT_SUSPENDED, ACCOUNT_UNSUSPENDED, RUN_OPERATION_TASK
 from berth_deploy.node import build_node_context
-from berth_deploy.operations import leases
-from berth_deploy.operations.executor import NodeContext, run_claim, worker_identity
+from berth_deploy.operations.executor import NodeContext, run_next, worker_identity
 from berth_deploy.operations.flows import FLOWS
 from berth_deploy.worker import celery_app, settings, worker_runtime
 
@@ -24,29 +24,11 @@ _node: dict[int, NodeContext] = {}
 
 def node_context() -> NodeContext:
     """This worker process's node context (made after fork, with its own event loop and engine)."""
-    import os
-
     pid = os.getpid()
     if pid not in _node:
         _node.clear()
         _node[pid] = build_node_context(settings, worker_runtime.in_transaction)
     return _node[pid]
-
-
-async def run_next(app_id: uuid.UUID) -> None:
-    ctx = node_context()
-    owner = worker_identity(settings)
-    claim = await ctx.tx(
-        leases.acquire,
-        app_id=app_id,
-        owner=owner,
-        node=settings.node_name,
-        lease_seconds=settings.lease_seconds,
-    )
-    if claim is None:
-        logger.info("app {}: nothing to run, or an operation holds it", app_id)
-        return
-    await run_claim(ctx, claim, owner, FLOWS)
 
 
 @service_task(
@@ -61,7 +43,9 @@ async def run_next(app_id: uuid.UUID) -> None:
     time_limit=settings.step_time_limit + 60,
 )
 async def run_operation(app_id: str) -> None:
-    await run_next(uuid.UUID(app_id))
+    owner = worker_identity(settings)
+    if not await run_next(node_context(), uuid.UUID(app_id), owner, FLOWS):
+        logger.info("app {}: nothing to run, or an operation holds it", app_id)
 
 
 @on_event(worker_runtime, ACCOUNT_SUSPENDED)

@@ -24,8 +24,7 @@ from berth_deploy.config import DeploySettings
 from berth_deploy.instances.service import InstanceRef
 from berth_deploy.models import SCHEMA, Base
 from berth_deploy.node import build_node_context
-from berth_deploy.operations import leases
-from berth_deploy.operations.executor import NodeContext, run_claim
+from berth_deploy.operations.executor import NodeContext, run_next
 from berth_deploy.operations.flows import FLOWS
 from berth_deploy.supervisor.agent import Supervisor
 
@@ -153,17 +152,7 @@ class Node:
 
     async def run_next(self, app_id: uuid.UUID) -> bool:
         """Run the app's next queued operation to its end; False when there was none."""
-        claim = await self.ctx.tx(
-            leases.acquire,
-            app_id=app_id,
-            owner=self.owner,
-            node=self.settings.node_name,
-            lease_seconds=self.settings.lease_seconds,
-        )
-        if claim is None:
-            return False
-        await run_claim(self.ctx, claim, self.owner, FLOWS)
-        return True
+        return await run_next(self.ctx, app_id, self.owner, FLOWS)
 
     async def run_all(self, app_id: uuid.UUID) -> None:
         while await self.run_next(app_id):

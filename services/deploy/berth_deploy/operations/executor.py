@@ -188,3 +188,21 @@ async def run_claim(ctx: NodeContext, claim: Claim, owner: str, flows: dict[str,
         log.warning("lease lost before the outcome was written")
         return
     log.info("operation {}{}", status, f": {reason}" if reason else "")
+
+
+async def run_next(
+    ctx: NodeContext, app_id: uuid.UUID, owner: str, flows: dict[str, FlowFn]
+) -> bool:
+    """Lease the app's next queued operation and run it to its end; False when there is none
+    or another operation holds the app."""
+    claim = await ctx.tx(
+        leases.acquire,
+        app_id=app_id,
+        owner=owner,
+        node=ctx.settings.node_name,
+        lease_seconds=ctx.settings.lease_seconds,
+    )
+    if claim is None:
+        return False
+    await run_claim(ctx, claim, owner, flows)
+    return True
