@@ -1,5 +1,5 @@
 """Fixtures of the deploy service's in-process tests: the API app over ASGI, a real Traefik
-watching a directory of this run, and the node runtime (the worker's and supervisor's code,
+watching a directory of this run, and the node context (the worker's and supervisor's code,
 driven directly: operations run when a test says so)."""
 
 import asyncio

@@ -1,4 +1,4 @@
-"""The local runtime driver on real processes: the sandbox's limits, detached instances that
+"""The local process driver on real processes: the sandbox's limits, detached instances that
 record how they ended, build steps killed as a group; and the pure pieces around it (repo
 URLs, route files, Procfiles)."""
 
