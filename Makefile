@@ -17,7 +17,7 @@ PROCS ?=
 help:
 	@echo "make run        run the platform: Traefik on http://localhost:8080 (README.md)"
 	@echo "make test       uv sync --locked, then pytest (PYTEST_ARGS=... to pass options)"
-	@echo "make lint       ruff check + ruff format --check"
+	@echo "make lint       ruff check + ruff format --check + lint-imports (architecture contracts)"
 	@echo "make format     ruff format + ruff check --fix"
 	@echo "make sync       uv sync"
 	@echo "make assets     npm ci + copy the panel's htmx/Chart.js into berth_frontend/static/vendor"
@@ -55,6 +55,7 @@ test: ensure-uv assets system-deps-test
 lint: ensure-uv
 	$(UV) run ruff check .
 	$(UV) run ruff format --check .
+	$(UV) run lint-imports --no-cache
 
 format: ensure-uv
 	$(UV) run ruff format .

@@ -25,17 +25,17 @@ import httpx
 
 from berth_common.revocation import Denylist, Revocations
 from berth_common.security import JWKSCache, TokenVerifier
-from berth_common.testing.bench import (
+from berth_gateway.policy import RoutePolicy
+from berth_gateway.service import ForwardedRequest, Gatekeeper, VerifiedTokenCache
+from berth_testing.bench import (
     BENCH_ADMIN_EMAIL,
     BENCH_ADMIN_PASSWORD,
     bench_platform,
     rss_mb,
     wrk,
 )
-from berth_common.testing.oauth import bearer, mint_access_token
-from berth_common.testing.platform import Platform
-from berth_gateway.policy import RoutePolicy
-from berth_gateway.service import ForwardedRequest, Gatekeeper, VerifiedTokenCache
+from berth_testing.oauth import bearer, mint_access_token
+from berth_testing.platform import Platform
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -25,7 +25,7 @@ sys.path.insert(0, str(ROOT / "tests"))
 from billing_seed import seed_intervals, seed_wallets  # noqa: E402
 from sqlalchemy import text  # noqa: E402
 
-from berth_common.testing.plugin import create_migrated_database, drop_database  # noqa: E402
+from berth_testing.plugin import create_migrated_database, drop_database  # noqa: E402
 
 HOUR = datetime(2024, 3, 5, 14, tzinfo=UTC)
 

@@ -28,12 +28,12 @@ from billing_seed import seed_wallets  # noqa: E402
 from sqlalchemy import text  # noqa: E402
 from sqlalchemy.ext.asyncio import create_async_engine  # noqa: E402
 
-from berth_common.testing.plugin import (  # noqa: E402
+from berth_testing.plugin import (  # noqa: E402
     create_migrated_database,
     drop_database,
     isolated_vhost,
 )
-from berth_common.testing.processes import ManagedProcess, free_port, http_ok  # noqa: E402
+from berth_testing.processes import ManagedProcess, free_port, http_ok  # noqa: E402
 
 BIN = Path(sys.executable).parent
 

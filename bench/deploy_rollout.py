@@ -35,15 +35,15 @@ sys.path.insert(0, str(ROOT / "services/deploy/tests"))
 
 from deploy_testkit import commit, make_repo, web_app_files  # noqa: E402
 
-from berth_common.testing.bench import (  # noqa: E402
+from berth_testing.bench import (  # noqa: E402
     BENCH_ADMIN_EMAIL,
     BENCH_ADMIN_PASSWORD,
     bench_platform,
     rss_mb,
     wrk,
 )
-from berth_common.testing.plugin import isolated_vhost  # noqa: E402
-from berth_common.testing.processes import ManagedProcess, free_port  # noqa: E402
+from berth_testing.plugin import isolated_vhost  # noqa: E402
+from berth_testing.processes import ManagedProcess, free_port  # noqa: E402
 
 API = "/api/deploy/v1"
 

@@ -23,13 +23,13 @@ import httpx
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from berth_common.testing.bench import (  # noqa: E402
+from berth_testing.bench import (  # noqa: E402
     BENCH_ADMIN_EMAIL,
     BENCH_ADMIN_PASSWORD,
     bench_platform,
     rss_mb,
 )
-from berth_common.testing.platform import Platform  # noqa: E402
+from berth_testing.platform import Platform  # noqa: E402
 
 APPS = 12
 

@@ -20,8 +20,8 @@ from support import PASSWORD
 
 from berth_common.broker import AmqpPublisher
 from berth_common.messages import EVENTS_EXCHANGE, event_message
-from berth_common.testing.oauth import bearer, password_login
-from berth_common.testing.processes import wait_until
+from berth_testing.oauth import bearer, password_login
+from berth_testing.processes import wait_until
 
 API = "/api/billing/v1"
 

@@ -12,9 +12,9 @@ import httpx
 import pytest
 from support import ADMIN_EMAIL, ADMIN_PASSWORD, PASSWORD, code_from_mail
 
-from berth_common.testing.oauth import bearer, password_login
-from berth_common.testing.platform import Platform
-from berth_common.testing.plugin import (
+from berth_testing.oauth import bearer, password_login
+from berth_testing.platform import Platform
+from berth_testing.plugin import (
     PlatformDatabase,
     isolated_vhost,
     service_broker_users,

@@ -16,9 +16,9 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 from support import PASSWORD
 
-from berth_common.testing.oauth import bearer, password_login
-from berth_common.testing.platform import Platform
-from berth_common.testing.processes import ManagedProcess
+from berth_testing.oauth import bearer, password_login
+from berth_testing.platform import Platform
+from berth_testing.processes import ManagedProcess
 
 API = "/api/deploy/v1"
 DONE = ("succeeded", "failed", "cancelled", "superseded")

@@ -2,7 +2,7 @@
 
 import re
 
-from berth_common.testing.platform import Platform, mail_text
+from berth_testing.platform import Platform, mail_text
 
 ADMIN_EMAIL = "root-admin@berth.localhost"
 ADMIN_PASSWORD = "root-admin-password-42"  # a throwaway database per test run

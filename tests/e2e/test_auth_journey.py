@@ -8,7 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 import httpx
 from support import PASSWORD, code_from_mail
 
-from berth_common.testing.oauth import bearer, password_login
+from berth_testing.oauth import bearer, password_login
 
 # what tests/conftest.py gives the platform's auth
 LIMIT_PER_ACCOUNT_AND_ADDRESS = 5

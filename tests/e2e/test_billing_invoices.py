@@ -17,7 +17,7 @@ from billing_e2e import (
     wait_for_interval,
 )
 
-from berth_common.testing.processes import wait_until
+from berth_testing.processes import wait_until
 
 
 def test_monthly_statement_is_numbered_mailed_and_downloadable(

@@ -20,8 +20,8 @@ from billing_e2e import (
     wait_for_interval,
 )
 
-from berth_common.testing.platform import mail_text
-from berth_common.testing.processes import wait_until
+from berth_testing.platform import mail_text
+from berth_testing.processes import wait_until
 
 
 def test_deploy_events_are_charged_per_hour_once_however_often_metering_runs(

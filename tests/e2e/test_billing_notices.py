@@ -6,8 +6,8 @@ import uuid
 
 from billing_e2e import API, sign_in, sql, top_up_via_checkout, wait_for_balance
 
-from berth_common.testing.platform import mail_text
-from berth_common.testing.processes import wait_until
+from berth_testing.platform import mail_text
+from berth_testing.processes import wait_until
 
 
 def test_low_balance_notice_is_mailed_once_with_the_address_from_auth(

@@ -12,7 +12,7 @@ from billing_e2e import API, sql
 from billing_seed import seed_intervals, seed_wallets
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from berth_common.testing.processes import wait_until
+from berth_testing.processes import wait_until
 
 INSTANCES = 40_000
 WALLETS = 400

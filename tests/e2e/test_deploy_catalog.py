@@ -18,7 +18,7 @@ from deploy_e2e import (
 )
 from deploy_testkit import make_repo, wait_for, web_app_files
 
-from berth_common.testing.oauth import bearer
+from berth_testing.oauth import bearer
 
 BOT = "import itertools, time\nfor n in itertools.count():\n    print(f'tick {n}', flush=True)\n    time.sleep(0.2)\n"
 AGENT = """

@@ -9,7 +9,7 @@ import pytest
 from deploy_e2e import API, create_app, deployed, sign_in
 from deploy_testkit import make_repo, wait_for, web_app_files
 
-from berth_common.testing.oauth import bearer
+from berth_testing.oauth import bearer
 
 pytestmark = pytest.mark.usefixtures("deploy_node")
 

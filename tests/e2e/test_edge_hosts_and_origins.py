@@ -10,7 +10,7 @@ from deploy_e2e import create_app, sign_in
 from frontend_web import WebClient
 from support import ADMIN_EMAIL, ADMIN_PASSWORD, PASSWORD
 
-from berth_common.testing.oauth import bearer, password_login
+from berth_testing.oauth import bearer, password_login
 
 PANEL_PATHS = ("/", "/login", "/register", "/panel", "/panel/apps", "/admin", "/static/app.css")
 

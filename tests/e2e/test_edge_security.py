@@ -10,7 +10,7 @@ from joserfc import jwt
 from joserfc.jwk import ECKey
 from support import PASSWORD
 
-from berth_common.testing.oauth import bearer, password_login
+from berth_testing.oauth import bearer, password_login
 
 
 def forged_token(platform, **claims) -> str:

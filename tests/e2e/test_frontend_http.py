@@ -11,7 +11,7 @@ import pytest
 from frontend_web import WebClient, location_path
 from support import ADMIN_EMAIL, ADMIN_PASSWORD, PASSWORD, code_from_mail
 
-from berth_common.testing.oauth import PANEL_CLIENT_ID
+from berth_testing.oauth import PANEL_CLIENT_ID
 
 
 @pytest.fixture
@@ -252,7 +252,7 @@ def test_the_frontend_checks_sessions_itself_too(platform, person):
 def eager_frontend(platform, tmp_path):
     """A second frontend process that treats every access token as about to expire, so each
     request refreshes it: the near-expiry path of the panel's pages, without waiting."""
-    from berth_common.testing.processes import ManagedProcess, free_port, http_ok
+    from berth_testing.processes import ManagedProcess, free_port, http_ok
 
     port = free_port()
     env = {**platform.env, "FRONTEND_REFRESH_MARGIN_SECONDS": "600"}

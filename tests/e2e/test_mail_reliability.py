@@ -13,7 +13,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 from support import PASSWORD
 
-from berth_common.testing.processes import free_port
+from berth_testing.processes import free_port
 
 
 class StallingSink:

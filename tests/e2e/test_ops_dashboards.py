@@ -5,8 +5,8 @@ import sys
 import pytest
 from support import PASSWORD
 
-from berth_common.testing.oauth import bearer, password_login
-from berth_common.testing.processes import ManagedProcess, free_port, http_ok, wait_until
+from berth_testing.oauth import bearer, password_login
+from berth_testing.processes import ManagedProcess, free_port, http_ok, wait_until
 
 
 @pytest.fixture(scope="module")

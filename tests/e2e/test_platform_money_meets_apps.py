@@ -17,7 +17,7 @@ from deploy_e2e import (
 )
 from deploy_testkit import make_repo, wait_for, web_app_files
 
-from berth_common.testing.processes import ManagedProcess
+from berth_testing.processes import ManagedProcess
 
 
 @pytest.fixture(scope="module", autouse=True)

@@ -10,7 +10,7 @@ import httpx
 import pytest
 from support import ADMIN_EMAIL, ADMIN_PASSWORD, PASSWORD
 
-from berth_common.testing.oauth import bearer, password_login, refresh
+from berth_testing.oauth import bearer, password_login, refresh
 
 WITHIN = 5.0  # seconds: the promise
 

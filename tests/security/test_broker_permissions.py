@@ -35,14 +35,14 @@ from berth_common.revocation import (
     TokenRevoked,
 )
 from berth_common.security import Principal
-from berth_common.testing.platform import BIN
-from berth_common.testing.plugin import (
+from berth_testing.platform import BIN
+from berth_testing.plugin import (
     BROKER_DEFINITIONS,
     PlatformDatabase,
     isolated_vhost,
     service_broker_users,
 )
-from berth_common.testing.processes import ManagedProcess
+from berth_testing.processes import ManagedProcess
 
 SERVICES = ("auth", "billing", "deploy")
 #: every process type that verifies tokens follows revocations with its own broker user

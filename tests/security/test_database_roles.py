@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from berth_common.dbroles import provision, role_url, service_roles
 from berth_common.migrations import upgrade
-from berth_common.testing.plugin import (
+from berth_testing.plugin import (
     DEFAULT_SERVER,
     PlatformDatabase,
     _admin_sql,

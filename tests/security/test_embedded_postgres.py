@@ -14,9 +14,9 @@ import pytest
 
 from berth_common.dbroles import owner_url, provision, service_roles
 from berth_common.migrations import upgrade
-from berth_common.testing.processes import free_port
 from berth_devrun.layout import Layout
 from berth_devrun.postgres import EmbeddedPostgres
+from berth_testing.processes import free_port
 
 
 class Servers:

@@ -16,7 +16,7 @@ from berth_common.config import ServiceSettings
 from berth_common.db import Database, SessionDep
 from berth_common.errors import Conflict
 from berth_common.security import AdminUser, CurrentPrincipal, JWKSCache, TokenVerifier
-from berth_common.testing.plugin import app_client
+from berth_testing.plugin import app_client
 
 ISSUER = "http://localhost:8080"
 

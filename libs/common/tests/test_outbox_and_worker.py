@@ -12,7 +12,7 @@ from berth_common.broker import make_publisher
 from berth_common.db import Database
 from berth_common.messages import event_message
 from berth_common.outbox import OutboxRelay, enqueue_task, publish_event
-from berth_common.testing.processes import ManagedProcess
+from berth_testing.processes import ManagedProcess
 
 HERE = Path(__file__).parent
 

@@ -21,7 +21,7 @@ from berth_auth.config import AuthSettings
 from berth_auth.models import OutgoingEmail, RefreshTokenFamily, User
 from berth_auth.passwords import hash_password
 from berth_auth.tokens import mint_access_token
-from berth_common.testing.plugin import app_client, trust_keys, unique_email
+from berth_testing.plugin import app_client, trust_keys, unique_email
 
 __all__ = ["accounts_app", "accounts_db", "accounts_http", "accounts_settings"]
 

@@ -21,7 +21,7 @@ from berth_auth.config import AuthSettings
 from berth_auth.models import LoginEvent, OAuthClient, RefreshTokenFamily, User
 from berth_auth.passwords import hash_password
 from berth_common.security import JWKSCache, Principal, TokenVerifier
-from berth_common.testing.plugin import app_client, unique_email
+from berth_testing.plugin import app_client, unique_email
 
 __all__ = ["oauth_app", "oauth_db", "oauth_http", "oauth_settings"]
 

@@ -20,7 +20,7 @@ from sqlalchemy import select
 from berth_auth.models import LoginEvent, RefreshTokenFamily
 from berth_auth.passwords import verify_password
 from berth_auth.tokens import mint_access_token
-from berth_common.testing.plugin import unique_email
+from berth_testing.plugin import unique_email
 
 
 async def test_me_shows_the_signed_in_user(accounts_http, accounts_db, accounts_settings):

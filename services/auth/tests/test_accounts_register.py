@@ -15,7 +15,7 @@ from fixtures_accounts import (
 from sqlalchemy import select, text, update
 
 from berth_auth.models import LoginEvent, User, VerificationCode
-from berth_common.testing.plugin import unique_email
+from berth_testing.plugin import unique_email
 
 
 async def register(http, email: str, **extra):

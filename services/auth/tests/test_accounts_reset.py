@@ -17,7 +17,7 @@ from sqlalchemy import select, update
 
 from berth_auth.models import RefreshTokenFamily, VerificationCode
 from berth_auth.passwords import verify_password
-from berth_common.testing.plugin import unique_email
+from berth_testing.plugin import unique_email
 
 NEW_PASSWORD = "brand new passphrase"
 

@@ -17,8 +17,8 @@ from sqlalchemy import select, text
 from berth_auth import mail
 from berth_auth.models import OutgoingEmail
 from berth_common.errors import TransientError
-from berth_common.testing.plugin import unique_email
-from berth_common.testing.processes import ManagedProcess, free_port
+from berth_testing.plugin import unique_email
+from berth_testing.processes import ManagedProcess, free_port
 
 
 class Sink:

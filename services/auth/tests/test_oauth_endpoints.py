@@ -10,7 +10,7 @@ from fixtures_oauth import PANEL, client_row, load, login
 from sqlalchemy import select
 
 from berth_auth.models import User
-from berth_common.testing.plugin import unique_email
+from berth_testing.plugin import unique_email
 
 TOKEN = "/oauth/token"
 FORM = {"Content-Type": "application/x-www-form-urlencoded"}

@@ -24,7 +24,7 @@ from fixtures_oauth import (
 
 from berth_auth.models import User
 from berth_auth.passwords import needs_rehash
-from berth_common.testing.plugin import unique_email
+from berth_testing.plugin import unique_email
 
 
 async def test_login_issues_tokens_that_other_services_accept(oauth_http, oauth_db, oauth_settings):

@@ -10,7 +10,7 @@ from berth_auth.config import AuthSettings
 from berth_auth.tokens import KeyConfigError, SigningKeys, mint_access_token
 from berth_common.errors import Unauthorized
 from berth_common.security import JWKSCache, TokenVerifier
-from berth_common.testing.plugin import make_signing_jwks
+from berth_testing.plugin import make_signing_jwks
 
 
 def _settings(jwks: object) -> AuthSettings:

@@ -16,11 +16,9 @@ from fastapi import Header, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
-from sqlalchemy import delete, func, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from berth_billing.models import IdempotencyKey
+from berth_billing.dao import IdempotencyKeyDAO
 from berth_common.errors import BerthError, Conflict
 
 IdempotencyHeader = Annotated[
@@ -60,23 +58,10 @@ async def begin(
     session: AsyncSession, principal: str, key: str, request_fingerprint: str
 ) -> StoredAnswer | None:
     """None: go ahead (the key is now held by this transaction); else the stored answer."""
-    inserted = (
-        await session.execute(
-            pg_insert(IdempotencyKey)
-            .values(principal=principal, key=key, fingerprint=request_fingerprint)
-            .on_conflict_do_nothing()
-            .returning(IdempotencyKey.key)
-        )
-    ).first()
-    if inserted is not None:
+    keys = IdempotencyKeyDAO(session)
+    if await keys.claim(principal, key, request_fingerprint):
         return None
-    row = (
-        await session.execute(
-            select(IdempotencyKey).where(
-                IdempotencyKey.principal == principal, IdempotencyKey.key == key
-            )
-        )
-    ).scalar_one()
+    row = await keys.get_by(principal=principal, key=key)
     if row.fingerprint != request_fingerprint:
         raise IdempotencyKeyReused(
             "This Idempotency-Key was used with a different request; use a new key"
@@ -89,11 +74,7 @@ async def begin(
 async def finish(
     session: AsyncSession, principal: str, key: str, status_code: int, body: Any
 ) -> None:
-    await session.execute(
-        update(IdempotencyKey)
-        .where(IdempotencyKey.principal == principal, IdempotencyKey.key == key)
-        .values(status_code=status_code, response=body)
-    )
+    await IdempotencyKeyDAO(session).store_answer(principal, key, status_code, body)
 
 
 async def once(
@@ -124,7 +105,4 @@ KEEP_FOR = timedelta(days=7)
 
 async def purge_expired(session: AsyncSession) -> int:
     """Keys older than a week answer nothing any more: a retry that late is a new request."""
-    result = await session.execute(
-        delete(IdempotencyKey).where(IdempotencyKey.created_at < func.now() - KEEP_FOR)
-    )
-    return result.rowcount
+    return await IdempotencyKeyDAO(session).purge_older_than(KEEP_FOR)

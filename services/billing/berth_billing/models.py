@@ -36,9 +36,6 @@ SCHEMA = "billing"
 Base = make_base(SCHEMA)
 add_outbox_tables(Base.metadata)
 
-WALLET = "wallet"
-SYSTEM_KINDS = ("revenue", "provider_clearing", "adjustments")
-
 
 def _uuid_pk() -> Mapped[uuid.UUID]:
     return mapped_column(

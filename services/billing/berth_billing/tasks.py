@@ -16,6 +16,7 @@ from berth_billing.directory import Directory
 from berth_billing.dunning import service as dunning
 from berth_billing.invoices import service as invoices
 from berth_billing.metering import service as metering
+from berth_billing.names import INSTANCE_EVENTS, USER_REGISTERED, Task
 from berth_billing.payments import service as payments
 from berth_billing.payments.provider import get_provider
 from berth_billing.worker import app, runtime, settings
@@ -95,26 +96,24 @@ async def finalize_invoices(session: AsyncSession, invoice_ids: list[str]) -> No
 
 # one hour over 100k intervals takes seconds; the limits leave room for far more
 charge_hour_task = service_task(
-    app, runtime, metering.CHARGE_TASK, max_retries=10, soft_time_limit=900, time_limit=960
+    app, runtime, Task.CHARGE_HOUR, max_retries=10, soft_time_limit=900, time_limit=960
 )(charge_hour)
-run_due_task = service_task(app, runtime, "billing.metering.run_due", max_retries=3)(run_due)
+run_due_task = service_task(app, runtime, Task.RUN_DUE_METERING, max_retries=3)(run_due)
 check_task = service_task(
-    app, runtime, metering.CHECK_TASK, max_retries=5, soft_time_limit=300, time_limit=360
+    app, runtime, Task.CHECK_ACCOUNTS, max_retries=5, soft_time_limit=300, time_limit=360
 )(check)
 send_email_task = service_task(app, runtime, mail.SEND_TASK, max_retries=12)(send_email)
-requeue_task = service_task(app, runtime, "billing.mail.requeue_stale", max_retries=3)(
-    requeue_stale
-)
-purge_task = service_task(app, runtime, "billing.maintenance.purge", max_retries=3)(purge)
+requeue_task = service_task(app, runtime, Task.REQUEUE_STALE_MAIL, max_retries=3)(requeue_stale)
+purge_task = service_task(app, runtime, Task.PURGE, max_retries=3)(purge)
 # like a provider: retry the webhook with backoff for about half an hour
-deliver_webhook_task = service_task(app, runtime, payments.DELIVER_TASK, max_retries=12)(
+deliver_webhook_task = service_task(app, runtime, Task.DELIVER_WEBHOOK, max_retries=12)(
     deliver_webhook
 )
 run_invoices_task = service_task(
-    app, runtime, "billing.invoices.run", max_retries=3, soft_time_limit=1800, time_limit=1900
+    app, runtime, Task.RUN_INVOICES, max_retries=3, soft_time_limit=1800, time_limit=1900
 )(run_invoices)
 finalize_task = service_task(
-    app, runtime, invoices.FINALIZE_TASK, max_retries=8, soft_time_limit=300, time_limit=360
+    app, runtime, Task.FINALIZE_INVOICES, max_retries=8, soft_time_limit=300, time_limit=360
 )(finalize_invoices)
 
 
@@ -122,11 +121,11 @@ async def _instance_event(session: AsyncSession, payload: dict[str, Any], event:
     await metering.record_instance_event(session, settings, event["key"], payload)
 
 
-for _key in metering.INSTANCE_EVENTS:
+for _key in INSTANCE_EVENTS:
     on_event(runtime, _key)(_instance_event)
 
 
-@on_event(runtime, "auth.user.registered")
+@on_event(runtime, USER_REGISTERED)
 async def user_registered(session: AsyncSession, payload: dict[str, Any], event: dict) -> None:
     try:
         owner_id = uuid.UUID(str(payload["user_id"]))

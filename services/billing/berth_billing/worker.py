@@ -1,4 +1,4 @@
-"""The billing service's Celery app: queue "billing", beat schedule, per-process runtime.
+"""The billing service's Celery app: its queue (`names.QUEUE`), beat schedule, runtime.
 
 Run: `celery -A berth_billing.worker worker -Q billing`
 and exactly one `celery -A berth_billing.worker beat`.
@@ -8,6 +8,7 @@ from celery.schedules import crontab
 
 from berth_billing.config import get_settings
 from berth_billing.models import SCHEMA, Base
+from berth_billing.names import INSTANCE_EVENTS, QUEUE, USER_REGISTERED, Task
 from berth_common.worker import (
     WorkerRuntime,
     create_celery,
@@ -21,42 +22,36 @@ settings = get_settings()
 
 app = create_celery(
     settings,
-    queue="billing",
+    queue=QUEUE,
     include=["berth_billing.tasks"],
-    consumes_events=[
-        "deploy.instance.started",
-        "deploy.instance.stopped",
-        "deploy.instance.suspended",
-        "deploy.instance.deleted",
-        "auth.user.registered",
-    ],
+    consumes_events=[*INSTANCE_EVENTS, USER_REGISTERED],
     beat_schedule={
         # a few minutes past the hour: every closed hour of the look-back window
-        "billing.metering.run_due": {
-            "task": "billing.metering.run_due",
+        Task.RUN_DUE_METERING: {
+            "task": Task.RUN_DUE_METERING,
             "schedule": crontab(minute="2"),
-            "options": {"queue": "billing", "expires": 50 * 60},
+            "options": {"queue": QUEUE, "expires": 50 * 60},
         },
-        "billing.dunning.check": {
-            "task": "billing.dunning.check",
+        Task.CHECK_ACCOUNTS: {
+            "task": Task.CHECK_ACCOUNTS,
             "schedule": float(CHECK_EVERY_SECONDS),
-            "options": {"queue": "billing", "expires": CHECK_EVERY_SECONDS - 5},
+            "options": {"queue": QUEUE, "expires": CHECK_EVERY_SECONDS - 5},
         },
         # statements of the month that ended, after its last hour was metered
-        "billing.invoices.run": {
-            "task": "billing.invoices.run",
+        Task.RUN_INVOICES: {
+            "task": Task.RUN_INVOICES,
             "schedule": crontab(day_of_month="1", hour="3", minute="0"),
-            "options": {"queue": "billing", "expires": 6 * 3600},
+            "options": {"queue": QUEUE, "expires": 6 * 3600},
         },
-        "billing.maintenance.purge": {
-            "task": "billing.maintenance.purge",
+        Task.PURGE: {
+            "task": Task.PURGE,
             "schedule": crontab(hour="4", minute="17"),
-            "options": {"queue": "billing", "expires": 3600},
+            "options": {"queue": QUEUE, "expires": 3600},
         },
-        "billing.mail.requeue_stale": {
-            "task": "billing.mail.requeue_stale",
+        Task.REQUEUE_STALE_MAIL: {
+            "task": Task.REQUEUE_STALE_MAIL,
             "schedule": 15 * 60.0,
-            "options": {"queue": "billing", "expires": 14 * 60},
+            "options": {"queue": QUEUE, "expires": 14 * 60},
         },
     },
 )

@@ -21,8 +21,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from berth_billing.config import BillingSettings
 from berth_billing.models import Account, OutgoingEmail
 from berth_billing.payments.provider import SIGNATURE_HEADER, SandboxProvider
-from berth_common.testing.oauth import bearer, mint_access_token
-from berth_common.testing.plugin import app_client, trust_keys
+from berth_testing.oauth import bearer, mint_access_token
+from berth_testing.plugin import app_client, trust_keys
 
 __all__ = [
     "admin_headers",

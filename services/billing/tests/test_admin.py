@@ -142,7 +142,7 @@ async def test_services_read_an_owners_account_with_billing_read(
 ):
     import os
 
-    from berth_common.testing.oauth import bearer, mint_access_token
+    from berth_testing.oauth import bearer, mint_access_token
 
     alice = person()
     await top_up(billing_http, billing_settings, alice, 400)

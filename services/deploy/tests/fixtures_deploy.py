@@ -16,9 +16,6 @@ import pytest
 import yaml
 from fastapi import FastAPI
 
-from berth_common.testing.oauth import bearer, mint_access_token
-from berth_common.testing.plugin import app_client, trust_keys
-from berth_common.testing.processes import ManagedProcess, free_port, http_ok
 from berth_common.worker import WorkerRuntime
 from berth_deploy.config import DeploySettings
 from berth_deploy.instances.service import InstanceRef
@@ -27,6 +24,9 @@ from berth_deploy.node import build_node_context
 from berth_deploy.operations.executor import NodeContext, run_next
 from berth_deploy.operations.flows import FLOWS
 from berth_deploy.supervisor.agent import Supervisor
+from berth_testing.oauth import bearer, mint_access_token
+from berth_testing.plugin import app_client, trust_keys
+from berth_testing.processes import ManagedProcess, free_port, http_ok
 
 __all__ = [
     "deploy_app",

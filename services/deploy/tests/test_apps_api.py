@@ -9,9 +9,9 @@ from deploy_testkit import make_repo, web_app_files
 from fixtures_deploy import API, new_app
 from sqlalchemy import func, select, update
 
-from berth_common.testing.oauth import bearer, mint_access_token
-from berth_common.testing.plugin import app_client, trust_keys
 from berth_deploy.models import App
+from berth_testing.oauth import bearer, mint_access_token
+from berth_testing.plugin import app_client, trust_keys
 
 
 @pytest.fixture(scope="module")

@@ -182,8 +182,8 @@ def test_the_prohibited_networks_cover_the_host_and_every_private_range():
 
 
 async def test_admins_are_told_when_isolation_is_off(deploy_settings, public_jwks, person):
-    from berth_common.testing.plugin import app_client, trust_keys
     from berth_deploy.main import create_app
+    from berth_testing.plugin import app_client, trust_keys
 
     admin, user = person(["admin"]), person()
     for insecure in (False, True):

@@ -4,23 +4,17 @@ Server-rendered pages over the other services' APIs; nothing persistent of its o
 """
 
 from fastapi import Depends, FastAPI
-from fastapi.responses import FileResponse
 
 from berth_common.app import create_service_app
 from berth_common.http import make_http_client
 from berth_common.service import RevocationSync, make_verifier
-from berth_frontend.admin.api import router as admin_router
-from berth_frontend.admin.apps.api import router as admin_apps_router
-from berth_frontend.admin.billing.api import router as admin_billing_router
-from berth_frontend.apps.api import router as apps_router
-from berth_frontend.billing.api import router as billing_router
 from berth_frontend.config import FrontendSettings, get_settings
-from berth_frontend.panel.api import router as screens_router
-from berth_frontend.profile.api import router as profile_router
-from berth_frontend.public.api import router as public_router
+from berth_frontend.registry import ROUTERS, SCREENS
+from berth_frontend.web.access import ensure_guarded
 from berth_frontend.web.backends import Backends
 from berth_frontend.web.csrf import verify_csrf
 from berth_frontend.web.errors import install_error_pages
+from berth_frontend.web.screens import ScreenRegistry
 from berth_frontend.web.security import BodyLimitMiddleware, SecurityHeadersMiddleware
 from berth_frontend.web.session import CookieMiddleware, Sessions
 from berth_frontend.web.static import STATIC_DIR, AssetFiles
@@ -45,17 +39,7 @@ def create_app(settings: FrontendSettings | None = None) -> FastAPI:
     app = create_service_app(
         settings,
         title="Berth frontend",
-        # module routers first; the screens router's catch-all paths come last
-        routers=[
-            public_router,
-            profile_router,
-            billing_router,
-            apps_router,
-            admin_router,
-            admin_billing_router,
-            admin_apps_router,
-            screens_router,
-        ],
+        routers=ROUTERS,
         ready_checks=[auth_keys, revocations.revocations_loaded],
         on_startup=[revocations.start],
         on_shutdown=[revocations.stop, close_http],
@@ -68,16 +52,10 @@ def create_app(settings: FrontendSettings | None = None) -> FastAPI:
     app.state.token_verifier = verifier
     app.state.sessions = Sessions(settings, backends, verifier)
     app.state.templates = make_templates()
+    app.state.screens = ScreenRegistry(SCREENS)
     install_error_pages(app)
 
-    @app.get("/favicon.ico", include_in_schema=False)
-    async def favicon() -> FileResponse:
-        return FileResponse(
-            STATIC_DIR / "img" / "favicon.svg",
-            media_type="image/svg+xml",
-            headers={"Cache-Control": "public, max-age=86400"},
-        )
-
+    ensure_guarded(app)
     app.mount("/static", AssetFiles(directory=STATIC_DIR, check_dir=False), name="static")
     app.add_middleware(CookieMiddleware)
     app.add_middleware(SecurityHeadersMiddleware)

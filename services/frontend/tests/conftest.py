@@ -7,12 +7,13 @@ from typing import Any
 
 import httpx
 import pytest
+from fastapi import FastAPI
 
-from berth_common.testing.oauth import mint_access_token
-from berth_common.testing.plugin import app_client, trust_keys
-from berth_common.testing.processes import free_port
 from berth_frontend.config import FrontendSettings
 from berth_frontend.main import create_app
+from berth_testing.oauth import mint_access_token
+from berth_testing.plugin import app_client, trust_keys
+from berth_testing.processes import free_port
 
 ISSUER = "http://localhost:8080"
 
@@ -47,12 +48,15 @@ def frontend_settings(down_url: str) -> FrontendSettings:
 
 
 @pytest.fixture
-async def frontend(
-    frontend_settings: FrontendSettings, public_jwks: dict[str, Any]
-) -> AsyncIterator[httpx.AsyncClient]:
+def frontend_app(frontend_settings: FrontendSettings, public_jwks: dict[str, Any]) -> FastAPI:
     app = create_app(frontend_settings)
     trust_keys(app, public_jwks)
-    async with app_client(app, base_url="http://localhost:8080") as client:
+    return app
+
+
+@pytest.fixture
+async def frontend(frontend_app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    async with app_client(frontend_app, base_url="http://localhost:8080") as client:
         yield client
 
 

@@ -1,6 +1,11 @@
 """Helpers of the frontend's in-process tests."""
 
+import json
 import re
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qsl, urlsplit
 
 import httpx
 
@@ -12,3 +17,54 @@ async def csrf_token(client: httpx.AsyncClient, page: str = "/login") -> str:
     found = CSRF_INPUT.search(html)
     assert found, html[:500]
     return found.group(1)
+
+
+class StandIn:
+    """One HTTP server standing in for auth, billing and deploy: answers JSON by path, "POST
+    <path>" for a POST (a (status, body) pair, or a function of the query giving one), 404 for
+    any other path; records what was asked and the JSON bodies posted."""
+
+    def __init__(self, answers: dict[str, Any]) -> None:
+        self.answers = answers
+        self.asked: list[str] = []
+        self.bodies: list[Any] = []
+        stand_in = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                self._answer(self.path)
+
+            def do_POST(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                stand_in.bodies.append(json.loads(self.rfile.read(length) or b"null"))
+                self._answer(f"POST {self.path}")
+
+            def _answer(self, asked: str) -> None:
+                stand_in.asked.append(asked)
+                url = urlsplit(asked)
+                answer = stand_in.answers.get(url.path)
+                if callable(answer):
+                    answer = answer(dict(parse_qsl(url.query)))
+                status, payload = (
+                    (404, {"error": {"code": "not_found"}}) if answer is None else answer
+                )
+                body = json.dumps(payload).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_port}"
+
+    def __enter__(self) -> "StandIn":
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.shutdown()
+        self.server.server_close()

@@ -11,11 +11,11 @@ import pytest
 from frontend_testkit import csrf_token
 from starlette.requests import Request
 
-from berth_common.testing.oauth import mint_access_token
-from berth_common.testing.plugin import app_client, trust_keys
 from berth_frontend.config import FrontendSettings
 from berth_frontend.main import create_app
 from berth_frontend.web.session import TokenPair, set_session_cookies
+from berth_testing.oauth import mint_access_token
+from berth_testing.plugin import app_client, trust_keys
 
 HTTPS_URL = "https://berth.example"
 USER_ID = "3f0c6a52-8d1e-4b8e-9a55-2b0f6c1d7e90"

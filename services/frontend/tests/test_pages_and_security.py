@@ -114,3 +114,14 @@ async def test_oversized_bodies_are_refused(frontend):
 async def test_unknown_pages_are_a_404_page(frontend):
     response = await frontend.get("/nope")
     assert response.status_code == 404 and "Page not found" in response.text
+
+
+async def test_public_pages_know_a_signed_in_person(frontend, sign_in_as):
+    assert "Go to your panel" not in (await frontend.get("/errors/403")).text
+    assert "Open your panel" not in (await frontend.get("/")).text
+    sign_in_as()
+    error = await frontend.get("/errors/403")
+    assert error.status_code == 403 and "Go to your panel" in error.text
+    assert "Open your panel" in (await frontend.get("/")).text
+    moved_on = await frontend.get("/register")
+    assert moved_on.status_code == 303 and moved_on.headers["location"] == "/panel"

@@ -61,9 +61,9 @@ async def test_the_admin_overview_shows_an_unsafe_platform_setting_as_a_red_bann
     import threading
     from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-    from berth_common.testing.oauth import mint_access_token
-    from berth_common.testing.plugin import app_client, trust_keys
     from berth_frontend.main import create_app
+    from berth_testing.oauth import mint_access_token
+    from berth_testing.plugin import app_client, trust_keys
 
     answer = {"network_isolation": False, "warnings": ["Network isolation is OFF (test)"]}
 

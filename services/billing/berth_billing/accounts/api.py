@@ -1,13 +1,11 @@
 """The signed-in person's wallet: balance and state, movements, daily spend."""
 
 import uuid
-from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
 
 from berth_billing.accounts import schemas, service
-from berth_billing.accounts.dao import AccountDAO, LedgerDAO
 from berth_billing.deps import OwnerId, SettingsDep
 from berth_common.db import SessionDep
 from berth_common.errors import (
@@ -17,7 +15,7 @@ from berth_common.errors import (
     Unprocessable,
     error_responses,
 )
-from berth_common.pagination import Page, PageDep
+from berth_common.pagination import PageDep
 from berth_common.security import Principal, current_user, require_scope
 
 router = APIRouter(
@@ -38,7 +36,7 @@ async def my_account(
 
 @router.get(
     "/ledger",
-    response_model=Page[schemas.LedgerEntry],
+    response_model=schemas.LedgerEntryPage,
     responses=error_responses(Unprocessable),
     description="Newest first; filter by entry kind and by a [from, to) time range.",
 )
@@ -47,20 +45,10 @@ async def my_ledger(
     session: SessionDep,
     settings: SettingsDep,
     params: PageDep,
-    kind: schemas.EntryKind | None = None,
-    since: Annotated[datetime | None, Query(alias="from")] = None,
-    until: Annotated[datetime | None, Query(alias="to")] = None,
-) -> Page[schemas.LedgerEntry]:
-    if since and until and since >= until:
-        raise Unprocessable("`from` must be before `to`")
+    query: Annotated[schemas.LedgerQuery, Query()],
+) -> schemas.LedgerEntryPage:
     account = await service.wallet(session, settings, owner_id)
-    dao = LedgerDAO(session)
-    rows, total = await dao.page(
-        dao.entries_query(account.id, kind=kind, since=since, until=until),
-        params.offset,
-        params.size,
-    )
-    return Page.build([schemas.LedgerEntry.model_validate(r) for r in rows], total, params)
+    return await service.ledger_page(session, account, query, params)
 
 
 @router.get("/usage", response_model=schemas.UsageSeries)
@@ -99,7 +87,6 @@ services_router = APIRouter(
 async def account_of_owner(
     owner_id: uuid.UUID, session: SessionDep, settings: SettingsDep
 ) -> schemas.Account:
-    account = await AccountDAO(session).wallet_of(owner_id)
-    if account is None:
-        raise NotFound("Account not found")
-    return await service.describe(session, settings, account)
+    return await service.describe(
+        session, settings, await service.existing_wallet(session, owner_id)
+    )

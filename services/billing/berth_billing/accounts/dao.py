@@ -1,13 +1,13 @@
 """Queries of accounts and the ledger as their holders and admins read it."""
 
 import uuid
-from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, String, cast, func, or_, select, text
+from sqlalchemy import BigInteger, Row, String, cast, func, or_, select, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
-from berth_billing.models import WALLET, Account, LedgerEntry, LedgerTransaction, Suspension
+from berth_billing.enums import AccountKind, AccountState
+from berth_billing.models import Account, LedgerEntry, Suspension
 from berth_common.dao import BaseDAO
 
 
@@ -21,7 +21,7 @@ class AccountDAO(BaseDAO[Account]):
         self, owner_id: uuid.UUID, currency: str, email: str | None = None
     ) -> Account:
         stmt = pg_insert(Account).values(
-            kind=WALLET, owner_id=owner_id, currency=currency, email=email
+            kind=AccountKind.WALLET, owner_id=owner_id, currency=currency, email=email
         )
         if email:
             stmt = stmt.on_conflict_do_update(
@@ -68,6 +68,11 @@ class AccountDAO(BaseDAO[Account]):
             )
         ).scalar_one()
 
+    async def balance_of(self, account_id: uuid.UUID) -> Row[tuple[int, str]]:
+        """(balance, currency) as the database has it now, not as a loaded Account shows it."""
+        stmt = select(Account.balance, Account.currency).where(Account.id == account_id)
+        return (await self.session.execute(stmt)).one()
+
     async def balance_from_entries(self, account_id: uuid.UUID) -> int:
         """The truth the cached balance must equal."""
         return (
@@ -85,7 +90,7 @@ class AccountDAO(BaseDAO[Account]):
         return (await self.session.execute(stmt)).scalars().first()
 
     def search_filters(self, q: str | None, status: str | None) -> list[Any]:
-        where: list[Any] = [Account.kind == WALLET]
+        where: list[Any] = [Account.kind == AccountKind.WALLET]
         if q:
             like = f"%{q.lower()}%"
             where.append(
@@ -93,93 +98,10 @@ class AccountDAO(BaseDAO[Account]):
             )
         if status == "negative":
             where.append(Account.balance < 0)
-        elif status == "suspended":
+        elif status == AccountState.SUSPENDED:
             where.append(
                 select(Suspension.id)
                 .where(Suspension.account_id == Account.id, Suspension.lifted_at.is_(None))
                 .exists()
             )
         return where
-
-
-class LedgerDAO:
-    def __init__(self, session):
-        self.session = session
-
-    def entries_query(
-        self,
-        account_id: uuid.UUID,
-        *,
-        kind: str | None = None,
-        since: datetime | None = None,
-        until: datetime | None = None,
-    ):
-        stmt = (
-            select(
-                LedgerEntry.id,
-                LedgerEntry.amount,
-                LedgerEntry.currency,
-                LedgerEntry.kind,
-                LedgerEntry.memo,
-                LedgerEntry.occurred_at,
-                LedgerEntry.created_at,
-                LedgerTransaction.id.label("transaction_id"),
-                LedgerTransaction.description,
-                LedgerTransaction.caused_by,
-            )
-            .join(LedgerTransaction, LedgerTransaction.id == LedgerEntry.transaction_id)
-            .where(LedgerEntry.account_id == account_id)
-        )
-        if kind:
-            stmt = stmt.where(LedgerEntry.kind == kind)
-        if since:
-            stmt = stmt.where(LedgerEntry.occurred_at >= since)
-        if until:
-            stmt = stmt.where(LedgerEntry.occurred_at < until)
-        return stmt
-
-    async def page(self, stmt, offset: int, size: int) -> tuple[list[Any], int]:
-        total = (
-            await self.session.execute(select(func.count()).select_from(stmt.subquery()))
-        ).scalar_one()
-        rows = (
-            await self.session.execute(
-                stmt.order_by(LedgerEntry.occurred_at.desc(), LedgerEntry.id.desc())
-                .offset(offset)
-                .limit(size)
-            )
-        ).all()
-        return list(rows), total
-
-    async def daily_spend(self, account_id: uuid.UUID, since: datetime) -> list[Any]:
-        """Per UTC day: what usage cost, what else was debited, what was credited."""
-        day = func.date_trunc("day", LedgerEntry.occurred_at).label("day")
-        stmt = (
-            select(
-                day,
-                func.coalesce(
-                    cast(
-                        func.sum(-LedgerEntry.amount).filter(LedgerEntry.kind == "usage"),
-                        BigInteger,
-                    ),
-                    0,
-                ).label("usage"),
-                func.coalesce(
-                    cast(
-                        func.sum(-LedgerEntry.amount).filter(
-                            LedgerEntry.kind != "usage", LedgerEntry.amount < 0
-                        ),
-                        BigInteger,
-                    ),
-                    0,
-                ).label("other_debits"),
-                cast(
-                    func.coalesce(func.sum(LedgerEntry.amount).filter(LedgerEntry.amount > 0), 0),
-                    BigInteger,
-                ).label("credits"),
-            )
-            .where(LedgerEntry.account_id == account_id, LedgerEntry.occurred_at >= since)
-            .group_by(day)
-            .order_by(day)
-        )
-        return list((await self.session.execute(stmt)).all())

@@ -1,11 +1,11 @@
 import uuid
 from datetime import date, datetime
-from typing import Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-EntryKind = Literal["topup", "usage", "refund", "adjustment", "credit_note"]
-AccountState = Literal["active", "grace", "suspended"]
+from berth_billing.enums import AccountState, EntryKind
+from berth_common.errors import Unprocessable
+from berth_common.pagination import Page
 
 
 class Account(BaseModel):
@@ -25,12 +25,16 @@ class Account(BaseModel):
     created_at: datetime
 
 
+class AccountPage(Page[Account]):
+    pass
+
+
 class LedgerEntry(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
     id: int
     transaction_id: uuid.UUID
-    kind: str
+    kind: EntryKind
     amount: int
     currency: str
     memo: str
@@ -38,6 +42,25 @@ class LedgerEntry(BaseModel):
     caused_by: str
     occurred_at: datetime
     created_at: datetime
+
+
+class LedgerEntryPage(Page[LedgerEntry]):
+    pass
+
+
+class LedgerQuery(BaseModel):
+    """The filters of a ledger page: an entry kind and a [from, to) time range."""
+
+    kind: EntryKind | None = None
+    since: datetime | None = Field(None, alias="from")
+    until: datetime | None = Field(None, alias="to")
+
+    @model_validator(mode="after")
+    def _range_is_forward(self) -> "LedgerQuery":
+        # a typed error (not ValueError): the route answers 422 with this message
+        if self.since and self.until and self.since >= self.until:
+            raise Unprocessable("`from` must be before `to`")
+        return self
 
 
 class UsageDay(BaseModel):

@@ -6,10 +6,14 @@ from datetime import UTC, date, datetime, timedelta
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from berth_billing.accounts import schemas
-from berth_billing.accounts.dao import AccountDAO, LedgerDAO
+from berth_billing.accounts.dao import AccountDAO
 from berth_billing.config import BillingSettings
+from berth_billing.enums import AccountKind, AccountState
+from berth_billing.ledger.dao import LedgerDAO
 from berth_billing.models import Account
 from berth_billing.money import currency_exponent, format_amount
+from berth_common.errors import NotFound
+from berth_common.pagination import PageParams
 
 
 async def wallet(session: AsyncSession, settings: BillingSettings, owner_id: uuid.UUID) -> Account:
@@ -19,6 +23,34 @@ async def wallet(session: AsyncSession, settings: BillingSettings, owner_id: uui
     if account is None:
         account = await dao.ensure_wallet(owner_id, settings.currency)
     return account
+
+
+async def existing_wallet(session: AsyncSession, owner_id: uuid.UUID) -> Account:
+    """The person's wallet if they have one (other services read it; none is opened)."""
+    account = await AccountDAO(session).wallet_of(owner_id)
+    if account is None:
+        raise NotFound("Account not found")
+    return account
+
+
+async def wallet_by_id(session: AsyncSession, account_id: uuid.UUID) -> Account:
+    """A holder's wallet by its id; system accounts are not anyone's to look at."""
+    account = await AccountDAO(session).get(account_id)
+    if account is None or account.kind != AccountKind.WALLET:
+        raise NotFound("Account not found")
+    return account
+
+
+async def ledger_page(
+    session: AsyncSession, account: Account, query: schemas.LedgerQuery, params: PageParams
+) -> schemas.LedgerEntryPage:
+    """One page of the wallet's entries, newest first, within the query's kind and range."""
+    dao = LedgerDAO(session)
+    stmt = dao.entries_query(account.id, kind=query.kind, since=query.since, until=query.until)
+    rows, total = await dao.page(stmt, params.offset, params.size)
+    return schemas.LedgerEntryPage.build(
+        [schemas.LedgerEntry.model_validate(r) for r in rows], total, params
+    )
 
 
 async def describe(
@@ -31,7 +63,10 @@ async def describe(
         if account.negative_since
         else None
     )
-    state = "suspended" if suspension else "grace" if account.negative_since else "active"
+    if suspension:
+        state = AccountState.SUSPENDED
+    else:
+        state = AccountState.GRACE if account.negative_since else AccountState.ACTIVE
     return schemas.Account(
         id=account.id,
         owner_id=account.owner_id,

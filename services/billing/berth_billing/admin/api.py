@@ -5,20 +5,19 @@ from datetime import datetime
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
-from sqlalchemy import select
 
 from berth_billing import idempotency
 from berth_billing.accounts import schemas as account_schemas
 from berth_billing.accounts import service as accounts
-from berth_billing.accounts.dao import AccountDAO, LedgerDAO
+from berth_billing.accounts.dao import AccountDAO
 from berth_billing.admin import schemas, service
 from berth_billing.deps import SettingsDep, actor
 from berth_billing.idempotency import IdempotencyHeader, IdempotencyKeyRequired
 from berth_billing.metering import service as metering
-from berth_billing.models import WALLET, MeteringRun
+from berth_billing.metering.dao import MeteringDAO
 from berth_common.db import SessionDep
 from berth_common.errors import Forbidden, NotFound, Unauthorized, Unprocessable, error_responses
-from berth_common.pagination import Page, PageDep
+from berth_common.pagination import PageDep
 from berth_common.security import AdminUser, require_role
 
 API = "/api/billing/v1/admin"
@@ -31,14 +30,7 @@ router = APIRouter(
 )
 
 
-async def _wallet(session, account_id: uuid.UUID):
-    account = await AccountDAO(session).get(account_id)
-    if account is None or account.kind != WALLET:
-        raise NotFound("Account not found")
-    return account
-
-
-@router.get("/accounts", response_model=Page[account_schemas.Account])
+@router.get("/accounts", response_model=account_schemas.AccountPage)
 async def search_accounts(
     session: SessionDep,
     settings: SettingsDep,
@@ -53,10 +45,12 @@ async def search_accounts(
         ),
     ] = None,
     status: Literal["negative", "suspended"] | None = None,
-) -> Page[account_schemas.Account]:
+) -> account_schemas.AccountPage:
     dao = AccountDAO(session)
     items, total = await dao.list(params, *dao.search_filters(q, status))
-    return Page.build([await accounts.describe(session, settings, a) for a in items], total, params)
+    return account_schemas.AccountPage.build(
+        [await accounts.describe(session, settings, a) for a in items], total, params
+    )
 
 
 @router.get(
@@ -65,30 +59,25 @@ async def search_accounts(
     responses=error_responses(NotFound),
 )
 async def account_detail(account_id: uuid.UUID, session: SessionDep, settings: SettingsDep):
-    return await accounts.describe(session, settings, await _wallet(session, account_id))
+    return await accounts.describe(
+        session, settings, await accounts.wallet_by_id(session, account_id)
+    )
 
 
 @router.get(
     "/accounts/{account_id}/ledger",
-    response_model=Page[account_schemas.LedgerEntry],
-    responses=error_responses(NotFound),
+    response_model=account_schemas.LedgerEntryPage,
+    responses=error_responses(NotFound, Unprocessable),
+    description="Newest first; filter by entry kind and by a [from, to) time range.",
 )
 async def account_ledger(
     account_id: uuid.UUID,
     session: SessionDep,
     params: PageDep,
-    kind: account_schemas.EntryKind | None = None,
-    since: Annotated[datetime | None, Query(alias="from")] = None,
-    until: Annotated[datetime | None, Query(alias="to")] = None,
-) -> Page[account_schemas.LedgerEntry]:
-    account = await _wallet(session, account_id)
-    dao = LedgerDAO(session)
-    rows, total = await dao.page(
-        dao.entries_query(account.id, kind=kind, since=since, until=until),
-        params.offset,
-        params.size,
-    )
-    return Page.build([account_schemas.LedgerEntry.model_validate(r) for r in rows], total, params)
+    query: Annotated[account_schemas.LedgerQuery, Query()],
+) -> account_schemas.LedgerEntryPage:
+    account = await accounts.wallet_by_id(session, account_id)
+    return await accounts.ledger_page(session, account, query, params)
 
 
 @router.post(
@@ -100,7 +89,7 @@ async def account_ledger(
 )
 async def adjust(
     account_id: uuid.UUID,
-    body: schemas.AdjustmentIn,
+    body: schemas.AdjustmentCreate,
     request: Request,
     admin: AdminUser,
     session: SessionDep,
@@ -122,16 +111,16 @@ async def adjust(
 @router.post(
     "/metering/runs",
     status_code=202,
-    response_model=schemas.Accepted,
+    response_model=schemas.MeteringRunAccepted,
     responses=error_responses(Unprocessable),
     description="Charge (or re-charge) closed hours: one task per hour. An hour already "
     "charged is charged nothing twice.",
 )
 async def run_metering(
-    body: schemas.MeteringRunIn, admin: AdminUser, session: SessionDep
-) -> schemas.Accepted:
+    body: schemas.MeteringRunCreate, admin: AdminUser, session: SessionDep
+) -> schemas.MeteringRunAccepted:
     task_ids = await metering.enqueue_range(session, body.hour, body.hours, actor(admin), body.full)
-    return schemas.Accepted(task_ids=task_ids)
+    return schemas.MeteringRunAccepted(task_ids=task_ids)
 
 
 @router.get("/metering/runs", response_model=list[schemas.MeteringRun])
@@ -140,8 +129,5 @@ async def metering_runs(
     hour: datetime | None = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> list[schemas.MeteringRun]:
-    stmt = select(MeteringRun).order_by(MeteringRun.started_at.desc()).limit(limit)
-    if hour is not None:
-        stmt = stmt.where(MeteringRun.hour == hour)
-    runs = (await session.execute(stmt)).scalars()
+    runs = await MeteringDAO(session).recent_runs(hour, limit)
     return [schemas.MeteringRun.model_validate(r) for r in runs]

@@ -4,15 +4,10 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictInt
 
-from berth_billing.accounts.schemas import Account
 from berth_billing.payments.schemas import ABSURD
 
 
-class AdminAccount(Account):
-    pass
-
-
-class AdjustmentIn(BaseModel):
+class AdjustmentCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     direction: Literal["credit", "debit"]
@@ -31,7 +26,7 @@ class Adjustment(BaseModel):
     balance: int
 
 
-class MeteringRunIn(BaseModel):
+class MeteringRunCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     hour: datetime = Field(..., description="a full UTC hour that has ended")
@@ -53,6 +48,6 @@ class MeteringRun(BaseModel):
     amount: int
 
 
-class Accepted(BaseModel):
+class MeteringRunAccepted(BaseModel):
     accepted: bool = True
     task_ids: list[str]

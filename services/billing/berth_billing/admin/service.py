@@ -5,20 +5,20 @@ import uuid
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from berth_billing.accounts.dao import AccountDAO
+from berth_billing.accounts.service import wallet_by_id
 from berth_billing.admin import schemas
 from berth_billing.config import BillingSettings
 from berth_billing.dunning import service as dunning
+from berth_billing.enums import AccountKind, EntryKind
 from berth_billing.ledger.service import Leg, post
-from berth_billing.models import WALLET
 from berth_billing.payments.service import AmountOutOfRange, check_currency
-from berth_common.errors import NotFound
 
 
 async def adjust(
     session: AsyncSession,
     settings: BillingSettings,
     account_id: uuid.UUID,
-    body: schemas.AdjustmentIn,
+    body: schemas.AdjustmentCreate,
     caused_by: str,
 ) -> schemas.Adjustment:
     check_currency(settings, body.currency)
@@ -26,15 +26,14 @@ async def adjust(
         raise AmountOutOfRange(
             "The adjustment is out of range", details={"max": settings.max_adjustment}
         )
-    accounts = AccountDAO(session)
-    account = await accounts.get(account_id)
-    if account is None or account.kind != WALLET:
-        raise NotFound("Account not found")
-    adjustments = await accounts.system_account("adjustments", account.currency)
+    account = await wallet_by_id(session, account_id)
+    adjustments = await AccountDAO(session).system_account(
+        AccountKind.ADJUSTMENTS, account.currency
+    )
     signed = body.amount if body.direction == "credit" else -body.amount
     txn = await post(
         session,
-        kind="adjustment",
+        kind=EntryKind.ADJUSTMENT,
         key=f"adjustment:{uuid.uuid4()}",
         description=f"Adjustment ({body.direction}): {body.reason}",
         caused_by=caused_by,

@@ -11,39 +11,34 @@
 
 import uuid
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from loguru import logger
-from sqlalchemy import and_, select, text, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from berth_billing import mail
+from berth_billing.accounts.dao import AccountDAO
 from berth_billing.config import BillingSettings
-from berth_billing.models import WALLET, Account, BalanceWatch, Notice, Suspension
+from berth_billing.dunning.dao import GraceDAO, NoticeDAO, SuspensionDAO, WatchDAO, wallets_scope
+from berth_billing.enums import NoticeKind, SuspensionReason
 from berth_billing.money import format_amount
+from berth_billing.names import Event
 from berth_common.outbox import publish_event
 
-SUSPENDED_EVENT = "billing.account.suspended"
-UNSUSPENDED_EVENT = "billing.account.unsuspended"
 
-
-async def _notice(
+async def owe_notice(
     session: AsyncSession,
     settings: BillingSettings,
     *,
     account_id: uuid.UUID,
-    kind: str,
+    kind: NoticeKind,
     key: str,
-    context: dict,
+    context: dict[str, Any],
 ) -> bool:
-    notice_id = (
-        await session.execute(
-            pg_insert(Notice)
-            .values(account_id=account_id, kind=kind, key=key, context=context)
-            .on_conflict_do_nothing(index_elements=["key"])
-            .returning(Notice.id)
-        )
-    ).scalar_one_or_none()
+    """Owe the holder a notice once per `key`, and queue its email; False if owed before."""
+    notice_id = await NoticeDAO(session).owe_once(
+        account_id=account_id, kind=kind, key=key, context=context
+    )
     if notice_id is None:
         return False
     await mail.queue_email(
@@ -61,59 +56,40 @@ async def rearm_watches(
     session: AsyncSession, settings: BillingSettings, account_ids: list[uuid.UUID] | None = None
 ) -> None:
     """Arm every watch whose threshold the balance is at or above (after a credit)."""
-    thresholds = settings.low_balance_thresholds
-    if not thresholds:
-        return
-    await session.execute(
-        text(
-            """
-            INSERT INTO billing.balance_watches (account_id, threshold, armed, updated_at)
-            SELECT a.id, t.threshold, true, now()
-            FROM billing.accounts a CROSS JOIN unnest(CAST(:thresholds AS bigint[])) AS t(threshold)
-            WHERE a.kind = 'wallet' AND a.balance >= t.threshold
-              AND (CAST(:ids AS uuid[]) IS NULL OR a.id = ANY(CAST(:ids AS uuid[])))
-            ON CONFLICT (account_id, threshold) DO UPDATE SET armed = true, updated_at = now()
-            WHERE NOT billing.balance_watches.armed
-            """
-        ),
-        {"thresholds": thresholds, "ids": account_ids},
-    )
+    if settings.low_balance_thresholds:
+        await WatchDAO(session).rearm(settings.low_balance_thresholds, wallets_scope(account_ids))
 
 
 async def check_accounts(
     session: AsyncSession, settings: BillingSettings, account_ids: list[uuid.UUID] | None = None
 ) -> dict[str, int]:
-    """One pass of every rule over the given wallets (all wallets when None)."""
-    scope = Account.id.in_(account_ids) if account_ids is not None else text("true")
-    counts = {"low_balance": 0, "grace": 0, "suspended": 0, "unsuspended": 0}
+    """One pass of every rule over the given wallets (all wallets when None).
 
+    In order: re-arm the watches of the given wallets (a credit may have landed), owe a
+    notice per threshold crossed, start the grace period of wallets newly below zero,
+    suspend those whose grace period is over, lift what a balance back at zero allows.
+    Returns how many of each happened.
+    """
+    scope = wallets_scope(account_ids)
     if account_ids is not None:  # credits re-arm their own wallets as they land
         await rearm_watches(session, settings, account_ids)
-    crossed = (
-        await session.execute(
-            update(BalanceWatch)
-            .where(
-                BalanceWatch.account_id == Account.id,
-                BalanceWatch.armed,
-                Account.balance < BalanceWatch.threshold,
-                scope,
-            )
-            .values(armed=False, crossings=BalanceWatch.crossings + 1, updated_at=text("now()"))
-            .returning(
-                BalanceWatch.account_id,
-                BalanceWatch.threshold,
-                BalanceWatch.crossings,
-                Account.balance,
-                Account.currency,
-            )
-        )
-    ).all()
-    for row in crossed:
-        counts["low_balance"] += await _notice(
+    return {
+        "low_balance": await _notify_crossings(session, settings, scope),
+        "grace": await _start_grace(session, settings, scope),
+        "suspended": await _suspend_overdue(session, settings, scope),
+        "unsuspended": await lift_recovered(session, account_ids),
+    }
+
+
+async def _notify_crossings(session: AsyncSession, settings: BillingSettings, scope: Any) -> int:
+    """A low-balance notice per watch the balance fell below since it was armed."""
+    sent = 0
+    for row in await WatchDAO(session).disarm_crossed(scope):
+        sent += await owe_notice(
             session,
             settings,
             account_id=row.account_id,
-            kind="low_balance",
+            kind=NoticeKind.LOW_BALANCE,
             key=f"low_balance:{row.account_id}:{row.threshold}:{row.crossings}",
             context={
                 "balance": format_amount(row.balance, row.currency),
@@ -121,109 +97,67 @@ async def check_accounts(
                 "grace_hours": f"{settings.grace_hours:g}",
             },
         )
+    return sent
 
+
+async def _start_grace(session: AsyncSession, settings: BillingSettings, scope: Any) -> int:
+    """Wallets newly below zero: the grace period starts now, with one warning."""
     grace = timedelta(hours=settings.grace_hours)
-    went_negative = (
-        await session.execute(
-            update(Account)
-            .where(
-                Account.kind == WALLET,
-                Account.balance < 0,
-                Account.negative_since.is_(None),
-                scope,
-            )
-            .values(negative_since=text("now()"))
-            .returning(Account.id, Account.balance, Account.currency, Account.negative_since)
-        )
-    ).all()
-    for row in went_negative:
+    warned = 0
+    for row in await GraceDAO(session).start(scope):
         ends = (row.negative_since + grace).astimezone(UTC)
-        counts["grace"] += await _notice(
+        warned += await owe_notice(
             session,
             settings,
             account_id=row.id,
-            kind="grace_warning",
+            kind=NoticeKind.GRACE_WARNING,
             key=f"grace_warning:{row.id}:{row.negative_since.isoformat()}",
             context={
                 "balance": format_amount(row.balance, row.currency),
                 "grace_ends_at": ends.strftime("%Y-%m-%d %H:%M"),
             },
         )
+    return warned
 
+
+async def _suspend_overdue(session: AsyncSession, settings: BillingSettings, scope: Any) -> int:
+    """Wallets still below zero after the grace period: suspended once, deploy told."""
     now = datetime.now(UTC)
-    due = (
-        select(Account.id, Account.owner_id, text("'billing'"))
-        .where(
-            Account.kind == WALLET,
-            Account.balance < 0,
-            Account.negative_since <= now - grace,
-            scope,
-        )
-        .order_by(Account.id)
-    )
-    suspended = (
-        await session.execute(
-            pg_insert(Suspension)
-            .from_select(["account_id", "owner_id", "reason"], due)
-            .on_conflict_do_nothing(
-                index_elements=["account_id"], index_where=text("lifted_at IS NULL")
-            )
-            .returning(Suspension.id, Suspension.account_id, Suspension.owner_id)
-        )
-    ).all()
+    cutoff = now - timedelta(hours=settings.grace_hours)
+    suspended = await SuspensionDAO(session).suspend_overdue(cutoff, scope)
     for row in suspended:
         await publish_event(
             session,
-            SUSPENDED_EVENT,
-            {"owner_id": str(row.owner_id), "reason": "billing", "suspended_at": now.isoformat()},
+            Event.ACCOUNT_SUSPENDED,
+            {
+                "owner_id": str(row.owner_id),
+                "reason": SuspensionReason.BILLING,
+                "suspended_at": now.isoformat(),
+            },
         )
-        balance, currency = (
-            await session.execute(
-                select(Account.balance, Account.currency).where(Account.id == row.account_id)
-            )
-        ).one()
-        await _notice(
+        balance, currency = await AccountDAO(session).balance_of(row.account_id)
+        await owe_notice(
             session,
             settings,
             account_id=row.account_id,
-            kind="suspended",
+            kind=NoticeKind.SUSPENDED,
             key=f"suspended:{row.id}",
             context={"balance": format_amount(balance, currency)},
         )
-        counts["suspended"] += 1
         logger.info("account {} suspended for a negative balance", row.account_id)
-
-    counts["unsuspended"] = await lift_recovered(session, account_ids)
-    return counts
+    return len(suspended)
 
 
 async def lift_recovered(session: AsyncSession, account_ids: list[uuid.UUID] | None = None) -> int:
     """Wallets at zero or more: clear the grace period, lift the billing suspension."""
-    scope = Account.id.in_(account_ids) if account_ids is not None else text("true")
-    await session.execute(
-        update(Account)
-        .where(Account.kind == WALLET, Account.balance >= 0, Account.negative_since.is_not(None))
-        .where(scope)
-        .values(negative_since=None)
-    )
+    scope = wallets_scope(account_ids)
+    await GraceDAO(session).clear(scope)
     now = datetime.now(UTC)
-    lifted = (
-        await session.execute(
-            update(Suspension)
-            .where(
-                Suspension.lifted_at.is_(None),
-                Suspension.reason == "billing",
-                Suspension.account_id == Account.id,
-                and_(Account.balance >= 0, scope),
-            )
-            .values(lifted_at=now)
-            .returning(Suspension.owner_id, Suspension.account_id)
-        )
-    ).all()
+    lifted = await SuspensionDAO(session).lift_recovered(now, scope)
     for row in lifted:
         await publish_event(
             session,
-            UNSUSPENDED_EVENT,
+            Event.ACCOUNT_UNSUSPENDED,
             {"owner_id": str(row.owner_id), "unsuspended_at": now.isoformat()},
         )
         logger.info("account {} unsuspended", row.account_id)

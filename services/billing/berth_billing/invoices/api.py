@@ -1,18 +1,18 @@
 """Invoices: my statements and their PDFs; admins browse, run a month, and credit."""
 
 import uuid
-from typing import Annotated, Literal
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 
 from berth_billing import idempotency
-from berth_billing.accounts.dao import AccountDAO
 from berth_billing.deps import OwnerId, SettingsDep, actor
+from berth_billing.enums import InvoiceKind, InvoiceStatus
 from berth_billing.idempotency import IdempotencyHeader, IdempotencyKeyRequired
 from berth_billing.invoices import pdf, schemas, service
 from berth_billing.invoices.dao import InvoiceDAO
-from berth_billing.models import Account, Invoice
+from berth_billing.models import Invoice
 from berth_common.db import SessionDep
 from berth_common.errors import (
     Conflict,
@@ -22,8 +22,7 @@ from berth_common.errors import (
     Unprocessable,
     error_responses,
 )
-from berth_common.outbox import enqueue_task
-from berth_common.pagination import Page, PageDep
+from berth_common.pagination import PageDep
 from berth_common.security import AdminUser, current_user, require_role
 
 API = "/api/billing/v1"
@@ -37,26 +36,14 @@ router = APIRouter(
 )
 
 
-async def _mine(session, owner_id: uuid.UUID, invoice_id: uuid.UUID) -> Invoice:
-    invoice = await InvoiceDAO(session).get(invoice_id)
-    account = await session.get(Account, invoice.account_id) if invoice else None
-    if invoice is None or account is None or account.owner_id != owner_id:
-        raise NotFound("Invoice not found")
-    if invoice.status != "finalized":  # drafts are the admins' business
-        raise NotFound("Invoice not found")
-    return invoice
-
-
-@router.get("", response_model=Page[schemas.Invoice])
+@router.get("", response_model=schemas.InvoicePage)
 async def my_invoices(
     owner_id: OwnerId, session: SessionDep, params: PageDep
-) -> Page[schemas.Invoice]:
-    account = await AccountDAO(session).wallet_of(owner_id)
-    if account is None:
-        return Page.build([], 0, params)
-    dao = InvoiceDAO(session)
-    items, total = await dao.list(params, *dao.filters(account_id=account.id, status="finalized"))
-    return Page.build([schemas.Invoice.model_validate(i) for i in items], total, params)
+) -> schemas.InvoicePage:
+    items, total = await service.statements_of(session, owner_id, params)
+    return schemas.InvoicePage.build(
+        [schemas.Invoice.model_validate(i) for i in items], total, params
+    )
 
 
 @router.get(
@@ -65,12 +52,8 @@ async def my_invoices(
 async def my_invoice(
     invoice_id: uuid.UUID, owner_id: OwnerId, session: SessionDep
 ) -> schemas.InvoiceDetail:
-    invoice = await _mine(session, owner_id, invoice_id)
-    lines = await InvoiceDAO(session).lines(invoice.id)
-    return schemas.InvoiceDetail(
-        **schemas.Invoice.model_validate(invoice).model_dump(),
-        lines=[schemas.InvoiceLine.model_validate(line) for line in lines],
-    )
+    invoice = await service.statement_of(session, owner_id, invoice_id)
+    return await service.detail(session, invoice)
 
 
 def _pdf_response(invoice: Invoice, lines) -> Response:
@@ -88,7 +71,7 @@ def _pdf_response(invoice: Invoice, lines) -> Response:
     responses={**error_responses(NotFound), 200: {"content": {"application/pdf": {}}}},
 )
 async def my_invoice_pdf(invoice_id: uuid.UUID, owner_id: OwnerId, session: SessionDep):
-    invoice = await _mine(session, owner_id, invoice_id)
+    invoice = await service.statement_of(session, owner_id, invoice_id)
     return _pdf_response(invoice, await InvoiceDAO(session).lines(invoice.id))
 
 
@@ -100,33 +83,30 @@ admin_router = APIRouter(
 )
 
 
-@admin_router.get("", response_model=Page[schemas.AdminInvoice])
+@admin_router.get("", response_model=schemas.AdminInvoicePage)
 async def browse_invoices(
     session: SessionDep,
     params: PageDep,
     account_id: uuid.UUID | None = None,
-    status: Literal["draft", "finalized"] | None = None,
-    kind: Literal["invoice", "credit_note"] | None = None,
+    status: InvoiceStatus | None = None,
+    kind: InvoiceKind | None = None,
     period: Period = None,
-) -> Page[schemas.AdminInvoice]:
+) -> schemas.AdminInvoicePage:
     dao = InvoiceDAO(session)
     start = service.month_bounds(period)[0] if period else None
     where = dao.filters(account_id=account_id, status=status, kind=kind, period_start=start)
     items, total = await dao.list(params, *where)
-    return Page.build([schemas.AdminInvoice.model_validate(i) for i in items], total, params)
+    return schemas.AdminInvoicePage.build(
+        [schemas.AdminInvoice.model_validate(i) for i in items], total, params
+    )
 
 
 @admin_router.get(
     "/{invoice_id}", response_model=schemas.InvoiceDetail, responses=error_responses(NotFound)
 )
 async def admin_invoice(invoice_id: uuid.UUID, session: SessionDep) -> schemas.InvoiceDetail:
-    dao = InvoiceDAO(session)
-    invoice = await dao.get_or_404(invoice_id)
-    lines = await dao.lines(invoice.id)
-    return schemas.InvoiceDetail(
-        **schemas.Invoice.model_validate(invoice).model_dump(),
-        lines=[schemas.InvoiceLine.model_validate(line) for line in lines],
-    )
+    invoice = await InvoiceDAO(session).get_or_404(invoice_id)
+    return await service.detail(session, invoice)
 
 
 @admin_router.get(
@@ -143,19 +123,15 @@ async def admin_invoice_pdf(invoice_id: uuid.UUID, session: SessionDep):
 @admin_router.post(
     "/runs",
     status_code=202,
-    response_model=schemas.Accepted,
+    response_model=schemas.InvoiceRunAccepted,
     responses=error_responses(Unprocessable),
     description="Draft every active account's statement of a month that ended, and queue "
     "their finalization (numbers are assigned then). Running a month again adds nothing.",
 )
 async def run_invoices(
-    body: schemas.InvoiceRunIn, session: SessionDep, settings: SettingsDep
-) -> schemas.Accepted:
-    service.month_bounds(body.period)
-    task_id = await enqueue_task(
-        session, "billing.invoices.run", queue="billing", kwargs={"period": body.period}
-    )
-    return schemas.Accepted(task_ids=[task_id])
+    body: schemas.InvoiceRunCreate, session: SessionDep, settings: SettingsDep
+) -> schemas.InvoiceRunAccepted:
+    return schemas.InvoiceRunAccepted(task_ids=[await service.request_run(session, body.period)])
 
 
 @admin_router.post(
@@ -168,7 +144,7 @@ async def run_invoices(
 )
 async def create_credit_note(
     invoice_id: uuid.UUID,
-    body: schemas.CreditNoteIn,
+    body: schemas.CreditNoteCreate,
     request: Request,
     admin: AdminUser,
     session: SessionDep,

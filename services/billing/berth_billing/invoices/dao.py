@@ -5,8 +5,11 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import BigInteger, cast, func, select, text, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 
+from berth_billing.enums import AccountKind, EntryKind, InvoiceKind, InvoiceStatus
 from berth_billing.models import (
+    Account,
     Invoice,
     InvoiceCounter,
     InvoiceLine,
@@ -22,6 +25,20 @@ class InvoiceDAO(BaseDAO[Invoice]):
     not_found_message = "Invoice not found"
     sortable = {"created_at": Invoice.created_at, "period_start": Invoice.period_start}
     default_sort = (Invoice.created_at.desc(), Invoice.id)
+
+    async def insert_statement_once(self, **values: Any) -> uuid.UUID | None:
+        """A draft statement of (account, period); None when it was made before."""
+        stmt = (
+            pg_insert(Invoice)
+            .values(kind=InvoiceKind.INVOICE, status=InvoiceStatus.DRAFT, **values)
+            .on_conflict_do_nothing(
+                index_elements=["account_id", "period_start"],
+                # a literal predicate: PostgreSQL infers the partial unique index from it
+                index_where=text("kind = 'invoice'"),
+            )
+            .returning(Invoice.id)
+        )
+        return (await self.session.execute(stmt)).scalar_one_or_none()
 
     async def for_update(self, invoice_id: uuid.UUID) -> Invoice | None:
         stmt = select(Invoice).where(Invoice.id == invoice_id).with_for_update()
@@ -54,7 +71,7 @@ class InvoiceDAO(BaseDAO[Invoice]):
 
     async def credited_total(self, invoice_id: uuid.UUID) -> int:
         stmt = select(cast(func.coalesce(func.sum(-Invoice.total), 0), BigInteger)).where(
-            Invoice.corrects_invoice_id == invoice_id, Invoice.status == "finalized"
+            Invoice.corrects_invoice_id == invoice_id, Invoice.status == InvoiceStatus.FINALIZED
         )
         return (await self.session.execute(stmt)).scalar_one()
 
@@ -97,7 +114,7 @@ class InvoiceDAO(BaseDAO[Invoice]):
                 LedgerEntry.account_id == account_id,
                 LedgerEntry.occurred_at >= start,
                 LedgerEntry.occurred_at < end,
-                LedgerEntry.kind != "usage",
+                LedgerEntry.kind != EntryKind.USAGE,
             )
             .order_by(LedgerEntry.occurred_at, LedgerEntry.id)
         )
@@ -109,7 +126,9 @@ class InvoiceDAO(BaseDAO[Invoice]):
             .where(
                 LedgerEntry.occurred_at >= start,
                 LedgerEntry.occurred_at < end,
-                text("account_id IN (SELECT id FROM billing.accounts WHERE kind = 'wallet')"),
+                LedgerEntry.account_id.in_(
+                    select(Account.id).where(Account.kind == AccountKind.WALLET)
+                ),
             )
             .distinct()
         )

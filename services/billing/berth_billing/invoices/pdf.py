@@ -2,8 +2,11 @@
 
 from fpdf import FPDF
 
+from berth_billing.enums import InvoiceKind
 from berth_billing.models import Invoice, InvoiceLine
 from berth_billing.money import format_amount
+
+NEXT_LINE = {"new_x": "LMARGIN", "new_y": "NEXT"}
 
 
 def _text(value: object) -> str:
@@ -12,13 +15,23 @@ def _text(value: object) -> str:
 
 
 def render(invoice: Invoice, lines: list[InvoiceLine]) -> bytes:
-    title = "Credit note" if invoice.kind == "credit_note" else "Statement"
+    title = "Credit note" if invoice.kind == InvoiceKind.CREDIT_NOTE else "Statement"
     pdf = FPDF(format="A4")
     pdf.set_title(f"{title} {invoice.number or 'DRAFT'}")
     pdf.set_creation_date(invoice.issued_at or invoice.created_at)
     pdf.add_page()
     pdf.set_font("Helvetica", "B", 16)
-    pdf.cell(0, 10, _text(f"{title} {invoice.number or '(draft)'}"), new_x="LMARGIN", new_y="NEXT")
+    pdf.cell(0, 10, _text(f"{title} {invoice.number or '(draft)'}"), **NEXT_LINE)
+    _parties(pdf, invoice)
+    _lines_table(pdf, invoice, lines)
+    _totals(pdf, invoice)
+    pdf.ln(6)
+    pdf.multi_cell(0, 4, "Prepaid hosting: charges were taken from the account balance.")
+    return bytes(pdf.output())
+
+
+def _parties(pdf: FPDF, invoice: Invoice) -> None:
+    """Seller, buyer, period and issue date under the title."""
     pdf.set_font("Helvetica", size=10)
     seller, buyer = invoice.seller, invoice.buyer
     for line in (
@@ -28,67 +41,46 @@ def render(invoice: Invoice, lines: list[InvoiceLine]) -> bytes:
         seller.get("email", ""),
     ):
         if line:
-            pdf.cell(0, 5, _text(line), new_x="LMARGIN", new_y="NEXT")
+            pdf.cell(0, 5, _text(line), **NEXT_LINE)
     pdf.ln(4)
     pdf.cell(
-        0,
-        5,
-        _text(f"Billed to: {buyer.get('name') or buyer.get('email') or ''}"),
-        new_x="LMARGIN",
-        new_y="NEXT",
+        0, 5, _text(f"Billed to: {buyer.get('name') or buyer.get('email') or ''}"), **NEXT_LINE
     )
-    pdf.cell(0, 5, _text(f"Account: {buyer.get('account_id', '')}"), new_x="LMARGIN", new_y="NEXT")
+    pdf.cell(0, 5, _text(f"Account: {buyer.get('account_id', '')}"), **NEXT_LINE)
     period = f"{invoice.period_start:%Y-%m-%d} to {invoice.period_end:%Y-%m-%d} (exclusive)"
-    pdf.cell(0, 5, _text(f"Period: {period}"), new_x="LMARGIN", new_y="NEXT")
+    pdf.cell(0, 5, _text(f"Period: {period}"), **NEXT_LINE)
     if invoice.issued_at:
-        pdf.cell(0, 5, f"Issued: {invoice.issued_at:%Y-%m-%d}", new_x="LMARGIN", new_y="NEXT")
+        pdf.cell(0, 5, f"Issued: {invoice.issued_at:%Y-%m-%d}", **NEXT_LINE)
     pdf.ln(4)
+
+
+def _lines_table(pdf: FPDF, invoice: Invoice, lines: list[InvoiceLine]) -> None:
     pdf.set_font("Helvetica", "B", 10)
     pdf.cell(110, 7, "Description", border="B")
     pdf.cell(30, 7, "Quantity", border="B")
-    pdf.cell(0, 7, "Amount", border="B", align="R", new_x="LMARGIN", new_y="NEXT")
+    pdf.cell(0, 7, "Amount", border="B", align="R", **NEXT_LINE)
     pdf.set_font("Helvetica", size=10)
     for item in lines:
         pdf.cell(110, 6, _text(item.description[:70]))
         pdf.cell(30, 6, _text(item.quantity))
-        pdf.cell(
-            0,
-            6,
-            format_amount(item.amount, invoice.currency),
-            align="R",
-            new_x="LMARGIN",
-            new_y="NEXT",
-        )
+        pdf.cell(0, 6, format_amount(item.amount, invoice.currency), align="R", **NEXT_LINE)
+
+
+def _totals(pdf: FPDF, invoice: Invoice) -> None:
+    """The total; then a statement's balances, or a credit note's reason."""
     pdf.set_font("Helvetica", "B", 10)
     pdf.cell(140, 8, "Total", border="T")
-    pdf.cell(
-        0,
-        8,
-        format_amount(invoice.total, invoice.currency),
-        border="T",
-        align="R",
-        new_x="LMARGIN",
-        new_y="NEXT",
-    )
+    total = format_amount(invoice.total, invoice.currency)
+    pdf.cell(0, 8, total, border="T", align="R", **NEXT_LINE)
     pdf.set_font("Helvetica", size=9)
-    if invoice.kind == "invoice":
+    if invoice.kind == InvoiceKind.INVOICE:
         for label, amount in (
             ("Balance at the start of the period", invoice.opening_balance),
             ("Payments less refunds", invoice.payments_total),
             ("Balance at the end of the period", invoice.closing_balance),
         ):
             pdf.cell(140, 5, label)
-            pdf.cell(
-                0,
-                5,
-                format_amount(amount, invoice.currency),
-                align="R",
-                new_x="LMARGIN",
-                new_y="NEXT",
-            )
+            pdf.cell(0, 5, format_amount(amount, invoice.currency), align="R", **NEXT_LINE)
     elif invoice.reason:
         pdf.ln(2)
         pdf.multi_cell(0, 5, _text(f"Reason: {invoice.reason}"))
-    pdf.ln(6)
-    pdf.multi_cell(0, 4, "Prepaid hosting: charges were taken from the account balance.")
-    return bytes(pdf.output())

@@ -1,10 +1,11 @@
 import uuid
 from datetime import datetime
-from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictInt
 
+from berth_billing.enums import InvoiceKind, InvoiceStatus
 from berth_billing.payments.schemas import ABSURD
+from berth_common.pagination import Page
 
 
 class InvoiceLine(BaseModel):
@@ -20,8 +21,8 @@ class Invoice(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
     id: uuid.UUID
-    kind: Literal["invoice", "credit_note"]
-    status: Literal["draft", "finalized"]
+    kind: InvoiceKind
+    status: InvoiceStatus
     number: str | None
     period_start: datetime
     period_end: datetime
@@ -38,6 +39,10 @@ class Invoice(BaseModel):
     created_at: datetime
 
 
+class InvoicePage(Page[Invoice]):
+    pass
+
+
 class InvoiceDetail(Invoice):
     lines: list[InvoiceLine]
 
@@ -46,20 +51,24 @@ class AdminInvoice(Invoice):
     account_id: uuid.UUID
 
 
-class InvoiceRunIn(BaseModel):
+class AdminInvoicePage(Page[AdminInvoice]):
+    pass
+
+
+class InvoiceRunCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     period: str = Field(..., pattern=r"^\d{4}-(0[1-9]|1[0-2])$", examples=["2025-01"])
 
 
-class CreditNoteIn(BaseModel):
+class CreditNoteCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     amount: StrictInt = Field(..., gt=0, le=ABSURD)
     reason: str = Field(..., min_length=3, max_length=500)
 
 
-class Accepted(BaseModel):
+class InvoiceRunAccepted(BaseModel):
     accepted: bool = True
     drafted: int | None = None
     task_ids: list[str] = []

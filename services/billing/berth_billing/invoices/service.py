@@ -9,22 +9,22 @@ database trigger; corrections are credit notes (their own series) that credit th
 import uuid
 from datetime import UTC, datetime
 
-from sqlalchemy import text
-from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from berth_billing import mail
 from berth_billing.accounts.dao import AccountDAO
 from berth_billing.config import BillingSettings
 from berth_billing.dunning import service as dunning
+from berth_billing.enums import AccountKind, EntryKind, InvoiceKind, InvoiceStatus, NoticeKind
+from berth_billing.invoices import schemas
 from berth_billing.invoices.dao import InvoiceDAO
 from berth_billing.ledger.service import Leg, post
-from berth_billing.models import Account, Invoice, InvoiceLine, Notice
+from berth_billing.models import Account, Invoice, InvoiceLine
 from berth_billing.money import format_amount
+from berth_billing.names import QUEUE, Task
 from berth_common.errors import Conflict, NotFound, Unprocessable
 from berth_common.outbox import enqueue_task
+from berth_common.pagination import PageParams
 
-FINALIZE_TASK = "billing.invoices.finalize"
 FINALIZE_CHUNK = 100
 
 
@@ -63,6 +63,40 @@ def buyer(account: Account) -> dict:
     }
 
 
+async def statement_of(
+    session: AsyncSession, owner_id: uuid.UUID, invoice_id: uuid.UUID
+) -> Invoice:
+    """A holder's own finalized statement or credit note; anything else is not found."""
+    invoice = await InvoiceDAO(session).get(invoice_id)
+    account = await AccountDAO(session).get(invoice.account_id) if invoice else None
+    if invoice is None or account is None or account.owner_id != owner_id:
+        raise NotFound("Invoice not found")
+    if invoice.status != InvoiceStatus.FINALIZED:  # drafts are the admins' business
+        raise NotFound("Invoice not found")
+    return invoice
+
+
+async def statements_of(
+    session: AsyncSession, owner_id: uuid.UUID, params: PageParams
+) -> tuple[list[Invoice], int]:
+    """One page of the holder's finalized statements and credit notes, and their count."""
+    account = await AccountDAO(session).wallet_of(owner_id)
+    if account is None:
+        return [], 0
+    dao = InvoiceDAO(session)
+    return await dao.list(
+        params, *dao.filters(account_id=account.id, status=InvoiceStatus.FINALIZED)
+    )
+
+
+async def detail(session: AsyncSession, invoice: Invoice) -> schemas.InvoiceDetail:
+    lines = await InvoiceDAO(session).lines(invoice.id)
+    return schemas.InvoiceDetail(
+        **schemas.Invoice.model_validate(invoice).model_dump(),
+        lines=[schemas.InvoiceLine.model_validate(line) for line in lines],
+    )
+
+
 async def draft_statement(
     session: AsyncSession,
     settings: BillingSettings,
@@ -73,33 +107,22 @@ async def draft_statement(
     """The account's statement for [start, end): created once, with lines from the ledger."""
     dao = InvoiceDAO(session)
     account = await AccountDAO(session).get_or_404(account_id)
-    invoice_id = (
-        await session.execute(
-            pg_insert(Invoice)
-            .values(
-                account_id=account.id,
-                kind="invoice",
-                status="draft",
-                period_start=start,
-                period_end=end,
-                currency=account.currency,
-                seller=seller(settings),
-                buyer=buyer(account),
-            )
-            .on_conflict_do_nothing(
-                index_elements=["account_id", "period_start"], index_where=text("kind = 'invoice'")
-            )
-            .returning(Invoice.id)
-        )
-    ).scalar_one_or_none()
+    invoice_id = await dao.insert_statement_once(
+        account_id=account.id,
+        period_start=start,
+        period_end=end,
+        currency=account.currency,
+        seller=seller(settings),
+        buyer=buyer(account),
+    )
     if invoice_id is None:  # made before: it keeps the lines it got then
-        return await dao.get_by(account_id=account.id, period_start=start, kind="invoice")
+        return await dao.get_by(account_id=account.id, period_start=start, kind=InvoiceKind.INVOICE)
     lines: list[tuple[str, str, int]] = []
     for row in await dao.usage_lines(account.id, start, end):
         lines.append((f"{row.app} · {row.plan_key}", f"{row.minutes / 60:.2f} h", row.amount))
     payments = 0
     for row in await dao.other_entries(account.id, start, end):
-        if row.kind in ("topup", "refund"):
+        if row.kind in (EntryKind.TOPUP, EntryKind.REFUND):
             payments += row.amount
         else:  # adjustments and credit notes: a debit is a charge, a credit reduces them
             lines.append((row.description[:300], row.occurred_at.strftime("%Y-%m-%d"), -row.amount))
@@ -129,15 +152,15 @@ async def finalize(
     invoice = await dao.for_update(invoice_id)
     if invoice is None:
         raise NotFound("Invoice not found")
-    if invoice.status == "finalized":
+    if invoice.status == InvoiceStatus.FINALIZED:
         return invoice
-    series = "INV" if invoice.kind == "invoice" else "CN"
+    series = "INV" if invoice.kind == InvoiceKind.INVOICE else "CN"
     number = await dao.take_number(series)
     invoice.number = f"{series}-{number:06d}"
-    invoice.status = "finalized"
+    invoice.status = InvoiceStatus.FINALIZED
     invoice.issued_at = datetime.now(UTC)
     await session.flush()
-    if invoice.kind == "invoice":
+    if invoice.kind == InvoiceKind.INVOICE:
         await _notify_ready(session, settings, invoice)
     return invoice
 
@@ -149,28 +172,20 @@ async def _notify_ready(session: AsyncSession, settings: BillingSettings, invoic
         "total": format_amount(invoice.total, invoice.currency),
         "closing_balance": format_amount(invoice.closing_balance, invoice.currency),
     }
-    notice_id = (
-        await session.execute(
-            pg_insert(Notice)
-            .values(
-                account_id=invoice.account_id,
-                kind="invoice_ready",
-                key=f"invoice_ready:{invoice.id}",
-                context=context,
-            )
-            .on_conflict_do_nothing(index_elements=["key"])
-            .returning(Notice.id)
-        )
-    ).scalar_one_or_none()
-    if notice_id is not None:
-        await mail.queue_email(
-            session,
-            settings,
-            account_id=invoice.account_id,
-            template="invoice_ready",
-            context=context,
-            notice_id=notice_id,
-        )
+    await dunning.owe_notice(
+        session,
+        settings,
+        account_id=invoice.account_id,
+        kind=NoticeKind.INVOICE_READY,
+        key=f"invoice_ready:{invoice.id}",
+        context=context,
+    )
+
+
+async def request_run(session: AsyncSession, period: str) -> str:
+    """Queue the run of a well-formed period; the run itself refuses a month not ended."""
+    month_bounds(period)
+    return await enqueue_task(session, Task.RUN_INVOICES, queue=QUEUE, kwargs={"period": period})
 
 
 async def run_period(session: AsyncSession, settings: BillingSettings, period: str) -> int:
@@ -181,13 +196,13 @@ async def run_period(session: AsyncSession, settings: BillingSettings, period: s
     ids = []
     for account_id in await InvoiceDAO(session).active_wallets(start, end):
         invoice = await draft_statement(session, settings, account_id, start, end)
-        if invoice.status == "draft":
+        if invoice.status == InvoiceStatus.DRAFT:
             ids.append(str(invoice.id))
     for n in range(0, len(ids), FINALIZE_CHUNK):
         await enqueue_task(
             session,
-            FINALIZE_TASK,
-            queue="billing",
+            Task.FINALIZE_INVOICES,
+            queue=QUEUE,
             kwargs={"invoice_ids": ids[n : n + FINALIZE_CHUNK]},
         )
     return len(ids)
@@ -207,7 +222,7 @@ async def credit_note(
     invoice = await dao.for_update(invoice_id)
     if invoice is None:
         raise NotFound("Invoice not found")
-    if invoice.kind != "invoice" or invoice.status != "finalized":
+    if invoice.kind != InvoiceKind.INVOICE or invoice.status != InvoiceStatus.FINALIZED:
         raise Conflict("Only a finalized invoice can be corrected by a credit note")
     creditable = invoice.total - await dao.credited_total(invoice.id)
     if amount > creditable:
@@ -220,8 +235,8 @@ async def credit_note(
     note = await dao.create(
         id=uuid.uuid4(),
         account_id=account.id,
-        kind="credit_note",
-        status="draft",
+        kind=InvoiceKind.CREDIT_NOTE,
+        status=InvoiceStatus.DRAFT,
         period_start=invoice.period_start,
         period_end=invoice.period_end,
         currency=invoice.currency,
@@ -242,10 +257,12 @@ async def credit_note(
     )
     await session.flush()
     note = await finalize(session, settings, note.id)
-    adjustments = await AccountDAO(session).system_account("adjustments", account.currency)
+    adjustments = await AccountDAO(session).system_account(
+        AccountKind.ADJUSTMENTS, account.currency
+    )
     await post(
         session,
-        kind="credit_note",
+        kind=EntryKind.CREDIT_NOTE,
         key=f"credit_note:{note.id}",
         description=f"Credit note {note.number} for {invoice.number}: {reason}",
         caused_by=caused_by,

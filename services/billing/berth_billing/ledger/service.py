@@ -9,11 +9,9 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import insert, select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from berth_billing.models import LedgerEntry, LedgerTransaction
+from berth_billing.ledger.dao import LedgerDAO
 
 
 @dataclass(frozen=True)
@@ -45,37 +43,23 @@ async def post(
     }
     if occurred_at is not None:
         values["occurred_at"] = occurred_at
-    txn_id = (
-        await session.execute(
-            pg_insert(LedgerTransaction)
-            .values(**values)
-            .on_conflict_do_nothing(index_elements=["key"])
-            .returning(LedgerTransaction.id, LedgerTransaction.occurred_at)
-        )
-    ).first()
-    if txn_id is None:
+    ledger = LedgerDAO(session)
+    txn = await ledger.insert_transaction(**values)
+    if txn is None:
         return None
-    await session.execute(
-        insert(LedgerEntry).values(
-            [
-                {
-                    "transaction_id": txn_id.id,
-                    "account_id": leg.account_id,
-                    "amount": leg.amount,
-                    "currency": currency,
-                    "kind": kind,
-                    "memo": leg.memo[:300],
-                    "occurred_at": txn_id.occurred_at,
-                }
-                for leg in legs
-            ]
-        )
+    await ledger.insert_entries(
+        [
+            {
+                "transaction_id": txn.id,
+                "account_id": leg.account_id,
+                "amount": leg.amount,
+                "currency": currency,
+                "kind": kind,
+                "memo": leg.memo[:300],
+                "occurred_at": txn.occurred_at,
+            }
+            for leg in legs
+        ]
     )
     # the trigger moved the balance caches: an Account loaded before shows a stale balance
-    return txn_id.id
-
-
-async def transaction_id_for(session: AsyncSession, key: str) -> uuid.UUID | None:
-    return (
-        await session.execute(select(LedgerTransaction.id).where(LedgerTransaction.key == key))
-    ).scalar_one_or_none()
+    return txn.id

@@ -7,6 +7,7 @@ from sqlalchemy import func, select, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from berth_billing.models import MeteringRun, UsageInterval
+from berth_common.dao import BaseDAO
 
 # Every instance-hour overlapping [:hour, :hour_end) at the price valid at :hour, prorated by
 # started minute (ceil of the seconds / 60), amount rounded half up: (price * min + 30) / 60.
@@ -75,9 +76,18 @@ POST_CHARGES = text(
 )
 
 
-class MeteringDAO:
-    def __init__(self, session):
-        self.session = session
+class MeteringDAO(BaseDAO[MeteringRun]):
+    """Runs, intervals and charges: metering's rows move together, one hour at a time."""
+
+    model = MeteringRun
+    default_sort = (MeteringRun.started_at.desc(),)
+
+    async def recent_runs(self, hour: datetime | None, limit: int) -> list[MeteringRun]:
+        """The latest runs, newest first; only those over `hour` when given."""
+        stmt = self._order(self.base_query(), None).limit(limit)
+        if hour is not None:
+            stmt = stmt.where(MeteringRun.hour == hour)
+        return list((await self.session.execute(stmt)).scalars())
 
     async def upsert_interval(self, **values) -> None:
         stmt = pg_insert(UsageInterval).values(**values, updated_at=func.now())

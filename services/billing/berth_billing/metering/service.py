@@ -16,20 +16,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from berth_billing.accounts.dao import AccountDAO
 from berth_billing.config import BillingSettings
+from berth_billing.enums import AccountKind, EntryKind
 from berth_billing.metering.dao import MeteringDAO
 from berth_billing.models import LedgerTransaction, MeteringRun
+from berth_billing.names import QUEUE, Task
 from berth_billing.plans.service import hour_floor
 from berth_common.errors import Unprocessable
 from berth_common.outbox import enqueue_task
 
-CHARGE_TASK = "billing.metering.charge_hour"
-CHECK_TASK = "billing.dunning.check"
-INSTANCE_EVENTS = (
-    "deploy.instance.started",
-    "deploy.instance.stopped",
-    "deploy.instance.suspended",
-    "deploy.instance.deleted",
-)
 # a pass over an hour already charged looks at intervals changed since the previous pass
 # began, less this margin (a transaction that committed just after that pass read its data)
 RESCAN_MARGIN = timedelta(minutes=10)
@@ -103,11 +97,11 @@ async def charge_hour(
     if totals:
         accounts = AccountDAO(session)
         for row in totals:
-            await accounts.system_account("revenue", row.currency)
+            await accounts.system_account(AccountKind.REVENUE, row.currency)
         session.add(
             LedgerTransaction(
                 id=txn,
-                kind="usage",
+                kind=EntryKind.USAGE,
                 key=f"usage:{hour:%Y-%m-%dT%H}:{run.id}",
                 description=f"Usage {hour:%Y-%m-%d %H}:00-{hour.hour + 1:02d}:00 UTC",
                 caused_by=f"system:metering ({triggered_by})"[:120],
@@ -116,7 +110,7 @@ async def charge_hour(
         )
         await session.flush()
         await dao.post(txn, hour)
-        await enqueue_task(session, CHECK_TASK, queue="billing", kwargs={})
+        await enqueue_task(session, Task.CHECK_ACCOUNTS, queue=QUEUE, kwargs={})
     run.charges = sum(r.charges for r in totals)
     run.amount = sum(r.amount for r in totals)
     run.finished_at = datetime.now(UTC)
@@ -136,8 +130,8 @@ async def enqueue_due(session: AsyncSession, settings: BillingSettings) -> int:
     for hour in hours:
         await enqueue_task(
             session,
-            CHARGE_TASK,
-            queue="billing",
+            Task.CHARGE_HOUR,
+            queue=QUEUE,
             kwargs={"hour": hour.isoformat(), "triggered_by": "beat"},
         )
     return len(hours)
@@ -153,8 +147,8 @@ async def enqueue_range(
         task_ids.append(
             await enqueue_task(
                 session,
-                CHARGE_TASK,
-                queue="billing",
+                Task.CHARGE_HOUR,
+                queue=QUEUE,
                 kwargs={"hour": hour.isoformat(), "triggered_by": triggered_by, "full": full},
             )
         )

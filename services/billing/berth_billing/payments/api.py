@@ -1,19 +1,19 @@
 """Payments: my payments and top-ups, the sandbox checkout page, the provider webhook,
 and the admins' payment browsing and refunds."""
 
-import html
 import uuid
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import HTMLResponse
 
 from berth_billing import idempotency
 from berth_billing.deps import OwnerId, SettingsDep, actor
+from berth_billing.enums import CheckoutDecision, PaymentStatus
 from berth_billing.idempotency import IdempotencyHeader, IdempotencyKeyRequired
 from berth_billing.models import Payment
-from berth_billing.money import format_amount
+from berth_billing.payments import checkout_page as checkout_page_html
 from berth_billing.payments import schemas, service
 from berth_billing.payments.dao import PaymentDAO
 from berth_billing.payments.provider import InvalidSignature, SandboxProvider
@@ -26,7 +26,7 @@ from berth_common.errors import (
     Unprocessable,
     error_responses,
 )
-from berth_common.pagination import Page, PageDep
+from berth_common.pagination import PageDep
 from berth_common.security import AdminUser, CurrentUser, current_user, require_role
 
 API = "/api/billing/v1"
@@ -48,31 +48,28 @@ router = APIRouter(
 
 def _payment_out(payment: Payment) -> schemas.Payment:
     out = schemas.Payment.model_validate(payment)
-    if payment.status != "pending" or payment.checkout_decision:
+    if not service.checkout_is_open(payment):
         out.checkout_url = None
     return out
 
 
-@router.get("/payments", response_model=Page[schemas.Payment])
+@router.get("/payments", response_model=schemas.PaymentPage)
 async def my_payments(
     owner_id: OwnerId,
     session: SessionDep,
     params: PageDep,
-    status: Literal["pending", "succeeded", "failed"] | None = None,
-) -> Page[schemas.Payment]:
+    status: PaymentStatus | None = None,
+) -> schemas.PaymentPage:
     dao = PaymentDAO(session)
     items, total = await dao.list(params, *dao.filters(owner_id=owner_id, status=status))
-    return Page.build([_payment_out(p) for p in items], total, params)
+    return schemas.PaymentPage.build([_payment_out(p) for p in items], total, params)
 
 
 @router.get(
     "/payments/{payment_id}", response_model=schemas.Payment, responses=error_responses(NotFound)
 )
 async def my_payment(payment_id: uuid.UUID, owner_id: OwnerId, session: SessionDep):
-    payment = await PaymentDAO(session).get(payment_id)
-    if payment is None or payment.owner_id != owner_id:
-        raise NotFound("Payment not found")
-    return _payment_out(payment)
+    return _payment_out(await service.payment_of(session, owner_id, payment_id))
 
 
 @router.post(
@@ -84,7 +81,7 @@ async def my_payment(payment_id: uuid.UUID, owner_id: OwnerId, session: SessionD
     "Send an Idempotency-Key to make a retry return the same payment.",
 )
 async def create_topup(
-    body: schemas.TopUpIn,
+    body: schemas.TopUpCreate,
     request: Request,
     principal: CurrentUser,
     owner_id: OwnerId,
@@ -114,16 +111,6 @@ async def create_topup(
     )
 
 
-_PAGE = """<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>Berth sandbox checkout</title>
-<meta name="viewport" content="width=device-width, initial-scale=1"></head>
-<body style="font-family: system-ui, sans-serif; max-width: 28rem; margin: 3rem auto">
-<h1>Sandbox checkout</h1>
-{content}
-<p><small>A test payment provider: no real money moves.</small></p>
-</body></html>"""
-
-
 @router.get(
     "/sandbox/checkout/{token}",
     response_class=HTMLResponse,
@@ -134,18 +121,7 @@ async def checkout_page(
     token: str, owner_id: OwnerId, session: SessionDep, provider: ProviderDep
 ) -> HTMLResponse:
     payment = await service.checkout_payment(session, provider, token, owner_id)
-    amount = html.escape(format_amount(payment.amount, payment.currency))
-    if payment.checkout_decision or payment.status != "pending":
-        content = f"<p>This payment of {amount} is {html.escape(payment.status)}.</p>"
-    else:
-        action = html.escape(f"{API}/sandbox/checkout/{token}", quote=True)
-        content = (
-            f"<p>Top up your Berth balance by <strong>{amount}</strong>.</p>"
-            f'<form method="post" action="{action}">'
-            '<button name="decision" value="pay">Pay</button> '
-            '<button name="decision" value="decline">Decline</button></form>'
-        )
-    return HTMLResponse(_PAGE.format(content=content))
+    return HTMLResponse(checkout_page_html.render(payment, _checkout_action(token)))
 
 
 @router.post(
@@ -156,17 +132,17 @@ async def checkout_page(
 )
 async def checkout_decide(
     token: str,
-    decision: Annotated[Literal["pay", "decline"], Form()],
+    decision: Annotated[CheckoutDecision, Form()],
     owner_id: OwnerId,
     session: SessionDep,
     provider: ProviderDep,
 ) -> HTMLResponse:
     payment = await service.decide_checkout(session, provider, token, owner_id, decision)
-    amount = html.escape(format_amount(payment.amount, payment.currency))
-    verb = "is being confirmed" if decision == "pay" else "was declined"
-    return HTMLResponse(
-        _PAGE.format(content=f"<p>Your payment of {amount} {verb}. You can close this page.</p>")
-    )
+    return HTMLResponse(checkout_page_html.render(payment, _checkout_action(token), decision))
+
+
+def _checkout_action(token: str) -> str:
+    return f"{API}/sandbox/checkout/{token}"
 
 
 # The provider calls this without a token: the signature is the authentication.
@@ -194,17 +170,17 @@ admin_router = APIRouter(
 )
 
 
-@admin_router.get("", response_model=Page[schemas.AdminPayment])
+@admin_router.get("", response_model=schemas.AdminPaymentPage)
 async def browse_payments(
     session: SessionDep,
     params: PageDep,
     account_id: uuid.UUID | None = None,
     owner_id: uuid.UUID | None = None,
-    status: Literal["pending", "succeeded", "failed"] | None = None,
+    status: PaymentStatus | None = None,
     provider: Annotated[str | None, Query(max_length=32)] = None,
     since: Annotated[datetime | None, Query(alias="from")] = None,
     until: Annotated[datetime | None, Query(alias="to")] = None,
-) -> Page[schemas.AdminPayment]:
+) -> schemas.AdminPaymentPage:
     dao = PaymentDAO(session)
     where = dao.filters(
         account_id=account_id,
@@ -215,7 +191,9 @@ async def browse_payments(
         until=until,
     )
     items, total = await dao.list(params, *where)
-    return Page.build([schemas.AdminPayment.model_validate(p) for p in items], total, params)
+    return schemas.AdminPaymentPage.build(
+        [schemas.AdminPayment.model_validate(p) for p in items], total, params
+    )
 
 
 @admin_router.post(
@@ -227,7 +205,7 @@ async def browse_payments(
 )
 async def refund_payment(
     payment_id: uuid.UUID,
-    body: schemas.RefundIn,
+    body: schemas.RefundCreate,
     request: Request,
     admin: AdminUser,
     session: SessionDep,

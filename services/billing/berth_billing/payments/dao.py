@@ -7,6 +7,7 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
+from berth_billing.enums import PaymentStatus
 from berth_billing.models import Payment, Refund, WebhookEvent
 from berth_common.dao import BaseDAO
 
@@ -36,7 +37,7 @@ class PaymentDAO(BaseDAO[Payment]):
             .where(
                 Payment.id == payment_id,
                 Payment.checkout_decision.is_(None),
-                Payment.status == "pending",
+                Payment.status == PaymentStatus.PENDING,
             )
             .values(checkout_decision=decision)
             .returning(Payment.id)

@@ -1,14 +1,16 @@
 import uuid
 from datetime import datetime
-from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictInt
+
+from berth_billing.enums import PaymentStatus
+from berth_common.pagination import Page
 
 # far beyond any real amount, and inside BIGINT: an absurd number is refused by shape
 ABSURD = 10**15
 
 
-class TopUpIn(BaseModel):
+class TopUpCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     amount: StrictInt = Field(..., gt=0, le=ABSURD, description="minor units, e.g. cents")
@@ -23,7 +25,7 @@ class Payment(BaseModel):
     provider_payment_id: str
     amount: int
     currency: str
-    status: Literal["pending", "succeeded", "failed"]
+    status: PaymentStatus
     refunded_amount: int
     checkout_url: str | None
     failure_reason: str | None
@@ -31,12 +33,20 @@ class Payment(BaseModel):
     completed_at: datetime | None
 
 
+class PaymentPage(Page[Payment]):
+    pass
+
+
 class AdminPayment(Payment):
     account_id: uuid.UUID
     owner_id: uuid.UUID
 
 
-class RefundIn(BaseModel):
+class AdminPaymentPage(Page[AdminPayment]):
+    pass
+
+
+class RefundCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     amount: StrictInt | None = Field(

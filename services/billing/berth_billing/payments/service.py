@@ -15,8 +15,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from berth_billing.accounts.dao import AccountDAO
 from berth_billing.config import BillingSettings
 from berth_billing.dunning import service as dunning
+from berth_billing.enums import AccountKind, CheckoutDecision, EntryKind, PaymentStatus
 from berth_billing.ledger.service import Leg, post
 from berth_billing.models import Payment, Refund
+from berth_billing.names import QUEUE, Task
 from berth_billing.payments.dao import PaymentDAO, RefundDAO, WebhookEventDAO
 from berth_billing.payments.provider import (
     FAILED,
@@ -26,8 +28,6 @@ from berth_billing.payments.provider import (
 )
 from berth_common.errors import BerthError, Conflict, NotFound, TransientError, Unprocessable
 from berth_common.outbox import enqueue_task
-
-DELIVER_TASK = "billing.sandbox.deliver_webhook"
 
 
 class CurrencyMismatch(BerthError):
@@ -72,11 +72,24 @@ async def create_topup(
         provider_payment_id=provider.new_payment_id(),
         amount=amount,
         currency=settings.currency,
-        status="pending",
+        status=PaymentStatus.PENDING,
     )
     payment.checkout_url = provider.checkout_url(payment.id)
     await session.flush()
     return payment
+
+
+async def payment_of(session: AsyncSession, owner_id: uuid.UUID, payment_id: uuid.UUID) -> Payment:
+    """The holder's own payment; someone else's is as unknown as a missing one."""
+    payment = await PaymentDAO(session).get(payment_id)
+    if payment is None or payment.owner_id != owner_id:
+        raise NotFound("Payment not found")
+    return payment
+
+
+def checkout_is_open(payment: Payment) -> bool:
+    """A checkout link works until its single decision is taken or the payment completes."""
+    return payment.status == PaymentStatus.PENDING and not payment.checkout_decision
 
 
 async def checkout_payment(
@@ -102,12 +115,12 @@ async def decide_checkout(
         raise Conflict("This checkout was already completed")
     await enqueue_task(
         session,
-        DELIVER_TASK,
-        queue="billing",
+        Task.DELIVER_WEBHOOK,
+        queue=QUEUE,
         kwargs={
             "payment_id": str(payment.id),
             "event_id": f"evt_{uuid.uuid4().hex}",
-            "outcome": SUCCEEDED if decision == "pay" else FAILED,
+            "outcome": SUCCEEDED if decision == CheckoutDecision.PAY else FAILED,
         },
     )
     await session.refresh(payment)
@@ -145,26 +158,28 @@ async def _apply(session, settings, event, payment: Payment | None) -> str:
     if event.amount != payment.amount or event.currency != payment.currency:
         logger.warning("webhook for payment {} does not match its amount", payment.id)
         return "amount_mismatch"
-    if payment.status != "pending":
+    if payment.status != PaymentStatus.PENDING:
         return f"already_{payment.status}"
     now = datetime.now(UTC)
     if event.type == FAILED:
-        payment.status, payment.completed_at = "failed", now
+        payment.status, payment.completed_at = PaymentStatus.FAILED, now
         payment.failure_reason = "declined"
         return "failed"
     if event.type != SUCCEEDED:
         return "ignored"
-    clearing = await AccountDAO(session).system_account("provider_clearing", payment.currency)
+    clearing = await AccountDAO(session).system_account(
+        AccountKind.PROVIDER_CLEARING, payment.currency
+    )
     await post(
         session,
-        kind="topup",
+        kind=EntryKind.TOPUP,
         key=f"payment:{payment.id}",
         description=f"Top-up by {payment.provider} payment {payment.provider_payment_id}",
         caused_by=f"provider:{payment.provider}",
         currency=payment.currency,
         legs=[Leg(payment.account_id, payment.amount), Leg(clearing, -payment.amount)],
     )
-    payment.status, payment.completed_at = "succeeded", now
+    payment.status, payment.completed_at = PaymentStatus.SUCCEEDED, now
     await session.flush()
     await dunning.after_credit(session, settings, payment.account_id)
     return "credited"
@@ -185,7 +200,7 @@ async def refund(
     payment = await payments.for_update(payment_id)
     if payment is None:
         raise NotFound("Payment not found")
-    if payment.status != "succeeded":
+    if payment.status != PaymentStatus.SUCCEEDED:
         raise Conflict("Only a succeeded payment can be refunded")
     refundable = payment.amount - payment.refunded_amount
     amount = refundable if amount is None else amount
@@ -197,10 +212,12 @@ async def refund(
         )
     await provider.refund(payment.provider_payment_id, amount)
     refund_id = uuid.uuid4()
-    clearing = await AccountDAO(session).system_account("provider_clearing", payment.currency)
+    clearing = await AccountDAO(session).system_account(
+        AccountKind.PROVIDER_CLEARING, payment.currency
+    )
     txn_id = await post(
         session,
-        kind="refund",
+        kind=EntryKind.REFUND,
         key=f"refund:{refund_id}",
         description=f"Refund of payment {payment.provider_payment_id}: {reason}",
         caused_by=caused_by,

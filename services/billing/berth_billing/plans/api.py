@@ -79,7 +79,7 @@ async def price_history(session: SessionDep, key: str = PlanKey) -> list[schemas
     description="Schedule a new hourly price from a full hour (default: the next hour).",
 )
 async def change_price(
-    body: schemas.PriceChange,
+    body: schemas.PriceCreate,
     admin: AdminUser,
     session: SessionDep,
     settings: SettingsDep,

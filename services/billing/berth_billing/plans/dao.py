@@ -14,6 +14,12 @@ class PlanDAO(BaseDAO[Plan]):
     not_found_message = "Plan not found"
     default_sort = (Plan.key,)
 
+    async def ensure(self, key: str) -> None:
+        """The plan exists (a template plan: its key as its name) or is made now."""
+        await self.session.execute(
+            pg_insert(Plan).values(key=key, name=key, description="").on_conflict_do_nothing()
+        )
+
     async def all(self) -> list[Plan]:
         return list((await self.session.execute(select(Plan).order_by(Plan.key))).scalars())
 

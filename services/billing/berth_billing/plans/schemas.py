@@ -52,7 +52,7 @@ class PlanUpdate(BaseModel):
     max_apps_per_owner: StrictInt | None = Field(None, ge=0, le=MAX_APPS_BOUND)
 
 
-class PriceChange(BaseModel):
+class PriceCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     amount_per_hour: StrictInt = Field(..., ge=0, le=ABSURD)

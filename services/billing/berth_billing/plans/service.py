@@ -2,7 +2,6 @@
 
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from berth_billing.config import BillingSettings
@@ -40,11 +39,9 @@ def _seed_amount(cents: int, currency: str) -> int:
 
 async def ensure_seed(session: AsyncSession, settings: BillingSettings) -> None:
     """The template plans (the migration made them) get a first price in this currency."""
-    prices = PriceDAO(session)
+    plans, prices = PlanDAO(session), PriceDAO(session)
     for key, cents in SEED_PRICES.items():
-        await session.execute(
-            pg_insert(Plan).values(key=key, name=key, description="").on_conflict_do_nothing()
-        )
+        await plans.ensure(key)
         if not await prices.has_any(key):
             await prices.upsert(
                 plan_key=key,
@@ -121,7 +118,7 @@ async def change_price(
     session: AsyncSession,
     settings: BillingSettings,
     key: str,
-    body: schemas.PriceChange,
+    body: schemas.PriceCreate,
     caused_by: str,
 ) -> schemas.Price:
     _check_price(settings, body.amount_per_hour, body.currency)

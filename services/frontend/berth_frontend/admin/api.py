@@ -3,25 +3,26 @@
 import uuid
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import Request
 from starlette.responses import Response
 
 from berth_frontend.admin import service
 from berth_frontend.admin.apps import service as deploy
 from berth_frontend.admin.billing import service as billing
-from berth_frontend.panel.api import require_viewer, show
+from berth_frontend.admin.billing.service import AccountState
+from berth_frontend.panel.api import show
 from berth_frontend.web import flash
+from berth_frontend.web.access import AdminViewer, admin_router
 from berth_frontend.web.backends import ApiError, ServiceDown, section, sections
 from berth_frontend.web.forms import read_form
-from berth_frontend.web.screens import ADMIN, ScreenContext, screens
+from berth_frontend.web.screens import ADMIN, ScreenContext
 from berth_frontend.web.tables import table_state
 
-router = APIRouter(prefix="/admin/partials", include_in_schema=False)
+router = admin_router(prefix="/admin/partials")
 
 BOOL = ("true", "false")
 
 
-@screens.screen("admin", "", "partials/admin/overview.html", title="Overview", menu="overview")
 async def overview(ctx: ScreenContext) -> dict[str, Any]:
     b, caller = ctx.backends, ctx.viewer.caller
     users, blocked, unverified, clients, negative, suspended, runtime = await sections(
@@ -29,8 +30,8 @@ async def overview(ctx: ScreenContext) -> dict[str, Any]:
         service.count_users(b, caller, blocked="true"),
         service.count_users(b, caller, verified="false"),
         service.count_clients(b, caller),
-        billing.count_accounts(b, caller, "negative"),
-        billing.count_accounts(b, caller, "suspended"),
+        billing.count_accounts(b, caller, AccountState.NEGATIVE),
+        billing.count_accounts(b, caller, AccountState.SUSPENDED),
         deploy.runtime(b, caller),
     )
     return {
@@ -44,7 +45,6 @@ async def overview(ctx: ScreenContext) -> dict[str, Any]:
     }
 
 
-@screens.screen("admin", "users", "partials/admin/users.html", title="Users", menu="users")
 async def users(ctx: ScreenContext) -> dict[str, Any]:
     table = table_state(
         ctx.query,
@@ -56,17 +56,11 @@ async def users(ctx: ScreenContext) -> dict[str, Any]:
     return {"users": page, "table": table, "roles": service.ROLES}
 
 
-@screens.screen(
-    "admin", "users/{user_id:uuid}", "partials/admin/user.html", title="User", menu="users"
-)
 async def user(ctx: ScreenContext) -> dict[str, Any]:
     found = await service.user(ctx.backends, ctx.viewer.caller, str(ctx.params["user_id"]))
     return {"user": found, "title": found["email"], "roles": service.ROLES}
 
 
-@screens.screen(
-    "admin", "clients", "partials/admin/clients.html", title="Machine clients", menu="clients"
-)
 async def clients(ctx: ScreenContext) -> dict[str, Any]:
     table = table_state(ctx.query, filters={"revoked": BOOL})
     page, scopes = await sections(
@@ -77,8 +71,7 @@ async def clients(ctx: ScreenContext) -> dict[str, Any]:
 
 
 @router.post("/users/{user_id}/block")
-async def block_user(request: Request, user_id: uuid.UUID) -> Response:
-    viewer = await require_viewer(request, ADMIN)
+async def block_user(request: Request, viewer: AdminViewer, user_id: uuid.UUID) -> Response:
     form = await read_form(request)
     reason = form.get("reason")
     if not reason:
@@ -88,34 +81,31 @@ async def block_user(request: Request, user_id: uuid.UUID) -> Response:
             service.block(request.app.state.backends, viewer.caller, str(user_id), reason),
             "The user is blocked and signed out everywhere.",
         )
-    return await show(request, ADMIN, f"users/{user_id}", full=False, flash=outcome)
+    return await show(request, viewer, ADMIN, f"users/{user_id}", full=False, flash=outcome)
 
 
 @router.post("/users/{user_id}/unblock")
-async def unblock_user(request: Request, user_id: uuid.UUID) -> Response:
-    viewer = await require_viewer(request, ADMIN)
+async def unblock_user(request: Request, viewer: AdminViewer, user_id: uuid.UUID) -> Response:
     outcome = await flash.outcome_of(
         service.unblock(request.app.state.backends, viewer.caller, str(user_id)),
         "The user is unblocked.",
     )
-    return await show(request, ADMIN, f"users/{user_id}", full=False, flash=outcome)
+    return await show(request, viewer, ADMIN, f"users/{user_id}", full=False, flash=outcome)
 
 
 @router.post("/users/{user_id}/roles")
-async def set_roles(request: Request, user_id: uuid.UUID) -> Response:
-    viewer = await require_viewer(request, ADMIN)
+async def set_roles(request: Request, viewer: AdminViewer, user_id: uuid.UUID) -> Response:
     form = await read_form(request)
     roles = [r for r in form.getlist("roles") if r in service.ROLES]
     outcome = await flash.outcome_of(
         service.set_roles(request.app.state.backends, viewer.caller, str(user_id), roles),
         "Roles saved; they apply from the user's next token (within minutes).",
     )
-    return await show(request, ADMIN, f"users/{user_id}", full=False, flash=outcome)
+    return await show(request, viewer, ADMIN, f"users/{user_id}", full=False, flash=outcome)
 
 
 @router.post("/clients")
-async def create_client(request: Request) -> Response:
-    viewer = await require_viewer(request, ADMIN)
+async def create_client(request: Request, viewer: AdminViewer) -> Response:
     form = await read_form(request)
     name, scopes = form.get("name"), form.getlist("scopes")
     if not name or not scopes:
@@ -136,22 +126,20 @@ async def create_client(request: Request) -> Response:
                 secret=created["client_secret"],
                 client_id=created["client_id"],
             )
-    return await show(request, ADMIN, "clients", full=False, flash=outcome)
+    return await show(request, viewer, ADMIN, "clients", full=False, flash=outcome)
 
 
 @router.post("/clients/{client_id}/revoke")
-async def revoke_client(request: Request, client_id: uuid.UUID) -> Response:
-    viewer = await require_viewer(request, ADMIN)
+async def revoke_client(request: Request, viewer: AdminViewer, client_id: uuid.UUID) -> Response:
     outcome = await flash.outcome_of(
         service.revoke_client(request.app.state.backends, viewer.caller, str(client_id)),
         "The client is revoked; it can no longer get tokens.",
     )
-    return await show(request, ADMIN, "clients", full=False, flash=outcome)
+    return await show(request, viewer, ADMIN, "clients", full=False, flash=outcome)
 
 
 @router.post("/clients/{client_id}/rotate-secret")
-async def rotate_secret(request: Request, client_id: uuid.UUID) -> Response:
-    viewer = await require_viewer(request, ADMIN)
+async def rotate_secret(request: Request, viewer: AdminViewer, client_id: uuid.UUID) -> Response:
     try:
         rotated = await service.rotate_secret(
             request.app.state.backends, viewer.caller, str(client_id)
@@ -167,4 +155,4 @@ async def rotate_secret(request: Request, client_id: uuid.UUID) -> Response:
             secret=rotated["client_secret"],
             client_id=rotated["client_id"],
         )
-    return await show(request, ADMIN, "clients", full=False, flash=outcome)
+    return await show(request, viewer, ADMIN, "clients", full=False, flash=outcome)

@@ -5,31 +5,33 @@ import re
 import uuid
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import Request
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
 from berth_frontend.apps import service
-from berth_frontend.panel.api import require_viewer, show
+from berth_frontend.apps.service import AppAction, LogKind
+from berth_frontend.panel.api import show
 from berth_frontend.web import flash
+from berth_frontend.web.access import CurrentViewer, panel_router
 from berth_frontend.web.backends import ApiError, Section, ServiceDown, section, sections
+from berth_frontend.web.flash import FlashKind
 from berth_frontend.web.forms import read_form
-from berth_frontend.web.screens import PANEL, ScreenContext, screens
+from berth_frontend.web.screens import PANEL, ScreenContext
 from berth_frontend.web.tables import table_state
 
-router = APIRouter(prefix="/partials/apps", include_in_schema=False)
+router = panel_router(prefix="/partials/apps")
 
 TEMPLATE_KEY = re.compile(r"^[a-z0-9-]{1,40}$")
 DONE = {
-    "deploy": "Deployment queued: the build starts in a moment.",
-    "restart": "Restart queued.",
-    "stop": "Stop queued.",
-    "start": "Start queued.",
-    "rollback": "Rollback to the previous release queued.",
+    AppAction.DEPLOY: "Deployment queued: the build starts in a moment.",
+    AppAction.RESTART: "Restart queued.",
+    AppAction.STOP: "Stop queued.",
+    AppAction.START: "Start queued.",
+    AppAction.ROLLBACK: "Rollback to the previous release queued.",
 }
 
 
-@screens.screen("panel", "apps", "partials/apps/list.html", title="Apps", menu="apps")
 async def apps(ctx: ScreenContext) -> dict[str, Any]:
     table = table_state(
         ctx.query,
@@ -46,16 +48,12 @@ async def apps(ctx: ScreenContext) -> dict[str, Any]:
     return {"apps": found, "templates": templates, "table": table, "statuses": service.STATUSES}
 
 
-@screens.screen("panel", "apps/new", "partials/apps/new.html", title="New app", menu="apps")
 async def new_app(ctx: ScreenContext) -> dict[str, Any]:
     templates = await section(service.templates(ctx.backends, ctx.viewer.caller))
     chosen = ctx.query.get("template", "")
     return {"templates": templates, "form": {"template": chosen, "branch": "main"}, "errors": {}}
 
 
-@screens.screen(
-    "panel", "apps/{app_id:uuid}", "partials/apps/detail.html", title="App", menu="apps"
-)
 async def app_detail(ctx: ScreenContext) -> dict[str, Any]:
     app_id = str(ctx.params["app_id"])
     found = await service.app(ctx.backends, ctx.viewer.caller, app_id)
@@ -72,26 +70,10 @@ async def app_detail(ctx: ScreenContext) -> dict[str, Any]:
     }
 
 
-@screens.screen(
-    "panel",
-    "apps/{app_id:uuid}/status",
-    "partials/apps/status.html",
-    title="App status",
-    menu="apps",
-    fragment=True,
-)
 async def app_status(ctx: ScreenContext) -> dict[str, Any]:
     return await app_detail(ctx)
 
 
-@screens.screen(
-    "panel",
-    "apps/{app_id:uuid}/env",
-    "partials/apps/env.html",
-    title="Environment",
-    menu="apps",
-    fragment=True,
-)
 async def app_env(ctx: ScreenContext) -> dict[str, Any]:
     app_id = str(ctx.params["app_id"])
     variables = await section(service.env(ctx.backends, ctx.viewer.caller, app_id))
@@ -109,18 +91,10 @@ async def _log_page(ctx: ScreenContext, app_id: str, kind: str, offset: int) -> 
 
 
 def _log_kind(ctx: ScreenContext) -> str:
-    kind = ctx.query.get("kind", "build")
-    return kind if kind in service.LOG_KINDS else "build"
+    kind = ctx.query.get("kind", LogKind.BUILD)
+    return kind if kind in service.LOG_KINDS else LogKind.BUILD
 
 
-@screens.screen(
-    "panel",
-    "apps/{app_id:uuid}/logs",
-    "partials/apps/logs.html",
-    title="Logs",
-    menu="apps",
-    fragment=True,
-)
 async def app_logs(ctx: ScreenContext) -> dict[str, Any]:
     """The log's tail as it is now, and a poller that appends what comes next."""
     app_id, kind = str(ctx.params["app_id"]), _log_kind(ctx)
@@ -131,14 +105,6 @@ async def app_logs(ctx: ScreenContext) -> dict[str, Any]:
     return {"app_id": app_id, "kind": kind, "page": page, "more": False}
 
 
-@screens.screen(
-    "panel",
-    "apps/{app_id:uuid}/logs/more",
-    "partials/apps/logs.html",
-    title="Logs",
-    menu="apps",
-    fragment=True,
-)
 async def app_logs_more(ctx: ScreenContext) -> dict[str, Any]:
     app_id, kind = str(ctx.params["app_id"]), _log_kind(ctx)
     try:
@@ -150,8 +116,7 @@ async def app_logs_more(ctx: ScreenContext) -> dict[str, Any]:
 
 
 @router.post("")
-async def create(request: Request) -> Response:
-    viewer = await require_viewer(request, PANEL)
+async def create(request: Request, viewer: CurrentViewer) -> Response:
     form = await read_form(request, multiline=("env",))
     backends = request.app.state.backends
     env, problems = service.parse_env_lines(form.get("env"))
@@ -186,9 +151,10 @@ async def create(request: Request) -> Response:
                     f"{created['slug']} created; its first deployment is queued.",
                 )
             path = f"apps/{created['id']}"
-            return await show(request, PANEL, path, full=False, flash=outcome, push=True)
+            return await show(request, viewer, PANEL, path, full=False, flash=outcome, push=True)
     return await show(
         request,
+        viewer,
         PANEL,
         "apps/new",
         full=False,
@@ -197,8 +163,7 @@ async def create(request: Request) -> Response:
 
 
 @router.post("/{app_id}/env")
-async def set_env(request: Request, app_id: uuid.UUID) -> Response:
-    viewer = await require_viewer(request, PANEL)
+async def set_env(request: Request, viewer: CurrentViewer, app_id: uuid.UUID) -> Response:
     form = await read_form(request, multiline=("value",))
     name = form.get("name")
     if not name:
@@ -215,39 +180,38 @@ async def set_env(request: Request, app_id: uuid.UUID) -> Response:
             ),
             f"{name} saved; it applies at the next deploy, start or restart.",
         )
-    return await show(request, PANEL, f"apps/{app_id}/env", full=False, flash=outcome)
+    return await show(request, viewer, PANEL, f"apps/{app_id}/env", full=False, flash=outcome)
 
 
 @router.post("/{app_id}/env/{name}/delete")
-async def delete_env(request: Request, app_id: uuid.UUID, name: str) -> Response:
-    viewer = await require_viewer(request, PANEL)
+async def delete_env(
+    request: Request, viewer: CurrentViewer, app_id: uuid.UUID, name: str
+) -> Response:
     if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]{0,127}", name):
         raise StarletteHTTPException(404)
     outcome = await flash.outcome_of(
         service.delete_env(request.app.state.backends, viewer.caller, str(app_id), name),
         f"{name} removed.",
     )
-    return await show(request, PANEL, f"apps/{app_id}/env", full=False, flash=outcome)
+    return await show(request, viewer, PANEL, f"apps/{app_id}/env", full=False, flash=outcome)
 
 
 @router.post("/{app_id}/delete")
-async def delete(request: Request, app_id: uuid.UUID) -> Response:
-    viewer = await require_viewer(request, PANEL)
+async def delete(request: Request, viewer: CurrentViewer, app_id: uuid.UUID) -> Response:
     outcome = await flash.outcome_of(
         service.delete(request.app.state.backends, viewer.caller, str(app_id)),
         "The app is being deleted: its processes stop and its files go.",
     )
-    if outcome["kind"] == "error":
-        return await show(request, PANEL, f"apps/{app_id}", full=False, flash=outcome)
-    return await show(request, PANEL, "apps", full=False, flash=outcome, push=True)
+    if outcome["kind"] == FlashKind.ERROR:
+        return await show(request, viewer, PANEL, f"apps/{app_id}", full=False, flash=outcome)
+    return await show(request, viewer, PANEL, "apps", full=False, flash=outcome, push=True)
 
 
 @router.post("/{app_id}/{action}")
-async def act(request: Request, app_id: uuid.UUID, action: str) -> Response:
+async def act(request: Request, viewer: CurrentViewer, app_id: uuid.UUID, action: str) -> Response:
     if action not in service.ACTIONS:
         raise StarletteHTTPException(404)
-    viewer = await require_viewer(request, PANEL)
     outcome = await flash.outcome_of(
         service.act(request.app.state.backends, viewer.caller, str(app_id), action), DONE[action]
     )
-    return await show(request, PANEL, f"apps/{app_id}", full=False, flash=outcome)
+    return await show(request, viewer, PANEL, f"apps/{app_id}", full=False, flash=outcome)

@@ -1,21 +1,59 @@
 """A person's apps over deploy's API: list, create from a template, env vars, deployments
 and the other operations, logs."""
 
+from enum import StrEnum
 from typing import Any
 
 from berth_frontend.web.backends import Backends, Caller
 from berth_frontend.web.tables import Table
 
 API = "/api/deploy/v1"
-STATUSES = (
-    "created", "queued", "building", "starting", "running", "failed",
-    "stopping", "stopped", "suspended", "deleting",
-)  # fmt: skip
-# while an app is in one of these, its page refreshes itself
-TRANSITIONAL = frozenset({"queued", "building", "starting", "stopping", "deleting"})
-ACTIONS = ("deploy", "restart", "stop", "start", "rollback")
-LOG_KINDS = ("build", "run")
 LOG_PAGE_BYTES = 65536
+
+
+class AppStatus(StrEnum):
+    """An app's status as deploy reports it."""
+
+    CREATED = "created"
+    QUEUED = "queued"
+    BUILDING = "building"
+    STARTING = "starting"
+    RUNNING = "running"
+    FAILED = "failed"
+    STOPPING = "stopping"
+    STOPPED = "stopped"
+    SUSPENDED = "suspended"
+    DELETING = "deleting"
+
+
+class AppAction(StrEnum):
+    """What the owner may ask of an app from its page."""
+
+    DEPLOY = "deploy"
+    RESTART = "restart"
+    STOP = "stop"
+    START = "start"
+    ROLLBACK = "rollback"
+
+
+class LogKind(StrEnum):
+    BUILD = "build"
+    RUN = "run"
+
+
+STATUSES = tuple(AppStatus)
+# while an app is in one of these, its page refreshes itself
+TRANSITIONAL = frozenset(
+    {
+        AppStatus.QUEUED,
+        AppStatus.BUILDING,
+        AppStatus.STARTING,
+        AppStatus.STOPPING,
+        AppStatus.DELETING,
+    }
+)
+ACTIONS = tuple(AppAction)
+LOG_KINDS = tuple(LogKind)
 
 
 def app_path(app_id: str) -> str:
@@ -24,6 +62,11 @@ def app_path(app_id: str) -> str:
 
 async def apps(backends: Backends, caller: Caller, table: Table) -> dict[str, Any]:
     return await backends.deploy.get(f"{API}/apps", caller, **table.api_params())
+
+
+async def recent(backends: Backends, caller: Caller, size: int = 5) -> dict[str, Any]:
+    """The person's apps, the last changed first."""
+    return await backends.deploy.get(f"{API}/apps", caller, size=size, sort="-updated_at")
 
 
 async def count(backends: Backends, caller: Caller, **filters: str) -> int:
@@ -44,7 +87,7 @@ async def create(backends: Backends, caller: Caller, body: dict[str, Any]) -> di
 
 
 async def act(backends: Backends, caller: Caller, app_id: str, action: str) -> dict[str, Any]:
-    path = "deployments" if action == "deploy" else action
+    path = "deployments" if action == AppAction.DEPLOY else action
     return await backends.deploy.post(f"{app_path(app_id)}/{path}", caller)
 
 

@@ -4,27 +4,28 @@ their PDFs; the top-up action (to the sandbox checkout) and the PDF download."""
 import uuid
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import Request
 from starlette.responses import Response
 
 from berth_frontend.billing import service
-from berth_frontend.panel.api import require_viewer, show
+from berth_frontend.billing.service import PaymentStatus
+from berth_frontend.panel.api import show
 from berth_frontend.web import flash
+from berth_frontend.web.access import CurrentViewer, panel_router
 from berth_frontend.web.backends import ApiError, ServiceDown, sections
 from berth_frontend.web.forms import read_form
 from berth_frontend.web.money import format_money, to_minor
-from berth_frontend.web.screens import PANEL, ScreenContext, screens
+from berth_frontend.web.screens import PANEL, ScreenContext
 from berth_frontend.web.tables import table_state
 
-router = APIRouter(include_in_schema=False)
+router = panel_router()
 
 
 def _pending(payments: Any) -> bool:
     items = (payments or {}).get("items", [])
-    return any(p["status"] == "pending" for p in items)
+    return any(p["status"] == PaymentStatus.PENDING for p in items)
 
 
-@screens.screen("panel", "billing", "partials/billing/index.html", title="Billing", menu="billing")
 async def billing(ctx: ScreenContext) -> dict[str, Any]:
     caller = ctx.viewer.caller
     # payments first: billing credits a payment in the transaction that marks it succeeded, so
@@ -50,14 +51,6 @@ async def billing(ctx: ScreenContext) -> dict[str, Any]:
     }
 
 
-@screens.screen(
-    "panel",
-    "billing/summary",
-    "partials/billing/summary.html",
-    title="Balance",
-    menu="billing",
-    fragment=True,
-)
 async def summary(ctx: ScreenContext) -> dict[str, Any]:
     # payments before the balance, for the reason given in billing() above
     (payments,) = await sections(service.payments(ctx.backends, ctx.viewer.caller))
@@ -69,18 +62,12 @@ async def summary(ctx: ScreenContext) -> dict[str, Any]:
     return {"account": account, "payments": payments, "pending": pending, "headers": headers}
 
 
-@screens.screen(
-    "panel", "billing/ledger", "partials/billing/ledger.html", title="Ledger", menu="billing"
-)
 async def ledger(ctx: ScreenContext) -> dict[str, Any]:
     table = table_state(ctx.query, filters={"kind": service.ENTRY_KINDS}, dates=("from", "to"))
     (entries,) = await sections(service.ledger(ctx.backends, ctx.viewer.caller, table))
     return {"entries": entries, "table": table, "kinds": service.ENTRY_KINDS}
 
 
-@screens.screen(
-    "panel", "billing/invoices", "partials/billing/invoices.html", title="Invoices", menu="billing"
-)
 async def invoices(ctx: ScreenContext) -> dict[str, Any]:
     table = table_state(ctx.query)
     (found,) = await sections(service.invoices(ctx.backends, ctx.viewer.caller, table))
@@ -88,9 +75,8 @@ async def invoices(ctx: ScreenContext) -> dict[str, Any]:
 
 
 @router.post("/partials/billing/topup")
-async def topup(request: Request) -> Response:
+async def topup(request: Request, viewer: CurrentViewer) -> Response:
     """Start a top-up and send the browser to the provider's checkout page."""
-    viewer = await require_viewer(request, PANEL)
     form = await read_form(request)
     backends = request.app.state.backends
     try:
@@ -111,12 +97,11 @@ async def topup(request: Request) -> Response:
             f"Top-up of {format_money(payment['amount'], payment['currency'])} is "
             f"{payment['status']}."
         )
-    return await show(request, PANEL, "billing", full=False, flash=outcome)
+    return await show(request, viewer, PANEL, "billing", full=False, flash=outcome)
 
 
 @router.get("/panel/billing/invoices/{invoice_id}/pdf")
-async def invoice_pdf(request: Request, invoice_id: uuid.UUID) -> Response:
-    viewer = await require_viewer(request, PANEL)
+async def invoice_pdf(request: Request, viewer: CurrentViewer, invoice_id: uuid.UUID) -> Response:
     found = await service.invoice_pdf(request.app.state.backends, viewer.caller, str(invoice_id))
     return Response(
         found.content,

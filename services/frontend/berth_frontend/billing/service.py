@@ -2,6 +2,7 @@
 invoices; and the chart data the billing screen draws."""
 
 from datetime import date, timedelta
+from enum import StrEnum
 from typing import Any
 
 from berth_frontend.web.backends import Backends, Caller
@@ -11,6 +12,14 @@ from berth_frontend.web.tables import Table
 API = "/api/billing/v1"
 ENTRY_KINDS = ("topup", "usage", "refund", "adjustment", "credit_note")
 CHART_DAYS = 30
+
+
+class PaymentStatus(StrEnum):
+    """A top-up payment's status as billing reports it."""
+
+    PENDING = "pending"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
 
 
 async def account(backends: Backends, caller: Caller) -> dict[str, Any]:

@@ -1,39 +1,34 @@
-"""The one router of every screen: `/partials/*` and `/admin/partials/*` answer a screen's
-partial; `/panel/*` and `/admin/*` answer the same partial inside the full shell."""
+"""The routers of every screen: `/partials/*` and `/admin/partials/*` answer a screen's
+partial; `/panel/*` and `/admin/*` answer the same partial inside the full shell. The panel's
+router needs a signed-in person, the admin area's an admin (web/access.py)."""
 
 import asyncio
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
-from fastapi import APIRouter, Request
+from fastapi import Request
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
-import berth_frontend.panel.dashboard  # noqa: F401 - registers the dashboard screen
 from berth_common.errors import Forbidden
-from berth_frontend.web.backends import Section, section
-from berth_frontend.web.errors import LoginRequired
-from berth_frontend.web.screens import ADMIN, MENUS, PANEL, Area, ScreenContext, screens
+from berth_frontend.apps import service as apps_service
+from berth_frontend.apps.service import AppStatus
+from berth_frontend.billing import service as billing_service
+from berth_frontend.profile import service as profile_service
+from berth_frontend.web.access import AdminViewer, CurrentViewer, admin_router, panel_router
+from berth_frontend.web.backends import Section, section, sections
+from berth_frontend.web.screens import ADMIN, MENUS, PANEL, Area, ScreenContext, ScreenRegistry
 from berth_frontend.web.session import Viewer
 from berth_frontend.web.templating import render
 
-router = APIRouter(include_in_schema=False)
+panel_screens = panel_router()
+admin_screens = admin_router()
 
 NAVIGATION_TARGET = "main"  # the content column: a partial swapped there is a navigation
 SELF_REFRESH = "screen-refresh"  # the id of an element that reloads the screen it is on
 
 
-async def require_viewer(request: Request, area: Area) -> Viewer:
-    """The gateway has checked already; the frontend checks again (no trust in the network)."""
-    viewer = await request.app.state.sessions.viewer(request)
-    if viewer is None:
-        raise LoginRequired("Please sign in")
-    if area is ADMIN and not viewer.is_admin:
-        raise Forbidden("The admin area is for administrators.")
-    return viewer
-
-
-def menu_for(area: Area, active: str) -> list[dict[str, Any]]:
+def menu_for(screens: ScreenRegistry, area: Area, active: str) -> list[dict[str, Any]]:
     return [
         {
             "key": item.key,
@@ -44,16 +39,34 @@ def menu_for(area: Area, active: str) -> list[dict[str, Any]]:
             "partial": f"{area.partial_prefix}/{item.path}" if item.path else area.partial_prefix,
         }
         for item in MENUS[area.name]
-        if screens.match(area.name, item.path) is not None
+        if screens.match(area, item.path) is not None
     ]
 
 
 async def _me(ctx: ScreenContext) -> Section[Any]:
-    return await section(ctx.backends.auth.get("/api/auth/v1/me", ctx.viewer.caller))
+    return await section(profile_service.me(ctx.backends, ctx.viewer.caller))
+
+
+async def dashboard(ctx: ScreenContext) -> dict[str, Any]:
+    """Apps running, balance, recent activity: each card from its own service, fetched in
+    parallel, each rendered as unavailable on its own when its service is down."""
+    b, caller = ctx.backends, ctx.viewer.caller
+    activity, balance, apps, running = await sections(
+        profile_service.login_history(b, caller, size=5),
+        billing_service.account(b, caller),
+        apps_service.recent(b, caller, size=5),
+        apps_service.count(b, caller, status=AppStatus.RUNNING),
+    )
+    if apps.ok and running.ok:
+        apps.extra = {"total": apps.data["total"], "running": running.data}
+    elif running.down or running.error:
+        apps = running  # one notice for the card, whichever call failed
+    return {"activity": activity, "balance": balance, "apps": apps}
 
 
 async def show(
     request: Request,
+    viewer: Viewer,
     area: Area,
     path: str,
     *,
@@ -66,9 +79,11 @@ async def show(
     Actions answer with the screen they changed, `flash` telling how it went, `extra`
     overriding the loader's data (a form to show again with its errors), `push` putting the
     screen's page in the address bar (an action that lands on another screen)."""
-    viewer = await require_viewer(request, area)
+    if area is ADMIN and not viewer.is_admin:  # an admin screen reached from a panel route
+        raise Forbidden("The admin area is for administrators.")
     path = path.strip("/")
-    found = screens.match(area.name, path)
+    screens: ScreenRegistry = request.app.state.screens
+    found = screens.match(area, path)
     if found is None:
         raise StarletteHTTPException(404)
     screen, params = found
@@ -89,7 +104,7 @@ async def show(
         "page_title": data.get("title", screen.title),
         "page_url": page_url,
         "partial_request": not full,
-        "menu": menu_for(area, screen.menu),
+        "menu": menu_for(screens, area, screen.menu),
         "me": me,
         "fragment": screen.fragment,
         "flash": flash,
@@ -108,41 +123,41 @@ async def show(
 
 
 # /admin/partials must be declared before /admin/{path}, which would swallow it
-@router.get("/admin/partials")
-async def admin_partial_root(request: Request) -> Response:
-    return await show(request, ADMIN, "", full=False)
+@admin_screens.get("/admin/partials")
+async def admin_partial_root(request: Request, viewer: AdminViewer) -> Response:
+    return await show(request, viewer, ADMIN, "", full=False)
 
 
-@router.get("/admin/partials/{path:path}")
-async def admin_partial(request: Request, path: str) -> Response:
-    return await show(request, ADMIN, path, full=False)
+@admin_screens.get("/admin/partials/{path:path}")
+async def admin_partial(request: Request, viewer: AdminViewer, path: str) -> Response:
+    return await show(request, viewer, ADMIN, path, full=False)
 
 
-@router.get("/admin")
-async def admin_root(request: Request) -> Response:
-    return await show(request, ADMIN, "", full=True)
+@admin_screens.get("/admin")
+async def admin_root(request: Request, viewer: AdminViewer) -> Response:
+    return await show(request, viewer, ADMIN, "", full=True)
 
 
-@router.get("/admin/{path:path}")
-async def admin_page(request: Request, path: str) -> Response:
-    return await show(request, ADMIN, path, full=True)
+@admin_screens.get("/admin/{path:path}")
+async def admin_page(request: Request, viewer: AdminViewer, path: str) -> Response:
+    return await show(request, viewer, ADMIN, path, full=True)
 
 
-@router.get("/partials")
-async def panel_partial_root(request: Request) -> Response:
-    return await show(request, PANEL, "", full=False)
+@panel_screens.get("/partials")
+async def panel_partial_root(request: Request, viewer: CurrentViewer) -> Response:
+    return await show(request, viewer, PANEL, "", full=False)
 
 
-@router.get("/partials/{path:path}")
-async def panel_partial(request: Request, path: str) -> Response:
-    return await show(request, PANEL, path, full=False)
+@panel_screens.get("/partials/{path:path}")
+async def panel_partial(request: Request, viewer: CurrentViewer, path: str) -> Response:
+    return await show(request, viewer, PANEL, path, full=False)
 
 
-@router.get("/panel")
-async def panel_root(request: Request) -> Response:
-    return await show(request, PANEL, "", full=True)
+@panel_screens.get("/panel")
+async def panel_root(request: Request, viewer: CurrentViewer) -> Response:
+    return await show(request, viewer, PANEL, "", full=True)
 
 
-@router.get("/panel/{path:path}")
-async def panel_page(request: Request, path: str) -> Response:
-    return await show(request, PANEL, path, full=True)
+@panel_screens.get("/panel/{path:path}")
+async def panel_page(request: Request, viewer: CurrentViewer, path: str) -> Response:
+    return await show(request, viewer, PANEL, path, full=True)

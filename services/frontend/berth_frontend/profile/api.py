@@ -3,22 +3,22 @@
 import uuid
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import Request
 from starlette.responses import Response
 
-from berth_frontend.panel.api import require_viewer, show
+from berth_frontend.panel.api import show
 from berth_frontend.profile import service
 from berth_frontend.web import flash
+from berth_frontend.web.access import CurrentViewer, panel_router
 from berth_frontend.web.backends import ApiError, ServiceDown, section
 from berth_frontend.web.forms import FormData, read_form
-from berth_frontend.web.screens import PANEL, ScreenContext, screens
+from berth_frontend.web.screens import PANEL, ScreenContext
 from berth_frontend.web.tables import table_state
 from berth_frontend.web.templating import render
 
-router = APIRouter(prefix="/partials/profile", include_in_schema=False)
+router = panel_router(prefix="/partials/profile")
 
 
-@screens.screen("panel", "profile", "partials/profile/index.html", title="Profile", menu="profile")
 async def profile(ctx: ScreenContext) -> dict[str, Any]:
     me = await section(service.me(ctx.backends, ctx.viewer.caller))
     return {
@@ -30,28 +30,12 @@ async def profile(ctx: ScreenContext) -> dict[str, Any]:
     }
 
 
-@screens.screen(
-    "panel",
-    "profile/sessions",
-    "partials/profile/sessions.html",
-    title="Sessions",
-    menu="profile",
-    fragment=True,
-)
 async def sessions(ctx: ScreenContext) -> dict[str, Any]:
     table = table_state(ctx.query)
     page = await section(service.sessions(ctx.backends, ctx.viewer.caller, table.page))
     return {"sessions": page, "table": table}
 
 
-@screens.screen(
-    "panel",
-    "profile/logins",
-    "partials/profile/logins.html",
-    title="Login history",
-    menu="profile",
-    fragment=True,
-)
 async def logins(ctx: ScreenContext) -> dict[str, Any]:
     table = table_state(ctx.query)
     page = await section(service.login_history(ctx.backends, ctx.viewer.caller, table.page))
@@ -70,8 +54,7 @@ def _fragment(request: Request, template: str, context: dict[str, Any]) -> Respo
 
 
 @router.post("")
-async def update_details(request: Request) -> Response:
-    viewer = await require_viewer(request, PANEL)
+async def update_details(request: Request, viewer: CurrentViewer) -> Response:
     form = await read_form(request)
     if len(form.get("name")) > 120:
         form.errors["name"] = "At most 120 characters."
@@ -107,8 +90,7 @@ async def update_details(request: Request) -> Response:
 
 
 @router.post("/password")
-async def change_password(request: Request) -> Response:
-    viewer = await require_viewer(request, PANEL)
+async def change_password(request: Request, viewer: CurrentViewer) -> Response:
     form = await read_form(request, raw=("current_password", "new_password", "password_confirm"))
     current = form.require("current_password", "Enter your current password.")
     new = form.require("new_password", "Choose a new password.")
@@ -140,8 +122,9 @@ async def change_password(request: Request) -> Response:
 
 
 @router.post("/sessions/{session_id}/revoke")
-async def revoke_session(request: Request, session_id: uuid.UUID) -> Response:
-    viewer = await require_viewer(request, PANEL)
+async def revoke_session(
+    request: Request, viewer: CurrentViewer, session_id: uuid.UUID
+) -> Response:
     outcome = flash.success("The session has been signed out.")
     try:
         await service.revoke_session(request.app.state.backends, viewer.caller, str(session_id))
@@ -151,4 +134,4 @@ async def revoke_session(request: Request, session_id: uuid.UUID) -> Response:
         outcome = flash.from_exception(exc)
     except ServiceDown as exc:
         outcome = flash.from_exception(exc)
-    return await show(request, PANEL, "profile/sessions", full=False, flash=outcome)
+    return await show(request, viewer, PANEL, "profile/sessions", full=False, flash=outcome)

@@ -29,5 +29,7 @@ async def revoke_session(backends: Backends, caller: Caller, session_id: str) ->
     await backends.auth.delete(f"{ME}/sessions/{session_id}", caller)
 
 
-async def login_history(backends: Backends, caller: Caller, page: int) -> dict[str, Any]:
-    return await backends.auth.get(f"{ME}/login-history", caller, page=page, size=10)
+async def login_history(
+    backends: Backends, caller: Caller, page: int | None = None, size: int = 10
+) -> dict[str, Any]:
+    return await backends.auth.get(f"{ME}/login-history", caller, page=page, size=size)

@@ -3,12 +3,13 @@ and the error pages Traefik shows for refused admin navigations."""
 
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Request
+from fastapi import Request
+from fastapi.responses import FileResponse
 from starlette.responses import RedirectResponse, Response
 
 from berth_frontend.public import service
-from berth_frontend.public.landing import landing_context
-from berth_frontend.web.backends import ApiError, ServiceDown
+from berth_frontend.web.access import MaybeViewer, public_router
+from berth_frontend.web.backends import ApiError, Section, ServiceDown, section
 from berth_frontend.web.errors import error_page, safe_next
 from berth_frontend.web.forms import FormData, read_form
 from berth_frontend.web.session import (
@@ -17,9 +18,10 @@ from berth_frontend.web.session import (
     clear_session_cookies,
     set_session_cookies,
 )
+from berth_frontend.web.static import STATIC_DIR
 from berth_frontend.web.templating import is_htmx, render
 
-router = APIRouter(include_in_schema=False)
+router = public_router()  # every page here is for visitors: no sign-in
 
 PASSWORD_FIELDS = ("password", "password_confirm", "new_password")
 ERROR_PAGES = {
@@ -34,13 +36,6 @@ ERROR_PAGES = {
 }
 
 
-async def _viewer_or_none(request: Request):
-    try:
-        return await request.app.state.sessions.viewer(request)
-    except ServiceDown:
-        return None
-
-
 def _see_other(url: str) -> RedirectResponse:
     return RedirectResponse(url, status_code=303)
 
@@ -53,11 +48,15 @@ def _retry_text(exc: ApiError) -> str:
 
 
 @router.get("/")
-async def landing(request: Request) -> Response:
-    viewer = await _viewer_or_none(request)
+async def landing(request: Request, viewer: MaybeViewer) -> Response:
     caller = viewer.caller if viewer else caller_for(request)
-    context = await landing_context(request.app.state.backends, caller)
-    return render(request, "public/landing.html", {**context, "viewer": viewer})
+    try:
+        plans = await section(service.plans_on_sale(request.app.state.backends, caller))
+    except ApiError as exc:  # 401: billing shows prices to signed-in people only
+        plans = Section(error=exc)
+    need_sign_in = plans.error is not None and plans.error.status in (401, 403)
+    context = {"plans": plans, "plans_need_sign_in": need_sign_in, "viewer": viewer}
+    return render(request, "public/landing.html", context)
 
 
 # --- sign in / out ---------------------------------------------------------------------------
@@ -69,9 +68,8 @@ def _login_page(request: Request, form: FormData, status: int = 200, **extra) ->
 
 
 @router.get("/login")
-async def login_page(request: Request) -> Response:
+async def login_page(request: Request, viewer: MaybeViewer) -> Response:
     query = request.query_params
-    viewer = await _viewer_or_none(request)
     if viewer is not None:
         # still signed in, or the refresh token renewed an expired access token
         return _see_other(safe_next(query.get("next")))
@@ -136,8 +134,8 @@ def _verify_url(email: str, **flags: str) -> str:
 
 
 @router.get("/register")
-async def register_page(request: Request) -> Response:
-    if await _viewer_or_none(request) is not None:
+async def register_page(request: Request, viewer: MaybeViewer) -> Response:
+    if viewer is not None:
         return _see_other("/panel")
     return render(request, "public/register.html", FormData({}).context())
 
@@ -304,10 +302,19 @@ async def reset_password(request: Request) -> Response:
     )
 
 
+@router.get("/favicon.ico")
+async def favicon() -> FileResponse:
+    return FileResponse(
+        STATIC_DIR / "img" / "favicon.svg",
+        media_type="image/svg+xml",
+        headers={"Cache-Control": "public, max-age=86400"},
+    )
+
+
 @router.get("/errors/{status}")
-async def error_for_status(request: Request, status: int) -> Response:
-    """The page Traefik's errors middleware shows in place of a refused navigation."""
+async def error_for_status(request: Request, _viewer: MaybeViewer, status: int) -> Response:
+    """The page Traefik's errors middleware shows in place of a refused navigation; it offers
+    the panel to a signed-in person (the session is looked at for that), else sign-in."""
     if status not in ERROR_PAGES:
         status = 404
-    await _viewer_or_none(request)
     return error_page(request, status, ERROR_PAGES[status])

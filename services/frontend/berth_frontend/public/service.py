@@ -1,8 +1,32 @@
-"""Account flows a visitor goes through, over auth's public account API."""
+"""What a visitor sees and does: the plans on sale, and the account flows over auth's public
+account API."""
 
+from typing import Any
+
+from berth_frontend.billing import service as billing
 from berth_frontend.web.backends import Backends, Caller
+from berth_frontend.web.money import format_money
 
 ACCOUNTS = "/api/auth/v1"
+HOURS_PER_MONTH = 730
+
+
+def _priced(plan: dict[str, Any]) -> dict[str, Any]:
+    hourly = plan.get("amount_per_hour")
+    currency = plan.get("currency")
+    if hourly is None:
+        return {**plan, "price_text": "Price to be announced", "month_text": ""}
+    return {
+        **plan,
+        "price_text": f"{format_money(hourly, currency)} / hour",
+        "month_text": f"about {format_money(hourly * HOURS_PER_MONTH, currency)} / month",
+    }
+
+
+async def plans_on_sale(backends: Backends, caller: Caller) -> list[dict[str, Any]]:
+    """The plans billing sells, each with its hourly and monthly price as text."""
+    plans = await billing.plans(backends, caller)
+    return [_priced(p) for p in plans if p.get("is_active", True)]
 
 
 async def register(backends: Backends, caller: Caller, *, email: str, password: str, name: str):

@@ -1,17 +1,23 @@
 """The one-line outcome of an action, shown above the screen it re-rendered."""
 
 from collections.abc import Awaitable
+from enum import StrEnum
 from typing import Any
 
 from berth_frontend.web.backends import ApiError, ServiceDown
 
 
+class FlashKind(StrEnum):
+    SUCCESS = "success"
+    ERROR = "error"
+
+
 def success(message: str, **extra: Any) -> dict[str, Any]:
-    return {"kind": "success", "message": message, **extra}
+    return {"kind": FlashKind.SUCCESS, "message": message, **extra}
 
 
 def failure(message: str) -> dict[str, Any]:
-    return {"kind": "error", "message": message}
+    return {"kind": FlashKind.ERROR, "message": message}
 
 
 def from_exception(exc: ApiError | ServiceDown) -> dict[str, Any]:

@@ -2,12 +2,12 @@
 
 `/partials/<path>` (and `/admin/partials/<path>`) answers the partial alone, for htmx to swap
 into the content column; `/panel/<path>` (and `/admin/<path>`) answers the same partial inside
-the full shell, so deep links, reloads and history restores render in full. Modules register
-their screens here; one router (panel/api.py) serves them all.
+the full shell, so deep links, reloads and history restores render in full. The modules' loaders
+are listed in berth_frontend/registry.py; panel/api.py serves them all.
 """
 
 import re
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlencode
@@ -17,8 +17,6 @@ from starlette.routing import compile_path
 
 from berth_frontend.web.backends import Backends
 from berth_frontend.web.session import Viewer
-
-AREAS = ("panel", "admin")
 
 
 @dataclass(frozen=True)
@@ -30,7 +28,7 @@ class Area:
 
 PANEL = Area("panel", "/panel", "/partials")
 ADMIN = Area("admin", "/admin", "/admin/partials")
-AREA_BY_NAME = {a.name: a for a in (PANEL, ADMIN)}
+AREAS = (PANEL, ADMIN)
 
 
 @dataclass
@@ -64,52 +62,35 @@ def _join(prefix: str, path: str, query: dict[str, Any]) -> str:
 
 @dataclass(frozen=True)
 class Screen:
-    area: str
+    area: Area
     path: str
     template: str
+    load: Loader
     title: str
     menu: str
-    load: Loader
     fragment: bool = False  # a part of a screen (lazy section): no heading, no title
-    regex: re.Pattern[str] = field(default=re.compile(""), compare=False)
+    regex: re.Pattern[str] = field(init=False, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        regex, _, _ = compile_path("/" + self.path)
+        object.__setattr__(self, "regex", regex)
 
 
 class ScreenRegistry:
-    def __init__(self) -> None:
-        self._screens: dict[str, list[Screen]] = {name: [] for name in AREAS}
+    """The screens the app serves (berth_frontend/registry.py lists them), found by path."""
 
-    def screen(
-        self,
-        area: str,
-        path: str,
-        template: str,
-        *,
-        title: str,
-        menu: str,
-        fragment: bool = False,
-    ) -> Callable[[Loader], Loader]:
-        def register(load: Loader) -> Loader:
-            regex, _, _ = compile_path("/" + path)
-            self._screens[area].append(
-                Screen(area, path, template, title, menu, load, fragment, regex)
-            )
-            return load
+    def __init__(self, screens: Iterable[Screen]) -> None:
+        self._screens: dict[str, list[Screen]] = {area.name: [] for area in AREAS}
+        for screen in screens:
+            self._screens[screen.area.name].append(screen)
 
-        return register
-
-    def match(self, area: str, path: str) -> tuple[Screen, dict[str, Any]] | None:
+    def match(self, area: Area, path: str) -> tuple[Screen, dict[str, Any]] | None:
         target = "/" + path.strip("/")
-        for screen in self._screens[area]:
+        for screen in self._screens[area.name]:
             found = screen.regex.match(target)
             if found:
                 return screen, found.groupdict()
         return None
-
-    def all(self, area: str) -> list[Screen]:
-        return list(self._screens[area])
-
-
-screens = ScreenRegistry()
 
 
 @dataclass(frozen=True)

@@ -4,20 +4,22 @@ import re
 import uuid
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import Request
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
 from berth_frontend.admin.apps import service
 from berth_frontend.apps import service as apps_service
-from berth_frontend.panel.api import require_viewer, show
+from berth_frontend.apps.service import AppStatus, LogKind
+from berth_frontend.panel.api import show
 from berth_frontend.web import flash
+from berth_frontend.web.access import AdminViewer, admin_router
 from berth_frontend.web.backends import ApiError, Section, section, sections
 from berth_frontend.web.forms import read_form
-from berth_frontend.web.screens import ADMIN, ScreenContext, screens
+from berth_frontend.web.screens import ADMIN, ScreenContext
 from berth_frontend.web.tables import table_state
 
-router = APIRouter(prefix="/admin/partials/apps", include_in_schema=False)
+router = admin_router(prefix="/admin/partials/apps")
 
 DONE = {
     "stop": "Stop queued.",
@@ -27,7 +29,6 @@ DONE = {
 }
 
 
-@screens.screen("admin", "apps", "partials/admin/apps/list.html", title="All apps", menu="apps")
 async def apps(ctx: ScreenContext) -> dict[str, Any]:
     table = table_state(
         ctx.query,
@@ -45,13 +46,10 @@ async def apps(ctx: ScreenContext) -> dict[str, Any]:
     return {"apps": found, "table": table, "statuses": apps_service.STATUSES}
 
 
-@screens.screen(
-    "admin", "apps/{app_id:uuid}", "partials/admin/apps/detail.html", title="App", menu="apps"
-)
 async def app(ctx: ScreenContext) -> dict[str, Any]:
     app_id = str(ctx.params["app_id"])
     found = await service.app(ctx.backends, ctx.viewer.caller, app_id)
-    kind = "run" if found["status"] == "running" else "build"
+    kind = LogKind.RUN if found["status"] == AppStatus.RUNNING else LogKind.BUILD
     operations = await section(service.operations(ctx.backends, ctx.viewer.caller, app_id))
     try:
         logs = await section(
@@ -71,8 +69,7 @@ async def app(ctx: ScreenContext) -> dict[str, Any]:
 
 
 @router.post("/{app_id}/suspend")
-async def suspend(request: Request, app_id: uuid.UUID) -> Response:
-    viewer = await require_viewer(request, ADMIN)
+async def suspend(request: Request, viewer: AdminViewer, app_id: uuid.UUID) -> Response:
     form = await read_form(request)
     reason = form.get("reason")
     if not reason:
@@ -82,25 +79,23 @@ async def suspend(request: Request, app_id: uuid.UUID) -> Response:
             service.suspend(request.app.state.backends, viewer.caller, str(app_id), reason),
             "Suspension queued: the app stops and stays down until unsuspended.",
         )
-    return await show(request, ADMIN, f"apps/{app_id}", full=False, flash=outcome)
+    return await show(request, viewer, ADMIN, f"apps/{app_id}", full=False, flash=outcome)
 
 
 @router.post("/{app_id}/delete")
-async def delete(request: Request, app_id: uuid.UUID) -> Response:
-    viewer = await require_viewer(request, ADMIN)
+async def delete(request: Request, viewer: AdminViewer, app_id: uuid.UUID) -> Response:
     outcome = await flash.outcome_of(
         service.delete(request.app.state.backends, viewer.caller, str(app_id)),
         "The app is being deleted.",
     )
-    return await show(request, ADMIN, "apps", full=False, flash=outcome, push=True)
+    return await show(request, viewer, ADMIN, "apps", full=False, flash=outcome, push=True)
 
 
 @router.post("/{app_id}/{action}")
-async def act(request: Request, app_id: uuid.UUID, action: str) -> Response:
+async def act(request: Request, viewer: AdminViewer, app_id: uuid.UUID, action: str) -> Response:
     if action not in service.ACTIONS or not re.fullmatch(r"[a-z]+", action):
         raise StarletteHTTPException(404)
-    viewer = await require_viewer(request, ADMIN)
     outcome = await flash.outcome_of(
         service.act(request.app.state.backends, viewer.caller, str(app_id), action), DONE[action]
     )
-    return await show(request, ADMIN, f"apps/{app_id}", full=False, flash=outcome)
+    return await show(request, viewer, ADMIN, f"apps/{app_id}", full=False, flash=outcome)

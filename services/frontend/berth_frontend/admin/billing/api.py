@@ -5,39 +5,30 @@ import re
 import uuid
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import Request
 from starlette.responses import Response
 
 from berth_frontend.admin.billing import service
-from berth_frontend.panel.api import require_viewer, show
+from berth_frontend.panel.api import show
 from berth_frontend.web import flash
+from berth_frontend.web.access import AdminViewer, admin_router
 from berth_frontend.web.backends import sections
 from berth_frontend.web.forms import FormData, read_form
 from berth_frontend.web.money import to_minor
-from berth_frontend.web.screens import ADMIN, ScreenContext, screens
+from berth_frontend.web.screens import ADMIN, ScreenContext
 from berth_frontend.web.tables import table_state
 
-router = APIRouter(prefix="/admin/partials/billing", include_in_schema=False)
+router = admin_router(prefix="/admin/partials/billing")
 
 PLAN_KEY = re.compile(r"^[a-z0-9][a-z0-9-]{1,46}[a-z0-9]$")
 
 
-@screens.screen(
-    "admin", "billing", "partials/admin/billing/accounts.html", title="Billing", menu="billing"
-)
 async def accounts(ctx: ScreenContext) -> dict[str, Any]:
     table = table_state(ctx.query, filters={"q": None, "status": service.ACCOUNT_STATES})
     (found,) = await sections(service.accounts(ctx.backends, ctx.viewer.caller, table))
     return {"accounts": found, "table": table, "states": service.ACCOUNT_STATES}
 
 
-@screens.screen(
-    "admin",
-    "billing/accounts/{account_id:uuid}",
-    "partials/admin/billing/account.html",
-    title="Account",
-    menu="billing",
-)
 async def account(ctx: ScreenContext) -> dict[str, Any]:
     account_id = str(ctx.params["account_id"])
     table = table_state(ctx.query)
@@ -52,13 +43,6 @@ async def account(ctx: ScreenContext) -> dict[str, Any]:
     }
 
 
-@screens.screen(
-    "admin",
-    "billing/payments",
-    "partials/admin/billing/payments.html",
-    title="Payments",
-    menu="billing",
-)
 async def payments(ctx: ScreenContext) -> dict[str, Any]:
     table = table_state(ctx.query, filters={"status": service.PAYMENT_STATES, "owner_id": None})
     if "owner_id" in table.filters and not _is_uuid(table.filters["owner_id"]):
@@ -72,9 +56,6 @@ async def payments(ctx: ScreenContext) -> dict[str, Any]:
     }
 
 
-@screens.screen(
-    "admin", "billing/plans", "partials/admin/billing/plans.html", title="Plans", menu="billing"
-)
 async def plans(ctx: ScreenContext) -> dict[str, Any]:
     (found,) = await sections(service.plans(ctx.backends, ctx.viewer.caller))
     return {"plans": found}
@@ -107,15 +88,14 @@ def _amount(form: FormData, name: str, currency: str) -> int | None:
 
 
 @router.post("/accounts/{account_id}/adjust")
-async def adjust(request: Request, account_id: uuid.UUID) -> Response:
-    viewer = await require_viewer(request, ADMIN)
+async def adjust(request: Request, viewer: AdminViewer, account_id: uuid.UUID) -> Response:
     form = await read_form(request)
     backends = request.app.state.backends
     direction = form.get("direction")
     reason = form.get("reason")
     currency = form.get("currency") or "EUR"
     amount = _amount(form, "amount", currency)
-    if direction not in ("credit", "debit") or len(reason) < 3 or amount is None:
+    if direction not in service.DIRECTIONS or len(reason) < 3 or amount is None:
         outcome = flash.failure(
             form.errors.get("amount") or "Choose credit or debit and give a reason (3+ letters)."
         )
@@ -131,12 +111,13 @@ async def adjust(request: Request, account_id: uuid.UUID) -> Response:
             ),
             f"The account was {direction}ed.",
         )
-    return await show(request, ADMIN, f"billing/accounts/{account_id}", full=False, flash=outcome)
+    return await show(
+        request, viewer, ADMIN, f"billing/accounts/{account_id}", full=False, flash=outcome
+    )
 
 
 @router.post("/payments/{payment_id}/refund")
-async def refund(request: Request, payment_id: uuid.UUID) -> Response:
-    viewer = await require_viewer(request, ADMIN)
+async def refund(request: Request, viewer: AdminViewer, payment_id: uuid.UUID) -> Response:
     form = await read_form(request)
     reason = form.get("reason")
     body: dict[str, Any] = {"reason": reason}
@@ -159,12 +140,11 @@ async def refund(request: Request, payment_id: uuid.UUID) -> Response:
             ),
             "The refund was issued.",
         )
-    return await show(request, ADMIN, "billing/payments", full=False, flash=outcome)
+    return await show(request, viewer, ADMIN, "billing/payments", full=False, flash=outcome)
 
 
 @router.post("/plans")
-async def create_plan(request: Request) -> Response:
-    viewer = await require_viewer(request, ADMIN)
+async def create_plan(request: Request, viewer: AdminViewer) -> Response:
     form = await read_form(request)
     key, name = form.get("key"), form.get("name")
     currency = form.get("currency") or "EUR"
@@ -191,12 +171,11 @@ async def create_plan(request: Request) -> Response:
             service.create_plan(request.app.state.backends, viewer.caller, body),
             f"Plan {key} created.",
         )
-    return await show(request, ADMIN, "billing/plans", full=False, flash=outcome)
+    return await show(request, viewer, ADMIN, "billing/plans", full=False, flash=outcome)
 
 
 @router.post("/plans/{key}/price")
-async def change_price(request: Request, key: str) -> Response:
-    viewer = await require_viewer(request, ADMIN)
+async def change_price(request: Request, viewer: AdminViewer, key: str) -> Response:
     form = await read_form(request)
     currency = form.get("currency") or "EUR"
     amount = _amount(form, "amount_per_hour", currency)
@@ -208,12 +187,11 @@ async def change_price(request: Request, key: str) -> Response:
             service.change_price(request.app.state.backends, viewer.caller, key, body),
             f"New price for {key} from the next full hour.",
         )
-    return await show(request, ADMIN, "billing/plans", full=False, flash=outcome)
+    return await show(request, viewer, ADMIN, "billing/plans", full=False, flash=outcome)
 
 
 @router.post("/plans/{key}/max-apps")
-async def set_max_apps(request: Request, key: str) -> Response:
-    viewer = await require_viewer(request, ADMIN)
+async def set_max_apps(request: Request, viewer: AdminViewer, key: str) -> Response:
     form = await read_form(request)
     max_apps = _max_apps(form)
     if not PLAN_KEY.match(key) or max_apps is None:
@@ -223,12 +201,11 @@ async def set_max_apps(request: Request, key: str) -> Response:
             service.set_plan_max_apps(request.app.state.backends, viewer.caller, key, max_apps),
             f"A person may now have {max_apps} apps on {key} (new apps; existing ones stay).",
         )
-    return await show(request, ADMIN, "billing/plans", full=False, flash=outcome)
+    return await show(request, viewer, ADMIN, "billing/plans", full=False, flash=outcome)
 
 
 @router.post("/plans/{key}/active")
-async def set_active(request: Request, key: str) -> Response:
-    viewer = await require_viewer(request, ADMIN)
+async def set_active(request: Request, viewer: AdminViewer, key: str) -> Response:
     form = await read_form(request)
     active = form.get("active") == "true"
     if not PLAN_KEY.match(key):
@@ -238,4 +215,4 @@ async def set_active(request: Request, key: str) -> Response:
             service.set_plan_active(request.app.state.backends, viewer.caller, key, active),
             f"Plan {key} is {'on sale' if active else 'withdrawn from sale'}.",
         )
-    return await show(request, ADMIN, "billing/plans", full=False, flash=outcome)
+    return await show(request, viewer, ADMIN, "billing/plans", full=False, flash=outcome)

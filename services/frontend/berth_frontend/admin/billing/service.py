@@ -1,14 +1,33 @@
 """Billing administration over billing's admin API: accounts, adjustments, payments and
 refunds, plans and prices."""
 
+from enum import StrEnum
 from typing import Any
 
+from berth_frontend.billing.service import PaymentStatus
 from berth_frontend.web.backends import Backends, Caller
 from berth_frontend.web.tables import Table
 
 ADMIN = "/api/billing/v1/admin"
-ACCOUNT_STATES = ("negative", "suspended")
-PAYMENT_STATES = ("pending", "succeeded", "failed")
+
+
+class AccountState(StrEnum):
+    """The states of an account an admin looks for (billing's admin filter)."""
+
+    NEGATIVE = "negative"
+    SUSPENDED = "suspended"
+
+
+class Direction(StrEnum):
+    """Which way an admin's adjustment moves the balance."""
+
+    CREDIT = "credit"
+    DEBIT = "debit"
+
+
+ACCOUNT_STATES = tuple(AccountState)
+PAYMENT_STATES = tuple(PaymentStatus)
+DIRECTIONS = tuple(Direction)
 
 
 async def accounts(backends: Backends, caller: Caller, table: Table) -> dict[str, Any]:
@@ -17,7 +36,7 @@ async def accounts(backends: Backends, caller: Caller, table: Table) -> dict[str
     return await backends.billing.get(f"{ADMIN}/accounts", caller, **params)
 
 
-async def count_accounts(backends: Backends, caller: Caller, status: str) -> int:
+async def count_accounts(backends: Backends, caller: Caller, status: AccountState) -> int:
     page = await backends.billing.get(f"{ADMIN}/accounts", caller, size=1, status=status)
     return int(page["total"])
 

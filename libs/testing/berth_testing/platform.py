@@ -13,7 +13,7 @@ from urllib.parse import urlsplit
 import httpx
 import yaml
 
-from berth_common.testing.processes import ManagedProcess, http_ok
+from berth_testing.processes import ManagedProcess, http_ok
 
 BIN = Path(sys.executable).parent
 

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import psutil
 
-from berth_common.testing.platform import Platform
-from berth_common.testing.plugin import (
+from berth_testing.platform import Platform
+from berth_testing.plugin import (
     PORT_NAMES,
     create_platform_database,
     drop_database,
@@ -22,7 +22,7 @@ from berth_common.testing.plugin import (
     service_credentials,
     service_env,
 )
-from berth_common.testing.processes import free_port
+from berth_testing.processes import free_port
 
 BENCH_ADMIN_EMAIL = "bench-admin@berth.localhost"
 BENCH_ADMIN_PASSWORD = "bench-password-0123456789"

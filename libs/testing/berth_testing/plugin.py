@@ -2,7 +2,7 @@
 schema owned by a per-run owner role, used through a per-run runtime role), an isolated
 RabbitMQ vhost, dev signing keys, the service environment, and an in-process async client.
 
-Loaded for every test via `-p berth_common.testing.plugin` (root pyproject addopts).
+Loaded for every test via `-p berth_testing.plugin` (root pyproject addopts).
 """
 
 import asyncio
@@ -41,7 +41,7 @@ from berth_common.dbroles import (
 )
 from berth_common.migrations import upgrade
 from berth_common.revocation import Revocations
-from berth_common.testing.processes import free_port
+from berth_testing.processes import free_port
 
 DEFAULT_SERVER = "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
 DEFAULT_BROKER = "amqp://guest:guest@127.0.0.1:5672/"

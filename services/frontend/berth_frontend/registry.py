@@ -1,0 +1,88 @@
+"""Everything the app serves, listed once: its routers in matching order, and its screens.
+
+create_app builds the app from these two lists: a router or a screen not listed is not served.
+"""
+
+from fastapi import APIRouter
+
+from berth_frontend.admin import api as admin
+from berth_frontend.admin.apps import api as admin_apps
+from berth_frontend.admin.billing import api as admin_billing
+from berth_frontend.apps import api as apps
+from berth_frontend.billing import api as billing
+from berth_frontend.panel import api as panel
+from berth_frontend.profile import api as profile
+from berth_frontend.public import api as public
+from berth_frontend.web.screens import ADMIN, PANEL, Screen
+
+# module routers first; the screens' catch-all paths come last
+ROUTERS: list[APIRouter] = [
+    public.router,
+    profile.router,
+    billing.router,
+    apps.router,
+    admin.router,
+    admin_billing.router,
+    admin_apps.router,
+    panel.admin_screens,
+    panel.panel_screens,
+]
+
+# each screen: area, path, partial template; loader, title, menu entry (a fragment is a lazy
+# part of a screen: no heading, no title)
+# fmt: off
+SCREENS: list[Screen] = [
+    # the panel: /panel/<path>, /partials/<path>
+    Screen(PANEL, "", "partials/dashboard.html",
+           panel.dashboard, "Dashboard", "dashboard"),
+    Screen(PANEL, "apps", "partials/apps/list.html",
+           apps.apps, "Apps", "apps"),
+    Screen(PANEL, "apps/new", "partials/apps/new.html",
+           apps.new_app, "New app", "apps"),
+    Screen(PANEL, "apps/{app_id:uuid}", "partials/apps/detail.html",
+           apps.app_detail, "App", "apps"),
+    Screen(PANEL, "apps/{app_id:uuid}/status", "partials/apps/status.html",
+           apps.app_status, "App status", "apps", fragment=True),
+    Screen(PANEL, "apps/{app_id:uuid}/env", "partials/apps/env.html",
+           apps.app_env, "Environment", "apps", fragment=True),
+    Screen(PANEL, "apps/{app_id:uuid}/logs", "partials/apps/logs.html",
+           apps.app_logs, "Logs", "apps", fragment=True),
+    Screen(PANEL, "apps/{app_id:uuid}/logs/more", "partials/apps/logs.html",
+           apps.app_logs_more, "Logs", "apps", fragment=True),
+    Screen(PANEL, "billing", "partials/billing/index.html",
+           billing.billing, "Billing", "billing"),
+    Screen(PANEL, "billing/summary", "partials/billing/summary.html",
+           billing.summary, "Balance", "billing", fragment=True),
+    Screen(PANEL, "billing/ledger", "partials/billing/ledger.html",
+           billing.ledger, "Ledger", "billing"),
+    Screen(PANEL, "billing/invoices", "partials/billing/invoices.html",
+           billing.invoices, "Invoices", "billing"),
+    Screen(PANEL, "profile", "partials/profile/index.html",
+           profile.profile, "Profile", "profile"),
+    Screen(PANEL, "profile/sessions", "partials/profile/sessions.html",
+           profile.sessions, "Sessions", "profile", fragment=True),
+    Screen(PANEL, "profile/logins", "partials/profile/logins.html",
+           profile.logins, "Login history", "profile", fragment=True),
+    # the admin area: /admin/<path>, /admin/partials/<path>
+    Screen(ADMIN, "", "partials/admin/overview.html",
+           admin.overview, "Overview", "overview"),
+    Screen(ADMIN, "users", "partials/admin/users.html",
+           admin.users, "Users", "users"),
+    Screen(ADMIN, "users/{user_id:uuid}", "partials/admin/user.html",
+           admin.user, "User", "users"),
+    Screen(ADMIN, "clients", "partials/admin/clients.html",
+           admin.clients, "Machine clients", "clients"),
+    Screen(ADMIN, "apps", "partials/admin/apps/list.html",
+           admin_apps.apps, "All apps", "apps"),
+    Screen(ADMIN, "apps/{app_id:uuid}", "partials/admin/apps/detail.html",
+           admin_apps.app, "App", "apps"),
+    Screen(ADMIN, "billing", "partials/admin/billing/accounts.html",
+           admin_billing.accounts, "Billing", "billing"),
+    Screen(ADMIN, "billing/accounts/{account_id:uuid}", "partials/admin/billing/account.html",
+           admin_billing.account, "Account", "billing"),
+    Screen(ADMIN, "billing/payments", "partials/admin/billing/payments.html",
+           admin_billing.payments, "Payments", "billing"),
+    Screen(ADMIN, "billing/plans", "partials/admin/billing/plans.html",
+           admin_billing.plans, "Plans", "billing"),
+]
+# fmt: on

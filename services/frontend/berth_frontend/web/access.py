@@ -1,0 +1,107 @@
+"""Who may call a route, decided by the router it is on, never by a call in the handler.
+
+Every router is made by one of three factories: `panel_router` (a signed-in person),
+`admin_router` (a signed-in admin) or `public_router` (anyone: the one way to opt out).
+Handlers that need the person take `CurrentViewer` or `AdminViewer`; the router has checked
+already, and the check runs once per request (FastAPI caches the dependency). The gateway has
+checked too; the frontend checks again (no trust in the network). `ensure_guarded` refuses to
+build an app with a route that is neither guarded nor public.
+"""
+
+from collections.abc import Callable
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, FastAPI, Request
+from fastapi.routing import APIRoute, RouteContext, iter_route_contexts
+
+from berth_common.errors import Forbidden
+from berth_frontend.web.backends import ServiceDown
+from berth_frontend.web.errors import LoginRequired
+from berth_frontend.web.session import Viewer
+
+# the probes every service gets from libs/common's app factory: anonymous by design
+PROBE_PATHS = frozenset({"/health", "/ready", "/metrics"})
+
+
+async def current_viewer(request: Request) -> Viewer:
+    """The signed-in person; a request without one is sent to sign in."""
+    viewer = await request.app.state.sessions.viewer(request)
+    if viewer is None:
+        raise LoginRequired("Please sign in")
+    return viewer
+
+
+async def current_admin(viewer: Annotated[Viewer, Depends(current_viewer)]) -> Viewer:
+    if not viewer.is_admin:
+        raise Forbidden("The admin area is for administrators.")
+    return viewer
+
+
+async def viewer_if_any(request: Request) -> Viewer | None:
+    """The signed-in person, if any: public pages greet them, and sign-in pages move them on.
+    When auth cannot judge the session, a public page renders as for a visitor."""
+    try:
+        return await request.app.state.sessions.viewer(request)
+    except ServiceDown:
+        return None
+
+
+CurrentViewer = Annotated[Viewer, Depends(current_viewer)]
+AdminViewer = Annotated[Viewer, Depends(current_admin)]
+MaybeViewer = Annotated[Viewer | None, Depends(viewer_if_any)]
+GUARDS: frozenset[Callable[..., Any]] = frozenset({current_viewer, current_admin})
+
+
+class PublicRoute(APIRoute):
+    """A route anyone may call, signed in or not."""
+
+
+def panel_router(**kwargs: Any) -> APIRouter:
+    """Routes of the panel: each one needs a signed-in person."""
+    return APIRouter(include_in_schema=False, dependencies=[Depends(current_viewer)], **kwargs)
+
+
+def admin_router(**kwargs: Any) -> APIRouter:
+    """Routes of the admin area: each one needs a signed-in admin."""
+    return APIRouter(include_in_schema=False, dependencies=[Depends(current_admin)], **kwargs)
+
+
+def public_router(**kwargs: Any) -> APIRouter:
+    """Routes anyone may call: landing, sign-in and sign-up, error pages, assets."""
+    return APIRouter(include_in_schema=False, route_class=PublicRoute, **kwargs)
+
+
+def api_routes(app: FastAPI) -> list[RouteContext]:
+    """Every endpoint of the app with its full path, however deeply its router is included
+    (since FastAPI 0.137 `app.routes` holds an included router as one opaque entry)."""
+    return [
+        route
+        for route in iter_route_contexts(app.routes)
+        if isinstance(route.original_route, APIRoute)
+    ]
+
+
+def is_public(route: RouteContext) -> bool:
+    return isinstance(route.original_route, PublicRoute) or route.path in PROBE_PATHS
+
+
+def is_guarded(route: RouteContext) -> bool:
+    """Whether a guard is among the route's dependencies (at any depth)."""
+    pending = [route.dependant]
+    while pending:
+        dependant = pending.pop()
+        if dependant.call in GUARDS:
+            return True
+        pending.extend(dependant.dependencies)
+    return False
+
+
+def ensure_guarded(app: FastAPI) -> None:
+    """Refuse an app with a route that is neither guarded nor explicitly public."""
+    open_routes = [
+        f"{','.join(sorted(route.methods or ()))} {route.path}"
+        for route in api_routes(app)
+        if not is_public(route) and not is_guarded(route)
+    ]
+    if open_routes:
+        raise RuntimeError(f"routes with no sign-in guard and not public: {open_routes}")
