@@ -17,18 +17,18 @@ from berth_common.errors import (
     Unprocessable,
     error_responses,
 )
-from berth_common.pagination import Page, PageDep
+from berth_common.pagination import PageDep
 from berth_common.security import AdminUser, require_role
 from berth_deploy.admin import service
 from berth_deploy.admin.schemas import Isolation, SuspensionCreate
 from berth_deploy.apps import service as apps
 from berth_deploy.apps.api import Search, StatusFilter, TemplateKey
-from berth_deploy.apps.schemas import App, AppDetail
+from berth_deploy.apps.schemas import AppDetail, AppPage
 from berth_deploy.deps import CipherDep, LogStoreDep, SettingsDep, actor_id
 from berth_deploy.logs import api as logs_api
 from berth_deploy.logs.schemas import LogKind, LogPage
 from berth_deploy.operations import service as operations
-from berth_deploy.operations.schemas import Operation
+from berth_deploy.operations.schemas import Operation, OperationPage
 from berth_deploy.operations.service import request_operation
 from berth_deploy.templates import service as templates
 from berth_deploy.templates.schemas import Template, TemplateCreate, TemplateUpdate
@@ -48,7 +48,7 @@ async def get_isolation(settings: SettingsDep) -> Isolation:
     return service.isolation(settings)
 
 
-@router.get("/apps", response_model=Page[App], responses=error_responses(Unprocessable))
+@router.get("/apps", response_model=AppPage, responses=error_responses(Unprocessable))
 async def list_apps(
     session: SessionDep,
     settings: SettingsDep,
@@ -57,11 +57,11 @@ async def list_apps(
     status: StatusFilter = None,
     template: TemplateKey = None,
     q: Search = None,
-) -> Page[App]:
+) -> AppPage:
     found, total = await apps.list_apps(
         session, params, owner_id=owner_id, status=status, template=template, q=q
     )
-    return Page.build(await apps.app_outs(session, settings, found), total, params)
+    return AppPage.build(await apps.app_outs(session, settings, found), total, params)
 
 
 @router.get("/apps/{app_id}", response_model=AppDetail, responses=error_responses(NotFound))
@@ -112,15 +112,13 @@ async def delete_app(app_id: uuid.UUID, admin: AdminUser, session: SessionDep) -
 
 @router.get(
     "/apps/{app_id}/operations",
-    response_model=Page[Operation],
+    response_model=OperationPage,
     responses=error_responses(NotFound),
 )
-async def list_operations(
-    app_id: uuid.UUID, session: SessionDep, params: PageDep
-) -> Page[Operation]:
+async def list_operations(app_id: uuid.UUID, session: SessionDep, params: PageDep) -> OperationPage:
     await apps.get_app(session, app_id, None)
     ops, total = await operations.list_operations(session, app_id, params, None)
-    return Page.build([Operation.of(o) for o in ops], total, params)
+    return OperationPage.build([Operation.of(o) for o in ops], total, params)
 
 
 @router.get("/apps/{app_id}/logs", response_model=LogPage, responses=error_responses(NotFound))

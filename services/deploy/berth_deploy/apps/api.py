@@ -14,10 +14,10 @@ from berth_common.errors import (
     Unprocessable,
     error_responses,
 )
-from berth_common.pagination import Page, PageDep
+from berth_common.pagination import PageDep
 from berth_common.security import CurrentUser, current_user
 from berth_deploy.apps import service
-from berth_deploy.apps.schemas import App, AppCreate, AppDetail, AppUpdate
+from berth_deploy.apps.schemas import AppCreate, AppDetail, AppPage, AppUpdate
 from berth_deploy.deps import CipherDep, OwnerId, PlansDep, SettingsDep
 from berth_deploy.operations.schemas import Operation
 from berth_deploy.operations.service import request_operation
@@ -58,7 +58,7 @@ async def create_app(
 
 @router.get(
     "",
-    response_model=Page[App],
+    response_model=AppPage,
     responses=error_responses(Unprocessable),
     description="Your apps, newest first; sort by created_at, updated_at, slug, name, status.",
 )
@@ -70,11 +70,11 @@ async def list_apps(
     status: StatusFilter = None,
     template: TemplateKey = None,
     q: Search = None,
-) -> Page[App]:
+) -> AppPage:
     apps, total = await service.list_apps(
         session, params, owner_id=owner, status=status, template=template, q=q
     )
-    return Page.build(await service.app_outs(session, settings, apps), total, params)
+    return AppPage.build(await service.app_outs(session, settings, apps), total, params)
 
 
 @router.get("/{app_id}", response_model=AppDetail, responses=error_responses(NotFound))

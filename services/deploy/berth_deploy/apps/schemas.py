@@ -3,6 +3,7 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from berth_common.pagination import Page
 from berth_deploy.env.schemas import EnvVarCreate
 from berth_deploy.validation import (
     Branch,
@@ -101,3 +102,7 @@ class App(BaseModel):
 
 class AppDetail(App):
     instances: list[Instance]
+
+
+class AppPage(Page[App]):
+    pass

@@ -7,7 +7,7 @@ from fastapi import APIRouter, Depends, status
 
 from berth_common.db import SessionDep
 from berth_common.errors import Conflict, Forbidden, NotFound, Unauthorized, error_responses
-from berth_common.pagination import Page, PageDep
+from berth_common.pagination import PageDep
 from berth_common.security import current_user
 from berth_deploy.apps.service import get_app
 from berth_deploy.deps import OwnerId
@@ -16,7 +16,8 @@ from berth_deploy.operations.lifecycle import DEPLOY_KINDS
 from berth_deploy.operations.schemas import (
     DeploymentCreate,
     Operation,
-    Release,
+    OperationPage,
+    ReleasePage,
     RollbackCreate,
 )
 from berth_deploy.operations.service import cancel_operation, request_operation
@@ -47,13 +48,13 @@ async def create_deployment(
     return await _request(session, app_id, owner, "deploy")
 
 
-@router.get("/deployments", response_model=Page[Operation])
+@router.get("/deployments", response_model=OperationPage)
 async def list_deployments(
     app_id: uuid.UUID, owner: OwnerId, session: SessionDep, params: PageDep
-) -> Page[Operation]:
+) -> OperationPage:
     await get_app(session, app_id, owner)
     ops, total = await operations.list_operations(session, app_id, params, DEPLOY_KINDS)
-    return Page.build([Operation.of(o) for o in ops], total, params)
+    return OperationPage.build([Operation.of(o) for o in ops], total, params)
 
 
 @router.get("/deployments/{operation_id}", response_model=Operation)
@@ -76,13 +77,13 @@ async def cancel_deployment(
     return Operation.of(await cancel_operation(session, app_id, operation_id))
 
 
-@router.get("/operations", response_model=Page[Operation])
+@router.get("/operations", response_model=OperationPage)
 async def list_operations(
     app_id: uuid.UUID, owner: OwnerId, session: SessionDep, params: PageDep
-) -> Page[Operation]:
+) -> OperationPage:
     await get_app(session, app_id, owner)
     ops, total = await operations.list_operations(session, app_id, params, None)
-    return Page.build([Operation.of(o) for o in ops], total, params)
+    return OperationPage.build([Operation.of(o) for o in ops], total, params)
 
 
 @router.get("/operations/{operation_id}", response_model=Operation)
@@ -127,10 +128,10 @@ async def restart(app_id: uuid.UUID, owner: OwnerId, session: SessionDep) -> Ope
     return await _request(session, app_id, owner, "restart")
 
 
-@router.get("/releases", response_model=Page[Release])
+@router.get("/releases", response_model=ReleasePage)
 async def list_releases(
     app_id: uuid.UUID, owner: OwnerId, session: SessionDep, params: PageDep
-) -> Page[Release]:
+) -> ReleasePage:
     app = await get_app(session, app_id, owner)
     items, total = await releases.list_releases(session, app, params)
-    return Page.build(items, total, params)
+    return ReleasePage.build(items, total, params)

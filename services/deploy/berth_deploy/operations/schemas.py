@@ -3,6 +3,8 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict
 
+from berth_common.pagination import Page
+
 
 class Operation(BaseModel):
     id: uuid.UUID
@@ -63,3 +65,11 @@ class Release(BaseModel):
     current: bool = False
 
     model_config = ConfigDict(from_attributes=True)
+
+
+class OperationPage(Page[Operation]):
+    pass
+
+
+class ReleasePage(Page[Release]):
+    pass
