@@ -150,6 +150,28 @@ def admin_token(platform: Platform) -> str:
         return r.json()["access_token"]
 
 
+@pytest.fixture(scope="session")
+def signed_in(platform: Platform, register_verified):
+    """Make a verified person signed in by password (a deploy_e2e.Person: email, id, headers)."""
+    from deploy_e2e import sign_in
+
+    def make():
+        with httpx.Client(base_url=platform.public_url, timeout=20) as edge:
+            return sign_in(edge, register_verified())
+
+    return make
+
+
+@pytest.fixture(scope="module")
+def deploy_node(platform: Platform) -> Iterator[None]:
+    """The deploy node supervisor for a module's apps; the apps it ran are killed after it."""
+    from deploy_e2e import ensure_supervisor, kill_apps
+
+    ensure_supervisor(platform)
+    yield
+    kill_apps(platform)
+
+
 @pytest.fixture(scope="module")
 def person(platform, register_verified) -> dict:
     """A verified person signed in by password: email, id and their tokens (modules that

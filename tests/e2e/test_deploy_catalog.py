@@ -10,12 +10,9 @@ import pytest
 from deploy_e2e import (
     API,
     deployed,
-    ensure_supervisor,
     get_app,
-    kill_apps,
     logs,
     request,
-    sign_in,
     via_traefik,
     wait_operation,
 )
@@ -42,17 +39,12 @@ ThreadingHTTPServer(("127.0.0.1", int(os.environ["PORT"])), Agent).serve_forever
 """
 
 
-@pytest.fixture(scope="module", autouse=True)
-def node(platform):
-    ensure_supervisor(platform)
-    yield
-    kill_apps(platform)
+pytestmark = pytest.mark.usefixtures("deploy_node")
 
 
 @pytest.fixture(scope="module")
-def frank(platform, register_verified):
-    with httpx.Client(base_url=platform.public_url, timeout=20) as edge:
-        return sign_in(edge, register_verified())
+def frank(signed_in):
+    return signed_in()
 
 
 def test_the_catalog_lists_the_templates_with_their_plans(edge, frank):

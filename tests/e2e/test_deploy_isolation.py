@@ -21,25 +21,20 @@ from contextlib import contextmanager
 
 import httpx
 import pytest
-from deploy_e2e import deployed, ensure_supervisor, kill_apps, sign_in, via_traefik
+from deploy_e2e import deployed, via_traefik
 from deploy_testkit import make_repo, web_app_files
 
-from berth_deploy.runtime import network
+from berth_deploy.sandbox import network
 
-pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="network namespaces need root")
-
-
-@pytest.fixture(scope="module", autouse=True)
-def node(platform):
-    ensure_supervisor(platform)
-    yield
-    kill_apps(platform)
+pytestmark = [
+    pytest.mark.skipif(os.geteuid() != 0, reason="network namespaces need root"),
+    pytest.mark.usefixtures("deploy_node"),
+]
 
 
 @pytest.fixture(scope="module")
-def mallory(platform, register_verified):
-    with httpx.Client(base_url=platform.public_url, timeout=20) as edge:
-        return sign_in(edge, register_verified())
+def mallory(signed_in):
+    return signed_in()
 
 
 @pytest.fixture(scope="module")

@@ -6,18 +6,14 @@ the deploy node supervisor, sandboxed apps."""
 
 import uuid
 
-import httpx
 import pytest
 from deploy_e2e import (
     API,
     create_app,
     deployed,
-    ensure_supervisor,
     get_app,
-    kill_apps,
     logs,
     request,
-    sign_in,
     via_traefik,
     wait_operation,
 )
@@ -26,23 +22,17 @@ from deploy_testkit import make_repo, wait_for, web_app_files
 SECRET = "sesame-9f8e7d6c"
 
 
-@pytest.fixture(scope="module", autouse=True)
-def node(platform):
-    ensure_supervisor(platform)
-    yield
-    kill_apps(platform)
+pytestmark = pytest.mark.usefixtures("deploy_node")
 
 
 @pytest.fixture(scope="module")
-def alice(platform, register_verified):
-    with httpx.Client(base_url=platform.public_url, timeout=20) as edge:
-        return sign_in(edge, register_verified())
+def alice(signed_in):
+    return signed_in()
 
 
 @pytest.fixture(scope="module")
-def bob(platform, register_verified):
-    with httpx.Client(base_url=platform.public_url, timeout=20) as edge:
-        return sign_in(edge, register_verified())
+def bob(signed_in):
+    return signed_in()
 
 
 @pytest.fixture(scope="module")

@@ -6,23 +6,17 @@ import uuid
 
 import httpx
 import pytest
-from deploy_e2e import API, create_app, deployed, ensure_supervisor, kill_apps, sign_in
+from deploy_e2e import API, create_app, deployed, sign_in
 from deploy_testkit import make_repo, wait_for, web_app_files
 
 from berth_testing.oauth import bearer
 
-
-@pytest.fixture(scope="module", autouse=True)
-def node(platform):
-    ensure_supervisor(platform)
-    yield
-    kill_apps(platform)
+pytestmark = pytest.mark.usefixtures("deploy_node")
 
 
 @pytest.fixture(scope="module")
-def grace(platform, register_verified):
-    with httpx.Client(base_url=platform.public_url, timeout=20) as edge:
-        return sign_in(edge, register_verified())
+def grace(signed_in):
+    return signed_in()
 
 
 def test_live_log_streams_per_person_are_limited(edge, platform, grace, tmp_path):

@@ -8,16 +8,13 @@ import os
 import uuid
 from datetime import UTC, datetime
 
-import httpx
 import pytest
 from deploy_e2e import (
     API,
     EventTap,
     create_app,
     deployed,
-    ensure_supervisor,
     get_app,
-    kill_apps,
     operation,
     processes_with,
     publish_event,
@@ -30,18 +27,12 @@ from deploy_e2e import (
 )
 from deploy_testkit import make_repo, wait_for, web_app_files
 
-
-@pytest.fixture(scope="module", autouse=True)
-def node(platform):
-    ensure_supervisor(platform)
-    yield
-    kill_apps(platform)
+pytestmark = pytest.mark.usefixtures("deploy_node")
 
 
 @pytest.fixture(scope="module")
-def dave(platform, register_verified):
-    with httpx.Client(base_url=platform.public_url, timeout=20) as edge:
-        return sign_in(edge, register_verified())
+def dave(signed_in):
+    return signed_in()
 
 
 @pytest.fixture(scope="module")

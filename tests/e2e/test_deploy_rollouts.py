@@ -11,32 +11,23 @@ from deploy_e2e import (
     API,
     create_app,
     deployed,
-    ensure_supervisor,
     get_app,
-    kill_apps,
     logs,
     operation,
     processes_with,
     request,
-    sign_in,
     sql,
     via_traefik,
     wait_operation,
 )
 from deploy_testkit import CRASHING_APP, commit, make_repo, wait_for, web_app_files
 
-
-@pytest.fixture(scope="module", autouse=True)
-def node(platform):
-    ensure_supervisor(platform)
-    yield
-    kill_apps(platform)
+pytestmark = pytest.mark.usefixtures("deploy_node")
 
 
 @pytest.fixture(scope="module")
-def carol(platform, register_verified):
-    with httpx.Client(base_url=platform.public_url, timeout=20) as edge:
-        return sign_in(edge, register_verified())
+def carol(signed_in):
+    return signed_in()
 
 
 class Hammer(threading.Thread):

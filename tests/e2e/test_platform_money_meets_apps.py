@@ -11,9 +11,7 @@ from billing_e2e import balance, top_up_via_checkout, wait_for_balance
 from billing_e2e import sql as billing_sql
 from deploy_e2e import (
     deployed,
-    ensure_supervisor,
     get_app,
-    kill_apps,
     sign_in,
     via_traefik,
 )
@@ -23,12 +21,10 @@ from berth_testing.processes import ManagedProcess
 
 
 @pytest.fixture(scope="module", autouse=True)
-def node(platform):
+def node(request, platform):
     if "deploy" not in platform.processes or "billing" not in platform.processes:
         pytest.skip("needs billing and deploy in the platform (BERTH_E2E_SERVICES)")
-    ensure_supervisor(platform)
-    yield
-    kill_apps(platform)
+    request.getfixturevalue("deploy_node")
 
 
 @pytest.fixture

@@ -4,7 +4,6 @@ reach another service's queue. Real RabbitMQ, the platform's own publisher and C
 
 import asyncio
 import base64
-import importlib
 import json
 import os
 import re
@@ -18,6 +17,7 @@ from pathlib import Path
 import aio_pika
 import pytest
 from aiormq.exceptions import ChannelAccessRefused
+from celery.app.utils import find_app
 from kombu import Connection
 from kombu.transport.native_delayed_delivery import (
     calculate_routing_key,
@@ -312,7 +312,7 @@ def test_the_definitions_follow_what_each_services_celery_app_declares(berth_env
     updated too: this compares the two."""
     policy = json.loads((Path(__file__).parents[2] / BROKER_DEFINITIONS).read_text())
     for service in SERVICES:
-        app = importlib.import_module(f"berth_{service}.worker").app
+        app = find_app(f"berth_{service}.worker")  # as `celery -A berth_<svc>.worker` does
         user = service_user(service)
         [queue] = app.conf.task_queues
         consumed = [b.routing_key for b in queue.bindings if b.exchange.name == EVENTS_EXCHANGE]

@@ -71,7 +71,7 @@ async def _request_session(request: Request) -> AsyncIterator[AsyncSession]:
     async with db.sessionmaker() as session:
         try:
             yield session
-            await session.commit()
+            await session.commit()  # edge: the request dependency
         except BaseException:
             await session.rollback()
             raise

@@ -58,9 +58,9 @@ def run_migrations(metadata: MetaData, schema: str) -> None:
             )
             if found.first() is None:
                 await conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-            await conn.commit()
+            await conn.commit()  # edge: the migration CLI, the schema before its history
             await conn.run_sync(do_run)
-            await conn.commit()
+            await conn.commit()  # edge: the migration CLI
         await engine.dispose()
 
     asyncio.run(main())

@@ -175,13 +175,14 @@ class OutboxRelay:
 
     async def publish_now(self, ids: list[str]) -> None:
         try:
+            # edge: the relay, after the request's own transaction committed
             async with self.sessionmaker() as session, session.begin():
                 await self._publish_rows(session, ids, len(ids))
         except Exception as exc:  # the relay loop will retry; the rows are committed
             logger.warning("outbox immediate publish deferred: {}", type(exc).__name__)
 
     async def drain_once(self, limit: int = 200) -> int:
-        async with self.sessionmaker() as session, session.begin():
+        async with self.sessionmaker() as session, session.begin():  # edge: the relay loop
             return await self._publish_rows(session, None, limit)
 
     async def run(self, interval: float = 1.0) -> None:

@@ -74,7 +74,7 @@ class WorkerRuntime:
         async with self.db.sessionmaker() as session:
             try:
                 result = await fn(session, **kwargs)
-                await session.commit()
+                await session.commit()  # edge: the task wrapper
             except BaseException:
                 await session.rollback()
                 raise
@@ -175,11 +175,18 @@ def service_task(
     *,
     autoretry_for: tuple[type[BaseException], ...] = TRANSIENT_ERRORS,
     max_retries: int = 8,
+    retry_backoff_max: int = 300,
     soft_time_limit: int = 60,
     time_limit: int = 90,
+    in_transaction: bool = True,
     **options: Any,
 ) -> Callable[[Callable[..., Awaitable[Any]]], Task]:
-    """Register `async def fn(session, **kwargs)` as a Celery task named `name`."""
+    """Register `async def fn(session, **kwargs)` as a Celery task named `name`.
+
+    With `in_transaction=False` the task is `async def fn(**kwargs)` and opens its own short
+    transactions (`runtime.in_transaction`), for work that must show progress while it runs
+    (a lease and its heartbeat); acks, retries and limits are the same.
+    """
 
     def decorator(fn: Callable[..., Awaitable[Any]]) -> Task:
         @app.task(
@@ -189,7 +196,7 @@ def service_task(
             reject_on_worker_lost=True,
             autoretry_for=autoretry_for,
             retry_backoff=2,
-            retry_backoff_max=300,
+            retry_backoff_max=retry_backoff_max,
             retry_jitter=True,
             max_retries=max_retries,
             soft_time_limit=soft_time_limit,
@@ -199,7 +206,10 @@ def service_task(
         )
         @functools.wraps(fn)
         def run(self: Task, **kwargs: Any) -> None:
-            runtime.run(fn, **kwargs)
+            if in_transaction:
+                runtime.run(fn, **kwargs)
+            else:
+                runtime.loop.run_until_complete(fn(**kwargs))
 
         return run
 

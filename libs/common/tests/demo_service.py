@@ -60,6 +60,15 @@ async def flaky(session: AsyncSession, key: str) -> None:
     await _bump(session, key)
 
 
+@service_task(app, runtime, "demo.effects.stepwise", in_transaction=False, retry_backoff_max=5)
+async def stepwise(key: str) -> None:
+    # its own transactions: the first step stays committed when the second fails and retries
+    attempts = await runtime.in_transaction(_bump, key=f"{key}:attempt")
+    if attempts < 2:
+        raise TransientError("first try fails")
+    await runtime.in_transaction(_bump, key=key)
+
+
 @on_event(runtime, "other.thing.happened")
 async def thing_happened(session: AsyncSession, payload: dict, event: dict) -> None:
     await _bump(session, payload["key"])

@@ -155,6 +155,25 @@ async def test_transient_failure_is_retried_with_backoff(demo):
     assert await runs(db, schema, f"{key}:attempt") == 2
 
 
+async def test_a_task_with_its_own_transactions_keeps_each_and_retries_on_transient(demo):
+    db, relay, _, schema = demo
+    key = uuid.uuid4().hex
+    await commit_task(db, relay, schema, "demo.effects.stepwise", key)
+    assert await runs(db, schema, key, want=1, timeout=45) == 1
+    assert await runs(db, schema, f"{key}:attempt") == 2
+
+
+def test_a_task_with_its_own_transactions_keeps_the_reliability_options(demo):
+    import demo_service
+
+    from berth_common.worker import TRANSIENT_ERRORS
+
+    task = demo_service.stepwise
+    assert (task.acks_late, task.reject_on_worker_lost, task.ignore_result) == (True, True, True)
+    assert task.autoretry_for == TRANSIENT_ERRORS
+    assert (task.retry_backoff, task.retry_backoff_max, task.retry_jitter) == (2, 5, True)
+
+
 async def test_event_is_handled_once_even_if_delivered_twice(demo):
     db, relay, _, schema = demo
     key = uuid.uuid4().hex

@@ -30,6 +30,7 @@ async def _in_transaction(
 ) -> T:
     db = Database(settings.database_url, SCHEMA, metadata=Base.metadata, pool_size=1)
     try:
+        # edge: the admin CLI, one transaction per command
         async with db.sessionmaker() as session, session.begin():
             return await work(session)
     finally:

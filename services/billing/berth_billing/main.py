@@ -24,7 +24,7 @@ def create_app(settings: BillingSettings | None = None) -> FastAPI:
 
     async def seed(app: FastAPI) -> None:
         # idempotent: the template plans get a first price in this installation's currency
-        # (an edge like the request dependency: this startup hook commits its own transaction)
+        # edge: the startup hook commits its own transaction, like the request dependency
         async with app.state.db.sessionmaker() as session, session.begin():
             await plans.ensure_seed(session, settings)
 

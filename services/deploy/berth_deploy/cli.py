@@ -13,18 +13,19 @@ import asyncio
 import uuid
 
 from loguru import logger
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from berth_common.logging import configure_logging
 from berth_common.worker import WorkerRuntime
 from berth_deploy import events
 from berth_deploy.config import get_settings
-from berth_deploy.models import SCHEMA, App, Base, Instance
-from berth_deploy.node import build_runtime
-from berth_deploy.operations import records
-from berth_deploy.operations.lifecycle import LIVE_INSTANCE
-from berth_deploy.operations.records import InstanceRef
+from berth_deploy.enums import AppStatus, InstanceStatus
+from berth_deploy.instances import service as instances
+from berth_deploy.instances.dao import InstanceDAO
+from berth_deploy.instances.service import InstanceRef
+from berth_deploy.models import SCHEMA, Base
+from berth_deploy.node import build_node_context
+from berth_deploy.operations import service as operations
 
 DRAINED = "node drained"
 
@@ -32,38 +33,41 @@ DRAINED = "node drained"
 async def node_instances(
     session: AsyncSession, *, node: str
 ) -> list[tuple[InstanceRef, uuid.UUID, str]]:
-    stmt = (
-        select(Instance, App.slug)
-        .join(App, App.id == Instance.app_id)
-        .where(Instance.node == node, Instance.status.in_(LIVE_INSTANCE))
-    )
-    return [(InstanceRef.of(i), i.app_id, slug) for i, slug in (await session.execute(stmt)).all()]
+    found = await InstanceDAO(session).live_on_node_with_slugs(node)
+    return [(InstanceRef.of(i), i.app_id, slug) for i, slug in found]
 
 
 async def drain(grace: float) -> int:
     settings = get_settings()
     worker = WorkerRuntime(settings, SCHEMA, Base.metadata)
-    rt = build_runtime(settings, worker.in_transaction)
-    found = await rt.tx(node_instances, node=settings.node_name)
+    ctx = build_node_context(settings, worker.in_transaction)
+    found = await ctx.tx(node_instances, node=settings.node_name)
     apps = set()
     for instance, app_id, slug in found:
-        if rt.routes.published().get(slug) == str(instance.id):
-            rt.routes.remove(slug)
+        if ctx.routes.published().get(slug) == str(instance.id):
+            ctx.routes.remove(slug)
         if instance.handle is not None:
-            await rt.driver.stop(instance.handle, grace)
-        rt.driver.forget(instance.name)
-        await rt.tx(
-            records.instance_ended,
+            await ctx.driver.stop(instance.handle, grace)
+        ctx.driver.forget(instance.name)
+        await ctx.tx(
+            instances.instance_ended,
             app_id=app_id,
             instance_id=instance.id,
-            status="stopped",
+            status=InstanceStatus.STOPPED,
             reason=DRAINED,
             event_key=events.STOPPED,
         )
         apps.add(app_id)
     for app_id in apps:
-        await rt.tx(records.move_app, app_id=app_id, status="stopping", when=("running", "failed"))
-        await rt.tx(records.move_app, app_id=app_id, status="stopped", when=("stopping",))
+        await ctx.tx(
+            operations.move_app,
+            app_id=app_id,
+            status=AppStatus.STOPPING,
+            when=(AppStatus.RUNNING, AppStatus.FAILED),
+        )
+        await ctx.tx(
+            operations.move_app, app_id=app_id, status=AppStatus.STOPPED, when=(AppStatus.STOPPING,)
+        )
     logger.info("drained {} instance(s) of {} app(s)", len(found), len(apps))
     if worker._relay is not None:
         await worker._relay.publisher.close()

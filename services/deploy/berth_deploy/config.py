@@ -50,14 +50,14 @@ class DeploySettings(ServiceSettings):
     env_max_vars: int = Field(100, ge=1, le=1000)
     env_max_bytes: int = Field(64 * 1024, ge=1024, le=1024 * 1024)
 
-    # runtime of this node
+    # this node: its name, ports, uids and sandbox
     node_name: str = Field(default_factory=socket.gethostname)
     port_min: int = Field(21000, ge=1024, le=65535)
     port_max: int = Field(21999, ge=1024, le=65535)
     uid_base: int = Field(200_000, ge=1000)
     bwrap_path: str = "bwrap"
     # each sandbox gets its own network namespace served by pasta (Debian `passt`); see
-    # runtime/network.py. Without them nothing starts, unless an operator sets
+    # sandbox/network.py. Without them nothing starts, unless an operator sets
     # DEPLOY_INSECURE_SHARED_NETWORK=true: then apps and builds share this host's network
     # (logged loudly at start, a red banner in the admin panel)
     pasta_path: str = "pasta"

@@ -1,4 +1,5 @@
-"""The deploy runtime of this node, built once per process (after fork in workers)."""
+"""This node's context for operations (process driver, routes, logs, env cipher), built
+once per process (after fork in workers)."""
 
 import logging
 
@@ -7,13 +8,13 @@ from loguru import logger
 from berth_deploy.config import DeploySettings
 from berth_deploy.env.service import EnvCipher
 from berth_deploy.logs.store import LogStore
-from berth_deploy.operations.executor import Runtime, Tx
-from berth_deploy.runtime import firewall
-from berth_deploy.runtime.local import LocalDriver
-from berth_deploy.runtime.routes import RouteTable
+from berth_deploy.operations.executor import NodeContext, Tx
+from berth_deploy.sandbox import firewall
+from berth_deploy.sandbox.local import LocalDriver
+from berth_deploy.sandbox.routes import RouteTable
 
 
-def build_runtime(settings: DeploySettings, tx: Tx) -> Runtime:
+def build_node_context(settings: DeploySettings, tx: Tx) -> NodeContext:
     # health checks and route probes poll a lot: keep httpx's per-request lines out of the log
     logging.getLogger("httpx").setLevel(logging.WARNING)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
@@ -23,7 +24,7 @@ def build_runtime(settings: DeploySettings, tx: Tx) -> Runtime:
             firewall.install(
                 *settings.uid_range, settings.blocked_networks, settings.data_dir / "run"
             )
-    return Runtime(
+    return NodeContext(
         settings=settings,
         tx=tx,
         driver=LocalDriver(settings),

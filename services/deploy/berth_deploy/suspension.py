@@ -10,12 +10,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from berth_common.errors import BerthError
 from berth_deploy.apps.dao import AppDAO
+from berth_deploy.enums import AppStatus
 from berth_deploy.models import OwnerStanding
 from berth_deploy.operations.dao import OperationDAO
 from berth_deploy.operations.service import request_operation
 
 # apps that run, or are about to: a stopped or failed app has nothing to suspend
-SUSPENDABLE = ("queued", "building", "starting", "running")
+SUSPENDABLE = (AppStatus.QUEUED, AppStatus.BUILDING, AppStatus.STARTING, AppStatus.RUNNING)
 
 
 def _when(value: Any) -> datetime:
@@ -71,8 +72,8 @@ async def account_unsuspended(session: AsyncSession, payload: dict[str, Any]) ->
         logger.info("stale billing.account.unsuspended for {} ignored", owner_id)
         return
     ops = OperationDAO(session)
-    for app in await AppDAO(session).of_owner(owner_id, ("suspended", *SUSPENDABLE)):
+    for app in await AppDAO(session).of_owner(owner_id, (AppStatus.SUSPENDED, *SUSPENDABLE)):
         pending = [o for o in await ops.active(app.id) if o.kind == "suspend"]
         billing_pending = any(o.origin == "billing" for o in pending)
-        if (app.status == "suspended" and app.suspended_by == "billing") or billing_pending:
+        if (app.status == AppStatus.SUSPENDED and app.suspended_by == "billing") or billing_pending:
             await _request(session, app.id, "resume", None)

@@ -5,74 +5,54 @@ a redelivered message finds the operation running (or done) and leaves it alone;
 that died mid-step is dealt with by the supervisor's lease reaper.
 """
 
+import os
 import uuid
-from typing import Any
 
 from loguru import logger
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from berth_common.worker import TRANSIENT_ERRORS, on_event
+from berth_common.worker import on_event, service_task
 from berth_deploy import suspension
-from berth_deploy.node import build_runtime
-from berth_deploy.operations import leases
-from berth_deploy.operations.executor import Runtime, run_claim, worker_identity
+from berth_deploy.names import ACCOUNT_SUSPENDED, ACCOUNT_UNSUSPENDED, RUN_OPERATION_TASK
+from berth_deploy.node import build_node_context
+from berth_deploy.operations.executor import NodeContext, run_next, worker_identity
 from berth_deploy.operations.flows import FLOWS
-from berth_deploy.worker import app, runtime, settings
+from berth_deploy.worker import celery_app, settings, worker_runtime
 
-_node: dict[int, Runtime] = {}
+_node: dict[int, NodeContext] = {}
 
 
-def node_runtime() -> Runtime:
-    """This worker process's runtime (made after fork, with its own event loop and engine)."""
-    import os
-
+def node_context() -> NodeContext:
+    """This worker process's node context (made after fork, with its own event loop and engine)."""
     pid = os.getpid()
     if pid not in _node:
         _node.clear()
-        _node[pid] = build_runtime(settings, runtime.in_transaction)
+        _node[pid] = build_node_context(settings, worker_runtime.in_transaction)
     return _node[pid]
 
 
-async def run_next(app_id: uuid.UUID) -> None:
-    rt = node_runtime()
-    owner = worker_identity(settings)
-    claim = await rt.tx(
-        leases.acquire,
-        app_id=app_id,
-        owner=owner,
-        node=settings.node_name,
-        lease_seconds=settings.lease_seconds,
-    )
-    if claim is None:
-        logger.info("app {}: nothing to run, or an operation holds it", app_id)
-        return
-    await run_claim(rt, claim, owner, FLOWS)
-
-
-@app.task(
-    name="deploy.operations.run",
-    bind=True,
-    acks_late=True,
-    reject_on_worker_lost=True,
-    autoretry_for=TRANSIENT_ERRORS,
-    retry_backoff=2,
-    retry_backoff_max=60,
-    retry_jitter=True,
+@service_task(
+    celery_app,
+    worker_runtime,
+    RUN_OPERATION_TASK,
+    in_transaction=False,  # the lease and its heartbeat commit as the operation goes
     max_retries=10,
+    retry_backoff_max=60,
     # well under RabbitMQ's 30-minute consumer_timeout (build + git + start budgets)
     soft_time_limit=settings.step_time_limit,
     time_limit=settings.step_time_limit + 60,
-    ignore_result=True,
 )
-def run_operation(self: Any, app_id: str) -> None:
-    runtime.loop.run_until_complete(run_next(uuid.UUID(app_id)))
+async def run_operation(app_id: str) -> None:
+    owner = worker_identity(settings)
+    if not await run_next(node_context(), uuid.UUID(app_id), owner, FLOWS):
+        logger.info("app {}: nothing to run, or an operation holds it", app_id)
 
 
-@on_event(runtime, "billing.account.suspended")
+@on_event(worker_runtime, ACCOUNT_SUSPENDED)
 async def on_account_suspended(session: AsyncSession, payload: dict, event: dict) -> None:
     await suspension.account_suspended(session, payload)
 
 
-@on_event(runtime, "billing.account.unsuspended")
+@on_event(worker_runtime, ACCOUNT_UNSUSPENDED)
 async def on_account_unsuspended(session: AsyncSession, payload: dict, event: dict) -> None:
     await suspension.account_unsuspended(session, payload)

@@ -1,6 +1,7 @@
 """The deploy service's Celery app: queue "deploy", the billing events it consumes.
 
-Run: `celery -A berth_deploy.worker worker -Q deploy`. Deploy has no beat: periodic work
+Run: `celery -A berth_deploy.worker worker -Q deploy` (Celery finds `celery_app`, the
+module's only Celery instance). Deploy has no beat: periodic work
 (process supervision, lease reaping, route reconciliation) is the node supervisor's
 (`python -m berth_deploy.supervisor`), which must keep ticking while builds fill every
 worker slot.
@@ -14,15 +15,16 @@ from berth_common.worker import (
 )
 from berth_deploy.config import get_settings
 from berth_deploy.models import SCHEMA, Base
+from berth_deploy.names import ACCOUNT_SUSPENDED, ACCOUNT_UNSUSPENDED, QUEUE
 
 settings = get_settings()
 
-app = create_celery(
+celery_app = create_celery(
     settings,
-    queue="deploy",
+    queue=QUEUE,
     include=["berth_deploy.tasks"],
-    consumes_events=["billing.account.suspended", "billing.account.unsuspended"],
+    consumes_events=[ACCOUNT_SUSPENDED, ACCOUNT_UNSUSPENDED],
 )
-runtime = WorkerRuntime(settings, SCHEMA, Base.metadata)
-reset_runtime_after_fork(runtime)
-event_task = register_event_task(app, runtime)
+worker_runtime = WorkerRuntime(settings, SCHEMA, Base.metadata)
+reset_runtime_after_fork(worker_runtime)
+event_task = register_event_task(celery_app, worker_runtime)

@@ -1,5 +1,5 @@
 """Fixtures of the deploy service's in-process tests: the API app over ASGI, a real Traefik
-watching a directory of this run, and the node runtime (the worker's and supervisor's code,
+watching a directory of this run, and the node context (the worker's and supervisor's code,
 driven directly: operations run when a test says so)."""
 
 import asyncio
@@ -18,13 +18,12 @@ from fastapi import FastAPI
 
 from berth_common.worker import WorkerRuntime
 from berth_deploy.config import DeploySettings
+from berth_deploy.instances.service import InstanceRef
 from berth_deploy.models import SCHEMA, Base
-from berth_deploy.node import build_runtime
-from berth_deploy.operations import leases
-from berth_deploy.operations.executor import Runtime, run_claim
+from berth_deploy.node import build_node_context
+from berth_deploy.operations.executor import NodeContext, run_next
 from berth_deploy.operations.flows import FLOWS
-from berth_deploy.operations.records import InstanceRef
-from berth_deploy.supervisor import Supervisor
+from berth_deploy.supervisor.agent import Supervisor
 from berth_testing.oauth import bearer, mint_access_token
 from berth_testing.plugin import app_client, trust_keys
 from berth_testing.processes import ManagedProcess, free_port, http_ok
@@ -147,23 +146,13 @@ class Node:
     def __init__(self, settings: DeploySettings):
         self.settings = settings
         self.worker = WorkerRuntime(settings, SCHEMA, Base.metadata)
-        self.rt: Runtime = build_runtime(settings, self.worker.in_transaction)
-        self.supervisor = Supervisor(settings, self.worker, self.rt)
+        self.ctx: NodeContext = build_node_context(settings, self.worker.in_transaction)
+        self.supervisor = Supervisor(settings, self.worker, self.ctx)
         self.owner = f"{settings.node_name}:tests:{uuid.uuid4().hex[:6]}"
 
     async def run_next(self, app_id: uuid.UUID) -> bool:
         """Run the app's next queued operation to its end; False when there was none."""
-        claim = await self.rt.tx(
-            leases.acquire,
-            app_id=app_id,
-            owner=self.owner,
-            node=self.settings.node_name,
-            lease_seconds=self.settings.lease_seconds,
-        )
-        if claim is None:
-            return False
-        await run_claim(self.rt, claim, self.owner, FLOWS)
-        return True
+        return await run_next(self.ctx, app_id, self.owner, FLOWS)
 
     async def run_all(self, app_id: uuid.UUID) -> None:
         while await self.run_next(app_id):
@@ -180,8 +169,8 @@ class Node:
             ).scalars()
             refs = [InstanceRef.of(i) for i in rows]
         for ref in refs:
-            if ref.handle is not None and self.rt.driver.alive(ref.handle):
-                await self.rt.driver.stop(ref.handle, 1.0)
+            if ref.handle is not None and self.ctx.driver.alive(ref.handle):
+                await self.ctx.driver.stop(ref.handle, 1.0)
 
 
 @pytest.fixture(scope="session")
@@ -246,7 +235,7 @@ async def outbox_events(node: "Node", app_id: str) -> list[tuple[str, dict]]:
                 found.append((key, payload))
         return found
 
-    return await node.rt.tx(read)
+    return await node.ctx.tx(read)
 
 
 async def until(check, attempts: int = 200, pause: float = 0.1):

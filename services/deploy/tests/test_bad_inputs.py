@@ -94,3 +94,29 @@ async def test_admin_template_input_is_checked(deploy_http, person):
         f"{API}/admin/templates", json={**base, "key": "python-web"}, headers=admin.headers
     )
     assert r.status_code == 409
+
+
+async def test_a_retired_template_is_listed_for_staff_only(deploy_http, person):
+    admin, ada = person(["admin"]), person()
+    key = f"retired-{uuid.uuid4().hex[:6]}"
+    body = {
+        "key": key,
+        "name": "Old",
+        "process_type": "web",
+        "run_command": "python app.py",
+        "health": {"type": "http", "path": "/"},
+        "rollout": "zero_downtime",
+        "default_memory_mb": 128,
+        "default_cpu_millis": 250,
+        "default_pids_max": 32,
+        "plan_key": "web-small",
+        "is_active": False,
+    }
+    r = await deploy_http.post(f"{API}/admin/templates", json=body, headers=admin.headers)
+    assert r.status_code == 201, r.text
+    staff = await deploy_http.get(f"{API}/admin/templates", headers=admin.headers)
+    assert key in [t["key"] for t in staff.json()]
+    public = await deploy_http.get(f"{API}/templates", headers=ada.headers)
+    assert key not in [t["key"] for t in public.json()] and public.json()
+    one = await deploy_http.get(f"{API}/templates/{key}", headers=ada.headers)
+    assert one.status_code == 404

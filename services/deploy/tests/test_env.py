@@ -216,3 +216,21 @@ async def test_an_app_created_with_too_large_an_env_is_not_created(deploy_http, 
         f"{API}/apps", json={"slug": slug, "template": "n8n", "env": env[:3]}, headers=ada.headers
     )
     assert r.status_code == 201, r.text
+
+
+async def test_one_variable_shape_for_app_create_and_bulk_set(deploy_http, env_app):
+    """The same EnvVarCreate serves both: an unknown field is refused in either."""
+    ada, app = env_app
+    item = {"name": "FINE", "value": "1", "secret": False, "ttl": 5}
+    bulk = await deploy_http.patch(
+        f"{API}/apps/{app['id']}/env", json={"vars": [item]}, headers=ada.headers
+    )
+    assert bulk.status_code == 422, bulk.text
+    assert bulk.json()["error"]["details"][0]["loc"] == ["body", "vars", 0, "ttl"]
+    created = await deploy_http.post(
+        f"{API}/apps",
+        json={"slug": f"t-{uuid.uuid4().hex[:10]}", "template": "n8n", "env": [item]},
+        headers=ada.headers,
+    )
+    assert created.status_code == 422, created.text
+    assert created.json()["error"]["details"][0]["loc"] == ["body", "env", 0, "ttl"]

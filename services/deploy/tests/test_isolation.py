@@ -18,13 +18,13 @@ from deploy_testkit import make_repo, web_app_files
 from fixtures_deploy import build_log, deployed
 from loguru import logger
 
-from berth_deploy.node import build_runtime
-from berth_deploy.runtime.cgroups import Limits
-from berth_deploy.runtime.driver import ProcessSpec
-from berth_deploy.runtime.layout import AppPaths
-from berth_deploy.runtime.local import LocalDriver
-from berth_deploy.runtime.network import NetworkIsolationUnavailable, prohibited
-from berth_deploy.runtime.sandbox import SandboxUnavailable
+from berth_deploy.node import build_node_context
+from berth_deploy.sandbox.bubblewrap import SandboxUnavailable
+from berth_deploy.sandbox.cgroups import Limits
+from berth_deploy.sandbox.driver import ProcessSpec
+from berth_deploy.sandbox.layout import AppPaths
+from berth_deploy.sandbox.local import LocalDriver
+from berth_deploy.sandbox.network import NetworkIsolationUnavailable, prohibited
 
 UID = 251_000 + os.getpid() % 1000
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="the sandbox runs as root")
@@ -89,14 +89,14 @@ async def test_a_deploy_without_isolation_fails_with_the_reason_in_its_log(
     deploy_node, deploy_http, person, tmp_path
 ):
     repo = make_repo(tmp_path / "repo", web_app_files("v1"))
-    rt = deploy_node.rt
-    broken = LocalDriver(rt.settings.model_copy(update={"pasta_path": "berth-no-such-pasta"}))
-    real, rt.driver = rt.driver, broken
+    ctx = deploy_node.ctx
+    broken = LocalDriver(ctx.settings.model_copy(update={"pasta_path": "berth-no-such-pasta"}))
+    real, ctx.driver = ctx.driver, broken
     try:
         ada = person()
         app = await deployed(deploy_http, deploy_node, ada, repo)
     finally:
-        rt.driver = real
+        ctx.driver = real
     assert app["status"] == "failed"
     log = "\n".join(await build_log(deploy_http, ada, app))
     assert "network isolation needs pasta" in log
@@ -111,12 +111,12 @@ async def test_the_insecure_setting_is_the_only_way_around_and_it_is_loud(
     said: list[str] = []
     sink = logger.add(lambda m: said.append(m.record["message"]), level="CRITICAL")
     try:
-        runtime = build_runtime(insecure, tx=None)
+        node = build_node_context(insecure, tx=None)
     finally:
         logger.remove(sink)
     assert any("DEPLOY_INSECURE_SHARED_NETWORK" in m for m in said)
     app, release = paths
-    build = await runtime.driver.run(
+    build = await node.driver.run(
         spec(app, release, "readlink /proc/self/ns/net", tmp_path / "build.log")
     )
     assert await build.wait() == 0
@@ -135,7 +135,7 @@ def command_lines_with(text: str) -> list[int]:
 
 
 async def test_the_apps_env_reaches_only_the_command_inside(deploy_node, paths, tmp_path):
-    driver = deploy_node.rt.driver
+    driver = deploy_node.ctx.driver
     app, release = paths
     secret = f"s3cret-{uuid.uuid4().hex}"
     log = tmp_path / "run.log"

@@ -79,7 +79,7 @@ async def test_leases_heartbeats_and_the_reaper(deploy_http, deploy_node, person
     ada = person()
     app = await new_app(deploy_http, ada, repo)
     op = await ask(deploy_http, ada, app["id"], "deploy")
-    app_id, op_id, tx = uuid.UUID(app["id"]), uuid.UUID(op["id"]), deploy_node.rt.tx
+    app_id, op_id, tx = uuid.UUID(app["id"]), uuid.UUID(op["id"]), deploy_node.ctx.tx
 
     claim = await tx(leases.acquire, app_id=app_id, owner="w1", node="n", lease_seconds=30)
     assert claim.op_id == op_id and claim.attempt == 1
@@ -126,7 +126,7 @@ async def test_builds_per_node_are_limited(deploy_http, deploy_node, person, rep
     for _ in range(2):
         app = await new_app(deploy_http, ada, repo)
         await ask(deploy_http, ada, app["id"], "deploy")
-        claim = await deploy_node.rt.tx(
+        claim = await deploy_node.ctx.tx(
             leases.acquire,
             app_id=uuid.UUID(app["id"]),
             owner="w",
@@ -134,7 +134,7 @@ async def test_builds_per_node_are_limited(deploy_http, deploy_node, person, rep
             lease_seconds=30,
         )
         ops.append(claim.op_id)
-    tx = deploy_node.rt.tx
+    tx = deploy_node.ctx.tx
     take = leases.take_build_slot
     assert await tx(take, op_id=ops[0], owner="w", node="slot-node", limit=1) is True
     assert await tx(take, op_id=ops[1], owner="w", node="slot-node", limit=1) is False
@@ -151,11 +151,11 @@ async def _run_with_heartbeat(deploy_node, app_id: uuid.UUID, heartbeat_seconds:
     """The app's next operation, run by a worker whose heartbeat comes every
     `heartbeat_seconds` (a slow one lets a deploy reach its last steps before it hears)."""
     settings = deploy_node.settings.model_copy(update={"heartbeat_seconds": heartbeat_seconds})
-    rt = dataclasses.replace(deploy_node.rt, settings=settings)
-    claim = await rt.tx(
+    ctx = dataclasses.replace(deploy_node.ctx, settings=settings)
+    claim = await ctx.tx(
         leases.acquire, app_id=app_id, owner="slow", node=settings.node_name, lease_seconds=60
     )
-    await run_claim(rt, claim, "slow", FLOWS)
+    await run_claim(ctx, claim, "slow", FLOWS)
 
 
 async def _wait_step(http, who, app_id: str, op_id: str, steps: tuple[str, ...]) -> None:
@@ -222,12 +222,12 @@ async def test_a_stop_in_progress_when_the_app_is_deleted_ends_well_and_the_dele
     await ask(deploy_http, ada, app["id"], "deploy")
     await deploy_node.run_all(app_id)
     stop = await ask(deploy_http, ada, app["id"], "stop")
-    claim = await deploy_node.rt.tx(
+    claim = await deploy_node.ctx.tx(
         leases.acquire, app_id=app_id, owner="w", node="n", lease_seconds=30
     )
     r = await deploy_http.delete(f"{API}/apps/{app['id']}", headers=ada.headers)
     assert r.status_code == 202, r.text
-    await run_claim(deploy_node.rt, claim, "w", FLOWS)
+    await run_claim(deploy_node.ctx, claim, "w", FLOWS)
     assert (await op_state(deploy_http, ada, app["id"], stop["id"]))["status"] == "succeeded"
     await deploy_node.run_all(app_id)
     assert (
@@ -241,7 +241,7 @@ async def test_a_cancel_by_request_becomes_forced_when_the_app_is_then_deleted(
     ada = person()
     app = await new_app(deploy_http, ada, repo)
     op = await ask(deploy_http, ada, app["id"], "deploy")
-    app_id, op_id, tx = uuid.UUID(app["id"]), uuid.UUID(op["id"]), deploy_node.rt.tx
+    app_id, op_id, tx = uuid.UUID(app["id"]), uuid.UUID(op["id"]), deploy_node.ctx.tx
     await tx(leases.acquire, app_id=app_id, owner="w1", node="n", lease_seconds=30)
 
     async def beat():

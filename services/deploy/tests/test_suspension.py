@@ -32,7 +32,7 @@ async def test_suspend_and_unsuspend_an_owner(deploy_http, deploy_node, person, 
     await deploy_node.run_all(uuid.UUID(by_admin["id"]))
 
     payload = {"owner_id": str(ada.id), "reason": "balance below zero", "suspended_at": at(1)}
-    await deploy_node.rt.tx(suspension.account_suspended, payload=payload)
+    await deploy_node.ctx.tx(suspension.account_suspended, payload=payload)
     await deploy_node.run_all(uuid.UUID(running["id"]))
     detail = await app_state(deploy_http, ada, running["id"])
     assert (detail["status"], detail["suspended_by"]) == ("suspended", "billing")
@@ -44,12 +44,12 @@ async def test_suspend_and_unsuspend_an_owner(deploy_http, deploy_node, person, 
 
     # an older unsuspension, delivered late, changes nothing
     stale = {"owner_id": str(ada.id), "unsuspended_at": at(0)}
-    await deploy_node.rt.tx(suspension.account_unsuspended, payload=stale)
+    await deploy_node.ctx.tx(suspension.account_unsuspended, payload=stale)
     ops = await deploy_http.get(f"{API}/apps/{running['id']}/operations", headers=ada.headers)
     assert [o["kind"] for o in ops.json()["items"]] == ["suspend", "deploy"]
 
     fresh = {"owner_id": str(ada.id), "unsuspended_at": at(2)}
-    await deploy_node.rt.tx(suspension.account_unsuspended, payload=fresh)
+    await deploy_node.ctx.tx(suspension.account_unsuspended, payload=fresh)
     await deploy_node.run_all(uuid.UUID(running["id"]))
     assert (await app_state(deploy_http, ada, running["id"]))["status"] == "running"
     assert (await app_state(deploy_http, ada, by_admin["id"]))["status"] == "suspended"
@@ -57,4 +57,4 @@ async def test_suspend_and_unsuspend_an_owner(deploy_http, deploy_node, person, 
     async def standing(session):
         return await session.get(OwnerStanding, ada.id)
 
-    assert (await deploy_node.rt.tx(standing)).suspended is False
+    assert (await deploy_node.ctx.tx(standing)).suspended is False

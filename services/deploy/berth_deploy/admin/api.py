@@ -17,21 +17,21 @@ from berth_common.errors import (
     Unprocessable,
     error_responses,
 )
-from berth_common.pagination import Page, PageDep
+from berth_common.pagination import PageDep
 from berth_common.security import AdminUser, require_role
 from berth_deploy.admin import service
-from berth_deploy.admin.schemas import RuntimeOut, SuspendIn
+from berth_deploy.admin.schemas import Isolation, SuspensionCreate
 from berth_deploy.apps import service as apps
-from berth_deploy.apps.api import AppStatus, Search, TemplateKey
-from berth_deploy.apps.schemas import AppDetail, AppOut
+from berth_deploy.apps.api import Search, StatusFilter, TemplateKey
+from berth_deploy.apps.schemas import AppDetail, AppPage
 from berth_deploy.deps import CipherDep, LogStoreDep, SettingsDep, actor_id
 from berth_deploy.logs import api as logs_api
 from berth_deploy.logs.schemas import LogKind, LogPage
-from berth_deploy.operations import queries
-from berth_deploy.operations.schemas import OperationOut
+from berth_deploy.operations import service as operations
+from berth_deploy.operations.schemas import Operation, OperationPage
 from berth_deploy.operations.service import request_operation
-from berth_deploy.templates.dao import TemplateDAO
-from berth_deploy.templates.schemas import TemplateCreate, TemplateOut, TemplateUpdate
+from berth_deploy.templates import service as templates
+from berth_deploy.templates.schemas import Template, TemplateCreate, TemplateUpdate
 
 router = APIRouter(
     prefix="/api/deploy/v1/admin",
@@ -39,28 +39,29 @@ router = APIRouter(
     dependencies=[Depends(require_role("admin"))],
     responses=error_responses(Unauthorized, Forbidden),
 )
-ACCEPTED = {"status_code": status.HTTP_202_ACCEPTED, "response_model": OperationOut}
+ACCEPTED = {"status_code": status.HTTP_202_ACCEPTED, "response_model": Operation}
 
 
-@router.get("/runtime", response_model=RuntimeOut)
-async def get_runtime(settings: SettingsDep) -> RuntimeOut:
-    return service.runtime(settings)
+# the path keeps its name: the admin panel reads it
+@router.get("/runtime", response_model=Isolation)
+async def get_isolation(settings: SettingsDep) -> Isolation:
+    return service.isolation(settings)
 
 
-@router.get("/apps", response_model=Page[AppOut], responses=error_responses(Unprocessable))
+@router.get("/apps", response_model=AppPage, responses=error_responses(Unprocessable))
 async def list_apps(
     session: SessionDep,
     settings: SettingsDep,
     params: PageDep,
     owner_id: Annotated[uuid.UUID | None, Query()] = None,
-    status: AppStatus = None,
+    status: StatusFilter = None,
     template: TemplateKey = None,
     q: Search = None,
-) -> Page[AppOut]:
+) -> AppPage:
     found, total = await apps.list_apps(
         session, params, owner_id=owner_id, status=status, template=template, q=q
     )
-    return Page.build(await apps.app_outs(session, settings, found), total, params)
+    return AppPage.build(await apps.app_outs(session, settings, found), total, params)
 
 
 @router.get("/apps/{app_id}", response_model=AppDetail, responses=error_responses(NotFound))
@@ -68,58 +69,56 @@ async def get_app(app_id: uuid.UUID, session: SessionDep, settings: SettingsDep)
     return await apps.app_detail(session, settings, await apps.get_app(session, app_id, None))
 
 
-async def _act(session, admin, app_id, kind, reason=None) -> OperationOut:
+async def _act(session, admin, app_id, kind, reason=None) -> Operation:
     await apps.get_app(session, app_id, None)
     op = await request_operation(
         session, app_id, kind, requested_by=actor_id(admin), origin="admin", reason=reason
     )
-    return OperationOut.of(op)
+    return Operation.of(op)
 
 
 @router.post("/apps/{app_id}/stop", **ACCEPTED, responses=error_responses(NotFound, Conflict))
-async def stop_app(app_id: uuid.UUID, admin: AdminUser, session: SessionDep) -> OperationOut:
+async def stop_app(app_id: uuid.UUID, admin: AdminUser, session: SessionDep) -> Operation:
     return await _act(session, admin, app_id, "stop")
 
 
 @router.post("/apps/{app_id}/start", **ACCEPTED, responses=error_responses(NotFound, Conflict))
-async def start_app(app_id: uuid.UUID, admin: AdminUser, session: SessionDep) -> OperationOut:
+async def start_app(app_id: uuid.UUID, admin: AdminUser, session: SessionDep) -> Operation:
     return await _act(session, admin, app_id, "start")
 
 
 @router.post("/apps/{app_id}/restart", **ACCEPTED, responses=error_responses(NotFound, Conflict))
-async def restart_app(app_id: uuid.UUID, admin: AdminUser, session: SessionDep) -> OperationOut:
+async def restart_app(app_id: uuid.UUID, admin: AdminUser, session: SessionDep) -> Operation:
     return await _act(session, admin, app_id, "restart")
 
 
 @router.post("/apps/{app_id}/suspend", **ACCEPTED, responses=error_responses(NotFound, Conflict))
 async def suspend_app(
-    app_id: uuid.UUID, body: SuspendIn, admin: AdminUser, session: SessionDep
-) -> OperationOut:
+    app_id: uuid.UUID, body: SuspensionCreate, admin: AdminUser, session: SessionDep
+) -> Operation:
     """Stop the app and keep it down (the owner cannot start it) until an admin unsuspends."""
     return await _act(session, admin, app_id, "suspend", reason=body.clean_reason())
 
 
 @router.post("/apps/{app_id}/unsuspend", **ACCEPTED, responses=error_responses(NotFound, Conflict))
-async def unsuspend_app(app_id: uuid.UUID, admin: AdminUser, session: SessionDep) -> OperationOut:
+async def unsuspend_app(app_id: uuid.UUID, admin: AdminUser, session: SessionDep) -> Operation:
     return await _act(session, admin, app_id, "resume")
 
 
 @router.delete("/apps/{app_id}", **ACCEPTED, responses=error_responses(NotFound, Conflict))
-async def delete_app(app_id: uuid.UUID, admin: AdminUser, session: SessionDep) -> OperationOut:
+async def delete_app(app_id: uuid.UUID, admin: AdminUser, session: SessionDep) -> Operation:
     return await _act(session, admin, app_id, "delete")
 
 
 @router.get(
     "/apps/{app_id}/operations",
-    response_model=Page[OperationOut],
+    response_model=OperationPage,
     responses=error_responses(NotFound),
 )
-async def list_operations(
-    app_id: uuid.UUID, session: SessionDep, params: PageDep
-) -> Page[OperationOut]:
+async def list_operations(app_id: uuid.UUID, session: SessionDep, params: PageDep) -> OperationPage:
     await apps.get_app(session, app_id, None)
-    ops, total = await queries.list_operations(session, app_id, params, None)
-    return Page.build([OperationOut.of(o) for o in ops], total, params)
+    ops, total = await operations.list_operations(session, app_id, params, None)
+    return OperationPage.build([Operation.of(o) for o in ops], total, params)
 
 
 @router.get("/apps/{app_id}/logs", response_model=LogPage, responses=error_responses(NotFound))
@@ -176,30 +175,27 @@ async def stream_logs(
     )
 
 
-@router.get("/templates", response_model=list[TemplateOut])
-async def list_templates(session: SessionDep) -> list[TemplateOut]:
-    rows, _ = await TemplateDAO(session).list_all()
-    return [TemplateOut.model_validate(t) for t in rows]
+@router.get("/templates", response_model=list[Template])
+async def list_templates(session: SessionDep) -> list[Template]:
+    return [Template.model_validate(t) for t in await templates.all_templates(session)]
 
 
 @router.post(
     "/templates",
     status_code=status.HTTP_201_CREATED,
-    response_model=TemplateOut,
+    response_model=Template,
     responses=error_responses(Conflict, Unprocessable),
 )
-async def create_template(
-    body: TemplateCreate, admin: AdminUser, session: SessionDep
-) -> TemplateOut:
-    return TemplateOut.model_validate(await service.create_template(session, body))
+async def create_template(body: TemplateCreate, admin: AdminUser, session: SessionDep) -> Template:
+    return Template.model_validate(await service.create_template(session, body))
 
 
 @router.put(
     "/templates/{key}",
-    response_model=TemplateOut,
+    response_model=Template,
     responses=error_responses(NotFound, Unprocessable),
 )
 async def update_template(
     key: str, body: TemplateUpdate, admin: AdminUser, session: SessionDep
-) -> TemplateOut:
-    return TemplateOut.model_validate(await service.update_template(session, key, body))
+) -> Template:
+    return Template.model_validate(await service.update_template(session, key, body))

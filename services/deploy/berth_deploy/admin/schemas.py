@@ -5,7 +5,7 @@ from pydantic import BaseModel, ConfigDict, StringConstraints
 from berth_deploy.validation import CONTROL
 
 
-class SuspendIn(BaseModel):
+class SuspensionCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     reason: Annotated[str, StringConstraints(min_length=1, max_length=400, strip_whitespace=True)]
@@ -14,7 +14,7 @@ class SuspendIn(BaseModel):
         return CONTROL.sub(" ", self.reason)
 
 
-class RuntimeOut(BaseModel):
+class Isolation(BaseModel):
     """How this platform runs tenants' code, for the admin panel's warnings."""
 
     network_isolation: bool

@@ -3,7 +3,7 @@
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from berth_common.errors import Conflict, NotFound
-from berth_deploy.admin.schemas import RuntimeOut
+from berth_deploy.admin.schemas import Isolation
 from berth_deploy.config import DeploySettings
 from berth_deploy.models import Template
 from berth_deploy.templates.dao import TemplateDAO
@@ -30,11 +30,11 @@ async def update_template(session: AsyncSession, key: str, data: TemplateUpdate)
     return await dao.update(template, **data.stored())
 
 
-def runtime(settings: DeploySettings) -> RuntimeOut:
+def isolation(settings: DeploySettings) -> Isolation:
     warnings = []
     if settings.insecure_shared_network:
         warnings.append(
             "Network isolation is OFF (DEPLOY_INSECURE_SHARED_NETWORK): tenants' apps and "
             "builds share the node's network and can reach its databases, broker and services."
         )
-    return RuntimeOut(network_isolation=not settings.insecure_shared_network, warnings=warnings)
+    return Isolation(network_isolation=not settings.insecure_shared_network, warnings=warnings)

@@ -14,12 +14,13 @@ from berth_common.errors import (
     Unprocessable,
     error_responses,
 )
-from berth_common.pagination import Page, PageDep
+from berth_common.pagination import PageDep
 from berth_common.security import CurrentUser, CurrentUserId, current_user
 from berth_deploy.apps import service
-from berth_deploy.apps.schemas import AppCreate, AppDetail, AppOut, AppUpdate
+from berth_deploy.apps.schemas import AppCreate, AppDetail, AppPage, AppUpdate
 from berth_deploy.deps import CipherDep, PlansDep, SettingsDep
-from berth_deploy.operations.schemas import OperationOut
+from berth_deploy.enums import AppStatus
+from berth_deploy.operations.schemas import Operation
 from berth_deploy.operations.service import request_operation
 
 router = APIRouter(
@@ -29,12 +30,9 @@ router = APIRouter(
     responses=error_responses(Unauthorized, Forbidden),
 )
 
-AppStatus = Annotated[
-    str | None,
-    Query(
-        pattern=r"^(created|queued|building|starting|running|failed|stopping|stopped|suspended|deleting)$"
-    ),
-]
+# a deleted app is never listed: its status is no filter
+LISTED_STATUSES = [s.value for s in AppStatus if s != AppStatus.DELETED]
+StatusFilter = Annotated[str | None, Query(pattern=f"^({'|'.join(LISTED_STATUSES)})$")]
 TemplateKey = Annotated[str | None, Query(min_length=1, max_length=40, pattern=r"^[a-z0-9-]+$")]
 Search = Annotated[str | None, Query(min_length=1, max_length=80, pattern=r"^[^\x00-\x1f\x7f]+$")]
 
@@ -60,7 +58,7 @@ async def create_app(
 
 @router.get(
     "",
-    response_model=Page[AppOut],
+    response_model=AppPage,
     responses=error_responses(Unprocessable),
     description="Your apps, newest first; sort by created_at, updated_at, slug, name, status.",
 )
@@ -69,14 +67,14 @@ async def list_apps(
     session: SessionDep,
     settings: SettingsDep,
     params: PageDep,
-    status: AppStatus = None,
+    status: StatusFilter = None,
     template: TemplateKey = None,
     q: Search = None,
-) -> Page[AppOut]:
+) -> AppPage:
     apps, total = await service.list_apps(
         session, params, owner_id=owner, status=status, template=template, q=q
     )
-    return Page.build(await service.app_outs(session, settings, apps), total, params)
+    return AppPage.build(await service.app_outs(session, settings, apps), total, params)
 
 
 @router.get("/{app_id}", response_model=AppDetail, responses=error_responses(NotFound))
@@ -108,13 +106,13 @@ async def update_app(
 @router.delete(
     "/{app_id}",
     status_code=status.HTTP_202_ACCEPTED,
-    response_model=OperationOut,
+    response_model=Operation,
     responses=error_responses(NotFound, Conflict),
     description="Stops every instance, removes the route and the app's files. 202: in progress.",
 )
 async def delete_app(
     app_id: uuid.UUID, principal: CurrentUser, owner: CurrentUserId, session: SessionDep
-) -> OperationOut:
+) -> Operation:
     await service.get_app(session, app_id, owner)
     op = await request_operation(session, app_id, "delete", requested_by=owner, origin="user")
-    return OperationOut.of(op)
+    return Operation.of(op)

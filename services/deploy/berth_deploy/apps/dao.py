@@ -8,6 +8,7 @@ from sqlalchemy import func, or_, select, text
 
 from berth_common.dao import BaseDAO
 from berth_common.pagination import PageParams
+from berth_deploy.enums import AppStatus
 from berth_deploy.models import App, Template
 
 
@@ -30,7 +31,7 @@ class AppDAO(BaseDAO[App]):
 
     async def visible(self, app_id: uuid.UUID, owner_id: uuid.UUID | None) -> App | None:
         """The app if it exists, is not deleted, and (owner given) belongs to that owner."""
-        stmt = select(App).where(App.id == app_id, App.status != "deleted")
+        stmt = select(App).where(App.id == app_id, App.status != AppStatus.DELETED)
         if owner_id is not None:
             stmt = stmt.where(App.owner_id == owner_id)
         return (await self.session.execute(stmt)).scalars().first()
@@ -41,15 +42,18 @@ class AppDAO(BaseDAO[App]):
         result = await self.session.execute(stmt.execution_options(populate_existing=True))
         return result.scalars().first()
 
+    async def status_of(self, app_id: uuid.UUID) -> str | None:
+        return (await self.session.execute(select(App.status).where(App.id == app_id))).scalar()
+
     async def slug_in_use(self, slug: str) -> bool:
-        return await self.get_by(App.slug == slug, App.status != "deleted") is not None
+        return await self.get_by(App.slug == slug, App.status != AppStatus.DELETED) is not None
 
     async def slug_held(self, slug: str, hold: timedelta, for_owner: uuid.UUID) -> datetime | None:
         """When the slug is free for `for_owner` again, if another owner deleted an app of
         that slug less than `hold` ago (by the database's clock)."""
         stmt = select(func.max(App.deleted_at)).where(
             App.slug == slug,
-            App.status == "deleted",
+            App.status == AppStatus.DELETED,
             App.owner_id != for_owner,
             App.deleted_at > func.now() - hold,
         )
@@ -65,7 +69,7 @@ class AppDAO(BaseDAO[App]):
         template: str | None = None,
         q: str | None = None,
     ) -> tuple[list[App], int]:
-        where = [App.status != "deleted"]
+        where = [App.status != AppStatus.DELETED]
         if owner_id is not None:
             where.append(App.owner_id == owner_id)
         if status is not None:
@@ -92,7 +96,11 @@ class AppDAO(BaseDAO[App]):
             select(func.count())
             .select_from(App)
             .join(Template, Template.key == App.template_key)
-            .where(App.owner_id == owner_id, App.status != "deleted", Template.plan_key == plan_key)
+            .where(
+                App.owner_id == owner_id,
+                App.status != AppStatus.DELETED,
+                Template.plan_key == plan_key,
+            )
         )
         return (await self.session.execute(stmt)).scalar_one()
 

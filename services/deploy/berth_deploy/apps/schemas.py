@@ -3,13 +3,13 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from berth_common.pagination import Page
+from berth_deploy.env.schemas import EnvVarCreate
 from berth_deploy.validation import (
     Branch,
     Command,
     CpuMillis,
     DisplayName,
-    EnvName,
-    EnvValue,
     MemoryMb,
     PidsMax,
     RepoUrl,
@@ -17,7 +17,7 @@ from berth_deploy.validation import (
 )
 
 
-class LimitsIn(BaseModel):
+class LimitsCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     memory_mb: MemoryMb | None = None
@@ -31,14 +31,6 @@ class Limits(BaseModel):
     pids_max: int
 
 
-class EnvVarIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    name: EnvName
-    value: EnvValue
-    secret: bool = False
-
-
 class AppCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -49,8 +41,8 @@ class AppCreate(BaseModel):
     branch: Branch = "main"
     build_command: Command | None = None
     run_command: Command | None = None
-    limits: LimitsIn = Field(default_factory=LimitsIn)
-    env: list[EnvVarIn] = Field(default_factory=list, max_length=200)
+    limits: LimitsCreate = Field(default_factory=LimitsCreate)
+    env: list[EnvVarCreate] = Field(default_factory=list, max_length=200)
 
 
 class AppUpdate(BaseModel):
@@ -63,7 +55,7 @@ class AppUpdate(BaseModel):
     branch: Branch | None = None
     build_command: Command | None = None
     run_command: Command | None = None
-    limits: LimitsIn | None = None
+    limits: LimitsCreate | None = None
 
 
 class ReleaseRef(BaseModel):
@@ -72,7 +64,7 @@ class ReleaseRef(BaseModel):
     commit_sha: str | None
 
 
-class InstanceOut(BaseModel):
+class Instance(BaseModel):
     id: uuid.UUID
     release_id: uuid.UUID
     status: str
@@ -86,7 +78,7 @@ class InstanceOut(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
 
-class AppOut(BaseModel):
+class App(BaseModel):
     id: uuid.UUID
     owner_id: uuid.UUID
     slug: str
@@ -108,5 +100,9 @@ class AppOut(BaseModel):
     status_changed_at: datetime
 
 
-class AppDetail(AppOut):
-    instances: list[InstanceOut]
+class AppDetail(App):
+    instances: list[Instance]
+
+
+class AppPage(Page[App]):
+    pass

@@ -4,28 +4,28 @@ import uuid
 from datetime import timedelta
 from urllib.parse import urlsplit
 
-from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from berth_common.errors import Conflict, NotFound, Unprocessable
 from berth_common.pagination import PageParams
+from berth_deploy.apps import schemas
 from berth_deploy.apps.dao import AppDAO
 from berth_deploy.apps.schemas import (
     AppCreate,
     AppDetail,
-    AppOut,
     AppUpdate,
-    InstanceOut,
     Limits,
     ReleaseRef,
 )
 from berth_deploy.config import DeploySettings
+from berth_deploy.enums import AppStatus
 from berth_deploy.env.service import EnvCipher, set_vars
+from berth_deploy.instances.dao import InstanceDAO
 from berth_deploy.models import App, Release, Template
-from berth_deploy.operations.dao import InstanceDAO
 from berth_deploy.plans import AppQuota, PlanCatalog
-from berth_deploy.runtime.git import normalise_repo_url, resolve_public
+from berth_deploy.releases.dao import ReleaseDAO
+from berth_deploy.sandbox.git import normalise_repo_url, resolve_public
 from berth_deploy.templates.dao import TemplateDAO
 
 
@@ -96,6 +96,8 @@ async def create_app(
     owner_id: uuid.UUID,
     data: AppCreate,
 ) -> App:
+    """A new app of an active template, within the owner's quota, under a free name, with
+    its env vars stored (encrypted); it runs nothing until it is deployed."""
     template = await TemplateDAO(session).get(data.template)
     if template is None or not template.is_active:
         raise Unprocessable(f"Unknown template {data.template!r}", details={"field": "template"})
@@ -106,18 +108,42 @@ async def create_app(
     quota = await plans.app_quota(template.plan_key)  # before any lock: it may ask billing
     dao = AppDAO(session)
     await _check_quota(dao, owner_id, quota)
-    if await dao.slug_in_use(data.slug):
-        raise SlugTaken(f"The name {data.slug!r} is taken")
+    await _check_slug_free(dao, settings, data.slug, owner_id)
+    app = await _insert_app(session, dao, owner_id, template, repo_url, data)
+    if data.env:
+        await set_vars(
+            session, cipher, settings, app.id, [(v.name, v.value, v.secret) for v in data.env]
+        )
+    await session.refresh(app)
+    return app
+
+
+async def _check_slug_free(
+    dao: AppDAO, settings: DeploySettings, slug: str, owner_id: uuid.UUID
+) -> None:
+    if await dao.slug_in_use(slug):
+        raise SlugTaken(f"The name {slug!r} is taken")
     hold = timedelta(days=settings.slug_hold_days)
-    if free_at := await dao.slug_held(data.slug, hold, owner_id):
+    if free_at := await dao.slug_held(slug, hold, owner_id):
         raise SlugHeld(
-            f"The name {data.slug!r} belonged to an app deleted recently; it is held until "
+            f"The name {slug!r} belonged to an app deleted recently; it is held until "
             f"{free_at:%Y-%m-%d %H:%M} UTC",
             details={"available_after": free_at.isoformat()},
         )
+
+
+async def _insert_app(
+    session: AsyncSession,
+    dao: AppDAO,
+    owner_id: uuid.UUID,
+    template: Template,
+    repo_url: str | None,
+    data: AppCreate,
+) -> App:
+    """The row; a name taken meanwhile by a concurrent create is SlugTaken, not a 500."""
     try:
         async with session.begin_nested():
-            app = await dao.create(
+            return await dao.create(
                 owner_id=owner_id,
                 slug=data.slug,
                 name=data.name or data.slug,
@@ -129,16 +155,10 @@ async def create_app(
                 memory_mb=data.limits.memory_mb or template.default_memory_mb,
                 cpu_millis=data.limits.cpu_millis or template.default_cpu_millis,
                 pids_max=data.limits.pids_max or template.default_pids_max,
-                status="created",
+                status=AppStatus.CREATED,
             )
     except IntegrityError as exc:
         raise SlugTaken(f"The name {data.slug!r} is taken") from exc
-    if data.env:
-        await set_vars(
-            session, cipher, settings, app.id, [(v.name, v.value, v.secret) for v in data.env]
-        )
-    await session.refresh(app)
-    return app
 
 
 async def get_app(session: AsyncSession, app_id: uuid.UUID, owner_id: uuid.UUID | None) -> App:
@@ -152,7 +172,7 @@ async def get_app(session: AsyncSession, app_id: uuid.UUID, owner_id: uuid.UUID 
 async def update_app(
     session: AsyncSession, settings: DeploySettings, app: App, data: AppUpdate
 ) -> App:
-    if app.status in ("deleting", "deleted"):
+    if app.status in (AppStatus.DELETING, AppStatus.DELETED):
         raise Conflict("The app is being deleted", code="illegal_transition")
     template = await TemplateDAO(session).get_or_404(app.template_key)
     fields = data.model_dump(exclude_unset=True, exclude={"limits"})
@@ -182,16 +202,10 @@ async def list_apps(
     )
 
 
-async def _process_types(session: AsyncSession) -> dict[str, str]:
-    rows = await session.execute(select(Template.key, Template.process_type))
-    return dict(rows.all())
-
-
 async def _releases(session: AsyncSession, ids: set[uuid.UUID]) -> dict[uuid.UUID, Release]:
     if not ids:
         return {}
-    rows = await session.execute(select(Release).where(Release.id.in_(ids)))
-    return {r.id: r for r in rows.scalars().all()}
+    return {r.id: r for r in await ReleaseDAO(session).by_ids(ids)}
 
 
 def _out(settings: DeploySettings, app: App, process_type: str, release: Release | None) -> dict:
@@ -224,13 +238,13 @@ def _out(settings: DeploySettings, app: App, process_type: str, release: Release
 
 async def app_outs(
     session: AsyncSession, settings: DeploySettings, apps: list[App]
-) -> list[AppOut]:
-    kinds = await _process_types(session)
+) -> list[schemas.App]:
+    kinds = await TemplateDAO(session).process_types()
     releases = await _releases(
         session, {a.current_release_id for a in apps if a.current_release_id}
     )
     return [
-        AppOut(
+        schemas.App(
             **_out(
                 settings, a, kinds.get(a.template_key, "web"), releases.get(a.current_release_id)
             )
@@ -240,10 +254,10 @@ async def app_outs(
 
 
 async def app_detail(session: AsyncSession, settings: DeploySettings, app: App) -> AppDetail:
-    kinds = await _process_types(session)
+    kinds = await TemplateDAO(session).process_types()
     release = await session.get(Release, app.current_release_id) if app.current_release_id else None
     instances = await InstanceDAO(session).recent(app.id)
     return AppDetail(
         **_out(settings, app, kinds.get(app.template_key, "web"), release),
-        instances=[InstanceOut.model_validate(i) for i in instances],
+        instances=[schemas.Instance.model_validate(i) for i in instances],
     )

@@ -18,8 +18,9 @@ from berth_common.errors import (
 from berth_common.security import CurrentUserId, current_user
 from berth_deploy.apps.service import get_app
 from berth_deploy.deps import CipherDep, SettingsDep
+from berth_deploy.enums import AppStatus
 from berth_deploy.env import service
-from berth_deploy.env.schemas import EnvBulkSet, EnvVarOut, EnvVarSet
+from berth_deploy.env.schemas import EnvVar, EnvVarsUpdate, EnvVarUpdate
 from berth_deploy.validation import env_name_problem
 
 router = APIRouter(
@@ -33,9 +34,9 @@ EnvNamePath = Annotated[
 ]
 
 
-async def _listing(session, cipher, app_id) -> list[EnvVarOut]:
+async def _listing(session, cipher, app_id) -> list[EnvVar]:
     return [
-        EnvVarOut(
+        EnvVar(
             name=v.name,
             value=service.shown_value(cipher, v),
             secret=v.is_secret,
@@ -47,30 +48,28 @@ async def _listing(session, cipher, app_id) -> list[EnvVarOut]:
 
 async def _editable(session, app_id, owner):
     app = await get_app(session, app_id, owner)
-    if app.status == "deleting":
+    if app.status == AppStatus.DELETING:
         raise Conflict("The app is being deleted", code="illegal_transition")
     return app
 
 
-@router.get("", response_model=list[EnvVarOut])
+@router.get("", response_model=list[EnvVar])
 async def list_env(
     app_id: uuid.UUID, owner: CurrentUserId, session: SessionDep, cipher: CipherDep
-) -> list[EnvVarOut]:
+) -> list[EnvVar]:
     await get_app(session, app_id, owner)
     return await _listing(session, cipher, app_id)
 
 
-@router.patch(
-    "", response_model=list[EnvVarOut], responses=error_responses(Unprocessable, Conflict)
-)
+@router.patch("", response_model=list[EnvVar], responses=error_responses(Unprocessable, Conflict))
 async def set_many(
     app_id: uuid.UUID,
-    body: EnvBulkSet,
+    body: EnvVarsUpdate,
     owner: CurrentUserId,
     session: SessionDep,
     cipher: CipherDep,
     settings: SettingsDep,
-) -> list[EnvVarOut]:
+) -> list[EnvVar]:
     await _editable(session, app_id, owner)
     names = [v.name for v in body.vars]
     if len(names) != len(set(names)):
@@ -81,16 +80,16 @@ async def set_many(
     return await _listing(session, cipher, app_id)
 
 
-@router.put("/{name}", response_model=EnvVarOut, responses=error_responses(Unprocessable, Conflict))
+@router.put("/{name}", response_model=EnvVar, responses=error_responses(Unprocessable, Conflict))
 async def set_one(
     app_id: uuid.UUID,
     name: EnvNamePath,
-    body: EnvVarSet,
+    body: EnvVarUpdate,
     owner: CurrentUserId,
     session: SessionDep,
     cipher: CipherDep,
     settings: SettingsDep,
-) -> EnvVarOut:
+) -> EnvVar:
     if problem := env_name_problem(name):
         raise Unprocessable(problem, details={"field": "name", "name": name})
     await _editable(session, app_id, owner)

@@ -5,21 +5,21 @@ from pydantic import BaseModel, ConfigDict, Field
 from berth_deploy.validation import EnvName, EnvValue
 
 
-class EnvVarSet(BaseModel):
+class EnvVarUpdate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     value: EnvValue
     secret: bool = False
 
 
-class EnvVarOut(BaseModel):
+class EnvVar(BaseModel):
     name: str
     value: str | None = Field(description="null for secrets: their values are write-only")
     secret: bool
     updated_at: datetime
 
 
-class EnvBulkItem(BaseModel):
+class EnvVarCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     name: EnvName
@@ -27,9 +27,9 @@ class EnvBulkItem(BaseModel):
     secret: bool = False
 
 
-class EnvBulkSet(BaseModel):
+class EnvVarsUpdate(BaseModel):
     """Set several variables at once (others are kept)."""
 
     model_config = ConfigDict(extra="forbid")
 
-    vars: list[EnvBulkItem] = Field(min_length=1, max_length=200)
+    vars: list[EnvVarCreate] = Field(min_length=1, max_length=200)

@@ -6,7 +6,7 @@ from pydantic import BaseModel, Field
 LogKind = Literal["build", "run"]
 
 
-class LogLineOut(BaseModel):
+class LogLine(BaseModel):
     offset: int = Field(description="byte offset just after the line: pass it to resume")
     text: str
 
@@ -17,4 +17,4 @@ class LogPage(BaseModel):
     offset: int
     next_offset: int
     size: int
-    lines: list[LogLineOut]
+    lines: list[LogLine]

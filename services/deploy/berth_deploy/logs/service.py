@@ -15,18 +15,18 @@ from datetime import timedelta
 
 import anyio
 from loguru import logger
-from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from berth_common.errors import NotFound, RateLimited, Unprocessable
 from berth_deploy.config import DeploySettings
+from berth_deploy.enums import ReleaseStatus
 from berth_deploy.env.service import EnvCipher, secret_values
+from berth_deploy.instances.dao import InstanceDAO
 from berth_deploy.logs.dao import LogStreamDAO
-from berth_deploy.logs.schemas import LogLineOut, LogPage
+from berth_deploy.logs.schemas import LogLine, LogPage
 from berth_deploy.logs.store import LogStore, scrub, scrub_list
-from berth_deploy.models import App, Instance, Release
-from berth_deploy.operations.dao import ReleaseDAO
-from berth_deploy.operations.lifecycle import LIVE_INSTANCE
+from berth_deploy.models import App, Release
+from berth_deploy.releases.dao import ReleaseDAO
 
 KEEPALIVE_SECONDS = 15.0
 POLL_SECONDS = 0.25
@@ -68,6 +68,7 @@ async def claim_stream(
 
 
 async def _renew(sessionmaker: async_sessionmaker[AsyncSession], claim: StreamClaim) -> bool:
+    # edge: a stream outlives its request's session, so its lease commits on its own
     async with sessionmaker() as session, session.begin():
         return await LogStreamDAO(session).renew(claim.id, claim.lease)
 
@@ -75,6 +76,7 @@ async def _renew(sessionmaker: async_sessionmaker[AsyncSession], claim: StreamCl
 async def _release(sessionmaker: async_sessionmaker[AsyncSession], claim: StreamClaim) -> None:
     try:
         with anyio.CancelScope(shield=True):  # runs while the disconnected request is cancelled
+            # edge: the stream's lease is let go after its request's session is gone
             async with sessionmaker() as session, session.begin():
                 await LogStreamDAO(session).close(claim.id)
     except Exception as exc:  # the claim lapses on its own
@@ -115,7 +117,7 @@ async def read_page(
         offset=offset,
         next_offset=next_offset,
         size=size,
-        lines=[LogLineOut(offset=line.end, text=scrub(line.text, secrets)) for line in lines],
+        lines=[LogLine(offset=line.end, text=scrub(line.text, secrets)) for line in lines],
     )
 
 
@@ -125,11 +127,8 @@ async def _still_writing(
     async with sessionmaker() as session:
         if kind == "build":
             release = await session.get(Release, release_id)
-            return release is not None and release.status == "building"
-        stmt = select(func.count()).where(
-            Instance.release_id == release_id, Instance.status.in_(LIVE_INSTANCE)
-        )
-        return (await session.execute(stmt)).scalar_one() > 0
+            return release is not None and release.status == ReleaseStatus.BUILDING
+        return await InstanceDAO(session).release_has_live(release_id)
 
 
 def _event(event_id: int, data: str) -> str:

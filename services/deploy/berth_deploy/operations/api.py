@@ -7,17 +7,20 @@ from fastapi import APIRouter, Depends, status
 
 from berth_common.db import SessionDep
 from berth_common.errors import Conflict, Forbidden, NotFound, Unauthorized, error_responses
-from berth_common.pagination import Page, PageDep
+from berth_common.pagination import PageDep
 from berth_common.security import CurrentUserId, current_user
 from berth_deploy.apps.service import get_app
-from berth_deploy.operations import queries
+from berth_deploy.operations import service as operations
+from berth_deploy.operations.lifecycle import DEPLOY_KINDS
 from berth_deploy.operations.schemas import (
     DeploymentCreate,
-    OperationOut,
-    ReleaseOut,
-    RollbackIn,
+    Operation,
+    OperationPage,
+    ReleasePage,
+    RollbackCreate,
 )
 from berth_deploy.operations.service import cancel_operation, request_operation
+from berth_deploy.releases import service as releases
 
 router = APIRouter(
     prefix="/api/deploy/v1/apps/{app_id}",
@@ -25,15 +28,15 @@ router = APIRouter(
     dependencies=[Depends(current_user)],
     responses=error_responses(Unauthorized, Forbidden, NotFound),
 )
-ACCEPTED = {"status_code": status.HTTP_202_ACCEPTED, "response_model": OperationOut}
+ACCEPTED = {"status_code": status.HTTP_202_ACCEPTED, "response_model": Operation}
 
 
-async def _request(session, app_id, owner, kind, release_id=None) -> OperationOut:
+async def _request(session, app_id, owner, kind, release_id=None) -> Operation:
     await get_app(session, app_id, owner)
     op = await request_operation(
         session, app_id, kind, requested_by=owner, origin="user", release_id=release_id
     )
-    return OperationOut.of(op)
+    return Operation.of(op)
 
 
 @router.post("/deployments", **ACCEPTED, responses=error_responses(Conflict))
@@ -42,95 +45,95 @@ async def create_deployment(
     owner: CurrentUserId,
     session: SessionDep,
     body: DeploymentCreate | None = None,
-) -> OperationOut:
+) -> Operation:
     """Build the latest commit of the app's branch and roll it out with no downtime."""
     return await _request(session, app_id, owner, "deploy")
 
 
-@router.get("/deployments", response_model=Page[OperationOut])
+@router.get("/deployments", response_model=OperationPage)
 async def list_deployments(
     app_id: uuid.UUID, owner: CurrentUserId, session: SessionDep, params: PageDep
-) -> Page[OperationOut]:
+) -> OperationPage:
     await get_app(session, app_id, owner)
-    ops, total = await queries.list_operations(session, app_id, params, queries.DEPLOYMENT_KINDS)
-    return Page.build([OperationOut.of(o) for o in ops], total, params)
+    ops, total = await operations.list_operations(session, app_id, params, DEPLOY_KINDS)
+    return OperationPage.build([Operation.of(o) for o in ops], total, params)
 
 
-@router.get("/deployments/{operation_id}", response_model=OperationOut)
+@router.get("/deployments/{operation_id}", response_model=Operation)
 async def get_deployment(
     app_id: uuid.UUID, operation_id: uuid.UUID, owner: CurrentUserId, session: SessionDep
-) -> OperationOut:
+) -> Operation:
     await get_app(session, app_id, owner)
-    op = await queries.get_operation(session, app_id, operation_id, queries.DEPLOYMENT_KINDS)
-    return OperationOut.of(op)
+    op = await operations.get_operation(session, app_id, operation_id, DEPLOY_KINDS)
+    return Operation.of(op)
 
 
 @router.post("/deployments/{operation_id}/cancel", **ACCEPTED, responses=error_responses(Conflict))
 async def cancel_deployment(
     app_id: uuid.UUID, operation_id: uuid.UUID, owner: CurrentUserId, session: SessionDep
-) -> OperationOut:
+) -> Operation:
     """Queued: cancelled at once. Building or starting: its processes are killed within a
     heartbeat and the app keeps what it ran before."""
     await get_app(session, app_id, owner)
-    await queries.get_operation(session, app_id, operation_id, queries.DEPLOYMENT_KINDS)
-    return OperationOut.of(await cancel_operation(session, app_id, operation_id))
+    await operations.get_operation(session, app_id, operation_id, DEPLOY_KINDS)
+    return Operation.of(await cancel_operation(session, app_id, operation_id))
 
 
-@router.get("/operations", response_model=Page[OperationOut])
+@router.get("/operations", response_model=OperationPage)
 async def list_operations(
     app_id: uuid.UUID, owner: CurrentUserId, session: SessionDep, params: PageDep
-) -> Page[OperationOut]:
+) -> OperationPage:
     await get_app(session, app_id, owner)
-    ops, total = await queries.list_operations(session, app_id, params, None)
-    return Page.build([OperationOut.of(o) for o in ops], total, params)
+    ops, total = await operations.list_operations(session, app_id, params, None)
+    return OperationPage.build([Operation.of(o) for o in ops], total, params)
 
 
-@router.get("/operations/{operation_id}", response_model=OperationOut)
+@router.get("/operations/{operation_id}", response_model=Operation)
 async def get_operation(
     app_id: uuid.UUID, operation_id: uuid.UUID, owner: CurrentUserId, session: SessionDep
-) -> OperationOut:
+) -> Operation:
     await get_app(session, app_id, owner)
-    return OperationOut.of(await queries.get_operation(session, app_id, operation_id, None))
+    return Operation.of(await operations.get_operation(session, app_id, operation_id, None))
 
 
 @router.post("/operations/{operation_id}/cancel", **ACCEPTED, responses=error_responses(Conflict))
 async def cancel(
     app_id: uuid.UUID, operation_id: uuid.UUID, owner: CurrentUserId, session: SessionDep
-) -> OperationOut:
+) -> Operation:
     await get_app(session, app_id, owner)
-    await queries.get_operation(session, app_id, operation_id, None)
-    return OperationOut.of(await cancel_operation(session, app_id, operation_id))
+    await operations.get_operation(session, app_id, operation_id, None)
+    return Operation.of(await cancel_operation(session, app_id, operation_id))
 
 
 @router.post("/rollback", **ACCEPTED, responses=error_responses(Conflict))
 async def rollback(
-    app_id: uuid.UUID, owner: CurrentUserId, session: SessionDep, body: RollbackIn | None = None
-) -> OperationOut:
+    app_id: uuid.UUID, owner: CurrentUserId, session: SessionDep, body: RollbackCreate | None = None
+) -> Operation:
     """Re-activate an earlier build (default: the one before the current release)."""
     release_id = body.release_id if body else None
     return await _request(session, app_id, owner, "rollback", release_id)
 
 
 @router.post("/start", **ACCEPTED, responses=error_responses(Conflict))
-async def start(app_id: uuid.UUID, owner: CurrentUserId, session: SessionDep) -> OperationOut:
+async def start(app_id: uuid.UUID, owner: CurrentUserId, session: SessionDep) -> Operation:
     return await _request(session, app_id, owner, "start")
 
 
 @router.post("/stop", **ACCEPTED, responses=error_responses(Conflict))
-async def stop(app_id: uuid.UUID, owner: CurrentUserId, session: SessionDep) -> OperationOut:
+async def stop(app_id: uuid.UUID, owner: CurrentUserId, session: SessionDep) -> Operation:
     return await _request(session, app_id, owner, "stop")
 
 
 @router.post("/restart", **ACCEPTED, responses=error_responses(Conflict))
-async def restart(app_id: uuid.UUID, owner: CurrentUserId, session: SessionDep) -> OperationOut:
+async def restart(app_id: uuid.UUID, owner: CurrentUserId, session: SessionDep) -> Operation:
     """A new instance of the current release, then the old one stops (no downtime for web)."""
     return await _request(session, app_id, owner, "restart")
 
 
-@router.get("/releases", response_model=Page[ReleaseOut])
+@router.get("/releases", response_model=ReleasePage)
 async def list_releases(
     app_id: uuid.UUID, owner: CurrentUserId, session: SessionDep, params: PageDep
-) -> Page[ReleaseOut]:
+) -> ReleasePage:
     app = await get_app(session, app_id, owner)
-    items, total = await queries.list_releases(session, app, params)
-    return Page.build(items, total, params)
+    items, total = await releases.list_releases(session, app, params)
+    return ReleasePage.build(items, total, params)

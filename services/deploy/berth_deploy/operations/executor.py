@@ -15,14 +15,15 @@ from billiard.exceptions import SoftTimeLimitExceeded
 from loguru import logger
 
 from berth_deploy.config import DeploySettings
+from berth_deploy.enums import OperationStatus
 from berth_deploy.env.service import EnvCipher
 from berth_deploy.logs.store import LogStore
 from berth_deploy.operations import leases
 from berth_deploy.operations.leases import CancelRequest, Claim, LeaseLost
-from berth_deploy.runtime.driver import RuntimeDriver
-from berth_deploy.runtime.layout import AppPaths
-from berth_deploy.runtime.routes import RouteTable
-from berth_deploy.runtime.sandbox import SandboxUnavailable
+from berth_deploy.sandbox.bubblewrap import SandboxUnavailable
+from berth_deploy.sandbox.driver import ProcessDriver
+from berth_deploy.sandbox.layout import AppPaths
+from berth_deploy.sandbox.routes import RouteTable
 
 Tx = Callable[..., Awaitable[Any]]
 
@@ -43,12 +44,12 @@ class StepFailed(Exception):
 
 
 @dataclass
-class Runtime:
+class NodeContext:
     """What operations run with in this process (one per worker or supervisor process)."""
 
     settings: DeploySettings
     tx: Tx  # tx(fn, **kwargs): fn(session, **kwargs) in its own committed transaction
-    driver: RuntimeDriver
+    driver: ProcessDriver
     routes: RouteTable
     logs: LogStore
     cipher: EnvCipher
@@ -59,15 +60,15 @@ def worker_identity(settings: DeploySettings) -> str:
 
 
 class Job:
-    def __init__(self, rt: Runtime, claim: Claim, owner: str):
-        self.rt = rt
+    def __init__(self, ctx: NodeContext, claim: Claim, owner: str):
+        self.ctx = ctx
         self.claim = claim
         self.owner = owner
         self.app = claim.app
         self.template = claim.template
         self.app_id: uuid.UUID = claim.app["id"]
         self.paths = AppPaths(
-            rt.settings.data_dir, self.app_id, rt.settings.uid_base + claim.app["run_uid"]
+            ctx.settings.data_dir, self.app_id, ctx.settings.uid_base + claim.app["run_uid"]
         )
         self.cancel: CancelRequest | None = None
         self.cancellable = True
@@ -80,15 +81,15 @@ class Job:
         return self.template["process_type"] == "web"
 
     async def tx(self, fn: Callable[..., Awaitable[Any]], **kwargs: Any) -> Any:
-        return await self.rt.tx(fn, **kwargs)
+        return await self.ctx.tx(fn, **kwargs)
 
     def note(self, message: str, path: Path | None = None) -> None:
         target = path or self.log_path
         if target is not None:
-            self.rt.logs.note(target, message)
+            self.ctx.logs.note(target, message)
 
     async def heartbeat_forever(self) -> None:
-        settings = self.rt.settings
+        settings = self.ctx.settings
         while True:
             await asyncio.sleep(settings.heartbeat_seconds)
             try:
@@ -139,7 +140,7 @@ class Job:
                     raise StepFailed(f"{what} timed out after {int(seconds)}s")
                 self.checkpoint()
         except BaseException:
-            self.rt.driver.kill_group(proc.pid)
+            self.ctx.driver.kill_group(proc.pid)
             try:
                 await asyncio.wait_for(proc.wait(), 10)
             except TimeoutError:
@@ -152,35 +153,56 @@ class Job:
 FlowFn = Callable[[Job], Awaitable[None]]
 
 
-async def run_claim(rt: Runtime, claim: Claim, owner: str, flows: dict[str, FlowFn]) -> None:
-    job = Job(rt, claim, owner)
+async def run_claim(ctx: NodeContext, claim: Claim, owner: str, flows: dict[str, FlowFn]) -> None:
+    job = Job(ctx, claim, owner)
     log = logger.bind(operation_id=str(claim.op_id), app_id=str(job.app_id), kind=claim.kind)
     log.info("operation started (attempt {})", claim.attempt)
     beating = asyncio.create_task(job.heartbeat_forever())
-    status, reason = "succeeded", None
+    status, reason = OperationStatus.SUCCEEDED, None
     try:
         await flows[claim.kind](job)
     except Cancelled as exc:
-        status, reason = "cancelled", exc.reason
+        status, reason = OperationStatus.CANCELLED, exc.reason
     except LeaseLost:
         log.warning("lease lost: another worker or the reaper owns the operation now")
         return
     except StepFailed as exc:
-        status, reason = "failed", exc.reason
+        status, reason = OperationStatus.FAILED, exc.reason
     except SandboxUnavailable as exc:  # fail closed: nothing of the app ran
-        status, reason = "failed", exc.message
+        status, reason = OperationStatus.FAILED, exc.message
     except SoftTimeLimitExceeded:
-        status, reason = "failed", "the operation ran out of time"
+        status, reason = OperationStatus.FAILED, "the operation ran out of time"
     except Exception as exc:
         log.exception("operation crashed")
-        status, reason = "failed", f"internal error ({type(exc).__name__}); the platform logged it"
+        status, reason = (
+            OperationStatus.FAILED,
+            f"internal error ({type(exc).__name__}); the platform logged it",
+        )
     finally:
         beating.cancel()
     if reason:
         job.note(f"{claim.kind} {status}: {reason}")
     try:
-        await rt.tx(leases.finish, op_id=claim.op_id, owner=owner, status=status, reason=reason)
+        await ctx.tx(leases.finish, op_id=claim.op_id, owner=owner, status=status, reason=reason)
     except LeaseLost:
         log.warning("lease lost before the outcome was written")
         return
     log.info("operation {}{}", status, f": {reason}" if reason else "")
+
+
+async def run_next(
+    ctx: NodeContext, app_id: uuid.UUID, owner: str, flows: dict[str, FlowFn]
+) -> bool:
+    """Lease the app's next queued operation and run it to its end; False when there is none
+    or another operation holds the app."""
+    claim = await ctx.tx(
+        leases.acquire,
+        app_id=app_id,
+        owner=owner,
+        node=ctx.settings.node_name,
+        lease_seconds=ctx.settings.lease_seconds,
+    )
+    if claim is None:
+        return False
+    await run_claim(ctx, claim, owner, flows)
+    return True

@@ -8,12 +8,17 @@ from pathlib import Path
 import uv
 
 from berth_deploy import events
-from berth_deploy.operations import leases, records
+from berth_deploy.enums import AppStatus
+from berth_deploy.env.service import plain_env
+from berth_deploy.instances import service as instances
+from berth_deploy.operations import leases
+from berth_deploy.operations import service as operations
 from berth_deploy.operations.executor import FlowFn, Job, StepFailed
 from berth_deploy.operations.rollout import rollout, stop_instances
-from berth_deploy.runtime import git
-from berth_deploy.runtime.cgroups import Limits
-from berth_deploy.runtime.driver import ProcessSpec
+from berth_deploy.releases import service as releases
+from berth_deploy.sandbox import git
+from berth_deploy.sandbox.cgroups import Limits
+from berth_deploy.sandbox.driver import ProcessSpec
 
 BUILD_PATH = "/app/.venv/bin:/opt/berth/bin:/usr/local/bin:/usr/bin:/bin"
 
@@ -49,7 +54,7 @@ def build_commands(job: Job, source: Path) -> list[str]:
 
 async def wait_for_build_slot(job: Job) -> None:
     """At most DEPLOY_MAX_CONCURRENT_BUILDS builds at a time on a node; the others wait."""
-    settings = job.rt.settings
+    settings = job.ctx.settings
     waiting = False
     while not await job.tx(
         leases.take_build_slot,
@@ -71,7 +76,7 @@ async def fetch_source(job: Job, release_id, log: Path) -> str | None:
     created); git's own output goes to a platform-side file and the build log gets a clean
     line, so a refused or unreachable host never shows as a raw connection error.
     """
-    settings = job.rt.settings
+    settings = job.ctx.settings
     dest = job.paths.fresh_release_dir(release_id)
     dest.mkdir(parents=True)
     await asyncio.to_thread(job.paths.own_release, release_id)
@@ -79,13 +84,13 @@ async def fetch_source(job: Job, release_id, log: Path) -> str | None:
         return None
     try:
         url = git.normalise_repo_url(job.app["repo_url"] or "", local_root=settings.local_repos_dir)
-        await git.resolve_public(url, job.rt.driver.refused_networks(), required=True)
+        await git.resolve_public(url, job.ctx.driver.refused_networks(), required=True)
     except git.RepoNotAllowed as exc:
         raise StepFailed(f"the repository cannot be cloned: {exc.message}") from exc
     branch = job.app["branch"]
     job.note(f"cloning {url} (branch {branch})", log)
     local = git.local_path(url)
-    output = job.rt.driver.scratch_log(f"g-{job.claim.op_id}")
+    output = job.ctx.driver.scratch_log(f"g-{job.claim.op_id}")
     output.unlink(missing_ok=True)  # an earlier attempt's
     spec = ProcessSpec(
         name=f"g-{job.claim.op_id}",
@@ -97,11 +102,11 @@ async def fetch_source(job: Job, release_id, log: Path) -> str | None:
         limits=Limits(settings.build_memory_mb, 2000, settings.build_pids_max),
     )
     try:
-        proc = await job.rt.driver.run(spec)
+        proc = await job.ctx.driver.run(spec)
         code = await job.watch(proc, settings.git_timeout_seconds, "git clone")
         text = output.read_text(errors="replace")[-20_000:]
     finally:
-        job.rt.driver.forget(spec.name)
+        job.ctx.driver.forget(spec.name)
         output.unlink(missing_ok=True)
     sha = git.commit_of(text) if code == 0 else None
     if sha is None:
@@ -111,10 +116,12 @@ async def fetch_source(job: Job, release_id, log: Path) -> str | None:
 
 
 async def build(job: Job) -> object:
-    settings = job.rt.settings
-    release_id, number = await job.tx(records.begin_build, op_id=job.claim.op_id, app_id=job.app_id)
-    job.rt.logs.prepare(job.app_id, release_id)
-    log = job.rt.logs.path(job.app_id, release_id, "build")
+    settings = job.ctx.settings
+    release_id, number = await job.tx(
+        releases.begin_build, op_id=job.claim.op_id, app_id=job.app_id
+    )
+    job.ctx.logs.prepare(job.app_id, release_id)
+    log = job.ctx.logs.path(job.app_id, release_id, "build")
     job.log_path = log
     job.note(f"deploy of release #{number} (attempt {job.claim.attempt})", log)
     await wait_for_build_slot(job)
@@ -122,10 +129,10 @@ async def build(job: Job) -> object:
     await asyncio.to_thread(job.paths.prepare)
     sha = await fetch_source(job, release_id, log)
     if sha:
-        await job.tx(records.release_commit, release_id=release_id, commit_sha=sha)
+        await job.tx(releases.release_commit, release_id=release_id, commit_sha=sha)
     source = job.paths.release(release_id)
     await job.step("build")
-    plain = await job.tx(records.load_env, cipher=job.rt.cipher, app_id=job.app_id)
+    plain = await job.tx(plain_env, cipher=job.ctx.cipher, app_id=job.app_id)
     tools = (Path(uv.find_uv_bin()),)
     limits = Limits(settings.build_memory_mb, 2000, settings.build_pids_max)
     for index, command in enumerate(build_commands(job, source)):
@@ -142,21 +149,21 @@ async def build(job: Job) -> object:
             uid=job.paths.uid,
             limits=limits,
         )
-        proc = await job.rt.driver.run(spec)
+        proc = await job.ctx.driver.run(spec)
         try:
             code = await job.watch(proc, left, "the build")
         finally:
-            job.rt.driver.forget(spec.name)
+            job.ctx.driver.forget(spec.name)
         if code != 0:
             raise StepFailed(f"build step failed with exit code {code}: {command[:200]}")
-    await job.tx(records.release_built, release_id=release_id, commit_sha=sha)
+    await job.tx(releases.release_built, release_id=release_id, commit_sha=sha)
     job.note(f"build finished in {time.monotonic() - started:.1f}s", log)
     return release_id
 
 
 async def prune(job: Job) -> None:
     pruned = await job.tx(
-        records.prune_releases, app_id=job.app_id, keep=job.rt.settings.releases_kept
+        releases.prune_releases, app_id=job.app_id, keep=job.ctx.settings.releases_kept
     )
     for release_id in pruned:
         await asyncio.to_thread(job.paths.remove_release, release_id)
@@ -177,7 +184,7 @@ async def activate(job: Job) -> None:
 
 
 async def resume(job: Job) -> None:
-    if job.app["status"] != "suspended":
+    if job.app["status"] != AppStatus.SUSPENDED:
         return  # the suspension it lifts never completed: nothing was stopped
     await activate(job)
 
@@ -186,39 +193,45 @@ async def take_down(job: Job, final: str, event_key: str, reason: str) -> None:
     job.cancellable = False
     await job.step("stop")
     await job.tx(
-        records.move_app,
+        operations.move_app,
         app_id=job.app_id,
-        status="stopping",
-        when=("running", "failed", "starting", "building", "queued"),
+        status=AppStatus.STOPPING,
+        when=(
+            AppStatus.RUNNING,
+            AppStatus.FAILED,
+            AppStatus.STARTING,
+            AppStatus.BUILDING,
+            AppStatus.QUEUED,
+        ),
     )
-    live = await job.tx(records.instances, app_id=job.app_id)
+    live = await job.tx(instances.instances, app_id=job.app_id)
     await stop_instances(job, live, event_key, reason)
-    job.rt.routes.remove(job.app["slug"])
-    if final != "deleting":
-        suspended_by = job.claim.origin if final == "suspended" else None
+    job.ctx.routes.remove(job.app["slug"])
+    if final != AppStatus.DELETING:
+        suspended_by = job.claim.origin if final == AppStatus.SUSPENDED else None
         await job.tx(
-            records.app_settled,
+            operations.app_settled,
             app_id=job.app_id,
             status=final,
-            reason=reason if final == "suspended" else None,
+            reason=reason if final == AppStatus.SUSPENDED else None,
             suspended_by=suspended_by,
         )
 
 
 async def stop(job: Job) -> None:
-    await take_down(job, "stopped", events.STOPPED, f"stopped by {job.claim.origin}")
+    await take_down(job, AppStatus.STOPPED, events.STOPPED, f"stopped by {job.claim.origin}")
 
 
 async def suspend(job: Job) -> None:
     reason = job.claim.reason or job.claim.origin
-    await take_down(job, "suspended", events.SUSPENDED, reason)
+    await take_down(job, AppStatus.SUSPENDED, events.SUSPENDED, reason)
 
 
 async def delete(job: Job) -> None:
-    await take_down(job, "deleting", events.DELETED, "app deleted")
+    await take_down(job, AppStatus.DELETING, events.DELETED, "app deleted")
     await asyncio.to_thread(job.paths.remove_all)
-    await asyncio.to_thread(shutil.rmtree, job.rt.logs.root / str(job.app_id), True)
-    await job.tx(records.mark_deleted, app_id=job.app_id)
+    await asyncio.to_thread(shutil.rmtree, job.ctx.logs.root / str(job.app_id), True)
+    await job.tx(operations.mark_deleted, app_id=job.app_id)
 
 
 FLOWS: dict[str, FlowFn] = {

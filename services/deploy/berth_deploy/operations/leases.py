@@ -11,10 +11,10 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from loguru import logger
-from sqlalchemy import func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from berth_deploy.apps.dao import AppDAO
+from berth_deploy.enums import AppStatus, OperationStatus, ReleaseStatus
 from berth_deploy.models import App, Operation, Release, Template
 from berth_deploy.operations.dao import OperationDAO
 from berth_deploy.operations.lifecycle import CANCELLED_BY_REQUEST
@@ -73,14 +73,14 @@ async def acquire(
     ops = OperationDAO(session)
     if app.active_operation_id is not None:
         holder = await ops.get(app.active_operation_id)
-        if holder is not None and holder.status == "running":
+        if holder is not None and holder.status == OperationStatus.RUNNING:
             return None  # it runs (or the reaper will deal with its expired lease)
         app.active_operation_id = None
     op = await ops.next_queued(app.id)
     if op is None:
         return None
     now = datetime.now(UTC)
-    op.status = "running"
+    op.status = OperationStatus.RUNNING
     op.attempt += 1
     op.lease_owner = owner
     op.lease_node = node
@@ -114,38 +114,20 @@ async def heartbeat(
     pgid: int | None,
 ) -> CancelRequest | None:
     """Renew the lease; the cancel request, if one was made. LeaseLost when it is not ours."""
-    t = Operation.__table__
-    stmt = (
-        update(t)
-        .where(t.c.id == op_id, t.c.lease_owner == owner, t.c.status == "running")
-        .values(
-            lease_expires_at=func.now() + timedelta(seconds=lease_seconds),
-            heartbeat_at=func.now(),
-            step_pgid=pgid,
-        )
-        .returning(t.c.cancel_requested_at, t.c.cancel_reason, t.c.app_id)
-    )
-    row = (await session.execute(stmt)).first()
+    row = await OperationDAO(session).renew_lease(op_id, owner, lease_seconds, pgid)
     if row is None:
         raise LeaseLost(str(op_id))
     requested_at, reason, app_id = row
     if requested_at is None:
         return None
-    app_status = (await session.execute(select(App.status).where(App.id == app_id))).scalar()
-    return CancelRequest(reason or CANCELLED_BY_REQUEST, forced=app_status == "deleting")
+    app_status = await AppDAO(session).status_of(app_id)
+    return CancelRequest(reason or CANCELLED_BY_REQUEST, forced=app_status == AppStatus.DELETING)
 
 
 async def set_step(
     session: AsyncSession, *, op_id: uuid.UUID, owner: str, step: str, **values: Any
 ) -> None:
-    t = Operation.__table__
-    stmt = (
-        update(t)
-        .where(t.c.id == op_id, t.c.lease_owner == owner, t.c.status == "running")
-        .values(step=step, **values)
-        .returning(t.c.id)
-    )
-    if (await session.execute(stmt)).first() is None:
+    if not await OperationDAO(session).set_step(op_id, owner, step, **values):
         raise LeaseLost(str(op_id))
 
 
@@ -153,22 +135,9 @@ async def take_build_slot(
     session: AsyncSession, *, op_id: uuid.UUID, owner: str, node: str, limit: int
 ) -> bool:
     """Enter the clone/build steps if fewer than `limit` builds run on this node."""
-    await session.execute(
-        text("SELECT pg_advisory_xact_lock(hashtext(:key))"),
-        {"key": f"berth-deploy-builds:{node}"},
-    )
-    busy = (
-        await session.execute(
-            select(func.count()).where(
-                Operation.status == "running",
-                Operation.lease_node == node,
-                Operation.step.in_(("clone", "build")),
-                Operation.lease_expires_at > func.now(),
-                Operation.id != op_id,
-            )
-        )
-    ).scalar_one()
-    if busy >= limit:
+    ops = OperationDAO(session)
+    await ops.lock_build_slots(node)
+    if await ops.builds_running(node, other_than=op_id) >= limit:
         return False
     await set_step(session, op_id=op_id, owner=owner, step="clone")
     return True
@@ -183,13 +152,19 @@ async def _close(
     op.lease_owner = None
     op.lease_expires_at = None
     op.step_pgid = None
-    if status != "succeeded":
+    if status != OperationStatus.SUCCEEDED:
         if op.release_id is not None:
             release = await session.get(Release, op.release_id)
-            if release is not None and release.status == "building":
-                release.status = "failed" if status == "failed" else "cancelled"
+            if release is not None and release.status == ReleaseStatus.BUILDING:
+                release.status = (
+                    ReleaseStatus.FAILED
+                    if status == OperationStatus.FAILED
+                    else ReleaseStatus.CANCELLED
+                )
                 release.error = (reason or status)[:1000]
-        await restore_after(session, app, op, failure=reason if status == "failed" else None)
+        await restore_after(
+            session, app, op, failure=reason if status == OperationStatus.FAILED else None
+        )
     if app.active_operation_id == op.id:
         app.active_operation_id = None
     if await OperationDAO(session).next_queued(app.id) is not None:
@@ -202,7 +177,7 @@ async def finish(
     app_id = (await OperationDAO(session).get_or_404(op_id)).app_id
     app = await AppDAO(session).lock(app_id)
     op = await OperationDAO(session).lock(op_id)
-    if app is None or op is None or op.lease_owner != owner or op.status != "running":
+    if app is None or op is None or op.lease_owner != owner or op.status != OperationStatus.RUNNING:
         raise LeaseLost(str(op_id))
     await _close(session, op, app, status, reason)
     await session.flush()
@@ -231,9 +206,9 @@ async def reap_expired(session: AsyncSession, *, max_attempts: int) -> list[Reap
         reaped.append(Reaped(op.id, retry, op.step_pgid, op.lease_node))
         if op.cancel_requested_at is not None:
             why = op.cancel_reason or CANCELLED_BY_REQUEST
-            await _close(session, op, app, "cancelled", f"{why}; {lost}")
+            await _close(session, op, app, OperationStatus.CANCELLED, f"{why}; {lost}")
         elif retry:
-            op.status = "queued"
+            op.status = OperationStatus.QUEUED
             op.reason = f"{lost}; retrying (attempt {op.attempt + 1} of {max_attempts})"
             op.lease_owner = None
             op.lease_expires_at = None
@@ -243,7 +218,11 @@ async def reap_expired(session: AsyncSession, *, max_attempts: int) -> list[Reap
             await dispatch(session, app.id)
         else:
             await _close(
-                session, op, app, "failed", f"{lost}; gave up after {op.attempt} attempt(s)"
+                session,
+                op,
+                app,
+                OperationStatus.FAILED,
+                f"{lost}; gave up after {op.attempt} attempt(s)",
             )
         logger.bind(operation_id=str(op.id)).warning("reaped operation: {}", lost)
     await session.flush()

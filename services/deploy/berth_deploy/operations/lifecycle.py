@@ -7,6 +7,7 @@ operation's own status tells how that is going.
 """
 
 from berth_common.errors import Conflict
+from berth_deploy.enums import AppStatus, InstanceStatus, OperationStatus
 
 
 class IllegalTransition(Conflict):
@@ -21,55 +22,130 @@ class AccountSuspended(Conflict):
     code = "account_suspended"
 
 
-ACTIVE_OPERATION = ("queued", "running")
-LIVE_INSTANCE = ("starting", "running", "crashed", "stopping")
-SERVING_INSTANCE = ("running", "crashed")
+ACTIVE_OPERATION = (OperationStatus.QUEUED, OperationStatus.RUNNING)
+LIVE_INSTANCE = (
+    InstanceStatus.STARTING,
+    InstanceStatus.RUNNING,
+    InstanceStatus.CRASHED,
+    InstanceStatus.STOPPING,
+)
+SERVING_INSTANCE = (InstanceStatus.RUNNING, InstanceStatus.CRASHED)
 
-APP_TRANSITIONS: dict[str, frozenset[str]] = {
-    "created": frozenset({"queued", "deleting"}),
-    "queued": frozenset(
-        {"building", "starting", "created", "stopped", "failed", "suspended", "deleting"}
+APP_TRANSITIONS: dict[AppStatus, frozenset[AppStatus]] = {
+    AppStatus.CREATED: frozenset({AppStatus.QUEUED, AppStatus.DELETING}),
+    AppStatus.QUEUED: frozenset(
+        {
+            AppStatus.BUILDING,
+            AppStatus.STARTING,
+            AppStatus.CREATED,
+            AppStatus.STOPPED,
+            AppStatus.FAILED,
+            AppStatus.SUSPENDED,
+            AppStatus.DELETING,
+        }
     ),
-    "building": frozenset(
-        {"starting", "failed", "created", "stopped", "suspended", "stopping", "deleting"}
+    AppStatus.BUILDING: frozenset(
+        {
+            AppStatus.STARTING,
+            AppStatus.FAILED,
+            AppStatus.CREATED,
+            AppStatus.STOPPED,
+            AppStatus.SUSPENDED,
+            AppStatus.STOPPING,
+            AppStatus.DELETING,
+        }
     ),
-    "starting": frozenset(
-        {"running", "failed", "created", "stopped", "suspended", "stopping", "deleting"}
+    AppStatus.STARTING: frozenset(
+        {
+            AppStatus.RUNNING,
+            AppStatus.FAILED,
+            AppStatus.CREATED,
+            AppStatus.STOPPED,
+            AppStatus.SUSPENDED,
+            AppStatus.STOPPING,
+            AppStatus.DELETING,
+        }
     ),
     # starting: a recreate (stop, then start) restart or redeploy
-    "running": frozenset({"starting", "stopping", "failed", "suspended", "deleting"}),
-    "failed": frozenset({"queued", "starting", "stopping", "stopped", "suspended", "deleting"}),
-    "stopping": frozenset({"stopped", "suspended", "failed", "deleting"}),
-    "stopped": frozenset({"queued", "starting", "deleting"}),
-    "suspended": frozenset({"starting", "failed", "stopped", "deleting"}),
-    "deleting": frozenset({"deleted"}),
-    "deleted": frozenset(),
+    AppStatus.RUNNING: frozenset(
+        {
+            AppStatus.STARTING,
+            AppStatus.STOPPING,
+            AppStatus.FAILED,
+            AppStatus.SUSPENDED,
+            AppStatus.DELETING,
+        }
+    ),
+    AppStatus.FAILED: frozenset(
+        {
+            AppStatus.QUEUED,
+            AppStatus.STARTING,
+            AppStatus.STOPPING,
+            AppStatus.STOPPED,
+            AppStatus.SUSPENDED,
+            AppStatus.DELETING,
+        }
+    ),
+    AppStatus.STOPPING: frozenset(
+        {AppStatus.STOPPED, AppStatus.SUSPENDED, AppStatus.FAILED, AppStatus.DELETING}
+    ),
+    AppStatus.STOPPED: frozenset({AppStatus.QUEUED, AppStatus.STARTING, AppStatus.DELETING}),
+    AppStatus.SUSPENDED: frozenset(
+        {AppStatus.STARTING, AppStatus.FAILED, AppStatus.STOPPED, AppStatus.DELETING}
+    ),
+    AppStatus.DELETING: frozenset({AppStatus.DELETED}),
+    AppStatus.DELETED: frozenset(),
 }
 
 # the app states in which each operation may be requested
-REQUESTABLE: dict[str, frozenset[str]] = {
+REQUESTABLE: dict[str, frozenset[AppStatus]] = {
     "deploy": frozenset(
-        {"created", "queued", "building", "starting", "running", "failed", "stopped"}
+        {
+            AppStatus.CREATED,
+            AppStatus.QUEUED,
+            AppStatus.BUILDING,
+            AppStatus.STARTING,
+            AppStatus.RUNNING,
+            AppStatus.FAILED,
+            AppStatus.STOPPED,
+        }
     ),
-    "rollback": frozenset({"queued", "building", "starting", "running", "failed", "stopped"}),
-    "start": frozenset({"stopped", "failed"}),
-    "stop": frozenset({"running", "failed"}),
-    "restart": frozenset({"running"}),
-    "suspend": frozenset({"queued", "building", "starting", "running", "failed"}),
+    "rollback": frozenset(
+        {
+            AppStatus.QUEUED,
+            AppStatus.BUILDING,
+            AppStatus.STARTING,
+            AppStatus.RUNNING,
+            AppStatus.FAILED,
+            AppStatus.STOPPED,
+        }
+    ),
+    "start": frozenset({AppStatus.STOPPED, AppStatus.FAILED}),
+    "stop": frozenset({AppStatus.RUNNING, AppStatus.FAILED}),
+    "restart": frozenset({AppStatus.RUNNING}),
+    "suspend": frozenset(
+        {
+            AppStatus.QUEUED,
+            AppStatus.BUILDING,
+            AppStatus.STARTING,
+            AppStatus.RUNNING,
+            AppStatus.FAILED,
+        }
+    ),
     # running/stopping: billing unsuspends while its suspend is still on its way
-    "resume": frozenset({"suspended", "running", "stopping"}),
+    "resume": frozenset({AppStatus.SUSPENDED, AppStatus.RUNNING, AppStatus.STOPPING}),
     "delete": frozenset(
         {
-            "created",
-            "queued",
-            "building",
-            "starting",
-            "running",
-            "failed",
-            "stopping",
-            "stopped",
-            "suspended",
-            "deleting",  # asked again after a delete that failed
+            AppStatus.CREATED,
+            AppStatus.QUEUED,
+            AppStatus.BUILDING,
+            AppStatus.STARTING,
+            AppStatus.RUNNING,
+            AppStatus.FAILED,
+            AppStatus.STOPPING,
+            AppStatus.STOPPED,
+            AppStatus.SUSPENDED,
+            AppStatus.DELETING,  # asked again after a delete that failed
         }
     ),
 }

@@ -14,14 +14,18 @@ from pathlib import Path
 import httpx
 
 from berth_deploy import events
-from berth_deploy.operations import records
-from berth_deploy.operations.executor import Cancelled, Job, Runtime, StepFailed
-from berth_deploy.operations.records import InstanceRef
-from berth_deploy.runtime.cgroups import Limits
-from berth_deploy.runtime.driver import ProcessHandle, ProcessSpec
-from berth_deploy.runtime.health import HealthCheck, probe_http
-from berth_deploy.runtime.layout import AppPaths
-from berth_deploy.runtime.sandbox import SandboxUnavailable
+from berth_deploy.enums import AppStatus, InstanceStatus
+from berth_deploy.env.service import plain_env
+from berth_deploy.instances import service as instances
+from berth_deploy.instances.service import InstanceRef
+from berth_deploy.operations import service as operations
+from berth_deploy.operations.executor import Cancelled, Job, NodeContext, StepFailed
+from berth_deploy.releases import service as releases
+from berth_deploy.sandbox.bubblewrap import SandboxUnavailable
+from berth_deploy.sandbox.cgroups import Limits
+from berth_deploy.sandbox.driver import ProcessHandle, ProcessSpec
+from berth_deploy.sandbox.health import HealthCheck, probe_http
+from berth_deploy.sandbox.layout import AppPaths
 
 START_ATTEMPTS = 3
 RUN_PATH = "/app/.venv/bin:/app/node_modules/.bin:/usr/local/bin:/usr/bin:/bin"
@@ -63,7 +67,7 @@ def run_env(template: dict, values: dict[str, str], port: int | None) -> dict[st
 
 
 async def spawn(
-    rt: Runtime,
+    ctx: NodeContext,
     *,
     app: dict,
     template: dict,
@@ -76,7 +80,7 @@ async def spawn(
     """Start the instance's process in its sandbox, detached (it outlives the caller)."""
     command = run_command(app, template, paths.release(release_id))
     where = f" on port {instance.port}" if instance.port else ""
-    rt.logs.note(log, f"starting instance {instance.id}{where}: {command}")
+    ctx.logs.note(log, f"starting instance {instance.id}{where}: {command}")
     spec = ProcessSpec(
         name=instance.name,
         command=command,
@@ -87,15 +91,15 @@ async def spawn(
         limits=Limits(app["memory_mb"], app["cpu_millis"], app["pids_max"]),
         port=instance.port,
     )
-    return await rt.driver.launch(spec)
+    return await ctx.driver.launch(spec)
 
 
 async def launch(
     job: Job, instance: InstanceRef, release_id: uuid.UUID, log: Path
 ) -> ProcessHandle:
-    plain = await job.tx(records.load_env, cipher=job.rt.cipher, app_id=job.app_id)
+    plain = await job.tx(plain_env, cipher=job.ctx.cipher, app_id=job.app_id)
     handle = await spawn(
-        job.rt,
+        job.ctx,
         app=job.app,
         template=job.template,
         paths=job.paths,
@@ -104,7 +108,7 @@ async def launch(
         env_values=plain.values,
         log=log,
     )
-    await job.tx(records.instance_launched, instance_id=instance.id, handle=handle)
+    await job.tx(instances.instance_launched, instance_id=instance.id, handle=handle)
     return handle
 
 
@@ -117,7 +121,7 @@ async def wait_healthy(job: Job, handle: ProcessHandle, port: int | None) -> str
     async with httpx.AsyncClient() as client:
         while time.monotonic() < deadline:
             job.checkpoint()
-            if not job.rt.driver.alive(handle):
+            if not job.ctx.driver.alive(handle):
                 return "exited"
             if check.type == "process" or port is None:
                 if time.monotonic() - started >= check.stable_seconds:
@@ -136,7 +140,7 @@ async def wait_healthy(job: Job, handle: ProcessHandle, port: int | None) -> str
 async def wait_exit_status(job: Job, handle: ProcessHandle, seconds: float = 3.0):
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
-        status = job.rt.driver.exit_status(handle.name)
+        status = job.ctx.driver.exit_status(handle.name)
         if status is not None:
             return status
         await job.sleep(0.05)
@@ -145,9 +149,9 @@ async def wait_exit_status(job: Job, handle: ProcessHandle, seconds: float = 3.0
 
 async def start_instance(job: Job, release_id: uuid.UUID, log: Path) -> InstanceRef:
     """A new healthy instance of the release; a process that keeps exiting is a crash loop."""
-    settings = job.rt.settings
+    settings = job.ctx.settings
     instance = await job.tx(
-        records.create_instance,
+        instances.create_instance,
         app_id=job.app_id,
         release_id=release_id,
         op_id=job.claim.op_id,
@@ -161,13 +165,13 @@ async def start_instance(job: Job, release_id: uuid.UUID, log: Path) -> Instance
         try:
             handle = await launch(job, instance, release_id, log)
         except SandboxUnavailable as exc:  # fail closed: nothing of the app ran
-            await end_instance(job, instance, "failed", "sandbox unavailable", None)
+            await end_instance(job, instance, InstanceStatus.FAILED, "sandbox unavailable", None)
             raise StepFailed(exc.message) from exc
         try:
             outcome = await wait_healthy(job, handle, instance.port)
         except (Cancelled, StepFailed, Exception):
-            await job.rt.driver.stop(handle, settings.stop_grace_seconds)
-            await end_instance(job, instance, "failed", "did not start", None)
+            await job.ctx.driver.stop(handle, settings.stop_grace_seconds)
+            await end_instance(job, instance, InstanceStatus.FAILED, "did not start", None)
             raise
         if outcome is None:
             return instance
@@ -175,14 +179,14 @@ async def start_instance(job: Job, release_id: uuid.UUID, log: Path) -> Instance
         last = status.describe() if status else "exited"
         exit_code = status.exit_code if status else None
         await job.tx(
-            records.instance_crashed_on_start, instance_id=instance.id, exit_code=exit_code
+            instances.instance_crashed_on_start, instance_id=instance.id, exit_code=exit_code
         )
         job.note(f"the process {last} before passing its health check", log)
         if attempt < START_ATTEMPTS:
             delay = settings.restart_backoff_seconds * 2 ** (attempt - 1)
             job.note(f"restarting in {delay:g}s (attempt {attempt + 1} of {START_ATTEMPTS})", log)
             await job.sleep(delay)
-    await end_instance(job, instance, "failed", f"crash loop: {last}", None)
+    await end_instance(job, instance, InstanceStatus.FAILED, f"crash loop: {last}", None)
     raise StepFailed(
         f"crash loop: the process {last}, {START_ATTEMPTS} times in a row while starting; "
         "see the run log"
@@ -192,10 +196,10 @@ async def start_instance(job: Job, release_id: uuid.UUID, log: Path) -> Instance
 async def end_instance(
     job: Job, instance: InstanceRef, status: str, reason: str, event_key: str | None
 ) -> None:
-    exit_status = job.rt.driver.exit_status(instance.name)
-    job.rt.driver.forget(instance.name)
+    exit_status = job.ctx.driver.exit_status(instance.name)
+    job.ctx.driver.forget(instance.name)
     await job.tx(
-        records.instance_ended,
+        instances.instance_ended,
         app_id=job.app_id,
         instance_id=instance.id,
         status=status,
@@ -206,34 +210,34 @@ async def end_instance(
 
 
 async def stop_instances(
-    job: Job, instances: list[InstanceRef], event_key: str, reason: str
+    job: Job, snapshots: list[InstanceRef], event_key: str, reason: str
 ) -> None:
     """Out of the route first (Traefik confirms), then SIGTERM, grace, SIGKILL."""
-    settings = job.rt.settings
-    routes = job.rt.routes
+    settings = job.ctx.settings
+    routes = job.ctx.routes
     slug = job.app["slug"]
-    for snapshot in instances:
-        instance = await job.tx(records.instance_stopping, instance_id=snapshot.id)
+    for snapshot in snapshots:
+        instance = await job.tx(instances.instance_stopping, instance_id=snapshot.id)
         if instance is None:
             continue  # already ended meanwhile
         if instance.routed and routes.published().get(slug) == str(instance.id):
             routes.remove(slug)
             await routes.wait(slug, instance.id, served=False, within=settings.route_wait_seconds)
         if instance.handle is not None:
-            await job.rt.driver.stop(instance.handle, settings.stop_grace_seconds)
-        await end_instance(job, instance, "stopped", reason, event_key)
+            await job.ctx.driver.stop(instance.handle, settings.stop_grace_seconds)
+        await end_instance(job, instance, InstanceStatus.STOPPED, reason, event_key)
 
 
 async def switch_to(
     job: Job, instance: InstanceRef, release_id: uuid.UUID, old: list[InstanceRef]
 ) -> None:
     """Route to the new instance (web apps) and make it the app's live one."""
-    settings = job.rt.settings
+    settings = job.ctx.settings
     if job.web:
         job.cancellable = False
         await job.step("route")
-        await job.tx(records.instance_routed, instance_id=instance.id)
-        routes = job.rt.routes
+        await job.tx(instances.instance_routed, instance_id=instance.id)
+        routes = job.ctx.routes
         slug = job.app["slug"]
         routes.publish(slug, instance.port, instance.id)
         if not await routes.wait(
@@ -250,21 +254,21 @@ async def switch_to(
             )
     job.cancellable = False
     await job.tx(
-        records.instance_live, app_id=job.app_id, instance_id=instance.id, release_id=release_id
+        instances.instance_live, app_id=job.app_id, instance_id=instance.id, release_id=release_id
     )
 
 
 async def rollout(job: Job, release_id: uuid.UUID) -> None:
-    settings = job.rt.settings
-    number = await job.tx(records.release_number, release_id=release_id)
-    log = job.rt.logs.path(job.app_id, release_id, "run")
-    job.rt.logs.prepare(job.app_id, release_id)
+    settings = job.ctx.settings
+    number = await job.tx(releases.release_number, release_id=release_id)
+    log = job.ctx.logs.path(job.app_id, release_id, "run")
+    job.ctx.logs.prepare(job.app_id, release_id)
     job.log_path = log
-    for leftover in await job.tx(records.leftovers, op_id=job.claim.op_id):
+    for leftover in await job.tx(instances.leftovers, op_id=job.claim.op_id):
         if leftover.handle is not None:
-            await job.rt.driver.stop(leftover.handle, 1.0)
-        await end_instance(job, leftover, "failed", "left by a lost worker", None)
-    old = await job.tx(records.serving, app_id=job.app_id)
+            await job.ctx.driver.stop(leftover.handle, 1.0)
+        await end_instance(job, leftover, InstanceStatus.FAILED, "left by a lost worker", None)
+    old = await job.tx(instances.serving, app_id=job.app_id)
     replaced = f"replaced by release #{number}"
     if old and (job.template["rollout"] == "recreate" or not job.web):
         job.cancellable = False  # from here the old instances are gone: go through with it
@@ -273,10 +277,17 @@ async def rollout(job: Job, release_id: uuid.UUID) -> None:
     await job.step("start")
     if not old:  # nothing serves meanwhile: the app shows it is starting
         await job.tx(
-            records.move_app,
+            operations.move_app,
             app_id=job.app_id,
-            status="starting",
-            when=("queued", "building", "stopped", "failed", "suspended", "running"),
+            status=AppStatus.STARTING,
+            when=(
+                AppStatus.QUEUED,
+                AppStatus.BUILDING,
+                AppStatus.STOPPED,
+                AppStatus.FAILED,
+                AppStatus.SUSPENDED,
+                AppStatus.RUNNING,
+            ),
         )
     instance = await start_instance(job, release_id, log)
     try:

@@ -3,8 +3,10 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict
 
+from berth_common.pagination import Page
 
-class OperationOut(BaseModel):
+
+class Operation(BaseModel):
     id: uuid.UUID
     app_id: uuid.UUID
     kind: str
@@ -20,7 +22,7 @@ class OperationOut(BaseModel):
     finished_at: datetime | None
 
     @classmethod
-    def of(cls, op) -> "OperationOut":
+    def of(cls, op) -> "Operation":
         return cls(
             id=op.id,
             app_id=op.app_id,
@@ -44,13 +46,13 @@ class DeploymentCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
-class RollbackIn(BaseModel):
+class RollbackCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     release_id: uuid.UUID | None = None
 
 
-class ReleaseOut(BaseModel):
+class Release(BaseModel):
     id: uuid.UUID
     number: int
     commit_sha: str | None
@@ -63,3 +65,11 @@ class ReleaseOut(BaseModel):
     current: bool = False
 
     model_config = ConfigDict(from_attributes=True)
+
+
+class OperationPage(Page[Operation]):
+    pass
+
+
+class ReleasePage(Page[Release]):
+    pass

@@ -7,15 +7,20 @@ need the app idle (409 otherwise).
 """
 
 import uuid
+from collections.abc import Iterable
 from datetime import UTC, datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from berth_common.errors import Conflict, NotFound
 from berth_common.outbox import enqueue_task
+from berth_common.pagination import PageParams
 from berth_deploy.apps.dao import AppDAO
+from berth_deploy.enums import AppStatus, OperationStatus, ReleaseStatus
+from berth_deploy.instances.dao import InstanceDAO
 from berth_deploy.models import App, Operation, OwnerStanding
-from berth_deploy.operations.dao import InstanceDAO, OperationDAO, ReleaseDAO
+from berth_deploy.names import QUEUE, RUN_OPERATION_TASK
+from berth_deploy.operations.dao import OperationDAO
 from berth_deploy.operations.lifecycle import (
     CANCELLABLE_STEPS,
     CANCELLED_BY,
@@ -30,12 +35,15 @@ from berth_deploy.operations.lifecycle import (
     check_requestable,
     check_transition,
 )
+from berth_deploy.releases.dao import ReleaseDAO
 
-RUN_TASK = "deploy.operations.run"
-QUEUE = "deploy"
 # the app status an operation moves the app to as soon as it is asked for
-STATUS_ON_REQUEST = {"delete": "deleting", "stop": "stopping", "start": "starting"}
-RESTING = ("created", "stopped", "failed")
+STATUS_ON_REQUEST = {
+    "delete": AppStatus.DELETING,
+    "stop": AppStatus.STOPPING,
+    "start": AppStatus.STARTING,
+}
+RESTING = (AppStatus.CREATED, AppStatus.STOPPED, AppStatus.FAILED)
 
 
 class NothingToStart(Conflict):
@@ -57,7 +65,7 @@ async def owner_suspended(session: AsyncSession, owner_id: uuid.UUID) -> OwnerSt
 
 async def dispatch(session: AsyncSession, app_id: uuid.UUID) -> None:
     """Ask a worker to run the app's next queued operation (after this transaction commits)."""
-    await enqueue_task(session, RUN_TASK, queue=QUEUE, kwargs={"app_id": str(app_id)})
+    await enqueue_task(session, RUN_OPERATION_TASK, queue=QUEUE, kwargs={"app_id": str(app_id)})
 
 
 async def _rollback_target(
@@ -68,7 +76,7 @@ async def _rollback_target(
         release = await releases.of_app(app.id, release_id)
         if release is None:
             raise NotFound("Release not found")
-        if release.status != "ready":
+        if release.status != ReleaseStatus.READY:
             raise Conflict(
                 f"Release #{release.number} is {release.status}: only a built release that "
                 "is still kept can be rolled back to",
@@ -92,14 +100,43 @@ async def request_operation(
     release_id: uuid.UUID | None = None,
     reason: str | None = None,
 ) -> Operation:
+    """Queue a `kind` operation on the app, or refuse it (404, 409) when the app's state, its
+    owner's standing or the operation in progress does not allow it. A delete or suspend
+    cancels what runs; a newer deploy supersedes a queued one. The app moves to the status the
+    request implies, and a worker is asked to run it once this transaction commits."""
+    app = await _requestable_app(session, app_id, kind, origin)
+    ops = OperationDAO(session)
+    active = await ops.active(app.id)
+    _check_against_active(app, kind, active)
+    target = await _target_release(session, app, kind, release_id)
+    _make_way(kind, active)
+    op = await ops.create(
+        app_id=app.id,
+        kind=kind,
+        status=OperationStatus.QUEUED,
+        release_id=target,
+        requested_by=requested_by,
+        origin=origin,
+        reason=reason,
+        app_status_before=app.status,
+    )
+    _status_on_request(app, kind, reason)
+    if app.active_operation_id is None:
+        await dispatch(session, app.id)
+    await session.flush()
+    return op
+
+
+async def _requestable_app(session: AsyncSession, app_id: uuid.UUID, kind: str, origin: str) -> App:
+    """The app, locked, if its status and its owner's standing allow `kind`."""
     app = await AppDAO(session).lock(app_id)
-    if app is None or app.status == "deleted":
+    if app is None or app.status == AppStatus.DELETED:
         raise NotFound("App not found")
     check_requestable(kind, app.status)
     if (
         kind == "resume"
         and origin == "billing"
-        and app.status == "suspended"
+        and app.status == AppStatus.SUSPENDED
         and app.suspended_by != "billing"
     ):
         raise Conflict("Suspended by an admin, not by billing", code="not_suspended_by_billing")
@@ -110,9 +147,12 @@ async def request_operation(
                 "The account is suspended by billing; top up to run apps again",
                 details={"reason": standing.reason},
             )
-    ops = OperationDAO(session)
-    active = await ops.active(app.id)
-    if kind == "resume" and app.status != "suspended":
+    return app
+
+
+def _check_against_active(app: App, kind: str, active: list[Operation]) -> None:
+    """A resume needs a suspension (done or on its way); start, stop, restart an idle app."""
+    if kind == "resume" and app.status != AppStatus.SUSPENDED:
         if not any(o.kind == "suspend" for o in active):
             raise IllegalTransition(f"Cannot resume an app that is {app.status}")
     if kind not in QUEUEABLE and active:
@@ -120,48 +160,46 @@ async def request_operation(
             f"A {active[0].kind} is in progress; wait for it or cancel it",
             details={"operation_id": str(active[0].id), "kind": active[0].kind},
         )
-    target = None
+
+
+async def _target_release(
+    session: AsyncSession, app: App, kind: str, release_id: uuid.UUID | None
+) -> uuid.UUID | None:
+    """The release a rollback goes to, or a start, resume or restart runs (the current one)."""
     if kind == "rollback":
-        target = await _rollback_target(session, app, release_id)
+        return await _rollback_target(session, app, release_id)
     if kind in ("start", "resume", "restart"):
         releases = ReleaseDAO(session)
         current = await releases.get(app.current_release_id) if app.current_release_id else None
-        if current is None or current.status != "ready":
+        if current is None or current.status != ReleaseStatus.READY:
             raise NothingToStart("The app has no built release to start: deploy it first")
-        target = current.id
+        return current.id
+    return None
 
+
+def _make_way(kind: str, active: list[Operation]) -> None:
+    """A delete or suspend cancels the running operation and supersedes the queued ones; a
+    deploy or rollback supersedes a queued deploy or rollback."""
     now = datetime.now(UTC)
     for other in active:
-        if other.status != "queued":
+        if other.status != OperationStatus.QUEUED:
             if kind in ("delete", "suspend") and other.kind not in ("stop", "delete", "suspend"):
                 if other.cancel_requested_at is None or kind == "delete":
                     other.cancel_reason = CANCELLED_BY[kind]
                 other.cancel_requested_at = other.cancel_requested_at or now
             continue
         if kind in ("delete", "suspend") or (kind in DEPLOY_KINDS and other.kind in DEPLOY_KINDS):
-            other.status = "superseded"
+            other.status = OperationStatus.SUPERSEDED
             other.finished_at = now
             other.reason = f"superseded by a newer {kind}"
 
-    op = await ops.create(
-        app_id=app.id,
-        kind=kind,
-        status="queued",
-        release_id=target,
-        requested_by=requested_by,
-        origin=origin,
-        reason=reason,
-        app_status_before=app.status,
-    )
+
+def _status_on_request(app: App, kind: str, reason: str | None) -> None:
     new_status = STATUS_ON_REQUEST.get(kind)
     if kind in DEPLOY_KINDS and app.status in RESTING:
-        new_status = "queued"
+        new_status = AppStatus.QUEUED
     if new_status:
         set_status(app, new_status, reason)
-    if app.active_operation_id is None:
-        await dispatch(session, app.id)
-    await session.flush()
-    return op
 
 
 async def cancel_operation(session: AsyncSession, app_id: uuid.UUID, op_id: uuid.UUID) -> Operation:
@@ -169,15 +207,15 @@ async def cancel_operation(session: AsyncSession, app_id: uuid.UUID, op_id: uuid
     op = await OperationDAO(session).lock(op_id)
     if app is None or op is None or op.app_id != app_id:
         raise NotFound("Operation not found")
-    if op.status == "queued":
-        op.status = "cancelled"
+    if op.status == OperationStatus.QUEUED:
+        op.status = OperationStatus.CANCELLED
         op.finished_at = datetime.now(UTC)
         op.reason = "cancelled before it started"
         await restore_after(session, app, op)
         if app.active_operation_id == op.id:
             app.active_operation_id = None
             await dispatch(session, app.id)
-    elif op.status == "running":
+    elif op.status == OperationStatus.RUNNING:
         if op.kind in ("stop", "delete", "suspend"):
             raise Conflict(f"A {op.kind} cannot be cancelled", code="not_cancellable")
         if op.step not in CANCELLABLE_STEPS:
@@ -198,21 +236,82 @@ async def restore_after(
     session: AsyncSession, app: App, op: Operation, failure: str | None = None
 ) -> None:
     """Where the app lands when `op` ends without succeeding (cancelled, superseded, failed)."""
-    if app.status in ("deleting", "deleted", "suspended"):
+    if app.status in (AppStatus.DELETING, AppStatus.DELETED, AppStatus.SUSPENDED):
         return
     serving = await InstanceDAO(session).live(app.id, SERVING_INSTANCE)
     if serving:
-        if app.status != "running":
-            set_status(app, "running", None)
+        if app.status != AppStatus.RUNNING:
+            set_status(app, AppStatus.RUNNING, None)
         return
     if failure is not None:
-        set_status(app, "failed", failure[:500])
+        set_status(app, AppStatus.FAILED, failure[:500])
         return
-    if app.status in ("queued", "building", "starting", "stopping"):
+    if app.status in (AppStatus.QUEUED, AppStatus.BUILDING, AppStatus.STARTING, AppStatus.STOPPING):
         others = [o for o in await OperationDAO(session).active(app.id) if o.id != op.id]
-        if any(o.kind in DEPLOY_KINDS and o.status == "queued" for o in others):
+        if any(o.kind in DEPLOY_KINDS and o.status == OperationStatus.QUEUED for o in others):
             return  # a newer deploy keeps it queued
         before = op.app_status_before if op.app_status_before in RESTING else None
         if before is None:
-            before = "stopped" if app.current_release_id else "created"
-        set_status(app, before, "cancelled" if before != "failed" else app.status_reason)
+            before = AppStatus.STOPPED if app.current_release_id else AppStatus.CREATED
+        set_status(app, before, "cancelled" if before != AppStatus.FAILED else app.status_reason)
+
+
+async def move_app(
+    session: AsyncSession, *, app_id: uuid.UUID, status: str, when: tuple[str, ...], reason=None
+) -> None:
+    """Move the app to `status` if it is in one of `when` (a redeploy of a running app
+    leaves it running)."""
+    app = await locked_app(session, app_id)
+    if app.status in when:
+        set_status(app, status, reason)
+
+
+async def mark_deleted(session: AsyncSession, *, app_id: uuid.UUID) -> None:
+    app = await locked_app(session, app_id)
+    set_status(app, AppStatus.DELETED)
+    app.deleted_at = datetime.now(UTC)
+    app.current_release_id = None
+
+
+async def app_settled(
+    session: AsyncSession,
+    *,
+    app_id: uuid.UUID,
+    status: str,
+    reason: str | None = None,
+    suspended_by: str | None = None,
+) -> None:
+    """Where a stop, suspend or delete leaves the app."""
+    app = await locked_app(session, app_id)
+    if app.status == AppStatus.DELETING:
+        return  # a delete was asked for meanwhile: it queues behind and takes the app from here
+    if status == AppStatus.SUSPENDED and app.status in (
+        AppStatus.CREATED,
+        AppStatus.STOPPED,
+        AppStatus.FAILED,
+    ):
+        return  # nothing of it ran (its deploy was cancelled): nothing to suspend
+    set_status(app, status, reason)
+    app.suspended_by = suspended_by if status == AppStatus.SUSPENDED else None
+
+
+async def locked_app(session: AsyncSession, app_id: uuid.UUID) -> App:
+    """The app row of a running operation, locked (it exists: deletes go through one)."""
+    app = await AppDAO(session).lock(app_id)
+    assert app is not None
+    return app
+
+
+async def list_operations(
+    session: AsyncSession, app_id: uuid.UUID, params: PageParams, kinds: Iterable[str] | None
+) -> tuple[list[Operation], int]:
+    return await OperationDAO(session).of_app_page(app_id, params, kinds)
+
+
+async def get_operation(
+    session: AsyncSession, app_id: uuid.UUID, op_id: uuid.UUID, kinds: Iterable[str] | None
+) -> Operation:
+    op = await OperationDAO(session).of_app(app_id, op_id)
+    if op is None or (kinds is not None and op.kind not in kinds):
+        raise NotFound("Operation not found")
+    return op

@@ -5,8 +5,8 @@ from fastapi import APIRouter, Depends
 from berth_common.db import SessionDep
 from berth_common.errors import NotFound, Unauthorized, error_responses
 from berth_common.security import current_principal
-from berth_deploy.templates.dao import TemplateDAO
-from berth_deploy.templates.schemas import TemplateOut
+from berth_deploy.templates import service
+from berth_deploy.templates.schemas import Template
 
 router = APIRouter(
     prefix="/api/deploy/v1/templates",
@@ -16,14 +16,11 @@ router = APIRouter(
 )
 
 
-@router.get("", response_model=list[TemplateOut])
-async def list_templates(session: SessionDep) -> list[TemplateOut]:
-    return [TemplateOut.model_validate(t) for t in await TemplateDAO(session).active()]
+@router.get("", response_model=list[Template])
+async def list_templates(session: SessionDep) -> list[Template]:
+    return [Template.model_validate(t) for t in await service.active_templates(session)]
 
 
-@router.get("/{key}", response_model=TemplateOut, responses=error_responses(NotFound))
-async def get_template(key: str, session: SessionDep) -> TemplateOut:
-    template = await TemplateDAO(session).get(key)
-    if template is None or not template.is_active:
-        raise NotFound("Template not found")
-    return TemplateOut.model_validate(template)
+@router.get("/{key}", response_model=Template, responses=error_responses(NotFound))
+async def get_template(key: str, session: SessionDep) -> Template:
+    return Template.model_validate(await service.active_template(session, key))

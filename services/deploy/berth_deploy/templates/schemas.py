@@ -72,7 +72,7 @@ class HealthSpec(BaseModel):
         return self.model_dump(by_alias=True, exclude_none=True)
 
 
-class TemplateOut(BaseModel):
+class Template(BaseModel):
     key: str
     name: str
     description: str

@@ -2,6 +2,7 @@
 fails the app (and billing hears the instance stopped), route files are reconciled, and an
 instance a lost worker was starting is cleaned up."""
 
+import asyncio
 import os
 import signal
 import uuid
@@ -14,6 +15,7 @@ from fixtures_deploy import app_state, ask, new_app, outbox_events, until
 from sqlalchemy import select, update
 
 from berth_deploy.models import Instance
+from berth_deploy.supervisor.__main__ import Leadership
 
 
 @pytest.fixture
@@ -30,7 +32,7 @@ async def instance(node, instance_id: str) -> Instance:
     async def read(session):
         return await session.get(Instance, uuid.UUID(instance_id))
 
-    return await node.rt.tx(read)
+    return await node.ctx.tx(read)
 
 
 def answer(traefik, slug: str) -> str:
@@ -76,7 +78,7 @@ async def test_a_crash_is_restarted_and_a_crash_loop_fails_the_app(
 
 async def test_route_files_are_reconciled(deploy_node, deploy_traefik, running):
     _, app = running
-    routes = deploy_node.rt.routes
+    routes = deploy_node.ctx.routes
     routes.remove(app["slug"])
     routes.publish("ghost-app", 23999, uuid.uuid4())
     await deploy_node.supervisor.reconcile_routes()
@@ -107,7 +109,7 @@ async def test_an_instance_a_lost_worker_was_starting_is_cleaned_up(deploy_node,
         )
         return ghost.id
 
-    ghost_id = await deploy_node.rt.tx(plant)
+    ghost_id = await deploy_node.ctx.tx(plant)
     await deploy_node.supervisor.watch_instances()
 
     async def status(session):
@@ -115,4 +117,25 @@ async def test_an_instance_a_lost_worker_was_starting_is_cleaned_up(deploy_node,
             await session.execute(select(Instance.status).where(Instance.id == ghost_id))
         ).scalar()
 
-    assert await deploy_node.rt.tx(status) == "failed"
+    assert await deploy_node.ctx.tx(status) == "failed"
+
+
+async def test_one_supervisor_per_node_leads_and_a_second_stands_by(deploy_node):
+    node = f"lead-{uuid.uuid4().hex[:8]}"
+    first = Leadership(deploy_node.worker, node)
+    second = Leadership(deploy_node.worker, node)
+    try:
+        assert await first.held() is True
+        assert await first.held() is True  # the next tick checks the same connection
+        assert await second.held() is False
+        assert first.conn is not None
+        await first.conn.invalidate()  # the leader's database session ends (it died)
+        first.conn = None
+        for _ in range(50):
+            if await second.held():
+                break
+            await asyncio.sleep(0.1)
+        assert second.conn is not None
+    finally:
+        await first.drop()
+        await second.drop()

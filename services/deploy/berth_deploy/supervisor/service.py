@@ -11,20 +11,19 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from berth_deploy import events
 from berth_deploy.apps.dao import AppDAO
-from berth_deploy.models import App, Instance, Operation, Template
-from berth_deploy.operations.dao import InstanceDAO
+from berth_deploy.enums import AppStatus, InstanceStatus, OperationStatus
+from berth_deploy.instances.dao import InstanceDAO
+from berth_deploy.instances.service import InstanceRef
+from berth_deploy.models import App, Instance
 from berth_deploy.operations.leases import APP_FIELDS, TEMPLATE_FIELDS
 from berth_deploy.operations.lifecycle import SERVING_INSTANCE
-from berth_deploy.operations.records import InstanceRef
 from berth_deploy.operations.service import set_status
-from berth_deploy.runtime.driver import ExitStatus, ProcessHandle
-
-WATCHED = ("starting", "running", "crashed")
+from berth_deploy.sandbox.driver import ExitStatus, ProcessHandle
+from berth_deploy.supervisor.dao import SupervisedInstanceDAO
 
 
 @dataclass(frozen=True)
@@ -46,27 +45,18 @@ class CrashDecision:
 
 
 async def watched(session: AsyncSession, *, node: str) -> list[Watched]:
-    stmt = (
-        select(Instance, App, Template, Operation.status)
-        .join(App, App.id == Instance.app_id)
-        .join(Template, Template.key == App.template_key)
-        .outerjoin(Operation, Operation.id == Instance.operation_id)
-        .where(Instance.node == node, Instance.status.in_(WATCHED))
-    )
     now = datetime.now(UTC)
-    found = []
-    for instance, app, template, op_status in (await session.execute(stmt)).all():
-        found.append(
-            Watched(
-                instance=InstanceRef.of(instance),
-                app={f: getattr(app, f) for f in APP_FIELDS},
-                template={f: getattr(template, f) for f in TEMPLATE_FIELDS},
-                next_restart_at=instance.next_restart_at,
-                operation_running=op_status == "running",
-                age_seconds=(now - instance.created_at).total_seconds(),
-            )
+    return [
+        Watched(
+            instance=InstanceRef.of(instance),
+            app={f: getattr(app, f) for f in APP_FIELDS},
+            template={f: getattr(template, f) for f in TEMPLATE_FIELDS},
+            next_restart_at=instance.next_restart_at,
+            operation_running=op_status == OperationStatus.RUNNING,
+            age_seconds=(now - instance.created_at).total_seconds(),
         )
-    return found
+        for instance, app, template, op_status in await SupervisedInstanceDAO(session).watched(node)
+    ]
 
 
 def _recent(times: list[str], window: int, now: datetime) -> list[str]:
@@ -87,7 +77,7 @@ async def crashed(
 ) -> CrashDecision | None:
     """Record a crash of a running instance; None when the row moved on meanwhile."""
     instance = await InstanceDAO(session).lock(instance_id)
-    if instance is None or instance.status != "running" or instance.pid != pid:
+    if instance is None or instance.status != InstanceStatus.RUNNING or instance.pid != pid:
         return None
     app = await AppDAO(session).lock(instance.app_id)
     assert app is not None
@@ -98,25 +88,30 @@ async def crashed(
     instance.last_exit_code = exit_status.exit_code if exit_status else None
     if len(times) >= threshold:
         reason = f"crash loop: the process {described}; {len(times)} crashes within {window}s"
-        instance.status = "failed"
-        instance.stopped_at = now
-        instance.stop_reason = reason[:500]
-        instance.routed = False
-        instance.next_restart_at = None
-        others = [
-            i
-            for i in await InstanceDAO(session).live(app.id, SERVING_INSTANCE)
-            if i.id != instance.id
-        ]
-        if not others and app.status == "running":
-            set_status(app, "failed", reason)
-        if instance.started_at is not None:
-            await events.instance_ended(session, events.STOPPED, app, instance, "crash_loop")
+        await _fail_crash_loop(session, instance, app, now, reason)
         return CrashDecision(True, 0.0, len(times), reason)
     delay = min(backoff * 2 ** (len(times) - 1), backoff_max)
-    instance.status = "crashed"
+    instance.status = InstanceStatus.CRASHED
     instance.next_restart_at = now + timedelta(seconds=delay)
     return CrashDecision(False, delay, len(times), described)
+
+
+async def _fail_crash_loop(
+    session: AsyncSession, instance: Instance, app: App, now: datetime, reason: str
+) -> None:
+    """The instance fails and loses its route; the app fails if nothing else serves it."""
+    instance.status = InstanceStatus.FAILED
+    instance.stopped_at = now
+    instance.stop_reason = reason[:500]
+    instance.routed = False
+    instance.next_restart_at = None
+    others = [
+        i for i in await InstanceDAO(session).live(app.id, SERVING_INSTANCE) if i.id != instance.id
+    ]
+    if not others and app.status == AppStatus.RUNNING:
+        set_status(app, AppStatus.FAILED, reason)
+    if instance.started_at is not None:
+        await events.instance_ended(session, events.STOPPED, app, instance, "crash_loop")
 
 
 async def relaunched(
@@ -124,13 +119,13 @@ async def relaunched(
 ) -> ProcessHandle | None:
     """Restart a crashed instance, holding its row so a stop cannot slip in between."""
     instance = await InstanceDAO(session).lock(instance_id)
-    if instance is None or instance.status != "crashed":
+    if instance is None or instance.status != InstanceStatus.CRASHED:
         return None
     handle: ProcessHandle = await spawn()
     instance.pid = handle.pid
     instance.monitor_pid = handle.monitor_pid
     instance.proc_start = handle.start_time
-    instance.status = "running"
+    instance.status = InstanceStatus.RUNNING
     instance.restart_count += 1
     instance.next_restart_at = None
     return handle
@@ -139,9 +134,9 @@ async def relaunched(
 async def abandoned(session: AsyncSession, *, instance_id: uuid.UUID) -> bool:
     """A starting instance whose operation is gone (its worker died): mark it failed."""
     instance = await InstanceDAO(session).lock(instance_id)
-    if instance is None or instance.status != "starting":
+    if instance is None or instance.status != InstanceStatus.STARTING:
         return False
-    instance.status = "failed"
+    instance.status = InstanceStatus.FAILED
     instance.stopped_at = datetime.now(UTC)
     instance.stop_reason = "abandoned: the operation starting it was lost"
     return True
@@ -149,17 +144,7 @@ async def abandoned(session: AsyncSession, *, instance_id: uuid.UUID) -> bool:
 
 async def routed(session: AsyncSession, *, node: str) -> dict[str, list[tuple[str, int, str]]]:
     """slug -> [(instance id, port, status)] of the instances that should have a route."""
-    stmt = (
-        select(App.slug, Instance.id, Instance.port, Instance.status)
-        .join(App, App.id == Instance.app_id)
-        .where(
-            Instance.node == node,
-            Instance.routed.is_(True),
-            Instance.status.in_(("starting", "running", "crashed", "stopping")),
-        )
-        .order_by(Instance.created_at)
-    )
     found: dict[str, list[tuple[str, int, str]]] = {}
-    for slug, instance_id, port, status in (await session.execute(stmt)).all():
+    for slug, instance_id, port, status in await SupervisedInstanceDAO(session).routed(node):
         found.setdefault(slug, []).append((str(instance_id), port, status))
     return found

@@ -1,4 +1,4 @@
-"""Starts one sandboxed process for the local runtime driver (stdlib only, run as a script).
+"""Starts one sandboxed process for the local process driver (stdlib only, run as a script).
 
     python -I -S launcher.py < spec.json
 

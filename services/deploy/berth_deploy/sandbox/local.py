@@ -1,4 +1,4 @@
-"""The local runtime driver: sandboxed processes on this node (bubblewrap, a network
+"""The local process driver: sandboxed processes on this node (bubblewrap, a network
 namespace served by pasta, cgroups).
 
 Apps are started through launcher.py, which detaches them from the caller (their own
@@ -18,15 +18,15 @@ from pathlib import Path
 from loguru import logger
 
 from berth_deploy.config import DeploySettings
-from berth_deploy.runtime.cgroups import Cgroups
-from berth_deploy.runtime.driver import ExitStatus, ProcessHandle, ProcessSpec
-from berth_deploy.runtime.network import Network, resolv_conf
-from berth_deploy.runtime.sandbox import (
+from berth_deploy.sandbox.bubblewrap import (
     SandboxUnavailable,
     bwrap_argv,
     find_bwrap,
     staged_paths,
 )
+from berth_deploy.sandbox.cgroups import Cgroups
+from berth_deploy.sandbox.driver import ExitStatus, ProcessHandle, ProcessSpec
+from berth_deploy.sandbox.network import Network, resolv_conf
 
 LAUNCHER = Path(__file__).with_name("launcher.py")
 LAUNCHER_ENV = {"PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8"}

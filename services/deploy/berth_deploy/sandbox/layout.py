@@ -7,7 +7,7 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
-from berth_deploy.runtime.sandbox import SandboxMounts, identity_files
+from berth_deploy.sandbox.bubblewrap import SandboxMounts, identity_files
 
 
 def chown_tree(root: Path, uid: int) -> None:

@@ -1,4 +1,4 @@
-"""The local runtime driver on real processes: the sandbox's limits, detached instances that
+"""The local process driver on real processes: the sandbox's limits, detached instances that
 record how they ended, build steps killed as a group; and the pure pieces around it (repo
 URLs, route files, Procfiles)."""
 
@@ -13,18 +13,18 @@ import pytest
 import yaml
 
 from berth_deploy.operations.rollout import read_procfile
-from berth_deploy.runtime.cgroups import Limits
-from berth_deploy.runtime.driver import ProcessSpec
-from berth_deploy.runtime.git import (
+from berth_deploy.sandbox.cgroups import Limits
+from berth_deploy.sandbox.driver import ProcessSpec
+from berth_deploy.sandbox.git import (
     RepoNotAllowed,
     clone_command,
     clone_failure,
     normalise_repo_url,
     resolve_public,
 )
-from berth_deploy.runtime.layout import AppPaths
-from berth_deploy.runtime.local import read_stat
-from berth_deploy.runtime.routes import InvalidRoute, route_config
+from berth_deploy.sandbox.layout import AppPaths
+from berth_deploy.sandbox.local import read_stat
+from berth_deploy.sandbox.routes import InvalidRoute, route_config
 
 UID = 250_000 + os.getpid() % 1000
 
@@ -70,7 +70,7 @@ async def exit_of(driver, name, seconds=10.0):
 
 async def test_a_detached_process_records_its_exit(deploy_node, paths, tmp_path):
     app, release = paths
-    driver = deploy_node.rt.driver
+    driver = deploy_node.ctx.driver
     s = spec(app, release, "echo hello from $(id -u); exit 7", tmp_path / "run.log")
     handle = await driver.launch(s)
     await wait_dead(driver, handle)
@@ -82,10 +82,10 @@ async def test_a_detached_process_records_its_exit(deploy_node, paths, tmp_path)
 
 
 async def test_the_memory_limit_kills_a_greedy_process(deploy_node, paths, tmp_path):
-    if not deploy_node.rt.driver.cgroups.enforced:
+    if not deploy_node.ctx.driver.cgroups.enforced:
         pytest.skip("cgroups are not writable on this machine")
     app, release = paths
-    driver = deploy_node.rt.driver
+    driver = deploy_node.ctx.driver
     greedy = "exec python3 -c 'b = bytearray(400 * 1024 * 1024); print(len(b))'"
     s = spec(app, release, greedy, tmp_path / "run.log", memory_mb=64)
     handle = await driver.launch(s)
@@ -97,7 +97,7 @@ async def test_the_memory_limit_kills_a_greedy_process(deploy_node, paths, tmp_p
 
 async def test_the_process_limit_stops_a_fork_bomb(deploy_node, paths, tmp_path):
     app, release = paths
-    driver = deploy_node.rt.driver
+    driver = deploy_node.ctx.driver
     bomb = (
         "exec python3 -c '\n"
         "import os, time\n"
@@ -124,7 +124,7 @@ async def test_the_process_limit_stops_a_fork_bomb(deploy_node, paths, tmp_path)
 
 async def test_a_build_step_dies_as_a_group(deploy_node, paths, tmp_path):
     app, release = paths
-    driver = deploy_node.rt.driver
+    driver = deploy_node.ctx.driver
     s = spec(app, release, "sleep 300 & sleep 301 & wait", tmp_path / "build.log")
     proc = await driver.run(s)
     await asyncio.sleep(0.5)
@@ -278,7 +278,7 @@ def test_route_files_are_validated_and_written_atomically(deploy_node, tmp_path)
         with pytest.raises(InvalidRoute):
             route_config(slug, domain, port, instance)
 
-    from berth_deploy.runtime.routes import RouteTable
+    from berth_deploy.sandbox.routes import RouteTable
 
     table = RouteTable(tmp_path, "apps.localhost", "http://127.0.0.1:1")
     table.publish("my-app", 21001, instance)

@@ -1,4 +1,4 @@
-"""The runtime-driver interface: how the deploy service starts, watches and stops processes.
+"""The process-driver interface: how the deploy service starts, watches and stops processes.
 
 One real driver exists (`LocalDriver`: sandboxed processes on this node). A Docker Engine
 driver is the production path on paper; it gets written when it can be tested against a
@@ -9,8 +9,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
-from berth_deploy.runtime.cgroups import Limits
-from berth_deploy.runtime.sandbox import SandboxMounts
+from berth_deploy.sandbox.bubblewrap import SandboxMounts
+from berth_deploy.sandbox.cgroups import Limits
 
 
 @dataclass(frozen=True)
@@ -50,7 +50,7 @@ class ExitStatus:
         return f"exited with code {self.exit_code}"
 
 
-class RuntimeDriver(Protocol):
+class ProcessDriver(Protocol):
     async def launch(self, spec: ProcessSpec) -> ProcessHandle:
         """Start a long-running process that outlives the caller."""
 

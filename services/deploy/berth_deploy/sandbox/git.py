@@ -20,7 +20,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from berth_common.errors import Unprocessable
-from berth_deploy.runtime.network import ALWAYS_BLOCKED
+from berth_deploy.sandbox.network import ALWAYS_BLOCKED
 
 RESOLVE_SECONDS = 5.0
 LOCAL_GITCONFIG = "/tmp/gitconfig"  # noqa: S108 - in the sandbox's own, empty /tmp

@@ -30,7 +30,7 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-from berth_deploy.runtime.sandbox import SandboxUnavailable
+from berth_deploy.sandbox.bubblewrap import SandboxUnavailable
 
 IFNAME = "tap0"
 #: the namespace's own address and the one pasta maps to the host's DNS resolver; both in

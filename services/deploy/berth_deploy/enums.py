@@ -1,0 +1,44 @@
+"""The statuses of deploy's rows, one enum each. The columns stay strings with these values
+(StrEnum members compare equal to them), so no migration follows from a rename here."""
+
+from enum import StrEnum
+
+
+class AppStatus(StrEnum):
+    CREATED = "created"
+    QUEUED = "queued"
+    BUILDING = "building"
+    STARTING = "starting"
+    RUNNING = "running"
+    FAILED = "failed"
+    STOPPING = "stopping"
+    STOPPED = "stopped"
+    SUSPENDED = "suspended"
+    DELETING = "deleting"
+    DELETED = "deleted"
+
+
+class OperationStatus(StrEnum):
+    QUEUED = "queued"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+    SUPERSEDED = "superseded"
+
+
+class InstanceStatus(StrEnum):
+    STARTING = "starting"
+    RUNNING = "running"
+    CRASHED = "crashed"
+    STOPPING = "stopping"
+    STOPPED = "stopped"
+    FAILED = "failed"
+
+
+class ReleaseStatus(StrEnum):
+    BUILDING = "building"
+    READY = "ready"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+    PRUNED = "pruned"

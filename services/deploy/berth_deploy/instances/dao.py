@@ -1,0 +1,72 @@
+"""Queries on instances: an app's running release processes, per node."""
+
+import uuid
+from collections.abc import Iterable
+
+from sqlalchemy import func, select
+
+from berth_common.dao import BaseDAO
+from berth_deploy.enums import InstanceStatus
+from berth_deploy.models import App, Instance
+from berth_deploy.operations.lifecycle import LIVE_INSTANCE
+
+
+class InstanceDAO(BaseDAO[Instance]):
+    model = Instance
+    default_sort = (Instance.created_at.desc(),)
+
+    async def lock(self, instance_id: uuid.UUID) -> Instance | None:
+        stmt = select(Instance).where(Instance.id == instance_id).with_for_update()
+        result = await self.session.execute(stmt.execution_options(populate_existing=True))
+        return result.scalars().first()
+
+    async def live(
+        self, app_id: uuid.UUID, statuses: Iterable[str] = LIVE_INSTANCE
+    ) -> list[Instance]:
+        stmt = (
+            select(Instance)
+            .where(Instance.app_id == app_id, Instance.status.in_(list(statuses)))
+            .order_by(Instance.created_at)
+        )
+        return list((await self.session.execute(stmt)).scalars().all())
+
+    async def recent(self, app_id: uuid.UUID, limit: int = 10) -> list[Instance]:
+        stmt = (
+            select(Instance)
+            .where(Instance.app_id == app_id)
+            .order_by(Instance.created_at.desc())
+            .limit(limit)
+        )
+        return list((await self.session.execute(stmt)).scalars().all())
+
+    async def on_node(self, node: str, statuses: Iterable[str]) -> list[Instance]:
+        stmt = select(Instance).where(Instance.node == node, Instance.status.in_(list(statuses)))
+        return list((await self.session.execute(stmt)).scalars().all())
+
+    async def release_has_live(self, release_id: uuid.UUID) -> bool:
+        stmt = select(func.count()).where(
+            Instance.release_id == release_id, Instance.status.in_(LIVE_INSTANCE)
+        )
+        return (await self.session.execute(stmt)).scalar_one() > 0
+
+    async def live_on_node_with_slugs(self, node: str) -> list[tuple[Instance, str]]:
+        """This node's live instances, each with its app's slug."""
+        stmt = (
+            select(Instance, App.slug)
+            .join(App, App.id == Instance.app_id)
+            .where(Instance.node == node, Instance.status.in_(LIVE_INSTANCE))
+        )
+        return [(i, slug) for i, slug in (await self.session.execute(stmt)).all()]
+
+    async def starting_for(self, op_id: uuid.UUID) -> list[Instance]:
+        """Instances an operation was starting (an earlier, lost attempt of it)."""
+        stmt = select(Instance).where(
+            Instance.operation_id == op_id, Instance.status == InstanceStatus.STARTING
+        )
+        return list((await self.session.execute(stmt)).scalars().all())
+
+    async def ports_taken(self, node: str) -> set[int]:
+        stmt = select(Instance.port).where(
+            Instance.node == node, Instance.status.in_(LIVE_INSTANCE), Instance.port.is_not(None)
+        )
+        return {p for p in (await self.session.execute(stmt)).scalars().all() if p}

@@ -1,0 +1,7 @@
+"""The names deploy's messages travel under, defined once: its queue, its task, and the
+billing events it consumes (the events it publishes are named in events.py)."""
+
+QUEUE = "deploy"
+RUN_OPERATION_TASK = "deploy.operations.run"
+ACCOUNT_SUSPENDED = "billing.account.suspended"
+ACCOUNT_UNSUSPENDED = "billing.account.unsuspended"

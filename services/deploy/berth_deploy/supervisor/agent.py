@@ -1,0 +1,154 @@
+"""The supervisor's tick: leases reaped, this node's instances watched, routes reconciled."""
+
+from datetime import UTC, datetime
+
+from loguru import logger
+
+from berth_common.worker import WorkerRuntime
+from berth_deploy.config import DeploySettings
+from berth_deploy.enums import InstanceStatus
+from berth_deploy.env.service import plain_env
+from berth_deploy.operations import leases
+from berth_deploy.operations.executor import NodeContext
+from berth_deploy.operations.rollout import spawn
+from berth_deploy.sandbox.layout import AppPaths
+from berth_deploy.sandbox.local import read_stat
+from berth_deploy.supervisor import service
+
+RECONCILE_EVERY = 5
+
+
+class Supervisor:
+    def __init__(self, settings: DeploySettings, worker: WorkerRuntime, ctx: NodeContext):
+        self.settings = settings
+        self.worker = worker
+        self.ctx = ctx
+        self.ticks = 0
+        self.adopted_logged = False
+
+    async def tick(self) -> None:
+        self.ticks += 1
+        await self.reap_leases()
+        await self.watch_instances()
+        if self.ticks % RECONCILE_EVERY == 1:
+            await self.reconcile_routes()
+
+    async def reap_leases(self) -> None:
+        for reaped in await self.ctx.tx(
+            leases.reap_expired, max_attempts=self.settings.max_attempts
+        ):
+            if reaped.pgid and reaped.node == self.settings.node_name:
+                self.ctx.driver.kill_group(reaped.pgid)
+
+    def _monitor_alive(self, pid: int | None) -> bool:
+        stat = read_stat(pid) if pid else None
+        return stat is not None and stat[1] not in ("Z", "X")
+
+    async def watch_instances(self) -> None:
+        rows = await self.ctx.tx(service.watched, node=self.settings.node_name)
+        if not self.adopted_logged:
+            live = [
+                w for w in rows if w.instance.handle and self.ctx.driver.alive(w.instance.handle)
+            ]
+            logger.info("supervising {} instance(s), {} alive and adopted", len(rows), len(live))
+            self.adopted_logged = True
+        for w in rows:
+            try:
+                if w.instance.status == InstanceStatus.RUNNING:
+                    await self._check_running(w)
+                elif w.instance.status == InstanceStatus.CRASHED:
+                    await self._restart_when_due(w)
+                elif not w.operation_running and w.age_seconds > self.settings.lease_seconds:
+                    await self._clean_abandoned(w)
+            except Exception:
+                logger.bind(instance_id=str(w.instance.id)).exception("supervising failed")
+
+    def _paths(self, w: service.Watched) -> AppPaths:
+        return AppPaths(
+            self.settings.data_dir, w.app["id"], self.settings.uid_base + w.app["run_uid"]
+        )
+
+    async def _check_running(self, w: service.Watched) -> None:
+        handle = w.instance.handle
+        if handle is None or self.ctx.driver.alive(handle):
+            return
+        status = self.ctx.driver.exit_status(handle.name)
+        if status is None and self._monitor_alive(handle.monitor_pid):
+            return  # the monitor has not written the exit status yet
+        s = self.settings
+        decision = await self.ctx.tx(
+            service.crashed,
+            instance_id=w.instance.id,
+            pid=handle.pid,
+            exit_status=status,
+            threshold=s.crash_loop_threshold,
+            window=s.crash_loop_window_seconds,
+            backoff=s.restart_backoff_seconds,
+            backoff_max=s.restart_backoff_max_seconds,
+        )
+        if decision is None:
+            return
+        log = self.ctx.logs.path(w.app["id"], w.instance.release_id, "run")
+        if decision.failed:
+            self.ctx.logs.note(log, f"{decision.reason}: not restarting (app failed)")
+            slug = w.app["slug"]
+            if self.ctx.routes.published().get(slug) == str(w.instance.id):
+                self.ctx.routes.remove(slug)
+            self.ctx.driver.forget(handle.name)
+            logger.bind(instance_id=str(w.instance.id)).warning(decision.reason)
+        else:
+            self.ctx.logs.note(
+                log,
+                f"the process {decision.reason}; restarting in {decision.delay:g}s "
+                f"(crash {decision.crashes} of {s.crash_loop_threshold} allowed "
+                f"within {s.crash_loop_window_seconds}s)",
+            )
+
+    async def _restart_when_due(self, w: service.Watched) -> None:
+        if w.next_restart_at is not None and w.next_restart_at > datetime.now(UTC):
+            return
+        plain = await self.ctx.tx(plain_env, cipher=self.ctx.cipher, app_id=w.app["id"])
+        log = self.ctx.logs.path(w.app["id"], w.instance.release_id, "run")
+        paths = self._paths(w)
+        self.ctx.driver.forget(w.instance.name)
+
+        async def start():
+            return await spawn(
+                self.ctx,
+                app=w.app,
+                template=w.template,
+                paths=paths,
+                instance=w.instance,
+                release_id=w.instance.release_id,
+                env_values=plain.values,
+                log=log,
+            )
+
+        await self.ctx.tx(service.relaunched, instance_id=w.instance.id, spawn=start)
+
+    async def _clean_abandoned(self, w: service.Watched) -> None:
+        if w.instance.handle is not None:
+            await self.ctx.driver.stop(w.instance.handle, 1.0)
+        self.ctx.driver.forget(w.instance.name)
+        if await self.ctx.tx(service.abandoned, instance_id=w.instance.id):
+            logger.bind(instance_id=str(w.instance.id)).warning("abandoned instance cleaned up")
+
+    async def reconcile_routes(self) -> None:
+        want = await self.ctx.tx(service.routed, node=self.settings.node_name)
+        routes = self.ctx.routes
+        published = routes.published()
+        for slug, instance_id in published.items():
+            ids = {i for i, _, _ in want.get(slug, [])}
+            if instance_id in ids:
+                continue
+            running = [(i, p) for i, p, st in want.get(slug, []) if st == InstanceStatus.RUNNING]
+            if running:
+                routes.publish(slug, running[-1][1], running[-1][0])
+            else:
+                routes.remove(slug)
+            logger.info("route of {} reconciled", slug)
+        for slug, entries in want.items():
+            running = [(i, p) for i, p, st in entries if st == InstanceStatus.RUNNING]
+            if slug not in published and running:
+                routes.publish(slug, running[-1][1], running[-1][0])
+                logger.info("route of {} restored", slug)
