@@ -4,7 +4,8 @@
   imports none, service and DAO modules hold no HTTP framework types;
 - a service's queries live in its `dao.py` modules; a transaction is committed (`.commit()`, `session.begin()`) only at a process edge (request
   dependency, task wrapper, CLI, outbox relay, advisory-lock connection), each edge named in
-  an `# edge: ...` comment on the line or the line above.
+  an `# edge: ...` comment on the line or the line above;
+- routers come from the guarded factories (signed-in by default, public only when it says so).
 """
 
 import ast
@@ -59,6 +60,23 @@ def test_commits_happen_only_at_named_edges():
         _calls("commit", owners, outside_dao=False) + _calls("begin", owners, outside_dao=False)
         == []
     )
+
+
+def test_routers_come_from_the_guarded_factories():
+    """`berth_common.routing` (or the frontend's `web/access.py`) makes every router, so each is
+    signed-in by default and a public one says so; `ensure_guarded` checks the built app."""
+    direct = []
+    for package in SERVICES:
+        for path in sorted(package.rglob("*.py")):
+            if (
+                path.relative_to(ROOT).as_posix()
+                == "services/frontend/berth_frontend/web/access.py"
+            ):
+                continue
+            for node in ast.walk(ast.parse(path.read_text(), str(path))):
+                if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "APIRouter":
+                    direct.append(f"{path.relative_to(ROOT)}:{node.lineno}")
+    assert direct == []
 
 
 def test_the_scan_sees_service_code():

@@ -14,6 +14,7 @@ from berth_common.db import Database
 from berth_common.errors import ServiceUnavailable
 from berth_common.outbox import OutboxRelay
 from berth_common.revocation import Denylist, Loader, RevocationFeed, http_loader
+from berth_common.routing import ensure_guarded
 from berth_common.security import JWKSCache, TokenVerifier
 
 
@@ -104,6 +105,7 @@ def build_service(
         on_shutdown=[*on_shutdown, revocations.stop, stop],
         **kwargs,
     )
+    ensure_guarded(app)  # a route with no guard that is not explicitly public stops startup
     # set eagerly too, so tests that skip the lifespan still find them
     app.state.db = db
     app.state.outbox_relay = relay

@@ -9,13 +9,8 @@ from fastapi import APIRouter, FastAPI
 from frontend_testkit import csrf_token
 from starlette.routing import Mount
 
-from berth_frontend.web.access import (
-    api_routes,
-    ensure_guarded,
-    is_public,
-    panel_router,
-    public_router,
-)
+from berth_common.routing import api_routes, is_public
+from berth_frontend.web.access import ensure_guarded, panel_router, public_router
 
 SOME_ID = "0b6f3c1e-5d2a-4c8e-9f10-2a3b4c5d6e7f"
 PUBLIC = {

@@ -1,6 +1,6 @@
 """Public account endpoints: sign-up, email verification, password reset."""
 
-from fastapi import APIRouter, Response, status
+from fastapi import Response, status
 
 from berth_auth.accounts import service
 from berth_auth.accounts.deps import recorded_failure
@@ -19,10 +19,11 @@ from berth_auth.deps import ClientDep, SettingsDep
 from berth_auth.enums import CodePurpose
 from berth_common.db import SessionDep
 from berth_common.errors import Conflict, RateLimited, error_responses
+from berth_common.routing import public_router
 
 # Everything here is public by nature (the caller has no token yet); the authenticated
 # /me routes live in profile_router, which is authenticated at router level.
-router = APIRouter(prefix="/api/auth/v1", tags=["accounts"])
+router = public_router(prefix="/api/auth/v1", tags=["accounts"])
 
 
 @router.post(

@@ -3,7 +3,7 @@
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import Depends, Query
 
 from berth_auth.admin import service
 from berth_auth.admin.schemas import (
@@ -19,16 +19,12 @@ from berth_auth.admin.schemas import (
 from berth_auth.admin.service import SelfModification
 from berth_auth.deps import SettingsDep
 from berth_common.db import SessionDep
-from berth_common.errors import Forbidden, NotFound, Unauthorized, Unprocessable, error_responses
+from berth_common.errors import NotFound, Unprocessable, error_responses
 from berth_common.pagination import Page, PageDep
-from berth_common.security import AdminUser, CurrentPrincipal, require_role
+from berth_common.routing import role_router
+from berth_common.security import AdminUser, CurrentPrincipal
 
-router = APIRouter(
-    prefix="/api/auth/v1/admin/users",
-    tags=["admin"],
-    dependencies=[Depends(require_role(*service.READ_ROLES))],
-    responses=error_responses(Unauthorized, Forbidden),
-)
+router = role_router(*service.READ_ROLES, prefix="/api/auth/v1/admin/users", tags=["admin"])
 
 
 def _filters(

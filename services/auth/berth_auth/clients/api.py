@@ -2,23 +2,19 @@
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path, Query
+from fastapi import Path, Query
 
 from berth_auth.clients import service
 from berth_auth.clients.schemas import Client, ClientCreate, ClientPage, ClientWithSecret, ScopeInfo
 from berth_auth.deps import SettingsDep
 from berth_auth.scopes import SCOPE_CATALOG
 from berth_common.db import SessionDep
-from berth_common.errors import Conflict, Forbidden, NotFound, Unauthorized, error_responses
+from berth_common.errors import Conflict, NotFound, error_responses
 from berth_common.pagination import PageDep
-from berth_common.security import AdminUser, require_role
+from berth_common.routing import role_router
+from berth_common.security import AdminUser
 
-router = APIRouter(
-    prefix="/api/auth/v1/admin/clients",
-    tags=["admin: clients"],
-    dependencies=[Depends(require_role("admin"))],
-    responses=error_responses(Unauthorized, Forbidden),
-)
+router = role_router("admin", prefix="/api/auth/v1/admin/clients", tags=["admin: clients"])
 
 ClientRef = Annotated[
     str,

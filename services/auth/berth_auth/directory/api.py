@@ -6,12 +6,13 @@ Machine clients need the `auth:read` scope; people need the admin or support rol
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Depends
+from fastapi import Depends
 
 from berth_auth.dao import UserDAO
 from berth_auth.directory.schemas import DirectoryUser
 from berth_common.db import SessionDep
 from berth_common.errors import Forbidden, NotFound, error_responses
+from berth_common.routing import guarded_router
 from berth_common.security import Principal, PrincipalKind, require_scope
 
 
@@ -23,7 +24,7 @@ async def _reader(
     return principal
 
 
-router = APIRouter(prefix="/api/auth/v1/users", tags=["directory"], dependencies=[Depends(_reader)])
+router = guarded_router(_reader, prefix="/api/auth/v1/users", tags=["directory"])
 
 
 @router.get(

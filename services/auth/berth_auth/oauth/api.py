@@ -18,7 +18,7 @@ from authlib.oauth2.rfc6749.errors import (
     UnsupportedGrantTypeError,
 )
 from authlib.oauth2.rfc8414 import AuthorizationServerMetadata
-from fastapi import APIRouter, Request
+from fastapi import Request
 from fastapi.responses import JSONResponse
 from loguru import logger
 
@@ -44,8 +44,9 @@ from berth_auth.scopes import SCOPE_CATALOG
 from berth_auth.throttle.service import backstop_delay
 from berth_auth.tokens import SigningKeys
 from berth_common.db import SessionDep
+from berth_common.routing import public_router
 
-router = APIRouter(tags=["oauth"])
+router = public_router(tags=["oauth"])
 
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 GRANT_TYPES = ("password", "refresh_token", "client_credentials")

@@ -4,14 +4,13 @@ Internal: Traefik routes no /internal path, so only the platform's own network r
 /metrics). It holds ids only (sessions, clients, users), no secret.
 """
 
-from fastapi import APIRouter
-
 from berth_auth.deps import SettingsDep
 from berth_auth.revocations import service
 from berth_common.db import SessionDep
 from berth_common.revocation import REVOCATIONS_PATH, Revocations
+from berth_common.routing import public_router
 
-router = APIRouter(tags=["internal"])
+router = public_router(tags=["internal"])
 
 
 @router.get(REVOCATIONS_PATH, response_model=Revocations, include_in_schema=False)

@@ -3,7 +3,7 @@
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import Depends, Query
 
 from berth_billing.accounts import schemas, service
 from berth_billing.deps import SettingsDep
@@ -11,19 +11,14 @@ from berth_common.db import SessionDep
 from berth_common.errors import (
     Forbidden,
     NotFound,
-    Unauthorized,
     Unprocessable,
     error_responses,
 )
 from berth_common.pagination import PageDep
-from berth_common.security import CurrentUserId, Principal, current_user, require_scope
+from berth_common.routing import guarded_router, user_router
+from berth_common.security import CurrentUserId, Principal, require_scope
 
-router = APIRouter(
-    prefix="/api/billing/v1/account",
-    tags=["account"],
-    dependencies=[Depends(current_user)],
-    responses=error_responses(Unauthorized, Forbidden),
-)
+router = user_router(prefix="/api/billing/v1/account", tags=["account"])
 
 
 @router.get("", response_model=schemas.Account)
@@ -71,11 +66,8 @@ async def _account_reader(
 
 
 # other services (e.g. deploy before starting an app) read a user's billing state
-services_router = APIRouter(
-    prefix="/api/billing/v1/accounts",
-    tags=["accounts"],
-    dependencies=[Depends(_account_reader)],
-    responses=error_responses(Unauthorized, Forbidden),
+services_router = guarded_router(
+    _account_reader, prefix="/api/billing/v1/accounts", tags=["accounts"]
 )
 
 

@@ -4,7 +4,7 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import Query, Request
 
 from berth_billing import idempotency
 from berth_billing.accounts import schemas as account_schemas
@@ -16,18 +16,14 @@ from berth_billing.idempotency import IdempotencyHeader, IdempotencyKeyRequired
 from berth_billing.metering import service as metering
 from berth_billing.metering.dao import MeteringDAO
 from berth_common.db import SessionDep
-from berth_common.errors import Forbidden, NotFound, Unauthorized, Unprocessable, error_responses
+from berth_common.errors import NotFound, Unprocessable, error_responses
 from berth_common.pagination import PageDep
-from berth_common.security import AdminUser, require_role
+from berth_common.routing import role_router
+from berth_common.security import AdminUser
 
 API = "/api/billing/v1/admin"
 
-router = APIRouter(
-    prefix=API,
-    tags=["admin"],
-    dependencies=[Depends(require_role("admin"))],
-    responses=error_responses(Unauthorized, Forbidden),
-)
+router = role_router("admin", prefix=API, tags=["admin"])
 
 
 @router.get("/accounts", response_model=account_schemas.AccountPage)

@@ -3,7 +3,7 @@
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import Query, Request
 from fastapi.responses import Response
 
 from berth_billing import idempotency
@@ -16,24 +16,18 @@ from berth_billing.models import Invoice
 from berth_common.db import SessionDep
 from berth_common.errors import (
     Conflict,
-    Forbidden,
     NotFound,
-    Unauthorized,
     Unprocessable,
     error_responses,
 )
 from berth_common.pagination import PageDep
-from berth_common.security import AdminUser, CurrentUserId, current_user, require_role
+from berth_common.routing import role_router, user_router
+from berth_common.security import AdminUser, CurrentUserId
 
 API = "/api/billing/v1"
 Period = Annotated[str | None, Query(pattern=r"^\d{4}-(0[1-9]|1[0-2])$")]
 
-router = APIRouter(
-    prefix=f"{API}/invoices",
-    tags=["invoices"],
-    dependencies=[Depends(current_user)],
-    responses=error_responses(Unauthorized, Forbidden),
-)
+router = user_router(prefix=f"{API}/invoices", tags=["invoices"])
 
 
 @router.get("", response_model=schemas.InvoicePage)
@@ -75,12 +69,7 @@ async def my_invoice_pdf(invoice_id: uuid.UUID, owner_id: CurrentUserId, session
     return _pdf_response(invoice, await InvoiceDAO(session).lines(invoice.id))
 
 
-admin_router = APIRouter(
-    prefix=f"{API}/admin/invoices",
-    tags=["admin"],
-    dependencies=[Depends(require_role("admin"))],
-    responses=error_responses(Unauthorized, Forbidden),
-)
+admin_router = role_router("admin", prefix=f"{API}/admin/invoices", tags=["admin"])
 
 
 @admin_router.get("", response_model=schemas.AdminInvoicePage)

@@ -5,7 +5,7 @@ import uuid
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Form, Query, Request
+from fastapi import Depends, Form, Query, Request
 from fastapi.responses import HTMLResponse
 
 from berth_billing import idempotency
@@ -20,14 +20,13 @@ from berth_billing.payments.provider import InvalidSignature, SandboxProvider
 from berth_common.db import SessionDep
 from berth_common.errors import (
     Conflict,
-    Forbidden,
     NotFound,
-    Unauthorized,
     Unprocessable,
     error_responses,
 )
 from berth_common.pagination import PageDep
-from berth_common.security import AdminUser, CurrentUser, CurrentUserId, current_user, require_role
+from berth_common.routing import public_router, role_router, user_router
+from berth_common.security import AdminUser, CurrentUser, CurrentUserId
 
 API = "/api/billing/v1"
 
@@ -38,12 +37,7 @@ def _provider(request: Request) -> SandboxProvider:
 
 ProviderDep = Annotated[SandboxProvider, Depends(_provider)]
 
-router = APIRouter(
-    prefix=API,
-    tags=["payments"],
-    dependencies=[Depends(current_user)],
-    responses=error_responses(Unauthorized, Forbidden),
-)
+router = user_router(prefix=API, tags=["payments"])
 
 
 def _payment_out(payment: Payment) -> schemas.Payment:
@@ -146,7 +140,7 @@ def _checkout_action(token: str) -> str:
 
 
 # The provider calls this without a token: the signature is the authentication.
-webhook_router = APIRouter(prefix=API, tags=["webhooks"])
+webhook_router = public_router(prefix=API, tags=["webhooks"])
 
 
 @webhook_router.post(
@@ -162,12 +156,7 @@ async def sandbox_webhook(
     return schemas.WebhookAck(outcome=outcome)
 
 
-admin_router = APIRouter(
-    prefix=f"{API}/admin/payments",
-    tags=["admin"],
-    dependencies=[Depends(require_role("admin"))],
-    responses=error_responses(Unauthorized, Forbidden),
-)
+admin_router = role_router("admin", prefix=f"{API}/admin/payments", tags=["admin"])
 
 
 @admin_router.get("", response_model=schemas.AdminPaymentPage)

@@ -1,25 +1,24 @@
 """Plans and prices: everyone signed in reads them, admins change them."""
 
-from fastapi import APIRouter, Depends, Path
+from fastapi import Path
 
 from berth_billing.deps import SettingsDep, actor
 from berth_billing.plans import schemas, service
 from berth_common.db import SessionDep
 from berth_common.errors import (
     Conflict,
-    Forbidden,
     NotFound,
-    Unauthorized,
     Unprocessable,
     error_responses,
 )
-from berth_common.security import AdminUser, require_role
+from berth_common.routing import public_router, role_router
+from berth_common.security import AdminUser
 
 API = "/api/billing/v1"
 PlanKey = Path(..., pattern=r"^[a-z0-9][a-z0-9-]{1,46}[a-z0-9]$")
 
 # The price list is public on purpose: the landing page shows it to visitors.
-router = APIRouter(prefix=API, tags=["plans"])
+router = public_router(prefix=API, tags=["plans"])
 
 
 @router.get("/plans", response_model=list[schemas.Plan])
@@ -27,12 +26,7 @@ async def plans(session: SessionDep, settings: SettingsDep) -> list[schemas.Plan
     return await service.list_plans(session, settings)
 
 
-admin_router = APIRouter(
-    prefix=f"{API}/admin/plans",
-    tags=["admin"],
-    dependencies=[Depends(require_role("admin"))],
-    responses=error_responses(Unauthorized, Forbidden),
-)
+admin_router = role_router("admin", prefix=f"{API}/admin/plans", tags=["admin"])
 
 
 @admin_router.get("", response_model=list[schemas.Plan])

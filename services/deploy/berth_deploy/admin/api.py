@@ -4,21 +4,20 @@ acting on them, and the template catalog."""
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request, status
+from fastapi import Query, Request, status
 from fastapi.responses import StreamingResponse
 
 from berth_common.db import SessionDep
 from berth_common.errors import (
     Conflict,
-    Forbidden,
     NotFound,
     RateLimited,
-    Unauthorized,
     Unprocessable,
     error_responses,
 )
 from berth_common.pagination import PageDep
-from berth_common.security import AdminUser, require_role
+from berth_common.routing import role_router
+from berth_common.security import AdminUser
 from berth_deploy.admin import service
 from berth_deploy.admin.schemas import Isolation, SuspensionCreate
 from berth_deploy.apps import service as apps
@@ -33,12 +32,7 @@ from berth_deploy.operations.service import request_operation
 from berth_deploy.templates import service as templates
 from berth_deploy.templates.schemas import Template, TemplateCreate, TemplateUpdate
 
-router = APIRouter(
-    prefix="/api/deploy/v1/admin",
-    tags=["admin"],
-    dependencies=[Depends(require_role("admin"))],
-    responses=error_responses(Unauthorized, Forbidden),
-)
+router = role_router("admin", prefix="/api/deploy/v1/admin", tags=["admin"])
 ACCEPTED = {"status_code": status.HTTP_202_ACCEPTED, "response_model": Operation}
 
 

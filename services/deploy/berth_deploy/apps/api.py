@@ -3,19 +3,18 @@
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, status
+from fastapi import Query, status
 
 from berth_common.db import SessionDep
 from berth_common.errors import (
     Conflict,
-    Forbidden,
     NotFound,
-    Unauthorized,
     Unprocessable,
     error_responses,
 )
 from berth_common.pagination import PageDep
-from berth_common.security import CurrentUser, CurrentUserId, current_user
+from berth_common.routing import user_router
+from berth_common.security import CurrentUser, CurrentUserId
 from berth_deploy.apps import service
 from berth_deploy.apps.schemas import AppCreate, AppDetail, AppPage, AppUpdate
 from berth_deploy.deps import CipherDep, PlansDep, SettingsDep
@@ -23,12 +22,7 @@ from berth_deploy.enums import AppStatus
 from berth_deploy.operations.schemas import Operation
 from berth_deploy.operations.service import request_operation
 
-router = APIRouter(
-    prefix="/api/deploy/v1/apps",
-    tags=["apps"],
-    dependencies=[Depends(current_user)],
-    responses=error_responses(Unauthorized, Forbidden),
-)
+router = user_router(prefix="/api/deploy/v1/apps", tags=["apps"])
 
 # a deleted app is never listed: its status is no filter
 LISTED_STATUSES = [s.value for s in AppStatus if s != AppStatus.DELETED]

@@ -4,18 +4,17 @@ scrubbed from the logs served). Changes apply at the next deploy, start or resta
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path, status
+from fastapi import Path, status
 
 from berth_common.db import SessionDep
 from berth_common.errors import (
     Conflict,
-    Forbidden,
     NotFound,
-    Unauthorized,
     Unprocessable,
     error_responses,
 )
-from berth_common.security import CurrentUserId, current_user
+from berth_common.routing import user_router
+from berth_common.security import CurrentUserId
 from berth_deploy.apps.service import get_app
 from berth_deploy.deps import CipherDep, SettingsDep
 from berth_deploy.enums import AppStatus
@@ -23,12 +22,7 @@ from berth_deploy.env import service
 from berth_deploy.env.schemas import EnvVar, EnvVarsUpdate, EnvVarUpdate
 from berth_deploy.validation import env_name_problem
 
-router = APIRouter(
-    prefix="/api/deploy/v1/apps/{app_id}/env",
-    tags=["env"],
-    dependencies=[Depends(current_user)],
-    responses=error_responses(Unauthorized, Forbidden, NotFound),
-)
+router = user_router(prefix="/api/deploy/v1/apps/{app_id}/env", tags=["env"], errors=(NotFound,))
 EnvNamePath = Annotated[
     str, Path(min_length=1, max_length=128, pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
 ]

@@ -4,31 +4,29 @@ import re
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Header, Query, Request
+from fastapi import Depends, Header, Query, Request
 from fastapi.responses import StreamingResponse
 
 from berth_common.db import SessionDep
 from berth_common.errors import (
     BerthError,
-    Forbidden,
     NotFound,
     RateLimited,
-    Unauthorized,
     Unprocessable,
     error_responses,
 )
-from berth_common.security import CurrentUser, CurrentUserId, current_user
+from berth_common.routing import user_router
+from berth_common.security import CurrentUser, CurrentUserId
 from berth_deploy.apps.service import get_app
 from berth_deploy.deps import CipherDep, LogStoreDep, SettingsDep
 from berth_deploy.logs import service
 from berth_deploy.logs.schemas import LogKind, LogPage
 from berth_deploy.models import App
 
-router = APIRouter(
+router = user_router(
     prefix="/api/deploy/v1/apps/{app_id}/logs",
     tags=["logs"],
-    dependencies=[Depends(current_user)],
-    responses=error_responses(Unauthorized, Forbidden, NotFound, Unprocessable),
+    errors=(NotFound, Unprocessable),
 )
 
 Offset = Annotated[int, Query(ge=0, le=2**53, description="byte offset to read from")]

@@ -3,12 +3,13 @@ operation at once; its status says how it goes (poll it, or watch the logs)."""
 
 import uuid
 
-from fastapi import APIRouter, Depends, status
+from fastapi import status
 
 from berth_common.db import SessionDep
-from berth_common.errors import Conflict, Forbidden, NotFound, Unauthorized, error_responses
+from berth_common.errors import Conflict, NotFound, error_responses
 from berth_common.pagination import PageDep
-from berth_common.security import CurrentUserId, current_user
+from berth_common.routing import user_router
+from berth_common.security import CurrentUserId
 from berth_deploy.apps.service import get_app
 from berth_deploy.operations import service as operations
 from berth_deploy.operations.lifecycle import DEPLOY_KINDS
@@ -22,11 +23,8 @@ from berth_deploy.operations.schemas import (
 from berth_deploy.operations.service import cancel_operation, request_operation
 from berth_deploy.releases import service as releases
 
-router = APIRouter(
-    prefix="/api/deploy/v1/apps/{app_id}",
-    tags=["deployments"],
-    dependencies=[Depends(current_user)],
-    responses=error_responses(Unauthorized, Forbidden, NotFound),
+router = user_router(
+    prefix="/api/deploy/v1/apps/{app_id}", tags=["deployments"], errors=(NotFound,)
 )
 ACCEPTED = {"status_code": status.HTTP_202_ACCEPTED, "response_model": Operation}
 

@@ -1,19 +1,13 @@
 """The template catalog, for anyone signed in."""
 
-from fastapi import APIRouter, Depends
-
 from berth_common.db import SessionDep
-from berth_common.errors import NotFound, Unauthorized, error_responses
+from berth_common.errors import NotFound, error_responses
+from berth_common.routing import guarded_router
 from berth_common.security import current_principal
 from berth_deploy.templates import service
 from berth_deploy.templates.schemas import Template
 
-router = APIRouter(
-    prefix="/api/deploy/v1/templates",
-    tags=["templates"],
-    dependencies=[Depends(current_principal)],
-    responses=error_responses(Unauthorized),
-)
+router = guarded_router(current_principal, prefix="/api/deploy/v1/templates", tags=["templates"])
 
 
 @router.get("", response_model=list[Template])

@@ -12,15 +12,12 @@ from collections.abc import Callable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, FastAPI, Request
-from fastapi.routing import APIRoute, RouteContext, iter_route_contexts
 
+from berth_common import routing
 from berth_common.errors import Forbidden
 from berth_frontend.web.backends import ServiceDown
 from berth_frontend.web.errors import LoginRequired
 from berth_frontend.web.session import Viewer
-
-# the probes every service gets from libs/common's app factory: anonymous by design
-PROBE_PATHS = frozenset({"/health", "/ready", "/metrics"})
 
 
 async def current_viewer(request: Request) -> Viewer:
@@ -52,10 +49,6 @@ MaybeViewer = Annotated[Viewer | None, Depends(viewer_if_any)]
 GUARDS: frozenset[Callable[..., Any]] = frozenset({current_viewer, current_admin})
 
 
-class PublicRoute(APIRoute):
-    """A route anyone may call, signed in or not."""
-
-
 def panel_router(**kwargs: Any) -> APIRouter:
     """Routes of the panel: each one needs a signed-in person."""
     return APIRouter(include_in_schema=False, dependencies=[Depends(current_viewer)], **kwargs)
@@ -68,40 +61,9 @@ def admin_router(**kwargs: Any) -> APIRouter:
 
 def public_router(**kwargs: Any) -> APIRouter:
     """Routes anyone may call: landing, sign-in and sign-up, error pages, assets."""
-    return APIRouter(include_in_schema=False, route_class=PublicRoute, **kwargs)
-
-
-def api_routes(app: FastAPI) -> list[RouteContext]:
-    """Every endpoint of the app with its full path, however deeply its router is included
-    (since FastAPI 0.137 `app.routes` holds an included router as one opaque entry)."""
-    return [
-        route
-        for route in iter_route_contexts(app.routes)
-        if isinstance(route.original_route, APIRoute)
-    ]
-
-
-def is_public(route: RouteContext) -> bool:
-    return isinstance(route.original_route, PublicRoute) or route.path in PROBE_PATHS
-
-
-def is_guarded(route: RouteContext) -> bool:
-    """Whether a guard is among the route's dependencies (at any depth)."""
-    pending = [route.dependant]
-    while pending:
-        dependant = pending.pop()
-        if dependant.call in GUARDS:
-            return True
-        pending.extend(dependant.dependencies)
-    return False
+    return routing.public_router(include_in_schema=False, **kwargs)
 
 
 def ensure_guarded(app: FastAPI) -> None:
     """Refuse an app with a route that is neither guarded nor explicitly public."""
-    open_routes = [
-        f"{','.join(sorted(route.methods or ()))} {route.path}"
-        for route in api_routes(app)
-        if not is_public(route) and not is_guarded(route)
-    ]
-    if open_routes:
-        raise RuntimeError(f"routes with no sign-in guard and not public: {open_routes}")
+    routing.ensure_guarded(app, GUARDS)

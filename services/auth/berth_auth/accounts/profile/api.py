@@ -2,7 +2,7 @@
 
 import uuid
 
-from fastapi import APIRouter, Depends, Response, status
+from fastapi import Response, status
 
 from berth_auth.accounts.deps import recorded_failure
 from berth_auth.accounts.profile import service
@@ -19,21 +19,15 @@ from berth_auth.accounts.service import RejectedAttempt
 from berth_auth.deps import ClientDep, SettingsDep
 from berth_common.db import SessionDep
 from berth_common.errors import (
-    Forbidden,
     NotFound,
     RateLimited,
-    Unauthorized,
     error_responses,
 )
 from berth_common.pagination import Page, PageDep
-from berth_common.security import CurrentUser, current_user
+from berth_common.routing import user_router
+from berth_common.security import CurrentUser
 
-router = APIRouter(
-    prefix="/me",
-    tags=["profile"],
-    dependencies=[Depends(current_user)],
-    responses=error_responses(Unauthorized, Forbidden),
-)
+router = user_router(prefix="/me", tags=["profile"])
 
 
 @router.get("", response_model=Me)
