@@ -16,7 +16,7 @@ from berth_common.errors import (
 )
 from berth_common.pagination import PageDep
 from berth_common.routing import guarded_router, user_router
-from berth_common.security import CurrentUserId, Principal, require_scope
+from berth_common.security import CurrentUserId, Principal, PrincipalKind, require_scope
 
 router = user_router(prefix="/api/billing/v1/account", tags=["account"])
 
@@ -60,7 +60,7 @@ async def my_usage(
 async def _account_reader(
     principal: Annotated[Principal, Depends(require_scope("billing:read"))],
 ) -> Principal:
-    if principal.kind == "user" and not principal.has_role("admin", "support"):
+    if principal.kind == PrincipalKind.USER and not principal.has_role("admin", "support"):
         raise Forbidden("Requires role: admin or support")
     return principal
 
