@@ -158,45 +158,14 @@ def resolve(
         database = "embedded"
         pg = pg or EmbeddedPostgres(layout)
         admin = admin_url(pg.port or pg.planned_port(), secrets["POSTGRES_PASSWORD"])
-        roles = {
-            schema: service_roles(
-                DATABASE,
-                schema,
-                owner_password=secrets[f"{schema.upper()}_DB_OWNER_PASSWORD"],
-                runtime_password=secrets[f"{schema.upper()}_DB_PASSWORD"],
-            )
-            for schema in schemas
-        }
-
-    broker = "external" if values.get("BROKER_URL") else ""
-    if not broker:
-        if amqp_answers():
-            broker, values["BROKER_URL"] = "amqp-local", AMQP_LOCAL
-        else:
-            broker, values["BROKER_URL"] = "filesystem", "filesystem://"
-    if values["BROKER_URL"].startswith("filesystem:"):
-        directory = Path(values.get("BROKER_FILESYSTEM_DIR") or layout.broker_dir)
-        directory = (directory if directory.is_absolute() else layout.root / directory).resolve()
-        values["BROKER_FILESYSTEM_DIR"] = str(directory)
-        prepare_filesystem_broker(directory)
-    else:
-        values.pop("BROKER_FILESYSTEM_DIR", None)
-
-    mail_sink = not values.get("SMTP_HOST")
-    if mail_sink:
-        values["SMTP_HOST"] = "127.0.0.1"
-        values.setdefault("SMTP_PORT", SMTP_SINK_PORT)
-    else:
-        values.setdefault("SMTP_PORT", "25")
-    mail_dir = Path(values.get("MAILSINK_DIR") or layout.mail_dir)
-    values["MAILSINK_DIR"] = str(mail_dir if mail_dir.is_absolute() else layout.root / mail_dir)
-
+        roles = _embedded_roles(schemas, secrets)
+    broker = _choose_broker(values, layout)
+    mail_sink = _choose_mail(values, layout)
     for key, default in (
         ("TRAEFIK_DYNAMIC_DIR", layout.root / "var" / "traefik" / "dynamic"),
         ("DEPLOY_DATA_DIR", layout.root / "var" / "deploy"),
     ):
-        path = Path(values.get(key) or default)
-        values[key] = str(path if path.is_absolute() else layout.root / path)
+        values[key] = _absolute(layout, values.get(key) or default)
     values.setdefault("AUTH_SERVICE_CLIENTS", devsecrets.service_clients_json(values))
 
     ordered = {key: values[key] for key in ENV_KEYS if key in values}
@@ -212,6 +181,57 @@ def resolve(
         superuser_password=secrets["POSTGRES_PASSWORD"] if admin else None,
         database_roles=roles,
     )
+
+
+def _absolute(layout: Layout, path: str | Path) -> str:
+    """A configured path, relative ones taken from the repository root."""
+    path = Path(path)
+    return str(path if path.is_absolute() else layout.root / path)
+
+
+def _embedded_roles(schemas: list[str], secrets: Mapping[str, str]) -> dict:
+    """Per schema, the owner and runtime roles the embedded server is given."""
+    return {
+        schema: service_roles(
+            DATABASE,
+            schema,
+            owner_password=secrets[f"{schema.upper()}_DB_OWNER_PASSWORD"],
+            runtime_password=secrets[f"{schema.upper()}_DB_PASSWORD"],
+        )
+        for schema in schemas
+    }
+
+
+def _choose_broker(values: dict[str, str], layout: Layout) -> str:
+    """The configured broker, else RabbitMQ on localhost if it answers, else the filesystem
+    transport in var/; says which ("external", "amqp-local" or "filesystem")."""
+    broker = "external" if values.get("BROKER_URL") else ""
+    if not broker:
+        if amqp_answers():
+            broker, values["BROKER_URL"] = "amqp-local", AMQP_LOCAL
+        else:
+            broker, values["BROKER_URL"] = "filesystem", "filesystem://"
+    if values["BROKER_URL"].startswith("filesystem:"):
+        directory = Path(
+            _absolute(layout, values.get("BROKER_FILESYSTEM_DIR") or layout.broker_dir)
+        )
+        values["BROKER_FILESYSTEM_DIR"] = str(directory.resolve())
+        prepare_filesystem_broker(directory.resolve())
+    else:
+        values.pop("BROKER_FILESYSTEM_DIR", None)
+    return broker
+
+
+def _choose_mail(values: dict[str, str], layout: Layout) -> bool:
+    """The configured SMTP server, else the local sink; True when it is the sink."""
+    mail_sink = not values.get("SMTP_HOST")
+    if mail_sink:
+        values["SMTP_HOST"] = "127.0.0.1"
+        values.setdefault("SMTP_PORT", SMTP_SINK_PORT)
+    else:
+        values.setdefault("SMTP_PORT", "25")
+    values["MAILSINK_DIR"] = _absolute(layout, values.get("MAILSINK_DIR") or layout.mail_dir)
+    return mail_sink
 
 
 def database_schemas(layout: Layout) -> list[str]:
