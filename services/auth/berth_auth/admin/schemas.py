@@ -74,4 +74,5 @@ class UserRolesUpdate(RequestModel):
     roles: list[Role] = Field(..., max_length=8)
 
 
-UserPage = Page[User]
+class UserPage(Page[User]):
+    """A page of users (the admins' list)."""

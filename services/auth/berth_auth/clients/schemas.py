@@ -63,4 +63,5 @@ class ScopeInfo(BaseModel):
     description: str
 
 
-ClientPage = Page[Client]
+class ClientPage(Page[Client]):
+    """A page of machine clients."""

@@ -46,5 +46,9 @@ class LoginHistoryEntry(BaseModel):
     reason: str | None
 
 
-LoginSessionPage = Page[LoginSession]
-LoginHistoryPage = Page[LoginHistoryEntry]
+class LoginSessionPage(Page[LoginSession]):
+    """A page of the person's signed-in sessions."""
+
+
+class LoginHistoryPage(Page[LoginHistoryEntry]):
+    """A page of the person's login history."""
