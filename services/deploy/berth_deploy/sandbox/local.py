@@ -128,17 +128,7 @@ class LocalDriver:
     async def launch(self, spec: ProcessSpec) -> ProcessHandle:
         self.exit_file(spec.name).unlink(missing_ok=True)
         payload = self._spec(spec, "daemon")
-        proc = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-I",
-            "-S",
-            str(LAUNCHER),
-            stdin=asyncio.subprocess.PIPE,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE,
-            env=LAUNCHER_ENV,
-            start_new_session=True,
-        )
+        proc = await _start_launcher(stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
         out, err = await asyncio.wait_for(proc.communicate(payload), timeout=30)
         if proc.returncode != 0 or not out:
             raise RuntimeError(f"launcher failed ({proc.returncode}): {err.decode()[-500:]}")
@@ -158,15 +148,7 @@ class LocalDriver:
         """A build step: the launcher waits for it and exits with its status; the launcher's
         pid is the process group of the step (and of its pasta)."""
         payload = self._spec(spec, "exec")
-        proc = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-I",
-            "-S",
-            str(LAUNCHER),
-            stdin=asyncio.subprocess.PIPE,
-            env=LAUNCHER_ENV,
-            start_new_session=True,
-        )
+        proc = await _start_launcher()
         assert proc.stdin is not None
         proc.stdin.write(payload)
         await proc.stdin.drain()
@@ -230,3 +212,17 @@ class LocalDriver:
         for path in (self.run_dir / f"{name}.pasta.pid", self.pasta_log(name)):
             path.unlink(missing_ok=True)
         self.cgroups.remove(name)
+
+
+async def _start_launcher(**pipes: int) -> asyncio.subprocess.Process:
+    """The root launcher (isolated Python, its own session), reading its spec on stdin."""
+    return await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-I",
+        "-S",
+        str(LAUNCHER),
+        stdin=asyncio.subprocess.PIPE,
+        env=LAUNCHER_ENV,
+        start_new_session=True,
+        **pipes,
+    )
