@@ -1,5 +1,5 @@
-"""The statuses of deploy's rows, one enum each. The columns stay strings with these values
-(StrEnum members compare equal to them), so no migration follows from a rename here."""
+"""The statuses and kinds of deploy's rows, one enum each. The columns stay strings with these
+values (StrEnum members compare equal to them), so no migration follows from a rename here."""
 
 from enum import StrEnum
 
@@ -42,3 +42,22 @@ class ReleaseStatus(StrEnum):
     FAILED = "failed"
     CANCELLED = "cancelled"
     PRUNED = "pruned"
+
+
+class OperationKind(StrEnum):
+    DEPLOY = "deploy"
+    ROLLBACK = "rollback"
+    START = "start"
+    STOP = "stop"
+    RESTART = "restart"
+    SUSPEND = "suspend"
+    RESUME = "resume"
+    DELETE = "delete"
+
+
+class OperationOrigin(StrEnum):
+    """Who asked for an operation; a suspended app's `suspended_by` is one of these too."""
+
+    USER = "user"
+    BILLING = "billing"
+    ADMIN = "admin"

@@ -8,7 +8,7 @@ from pathlib import Path
 import uv
 
 from berth_deploy import events
-from berth_deploy.enums import AppStatus
+from berth_deploy.enums import AppStatus, OperationKind
 from berth_deploy.env.service import plain_env
 from berth_deploy.instances import service as instances
 from berth_deploy.operations import leases
@@ -234,13 +234,13 @@ async def delete(job: Job) -> None:
     await job.tx(operations.mark_deleted, app_id=job.app_id)
 
 
-FLOWS: dict[str, FlowFn] = {
-    "deploy": deploy,
-    "rollback": activate,
-    "start": activate,
-    "restart": activate,
-    "resume": resume,
-    "stop": stop,
-    "suspend": suspend,
-    "delete": delete,
+FLOWS: dict[OperationKind, FlowFn] = {
+    OperationKind.DEPLOY: deploy,
+    OperationKind.ROLLBACK: activate,
+    OperationKind.START: activate,
+    OperationKind.RESTART: activate,
+    OperationKind.RESUME: resume,
+    OperationKind.STOP: stop,
+    OperationKind.SUSPEND: suspend,
+    OperationKind.DELETE: delete,
 }
