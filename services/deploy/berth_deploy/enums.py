@@ -61,3 +61,10 @@ class OperationOrigin(StrEnum):
     USER = "user"
     BILLING = "billing"
     ADMIN = "admin"
+
+
+class LogKind(StrEnum):
+    """A release's two logs: its build (clone and build steps) and its run (every instance)."""
+
+    BUILD = "build"
+    RUN = "run"

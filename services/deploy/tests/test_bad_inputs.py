@@ -31,6 +31,8 @@ async def owned(deploy_http, person):
         ("POST", "/apps/{app}/rollback", {"release_id": "{uuid}"}, 409),
         ("GET", "/apps/{app}/logs?limit_bytes=1", None, 422),
         ("GET", "/apps/{app}/logs?offset=-1", None, 422),
+        ("GET", "/apps/{app}/logs?kind=secrets", None, 422),
+        ("GET", "/apps/{app}/logs/stream?kind=secrets", None, 422),
         ("GET", "/apps/{app}/logs", None, 404),
         ("GET", "/apps/{app}/logs?release_id={uuid}", None, 404),
         ("PUT", "/apps/{app}/env/" + "A" * 129, {"value": "x"}, 422),

@@ -24,9 +24,9 @@ from berth_deploy.apps import service as apps
 from berth_deploy.apps.api import Search, StatusFilter, TemplateKey
 from berth_deploy.apps.schemas import AppDetail, AppPage
 from berth_deploy.deps import CipherDep, LogStoreDep, SettingsDep, actor_id
-from berth_deploy.enums import OperationKind, OperationOrigin
+from berth_deploy.enums import LogKind, OperationKind, OperationOrigin
 from berth_deploy.logs import api as logs_api
-from berth_deploy.logs.schemas import LogKind, LogPage
+from berth_deploy.logs.schemas import LogPage
 from berth_deploy.operations import service as operations
 from berth_deploy.operations.schemas import Operation, OperationPage
 from berth_deploy.operations.service import request_operation
@@ -128,7 +128,7 @@ async def get_logs(
     store: LogStoreDep,
     cipher: CipherDep,
     release_id: logs_api.ReleaseId = None,
-    kind: LogKind = "build",
+    kind: LogKind = LogKind.BUILD,
     offset: logs_api.Offset = 0,
     limit_bytes: logs_api.LimitBytes = 65536,
 ) -> LogPage:
@@ -155,7 +155,7 @@ async def stream_logs(
     store: LogStoreDep,
     cipher: CipherDep,
     release_id: logs_api.ReleaseId = None,
-    kind: LogKind = "build",
+    kind: LogKind = LogKind.BUILD,
     offset: logs_api.Offset = 0,
     last_event_id: logs_api.LastEventId = None,
 ) -> StreamingResponse:

@@ -8,7 +8,7 @@ from pathlib import Path
 import uv
 
 from berth_deploy import events
-from berth_deploy.enums import AppStatus, OperationKind
+from berth_deploy.enums import AppStatus, LogKind, OperationKind
 from berth_deploy.env.service import plain_env
 from berth_deploy.instances import service as instances
 from berth_deploy.operations import leases
@@ -121,7 +121,7 @@ async def build(job: Job) -> object:
         releases.begin_build, op_id=job.claim.op_id, app_id=job.app_id
     )
     job.ctx.logs.prepare(job.app_id, release_id)
-    log = job.ctx.logs.path(job.app_id, release_id, "build")
+    log = job.ctx.logs.path(job.app_id, release_id, LogKind.BUILD)
     job.log_path = log
     job.note(f"deploy of release #{number} (attempt {job.claim.attempt})", log)
     await wait_for_build_slot(job)

@@ -14,7 +14,7 @@ from pathlib import Path
 import httpx
 
 from berth_deploy import events
-from berth_deploy.enums import AppStatus, InstanceStatus
+from berth_deploy.enums import AppStatus, InstanceStatus, LogKind
 from berth_deploy.env.service import plain_env
 from berth_deploy.instances import service as instances
 from berth_deploy.instances.service import InstanceRef
@@ -261,7 +261,7 @@ async def switch_to(
 async def rollout(job: Job, release_id: uuid.UUID) -> None:
     settings = job.ctx.settings
     number = await job.tx(releases.release_number, release_id=release_id)
-    log = job.ctx.logs.path(job.app_id, release_id, "run")
+    log = job.ctx.logs.path(job.app_id, release_id, LogKind.RUN)
     job.ctx.logs.prepare(job.app_id, release_id)
     job.log_path = log
     for leftover in await job.tx(instances.leftovers, op_id=job.claim.op_id):
