@@ -55,6 +55,18 @@ class OperationKind(StrEnum):
     DELETE = "delete"
 
 
+class OperationStep(StrEnum):
+    """How far a running operation has got; a deploy goes clone, build, start, route,
+    stop_old, a stop, suspend or delete through stop."""
+
+    CLONE = "clone"
+    BUILD = "build"
+    START = "start"
+    ROUTE = "route"
+    STOP_OLD = "stop_old"
+    STOP = "stop"
+
+
 class OperationOrigin(StrEnum):
     """Who asked for an operation; a suspended app's `suspended_by` is one of these too."""
 

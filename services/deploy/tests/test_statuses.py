@@ -7,11 +7,12 @@ from deploy_testkit import make_repo, web_app_files
 from fixtures_deploy import new_app
 from sqlalchemy import select
 
-from berth_deploy.enums import AppStatus, OperationKind, OperationOrigin
+from berth_deploy.enums import AppStatus, OperationKind, OperationOrigin, OperationStep
 from berth_deploy.models import App
 from berth_deploy.operations.flows import FLOWS
 from berth_deploy.operations.lifecycle import (
     APP_TRANSITIONS,
+    CANCELLABLE_STEPS,
     CANCELLED_BY,
     DEPLOY_KINDS,
     QUEUEABLE,
@@ -35,11 +36,15 @@ def test_every_operation_kind_is_requestable_and_has_a_flow():
         assert all(isinstance(k, OperationKind) for k in kinds)
 
 
-def test_kind_and_origin_values_are_the_stored_strings():
+def test_kind_origin_and_step_values_are_the_stored_strings():
     assert [k.value for k in OperationKind] == [
         "deploy", "rollback", "start", "stop", "restart", "suspend", "resume", "delete"
     ]  # fmt: skip
     assert [o.value for o in OperationOrigin] == ["user", "billing", "admin"]
+    assert [s.value for s in OperationStep] == [
+        "clone", "build", "start", "route", "stop_old", "stop"
+    ]  # fmt: skip
+    assert CANCELLABLE_STEPS - {None} <= set(OperationStep)
 
 
 async def test_the_list_filter_takes_every_listed_status_and_refuses_others(deploy_http, person):

@@ -8,7 +8,7 @@ from pathlib import Path
 import uv
 
 from berth_deploy import events
-from berth_deploy.enums import AppStatus, LogKind, OperationKind
+from berth_deploy.enums import AppStatus, LogKind, OperationKind, OperationStep
 from berth_deploy.env.service import plain_env
 from berth_deploy.instances import service as instances
 from berth_deploy.operations import leases
@@ -131,7 +131,7 @@ async def build(job: Job) -> object:
     if sha:
         await job.tx(releases.release_commit, release_id=release_id, commit_sha=sha)
     source = job.paths.release(release_id)
-    await job.step("build")
+    await job.step(OperationStep.BUILD)
     plain = await job.tx(plain_env, cipher=job.ctx.cipher, app_id=job.app_id)
     tools = (Path(uv.find_uv_bin()),)
     limits = Limits(settings.build_memory_mb, 2000, settings.build_pids_max)
@@ -191,7 +191,7 @@ async def resume(job: Job) -> None:
 
 async def take_down(job: Job, final: str, event_key: str, reason: str) -> None:
     job.cancellable = False
-    await job.step("stop")
+    await job.step(OperationStep.STOP)
     await job.tx(
         operations.move_app,
         app_id=job.app_id,

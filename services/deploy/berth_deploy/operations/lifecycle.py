@@ -7,7 +7,13 @@ operation's own status tells how that is going.
 """
 
 from berth_common.errors import Conflict
-from berth_deploy.enums import AppStatus, InstanceStatus, OperationKind, OperationStatus
+from berth_deploy.enums import (
+    AppStatus,
+    InstanceStatus,
+    OperationKind,
+    OperationStatus,
+    OperationStep,
+)
 
 
 class IllegalTransition(Conflict):
@@ -175,8 +181,10 @@ STARTS_PROCESSES = frozenset(
 TAKES_DOWN = frozenset({OperationKind.DELETE, OperationKind.SUSPEND})
 # operations that stop the app's processes (what a take-down need not cancel)
 STOPS_PROCESSES = frozenset({OperationKind.STOP, *TAKES_DOWN})
+# the steps that count against a node's build slots
+BUILD_STEPS = (OperationStep.CLONE, OperationStep.BUILD)
 # how far an operation may go and still be cancelled (after the route switch it is done)
-CANCELLABLE_STEPS = frozenset({None, "clone", "build", "start"})
+CANCELLABLE_STEPS = frozenset({None, *BUILD_STEPS, OperationStep.START})
 # why an operation ends cancelled
 CANCELLED_BY_REQUEST = "cancelled by request"
 CANCELLED_BY = {

@@ -14,7 +14,7 @@ from pathlib import Path
 import httpx
 
 from berth_deploy import events
-from berth_deploy.enums import AppStatus, InstanceStatus, LogKind
+from berth_deploy.enums import AppStatus, InstanceStatus, LogKind, OperationStep
 from berth_deploy.env.service import plain_env
 from berth_deploy.instances import service as instances
 from berth_deploy.instances.service import InstanceRef
@@ -235,7 +235,7 @@ async def switch_to(
     settings = job.ctx.settings
     if job.web:
         job.cancellable = False
-        await job.step("route")
+        await job.step(OperationStep.ROUTE)
         await job.tx(instances.instance_routed, instance_id=instance.id)
         routes = job.ctx.routes
         slug = job.app["slug"]
@@ -274,7 +274,7 @@ async def rollout(job: Job, release_id: uuid.UUID) -> None:
         job.cancellable = False  # from here the old instances are gone: go through with it
         await stop_instances(job, old, events.STOPPED, replaced)
         old = []
-    await job.step("start")
+    await job.step(OperationStep.START)
     if not old:  # nothing serves meanwhile: the app shows it is starting
         await job.tx(
             operations.move_app,
@@ -297,6 +297,6 @@ async def rollout(job: Job, release_id: uuid.UUID) -> None:
         raise
     job.note(f"instance {instance.id} of release #{number} is live", log)
     if old:
-        await job.step("stop_old")
+        await job.step(OperationStep.STOP_OLD)
         await job.sleep(settings.drain_seconds)
         await stop_instances(job, old, events.STOPPED, replaced)
