@@ -80,3 +80,20 @@ class LogKind(StrEnum):
 
     BUILD = "build"
     RUN = "run"
+
+
+class ProcessType(StrEnum):
+    """What a template runs: a web process (a port, a URL) or a worker (neither)."""
+
+    WEB = "web"
+    WORKER = "worker"
+
+
+class RolloutStrategy(StrEnum):
+    ZERO_DOWNTIME = "zero_downtime"
+    RECREATE = "recreate"  # stop the old instance, then start the new one
+
+
+class HealthCheckType(StrEnum):
+    HTTP = "http"
+    PROCESS = "process"  # a process that stays up: a worker has no port to ask

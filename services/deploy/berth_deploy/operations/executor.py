@@ -15,7 +15,7 @@ from billiard.exceptions import SoftTimeLimitExceeded
 from loguru import logger
 
 from berth_deploy.config import DeploySettings
-from berth_deploy.enums import OperationStatus, OperationStep
+from berth_deploy.enums import OperationStatus, OperationStep, ProcessType
 from berth_deploy.env.service import EnvCipher
 from berth_deploy.logs.store import LogStore
 from berth_deploy.operations import leases
@@ -78,7 +78,7 @@ class Job:
 
     @property
     def web(self) -> bool:
-        return self.template["process_type"] == "web"
+        return self.template["process_type"] == ProcessType.WEB
 
     async def tx(self, fn: Callable[..., Awaitable[Any]], **kwargs: Any) -> Any:
         return await self.ctx.tx(fn, **kwargs)

@@ -14,7 +14,14 @@ from pathlib import Path
 import httpx
 
 from berth_deploy import events
-from berth_deploy.enums import AppStatus, InstanceStatus, LogKind, OperationStep
+from berth_deploy.enums import (
+    AppStatus,
+    HealthCheckType,
+    InstanceStatus,
+    LogKind,
+    OperationStep,
+    RolloutStrategy,
+)
 from berth_deploy.env.service import plain_env
 from berth_deploy.instances import service as instances
 from berth_deploy.instances.service import InstanceRef
@@ -123,7 +130,7 @@ async def wait_healthy(job: Job, handle: ProcessHandle, port: int | None) -> str
             job.checkpoint()
             if not job.ctx.driver.alive(handle):
                 return "exited"
-            if check.type == "process" or port is None:
+            if check.type == HealthCheckType.PROCESS or port is None:
                 if time.monotonic() - started >= check.stable_seconds:
                     return None
             else:
@@ -270,7 +277,7 @@ async def rollout(job: Job, release_id: uuid.UUID) -> None:
         await end_instance(job, leftover, InstanceStatus.FAILED, "left by a lost worker", None)
     old = await job.tx(instances.serving, app_id=job.app_id)
     replaced = f"replaced by release #{number}"
-    if old and (job.template["rollout"] == "recreate" or not job.web):
+    if old and (job.template["rollout"] == RolloutStrategy.RECREATE or not job.web):
         job.cancellable = False  # from here the old instances are gone: go through with it
         await stop_instances(job, old, events.STOPPED, replaced)
         old = []
