@@ -31,6 +31,13 @@ class EntryKind(StrEnum):
     CREDIT_NOTE = "credit_note"
 
 
+class AccountFilter(StrEnum):
+    """The admin account search's `status` filter: a wallet below zero, or one suspended."""
+
+    NEGATIVE = "negative"
+    SUSPENDED = AccountState.SUSPENDED.value
+
+
 class PaymentStatus(StrEnum):
     PENDING = "pending"
     SUCCEEDED = "succeeded"

@@ -137,6 +137,32 @@ async def test_admins_search_accounts_and_browse_payments(
     ).status_code == 403
 
 
+async def test_the_account_search_filters_by_negative_and_suspended(
+    billing_http, billing_db, billing_settings, admin_headers, person
+):
+    alice, bob = person(), person()
+    await top_up(billing_http, billing_settings, alice, 700)
+    await top_up(billing_http, billing_settings, bob, 100)
+    bobs = await wallet(billing_db, bob.id)
+    debit = {"direction": "debit", "amount": 300, "reason": "chargeback"}
+    r = await billing_http.post(
+        f"{API}/admin/accounts/{bobs.id}/adjustments",
+        json=debit,
+        headers={**admin_headers, **key()},
+    )
+    assert r.status_code == 201 and r.json()["balance"] == -200
+
+    async def found(who, status: str) -> list[str]:
+        url = f"{API}/admin/accounts?q={str(who.id)[:13]}&status={status}"
+        return [
+            a["id"] for a in (await billing_http.get(url, headers=admin_headers)).json()["items"]
+        ]
+
+    assert await found(bob, "negative") == [str(bobs.id)]
+    assert await found(alice, "negative") == []
+    assert await found(bob, "suspended") == []
+
+
 async def test_services_read_an_owners_account_with_billing_read(
     billing_http, billing_settings, signing_jwks, person
 ):

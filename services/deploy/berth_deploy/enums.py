@@ -1,5 +1,5 @@
-"""The statuses of deploy's rows, one enum each. The columns stay strings with these values
-(StrEnum members compare equal to them), so no migration follows from a rename here."""
+"""The statuses and kinds of deploy's rows, one enum each. The columns stay strings with these
+values (StrEnum members compare equal to them), so no migration follows from a rename here."""
 
 from enum import StrEnum
 
@@ -42,3 +42,58 @@ class ReleaseStatus(StrEnum):
     FAILED = "failed"
     CANCELLED = "cancelled"
     PRUNED = "pruned"
+
+
+class OperationKind(StrEnum):
+    DEPLOY = "deploy"
+    ROLLBACK = "rollback"
+    START = "start"
+    STOP = "stop"
+    RESTART = "restart"
+    SUSPEND = "suspend"
+    RESUME = "resume"
+    DELETE = "delete"
+
+
+class OperationStep(StrEnum):
+    """How far a running operation has got; a deploy goes clone, build, start, route,
+    stop_old, a stop, suspend or delete through stop."""
+
+    CLONE = "clone"
+    BUILD = "build"
+    START = "start"
+    ROUTE = "route"
+    STOP_OLD = "stop_old"
+    STOP = "stop"
+
+
+class OperationOrigin(StrEnum):
+    """Who asked for an operation; a suspended app's `suspended_by` is one of these too."""
+
+    USER = "user"
+    BILLING = "billing"
+    ADMIN = "admin"
+
+
+class LogKind(StrEnum):
+    """A release's two logs: its build (clone and build steps) and its run (every instance)."""
+
+    BUILD = "build"
+    RUN = "run"
+
+
+class ProcessType(StrEnum):
+    """What a template runs: a web process (a port, a URL) or a worker (neither)."""
+
+    WEB = "web"
+    WORKER = "worker"
+
+
+class RolloutStrategy(StrEnum):
+    ZERO_DOWNTIME = "zero_downtime"
+    RECREATE = "recreate"  # stop the old instance, then start the new one
+
+
+class HealthCheckType(StrEnum):
+    HTTP = "http"
+    PROCESS = "process"  # a process that stays up: a worker has no port to ask

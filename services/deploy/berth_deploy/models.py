@@ -99,7 +99,7 @@ class App(Base):
     pids_max: Mapped[int] = mapped_column(Integer, nullable=False)
     status: Mapped[str] = mapped_column(String(16), nullable=False, server_default="created")
     status_reason: Mapped[str | None] = mapped_column(String(500))
-    # "billing" or "admin" while suspended: unsuspend by billing restarts only its own
+    # the OperationOrigin of the suspend while suspended: billing's unsuspend resumes only its own
     suspended_by: Mapped[str | None] = mapped_column(String(16))
     current_release_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
     # the operation holding the app (one at a time); the next queued one runs after it
@@ -173,14 +173,16 @@ class Operation(Base):
     app_id: Mapped[uuid.UUID] = mapped_column(
         ForeignKey("apps.id", ondelete="CASCADE"), nullable=False
     )
+    # an OperationKind
     kind: Mapped[str] = mapped_column(String(16), nullable=False)
     # queued | running | succeeded | failed | cancelled | superseded
     status: Mapped[str] = mapped_column(String(16), nullable=False, server_default="queued")
+    # an OperationStep once the operation runs
     step: Mapped[str | None] = mapped_column(String(16))
     reason: Mapped[str | None] = mapped_column(String(1000))
     release_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
     requested_by: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
-    # who asked, for the state the app lands in: "user", "admin", "billing", "system"
+    # who asked (an OperationOrigin), for the state the app lands in
     origin: Mapped[str] = mapped_column(String(16), nullable=False, server_default="user")
     attempt: Mapped[int] = mapped_column(Integer, nullable=False, server_default="0")
     lease_owner: Mapped[str | None] = mapped_column(String(200))

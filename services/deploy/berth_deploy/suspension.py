@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from berth_common.errors import BerthError
 from berth_deploy.apps.dao import AppDAO
-from berth_deploy.enums import AppStatus
+from berth_deploy.enums import AppStatus, OperationKind, OperationOrigin
 from berth_deploy.models import OwnerStanding
 from berth_deploy.operations.dao import OperationDAO
 from berth_deploy.operations.service import request_operation
@@ -44,13 +44,20 @@ async def _record(
     return True
 
 
-async def _request(session: AsyncSession, app_id: uuid.UUID, kind: str, reason: str | None):
+async def _request(
+    session: AsyncSession, app_id: uuid.UUID, kind: OperationKind, reason: str | None
+):
     """One app's operation; an app that cannot take it (it changed meanwhile) is skipped,
     never a reason to drop the whole event."""
     try:
         async with session.begin_nested():
             await request_operation(
-                session, app_id, kind, requested_by=None, origin="billing", reason=reason
+                session,
+                app_id,
+                kind,
+                requested_by=None,
+                origin=OperationOrigin.BILLING,
+                reason=reason,
             )
     except BerthError as exc:
         logger.bind(app_id=str(app_id)).warning("billing {} skipped: {}", kind, exc.message)
@@ -63,7 +70,7 @@ async def account_suspended(session: AsyncSession, payload: dict[str, Any]) -> N
         logger.info("stale billing.account.suspended for {} ignored", owner_id)
         return
     for app in await AppDAO(session).of_owner(owner_id, SUSPENDABLE):
-        await _request(session, app.id, "suspend", reason)
+        await _request(session, app.id, OperationKind.SUSPEND, reason)
 
 
 async def account_unsuspended(session: AsyncSession, payload: dict[str, Any]) -> None:
@@ -73,7 +80,9 @@ async def account_unsuspended(session: AsyncSession, payload: dict[str, Any]) ->
         return
     ops = OperationDAO(session)
     for app in await AppDAO(session).of_owner(owner_id, (AppStatus.SUSPENDED, *SUSPENDABLE)):
-        pending = [o for o in await ops.active(app.id) if o.kind == "suspend"]
-        billing_pending = any(o.origin == "billing" for o in pending)
-        if (app.status == AppStatus.SUSPENDED and app.suspended_by == "billing") or billing_pending:
-            await _request(session, app.id, "resume", None)
+        pending = [o for o in await ops.active(app.id) if o.kind == OperationKind.SUSPEND]
+        billing_pending = any(o.origin == OperationOrigin.BILLING for o in pending)
+        if (
+            app.status == AppStatus.SUSPENDED and app.suspended_by == OperationOrigin.BILLING
+        ) or billing_pending:
+            await _request(session, app.id, OperationKind.RESUME, None)

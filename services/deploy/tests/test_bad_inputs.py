@@ -31,6 +31,8 @@ async def owned(deploy_http, person):
         ("POST", "/apps/{app}/rollback", {"release_id": "{uuid}"}, 409),
         ("GET", "/apps/{app}/logs?limit_bytes=1", None, 422),
         ("GET", "/apps/{app}/logs?offset=-1", None, 422),
+        ("GET", "/apps/{app}/logs?kind=secrets", None, 422),
+        ("GET", "/apps/{app}/logs/stream?kind=secrets", None, 422),
         ("GET", "/apps/{app}/logs", None, 404),
         ("GET", "/apps/{app}/logs?release_id={uuid}", None, 404),
         ("PUT", "/apps/{app}/env/" + "A" * 129, {"value": "x"}, 422),
@@ -81,6 +83,9 @@ async def test_admin_template_input_is_checked(deploy_http, person):
         {"key": "ok-key", "build_steps": [{"run": "x", "if_exists": "../etc/passwd"}]},
         {"key": "ok-key", "health": {"type": "http", "path": "no-slash"}},
         {"key": "ok-key", "rollout": "yolo"},
+        {"key": "ok-key", "process_type": "daemon"},
+        {"key": "ok-key", "health": {"type": "tcp"}},
+        {"key": "ok-key", "process_type": "worker"},  # a worker has no port to ask over http
         {"key": "ok-key", "env": {"PORT": "1"}},
         {"key": "ok-key", "default_memory_mb": 1},
     ):
@@ -114,6 +119,9 @@ async def test_a_retired_template_is_listed_for_staff_only(deploy_http, person):
     }
     r = await deploy_http.post(f"{API}/admin/templates", json=body, headers=admin.headers)
     assert r.status_code == 201, r.text
+    created = r.json()
+    assert (created["process_type"], created["rollout"]) == ("web", "zero_downtime")
+    assert created["health"]["type"] == "http"
     staff = await deploy_http.get(f"{API}/admin/templates", headers=admin.headers)
     assert key in [t["key"] for t in staff.json()]
     public = await deploy_http.get(f"{API}/templates", headers=ada.headers)

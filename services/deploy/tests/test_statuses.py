@@ -1,20 +1,50 @@
-"""The status enums are the whole vocabulary: the app's state machine names every status
-once, the list filter takes every status an app can be listed in, and the stored values
-are the enums' (the columns stay strings)."""
+"""The status and kind enums are the whole vocabulary: the app's state machine names every
+status once, every operation kind is requestable somewhere and has a flow, the list filter
+takes every status an app can be listed in, and the stored values are the enums' (the
+columns stay strings)."""
 
 from deploy_testkit import make_repo, web_app_files
 from fixtures_deploy import new_app
 from sqlalchemy import select
 
-from berth_deploy.enums import AppStatus
+from berth_deploy.enums import AppStatus, OperationKind, OperationOrigin, OperationStep
 from berth_deploy.models import App
-from berth_deploy.operations.lifecycle import APP_TRANSITIONS, REQUESTABLE
+from berth_deploy.operations.flows import FLOWS
+from berth_deploy.operations.lifecycle import (
+    APP_TRANSITIONS,
+    CANCELLABLE_STEPS,
+    CANCELLED_BY,
+    DEPLOY_KINDS,
+    QUEUEABLE,
+    REQUESTABLE,
+    STARTS_PROCESSES,
+    STOPS_PROCESSES,
+)
 
 
 def test_the_state_machine_names_every_app_status():
     assert set(APP_TRANSITIONS) == set(AppStatus)
     for targets in [*APP_TRANSITIONS.values(), *REQUESTABLE.values()]:
         assert all(isinstance(t, AppStatus) for t in targets)
+
+
+def test_every_operation_kind_is_requestable_and_has_a_flow():
+    """A kind added to the enum but not to the tables would be refused or never run."""
+    assert set(REQUESTABLE) == set(OperationKind)
+    assert set(FLOWS) == set(OperationKind)
+    for kinds in (QUEUEABLE, DEPLOY_KINDS, STARTS_PROCESSES, STOPS_PROCESSES, CANCELLED_BY):
+        assert all(isinstance(k, OperationKind) for k in kinds)
+
+
+def test_kind_origin_and_step_values_are_the_stored_strings():
+    assert [k.value for k in OperationKind] == [
+        "deploy", "rollback", "start", "stop", "restart", "suspend", "resume", "delete"
+    ]  # fmt: skip
+    assert [o.value for o in OperationOrigin] == ["user", "billing", "admin"]
+    assert [s.value for s in OperationStep] == [
+        "clone", "build", "start", "route", "stop_old", "stop"
+    ]  # fmt: skip
+    assert CANCELLABLE_STEPS - {None} <= set(OperationStep)
 
 
 async def test_the_list_filter_takes_every_listed_status_and_refuses_others(deploy_http, person):

@@ -6,7 +6,7 @@ from typing import Any
 from sqlalchemy import BigInteger, Row, String, cast, func, or_, select, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
-from berth_billing.enums import AccountKind, AccountState
+from berth_billing.enums import AccountFilter, AccountKind
 from berth_billing.models import Account, LedgerEntry, Suspension
 from berth_common.dao import BaseDAO
 
@@ -89,16 +89,16 @@ class AccountDAO(BaseDAO[Account]):
         )
         return (await self.session.execute(stmt)).scalars().first()
 
-    def search_filters(self, q: str | None, status: str | None) -> list[Any]:
+    def search_filters(self, q: str | None, status: AccountFilter | None) -> list[Any]:
         where: list[Any] = [Account.kind == AccountKind.WALLET]
         if q:
             like = f"%{q.lower()}%"
             where.append(
                 or_(func.lower(Account.email).like(like), cast(Account.owner_id, String).like(like))
             )
-        if status == "negative":
+        if status == AccountFilter.NEGATIVE:
             where.append(Account.balance < 0)
-        elif status == AccountState.SUSPENDED:
+        elif status == AccountFilter.SUSPENDED:
             where.append(
                 select(Suspension.id)
                 .where(Suspension.account_id == Account.id, Suspension.lifted_at.is_(None))

@@ -2,7 +2,7 @@
 
 import uuid
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated
 
 from fastapi import Query, Request
 
@@ -12,6 +12,7 @@ from berth_billing.accounts import service as accounts
 from berth_billing.accounts.dao import AccountDAO
 from berth_billing.admin import schemas, service
 from berth_billing.deps import SettingsDep, actor
+from berth_billing.enums import AccountFilter
 from berth_billing.idempotency import IdempotencyHeader, IdempotencyKeyRequired
 from berth_billing.metering import service as metering
 from berth_billing.metering.dao import MeteringDAO
@@ -40,7 +41,7 @@ async def search_accounts(
             description="email or user id contains",
         ),
     ] = None,
-    status: Literal["negative", "suspended"] | None = None,
+    status: AccountFilter | None = None,
 ) -> account_schemas.AccountPage:
     dao = AccountDAO(session)
     items, total = await dao.list(params, *dao.search_filters(q, status))

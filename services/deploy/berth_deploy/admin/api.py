@@ -24,8 +24,9 @@ from berth_deploy.apps import service as apps
 from berth_deploy.apps.api import Search, StatusFilter, TemplateKey
 from berth_deploy.apps.schemas import AppDetail, AppPage
 from berth_deploy.deps import CipherDep, LogStoreDep, SettingsDep, actor_id
+from berth_deploy.enums import LogKind, OperationKind, OperationOrigin
 from berth_deploy.logs import api as logs_api
-from berth_deploy.logs.schemas import LogKind, LogPage
+from berth_deploy.logs.schemas import LogPage
 from berth_deploy.operations import service as operations
 from berth_deploy.operations.schemas import Operation, OperationPage
 from berth_deploy.operations.service import request_operation
@@ -66,24 +67,29 @@ async def get_app(app_id: uuid.UUID, session: SessionDep, settings: SettingsDep)
 async def _act(session, admin, app_id, kind, reason=None) -> Operation:
     await apps.get_app(session, app_id, None)
     op = await request_operation(
-        session, app_id, kind, requested_by=actor_id(admin), origin="admin", reason=reason
+        session,
+        app_id,
+        kind,
+        requested_by=actor_id(admin),
+        origin=OperationOrigin.ADMIN,
+        reason=reason,
     )
     return Operation.of(op)
 
 
 @router.post("/apps/{app_id}/stop", **ACCEPTED, responses=error_responses(NotFound, Conflict))
 async def stop_app(app_id: uuid.UUID, admin: AdminUser, session: SessionDep) -> Operation:
-    return await _act(session, admin, app_id, "stop")
+    return await _act(session, admin, app_id, OperationKind.STOP)
 
 
 @router.post("/apps/{app_id}/start", **ACCEPTED, responses=error_responses(NotFound, Conflict))
 async def start_app(app_id: uuid.UUID, admin: AdminUser, session: SessionDep) -> Operation:
-    return await _act(session, admin, app_id, "start")
+    return await _act(session, admin, app_id, OperationKind.START)
 
 
 @router.post("/apps/{app_id}/restart", **ACCEPTED, responses=error_responses(NotFound, Conflict))
 async def restart_app(app_id: uuid.UUID, admin: AdminUser, session: SessionDep) -> Operation:
-    return await _act(session, admin, app_id, "restart")
+    return await _act(session, admin, app_id, OperationKind.RESTART)
 
 
 @router.post("/apps/{app_id}/suspend", **ACCEPTED, responses=error_responses(NotFound, Conflict))
@@ -91,17 +97,17 @@ async def suspend_app(
     app_id: uuid.UUID, body: SuspensionCreate, admin: AdminUser, session: SessionDep
 ) -> Operation:
     """Stop the app and keep it down (the owner cannot start it) until an admin unsuspends."""
-    return await _act(session, admin, app_id, "suspend", reason=body.clean_reason())
+    return await _act(session, admin, app_id, OperationKind.SUSPEND, reason=body.clean_reason())
 
 
 @router.post("/apps/{app_id}/unsuspend", **ACCEPTED, responses=error_responses(NotFound, Conflict))
 async def unsuspend_app(app_id: uuid.UUID, admin: AdminUser, session: SessionDep) -> Operation:
-    return await _act(session, admin, app_id, "resume")
+    return await _act(session, admin, app_id, OperationKind.RESUME)
 
 
 @router.delete("/apps/{app_id}", **ACCEPTED, responses=error_responses(NotFound, Conflict))
 async def delete_app(app_id: uuid.UUID, admin: AdminUser, session: SessionDep) -> Operation:
-    return await _act(session, admin, app_id, "delete")
+    return await _act(session, admin, app_id, OperationKind.DELETE)
 
 
 @router.get(
@@ -122,7 +128,7 @@ async def get_logs(
     store: LogStoreDep,
     cipher: CipherDep,
     release_id: logs_api.ReleaseId = None,
-    kind: LogKind = "build",
+    kind: LogKind = LogKind.BUILD,
     offset: logs_api.Offset = 0,
     limit_bytes: logs_api.LimitBytes = 65536,
 ) -> LogPage:
@@ -149,7 +155,7 @@ async def stream_logs(
     store: LogStoreDep,
     cipher: CipherDep,
     release_id: logs_api.ReleaseId = None,
-    kind: LogKind = "build",
+    kind: LogKind = LogKind.BUILD,
     offset: logs_api.Offset = 0,
     last_event_id: logs_api.LastEventId = None,
 ) -> StreamingResponse:

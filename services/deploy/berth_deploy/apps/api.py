@@ -18,7 +18,7 @@ from berth_common.security import CurrentUser, CurrentUserId
 from berth_deploy.apps import service
 from berth_deploy.apps.schemas import AppCreate, AppDetail, AppPage, AppUpdate
 from berth_deploy.deps import CipherDep, PlansDep, SettingsDep
-from berth_deploy.enums import AppStatus
+from berth_deploy.enums import AppStatus, OperationKind, OperationOrigin
 from berth_deploy.operations.schemas import Operation
 from berth_deploy.operations.service import request_operation
 
@@ -108,5 +108,7 @@ async def delete_app(
     app_id: uuid.UUID, principal: CurrentUser, owner: CurrentUserId, session: SessionDep
 ) -> Operation:
     await service.get_app(session, app_id, owner)
-    op = await request_operation(session, app_id, "delete", requested_by=owner, origin="user")
+    op = await request_operation(
+        session, app_id, OperationKind.DELETE, requested_by=owner, origin=OperationOrigin.USER
+    )
     return Operation.of(op)

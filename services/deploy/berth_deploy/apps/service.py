@@ -19,7 +19,7 @@ from berth_deploy.apps.schemas import (
     ReleaseRef,
 )
 from berth_deploy.config import DeploySettings
-from berth_deploy.enums import AppStatus
+from berth_deploy.enums import AppStatus, ProcessType
 from berth_deploy.env.service import EnvCipher, set_vars
 from berth_deploy.instances.dao import InstanceDAO
 from berth_deploy.models import App, Release, Template
@@ -45,7 +45,7 @@ class SlugHeld(Conflict):
 
 
 def app_url(settings: DeploySettings, slug: str, process_type: str) -> str | None:
-    if process_type != "web":
+    if process_type != ProcessType.WEB:
         return None
     public = urlsplit(settings.public_url)
     port = f":{public.port}" if public.port else ""
@@ -246,7 +246,10 @@ async def app_outs(
     return [
         schemas.App(
             **_out(
-                settings, a, kinds.get(a.template_key, "web"), releases.get(a.current_release_id)
+                settings,
+                a,
+                kinds.get(a.template_key, ProcessType.WEB),
+                releases.get(a.current_release_id),
             )
         )
         for a in apps
@@ -258,6 +261,6 @@ async def app_detail(session: AsyncSession, settings: DeploySettings, app: App) 
     release = await session.get(Release, app.current_release_id) if app.current_release_id else None
     instances = await InstanceDAO(session).recent(app.id)
     return AppDetail(
-        **_out(settings, app, kinds.get(app.template_key, "web"), release),
+        **_out(settings, app, kinds.get(app.template_key, ProcessType.WEB), release),
         instances=[schemas.Instance.model_validate(i) for i in instances],
     )

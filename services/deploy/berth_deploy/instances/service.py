@@ -10,7 +10,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from berth_deploy import events
-from berth_deploy.enums import AppStatus, InstanceStatus
+from berth_deploy.enums import AppStatus, InstanceStatus, OperationKind
 from berth_deploy.instances.dao import InstanceDAO
 from berth_deploy.models import Instance
 from berth_deploy.operations.executor import Cancelled
@@ -142,7 +142,7 @@ async def instance_live(
     """The new instance serves: the app runs this release; billing starts charging it."""
     app = await locked_app(session, app_id)
     if app.status == AppStatus.DELETING:
-        raise Cancelled(CANCELLED_BY["delete"])
+        raise Cancelled(CANCELLED_BY[OperationKind.DELETE])
     instance = await InstanceDAO(session).lock(instance_id)
     assert instance is not None
     instance.status = InstanceStatus.RUNNING

@@ -19,8 +19,9 @@ from berth_common.routing import user_router
 from berth_common.security import CurrentUser, CurrentUserId
 from berth_deploy.apps.service import get_app
 from berth_deploy.deps import CipherDep, LogStoreDep, SettingsDep
+from berth_deploy.enums import LogKind
 from berth_deploy.logs import service
-from berth_deploy.logs.schemas import LogKind, LogPage
+from berth_deploy.logs.schemas import LogPage
 from berth_deploy.models import App
 
 router = user_router(
@@ -100,7 +101,7 @@ async def get_logs(
     store: LogStoreDep,
     cipher: CipherDep,
     release_id: ReleaseId = None,
-    kind: LogKind = "build",
+    kind: LogKind = LogKind.BUILD,
     offset: Offset = 0,
     limit_bytes: LimitBytes = 65536,
 ) -> LogPage:
@@ -127,7 +128,7 @@ async def stream_logs(
     store: LogStoreDep,
     cipher: CipherDep,
     release_id: ReleaseId = None,
-    kind: LogKind = "build",
+    kind: LogKind = LogKind.BUILD,
     offset: Offset = 0,
     last_event_id: LastEventId = None,
 ) -> StreamingResponse:

@@ -1,9 +1,8 @@
 import uuid
-from typing import Literal
 
 from pydantic import BaseModel, Field
 
-LogKind = Literal["build", "run"]
+from berth_deploy.enums import LogKind
 
 
 class LogLine(BaseModel):

@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from berth_common.errors import NotFound, RateLimited, Unprocessable
 from berth_deploy.config import DeploySettings
-from berth_deploy.enums import ReleaseStatus
+from berth_deploy.enums import LogKind, ReleaseStatus
 from berth_deploy.env.service import EnvCipher, secret_values
 from berth_deploy.instances.dao import InstanceDAO
 from berth_deploy.logs.dao import LogStreamDAO
@@ -101,7 +101,7 @@ async def read_page(
     cipher: EnvCipher,
     app: App,
     release: Release,
-    kind: str,
+    kind: LogKind,
     offset: int,
     limit_bytes: int,
 ) -> LogPage:
@@ -122,10 +122,10 @@ async def read_page(
 
 
 async def _still_writing(
-    sessionmaker: async_sessionmaker[AsyncSession], release_id: uuid.UUID, kind: str
+    sessionmaker: async_sessionmaker[AsyncSession], release_id: uuid.UUID, kind: LogKind
 ) -> bool:
     async with sessionmaker() as session:
-        if kind == "build":
+        if kind == LogKind.BUILD:
             release = await session.get(Release, release_id)
             return release is not None and release.status == ReleaseStatus.BUILDING
         return await InstanceDAO(session).release_has_live(release_id)
@@ -141,7 +141,7 @@ async def stream(
     cipher: EnvCipher,
     app_id: uuid.UUID,
     release_id: uuid.UUID,
-    kind: str,
+    kind: LogKind,
     offset: int,
     claim: StreamClaim,
 ) -> AsyncIterator[str]:
@@ -162,7 +162,7 @@ async def _events(
     cipher: EnvCipher,
     app_id: uuid.UUID,
     release_id: uuid.UUID,
-    kind: str,
+    kind: LogKind,
     offset: int,
     claim: StreamClaim,
 ) -> AsyncIterator[str]:

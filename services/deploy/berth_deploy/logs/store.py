@@ -11,7 +11,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-KINDS = ("build", "run")
+from berth_deploy.enums import LogKind
+
+KINDS = frozenset(LogKind)
 PLATFORM_PREFIX = "[berth]"
 
 
@@ -25,7 +27,7 @@ class LogStore:
     def __init__(self, data_dir: Path):
         self.root = data_dir / "logs"
 
-    def path(self, app_id: uuid.UUID, release_id: uuid.UUID, kind: str) -> Path:
+    def path(self, app_id: uuid.UUID, release_id: uuid.UUID, kind: LogKind) -> Path:
         if kind not in KINDS:
             raise ValueError(kind)
         return self.root / str(app_id) / str(release_id) / f"{kind}.log"

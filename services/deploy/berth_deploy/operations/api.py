@@ -11,6 +11,7 @@ from berth_common.pagination import PageDep
 from berth_common.routing import user_router
 from berth_common.security import CurrentUserId
 from berth_deploy.apps.service import get_app
+from berth_deploy.enums import OperationKind, OperationOrigin
 from berth_deploy.operations import service as operations
 from berth_deploy.operations.lifecycle import DEPLOY_KINDS
 from berth_deploy.operations.schemas import (
@@ -32,7 +33,12 @@ ACCEPTED = {"status_code": status.HTTP_202_ACCEPTED, "response_model": Operation
 async def _request(session, app_id, owner, kind, release_id=None) -> Operation:
     await get_app(session, app_id, owner)
     op = await request_operation(
-        session, app_id, kind, requested_by=owner, origin="user", release_id=release_id
+        session,
+        app_id,
+        kind,
+        requested_by=owner,
+        origin=OperationOrigin.USER,
+        release_id=release_id,
     )
     return Operation.of(op)
 
@@ -45,7 +51,7 @@ async def create_deployment(
     body: DeploymentCreate | None = None,
 ) -> Operation:
     """Build the latest commit of the app's branch and roll it out with no downtime."""
-    return await _request(session, app_id, owner, "deploy")
+    return await _request(session, app_id, owner, OperationKind.DEPLOY)
 
 
 @router.get("/deployments", response_model=OperationPage)
@@ -109,23 +115,23 @@ async def rollback(
 ) -> Operation:
     """Re-activate an earlier build (default: the one before the current release)."""
     release_id = body.release_id if body else None
-    return await _request(session, app_id, owner, "rollback", release_id)
+    return await _request(session, app_id, owner, OperationKind.ROLLBACK, release_id)
 
 
 @router.post("/start", **ACCEPTED, responses=error_responses(Conflict))
 async def start(app_id: uuid.UUID, owner: CurrentUserId, session: SessionDep) -> Operation:
-    return await _request(session, app_id, owner, "start")
+    return await _request(session, app_id, owner, OperationKind.START)
 
 
 @router.post("/stop", **ACCEPTED, responses=error_responses(Conflict))
 async def stop(app_id: uuid.UUID, owner: CurrentUserId, session: SessionDep) -> Operation:
-    return await _request(session, app_id, owner, "stop")
+    return await _request(session, app_id, owner, OperationKind.STOP)
 
 
 @router.post("/restart", **ACCEPTED, responses=error_responses(Conflict))
 async def restart(app_id: uuid.UUID, owner: CurrentUserId, session: SessionDep) -> Operation:
     """A new instance of the current release, then the old one stops (no downtime for web)."""
-    return await _request(session, app_id, owner, "restart")
+    return await _request(session, app_id, owner, OperationKind.RESTART)
 
 
 @router.get("/releases", response_model=ReleasePage)

@@ -9,9 +9,9 @@ from sqlalchemy import Row, func, select, text, update
 
 from berth_common.dao import BaseDAO
 from berth_common.pagination import PageParams
-from berth_deploy.enums import OperationStatus
+from berth_deploy.enums import OperationStatus, OperationStep
 from berth_deploy.models import Operation
-from berth_deploy.operations.lifecycle import ACTIVE_OPERATION
+from berth_deploy.operations.lifecycle import ACTIVE_OPERATION, BUILD_STEPS
 
 
 class OperationDAO(BaseDAO[Operation]):
@@ -72,7 +72,9 @@ class OperationDAO(BaseDAO[Operation]):
         )
         return (await self.session.execute(stmt)).first()
 
-    async def set_step(self, op_id: uuid.UUID, owner: str, step: str, **values: Any) -> bool:
+    async def set_step(
+        self, op_id: uuid.UUID, owner: str, step: OperationStep, **values: Any
+    ) -> bool:
         """False when `owner` no longer holds the lease."""
         t = Operation.__table__
         stmt = (
@@ -94,7 +96,7 @@ class OperationDAO(BaseDAO[Operation]):
         stmt = select(func.count()).where(
             Operation.status == OperationStatus.RUNNING,
             Operation.lease_node == node,
-            Operation.step.in_(("clone", "build")),
+            Operation.step.in_(BUILD_STEPS),
             Operation.lease_expires_at > func.now(),
             Operation.id != other_than,
         )

@@ -15,7 +15,7 @@ from billiard.exceptions import SoftTimeLimitExceeded
 from loguru import logger
 
 from berth_deploy.config import DeploySettings
-from berth_deploy.enums import OperationStatus
+from berth_deploy.enums import OperationStatus, OperationStep, ProcessType
 from berth_deploy.env.service import EnvCipher
 from berth_deploy.logs.store import LogStore
 from berth_deploy.operations import leases
@@ -78,7 +78,7 @@ class Job:
 
     @property
     def web(self) -> bool:
-        return self.template["process_type"] == "web"
+        return self.template["process_type"] == ProcessType.WEB
 
     async def tx(self, fn: Callable[..., Awaitable[Any]], **kwargs: Any) -> Any:
         return await self.ctx.tx(fn, **kwargs)
@@ -114,7 +114,7 @@ class Job:
         if self.cancel is not None and (self.cancellable or self.cancel.forced):
             raise Cancelled(self.cancel.reason)
 
-    async def step(self, name: str, **values: Any) -> None:
+    async def step(self, name: OperationStep, **values: Any) -> None:
         self.checkpoint()
         await self.tx(
             leases.set_step, op_id=self.claim.op_id, owner=self.owner, step=name, **values

@@ -8,7 +8,7 @@ from pathlib import Path
 import uv
 
 from berth_deploy import events
-from berth_deploy.enums import AppStatus
+from berth_deploy.enums import AppStatus, LogKind, OperationKind, OperationStep
 from berth_deploy.env.service import plain_env
 from berth_deploy.instances import service as instances
 from berth_deploy.operations import leases
@@ -121,7 +121,7 @@ async def build(job: Job) -> object:
         releases.begin_build, op_id=job.claim.op_id, app_id=job.app_id
     )
     job.ctx.logs.prepare(job.app_id, release_id)
-    log = job.ctx.logs.path(job.app_id, release_id, "build")
+    log = job.ctx.logs.path(job.app_id, release_id, LogKind.BUILD)
     job.log_path = log
     job.note(f"deploy of release #{number} (attempt {job.claim.attempt})", log)
     await wait_for_build_slot(job)
@@ -131,7 +131,7 @@ async def build(job: Job) -> object:
     if sha:
         await job.tx(releases.release_commit, release_id=release_id, commit_sha=sha)
     source = job.paths.release(release_id)
-    await job.step("build")
+    await job.step(OperationStep.BUILD)
     plain = await job.tx(plain_env, cipher=job.ctx.cipher, app_id=job.app_id)
     tools = (Path(uv.find_uv_bin()),)
     limits = Limits(settings.build_memory_mb, 2000, settings.build_pids_max)
@@ -191,7 +191,7 @@ async def resume(job: Job) -> None:
 
 async def take_down(job: Job, final: str, event_key: str, reason: str) -> None:
     job.cancellable = False
-    await job.step("stop")
+    await job.step(OperationStep.STOP)
     await job.tx(
         operations.move_app,
         app_id=job.app_id,
@@ -234,13 +234,13 @@ async def delete(job: Job) -> None:
     await job.tx(operations.mark_deleted, app_id=job.app_id)
 
 
-FLOWS: dict[str, FlowFn] = {
-    "deploy": deploy,
-    "rollback": activate,
-    "start": activate,
-    "restart": activate,
-    "resume": resume,
-    "stop": stop,
-    "suspend": suspend,
-    "delete": delete,
+FLOWS: dict[OperationKind, FlowFn] = {
+    OperationKind.DEPLOY: deploy,
+    OperationKind.ROLLBACK: activate,
+    OperationKind.START: activate,
+    OperationKind.RESTART: activate,
+    OperationKind.RESUME: resume,
+    OperationKind.STOP: stop,
+    OperationKind.SUSPEND: suspend,
+    OperationKind.DELETE: delete,
 }

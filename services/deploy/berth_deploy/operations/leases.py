@@ -14,7 +14,7 @@ from loguru import logger
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from berth_deploy.apps.dao import AppDAO
-from berth_deploy.enums import AppStatus, OperationStatus, ReleaseStatus
+from berth_deploy.enums import AppStatus, OperationStatus, OperationStep, ReleaseStatus
 from berth_deploy.models import App, Operation, Release, Template
 from berth_deploy.operations.dao import OperationDAO
 from berth_deploy.operations.lifecycle import CANCELLED_BY_REQUEST
@@ -125,7 +125,7 @@ async def heartbeat(
 
 
 async def set_step(
-    session: AsyncSession, *, op_id: uuid.UUID, owner: str, step: str, **values: Any
+    session: AsyncSession, *, op_id: uuid.UUID, owner: str, step: OperationStep, **values: Any
 ) -> None:
     if not await OperationDAO(session).set_step(op_id, owner, step, **values):
         raise LeaseLost(str(op_id))
@@ -139,7 +139,7 @@ async def take_build_slot(
     await ops.lock_build_slots(node)
     if await ops.builds_running(node, other_than=op_id) >= limit:
         return False
-    await set_step(session, op_id=op_id, owner=owner, step="clone")
+    await set_step(session, op_id=op_id, owner=owner, step=OperationStep.CLONE)
     return True
 
 

@@ -7,7 +7,13 @@ operation's own status tells how that is going.
 """
 
 from berth_common.errors import Conflict
-from berth_deploy.enums import AppStatus, InstanceStatus, OperationStatus
+from berth_deploy.enums import (
+    AppStatus,
+    InstanceStatus,
+    OperationKind,
+    OperationStatus,
+    OperationStep,
+)
 
 
 class IllegalTransition(Conflict):
@@ -98,8 +104,8 @@ APP_TRANSITIONS: dict[AppStatus, frozenset[AppStatus]] = {
 }
 
 # the app states in which each operation may be requested
-REQUESTABLE: dict[str, frozenset[AppStatus]] = {
-    "deploy": frozenset(
+REQUESTABLE: dict[OperationKind, frozenset[AppStatus]] = {
+    OperationKind.DEPLOY: frozenset(
         {
             AppStatus.CREATED,
             AppStatus.QUEUED,
@@ -110,7 +116,7 @@ REQUESTABLE: dict[str, frozenset[AppStatus]] = {
             AppStatus.STOPPED,
         }
     ),
-    "rollback": frozenset(
+    OperationKind.ROLLBACK: frozenset(
         {
             AppStatus.QUEUED,
             AppStatus.BUILDING,
@@ -120,10 +126,10 @@ REQUESTABLE: dict[str, frozenset[AppStatus]] = {
             AppStatus.STOPPED,
         }
     ),
-    "start": frozenset({AppStatus.STOPPED, AppStatus.FAILED}),
-    "stop": frozenset({AppStatus.RUNNING, AppStatus.FAILED}),
-    "restart": frozenset({AppStatus.RUNNING}),
-    "suspend": frozenset(
+    OperationKind.START: frozenset({AppStatus.STOPPED, AppStatus.FAILED}),
+    OperationKind.STOP: frozenset({AppStatus.RUNNING, AppStatus.FAILED}),
+    OperationKind.RESTART: frozenset({AppStatus.RUNNING}),
+    OperationKind.SUSPEND: frozenset(
         {
             AppStatus.QUEUED,
             AppStatus.BUILDING,
@@ -133,8 +139,8 @@ REQUESTABLE: dict[str, frozenset[AppStatus]] = {
         }
     ),
     # running/stopping: billing unsuspends while its suspend is still on its way
-    "resume": frozenset({AppStatus.SUSPENDED, AppStatus.RUNNING, AppStatus.STOPPING}),
-    "delete": frozenset(
+    OperationKind.RESUME: frozenset({AppStatus.SUSPENDED, AppStatus.RUNNING, AppStatus.STOPPING}),
+    OperationKind.DELETE: frozenset(
         {
             AppStatus.CREATED,
             AppStatus.QUEUED,
@@ -150,16 +156,41 @@ REQUESTABLE: dict[str, frozenset[AppStatus]] = {
     ),
 }
 # operations that queue behind the one in progress; the others need the app idle
-QUEUEABLE = frozenset({"deploy", "rollback", "suspend", "resume", "delete"})
+QUEUEABLE = frozenset(
+    {
+        OperationKind.DEPLOY,
+        OperationKind.ROLLBACK,
+        OperationKind.SUSPEND,
+        OperationKind.RESUME,
+        OperationKind.DELETE,
+    }
+)
 # a newer one of these supersedes a queued one that has not started yet
-DEPLOY_KINDS = frozenset({"deploy", "rollback"})
+DEPLOY_KINDS = frozenset({OperationKind.DEPLOY, OperationKind.ROLLBACK})
 # operations that (re)start processes: refused while billing has the owner suspended
-STARTS_PROCESSES = frozenset({"deploy", "rollback", "start", "restart", "resume"})
+STARTS_PROCESSES = frozenset(
+    {
+        OperationKind.DEPLOY,
+        OperationKind.ROLLBACK,
+        OperationKind.START,
+        OperationKind.RESTART,
+        OperationKind.RESUME,
+    }
+)
+# operations that take the app down: they cancel what is in flight rather than wait for it
+TAKES_DOWN = frozenset({OperationKind.DELETE, OperationKind.SUSPEND})
+# operations that stop the app's processes (what a take-down need not cancel)
+STOPS_PROCESSES = frozenset({OperationKind.STOP, *TAKES_DOWN})
+# the steps that count against a node's build slots
+BUILD_STEPS = (OperationStep.CLONE, OperationStep.BUILD)
 # how far an operation may go and still be cancelled (after the route switch it is done)
-CANCELLABLE_STEPS = frozenset({None, "clone", "build", "start"})
+CANCELLABLE_STEPS = frozenset({None, *BUILD_STEPS, OperationStep.START})
 # why an operation ends cancelled
 CANCELLED_BY_REQUEST = "cancelled by request"
-CANCELLED_BY = {"delete": "the app is being deleted", "suspend": "the app is being suspended"}
+CANCELLED_BY = {
+    OperationKind.DELETE: "the app is being deleted",
+    OperationKind.SUSPEND: "the app is being suspended",
+}
 
 
 def check_transition(current: str, new: str) -> None:
@@ -172,7 +203,7 @@ def check_transition(current: str, new: str) -> None:
         )
 
 
-def check_requestable(kind: str, status: str) -> None:
+def check_requestable(kind: OperationKind, status: str) -> None:
     if status not in REQUESTABLE[kind]:
         raise IllegalTransition(
             f"Cannot {kind} an app that is {status}",

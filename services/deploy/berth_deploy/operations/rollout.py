@@ -14,7 +14,14 @@ from pathlib import Path
 import httpx
 
 from berth_deploy import events
-from berth_deploy.enums import AppStatus, InstanceStatus
+from berth_deploy.enums import (
+    AppStatus,
+    HealthCheckType,
+    InstanceStatus,
+    LogKind,
+    OperationStep,
+    RolloutStrategy,
+)
 from berth_deploy.env.service import plain_env
 from berth_deploy.instances import service as instances
 from berth_deploy.instances.service import InstanceRef
@@ -123,7 +130,7 @@ async def wait_healthy(job: Job, handle: ProcessHandle, port: int | None) -> str
             job.checkpoint()
             if not job.ctx.driver.alive(handle):
                 return "exited"
-            if check.type == "process" or port is None:
+            if check.type == HealthCheckType.PROCESS or port is None:
                 if time.monotonic() - started >= check.stable_seconds:
                     return None
             else:
@@ -235,7 +242,7 @@ async def switch_to(
     settings = job.ctx.settings
     if job.web:
         job.cancellable = False
-        await job.step("route")
+        await job.step(OperationStep.ROUTE)
         await job.tx(instances.instance_routed, instance_id=instance.id)
         routes = job.ctx.routes
         slug = job.app["slug"]
@@ -261,7 +268,7 @@ async def switch_to(
 async def rollout(job: Job, release_id: uuid.UUID) -> None:
     settings = job.ctx.settings
     number = await job.tx(releases.release_number, release_id=release_id)
-    log = job.ctx.logs.path(job.app_id, release_id, "run")
+    log = job.ctx.logs.path(job.app_id, release_id, LogKind.RUN)
     job.ctx.logs.prepare(job.app_id, release_id)
     job.log_path = log
     for leftover in await job.tx(instances.leftovers, op_id=job.claim.op_id):
@@ -270,11 +277,11 @@ async def rollout(job: Job, release_id: uuid.UUID) -> None:
         await end_instance(job, leftover, InstanceStatus.FAILED, "left by a lost worker", None)
     old = await job.tx(instances.serving, app_id=job.app_id)
     replaced = f"replaced by release #{number}"
-    if old and (job.template["rollout"] == "recreate" or not job.web):
+    if old and (job.template["rollout"] == RolloutStrategy.RECREATE or not job.web):
         job.cancellable = False  # from here the old instances are gone: go through with it
         await stop_instances(job, old, events.STOPPED, replaced)
         old = []
-    await job.step("start")
+    await job.step(OperationStep.START)
     if not old:  # nothing serves meanwhile: the app shows it is starting
         await job.tx(
             operations.move_app,
@@ -297,6 +304,6 @@ async def rollout(job: Job, release_id: uuid.UUID) -> None:
         raise
     job.note(f"instance {instance.id} of release #{number} is live", log)
     if old:
-        await job.step("stop_old")
+        await job.step(OperationStep.STOP_OLD)
         await job.sleep(settings.drain_seconds)
         await stop_instances(job, old, events.STOPPED, replaced)

@@ -16,7 +16,13 @@ from berth_common.errors import Conflict, NotFound
 from berth_common.outbox import enqueue_task
 from berth_common.pagination import PageParams
 from berth_deploy.apps.dao import AppDAO
-from berth_deploy.enums import AppStatus, OperationStatus, ReleaseStatus
+from berth_deploy.enums import (
+    AppStatus,
+    OperationKind,
+    OperationOrigin,
+    OperationStatus,
+    ReleaseStatus,
+)
 from berth_deploy.instances.dao import InstanceDAO
 from berth_deploy.models import App, Operation, OwnerStanding
 from berth_deploy.names import QUEUE, RUN_OPERATION_TASK
@@ -29,6 +35,8 @@ from berth_deploy.operations.lifecycle import (
     QUEUEABLE,
     SERVING_INSTANCE,
     STARTS_PROCESSES,
+    STOPS_PROCESSES,
+    TAKES_DOWN,
     AccountSuspended,
     IllegalTransition,
     OperationInProgress,
@@ -39,9 +47,9 @@ from berth_deploy.releases.dao import ReleaseDAO
 
 # the app status an operation moves the app to as soon as it is asked for
 STATUS_ON_REQUEST = {
-    "delete": AppStatus.DELETING,
-    "stop": AppStatus.STOPPING,
-    "start": AppStatus.STARTING,
+    OperationKind.DELETE: AppStatus.DELETING,
+    OperationKind.STOP: AppStatus.STOPPING,
+    OperationKind.START: AppStatus.STARTING,
 }
 RESTING = (AppStatus.CREATED, AppStatus.STOPPED, AppStatus.FAILED)
 
@@ -93,10 +101,10 @@ async def _rollback_target(
 async def request_operation(
     session: AsyncSession,
     app_id: uuid.UUID,
-    kind: str,
+    kind: OperationKind,
     *,
     requested_by: uuid.UUID | None,
-    origin: str,
+    origin: OperationOrigin,
     release_id: uuid.UUID | None = None,
     reason: str | None = None,
 ) -> Operation:
@@ -127,17 +135,19 @@ async def request_operation(
     return op
 
 
-async def _requestable_app(session: AsyncSession, app_id: uuid.UUID, kind: str, origin: str) -> App:
+async def _requestable_app(
+    session: AsyncSession, app_id: uuid.UUID, kind: OperationKind, origin: OperationOrigin
+) -> App:
     """The app, locked, if its status and its owner's standing allow `kind`."""
     app = await AppDAO(session).lock(app_id)
     if app is None or app.status == AppStatus.DELETED:
         raise NotFound("App not found")
     check_requestable(kind, app.status)
     if (
-        kind == "resume"
-        and origin == "billing"
+        kind == OperationKind.RESUME
+        and origin == OperationOrigin.BILLING
         and app.status == AppStatus.SUSPENDED
-        and app.suspended_by != "billing"
+        and app.suspended_by != OperationOrigin.BILLING
     ):
         raise Conflict("Suspended by an admin, not by billing", code="not_suspended_by_billing")
     if kind in STARTS_PROCESSES:
@@ -150,10 +160,10 @@ async def _requestable_app(session: AsyncSession, app_id: uuid.UUID, kind: str, 
     return app
 
 
-def _check_against_active(app: App, kind: str, active: list[Operation]) -> None:
+def _check_against_active(app: App, kind: OperationKind, active: list[Operation]) -> None:
     """A resume needs a suspension (done or on its way); start, stop, restart an idle app."""
-    if kind == "resume" and app.status != AppStatus.SUSPENDED:
-        if not any(o.kind == "suspend" for o in active):
+    if kind == OperationKind.RESUME and app.status != AppStatus.SUSPENDED:
+        if not any(o.kind == OperationKind.SUSPEND for o in active):
             raise IllegalTransition(f"Cannot resume an app that is {app.status}")
     if kind not in QUEUEABLE and active:
         raise OperationInProgress(
@@ -163,12 +173,12 @@ def _check_against_active(app: App, kind: str, active: list[Operation]) -> None:
 
 
 async def _target_release(
-    session: AsyncSession, app: App, kind: str, release_id: uuid.UUID | None
+    session: AsyncSession, app: App, kind: OperationKind, release_id: uuid.UUID | None
 ) -> uuid.UUID | None:
     """The release a rollback goes to, or a start, resume or restart runs (the current one)."""
-    if kind == "rollback":
+    if kind == OperationKind.ROLLBACK:
         return await _rollback_target(session, app, release_id)
-    if kind in ("start", "resume", "restart"):
+    if kind in (OperationKind.START, OperationKind.RESUME, OperationKind.RESTART):
         releases = ReleaseDAO(session)
         current = await releases.get(app.current_release_id) if app.current_release_id else None
         if current is None or current.status != ReleaseStatus.READY:
@@ -177,24 +187,24 @@ async def _target_release(
     return None
 
 
-def _make_way(kind: str, active: list[Operation]) -> None:
+def _make_way(kind: OperationKind, active: list[Operation]) -> None:
     """A delete or suspend cancels the running operation and supersedes the queued ones; a
     deploy or rollback supersedes a queued deploy or rollback."""
     now = datetime.now(UTC)
     for other in active:
         if other.status != OperationStatus.QUEUED:
-            if kind in ("delete", "suspend") and other.kind not in ("stop", "delete", "suspend"):
-                if other.cancel_requested_at is None or kind == "delete":
+            if kind in TAKES_DOWN and other.kind not in STOPS_PROCESSES:
+                if other.cancel_requested_at is None or kind == OperationKind.DELETE:
                     other.cancel_reason = CANCELLED_BY[kind]
                 other.cancel_requested_at = other.cancel_requested_at or now
             continue
-        if kind in ("delete", "suspend") or (kind in DEPLOY_KINDS and other.kind in DEPLOY_KINDS):
+        if kind in TAKES_DOWN or (kind in DEPLOY_KINDS and other.kind in DEPLOY_KINDS):
             other.status = OperationStatus.SUPERSEDED
             other.finished_at = now
             other.reason = f"superseded by a newer {kind}"
 
 
-def _status_on_request(app: App, kind: str, reason: str | None) -> None:
+def _status_on_request(app: App, kind: OperationKind, reason: str | None) -> None:
     new_status = STATUS_ON_REQUEST.get(kind)
     if kind in DEPLOY_KINDS and app.status in RESTING:
         new_status = AppStatus.QUEUED
@@ -216,7 +226,7 @@ async def cancel_operation(session: AsyncSession, app_id: uuid.UUID, op_id: uuid
             app.active_operation_id = None
             await dispatch(session, app.id)
     elif op.status == OperationStatus.RUNNING:
-        if op.kind in ("stop", "delete", "suspend"):
+        if op.kind in STOPS_PROCESSES:
             raise Conflict(f"A {op.kind} cannot be cancelled", code="not_cancellable")
         if op.step not in CANCELLABLE_STEPS:
             raise Conflict(

@@ -6,10 +6,12 @@ from typing import Any
 
 import httpx
 
+from berth_deploy.enums import HealthCheckType
+
 
 @dataclass(frozen=True)
 class HealthCheck:
-    type: str  # "http" | "process"
+    type: str  # a HealthCheckType value
     path: str = "/"
     method: str = "GET"
     json_body: Any = None
@@ -20,7 +22,7 @@ class HealthCheck:
     @classmethod
     def from_template(cls, health: dict[str, Any]) -> "HealthCheck":
         return cls(
-            type=health.get("type", "http"),
+            type=health.get("type", HealthCheckType.HTTP),
             path=health.get("path", "/"),
             method=health.get("method", "GET"),
             json_body=health.get("json"),

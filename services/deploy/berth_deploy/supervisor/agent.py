@@ -6,7 +6,7 @@ from loguru import logger
 
 from berth_common.worker import WorkerRuntime
 from berth_deploy.config import DeploySettings
-from berth_deploy.enums import InstanceStatus
+from berth_deploy.enums import InstanceStatus, LogKind
 from berth_deploy.env.service import plain_env
 from berth_deploy.operations import leases
 from berth_deploy.operations.executor import NodeContext
@@ -88,7 +88,7 @@ class Supervisor:
         )
         if decision is None:
             return
-        log = self.ctx.logs.path(w.app["id"], w.instance.release_id, "run")
+        log = self.ctx.logs.path(w.app["id"], w.instance.release_id, LogKind.RUN)
         if decision.failed:
             self.ctx.logs.note(log, f"{decision.reason}: not restarting (app failed)")
             slug = w.app["slug"]
@@ -108,7 +108,7 @@ class Supervisor:
         if w.next_restart_at is not None and w.next_restart_at > datetime.now(UTC):
             return
         plain = await self.ctx.tx(plain_env, cipher=self.ctx.cipher, app_id=w.app["id"])
-        log = self.ctx.logs.path(w.app["id"], w.instance.release_id, "run")
+        log = self.ctx.logs.path(w.app["id"], w.instance.release_id, LogKind.RUN)
         paths = self._paths(w)
         self.ctx.driver.forget(w.instance.name)
 

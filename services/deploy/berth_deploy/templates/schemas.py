@@ -13,6 +13,7 @@ from pydantic import (
     model_validator,
 )
 
+from berth_deploy.enums import HealthCheckType, ProcessType, RolloutStrategy
 from berth_deploy.validation import (
     Command,
     CpuMillis,
@@ -60,7 +61,7 @@ class BuildStep(BaseModel):
 class HealthSpec(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    type: Literal["http", "process"] = "http"
+    type: HealthCheckType = HealthCheckType.HTTP
     path: Annotated[str, StringConstraints(pattern=r"^/[A-Za-z0-9._~/%-]{0,199}$")] = "/"
     method: Literal["GET", "HEAD", "POST"] = "GET"
     json_body: Any = Field(None, alias="json")
@@ -98,11 +99,11 @@ class TemplateFields(BaseModel):
 
     name: DisplayName
     description: Annotated[str, StringConstraints(max_length=500)] = ""
-    process_type: Literal["web", "worker"]
+    process_type: ProcessType
     build_steps: list[BuildStep] = Field(default_factory=list, max_length=20)
     run_command: Command
     health: HealthSpec
-    rollout: Literal["zero_downtime", "recreate"]
+    rollout: RolloutStrategy
     needs_repo: bool = True
     default_memory_mb: MemoryMb
     default_cpu_millis: CpuMillis
@@ -113,7 +114,7 @@ class TemplateFields(BaseModel):
 
     @model_validator(mode="after")
     def _worker_has_no_http_check(self) -> "TemplateFields":
-        if self.process_type == "worker" and self.health.type != "process":
+        if self.process_type == ProcessType.WORKER and self.health.type != HealthCheckType.PROCESS:
             raise ValueError("a worker has no port: its health check is of type 'process'")
         return self
 
