@@ -4,7 +4,7 @@ import re
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any
 
 from fastapi import APIRouter, FastAPI
@@ -97,7 +97,34 @@ def create_service_app(
     quiet_paths: frozenset[str] = frozenset(),
     **fastapi_kwargs: Any,
 ) -> FastAPI:
+    """A service's FastAPI app: logging, the common error shape, the probes (`/health`,
+    `/ready` running `ready_checks`, `/metrics`), request context, the startup and shutdown
+    hooks, and its routers; its docs under `docs_prefix` when given."""
     configure_logging(settings.service_name, settings.log_level, settings.log_json)
+    docs: dict[str, Any] = {}
+    if docs_prefix:
+        docs = {
+            "docs_url": f"{docs_prefix}/docs",
+            "openapi_url": f"{docs_prefix}/openapi.json",
+            "redoc_url": None,
+        }
+    lifespan = _lifespan(settings, on_startup, on_shutdown)
+    app = FastAPI(title=title, lifespan=lifespan, **docs, **fastapi_kwargs)
+    app.state.settings = settings
+    install_error_handlers(app)
+    app.include_router(_probes(settings, ready_checks))
+    for router in routers:
+        app.include_router(router)
+    app.add_middleware(
+        RequestContextMiddleware, service=settings.service_name, quiet_paths=quiet_paths
+    )
+    return app
+
+
+def _lifespan(
+    settings: ServiceSettings, on_startup: Sequence[Hook], on_shutdown: Sequence[Hook]
+) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
+    """Startup hooks in order; shutdown hooks in reverse, each one run even if another fails."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -113,22 +140,18 @@ def create_service_app(
                 except Exception:
                     logger.exception("shutdown hook failed")
 
-    docs: dict[str, Any] = {}
-    if docs_prefix:
-        docs = {
-            "docs_url": f"{docs_prefix}/docs",
-            "openapi_url": f"{docs_prefix}/openapi.json",
-            "redoc_url": None,
-        }
-    app = FastAPI(title=title, lifespan=lifespan, **docs, **fastapi_kwargs)
-    app.state.settings = settings
-    install_error_handlers(app)
+    return lifespan
 
-    @app.get("/health", include_in_schema=False)
+
+def _probes(settings: ServiceSettings, ready_checks: Sequence[ReadyCheck]) -> APIRouter:
+    """The anonymous probes: liveness, readiness (every check, named when it fails), metrics."""
+    probes = APIRouter(include_in_schema=False)
+
+    @probes.get("/health")
     async def health() -> dict[str, str]:
         return {"status": "ok", "service": settings.service_name}
 
-    @app.get("/ready", include_in_schema=False)
+    @probes.get("/ready")
     async def ready() -> JSONResponse:
         failures: dict[str, str] = {}
         for check in ready_checks:
@@ -144,13 +167,8 @@ def create_service_app(
             )
         return JSONResponse({"status": "ready", "service": settings.service_name})
 
-    @app.get("/metrics", include_in_schema=False)
+    @probes.get("/metrics")
     async def metrics() -> Response:
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
-    for router in routers:
-        app.include_router(router)
-    app.add_middleware(
-        RequestContextMiddleware, service=settings.service_name, quiet_paths=quiet_paths
-    )
-    return app
+    return probes
