@@ -213,7 +213,35 @@ def _run_locked(
     pg: EmbeddedPostgres,
     run_release: bool,
 ) -> int:
+    """Resolve the environment, bring up the database, run the release phase when asked, then
+    run the chosen Procfile entries until they stop."""
     resolved = resolve(layout, pg=pg)
+    _prepare_database(layout, resolved, pg)
+    describe_broker(resolved, layout)
+    names = select_processes(procfile, wanted, resolved)
+    for port, name in sorted(ports_of(procfile, names, resolved).items()):
+        if not port_is_free(port):
+            log.warning("port %s (for %s) is already in use: that process will fail", port, name)
+
+    env = resolved.process_env(layout)
+    if run_release:
+        release(layout, procfile, env, resolved)
+    watcher = _watch_traefik_config(layout) if "traefik" in names else None
+    password = None
+    if "AUTH_BOOTSTRAP_ADMIN_PASSWORD" in resolved.generated_secrets and not os.environ.get(
+        "AUTH_BOOTSTRAP_ADMIN_PASSWORD"
+    ):
+        password = resolved.values["AUTH_BOOTSTRAP_ADMIN_PASSWORD"]
+    print(banner(layout, resolved, names, password), flush=True)
+    try:
+        return _run_processes(layout, procfile, names, env, resolved)
+    finally:
+        if watcher is not None:
+            watcher.stop()
+
+
+def _prepare_database(layout: Layout, resolved: Resolved, pg: EmbeddedPostgres) -> None:
+    """Start the embedded server and give each service its roles, or say whose URL is used."""
     if resolved.database == "embedded" and resolved.superuser_password:
         resolved.database_admin_url = pg.start(resolved.superuser_password)
         roles = list(resolved.database_roles.values())
@@ -230,34 +258,29 @@ def _run_locked(
             "database: DATABASE_URL from the environment: every process connects with it "
             "(unset it for the embedded server with a role per service)"
         )
-    describe_broker(resolved, layout)
-    names = select_processes(procfile, wanted, resolved)
-    for port, name in sorted(ports_of(procfile, names, resolved).items()):
-        if not port_is_free(port):
-            log.warning("port %s (for %s) is already in use: that process will fail", port, name)
 
-    env = resolved.process_env(layout)
-    if run_release:
-        release(layout, procfile, env, resolved)
 
-    watcher = None
-    if "traefik" in names:
-        changed = sync(layout)
-        log.info(
-            "traefik: deploy/traefik/dynamic copied to %s (%s)",
-            layout.show(layout.traefik_dynamic),
-            ", ".join(changed) or "unchanged",
-        )
-        watcher = DynamicConfigWatcher(layout)
-        watcher.start()
+def _watch_traefik_config(layout: Layout) -> DynamicConfigWatcher:
+    """Copy Traefik's dynamic config into var/ and keep copying it while it changes."""
+    changed = sync(layout)
+    log.info(
+        "traefik: deploy/traefik/dynamic copied to %s (%s)",
+        layout.show(layout.traefik_dynamic),
+        ", ".join(changed) or "unchanged",
+    )
+    watcher = DynamicConfigWatcher(layout)
+    watcher.start()
+    return watcher
 
-    password = None
-    if "AUTH_BOOTSTRAP_ADMIN_PASSWORD" in resolved.generated_secrets and not os.environ.get(
-        "AUTH_BOOTSTRAP_ADMIN_PASSWORD"
-    ):
-        password = resolved.values["AUTH_BOOTSTRAP_ADMIN_PASSWORD"]
-    print(banner(layout, resolved, names, password), flush=True)
 
+def _run_processes(
+    layout: Layout,
+    procfile: dict[str, str],
+    names: list[str],
+    env: dict[str, str],
+    resolved: Resolved,
+) -> int:
+    """Run the processes under honcho until they stop; 0 when stopped by a signal."""
     manager = Manager(SafePrinter(sys.stdout, colour=True, prefix=True))
     for name in names:
         process_env = {
@@ -273,8 +296,5 @@ def _run_locked(
     except BaseException:
         stop_process_groups([p["pid"] for p in manager._processes.values() if "pid" in p])
         raise
-    finally:
-        if watcher is not None:
-            watcher.stop()
     returncode = manager.returncode or 0
     return 0 if returncode in STOPPED_BY_SIGNAL else returncode
