@@ -5,7 +5,9 @@
 - a service's queries live in its `dao.py` modules; a transaction is committed (`.commit()`, `session.begin()`) only at a process edge (request
   dependency, task wrapper, CLI, outbox relay, advisory-lock connection), each edge named in
   an `# edge: ...` comment on the line or the line above;
-- routers come from the guarded factories (signed-in by default, public only when it says so).
+- routers come from the guarded factories (signed-in by default, public only when it says so);
+- the frontend names a backend's API paths only in its service modules (`service.py`,
+  `web/oauth_service.py`): screens, sessions and middleware call those, never a URL.
 """
 
 import ast
@@ -82,3 +84,28 @@ def test_routers_come_from_the_guarded_factories():
 def test_the_scan_sees_service_code():
     # A guard that scans nothing passes forever: the DAOs do execute queries.
     assert len(_calls("execute", SERVICES, outside_dao=False)) > 50
+
+
+FRONTEND = ROOT / "services/frontend/berth_frontend"
+API_PREFIXES = ("/api/", "/oauth/")
+
+
+def _api_paths(path: Path) -> list[int]:
+    """Lines of the string literals (f-string parts too) in `path` that begin an API path."""
+    return [
+        node.lineno
+        for node in ast.walk(ast.parse(path.read_text(), str(path)))
+        if isinstance(node, ast.Constant)
+        and isinstance(node.value, str)
+        and node.value.startswith(API_PREFIXES)
+    ]
+
+
+def test_the_frontend_names_api_paths_only_in_service_modules():
+    outside, inside = [], []
+    for path in sorted(FRONTEND.rglob("*.py")):
+        found = [f"{path.relative_to(ROOT)}:{line}" for line in _api_paths(path)]
+        (inside if path.name.endswith("service.py") else outside).extend(found)
+    assert outside == []
+    # a guard that scans nothing passes forever: the service modules do name the paths
+    assert any("oauth_service.py" in hit for hit in inside) and len(inside) > 10

@@ -38,6 +38,7 @@ from typing import TYPE_CHECKING, Any
 import aio_pika
 import httpx
 from aio_pika.abc import AbstractIncomingMessage, AbstractRobustConnection
+from aio_pika.connection import make_url
 from loguru import logger
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -52,6 +53,7 @@ REVOCATIONS_PATH = "/internal/revocations"
 RESYNC_SECONDS = 60.0
 POLL_SECONDS = 2.0
 FAILURE_LOG_INTERVAL = 60.0
+CLOSE_SECONDS = 5.0  # a broker that does not answer Connection.Close must not hold up shutdown
 
 
 class RevokedId(BaseModel):
@@ -162,6 +164,15 @@ def event_payload(body: bytes) -> dict[str, Any]:
     return message[1]["event"]["payload"]
 
 
+async def _close(connection: AbstractRobustConnection) -> None:
+    """Close, waiting at most CLOSE_SECONDS: aio-pika's close waits for its reconnect task,
+    which can sit out a whole reconnect interval, and for a broker that may not answer."""
+    closing = asyncio.ensure_future(connection.close())
+    done, _ = await asyncio.wait({closing}, timeout=CLOSE_SECONDS)
+    if not done:
+        logger.warning("token revocations: the broker connection did not close in time")
+
+
 class RevocationFeed:
     """Keeps one process's Denylist current: events as they come, the whole list from auth at
     start, after every (re)subscription, every `resync_seconds`, and every `poll_seconds`
@@ -190,6 +201,7 @@ class RevocationFeed:
         self.queue_name = f"{name}.revocations.{host}.{os.getpid()}.{uuid.uuid4().hex[:8]}"
         self.live = False
         self._wake = asyncio.Event()
+        self._stopping = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
         self._connection: AbstractRobustConnection | None = None
         self._last_failure_log = -FAILURE_LOG_INTERVAL
@@ -216,6 +228,9 @@ class RevocationFeed:
             )
 
     async def stop(self) -> None:
+        # the subscribe loop also ends on this: aio-pika can swallow the cancellation of an
+        # attempt it is closing, and the loop would then retry, with backoff, forever
+        self._stopping.set()
         for task in self._tasks:
             task.cancel()
         for task in self._tasks:
@@ -225,8 +240,8 @@ class RevocationFeed:
                 pass
         self._tasks = []
         if self._connection is not None:
-            await self._connection.close()
-            self._connection = None
+            connection, self._connection = self._connection, None
+            await _close(connection)
         if self.close_loader is not None:
             await self.close_loader()
 
@@ -252,21 +267,31 @@ class RevocationFeed:
 
     async def _subscribe_forever(self) -> None:
         delay = 1.0
-        while self._connection is None:
+        while self._connection is None and not self._stopping.is_set():
             try:
                 await self._subscribe()
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
                 self._log_failure("subscribe", exc)
-                await asyncio.sleep(delay)
+                await self._pause(delay)
                 delay = min(delay * 2, 30.0)
 
+    async def _pause(self, seconds: float) -> None:
+        """Wait `seconds` before the next attempt, or less if the feed is stopping."""
+        try:
+            await asyncio.wait_for(self._stopping.wait(), timeout=seconds)
+        except TimeoutError:
+            pass
+
     async def _subscribe(self) -> None:
-        connection = await aio_pika.connect_robust(
-            self.broker_url.replace("pyamqp://", "amqp://"), timeout=5
+        # made before connecting, so that an attempt cancelled mid-connect is closed below
+        # rather than left reconnecting in the background for the life of the process
+        connection = aio_pika.RobustConnection(
+            make_url(self.broker_url.replace("pyamqp://", "amqp://"))
         )
         try:
+            await connection.connect(timeout=5)
             channel = await connection.channel()
             # passive: the exchange is the publishers' (auth's) to declare, and the gateway's and
             # frontend's broker users may not; until it exists, polling covers
@@ -277,7 +302,7 @@ class RevocationFeed:
             await queue.bind(exchange, routing_key=REVOKED_EVENT)
             await queue.consume(self._on_message, no_ack=True)
         except BaseException:
-            await connection.close()
+            await _close(connection)
             raise
         connection.close_callbacks.add(self._on_close)
         connection.reconnect_callbacks.add(self._on_reconnect)

@@ -7,6 +7,7 @@ import time
 
 import pytest
 
+from berth_common import revocation
 from berth_common.broker import make_publisher
 from berth_common.errors import ServiceUnavailable
 from berth_common.messages import event_message
@@ -185,3 +186,43 @@ async def test_a_failing_first_load_keeps_retrying_and_then_serves():
         denylist.check(person())
     finally:
         await feed.stop()
+
+
+async def stops_within(feed: RevocationFeed, seconds: float) -> bool:
+    # not wait_for: a stop that never ends would hold up wait_for's own cancellation too
+    stopping = asyncio.ensure_future(feed.stop())
+    done, _ = await asyncio.wait({stopping}, timeout=seconds)
+    return stopping in done
+
+
+async def test_stopping_ends_the_subscription_attempts_even_when_a_cancel_is_swallowed():
+    # aio-pika, closing a half-made connection, can turn the cancel into its own error
+    entered = asyncio.Event()
+
+    async def attempt_that_swallows_the_cancel() -> None:
+        entered.set()
+        try:
+            await asyncio.Event().wait()
+        except asyncio.CancelledError:
+            raise ConnectionError("closed while subscribing") from None
+
+    feed = RevocationFeed(Denylist(), CountingAuth().load, "amqp://nowhere.invalid//", name="test")
+    feed._subscribe = attempt_that_swallows_the_cancel
+    await feed.start()
+    await asyncio.wait_for(entered.wait(), timeout=2)
+    assert await stops_within(feed, 0.5)
+    assert feed._tasks == []
+
+
+async def test_stopping_waits_a_bounded_time_for_a_broker_that_does_not_close(monkeypatch):
+    monkeypatch.setattr(revocation, "CLOSE_SECONDS", 0.2)
+
+    class SilentBroker:
+        async def close(self) -> None:
+            await asyncio.Event().wait()
+
+    feed = RevocationFeed(Denylist(), CountingAuth().load, "filesystem://", name="test")
+    await feed.start()
+    feed._connection = SilentBroker()
+    assert await stops_within(feed, 1)
+    assert feed._connection is None

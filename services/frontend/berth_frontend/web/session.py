@@ -15,7 +15,6 @@ import hashlib
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
 
 from fastapi import Request
 from starlette.responses import Response
@@ -25,26 +24,13 @@ from berth_common.client_ip import client_ip
 from berth_common.errors import Unauthorized
 from berth_common.security import Principal, TokenVerifier
 from berth_frontend.config import FrontendSettings
+from berth_frontend.web import oauth_service
 from berth_frontend.web.backends import ApiError, Backends, Caller, ServiceDown
+from berth_frontend.web.oauth_service import TokenPair
 
 REFRESH_COOKIE = "berth_refresh"
 COOKIE_STATE = "berth_cookies"
 MAX_USER_AGENT = 512
-
-
-@dataclass(frozen=True)
-class TokenPair:
-    access_token: str
-    expires_in: int
-    refresh_token: str | None
-
-    @classmethod
-    def from_body(cls, body: dict[str, Any]) -> "TokenPair":
-        return cls(
-            access_token=str(body["access_token"]),
-            expires_in=int(body.get("expires_in", 600)),
-            refresh_token=body.get("refresh_token"),
-        )
 
 
 @dataclass(frozen=True)
@@ -136,14 +122,10 @@ class Sessions:
         self.verifier = verifier
         self.coordinator = RefreshCoordinator(settings.refresh_reuse_seconds)
 
-    async def _token(self, form: dict[str, str], caller: Caller) -> TokenPair:
-        body = await self.backends.auth.request(
-            "POST",
-            "/oauth/token",
-            Caller(client_ip=caller.client_ip, user_agent=caller.user_agent),
-            data={**form, "client_id": self.settings.panel_client_id},
+    async def _token(self, grant: dict[str, str], caller: Caller) -> TokenPair:
+        return await oauth_service.issue_tokens(
+            self.backends, caller, client_id=self.settings.panel_client_id, grant=grant
         )
-        return TokenPair.from_body(body)
 
     async def login(self, email: str, password: str, caller: Caller) -> TokenPair:
         return await self._token(
@@ -159,11 +141,11 @@ class Sessions:
         )
 
     async def revoke(self, refresh_token: str, caller: Caller) -> None:
-        await self.backends.auth.request(
-            "POST",
-            "/oauth/revoke",
-            Caller(client_ip=caller.client_ip, user_agent=caller.user_agent),
-            data={"token": refresh_token, "client_id": self.settings.panel_client_id},
+        await oauth_service.revoke_token(
+            self.backends,
+            caller,
+            client_id=self.settings.panel_client_id,
+            refresh_token=refresh_token,
         )
 
     async def _verify(self, token: str | None) -> Principal | None:
