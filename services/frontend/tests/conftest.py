@@ -1,13 +1,13 @@
 """The frontend in-process, with every service it calls unreachable (a closed port): what
 it renders on its own, what it refuses, and how it degrades."""
 
-import os
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import httpx
 import pytest
 from fastapi import FastAPI
+from frontend_testkit import settings_for
 
 from berth_frontend.config import FrontendSettings
 from berth_frontend.main import create_app
@@ -26,25 +26,7 @@ def down_url() -> str:
 
 @pytest.fixture
 def frontend_settings(down_url: str) -> FrontendSettings:
-    values = {
-        "FRONTEND_SECRET_KEY": "test-secret-" + "x" * 20,
-        "BERTH_PUBLIC_URL": ISSUER,
-        "AUTH_URL": down_url,
-        "DEPLOY_URL": down_url,
-        "BILLING_URL": down_url,
-        "JWKS_URL": f"{down_url}/.well-known/jwks.json",
-        "LOG_LEVEL": "WARNING",
-    }
-    saved = {k: os.environ.get(k) for k in values}
-    os.environ.update(values)
-    try:
-        return FrontendSettings()
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
+    return settings_for(ISSUER, down_url)
 
 
 @pytest.fixture

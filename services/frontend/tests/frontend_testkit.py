@@ -1,6 +1,7 @@
 """Helpers of the frontend's in-process tests."""
 
 import json
+import os
 import re
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -8,6 +9,8 @@ from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 import httpx
+
+from berth_frontend.config import FrontendSettings
 
 CSRF_INPUT = re.compile(r'name="csrf_token" value="([0-9a-f]{64})"')
 
@@ -68,3 +71,27 @@ class StandIn:
     def __exit__(self, *exc: object) -> None:
         self.server.shutdown()
         self.server.server_close()
+
+
+def settings_for(public_url: str, down_url: str) -> FrontendSettings:
+    """The frontend's settings for `public_url`, every backend at `down_url` (the environment
+    is set only while they are read)."""
+    values = {
+        "FRONTEND_SECRET_KEY": "test-secret-" + "x" * 20,
+        "BERTH_PUBLIC_URL": public_url,
+        "AUTH_URL": down_url,
+        "DEPLOY_URL": down_url,
+        "BILLING_URL": down_url,
+        "JWKS_URL": f"{down_url}/.well-known/jwks.json",
+        "LOG_LEVEL": "WARNING",
+    }
+    saved = {k: os.environ.get(k) for k in values}
+    os.environ.update(values)
+    try:
+        return FrontendSettings()
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value

@@ -1,17 +1,15 @@
 """Cookie names and flags follow the public URL: `__Host-` prefixed and Secure over https
 (a tenant's sibling subdomain can neither plant nor shadow them), host-only over http."""
 
-import os
 from collections.abc import AsyncIterator
 from http.cookies import SimpleCookie
 from typing import Any
 
 import httpx
 import pytest
-from frontend_testkit import csrf_token
+from frontend_testkit import csrf_token, settings_for
 from starlette.requests import Request
 
-from berth_frontend.config import FrontendSettings
 from berth_frontend.main import create_app
 from berth_frontend.web.session import TokenPair, set_session_cookies
 from berth_testing.oauth import mint_access_token
@@ -19,28 +17,6 @@ from berth_testing.plugin import app_client, trust_keys
 
 HTTPS_URL = "https://berth.example"
 USER_ID = "3f0c6a52-8d1e-4b8e-9a55-2b0f6c1d7e90"
-
-
-def settings_for(public_url: str, down_url: str) -> FrontendSettings:
-    values = {
-        "FRONTEND_SECRET_KEY": "test-secret-" + "y" * 20,
-        "BERTH_PUBLIC_URL": public_url,
-        "AUTH_URL": down_url,
-        "DEPLOY_URL": down_url,
-        "BILLING_URL": down_url,
-        "JWKS_URL": f"{down_url}/.well-known/jwks.json",
-        "LOG_LEVEL": "WARNING",
-    }
-    saved = {k: os.environ.get(k) for k in values}
-    os.environ.update(values)
-    try:
-        return FrontendSettings()
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
 
 
 def set_cookies(response: httpx.Response) -> dict[str, dict[str, Any]]:
