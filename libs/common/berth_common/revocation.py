@@ -213,6 +213,7 @@ class RevocationFeed:
     async def start(self) -> None:
         """One load before the process answers (so it starts ready when auth is up), then
         the feed runs in the background, retrying what failed."""
+        self._stopping.clear()  # a feed stopped before (one app, two lifespans) runs again
         try:
             await self.reload()
         except Exception as exc:

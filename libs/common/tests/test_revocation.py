@@ -226,3 +226,26 @@ async def test_stopping_waits_a_bounded_time_for_a_broker_that_does_not_close(mo
     feed._connection = SilentBroker()
     assert await stops_within(feed, 1)
     assert feed._connection is None
+
+
+async def test_a_feed_stopped_and_started_again_goes_live_again(broker_url):
+    """One app, two lifespans (a test client can run both): the second start subscribes again
+    instead of falling back to polling."""
+    publisher = make_publisher(broker_url, "")
+    await publisher.ping()  # declares berth.events
+    await publisher.close()
+    feed = RevocationFeed(
+        Denylist(),
+        CountingAuth().load,
+        broker_url,
+        name="test",
+        resync_seconds=600,
+        poll_seconds=600,
+    )
+    for _ in range(2):
+        await feed.start()
+        try:
+            await wait_until(lambda: feed.live, within=10)
+            assert feed.live
+        finally:
+            await feed.stop()
