@@ -4,6 +4,10 @@ Each trusted proxy (Traefik, one hop by default) appends the peer it saw to X-Fo
 so the entry `trusted_hops` from the right is the client's address and everything left of it
 is whatever the client chose to send. The answer is always a real IP address or None, never
 header text: it is rate-limited on, stored in an INET column and written to logs.
+
+A service that calls another on the caller's behalf (the frontend calling auth) is one more
+hop that reads the same setting: `forwarded_for_upstream` writes the address where the called
+service, counting the same hops from the right, will find it.
 """
 
 import ipaddress
@@ -43,3 +47,9 @@ def client_ip(request: Request, trusted_hops: int = 1) -> str | None:
     if address is None and request.client is not None:
         address = valid_ip(request.client.host)
     return address
+
+
+def forwarded_for_upstream(address: str, trusted_hops: int) -> str:
+    """The X-Forwarded-For value to send another Berth service about `address`: it sits at
+    `trusted_hops` from the right, where that service (with the same setting) reads it."""
+    return ", ".join([address] * max(trusted_hops, 1))

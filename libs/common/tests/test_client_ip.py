@@ -3,7 +3,7 @@
 import pytest
 from starlette.requests import Request
 
-from berth_common.client_ip import client_ip, forwarded_client, valid_ip
+from berth_common.client_ip import client_ip, forwarded_client, forwarded_for_upstream, valid_ip
 
 PEER = "10.0.0.7"
 
@@ -71,3 +71,11 @@ def test_addresses_come_back_canonical():
 def test_without_a_header_the_peer_is_the_client():
     assert client_ip(request()) == PEER
     assert client_ip(request(peer=None)) is None
+
+
+def test_an_address_sent_upstream_is_found_where_the_same_hops_read_it():
+    """The frontend calls auth directly, yet auth reads the header as behind the platform's
+    proxies: with one or two trusted hops it must find the browser, not the frontend."""
+    for hops in (1, 2, 3):
+        header = forwarded_for_upstream("198.51.100.7", hops)
+        assert client_ip(request(header), trusted_hops=hops) == "198.51.100.7"

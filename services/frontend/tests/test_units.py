@@ -5,6 +5,7 @@ import asyncio
 
 import pytest
 
+from berth_common.client_ip import forwarded_client
 from berth_frontend.web.backends import ApiError
 from berth_frontend.web.errors import safe_next
 from berth_frontend.web.money import format_money, to_minor
@@ -102,3 +103,13 @@ async def test_a_refused_refresh_token_is_not_tried_again():
         with pytest.raises(ApiError):
             await coordinator.run("dead", refused)
     assert calls == 1
+
+
+def test_calls_on_a_browsers_behalf_carry_its_address_where_auth_reads_it():
+    """Behind a load balancer and Traefik (TRUSTED_PROXY_HOPS=2) the frontend still calls auth
+    directly: auth, counting the same two hops, must see the browser's address, not ours."""
+    from berth_frontend.web.backends import Caller
+
+    for hops in (1, 2):
+        header = Caller(client_ip="198.51.100.7", proxy_hops=hops).headers()["X-Forwarded-For"]
+        assert forwarded_client(header, trusted_hops=hops) == "198.51.100.7"

@@ -7,11 +7,13 @@ page as unavailable). Pages that need several services gather their calls in par
 
 import asyncio
 from collections.abc import Awaitable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Generic, TypeVar
 
 import httpx
 from loguru import logger
+
+from berth_common.client_ip import forwarded_for_upstream
 
 T = TypeVar("T")
 
@@ -73,6 +75,7 @@ class Caller:
     client_ip: str | None = None
     user_agent: str | None = None
     idempotency_key: str | None = None
+    proxy_hops: int = 1  # TRUSTED_PROXY_HOPS, as every service reads it
 
     def headers(self) -> dict[str, str]:
         headers: dict[str, str] = {"Accept": "application/json"}
@@ -80,9 +83,9 @@ class Caller:
             headers["Idempotency-Key"] = self.idempotency_key
         if self.token:
             headers["Authorization"] = f"Bearer {self.token}"
-        # auth reads the right-most X-Forwarded-For entry as the caller: the browser, not us
+        # the services read X-Forwarded-For as behind the platform's proxies: the browser, not us
         if self.client_ip:
-            headers["X-Forwarded-For"] = self.client_ip
+            headers["X-Forwarded-For"] = forwarded_for_upstream(self.client_ip, self.proxy_hops)
         if self.user_agent:
             headers["User-Agent"] = self.user_agent
         return headers
@@ -174,7 +177,7 @@ class Backend:
         self, path: str, caller: Caller, json: Any = None, idempotency_key: str | None = None
     ) -> Any:
         if idempotency_key:
-            caller = Caller(caller.token, caller.client_ip, caller.user_agent, idempotency_key)
+            caller = replace(caller, idempotency_key=idempotency_key)
         return await self.request("POST", path, caller, json=json)
 
     async def put(self, path: str, caller: Caller, json: Any = None) -> Any:

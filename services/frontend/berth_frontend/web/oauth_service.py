@@ -4,7 +4,7 @@ The browser's address and agent go along (auth records them on the session) but 
 bearer token: these endpoints authenticate by the grant in the form.
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from berth_frontend.web.backends import Backends, Caller
@@ -29,7 +29,7 @@ class TokenPair:
 
 
 def _anonymous(caller: Caller) -> Caller:
-    return Caller(client_ip=caller.client_ip, user_agent=caller.user_agent)
+    return replace(caller, token=None, idempotency_key=None)
 
 
 async def issue_tokens(

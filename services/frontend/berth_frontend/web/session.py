@@ -54,7 +54,9 @@ def caller_for(request: Request, token: str | None = None) -> Caller:
     if agent:
         agent = "".join(ch for ch in agent if ch.isprintable())[:MAX_USER_AGENT] or None
     hops = request.app.state.settings.trusted_proxy_hops
-    return Caller(token=token, client_ip=client_ip(request, hops), user_agent=agent)
+    return Caller(
+        token=token, client_ip=client_ip(request, hops), user_agent=agent, proxy_hops=hops
+    )
 
 
 class RefreshCoordinator:
