@@ -1,5 +1,6 @@
 """The app factory every service uses: ids, logging, errors, health, readiness, metrics."""
 
+import asyncio
 import re
 import time
 import uuid
@@ -17,6 +18,9 @@ from berth_common.config import ServiceSettings
 from berth_common.context import REQUEST_ID_HEADER, request_id_var, user_id_var
 from berth_common.errors import install_error_handlers
 from berth_common.logging import configure_logging
+
+# each shutdown hook gets this long; the lifespan as a whole is cut off by its server later
+SHUTDOWN_HOOK_SECONDS = 8.0
 
 REQUESTS = Counter(
     "berth_http_requests_total", "HTTP requests", ["service", "method", "route", "status"]
@@ -135,12 +139,26 @@ def _lifespan(
             yield
         finally:
             for hook in reversed(on_shutdown):
-                try:
-                    await hook(app)
-                except Exception:
-                    logger.exception("shutdown hook failed")
+                await _bounded_shutdown_hook(hook, app)
 
     return lifespan
+
+
+async def _bounded_shutdown_hook(hook: Hook, app: FastAPI) -> None:
+    """Run one shutdown hook for at most SHUTDOWN_HOOK_SECONDS: a hook that hangs (a broker
+    that never answers a close) is left behind, named in the log, and the next hooks still run,
+    so a stopping process never waits on it forever."""
+    name = getattr(hook, "__qualname__", repr(hook))
+    task = asyncio.ensure_future(hook(app))
+    done, _ = await asyncio.wait({task}, timeout=SHUTDOWN_HOOK_SECONDS)
+    if not done:
+        logger.error(
+            "shutdown hook {} did not finish in {} s: left behind", name, SHUTDOWN_HOOK_SECONDS
+        )
+        task.cancel()
+        return
+    if not task.cancelled() and task.exception() is not None:
+        logger.opt(exception=task.exception()).error("shutdown hook {} failed", name)
 
 
 def _probes(settings: ServiceSettings, ready_checks: Sequence[ReadyCheck]) -> APIRouter:
