@@ -22,30 +22,40 @@ PERSON_READS = {
 }
 
 
-def person_checks(platform, token: str) -> dict[str, Callable[[], int]]:
-    """name -> a call with `token` returning its status; each refuses a revoked token with 401."""
+def _token_checks(
+    platform, token: str, reads: dict[str, str], gateway_uri: str
+) -> dict[str, Callable[[], int]]:
+    """name -> a call with `token` returning its status: the gateway's forwardAuth (for
+    `gateway_uri`), auth's read through Traefik, and each running service's read directly
+    (`reads`: service -> path)."""
     checks = {
         "gateway /verify": lambda: (
             httpx.get(
                 f"{platform.url('gateway')}/verify",
                 headers={
                     "X-Forwarded-Method": "GET",
-                    "X-Forwarded-Uri": "/api/deploy/v1/apps",
+                    "X-Forwarded-Uri": gateway_uri,
                     "X-Forwarded-For": "127.0.0.1",
                     **bearer(token),
                 },
             ).status_code
         ),
         "through traefik": lambda: (
-            httpx.get(f"{platform.public_url}/api/auth/v1/me", headers=bearer(token)).status_code
+            httpx.get(f"{platform.public_url}{reads['auth']}", headers=bearer(token)).status_code
         ),
     }
-    for service, path in PERSON_READS.items():
+    for service, path in reads.items():
         if service in platform.processes:
             url = f"{platform.url(service)}{path}"
             checks[f"{service} directly"] = lambda url=url: (
                 httpx.get(url, headers=bearer(token)).status_code
             )
+    return checks
+
+
+def person_checks(platform, token: str) -> dict[str, Callable[[], int]]:
+    """name -> a call with `token` returning its status; each refuses a revoked token with 401."""
+    checks = _token_checks(platform, token, PERSON_READS, "/api/deploy/v1/apps")
     if "frontend" in platform.processes:
         # the panel checks the cookie itself: a revoked token (and no refresh cookie) signs out
         def panel() -> int:
@@ -63,29 +73,7 @@ def client_checks(platform, token: str, user_id: str) -> dict[str, Callable[[], 
         "auth": f"/api/auth/v1/users/{user_id}",
         "billing": f"/api/billing/v1/accounts/by-owner/{user_id}",
     }
-    checks = {
-        "gateway /verify": lambda: (
-            httpx.get(
-                f"{platform.url('gateway')}/verify",
-                headers={
-                    "X-Forwarded-Method": "GET",
-                    "X-Forwarded-Uri": reads["auth"],
-                    "X-Forwarded-For": "127.0.0.1",
-                    **bearer(token),
-                },
-            ).status_code
-        ),
-        "through traefik": lambda: (
-            httpx.get(f"{platform.public_url}{reads['auth']}", headers=bearer(token)).status_code
-        ),
-    }
-    for service, path in reads.items():
-        if service in platform.processes:
-            url = f"{platform.url(service)}{path}"
-            checks[f"{service} directly"] = lambda url=url: (
-                httpx.get(url, headers=bearer(token)).status_code
-            )
-    return checks
+    return _token_checks(platform, token, reads, reads["auth"])
 
 
 def assert_accepted(checks: dict[str, Callable[[], int]]) -> None:
