@@ -156,6 +156,7 @@ def service_env(
     """The environment the platform's processes get, for the given ports."""
     auth_url = f"http://127.0.0.1:{ports['auth']}"
     billing_secret, deploy_secret = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
+    monitoring_secret = secrets.token_urlsafe(32)
     return {
         "DATABASE_URL": database_url,
         "BROKER_URL": broker_url,
@@ -174,6 +175,12 @@ def service_env(
         "GATEWAY_RATE_LIMIT_STORAGE_URL": "memory://",
         "BILLING_URL": f"http://127.0.0.1:{ports['billing']}",
         "DEPLOY_URL": f"http://127.0.0.1:{ports['deploy']}",
+        "MONITORING_URL": f"http://127.0.0.1:{ports['monitoring']}",
+        "MONITORING_TRAEFIK_ENTRY_URL": f"http://127.0.0.1:{ports['traefik']}",
+        # tests serve monitor targets on 127.0.0.2 only: the platform (127.0.0.1), private
+        # ranges and metadata addresses stay refused (berth_monitoring.targets)
+        "MONITORING_ALLOWED_PRIVATE_NETWORKS": "127.0.0.2/32",
+        "MONITORING_CHANNEL_ENCRYPTION_KEY": base64.urlsafe_b64encode(os.urandom(32)).decode(),
         "FRONTEND_URL": f"http://127.0.0.1:{ports['frontend']}",
         "APPS_DOMAIN": "apps.localhost",
         "TRAEFIK_DYNAMIC_DIR": str(var / "traefik" / "dynamic"),
@@ -185,6 +192,8 @@ def service_env(
         "BILLING_CLIENT_SECRET": billing_secret,
         "DEPLOY_CLIENT_ID": "svc-deploy",
         "DEPLOY_CLIENT_SECRET": deploy_secret,
+        "MONITORING_CLIENT_ID": "svc-monitoring",
+        "MONITORING_CLIENT_SECRET": monitoring_secret,
         "AUTH_SERVICE_CLIENTS": json.dumps(
             [
                 {
@@ -197,12 +206,27 @@ def service_env(
                     "secret": deploy_secret,
                     "scopes": ["auth:read", "billing:read"],
                 },
+                {
+                    "client_id": "svc-monitoring",
+                    "secret": monitoring_secret,
+                    "scopes": ["auth:read", "deploy:read"],
+                },
             ]
         ),
     }
 
 
-PORT_NAMES = ("traefik", "traefik_api", "gateway", "auth", "billing", "deploy", "frontend", "smtp")
+PORT_NAMES = (
+    "traefik",
+    "traefik_api",
+    "gateway",
+    "auth",
+    "billing",
+    "deploy",
+    "monitoring",
+    "frontend",
+    "smtp",
+)
 
 
 @pytest.fixture(scope="session")

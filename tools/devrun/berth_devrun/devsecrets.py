@@ -24,6 +24,8 @@ SECRET_KEYS = frozenset(
         "FRONTEND_SECRET_KEY",
         "BILLING_CLIENT_SECRET",
         "DEPLOY_CLIENT_SECRET",
+        "MONITORING_CLIENT_SECRET",
+        "MONITORING_CHANNEL_ENCRYPTION_KEY",
         "AUTH_SERVICE_CLIENTS",
     }
 )
@@ -32,6 +34,7 @@ SECRET_KEYS = frozenset(
 SERVICE_CLIENT_SCOPES = {
     "BILLING": ["auth:read", "deploy:read"],
     "DEPLOY": ["auth:read", "billing:read"],
+    "MONITORING": ["auth:read", "deploy:read"],
 }
 
 
@@ -82,6 +85,9 @@ GENERATORS: dict[str, Callable[[], str]] = {
     "FRONTEND_SECRET_KEY": lambda: secrets.token_hex(32),
     "BILLING_CLIENT_SECRET": lambda: secrets.token_urlsafe(32),
     "DEPLOY_CLIENT_SECRET": lambda: secrets.token_urlsafe(32),
+    "MONITORING_CLIENT_SECRET": lambda: secrets.token_urlsafe(32),
+    # a Fernet key for alert channels' webhook secrets and bot tokens at rest
+    "MONITORING_CHANNEL_ENCRYPTION_KEY": lambda: base64.urlsafe_b64encode(os.urandom(32)).decode(),
 }
 
 

@@ -48,6 +48,7 @@ ENV_KEYS = (
     "MAILSINK_DIR",
     "BILLING_URL",
     "DEPLOY_URL",
+    "MONITORING_URL",
     "FRONTEND_URL",
     "APPS_DOMAIN",
     "TRAEFIK_DYNAMIC_DIR",
@@ -59,6 +60,9 @@ ENV_KEYS = (
     "BILLING_CLIENT_SECRET",
     "DEPLOY_CLIENT_ID",
     "DEPLOY_CLIENT_SECRET",
+    "MONITORING_CLIENT_ID",
+    "MONITORING_CLIENT_SECRET",
+    "MONITORING_CHANNEL_ENCRYPTION_KEY",
     "AUTH_SERVICE_CLIENTS",
 )
 
@@ -69,10 +73,12 @@ DEFAULTS = {
     "GATEWAY_URL": "http://127.0.0.1:8100",
     "BILLING_URL": "http://127.0.0.1:8102",
     "DEPLOY_URL": "http://127.0.0.1:8103",
+    "MONITORING_URL": "http://127.0.0.1:8104",
     "FRONTEND_URL": "http://127.0.0.1:8107",
     "APPS_DOMAIN": "apps.localhost",
     "BILLING_CLIENT_ID": "svc-billing",
     "DEPLOY_CLIENT_ID": "svc-deploy",
+    "MONITORING_CLIENT_ID": "svc-monitoring",
     "LOG_LEVEL": "INFO",
 }
 

@@ -1,0 +1,22 @@
+"""The monitoring service's web process: `uvicorn berth_monitoring.main:create_app --factory`."""
+
+from fastapi import FastAPI
+
+from berth_common.service import build_service
+from berth_monitoring.config import MonitoringSettings, get_settings
+from berth_monitoring.models import SCHEMA, Base
+from berth_monitoring.targets import TargetPolicy
+
+
+def create_app(settings: MonitoringSettings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    app = build_service(
+        settings,
+        title="Berth monitoring",
+        schema=SCHEMA,
+        metadata=Base.metadata,
+        routers=[],
+        docs_prefix="/api/monitoring",
+    )
+    app.state.target_policy = TargetPolicy.from_settings(settings)
+    return app

@@ -1,0 +1,35 @@
+"""The monitoring service's Celery app: queue "monitoring", its beat, the events it consumes.
+
+Run: `celery -A berth_monitoring.worker worker -Q monitoring` and exactly one
+`celery -A berth_monitoring.worker beat`. Checks are not one task each: beat fires
+`Task.RUN_CHECKS` often, and one task runs every due monitor in async batches.
+"""
+
+from berth_common.worker import (
+    WorkerRuntime,
+    create_celery,
+    register_event_task,
+    reset_runtime_after_fork,
+)
+from berth_monitoring.config import get_settings
+from berth_monitoring.models import SCHEMA, Base
+from berth_monitoring.names import CONSUMED_EVENTS, QUEUE, Task
+
+settings = get_settings()
+
+celery_app = create_celery(
+    settings,
+    queue=QUEUE,
+    include=["berth_monitoring.tasks"],
+    consumes_events=CONSUMED_EVENTS,
+    beat_schedule={
+        Task.REQUEUE_STALE_MAIL: {
+            "task": Task.REQUEUE_STALE_MAIL,
+            "schedule": 15 * 60.0,
+            "options": {"queue": QUEUE, "expires": 14 * 60},
+        },
+    },
+)
+worker_runtime = WorkerRuntime(settings, SCHEMA, Base.metadata)
+reset_runtime_after_fork(worker_runtime)
+event_task = register_event_task(celery_app, worker_runtime)
