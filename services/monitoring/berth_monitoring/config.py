@@ -40,6 +40,12 @@ class MonitoringSettings(ServiceSettings, MailSettings):
     # a deploy mutes its app's monitors until its health check passes, plus this tail
     deploy_mute_tail_seconds: int = Field(60, ge=0, le=3600)
     monitors_per_user: int = Field(2000, ge=1, le=100_000)
+    # the checker (checks helper): one RUN_CHECKS task keeps checking what falls due for
+    # check_run_seconds (beat starts the next one), claiming at most check_batch_size monitors
+    # per transaction, with check_concurrency checks in flight
+    check_run_seconds: float = Field(5.0, gt=0, le=55)
+    check_batch_size: int = Field(500, ge=1, le=5000)
+    check_concurrency: int = Field(300, ge=1, le=2000)
 
     # retention: raw results, then rollups (per plan where the plan says otherwise)
     raw_retention_days: int = Field(2, ge=1, le=31)
@@ -52,6 +58,10 @@ class MonitoringSettings(ServiceSettings, MailSettings):
         None, validation_alias="MONITORING_CHANNEL_ENCRYPTION_KEY"
     )
     telegram_api_url: str = "https://api.telegram.org"
+
+    @property
+    def token_url(self) -> str:
+        return f"{self.auth_url.rstrip('/')}/oauth/token"
 
 
 @lru_cache
