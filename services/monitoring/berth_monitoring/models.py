@@ -355,9 +355,10 @@ PARTITIONED_TABLES = ("results", "result_failures", "rollup_minutes")
 
 class ResultBatch(Base):
     """The results of one claimed batch, one row for many checks: parallel arrays indexed
-    alike (a monitor's `seq`, ms after `at` its check started, latency in ms, outcome code —
-    0 ok, else berth_monitoring.results.codes — and the HTTP status or 0). About 16 bytes a
-    check before compression, instead of a row (and an index entry) each."""
+    alike (a monitor's `seq`, ms after `at` its check started, latency in ms — both capped at
+    32,767 — and the outcome code: 0 ok, else berth_monitoring.results.codes). 10 bytes a
+    check, instead of a row (and an index entry) each; a failure's status and reason are in
+    `result_failures`."""
 
     __tablename__ = "results"
     __table_args__ = ({"postgresql_partition_by": "RANGE (at)"},)
@@ -365,10 +366,9 @@ class ResultBatch(Base):
     at: Mapped[datetime] = mapped_column(DateTime(timezone=True), primary_key=True)
     batch: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
     seqs: Mapped[list[int]] = mapped_column(ARRAY(Integer), nullable=False)
-    offsets_ms: Mapped[list[int]] = mapped_column(ARRAY(Integer), nullable=False)
-    latency_ms: Mapped[list[int]] = mapped_column(ARRAY(Integer), nullable=False)
+    offsets_ms: Mapped[list[int]] = mapped_column(ARRAY(SmallInteger), nullable=False)
+    latency_ms: Mapped[list[int]] = mapped_column(ARRAY(SmallInteger), nullable=False)
     outcomes: Mapped[list[int]] = mapped_column(ARRAY(SmallInteger), nullable=False)
-    statuses: Mapped[list[int]] = mapped_column(ARRAY(SmallInteger), nullable=False)
 
 
 class ResultFailure(Base):

@@ -103,7 +103,7 @@ async def test_retention_drops_an_expired_day_whole_and_makes_days_ahead(checker
         await session.execute(
             text(
                 "INSERT INTO monitoring.results (at, batch, seqs, offsets_ms, latency_ms, "
-                "outcomes, statuses) VALUES (:at, :b, '{1}', '{0}', '{5}', '{0}', '{200}')"
+                "outcomes) VALUES (:at, :b, '{1}', '{0}', '{5}', '{0}')"
             ),
             {"at": at, "b": uuid.uuid4()},
         )

@@ -2,7 +2,7 @@
 
 import uuid
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Row, func, insert, select, update
@@ -54,12 +54,13 @@ CLAIM_COLUMNS = (
 )
 
 
-async def claim_due(session: AsyncSession, limit: int) -> Sequence[Row[Any]]:
-    """Due monitors, locked until this transaction ends; rows another batch holds are skipped,
-    and a row whose slot a committed batch advanced is no longer due (re-checked under lock)."""
+async def claim_due(session: AsyncSession, limit: int, lookahead: timedelta) -> Sequence[Row[Any]]:
+    """Monitors due within `lookahead`, locked until this transaction ends; rows another batch
+    holds are skipped, and a row whose slot a committed batch advanced is no longer due (the
+    condition is re-checked under the lock)."""
     stmt = (
         select(*CLAIM_COLUMNS)
-        .where(Monitor.suppressed.is_(None), Monitor.next_check_at <= func.now())
+        .where(Monitor.suppressed.is_(None), Monitor.next_check_at <= func.now() + lookahead)
         .order_by(Monitor.next_check_at)
         .limit(limit)
         .with_for_update(skip_locked=True)

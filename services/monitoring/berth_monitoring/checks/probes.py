@@ -161,24 +161,23 @@ class Prober:
         self.policy = policy
         self.semaphore = asyncio.Semaphore(concurrency)
         self.guarded = GuardedNetworkBackend(policy, user_backend)
-        self.user_pool = httpcore.AsyncConnectionPool(
-            ssl_context=ssl.create_default_context(),
-            max_connections=concurrency,
-            network_backend=self.guarded,
-        )
-        # the platform's own route checks: to the configured Traefik entry only
-        self.platform_pool = httpcore.AsyncConnectionPool(max_connections=concurrency)
+        # the platform's own route checks: to the configured Traefik entry only, unjudged
+        self.platform_backend = httpcore.AnyIOBackend()
+        self.ssl_context = ssl.create_default_context()
         self.liveness = LivenessView(settings)
 
     async def __aenter__(self) -> "Prober":
         return self
 
     async def __aexit__(self, *exc: object) -> None:
-        await self.user_pool.aclose()
-        await self.platform_pool.aclose()
         await self.liveness.aclose()
 
-    async def check(self, target: CheckTarget) -> Outcome:
+    async def check(self, target: CheckTarget, not_before: datetime | None = None) -> Outcome:
+        """The outcome of one check, started no earlier than `not_before` (its slot)."""
+        if not_before is not None:
+            wait = (not_before - datetime.now(UTC)).total_seconds()
+            if wait > 0:
+                await asyncio.sleep(wait)
         async with self.semaphore:
             started = time.time()
             try:
@@ -201,14 +200,14 @@ class Prober:
     async def _check(self, target: CheckTarget, started: float) -> Outcome:
         match target.kind:
             case MonitorKind.HTTP:
-                return await self._http(self.user_pool, target, target.url or "", None, started)
+                return await self._http(self.guarded, target, target.url or "", None, started)
             case MonitorKind.TCP:
                 return await self._tcp(target, started)
             case MonitorKind.HEARTBEAT:
                 return self._heartbeat(target, started)
             case MonitorKind.APP_HTTP:
                 url, host = self._route_of(target)
-                return await self._http(self.platform_pool, target, url, host, started)
+                return await self._http(self.platform_backend, target, url, host, started)
             case MonitorKind.APP_PROCESS:
                 return await self._process(target, started)
         return _failure(started, ErrorKind.ERROR, f"unknown monitor kind {target.kind}")
@@ -224,7 +223,7 @@ class Prober:
 
     async def _http(
         self,
-        pool: httpcore.AsyncConnectionPool,
+        backend: httpcore.AsyncNetworkBackend,
         target: CheckTarget,
         url: str,
         host: str | None,
@@ -243,8 +242,19 @@ class Prober:
         extensions = {
             "timeout": {"connect": timeout, "read": timeout, "write": timeout, "pool": timeout}
         }
+        parsed = urlsplit(url)
+        if parsed.scheme not in ("http", "https") or not parsed.hostname:
+            return _failure(started, ErrorKind.ERROR, "only http:// and https:// URLs are checked")
+        request_url = httpcore.URL(url)
+        # a fresh connection per check: it measures what a visitor meets (connect, TLS), and
+        # a pool's bookkeeping grows with every request queued on one origin
+        connection = httpcore.AsyncHTTPConnection(
+            origin=request_url.origin, ssl_context=self.ssl_context, network_backend=backend
+        )
         try:
-            async with pool.stream(method, url, headers=headers, extensions=extensions) as resp:
+            async with connection.stream(
+                method, request_url, headers=headers, extensions=extensions
+            ) as resp:
                 body = bytearray()
                 truncated = False
                 if method != "HEAD":
@@ -262,6 +272,8 @@ class Prober:
             return _failure(started, ErrorKind.ERROR, f"unsupported URL: {exc}")
         except (httpcore.ConnectError, httpcore.NetworkError, httpcore.ProtocolError) as exc:
             return _connect_failure(started, exc)
+        finally:
+            await connection.aclose()
         latency = int((time.time() - started) * 1000)
         failed = judge_http(conditions, status, bytes(body), truncated)
         days = conditions.get("cert_expiry_days")

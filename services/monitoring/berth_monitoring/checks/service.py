@@ -37,7 +37,11 @@ from berth_monitoring.results.dao import ResultsDAO
 
 InTransaction = Callable[..., Awaitable[Any]]
 CLAIMERS = 3  # batches in flight per run (each holds one database connection)
-IDLE_POLL_SECONDS = 0.2
+# a claim takes what falls due within LOOKAHEAD and each check waits for its own moment, so
+# checks start on their slot and a batch gathers LOOKAHEAD's worth of monitors
+LOOKAHEAD = timedelta(seconds=1)
+IDLE_POLL_SECONDS = 0.5
+SMALLINT_MAX = 32767
 
 
 def next_slot(due: datetime, interval_seconds: int, now: datetime) -> datetime:
@@ -83,21 +87,17 @@ def _muted(row: Any, now: datetime, windows: dict[uuid.UUID, list[set[uuid.UUID]
 
 async def check_batch(session: AsyncSession, *, prober: Prober, limit: int, stats: RunStats) -> int:
     """Claim, check and record one batch in this transaction; the number of monitors checked."""
-    rows = await dao.claim_due(session, limit)
+    rows = await dao.claim_due(session, limit, LOOKAHEAD)
     if not rows:
         return 0
-    claimed_at = datetime.now(UTC)
-    outcomes: list[Outcome] = await asyncio.gather(*(prober.check(_target(r)) for r in rows))
+    outcomes: list[Outcome] = await asyncio.gather(
+        *(prober.check(_target(r), not_before=r.next_check_at) for r in rows)
+    )
     now = datetime.now(UTC)
     windows = await dao.maintenance_now(session, {r.owner_id for r in rows}, now)
 
-    columns: dict[str, list[int]] = {
-        "seqs": [],
-        "offsets_ms": [],
-        "latency_ms": [],
-        "outcomes": [],
-        "statuses": [],
-    }
+    base = min(outcome.started for outcome in outcomes)
+    columns: dict[str, list[int]] = {"seqs": [], "offsets_ms": [], "latency_ms": [], "outcomes": []}
     failures: list[dict[str, Any]] = []
     updates: list[dict[str, Any]] = []
     effects: list[tuple[str, Any, dict[str, Any], Outcome]] = []
@@ -107,10 +107,9 @@ async def check_batch(session: AsyncSession, *, prober: Prober, limit: int, stat
         stats.drift_ms.append(int((checked_at - row.next_check_at).total_seconds() * 1000))
         code = OK if outcome.ok else OUTCOME_CODES[outcome.error_kind]  # type: ignore[index]
         columns["seqs"].append(row.seq)
-        columns["offsets_ms"].append(max(0, int((outcome.started - claimed_at.timestamp()) * 1000)))
-        columns["latency_ms"].append(outcome.latency_ms)
+        columns["offsets_ms"].append(min(SMALLINT_MAX, int((outcome.started - base) * 1000)))
+        columns["latency_ms"].append(min(SMALLINT_MAX, outcome.latency_ms))
         columns["outcomes"].append(code)
-        columns["statuses"].append(outcome.status or 0)
         if not outcome.ok:
             stats.failures += 1
             failures.append(
@@ -161,7 +160,7 @@ async def check_batch(session: AsyncSession, *, prober: Prober, limit: int, stat
         if effect is not None:
             effects.append((effect, row, update, outcome))
 
-    await dao.store_results(session, claimed_at, columns, failures)
+    await dao.store_results(session, datetime.fromtimestamp(base, UTC), columns, failures)
     if effects:
         effects.sort(key=lambda e: (str(e[1].owner_id), str(e[1].id)))
         await _apply_effects(session, effects, now)

@@ -37,7 +37,7 @@ ROLLUP_MINUTES = text(
     INSERT INTO monitoring.rollup_minutes
         (monitor_seq, bucket, checks, up_checks, latency_sum_ms, latency_max_ms)
     SELECT seq, bucket, count(*), count(*) FILTER (WHERE outcome = 0),
-           sum(latency)::integer, max(latency)
+           sum(latency)::integer, max(latency)::integer
     FROM (
         SELECT u.seq, u.latency, u.outcome,
                date_trunc('minute', r.at + u.offset_ms * interval '1 millisecond', 'UTC')
