@@ -385,17 +385,19 @@ class ResultFailure(Base):
 
 
 class MinuteRollup(Base):
-    """Checks of one monitor in one minute (short retention: the last hours' charts)."""
+    """Checks of one monitor in each minute of one hour, as 60-slot arrays (slot i = minute i):
+    one row per monitor and hour instead of a row per minute (short retention: the last
+    hours' charts and the 1-hour uptime)."""
 
     __tablename__ = "rollup_minutes"
-    __table_args__ = ({"postgresql_partition_by": "RANGE (bucket)"},)
+    __table_args__ = ({"postgresql_partition_by": "RANGE (hour)"},)
 
     monitor_seq: Mapped[int] = mapped_column(Integer, primary_key=True)
-    bucket: Mapped[datetime] = mapped_column(DateTime(timezone=True), primary_key=True)
-    checks: Mapped[int] = mapped_column(SmallInteger, nullable=False)
-    up_checks: Mapped[int] = mapped_column(SmallInteger, nullable=False)
-    latency_sum_ms: Mapped[int] = mapped_column(Integer, nullable=False)
-    latency_max_ms: Mapped[int] = mapped_column(Integer, nullable=False)
+    hour: Mapped[datetime] = mapped_column(DateTime(timezone=True), primary_key=True)
+    checks: Mapped[list[int]] = mapped_column(ARRAY(SmallInteger), nullable=False)
+    up_checks: Mapped[list[int]] = mapped_column(ARRAY(SmallInteger), nullable=False)
+    latency_sum_ms: Mapped[list[int]] = mapped_column(ARRAY(Integer), nullable=False)
+    latency_max_ms: Mapped[list[int]] = mapped_column(ARRAY(SmallInteger), nullable=False)
 
 
 class RollupWatermark(Base):

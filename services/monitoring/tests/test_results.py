@@ -28,8 +28,9 @@ async def _raw_count(session, seqs: list[int]) -> tuple[int, int]:
 async def _rollup_counts(session, table: str, ids: list[uuid.UUID], seqs: list[int]):
     if table == "rollup_minutes":
         sql = (
-            "SELECT coalesce(sum(checks), 0), coalesce(sum(up_checks), 0) "
-            "FROM monitoring.rollup_minutes WHERE monitor_seq = ANY(:seqs)"
+            "SELECT coalesce(sum(x.n), 0), coalesce(sum(x.up), 0) "
+            "FROM monitoring.rollup_minutes rm, unnest(rm.checks, rm.up_checks) AS x(n, up) "
+            "WHERE rm.monitor_seq = ANY(:seqs)"
         )
     else:
         sql = (

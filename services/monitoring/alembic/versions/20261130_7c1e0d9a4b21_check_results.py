@@ -109,14 +109,14 @@ def upgrade() -> None:
     op.create_table(
         "rollup_minutes",
         sa.Column("monitor_seq", sa.Integer(), nullable=False),
-        sa.Column("bucket", sa.DateTime(timezone=True), nullable=False),
-        sa.Column("checks", sa.SmallInteger(), nullable=False),
-        sa.Column("up_checks", sa.SmallInteger(), nullable=False),
-        sa.Column("latency_sum_ms", sa.Integer(), nullable=False),
-        sa.Column("latency_max_ms", sa.Integer(), nullable=False),
-        sa.PrimaryKeyConstraint("monitor_seq", "bucket", name=op.f("pk_rollup_minutes")),
+        sa.Column("hour", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("checks", postgresql.ARRAY(sa.SmallInteger()), nullable=False),
+        sa.Column("up_checks", postgresql.ARRAY(sa.SmallInteger()), nullable=False),
+        sa.Column("latency_sum_ms", postgresql.ARRAY(sa.Integer()), nullable=False),
+        sa.Column("latency_max_ms", postgresql.ARRAY(sa.SmallInteger()), nullable=False),
+        sa.PrimaryKeyConstraint("monitor_seq", "hour", name=op.f("pk_rollup_minutes")),
         schema="monitoring",
-        postgresql_partition_by="RANGE (bucket)",
+        postgresql_partition_by="RANGE (hour)",
     )
     op.create_table(
         "rollup_watermarks",

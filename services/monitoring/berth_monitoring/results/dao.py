@@ -5,7 +5,8 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import delete, func, select, text
+from sqlalchemy import DateTime, Integer, column, delete, func, select, text
+from sqlalchemy.dialects.postgresql import UUID as PG_UUID
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from berth_monitoring.models import (
@@ -13,44 +14,65 @@ from berth_monitoring.models import (
     DayRollup,
     HourRollup,
     MinuteRollup,
-    Monitor,
 )
 
 Rollup = type[MinuteRollup] | type[HourRollup] | type[DayRollup]
 EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
 
 
-def _source(table: Rollup) -> tuple[Any, Any]:
-    """(the monitor id column, the FROM clause): minute rollups know a monitor by its seq."""
+def _rows(table: Rollup, ids: list[uuid.UUID], since: datetime) -> Any:
+    """(monitor_id, bucket, checks, up_checks, latency_sum_ms, latency_max_ms) of the
+    monitors' buckets from `since`; minute rollups unnest their hour rows."""
     if table is MinuteRollup:
-        joined = MinuteRollup.__table__.join(
-            Monitor.__table__, Monitor.seq == MinuteRollup.monitor_seq
+        hour = since.replace(minute=0, second=0, microsecond=0)
+        rows = MINUTE_ROWS.bindparams(ids=ids, since_hour=hour).subquery("minutes")
+        return select(rows).where(rows.c.bucket >= since).subquery("minute_rows")
+    return (
+        select(
+            table.monitor_id,
+            table.bucket,
+            table.checks,
+            table.up_checks,
+            table.latency_sum_ms,
+            table.latency_max_ms,
         )
-        return Monitor.id, joined
-    return table.monitor_id, table
+        .where(table.monitor_id.in_(ids), table.bucket >= since)
+        .subquery("rows")
+    )
 
 
-# minutes in [start, end): every check whose own start time falls there, from the batches
-# claimed up to 2 minutes before (a check starts at most its timeout after its claim)
+# the hours in [start, end) (start on an hour), recomputed whole from the raw results: every
+# check whose own start time falls there, from the batches claimed up to 2 minutes before (a
+# check starts at most its timeout after the batch's first); a minute at or after `end` is 0
+# until a later run
 ROLLUP_MINUTES = text(
     """
-    INSERT INTO monitoring.rollup_minutes
-        (monitor_seq, bucket, checks, up_checks, latency_sum_ms, latency_max_ms)
-    SELECT seq, bucket, count(*), count(*) FILTER (WHERE outcome = 0),
-           sum(latency)::integer, max(latency)::integer
-    FROM (
+    WITH checks AS (
         SELECT u.seq, u.latency, u.outcome,
-               date_trunc('minute', r.at + u.offset_ms * interval '1 millisecond', 'UTC')
-                   AS bucket
+               r.at + u.offset_ms * interval '1 millisecond' AS t
         FROM monitoring.results r,
              unnest(r.seqs, r.offsets_ms, r.latency_ms, r.outcomes)
                  AS u(seq, offset_ms, latency, outcome)
-        WHERE r.at >= CAST(:start AS timestamptz) - interval '2 minutes'
-          AND r.at < :end
-    ) checks
-    WHERE bucket >= :start AND bucket < :end
-    GROUP BY seq, bucket
-    ON CONFLICT (monitor_seq, bucket) DO UPDATE SET
+        WHERE r.at >= CAST(:start AS timestamptz) - interval '2 minutes' AND r.at < :end
+    ), per_minute AS (
+        SELECT seq, date_trunc('hour', t, 'UTC') AS hour,
+               CAST(extract(minute FROM t AT TIME ZONE 'UTC') AS integer) AS minute,
+               count(*) AS n, count(*) FILTER (WHERE outcome = 0) AS up,
+               sum(latency) AS latency_sum, max(latency) AS latency_max
+        FROM checks WHERE t >= :start AND t < :end
+        GROUP BY 1, 2, 3
+    ), keys AS (SELECT DISTINCT seq, hour FROM per_minute)
+    INSERT INTO monitoring.rollup_minutes
+        (monitor_seq, hour, checks, up_checks, latency_sum_ms, latency_max_ms)
+    SELECT k.seq, k.hour,
+           array_agg(CAST(coalesce(p.n, 0) AS smallint) ORDER BY g.minute),
+           array_agg(CAST(coalesce(p.up, 0) AS smallint) ORDER BY g.minute),
+           array_agg(CAST(coalesce(p.latency_sum, 0) AS integer) ORDER BY g.minute),
+           array_agg(CAST(coalesce(p.latency_max, 0) AS smallint) ORDER BY g.minute)
+    FROM keys k CROSS JOIN generate_series(0, 59) AS g(minute)
+    LEFT JOIN per_minute p ON p.seq = k.seq AND p.hour = k.hour AND p.minute = g.minute
+    GROUP BY k.seq, k.hour
+    ON CONFLICT (monitor_seq, hour) DO UPDATE SET
         checks = excluded.checks, up_checks = excluded.up_checks,
         latency_sum_ms = excluded.latency_sum_ms, latency_max_ms = excluded.latency_max_ms
     """
@@ -60,18 +82,41 @@ ROLLUP_HOURS = text(
     """
     INSERT INTO monitoring.rollup_hours
         (monitor_id, bucket, checks, up_checks, latency_sum_ms, latency_max_ms, down_seconds)
-    SELECT m.id, date_trunc('hour', rm.bucket, 'UTC'), sum(rm.checks), sum(rm.up_checks),
-           sum(rm.latency_sum_ms), max(rm.latency_max_ms),
-           least(3600, sum(rm.checks - rm.up_checks) * m.interval_seconds)
+    SELECT m.id, rm.hour, sum(x.n), sum(x.up), sum(x.latency_sum), max(x.latency_max),
+           least(3600, sum(x.n - x.up) * m.interval_seconds)
     FROM monitoring.rollup_minutes rm
-    JOIN monitoring.monitors m ON m.seq = rm.monitor_seq
-    WHERE rm.bucket >= :start AND rm.bucket < :end
-    GROUP BY m.id, m.interval_seconds, date_trunc('hour', rm.bucket, 'UTC')
+    JOIN monitoring.monitors m ON m.seq = rm.monitor_seq,
+         unnest(rm.checks, rm.up_checks, rm.latency_sum_ms, rm.latency_max_ms)
+             AS x(n, up, latency_sum, latency_max)
+    WHERE rm.hour >= :start AND rm.hour < :end
+    GROUP BY m.id, m.interval_seconds, rm.hour
+    HAVING sum(x.n) > 0
     ON CONFLICT (monitor_id, bucket) DO UPDATE SET
         checks = excluded.checks, up_checks = excluded.up_checks,
         latency_sum_ms = excluded.latency_sum_ms, latency_max_ms = excluded.latency_max_ms,
         down_seconds = excluded.down_seconds
     """
+)
+
+# one row per minute of the minute rollups, for reads: (monitor_id, bucket, checks, ...)
+MINUTE_ROWS = text(
+    """
+    SELECT m.id AS monitor_id, rm.hour + (x.i - 1) * interval '1 minute' AS bucket,
+           x.n AS checks, x.up AS up_checks, x.latency_sum AS latency_sum_ms,
+           x.latency_max AS latency_max_ms
+    FROM monitoring.rollup_minutes rm
+    JOIN monitoring.monitors m ON m.seq = rm.monitor_seq,
+         unnest(rm.checks, rm.up_checks, rm.latency_sum_ms, rm.latency_max_ms)
+             WITH ORDINALITY AS x(n, up, latency_sum, latency_max, i)
+    WHERE m.id = ANY(:ids) AND rm.hour >= :since_hour
+    """
+).columns(
+    column("monitor_id", PG_UUID(as_uuid=True)),
+    column("bucket", DateTime(timezone=True)),
+    column("checks", Integer),
+    column("up_checks", Integer),
+    column("latency_sum_ms", Integer),
+    column("latency_max_ms", Integer),
 )
 
 ROLLUP_DAYS = text(
@@ -126,8 +171,9 @@ class ResultsDAO:
         return (await self._exec(text("SELECT min(at) FROM monitoring.results"))).scalar_one()
 
     async def rollup(self, start: datetime, end: datetime) -> None:
-        await self._exec(ROLLUP_MINUTES, start=start, end=end)
+        """Minutes (whole hours from start's hour), then the hours and days they touch."""
         hour_start = start.replace(minute=0, second=0, microsecond=0)
+        await self._exec(ROLLUP_MINUTES, start=hour_start, end=end)
         await self._exec(ROLLUP_HOURS, start=hour_start, end=end)
         day_start = hour_start.replace(hour=0)
         await self._exec(ROLLUP_DAYS, start=day_start, end=end)
@@ -179,20 +225,12 @@ class ResultsDAO:
         if not starts or not ids:
             return {}
         names = sorted(starts)
-        ident, source = _source(table)
-        columns: list[Any] = [ident]
+        t = _rows(table, ids, min(starts.values())).c
+        columns: list[Any] = [t.monitor_id]
         for name in names:
-            since = table.bucket >= starts[name]
-            columns += [
-                func.sum(table.checks).filter(since),
-                func.sum(table.up_checks).filter(since),
-            ]
-        stmt = (
-            select(*columns)
-            .select_from(source)
-            .where(ident.in_(ids), table.bucket >= min(starts.values()))
-            .group_by(ident)
-        )
+            since = t.bucket >= starts[name]
+            columns += [func.sum(t.checks).filter(since), func.sum(t.up_checks).filter(since)]
+        stmt = select(*columns).group_by(t.monitor_id)
         found: dict[uuid.UUID, dict[str, tuple[int, int]]] = {}
         for row in await self.session.execute(stmt):
             found[row[0]] = {
@@ -204,20 +242,18 @@ class ResultsDAO:
     async def series(
         self, monitor_id: uuid.UUID, table: Rollup, since: datetime, step_seconds: int
     ) -> list[Any]:
-        ident, source = _source(table)
+        t = _rows(table, [monitor_id], since).c
         bucket = func.date_bin(
-            func.make_interval(0, 0, 0, 0, 0, 0, step_seconds), table.bucket, EPOCH
+            func.make_interval(0, 0, 0, 0, 0, 0, step_seconds), t.bucket, EPOCH
         ).label("b")
         stmt = (
             select(
                 bucket,
-                func.sum(table.checks),
-                func.sum(table.up_checks),
-                func.sum(table.latency_sum_ms),
-                func.max(table.latency_max_ms),
+                func.sum(t.checks),
+                func.sum(t.up_checks),
+                func.sum(t.latency_sum_ms),
+                func.max(t.latency_max_ms),
             )
-            .select_from(source)
-            .where(ident == monitor_id, table.bucket >= since)
             .group_by(bucket)
             .order_by(bucket)
         )
