@@ -1,6 +1,7 @@
 """The checker against a real target on 127.0.0.2 and the real database: what a user sees is
 the monitor's state, its incidents and the alerts queued for its channels."""
 
+import json
 import uuid
 from datetime import UTC, datetime, timedelta
 
@@ -331,3 +332,46 @@ async def test_concurrent_batches_check_a_monitor_once_per_slot(checker, target_
     for monitor_id in ids:
         monitor = await checker.get(monitor_id)
         assert monitor.next_check_at > datetime.now(UTC)
+
+
+async def test_process_liveness_is_one_call_to_deploy_per_run_with_the_machine_token(
+    checker, target_server, checks_settings
+):
+    alive, dead, gone = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+    body = {
+        "items": [
+            {"app_id": str(alive), "process_type": "worker", "alive": True, "state": "running"},
+            {"app_id": str(dead), "process_type": "bot", "alive": False, "reason": "exit 137"},
+        ],
+        "checked_at": datetime.now(UTC).isoformat(),
+    }
+    prefix = f"/fake-{uuid.uuid4().hex[:6]}"
+    target_server.replies[f"{prefix}/oauth/token"] = Reply(
+        200,
+        b'{"access_token": "machine-token", "expires_in": 300}',
+        content_type="application/json",
+    )
+    target_server.replies[f"{prefix}/api/deploy/v1/liveness"] = Reply(
+        200, json.dumps(body).encode(), content_type="application/json"
+    )
+    ids = [
+        await checker.monitor(
+            kind=MonitorKind.APP_PROCESS, url=None, app_id=app, failure_threshold=1
+        )
+        for app in (alive, dead, gone)
+    ]
+    fake = f"http://127.0.0.2:{target_server.port}{prefix}"
+    saved = checks_settings.deploy_url, checks_settings.auth_url
+    checks_settings.deploy_url = checks_settings.auth_url = fake
+    seen = len(target_server.requests)
+    try:
+        await checker.tick(*ids)
+    finally:
+        checks_settings.deploy_url, checks_settings.auth_url = saved
+    calls = [r for r in target_server.requests[seen:] if r[0].endswith("/liveness")]
+    assert len(calls) == 1
+    assert calls[0][1]["authorization"] == "Bearer machine-token"
+    first, second, third = [await checker.get(i) for i in ids]
+    assert first.last_ok is True
+    assert second.last_error_kind == ErrorKind.PROCESS_DOWN and "exit 137" in second.last_error
+    assert third.last_error_kind == ErrorKind.PROCESS_DOWN

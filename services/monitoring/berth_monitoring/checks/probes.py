@@ -92,6 +92,23 @@ def _connect_failure(started: float, exc: Exception) -> Outcome:
     return _failure(started, ErrorKind.CONNECT, f"connection failed: {text}")
 
 
+# the machine token outlives a run (a run is seconds): cached per process until it expires
+_TOKENS: dict[tuple[str, str], ServiceToken] = {}
+
+
+def _service_token(settings: MonitoringSettings) -> ServiceToken:
+    assert settings.client_id and settings.client_secret
+    key = (settings.token_url, settings.client_id)
+    if key not in _TOKENS:
+        _TOKENS[key] = ServiceToken(
+            settings.token_url,
+            settings.client_id,
+            settings.client_secret.get_secret_value(),
+            scope="deploy:read",
+        )
+    return _TOKENS[key]
+
+
 class LivenessView:
     """Deploy's process liveness, asked once per run for every app_process monitor in it."""
 
@@ -110,12 +127,7 @@ class LivenessView:
         if self._client is None:
             self._client = make_http_client()
         if self._token is None:
-            self._token = ServiceToken(
-                self.settings.token_url,
-                self.settings.client_id,
-                self.settings.client_secret.get_secret_value(),
-                scope="deploy:read",
-            )
+            self._token = _service_token(self.settings)
         url = f"{self.settings.deploy_url.rstrip('/')}/api/deploy/v1/liveness"
         try:
             resp = await self._client.get(url, headers=await self._token.headers(self._client))

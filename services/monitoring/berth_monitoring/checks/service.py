@@ -176,9 +176,11 @@ def _effect(row: Any, moved: Any, muted: bool, now: datetime) -> str | None:
     Reconciled from the state rather than from the edge, so a mute or a flap that held a
     transition back lets it through at the first check after it ends."""
     new = moved.status
+    if muted:
+        return None
     if moved.flapping_started:
         return "flapping"
-    if muted or new.flapping:
+    if new.flapping:
         return None
     if new.state == MonitorState.DOWN and row.open_incident_id is None:
         return "down"
