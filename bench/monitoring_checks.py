@@ -371,7 +371,7 @@ def main() -> None:
             f"{raw / max(1, stored) * 1000 / 1024:.1f} KiB per 1,000 checks; minute rollups "
             f"{per_row:.0f} bytes per monitor-hour row, so {steady:.1f} KiB per 1,000 checks "
             f"for a monitor checked all hour (hour and day rollups: one row per monitor-hour "
-            f"and -day, about 0.4 and 0.02 KiB per 1,000 checks)"
+            f"and -day: under 1 KiB per 1,000 checks together)"
         )
         asyncio.run(baseline(url, target_url, 1000, seconds))
 
