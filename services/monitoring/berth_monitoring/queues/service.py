@@ -238,8 +238,8 @@ async def purge_history(session: AsyncSession, settings: MonitoringSettings) -> 
     return removed
 
 
-WINDOWS = {"1h": (timedelta(hours=1), 30), "24h": (timedelta(hours=24), 300)}
-WINDOWS["7d"] = (timedelta(days=7), 1800)
+WINDOWS = {"1h": timedelta(hours=1), "24h": timedelta(hours=24), "7d": timedelta(days=7)}
+CHART_POINTS = 360  # at most this many points per chart (one per sample when they are fewer)
 STALE_SAMPLES = 4  # no sample for this many slots: the facts are unavailable
 
 
@@ -332,7 +332,8 @@ async def queue_detail(
     viewer_id: uuid.UUID,
 ) -> schemas.QueueDetail:
     samples = QueueSampleDAO(session)
-    span, bucket = WINDOWS[window]
+    span = WINDOWS[window]
+    bucket = max(settings.queue_sample_seconds, int(span.total_seconds()) // CHART_POINTS)
     since = datetime.now(UTC) - span
     latest = await samples.previous(queue, datetime.now(UTC) + timedelta(days=1))
     threshold = await QueueThresholdDAO(session).get(queue)

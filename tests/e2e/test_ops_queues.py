@@ -1,0 +1,218 @@
+"""On-call queue pages against the real broker: a queue fills while its worker is stopped and
+drains after the restart, the oldest-message alert fires exactly once (one Notification per
+channel and episode), and only on-call engineers and admins see any of it."""
+
+import asyncio
+import json
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+
+import pytest
+from deploy_e2e import sql
+from kombu import Connection, Exchange, Producer
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import create_async_engine
+from support import ADMIN_EMAIL, ADMIN_PASSWORD, PASSWORD
+
+from berth_common.messages import EVENT_TASK, task_message
+from berth_testing.oauth import bearer, password_login
+from berth_testing.platform import Platform
+from berth_testing.processes import ManagedProcess, wait_until
+
+API = "/api/monitoring/v1/ops/queues"
+QUEUE = "auth"  # a queue every run has; its worker is stopped and started again here
+OLDEST_AGE_LIMIT = 6  # seconds
+
+
+@pytest.fixture(scope="module")
+def queue_pages(platform: Platform, tmp_path_factory) -> Iterator[None]:
+    """Monitoring's beat (the sampler every 2 s) and its Celery events consumer."""
+    work = tmp_path_factory.mktemp("queue-pages")
+    env = platform.env_for("monitoring")
+    procs = [
+        ManagedProcess(
+            "monitoring-beat",
+            [
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "berth_monitoring.worker",
+                "beat",
+                "-s",
+                str(work / "celerybeat"),
+            ],
+            env=env,
+            log_dir=work,
+            cwd=platform.root,
+        ).start(),
+        ManagedProcess(
+            "monitoring-events",
+            [sys.executable, "-m", "berth_monitoring.queues.events"],
+            env=env,
+            log_dir=work,
+            cwd=platform.root,
+        ).start(),
+    ]
+    yield
+    for proc in procs:
+        proc.stop()
+
+
+def _seed_channel(platform: Platform, owner_id: str) -> str:
+    """An email alert channel of `owner_id` (the channels API is another page's work)."""
+    channel_id = str(uuid.uuid4())
+
+    async def insert() -> None:
+        engine = create_async_engine(platform.env["DATABASE_URL"])
+        try:
+            async with engine.begin() as conn:
+                await conn.execute(
+                    text(
+                        "INSERT INTO monitoring.alert_channels (id, owner_id, kind, name, target) "
+                        "VALUES (:id, :owner, 'email', 'on-call mail', :email)"
+                    ),
+                    {"id": channel_id, "owner": owner_id, "email": ADMIN_EMAIL},
+                )
+        finally:
+            await engine.dispose()
+
+    asyncio.run(insert())
+    return channel_id
+
+
+def _queue(edge, token: str) -> dict | None:
+    r = edge.get(API, headers=bearer(token))
+    assert r.status_code == 200, r.text
+    return next((q for q in r.json()["queues"] if q["name"] == QUEUE), None)
+
+
+def _publish_noop_tasks(platform: Platform, count: int) -> None:
+    """Tasks for the auth queue that do nothing when run: events nobody handles."""
+    with Connection(platform.env["BROKER_URL"]) as conn, conn.channel() as channel:
+        producer = Producer(channel)
+        for _ in range(count):
+            event = {"event_id": str(uuid.uuid4()), "key": "test.queue.filled", "payload": {}}
+            message = task_message(EVENT_TASK, queue=QUEUE, kwargs={"event": event})
+            producer.publish(
+                message.body,
+                exchange=Exchange(QUEUE, type="topic", durable=True),
+                routing_key=QUEUE,
+                headers=message.headers,
+                content_type="application/json",
+                content_encoding="utf-8",
+                serializer=None,
+                delivery_mode=2,
+            )
+
+
+def _breach_notifications(platform: Platform, channel_id: str) -> list[tuple]:
+    return sql(
+        platform,
+        "SELECT event, dedupe_key, subject_kind FROM monitoring.notifications "
+        "WHERE channel_id = :c ORDER BY created_at",
+        c=channel_id,
+    )
+
+
+def test_a_stopped_worker_fills_the_queue_and_the_oldest_message_alert_fires_once(
+    platform, queue_pages, edge, admin_token
+):
+    me = edge.get("/api/auth/v1/me", headers=bearer(admin_token)).json()
+    channel_id = _seed_channel(platform, me["id"])
+    wait_until(lambda: (_queue(edge, admin_token) or {}).get("consumers", 0) >= 1, 30, "sampled")
+    r = edge.put(
+        f"{API}/{QUEUE}/threshold",
+        headers=bearer(admin_token),
+        json={"oldest_age_seconds": OLDEST_AGE_LIMIT, "channel_ids": [channel_id]},
+    )
+    assert r.status_code == 200, r.text
+    assert r.json()["oldest_age_seconds"] == OLDEST_AGE_LIMIT
+
+    platform.processes[f"{QUEUE}-worker"].stop()
+    _publish_noop_tasks(platform, 5)
+    # filling: the five wait, nobody consumes, the head gets older with each sample
+    wait_until(
+        lambda: (
+            (q := _queue(edge, admin_token)) is not None
+            and q["ready"] >= 5
+            and q["consumers"] == 0
+            and (q["oldest_age_seconds"] or 0) > OLDEST_AGE_LIMIT
+        ),
+        40,
+        "the queue filling and its oldest message ageing",
+    )
+    wait_until(lambda: "oldest_age" in _queue(edge, admin_token)["open_alerts"], 10, "alert")
+    time.sleep(5)  # more samples past the threshold: still one alert
+    rows = _breach_notifications(platform, channel_id)
+    assert [(e, k) for e, _, k in rows] == [("queue_breach", "queue")], rows
+
+    platform.start_worker(QUEUE)
+    wait_until(
+        lambda: (q := _queue(edge, admin_token))["ready"] == 0 and not q["open_alerts"],
+        40,
+        "the queue draining after the restart",
+    )
+    # the chart's points (the peak of each 10 s of the last hour) come down to 0 as well
+    wait_until(
+        lambda: (
+            edge.get(f"{API}/{QUEUE}", headers=bearer(admin_token)).json()["series"][-1]["ready"]
+            == 0
+        ),
+        30,
+        "the chart showing the drained queue",
+    )
+    detail = edge.get(f"{API}/{QUEUE}", headers=bearer(admin_token)).json()
+    readies = [p["ready"] for p in detail["series"]]
+    peak = readies.index(max(readies))
+    assert max(readies) >= 5 and readies[-1] == 0 and peak < len(readies) - 1, readies
+    ages = [p["oldest_age_seconds"] or 0 for p in detail["series"]]
+    assert max(ages) > OLDEST_AGE_LIMIT, ages
+    [alert] = [a for a in detail["alerts"] if a["kind"] == "oldest_age"]
+    assert alert["closed_at"] is not None
+    events = [e for e, _, _ in _breach_notifications(platform, channel_id)]
+    assert events == ["queue_breach", "queue_recovered"], events
+    keys = [k for _, k, _ in _breach_notifications(platform, channel_id)]
+    assert len(set(keys)) == 2 and all(alert["id"] in k for k in keys), keys
+    # the restarted worker is a deploy marker and is online; the no-op tasks were received
+    wait_until(
+        lambda: any(
+            w["online"]
+            for w in edge.get(f"{API}/{QUEUE}", headers=bearer(admin_token)).json()["workers"]
+        ),
+        20,
+        "the worker online again",
+    )
+    detail = edge.get(f"{API}/{QUEUE}", headers=bearer(admin_token)).json()
+    assert detail["deploy_markers"], detail
+    assert any(t["task"] == EVENT_TASK and t["received"] >= 5 for t in detail["tasks"]), detail
+
+
+def test_queue_pages_are_for_oncall_and_admin_only(platform, queue_pages, edge, register_verified):
+    email = register_verified()
+    token = password_login(edge, email, PASSWORD).json()["access_token"]
+    r = edge.get(API, headers=bearer(token))
+    assert r.status_code == 403 and r.json()["error"]["code"] == "forbidden", r.text
+    r = edge.put(f"{API}/{QUEUE}/threshold", headers=bearer(token), json={})
+    assert r.status_code == 403, r.text
+    # the service checks the role itself too, not only the gateway
+    r = __import__("httpx").get(platform.url("monitoring") + API, headers=bearer(token))
+    assert r.status_code == 403, r.text
+    assert edge.get(API).status_code == 401
+    # bad input is a 4xx in the common shape, never a 500
+    admin = password_login(edge, ADMIN_EMAIL, ADMIN_PASSWORD).json()["access_token"]
+    r = edge.put(f"{API}/{QUEUE}/threshold", headers=bearer(admin), json={"oldest_age_seconds": 0})
+    assert r.status_code == 422 and "error" in r.json(), r.text
+    r = edge.put(
+        f"{API}/{QUEUE}/threshold",
+        headers=bearer(admin),
+        json={"channel_ids": [str(uuid.uuid4())]},
+    )
+    assert r.status_code == 422, r.text
+    r = edge.get(f"{API}/no.such.queue", headers=bearer(admin))
+    assert r.status_code == 404, r.text
+    r = edge.get(f"{API}/{QUEUE}?window=5y", headers=bearer(admin))
+    assert r.status_code == 422, r.text
+    assert json.loads(r.text)["error"]
