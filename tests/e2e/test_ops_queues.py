@@ -11,6 +11,7 @@ from collections.abc import Iterator
 
 import pytest
 from deploy_e2e import sql
+from frontend_web import WebClient
 from kombu import Connection, Exchange, Producer
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
@@ -24,6 +25,22 @@ from berth_testing.processes import ManagedProcess, wait_until
 API = "/api/monitoring/v1/ops/queues"
 QUEUE = "auth"  # a queue every run has; its worker is stopped and started again here
 OLDEST_AGE_LIMIT = 6  # seconds
+
+
+@pytest.fixture(scope="module")
+def admin_web(platform: Platform) -> Iterator[WebClient]:
+    """The admin signed in to the frontend, as a browser is."""
+    with WebClient(platform.public_url) as web:
+        web.login(ADMIN_EMAIL, ADMIN_PASSWORD)
+        yield web
+
+
+def _page_row(web: WebClient) -> str:
+    """The queue's row of the /ops/queues page."""
+    page = web.get("/ops/queues")
+    assert page.status_code == 200, page.text[:500]
+    start = page.text.index(f'<tr data-queue="{QUEUE}">')
+    return page.text[start : page.text.index("</tr>", start)]
 
 
 @pytest.fixture(scope="module")
@@ -118,7 +135,7 @@ def _breach_notifications(platform: Platform, channel_id: str) -> list[tuple]:
 
 
 def test_a_stopped_worker_fills_the_queue_and_the_oldest_message_alert_fires_once(
-    platform, queue_pages, edge, admin_token
+    platform, queue_pages, edge, admin_token, admin_web
 ):
     me = edge.get("/api/auth/v1/me", headers=bearer(admin_token)).json()
     channel_id = _seed_channel(platform, me["id"])
@@ -145,6 +162,13 @@ def test_a_stopped_worker_fills_the_queue_and_the_oldest_message_alert_fires_onc
         "the queue filling and its oldest message ageing",
     )
     wait_until(lambda: "oldest_age" in _queue(edge, admin_token)["open_alerts"], 10, "alert")
+    # the pages show it: the list's row and the queue's own page with its charts
+    row = _page_row(admin_web)
+    assert "oldest age" in row and "data-consumers>0<" in row, row
+    page = admin_web.get(f"/ops/queues/{QUEUE}")
+    assert page.status_code == 200 and 'data-chart-name="depth"' in page.text
+    assert 'data-chart-name="age"' in page.text and 'data-chart-name="rates"' in page.text
+    assert "threshold-form" in page.text and "on-call mail" in page.text
     time.sleep(5)  # more samples past the threshold: still one alert
     rows = _breach_notifications(platform, channel_id)
     assert [(e, k) for e, _, k in rows] == [("queue_breach", "queue")], rows
@@ -187,6 +211,10 @@ def test_a_stopped_worker_fills_the_queue_and_the_oldest_message_alert_fires_onc
     )
     detail = edge.get(f"{API}/{QUEUE}", headers=bearer(admin_token)).json()
     assert detail["deploy_markers"], detail
+    row = _page_row(admin_web)
+    assert "data-ready>0<" in row and "oldest age" not in row, row
+    page = admin_web.get(f"/ops/queues/{QUEUE}?window=24h").text
+    assert "came online" in page and "recovered" in page and EVENT_TASK in page
     assert any(t["task"] == EVENT_TASK and t["received"] >= 5 for t in detail["tasks"]), detail
 
 
@@ -201,6 +229,12 @@ def test_queue_pages_are_for_oncall_and_admin_only(platform, queue_pages, edge, 
     r = __import__("httpx").get(platform.url("monitoring") + API, headers=bearer(token))
     assert r.status_code == 403, r.text
     assert edge.get(API).status_code == 401
+    # the pages: the gateway refuses /ops for a person without the role, before the frontend
+    with WebClient(platform.public_url) as web:
+        web.login(email, PASSWORD)
+        assert web.get("/ops/queues").status_code == 403
+        assert web.get(f"/ops/queues/{QUEUE}").status_code == 403
+        assert web.get(f"/ops/flower/{QUEUE}/").status_code == 403
     # bad input is a 4xx in the common shape, never a 500
     admin = password_login(edge, ADMIN_EMAIL, ADMIN_PASSWORD).json()["access_token"]
     r = edge.put(f"{API}/{QUEUE}/threshold", headers=bearer(admin), json={"oldest_age_seconds": 0})

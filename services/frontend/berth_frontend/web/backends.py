@@ -191,11 +191,20 @@ class Backend:
 
 
 class Backends:
-    def __init__(self, http: httpx.AsyncClient, *, auth: str, deploy: str, billing: str):
+    def __init__(
+        self,
+        http: httpx.AsyncClient,
+        *,
+        auth: str,
+        deploy: str,
+        billing: str,
+        monitoring: str = "http://127.0.0.1:8104",
+    ):
         self.http = http
         self.auth = Backend("auth", auth, http)
         self.deploy = Backend("deploy", deploy, http)
         self.billing = Backend("billing", billing, http)
+        self.monitoring = Backend("monitoring", monitoring, http)
 
 
 @dataclass
