@@ -12,7 +12,7 @@ from deploy_testkit import CRASHING_APP, make_repo, web_app_files
 from fixtures_deploy import API, ask, deployed, new_app, op_state, outbox_events, until
 from sqlalchemy import update
 
-from berth_deploy.models import Instance, SupervisorBeat
+from berth_deploy.models import Instance, Operation, SupervisorBeat
 from berth_deploy.operations import leases
 from berth_testing.oauth import bearer, mint_access_token
 
@@ -154,8 +154,8 @@ async def test_an_operation_retried_after_a_lost_worker_starts_once_and_finishes
 
     async def expire(session):
         await session.execute(
-            update(leases.Operation)
-            .where(leases.Operation.id == uuid.UUID(first["id"]))
+            update(Operation)
+            .where(Operation.id == uuid.UUID(first["id"]))
             .values(lease_expires_at=datetime.now(UTC) - timedelta(seconds=1))
         )
 
