@@ -17,7 +17,12 @@ from berth_common.client_ip import forwarded_for_upstream
 
 T = TypeVar("T")
 
-SERVICE_LABELS = {"auth": "Accounts", "deploy": "Apps", "billing": "Billing"}
+SERVICE_LABELS = {
+    "auth": "Accounts",
+    "deploy": "Apps",
+    "billing": "Billing",
+    "monitoring": "Monitoring",
+}
 
 
 class ServiceDown(Exception):
