@@ -5,7 +5,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from berth_monitoring.config import MonitoringSettings
-from berth_monitoring.queues import rabbit, service
+from berth_monitoring.queues import pages, rabbit, service
 
 
 def settings(**values) -> MonitoringSettings:
@@ -29,17 +29,17 @@ def test_samples_fall_in_slots():
 async def test_without_rabbitmq_nothing_is_sampled_and_the_pages_say_so():
     fallback = settings(broker_url="filesystem://")
     assert await service.sample_queues(None, fallback) == 0  # type: ignore[arg-type]
-    status = service.facts_status(fallback, None)
+    status = pages.facts_status(fallback, None)
     assert not status.available and "not RabbitMQ" in (status.reason or "")
 
 
 def test_old_samples_are_not_shown_as_current():
     amqp = settings(broker_url="amqp://guest:guest@127.0.0.1:5672//", queue_sample_seconds=20)
     now = datetime.now(UTC)
-    assert service.facts_status(amqp, now - timedelta(seconds=30)).available
-    stale = service.facts_status(amqp, now - timedelta(minutes=5))
+    assert pages.facts_status(amqp, now - timedelta(seconds=30)).available
+    stale = pages.facts_status(amqp, now - timedelta(minutes=5))
     assert not stale.available and "not answering" in (stale.reason or "")
-    assert not service.facts_status(amqp, None).available
+    assert not pages.facts_status(amqp, None).available
 
 
 async def test_an_unreachable_prometheus_endpoint_is_unavailable_not_an_error():

@@ -6,12 +6,15 @@ from datetime import UTC, datetime, timedelta
 from berth_monitoring.queues.enums import QueueAlertKind
 from berth_monitoring.queues.rabbit import advance_counters, is_task_queue, parse_metrics
 from berth_monitoring.queues.rules import (
+    RUNTIME_BUCKETS,
     Limits,
     Point,
     breached,
     episode_changes,
     no_consumers_since,
     oldest_waiting_age,
+    p95,
+    search_from,
 )
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
@@ -111,3 +114,30 @@ def test_a_breach_opens_one_episode_and_its_end_closes_it():
     )
     unwatched = Limits(oldest_age_seconds=None, no_consumers_seconds=None)
     assert breached(unwatched, at=at(60), oldest_age=1e6, zero_consumers_since=at(0)) == set()
+
+
+def test_the_search_for_the_head_starts_where_the_previous_head_arrived():
+    # the previous head waited 40 s at 100: the head now cannot have arrived before 60
+    assert search_from(at(100), 40.0, at(0)) == at(60)
+    # the queue was empty at the previous sample: its head now came after it
+    assert search_from(at(100), None, at(0)) == at(100)
+    assert search_from(None, None, at(0)) == at(0)
+    # searching from there gives the same age as searching the whole history
+    history = [Point(at(0), 0, 0)] + [Point(at(20 * i), 3 + 2 * i, 2 * i) for i in range(1, 6)]
+    previous_age = oldest_waiting_age(history[:-1], history[-1])
+    now = Point(at(120), 4, 13)
+    bounded = [p for p in history if p.at >= search_from(history[-1].at, previous_age, at(0))]
+    assert len(bounded) < len(history)
+    assert oldest_waiting_age(bounded, now) == oldest_waiting_age(history, now) == 60.0
+
+
+def test_p95_is_the_bucket_bound_that_covers_95_percent_of_runs():
+    buckets = [0] * (len(RUNTIME_BUCKETS) + 1)
+    assert p95(buckets) is None
+    buckets[1] = 95  # <= 0.05 s
+    buckets[6] = 5  # <= 2.5 s
+    assert p95(buckets) == 0.05
+    buckets[6] = 6
+    assert p95(buckets) == 2.5
+    buckets[-1] = 100  # beyond the last bound
+    assert p95(buckets) == float("inf")

@@ -12,7 +12,7 @@ from berth_common.errors import NotFound, Unprocessable, error_responses
 from berth_common.routing import role_router
 from berth_common.security import CurrentUserId
 from berth_monitoring.deps import SettingsDep
-from berth_monitoring.queues import schemas, service
+from berth_monitoring.queues import pages, schemas, service
 
 API = "/api/monitoring/v1"
 QueueName = Annotated[str, Path(pattern=r"^[A-Za-z0-9._:-]{1,200}$")]
@@ -22,7 +22,7 @@ router = role_router("oncall", "admin", prefix=f"{API}/ops/queues", tags=["ops: 
 
 @router.get("", response_model=schemas.QueueList)
 async def list_queues(session: SessionDep, settings: SettingsDep) -> schemas.QueueList:
-    return await service.queue_list(session, settings)
+    return await pages.queue_list(session, settings)
 
 
 @router.get("/{queue}", response_model=schemas.QueueDetail, responses=error_responses(NotFound))
@@ -33,7 +33,7 @@ async def queue_detail(
     viewer_id: CurrentUserId,
     window: Annotated[schemas.Window, Query()] = "1h",
 ) -> schemas.QueueDetail:
-    return await service.queue_detail(session, settings, queue, window, viewer_id)
+    return await pages.queue_detail(session, settings, queue, window, viewer_id)
 
 
 @router.put(

@@ -43,23 +43,13 @@ class QueueSampleDAO(BaseDAO[QueueSample]):
         )
         return (await self.session.execute(stmt)).scalar() is not None
 
-    async def waiting_run(self, queue: str, since: datetime, before: datetime) -> list[Point]:
-        """The queue's samples after the last one in which it was empty (oldest first)."""
-        last_empty = (
-            select(func.max(QueueSample.slot_at))
-            .where(
-                QueueSample.queue == queue,
-                QueueSample.slot_at >= since,
-                QueueSample.slot_at < before,
-                QueueSample.ready == 0,
-            )
-            .scalar_subquery()
-        )
+    async def points(self, queue: str, since: datetime, before: datetime) -> list[Point]:
+        """The queue's samples in [since, before), oldest first (for the oldest-age search)."""
         stmt = (
             select(QueueSample.slot_at, QueueSample.ready, QueueSample.delivered_total)
             .where(
                 QueueSample.queue == queue,
-                QueueSample.slot_at >= func.coalesce(last_empty, since),
+                QueueSample.slot_at >= since,
                 QueueSample.slot_at < before,
             )
             .order_by(QueueSample.slot_at)
@@ -67,9 +57,11 @@ class QueueSampleDAO(BaseDAO[QueueSample]):
         rows = (await self.session.execute(stmt)).all()
         return [Point(at, ready, delivered) for at, ready, delivered in rows]
 
-    async def latest_per_queue(self) -> Sequence[QueueSample]:
+    async def latest_per_queue(self, since: datetime) -> Sequence[QueueSample]:
+        """Each queue's latest sample, of the queues sampled since `since`."""
         latest = (
             select(QueueSample.queue, func.max(QueueSample.slot_at).label("slot_at"))
+            .where(QueueSample.slot_at >= since)
             .group_by(QueueSample.queue)
             .subquery()
         )

@@ -30,9 +30,8 @@ from berth_common.logging import configure_logging
 from berth_common.worker import WorkerRuntime
 from berth_monitoring.queues.dao import DeployMarkerDAO, QueueWorkerDAO, TaskMinuteDAO
 from berth_monitoring.queues.enums import TaskOutcome
+from berth_monitoring.queues.rules import RUNTIME_BUCKETS
 
-# upper bounds (seconds) of the runtime histogram kept per queue, task and minute
-RUNTIME_BUCKETS = (0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 600.0)
 # a worker that has not sent a heartbeat (every 2 s) for this long is gone
 SILENT_WORKER_SECONDS = 30
 _OUTCOMES = {
@@ -50,19 +49,6 @@ def queue_of_worker(hostname: str) -> str:
     name = hostname.split("@", 1)[0]
     base, _, suffix = name.rpartition("-")
     return base if base and suffix.isdigit() else name
-
-
-def p95(buckets: list[int]) -> float | None:
-    """The upper bound of the bucket holding the 95th percentile run."""
-    total = sum(buckets)
-    if total == 0:
-        return None
-    seen = 0
-    for bound, count in zip((*RUNTIME_BUCKETS, float("inf")), buckets, strict=True):
-        seen += count
-        if seen >= 0.95 * total:
-            return bound
-    return None
 
 
 @dataclass

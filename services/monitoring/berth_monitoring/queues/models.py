@@ -82,7 +82,7 @@ class QueueTaskMinute(Base):
     retried: Mapped[int] = mapped_column(Integer, nullable=False, server_default="0")
     runtime_sum: Mapped[float] = mapped_column(Float, nullable=False, server_default="0")
     runtime_max: Mapped[float] = mapped_column(Float, nullable=False, server_default="0")
-    # runs per runtime bucket (events.RUNTIME_BUCKETS): the p95 is read from these
+    # runs per runtime bucket (rules.RUNTIME_BUCKETS): the p95 is read from these
     runtime_buckets: Mapped[list[int]] = mapped_column(ARRAY(Integer), nullable=False)
 
 

@@ -13,9 +13,25 @@ back (a reject or a lost consumer's unacked messages) makes the bound younger, n
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from berth_monitoring.queues.enums import QueueAlertKind
+
+# upper bounds (seconds) of the runtime histogram kept per queue, task and minute
+RUNTIME_BUCKETS = (0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 600.0)
+
+
+def p95(buckets: list[int]) -> float | None:
+    """The upper bound of the histogram bucket holding the 95th percentile run."""
+    total = sum(buckets)
+    if total == 0:
+        return None
+    seen = 0
+    for bound, count in zip((*RUNTIME_BUCKETS, float("inf")), buckets, strict=True):
+        seen += count
+        if seen >= 0.95 * total:
+            return bound
+    return None
 
 
 @dataclass(frozen=True)
@@ -30,8 +46,8 @@ class Point:
 def oldest_waiting_age(history: Sequence[Point], now: Point) -> float | None:
     """Seconds the message at the head has waited at least (None: nothing is waiting).
 
-    `history` is this queue's earlier samples, oldest first; only the samples after the last
-    one where the head of now was not yet waiting matter.
+    `history` is this queue's earlier samples, oldest first. Only those since the previous
+    sample's head arrived matter: the head of now is that one or a later one (`search_from`).
     """
     if now.ready <= 0:
         return None
@@ -43,6 +59,18 @@ def oldest_waiting_age(history: Sequence[Point], now: Point) -> float | None:
             break
         since = point.at
     return (now.at - since).total_seconds()
+
+
+def search_from(
+    previous_at: datetime | None, previous_age: float | None, default: datetime
+) -> datetime:
+    """The earliest sample at which the head of now can have been waiting: the one at which
+    the previous sample's head was first seen waiting (the queue is first in, first out)."""
+    if previous_at is None:
+        return default
+    if previous_age is None:
+        return previous_at  # the queue was empty then: its head now came later
+    return previous_at - timedelta(seconds=previous_age)
 
 
 def rate(grown: int, seconds: float) -> float | None:
