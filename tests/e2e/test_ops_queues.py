@@ -1,6 +1,7 @@
 """On-call queue pages against the real broker: a queue fills while its worker is stopped and
-drains after the restart, the oldest-message alert fires exactly once (one Notification per
-channel and episode), and only on-call engineers and admins see any of it."""
+drains after the restart, the oldest-message (and no-consumer) alert fires exactly once and
+recovers once (one Notification per channel, episode and event), and only on-call engineers
+and admins see any of it."""
 
 import asyncio
 import json
@@ -20,11 +21,12 @@ from support import ADMIN_EMAIL, ADMIN_PASSWORD, PASSWORD
 from berth_common.messages import EVENT_TASK, task_message
 from berth_testing.oauth import bearer, password_login
 from berth_testing.platform import Platform
-from berth_testing.processes import ManagedProcess, wait_until
+from berth_testing.processes import ManagedProcess, http_ok, wait_until
 
 API = "/api/monitoring/v1/ops/queues"
 QUEUE = "auth"  # a queue every run has; its worker is stopped and started again here
 OLDEST_AGE_LIMIT = 6  # seconds
+NO_CONSUMERS_LIMIT = 4  # seconds
 
 
 @pytest.fixture(scope="module")
@@ -46,6 +48,12 @@ def _page_row(web: WebClient) -> str:
 @pytest.fixture(scope="module")
 def queue_pages(platform: Platform, tmp_path_factory) -> Iterator[None]:
     """Monitoring's beat (the sampler every 2 s) and its Celery events consumer."""
+    prometheus = "http://127.0.0.1:15692/metrics"
+    if not http_ok(prometheus)():
+        pytest.fail(
+            f"RabbitMQ's Prometheus endpoint ({prometheus}) does not answer: "
+            "scripts/install-system-deps.sh enables it (rabbitmq-plugins enable rabbitmq_prometheus)"
+        )
     work = tmp_path_factory.mktemp("queue-pages")
     env = platform.env_for("monitoring")
     procs = [
@@ -125,11 +133,13 @@ def _publish_noop_tasks(platform: Platform, count: int) -> None:
             )
 
 
-def _breach_notifications(platform: Platform, channel_id: str) -> list[tuple]:
+def _notifications(platform: Platform, channel_id: str) -> list[tuple]:
+    """(alert kind, event, dedupe key, subject kind) of each notification owed to the channel."""
     return sql(
         platform,
-        "SELECT event, dedupe_key, subject_kind FROM monitoring.notifications "
-        "WHERE channel_id = :c ORDER BY created_at",
+        "SELECT a.kind, n.event, n.dedupe_key, n.subject_kind FROM monitoring.notifications n "
+        "JOIN monitoring.queue_alerts a ON a.id = n.subject_id "
+        "WHERE n.channel_id = :c ORDER BY n.created_at",
         c=channel_id,
     )
 
@@ -143,7 +153,11 @@ def test_a_stopped_worker_fills_the_queue_and_the_oldest_message_alert_fires_onc
     r = edge.put(
         f"{API}/{QUEUE}/threshold",
         headers=bearer(admin_token),
-        json={"oldest_age_seconds": OLDEST_AGE_LIMIT, "channel_ids": [channel_id]},
+        json={
+            "oldest_age_seconds": OLDEST_AGE_LIMIT,
+            "no_consumers_seconds": NO_CONSUMERS_LIMIT,
+            "channel_ids": [channel_id],
+        },
     )
     assert r.status_code == 200, r.text
     assert r.json()["oldest_age_seconds"] == OLDEST_AGE_LIMIT
@@ -161,17 +175,24 @@ def test_a_stopped_worker_fills_the_queue_and_the_oldest_message_alert_fires_onc
         40,
         "the queue filling and its oldest message ageing",
     )
-    wait_until(lambda: "oldest_age" in _queue(edge, admin_token)["open_alerts"], 10, "alert")
+    wait_until(
+        lambda: set(_queue(edge, admin_token)["open_alerts"]) == {"oldest_age", "no_consumers"},
+        10,
+        "both alerts open",
+    )
     # the pages show it: the list's row and the queue's own page with its charts
     row = _page_row(admin_web)
-    assert "oldest age" in row and "data-consumers>0<" in row, row
+    assert "oldest age" in row and "no consumers" in row and "data-consumers>0<" in row, row
     page = admin_web.get(f"/ops/queues/{QUEUE}")
     assert page.status_code == 200 and 'data-chart-name="depth"' in page.text
     assert 'data-chart-name="age"' in page.text and 'data-chart-name="rates"' in page.text
     assert "threshold-form" in page.text and "on-call mail" in page.text
     time.sleep(5)  # more samples past the threshold: still one alert
-    rows = _breach_notifications(platform, channel_id)
-    assert [(e, k) for e, _, k in rows] == [("queue_breach", "queue")], rows
+    rows = _notifications(platform, channel_id)
+    assert sorted((kind, event, subject) for kind, event, _, subject in rows) == [
+        ("no_consumers", "queue_breach", "queue"),
+        ("oldest_age", "queue_breach", "queue"),
+    ], rows
 
     platform.start_worker(QUEUE)
     wait_until(
@@ -196,10 +217,12 @@ def test_a_stopped_worker_fills_the_queue_and_the_oldest_message_alert_fires_onc
     assert max(ages) > OLDEST_AGE_LIMIT, ages
     [alert] = [a for a in detail["alerts"] if a["kind"] == "oldest_age"]
     assert alert["closed_at"] is not None
-    events = [e for e, _, _ in _breach_notifications(platform, channel_id)]
-    assert events == ["queue_breach", "queue_recovered"], events
-    keys = [k for _, k, _ in _breach_notifications(platform, channel_id)]
-    assert len(set(keys)) == 2 and all(alert["id"] in k for k in keys), keys
+    rows = _notifications(platform, channel_id)
+    oldest = [(event, key) for kind, event, key, _ in rows if kind == "oldest_age"]
+    assert [event for event, _ in oldest] == ["queue_breach", "queue_recovered"], rows
+    assert all(alert["id"] in key for _, key in oldest), oldest
+    consumers = [event for kind, event, _, _ in rows if kind == "no_consumers"]
+    assert consumers == ["queue_breach", "queue_recovered"], rows
     # the restarted worker is a deploy marker and is online; the no-op tasks were received
     wait_until(
         lambda: any(

@@ -126,6 +126,11 @@ async def scrape(base_url: str, vhost: str, wait_seconds: float = 5.0) -> dict[s
         async with httpx.AsyncClient(timeout=wait_seconds, trust_env=False) as client:
             response = await client.get(metrics_url(base_url, vhost))
             response.raise_for_status()
-    except httpx.HTTPError as exc:
-        raise BrokerFactsUnavailable(f"RabbitMQ's Prometheus endpoint: {exc!r}") from exc
+    except httpx.HTTPStatusError as exc:
+        status = exc.response.status_code
+        raise BrokerFactsUnavailable(f"RabbitMQ's Prometheus endpoint answered {status}") from exc
+    except httpx.HTTPError as exc:  # the URL may carry credentials: only the error's kind
+        raise BrokerFactsUnavailable(
+            f"RabbitMQ's Prometheus endpoint: {type(exc).__name__}"
+        ) from exc
     return parse_metrics(response.text)
