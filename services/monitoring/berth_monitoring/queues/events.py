@@ -87,7 +87,11 @@ class Aggregator:
 
     def on_event(self, event: dict[str, Any]) -> None:
         with self.lock:
-            self.state.event(event)
+            try:
+                self.state.event(event)
+            except (KeyError, TypeError, ValueError) as exc:  # not a Celery event: skip it
+                logger.warning("queue events: unreadable event skipped ({!r})", exc)
+                return
             kind = event.get("type", "")
             if kind.startswith("worker-"):
                 self._worker(kind, event)
