@@ -238,10 +238,10 @@ class EventsConsumer:
                     logger.info("queue events: receiving")
                     backoff = 1.0
                     self.receiver.capture(limit=None, timeout=None, wakeup=False)
-            except (TimeoutError, OSError, ConnectionError) as exc:
+            except Exception as exc:  # kombu's and amqp's errors are not all OSErrors: retry
                 if self.stopping.is_set():
                     break
-                logger.warning("queue events: broker connection lost ({!r}), retrying", exc)
+                logger.warning("queue events: receiving failed ({!r}), retrying", exc)
                 self.stopping.wait(backoff)
                 backoff = min(backoff * 2, 30.0)
 
