@@ -241,6 +241,19 @@ def test_a_stopped_worker_fills_the_queue_and_the_oldest_message_alert_fires_onc
     assert any(t["task"] == EVENT_TASK and t["received"] >= 5 for t in detail["tasks"]), detail
 
 
+def test_the_threshold_form_saves_and_refuses_bad_values(queue_pages, edge, admin_web):
+    path = f"/ops/partials/queues/{QUEUE}/threshold"
+    page = f"/ops/queues/{QUEUE}"
+    r = admin_web.htmx_post(path, {"oldest_age_seconds": "600"}, page=page)
+    assert r.status_code == 200 and f"Thresholds of {QUEUE} saved." in r.text, r.text[:500]
+    assert 'name="oldest_age_seconds" type="number" min="1" max="604800" value="600"' in r.text
+    r = admin_web.htmx_post(path, {"oldest_age_seconds": "soon"}, page=page)
+    assert r.status_code == 200 and "A whole number of seconds" in r.text, r.text[:500]
+    admin = password_login(edge, ADMIN_EMAIL, ADMIN_PASSWORD).json()["access_token"]
+    threshold = edge.get(f"{API}/{QUEUE}", headers=bearer(admin)).json()["threshold"]
+    assert threshold["oldest_age_seconds"] == 600 and threshold["no_consumers_seconds"] is None
+
+
 def test_queue_pages_are_for_oncall_and_admin_only(platform, queue_pages, edge, register_verified):
     email = register_verified()
     token = password_login(edge, email, PASSWORD).json()["access_token"]
