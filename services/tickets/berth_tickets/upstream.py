@@ -9,6 +9,7 @@
   notifications and canned replies.
 """
 
+import asyncio
 import uuid
 from dataclasses import dataclass
 from typing import Any
@@ -130,9 +131,13 @@ class Upstream:
         """What staff see about the customer at the ticket's creation."""
         s = self.settings
         context: dict[str, Any] = {}
-        account = await self._part(
-            "billing", f"{s.billing_url.rstrip('/')}/api/billing/v1/account", token
-        )
+        asked = [
+            self._part("billing", f"{s.billing_url.rstrip('/')}/api/billing/v1/account", token)
+        ]
+        if app is not None:
+            asked += [self._recent_logs(token, app), self._last_failed_check(token, app)]
+        # each part waits at most its own timeout, all at once
+        account, *app_parts = await asyncio.gather(*asked)
         if account["ok"]:
             data = account["data"] or {}
             account["data"] = {
@@ -144,8 +149,7 @@ class Upstream:
             context["link"] = {"ok": True, "data": link}
         if app is not None:
             context["app"] = {"ok": True, "data": _app_summary(app)}
-            context["logs"] = await self._recent_logs(token, app)
-            context["checks"] = await self._last_failed_check(token, app)
+            context["logs"], context["checks"] = app_parts
         return context
 
     async def _recent_logs(self, token: str, app: dict[str, Any]) -> dict[str, Any]:

@@ -222,6 +222,10 @@ async def change(
     if data.priority is not None and data.priority != item.priority:
         previous = item.priority
         item.priority = data.priority
+        # the new priority's policy times the windows that start from now (the next
+        # response, a reopen); running windows keep the due moments already promised
+        policy = await apply.policy_for(session, item.plan_tier, data.priority)
+        item.sla_policy_id = policy.id if policy is not None else item.sla_policy_id
         await EventDAO(session).record(
             item.id,
             EventKind.PRIORITY_CHANGED,
