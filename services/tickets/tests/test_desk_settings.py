@@ -96,7 +96,7 @@ async def test_calendars_and_policies(tickets_http, admin, staff) -> None:
     assert r.status_code == 403
 
 
-async def test_departments_and_agents(tickets_http, admin, staff, person) -> None:
+async def test_departments_and_agents(tickets_http, services, admin, staff, person) -> None:
     department = await make_department(tickets_http, admin, name="Sales")
     r = await tickets_http.post(
         f"{API}/admin/departments",
@@ -109,6 +109,12 @@ async def test_departments_and_agents(tickets_http, admin, staff, person) -> Non
     )
     assert r.status_code == 422
     agent = uuid.uuid4()
+    # auth's directory down: who is staff cannot be checked, so nobody is added
+    r = await tickets_http.put(
+        f"{API}/admin/departments/{department['id']}/agents/{agent}", json={}, headers=admin.headers
+    )
+    assert r.status_code == 503
+    services.person(agent, roles=("user", "admin"))
     r = await tickets_http.put(
         f"{API}/admin/departments/{department['id']}/agents/{agent}", json={}, headers=admin.headers
     )
