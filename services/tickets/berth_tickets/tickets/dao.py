@@ -26,13 +26,22 @@ from berth_tickets.models import (
 )
 
 
-def search_condition(query: str) -> Any:
+def search_condition(query: str, *, few_tickets: bool) -> Any:
     """Tickets whose subject or one of whose public messages matches `query` (web search
-    syntax: words, "phrases", -not, or)."""
+    syntax: words, "phrases", -not, or).
+
+    `few_tickets` (one customer's): each candidate ticket's messages are probed through
+    their ticket index. Otherwise (the staff queue over every ticket) the matching messages
+    are found once through their GIN index and joined as a set."""
     tsquery = func.websearch_to_tsquery(TS_CONFIG, query)
-    in_messages = exists().where(
-        TicketMessage.ticket_id == Ticket.id, TicketMessage.body_tsv.op("@@")(tsquery)
-    )
+    if few_tickets:
+        in_messages = exists().where(
+            TicketMessage.ticket_id == Ticket.id, TicketMessage.body_tsv.op("@@")(tsquery)
+        )
+    else:
+        in_messages = Ticket.id.in_(
+            select(TicketMessage.ticket_id).where(TicketMessage.body_tsv.op("@@")(tsquery))
+        )
     return or_(Ticket.subject_tsv.op("@@")(tsquery), in_messages)
 
 
@@ -77,7 +86,7 @@ class TicketDAO(BaseDAO[Ticket]):
     ) -> tuple[list[Ticket], int]:
         conditions = list(where)
         if query:
-            conditions.append(search_condition(query))
+            conditions.append(search_condition(query, few_tickets=True))
         return await self.list(params, *conditions)
 
     def _due_waiting(self, cutoff: datetime) -> Select[tuple[Ticket]]:
