@@ -69,7 +69,7 @@ class QueueDAO(TicketDAO):
             stmt = stmt.outerjoin(SlaPolicy, SlaPolicy.id == Ticket.sla_policy_id)
             conditions.append(sla_condition(*sla))
         if query:
-            conditions.append(search_condition(query, few_tickets=False))
+            conditions.append(search_condition(query))
         return await self.list(params, *conditions, stmt=stmt)
 
 
