@@ -3,6 +3,7 @@
 from fastapi import FastAPI
 
 from berth_common.service import build_service
+from berth_tickets.attachments import api as attachments
 from berth_tickets.config import TicketsSettings, get_settings
 from berth_tickets.models import SCHEMA, Base
 
@@ -14,6 +15,6 @@ def create_app(settings: TicketsSettings | None = None) -> FastAPI:
         title="Berth tickets",
         schema=SCHEMA,
         metadata=Base.metadata,
-        routers=[],
+        routers=[attachments.router, attachments.staff_router],
         docs_prefix="/api/tickets",
     )
