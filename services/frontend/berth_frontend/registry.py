@@ -10,10 +10,12 @@ from berth_frontend.admin.apps import api as admin_apps
 from berth_frontend.admin.billing import api as admin_billing
 from berth_frontend.apps import api as apps
 from berth_frontend.billing import api as billing
+from berth_frontend.desk import api as desk
 from berth_frontend.panel import api as panel
 from berth_frontend.profile import api as profile
 from berth_frontend.public import api as public
-from berth_frontend.web.screens import ADMIN, PANEL, Screen
+from berth_frontend.support import api as support
+from berth_frontend.web.screens import ADMIN, PANEL, SUPPORT, Screen
 
 # module routers first; the screens' catch-all paths come last
 ROUTERS: list[APIRouter] = [
@@ -21,10 +23,13 @@ ROUTERS: list[APIRouter] = [
     profile.router,
     billing.router,
     apps.router,
+    support.router,
+    desk.router,
     admin.router,
     admin_billing.router,
     admin_apps.router,
     panel.admin_screens,
+    panel.support_screens,
     panel.panel_screens,
 ]
 
@@ -57,6 +62,12 @@ SCREENS: list[Screen] = [
            billing.ledger, "Ledger", "billing"),
     Screen(PANEL, "billing/invoices", "partials/billing/invoices.html",
            billing.invoices, "Invoices", "billing"),
+    Screen(PANEL, "support", "partials/support/list.html",
+           support.tickets, "Support", "support"),
+    Screen(PANEL, "support/new", "partials/support/new.html",
+           support.new_ticket, "Open a ticket", "support"),
+    Screen(PANEL, "support/{ticket_id:uuid}", "partials/support/detail.html",
+           support.ticket, "Ticket", "support"),
     Screen(PANEL, "profile", "partials/profile/index.html",
            profile.profile, "Profile", "profile"),
     Screen(PANEL, "profile/sessions", "partials/profile/sessions.html",
@@ -84,5 +95,10 @@ SCREENS: list[Screen] = [
            admin_billing.payments, "Payments", "billing"),
     Screen(ADMIN, "billing/plans", "partials/admin/billing/plans.html",
            admin_billing.plans, "Plans", "billing"),
+    # the support desk: /support/<path>, /support/partials/<path> (support staff and admins)
+    Screen(SUPPORT, "", "partials/desk/queue.html",
+           desk.queue, "Support queue", "queue"),
+    Screen(SUPPORT, "tickets/{ticket_id:uuid}", "partials/desk/ticket.html",
+           desk.ticket, "Ticket", "queue"),
 ]
 # fmt: on

@@ -28,7 +28,8 @@ class Area:
 
 PANEL = Area("panel", "/panel", "/partials")
 ADMIN = Area("admin", "/admin", "/admin/partials")
-AREAS = (PANEL, ADMIN)
+SUPPORT = Area("support", "/support", "/support/partials")
+AREAS = (PANEL, ADMIN, SUPPORT)
 
 
 @dataclass
@@ -105,6 +106,7 @@ PANEL_MENU = (
     MenuItem("dashboard", "Dashboard", "", "grid"),
     MenuItem("apps", "Apps", "apps", "box"),
     MenuItem("billing", "Billing", "billing", "card"),
+    MenuItem("support", "Support", "support", "help"),
     MenuItem("profile", "Profile", "profile", "user"),
 )
 ADMIN_MENU = (
@@ -114,4 +116,5 @@ ADMIN_MENU = (
     MenuItem("billing", "Billing", "billing", "card"),
     MenuItem("clients", "Machine clients", "clients", "key"),
 )
-MENUS = {"panel": PANEL_MENU, "admin": ADMIN_MENU}
+SUPPORT_MENU = (MenuItem("queue", "Queue", "", "inbox"),)
+MENUS = {"panel": PANEL_MENU, "admin": ADMIN_MENU, "support": SUPPORT_MENU}
