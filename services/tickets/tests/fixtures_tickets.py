@@ -1,0 +1,123 @@
+"""Fixtures and factories of tickets' in-process tests (star-imported by conftest.py).
+
+The database, broker vhost, signing keys and environment come from berth_testing's plugin.
+Each test makes its own people (random user ids) and departments, so tests never see each
+other's tickets.
+"""
+
+import os
+import uuid
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from berth_testing.oauth import bearer, mint_access_token
+from berth_testing.plugin import app_client, trust_keys
+from berth_tickets.config import TicketsSettings
+
+__all__ = [
+    "API",
+    "Person",
+    "admin",
+    "make_department",
+    "open_ticket",
+    "person",
+    "sql",
+    "staff",
+    "tickets_app",
+    "tickets_db",
+    "tickets_http",
+    "tickets_settings",
+]
+
+API = "/api/tickets/v1"
+
+
+@pytest.fixture(scope="session")
+async def tickets_app(berth_env: dict[str, str]) -> FastAPI:
+    from berth_tickets.main import create_app
+
+    return create_app(TicketsSettings())
+
+
+@pytest.fixture(scope="session")
+async def tickets_http(
+    tickets_app: FastAPI, public_jwks: dict[str, Any]
+) -> AsyncIterator[httpx.AsyncClient]:
+    async with app_client(tickets_app) as client:
+        trust_keys(tickets_app, public_jwks)
+        yield client
+
+
+@pytest.fixture(scope="session")
+def tickets_db(tickets_http, tickets_app: FastAPI) -> async_sessionmaker[AsyncSession]:
+    return tickets_app.state.db.sessionmaker
+
+
+@pytest.fixture(scope="session")
+def tickets_settings(tickets_app: FastAPI) -> TicketsSettings:
+    return tickets_app.state.settings
+
+
+class Person:
+    """A signed-in person as the tickets API sees them: a user id, roles and a token."""
+
+    def __init__(self, signing_jwks: dict, roles: list[str] | None = None):
+        self.id = uuid.uuid4()
+        self.token = mint_access_token(
+            signing_jwks,
+            issuer=os.environ["BERTH_PUBLIC_URL"],
+            subject=str(self.id),
+            roles=roles or ["user"],
+        )
+        self.headers = bearer(self.token)
+
+
+@pytest.fixture
+def person(signing_jwks):
+    """A factory of customers: person() -> Person."""
+    return lambda roles=None: Person(signing_jwks, roles)
+
+
+@pytest.fixture
+def staff(signing_jwks) -> Person:
+    return Person(signing_jwks, ["user", "support"])
+
+
+@pytest.fixture
+def admin(signing_jwks) -> Person:
+    return Person(signing_jwks, ["user", "admin"])
+
+
+async def make_department(http: httpx.AsyncClient, admin: Person, **fields) -> dict:
+    slug = fields.pop("slug", f"dept-{uuid.uuid4().hex[:8]}")
+    r = await http.post(
+        f"{API}/admin/departments",
+        json={"slug": slug, "name": fields.pop("name", "Technical"), **fields},
+        headers=admin.headers,
+    )
+    assert r.status_code == 201, r.text
+    return r.json()
+
+
+async def open_ticket(http: httpx.AsyncClient, who: Person, department: dict, **fields) -> dict:
+    body = {
+        "department": department["slug"],
+        "subject": fields.pop("subject", "My app does not start"),
+        "body": fields.pop("body", "It crashes at boot since this morning."),
+        **fields,
+    }
+    r = await http.post(f"{API}/tickets", json=body, headers=who.headers)
+    assert r.status_code == 201, r.text
+    return r.json()
+
+
+async def sql(db: async_sessionmaker[AsyncSession], statement: str, **params) -> list:
+    async with db() as session, session.begin():
+        result = await session.execute(text(statement), params)
+        return list(result.all()) if result.returns_rows else []
