@@ -8,6 +8,7 @@ from fastapi import APIRouter
 from berth_frontend.admin import api as admin
 from berth_frontend.admin.apps import api as admin_apps
 from berth_frontend.admin.billing import api as admin_billing
+from berth_frontend.admin.support import api as admin_support
 from berth_frontend.apps import api as apps
 from berth_frontend.billing import api as billing
 from berth_frontend.desk import api as desk
@@ -28,6 +29,7 @@ ROUTERS: list[APIRouter] = [
     admin.router,
     admin_billing.router,
     admin_apps.router,
+    admin_support.router,
     panel.admin_screens,
     panel.support_screens,
     panel.panel_screens,
@@ -95,6 +97,12 @@ SCREENS: list[Screen] = [
            admin_billing.payments, "Payments", "billing"),
     Screen(ADMIN, "billing/plans", "partials/admin/billing/plans.html",
            admin_billing.plans, "Plans", "billing"),
+    Screen(ADMIN, "support", "partials/admin/support/departments.html",
+           admin_support.departments, "Support desk", "support"),
+    Screen(ADMIN, "support/canned", "partials/admin/support/canned.html",
+           admin_support.canned, "Canned replies", "support"),
+    Screen(ADMIN, "support/sla", "partials/admin/support/sla.html",
+           admin_support.sla, "SLA", "support"),
     # the support desk: /support/<path>, /support/partials/<path> (support staff and admins)
     Screen(SUPPORT, "", "partials/desk/queue.html",
            desk.queue, "Support queue", "queue"),

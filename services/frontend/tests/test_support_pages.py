@@ -117,7 +117,7 @@ ANSWERS: dict[str, Any] = {
         ],
     ),
     f"{API}/staff/departments": (200, []),
-    f"{API}/staff/canned-replies": (200, [{"id": NOTE_ID, "title": "Restart hint", "body": "x"}]),
+    f"{API}/staff/canned-replies": (200, [{"id": NOTE_ID, "title": "Restart hint", "body": "x", "department_id": None}]),
     f"POST {API}/tickets": (201, {**TICKET, "messages": [MESSAGE]}),
     f"POST {API}/tickets/{TID}/messages/{MID}/attachments": (201, FILE),
 }
@@ -269,3 +269,103 @@ async def test_another_customers_ticket_is_not_found(frontend_settings, public_j
             sign_in(client, signing_jwks, ["user"])
             page = await client.get(f"/panel/support/{TID}")
     assert page.status_code == 404 and "Broken" not in page.text
+
+
+DEPT_ID = "44444444-2222-4333-8444-555555555555"
+CAL_ID = "55555555-2222-4333-8444-555555555555"
+ADMIN_ANSWERS: dict[str, Any] = {
+    **ANSWERS,
+    "/api/tickets/v1/admin/departments": (
+        200,
+        [
+            {
+                "id": DEPT_ID,
+                "slug": "technical",
+                "name": "Technical",
+                "description": "",
+                "is_active": True,
+            }
+        ],
+    ),
+    f"/api/tickets/v1/admin/departments/{DEPT_ID}/agents": (
+        200,
+        [{"agent_id": OWNER, "is_active": True, "last_assigned_at": None}],
+    ),
+    "/api/tickets/v1/admin/sla-policies": (
+        200,
+        [
+            {
+                "id": NOTE_ID,
+                "plan_tier": "default",
+                "priority": "high",
+                "first_response_minutes": 60,
+                "next_response_minutes": 120,
+                "resolution_minutes": 960,
+                "calendar_id": CAL_ID,
+            }
+        ],
+    ),
+    "/api/tickets/v1/admin/calendars": (
+        200,
+        [
+            {
+                "id": CAL_ID,
+                "name": "Office",
+                "timezone": "Europe/Berlin",
+                "weekly_hours": {"1": [["09:00", "17:00"]]},
+                "holidays": ["2026-12-25"],
+            }
+        ],
+    ),
+    "POST /api/tickets/v1/admin/calendars": (201, {"id": CAL_ID}),
+}
+
+
+async def test_admin_desk_settings_pages_and_a_calendar_from_lines(
+    frontend_settings, public_jwks, signing_jwks
+):
+    with StandIn(dict(ADMIN_ANSWERS)) as stand_in:
+        async with frontend_over(stand_in, frontend_settings, public_jwks) as client:
+            sign_in(client, signing_jwks, ["user"])
+            refused = await client.get("/admin/support")
+            sign_in(client, signing_jwks, ["user", "admin"])
+            pages = [
+                await client.get(p)
+                for p in ("/admin/support", "/admin/support/canned", "/admin/support/sla")
+            ]
+            html = pages[2].text
+            headers = {
+                "HX-Request": "true",
+                "X-CSRF-Token": html.split('"X-CSRF-Token": "')[1][:64],
+            }
+            bad = await client.post(
+                "/admin/partials/support/calendars",
+                data={"name": "Office", "timezone": "Europe/Berlin", "weekly_hours": "mon 9-5"},
+                headers=headers,
+            )
+            posted_before = [a for a in stand_in.asked if a.startswith("POST")]
+            good = await client.post(
+                "/admin/partials/support/calendars",
+                data={
+                    "name": "Office",
+                    "timezone": "Europe/Berlin",
+                    "weekly_hours": "1-5 09:00-12:00, 13:00-17:00\n6 10:00-12:00",
+                    "holidays": "2026-12-25, 2027-01-01",
+                },
+                headers=headers,
+            )
+    assert refused.status_code == 403
+    assert [p.status_code for p in pages] == [200, 200, 200]
+    assert "technical" in pages[0].text and OWNER in pages[0].text
+    assert "Restart hint" in pages[1].text
+    assert (
+        "960 min" in pages[2].text
+        and "1: 09:00-17:00" in pages[2].text
+        and "Office" in pages[2].text
+    )
+    assert "write days then hours" in bad.text and posted_before == []
+    assert good.status_code == 200 and "Calendar saved." in good.text
+    sent = stand_in.bodies[-1]
+    assert sent["holidays"] == ["2026-12-25", "2027-01-01"]
+    assert sent["weekly_hours"]["3"] == [["09:00", "12:00"], ["13:00", "17:00"]]
+    assert sent["weekly_hours"]["6"] == [["10:00", "12:00"]] and "7" not in sent["weekly_hours"]

@@ -114,6 +114,7 @@ ADMIN_MENU = (
     MenuItem("users", "Users", "users", "users"),
     MenuItem("apps", "All apps", "apps", "box"),
     MenuItem("billing", "Billing", "billing", "card"),
+    MenuItem("support", "Support desk", "support", "help"),
     MenuItem("clients", "Machine clients", "clients", "key"),
 )
 SUPPORT_MENU = (MenuItem("queue", "Queue", "", "inbox"),)
