@@ -117,7 +117,10 @@ ANSWERS: dict[str, Any] = {
         ],
     ),
     f"{API}/staff/departments": (200, []),
-    f"{API}/staff/canned-replies": (200, [{"id": NOTE_ID, "title": "Restart hint", "body": "x", "department_id": None}]),
+    f"{API}/staff/canned-replies": (
+        200,
+        [{"id": NOTE_ID, "title": "Restart hint", "body": "x", "department_id": None}],
+    ),
     f"POST {API}/tickets": (201, {**TICKET, "messages": [MESSAGE]}),
     f"POST {API}/tickets/{TID}/messages/{MID}/attachments": (201, FILE),
 }
