@@ -203,7 +203,7 @@ class Upstream:
         return self._token
 
     async def person(self, user_id: uuid.UUID) -> dict[str, Any] | None:
-        """{email, name} of a person; None when auth does not know them."""
+        """{email, name, roles, is_blocked} of a person; None when auth does not know them."""
         token = self._service_token()
         url = f"{self.settings.auth_url.rstrip('/')}/api/auth/v1/users/{user_id}"
         try:
@@ -215,7 +215,23 @@ class Upstream:
             return None
         if answer.status != 200 or not isinstance(answer.body, dict):
             raise TransientError(f"auth directory answered {answer.status}")
-        return {"email": answer.body.get("email"), "name": answer.body.get("name")}
+        return {
+            "email": answer.body.get("email"),
+            "name": answer.body.get("name"),
+            "roles": list(answer.body.get("roles") or []),
+            "is_blocked": bool(answer.body.get("is_blocked")),
+        }
+
+    async def is_staff(self, user_id: uuid.UUID) -> bool:
+        """Whether the person may work tickets (role support or admin, not blocked): a ticket
+        is only ever assigned, and its messages only ever sent, to such a person."""
+        try:
+            found = await self.person(user_id)
+        except TransientError as exc:
+            raise ServiceUnavailable("The user directory cannot be reached; try again") from exc
+        if found is None or found["is_blocked"]:
+            return False
+        return bool({"support", "admin"} & set(found["roles"]))
 
 
 def _app_summary(app: dict[str, Any]) -> dict[str, Any]:

@@ -7,7 +7,7 @@ other's tickets.
 
 import os
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import httpx
@@ -27,6 +27,7 @@ __all__ = [
     "make_department",
     "open_ticket",
     "person",
+    "services",
     "sql",
     "staff",
     "tickets_app",
@@ -121,3 +122,50 @@ async def sql(db: async_sessionmaker[AsyncSession], statement: str, **params) ->
     async with db() as session, session.begin():
         result = await session.execute(text(statement), params)
         return list(result.all()) if result.returns_rows else []
+
+
+class Services:
+    """What auth, deploy, billing and monitoring answer the tickets app in a test:
+    `answers[path] = (status, body)`; any other path is a refused connection (a service
+    down). `seen` keeps every request, to check whose token was sent."""
+
+    def __init__(self) -> None:
+        self.answers: dict[str, tuple[int, Any]] = {}
+        self.seen: list[httpx.Request] = []
+
+    def person(self, who: "Person | uuid.UUID", roles: tuple[str, ...] = ("user",)) -> None:
+        """auth's directory knows this person (svc-tickets asks it with its own token)."""
+        user_id = who.id if isinstance(who, Person) else who
+        self.answers[f"/api/auth/v1/users/{user_id}"] = (
+            200,
+            {
+                "id": str(user_id),
+                "email": f"{user_id}@example.test",
+                "name": "Ada Lovelace",
+                "roles": list(roles),
+                "is_blocked": False,
+            },
+        )
+
+    def handler(self, request: httpx.Request) -> httpx.Response:
+        self.seen.append(request)
+        if request.url.path == "/oauth/token":
+            return httpx.Response(200, json={"access_token": "svc-token", "expires_in": 300})
+        if request.url.path in self.answers:
+            status, body = self.answers[request.url.path]
+            return httpx.Response(status, json=body)
+        raise httpx.ConnectError("refused", request=request)
+
+
+@pytest.fixture
+def services(tickets_app: FastAPI) -> Iterator[Services]:
+    found = Services()
+    upstream = tickets_app.state.upstream
+    saved = upstream._client
+    upstream._client = httpx.AsyncClient(transport=httpx.MockTransport(found.handler))
+    upstream._token = None
+    try:
+        yield found
+    finally:
+        upstream._client = saved
+        upstream._token = None

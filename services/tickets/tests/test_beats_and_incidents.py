@@ -2,9 +2,8 @@
 incidents meeting tickets (links checked with the owning service on the customer's behalf)."""
 
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 
-import httpx
 import pytest
 from fixtures_tickets import API, make_department, open_ticket, sql
 
@@ -57,8 +56,9 @@ async def breach_events(db, ticket_id: str) -> list:
 
 
 async def test_a_breach_is_recorded_once_and_its_assignee_told_once(
-    tickets_http, tickets_db, worker, person, staff, admin
+    tickets_http, tickets_db, worker, services, person, staff, admin
 ) -> None:
+    services.person(staff, roles=("user", "support"))
     await ensure_policy(
         tickets_http,
         admin,
@@ -189,37 +189,13 @@ async def test_auto_close_by_the_beat_once(
     assert events == [("auto_closed",)]
 
 
-@pytest.fixture
-def services_answer(tickets_app) -> Iterator[dict]:
-    """What deploy, billing and monitoring answer for this test: {path: (status, body)};
-    anything else is a connection refused (a service down)."""
-    answers: dict[str, tuple[int, dict]] = {}
-    seen: list[httpx.Request] = []
-
-    def handler(request: httpx.Request) -> httpx.Response:
-        seen.append(request)
-        if request.url.path in answers:
-            status, body = answers[request.url.path]
-            return httpx.Response(status, json=body)
-        raise httpx.ConnectError("refused", request=request)
-
-    upstream = tickets_app.state.upstream
-    saved = upstream._client
-    upstream._client = httpx.AsyncClient(transport=httpx.MockTransport(handler))
-    answers["__seen__"] = seen  # type: ignore[assignment]
-    try:
-        yield answers
-    finally:
-        upstream._client = saved
-
-
 async def test_links_are_checked_with_the_owning_service_and_incidents_link_tickets(
-    tickets_http, tickets_db, worker, services_answer, person, staff, admin
+    tickets_http, tickets_db, worker, services, person, staff, admin
 ) -> None:
     department = await make_department(tickets_http, admin)
     customer = person()
     app_id, other_app, incident_id = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
-    services_answer[f"/api/deploy/v1/apps/{app_id}"] = (
+    services.answers[f"/api/deploy/v1/apps/{app_id}"] = (
         200,
         {
             "id": str(app_id),
@@ -230,8 +206,8 @@ async def test_links_are_checked_with_the_owning_service_and_incidents_link_tick
             "current_release": {"id": str(uuid.uuid4()), "number": 7},
         },
     )
-    services_answer[f"/api/deploy/v1/apps/{other_app}"] = (404, {"error": {"code": "not_found"}})
-    services_answer["/api/billing/v1/account"] = (
+    services.answers[f"/api/deploy/v1/apps/{other_app}"] = (404, {"error": {"code": "not_found"}})
+    services.answers["/api/billing/v1/account"] = (
         200,
         {"balance": 1234, "balance_display": "12.34", "currency": "EUR", "state": "active"},
     )
@@ -273,7 +249,7 @@ async def test_links_are_checked_with_the_owning_service_and_incidents_link_tick
     ticket = await open_ticket(
         tickets_http, customer, department, link={"kind": "app", "id": str(app_id)}
     )
-    asked = [req for req in services_answer["__seen__"] if req.url.path.endswith(str(app_id))]
+    asked = [req for req in services.seen if req.url.path.endswith(str(app_id))]
     assert asked and asked[-1].headers["authorization"] == f"Bearer {customer.token}"
 
     r = await tickets_http.get(f"{API}/staff/tickets/{ticket['id']}", headers=staff.headers)

@@ -267,10 +267,21 @@ async def test_merge_duplicates_of_one_customer(tickets_http, person, staff, adm
 
 
 async def test_the_queue_filters_and_round_robin(
-    tickets_http, tickets_db, person, staff, admin
+    tickets_http, tickets_db, services, person, staff, admin
 ) -> None:
     department = await make_department(tickets_http, admin)
     agents = [uuid.uuid4(), uuid.uuid4()]
+    # only support staff take tickets: a customer is refused as an agent and as an assignee
+    customer = person()
+    services.person(customer)
+    r = await tickets_http.put(
+        f"{API}/admin/departments/{department['id']}/agents/{customer.id}",
+        json={"is_active": True},
+        headers=admin.headers,
+    )
+    assert r.status_code == 422 and r.json()["error"]["code"] == "not_support_staff"
+    for agent in agents:
+        services.person(agent, roles=("user", "support"))
     for agent in agents:
         r = await tickets_http.put(
             f"{API}/admin/departments/{department['id']}/agents/{agent}",
@@ -278,7 +289,6 @@ async def test_the_queue_filters_and_round_robin(
             headers=admin.headers,
         )
         assert r.status_code == 200, r.text
-    customer = person()
     opened = [await open_ticket(tickets_http, customer, department) for _ in range(3)]
     assignees = []
     for t in opened:
@@ -296,6 +306,20 @@ async def test_the_queue_filters_and_round_robin(
     mine = {t["id"] for t in r.json()["items"]}
     assert mine == {t["id"] for t, a in zip(opened, assignees, strict=True) if a == agents[0]}
 
+    r = await tickets_http.post(
+        f"{API}/staff/tickets/{opened[0]['id']}/assign",
+        json={"assignee_id": str(customer.id)},
+        headers=staff.headers,
+    )
+    assert r.status_code == 422 and r.json()["error"]["code"] == "not_support_staff"
+    nobody = uuid.uuid4()
+    services.answers[f"/api/auth/v1/users/{nobody}"] = (404, {"error": {"code": "not_found"}})
+    r = await tickets_http.post(
+        f"{API}/staff/tickets/{opened[0]['id']}/assign",
+        json={"assignee_id": str(nobody)},
+        headers=staff.headers,
+    )
+    assert r.status_code == 422
     r = await tickets_http.post(
         f"{API}/staff/tickets/{opened[0]['id']}/assign",
         json={"assignee_id": None},
@@ -329,7 +353,6 @@ async def test_the_queue_filters_and_round_robin(
         headers=staff.headers,
     )
     assert opened[1]["id"] not in {t["id"] for t in r.json()["items"]}
-    r = await tickets_http.get(
-        f"{API}/staff/tickets", params={"sla": "late"}, headers=staff.headers
-    )
-    assert r.status_code == 422
+    for bad in ({"sla": "late"}, {"assignee": "-" * 36}, {"assignee": "someone"}):
+        r = await tickets_http.get(f"{API}/staff/tickets", params=bad, headers=staff.headers)
+        assert r.status_code == 422, bad

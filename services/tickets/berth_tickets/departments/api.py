@@ -4,10 +4,17 @@
 import uuid
 
 from berth_common.db import SessionDep
-from berth_common.errors import Conflict, NotFound, Unprocessable, error_responses
+from berth_common.errors import (
+    Conflict,
+    NotFound,
+    ServiceUnavailable,
+    Unprocessable,
+    error_responses,
+)
 from berth_common.routing import role_router
 from berth_common.security import AdminUser, user_id_of
 from berth_tickets.departments import service
+from berth_tickets.deps import UpstreamDep
 from berth_tickets.staff import schemas
 
 router = role_router(
@@ -45,12 +52,21 @@ async def agents(department_id: uuid.UUID, session: SessionDep) -> list:
     return await service.agents(session, department_id)
 
 
-@router.put("/departments/{department_id}/agents/{agent_id}", response_model=schemas.Agent)
+@router.put(
+    "/departments/{department_id}/agents/{agent_id}",
+    response_model=schemas.Agent,
+    responses=error_responses(ServiceUnavailable),
+)
 async def put_agent(
-    department_id: uuid.UUID, agent_id: uuid.UUID, data: schemas.AgentPut, session: SessionDep
+    department_id: uuid.UUID,
+    agent_id: uuid.UUID,
+    data: schemas.AgentPut,
+    session: SessionDep,
+    upstream: UpstreamDep,
 ):
-    """Add a support person to the department's round-robin (or pause them)."""
-    return await service.put_agent(session, department_id, agent_id, data.is_active)
+    """Add a support person (role support or admin) to the department's round-robin, or
+    pause them (`is_active: false`)."""
+    return await service.put_agent(session, upstream, department_id, agent_id, data.is_active)
 
 
 @router.delete("/departments/{department_id}/agents/{agent_id}", status_code=204)

@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from berth_common.errors import Conflict, NotFound, Unprocessable
 from berth_tickets.departments.dao import AgentDAO, CannedReplyDAO, DepartmentDAO
 from berth_tickets.models import CannedReply, Department, DepartmentAgent
+from berth_tickets.upstream import Upstream
 
 #: {{name}} with optional spaces inside the braces; only these names exist
 VARIABLE = re.compile(r"\{\{\s*([a-z_]{1,40})\s*\}\}")
@@ -29,6 +30,17 @@ class UnknownVariable(Unprocessable):
 
 class DepartmentNotFound(NotFound):
     code = "department_not_found"
+
+
+class NotSupportStaff(Unprocessable):
+    """Tickets go only to people with the support or admin role."""
+
+    code = "not_support_staff"
+
+
+async def require_staff(upstream: Upstream, user_id: uuid.UUID) -> None:
+    if not await upstream.is_staff(user_id):
+        raise NotSupportStaff("That person is not support staff")
 
 
 def check_variables(body: str) -> None:
@@ -81,9 +93,15 @@ async def agents(session: AsyncSession, department_id: uuid.UUID) -> list[Depart
 
 
 async def put_agent(
-    session: AsyncSession, department_id: uuid.UUID, agent_id: uuid.UUID, is_active: bool
+    session: AsyncSession,
+    upstream: Upstream,
+    department_id: uuid.UUID,
+    agent_id: uuid.UUID,
+    is_active: bool,
 ) -> DepartmentAgent:
     await department(session, department_id)
+    if is_active:
+        await require_staff(upstream, agent_id)
     dao = AgentDAO(session)
     found = await dao.one(department_id, agent_id)
     if found is None:

@@ -68,7 +68,7 @@ async def change(
 @router.post(
     "/tickets/{ticket_id}/assign",
     response_model=schemas.StaffTicket,
-    responses=error_responses(Conflict, Unprocessable),
+    responses=error_responses(Conflict, Unprocessable, ServiceUnavailable),
 )
 async def assign(
     ticket_id: uuid.UUID,
@@ -76,8 +76,9 @@ async def assign(
     staff: SupportUser,
     session: SessionDep,
     settings: SettingsDep,
+    upstream: UpstreamDep,
 ) -> schemas.StaffTicket:
-    item = await service.assign(session, settings, ticket_id, data, user_id_of(staff))
+    item = await service.assign(session, settings, upstream, ticket_id, data, user_id_of(staff))
     return await service.view(session, settings, item, service.now())
 
 

@@ -136,8 +136,8 @@ class QueueFilter(BaseModel):
     department: Slug | None = None
     status: TicketStatus | None = None
     priority: Priority | None = None
-    assignee: str | None = Field(
-        None, pattern=r"^(me|none|[0-9a-fA-F-]{36})$", description="me, none or a user id"
+    assignee: Literal["me", "none"] | uuid.UUID | None = Field(
+        None, description="me, none or a user id"
     )
     sla: SlaState | None = None
     q: str | None = Field(None, min_length=1, max_length=200)

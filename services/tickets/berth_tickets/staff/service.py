@@ -123,8 +123,8 @@ async def queue(
         where.append(Ticket.assignee_id == staff_id)
     elif filters.assignee == "none":
         where.append(Ticket.assignee_id.is_(None))
-    elif filters.assignee:
-        where.append(Ticket.assignee_id == uuid.UUID(filters.assignee))
+    elif isinstance(filters.assignee, uuid.UUID):
+        where.append(Ticket.assignee_id == filters.assignee)
     sla = (filters.sla, at, settings.sla_at_risk_ratio) if filters.sla else None
     items, total = await QueueDAO(session).queue(params, where=where, query=filters.q, sla=sla)
     views = [await view(session, settings, item, at) for item in items]
@@ -134,6 +134,7 @@ async def queue(
 async def assign(
     session: AsyncSession,
     settings: TicketsSettings,
+    upstream: Upstream,
     ticket_id: uuid.UUID,
     data: schemas.Assignment,
     staff_id: uuid.UUID,
@@ -141,6 +142,8 @@ async def assign(
     item = await ticket(session, ticket_id, lock=True)
     at = now()
     assignee = data.assignee_id
+    if assignee is not None and assignee != item.assignee_id and not data.round_robin:
+        await departments.require_staff(upstream, assignee)
     if data.round_robin:
         assignee = await departments.next_agent(session, item.department_id, at)
         if assignee is None:

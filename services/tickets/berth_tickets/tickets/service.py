@@ -72,16 +72,17 @@ async def open_ticket(
     token: str,
     data: schemas.TicketCreate,
 ) -> Ticket:
-    department = await departments.active_by_slug(session, data.department)
-    if await TicketDAO(session).count_active_of(owner_id) >= settings.open_tickets_per_user:
-        raise TooManyOpenTickets(
-            f"At most {settings.open_tickets_per_user} open tickets; close one first"
-        )
+    # the other services first: no transaction of ours stays open while they answer
     linked: dict[str, Any] | None = None
     if data.link is not None:
         linked = await upstream.verify_link(data.link.kind, data.link.id, token, owner_id)
     app = linked if data.link is not None and data.link.kind == LinkKind.APP else None
     context = await upstream.context(token, app, linked)
+    department = await departments.active_by_slug(session, data.department)
+    if await TicketDAO(session).count_active_of(owner_id) >= settings.open_tickets_per_user:
+        raise TooManyOpenTickets(
+            f"At most {settings.open_tickets_per_user} open tickets; close one first"
+        )
     at = now()
     policy_row = await apply.policy_for(session, settings.default_plan_tier, data.priority)
     policy = await apply.as_policy(session, policy_row)
@@ -207,10 +208,8 @@ async def page_of(
     query: str | None,
     status: TicketStatus | None,
 ) -> schemas.TicketPage:
-    where = [Ticket.owner_id == owner_id]
-    if status is not None:
-        where.append(Ticket.status == status)
-    items, total = await TicketDAO(session).page(params, where, query)
+    where = [Ticket.status == status] if status is not None else []
+    items, total = await TicketDAO(session).page_of_owner(params, owner_id, where, query)
     views = [await view(session, t) for t in items]
     return schemas.TicketPage.build(views, total, params)
 
