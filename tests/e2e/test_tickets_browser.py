@@ -131,6 +131,11 @@ def test_a_ticket_with_files_answered_from_the_desk(chromium, platform, desk, tm
     assert NOTE not in page.content()
     page.goto("/panel/support")
     assert NOTE not in page.content()
+    # the note's words are not in the customer's search either
+    page.goto("/panel/support?q=legacy")
+    expect(page.locator("#tickets-table")).to_contain_text("No tickets match.")
+    page.goto("/panel/support?q=clean+cache")
+    expect(page.locator("#tickets-table")).to_contain_text(number)
     page.goto(ticket_url)
     href = page.locator("#thread .message-staff .files a").get_attribute("href")
     download = page.request.get(href)
