@@ -372,3 +372,16 @@ async def test_admin_desk_settings_pages_and_a_calendar_from_lines(
     assert sent["holidays"] == ["2026-12-25", "2027-01-01"]
     assert sent["weekly_hours"]["3"] == [["09:00", "12:00"], ["13:00", "17:00"]]
     assert sent["weekly_hours"]["6"] == [["10:00", "12:00"]] and "7" not in sent["weekly_hours"]
+
+
+async def test_the_new_ticket_form_survives_a_service_without_its_list(
+    frontend_settings, public_jwks, signing_jwks
+):
+    answers = {k: v for k, v in ANSWERS.items() if k != "/api/monitoring/v1/incidents"}
+    with StandIn(answers) as stand_in:  # monitoring answers 404: no incidents list there
+        async with frontend_over(stand_in, frontend_settings, public_jwks) as client:
+            sign_in(client, signing_jwks, ["user"])
+            page = await client.get("/panel/support/new")
+    assert page.status_code == 200, page.text[:300]
+    assert f'value="app:{OWNER}"' in page.text
+    assert "Your incidents could not be listed right now." in page.text

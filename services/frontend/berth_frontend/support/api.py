@@ -2,8 +2,10 @@
 my apps, invoices or incidents), a ticket's thread (reply with files, close, reopen, rate),
 and downloads of a ticket's files through the frontend (the tickets service decides)."""
 
+import asyncio
 import re
 import uuid
+from collections.abc import Awaitable
 from typing import Any
 
 from fastapi import Request
@@ -15,7 +17,7 @@ from berth_frontend.support import service
 from berth_frontend.support.uploads import TooManyFiles, files_of, send_files
 from berth_frontend.web import flash
 from berth_frontend.web.access import CurrentViewer, panel_router
-from berth_frontend.web.backends import ApiError, ServiceDown, section, sections
+from berth_frontend.web.backends import ApiError, Section, ServiceDown, section
 from berth_frontend.web.forms import read_form
 from berth_frontend.web.screens import PANEL, ScreenContext
 from berth_frontend.web.tables import table_state
@@ -38,14 +40,28 @@ async def tickets(ctx: ScreenContext) -> dict[str, Any]:
     return {"tickets": found, "table": table, "statuses": service.STATUSES}
 
 
+async def optional(call: Awaitable[Any]) -> Section[Any]:
+    """A part of a page that may be missing for any reason (a service without that list
+    answers 404): never the whole page's error, except an ended session."""
+    try:
+        return Section(data=await call)
+    except ServiceDown as exc:
+        return Section(down=exc)
+    except ApiError as exc:
+        if exc.status == 401:
+            raise
+        return Section(error=exc)
+
+
 async def new_ticket(ctx: ScreenContext) -> dict[str, Any]:
-    departments, links = await sections(
-        service.departments(ctx.backends, ctx.viewer.caller),
-        service.linkable(ctx.backends, ctx.viewer.caller),
+    sources = service.link_sources(ctx.backends, ctx.viewer.caller)
+    departments, *found = await asyncio.gather(
+        section(service.departments(ctx.backends, ctx.viewer.caller)),
+        *(optional(call) for call in sources.values()),
     )
     return {
         "departments": departments,
-        "links": links.data if links.ok else {},
+        "links": dict(zip(sources, found, strict=True)),
         "priorities": service.PRIORITIES,
         "form": {"priority": "normal", "link": ctx.query.get("link", "")},
         "errors": {},

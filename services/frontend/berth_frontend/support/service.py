@@ -1,9 +1,10 @@
 """A customer's support tickets over the tickets API, their files, and the things of theirs a
 ticket can be about (apps from deploy, invoices from billing, incidents from monitoring)."""
 
+from collections.abc import Awaitable
 from typing import Any
 
-from berth_frontend.web.backends import Backends, Caller, Section, sections
+from berth_frontend.web.backends import Backends, Caller
 from berth_frontend.web.tables import Table
 
 API = "/api/tickets/v1"
@@ -78,12 +79,15 @@ async def download(backends: Backends, caller: Caller, attachment_id: str):
     return await backends.tickets.download(f"{API}/attachments/{attachment_id}", caller)
 
 
-async def linkable(backends: Backends, caller: Caller) -> dict[str, Section[Any]]:
-    """The viewer's apps, invoices and incidents a new ticket can be about, each from its
-    own service (one being down leaves the others)."""
-    apps, invoices, incidents = await sections(
-        backends.deploy.get("/api/deploy/v1/apps", caller, size=LINK_CHOICES, sort="-updated_at"),
-        backends.billing.get("/api/billing/v1/invoices", caller, size=LINK_CHOICES),
-        backends.monitoring.get("/api/monitoring/v1/incidents", caller, size=LINK_CHOICES),
-    )
-    return {"app": apps, "invoice": invoices, "incident": incidents}
+def link_sources(backends: Backends, caller: Caller) -> dict[str, Awaitable[Any]]:
+    """The calls listing the viewer's apps, invoices and incidents a new ticket can be about,
+    one per service."""
+    return {
+        "app": backends.deploy.get(
+            "/api/deploy/v1/apps", caller, size=LINK_CHOICES, sort="-updated_at"
+        ),
+        "invoice": backends.billing.get("/api/billing/v1/invoices", caller, size=LINK_CHOICES),
+        "incident": backends.monitoring.get(
+            "/api/monitoring/v1/incidents", caller, size=LINK_CHOICES
+        ),
+    }
