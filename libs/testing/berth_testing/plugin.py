@@ -187,6 +187,7 @@ def service_env(
         "APPS_DOMAIN": "apps.localhost",
         "TRAEFIK_DYNAMIC_DIR": str(var / "traefik" / "dynamic"),
         "DEPLOY_DATA_DIR": str(var / "deploy"),
+        "TICKETS_ATTACHMENTS_DIR": str(var / "tickets" / "attachments"),
         "DEPLOY_ENV_ENCRYPTION_KEY": base64.urlsafe_b64encode(os.urandom(32)).decode(),
         "BILLING_WEBHOOK_SECRET": secrets.token_hex(32),
         "FRONTEND_SECRET_KEY": secrets.token_hex(32),

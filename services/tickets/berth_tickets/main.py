@@ -3,6 +3,7 @@
 from fastapi import FastAPI
 
 from berth_common.service import build_service
+from berth_tickets.attachments import api as attachments
 from berth_tickets.config import TicketsSettings, get_settings
 from berth_tickets.departments.api import router as departments_admin
 from berth_tickets.models import SCHEMA, Base
@@ -25,7 +26,15 @@ def create_app(settings: TicketsSettings | None = None) -> FastAPI:
         title="Berth tickets",
         schema=SCHEMA,
         metadata=Base.metadata,
-        routers=[tickets, departments_router, staff, departments_admin, sla_admin],
+        routers=[
+            tickets,
+            departments_router,
+            staff,
+            departments_admin,
+            sla_admin,
+            attachments.router,
+            attachments.staff_router,
+        ],
         on_shutdown=[close_upstream],
         docs_prefix="/api/tickets",
     )

@@ -433,3 +433,21 @@ class OutgoingEmail(OutgoingEmailColumns, Base):
     )
     # the signed per-ticket address a reply goes to (berth_tickets' mail module sets it)
     reply_to: Mapped[str | None] = mapped_column(String(254))
+
+
+# --- tickets-web: attachments of internal notes -------------------------------------------
+
+
+class NoteAttachment(Base):
+    """An attachment of an internal note: staff only. Its `attachments` row has no
+    `message_id`, and customers read only attachments of public messages (message_id set),
+    so a note's file cannot reach them even without looking at this table."""
+
+    __tablename__ = "note_attachments"
+
+    attachment_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("attachments.id", ondelete="CASCADE"), primary_key=True
+    )
+    note_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("internal_notes.id", ondelete="CASCADE"), nullable=False, index=True
+    )

@@ -54,6 +54,7 @@ ENV_KEYS = (
     "APPS_DOMAIN",
     "TRAEFIK_DYNAMIC_DIR",
     "DEPLOY_DATA_DIR",
+    "TICKETS_ATTACHMENTS_DIR",
     "DEPLOY_ENV_ENCRYPTION_KEY",
     "BILLING_WEBHOOK_SECRET",
     "FRONTEND_SECRET_KEY",
@@ -175,6 +176,7 @@ def resolve(
     for key, default in (
         ("TRAEFIK_DYNAMIC_DIR", layout.root / "var" / "traefik" / "dynamic"),
         ("DEPLOY_DATA_DIR", layout.root / "var" / "deploy"),
+        ("TICKETS_ATTACHMENTS_DIR", layout.root / "var" / "tickets" / "attachments"),
     ):
         values[key] = _absolute(layout, values.get(key) or default)
     values.setdefault("AUTH_SERVICE_CLIENTS", devsecrets.service_clients_json(values))
