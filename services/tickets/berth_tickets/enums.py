@@ -104,3 +104,19 @@ class NotificationKind(StrEnum):
     ASSIGNED = "assigned"  # to the new assignee
     SLA_BREACHED = "sla_breached"  # to the assignee
     AUTO_CLOSED = "auto_closed"  # to the customer
+    # tickets-mail
+    CLOSED = "closed"  # to the customer: staff closed the ticket
+    MERGED = "merged"  # to the customer: the ticket joined another one
+    NEW_TICKET = "new_ticket"  # to the department's agents: a ticket arrived in their queue
+
+
+#: what a customer receives (carries the signed reply address); the rest go to staff
+CUSTOMER_NOTIFICATIONS = frozenset(
+    {
+        NotificationKind.TICKET_OPENED,
+        NotificationKind.STAFF_REPLIED,
+        NotificationKind.AUTO_CLOSED,
+        NotificationKind.CLOSED,
+        NotificationKind.MERGED,
+    }
+)

@@ -4,6 +4,7 @@ from fastapi import FastAPI
 
 from berth_common.service import build_service
 from berth_tickets.config import TicketsSettings, get_settings
+from berth_tickets.inbound.api import router as inbound_admin
 from berth_tickets.models import SCHEMA, Base
 
 
@@ -14,6 +15,6 @@ def create_app(settings: TicketsSettings | None = None) -> FastAPI:
         title="Berth tickets",
         schema=SCHEMA,
         metadata=Base.metadata,
-        routers=[],
+        routers=[inbound_admin],
         docs_prefix="/api/tickets",
     )

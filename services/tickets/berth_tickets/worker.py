@@ -22,6 +22,11 @@ celery_app = create_celery(
     include=["berth_tickets.tasks"],
     consumes_events=CONSUMED_EVENTS,
     beat_schedule={
+        Task.REQUEUE_INBOUND: {
+            "task": Task.REQUEUE_INBOUND,
+            "schedule": 10 * 60.0,
+            "options": {"queue": QUEUE, "expires": 9 * 60},
+        },
         Task.REQUEUE_STALE_MAIL: {
             "task": Task.REQUEUE_STALE_MAIL,
             "schedule": 15 * 60.0,
