@@ -22,6 +22,16 @@ celery_app = create_celery(
     include=["berth_tickets.tasks"],
     consumes_events=CONSUMED_EVENTS,
     beat_schedule={
+        Task.CHECK_SLA: {
+            "task": Task.CHECK_SLA,
+            "schedule": 60.0,
+            "options": {"queue": QUEUE, "expires": 55},
+        },
+        Task.AUTO_CLOSE: {
+            "task": Task.AUTO_CLOSE,
+            "schedule": 10 * 60.0,
+            "options": {"queue": QUEUE, "expires": 9 * 60},
+        },
         Task.REQUEUE_INBOUND: {
             "task": Task.REQUEUE_INBOUND,
             "schedule": 10 * 60.0,

@@ -1,24 +1,16 @@
-"""Fixtures and factories of tickets' email tests (star-imported by conftest.py).
+"""Fixtures and factories of tickets' email tests (star-imported by conftest.py, beside
+fixtures_tickets: the app, its database, people). TICKETS_REPLY_SECRET comes from
+berth_testing's plugin. Each test makes its own people, department and tickets."""
 
-The database, broker vhost, signing keys and environment come from berth_testing's plugin
-(TICKETS_REPLY_SECRET included). Each test makes its own people, department and tickets.
-"""
-
-import os
 import uuid
-from collections.abc import AsyncIterator
 from email.message import EmailMessage
 from email.utils import make_msgid
-from typing import Any
 
-import httpx
 import pytest
-from fastapi import FastAPI
+from fixtures_tickets import Person
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from berth_testing.oauth import bearer, mint_access_token
-from berth_testing.plugin import app_client, trust_keys
 from berth_tickets.config import TicketsSettings
 from berth_tickets.inbound import service as inbound
 from berth_tickets.models import (
@@ -31,72 +23,19 @@ from berth_tickets.models import (
 from berth_tickets.notify.tokens import reply_address
 
 __all__ = [
-    "Person",
-    "admin",
+    "address",
     "deliver",
     "directory",
     "emails_of",
     "make_ticket",
     "messages_of",
-    "person",
     "reply_mail",
-    "tickets_app",
-    "tickets_db",
-    "tickets_http",
-    "tickets_settings",
 ]
 
 
-@pytest.fixture(scope="session")
-async def tickets_app(berth_env: dict[str, str]) -> FastAPI:
-    from berth_tickets.main import create_app
-
-    return create_app(TicketsSettings())
-
-
-@pytest.fixture(scope="session")
-async def tickets_http(
-    tickets_app: FastAPI, public_jwks: dict[str, Any]
-) -> AsyncIterator[httpx.AsyncClient]:
-    async with app_client(tickets_app) as client:
-        trust_keys(tickets_app, public_jwks)
-        yield client
-
-
-@pytest.fixture(scope="session")
-def tickets_db(tickets_http, tickets_app: FastAPI) -> async_sessionmaker[AsyncSession]:
-    return tickets_app.state.db.sessionmaker
-
-
-@pytest.fixture(scope="session")
-def tickets_settings(tickets_app: FastAPI) -> TicketsSettings:
-    return tickets_app.state.settings
-
-
-class Person:
-    """A signed-in person: a user id, an address, roles and a token."""
-
-    def __init__(self, signing_jwks: dict, roles: list[str] | None = None):
-        self.id = uuid.uuid4()
-        self.email = f"p-{self.id.hex[:10]}@example.test"
-        self.token = mint_access_token(
-            signing_jwks,
-            issuer=os.environ["BERTH_PUBLIC_URL"],
-            subject=str(self.id),
-            roles=roles or ["user"],
-        )
-        self.headers = bearer(self.token)
-
-
-@pytest.fixture
-def person(signing_jwks):
-    """A factory of people: person(roles=None) -> Person."""
-    return lambda roles=None: Person(signing_jwks, roles)
-
-
-@pytest.fixture
-def admin(signing_jwks) -> Person:
-    return Person(signing_jwks, ["user", "admin"])
+def address(who: Person) -> str:
+    """A person's address as the tests' directory knows it."""
+    return f"{who.id}@example.test"
 
 
 @pytest.fixture

@@ -5,7 +5,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from fixtures_mail import deliver, emails_of, make_ticket, messages_of, reply_mail
+from fixtures_mail import address, deliver, emails_of, make_ticket, messages_of, reply_mail
 from sqlalchemy import select, update
 
 from berth_tickets.models import InboundEmail, InboundRawEmail, Ticket, TicketEvent
@@ -22,9 +22,9 @@ async def test_a_reply_to_the_signed_address_lands_in_the_thread_without_the_quo
 ):
     known, email_of = directory
     owner, agent = person(), person(["user", "support"])
-    known[owner.id] = owner.email
+    known[owner.id] = address(owner)
     ticket = await make_ticket(tickets_db, owner, assignee_id=agent.id)
-    to, raw = reply_mail(tickets_settings, ticket, owner.email.upper())  # case is no matter
+    to, raw = reply_mail(tickets_settings, ticket, address(owner).upper())  # case is no matter
 
     row = await deliver(tickets_db, tickets_settings, email_of, raw, [to])
 
@@ -53,12 +53,12 @@ async def test_the_thread_is_the_address_s_never_the_subject_s(
 ):
     known, email_of = directory
     owner = person()
-    known[owner.id] = owner.email
+    known[owner.id] = address(owner)
     mine = await make_ticket(tickets_db, owner)
     other = await make_ticket(tickets_db, owner, subject="Another thing")
     # the subject names `other`; the address names `mine`
     to, raw = reply_mail(
-        tickets_settings, mine, owner.email, subject=f"Re: [T-{other.number:06d}] Another thing"
+        tickets_settings, mine, address(owner), subject=f"Re: [T-{other.number:06d}] Another thing"
     )
     row = await deliver(tickets_db, tickets_settings, email_of, raw, [to])
     assert row.ticket_id == mine.id
@@ -71,9 +71,9 @@ async def test_a_reply_to_a_closed_ticket_reopens_it(
 ):
     known, email_of = directory
     owner = person()
-    known[owner.id] = owner.email
+    known[owner.id] = address(owner)
     ticket = await make_ticket(tickets_db, owner, status="closed")
-    to, raw = reply_mail(tickets_settings, ticket, owner.email, "It broke again.")
+    to, raw = reply_mail(tickets_settings, ticket, address(owner), "It broke again.")
     row = await deliver(tickets_db, tickets_settings, email_of, raw, [to])
     assert row.outcome == "accepted" and row.detail == "reopened the closed ticket"
     after = await ticket_row(tickets_db, ticket.id)
@@ -103,7 +103,7 @@ async def test_forged_expired_and_revoked_addresses_are_rejected_and_recorded(
 ):
     known, email_of = directory
     owner = person()
-    known[owner.id] = owner.email
+    known[owner.id] = address(owner)
     ticket = await make_ticket(tickets_db, owner)
     good = reply_address(tickets_settings, ticket.number, ticket.reply_token_version)
     # another ticket's number under this ticket's signature
@@ -120,9 +120,9 @@ async def test_forged_expired_and_revoked_addresses_are_rejected_and_recorded(
         expired: "expired token",
         f"reply+nonsense@{tickets_settings.reply_domain}": "malformed token",
     }
-    for address, reason in cases.items():
-        _, raw = reply_mail(tickets_settings, ticket, owner.email, to=address)
-        row = await deliver(tickets_db, tickets_settings, email_of, raw, [address])
+    for to, reason in cases.items():
+        _, raw = reply_mail(tickets_settings, ticket, address(owner), to=to)
+        row = await deliver(tickets_db, tickets_settings, email_of, raw, [to])
         assert (row.outcome, row.detail, row.ticket_id) == ("rejected_token", reason, None)
 
     # staff revoke the ticket's addresses: the one handed out before stops working
@@ -130,7 +130,7 @@ async def test_forged_expired_and_revoked_addresses_are_rejected_and_recorded(
         await session.execute(
             update(Ticket).where(Ticket.id == ticket.id).values(reply_token_version=2)
         )
-    _, raw = reply_mail(tickets_settings, ticket, owner.email, to=good)
+    _, raw = reply_mail(tickets_settings, ticket, address(owner), to=good)
     row = await deliver(tickets_db, tickets_settings, email_of, raw, [good])
     assert (row.outcome, row.detail) == ("rejected_token", "revoked token (older version)")
 
@@ -143,7 +143,7 @@ async def test_a_stranger_writing_to_a_valid_address_is_rejected(
 ):
     known, email_of = directory
     owner = person()
-    known[owner.id] = owner.email
+    known[owner.id] = address(owner)
     ticket = await make_ticket(tickets_db, owner)
     to, raw = reply_mail(tickets_settings, ticket, "mallory@example.test")
     row = await deliver(tickets_db, tickets_settings, email_of, raw, [to])
@@ -171,10 +171,10 @@ async def test_machine_written_mail_is_ignored_with_no_message_and_no_notificati
 ):
     known, email_of = directory
     owner, agent = person(), person(["user", "support"])
-    known[owner.id] = owner.email
+    known[owner.id] = address(owner)
     ticket = await make_ticket(tickets_db, owner, assignee_id=agent.id)
     to, raw = reply_mail(
-        tickets_settings, ticket, owner.email, "I am out of office", headers=headers
+        tickets_settings, ticket, address(owner), "I am out of office", headers=headers
     )
     row = await deliver(tickets_db, tickets_settings, email_of, raw, [to], mail_from=mail_from)
     assert row.outcome == "ignored_autoreply", row.detail
@@ -185,7 +185,7 @@ async def test_machine_written_mail_is_ignored_with_no_message_and_no_notificati
 async def test_a_delivery_report_is_ignored(tickets_db, tickets_settings, person, directory):
     known, email_of = directory
     owner = person()
-    known[owner.id] = owner.email
+    known[owner.id] = address(owner)
     ticket = await make_ticket(tickets_db, owner)
     to = reply_address(tickets_settings, ticket.number, ticket.reply_token_version)
     raw = (
@@ -196,7 +196,7 @@ async def test_a_delivery_report_is_ignored(tickets_db, tickets_settings, person
         "--b\r\nContent-Type: message/delivery-status\r\n\r\nReporting-MTA: dns; mx\r\n\r\n"
         "--b--\r\n"
     ).encode()
-    row = await deliver(tickets_db, tickets_settings, email_of, raw, [to], mail_from=owner.email)
+    row = await deliver(tickets_db, tickets_settings, email_of, raw, [to], mail_from=address(owner))
     assert (row.outcome, row.detail) == (
         "ignored_autoreply",
         "a delivery or read report (multipart/report)",
@@ -209,9 +209,9 @@ async def test_auto_submitted_no_is_a_person_writing(
 ):
     known, email_of = directory
     owner = person()
-    known[owner.id] = owner.email
+    known[owner.id] = address(owner)
     ticket = await make_ticket(tickets_db, owner)
-    to, raw = reply_mail(tickets_settings, ticket, owner.email, headers={"Auto-Submitted": "no"})
+    to, raw = reply_mail(tickets_settings, ticket, address(owner), headers={"Auto-Submitted": "no"})
     row = await deliver(tickets_db, tickets_settings, email_of, raw, [to])
     assert row.outcome == "accepted"
 
@@ -221,7 +221,7 @@ async def test_the_same_message_id_twice_and_a_reply_all_land_once(
 ):
     known, email_of = directory
     owner, agent = person(), person(["user", "support"])
-    known[owner.id] = owner.email
+    known[owner.id] = address(owner)
     ticket = await make_ticket(tickets_db, owner, assignee_id=agent.id)
     first = reply_address(tickets_settings, ticket.number, ticket.reply_token_version)
     # an address from an older notification of the same ticket (another expiry day)
@@ -233,7 +233,7 @@ async def test_the_same_message_id_twice_and_a_reply_all_land_once(
     )
     message_id = f"<{uuid.uuid4().hex}@example.test>"
     # reply-all: one mail to both addresses in one SMTP transaction
-    _, raw = reply_mail(tickets_settings, ticket, owner.email, to=first, message_id=message_id)
+    _, raw = reply_mail(tickets_settings, ticket, address(owner), to=first, message_id=message_id)
     row = await deliver(tickets_db, tickets_settings, email_of, raw, [first, older])
     assert row.outcome == "accepted"
     # the sender's server delivers the same mail again (or once per address)
@@ -252,9 +252,9 @@ async def test_processing_a_mail_twice_changes_nothing(
 
     known, email_of = directory
     owner = person()
-    known[owner.id] = owner.email
+    known[owner.id] = address(owner)
     ticket = await make_ticket(tickets_db, owner)
-    to, raw = reply_mail(tickets_settings, ticket, owner.email)
+    to, raw = reply_mail(tickets_settings, ticket, address(owner))
     row = await deliver(tickets_db, tickets_settings, email_of, raw, [to])
     async with tickets_db() as session:
         raw_id = (
@@ -280,7 +280,7 @@ async def test_admins_see_the_last_inbound_outcomes(
 ):
     known, email_of = directory
     owner = person()
-    known[owner.id] = owner.email
+    known[owner.id] = address(owner)
     ticket = await make_ticket(tickets_db, owner)
     to, raw = reply_mail(tickets_settings, ticket, "mallory@example.test")
     await deliver(tickets_db, tickets_settings, email_of, raw, [to])

@@ -4,7 +4,7 @@ customers only, `Auto-Submitted: auto-replied` on all, and never an internal not
 import uuid
 
 import pytest
-from fixtures_mail import deliver, emails_of, make_ticket, reply_mail
+from fixtures_mail import address, deliver, emails_of, make_ticket, reply_mail
 from pydantic import SecretStr
 
 from berth_common.mail import UnsafeHeader, build_message
@@ -70,9 +70,9 @@ async def test_a_customer_notice_is_threaded_signed_and_says_it_is_automatic(
     [row] = await emails_of(tickets_db, ticket.id)
     assert row.subject == f"[T-{ticket.number:06d}] My app does not start"
 
-    await send_all(tickets_db, settings, ticket.id, {owner.id: owner.email})
-    await send_all(tickets_db, settings, ticket.id, {owner.id: owner.email})  # redelivered
-    [sent] = sink.to(owner.email)
+    await send_all(tickets_db, settings, ticket.id, {owner.id: address(owner)})
+    await send_all(tickets_db, settings, ticket.id, {owner.id: address(owner)})  # redelivered
+    [sent] = sink.to(address(owner))
     assert sent["Auto-Submitted"] == "auto-replied"
     assert sent["Message-ID"] == f"<{email_id}@berth.localhost>"
     assert sent["In-Reply-To"] == sent["References"] == f"<ticket-{ticket.id}@berth.localhost>"
@@ -132,7 +132,7 @@ async def test_an_internal_note_reaches_no_email(
     sink, settings = smtp
     known, email_of = directory
     owner, agent = person(), person(["user", "support"])
-    known[owner.id] = owner.email
+    known[owner.id] = address(owner)
     secret = f"NOTE-{uuid.uuid4().hex}: customer is on the abuse watchlist"
     ticket = await make_ticket(tickets_db, owner, assignee_id=agent.id)
     async with tickets_db() as session, session.begin():
@@ -157,12 +157,14 @@ async def test_an_internal_note_reaches_no_email(
                 detail=reply.body,
             )
     # the customer answers by email: the assignee is told, quoting the reply only
-    to, raw = reply_mail(tickets_settings, ticket, owner.email, "Thanks!")
+    to, raw = reply_mail(tickets_settings, ticket, address(owner), "Thanks!")
     await deliver(tickets_db, tickets_settings, email_of, raw, [to])
 
     rows = await emails_of(tickets_db, ticket.id)
     assert len(rows) == 4
-    await send_all(tickets_db, settings, ticket.id, {owner.id: owner.email, agent.id: "a@x.test"})
+    await send_all(
+        tickets_db, settings, ticket.id, {owner.id: address(owner), agent.id: "a@x.test"}
+    )
     assert len(sink.messages) == 4
     for sent in sink.messages:
         assert secret not in sent.as_string()

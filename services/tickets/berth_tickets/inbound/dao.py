@@ -12,7 +12,6 @@ from berth_tickets.models import (
     InboundEmail,
     InboundRawEmail,
     Ticket,
-    TicketEvent,
     TicketMessage,
 )
 
@@ -69,11 +68,3 @@ class ThreadDAO(BaseDAO[Ticket]):
     async def message_with_email_id(self, email_message_id: str) -> uuid.UUID | None:
         stmt = select(TicketMessage.id).where(TicketMessage.email_message_id == email_message_id)
         return (await self.session.execute(stmt)).scalars().first()
-
-
-class MessageDAO(BaseDAO[TicketMessage]):
-    model = TicketMessage
-
-
-class EventDAO(BaseDAO[TicketEvent]):
-    model = TicketEvent

@@ -25,6 +25,7 @@ from berth_tickets.enums import CUSTOMER_NOTIFICATIONS, NotificationKind
 from berth_tickets.models import Ticket
 from berth_tickets.notify.dao import AgentDAO
 from berth_tickets.notify.tokens import reply_address
+from berth_tickets.numbers import display_number
 
 HEADLINES = {
     NotificationKind.TICKET_OPENED: "We have your request and will answer soon.",
@@ -39,11 +40,6 @@ HEADLINES = {
 }
 DETAIL_MAX = 4000
 KEY_MAX = 200
-
-
-def ticket_label(number: int) -> str:
-    """How a ticket's number reads in a subject: T-000123."""
-    return f"T-{number:06d}"
 
 
 def ticket_link(settings: TicketsSettings, ticket: Ticket, kind: NotificationKind) -> str:
@@ -79,7 +75,7 @@ async def notify(
         reply_to = reply_address(settings, ticket.number, ticket.reply_token_version)
     hint = "Reply to this email to answer on the ticket.\n" if reply_to else ""
     context = {
-        "ticket_number": ticket_label(ticket.number),
+        "ticket_number": display_number(ticket.number),
         "subject": _one_line(ticket.subject),  # never a line break in a header
         "headline": HEADLINES[kind],
         "detail": detail[:DETAIL_MAX],
