@@ -3,8 +3,8 @@ SMTP receiver lands in its thread and tells the assignee (through auth's directo
 dev mailbox); forged addresses and auto-replies are recorded and go nowhere; and a worker
 SIGKILLed in the middle of sending that notification sends it exactly once after a restart.
 
-Tickets are seeded in the database (the customer API belongs to tickets-core); everything
-after the reply leaves the customer's mail program goes through the platform's processes.
+The lifecycle test goes through Traefik (open, staff reply, the customer answers the
+notice's Reply-To by email, close, reopen); the others seed their tickets in the database.
 """
 
 import asyncio
@@ -20,8 +20,9 @@ import pytest
 from aiosmtpd.controller import Controller
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
+from support import PASSWORD
 
-from berth_testing.oauth import bearer
+from berth_testing.oauth import bearer, password_login
 from berth_testing.platform import mail_text
 from berth_testing.processes import free_port
 from berth_tickets.config import TicketsSettings
@@ -170,6 +171,106 @@ def test_a_reply_by_email_lands_in_the_thread_and_robots_and_forgers_do_not(
         timeout=20,
     )
     assert r.status_code == 403
+
+
+API = "/api/tickets/v1"
+
+
+def token_of(edge: httpx.Client, email: str) -> dict[str, str]:
+    r = password_login(edge, email, PASSWORD)
+    assert r.status_code == 200, r.text
+    return bearer(r.json()["access_token"])
+
+
+def test_lifecycle_with_the_customer_replying_by_email_through_traefik(
+    platform, inbound, edge, register_verified, admin_token
+):
+    admin = bearer(admin_token)
+    slug = f"mail-{uuid.uuid4().hex[:6]}"
+    r = edge.post(f"{API}/admin/departments", json={"slug": slug, "name": "Mail"}, headers=admin)
+    assert r.status_code == 201, r.text
+    customer_email, support_email = register_verified(), register_verified()
+    support_id = edge.get("/api/auth/v1/me", headers=token_of(edge, support_email)).json()["id"]
+    r = edge.put(
+        f"/api/auth/v1/admin/users/{support_id}/roles",
+        json={"roles": ["user", "support"]},
+        headers=admin,
+    )
+    assert r.status_code == 200, r.text
+    customer, support = token_of(edge, customer_email), token_of(edge, support_email)
+
+    # open
+    r = edge.post(
+        f"{API}/tickets",
+        json={"department": slug, "subject": "Mail me", "body": "My cron job stopped."},
+        headers=customer,
+    )
+    assert r.status_code == 201, r.text
+    tid, number = r.json()["id"], r.json()["number"]
+    # staff reply (and a note the customer must never see, in any mail)
+    r = edge.post(
+        f"{API}/staff/tickets/{tid}/notes",
+        json={"body": "internal: suspected crypto miner"},
+        headers=support,
+    )
+    assert r.status_code == 201, r.text
+    r = edge.post(
+        f"{API}/staff/tickets/{tid}/replies",
+        json={"body": "Which schedule does it use?"},
+        headers=support,
+    )
+    assert r.status_code == 201, r.text
+
+    # the notice in the dev mailbox carries the signed reply address
+    def answered() -> list:
+        return [
+            m
+            for m in platform.mails(customer_email)
+            if number in m.get("Subject", "") and "Which schedule" in mail_text(m)
+        ]
+
+    [notice] = wait_for(answered, timeout=60)
+    assert notice["Auto-Submitted"] == "auto-replied"
+    reply_to = notice["Reply-To"]
+    assert reply_to.startswith("reply+") and reply_to.endswith("@reply.berth.localhost")
+
+    # customer reply by email to the signed address, through the SMTP receiver
+    message = EmailMessage()
+    message["From"] = customer_email
+    message["To"] = reply_to
+    message["Subject"] = f"Re: {notice['Subject']}"
+    message["Message-ID"] = make_msgid(domain="example.test")
+    message["In-Reply-To"] = notice["Message-ID"]
+    message.set_content(
+        "Every five minutes.\n\nOn Monday, Berth wrote:\n> Which schedule does it use?\n"
+    )
+    with smtplib.SMTP("127.0.0.1", inbound, timeout=20) as client:
+        client.send_message(message)
+
+    def in_thread() -> list:
+        r = edge.get(f"{API}/tickets/{tid}", headers=customer)
+        return [m for m in r.json()["messages"] if m["body"] == "Every five minutes."]
+
+    [by_mail] = wait_for(in_thread)
+    assert by_mail["author_kind"] == "customer"
+    r = edge.get(f"{API}/tickets/{tid}", headers=customer)
+    assert r.json()["status"] == "open"
+
+    # close, reopen
+    r = edge.post(f"{API}/tickets/{tid}/close", headers=customer)
+    assert r.status_code == 200 and r.json()["status"] == "closed", r.text
+    r = edge.post(f"{API}/tickets/{tid}/reopen", json={"body": "Stopped again"}, headers=customer)
+    assert r.status_code == 200 and r.json()["status"] == "open", r.text
+    r = edge.get(f"{API}/tickets/{tid}", headers=customer)
+    assert [m["body"] for m in r.json()["messages"]] == [
+        "My cron job stopped.",
+        "Which schedule does it use?",
+        "Every five minutes.",
+        "Stopped again",
+    ]
+    # the note reached no mail of anyone
+    for mail in platform.mails():
+        assert "crypto miner" not in mail.as_string()
 
 
 class StallingSink:
