@@ -107,7 +107,6 @@ class NotificationKind(StrEnum):
     # tickets-mail
     CLOSED = "closed"  # to the customer: staff closed the ticket
     MERGED = "merged"  # to the customer: the ticket joined another one
-    NEW_TICKET = "new_ticket"  # to the department's agents: a ticket arrived in their queue
 
 
 #: what a customer receives (carries the signed reply address); the rest go to staff

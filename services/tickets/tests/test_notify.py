@@ -5,6 +5,7 @@ import uuid
 
 import pytest
 from fixtures_mail import address, deliver, emails_of, make_ticket, reply_mail
+from fixtures_tickets import API, make_department, open_ticket
 from pydantic import SecretStr
 
 from berth_common.mail import UnsafeHeader, build_message
@@ -12,8 +13,8 @@ from berth_testing.processes import free_port
 from berth_testing.smtp import start_sink
 from berth_tickets import mail
 from berth_tickets.enums import NotificationKind
-from berth_tickets.models import DepartmentAgent, InternalNote, OutgoingEmail, TicketMessage
-from berth_tickets.notify.service import notify, notify_department
+from berth_tickets.models import InternalNote, OutgoingEmail, Ticket, TicketMessage
+from berth_tickets.notify.service import notify
 from berth_tickets.notify.tokens import TokenRefused, read_address, reply_address
 
 
@@ -83,28 +84,45 @@ async def test_a_customer_notice_is_threaded_signed_and_says_it_is_automatic(
     assert (token.number, token.version) == (ticket.number, ticket.reply_token_version)
 
 
-async def test_staff_notices_carry_no_reply_address(tickets_db, tickets_settings, person):
-    owner, agent, idle = person(), person(["user", "support"]), person(["user", "support"])
-    ticket = await make_ticket(tickets_db, owner)
-    async with tickets_db() as session, session.begin():
-        session.add_all(
-            [
-                DepartmentAgent(department_id=ticket.department_id, agent_id=agent.id),
-                DepartmentAgent(
-                    department_id=ticket.department_id, agent_id=idle.id, is_active=False
-                ),
-            ]
-        )
-        await session.flush()
-        queued = await notify_department(
-            session, ticket, settings=tickets_settings, detail="It crashes at boot."
-        )
-        assert await notify_department(session, ticket, settings=tickets_settings) == []
-    [row] = await emails_of(tickets_db, ticket.id)
-    assert [row.id] == queued
-    assert (row.recipient_id, row.reply_to) == (agent.id, None)
-    assert "Reply to this email" not in row.body_text
-    assert f"/staff/tickets/{ticket.id}" in row.body_text
+async def test_staff_closing_or_merging_tells_the_customer_with_the_address_to_write_on(
+    tickets_http, tickets_db, tickets_settings, services, person, staff, admin
+):
+    department = await make_department(tickets_http, admin)
+    customer = person()
+    services.person(customer)
+    first = await open_ticket(tickets_http, customer, department, body="first copy")
+    second = await open_ticket(tickets_http, customer, department, body="second copy")
+
+    r = await tickets_http.patch(
+        f"{API}/staff/tickets/{first['id']}", json={"status": "closed"}, headers=staff.headers
+    )
+    assert r.status_code == 200, r.text
+    [closed] = [
+        e
+        for e in await emails_of(tickets_db, uuid.UUID(first["id"]))
+        if "closed" in e.notification_key
+    ]
+    assert closed.recipient_id == customer.id and closed.reply_to
+    assert "Your ticket was closed." in closed.body_text
+
+    r = await tickets_http.post(
+        f"{API}/staff/tickets/{second['id']}/merge",
+        json={"into_ticket_id": first["id"]},
+        headers=staff.headers,
+    )
+    assert r.status_code == 200, r.text
+    [merged] = [
+        e
+        for e in await emails_of(tickets_db, uuid.UUID(first["id"]))
+        if e.notification_key.startswith("merged:")
+    ]
+    assert merged.notification_key == f"merged:{second['id']}:{customer.id}"
+    assert second["number"] in merged.body_text
+    # its reply address is the ticket the thread goes on in
+    token = read_address(tickets_settings, merged.reply_to)
+    async with tickets_db() as session:
+        target = await session.get(Ticket, uuid.UUID(first["id"]))
+    assert token.number == target.number
 
 
 async def test_without_a_reply_secret_a_notice_has_no_reply_address(

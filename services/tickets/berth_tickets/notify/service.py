@@ -23,7 +23,6 @@ from berth_tickets import mail
 from berth_tickets.config import TicketsSettings
 from berth_tickets.enums import CUSTOMER_NOTIFICATIONS, NotificationKind
 from berth_tickets.models import Ticket
-from berth_tickets.notify.dao import AgentDAO
 from berth_tickets.notify.tokens import reply_address
 from berth_tickets.numbers import display_number
 
@@ -36,7 +35,6 @@ HEADLINES = {
     NotificationKind.AUTO_CLOSED: "Your ticket was closed after waiting for your answer.",
     NotificationKind.CLOSED: "Your ticket was closed.",
     NotificationKind.MERGED: "Your ticket was merged into another one; the thread goes on there.",
-    NotificationKind.NEW_TICKET: "A new ticket arrived in your department's queue.",
 }
 DETAIL_MAX = 4000
 KEY_MAX = 200
@@ -98,27 +96,3 @@ async def notify(
     except IntegrityError:  # another transaction queued the same notice first
         logger.info("notification {} queued concurrently", notification_key)
         return None
-
-
-async def notify_department(
-    session: AsyncSession, ticket: Ticket, *, settings: TicketsSettings, detail: str = ""
-) -> list[uuid.UUID]:
-    """A new ticket: its assignee if it has one, else every active agent of its department."""
-    if ticket.assignee_id is not None:
-        recipients = [ticket.assignee_id]
-    else:
-        recipients = await AgentDAO(session).active_agents(ticket.department_id)
-    queued = []
-    for agent_id in recipients:
-        email_id = await notify(
-            session,
-            ticket,
-            NotificationKind.NEW_TICKET,
-            settings=settings,
-            recipient_id=agent_id,
-            key=str(ticket.id),
-            detail=detail,
-        )
-        if email_id is not None:
-            queued.append(email_id)
-    return queued
