@@ -52,6 +52,8 @@ class TicketsSettings(ServiceSettings, MailSettings):
     inbound_port: int = Field(2526, ge=1, le=65535)
     # a larger mail is refused in the SMTP dialogue (552), before it is stored
     inbound_max_bytes: int = Field(10 * 1024 * 1024, ge=10_000, le=50 * 1024 * 1024)
+    # a processed mail's raw bytes are kept this long (its inbound_emails row stays)
+    inbound_keep_raw_days: int = Field(30, ge=1, le=3650)
 
 
 @lru_cache

@@ -72,6 +72,7 @@ class EventKind(StrEnum):
     RATED = "rated"
     SLA_BREACHED = "sla_breached"
     INCIDENT_LINKED = "incident_linked"
+    REPLY_ADDRESSES_REVOKED = "reply_addresses_revoked"  # staff raised reply_token_version
 
 
 class IncidentStatus(StrEnum):

@@ -13,7 +13,7 @@ class Task:
     SEND_MAIL: Final = "tickets.mail.send"
     REQUEUE_STALE_MAIL: Final = "tickets.mail.requeue_stale"
     PROCESS_INBOUND: Final = "tickets.inbound.process"
-    REQUEUE_INBOUND: Final = "tickets.inbound.requeue_unprocessed"
+    INBOUND_UPKEEP: Final = "tickets.inbound.upkeep"
 
 
 # what tickets react to: monitoring's incidents (a ticket about an app in an incident links)

@@ -62,8 +62,9 @@ async def process_inbound(session: AsyncSession, raw_id: str) -> None:
     await inbound.process(session, settings, uuid.UUID(raw_id), _email_of)
 
 
-async def requeue_inbound(session: AsyncSession) -> None:
+async def inbound_upkeep(session: AsyncSession) -> None:
     await inbound.requeue_unprocessed(session)
+    await inbound.purge_processed(session, settings)
 
 
 send_email_task = service_task(
@@ -82,6 +83,6 @@ auto_close_task = service_task(celery_app, worker_runtime, Task.AUTO_CLOSE, max_
 process_inbound_task = service_task(
     celery_app, worker_runtime, Task.PROCESS_INBOUND, max_retries=SEND_MAX_RETRIES
 )(process_inbound)
-requeue_inbound_task = service_task(
-    celery_app, worker_runtime, Task.REQUEUE_INBOUND, max_retries=3
-)(requeue_inbound)
+inbound_upkeep_task = service_task(celery_app, worker_runtime, Task.INBOUND_UPKEEP, max_retries=3)(
+    inbound_upkeep
+)

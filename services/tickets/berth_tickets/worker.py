@@ -32,8 +32,8 @@ celery_app = create_celery(
             "schedule": 10 * 60.0,
             "options": {"queue": QUEUE, "expires": 9 * 60},
         },
-        Task.REQUEUE_INBOUND: {
-            "task": Task.REQUEUE_INBOUND,
+        Task.INBOUND_UPKEEP: {
+            "task": Task.INBOUND_UPKEEP,
             "schedule": 10 * 60.0,
             "options": {"queue": QUEUE, "expires": 9 * 60},
         },

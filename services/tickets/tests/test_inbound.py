@@ -3,6 +3,7 @@ expired and revoked addresses, strangers and robots are recorded and go nowhere.
 
 import uuid
 from datetime import UTC, datetime, timedelta
+from email.message import EmailMessage
 
 import pytest
 from fixtures_mail import address, deliver, emails_of, make_ticket, messages_of, reply_mail
@@ -99,7 +100,7 @@ def forge(address: str) -> str:
 
 
 async def test_forged_expired_and_revoked_addresses_are_rejected_and_recorded(
-    tickets_db, tickets_settings, person, directory
+    tickets_http, tickets_db, tickets_settings, person, staff, directory
 ):
     known, email_of = directory
     owner = person()
@@ -126,15 +127,27 @@ async def test_forged_expired_and_revoked_addresses_are_rejected_and_recorded(
         assert (row.outcome, row.detail, row.ticket_id) == ("rejected_token", reason, None)
 
     # staff revoke the ticket's addresses: the one handed out before stops working
-    async with tickets_db() as session, session.begin():
-        await session.execute(
-            update(Ticket).where(Ticket.id == ticket.id).values(reply_token_version=2)
-        )
+    revoke = f"/api/tickets/v1/staff/tickets/{ticket.id}/reply-addresses/revoke"
+    r = await tickets_http.post(revoke, headers=owner.headers)
+    assert r.status_code == 403  # not the customer's to do
+    r = await tickets_http.post(revoke, headers=staff.headers)
+    assert r.status_code == 200 and r.json() == {"reply_token_version": 2}, r.text
+    r = await tickets_http.post(
+        f"/api/tickets/v1/staff/tickets/{uuid.uuid4()}/reply-addresses/revoke",
+        headers=staff.headers,
+    )
+    assert r.status_code == 404
     _, raw = reply_mail(tickets_settings, ticket, address(owner), to=good)
     row = await deliver(tickets_db, tickets_settings, email_of, raw, [good])
     assert (row.outcome, row.detail) == ("rejected_token", "revoked token (older version)")
+    fresh = reply_address(tickets_settings, ticket.number, 2)
+    _, raw = reply_mail(tickets_settings, ticket, address(owner), "From the new address", to=fresh)
+    row = await deliver(tickets_db, tickets_settings, email_of, raw, [fresh])
+    assert row.outcome == "accepted"
 
-    assert len(await messages_of(tickets_db, ticket.id)) == 1
+    assert [m.body for m in await messages_of(tickets_db, ticket.id)][1:] == [
+        "From the new address"
+    ]
     assert await emails_of(tickets_db, ticket.id) == []  # no bounce notice, no loop
 
 
@@ -298,3 +311,77 @@ async def test_admins_see_the_last_inbound_outcomes(
     assert r.status_code == 403
     r = await tickets_http.get(url, params={"outcome": "lost"}, headers=admin.headers)
     assert r.status_code == 422
+
+
+async def test_an_html_only_reply_becomes_its_text_and_nothing_of_its_markup(
+    tickets_db, tickets_settings, person, directory
+):
+    known, email_of = directory
+    owner = person()
+    known[owner.id] = address(owner)
+    ticket = await make_ticket(tickets_db, owner)
+    to = reply_address(tickets_settings, ticket.number, ticket.reply_token_version)
+    message = EmailMessage()
+    message["From"] = address(owner)
+    message["To"] = to
+    message["Subject"] = "Re: ticket"
+    message["Message-ID"] = f"<{uuid.uuid4().hex}@example.test>"
+    message.set_content(
+        "<p>Fixed &amp; <b>done</b></p><script>alert(document.cookie)</script>"
+        '<img src=x onerror="alert(1)">',
+        subtype="html",
+    )
+    row = await deliver(tickets_db, tickets_settings, email_of, bytes(message), [to])
+    assert row.outcome == "accepted"
+    body = (await messages_of(tickets_db, ticket.id))[-1].body
+    assert body == "Fixed & done"
+
+
+async def test_the_beat_requeues_stuck_mail_and_drops_only_old_processed_raw_bytes(
+    tickets_db, tickets_settings, person, directory
+):
+    from berth_tickets.inbound import service as inbound
+
+    known, email_of = directory
+    owner = person()
+    known[owner.id] = address(owner)
+    ticket = await make_ticket(tickets_db, owner)
+    to, raw = reply_mail(tickets_settings, ticket, address(owner))
+    processed = await deliver(tickets_db, tickets_settings, email_of, raw, [to])
+    async with tickets_db() as session, session.begin():
+        stuck_id = await inbound.receive(
+            session, mail_from=address(owner), rcpt_tos=[to], raw=b"Subject: stuck\r\n\r\nhi"
+        )
+        # both arrived long ago; one was never processed (a worker down past its retries)
+        await session.execute(
+            update(InboundRawEmail)
+            .where(
+                (InboundRawEmail.id == stuck_id)
+                | (InboundRawEmail.inbound_email_id == processed.id)
+            )
+            .values(received_at=datetime.now(UTC) - timedelta(days=40))
+        )
+    async with tickets_db() as session, session.begin():
+        assert await inbound.requeue_unprocessed(session) == 0  # past the give-up window
+        await session.execute(
+            update(InboundRawEmail)
+            .where(InboundRawEmail.id == stuck_id)
+            .values(received_at=datetime.now(UTC) - timedelta(hours=1))
+        )
+    async with tickets_db() as session, session.begin():
+        assert await inbound.requeue_unprocessed(session) >= 1
+        await inbound.purge_processed(session, tickets_settings)
+    async with tickets_db() as session:
+        left = set(
+            (
+                await session.execute(
+                    select(InboundRawEmail.id).where(
+                        (InboundRawEmail.id == stuck_id)
+                        | (InboundRawEmail.inbound_email_id == processed.id)
+                    )
+                )
+            ).scalars()
+        )
+        outcome = await session.get(InboundEmail, processed.id)
+    assert left == {stuck_id}  # the unprocessed one stays, the old processed bytes are gone
+    assert outcome.outcome == "accepted"  # the record of what happened stays

@@ -5,7 +5,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 
 from berth_common.dao import BaseDAO
 from berth_tickets.models import (
@@ -37,6 +37,20 @@ class RawEmailDAO(BaseDAO[InboundRawEmail]):
             .limit(limit)
         )
         return list((await self.session.execute(stmt)).scalars().all())
+
+    async def purge_processed(self, received_before: datetime, limit: int) -> int:
+        doomed = (
+            select(InboundRawEmail.id)
+            .where(
+                InboundRawEmail.inbound_email_id.is_not(None),
+                InboundRawEmail.received_at < received_before,
+            )
+            .limit(limit)
+        )
+        result = await self.session.execute(
+            delete(InboundRawEmail).where(InboundRawEmail.id.in_(doomed))
+        )
+        return result.rowcount or 0
 
     async def count_unprocessed(self) -> int:
         stmt = select(func.count()).where(InboundRawEmail.inbound_email_id.is_(None))

@@ -221,6 +221,18 @@ async def requeue_unprocessed(session: AsyncSession, limit: int = 500) -> int:
     return len(ids)
 
 
+async def purge_processed(
+    session: AsyncSession, settings: TicketsSettings, limit: int = 5000
+) -> int:
+    """Drop the raw bytes of mails processed more than TICKETS_INBOUND_KEEP_RAW_DAYS ago; their
+    inbound_emails rows (the outcomes) stay. An unprocessed mail is never dropped."""
+    before = datetime.now(UTC) - timedelta(days=settings.inbound_keep_raw_days)
+    purged = await RawEmailDAO(session).purge_processed(before, limit)
+    if purged:
+        logger.info("purged {} processed inbound mail(s)", purged)
+    return purged
+
+
 async def recent(
     session: AsyncSession, params: PageParams, outcome: InboundOutcome | None
 ) -> schemas.InboundEmailPage:
