@@ -183,3 +183,51 @@ async def test_staff_change_priority_and_status(tickets_http, person, staff, adm
         f"{API}/staff/tickets/{uuid.uuid4()}", json={"priority": "low"}, headers=staff.headers
     )
     assert r.status_code == 404
+
+
+async def test_a_window_a_calendar_cannot_hold_is_refused(tickets_http, admin) -> None:
+    r = await tickets_http.post(
+        f"{API}/admin/calendars",
+        json={
+            "name": f"Mondays {uuid.uuid4().hex[:6]}",
+            "timezone": "UTC",
+            "weekly_hours": {"1": [["09:00", "10:00"]]},
+        },
+        headers=admin.headers,
+    )
+    assert r.status_code == 201, r.text
+    calendar = r.json()
+    long = {
+        "first_response_minutes": 60,
+        "next_response_minutes": 60,
+        "resolution_minutes": 525_600,
+    }
+    tier = f"tier-{uuid.uuid4().hex[:6]}"
+    r = await tickets_http.post(
+        f"{API}/admin/sla-policies",
+        json={"plan_tier": tier, "priority": "normal", "calendar_id": calendar["id"], **long},
+        headers=admin.headers,
+    )
+    assert r.status_code == 422 and r.json()["error"]["code"] == "window_too_long", r.text
+    r = await tickets_http.post(
+        f"{API}/admin/sla-policies",
+        json={
+            "plan_tier": tier,
+            "priority": "normal",
+            "calendar_id": calendar["id"],
+            **long,
+            "resolution_minutes": 600,  # ten Mondays
+        },
+        headers=admin.headers,
+    )
+    assert r.status_code == 201, r.text
+    # the calendar cannot shrink under its policies either
+    r = await tickets_http.patch(
+        f"{API}/admin/calendars/{calendar['id']}",
+        json={"weekly_hours": {"1": [["09:00", "09:01"]]}},
+        headers=admin.headers,
+    )
+    assert r.status_code == 422 and r.json()["error"]["code"] == "window_too_long"
+    r = await tickets_http.get(f"{API}/admin/calendars", headers=admin.headers)
+    kept = next(c for c in r.json() if c["id"] == calendar["id"])
+    assert kept["weekly_hours"] == {"1": [["09:00", "10:00"]]}

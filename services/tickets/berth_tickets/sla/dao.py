@@ -1,5 +1,7 @@
 """Queries of SLA policies and business calendars."""
 
+import uuid
+
 from sqlalchemy import select
 
 from berth_common.dao import BaseDAO
@@ -30,6 +32,10 @@ class SlaPolicyDAO(BaseDAO[SlaPolicy]):
 
     async def all(self) -> list[SlaPolicy]:
         stmt = select(SlaPolicy).order_by(*self.default_sort)
+        return list((await self.session.execute(stmt)).scalars().all())
+
+    async def using_calendar(self, calendar_id: uuid.UUID) -> list[SlaPolicy]:
+        stmt = select(SlaPolicy).where(SlaPolicy.calendar_id == calendar_id)
         return list((await self.session.execute(stmt)).scalars().all())
 
 

@@ -26,8 +26,9 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from berth_tickets.enums import SlaState
 
-#: how far ahead a due moment may be searched for (a calendar with one hour a year still ends)
-MAX_SEARCH_DAYS = 800
+#: how far ahead a due moment is searched for; a policy whose window a calendar cannot hold
+#: within it is refused when it is saved (berth_tickets.sla.settings)
+MAX_SEARCH_DAYS = 3 * 366
 WEEKDAYS = ("1", "2", "3", "4", "5", "6", "7")  # ISO: Monday is 1
 
 

@@ -3,6 +3,7 @@ A calendar is checked by building it (berth_tickets.sla.service.Calendar) before
 stored, so a stored calendar always makes a working week."""
 
 import uuid
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -24,9 +25,34 @@ def _check(timezone: str, weekly_hours: dict, holidays: list) -> None:
         raise InvalidCalendar(str(exc)) from None
 
 
-async def _calendar_exists(session: AsyncSession, calendar_id: uuid.UUID | None) -> None:
-    if calendar_id is not None:
-        await CalendarDAO(session).get_or_404(calendar_id)
+class WindowTooLong(Unprocessable):
+    code = "window_too_long"
+
+
+#: any moment serves: a working week repeats, holidays aside
+PROBE_START = datetime(2026, 1, 5, tzinfo=UTC)
+WINDOWS = ("first_response_minutes", "next_response_minutes", "resolution_minutes")
+
+
+def _fits(calendar: BusinessCalendar | None, minutes: dict[str, int]) -> None:
+    """Each window must end within the search horizon over the calendar's hours."""
+    if calendar is None:
+        return
+    built = sla.Calendar.build(calendar.timezone, calendar.weekly_hours, calendar.holidays)
+    for name, value in minutes.items():
+        try:
+            sla.add_business(PROBE_START, value, built)
+        except sla.InvalidCalendar:
+            raise WindowTooLong(
+                f"{name} does not fit in {sla.MAX_SEARCH_DAYS} days of this calendar's hours",
+                details={"window": name, "minutes": value},
+            ) from None
+
+
+async def _calendar(session: AsyncSession, calendar_id: uuid.UUID | None):
+    if calendar_id is None:
+        return None
+    return await CalendarDAO(session).get_or_404(calendar_id)
 
 
 async def policies(session: AsyncSession) -> list[SlaPolicy]:
@@ -34,7 +60,7 @@ async def policies(session: AsyncSession) -> list[SlaPolicy]:
 
 
 async def create_policy(session: AsyncSession, values: dict[str, Any]) -> SlaPolicy:
-    await _calendar_exists(session, values.get("calendar_id"))
+    _fits(await _calendar(session, values.get("calendar_id")), {w: values[w] for w in WINDOWS})
     dao = SlaPolicyDAO(session)
     existing = await dao.get_by(
         SlaPolicy.plan_tier == values["plan_tier"], SlaPolicy.priority == values["priority"]
@@ -47,7 +73,9 @@ async def create_policy(session: AsyncSession, values: dict[str, Any]) -> SlaPol
 async def update_policy(session: AsyncSession, policy_id: uuid.UUID, values: dict) -> SlaPolicy:
     """Applies to tickets opened (or reopened) from now; running due moments stay."""
     found = await SlaPolicyDAO(session).get_or_404(policy_id)
-    await _calendar_exists(session, values.get("calendar_id"))
+    calendar_id = values["calendar_id"] if "calendar_id" in values else found.calendar_id
+    windows = {w: values.get(w) or getattr(found, w) for w in WINDOWS}
+    _fits(await _calendar(session, calendar_id), windows)
     return await SlaPolicyDAO(session).update(found, **values)
 
 
@@ -76,7 +104,10 @@ async def update_calendar(
         "holidays": values.get("holidays", found.holidays),
     }
     _check(merged["timezone"], merged["weekly_hours"], merged["holidays"])
-    return await CalendarDAO(session).update(found, **values)
+    updated = await CalendarDAO(session).update(found, **values)
+    for policy in await SlaPolicyDAO(session).using_calendar(calendar_id):
+        _fits(updated, {w: getattr(policy, w) for w in WINDOWS})
+    return updated
 
 
 async def delete_calendar(session: AsyncSession, calendar_id: uuid.UUID) -> None:

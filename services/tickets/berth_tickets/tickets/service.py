@@ -208,10 +208,8 @@ async def page_of(
     query: str | None,
     status: TicketStatus | None,
 ) -> schemas.TicketPage:
-    where = [Ticket.owner_id == owner_id]
-    if status is not None:
-        where.append(Ticket.status == status)
-    items, total = await TicketDAO(session).page(params, where, query)
+    where = [Ticket.status == status] if status is not None else []
+    items, total = await TicketDAO(session).page_of_owner(params, owner_id, where, query)
     views = [await view(session, t) for t in items]
     return schemas.TicketPage.build(views, total, params)
 
