@@ -385,3 +385,19 @@ async def test_the_beat_requeues_stuck_mail_and_drops_only_old_processed_raw_byt
         outcome = await session.get(InboundEmail, processed.id)
     assert left == {stuck_id}  # the unprocessed one stays, the old processed bytes are gone
     assert outcome.outcome == "accepted"  # the record of what happened stays
+
+
+async def test_garbage_is_recorded_not_retried_forever(
+    tickets_db, tickets_settings, person, directory
+):
+    known, email_of = directory
+    owner = person()
+    known[owner.id] = address(owner)
+    ticket = await make_ticket(tickets_db, owner)
+    to = reply_address(tickets_settings, ticket.number, ticket.reply_token_version)
+    row = await deliver(
+        tickets_db, tickets_settings, email_of, b"\x00\xff\xfe not a mail at all", [to]
+    )
+    assert (row.outcome, row.ticket_id) == ("rejected_unknown", ticket.id)
+    assert row.message_id.startswith("<sha256-")
+    assert len(await messages_of(tickets_db, ticket.id)) == 1

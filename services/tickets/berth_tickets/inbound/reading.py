@@ -56,6 +56,17 @@ def read(raw: bytes) -> Received:
     )
 
 
+def unreadable(raw: bytes) -> Received:
+    """What is recorded of a mail the parser gave up on: its size and a content hash."""
+    return Received(
+        message=EmailMessage(),
+        message_id=f"<sha256-{hashlib.sha256(raw).hexdigest()}@berth.inbound>",
+        in_reply_to=None,
+        from_address="",
+        subject="",
+    )
+
+
 def automatic_reason(received: Received, mail_from: str) -> str | None:
     """Why this mail was written by a machine (an out-of-office, a bounce, a list), else None.
     Such mail never becomes a message or a notification: that is how loops are avoided."""

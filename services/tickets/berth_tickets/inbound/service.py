@@ -30,7 +30,13 @@ from berth_tickets.config import TicketsSettings
 from berth_tickets.enums import InboundOutcome, TicketStatus
 from berth_tickets.inbound import schemas
 from berth_tickets.inbound.dao import InboundEmailDAO, RawEmailDAO, ThreadDAO
-from berth_tickets.inbound.reading import Received, automatic_reason, read, reply_text
+from berth_tickets.inbound.reading import (
+    Received,
+    automatic_reason,
+    read,
+    reply_text,
+    unreadable,
+)
 from berth_tickets.inbound.thread import customer_replied_by_email
 from berth_tickets.models import InboundEmail, InboundRawEmail, Ticket
 from berth_tickets.names import QUEUE, Task
@@ -86,8 +92,18 @@ async def process(
     if raw.inbound_email_id is not None:
         logger.info("inbound mail {} already processed", raw_id)
         return await InboundEmailDAO(session).get(raw.inbound_email_id)
-    received = read(raw.raw)
     first_to = raw.rcpt_tos[0] if raw.rcpt_tos else ""
+    try:
+        received = read(raw.raw)
+    except Exception as exc:  # recorded once, never a task failing (and requeued) forever
+        return await _record(
+            session,
+            raw,
+            unreadable(raw.raw),
+            InboundOutcome.REJECTED_UNKNOWN,
+            f"unreadable mail ({type(exc).__name__})",
+            first_to,
+        )
 
     reason = automatic_reason(received, raw.mail_from)
     if reason is not None:
@@ -117,7 +133,12 @@ async def process(
             InboundOutcome.REJECTED_UNKNOWN, "the sender is not the ticket's owner"
         )
 
-    body = reply_text(received)[: settings.body_max_chars]
+    try:
+        body = reply_text(received)[: settings.body_max_chars]
+    except Exception as exc:  # a part the parser cannot decode: recorded, not retried
+        return await outcome(
+            InboundOutcome.REJECTED_UNKNOWN, f"unreadable text ({type(exc).__name__})"
+        )
     if not body:
         return await outcome(InboundOutcome.REJECTED_UNKNOWN, "no text in the mail")
     was_closed = ticket.status == TicketStatus.CLOSED
