@@ -199,6 +199,9 @@ def service_env(
         "MONITORING_CLIENT_SECRET": monitoring_secret,
         "TICKETS_CLIENT_ID": "svc-tickets",
         "TICKETS_CLIENT_SECRET": tickets_secret,
+        "TICKETS_REPLY_SECRET": secrets.token_urlsafe(32),
+        "TICKETS_REPLY_DOMAIN": "reply.berth.localhost",
+        "TICKETS_INBOUND_PORT": str(ports["tickets_inbound"]),
         "AUTH_SERVICE_CLIENTS": json.dumps(
             [
                 {
@@ -235,6 +238,7 @@ PORT_NAMES = (
     "deploy",
     "monitoring",
     "tickets",
+    "tickets_inbound",
     "frontend",
     "smtp",
 )

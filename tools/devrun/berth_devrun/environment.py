@@ -67,6 +67,9 @@ ENV_KEYS = (
     "MONITORING_CHANNEL_ENCRYPTION_KEY",
     "TICKETS_CLIENT_ID",
     "TICKETS_CLIENT_SECRET",
+    "TICKETS_REPLY_SECRET",
+    "TICKETS_REPLY_DOMAIN",
+    "TICKETS_INBOUND_PORT",
     "AUTH_SERVICE_CLIENTS",
 )
 
@@ -85,6 +88,8 @@ DEFAULTS = {
     "DEPLOY_CLIENT_ID": "svc-deploy",
     "MONITORING_CLIENT_ID": "svc-monitoring",
     "TICKETS_CLIENT_ID": "svc-tickets",
+    "TICKETS_REPLY_DOMAIN": "reply.berth.localhost",
+    "TICKETS_INBOUND_PORT": "2526",
     "LOG_LEVEL": "INFO",
 }
 
