@@ -5,6 +5,7 @@ from fastapi import FastAPI
 from berth_common.service import build_service
 from berth_monitoring.config import MonitoringSettings, get_settings
 from berth_monitoring.models import SCHEMA, Base
+from berth_monitoring.queues.api import router as queues_router
 from berth_monitoring.targets import TargetPolicy
 
 
@@ -15,7 +16,7 @@ def create_app(settings: MonitoringSettings | None = None) -> FastAPI:
         title="Berth monitoring",
         schema=SCHEMA,
         metadata=Base.metadata,
-        routers=[],
+        routers=[queues_router],
         docs_prefix="/api/monitoring",
     )
     app.state.target_policy = TargetPolicy.from_settings(settings)

@@ -407,3 +407,7 @@ class RollupWatermark(Base):
 
     name: Mapped[str] = mapped_column(String(32), primary_key=True)
     done_until: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+
+
+# the queue pages' tables live in their sub-package, on this Base (one metadata, one history)
+from berth_monitoring.queues import models as _queue_models  # noqa: E402, F401

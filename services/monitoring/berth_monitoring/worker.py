@@ -20,7 +20,7 @@ settings = get_settings()
 celery_app = create_celery(
     settings,
     queue=QUEUE,
-    include=["berth_monitoring.tasks"],
+    include=["berth_monitoring.tasks", "berth_monitoring.queues.tasks"],
     consumes_events=CONSUMED_EVENTS,
     beat_schedule={
         # the checker: each run keeps checking for check_run_seconds, then the next takes over
@@ -36,6 +36,17 @@ celery_app = create_celery(
         },
         Task.RETENTION: {
             "task": Task.RETENTION,
+            "schedule": 3600.0,
+            "options": {"queue": QUEUE, "expires": 3000},
+        },
+        # queue pages: one sample of every queue per slot, history kept QUEUE_HISTORY_DAYS
+        Task.SAMPLE_QUEUES: {
+            "task": Task.SAMPLE_QUEUES,
+            "schedule": float(settings.queue_sample_seconds),
+            "options": {"queue": QUEUE, "expires": settings.queue_sample_seconds},
+        },
+        Task.PURGE_QUEUE_HISTORY: {
+            "task": Task.PURGE_QUEUE_HISTORY,
             "schedule": 3600.0,
             "options": {"queue": QUEUE, "expires": 3000},
         },

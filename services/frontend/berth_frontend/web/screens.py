@@ -28,7 +28,9 @@ class Area:
 
 PANEL = Area("panel", "/panel", "/partials")
 ADMIN = Area("admin", "/admin", "/admin/partials")
-AREAS = (PANEL, ADMIN)
+OPS = Area("ops", "/ops", "/ops/partials")  # on-call engineers (oncall or admin role)
+SUPPORT = Area("support", "/support", "/support/partials")
+AREAS = (PANEL, ADMIN, OPS, SUPPORT)
 
 
 @dataclass
@@ -105,6 +107,7 @@ PANEL_MENU = (
     MenuItem("dashboard", "Dashboard", "", "grid"),
     MenuItem("apps", "Apps", "apps", "box"),
     MenuItem("billing", "Billing", "billing", "card"),
+    MenuItem("support", "Support", "support", "help"),
     MenuItem("profile", "Profile", "profile", "user"),
 )
 ADMIN_MENU = (
@@ -112,6 +115,9 @@ ADMIN_MENU = (
     MenuItem("users", "Users", "users", "users"),
     MenuItem("apps", "All apps", "apps", "box"),
     MenuItem("billing", "Billing", "billing", "card"),
+    MenuItem("support", "Support desk", "support", "help"),
     MenuItem("clients", "Machine clients", "clients", "key"),
 )
-MENUS = {"panel": PANEL_MENU, "admin": ADMIN_MENU}
+OPS_MENU = (MenuItem("queues", "Queues", "queues", "box"),)
+SUPPORT_MENU = (MenuItem("queue", "Queue", "", "inbox"),)
+MENUS = {"panel": PANEL_MENU, "admin": ADMIN_MENU, "ops": OPS_MENU, "support": SUPPORT_MENU}

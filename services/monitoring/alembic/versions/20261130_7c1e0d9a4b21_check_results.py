@@ -1,7 +1,7 @@
 """check results: raw results, failures and minute rollups in daily partitions
 
 Revision ID: 7c1e0d9a4b21
-Revises: 34cdb27e2762
+Revises: fcb4a30a3841
 Create Date: 2026-11-30 01:50:00
 
 The partitions themselves are made and dropped by two SECURITY DEFINER functions owned by the
@@ -17,7 +17,7 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision: str = "7c1e0d9a4b21"
-down_revision: str | Sequence[str] | None = "34cdb27e2762"
+down_revision: str | Sequence[str] | None = "fcb4a30a3841"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
