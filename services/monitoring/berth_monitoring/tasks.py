@@ -66,8 +66,8 @@ run_checks_task = service_task(
     in_transaction=False,
     autoretry_for=(),
     max_retries=0,
-    soft_time_limit=int(settings.check_run_seconds) + 90,
-    time_limit=int(settings.check_run_seconds) + 120,
+    soft_time_limit=int(settings.check_run_seconds) + 120,
+    time_limit=int(settings.check_run_seconds) + 150,
 )(run_due_checks)
 rollup_task = service_task(celery_app, worker_runtime, Task.ROLLUP, max_retries=3)(rollup_results)
 retention_task = service_task(

@@ -42,6 +42,7 @@ CLAIMERS = 3  # batches in flight per run (each holds one database connection)
 LOOKAHEAD = timedelta(seconds=1)
 IDLE_POLL_SECONDS = 0.5
 SMALLINT_MAX = 32767
+OVERRUN_SECONDS = 30.0
 
 
 def next_slot(due: datetime, interval_seconds: int, now: datetime) -> datetime:
@@ -246,8 +247,18 @@ async def run_checks(
     today = datetime.now(UTC).date()
     await in_transaction(lambda session: ResultsDAO(session).ensure_partitions(today, 2))
 
+    in_flight = 0
+
+    def keep_claiming() -> bool:
+        # past its deadline a run still claims while one of its batches waits on slow checks:
+        # that batch keeps this worker process busy, and the next run may not have started yet
+        now = time.monotonic()
+        return now < deadline or (in_flight > 0 and now < deadline + OVERRUN_SECONDS)
+
     async def claimer() -> None:
-        while time.monotonic() < deadline:
+        nonlocal in_flight
+        while keep_claiming():
+            in_flight += 1
             try:
                 checked = await in_transaction(
                     check_batch, prober=prober, limit=settings.check_batch_size, stats=stats
@@ -257,6 +268,8 @@ async def run_checks(
                 logger.opt(exception=exc).error("a check batch failed and was rolled back")
                 checked = 0
                 await asyncio.sleep(1)
+            finally:
+                in_flight -= 1
             if checked == 0:
                 await asyncio.sleep(IDLE_POLL_SECONDS)
 
