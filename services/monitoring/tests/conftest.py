@@ -1,0 +1,3 @@
+"""Fixtures of monitoring's in-process tests (star-imported; each helper adds its module)."""
+
+from fixtures_checks import *  # noqa: F403
