@@ -10,6 +10,7 @@ from berth_frontend.admin.apps import api as admin_apps
 from berth_frontend.admin.billing import api as admin_billing
 from berth_frontend.apps import api as apps
 from berth_frontend.billing import api as billing
+from berth_frontend.monitoring import api as monitoring
 from berth_frontend.panel import api as panel
 from berth_frontend.profile import api as profile
 from berth_frontend.public import api as public
@@ -21,6 +22,7 @@ ROUTERS: list[APIRouter] = [
     profile.router,
     billing.router,
     apps.router,
+    monitoring.router,
     admin.router,
     admin_billing.router,
     admin_apps.router,
@@ -49,6 +51,18 @@ SCREENS: list[Screen] = [
            apps.app_logs, "Logs", "apps", fragment=True),
     Screen(PANEL, "apps/{app_id:uuid}/logs/more", "partials/apps/logs.html",
            apps.app_logs_more, "Logs", "apps", fragment=True),
+    Screen(PANEL, "monitoring", "partials/monitoring/list.html",
+           monitoring.monitors, "Monitoring", "monitoring"),
+    Screen(PANEL, "monitoring/new", "partials/monitoring/new.html",
+           monitoring.new_monitor, "Add a monitor", "monitoring"),
+    Screen(PANEL, "monitoring/incidents", "partials/monitoring/incidents.html",
+           monitoring.incidents, "Incidents", "monitoring"),
+    Screen(PANEL, "monitoring/incidents/{incident_id:uuid}", "partials/monitoring/incident.html",
+           monitoring.incident_detail, "Incident", "monitoring"),
+    Screen(PANEL, "monitoring/maintenance", "partials/monitoring/maintenance.html",
+           monitoring.maintenance, "Maintenance windows", "monitoring"),
+    Screen(PANEL, "monitoring/{monitor_id:uuid}", "partials/monitoring/detail.html",
+           monitoring.monitor_detail, "Monitor", "monitoring"),
     Screen(PANEL, "billing", "partials/billing/index.html",
            billing.billing, "Billing", "billing"),
     Screen(PANEL, "billing/summary", "partials/billing/summary.html",

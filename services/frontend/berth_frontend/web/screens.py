@@ -104,6 +104,7 @@ class MenuItem:
 PANEL_MENU = (
     MenuItem("dashboard", "Dashboard", "", "grid"),
     MenuItem("apps", "Apps", "apps", "box"),
+    MenuItem("monitoring", "Monitoring", "monitoring", "pulse"),
     MenuItem("billing", "Billing", "billing", "card"),
     MenuItem("profile", "Profile", "profile", "user"),
 )
