@@ -1,10 +1,20 @@
 """Monitors through Traefik and the gateway with real processes: a person adds a monitor of a
 127.0.0.2 target (the one network the tests open) and sees it in their list; a private target
 is refused before anything is saved; a heartbeat push URL works without signing in, an unknown
-one is a 404; another person sees none of it."""
+one is a 404; another person sees none of it; the panel adds and lists one; the worker makes
+and keeps an app's monitor from deploy's and billing's events on the broker."""
+
+import uuid
+from datetime import UTC, datetime, timedelta
 
 import httpx
+import pytest
+from billing_e2e import publish_deploy_events
 from deploy_e2e import sign_in
+from frontend_web import WebClient
+from support import PASSWORD
+
+from berth_testing.processes import wait_until
 
 API = "/api/monitoring/v1"
 
@@ -60,3 +70,85 @@ def test_a_heartbeat_push_url_is_public_and_a_wrong_one_is_not_found(
         assert anonymous.get(f"{API}/monitors").status_code == 401
     r = edge.get(f"{API}/monitors/{monitor['id']}", headers=alice.headers)
     assert r.json()["last_beat_at"] is not None
+
+
+def test_the_panel_adds_a_monitor_and_lists_it(platform, register_verified):
+    if "frontend" not in platform.processes:
+        pytest.skip("the frontend is not part of this platform run (BERTH_E2E_SERVICES)")
+    with WebClient(platform.public_url) as web:
+        web.login(register_verified(), PASSWORD)
+        form = web.get("/panel/monitoring/new")
+        assert form.status_code == 200 and 'id="new-monitor-form"' in form.text
+        refused = web.htmx_post(
+            "/partials/monitoring",
+            {"kind": "http", "name": "metadata", "url": "http://169.254.169.254/"},
+            page="/panel/monitoring/new",
+        )
+        assert refused.status_code == 200 and "not a public address" in refused.text
+        added = web.htmx_post(
+            "/partials/monitoring",
+            {"kind": "tcp", "name": "local db", "host": "127.0.0.2", "port": "5432"},
+            page="/panel/monitoring/new",
+        )
+        assert added.status_code == 200, added.text[:500]
+        assert added.headers["HX-Push-Url"].startswith("/panel/monitoring/")
+        listed = web.get("/panel/monitoring")
+        assert listed.status_code == 200 and "local db" in listed.text
+        assert "127.0.0.2:5432" in listed.text and "data-unavailable=" not in listed.text
+
+
+def _managed(edge: httpx.Client, who) -> list[dict]:
+    r = edge.get(f"{API}/monitors", params={"managed": True}, headers=who.headers)
+    assert r.status_code == 200, r.text
+    return r.json()["items"]
+
+
+def test_the_worker_keeps_an_apps_monitor_from_deploy_and_billing_events(
+    edge: httpx.Client, platform, register_verified
+):
+    alice = sign_in(edge, register_verified())
+    app_id, instance_id = str(uuid.uuid4()), str(uuid.uuid4())
+    now = datetime.now(UTC)
+    started = {
+        "instance_id": instance_id,
+        "app_id": app_id,
+        "app_slug": "shop",
+        "app_name": "Shop",
+        "owner_id": alice.id,
+        "plan_key": "web-small",
+        "started_at": now.isoformat(),
+        "release_id": str(uuid.uuid4()),
+        "process_type": "web",
+        "hostname": "shop.apps.localhost",
+        "health": {"type": "http", "path": "/healthz", "method": "GET", "timeout_seconds": 5},
+    }
+    operation = {
+        "operation_id": str(uuid.uuid4()),
+        "app_id": app_id,
+        "app_slug": "shop",
+        "owner_id": alice.id,
+        "kind": "deploy",
+        "origin": "user",
+        "release_id": None,
+        "started_at": now.isoformat(),
+    }
+    publish_deploy_events(
+        platform.env["BROKER_URL"],
+        [("deploy.operation.started", operation), ("deploy.instance.started", started)],
+    )
+    wait_until(lambda: len(_managed(edge, alice)) == 1, 30, "the app's monitor")
+    wait_until(lambda: _managed(edge, alice)[0]["mute_reason"] == "deploy", 30, "deploy mute")
+    (monitor,) = _managed(edge, alice)
+    assert (monitor["kind"], monitor["host"], monitor["url"]) == (
+        "app_http",
+        "shop.apps.localhost",
+        "/healthz",
+    )
+    assert monitor["suppressed"] is None
+
+    later = (now + timedelta(seconds=5)).isoformat()
+    publish_deploy_events(
+        platform.env["BROKER_URL"],
+        [("billing.account.suspended", {"owner_id": alice.id, "suspended_at": later})],
+    )
+    wait_until(lambda: _managed(edge, alice)[0]["suppressed"] == "app_suspended", 30, "suspension")
