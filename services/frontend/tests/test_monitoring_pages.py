@@ -319,3 +319,24 @@ async def test_a_new_heartbeat_shows_its_push_url_once(
     assert "s3cr3t-token-value-xyz" in response.text and 'id="secret-value"' in response.text
     assert response.headers["HX-Push-Url"] == f"/panel/monitoring/{MONITOR_ID}"
     assert stand_in.bodies[-1] == {"kind": "heartbeat", "name": "backup", "grace_seconds": 30}
+
+
+async def test_settings_are_sent_as_a_patch_and_bad_numbers_are_not(
+    frontend_settings, public_jwks, signing_jwks
+):
+    patched = (200, {**MONITOR, "name": "Shop"})
+    path = f"/partials/monitoring/{MONITOR_ID}/settings"
+    with StandIn(answers(**{f"PATCH {API}/monitors/{MONITOR_ID}": patched})) as stand_in:
+        async with panel(stand_in, frontend_settings, public_jwks, signing_jwks) as client:
+            headers = await _csrf(client, f"/panel/monitoring/{MONITOR_ID}")
+            bad = await client.post(path, data={"failure_threshold": "99"}, headers=headers)
+            assert bad.status_code == 200 and "Between 1 and 20." in bad.text
+            assert not [a for a in stand_in.asked if a.startswith("PATCH")]
+            good = await client.post(
+                path,
+                data={"name": "Shop", "failure_threshold": "4", "resend_minutes": "30"},
+                headers=headers,
+            )
+    assert good.status_code == 200 and "Settings saved." in good.text
+    assert 'id="monitor-settings"' in good.text
+    assert stand_in.bodies[-1] == {"name": "Shop", "failure_threshold": 4, "resend_minutes": 30}

@@ -183,6 +183,24 @@ async def delete_window(request: Request, viewer: CurrentViewer, window_id: uuid
     return await show(request, viewer, PANEL, "monitoring/maintenance", full=False, flash=outcome)
 
 
+@router.post("/{monitor_id}/settings")
+async def change_settings(
+    request: Request, viewer: CurrentViewer, monitor_id: uuid.UUID
+) -> Response:
+    form = await read_form(request)
+    changes = service.settings_body(form)
+    if form.ok and changes:
+        outcome = await flash.outcome_of(
+            service.update(request.app.state.backends, viewer.caller, str(monitor_id), changes),
+            "Settings saved.",
+        )
+    else:
+        outcome = flash.failure(
+            "; ".join(f"{k}: {v}" for k, v in form.errors.items()) or "Nothing to change."
+        )
+    return await show(request, viewer, PANEL, f"monitoring/{monitor_id}", full=False, flash=outcome)
+
+
 @router.post("/{monitor_id}/{action}")
 async def act(
     request: Request, viewer: CurrentViewer, monitor_id: uuid.UUID, action: str

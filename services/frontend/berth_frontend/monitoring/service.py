@@ -53,6 +53,12 @@ async def act(backends: Backends, caller: Caller, monitor_id: str, action: str) 
     return await backends.monitoring.post(f"{API}/monitors/{monitor_id}/{action}", caller)
 
 
+async def update(
+    backends: Backends, caller: Caller, monitor_id: str, changes: dict[str, Any]
+) -> dict[str, Any]:
+    return await backends.monitoring.patch(f"{API}/monitors/{monitor_id}", caller, changes)
+
+
 async def create_window(backends: Backends, caller: Caller, body: dict[str, Any]) -> Any:
     return await backends.monitoring.post(f"{API}/maintenance-windows", caller, body)
 
@@ -137,6 +143,24 @@ def monitor_body(form: FormData) -> dict[str, Any]:
         if grace is not None:
             body["grace_seconds"] = grace
     return body
+
+
+def settings_body(form: FormData) -> dict[str, Any]:
+    """The settings form as a PATCH: only the fields given (the platform's monitors of apps
+    offer name, thresholds and reminders; the API refuses the rest for them)."""
+    changes: dict[str, Any] = {}
+    if form.get("name"):
+        changes["name"] = form.get("name")
+    for name, low, high in (
+        ("interval_seconds", 1, 86_400),
+        ("failure_threshold", 1, 20),
+        ("success_threshold", 1, 20),
+        ("resend_minutes", 0, 10_080),
+    ):
+        value = _int(form, name, low, high)
+        if value is not None:
+            changes[name] = value
+    return changes
 
 
 def _moment(text: str) -> str | None:

@@ -6,6 +6,7 @@ target has been resolved and judged public (or in an operator-opened network) wh
 the platform's monitors of apps keep the target their app gives them.
 """
 
+import asyncio
 import hashlib
 import random
 import secrets
@@ -27,6 +28,8 @@ from berth_monitoring.results import service as results
 from berth_monitoring.targets import TargetPolicy, TargetRefused, TargetUnresolvable
 
 HEARTBEAT_PATH = "/api/monitoring/v1/heartbeat/"
+# a save waits at most this long for the target's name to resolve
+RESOLVE_SECONDS = 5
 # what the detail page's chart shows for each range: how far back, in which buckets
 RANGES = {
     "1h": (timedelta(hours=1), timedelta(minutes=1)),
@@ -74,7 +77,10 @@ def _refuse(message: str, field: str) -> TargetNotAllowed:
 
 async def _judge(policy: TargetPolicy, host: str, port: int, field: str) -> None:
     try:
-        await policy.resolve(host, port)
+        async with asyncio.timeout(RESOLVE_SECONDS):
+            await policy.resolve(host, port)
+    except TimeoutError:
+        raise _refuse(f"{host} did not resolve within {RESOLVE_SECONDS} s", field) from None
     except TargetRefused as exc:
         raise _refuse(exc.reason, field) from None
     except TargetUnresolvable as exc:
