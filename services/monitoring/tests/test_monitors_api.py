@@ -373,3 +373,24 @@ async def test_pagination_and_aggregates_over_many(monitoring_http, monitoring_d
 async def test_unknown_monitor_is_404(monitoring_http, person):
     r = await monitoring_http.get(f"{API}/monitors/{uuid.uuid4()}", headers=person().headers)
     error_of(r, 404)
+
+
+async def test_the_push_token_never_reaches_the_log(monitoring_http, person):
+    from loguru import logger
+
+    lines: list[str] = []
+    sink = logger.add(
+        lambda message: lines.append(str(message)),
+        level="DEBUG",
+        # the test's own HTTP client logs its requests; what matters is what the service logs
+        filter=lambda record: not record["message"].startswith("HTTP Request:"),
+    )
+    try:
+        made = await create(monitoring_http, person(), {"kind": "heartbeat", "name": "cron"})
+        token = made["push_url"].rsplit("/", 1)[1]
+        assert (await monitoring_http.post(f"{API}/heartbeat/{token}")).status_code == 200
+    finally:
+        logger.remove(sink)
+    logged = "\\n".join(lines)
+    assert "/api/monitoring/v1/heartbeat/{token}" in logged  # the request is logged, by route
+    assert token not in logged
