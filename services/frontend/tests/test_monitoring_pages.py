@@ -66,7 +66,12 @@ STATS = {
         {"at": "2026-11-30T01:00:00+00:00", "avg_ms": 640.0, "max_ms": 812, "up_ratio": 0.9},
     ],
     "failures": [
-        {"at": "2026-11-30T01:38:00+00:00", "incident_id": INCIDENT_ID, "detail": "status 503"}
+        {
+            "at": "2026-11-30T01:38:00+00:00",
+            "error_kind": "status",
+            "status": 503,
+            "reason": "HTTP 503, expected 200-399",
+        }
     ],
 }
 INCIDENT = {
@@ -204,7 +209,7 @@ async def test_a_monitors_page_draws_its_chart_failures_and_incidents(
     chart = text.split('data-chart-name="latency"')[1].split('data-chart="')[1].split('"')[0]
     config = json.loads(chart.replace("&#34;", '"').replace("&quot;", '"'))
     assert config["type"] == "line" and config["data"]["datasets"][0]["data"] == [120.5, 640.0]
-    assert "status 503" in text and "Shop front is down" in text
+    assert "HTTP 503, expected 200-399" in text and "Shop front is down" in text
     assert partial.status_code == 200 and "<html" not in partial.text
     assert f"{API}/monitors/{MONITOR_ID}/stats?range=7d" in stand_in.asked
 

@@ -64,7 +64,7 @@ async def test_incidents_list_and_timeline(monitoring_http, monitoring_db, perso
     assert detail["monitors"][0]["name"] == "cron"
     # the monitor's recent failures come from its incidents' timelines
     r = await monitoring_http.get(f"{API}/monitors/{monitor}/stats", headers=a.headers)
-    assert [f["detail"] for f in r.json()["failures"]] == ["no heartbeat for 120 s"]
+    assert [f["reason"] for f in r.json()["failures"]] == ["no heartbeat for 120 s"]
     # B sees none of it
     r = await monitoring_http.get(f"{API}/incidents/{open_id}", headers=b.headers)
     assert r.status_code == 404 and r.json()["error"]["code"] == "not_found"

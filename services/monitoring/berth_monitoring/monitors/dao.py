@@ -9,7 +9,7 @@ from sqlalchemy import delete, func, insert, select, update
 from berth_common.dao import BaseDAO
 from berth_common.pagination import PageParams
 from berth_monitoring.enums import PLATFORM_KINDS
-from berth_monitoring.models import AlertChannel, IncidentEvent, Monitor, MonitorChannel
+from berth_monitoring.models import AlertChannel, Monitor, MonitorChannel
 
 
 class MonitorDAO(BaseDAO[Monitor]):
@@ -141,19 +141,3 @@ class ChannelLinkDAO:
                 [{"monitor_id": monitor_id, "channel_id": c} for c in channel_ids],
             )
         await self.session.flush()
-
-
-class FailureDAO:
-    """A monitor's recent failures, as its incidents' timelines recorded them."""
-
-    def __init__(self, session):
-        self.session = session
-
-    async def recent(self, monitor_id: uuid.UUID, limit: int) -> list[IncidentEvent]:
-        stmt = (
-            select(IncidentEvent)
-            .where(IncidentEvent.monitor_id == monitor_id, IncidentEvent.kind == "monitor_down")
-            .order_by(IncidentEvent.at.desc())
-            .limit(limit)
-        )
-        return list((await self.session.execute(stmt)).scalars())

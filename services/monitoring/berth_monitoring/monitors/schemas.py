@@ -239,8 +239,9 @@ class LatencyPoint(BaseModel):
 
 class Failure(BaseModel):
     at: datetime
-    incident_id: uuid.UUID
-    detail: str | None
+    error_kind: str | None
+    status: int | None
+    reason: str
 
 
 class MonitorStats(BaseModel):

@@ -23,7 +23,7 @@ from berth_monitoring.config import MonitoringSettings
 from berth_monitoring.enums import MonitorKind, Suppression
 from berth_monitoring.models import Monitor
 from berth_monitoring.monitors import schemas
-from berth_monitoring.monitors.dao import ChannelLinkDAO, FailureDAO, MonitorDAO
+from berth_monitoring.monitors.dao import ChannelLinkDAO, MonitorDAO
 from berth_monitoring.results import service as results
 from berth_monitoring.targets import TargetPolicy, TargetRefused, TargetUnresolvable
 
@@ -342,7 +342,7 @@ async def stats(
     back, step = RANGES[range_]
     uptime = (await results.uptime(session, [monitor_id])).get(monitor_id, {})
     series = await results.latency_series(session, monitor_id, datetime.now(UTC) - back, step)
-    failures = await FailureDAO(session).recent(monitor_id, 20)
+    failures = await results.recent_failures(session, monitor_id, 20)
     return schemas.MonitorStats(
         uptime=uptime,
         range=range_,
@@ -350,7 +350,5 @@ async def stats(
             schemas.LatencyPoint(at=at, avg_ms=avg, max_ms=top, up_ratio=up)
             for at, avg, top, up in series
         ],
-        failures=[
-            schemas.Failure(at=e.at, incident_id=e.incident_id, detail=e.detail) for e in failures
-        ],
+        failures=[schemas.Failure(**failure) for failure in failures],
     )

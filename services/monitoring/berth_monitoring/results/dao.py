@@ -9,7 +9,7 @@ from datetime import datetime
 
 from sqlalchemy import func, select
 
-from berth_monitoring.models import DayRollup, HourRollup
+from berth_monitoring.models import DayRollup, HourRollup, IncidentEvent
 
 
 class RollupDAO:
@@ -47,3 +47,12 @@ class RollupDAO:
             .order_by(table.bucket)
         )
         return [tuple(row) for row in (await self.session.execute(stmt)).all()]  # type: ignore[misc]
+
+    async def down_events(self, monitor_id: uuid.UUID, limit: int) -> list[tuple[datetime, str]]:
+        stmt = (
+            select(IncidentEvent.at, IncidentEvent.detail)
+            .where(IncidentEvent.monitor_id == monitor_id, IncidentEvent.kind == "monitor_down")
+            .order_by(IncidentEvent.at.desc())
+            .limit(limit)
+        )
+        return [(at, detail) for at, detail in (await self.session.execute(stmt)).all()]

@@ -4,6 +4,7 @@ scan of raw results). Signatures agreed with the checks' side, which owns this m
 import uuid
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -48,4 +49,16 @@ async def latency_series(
             (up / checks) if checks else None,
         )
         for bucket, checks, up, latency_sum, latency_max in rows
+    ]
+
+
+async def recent_failures(
+    session: AsyncSession, monitor_id: uuid.UUID, limit: int = 20
+) -> list[dict[str, Any]]:
+    """The monitor's last failures, newest first: {at, error_kind, status, reason}. Here from
+    its incidents' timelines; the checks' version reads every failed check's stored reason."""
+    rows = await RollupDAO(session).down_events(monitor_id, max(1, min(limit, 500)))
+    return [
+        {"at": at, "error_kind": None, "status": None, "reason": detail or "down"}
+        for at, detail in rows
     ]
