@@ -197,7 +197,13 @@ class Backend:
 
 class Backends:
     def __init__(
-        self, http: httpx.AsyncClient, *, auth: str, deploy: str, billing: str, monitoring: str
+        self,
+        http: httpx.AsyncClient,
+        *,
+        auth: str,
+        deploy: str,
+        billing: str,
+        monitoring: str = "http://127.0.0.1:8104",
     ):
         self.http = http
         self.auth = Backend("auth", auth, http)
