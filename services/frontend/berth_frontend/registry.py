@@ -63,6 +63,8 @@ SCREENS: list[Screen] = [
            monitoring.maintenance, "Maintenance windows", "monitoring"),
     Screen(PANEL, "monitoring/{monitor_id:uuid}", "partials/monitoring/detail.html",
            monitoring.monitor_detail, "Monitor", "monitoring"),
+    Screen(PANEL, "monitoring/{monitor_id:uuid}/channels", "partials/monitoring/channels.html",
+           monitoring.monitor_channels, "Alert channels", "monitoring", fragment=True),
     Screen(PANEL, "billing", "partials/billing/index.html",
            billing.billing, "Billing", "billing"),
     Screen(PANEL, "billing/summary", "partials/billing/summary.html",

@@ -345,3 +345,47 @@ async def test_settings_are_sent_as_a_patch_and_bad_numbers_are_not(
     assert good.status_code == 200 and "Settings saved." in good.text
     assert 'id="monitor-settings"' in good.text
     assert stand_in.bodies[-1] == {"name": "Shop", "failure_threshold": 4, "resend_minutes": 30}
+
+
+async def test_alert_channels_are_linked_from_the_monitors_page(
+    frontend_settings, public_jwks, signing_jwks
+):
+    email = {"id": "c1", "name": "On-call mail", "kind": "email", "is_enabled": True}
+    hook = {"id": "c2", "name": "Ops hook", "kind": "webhook", "is_enabled": False}
+    links = f"{API}/monitors/{MONITOR_ID}/channels"
+    with StandIn(
+        answers(
+            **{
+                links: (200, {"channel_ids": ["c1"]}),
+                f"{API}/channels": (200, {"items": [email, hook], "total": 2}),
+                f"PUT {links}": (200, {"channel_ids": ["c2"]}),
+            }
+        )
+    ) as stand_in:
+        async with panel(stand_in, frontend_settings, public_jwks, signing_jwks) as client:
+            part = await client.get(
+                f"/partials/monitoring/{MONITOR_ID}/channels", headers={"HX-Request": "true"}
+            )
+            assert part.status_code == 200 and 'value="c1" checked' in part.text
+            assert 'value="c2">' in part.text and "disabled" in part.text
+            headers = await _csrf(client, f"/panel/monitoring/{MONITOR_ID}")
+            saved = await client.post(
+                f"/partials/monitoring/{MONITOR_ID}/channels",
+                data={"channel_ids": "c2"},
+                headers=headers,
+            )
+    assert saved.status_code == 200 and "Alert channels saved." in saved.text
+    assert stand_in.bodies[-1] == {"channel_ids": ["c2"]}
+
+
+async def test_the_channels_part_says_so_when_there_is_no_channels_api(
+    frontend_settings, public_jwks, signing_jwks
+):
+    links = f"{API}/monitors/{MONITOR_ID}/channels"
+    with StandIn(answers(**{links: (200, {"channel_ids": []})})) as stand_in:
+        async with panel(stand_in, frontend_settings, public_jwks, signing_jwks) as client:
+            part = await client.get(
+                f"/partials/monitoring/{MONITOR_ID}/channels", headers={"HX-Request": "true"}
+            )
+    assert part.status_code == 200 and 'id="channel-links"' not in part.text
+    assert "notice-error" in part.text

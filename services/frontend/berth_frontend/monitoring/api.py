@@ -13,7 +13,7 @@ from berth_frontend.monitoring import service
 from berth_frontend.panel.api import show
 from berth_frontend.web import flash
 from berth_frontend.web.access import CurrentViewer, panel_router
-from berth_frontend.web.backends import ApiError, ServiceDown, section, sections
+from berth_frontend.web.backends import ApiError, Section, ServiceDown, section, sections
 from berth_frontend.web.forms import read_form
 from berth_frontend.web.screens import PANEL, ScreenContext
 from berth_frontend.web.tables import table_state
@@ -73,6 +73,19 @@ async def monitor_detail(ctx: ScreenContext) -> dict[str, Any]:
         "ranges": service.RANGES,
         "percent": service.percent,
     }
+
+
+async def monitor_channels(ctx: ScreenContext) -> dict[str, Any]:
+    """The monitor's alert channels, checked where linked (a lazy part of its page)."""
+    monitor_id = str(ctx.params["monitor_id"])
+    links = await service.channel_links(ctx.backends, ctx.viewer.caller, monitor_id)
+    try:
+        (available,) = await sections(service.channels(ctx.backends, ctx.viewer.caller))
+    except ApiError as exc:  # no channels API to ask (a 404 here is not about the monitor)
+        if exc.status == 401:
+            raise
+        available = Section(error=exc)
+    return {"monitor_id": monitor_id, "linked": set(links["channel_ids"]), "channels": available}
 
 
 async def incidents(ctx: ScreenContext) -> dict[str, Any]:
@@ -181,6 +194,18 @@ async def delete_window(request: Request, viewer: CurrentViewer, window_id: uuid
         "Maintenance window removed.",
     )
     return await show(request, viewer, PANEL, "monitoring/maintenance", full=False, flash=outcome)
+
+
+@router.post("/{monitor_id}/channels")
+async def link_channels(request: Request, viewer: CurrentViewer, monitor_id: uuid.UUID) -> Response:
+    form = await read_form(request)
+    chosen = [c for c in form.getlist("channel_ids") if c]
+    outcome = await flash.outcome_of(
+        service.link_channels(request.app.state.backends, viewer.caller, str(monitor_id), chosen),
+        "Alert channels saved.",
+    )
+    path = f"monitoring/{monitor_id}/channels"
+    return await show(request, viewer, PANEL, path, full=False, flash=outcome)
 
 
 @router.post("/{monitor_id}/settings")

@@ -59,6 +59,23 @@ async def update(
     return await backends.monitoring.patch(f"{API}/monitors/{monitor_id}", caller, changes)
 
 
+async def channel_links(backends: Backends, caller: Caller, monitor_id: str) -> dict[str, Any]:
+    return await backends.monitoring.get(f"{API}/monitors/{monitor_id}/channels", caller)
+
+
+async def channels(backends: Backends, caller: Caller) -> dict[str, Any]:
+    """The person's alert channels (the alerts module's API), for linking to a monitor."""
+    return await backends.monitoring.get(f"{API}/channels", caller, size=100)
+
+
+async def link_channels(
+    backends: Backends, caller: Caller, monitor_id: str, channel_ids: list[str]
+) -> dict[str, Any]:
+    return await backends.monitoring.put(
+        f"{API}/monitors/{monitor_id}/channels", caller, {"channel_ids": channel_ids}
+    )
+
+
 async def create_window(backends: Backends, caller: Caller, body: dict[str, Any]) -> Any:
     return await backends.monitoring.post(f"{API}/maintenance-windows", caller, body)
 
