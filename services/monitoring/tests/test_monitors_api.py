@@ -81,6 +81,7 @@ BAD_BODIES = [
     (http_monitor(url="http://user:pw@127.0.0.2/"), "user name"),
     (http_monitor(url="http://127.0.0.2:99999/"), "cannot be read"),
     (http_monitor(url="http:///nohost"), "no host"),
+    (http_monitor(url="http://127.0.0.2:0/"), "between 1 and 65535"),
     (http_monitor(url="http://127.0.0.2/a b"), "spaces"),
     (http_monitor(interval_seconds=5), "at least"),
     (http_monitor(interval_seconds=60, timeout_seconds=60), "shorter than the interval"),
@@ -394,3 +395,17 @@ async def test_the_push_token_never_reaches_the_log(monitoring_http, person):
     logged = "\\n".join(lines)
     assert "/api/monitoring/v1/heartbeat/{token}" in logged  # the request is logged, by route
     assert token not in logged
+
+
+async def test_header_values_are_write_only(monitoring_http, monitoring_db, person):
+    a = person()
+    made = await create(
+        monitoring_http, a, http_monitor(http={"headers": {"Authorization": "Bearer s3cret"}})
+    )
+    assert made["http"]["headers"] == {"Authorization": "(hidden)"}
+    r = await monitoring_http.get(f"{API}/monitors", headers=a.headers)
+    assert "s3cret" not in r.text
+    (row,) = await sql(
+        monitoring_db, "SELECT http FROM monitoring.monitors WHERE id = :i", i=made["id"]
+    )
+    assert row[0]["headers"] == {"Authorization": "Bearer s3cret"}  # the check sends it

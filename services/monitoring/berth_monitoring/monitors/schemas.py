@@ -13,6 +13,7 @@ from pydantic import (
     StrictBool,
     StrictInt,
     computed_field,
+    field_serializer,
     field_validator,
     model_validator,
 )
@@ -29,6 +30,7 @@ GraceSeconds = Annotated[StrictInt, Field(ge=0, le=86_400)]
 
 # `$.a.b[0]["c d"]`: keys by dot or quoted bracket, list items by index
 _PATH_STEP = re.compile(r"""\.([A-Za-z_][A-Za-z0-9_-]*)|\[(\d{1,6})\]|\["([^"\\]{1,200})"\]""")
+HIDDEN = "(hidden)"
 _HEADER_NAME = re.compile(r"^[A-Za-z0-9!#$%&'*+.^_`|~-]{1,64}$")
 # headers the check itself owns: setting them would change where or how the request goes
 _RESERVED_HEADERS = frozenset(
@@ -194,6 +196,13 @@ class Monitor(BaseModel):
     last_error: str | None
     cert_expires_at: datetime | None
     created_at: datetime
+
+    @field_serializer("http")
+    def _hide_header_values(self, http: dict) -> dict:
+        """Header values may be credentials for the target: write-only, like secrets."""
+        if not http.get("headers"):
+            return http
+        return {**http, "headers": dict.fromkeys(http["headers"], HIDDEN)}
 
     @computed_field  # type: ignore[prop-decorator]
     @property

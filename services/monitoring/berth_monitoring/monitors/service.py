@@ -102,6 +102,8 @@ async def check_url(policy: TargetPolicy, url: str) -> str:
         raise _refuse("The URL may not carry a user name or password", "url")
     if not parts.hostname:
         raise _refuse("The URL has no host", "url")
+    if port == 0:
+        raise _refuse("The URL's port must be between 1 and 65535", "url")
     await _judge(
         policy, parts.hostname, port or (443 if parts.scheme.lower() == "https" else 80), "url"
     )
