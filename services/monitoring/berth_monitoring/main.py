@@ -10,6 +10,7 @@ from berth_monitoring.models import SCHEMA, Base
 from berth_monitoring.monitors.api import admin_router as monitors_admin_router
 from berth_monitoring.monitors.api import heartbeat_router
 from berth_monitoring.monitors.api import router as monitors_router
+from berth_monitoring.queues.api import router as queues_router
 from berth_monitoring.targets import TargetPolicy
 
 
@@ -26,6 +27,7 @@ def create_app(settings: MonitoringSettings | None = None) -> FastAPI:
             incidents_router,
             maintenance_router,
             monitors_admin_router,
+            queues_router,
         ],
         docs_prefix="/api/monitoring",
     )

@@ -387,3 +387,7 @@ class PlatformOperation(Base):
     app_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), nullable=False)
     started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+# the queue pages' tables live in their sub-package, on this Base (one metadata, one history)
+from berth_monitoring.queues import models as _queue_models  # noqa: E402, F401
