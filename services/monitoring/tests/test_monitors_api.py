@@ -2,6 +2,7 @@
 saved (no packet to a refused address: refusal happens on resolution), and a person reaches
 only their own monitors."""
 
+import asyncio
 import socket
 import uuid
 
@@ -255,6 +256,20 @@ async def test_quota_per_user(monitoring_http, monitoring_settings, person, monk
     assert error["code"] == "quota_exceeded" and error["details"] == {"limit": 2}
     # another person has their own quota
     await create(monitoring_http, person(), http_monitor())
+
+
+async def test_the_quota_holds_under_concurrent_creations(
+    monitoring_http, monitoring_settings, person, monkeypatch
+):
+    a = person()
+    monkeypatch.setattr(monitoring_settings, "monitors_per_user", 3)
+    answers = await asyncio.gather(
+        *(
+            monitoring_http.post(f"{API}/monitors", json=http_monitor(), headers=a.headers)
+            for _ in range(8)
+        )
+    )
+    assert sorted(r.status_code for r in answers) == [201] * 3 + [409] * 5
 
 
 async def test_channel_links_only_to_own_channels(monitoring_http, monitoring_db, person):

@@ -35,6 +35,11 @@ class MonitorDAO(BaseDAO[Monitor]):
         )
         return (await self.session.execute(stmt)).scalars().first()
 
+    async def lock_owner(self, owner_id: uuid.UUID) -> None:
+        """Serialise one owner's creations until commit, so a quota holds under concurrency."""
+        key = int.from_bytes(owner_id.bytes[:8], "big", signed=True)
+        await self.session.execute(select(func.pg_advisory_xact_lock(key)))
+
     async def count_user_monitors(self, owner_id: uuid.UUID) -> int:
         """The owner's own monitors (the platform's monitors of apps do not count to a quota)."""
         stmt = select(func.count()).where(Monitor.owner_id == owner_id, Monitor.app_id.is_(None))

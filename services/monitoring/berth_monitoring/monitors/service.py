@@ -140,6 +140,7 @@ async def create(
 ) -> tuple[Monitor, str | None]:
     """The new monitor and, for a heartbeat, its push token (shown this once)."""
     dao = MonitorDAO(session)
+    await dao.lock_owner(owner_id)
     if await dao.count_user_monitors(owner_id) >= settings.monitors_per_user:
         raise QuotaExceeded(
             f"You have reached the limit of {settings.monitors_per_user} monitors",
