@@ -30,6 +30,7 @@ def create_app(settings: FrontendSettings | None = None) -> FastAPI:
         deploy=settings.deploy_url,
         billing=settings.billing_url,
         monitoring=settings.monitoring_url,
+        tickets=settings.tickets_url,
     )
     verifier = make_verifier(settings)
     revocations = RevocationSync(settings, verifier)

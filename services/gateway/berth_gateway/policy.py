@@ -103,6 +103,7 @@ class Rule:
 
 ADMIN = any_role("admin")
 ONCALL = any_role("oncall", "admin")
+SUPPORT = any_role("support", "admin")
 ANY_SIGNED_IN = Access(AccessKind.AUTHENTICATED)
 OPEN = Access(AccessKind.PUBLIC)
 SIGNED_IN_PAGE = Access(AccessKind.AUTHENTICATED, login_page=True)
@@ -139,6 +140,8 @@ ROUTE_RULES: tuple[Rule, ...] = (
     Rule("/panel/**", SIGNED_IN_PAGE),
     Rule("/partials/**", SIGNED_IN_PAGE),
     Rule("/api/*/v1/admin/**", ADMIN),
+    # the support desk's queue and tools (tickets checks the role again)
+    Rule("/api/tickets/v1/staff/**", SUPPORT),
     Rule("/admin/**", ADMIN_PAGE),  # the admin pages and /admin/partials/**
     Rule("/ops/**", ONCALL),
     Rule("/api/{svc}/**", service_scope()),

@@ -49,6 +49,7 @@ ENV_KEYS = (
     "BILLING_URL",
     "DEPLOY_URL",
     "MONITORING_URL",
+    "TICKETS_URL",
     "FRONTEND_URL",
     "APPS_DOMAIN",
     "TRAEFIK_DYNAMIC_DIR",
@@ -63,6 +64,8 @@ ENV_KEYS = (
     "MONITORING_CLIENT_ID",
     "MONITORING_CLIENT_SECRET",
     "MONITORING_CHANNEL_ENCRYPTION_KEY",
+    "TICKETS_CLIENT_ID",
+    "TICKETS_CLIENT_SECRET",
     "AUTH_SERVICE_CLIENTS",
 )
 
@@ -74,11 +77,13 @@ DEFAULTS = {
     "BILLING_URL": "http://127.0.0.1:8102",
     "DEPLOY_URL": "http://127.0.0.1:8103",
     "MONITORING_URL": "http://127.0.0.1:8104",
+    "TICKETS_URL": "http://127.0.0.1:8105",
     "FRONTEND_URL": "http://127.0.0.1:8107",
     "APPS_DOMAIN": "apps.localhost",
     "BILLING_CLIENT_ID": "svc-billing",
     "DEPLOY_CLIENT_ID": "svc-deploy",
     "MONITORING_CLIENT_ID": "svc-monitoring",
+    "TICKETS_CLIENT_ID": "svc-tickets",
     "LOG_LEVEL": "INFO",
 }
 

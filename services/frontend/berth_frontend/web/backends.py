@@ -22,6 +22,7 @@ SERVICE_LABELS = {
     "deploy": "Apps",
     "billing": "Billing",
     "monitoring": "Monitoring",
+    "tickets": "Support",
 }
 
 
@@ -204,12 +205,14 @@ class Backends:
         deploy: str,
         billing: str,
         monitoring: str = "http://127.0.0.1:8104",
+        tickets: str = "http://127.0.0.1:8105",
     ):
         self.http = http
         self.auth = Backend("auth", auth, http)
         self.deploy = Backend("deploy", deploy, http)
         self.billing = Backend("billing", billing, http)
         self.monitoring = Backend("monitoring", monitoring, http)
+        self.tickets = Backend("tickets", tickets, http)
 
 
 @dataclass

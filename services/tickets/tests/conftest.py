@@ -1,0 +1,3 @@
+"""Fixtures of the tickets service tests (in-process app, real PostgreSQL and RabbitMQ)."""
+
+from fixtures_tickets import *  # noqa: F403
