@@ -187,6 +187,7 @@ def service_env(
         "APPS_DOMAIN": "apps.localhost",
         "TRAEFIK_DYNAMIC_DIR": str(var / "traefik" / "dynamic"),
         "DEPLOY_DATA_DIR": str(var / "deploy"),
+        "TICKETS_ATTACHMENTS_DIR": str(var / "tickets" / "attachments"),
         "DEPLOY_ENV_ENCRYPTION_KEY": base64.urlsafe_b64encode(os.urandom(32)).decode(),
         "BILLING_WEBHOOK_SECRET": secrets.token_hex(32),
         "FRONTEND_SECRET_KEY": secrets.token_hex(32),
@@ -198,6 +199,9 @@ def service_env(
         "MONITORING_CLIENT_SECRET": monitoring_secret,
         "TICKETS_CLIENT_ID": "svc-tickets",
         "TICKETS_CLIENT_SECRET": tickets_secret,
+        "TICKETS_REPLY_SECRET": secrets.token_urlsafe(32),
+        "TICKETS_REPLY_DOMAIN": "reply.berth.localhost",
+        "TICKETS_INBOUND_PORT": str(ports["tickets_inbound"]),
         "AUTH_SERVICE_CLIENTS": json.dumps(
             [
                 {
@@ -234,6 +238,7 @@ PORT_NAMES = (
     "deploy",
     "monitoring",
     "tickets",
+    "tickets_inbound",
     "frontend",
     "smtp",
 )

@@ -37,6 +37,24 @@ class TicketsSettings(ServiceSettings, MailSettings):
     body_max_chars: int = Field(20_000, ge=100, le=100_000)
     open_tickets_per_user: int = Field(50, ge=1, le=10_000)
 
+    # -- email (berth_tickets.notify, berth_tickets.inbound) --------------------------------
+    # replies go to reply+<signed token>@<reply_domain>: the operator's MX for this domain
+    # hands mail to the inbound receiver (TICKETS_INBOUND_HOST/PORT)
+    reply_domain: str = Field("reply.berth.localhost", min_length=3, max_length=200)
+    # signs reply addresses; without it notifications carry no reply address and every
+    # inbound mail is rejected. Rotate: move the old one to TICKETS_REPLY_SECRET_PREVIOUS
+    # (comma-separated), still accepted, while new addresses are signed with the new one
+    reply_secret: SecretStr | None = None
+    reply_secret_previous: SecretStr | None = None
+    # an address stays good this long after the notification that carried it
+    reply_token_days: int = Field(90, ge=1, le=3650)
+    inbound_host: str = "127.0.0.1"
+    inbound_port: int = Field(2526, ge=1, le=65535)
+    # a larger mail is refused in the SMTP dialogue (552), before it is stored
+    inbound_max_bytes: int = Field(10 * 1024 * 1024, ge=10_000, le=50 * 1024 * 1024)
+    # a processed mail's raw bytes are kept this long (its inbound_emails row stays)
+    inbound_keep_raw_days: int = Field(30, ge=1, le=3650)
+
 
 @lru_cache
 def get_settings() -> TicketsSettings:

@@ -72,6 +72,7 @@ class EventKind(StrEnum):
     RATED = "rated"
     SLA_BREACHED = "sla_breached"
     INCIDENT_LINKED = "incident_linked"
+    REPLY_ADDRESSES_REVOKED = "reply_addresses_revoked"  # staff raised reply_token_version
 
 
 class IncidentStatus(StrEnum):
@@ -104,3 +105,18 @@ class NotificationKind(StrEnum):
     ASSIGNED = "assigned"  # to the new assignee
     SLA_BREACHED = "sla_breached"  # to the assignee
     AUTO_CLOSED = "auto_closed"  # to the customer
+    # tickets-mail
+    CLOSED = "closed"  # to the customer: staff closed the ticket
+    MERGED = "merged"  # to the customer: the ticket joined another one
+
+
+#: what a customer receives (carries the signed reply address); the rest go to staff
+CUSTOMER_NOTIFICATIONS = frozenset(
+    {
+        NotificationKind.TICKET_OPENED,
+        NotificationKind.STAFF_REPLIED,
+        NotificationKind.AUTO_CLOSED,
+        NotificationKind.CLOSED,
+        NotificationKind.MERGED,
+    }
+)

@@ -18,9 +18,21 @@ class OutgoingEmailDAO(mail.OutgoingEmailDAO[OutgoingEmail]):
         return await self.get_by(notification_key=key)
 
 
+def _thread_headers(email: OutgoingEmail, domain: str) -> dict[str, str]:
+    """Every mail of a ticket answers the same thread root `<ticket-<id>@domain>`, so mail
+    readers keep one thread per ticket."""
+    if email.ticket_id is None:
+        return {}
+    root = f"<ticket-{email.ticket_id}@{domain}>"
+    return {"In-Reply-To": root, "References": root}
+
+
 TEMPLATES = ("ticket_notice",)
 MAILER = mail.Mailer(
-    service=QUEUE, dao=OutgoingEmailDAO, templates=mail.Templates("berth_tickets", TEMPLATES)
+    service=QUEUE,
+    dao=OutgoingEmailDAO,
+    templates=mail.Templates("berth_tickets", TEMPLATES),
+    thread_headers=_thread_headers,
 )
 
 

@@ -3,9 +3,12 @@
 from fastapi import FastAPI
 
 from berth_common.service import build_service
+from berth_tickets.attachments import api as attachments
 from berth_tickets.config import TicketsSettings, get_settings
 from berth_tickets.departments.api import router as departments_admin
+from berth_tickets.inbound.api import router as inbound_admin
 from berth_tickets.models import SCHEMA, Base
+from berth_tickets.notify.api import router as reply_addresses
 from berth_tickets.sla.api import router as sla_admin
 from berth_tickets.staff.api import router as staff
 from berth_tickets.tickets.api import departments_router
@@ -25,7 +28,17 @@ def create_app(settings: TicketsSettings | None = None) -> FastAPI:
         title="Berth tickets",
         schema=SCHEMA,
         metadata=Base.metadata,
-        routers=[tickets, departments_router, staff, departments_admin, sla_admin],
+        routers=[
+            tickets,
+            departments_router,
+            staff,
+            departments_admin,
+            sla_admin,
+            attachments.router,
+            attachments.staff_router,
+            inbound_admin,
+            reply_addresses,
+        ],
         on_shutdown=[close_upstream],
         docs_prefix="/api/tickets",
     )

@@ -31,6 +31,7 @@ from sqlalchemy import (
     Identity,
     Index,
     Integer,
+    LargeBinary,
     SmallInteger,
     String,
     Text,
@@ -433,3 +434,53 @@ class OutgoingEmail(OutgoingEmailColumns, Base):
     )
     # the signed per-ticket address a reply goes to (berth_tickets' mail module sets it)
     reply_to: Mapped[str | None] = mapped_column(String(254))
+
+
+# --- tickets-web: attachments of internal notes -------------------------------------------
+
+
+class NoteAttachment(Base):
+    """An attachment of an internal note: staff only. Its `attachments` row has no
+    `message_id`, and customers read only attachments of public messages (message_id set),
+    so a note's file cannot reach them even without looking at this table."""
+
+    __tablename__ = "note_attachments"
+
+    attachment_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("attachments.id", ondelete="CASCADE"), primary_key=True
+    )
+    note_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("internal_notes.id", ondelete="CASCADE"), nullable=False, index=True
+    )
+
+
+# -- tickets-mail: the inbound side of email (berth_tickets.inbound) ---------------------------
+
+
+class InboundRawEmail(Base):
+    """A mail as the inbound SMTP receiver took it off the wire, stored (with its processing
+    task in the outbox) before the receiver answers 250: a worker that dies loses nothing,
+    the task runs again. `inbound_email_id` is set once processing recorded its outcome, so
+    a redelivered task does nothing twice."""
+
+    __tablename__ = "inbound_raw_emails"
+    __table_args__ = (
+        Index(
+            "ix_inbound_raw_emails_unprocessed",
+            "received_at",
+            postgresql_where=text("inbound_email_id IS NULL"),
+        ),
+        CheckConstraint("size_bytes >= 0", name="size"),
+    )
+
+    id: Mapped[uuid.UUID] = uuid_pk()
+    # the envelope: MAIL FROM ("" for a bounce) and the accepted RCPT TOs
+    mail_from: Mapped[str] = mapped_column(String(998), nullable=False, server_default="")
+    rcpt_tos: Mapped[list[str]] = mapped_column(ARRAY(String(254)), nullable=False)
+    peer: Mapped[str] = mapped_column(String(100), nullable=False, server_default="")
+    raw: Mapped[bytes] = mapped_column(LargeBinary, nullable=False)
+    size_bytes: Mapped[int] = mapped_column(Integer, nullable=False)
+    received_at: Mapped[datetime] = now_timestamp()
+    inbound_email_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("inbound_emails.id", ondelete="SET NULL"), unique=True
+    )

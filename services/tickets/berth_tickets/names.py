@@ -12,6 +12,8 @@ class Task:
     AUTO_CLOSE: Final = "tickets.tickets.auto_close"
     SEND_MAIL: Final = "tickets.mail.send"
     REQUEUE_STALE_MAIL: Final = "tickets.mail.requeue_stale"
+    PROCESS_INBOUND: Final = "tickets.inbound.process"
+    INBOUND_UPKEEP: Final = "tickets.inbound.upkeep"
 
 
 # what tickets react to: monitoring's incidents (a ticket about an app in an incident links)

@@ -10,6 +10,7 @@ from berth_common.mail import SEND_MAX_RETRIES
 from berth_common.worker import on_event, service_task
 from berth_tickets import mail
 from berth_tickets.enums import IncidentStatus
+from berth_tickets.inbound import service as inbound
 from berth_tickets.incidents import service as incidents
 from berth_tickets.names import INCIDENT_OPENED, INCIDENT_RESOLVED, Task
 from berth_tickets.sla.breaches import check_breaches
@@ -23,7 +24,11 @@ upstream = Upstream(settings)
 async def _address_of(email: Any) -> str | None:
     if email.recipient_id is None:
         return None
-    person = await upstream.person(email.recipient_id)
+    return await _email_of(email.recipient_id)
+
+
+async def _email_of(user_id: uuid.UUID) -> str | None:
+    person = await upstream.person(user_id)
     return person.get("email") if person else None
 
 
@@ -53,6 +58,15 @@ async def incident_resolved(session: AsyncSession, payload: dict, event: dict) -
     await incidents.record(session, payload, IncidentStatus.RESOLVED)
 
 
+async def process_inbound(session: AsyncSession, raw_id: str) -> None:
+    await inbound.process(session, settings, uuid.UUID(raw_id), _email_of)
+
+
+async def inbound_upkeep(session: AsyncSession) -> None:
+    await inbound.requeue_unprocessed(session)
+    await inbound.purge_processed(session, settings)
+
+
 send_email_task = service_task(
     celery_app, worker_runtime, mail.MAILER.send_task, max_retries=SEND_MAX_RETRIES
 )(send_email)
@@ -64,4 +78,11 @@ sla_breaches_task = service_task(celery_app, worker_runtime, Task.CHECK_SLA, max
 )
 auto_close_task = service_task(celery_app, worker_runtime, Task.AUTO_CLOSE, max_retries=3)(
     close_waiting
+)
+# retried for about half an hour (auth's directory down); the beat requeues past that
+process_inbound_task = service_task(
+    celery_app, worker_runtime, Task.PROCESS_INBOUND, max_retries=SEND_MAX_RETRIES
+)(process_inbound)
+inbound_upkeep_task = service_task(celery_app, worker_runtime, Task.INBOUND_UPKEEP, max_retries=3)(
+    inbound_upkeep
 )

@@ -32,6 +32,11 @@ celery_app = create_celery(
             "schedule": 10 * 60.0,
             "options": {"queue": QUEUE, "expires": 9 * 60},
         },
+        Task.INBOUND_UPKEEP: {
+            "task": Task.INBOUND_UPKEEP,
+            "schedule": 10 * 60.0,
+            "options": {"queue": QUEUE, "expires": 9 * 60},
+        },
         Task.REQUEUE_STALE_MAIL: {
             "task": Task.REQUEUE_STALE_MAIL,
             "schedule": 15 * 60.0,

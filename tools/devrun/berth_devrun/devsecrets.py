@@ -27,6 +27,7 @@ SECRET_KEYS = frozenset(
         "MONITORING_CLIENT_SECRET",
         "MONITORING_CHANNEL_ENCRYPTION_KEY",
         "TICKETS_CLIENT_SECRET",
+        "TICKETS_REPLY_SECRET",
         "AUTH_SERVICE_CLIENTS",
     }
 )
@@ -89,6 +90,8 @@ GENERATORS: dict[str, Callable[[], str]] = {
     "DEPLOY_CLIENT_SECRET": lambda: secrets.token_urlsafe(32),
     "MONITORING_CLIENT_SECRET": lambda: secrets.token_urlsafe(32),
     "TICKETS_CLIENT_SECRET": lambda: secrets.token_urlsafe(32),
+    # signs the per-ticket reply addresses (reply+<token>@TICKETS_REPLY_DOMAIN)
+    "TICKETS_REPLY_SECRET": lambda: secrets.token_urlsafe(32),
     # a Fernet key for alert channels' webhook secrets and bot tokens at rest
     "MONITORING_CHANNEL_ENCRYPTION_KEY": lambda: base64.urlsafe_b64encode(os.urandom(32)).decode(),
 }

@@ -54,6 +54,7 @@ ENV_KEYS = (
     "APPS_DOMAIN",
     "TRAEFIK_DYNAMIC_DIR",
     "DEPLOY_DATA_DIR",
+    "TICKETS_ATTACHMENTS_DIR",
     "DEPLOY_ENV_ENCRYPTION_KEY",
     "BILLING_WEBHOOK_SECRET",
     "FRONTEND_SECRET_KEY",
@@ -66,6 +67,9 @@ ENV_KEYS = (
     "MONITORING_CHANNEL_ENCRYPTION_KEY",
     "TICKETS_CLIENT_ID",
     "TICKETS_CLIENT_SECRET",
+    "TICKETS_REPLY_SECRET",
+    "TICKETS_REPLY_DOMAIN",
+    "TICKETS_INBOUND_PORT",
     "AUTH_SERVICE_CLIENTS",
 )
 
@@ -84,6 +88,8 @@ DEFAULTS = {
     "DEPLOY_CLIENT_ID": "svc-deploy",
     "MONITORING_CLIENT_ID": "svc-monitoring",
     "TICKETS_CLIENT_ID": "svc-tickets",
+    "TICKETS_REPLY_DOMAIN": "reply.berth.localhost",
+    "TICKETS_INBOUND_PORT": "2526",
     "LOG_LEVEL": "INFO",
 }
 
@@ -175,6 +181,7 @@ def resolve(
     for key, default in (
         ("TRAEFIK_DYNAMIC_DIR", layout.root / "var" / "traefik" / "dynamic"),
         ("DEPLOY_DATA_DIR", layout.root / "var" / "deploy"),
+        ("TICKETS_ATTACHMENTS_DIR", layout.root / "var" / "tickets" / "attachments"),
     ):
         values[key] = _absolute(layout, values.get(key) or default)
     values.setdefault("AUTH_SERVICE_CLIENTS", devsecrets.service_clients_json(values))

@@ -176,6 +176,26 @@ class Backend:
             raise _error_from(self.name, response)
         return response
 
+    async def upload(self, path: str, caller: Caller, filename: str, content: bytes) -> Any:
+        """POST one file as multipart/form-data (field `file`); answers as `request`."""
+        try:
+            response = await self.http.post(
+                f"{self.base_url}{path}",
+                files={"file": (filename, content, "application/octet-stream")},
+                headers=caller.headers(),
+            )
+        except httpx.HTTPError as exc:
+            logger.warning("{} upload {}: {}", self.name, path, type(exc).__name__)
+            raise ServiceDown(self.name, type(exc).__name__) from exc
+        if response.status_code >= 500:
+            raise ServiceDown(self.name, f"status {response.status_code}")
+        if response.status_code >= 400:
+            raise _error_from(self.name, response)
+        try:
+            return response.json()
+        except ValueError as exc:
+            raise ServiceDown(self.name, "not JSON") from exc
+
     async def get(self, path: str, caller: Caller, **params: Any) -> Any:
         return await self.request("GET", path, caller, params=params)
 

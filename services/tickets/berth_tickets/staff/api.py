@@ -61,7 +61,7 @@ async def change(
     session: SessionDep,
     settings: SettingsDep,
 ) -> schemas.StaffTicket:
-    item = await service.change(session, ticket_id, data, user_id_of(staff))
+    item = await service.change(session, ticket_id, data, user_id_of(staff), settings)
     return await service.view(session, settings, item, service.now())
 
 
@@ -129,7 +129,9 @@ async def merge(
     session: SessionDep,
     settings: SettingsDep,
 ) -> schemas.StaffTicket:
-    target = await service.merge(session, ticket_id, data.into_ticket_id, user_id_of(staff))
+    target = await service.merge(
+        session, ticket_id, data.into_ticket_id, user_id_of(staff), settings
+    )
     return await service.view(session, settings, target, service.now())
 
 

@@ -26,11 +26,13 @@ from berth_tickets.enums import (
     AuthorKind,
     EventKind,
     IncidentLinkOrigin,
+    NotificationKind,
     TicketStatus,
 )
 from berth_tickets.incidents import service as incidents
 from berth_tickets.incidents.dao import IncidentLinkDAO
 from berth_tickets.models import Ticket
+from berth_tickets.notify.service import notify
 from berth_tickets.numbers import display_number
 from berth_tickets.sla import apply
 from berth_tickets.sla import service as sla_clock
@@ -216,7 +218,11 @@ async def notes(session: AsyncSession, ticket_id: uuid.UUID) -> list[schemas.Not
 
 
 async def change(
-    session: AsyncSession, ticket_id: uuid.UUID, data: schemas.TicketChange, staff_id: uuid.UUID
+    session: AsyncSession,
+    ticket_id: uuid.UUID,
+    data: schemas.TicketChange,
+    staff_id: uuid.UUID,
+    settings: TicketsSettings | None = None,
 ) -> Ticket:
     item = await ticket(session, ticket_id, lock=True)
     at = now()
@@ -240,14 +246,27 @@ async def change(
         if target == TicketStatus.OPEN and item.status == TicketStatus.CLOSED:
             await lifecycle.reopen(session, item, at=at, actor_id=staff_id)
         else:
-            await lifecycle.set_status(session, item, target, at=at, actor_id=staff_id)
+            changed = await lifecycle.set_status(session, item, target, at=at, actor_id=staff_id)
+            if changed and target == TicketStatus.CLOSED and settings is not None:
+                await notify(
+                    session,
+                    item,
+                    NotificationKind.CLOSED,
+                    settings=settings,
+                    recipient_id=item.owner_id,
+                    key=f"{item.id}:{at.isoformat()}",
+                )
     item.updated_at = at
     await session.flush()
     return item
 
 
 async def merge(
-    session: AsyncSession, ticket_id: uuid.UUID, into_id: uuid.UUID, staff_id: uuid.UUID
+    session: AsyncSession,
+    ticket_id: uuid.UUID,
+    into_id: uuid.UUID,
+    staff_id: uuid.UUID,
+    settings: TicketsSettings | None = None,
 ) -> Ticket:
     """Fold a duplicate into another ticket of the same customer: its thread, notes and
     attachments move, it becomes `merged` (final) and points at the other."""
@@ -288,6 +307,16 @@ async def merge(
     )
     if target.status == TicketStatus.CLOSED:
         await lifecycle.reopen(session, target, at=at, actor_id=staff_id)
+    if settings is not None:  # told on the ticket it goes on in (its reply address)
+        await notify(
+            session,
+            target,
+            NotificationKind.MERGED,
+            settings=settings,
+            recipient_id=source.owner_id,
+            key=str(source.id),
+            detail=f"{display_number(source.number)} ({source.subject}) goes on as this ticket.",
+        )
     return target
 
 
