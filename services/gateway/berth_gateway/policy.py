@@ -126,6 +126,8 @@ ROUTE_RULES: tuple[Rule, ...] = (
     # payment providers call billing's webhooks; the signature is their authentication
     Rule("/api/billing/v1/webhooks/*", OPEN, methods=frozenset({"POST"})),
     Rule("/api/billing/v1/plans", OPEN, methods=frozenset({"GET", "HEAD"})),  # the price list
+    # a user's cron job or bot pushes its heartbeat; the secret token in the path is the key
+    Rule("/api/monitoring/v1/heartbeat/*", OPEN, methods=frozenset({"GET", "POST"})),
     # the frontend's public pages; /logout works with an expired session (CSRF-checked there)
     Rule("/", OPEN),
     Rule("/login", OPEN),

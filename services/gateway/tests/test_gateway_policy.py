@@ -66,6 +66,12 @@ def decide(method: str, uri: str) -> str:
         ("GET", "/api", "authenticated"),
         ("GET", "/oauth/token/extra", "authenticated"),
         ("GET", "/api/auth/v1/registered-devices", "scope({svc}:{action})"),
+        ("POST", "/api/monitoring/v1/heartbeat/abcDEF123_-xyz", "public"),
+        ("GET", "/api/monitoring/v1/heartbeat/abcDEF123_-xyz", "public"),
+        ("DELETE", "/api/monitoring/v1/heartbeat/abc", "scope({svc}:{action})"),
+        ("GET", "/api/monitoring/v1/heartbeat/abc/more", "scope({svc}:{action})"),
+        ("GET", "/api/monitoring/v1/monitors", "scope({svc}:{action})"),
+        ("GET", "/api/monitoring/v1/admin/monitors", "role(admin)"),
     ],
 )
 def test_policy_table_decides_by_first_matching_rule(method: str, uri: str, expected: str) -> None:

@@ -4,7 +4,12 @@ from fastapi import FastAPI
 
 from berth_common.service import build_service
 from berth_monitoring.config import MonitoringSettings, get_settings
+from berth_monitoring.incidents.api import router as incidents_router
+from berth_monitoring.maintenance.api import router as maintenance_router
 from berth_monitoring.models import SCHEMA, Base
+from berth_monitoring.monitors.api import admin_router as monitors_admin_router
+from berth_monitoring.monitors.api import heartbeat_router
+from berth_monitoring.monitors.api import router as monitors_router
 from berth_monitoring.queues.api import router as queues_router
 from berth_monitoring.targets import TargetPolicy
 
@@ -16,7 +21,14 @@ def create_app(settings: MonitoringSettings | None = None) -> FastAPI:
         title="Berth monitoring",
         schema=SCHEMA,
         metadata=Base.metadata,
-        routers=[queues_router],
+        routers=[
+            monitors_router,
+            heartbeat_router,
+            incidents_router,
+            maintenance_router,
+            monitors_admin_router,
+            queues_router,
+        ],
         docs_prefix="/api/monitoring",
     )
     app.state.target_policy = TargetPolicy.from_settings(settings)

@@ -106,6 +106,7 @@ class MenuItem:
 PANEL_MENU = (
     MenuItem("dashboard", "Dashboard", "", "grid"),
     MenuItem("apps", "Apps", "apps", "box"),
+    MenuItem("monitoring", "Monitoring", "monitoring", "pulse"),
     MenuItem("billing", "Billing", "billing", "card"),
     MenuItem("support", "Support", "support", "help"),
     MenuItem("profile", "Profile", "profile", "user"),
