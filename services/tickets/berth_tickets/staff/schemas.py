@@ -9,7 +9,15 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from berth_common.pagination import Page
 from berth_tickets.enums import Priority, SlaState, TicketStatus
-from berth_tickets.tickets.schemas import Body, Message, Slug, Subject, Ticket
+from berth_tickets.tickets.schemas import (
+    Body,
+    Message,
+    PlainText,
+    SearchText,
+    Slug,
+    Subject,
+    Ticket,
+)
 
 
 class Sla(BaseModel):
@@ -140,7 +148,7 @@ class QueueFilter(BaseModel):
         None, description="me, none or a user id"
     )
     sla: SlaState | None = None
-    q: str | None = Field(None, min_length=1, max_length=200)
+    q: SearchText | None = None
 
 
 # -- the desk's settings (admins) --------------------------------------------------------
@@ -161,7 +169,7 @@ class DepartmentCreate(BaseModel):
 
     slug: Slug
     name: Subject
-    description: str = Field("", max_length=500)
+    description: PlainText = ""
     is_active: bool = True
 
 
@@ -169,7 +177,7 @@ class DepartmentUpdate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     name: Subject | None = None
-    description: str | None = Field(None, max_length=500)
+    description: PlainText | None = None
     is_active: bool | None = None
 
 

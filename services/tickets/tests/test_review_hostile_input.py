@@ -1,0 +1,61 @@
+"""Hostile input found in review: every one a clean 4xx, never a 500."""
+
+import asyncio
+import uuid
+
+from fixtures_tickets import API, make_department, open_ticket
+
+WEEK = {str(d): [["09:00", "17:00"]] for d in range(1, 6)}
+
+
+async def test_renaming_a_calendar_to_a_taken_name_is_a_conflict(tickets_http, admin) -> None:
+    names = [f"cal-{uuid.uuid4().hex[:8]}" for _ in range(2)]
+    ids = []
+    for name in names:
+        r = await tickets_http.post(
+            f"{API}/admin/calendars",
+            json={"name": name, "timezone": "UTC", "weekly_hours": WEEK},
+            headers=admin.headers,
+        )
+        assert r.status_code == 201, r.text
+        ids.append(r.json()["id"])
+    r = await tickets_http.patch(
+        f"{API}/admin/calendars/{ids[1]}", json={"name": names[0]}, headers=admin.headers
+    )
+    assert r.status_code == 409, r.text
+
+
+async def test_concurrent_creates_of_one_department_give_one_201_and_409s(
+    tickets_http, admin
+) -> None:
+    slug = f"race-{uuid.uuid4().hex[:8]}"
+    answers = await asyncio.gather(
+        *(
+            tickets_http.post(
+                f"{API}/admin/departments",
+                json={"slug": slug, "name": "Race"},
+                headers=admin.headers,
+            )
+            for _ in range(6)
+        )
+    )
+    codes = sorted(r.status_code for r in answers)
+    assert codes.count(201) == 1 and set(codes) == {201, 409}, [r.text for r in answers]
+
+
+async def test_a_nul_byte_anywhere_is_a_422(tickets_http, person, staff, admin) -> None:
+    department = await make_department(tickets_http, admin)
+    customer = person()
+    await open_ticket(tickets_http, customer, department)
+    for who, path, params in (
+        (customer, f"{API}/tickets", {"q": "a\x00b"}),
+        (staff, f"{API}/staff/tickets", {"q": "a\x00b"}),
+    ):
+        r = await tickets_http.get(path, params=params, headers=who.headers)
+        assert r.status_code == 422, (path, r.status_code, r.text)
+    r = await tickets_http.post(
+        f"{API}/admin/departments",
+        json={"slug": f"d-{uuid.uuid4().hex[:6]}", "name": "x", "description": "a\x00b"},
+        headers=admin.headers,
+    )
+    assert r.status_code == 422, r.text
