@@ -59,3 +59,44 @@ async def test_a_nul_byte_anywhere_is_a_422(tickets_http, person, staff, admin) 
         headers=admin.headers,
     )
     assert r.status_code == 422, r.text
+
+
+def _with_nul(raw: bytes) -> bytes:
+    """The same mail with a NUL byte in its Subject (an encoded word) and in its text
+    (quoted-printable): legal MIME, text PostgreSQL cannot store."""
+    head, _, _ = raw.partition(b"\n\n")
+    lines = [
+        line
+        for line in head.split(b"\n")
+        if not line.lower().startswith((b"subject:", b"content-type:", b"content-transfer"))
+    ]
+    lines += [
+        b"Subject: =?utf-8?q?Re=3A_hello=00world?=",
+        b'Content-Type: text/plain; charset="utf-8"',
+        b"Content-Transfer-Encoding: quoted-printable",
+    ]
+    return b"\n".join(lines) + b"\n\nIt works=00 now, thanks.\n"
+
+
+async def test_a_mail_with_nul_bytes_gets_an_outcome_and_never_fails_its_task(
+    tickets_db, tickets_settings, person, directory
+) -> None:
+    from fixtures_mail import address, deliver, make_ticket, messages_of, reply_mail
+
+    known, email_of = directory
+    owner = person()
+    known[owner.id] = address(owner)
+    ticket = await make_ticket(tickets_db, owner)
+    to, raw = reply_mail(tickets_settings, ticket, address(owner))
+    row = await deliver(tickets_db, tickets_settings, email_of, _with_nul(raw), [to])
+    assert row.outcome == "accepted", row.detail
+    assert "\x00" not in row.subject and row.subject.startswith("Re: hello")
+    [_, reply] = await messages_of(tickets_db, ticket.id)
+    assert reply.body == "It works now, thanks."
+
+    # a stranger's mail to a made-up address: recorded as refused, not a failing task
+    stranger = person()
+    _, raw = reply_mail(tickets_settings, ticket, address(stranger))
+    to = f"reply+t1-v1-e1-{'a' * 24}@{tickets_settings.reply_domain}"
+    row = await deliver(tickets_db, tickets_settings, email_of, _with_nul(raw), [to])
+    assert row.outcome == "rejected_token"
