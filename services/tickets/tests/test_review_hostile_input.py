@@ -100,3 +100,14 @@ async def test_a_mail_with_nul_bytes_gets_an_outcome_and_never_fails_its_task(
     to = f"reply+t1-v1-e1-{'a' * 24}@{tickets_settings.reply_domain}"
     row = await deliver(tickets_db, tickets_settings, email_of, _with_nul(raw), [to])
     assert row.outcome == "rejected_token"
+
+
+async def test_names_longer_than_their_columns_are_a_422(tickets_http, admin) -> None:
+    week = {"1": [["09:00", "17:00"]]}
+    for path, body in (
+        ("calendars", {"name": "c" * 81, "timezone": "UTC", "weekly_hours": week}),
+        ("departments", {"slug": f"d-{uuid.uuid4().hex[:6]}", "name": "d" * 81}),
+        ("canned-replies", {"title": "t" * 121, "body": "Hello"}),
+    ):
+        r = await tickets_http.post(f"{API}/admin/{path}", json=body, headers=admin.headers)
+        assert r.status_code == 422, (path, r.status_code, r.text)

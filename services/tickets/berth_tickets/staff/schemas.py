@@ -3,7 +3,7 @@ SLA timers, and the desk's settings (departments, canned replies, SLA policies, 
 
 import uuid
 from datetime import date, datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -154,6 +154,11 @@ class QueueFilter(BaseModel):
 # -- the desk's settings (admins) --------------------------------------------------------
 
 
+# names stored in shorter columns than a ticket's subject (models: String(80), String(120))
+Name = Annotated[Subject, Field(max_length=80)]
+Title = Annotated[Subject, Field(max_length=120)]
+
+
 class DepartmentOut(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
@@ -168,7 +173,7 @@ class DepartmentCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     slug: Slug
-    name: Subject
+    name: Name
     description: PlainText = ""
     is_active: bool = True
 
@@ -176,7 +181,7 @@ class DepartmentCreate(BaseModel):
 class DepartmentUpdate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    name: Subject | None = None
+    name: Name | None = None
     description: PlainText | None = None
     is_active: bool | None = None
 
@@ -210,7 +215,7 @@ class CannedReplyCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     department_id: uuid.UUID | None = None
-    title: Subject
+    title: Title
     body: Body
 
 
@@ -218,7 +223,7 @@ class CannedReplyUpdate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     department_id: uuid.UUID | None = None
-    title: Subject | None = None
+    title: Title | None = None
     body: Body | None = None
 
 
@@ -270,7 +275,7 @@ class Calendar(BaseModel):
 class CalendarCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    name: Subject
+    name: Name
     timezone: str = Field(min_length=1, max_length=64)
     weekly_hours: dict[str, list[list[str]]] = Field(
         description='ISO weekday "1" (Monday) .. "7" → [["09:00", "17:00"], ...]'
@@ -281,7 +286,7 @@ class CalendarCreate(BaseModel):
 class CalendarUpdate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    name: Subject | None = None
+    name: Name | None = None
     timezone: str | None = Field(None, min_length=1, max_length=64)
     weekly_hours: dict[str, list[list[str]]] | None = None
     holidays: list[date] | None = Field(None, max_length=1000)
