@@ -10,7 +10,8 @@ from pathlib import Path
 
 import httpx
 import pytest
-from support import ADMIN_EMAIL, ADMIN_PASSWORD, PASSWORD, code_from_mail
+from aiosmtpd.controller import Controller
+from support import ADMIN_EMAIL, ADMIN_PASSWORD, PASSWORD, StallingSink, code_from_mail
 
 from berth_testing.oauth import bearer, password_login
 from berth_testing.platform import Platform
@@ -20,6 +21,7 @@ from berth_testing.plugin import (
     service_broker_users,
     service_credentials,
 )
+from berth_testing.processes import free_port
 
 
 def platform_services(repo_root: Path) -> list[str]:
@@ -184,3 +186,13 @@ def person(platform, register_verified) -> dict:
         tokens = password_login(c, email, PASSWORD).json()
         me = c.get("/api/auth/v1/me", headers=bearer(tokens["access_token"])).json()
         return {"email": email, "id": me["id"], **tokens}
+
+
+@pytest.fixture
+def stalling_sink():
+    """A loopback SMTP server that holds each address's first RCPT (StallingSink): (it, port)."""
+    sink = StallingSink()
+    controller = Controller(sink, hostname="127.0.0.1", port=free_port())
+    controller.start()
+    yield sink, controller.port
+    controller.stop()

@@ -2,48 +2,13 @@
 exactly once (late acknowledgement redelivers it; the row's status stops a second send)."""
 
 import asyncio
-import threading
 import time
 import uuid
 
 import httpx
-import pytest
-from aiosmtpd.controller import Controller
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 from support import PASSWORD
-
-from berth_testing.processes import free_port
-
-
-class StallingSink:
-    """Holds the first RCPT for each address long enough for the test to kill the sender."""
-
-    def __init__(self) -> None:
-        self.stalled: set[str] = set()
-        self.first_rcpt = threading.Event()
-        self.delivered: list[tuple[list[str], bytes]] = []
-
-    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
-        envelope.rcpt_tos.append(address)
-        if address not in self.stalled:
-            self.stalled.add(address)
-            self.first_rcpt.set()
-            await asyncio.sleep(15)
-        return "250 OK"
-
-    async def handle_DATA(self, server, session, envelope):
-        self.delivered.append((list(envelope.rcpt_tos), envelope.content))
-        return "250 Message accepted for delivery"
-
-
-@pytest.fixture
-def stalling_sink():
-    sink = StallingSink()
-    controller = Controller(sink, hostname="127.0.0.1", port=free_port())
-    controller.start()
-    yield sink, controller.port
-    controller.stop()
 
 
 async def email_rows(database_url: str, address: str) -> list[tuple[str, int]]:

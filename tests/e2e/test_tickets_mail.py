@@ -9,7 +9,6 @@ notice's Reply-To by email, close, reopen); the others seed their tickets in the
 
 import asyncio
 import smtplib
-import threading
 import time
 import uuid
 from email.message import EmailMessage
@@ -17,14 +16,12 @@ from email.utils import make_msgid
 
 import httpx
 import pytest
-from aiosmtpd.controller import Controller
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 from support import PASSWORD
 
 from berth_testing.oauth import bearer, password_login
 from berth_testing.platform import mail_text
-from berth_testing.processes import free_port
 from berth_tickets.config import TicketsSettings
 from berth_tickets.notify.tokens import reply_address
 
@@ -271,36 +268,6 @@ def test_lifecycle_with_the_customer_replying_by_email_through_traefik(
     # the note reached no mail of anyone
     for mail in platform.mails():
         assert "crypto miner" not in mail.as_string()
-
-
-class StallingSink:
-    """Holds the first RCPT for each address long enough for the test to kill the sender."""
-
-    def __init__(self) -> None:
-        self.stalled: set[str] = set()
-        self.first_rcpt = threading.Event()
-        self.delivered: list[tuple[list[str], bytes]] = []
-
-    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
-        envelope.rcpt_tos.append(address)
-        if address not in self.stalled:
-            self.stalled.add(address)
-            self.first_rcpt.set()
-            await asyncio.sleep(15)
-        return "250 OK"
-
-    async def handle_DATA(self, server, session, envelope):
-        self.delivered.append((list(envelope.rcpt_tos), envelope.content))
-        return "250 Message accepted for delivery"
-
-
-@pytest.fixture
-def stalling_sink():
-    sink = StallingSink()
-    controller = Controller(sink, hostname="127.0.0.1", port=free_port())
-    controller.start()
-    yield sink, controller.port
-    controller.stop()
 
 
 def test_a_worker_killed_while_sending_a_ticket_notification_sends_it_once(

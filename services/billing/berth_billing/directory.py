@@ -3,10 +3,9 @@
 import uuid
 
 import httpx
-from loguru import logger
 
 from berth_billing.config import BillingSettings
-from berth_common.errors import ServiceUnavailable, TransientError
+from berth_common.directory import directory_token, lookup_user
 from berth_common.http import ServiceToken, make_http_client
 
 
@@ -22,30 +21,15 @@ class Directory:
         if self._client is None:
             self._client = make_http_client()
         if self._token is None:
-            if not self.settings.client_id or not self.settings.client_secret:
-                raise TransientError("BILLING_CLIENT_ID/BILLING_CLIENT_SECRET are not set")
-            self._token = ServiceToken(
-                self.settings.token_url,
-                self.settings.client_id,
-                self.settings.client_secret.get_secret_value(),
-                scope="auth:read",
-            )
+            s = self.settings
+            self._token = directory_token(s.token_url, s.client_id, s.client_secret, "BILLING")
         return self._client, self._token
 
     async def email_of(self, user_id: uuid.UUID) -> str | None:
         """The user's address; None when auth does not know the user (any more)."""
         client, token = self._ready()
-        url = f"{self.settings.auth_url.rstrip('/')}/api/auth/v1/users/{user_id}"
-        try:
-            resp = await client.get(url, headers=await token.headers(client))
-        except (httpx.HTTPError, ServiceUnavailable) as exc:
-            raise TransientError(f"auth directory unreachable: {type(exc).__name__}") from exc
-        if resp.status_code == 404:
-            return None
-        if resp.status_code != 200:
-            logger.warning("auth directory answered {} for a user lookup", resp.status_code)
-            raise TransientError(f"auth directory answered {resp.status_code}")
-        return resp.json().get("email")
+        found = await lookup_user(client, token, self.settings.auth_url, user_id)
+        return found.get("email") if found is not None else None
 
     def reset(self) -> None:
         self._client = None

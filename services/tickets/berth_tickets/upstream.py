@@ -17,6 +17,7 @@ from typing import Any
 import httpx
 from loguru import logger
 
+from berth_common.directory import directory_token, lookup_user
 from berth_common.errors import NotFound, ServiceUnavailable, TransientError
 from berth_common.http import ServiceToken, make_http_client
 from berth_tickets.config import TicketsSettings
@@ -192,34 +193,23 @@ class Upstream:
 
     def _service_token(self) -> ServiceToken:
         if self._token is None:
-            if not self.settings.client_id or not self.settings.client_secret:
-                raise TransientError("TICKETS_CLIENT_ID/TICKETS_CLIENT_SECRET are not set")
-            self._token = ServiceToken(
-                f"{self.settings.auth_url.rstrip('/')}/oauth/token",
-                self.settings.client_id,
-                self.settings.client_secret.get_secret_value(),
-                scope="auth:read",
-            )
+            s = self.settings
+            token_url = f"{s.auth_url.rstrip('/')}/oauth/token"
+            self._token = directory_token(token_url, s.client_id, s.client_secret, "TICKETS")
         return self._token
 
     async def person(self, user_id: uuid.UUID) -> dict[str, Any] | None:
         """{email, name, roles, is_blocked} of a person; None when auth does not know them."""
-        token = self._service_token()
-        url = f"{self.settings.auth_url.rstrip('/')}/api/auth/v1/users/{user_id}"
-        try:
-            headers = await token.headers(self.client)
-            answer = await self._get(url, headers["Authorization"].removeprefix("Bearer "))
-        except (Down, ServiceUnavailable) as exc:
-            raise TransientError(f"auth directory unreachable: {exc}") from exc
-        if answer.status == 404:
+        found = await lookup_user(
+            self.client, self._service_token(), self.settings.auth_url, user_id
+        )
+        if found is None:
             return None
-        if answer.status != 200 or not isinstance(answer.body, dict):
-            raise TransientError(f"auth directory answered {answer.status}")
         return {
-            "email": answer.body.get("email"),
-            "name": answer.body.get("name"),
-            "roles": list(answer.body.get("roles") or []),
-            "is_blocked": bool(answer.body.get("is_blocked")),
+            "email": found.get("email"),
+            "name": found.get("name"),
+            "roles": list(found.get("roles") or []),
+            "is_blocked": bool(found.get("is_blocked")),
         }
 
     async def is_staff(self, user_id: uuid.UUID) -> bool:

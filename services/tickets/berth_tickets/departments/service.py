@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from berth_common.errors import Conflict, NotFound, Unprocessable
 from berth_tickets.departments.dao import AgentDAO, CannedReplyDAO, DepartmentDAO
 from berth_tickets.models import CannedReply, Department, DepartmentAgent
+from berth_tickets.unique import unique_or_conflict
 from berth_tickets.upstream import Upstream
 
 #: {{name}} with optional spaces inside the braces; only these names exist
@@ -79,7 +80,8 @@ async def listing(session: AsyncSession, *, active_only: bool) -> list[Departmen
 async def create(session: AsyncSession, values: dict[str, Any]) -> Department:
     if await DepartmentDAO(session).by_slug(values["slug"]) is not None:
         raise Conflict(f"Department {values['slug']!r} exists")
-    return await DepartmentDAO(session).create(**values)
+    async with unique_or_conflict(session, f"Department {values['slug']!r} exists"):
+        return await DepartmentDAO(session).create(**values)
 
 
 async def update(session: AsyncSession, department_id: uuid.UUID, values: dict) -> Department:
@@ -105,7 +107,10 @@ async def put_agent(
     dao = AgentDAO(session)
     found = await dao.one(department_id, agent_id)
     if found is None:
-        return await dao.create(department_id=department_id, agent_id=agent_id, is_active=is_active)
+        async with unique_or_conflict(session, "That agent was just added; try again"):
+            return await dao.create(
+                department_id=department_id, agent_id=agent_id, is_active=is_active
+            )
     return await dao.update(found, is_active=is_active)
 
 

@@ -4,6 +4,7 @@ who sent it, and what the person wrote above the quoted history and signature.""
 import email
 import hashlib
 import html
+import re
 from dataclasses import dataclass
 from email.message import EmailMessage
 from email.policy import default as default_policy
@@ -16,6 +17,10 @@ from mailparser_reply import EmailReplyParser
 AUTOMATIC_PRECEDENCE = frozenset({"bulk", "auto_reply", "junk", "list"})
 #: senders of bounces (the envelope sender of a bounce is empty: RFC 5321 section 4.5.5)
 BOUNCE_SENDERS = ("mailer-daemon@", "postmaster@")
+#: control characters other than tab, line feed and carriage return: a web body refuses them
+#: (422); a mail cannot be answered that way, so they are dropped (PostgreSQL cannot even
+#: store a NUL, and a mail that fails to store would fail its task on every retry)
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _REPLIES = EmailReplyParser(languages=["en", "de", "fr", "es", "it", "nl", "pl", "sv"])
 
 
@@ -33,7 +38,7 @@ def _header(message: EmailMessage, name: str) -> str:
         value = message.get(name)
     except (ValueError, IndexError, TypeError):  # a header the parser cannot make sense of
         return ""
-    return " ".join(str(value).split()) if value is not None else ""
+    return " ".join(_CONTROL.sub("", str(value)).split()) if value is not None else ""
 
 
 def read(raw: bytes) -> Received:
@@ -51,7 +56,7 @@ def read(raw: bytes) -> Received:
         message=message,
         message_id=message_id,
         in_reply_to=_header(message, "In-Reply-To")[:998] or None,
-        from_address=from_address.lower()[:254],
+        from_address=_CONTROL.sub("", from_address).lower()[:254],
         subject=_header(message, "Subject")[:998],
     )
 
@@ -105,7 +110,7 @@ def _text_of(message: EmailMessage) -> str:
         # only the text: every tag goes, entities stay escaped as text
         content = nh3.clean(content, tags=set(), clean_content_tags={"script", "style"})
         content = html.unescape(content)
-    return content.replace("\r\n", "\n")
+    return _CONTROL.sub("", content.replace("\r\n", "\n"))
 
 
 def reply_text(received: Received) -> str:

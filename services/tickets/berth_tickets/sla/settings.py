@@ -12,6 +12,7 @@ from berth_common.errors import Conflict, Unprocessable
 from berth_tickets.models import BusinessCalendar, SlaPolicy
 from berth_tickets.sla import service as sla
 from berth_tickets.sla.dao import CalendarDAO, SlaPolicyDAO
+from berth_tickets.unique import unique_or_conflict
 
 
 class InvalidCalendar(Unprocessable):
@@ -31,6 +32,7 @@ class WindowTooLong(Unprocessable):
 
 #: any moment serves: a working week repeats, holidays aside
 PROBE_START = datetime(2026, 1, 5, tzinfo=UTC)
+POLICY_EXISTS = "A policy for this tier and priority exists; change it instead"
 WINDOWS = ("first_response_minutes", "next_response_minutes", "resolution_minutes")
 
 
@@ -66,8 +68,9 @@ async def create_policy(session: AsyncSession, values: dict[str, Any]) -> SlaPol
         SlaPolicy.plan_tier == values["plan_tier"], SlaPolicy.priority == values["priority"]
     )
     if existing is not None:
-        raise Conflict("A policy for this tier and priority exists; change it instead")
-    return await dao.create(**values)
+        raise Conflict(POLICY_EXISTS)
+    async with unique_or_conflict(session, POLICY_EXISTS):
+        return await dao.create(**values)
 
 
 async def update_policy(session: AsyncSession, policy_id: uuid.UUID, values: dict) -> SlaPolicy:
@@ -91,7 +94,8 @@ async def create_calendar(session: AsyncSession, values: dict[str, Any]) -> Busi
     _check(values["timezone"], values["weekly_hours"], values["holidays"])
     if await CalendarDAO(session).get_by(BusinessCalendar.name == values["name"]) is not None:
         raise Conflict(f"A calendar named {values['name']!r} exists")
-    return await CalendarDAO(session).create(**values)
+    async with unique_or_conflict(session, f"A calendar named {values['name']!r} exists"):
+        return await CalendarDAO(session).create(**values)
 
 
 async def update_calendar(
@@ -104,7 +108,8 @@ async def update_calendar(
         "holidays": values.get("holidays", found.holidays),
     }
     _check(merged["timezone"], merged["weekly_hours"], merged["holidays"])
-    updated = await CalendarDAO(session).update(found, **values)
+    async with unique_or_conflict(session, f"A calendar named {values.get('name')!r} exists"):
+        updated = await CalendarDAO(session).update(found, **values)
     for policy in await SlaPolicyDAO(session).using_calendar(calendar_id):
         _fits(updated, {w: getattr(policy, w) for w in WINDOWS})
     return updated

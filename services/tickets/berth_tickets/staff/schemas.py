@@ -3,13 +3,21 @@ SLA timers, and the desk's settings (departments, canned replies, SLA policies, 
 
 import uuid
 from datetime import date, datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from berth_common.pagination import Page
 from berth_tickets.enums import Priority, SlaState, TicketStatus
-from berth_tickets.tickets.schemas import Body, Message, Slug, Subject, Ticket
+from berth_tickets.tickets.schemas import (
+    Body,
+    Message,
+    PlainText,
+    SearchText,
+    Slug,
+    Subject,
+    Ticket,
+)
 
 
 class Sla(BaseModel):
@@ -140,10 +148,15 @@ class QueueFilter(BaseModel):
         None, description="me, none or a user id"
     )
     sla: SlaState | None = None
-    q: str | None = Field(None, min_length=1, max_length=200)
+    q: SearchText | None = None
 
 
 # -- the desk's settings (admins) --------------------------------------------------------
+
+
+# names stored in shorter columns than a ticket's subject (models: String(80), String(120))
+Name = Annotated[Subject, Field(max_length=80)]
+Title = Annotated[Subject, Field(max_length=120)]
 
 
 class DepartmentOut(BaseModel):
@@ -160,16 +173,16 @@ class DepartmentCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     slug: Slug
-    name: Subject
-    description: str = Field("", max_length=500)
+    name: Name
+    description: PlainText = ""
     is_active: bool = True
 
 
 class DepartmentUpdate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    name: Subject | None = None
-    description: str | None = Field(None, max_length=500)
+    name: Name | None = None
+    description: PlainText | None = None
     is_active: bool | None = None
 
 
@@ -202,7 +215,7 @@ class CannedReplyCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     department_id: uuid.UUID | None = None
-    title: Subject
+    title: Title
     body: Body
 
 
@@ -210,7 +223,7 @@ class CannedReplyUpdate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     department_id: uuid.UUID | None = None
-    title: Subject | None = None
+    title: Title | None = None
     body: Body | None = None
 
 
@@ -262,7 +275,7 @@ class Calendar(BaseModel):
 class CalendarCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    name: Subject
+    name: Name
     timezone: str = Field(min_length=1, max_length=64)
     weekly_hours: dict[str, list[list[str]]] = Field(
         description='ISO weekday "1" (Monday) .. "7" → [["09:00", "17:00"], ...]'
@@ -273,7 +286,7 @@ class CalendarCreate(BaseModel):
 class CalendarUpdate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    name: Subject | None = None
+    name: Name | None = None
     timezone: str | None = Field(None, min_length=1, max_length=64)
     weekly_hours: dict[str, list[list[str]]] | None = None
     holidays: list[date] | None = Field(None, max_length=1000)

@@ -25,10 +25,7 @@ API = "/api/tickets/v1"
 router = user_router(prefix=f"{API}/tickets", tags=["tickets"], errors=(NotFound,))
 departments_router = user_router(prefix=f"{API}/departments", tags=["tickets"])
 
-Search = Annotated[
-    str | None,
-    Query(min_length=1, max_length=200, description='words, "a phrase", -not, or'),
-]
+Search = Annotated[schemas.SearchText | None, Query(description='words, "a phrase", -not, or')]
 
 
 @departments_router.get("", response_model=list[schemas.Department])

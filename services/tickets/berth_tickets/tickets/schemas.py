@@ -31,8 +31,18 @@ def _clean_text(value: str) -> str:
     return value.replace("\r\n", "\n")
 
 
+def _no_control(value: str) -> str:
+    if _CONTROL.search(value):
+        raise ValueError("must not contain control characters")
+    return value
+
+
 Subject = Annotated[str, Field(min_length=1, max_length=200), AfterValidator(_clean_line)]
 Body = Annotated[str, Field(min_length=1, max_length=20_000), AfterValidator(_clean_text)]
+#: a search's text: any words, but no control character (PostgreSQL refuses a NUL byte)
+SearchText = Annotated[str, Field(min_length=1, max_length=200), AfterValidator(_no_control)]
+#: free text that may be empty (a description)
+PlainText = Annotated[str, Field(max_length=500), AfterValidator(_no_control)]
 Slug = Annotated[str, Field(min_length=1, max_length=40, pattern=r"^[a-z0-9][a-z0-9-]*$")]
 
 
