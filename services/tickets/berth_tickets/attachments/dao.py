@@ -7,7 +7,6 @@ from sqlalchemy import func, select
 from berth_common.dao import BaseDAO
 from berth_tickets.models import (
     Attachment,
-    DepartmentAgent,
     InternalNote,
     NoteAttachment,
     Ticket,
@@ -21,12 +20,6 @@ class AttachmentDAO(BaseDAO[Attachment]):
 
     async def ticket(self, ticket_id: uuid.UUID) -> Ticket | None:
         return await self.session.get(Ticket, ticket_id)
-
-    async def is_department_agent(self, department_id: uuid.UUID, agent_id: uuid.UUID) -> bool:
-        stmt = select(DepartmentAgent.agent_id).where(
-            DepartmentAgent.department_id == department_id, DepartmentAgent.agent_id == agent_id
-        )
-        return (await self.session.execute(stmt)).first() is not None
 
     async def message(self, ticket_id: uuid.UUID, message_id: uuid.UUID) -> TicketMessage | None:
         stmt = select(TicketMessage).where(
