@@ -1,3 +1,4 @@
-"""Fixtures of the monitoring service tests (in-process app, real PostgreSQL and RabbitMQ)."""
+"""Fixtures of monitoring's in-process tests (star-imported; each helper adds its module)."""
 
+from fixtures_checks import *  # noqa: F403
 from fixtures_monitors import *  # noqa: F403

@@ -62,9 +62,19 @@ async def test_incidents_list_and_timeline(monitoring_http, monitoring_db, perso
     assert detail["title"] == "cron is down"
     assert [e["kind"] for e in detail["timeline"]] == ["opened", "monitor_down"]
     assert detail["monitors"][0]["name"] == "cron"
-    # the monitor's recent failures come from its incidents' timelines
+    # the monitor's recent failures: each failed check's stored reason, newest first
+    await sql(
+        monitoring_db,
+        "INSERT INTO monitoring.result_failures (monitor_seq, at, error_kind, status, reason) "
+        "SELECT seq, now() - interval '1 minute', 'no_heartbeat', NULL, "
+        "'no heartbeat for 120 s' FROM monitoring.monitors WHERE id = :m",
+        m=monitor,
+    )
     r = await monitoring_http.get(f"{API}/monitors/{monitor}/stats", headers=a.headers)
-    assert [f["reason"] for f in r.json()["failures"]] == ["no heartbeat for 120 s"]
+    failures = r.json()["failures"]
+    assert [(f["error_kind"], f["reason"]) for f in failures] == [
+        ("no_heartbeat", "no heartbeat for 120 s")
+    ]
     # B sees none of it
     r = await monitoring_http.get(f"{API}/incidents/{open_id}", headers=b.headers)
     assert r.status_code == 404 and r.json()["error"]["code"] == "not_found"

@@ -1,7 +1,7 @@
 """platform monitors of apps: what deploy's and billing's events said about apps and owners
 
 Revision ID: a7c41e0d9b52
-Revises: fcb4a30a3841
+Revises: 7c1e0d9a4b21
 Create Date: 2026-11-30 02:00:00
 
 Deploy's instance and operation events and billing's suspensions decide whether an app's
@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "a7c41e0d9b52"
-down_revision: str | Sequence[str] | None = "fcb4a30a3841"
+down_revision: str | Sequence[str] | None = "7c1e0d9a4b21"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
