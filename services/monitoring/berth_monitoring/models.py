@@ -343,52 +343,6 @@ class OutgoingEmail(OutgoingEmailColumns, Base):
     )
 
 
-# --- platform monitors of apps (monitors helper): what deploy's and billing's events said ---
-# Events may arrive out of order; each row keeps the moment of the word it holds, and an older
-# word never overwrites a newer one.
-
-
-class PlatformApp(Base):
-    """An app as deploy's instance events describe it: which instance runs, or why none does."""
-
-    __tablename__ = "platform_apps"
-    __table_args__ = (Index("ix_platform_apps_owner", "owner_id"),)
-
-    app_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
-    owner_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), nullable=False)
-    instance_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
-    running: Mapped[bool] = mapped_column(Boolean, nullable=False, server_default="false")
-    # Suppression the app's own lifecycle asks for (stopped by its owner, suspended), or null
-    suppression: Mapped[str | None] = mapped_column(String(16))
-    deleted: Mapped[bool] = mapped_column(Boolean, nullable=False, server_default="false")
-    # the moment of the lifecycle event applied last (started_at / stopped_at of its payload)
-    lifecycle_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    updated_at: Mapped[datetime] = touched_timestamp()
-
-
-class PlatformOwner(Base):
-    """Billing's latest word on an owner: suspended or not, and when it said so."""
-
-    __tablename__ = "platform_owners"
-
-    owner_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
-    suspended: Mapped[bool] = mapped_column(Boolean, nullable=False)
-    changed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
-
-
-class PlatformOperation(Base):
-    """A deploy operation of an app: its monitors are muted from its start to its end + a tail
-    (either event may come first)."""
-
-    __tablename__ = "platform_operations"
-    __table_args__ = (Index("ix_platform_operations_app", "app_id"),)
-
-    operation_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
-    app_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), nullable=False)
-    started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-
-
 # --- check results (checks helper): raw results in daily partitions, minute rollups ---------
 #
 # `results`, `result_failures` and `rollup_minutes` are PARTITION BY RANGE on their time column,
@@ -453,6 +407,52 @@ class RollupWatermark(Base):
 
     name: Mapped[str] = mapped_column(String(32), primary_key=True)
     done_until: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+
+
+# --- platform monitors of apps (monitors helper): what deploy's and billing's events said ---
+# Events may arrive out of order; each row keeps the moment of the word it holds, and an older
+# word never overwrites a newer one.
+
+
+class PlatformApp(Base):
+    """An app as deploy's instance events describe it: which instance runs, or why none does."""
+
+    __tablename__ = "platform_apps"
+    __table_args__ = (Index("ix_platform_apps_owner", "owner_id"),)
+
+    app_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
+    owner_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), nullable=False)
+    instance_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
+    running: Mapped[bool] = mapped_column(Boolean, nullable=False, server_default="false")
+    # Suppression the app's own lifecycle asks for (stopped by its owner, suspended), or null
+    suppression: Mapped[str | None] = mapped_column(String(16))
+    deleted: Mapped[bool] = mapped_column(Boolean, nullable=False, server_default="false")
+    # the moment of the lifecycle event applied last (started_at / stopped_at of its payload)
+    lifecycle_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    updated_at: Mapped[datetime] = touched_timestamp()
+
+
+class PlatformOwner(Base):
+    """Billing's latest word on an owner: suspended or not, and when it said so."""
+
+    __tablename__ = "platform_owners"
+
+    owner_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
+    suspended: Mapped[bool] = mapped_column(Boolean, nullable=False)
+    changed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+
+
+class PlatformOperation(Base):
+    """A deploy operation of an app: its monitors are muted from its start to its end + a tail
+    (either event may come first)."""
+
+    __tablename__ = "platform_operations"
+    __table_args__ = (Index("ix_platform_operations_app", "app_id"),)
+
+    operation_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
+    app_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), nullable=False)
+    started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
 # the queue pages' tables live in their sub-package, on this Base (one metadata, one history)

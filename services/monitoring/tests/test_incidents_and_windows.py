@@ -62,12 +62,12 @@ async def test_incidents_list_and_timeline(monitoring_http, monitoring_db, perso
     assert detail["title"] == "cron is down"
     assert [e["kind"] for e in detail["timeline"]] == ["opened", "monitor_down"]
     assert detail["monitors"][0]["name"] == "cron"
-    # the monitor's recent failures: each failed check's stored reason, newest first
+    # the monitor's recent failures are its failed checks' stored reasons (result_failures)
     await sql(
         monitoring_db,
-        "INSERT INTO monitoring.result_failures (monitor_seq, at, error_kind, status, reason) "
-        "SELECT seq, now() - interval '1 minute', 'no_heartbeat', NULL, "
-        "'no heartbeat for 120 s' FROM monitoring.monitors WHERE id = :m",
+        "INSERT INTO monitoring.result_failures (monitor_seq, at, error_kind, reason) "
+        "SELECT seq, now() - interval '1 minute', 'no_heartbeat', 'no heartbeat for 120 s' "
+        "FROM monitoring.monitors WHERE id = :m",
         m=monitor,
     )
     r = await monitoring_http.get(f"{API}/monitors/{monitor}/stats", headers=a.headers)
