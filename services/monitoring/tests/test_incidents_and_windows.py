@@ -157,3 +157,35 @@ async def test_windows_crud_and_rules(monitoring_http, monitoring_db, person):
     r = await monitoring_http.post(url, json={**body, "monitor_ids": None}, headers=a.headers)
     r = await monitoring_http.delete(f"{url}/{r.json()['id']}", headers=a.headers)
     assert r.status_code == 204
+
+
+async def test_a_monitor_no_longer_checked_leaves_its_open_incident(
+    monitoring_http, monitoring_db, person
+):
+    a = person()
+    for action in ("pause", "delete"):
+        monitor = await _monitor(monitoring_http, a)
+        incident_id = await _incident(monitoring_db, a.id, monitor)
+        await sql(
+            monitoring_db,
+            "UPDATE monitoring.monitors SET state = 'down', open_incident_id = :i WHERE id = :m",
+            i=incident_id,
+            m=monitor,
+        )
+        if action == "pause":
+            r = await monitoring_http.post(f"{API}/monitors/{monitor}/pause", headers=a.headers)
+            assert r.status_code == 200, r.text
+            assert (r.json()["state"], r.json()["open_incident_id"]) == ("unknown", None)
+        else:
+            r = await monitoring_http.delete(f"{API}/monitors/{monitor}", headers=a.headers)
+            assert r.status_code == 204, r.text
+        r = await monitoring_http.get(f"{API}/incidents/{incident_id}", headers=a.headers)
+        assert r.json()["status"] == "resolved", action
+        assert r.json()["timeline"][-1]["kind"] == "resolved"
+        (published,) = await sql(
+            monitoring_db,
+            "SELECT count(*) FROM monitoring.outbox WHERE routing_key = "
+            "'monitoring.incident.resolved' AND body LIKE :i",
+            i=f"%{incident_id}%",
+        )
+        assert published[0] == 1, action

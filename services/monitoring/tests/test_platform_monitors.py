@@ -287,3 +287,41 @@ async def test_users_cannot_retarget_or_delete_managed_monitors(
         f"{API}/monitors", params={"managed": True}, headers=owner.headers
     )
     assert r.json()["total"] == 1
+
+
+async def test_an_app_stopped_while_down_resolves_its_incident(event, monitors_of, monitoring_db):
+    from fixtures_monitors import sql
+
+    app = App()
+    await event("deploy.instance.started", app.started(0))
+    (monitor,) = await monitors_of(app)
+    (row,) = await sql(
+        monitoring_db,
+        "INSERT INTO monitoring.incidents (owner_id, group_key, title) "
+        "VALUES (:o, :g, 'My shop is down') RETURNING id",
+        o=app.owner_id,
+        g=f"app:{app.id}",
+    )
+    await sql(
+        monitoring_db,
+        "INSERT INTO monitoring.incident_monitors (incident_id, monitor_id) VALUES (:i, :m); ",
+        i=row[0],
+        m=monitor.id,
+    )
+    await sql(
+        monitoring_db,
+        "UPDATE monitoring.monitors SET state = 'down', open_incident_id = :i WHERE id = :m",
+        i=row[0],
+        m=monitor.id,
+    )
+    await event("deploy.instance.stopped", app.ended(100, "stopped by user"))
+    (monitor,) = await monitors_of(app)
+    assert (monitor.suppressed, monitor.state, monitor.open_incident_id) == (
+        "app_stopped",
+        "unknown",
+        None,
+    )
+    (status,) = await sql(
+        monitoring_db, "SELECT status FROM monitoring.incidents WHERE id = :i", i=row[0]
+    )
+    assert status[0] == "resolved"

@@ -19,8 +19,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from berth_common.errors import Conflict, NotFound, Unprocessable
 from berth_common.pagination import PageParams
+from berth_monitoring.checks import incidents
 from berth_monitoring.config import MonitoringSettings
-from berth_monitoring.enums import MonitorKind, Suppression
+from berth_monitoring.enums import MonitorKind, MonitorState, Suppression
 from berth_monitoring.models import Monitor
 from berth_monitoring.monitors import schemas
 from berth_monitoring.monitors.dao import ChannelLinkDAO, MonitorDAO
@@ -60,6 +61,21 @@ def token_hash(token: str) -> str:
 def first_check_at(interval_seconds: int, now: datetime | None = None) -> datetime:
     """Now plus a random phase within the interval, so monitors of equal interval spread."""
     return (now or datetime.now(UTC)) + timedelta(seconds=random.uniform(0, interval_seconds))  # noqa: S311
+
+
+async def stand_down(session: AsyncSession, monitor: Monitor, at: datetime) -> None:
+    """A monitor that stops being checked (paused, its app stopped or suspended, deleted)
+    leaves its open incident, which would otherwise never resolve, and starts afresh."""
+    if monitor.open_incident_id is not None:
+        await incidents.leave(session, monitor, monitor.open_incident_id, at)
+    monitor.open_incident_id = None
+    monitor.state = MonitorState.UNKNOWN
+    monitor.state_changed_at = at
+    monitor.consecutive_failures = 0
+    monitor.consecutive_successes = 0
+    monitor.flapping = False
+    monitor.recent_transitions = []
+    await session.flush()
 
 
 def _new_push_token() -> tuple[str, str]:
@@ -244,6 +260,7 @@ async def delete(session: AsyncSession, owner_id: uuid.UUID, monitor_id: uuid.UU
     monitor = await _owned_for_update(session, owner_id, monitor_id)
     if monitor.app_id is not None:
         raise ManagedMonitor("This monitor goes away with its app; it cannot be deleted")
+    await stand_down(session, monitor, datetime.now(UTC))
     await MonitorDAO(session).delete(monitor)
 
 
@@ -251,6 +268,8 @@ async def pause(session: AsyncSession, owner_id: uuid.UUID, monitor_id: uuid.UUI
     monitor = await _owned_for_update(session, owner_id, monitor_id)
     if monitor.suppressed not in (None, Suppression.PAUSED):
         raise Conflict(f"This monitor is not checked now: {monitor.suppressed}")
+    if monitor.suppressed is None:
+        await stand_down(session, monitor, datetime.now(UTC))
     return await MonitorDAO(session).update(monitor, suppressed=Suppression.PAUSED)
 
 

@@ -27,7 +27,7 @@ from berth_monitoring.config import MonitoringSettings
 from berth_monitoring.enums import MonitorKind, MuteReason, Suppression
 from berth_monitoring.models import Monitor, PlatformApp
 from berth_monitoring.monitors.dao import MonitorDAO
-from berth_monitoring.monitors.service import first_check_at
+from berth_monitoring.monitors.service import first_check_at, stand_down
 from berth_monitoring.platform.dao import PlatformDAO
 
 # an operation whose end never arrives stops muting its app after this long
@@ -96,6 +96,8 @@ async def _apply(
     now = datetime.now(UTC)
     for monitor in monitors:
         if suppression is not None:
+            if monitor.suppressed is None:
+                await stand_down(session, monitor, now)
             monitor.suppressed = suppression
         elif monitor.suppressed in (Suppression.APP_STOPPED, Suppression.APP_SUSPENDED):
             # checked again, counters afresh: the time it was off says nothing about now
@@ -199,6 +201,8 @@ async def instance_ended(
     dao = MonitorDAO(session)
     if key == "deleted":
         app.deleted, app.running, app.lifecycle_at = True, False, at
+        for monitor in await dao.of_app(app_id):
+            await stand_down(session, monitor, datetime.now(UTC))
         removed = await dao.delete_of_app(app_id)
         logger.info("app {} deleted: {} platform monitors removed", app_id, removed)
         return
