@@ -4,6 +4,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
+from berth_monitoring.alerts.delivery import Senders
 from berth_monitoring.config import MonitoringSettings
 from berth_monitoring.targets import TargetPolicy
 
@@ -18,3 +19,15 @@ def _target_policy(request: Request) -> TargetPolicy:
 
 SettingsDep = Annotated[MonitoringSettings, Depends(_settings)]
 TargetPolicyDep = Annotated[TargetPolicy, Depends(_target_policy)]
+
+
+def _senders(request: Request) -> Senders:
+    # made on first use, so the service's other routes work without a channel key
+    senders = getattr(request.app.state, "alert_senders", None)
+    if senders is None:
+        senders = Senders(request.app.state.settings, request.app.state.target_policy)
+        request.app.state.alert_senders = senders
+    return senders
+
+
+SendersDep = Annotated[Senders, Depends(_senders)]

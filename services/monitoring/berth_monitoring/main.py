@@ -3,8 +3,10 @@
 from fastapi import FastAPI
 
 from berth_common.service import build_service
+from berth_monitoring.alerts.api import router as channels_router
 from berth_monitoring.config import MonitoringSettings, get_settings
 from berth_monitoring.models import SCHEMA, Base
+from berth_monitoring.statuspages import api as statuspages_api
 from berth_monitoring.targets import TargetPolicy
 
 
@@ -15,7 +17,7 @@ def create_app(settings: MonitoringSettings | None = None) -> FastAPI:
         title="Berth monitoring",
         schema=SCHEMA,
         metadata=Base.metadata,
-        routers=[],
+        routers=[channels_router, statuspages_api.router, statuspages_api.public],
         docs_prefix="/api/monitoring",
     )
     app.state.target_policy = TargetPolicy.from_settings(settings)
