@@ -101,6 +101,9 @@ class DeploySettings(ServiceSettings):
     restart_backoff_max_seconds: float = Field(60.0, ge=1, le=3600)
     crash_loop_threshold: int = Field(5, ge=2, le=100)
     crash_loop_window_seconds: int = Field(300, ge=10, le=86400)
+    # the liveness endpoint trusts a node's instance rows while its supervisor ticked this
+    # recently; past it the node's processes read "unknown" (nobody is watching them)
+    liveness_stale_seconds: float = Field(10.0, ge=1, le=600)
 
     @field_validator("data_dir", "traefik_dynamic_dir", "local_repos_dir")
     @classmethod

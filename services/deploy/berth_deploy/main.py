@@ -8,6 +8,7 @@ from berth_deploy.apps.api import router as apps_router
 from berth_deploy.config import DeploySettings, get_settings
 from berth_deploy.env.api import router as env_router
 from berth_deploy.env.service import EnvCipher
+from berth_deploy.instances.api import router as liveness_router
 from berth_deploy.logs.api import router as logs_router
 from berth_deploy.logs.store import LogStore
 from berth_deploy.models import SCHEMA, Base
@@ -38,6 +39,7 @@ def create_app(settings: DeploySettings | None = None) -> FastAPI:
             operations_router,
             env_router,
             logs_router,
+            liveness_router,
             admin_router,
         ],
         docs_prefix="/api/deploy",

@@ -219,6 +219,10 @@ class Instance(Base):
                 "port IS NOT NULL AND status IN ('starting', 'running', 'crashed', 'stopping')"
             ),
         ),
+        # the liveness poll walks the instances that should be up, by id
+        Index(
+            "ix_instances_serving", "id", postgresql_where=text("status IN ('running', 'crashed')")
+        ),
     )
 
     id: Mapped[uuid.UUID] = uuid_pk()
@@ -242,12 +246,26 @@ class Instance(Base):
         JSONB, nullable=False, server_default=text("'[]'::jsonb")
     )
     last_exit_code: Mapped[int | None] = mapped_column(Integer)
+    # how the process last ended, as the supervisor saw it ("killed by signal 9", out of memory)
+    last_exit: Mapped[str | None] = mapped_column(String(200))
+    # when the supervisor last saw the process exit or come back (null: up since started_at)
+    alive_changed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     next_restart_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     routed: Mapped[bool] = mapped_column(Boolean, nullable=False, server_default="false")
     started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     stopped_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     stop_reason: Mapped[str | None] = mapped_column(String(500))
     created_at: Mapped[datetime] = now_timestamp()
+
+
+class SupervisorBeat(Base):
+    """The last tick of each node's active supervisor: what it says about the node's processes
+    is current only while this is recent (a silent supervisor watches nothing)."""
+
+    __tablename__ = "supervisor_beats"
+
+    node: Mapped[str] = mapped_column(String(200), primary_key=True)
+    beat_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
 
 
 class LogStream(Base):

@@ -215,8 +215,10 @@ async def op_state(http: httpx.AsyncClient, who: Person, app_id: str, op_id: str
     return r.json()
 
 
-async def outbox_events(node: "Node", app_id: str) -> list[tuple[str, dict]]:
-    """Instance events this app's operations wrote to the outbox, oldest first."""
+async def outbox_events(
+    node: "Node", app_id: str, prefix: str = "deploy.instance."
+) -> list[tuple[str, dict]]:
+    """Events (instance events unless told) about this app in the outbox, oldest first."""
     import json
 
     from sqlalchemy import text
@@ -225,8 +227,9 @@ async def outbox_events(node: "Node", app_id: str) -> list[tuple[str, dict]]:
         rows = await session.execute(
             text(
                 "SELECT routing_key, body FROM deploy.outbox "
-                "WHERE routing_key LIKE 'deploy.instance.%' ORDER BY created_at"
-            )
+                "WHERE starts_with(routing_key, :prefix) ORDER BY created_at, id"
+            ),
+            {"prefix": prefix},
         )
         found = []
         for key, body in rows:

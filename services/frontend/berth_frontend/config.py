@@ -14,6 +14,7 @@ class FrontendSettings(ServiceSettings):
     secret_key: SecretStr = Field(..., validation_alias=AliasChoices("FRONTEND_SECRET_KEY"))
     deploy_url: str = Field("http://127.0.0.1:8103", validation_alias="DEPLOY_URL")
     billing_url: str = Field("http://127.0.0.1:8102", validation_alias="BILLING_URL")
+    monitoring_url: str = Field("http://127.0.0.1:8104", validation_alias="MONITORING_URL")
     panel_client_id: str = "berth-panel"
     # refresh the access token when it has less than this left, so a page never starts
     # calling the services with a token that expires halfway through

@@ -25,7 +25,11 @@ def create_app(settings: FrontendSettings | None = None) -> FastAPI:
     settings = settings or get_settings()
     http = make_http_client()
     backends = Backends(
-        http, auth=settings.auth_url, deploy=settings.deploy_url, billing=settings.billing_url
+        http,
+        auth=settings.auth_url,
+        deploy=settings.deploy_url,
+        billing=settings.billing_url,
+        monitoring=settings.monitoring_url,
     )
     verifier = make_verifier(settings)
     revocations = RevocationSync(settings, verifier)

@@ -2,13 +2,14 @@
 
 import uuid
 from collections.abc import Iterable
+from datetime import datetime
 
 from sqlalchemy import func, select
 
 from berth_common.dao import BaseDAO
 from berth_deploy.enums import InstanceStatus
-from berth_deploy.models import App, Instance
-from berth_deploy.operations.lifecycle import LIVE_INSTANCE
+from berth_deploy.models import App, Instance, SupervisorBeat
+from berth_deploy.operations.lifecycle import LIVE_INSTANCE, SERVING_INSTANCE
 
 
 class InstanceDAO(BaseDAO[Instance]):
@@ -70,3 +71,24 @@ class InstanceDAO(BaseDAO[Instance]):
             Instance.node == node, Instance.status.in_(LIVE_INSTANCE), Instance.port.is_not(None)
         )
         return {p for p in (await self.session.execute(stmt)).scalars().all() if p}
+
+    async def serving_page(
+        self, after: uuid.UUID | None, limit: int
+    ) -> list[tuple[Instance, uuid.UUID, datetime | None]]:
+        """Instances that should be up (running or crashed, awaiting their restart), by id
+        after `after`: each with its app's owner and its node supervisor's last tick."""
+        stmt = (
+            select(Instance, App.owner_id, SupervisorBeat.beat_at)
+            .join(App, App.id == Instance.app_id)
+            .outerjoin(SupervisorBeat, SupervisorBeat.node == Instance.node)
+            .where(Instance.status.in_(SERVING_INSTANCE))
+            .order_by(Instance.id)
+            .limit(limit)
+        )
+        if after is not None:
+            stmt = stmt.where(Instance.id > after)
+        return [(i, owner, beat) for i, owner, beat in (await self.session.execute(stmt)).all()]
+
+    async def database_now(self) -> datetime:
+        """The database's clock: supervisor ticks are stamped with it."""
+        return (await self.session.execute(select(func.now()))).scalar_one()

@@ -4,14 +4,15 @@ instance events billing charges by. Each function is one short transaction (`fn(
 
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from berth_deploy import events
-from berth_deploy.enums import AppStatus, InstanceStatus, OperationKind
+from berth_deploy.enums import AppStatus, InstanceStatus, OperationKind, ProcessType
 from berth_deploy.instances.dao import InstanceDAO
+from berth_deploy.instances.schemas import InstanceLiveness, LivenessPage
 from berth_deploy.models import Instance
 from berth_deploy.operations.executor import Cancelled
 from berth_deploy.operations.lifecycle import CANCELLED_BY, LIVE_INSTANCE, SERVING_INSTANCE
@@ -138,8 +139,10 @@ async def instance_live(
     app_id: uuid.UUID,
     instance_id: uuid.UUID,
     release_id: uuid.UUID,
+    apps_domain: str,
 ) -> None:
-    """The new instance serves: the app runs this release; billing starts charging it."""
+    """The new instance serves: the app runs this release; billing starts charging it and
+    monitoring watching it."""
     app = await locked_app(session, app_id)
     if app.status == AppStatus.DELETING:
         raise Cancelled(CANCELLED_BY[OperationKind.DELETE])
@@ -151,7 +154,7 @@ async def instance_live(
     app.current_release_id = release_id
     app.suspended_by = None
     set_status(app, AppStatus.RUNNING)
-    await events.instance_started(session, app, instance)
+    await events.instance_started(session, app, instance, apps_domain=apps_domain)
 
 
 async def instance_stopping(session: AsyncSession, *, instance_id: uuid.UUID) -> InstanceRef | None:
@@ -189,3 +192,54 @@ async def instance_ended(
         instance.last_exit_code = exit_code
     if event_key is not None and instance.started_at is not None:
         await events.instance_ended(session, event_key, app, instance, reason)
+
+
+def _liveness(
+    instance: Instance, owner_id: uuid.UUID, beat_at: datetime | None, fresh_after: datetime
+) -> InstanceLiveness:
+    """What the supervisor last knew of the instance's process, if it still watches."""
+    since = instance.alive_changed_at or instance.started_at
+    reason = None
+    if beat_at is None or beat_at < fresh_after:
+        state, since = "unknown", beat_at
+        reason = (
+            f"the supervisor of node {instance.node} has not ticked since {beat_at.isoformat()}"
+            if beat_at
+            else f"no supervisor has ticked on node {instance.node}"
+        )
+    elif instance.status == InstanceStatus.CRASHED:
+        state = "crashed"
+        reason = f"{instance.last_exit or 'exited'}; restart pending"
+    else:
+        state = "running"
+    return InstanceLiveness(
+        app_id=instance.app_id,
+        instance_id=instance.id,
+        owner_id=owner_id,
+        release_id=instance.release_id,
+        node=instance.node,
+        process_type=ProcessType.WEB if instance.port is not None else ProcessType.WORKER,
+        alive=state == "running",
+        state=state,
+        since=since,
+        restarts=instance.restart_count,
+        reason=reason,
+        observed_at=beat_at,
+    )
+
+
+async def liveness(
+    session: AsyncSession, *, after: uuid.UUID | None, limit: int, stale_seconds: float
+) -> LivenessPage:
+    """One page (by instance id) of every process that should be running, alive or not.
+
+    Alive is the supervisor's word: it marks an instance crashed the tick it sees the process
+    gone, and running again when it has relaunched it; a node whose supervisor stopped ticking
+    has nobody watching, so its instances read unknown (not alive) rather than stale news."""
+    dao = InstanceDAO(session)
+    now = await dao.database_now()
+    rows = await dao.serving_page(after, limit)
+    fresh_after = now - timedelta(seconds=stale_seconds)
+    items = [_liveness(i, owner, beat, fresh_after) for i, owner, beat in rows]
+    next_after = items[-1].instance_id if len(items) == limit else None
+    return LivenessPage(items=items, checked_at=now, next_after=next_after)

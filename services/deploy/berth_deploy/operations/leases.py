@@ -13,11 +13,12 @@ from typing import Any
 from loguru import logger
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from berth_deploy import events
 from berth_deploy.apps.dao import AppDAO
 from berth_deploy.enums import AppStatus, OperationStatus, OperationStep, ReleaseStatus
 from berth_deploy.models import App, Operation, Release, Template
 from berth_deploy.operations.dao import OperationDAO
-from berth_deploy.operations.lifecycle import CANCELLED_BY_REQUEST
+from berth_deploy.operations.lifecycle import CANCELLED_BY_REQUEST, STARTS_PROCESSES
 from berth_deploy.operations.service import dispatch, restore_after
 
 
@@ -86,9 +87,12 @@ async def acquire(
     op.lease_node = node
     op.lease_expires_at = _lease_until(lease_seconds)
     op.heartbeat_at = now
+    first_run = op.started_at is None
     op.started_at = op.started_at or now
     op.step_pgid = None
     app.active_operation_id = op.id
+    if first_run and op.kind in STARTS_PROCESSES:  # a retry after a lost worker goes on muted
+        await events.operation_started(session, app, op)
     template = await session.get(Template, app.template_key)
     assert template is not None
     await session.flush()
@@ -152,6 +156,8 @@ async def _close(
     op.lease_owner = None
     op.lease_expires_at = None
     op.step_pgid = None
+    if op.kind in STARTS_PROCESSES:
+        await events.operation_finished(session, app, op)
     if status != OperationStatus.SUCCEEDED:
         if op.release_id is not None:
             release = await session.get(Release, op.release_id)

@@ -261,7 +261,11 @@ async def switch_to(
             )
     job.cancellable = False
     await job.tx(
-        instances.instance_live, app_id=job.app_id, instance_id=instance.id, release_id=release_id
+        instances.instance_live,
+        app_id=job.app_id,
+        instance_id=instance.id,
+        release_id=release_id,
+        apps_domain=settings.apps_domain,
     )
 
 

@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from berth_common.errors import Conflict, NotFound
 from berth_common.outbox import enqueue_task
 from berth_common.pagination import PageParams
+from berth_deploy import events
 from berth_deploy.apps.dao import AppDAO
 from berth_deploy.enums import (
     AppStatus,
@@ -117,7 +118,8 @@ async def request_operation(
     active = await ops.active(app.id)
     _check_against_active(app, kind, active)
     target = await _target_release(session, app, kind, release_id)
-    _make_way(kind, active)
+    for superseded in _make_way(kind, active):
+        await _finished_after_start(session, app, superseded)
     op = await ops.create(
         app_id=app.id,
         kind=kind,
@@ -187,10 +189,11 @@ async def _target_release(
     return None
 
 
-def _make_way(kind: OperationKind, active: list[Operation]) -> None:
+def _make_way(kind: OperationKind, active: list[Operation]) -> list[Operation]:
     """A delete or suspend cancels the running operation and supersedes the queued ones; a
-    deploy or rollback supersedes a queued deploy or rollback."""
+    deploy or rollback supersedes a queued deploy or rollback. Returns the superseded ones."""
     now = datetime.now(UTC)
+    superseded = []
     for other in active:
         if other.status != OperationStatus.QUEUED:
             if kind in TAKES_DOWN and other.kind not in STOPS_PROCESSES:
@@ -202,6 +205,15 @@ def _make_way(kind: OperationKind, active: list[Operation]) -> None:
             other.status = OperationStatus.SUPERSEDED
             other.finished_at = now
             other.reason = f"superseded by a newer {kind}"
+            superseded.append(other)
+    return superseded
+
+
+async def _finished_after_start(session: AsyncSession, app: App, op: Operation) -> None:
+    """A queued operation that had run before (its worker was lost, it waits for a retry)
+    ended: its `deploy.operation.started` gets its `finished`."""
+    if op.started_at is not None and op.kind in STARTS_PROCESSES:
+        await events.operation_finished(session, app, op)
 
 
 def _status_on_request(app: App, kind: OperationKind, reason: str | None) -> None:
@@ -220,7 +232,10 @@ async def cancel_operation(session: AsyncSession, app_id: uuid.UUID, op_id: uuid
     if op.status == OperationStatus.QUEUED:
         op.status = OperationStatus.CANCELLED
         op.finished_at = datetime.now(UTC)
-        op.reason = "cancelled before it started"
+        op.reason = (
+            "cancelled before it started" if op.started_at is None else "cancelled before its retry"
+        )
+        await _finished_after_start(session, app, op)
         await restore_after(session, app, op)
         if app.active_operation_id == op.id:
             app.active_operation_id = None

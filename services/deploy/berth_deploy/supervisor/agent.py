@@ -30,6 +30,7 @@ class Supervisor:
         self.ticks += 1
         await self.reap_leases()
         await self.watch_instances()
+        await self.ctx.tx(service.beat, node=self.settings.node_name)
         if self.ticks % RECONCILE_EVERY == 1:
             await self.reconcile_routes()
 

@@ -3,12 +3,13 @@ advisory lock that makes one supervisor per node the active one."""
 
 from typing import Any
 
-from sqlalchemy import select, text
+from sqlalchemy import func, select, text
+from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from berth_common.dao import BaseDAO
 from berth_deploy.enums import InstanceStatus
-from berth_deploy.models import App, Instance, Operation, Template
+from berth_deploy.models import App, Instance, Operation, SupervisorBeat, Template
 from berth_deploy.operations.lifecycle import LIVE_INSTANCE
 
 WATCHED = (InstanceStatus.STARTING, InstanceStatus.RUNNING, InstanceStatus.CRASHED)
@@ -41,6 +42,17 @@ class SupervisedInstanceDAO(BaseDAO[Instance]):
             .order_by(Instance.created_at)
         )
         return [tuple(row) for row in (await self.session.execute(stmt)).all()]
+
+
+class SupervisorBeatDAO(BaseDAO[SupervisorBeat]):
+    model = SupervisorBeat
+
+    async def beat(self, node: str) -> None:
+        stmt = insert(SupervisorBeat).values(node=node, beat_at=func.now())
+        stmt = stmt.on_conflict_do_update(
+            index_elements=[SupervisorBeat.node], set_={"beat_at": func.now()}
+        )
+        await self.session.execute(stmt)
 
 
 # process edge: the lock lives on the supervisor's own connection, outside any session

@@ -23,7 +23,7 @@ from berth_deploy.operations.leases import APP_FIELDS, TEMPLATE_FIELDS
 from berth_deploy.operations.lifecycle import SERVING_INSTANCE
 from berth_deploy.operations.service import set_status
 from berth_deploy.sandbox.driver import ExitStatus, ProcessHandle
-from berth_deploy.supervisor.dao import SupervisedInstanceDAO
+from berth_deploy.supervisor.dao import SupervisedInstanceDAO, SupervisorBeatDAO
 
 
 @dataclass(frozen=True)
@@ -42,6 +42,11 @@ class CrashDecision:
     delay: float
     crashes: int
     reason: str
+
+
+async def beat(session: AsyncSession, *, node: str) -> None:
+    """This node's processes are being watched (the liveness endpoint trusts rows this fresh)."""
+    await SupervisorBeatDAO(session).beat(node)
 
 
 async def watched(session: AsyncSession, *, node: str) -> list[Watched]:
@@ -86,6 +91,8 @@ async def crashed(
     described = exit_status.describe() if exit_status else "exited (status unknown)"
     instance.crash_times = times
     instance.last_exit_code = exit_status.exit_code if exit_status else None
+    instance.last_exit = described[:200]
+    instance.alive_changed_at = now
     if len(times) >= threshold:
         reason = f"crash loop: the process {described}; {len(times)} crashes within {window}s"
         await _fail_crash_loop(session, instance, app, now, reason)
@@ -128,6 +135,7 @@ async def relaunched(
     instance.status = InstanceStatus.RUNNING
     instance.restart_count += 1
     instance.next_restart_at = None
+    instance.alive_changed_at = datetime.now(UTC)
     return handle
 
 

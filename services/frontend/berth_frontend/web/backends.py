@@ -17,7 +17,12 @@ from berth_common.client_ip import forwarded_for_upstream
 
 T = TypeVar("T")
 
-SERVICE_LABELS = {"auth": "Accounts", "deploy": "Apps", "billing": "Billing"}
+SERVICE_LABELS = {
+    "auth": "Accounts",
+    "deploy": "Apps",
+    "billing": "Billing",
+    "monitoring": "Monitoring",
+}
 
 
 class ServiceDown(Exception):
@@ -191,11 +196,20 @@ class Backend:
 
 
 class Backends:
-    def __init__(self, http: httpx.AsyncClient, *, auth: str, deploy: str, billing: str):
+    def __init__(
+        self,
+        http: httpx.AsyncClient,
+        *,
+        auth: str,
+        deploy: str,
+        billing: str,
+        monitoring: str = "http://127.0.0.1:8104",
+    ):
         self.http = http
         self.auth = Backend("auth", auth, http)
         self.deploy = Backend("deploy", deploy, http)
         self.billing = Backend("billing", billing, http)
+        self.monitoring = Backend("monitoring", monitoring, http)
 
 
 @dataclass
