@@ -66,6 +66,15 @@ def decide(method: str, uri: str) -> str:
         ("GET", "/api", "authenticated"),
         ("GET", "/oauth/token/extra", "authenticated"),
         ("GET", "/api/auth/v1/registered-devices", "scope({svc}:{action})"),
+        # a user's public status page and its read; writing them is not public
+        ("GET", "/status/acme-shop", "public"),
+        ("HEAD", "/status/acme-shop", "public"),
+        ("POST", "/status/acme-shop", "authenticated"),
+        ("GET", "/api/monitoring/v1/public/status/acme-shop", "public"),
+        ("DELETE", "/api/monitoring/v1/public/status/acme-shop", "scope({svc}:{action})"),
+        ("GET", "/api/monitoring/v1/public/status/acme/extra", "scope({svc}:{action})"),
+        ("POST", "/api/monitoring/v1/status-pages", "scope({svc}:{action})"),
+        ("GET", "/api/monitoring/v1/channels", "scope({svc}:{action})"),
     ],
 )
 def test_policy_table_decides_by_first_matching_rule(method: str, uri: str, expected: str) -> None:

@@ -105,6 +105,8 @@ PANEL_MENU = (
     MenuItem("dashboard", "Dashboard", "", "grid"),
     MenuItem("apps", "Apps", "apps", "box"),
     MenuItem("billing", "Billing", "billing", "card"),
+    MenuItem("channels", "Alert channels", "monitoring/channels", "bell"),
+    MenuItem("statuspages", "Status pages", "monitoring/status-pages", "globe"),
     MenuItem("profile", "Profile", "profile", "user"),
 )
 ADMIN_MENU = (
