@@ -28,7 +28,7 @@ PUBLIC_CACHE = "public, max-age=30"
 
 async def _monitors(backends, caller) -> Section[Any]:
     try:
-        return await _monitors(backends, caller)
+        return await section(service.monitors(backends, caller))
     except ApiError as exc:
         if exc.status == 401:
             raise
