@@ -3,6 +3,7 @@ webhooks, retries on 5xx, permanent failure on 4xx, email through the SMTP sink.
 
 import json
 import uuid
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from alerts_testkit import *  # noqa: F403 - the fixtures
@@ -307,3 +308,22 @@ async def test_notify_queue_reaches_only_the_engineers_own_channels(
     row = await _row(alerts_db, first[0])
     assert row.channel_id == ids[0] and row.subject_kind == "queue"
     assert row.payload["url"].endswith("/ops/queues")
+
+
+async def test_reminders_are_once_per_resend_period(alerts_http, alerts_person, alerts_db):
+    who = alerts_person()
+    email = await _channel(alerts_http, who, kind="email", name="e", address="r@example.com")
+    down_since = datetime.now(UTC) - timedelta(minutes=25)
+    monitor = await add_monitor(
+        alerts_db, who.id, resend_minutes=10, state="down", state_changed_at=down_since
+    )
+    await _link(alerts_db, monitor, email["id"])
+    incident = await add_incident(alerts_db, monitor)
+    assert service.reminder_slot(monitor, datetime.now(UTC)) == 2
+    assert service.reminder_slot(monitor, down_since + timedelta(minutes=9)) == 0
+    first = await _notify(alerts_db, monitor, incident, "reminder")
+    assert len(first) == 1
+    assert await _notify(alerts_db, monitor, incident, "reminder") == []  # same period
+    row = await _row(alerts_db, first[0])
+    assert row.dedupe_key == f"reminder:{monitor.id}:{incident.id}:2:{email['id']}"
+    assert row.payload["summary"].endswith("is still DOWN")

@@ -7,6 +7,7 @@ slot or a queue episode alerts each channel once however often the producer runs
 """
 
 import ipaddress
+import math
 import uuid
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
@@ -262,6 +263,15 @@ async def _owe(
     return created
 
 
+def reminder_slot(monitor: Monitor, now: datetime) -> int:
+    """Which resend period of the monitor's current outage `now` falls in (0: the DOWN
+    alert's own); the checker resends when this is past the last one served."""
+    if monitor.resend_minutes <= 0:
+        return 0
+    minutes = (now - monitor.state_changed_at).total_seconds() / 60
+    return max(0, math.floor(minutes / monitor.resend_minutes))
+
+
 async def notify(
     session: AsyncSession,
     monitor: Monitor,
@@ -272,7 +282,7 @@ async def notify(
     slot: int | str | None = None,
 ) -> list[uuid.UUID]:
     """One notification per enabled channel of the monitor for this transition (DOWN,
-    RECOVERED) or reminder slot (REMINDER: `slot` = minutes down // resend_minutes);
+    RECOVERED) or reminder slot (REMINDER: `slot`, by default `reminder_slot(monitor, now)`);
     dedupe_key `<event>:<monitor>:<incident>[:<slot>]:<channel>`. Returns the new ids."""
     event = NotificationEvent(event)
     settings = get_settings()
@@ -280,8 +290,7 @@ async def notify(
     base = f"{event}:{monitor.id}:{incident.id}"
     if event == NotificationEvent.REMINDER:
         if slot is None:
-            every = max(monitor.resend_minutes, 1) * 60
-            slot = int((now - incident.opened_at).total_seconds() // every)
+            slot = reminder_slot(monitor, now)
         base = f"{base}:{slot}"
     payload = {
         "summary": _SUMMARIES.get(event, "{name}: " + str(event)).format(name=monitor.name),

@@ -7,7 +7,7 @@ names hosts). An unpublished or unknown slug is a 404, the same answer for both.
 """
 
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -34,6 +34,11 @@ from berth_monitoring.statuspages.schemas import StatusPage as StatusPageOut
 PAGES_PER_USER = 20
 BAR_DAYS = 90
 _SEVERITY: dict[str, int] = {"up": 0, "unknown": 1, "maintenance": 2, "degraded": 3, "down": 4}
+
+
+def _day(value: date | datetime) -> date:
+    # results.day_bars gives each day as its date or as the UTC midnight it starts at
+    return value.astimezone(UTC).date() if isinstance(value, datetime) else value
 
 
 def shown(page: StatusPage, monitors: list[StatusPageMonitor]) -> StatusPageOut:
