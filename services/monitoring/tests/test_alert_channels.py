@@ -228,3 +228,27 @@ async def test_telegram_failure_keeps_the_token_out_of_the_error(
         f"{API}/channels/{made.json()['id']}/notifications", headers=who.headers
     )
     assert BOT_TOKEN.split(":")[1] not in rows.text
+
+
+async def test_test_messages_have_an_hourly_budget_per_person(
+    alerts_http, alerts_person, monkeypatch
+):
+    from berth_monitoring.alerts import service
+
+    monkeypatch.setattr(service, "TESTS_PER_HOUR", 2)
+    who = alerts_person()
+    made = [
+        (
+            await _create(alerts_http, who, kind="email", name=f"e{i}", address=f"x{i}@example.com")
+        ).json()["id"]
+        for i in range(3)
+    ]
+    answers = [
+        (await alerts_http.post(f"{API}/channels/{c}/test", headers=who.headers)).status_code
+        for c in made
+    ]
+    assert answers == [200, 200, 429]
+    other = alerts_person()  # someone else's budget is their own
+    theirs = await _create(alerts_http, other, kind="email", name="o", address="o@example.com")
+    r = await alerts_http.post(f"{API}/channels/{theirs.json()['id']}/test", headers=other.headers)
+    assert r.status_code == 200

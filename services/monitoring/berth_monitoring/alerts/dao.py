@@ -5,10 +5,11 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert
 
 from berth_common.dao import BaseDAO
+from berth_monitoring.enums import NotificationEvent
 from berth_monitoring.models import AlertChannel, MonitorChannel, Notification
 
 
@@ -22,8 +23,6 @@ class ChannelDAO(BaseDAO[AlertChannel]):
         return await self.get_by(AlertChannel.id == channel_id, AlertChannel.owner_id == owner_id)
 
     async def count_of(self, owner_id: uuid.UUID) -> int:
-        from sqlalchemy import func
-
         stmt = select(func.count()).where(AlertChannel.owner_id == owner_id)
         return (await self.session.execute(stmt)).scalar_one()
 
@@ -78,6 +77,14 @@ class NotificationDAO(BaseDAO[Notification]):
             .returning(Notification.id)
         )
         return (await self.session.execute(stmt)).scalar()
+
+    async def tests_since(self, owner_id: uuid.UUID, since: datetime) -> int:
+        stmt = select(func.count()).where(
+            Notification.owner_id == owner_id,
+            Notification.event == NotificationEvent.TEST,
+            Notification.created_at >= since,
+        )
+        return (await self.session.execute(stmt)).scalar_one()
 
     async def lock(self, notification_id: uuid.UUID) -> Notification | None:
         stmt = (

@@ -40,6 +40,9 @@ from berth_monitoring.targets import TargetPolicy, TargetRefused, TargetUnresolv
 
 CHANNELS_PER_USER = 50
 TEST_EVERY = timedelta(seconds=10)
+# a person's test messages across all their channels: a test goes to any address or URL, so
+# the button must not become a way to mail strangers
+TESTS_PER_HOUR = 30
 
 
 # --- channels -----------------------------------------------------------------------------
@@ -184,6 +187,11 @@ async def test_channel(
 ) -> TestResult:
     """Deliver a TEST message now, for real, and say how it went (one per 10 s a channel)."""
     now = datetime.now(UTC)
+    sent = await NotificationDAO(session).tests_since(channel.owner_id, now - timedelta(hours=1))
+    if sent >= TESTS_PER_HOUR:
+        raise RateLimited(
+            f"At most {TESTS_PER_HOUR} test messages an hour; try again later", retry_after=600
+        )
     if not await ChannelDAO(session).claim_test_slot(channel, now, TEST_EVERY):
         raise RateLimited(
             "This channel was tested a moment ago; try again in a few seconds",
