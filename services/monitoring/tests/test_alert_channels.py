@@ -252,3 +252,17 @@ async def test_test_messages_have_an_hourly_budget_per_person(
     theirs = await _create(alerts_http, other, kind="email", name="o", address="o@example.com")
     r = await alerts_http.post(f"{API}/channels/{theirs.json()['id']}/test", headers=other.headers)
     assert r.status_code == 200
+
+
+async def test_without_a_channel_key_channels_answer_503_not_500(
+    berth_env, alerts_person, public_jwks
+):
+    from berth_monitoring.config import MonitoringSettings
+    from berth_monitoring.main import create_app
+    from berth_testing.plugin import app_client, trust_keys
+
+    app = create_app(MonitoringSettings().model_copy(update={"channel_encryption_key": None}))
+    async with app_client(app) as client:
+        trust_keys(app, public_jwks)
+        r = await client.get(f"{API}/channels", headers=alerts_person().headers)
+    assert r.status_code == 503 and r.json()["error"]["code"] == "service_unavailable"
