@@ -2,8 +2,22 @@
 # Debian packages that pip and npm cannot bring: bubblewrap, passt (pasta) and iproute2 (the
 # deploy service's app sandbox and its network namespace); with --browser, chromium (the
 # browser tests drive it through Playwright's driver; never `playwright install`); with
-# --bench, wrk. Installs only what is missing; needs root for apt.
+# --bench, wrk. Installs only what is missing; needs root for apt. Also switches on RabbitMQ's
+# Prometheus plugin when the machine's broker runs without it (below).
 set -euo pipefail
+# The queue pages read RabbitMQ's Prometheus endpoint (rabbitmq_prometheus, port 15692): on a
+# machine whose own RabbitMQ runs, the plugin is switched on (online, no restart; needs root or
+# the broker's user). A broker elsewhere or in compose enables it itself (deploy/compose).
+if command -v rabbitmq-plugins >/dev/null 2>&1 && rabbitmq-diagnostics -q ping >/dev/null 2>&1 \
+  && ! rabbitmq-plugins -q is_enabled rabbitmq_prometheus >/dev/null 2>&1; then
+  if [ "$(id -u)" -eq 0 ]; then
+    echo "enabling RabbitMQ's Prometheus endpoint (rabbitmq_prometheus, port 15692)"
+    rabbitmq-plugins -q enable rabbitmq_prometheus
+  else
+    echo "RabbitMQ's rabbitmq_prometheus plugin is off: the queue pages need it" \
+      "(sudo rabbitmq-plugins enable rabbitmq_prometheus)" >&2
+  fi
+fi
 need=()
 command -v bwrap >/dev/null 2>&1 || need+=(bubblewrap)
 command -v pasta >/dev/null 2>&1 || need+=(passt)

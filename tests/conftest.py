@@ -85,6 +85,9 @@ def _run_platform(repo_root, berth_env, broker_url, credentials, platform_ports,
         # apps per person come from billing's plans; a run without billing (BERTH_E2E_SERVICES)
         # falls back to this, and a test module's people make more apps than the default 5
         "DEPLOY_APP_QUOTA_FALLBACK": "50",
+        # queue pages: a sample every 2 s, so a queue filling and draining shows within a test
+        "MONITORING_QUEUE_SAMPLE_SECONDS": "2",
+        "MONITORING_QUEUE_EVENTS_FLUSH_SECONDS": "1",
     }
     # plat.env keeps the run's own URLs (superuser, guest) for tests to seed and inspect with
     plat = Platform(

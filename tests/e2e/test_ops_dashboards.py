@@ -55,3 +55,24 @@ def test_flower_is_for_oncall_and_admin_only(edge, auth_flower, admin_token, reg
     assert r.status_code == 403
     r = edge.get("/ops/flower/auth/", headers=bearer(admin_token))
     assert r.status_code == 200 and "Flower" in r.text
+
+
+def test_every_queue_with_a_worker_has_its_flower_behind_the_ops_route(repo_root):
+    """Procfile, Traefik and compose agree: one Flower per service queue at /ops/flower/<q>/."""
+    import yaml
+
+    procfile = (repo_root / "Procfile").read_text()
+    ops = (repo_root / "deploy/traefik/dynamic/ops.yml").read_text()
+    compose = yaml.safe_load((repo_root / "deploy/compose/docker-compose.yml").read_text())
+    queues = sorted(
+        p.parent.name.removeprefix("berth_") for p in repo_root.glob("services/*/berth_*/worker.py")
+    )
+    assert {"auth", "billing", "deploy", "monitoring"} <= set(queues)
+    for queue in queues:
+        assert f"--url_prefix=ops/flower/{queue}\n" in procfile, queue
+        assert f"PathPrefix(`/ops/flower/{queue}`)" in ops and f"service: flower-{queue}" in ops
+        assert f"{queue.upper()}_FLOWER_URL" in ops
+        flower = compose["services"][f"{queue}-flower"]
+        assert f"--url_prefix=ops/flower/{queue}" in flower["command"], queue
+        traefik_env = compose["services"]["traefik"]["environment"]
+        assert traefik_env[f"{queue.upper()}_FLOWER_URL"] == f"http://{queue}-flower:5555"

@@ -11,11 +11,12 @@ from berth_frontend.admin.billing import api as admin_billing
 from berth_frontend.alerts import api as alerts
 from berth_frontend.apps import api as apps
 from berth_frontend.billing import api as billing
+from berth_frontend.ops import api as ops
 from berth_frontend.panel import api as panel
 from berth_frontend.profile import api as profile
 from berth_frontend.public import api as public
 from berth_frontend.statuspages import api as statuspages
-from berth_frontend.web.screens import ADMIN, PANEL, Screen
+from berth_frontend.web.screens import ADMIN, OPS, PANEL, Screen
 
 # module routers first; the screens' catch-all paths come last
 ROUTERS: list[APIRouter] = [
@@ -29,6 +30,7 @@ ROUTERS: list[APIRouter] = [
     admin.router,
     admin_billing.router,
     admin_apps.router,
+    ops.router,
     panel.admin_screens,
     panel.panel_screens,
 ]
@@ -99,5 +101,10 @@ SCREENS: list[Screen] = [
            admin_billing.payments, "Payments", "billing"),
     Screen(ADMIN, "billing/plans", "partials/admin/billing/plans.html",
            admin_billing.plans, "Plans", "billing"),
+    # the on-call pages: /ops/queues..., /ops/partials/<path>
+    Screen(OPS, "queues", "partials/ops/queues.html",
+           ops.queues, "Queues", "queues"),
+    Screen(OPS, "queues/{queue}", "partials/ops/queue.html",
+           ops.queue, "Queue", "queues"),
 ]
 # fmt: on

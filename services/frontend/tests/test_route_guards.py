@@ -91,6 +91,24 @@ async def test_every_admin_route_refuses_a_person_without_the_admin_role(
         assert response.headers["x-berth-error"], (method, path)
 
 
+async def test_every_ops_route_refuses_a_person_without_the_oncall_role(
+    frontend, frontend_app, sign_in_as
+):
+    token = await csrf_token(frontend)
+    sign_in_as(roles=["user", "support"])
+    ops = [(m, p) for m, p in routes(frontend_app, public=False) if p.startswith("/ops")]
+    assert ("GET", "/ops/queues") in ops and (
+        "POST",
+        "/ops/partials/queues/{name}/threshold",
+    ) in ops
+    for method, path in ops:
+        for headers in ({"HX-Request": "true"}, {}):
+            response = await frontend.request(
+                method, concrete(path), headers={"X-CSRF-Token": token, **headers}
+            )
+            assert response.status_code == 403, (method, path, response.status_code)
+
+
 def _app_with(router: APIRouter) -> FastAPI:
     @router.get("/partials/forgotten")
     async def forgotten() -> dict[str, str]:

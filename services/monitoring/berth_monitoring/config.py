@@ -53,6 +53,15 @@ class MonitoringSettings(ServiceSettings, MailSettings):
     )
     telegram_api_url: str = "https://api.telegram.org"
 
+    # queue pages: RabbitMQ's Prometheus endpoint (rabbitmq_prometheus plugin), how often
+    # every queue is sampled, how long history is kept, how often task events are flushed
+    rabbitmq_prometheus_url: str = Field(
+        "http://127.0.0.1:15692", validation_alias="MONITORING_RABBITMQ_PROMETHEUS_URL"
+    )
+    queue_sample_seconds: int = Field(20, ge=1, le=300)
+    queue_history_days: int = Field(7, ge=1, le=31)
+    queue_events_flush_seconds: float = Field(5.0, gt=0, le=60)
+
 
 @lru_cache
 def get_settings() -> MonitoringSettings:

@@ -6,6 +6,7 @@ from berth_common.service import build_service
 from berth_monitoring.alerts.api import router as channels_router
 from berth_monitoring.config import MonitoringSettings, get_settings
 from berth_monitoring.models import SCHEMA, Base
+from berth_monitoring.queues.api import router as queues_router
 from berth_monitoring.statuspages import api as statuspages_api
 from berth_monitoring.targets import TargetPolicy
 
@@ -17,7 +18,12 @@ def create_app(settings: MonitoringSettings | None = None) -> FastAPI:
         title="Berth monitoring",
         schema=SCHEMA,
         metadata=Base.metadata,
-        routers=[channels_router, statuspages_api.router, statuspages_api.public],
+        routers=[
+            channels_router,
+            statuspages_api.router,
+            statuspages_api.public,
+            queues_router,
+        ],
         docs_prefix="/api/monitoring",
     )
     app.state.target_policy = TargetPolicy.from_settings(settings)

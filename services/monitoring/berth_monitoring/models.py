@@ -341,3 +341,7 @@ class OutgoingEmail(OutgoingEmailColumns, Base):
     notification_id: Mapped[uuid.UUID | None] = mapped_column(
         ForeignKey("notifications.id", ondelete="SET NULL"), unique=True
     )
+
+
+# the queue pages' tables live in their sub-package, on this Base (one metadata, one history)
+from berth_monitoring.queues import models as _queue_models  # noqa: E402, F401

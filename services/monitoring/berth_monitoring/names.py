@@ -14,6 +14,8 @@ class Task:
     DELIVER_NOTIFICATION: Final = "monitoring.alerts.deliver"
     SEND_MAIL: Final = "monitoring.mail.send"
     REQUEUE_STALE_MAIL: Final = "monitoring.mail.requeue_stale"
+    SAMPLE_QUEUES: Final = "monitoring.queues.sample"
+    PURGE_QUEUE_HISTORY: Final = "monitoring.queues.purge"
 
 
 class Event:

@@ -20,9 +20,20 @@ settings = get_settings()
 celery_app = create_celery(
     settings,
     queue=QUEUE,
-    include=["berth_monitoring.tasks"],
+    include=["berth_monitoring.tasks", "berth_monitoring.queues.tasks"],
     consumes_events=CONSUMED_EVENTS,
     beat_schedule={
+        # queue pages: one sample of every queue per slot, history kept QUEUE_HISTORY_DAYS
+        Task.SAMPLE_QUEUES: {
+            "task": Task.SAMPLE_QUEUES,
+            "schedule": float(settings.queue_sample_seconds),
+            "options": {"queue": QUEUE, "expires": settings.queue_sample_seconds},
+        },
+        Task.PURGE_QUEUE_HISTORY: {
+            "task": Task.PURGE_QUEUE_HISTORY,
+            "schedule": 3600.0,
+            "options": {"queue": QUEUE, "expires": 3000},
+        },
         Task.REQUEUE_STALE_MAIL: {
             "task": Task.REQUEUE_STALE_MAIL,
             "schedule": 15 * 60.0,

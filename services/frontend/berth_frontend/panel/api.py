@@ -17,7 +17,15 @@ from berth_frontend.billing import service as billing_service
 from berth_frontend.profile import service as profile_service
 from berth_frontend.web.access import AdminViewer, CurrentViewer, admin_router, panel_router
 from berth_frontend.web.backends import Section, section, sections
-from berth_frontend.web.screens import ADMIN, MENUS, PANEL, Area, ScreenContext, ScreenRegistry
+from berth_frontend.web.screens import (
+    ADMIN,
+    MENUS,
+    OPS,
+    PANEL,
+    Area,
+    ScreenContext,
+    ScreenRegistry,
+)
 from berth_frontend.web.session import Viewer
 from berth_frontend.web.templating import render
 
@@ -81,6 +89,8 @@ async def show(
     screen's page in the address bar (an action that lands on another screen)."""
     if area is ADMIN and not viewer.is_admin:  # an admin screen reached from a panel route
         raise Forbidden("The admin area is for administrators.")
+    if area is OPS and not viewer.is_oncall:
+        raise Forbidden("The on-call pages are for on-call engineers.")
     path = path.strip("/")
     screens: ScreenRegistry = request.app.state.screens
     found = screens.match(area, path)

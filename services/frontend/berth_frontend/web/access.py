@@ -1,7 +1,8 @@
 """Who may call a route, decided by the router it is on, never by a call in the handler.
 
-Every router is made by one of three factories: `panel_router` (a signed-in person),
-`admin_router` (a signed-in admin) or `public_router` (anyone: the one way to opt out).
+Every router is made by one of four factories: `panel_router` (a signed-in person),
+`admin_router` (a signed-in admin), `ops_router` (an on-call engineer or admin) or
+`public_router` (anyone: the one way to opt out).
 Handlers that need the person take `CurrentViewer` or `AdminViewer`; the router has checked
 already, and the check runs once per request (FastAPI caches the dependency). The gateway has
 checked too; the frontend checks again (no trust in the network). `ensure_guarded` refuses to
@@ -43,10 +44,17 @@ async def viewer_if_any(request: Request) -> Viewer | None:
         return None
 
 
+async def current_oncall(viewer: Annotated[Viewer, Depends(current_viewer)]) -> Viewer:
+    if not viewer.is_oncall:
+        raise Forbidden("The on-call pages are for on-call engineers.")
+    return viewer
+
+
 CurrentViewer = Annotated[Viewer, Depends(current_viewer)]
 AdminViewer = Annotated[Viewer, Depends(current_admin)]
+OncallViewer = Annotated[Viewer, Depends(current_oncall)]
 MaybeViewer = Annotated[Viewer | None, Depends(viewer_if_any)]
-GUARDS: frozenset[Callable[..., Any]] = frozenset({current_viewer, current_admin})
+GUARDS: frozenset[Callable[..., Any]] = frozenset({current_viewer, current_admin, current_oncall})
 
 
 def panel_router(**kwargs: Any) -> APIRouter:
@@ -57,6 +65,11 @@ def panel_router(**kwargs: Any) -> APIRouter:
 def admin_router(**kwargs: Any) -> APIRouter:
     """Routes of the admin area: each one needs a signed-in admin."""
     return APIRouter(include_in_schema=False, dependencies=[Depends(current_admin)], **kwargs)
+
+
+def ops_router(**kwargs: Any) -> APIRouter:
+    """Routes of the on-call pages (/ops): each one needs the oncall or admin role."""
+    return APIRouter(include_in_schema=False, dependencies=[Depends(current_oncall)], **kwargs)
 
 
 def public_router(**kwargs: Any) -> APIRouter:

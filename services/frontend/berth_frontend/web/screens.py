@@ -28,7 +28,8 @@ class Area:
 
 PANEL = Area("panel", "/panel", "/partials")
 ADMIN = Area("admin", "/admin", "/admin/partials")
-AREAS = (PANEL, ADMIN)
+OPS = Area("ops", "/ops", "/ops/partials")  # on-call engineers (oncall or admin role)
+AREAS = (PANEL, ADMIN, OPS)
 
 
 @dataclass
@@ -116,4 +117,5 @@ ADMIN_MENU = (
     MenuItem("billing", "Billing", "billing", "card"),
     MenuItem("clients", "Machine clients", "clients", "key"),
 )
-MENUS = {"panel": PANEL_MENU, "admin": ADMIN_MENU}
+OPS_MENU = (MenuItem("queues", "Queues", "queues", "box"),)
+MENUS = {"panel": PANEL_MENU, "admin": ADMIN_MENU, "ops": OPS_MENU}

@@ -48,6 +48,11 @@ class Viewer:
     def is_admin(self) -> bool:
         return self.principal.is_admin
 
+    @property
+    def is_oncall(self) -> bool:
+        """May see the on-call pages (/ops): the oncall role, or an admin."""
+        return self.principal.has_role("oncall", "admin")
+
 
 def caller_for(request: Request, token: str | None = None) -> Caller:
     agent = request.headers.get("user-agent")
