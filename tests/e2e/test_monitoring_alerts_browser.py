@@ -117,6 +117,12 @@ def test_add_and_test_a_webhook_then_publish_a_status_page(
     expect(page.locator(".notice-success")).to_contain_text(f"/status/{slug}")
     expect(page.locator("#status-pages-table")).to_contain_text("Acme status")
     page.screenshot(path=shots / "monitoring-status-pages.png", full_page=True)
+    page.click("#status-pages-table a:has-text('Acme status')")  # edit it
+    expect(page.locator("#f-slug")).to_have_value(slug)
+    page.fill("#f-title", "Acme status")
+    page.fill("#f-description", "Our shop and API, live")
+    page.click("#status-page-form button:has-text('Save')")
+    expect(page.locator(".notice-success")).to_contain_text("Saved: Acme status")
     console.assert_clean()
     context.close()
 
@@ -127,7 +133,7 @@ def test_add_and_test_a_webhook_then_publish_a_status_page(
     assert response is not None and response.status == 200
     assert "max-age" in (response.headers.get("cache-control") or "")
     expect(public.locator("h1")).to_have_text("Acme status")
-    expect(public.locator("#status-page")).to_contain_text("Our shop and API")
+    expect(public.locator("#status-page")).to_contain_text("Our shop and API, live")
     public.screenshot(path=shots / "monitoring-status-public.png", full_page=True)
     missing = public.goto(f"/status/nobody-{uuid.uuid4().hex[:6]}")
     assert missing is not None and missing.status == 404

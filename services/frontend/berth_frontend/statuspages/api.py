@@ -116,7 +116,8 @@ async def create(request: Request, viewer: CurrentViewer) -> Response:
     return await _save(request, viewer, None)
 
 
-@router.post("/{page_id}")
+# three segments: never taken for the monitors module's /partials/monitoring/{id}/{action}
+@router.post("/{page_id}/save")
 async def update(request: Request, viewer: CurrentViewer, page_id: uuid.UUID) -> Response:
     return await _save(request, viewer, str(page_id))
 
