@@ -156,15 +156,43 @@ class OutgoingEmailDAO(BaseDAO[EmailT]):
         return result.rowcount or 0
 
 
-def build_message(email: Any, settings: MailSettings) -> EmailMessage:
-    sender_domain = parseaddr(settings.smtp_from)[1].rpartition("@")[2] or "berth"
+#: what every platform mail says of itself (RFC 3834): automatic, so auto-responders that
+#: honour it stay quiet and a loop between the desk and an out-of-office reply never starts
+AUTO_SUBMITTED = "auto-replied"
+#: headers a service may add to its mail (the others are the platform's own)
+EXTRA_HEADERS = frozenset({"Reply-To", "In-Reply-To", "References"})
+
+
+def sender_domain(settings: MailSettings) -> str:
+    return parseaddr(settings.smtp_from)[1].rpartition("@")[2] or "berth"
+
+
+def checked_header(name: str, value: str) -> str:
+    if "\r" in value or "\n" in value:
+        raise UnsafeHeader(f"an email's {name} header may not contain a line break")
+    return value
+
+
+def build_message(
+    email: Any, settings: MailSettings, extra_headers: dict[str, str] | None = None
+) -> EmailMessage:
+    """The message of one outgoing_emails row. A row with a `reply_to` column gets its
+    Reply-To; `extra_headers` (EXTRA_HEADERS only) thread it with what it answers."""
     message = EmailMessage()
     message["From"] = settings.smtp_from
     message["To"] = email.to_address
     message["Subject"] = checked_subject(email.subject)
     message["Date"] = formatdate(usegmt=True)
     # stable per row: a receiver can drop the duplicate of a send repeated after a crash
-    message["Message-ID"] = f"<{email.id}@{sender_domain}>"
+    message["Message-ID"] = f"<{email.id}@{sender_domain(settings)}>"
+    message["Auto-Submitted"] = AUTO_SUBMITTED
+    headers = dict(extra_headers or {})
+    if getattr(email, "reply_to", None):
+        headers.setdefault("Reply-To", email.reply_to)
+    for name, value in headers.items():
+        if name not in EXTRA_HEADERS:
+            raise ValueError(f"a service may not set the {name} header")
+        message[name] = checked_header(name, value)
     message.set_content(email.body_text)
     return message
 
@@ -199,6 +227,8 @@ def permanent_reason(exc: Exception) -> str | None:
 
 #: finds the address of a row queued without one (None: nobody to send it to)
 RecipientFinder = Callable[[Any], Awaitable[str | None]]
+#: a service's threading headers of a row (In-Reply-To, References), given the sender domain
+ThreadHeaders = Callable[[Any, str], dict[str, str]]
 
 
 @dataclass(frozen=True)
@@ -211,6 +241,7 @@ class Mailer:
     # templates whose body carries a one-time code: redacted once delivered
     redact_after_send: frozenset[str] = field(default_factory=frozenset)
     redacted_body: str = "[redacted after delivery: the message contained a one-time code]"
+    thread_headers: ThreadHeaders | None = None
 
     @property
     def send_task(self) -> str:
@@ -270,7 +301,10 @@ class Mailer:
             if not email.to_address:
                 return await _fail(session, email, "no address known for this account", tried=False)
         try:
-            await smtp_send(settings, build_message(email, settings))
+            extra = (
+                self.thread_headers(email, sender_domain(settings)) if self.thread_headers else None
+            )
+            await smtp_send(settings, build_message(email, settings, extra))
         except UnsafeHeader as exc:
             return await _fail(session, email, str(exc), tried=False)
         except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:

@@ -139,6 +139,25 @@ class Platform:
         proc.wait_ready(listening, timeout=20)
         return proc
 
+    def start_tickets_inbound(self) -> ManagedProcess:
+        """Tickets' SMTP receiver of replies by email (the Procfile's `tickets-inbound`)."""
+        port = self.ports["tickets_inbound"]
+        proc = self._start(
+            "tickets-inbound",
+            [sys.executable, "-m", "berth_tickets.inbound.server"],
+            None,
+            env={"TICKETS_INBOUND_PORT": str(port)},
+        )
+
+        def listening() -> bool:
+            import socket
+
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return True
+
+        proc.wait_ready(listening, timeout=30)
+        return proc
+
     def render_traefik(self, extra_dynamic: dict[str, dict] | None = None) -> Path:
         static = yaml.safe_load((self.root / "deploy/traefik/traefik.yml").read_text())
         static["entryPoints"]["web"]["address"] = f"127.0.0.1:{self.ports['traefik']}"

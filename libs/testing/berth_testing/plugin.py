@@ -157,6 +157,7 @@ def service_env(
     auth_url = f"http://127.0.0.1:{ports['auth']}"
     billing_secret, deploy_secret = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
     monitoring_secret = secrets.token_urlsafe(32)
+    tickets_secret = secrets.token_urlsafe(32)
     return {
         "DATABASE_URL": database_url,
         "BROKER_URL": broker_url,
@@ -181,10 +182,12 @@ def service_env(
         # ranges and metadata addresses stay refused (berth_monitoring.targets)
         "MONITORING_ALLOWED_PRIVATE_NETWORKS": "127.0.0.2/32",
         "MONITORING_CHANNEL_ENCRYPTION_KEY": base64.urlsafe_b64encode(os.urandom(32)).decode(),
+        "TICKETS_URL": f"http://127.0.0.1:{ports['tickets']}",
         "FRONTEND_URL": f"http://127.0.0.1:{ports['frontend']}",
         "APPS_DOMAIN": "apps.localhost",
         "TRAEFIK_DYNAMIC_DIR": str(var / "traefik" / "dynamic"),
         "DEPLOY_DATA_DIR": str(var / "deploy"),
+        "TICKETS_ATTACHMENTS_DIR": str(var / "tickets" / "attachments"),
         "DEPLOY_ENV_ENCRYPTION_KEY": base64.urlsafe_b64encode(os.urandom(32)).decode(),
         "BILLING_WEBHOOK_SECRET": secrets.token_hex(32),
         "FRONTEND_SECRET_KEY": secrets.token_hex(32),
@@ -194,6 +197,11 @@ def service_env(
         "DEPLOY_CLIENT_SECRET": deploy_secret,
         "MONITORING_CLIENT_ID": "svc-monitoring",
         "MONITORING_CLIENT_SECRET": monitoring_secret,
+        "TICKETS_CLIENT_ID": "svc-tickets",
+        "TICKETS_CLIENT_SECRET": tickets_secret,
+        "TICKETS_REPLY_SECRET": secrets.token_urlsafe(32),
+        "TICKETS_REPLY_DOMAIN": "reply.berth.localhost",
+        "TICKETS_INBOUND_PORT": str(ports["tickets_inbound"]),
         "AUTH_SERVICE_CLIENTS": json.dumps(
             [
                 {
@@ -211,6 +219,11 @@ def service_env(
                     "secret": monitoring_secret,
                     "scopes": ["auth:read", "deploy:read"],
                 },
+                {
+                    "client_id": "svc-tickets",
+                    "secret": tickets_secret,
+                    "scopes": ["auth:read", "deploy:read", "billing:read", "monitoring:read"],
+                },
             ]
         ),
     }
@@ -224,6 +237,8 @@ PORT_NAMES = (
     "billing",
     "deploy",
     "monitoring",
+    "tickets",
+    "tickets_inbound",
     "frontend",
     "smtp",
 )

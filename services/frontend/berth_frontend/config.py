@@ -15,6 +15,7 @@ class FrontendSettings(ServiceSettings):
     deploy_url: str = Field("http://127.0.0.1:8103", validation_alias="DEPLOY_URL")
     billing_url: str = Field("http://127.0.0.1:8102", validation_alias="BILLING_URL")
     monitoring_url: str = Field("http://127.0.0.1:8104", validation_alias="MONITORING_URL")
+    tickets_url: str = Field("http://127.0.0.1:8105", validation_alias="TICKETS_URL")
     panel_client_id: str = "berth-panel"
     # refresh the access token when it has less than this left, so a page never starts
     # calling the services with a token that expires halfway through

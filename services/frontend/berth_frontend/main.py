@@ -10,6 +10,7 @@ from berth_common.http import make_http_client
 from berth_common.service import RevocationSync, make_verifier
 from berth_frontend.config import FrontendSettings, get_settings
 from berth_frontend.registry import ROUTERS, SCREENS
+from berth_frontend.support.uploads import MAX_FORM_BYTES, UPLOAD_PATHS
 from berth_frontend.web.access import ensure_guarded
 from berth_frontend.web.backends import Backends
 from berth_frontend.web.csrf import verify_csrf
@@ -30,6 +31,7 @@ def create_app(settings: FrontendSettings | None = None) -> FastAPI:
         deploy=settings.deploy_url,
         billing=settings.billing_url,
         monitoring=settings.monitoring_url,
+        tickets=settings.tickets_url,
     )
     verifier = make_verifier(settings)
     revocations = RevocationSync(settings, verifier)
@@ -63,5 +65,7 @@ def create_app(settings: FrontendSettings | None = None) -> FastAPI:
     app.mount("/static", AssetFiles(directory=STATIC_DIR, check_dir=False), name="static")
     app.add_middleware(CookieMiddleware)
     app.add_middleware(SecurityHeadersMiddleware)
-    app.add_middleware(BodyLimitMiddleware)
+    app.add_middleware(
+        BodyLimitMiddleware, upload_paths=UPLOAD_PATHS, upload_max_bytes=MAX_FORM_BYTES
+    )
     return app

@@ -8,15 +8,18 @@ from fastapi import APIRouter
 from berth_frontend.admin import api as admin
 from berth_frontend.admin.apps import api as admin_apps
 from berth_frontend.admin.billing import api as admin_billing
+from berth_frontend.admin.support import api as admin_support
 from berth_frontend.alerts import api as alerts
 from berth_frontend.apps import api as apps
 from berth_frontend.billing import api as billing
+from berth_frontend.desk import api as desk
 from berth_frontend.ops import api as ops
 from berth_frontend.panel import api as panel
 from berth_frontend.profile import api as profile
 from berth_frontend.public import api as public
 from berth_frontend.statuspages import api as statuspages
-from berth_frontend.web.screens import ADMIN, OPS, PANEL, Screen
+from berth_frontend.support import api as support
+from berth_frontend.web.screens import ADMIN, OPS, PANEL, SUPPORT, Screen
 
 # module routers first; the screens' catch-all paths come last
 ROUTERS: list[APIRouter] = [
@@ -27,11 +30,15 @@ ROUTERS: list[APIRouter] = [
     apps.router,
     alerts.router,
     statuspages.router,
+    support.router,
+    desk.router,
     admin.router,
     admin_billing.router,
     admin_apps.router,
     ops.router,
+    admin_support.router,
     panel.admin_screens,
+    panel.support_screens,
     panel.panel_screens,
 ]
 
@@ -74,6 +81,12 @@ SCREENS: list[Screen] = [
            statuspages.new_page, "New status page", "statuspages"),
     Screen(PANEL, "monitoring/status-pages/{page_id:uuid}", "partials/statuspages/edit.html",
            statuspages.edit_page, "Status page", "statuspages"),
+    Screen(PANEL, "support", "partials/support/list.html",
+           support.tickets, "Support", "support"),
+    Screen(PANEL, "support/new", "partials/support/new.html",
+           support.new_ticket, "Open a ticket", "support"),
+    Screen(PANEL, "support/{ticket_id:uuid}", "partials/support/detail.html",
+           support.ticket, "Ticket", "support"),
     Screen(PANEL, "profile", "partials/profile/index.html",
            profile.profile, "Profile", "profile"),
     Screen(PANEL, "profile/sessions", "partials/profile/sessions.html",
@@ -106,5 +119,16 @@ SCREENS: list[Screen] = [
            ops.queues, "Queues", "queues"),
     Screen(OPS, "queues/{queue}", "partials/ops/queue.html",
            ops.queue, "Queue", "queues"),
+    Screen(ADMIN, "support", "partials/admin/support/departments.html",
+           admin_support.departments, "Support desk", "support"),
+    Screen(ADMIN, "support/canned", "partials/admin/support/canned.html",
+           admin_support.canned, "Canned replies", "support"),
+    Screen(ADMIN, "support/sla", "partials/admin/support/sla.html",
+           admin_support.sla, "SLA", "support"),
+    # the support desk: /support/<path>, /support/partials/<path> (support staff and admins)
+    Screen(SUPPORT, "", "partials/desk/queue.html",
+           desk.queue, "Support queue", "queue"),
+    Screen(SUPPORT, "tickets/{ticket_id:uuid}", "partials/desk/ticket.html",
+           desk.ticket, "Ticket", "queue"),
 ]
 # fmt: on

@@ -39,7 +39,11 @@ class StandIn:
 
             def do_POST(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
-                stand_in.bodies.append(json.loads(self.rfile.read(length) or b"null"))
+                raw = self.rfile.read(length)
+                if (self.headers.get("Content-Type") or "").startswith("multipart/"):
+                    stand_in.bodies.append(raw)  # an upload: kept as sent
+                else:
+                    stand_in.bodies.append(json.loads(raw or b"null"))
                 self._answer(f"POST {self.path}")
 
             def _answer(self, asked: str) -> None:

@@ -103,10 +103,12 @@ class Rule:
 
 ADMIN = any_role("admin")
 ONCALL = any_role("oncall", "admin")
+SUPPORT = any_role("support", "admin")
 ANY_SIGNED_IN = Access(AccessKind.AUTHENTICATED)
 OPEN = Access(AccessKind.PUBLIC)
 SIGNED_IN_PAGE = Access(AccessKind.AUTHENTICATED, login_page=True)
 ADMIN_PAGE = Access(AccessKind.ROLE, roles=frozenset({"admin"}), login_page=True)
+SUPPORT_PAGE = Access(AccessKind.ROLE, roles=frozenset({"support", "admin"}), login_page=True)
 
 ROUTE_RULES: tuple[Rule, ...] = (
     Rule("/health", OPEN),
@@ -140,7 +142,10 @@ ROUTE_RULES: tuple[Rule, ...] = (
     Rule("/panel/**", SIGNED_IN_PAGE),
     Rule("/partials/**", SIGNED_IN_PAGE),
     Rule("/api/*/v1/admin/**", ADMIN),
+    # the support desk's queue and tools (tickets checks the role again)
+    Rule("/api/tickets/v1/staff/**", SUPPORT),
     Rule("/admin/**", ADMIN_PAGE),  # the admin pages and /admin/partials/**
+    Rule("/support/**", SUPPORT_PAGE),  # the support desk's pages and /support/partials/**
     Rule("/ops/**", ONCALL),
     Rule("/api/{svc}/**", service_scope()),
 )

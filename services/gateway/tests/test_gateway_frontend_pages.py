@@ -35,6 +35,10 @@ POLICY = RoutePolicy()
         ("GET", "/admin", "role(admin)"),
         ("GET", "/admin/partials/users", "role(admin)"),
         ("POST", "/admin/partials/clients", "role(admin)"),
+        ("GET", "/support", "role(admin | support)"),
+        ("GET", "/support/tickets/42", "role(admin | support)"),
+        ("POST", "/support/partials/tickets/42/notes", "role(admin | support)"),
+        ("GET", "/supportx", "authenticated"),
         # the root rule is the root only; look-alikes of public pages are not public
         ("GET", "/loginx", "authenticated"),
         ("GET", "/login/../panel", "invalid"),

@@ -152,6 +152,23 @@ def test_roles_decide_for_people() -> None:
         authorize(admin_route, ONCALL_PERSON, "GET")
 
 
+def test_the_support_desk_is_for_support_and_admins() -> None:
+    support = Principal(
+        subject="s1", kind="user", client_id="berth-web", roles=frozenset({"user", "support"})
+    )
+    staff_route = POLICY.match("POST", "/api/tickets/v1/staff/tickets/1/notes")
+    assert staff_route.access.describe() == "role(admin | support)"
+    authorize(staff_route, support, "POST")
+    authorize(staff_route, ADMIN_PERSON, "POST")
+    for refused in (PERSON, ONCALL_PERSON):
+        with pytest.raises(Forbidden):
+            authorize(staff_route, refused, "POST")
+    with pytest.raises(Forbidden):  # a differently-cased path meets the same rule
+        authorize(POLICY.match("GET", normalise_path("/API/Tickets/v1/STAFF/queue")), PERSON, "GET")
+    # the customers' side of the desk is every signed-in person's
+    authorize(POLICY.match("POST", "/api/tickets/v1/tickets"), PERSON, "POST")
+
+
 def test_people_need_no_scope_on_service_apis() -> None:
     authorize(POLICY.match("DELETE", "/api/billing/v1/x"), PERSON, "DELETE")
 

@@ -26,6 +26,8 @@ SECRET_KEYS = frozenset(
         "DEPLOY_CLIENT_SECRET",
         "MONITORING_CLIENT_SECRET",
         "MONITORING_CHANNEL_ENCRYPTION_KEY",
+        "TICKETS_CLIENT_SECRET",
+        "TICKETS_REPLY_SECRET",
         "AUTH_SERVICE_CLIENTS",
     }
 )
@@ -35,6 +37,7 @@ SERVICE_CLIENT_SCOPES = {
     "BILLING": ["auth:read", "deploy:read"],
     "DEPLOY": ["auth:read", "billing:read"],
     "MONITORING": ["auth:read", "deploy:read"],
+    "TICKETS": ["auth:read", "deploy:read", "billing:read", "monitoring:read"],
 }
 
 
@@ -86,6 +89,9 @@ GENERATORS: dict[str, Callable[[], str]] = {
     "BILLING_CLIENT_SECRET": lambda: secrets.token_urlsafe(32),
     "DEPLOY_CLIENT_SECRET": lambda: secrets.token_urlsafe(32),
     "MONITORING_CLIENT_SECRET": lambda: secrets.token_urlsafe(32),
+    "TICKETS_CLIENT_SECRET": lambda: secrets.token_urlsafe(32),
+    # signs the per-ticket reply addresses (reply+<token>@TICKETS_REPLY_DOMAIN)
+    "TICKETS_REPLY_SECRET": lambda: secrets.token_urlsafe(32),
     # a Fernet key for alert channels' webhook secrets and bot tokens at rest
     "MONITORING_CHANNEL_ENCRYPTION_KEY": lambda: base64.urlsafe_b64encode(os.urandom(32)).decode(),
 }

@@ -49,10 +49,12 @@ ENV_KEYS = (
     "BILLING_URL",
     "DEPLOY_URL",
     "MONITORING_URL",
+    "TICKETS_URL",
     "FRONTEND_URL",
     "APPS_DOMAIN",
     "TRAEFIK_DYNAMIC_DIR",
     "DEPLOY_DATA_DIR",
+    "TICKETS_ATTACHMENTS_DIR",
     "DEPLOY_ENV_ENCRYPTION_KEY",
     "BILLING_WEBHOOK_SECRET",
     "FRONTEND_SECRET_KEY",
@@ -63,6 +65,11 @@ ENV_KEYS = (
     "MONITORING_CLIENT_ID",
     "MONITORING_CLIENT_SECRET",
     "MONITORING_CHANNEL_ENCRYPTION_KEY",
+    "TICKETS_CLIENT_ID",
+    "TICKETS_CLIENT_SECRET",
+    "TICKETS_REPLY_SECRET",
+    "TICKETS_REPLY_DOMAIN",
+    "TICKETS_INBOUND_PORT",
     "AUTH_SERVICE_CLIENTS",
 )
 
@@ -74,11 +81,15 @@ DEFAULTS = {
     "BILLING_URL": "http://127.0.0.1:8102",
     "DEPLOY_URL": "http://127.0.0.1:8103",
     "MONITORING_URL": "http://127.0.0.1:8104",
+    "TICKETS_URL": "http://127.0.0.1:8105",
     "FRONTEND_URL": "http://127.0.0.1:8107",
     "APPS_DOMAIN": "apps.localhost",
     "BILLING_CLIENT_ID": "svc-billing",
     "DEPLOY_CLIENT_ID": "svc-deploy",
     "MONITORING_CLIENT_ID": "svc-monitoring",
+    "TICKETS_CLIENT_ID": "svc-tickets",
+    "TICKETS_REPLY_DOMAIN": "reply.berth.localhost",
+    "TICKETS_INBOUND_PORT": "2526",
     "LOG_LEVEL": "INFO",
 }
 
@@ -170,6 +181,7 @@ def resolve(
     for key, default in (
         ("TRAEFIK_DYNAMIC_DIR", layout.root / "var" / "traefik" / "dynamic"),
         ("DEPLOY_DATA_DIR", layout.root / "var" / "deploy"),
+        ("TICKETS_ATTACHMENTS_DIR", layout.root / "var" / "tickets" / "attachments"),
     ):
         values[key] = _absolute(layout, values.get(key) or default)
     values.setdefault("AUTH_SERVICE_CLIENTS", devsecrets.service_clients_json(values))

@@ -15,13 +15,21 @@ from berth_frontend.apps import service as apps_service
 from berth_frontend.apps.service import AppStatus
 from berth_frontend.billing import service as billing_service
 from berth_frontend.profile import service as profile_service
-from berth_frontend.web.access import AdminViewer, CurrentViewer, admin_router, panel_router
+from berth_frontend.web.access import (
+    AdminViewer,
+    CurrentViewer,
+    SupportViewer,
+    admin_router,
+    panel_router,
+    support_router,
+)
 from berth_frontend.web.backends import Section, section, sections
 from berth_frontend.web.screens import (
     ADMIN,
     MENUS,
     OPS,
     PANEL,
+    SUPPORT,
     Area,
     ScreenContext,
     ScreenRegistry,
@@ -31,6 +39,7 @@ from berth_frontend.web.templating import render
 
 panel_screens = panel_router()
 admin_screens = admin_router()
+support_screens = support_router()
 
 NAVIGATION_TARGET = "main"  # the content column: a partial swapped there is a navigation
 SELF_REFRESH = "screen-refresh"  # the id of an element that reloads the screen it is on
@@ -91,6 +100,8 @@ async def show(
         raise Forbidden("The admin area is for administrators.")
     if area is OPS and not viewer.is_oncall:
         raise Forbidden("The on-call pages are for on-call engineers.")
+    if area is SUPPORT and not viewer.is_support:
+        raise Forbidden("The support desk is for support staff.")
     path = path.strip("/")
     screens: ScreenRegistry = request.app.state.screens
     found = screens.match(area, path)
@@ -151,6 +162,27 @@ async def admin_root(request: Request, viewer: AdminViewer) -> Response:
 @admin_screens.get("/admin/{path:path}")
 async def admin_page(request: Request, viewer: AdminViewer, path: str) -> Response:
     return await show(request, viewer, ADMIN, path, full=True)
+
+
+# /support/partials must be declared before /support/{path}, which would swallow it
+@support_screens.get("/support/partials")
+async def support_partial_root(request: Request, viewer: SupportViewer) -> Response:
+    return await show(request, viewer, SUPPORT, "", full=False)
+
+
+@support_screens.get("/support/partials/{path:path}")
+async def support_partial(request: Request, viewer: SupportViewer, path: str) -> Response:
+    return await show(request, viewer, SUPPORT, path, full=False)
+
+
+@support_screens.get("/support")
+async def support_root(request: Request, viewer: SupportViewer) -> Response:
+    return await show(request, viewer, SUPPORT, "", full=True)
+
+
+@support_screens.get("/support/{path:path}")
+async def support_page(request: Request, viewer: SupportViewer, path: str) -> Response:
+    return await show(request, viewer, SUPPORT, path, full=True)
 
 
 @panel_screens.get("/partials")

@@ -1,10 +1,12 @@
 """Who may call a route, decided by the router it is on, never by a call in the handler.
 
 Every router is made by one of four factories: `panel_router` (a signed-in person),
-`admin_router` (a signed-in admin), `ops_router` (an on-call engineer or admin) or
-`public_router` (anyone: the one way to opt out).
-Handlers that need the person take `CurrentViewer` or `AdminViewer`; the router has checked
-already, and the check runs once per request (FastAPI caches the dependency). The gateway has
+`admin_router` (a signed-in admin), `ops_router` (an on-call engineer or admin),
+`support_router` (support staff or an admin: the support desk) or `public_router` (anyone:
+the one way to opt out).
+Handlers that need the person take `CurrentViewer`, `AdminViewer`, `OncallViewer` or
+`SupportViewer`; the router has checked already, and the check runs once per request (FastAPI
+caches the dependency). The gateway has
 checked too; the frontend checks again (no trust in the network). `ensure_guarded` refuses to
 build an app with a route that is neither guarded nor public.
 """
@@ -35,6 +37,12 @@ async def current_admin(viewer: Annotated[Viewer, Depends(current_viewer)]) -> V
     return viewer
 
 
+async def current_support(viewer: Annotated[Viewer, Depends(current_viewer)]) -> Viewer:
+    if not viewer.is_support:
+        raise Forbidden("The support desk is for support staff.")
+    return viewer
+
+
 async def viewer_if_any(request: Request) -> Viewer | None:
     """The signed-in person, if any: public pages greet them, and sign-in pages move them on.
     When auth cannot judge the session, a public page renders as for a visitor."""
@@ -53,8 +61,11 @@ async def current_oncall(viewer: Annotated[Viewer, Depends(current_viewer)]) -> 
 CurrentViewer = Annotated[Viewer, Depends(current_viewer)]
 AdminViewer = Annotated[Viewer, Depends(current_admin)]
 OncallViewer = Annotated[Viewer, Depends(current_oncall)]
+SupportViewer = Annotated[Viewer, Depends(current_support)]
 MaybeViewer = Annotated[Viewer | None, Depends(viewer_if_any)]
-GUARDS: frozenset[Callable[..., Any]] = frozenset({current_viewer, current_admin, current_oncall})
+GUARDS: frozenset[Callable[..., Any]] = frozenset(
+    {current_viewer, current_admin, current_oncall, current_support}
+)
 
 
 def panel_router(**kwargs: Any) -> APIRouter:
@@ -70,6 +81,11 @@ def admin_router(**kwargs: Any) -> APIRouter:
 def ops_router(**kwargs: Any) -> APIRouter:
     """Routes of the on-call pages (/ops): each one needs the oncall or admin role."""
     return APIRouter(include_in_schema=False, dependencies=[Depends(current_oncall)], **kwargs)
+
+
+def support_router(**kwargs: Any) -> APIRouter:
+    """Routes of the support desk: each one needs support staff or an admin."""
+    return APIRouter(include_in_schema=False, dependencies=[Depends(current_support)], **kwargs)
 
 
 def public_router(**kwargs: Any) -> APIRouter:

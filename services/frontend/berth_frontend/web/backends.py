@@ -22,6 +22,7 @@ SERVICE_LABELS = {
     "deploy": "Apps",
     "billing": "Billing",
     "monitoring": "Monitoring",
+    "tickets": "Support",
 }
 
 
@@ -175,6 +176,26 @@ class Backend:
             raise _error_from(self.name, response)
         return response
 
+    async def upload(self, path: str, caller: Caller, filename: str, content: bytes) -> Any:
+        """POST one file as multipart/form-data (field `file`); answers as `request`."""
+        try:
+            response = await self.http.post(
+                f"{self.base_url}{path}",
+                files={"file": (filename, content, "application/octet-stream")},
+                headers=caller.headers(),
+            )
+        except httpx.HTTPError as exc:
+            logger.warning("{} upload {}: {}", self.name, path, type(exc).__name__)
+            raise ServiceDown(self.name, type(exc).__name__) from exc
+        if response.status_code >= 500:
+            raise ServiceDown(self.name, f"status {response.status_code}")
+        if response.status_code >= 400:
+            raise _error_from(self.name, response)
+        try:
+            return response.json()
+        except ValueError as exc:
+            raise ServiceDown(self.name, "not JSON") from exc
+
     async def get(self, path: str, caller: Caller, **params: Any) -> Any:
         return await self.request("GET", path, caller, params=params)
 
@@ -204,12 +225,14 @@ class Backends:
         deploy: str,
         billing: str,
         monitoring: str = "http://127.0.0.1:8104",
+        tickets: str = "http://127.0.0.1:8105",
     ):
         self.http = http
         self.auth = Backend("auth", auth, http)
         self.deploy = Backend("deploy", deploy, http)
         self.billing = Backend("billing", billing, http)
         self.monitoring = Backend("monitoring", monitoring, http)
+        self.tickets = Backend("tickets", tickets, http)
 
 
 @dataclass

@@ -29,7 +29,8 @@ class Area:
 PANEL = Area("panel", "/panel", "/partials")
 ADMIN = Area("admin", "/admin", "/admin/partials")
 OPS = Area("ops", "/ops", "/ops/partials")  # on-call engineers (oncall or admin role)
-AREAS = (PANEL, ADMIN, OPS)
+SUPPORT = Area("support", "/support", "/support/partials")
+AREAS = (PANEL, ADMIN, OPS, SUPPORT)
 
 
 @dataclass
@@ -108,6 +109,7 @@ PANEL_MENU = (
     MenuItem("billing", "Billing", "billing", "card"),
     MenuItem("channels", "Alert channels", "monitoring/channels", "bell"),
     MenuItem("statuspages", "Status pages", "monitoring/status-pages", "globe"),
+    MenuItem("support", "Support", "support", "help"),
     MenuItem("profile", "Profile", "profile", "user"),
 )
 ADMIN_MENU = (
@@ -115,7 +117,9 @@ ADMIN_MENU = (
     MenuItem("users", "Users", "users", "users"),
     MenuItem("apps", "All apps", "apps", "box"),
     MenuItem("billing", "Billing", "billing", "card"),
+    MenuItem("support", "Support desk", "support", "help"),
     MenuItem("clients", "Machine clients", "clients", "key"),
 )
 OPS_MENU = (MenuItem("queues", "Queues", "queues", "box"),)
-MENUS = {"panel": PANEL_MENU, "admin": ADMIN_MENU, "ops": OPS_MENU}
+SUPPORT_MENU = (MenuItem("queue", "Queue", "", "inbox"),)
+MENUS = {"panel": PANEL_MENU, "admin": ADMIN_MENU, "ops": OPS_MENU, "support": SUPPORT_MENU}

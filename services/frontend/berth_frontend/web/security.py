@@ -1,6 +1,8 @@
 """Security headers on every response: a strict CSP (no inline script or style, no eval),
 no framing, a same-origin referrer policy; and no caching of anything but static assets."""
 
+import re
+
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -54,18 +56,35 @@ class SecurityHeadersMiddleware:
 
 
 class BodyLimitMiddleware:
-    """Forms are small: a request body over `max_bytes` is refused with 413 before parsing."""
+    """Forms are small: a request body over `max_bytes` is refused with 413 before parsing.
+    Forms that carry files (paths matching `upload_paths`) may reach `upload_max_bytes`."""
 
-    def __init__(self, app: ASGIApp, max_bytes: int = 1024 * 1024) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        max_bytes: int = 1024 * 1024,
+        upload_paths: re.Pattern[str] | None = None,
+        upload_max_bytes: int = 0,
+    ) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.upload_paths = upload_paths
+        self.upload_max_bytes = upload_max_bytes
+
+    def _limit(self, scope: Scope) -> int:
+        uploads = self.upload_paths
+        if uploads is not None and scope.get("method") == "POST":
+            if uploads.fullmatch(scope.get("path", "")):
+                return max(self.max_bytes, self.upload_max_bytes)
+        return self.max_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        limit = self._limit(scope)
         for key, value in scope["headers"]:
-            if key == b"content-length" and (not value.isdigit() or int(value) > self.max_bytes):
+            if key == b"content-length" and (not value.isdigit() or int(value) > limit):
                 await _too_large(send)
                 return
         seen = 0
@@ -75,7 +94,7 @@ class BodyLimitMiddleware:
             message = await receive()
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
-                if seen > self.max_bytes:
+                if seen > limit:
                     raise BodyTooLarge
             return message
 

@@ -53,6 +53,11 @@ class Viewer:
         """May see the on-call pages (/ops): the oncall role, or an admin."""
         return self.principal.has_role("oncall", "admin")
 
+    @property
+    def is_support(self) -> bool:
+        """May work the support desk: support staff, and admins."""
+        return self.principal.has_role("support", "admin")
+
 
 def caller_for(request: Request, token: str | None = None) -> Caller:
     agent = request.headers.get("user-agent")

@@ -10,6 +10,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from starlette.responses import HTMLResponse
 
 from berth_frontend.web.csrf import csrf_token
+from berth_frontend.web.markdown import render_markdown
 from berth_frontend.web.money import format_money
 from berth_frontend.web.static import static_url
 
@@ -55,7 +56,9 @@ def make_templates() -> Jinja2Templates:
         lstrip_blocks=True,
     )
     env.globals.update(static_url=static_url, csrf_token=csrf_token)
-    env.filters.update(time=format_time, ago=format_ago, money=format_money)
+    env.filters.update(
+        time=format_time, ago=format_ago, money=format_money, markdown=render_markdown
+    )
     return Jinja2Templates(env=env)
 
 
