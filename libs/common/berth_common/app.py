@@ -82,8 +82,11 @@ class RequestContextMiddleware:
             REQUESTS.labels(self.service, method, path, str(status)).inc()
             LATENCY.labels(self.service, method, path).observe(elapsed)
             if path not in self.quiet_paths:
+                # a path parameter named token is a secret (push URLs, checkout links): the
+                # log shows the route, not the request's path
+                shown = path if "{token}" in path else scope.get("path", "")
                 logger.bind(status=status, ms=round(elapsed * 1000, 2), route=path).info(
-                    "{} {} {}", method, scope.get("path", ""), status
+                    "{} {} {}", method, shown, status
                 )
             user_id_var.reset(user_token)
             request_id_var.reset(token)

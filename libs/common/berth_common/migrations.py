@@ -8,6 +8,7 @@ that may read and write rows but not change the schema (berth_common.dbroles).
 
 import asyncio
 import os
+import re
 from pathlib import Path
 
 from alembic import command, context
@@ -15,11 +16,16 @@ from alembic.config import Config
 from sqlalchemy import MetaData, pool, text
 from sqlalchemy.ext.asyncio import create_async_engine
 
+# a day partition (<table>_pYYYYMMDD) belongs to its service's retention task, not to Alembic
+_DAY_PARTITION = re.compile(r"_p[0-9]{8}$")
+
 
 def _include_name(schema: str):
     def include(name: str | None, type_: str, parent_names: dict) -> bool:
         if type_ == "schema":
             return name == schema
+        if type_ == "table" and name and _DAY_PARTITION.search(name):
+            return False
         return True
 
     return include

@@ -13,6 +13,7 @@ from berth_frontend.alerts import api as alerts
 from berth_frontend.apps import api as apps
 from berth_frontend.billing import api as billing
 from berth_frontend.desk import api as desk
+from berth_frontend.monitoring import api as monitoring
 from berth_frontend.ops import api as ops
 from berth_frontend.panel import api as panel
 from berth_frontend.profile import api as profile
@@ -30,6 +31,7 @@ ROUTERS: list[APIRouter] = [
     apps.router,
     alerts.router,
     statuspages.router,
+    monitoring.router,
     support.router,
     desk.router,
     admin.router,
@@ -63,6 +65,20 @@ SCREENS: list[Screen] = [
            apps.app_logs, "Logs", "apps", fragment=True),
     Screen(PANEL, "apps/{app_id:uuid}/logs/more", "partials/apps/logs.html",
            apps.app_logs_more, "Logs", "apps", fragment=True),
+    Screen(PANEL, "monitoring", "partials/monitoring/list.html",
+           monitoring.monitors, "Monitoring", "monitoring"),
+    Screen(PANEL, "monitoring/new", "partials/monitoring/new.html",
+           monitoring.new_monitor, "Add a monitor", "monitoring"),
+    Screen(PANEL, "monitoring/incidents", "partials/monitoring/incidents.html",
+           monitoring.incidents, "Incidents", "monitoring"),
+    Screen(PANEL, "monitoring/incidents/{incident_id:uuid}", "partials/monitoring/incident.html",
+           monitoring.incident_detail, "Incident", "monitoring"),
+    Screen(PANEL, "monitoring/maintenance", "partials/monitoring/maintenance.html",
+           monitoring.maintenance, "Maintenance windows", "monitoring"),
+    Screen(PANEL, "monitoring/{monitor_id:uuid}", "partials/monitoring/detail.html",
+           monitoring.monitor_detail, "Monitor", "monitoring"),
+    Screen(PANEL, "monitoring/{monitor_id:uuid}/channels", "partials/monitoring/channels.html",
+           monitoring.monitor_channels, "Alert channels", "monitoring", fragment=True),
     Screen(PANEL, "billing", "partials/billing/index.html",
            billing.billing, "Billing", "billing"),
     Screen(PANEL, "billing/summary", "partials/billing/summary.html",

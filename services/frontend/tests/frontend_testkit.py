@@ -23,8 +23,8 @@ async def csrf_token(client: httpx.AsyncClient, page: str = "/login") -> str:
 
 
 class StandIn:
-    """One HTTP server standing in for auth, billing and deploy: answers JSON by path, "POST
-    <path>" for a POST (a (status, body) pair, or a function of the query giving one), 404 for
+    """One HTTP server standing in for the services: answers JSON by path, "POST <path>" for a
+    POST (and PUT, PATCH, DELETE likewise) (a (status, body) pair, or a function of the query giving one), 404 for
     any other path; records what was asked and the JSON bodies posted."""
 
     def __init__(self, answers: dict[str, Any]) -> None:
@@ -38,13 +38,25 @@ class StandIn:
                 self._answer(self.path)
 
             def do_POST(self) -> None:
+                self._with_body("POST")
+
+            def do_PUT(self) -> None:
+                self._with_body("PUT")
+
+            def do_PATCH(self) -> None:
+                self._with_body("PATCH")
+
+            def do_DELETE(self) -> None:
+                self._answer(f"DELETE {self.path}")
+
+            def _with_body(self, method: str) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
                 raw = self.rfile.read(length)
                 if (self.headers.get("Content-Type") or "").startswith("multipart/"):
                     stand_in.bodies.append(raw)  # an upload: kept as sent
                 else:
                     stand_in.bodies.append(json.loads(raw or b"null"))
-                self._answer(f"POST {self.path}")
+                self._answer(f"{method} {self.path}")
 
             def _answer(self, asked: str) -> None:
                 stand_in.asked.append(asked)
@@ -86,6 +98,7 @@ def settings_for(public_url: str, down_url: str) -> FrontendSettings:
         "AUTH_URL": down_url,
         "DEPLOY_URL": down_url,
         "BILLING_URL": down_url,
+        "MONITORING_URL": down_url,
         "JWKS_URL": f"{down_url}/.well-known/jwks.json",
         "LOG_LEVEL": "WARNING",
     }

@@ -1,7 +1,17 @@
 """A signed-in person's pages while the services behind them are down: the shell still
 renders and each part says what is unavailable; the admin area needs the admin role."""
 
-PANEL_SCREENS = ["", "/apps", "/apps/new", "/billing", "/billing/ledger", "/profile"]
+PANEL_SCREENS = [
+    "",
+    "/apps",
+    "/apps/new",
+    "/billing",
+    "/billing/ledger",
+    "/profile",
+    "/monitoring",
+    "/monitoring/incidents",
+    "/monitoring/maintenance",
+]
 
 
 async def test_every_panel_screen_renders_its_unavailable_notices(frontend, sign_in_as):
@@ -33,6 +43,28 @@ async def test_actions_say_nothing_changed_when_the_service_is_down(frontend, si
     )
     assert response.status_code == 200
     assert "unavailable right now; nothing was changed" in response.text
+
+
+async def test_monitoring_actions_say_nothing_changed_when_it_is_down(frontend, sign_in_as):
+    sign_in_as()
+    page = (await frontend.get("/panel/monitoring/new")).text
+    assert 'id="new-monitor-form"' in page
+    token = page.split('"X-CSRF-Token": "')[1][:64]
+    headers = {"HX-Request": "true", "X-CSRF-Token": token}
+    response = await frontend.post(
+        "/partials/monitoring",
+        data={"kind": "http", "name": "site", "url": "https://example.com/"},
+        headers=headers,
+    )
+    assert response.status_code == 200
+    assert "Monitoring is unavailable right now; nothing was changed" in response.text
+    response = await frontend.post(
+        "/partials/monitoring/3f0c6a52-8d1e-4b8e-9a55-2b0f6c1d7e91/pause", headers=headers
+    )
+    # the action's answer is the monitor's screen, which cannot be drawn without it: the
+    # error page says which service is missing (as for an app's actions)
+    assert response.status_code == 503
+    assert "Monitoring is unavailable right now" in response.text
 
 
 async def test_admin_area_needs_the_admin_role(frontend, sign_in_as):

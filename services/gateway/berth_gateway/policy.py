@@ -129,6 +129,8 @@ ROUTE_RULES: tuple[Rule, ...] = (
     # users' public status pages: the page and the read behind it (only what the page shows)
     Rule("/api/monitoring/v1/public/status/*", OPEN, methods=frozenset({"GET", "HEAD"})),
     Rule("/status/**", OPEN, methods=frozenset({"GET", "HEAD"})),
+    # a user's cron job or bot pushes its heartbeat; the secret token in the path is the key
+    Rule("/api/monitoring/v1/heartbeat/*", OPEN, methods=frozenset({"GET", "POST"})),
     # the frontend's public pages; /logout works with an expired session (CSRF-checked there)
     Rule("/", OPEN),
     Rule("/login", OPEN),

@@ -75,6 +75,12 @@ def decide(method: str, uri: str) -> str:
         ("GET", "/api/monitoring/v1/public/status/acme/extra", "scope({svc}:{action})"),
         ("POST", "/api/monitoring/v1/status-pages", "scope({svc}:{action})"),
         ("GET", "/api/monitoring/v1/channels", "scope({svc}:{action})"),
+        ("POST", "/api/monitoring/v1/heartbeat/abcDEF123_-xyz", "public"),
+        ("GET", "/api/monitoring/v1/heartbeat/abcDEF123_-xyz", "public"),
+        ("DELETE", "/api/monitoring/v1/heartbeat/abc", "scope({svc}:{action})"),
+        ("GET", "/api/monitoring/v1/heartbeat/abc/more", "scope({svc}:{action})"),
+        ("GET", "/api/monitoring/v1/monitors", "scope({svc}:{action})"),
+        ("GET", "/api/monitoring/v1/admin/monitors", "role(admin)"),
     ],
 )
 def test_policy_table_decides_by_first_matching_rule(method: str, uri: str, expected: str) -> None:

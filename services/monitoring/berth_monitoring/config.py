@@ -40,6 +40,12 @@ class MonitoringSettings(ServiceSettings, MailSettings):
     # a deploy mutes its app's monitors until its health check passes, plus this tail
     deploy_mute_tail_seconds: int = Field(60, ge=0, le=3600)
     monitors_per_user: int = Field(2000, ge=1, le=100_000)
+    # the checker (checks helper): one RUN_CHECKS task keeps checking what falls due for
+    # check_run_seconds (beat starts the next one), claiming at most check_batch_size monitors
+    # per transaction, with check_concurrency checks in flight
+    check_run_seconds: float = Field(5.0, gt=0, le=55)
+    check_batch_size: int = Field(500, ge=1, le=5000)
+    check_concurrency: int = Field(300, ge=1, le=2000)
 
     # retention: raw results, then rollups (per plan where the plan says otherwise)
     raw_retention_days: int = Field(2, ge=1, le=31)
@@ -61,6 +67,10 @@ class MonitoringSettings(ServiceSettings, MailSettings):
     queue_sample_seconds: int = Field(20, ge=1, le=300)
     queue_history_days: int = Field(7, ge=1, le=31)
     queue_events_flush_seconds: float = Field(5.0, gt=0, le=60)
+
+    @property
+    def token_url(self) -> str:
+        return f"{self.auth_url.rstrip('/')}/oauth/token"
 
 
 @lru_cache

@@ -5,7 +5,12 @@ from fastapi import FastAPI
 from berth_common.service import build_service
 from berth_monitoring.alerts.api import router as channels_router
 from berth_monitoring.config import MonitoringSettings, get_settings
+from berth_monitoring.incidents.api import router as incidents_router
+from berth_monitoring.maintenance.api import router as maintenance_router
 from berth_monitoring.models import SCHEMA, Base
+from berth_monitoring.monitors.api import admin_router as monitors_admin_router
+from berth_monitoring.monitors.api import heartbeat_router
+from berth_monitoring.monitors.api import router as monitors_router
 from berth_monitoring.queues.api import router as queues_router
 from berth_monitoring.statuspages import api as statuspages_api
 from berth_monitoring.targets import TargetPolicy
@@ -22,6 +27,11 @@ def create_app(settings: MonitoringSettings | None = None) -> FastAPI:
             channels_router,
             statuspages_api.router,
             statuspages_api.public,
+            monitors_router,
+            heartbeat_router,
+            incidents_router,
+            maintenance_router,
+            monitors_admin_router,
             queues_router,
         ],
         docs_prefix="/api/monitoring",

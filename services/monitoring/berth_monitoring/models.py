@@ -343,5 +343,117 @@ class OutgoingEmail(OutgoingEmailColumns, Base):
     )
 
 
+# --- check results (checks helper): raw results in daily partitions, minute rollups ---------
+#
+# `results`, `result_failures` and `rollup_minutes` are PARTITION BY RANGE on their time column,
+# one partition per UTC day named <table>_pYYYYMMDD. The partitions are not Alembic's: the
+# SECURITY DEFINER functions `ensure_day_partitions` / `drop_day_partitions` (migration
+# 7c1e0d9a4b21) create them ahead and drop them whole, called by the retention task.
+
+PARTITIONED_TABLES = ("results", "result_failures", "rollup_minutes")
+
+
+class ResultBatch(Base):
+    """The results of one claimed batch, one row for many checks: parallel arrays indexed
+    alike (a monitor's `seq`, ms after `at` its check started, latency in ms — both capped at
+    32,767 — and the outcome code: 0 ok, else berth_monitoring.results.codes). 10 bytes a
+    check, instead of a row (and an index entry) each; a failure's status and reason are in
+    `result_failures`."""
+
+    __tablename__ = "results"
+    __table_args__ = ({"postgresql_partition_by": "RANGE (at)"},)
+
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), primary_key=True)
+    batch: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
+    seqs: Mapped[list[int]] = mapped_column(ARRAY(Integer), nullable=False)
+    offsets_ms: Mapped[list[int]] = mapped_column(ARRAY(SmallInteger), nullable=False)
+    latency_ms: Mapped[list[int]] = mapped_column(ARRAY(SmallInteger), nullable=False)
+    outcomes: Mapped[list[int]] = mapped_column(ARRAY(SmallInteger), nullable=False)
+
+
+class ResultFailure(Base):
+    """Only failures keep their reason, one small row each (a monitor's recent failures)."""
+
+    __tablename__ = "result_failures"
+    __table_args__ = ({"postgresql_partition_by": "RANGE (at)"},)
+
+    monitor_seq: Mapped[int] = mapped_column(Integer, primary_key=True)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), primary_key=True)
+    error_kind: Mapped[str] = mapped_column(String(24), nullable=False)
+    status: Mapped[int | None] = mapped_column(SmallInteger)
+    reason: Mapped[str] = mapped_column(String(500), nullable=False)
+
+
+class MinuteRollup(Base):
+    """Checks of one monitor in each minute of one hour, as 60-slot arrays (slot i = minute i):
+    one row per monitor and hour instead of a row per minute (short retention: the last
+    hours' charts and the 1-hour uptime)."""
+
+    __tablename__ = "rollup_minutes"
+    __table_args__ = ({"postgresql_partition_by": "RANGE (hour)"},)
+
+    monitor_seq: Mapped[int] = mapped_column(Integer, primary_key=True)
+    hour: Mapped[datetime] = mapped_column(DateTime(timezone=True), primary_key=True)
+    checks: Mapped[list[int]] = mapped_column(ARRAY(SmallInteger), nullable=False)
+    up_checks: Mapped[list[int]] = mapped_column(ARRAY(SmallInteger), nullable=False)
+    latency_sum_ms: Mapped[list[int]] = mapped_column(ARRAY(Integer), nullable=False)
+    latency_max_ms: Mapped[list[int]] = mapped_column(ARRAY(SmallInteger), nullable=False)
+
+
+class RollupWatermark(Base):
+    """How far the rollups are computed: minutes before `done_until` are final."""
+
+    __tablename__ = "rollup_watermarks"
+
+    name: Mapped[str] = mapped_column(String(32), primary_key=True)
+    done_until: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+
+
+# --- platform monitors of apps (monitors helper): what deploy's and billing's events said ---
+# Events may arrive out of order; each row keeps the moment of the word it holds, and an older
+# word never overwrites a newer one.
+
+
+class PlatformApp(Base):
+    """An app as deploy's instance events describe it: which instance runs, or why none does."""
+
+    __tablename__ = "platform_apps"
+    __table_args__ = (Index("ix_platform_apps_owner", "owner_id"),)
+
+    app_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
+    owner_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), nullable=False)
+    instance_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
+    running: Mapped[bool] = mapped_column(Boolean, nullable=False, server_default="false")
+    # Suppression the app's own lifecycle asks for (stopped by its owner, suspended), or null
+    suppression: Mapped[str | None] = mapped_column(String(16))
+    deleted: Mapped[bool] = mapped_column(Boolean, nullable=False, server_default="false")
+    # the moment of the lifecycle event applied last (started_at / stopped_at of its payload)
+    lifecycle_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    updated_at: Mapped[datetime] = touched_timestamp()
+
+
+class PlatformOwner(Base):
+    """Billing's latest word on an owner: suspended or not, and when it said so."""
+
+    __tablename__ = "platform_owners"
+
+    owner_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
+    suspended: Mapped[bool] = mapped_column(Boolean, nullable=False)
+    changed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+
+
+class PlatformOperation(Base):
+    """A deploy operation of an app: its monitors are muted from its start to its end + a tail
+    (either event may come first)."""
+
+    __tablename__ = "platform_operations"
+    __table_args__ = (Index("ix_platform_operations_app", "app_id"),)
+
+    operation_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
+    app_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), nullable=False)
+    started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
 # the queue pages' tables live in their sub-package, on this Base (one metadata, one history)
 from berth_monitoring.queues import models as _queue_models  # noqa: E402, F401

@@ -23,6 +23,22 @@ celery_app = create_celery(
     include=["berth_monitoring.tasks", "berth_monitoring.queues.tasks"],
     consumes_events=CONSUMED_EVENTS,
     beat_schedule={
+        # the checker: each run keeps checking for check_run_seconds, then the next takes over
+        Task.RUN_CHECKS: {
+            "task": Task.RUN_CHECKS,
+            "schedule": settings.check_run_seconds,
+            "options": {"queue": QUEUE, "expires": settings.check_run_seconds},
+        },
+        Task.ROLLUP: {
+            "task": Task.ROLLUP,
+            "schedule": 60.0,
+            "options": {"queue": QUEUE, "expires": 55},
+        },
+        Task.RETENTION: {
+            "task": Task.RETENTION,
+            "schedule": 3600.0,
+            "options": {"queue": QUEUE, "expires": 3000},
+        },
         # queue pages: one sample of every queue per slot, history kept QUEUE_HISTORY_DAYS
         Task.SAMPLE_QUEUES: {
             "task": Task.SAMPLE_QUEUES,
