@@ -9,6 +9,7 @@ from berth_frontend.admin import api as admin
 from berth_frontend.admin.apps import api as admin_apps
 from berth_frontend.admin.billing import api as admin_billing
 from berth_frontend.admin.support import api as admin_support
+from berth_frontend.alerts import api as alerts
 from berth_frontend.apps import api as apps
 from berth_frontend.billing import api as billing
 from berth_frontend.desk import api as desk
@@ -17,15 +18,19 @@ from berth_frontend.ops import api as ops
 from berth_frontend.panel import api as panel
 from berth_frontend.profile import api as profile
 from berth_frontend.public import api as public
+from berth_frontend.statuspages import api as statuspages
 from berth_frontend.support import api as support
 from berth_frontend.web.screens import ADMIN, OPS, PANEL, SUPPORT, Screen
 
 # module routers first; the screens' catch-all paths come last
 ROUTERS: list[APIRouter] = [
     public.router,
+    statuspages.public,
     profile.router,
     billing.router,
     apps.router,
+    alerts.router,
+    statuspages.router,
     monitoring.router,
     support.router,
     desk.router,
@@ -82,6 +87,16 @@ SCREENS: list[Screen] = [
            billing.ledger, "Ledger", "billing"),
     Screen(PANEL, "billing/invoices", "partials/billing/invoices.html",
            billing.invoices, "Invoices", "billing"),
+    Screen(PANEL, "monitoring/channels", "partials/alerts/list.html",
+           alerts.channels, "Alert channels", "channels"),
+    Screen(PANEL, "monitoring/channels/new", "partials/alerts/new.html",
+           alerts.new_channel, "Add an alert channel", "channels"),
+    Screen(PANEL, "monitoring/status-pages", "partials/statuspages/list.html",
+           statuspages.pages, "Status pages", "statuspages"),
+    Screen(PANEL, "monitoring/status-pages/new", "partials/statuspages/edit.html",
+           statuspages.new_page, "New status page", "statuspages"),
+    Screen(PANEL, "monitoring/status-pages/{page_id:uuid}", "partials/statuspages/edit.html",
+           statuspages.edit_page, "Status page", "statuspages"),
     Screen(PANEL, "support", "partials/support/list.html",
            support.tickets, "Support", "support"),
     Screen(PANEL, "support/new", "partials/support/new.html",

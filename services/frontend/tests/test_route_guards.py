@@ -29,6 +29,7 @@ PUBLIC = {
     ("POST", "/reset-password"),
     ("GET", "/errors/{status}"),
     ("GET", "/favicon.ico"),
+    ("GET", "/status/{slug}"),  # a user's public status page
     ("GET", "/health"),
     ("GET", "/ready"),
     ("GET", "/metrics"),

@@ -126,6 +126,9 @@ ROUTE_RULES: tuple[Rule, ...] = (
     # payment providers call billing's webhooks; the signature is their authentication
     Rule("/api/billing/v1/webhooks/*", OPEN, methods=frozenset({"POST"})),
     Rule("/api/billing/v1/plans", OPEN, methods=frozenset({"GET", "HEAD"})),  # the price list
+    # users' public status pages: the page and the read behind it (only what the page shows)
+    Rule("/api/monitoring/v1/public/status/*", OPEN, methods=frozenset({"GET", "HEAD"})),
+    Rule("/status/**", OPEN, methods=frozenset({"GET", "HEAD"})),
     # a user's cron job or bot pushes its heartbeat; the secret token in the path is the key
     Rule("/api/monitoring/v1/heartbeat/*", OPEN, methods=frozenset({"GET", "POST"})),
     # the frontend's public pages; /logout works with an expired session (CSRF-checked there)

@@ -3,6 +3,7 @@
 from fastapi import FastAPI
 
 from berth_common.service import build_service
+from berth_monitoring.alerts.api import router as channels_router
 from berth_monitoring.config import MonitoringSettings, get_settings
 from berth_monitoring.incidents.api import router as incidents_router
 from berth_monitoring.maintenance.api import router as maintenance_router
@@ -11,6 +12,7 @@ from berth_monitoring.monitors.api import admin_router as monitors_admin_router
 from berth_monitoring.monitors.api import heartbeat_router
 from berth_monitoring.monitors.api import router as monitors_router
 from berth_monitoring.queues.api import router as queues_router
+from berth_monitoring.statuspages import api as statuspages_api
 from berth_monitoring.targets import TargetPolicy
 
 
@@ -22,6 +24,9 @@ def create_app(settings: MonitoringSettings | None = None) -> FastAPI:
         schema=SCHEMA,
         metadata=Base.metadata,
         routers=[
+            channels_router,
+            statuspages_api.router,
+            statuspages_api.public,
             monitors_router,
             heartbeat_router,
             incidents_router,

@@ -6,9 +6,11 @@ from typing import Any
 from loguru import logger
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from berth_common.errors import TransientError
 from berth_common.mail import SEND_MAX_RETRIES
 from berth_common.worker import on_event, service_task
 from berth_monitoring import mail
+from berth_monitoring.alerts import delivery
 from berth_monitoring.checks import service as checks
 from berth_monitoring.checks.probes import Prober
 from berth_monitoring.names import CONSUMED_EVENTS, Task
@@ -32,6 +34,32 @@ send_email_task = service_task(
 requeue_stale_mail_task = service_task(
     celery_app, worker_runtime, Task.REQUEUE_STALE_MAIL, max_retries=3
 )(requeue_stale_mail)
+
+
+_senders: delivery.Senders | None = None
+
+
+async def deliver_notification(notification_id: str) -> None:
+    global _senders
+    if _senders is None:
+        _senders = delivery.Senders(settings)
+    outcome = await worker_runtime.in_transaction(
+        delivery.deliver, senders=_senders, notification_id=uuid.UUID(notification_id)
+    )
+    if outcome.retry:
+        # the attempt is recorded (committed) above; Celery retries with backoff and jitter
+        raise TransientError(outcome.error or "delivery failed")
+
+
+deliver_notification_task = service_task(
+    celery_app,
+    worker_runtime,
+    Task.DELIVER_NOTIFICATION,
+    autoretry_for=(TransientError,),
+    max_retries=delivery.MAX_ATTEMPTS,
+    retry_backoff_max=600,
+    in_transaction=False,
+)(deliver_notification)
 
 
 # deploy's and billing's events keep the platform's monitors of apps (platform/service.py)

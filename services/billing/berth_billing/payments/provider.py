@@ -18,9 +18,10 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from berth_billing.config import BillingSettings
+from berth_common import signatures
 from berth_common.errors import BerthError
+from berth_common.signatures import SIGNATURE_HEADER
 
-SIGNATURE_HEADER = "Berth-Signature"
 SUCCEEDED = "payment.succeeded"
 FAILED = "payment.failed"
 
@@ -96,8 +97,7 @@ class SandboxProvider:
 
     def sign(self, body: bytes, timestamp: int | None = None) -> str:
         t = int(self._now()) if timestamp is None else timestamp
-        mac = hmac.new(self._secret, f"{t}.".encode() + body, hashlib.sha256).hexdigest()
-        return f"t={t},v1={mac}"
+        return signatures.sign(self._secret, body, t)
 
     def event_body(
         self, *, event_id: str, type_: str, provider_payment_id: str, amount: int, currency: str
@@ -111,20 +111,16 @@ class SandboxProvider:
         return json.dumps(event, separators=(",", ":")).encode()
 
     def parse_webhook(self, headers: dict[str, str], body: bytes) -> ProviderEvent:
-        header = headers.get(SIGNATURE_HEADER.lower()) or ""
-        parts: dict[str, list[str]] = {}
-        for item in header.split(","):
-            name, _, value = item.strip().partition("=")
-            parts.setdefault(name, []).append(value)
         try:
-            timestamp = int(parts["t"][0])
-        except (KeyError, ValueError):
-            raise InvalidSignature("Missing or malformed signature header") from None
-        if abs(self._now() - timestamp) > self.settings.webhook_tolerance_seconds:
-            raise InvalidSignature("The signature's timestamp is outside the tolerance")
-        expected = self.sign(body, timestamp).partition("v1=")[2]
-        if not any(hmac.compare_digest(expected, given) for given in parts.get("v1", [])):
-            raise InvalidSignature("The signature does not match")
+            signatures.verify(
+                self._secret,
+                headers.get(SIGNATURE_HEADER.lower()) or "",
+                body,
+                tolerance_seconds=self.settings.webhook_tolerance_seconds,
+                now=self._now(),
+            )
+        except signatures.SignatureMismatch as exc:
+            raise InvalidSignature(str(exc)) from None
         try:
             event = json.loads(body)
             data = event["data"]

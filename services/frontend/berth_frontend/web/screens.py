@@ -107,6 +107,8 @@ PANEL_MENU = (
     MenuItem("dashboard", "Dashboard", "", "grid"),
     MenuItem("apps", "Apps", "apps", "box"),
     MenuItem("monitoring", "Monitoring", "monitoring", "pulse"),
+    MenuItem("channels", "Alert channels", "monitoring/channels", "bell"),
+    MenuItem("statuspages", "Status pages", "monitoring/status-pages", "globe"),
     MenuItem("billing", "Billing", "billing", "card"),
     MenuItem("support", "Support", "support", "help"),
     MenuItem("profile", "Profile", "profile", "user"),

@@ -5,7 +5,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Row, func, insert, select, update
+from sqlalchemy import Row, func, insert, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -141,7 +141,10 @@ async def insert_open_incident(session: AsyncSession, **values: Any) -> uuid.UUI
             .values(**values)
             .on_conflict_do_nothing(
                 index_elements=[Incident.owner_id, Incident.group_key],
-                index_where=Incident.status == IncidentStatus.OPEN,
+                # a literal predicate: with a bound parameter PostgreSQL cannot match the partial
+                # index once the prepared statement runs on a generic plan (the 6th execution on
+                # one connection), and the insert fails with "no unique or exclusion constraint"
+                index_where=text("status = 'open'"),
             )
             .returning(Incident.id)
         )
