@@ -221,3 +221,51 @@ def test_handoff_take_release_close(chat_client, person, staff):
     assert r.status_code == 409
     listed = chat_client.get(f"{API}/staff/conversations", headers=staff.headers).json()
     assert cid not in {c["id"] for c in listed}
+
+
+async def test_the_message_rate_is_per_user():
+    from berth_chat.live.ws import MessageLimiter
+
+    limiter = MessageLimiter("memory://", "2/minute")
+    assert [await limiter.allow("alice") for _ in range(3)] == [True, True, False]
+    assert await limiter.allow("bob")
+
+
+def test_retention_deletes_old_messages_and_seqs_are_never_reused(chat_client, person):
+    from datetime import UTC, datetime
+
+    from sqlalchemy import update
+
+    from berth_chat.conversations.dao import MessageDAO
+    from berth_chat.models import Message
+
+    alice = person()
+    cid = start_conversation(chat_client, alice)["id"]
+    for n in (1, 2):
+        chat_client.post(
+            f"{API}/conversations/{cid}/messages",
+            json={"client_msg_id": f"k{n}", "body": f"m{n}"},
+            headers=alice.headers,
+        )
+    sessionmaker = chat_client.app.state.db.sessionmaker
+
+    async def age_and_purge() -> int:
+        async with sessionmaker() as session:
+            await session.execute(
+                update(Message)
+                .where(Message.conversation_id == uuid.UUID(cid), Message.seq == 1)
+                .values(created_at=datetime(2000, 1, 1, tzinfo=UTC))
+            )
+            deleted = await MessageDAO(session).purge_older_than(365, datetime.now(UTC))
+            await session.commit()
+            return deleted
+
+    assert chat_client.portal.call(age_and_purge) >= 1
+    history = chat_client.get(f"{API}/conversations/{cid}/messages", headers=alice.headers).json()
+    assert [m["seq"] for m in history] == [2]
+    r = chat_client.post(
+        f"{API}/conversations/{cid}/messages",
+        json={"client_msg_id": "k3", "body": "m3"},
+        headers=alice.headers,
+    )
+    assert r.json()["seq"] == 3
