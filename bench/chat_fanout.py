@@ -60,6 +60,8 @@ class Socket:
         try:
             async for raw in self.ws:
                 frame = json.loads(raw)
+                if frame["type"] == "error":
+                    self.stats["errors"] += 1
                 if frame["type"] == "message":
                     now = time.time()
                     sent = float(frame["message"]["body"].split(" ", 1)[0])
@@ -102,7 +104,7 @@ async def run_load(
 ) -> dict:
     customers = [str(uuid.uuid4()) for _ in range(conversations)]
     cids = await seed(database_url, customers)
-    stats = {"latencies": [], "delivered": 0, "last": 0.0}
+    stats = {"latencies": [], "delivered": 0, "last": 0.0, "errors": 0}
     before = rss(pids)
     senders, readers = [], []
     for i, (customer, cid) in enumerate(zip(customers, cids, strict=True)):
@@ -155,6 +157,7 @@ async def run_load(
         "p50": statistics.quantiles(lat, n=100)[49] * 1000 if len(lat) > 2 else float("nan"),
         "p99": statistics.quantiles(lat, n=100)[98] * 1000 if len(lat) > 2 else float("nan"),
         "rss_per_conn": (after - before) / len(readers),
+        "errors": stats["errors"],
     }
 
 
@@ -163,7 +166,8 @@ def report(label: str, r: dict) -> None:
         f"{label}: {r['connections']} sockets, {r['sent']} messages sent, "
         f"{r['delivered']}/{r['expected']} deliveries, {r['per_second']:.0f} deliveries/s, "
         f"p50 {r['p50']:.1f} ms, p99 {r['p99']:.1f} ms, "
-        f"memory {r['rss_per_conn'] / 1024:.1f} KiB per connection (server RSS growth)"
+        f"memory {r['rss_per_conn'] / 1024:.1f} KiB per connection (server RSS growth), "
+        f"{r['errors']} sends refused (error frames)"
     )
 
 
