@@ -269,3 +269,23 @@ def test_retention_deletes_old_messages_and_seqs_are_never_reused(chat_client, p
         headers=alice.headers,
     )
     assert r.json()["seq"] == 3
+
+
+def test_pings_and_a_silent_peer_is_closed_4408(berth_env, public_jwks, person):
+    from berth_chat.config import ChatSettings
+    from berth_chat.main import create_app
+    from berth_testing.plugin import trust_keys
+
+    app = create_app(ChatSettings(ping_interval_seconds=0.3, ping_timeout_seconds=0.5))
+    alice = person()
+    with TestClient(app) as client:
+        trust_keys(app, public_jwks)
+        with client.websocket_connect(WS, headers=alice.headers) as ws:
+            assert _until(ws, "hello")["user_id"] == str(alice.id)
+            assert _until(ws, "ping")["type"] == "ping"
+            # answering keeps it open past the timeout
+            ws.send_json({"type": "pong"})
+            assert _until(ws, "ping")["type"] == "ping"
+            with pytest.raises(WebSocketDisconnect) as closed:
+                _until(ws, "never")
+    assert closed.value.code == 4408
