@@ -88,14 +88,15 @@ class Subscription:
             self._gap_task = asyncio.get_running_loop().create_task(self._fill_gap())
 
     async def _fill_gap(self) -> None:
-        await asyncio.sleep(GAP_WAIT_SECONDS)
-        if not self.pending or self.replaying:
-            return
-        try:
-            frames = await self.backfill(self.conversation_id, self.last_seq)
-        except Exception:  # the next message or the client's resume fills it
-            logger.exception("chat: backfill of a gap failed")
-            return
+        while True:
+            await asyncio.sleep(GAP_WAIT_SECONDS)
+            if not self.pending or self.replaying:
+                return
+            try:
+                frames = await self.backfill(self.conversation_id, self.last_seq)
+                break
+            except Exception:  # the database is busy or away: try again, never stall
+                logger.exception("chat: backfill of a gap failed; retrying")
         for frame in frames:
             self.pending.setdefault(frame["message"]["seq"], frame)
         # what is still missing after reading the database does not exist (a rolled back
