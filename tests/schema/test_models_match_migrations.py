@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from berth_common.migrations import _include_name
 from berth_testing.plugin import PlatformDatabase
 
-SERVICES = ("auth", "billing", "deploy", "monitoring", "tickets")
+SERVICES = ("auth", "billing", "deploy", "monitoring", "tickets", "chat")
 
 
 def _differences(connection, models) -> list:

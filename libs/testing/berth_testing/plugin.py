@@ -158,6 +158,7 @@ def service_env(
     billing_secret, deploy_secret = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
     monitoring_secret = secrets.token_urlsafe(32)
     tickets_secret = secrets.token_urlsafe(32)
+    chat_secret = secrets.token_urlsafe(32)
     return {
         "DATABASE_URL": database_url,
         "BROKER_URL": broker_url,
@@ -183,6 +184,7 @@ def service_env(
         "MONITORING_ALLOWED_PRIVATE_NETWORKS": "127.0.0.2/32",
         "MONITORING_CHANNEL_ENCRYPTION_KEY": base64.urlsafe_b64encode(os.urandom(32)).decode(),
         "TICKETS_URL": f"http://127.0.0.1:{ports['tickets']}",
+        "CHAT_URL": f"http://127.0.0.1:{ports['chat']}",
         "FRONTEND_URL": f"http://127.0.0.1:{ports['frontend']}",
         "APPS_DOMAIN": "apps.localhost",
         "TRAEFIK_DYNAMIC_DIR": str(var / "traefik" / "dynamic"),
@@ -199,6 +201,8 @@ def service_env(
         "MONITORING_CLIENT_SECRET": monitoring_secret,
         "TICKETS_CLIENT_ID": "svc-tickets",
         "TICKETS_CLIENT_SECRET": tickets_secret,
+        "CHAT_CLIENT_ID": "svc-chat",
+        "CHAT_CLIENT_SECRET": chat_secret,
         "TICKETS_REPLY_SECRET": secrets.token_urlsafe(32),
         "TICKETS_REPLY_DOMAIN": "reply.berth.localhost",
         "TICKETS_INBOUND_PORT": str(ports["tickets_inbound"]),
@@ -224,6 +228,11 @@ def service_env(
                     "secret": tickets_secret,
                     "scopes": ["auth:read", "deploy:read", "billing:read", "monitoring:read"],
                 },
+                {
+                    "client_id": "svc-chat",
+                    "secret": chat_secret,
+                    "scopes": ["auth:read", "deploy:read", "tickets:write"],
+                },
             ]
         ),
     }
@@ -239,6 +248,7 @@ PORT_NAMES = (
     "monitoring",
     "tickets",
     "tickets_inbound",
+    "chat",
     "frontend",
     "smtp",
 )

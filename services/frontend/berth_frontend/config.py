@@ -16,6 +16,7 @@ class FrontendSettings(ServiceSettings):
     billing_url: str = Field("http://127.0.0.1:8102", validation_alias="BILLING_URL")
     monitoring_url: str = Field("http://127.0.0.1:8104", validation_alias="MONITORING_URL")
     tickets_url: str = Field("http://127.0.0.1:8105", validation_alias="TICKETS_URL")
+    chat_url: str = Field("http://127.0.0.1:8106", validation_alias="CHAT_URL")
     panel_client_id: str = "berth-panel"
     # refresh the access token when it has less than this left, so a page never starts
     # calling the services with a token that expires halfway through

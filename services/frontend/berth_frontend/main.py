@@ -32,6 +32,7 @@ def create_app(settings: FrontendSettings | None = None) -> FastAPI:
         billing=settings.billing_url,
         monitoring=settings.monitoring_url,
         tickets=settings.tickets_url,
+        chat=settings.chat_url,
     )
     verifier = make_verifier(settings)
     revocations = RevocationSync(settings, verifier)

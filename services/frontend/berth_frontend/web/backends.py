@@ -23,6 +23,7 @@ SERVICE_LABELS = {
     "billing": "Billing",
     "monitoring": "Monitoring",
     "tickets": "Support",
+    "chat": "Chat",
 }
 
 
@@ -226,6 +227,7 @@ class Backends:
         billing: str,
         monitoring: str = "http://127.0.0.1:8104",
         tickets: str = "http://127.0.0.1:8105",
+        chat: str = "http://127.0.0.1:8106",
     ):
         self.http = http
         self.auth = Backend("auth", auth, http)
@@ -233,6 +235,7 @@ class Backends:
         self.billing = Backend("billing", billing, http)
         self.monitoring = Backend("monitoring", monitoring, http)
         self.tickets = Backend("tickets", tickets, http)
+        self.chat = Backend("chat", chat, http)
 
 
 @dataclass

@@ -1,0 +1,53 @@
+"""Chat's settings: env prefix CHAT_ plus the platform-wide contract variables."""
+
+from functools import lru_cache
+
+from pydantic import Field, SecretStr
+from pydantic_settings import SettingsConfigDict
+
+from berth_common.config import ServiceSettings
+
+
+class ChatSettings(ServiceSettings):
+    model_config = SettingsConfigDict(env_prefix="CHAT_", extra="ignore")
+
+    service_name: str = "chat"
+
+    # the platform's machine client: reads a customer's agent apps (deploy) and opens tickets
+    # from conversations (tickets), with scopes auth:read deploy:read tickets:write
+    client_id: str | None = Field(None, validation_alias="CHAT_CLIENT_ID")
+    client_secret: SecretStr | None = Field(None, validation_alias="CHAT_CLIENT_SECRET")
+    deploy_url: str = Field("http://127.0.0.1:8103", validation_alias="DEPLOY_URL")
+    tickets_url: str = Field("http://127.0.0.1:8105", validation_alias="TICKETS_URL")
+
+    # -- the WebSocket (berth_chat.ws) ------------------------------------------------------
+    # the server pings every this many seconds; a peer silent for ping_timeout is closed 4408
+    ping_interval_seconds: float = Field(30.0, gt=0, le=300)
+    ping_timeout_seconds: float = Field(20.0, gt=0, le=300)
+    # a connection that sends nothing at all (not even pongs) this long is closed 4408
+    idle_timeout_seconds: float = Field(600.0, gt=0, le=24 * 3600)
+    # a frame larger than this is refused with close 4413 (a message body larger than
+    # message_max_chars gets error 413 on the socket and 413 on REST)
+    frame_max_bytes: int = Field(16 * 1024, ge=1024, le=1024 * 1024)
+    message_max_chars: int = Field(4096, ge=16, le=64 * 1024)
+    # a replay after resume is sent in pages of this many messages
+    replay_page_size: int = Field(200, ge=10, le=1000)
+    history_page_max: int = Field(200, ge=10, le=1000)
+
+    # -- limits ------------------------------------------------------------------------------
+    # per user, all their sockets and replicas together when the storage is shared (Redis):
+    # "memory://" counts per process, "async+redis://127.0.0.1:6379" across replicas
+    rate_limit_storage_url: str = "memory://"
+    # a token bucket: this many messages, refilled over the period (limits' moving window)
+    message_rate: str = Field("20/10seconds", min_length=3, max_length=40)
+    conversations_per_user: int = Field(20, ge=1, le=1000)
+    # messages older than this are deleted by the beat (plan tiers may shorten it)
+    retention_days: int = Field(365, ge=1, le=3650)
+
+    # -- fan-out between replicas -----------------------------------------------------------
+    fanout_exchange: str = "chat.fanout"
+
+
+@lru_cache
+def get_settings() -> ChatSettings:
+    return ChatSettings()
