@@ -1,0 +1,1 @@
+from fixtures_agents import *  # noqa: F403
