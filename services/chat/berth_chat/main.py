@@ -5,6 +5,10 @@ from fastapi import FastAPI
 from berth_chat.agents.api import router as agents_router
 from berth_chat.agents.upstream import Upstream as AgentsUpstream
 from berth_chat.config import ChatSettings, get_settings
+from berth_chat.conversations.api import router as conversations
+from berth_chat.conversations.api import staff_router
+from berth_chat.live import ws
+from berth_chat.live.hub import Hub
 from berth_chat.models import SCHEMA, Base
 from berth_common.service import build_service
 
@@ -12,8 +16,15 @@ from berth_common.service import build_service
 def create_app(settings: ChatSettings | None = None) -> FastAPI:
     settings = settings or get_settings()
     upstream = AgentsUpstream(settings)
+    hub = Hub(settings.broker_url if settings.broker_is_amqp else None, settings.fanout_exchange)
+    limiter = ws.MessageLimiter(settings.rate_limit_storage_url, settings.message_rate)
 
-    async def close_upstream(_: FastAPI) -> None:
+    async def start_hub(_: FastAPI) -> None:
+        await hub.start()
+
+    async def stop_hub(_: FastAPI) -> None:
+        await ws.close_all(hub)
+        await hub.stop()
         await upstream.close()
 
     app = build_service(
@@ -21,9 +32,13 @@ def create_app(settings: ChatSettings | None = None) -> FastAPI:
         title="Berth chat",
         schema=SCHEMA,
         metadata=Base.metadata,
-        routers=[agents_router],
-        on_shutdown=[close_upstream],
+        routers=[conversations, staff_router, ws.router, agents_router],
+        on_startup=[start_hub],
+        on_shutdown=[stop_hub],
+        extra_ready=[hub.ping],
         docs_prefix="/api/chat",
     )
+    app.state.hub = hub
+    app.state.limiter = limiter
     app.state.agents_upstream = upstream
     return app

@@ -214,6 +214,7 @@ def chat_agents_settings(berth_env: dict[str, str], fake_platform: FakePlatform)
         agent_read_timeout_seconds=5,
         agent_total_timeout_seconds=10,
         agent_stream_persist_seconds=0.05,
+        message_rate="1000/second",
     )
 
 

@@ -1,6 +1,6 @@
-"""Agent conversations over REST: open one with your own ai-agent app, send it a message (an
-API client's alternative to the WebSocket's `send`), read the messages with their actions,
-and turn a conversation (any kind) into a ticket."""
+"""Agent conversations over REST: open one with your own ai-agent app (then talk in it as in
+any conversation: the WebSocket's `send` or POST .../conversations/{id}/messages), read its
+messages with what each notice offers, and turn a conversation (any kind) into a ticket."""
 
 import uuid
 from typing import Annotated
@@ -11,7 +11,6 @@ from berth_chat.agents import service
 from berth_chat.agents.schemas import (
     AgentConversation,
     AgentConversationCreate,
-    AgentMessageCreate,
     ChatMessage,
     TicketMade,
 )
@@ -76,31 +75,6 @@ async def open_agent_conversation(
         session, upstream, settings, customer_id=customer_id, token=token, app_id=data.app_id
     )
     return AgentConversation.model_validate(conversation)
-
-
-@router.post(
-    "/agent-conversations/{conversation_id}/messages",
-    status_code=201,
-    response_model=ChatMessage,
-    responses=error_responses(Unprocessable, Conflict),
-    description="Your message to your agent; its answer arrives as messages of the conversation.",
-)
-async def send_to_agent(
-    conversation_id: uuid.UUID,
-    data: AgentMessageCreate,
-    customer_id: CurrentUserId,
-    session: SessionDep,
-    settings: SettingsDep,
-) -> ChatMessage:
-    message = await service.customer_says(
-        session,
-        settings,
-        conversation_id=conversation_id,
-        customer_id=customer_id,
-        body=data.body,
-        client_msg_id=data.client_msg_id,
-    )
-    return ChatMessage.model_validate(service.message_out(message))
 
 
 @router.get(

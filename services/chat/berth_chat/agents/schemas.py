@@ -12,18 +12,6 @@ class AgentConversationCreate(BaseModel):
     app_id: uuid.UUID = Field(description="one of your deployed ai-agent apps")
 
 
-class AgentMessageCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    body: str = Field(min_length=1, max_length=64 * 1024)
-    client_msg_id: str = Field(
-        min_length=1,
-        max_length=64,
-        pattern=r"^[A-Za-z0-9._:-]+$",
-        description="yours, unique per message: a retried send with it is the same message",
-    )
-
-
 class AgentConversation(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 

@@ -72,6 +72,7 @@ def message_out(message: Message, actions: list[str] | None = None) -> dict[str,
         "id": str(message.id),
         "conversation_id": str(message.conversation_id),
         "seq": message.seq,
+        "client_msg_id": message.client_msg_id,
         "sender_kind": message.sender_kind,
         "sender_id": str(message.sender_id) if message.sender_id else None,
         "body": message.body,
@@ -94,9 +95,13 @@ def fanout_of(conversation_id: uuid.UUID, frame: dict[str, Any]) -> OutgoingMess
     )
 
 
-async def fan_out(session: AsyncSession, message: Message, actions: list[str] | None = None):
+async def fan_out(
+    session: AsyncSession, message: Message, actions: list[str] | None = None, *, update=False
+):
+    """`message` for a new one; `message_update` for a change of one already sent (an agent's
+    answer: streaming → complete or failed), which subscribers pass on whatever its seq."""
     frame = {
-        "type": "message",
+        "type": "message_update" if update else "message",
         "conversation_id": str(message.conversation_id),
         "message": message_out(message, actions),
     }
@@ -183,47 +188,6 @@ async def request_answer(
     return request
 
 
-async def customer_says(
-    session: AsyncSession,
-    settings: ChatSettings,
-    *,
-    conversation_id: uuid.UUID,
-    customer_id: uuid.UUID,
-    body: str,
-    client_msg_id: str,
-) -> Message:
-    """The customer's message, numbered, fanned out and (state bot) put to the agent; a retry
-    with the same client_msg_id is the same message."""
-    if not body.strip():
-        raise Unprocessable("A message needs some text")
-    if len(body) > settings.message_max_chars:
-        raise Unprocessable(f"A message is at most {settings.message_max_chars} characters")
-    conversation = await ConversationDAO(session).locked(conversation_id)
-    if (
-        conversation is None
-        or conversation.customer_id != customer_id
-        or conversation.kind != ConversationKind.AGENT
-    ):
-        raise NotFound("Conversation not found")
-    messages = MessageDAO(session)
-    earlier = await messages.sent(conversation.id, SenderKind.CUSTOMER, customer_id, client_msg_id)
-    if earlier is not None:
-        return earlier
-    if conversation.state == ConversationState.CLOSED:
-        raise Conflict("This conversation is closed", code="conversation_closed")
-    message = await messages.append(
-        conversation,
-        sender_kind=SenderKind.CUSTOMER,
-        sender_id=customer_id,
-        client_msg_id=client_msg_id,
-        body=body,
-        status=MessageStatus.COMPLETE,
-    )
-    await fan_out(session, message)
-    await request_answer(session, conversation, message)
-    return message
-
-
 async def messages_with_actions(
     session: AsyncSession, conversation_id: uuid.UUID, limit: int
 ) -> list[dict[str, Any]]:
@@ -297,7 +261,7 @@ async def _locked_for_agent(
             if partial is not None and partial.status == MessageStatus.STREAMING:
                 partial.status = MessageStatus.FAILED
                 await session.flush()
-                await fan_out(session, partial)
+                await fan_out(session, partial, update=True)
         logger.info(
             "agent answer {} refused: the conversation is {}", job.request_id, conversation.state
         )
@@ -315,6 +279,7 @@ async def start_reply(session: AsyncSession, job: Job) -> Message | None:
     message = None
     if request.reply_message_id is not None:
         message = await messages.get(request.reply_message_id)
+    again = message is not None
     if message is None:
         message = await messages.append(
             conversation,
@@ -327,7 +292,7 @@ async def start_reply(session: AsyncSession, job: Job) -> Message | None:
     else:
         message.body, message.status = "", MessageStatus.STREAMING
     await session.flush()
-    await fan_out(session, message)
+    await fan_out(session, message, update=again)
     return message
 
 
@@ -350,6 +315,7 @@ async def finish(session: AsyncSession, job: Job, message_id: uuid.UUID | None, 
     messages = MessageDAO(session)
     message = await messages.get(message_id) if message_id is not None else None
     body = text if text.strip() else "(the agent sent an empty answer)"
+    streamed = message is not None
     if message is None:
         message = await messages.append(
             conversation,
@@ -363,7 +329,7 @@ async def finish(session: AsyncSession, job: Job, message_id: uuid.UUID | None, 
         message.body, message.status = body, MessageStatus.COMPLETE
     await _settle(request, AgentRequestStatus.DONE, None)
     await session.flush()
-    await fan_out(session, message)
+    await fan_out(session, message, update=streamed)
     return True
 
 
@@ -379,7 +345,8 @@ async def give_up(session: AsyncSession, job: Job, notice: str, error: str) -> N
         partial = await messages.get(request.reply_message_id)
         if partial is not None and partial.status == MessageStatus.STREAMING:
             partial.status = MessageStatus.FAILED
-            await fan_out(session, partial)
+            await session.flush()
+            await fan_out(session, partial, update=True)
     message = await messages.append(
         conversation,
         sender_kind=SenderKind.SYSTEM,
