@@ -340,3 +340,69 @@ async def test_a_conversation_becomes_a_ticket_with_its_transcript(
     )
     assert r.status_code == 200 and r.json()["ticket_id"] == ticket["id"]
     assert len(fake_platform.tickets) == count
+
+
+async def test_an_answer_off_the_contract_is_not_retried_and_is_explained(
+    chat_agents_http, chat_agents_db, fake_platform, who, run_task
+):
+    ada = who()
+    app = fake_platform.app(ada)
+    fake_platform.script(app, {"kind": "status", "status": 500})
+    chat = await open_chat(chat_agents_http, ada, app)
+    await say(chat_agents_http, ada, chat, "break please")
+    await run_task((await request_of(chat_agents_db, chat, 1))["id"])  # no raise: no retry
+    row = await request_of(chat_agents_db, chat, 1)
+    assert (row["status"], row["attempts"]) == ("failed", 1)
+    notice = (await messages(chat_agents_http, ada, chat))[-1]
+    assert notice["body"] == (
+        f"Your agent {app['name']} answered in a way chat cannot read (the agent answered "
+        "500) — talk to support or open a ticket."
+    )
+    assert len(fake_platform.calls_to(app)) == 1
+
+
+def test_the_task_acks_late_and_retries_only_transient_failures_with_backoff():
+    from berth_chat.tasks import ask_agent_task, settings
+    from berth_common.errors import TransientError
+
+    assert ask_agent_task.name == "chat.agents.ask"
+    assert ask_agent_task.acks_late is True and ask_agent_task.reject_on_worker_lost is True
+    assert issubclass(AgentUnreachable, TransientError)
+    assert TransientError in ask_agent_task.autoretry_for
+    assert ask_agent_task.retry_backoff == 2 and ask_agent_task.retry_jitter is True
+    assert ask_agent_task.retry_backoff_max == settings.agent_retry_backoff_max_seconds
+    assert ask_agent_task.max_retries >= settings.agent_max_attempts
+    assert ask_agent_task.soft_time_limit > settings.agent_total_timeout_seconds
+    assert ask_agent_task.time_limit > ask_agent_task.soft_time_limit
+
+
+async def test_a_task_redelivered_mid_answer_finishes_the_same_message(
+    chat_agents_http, chat_agents_db, fake_platform, who, run_task
+):
+    ada = who()
+    app = fake_platform.app(ada)
+    fake_platform.script(app, {"kind": "sse", "chunks": ["whole ", "answer"]})
+    chat = await open_chat(chat_agents_http, ada, app)
+    await say(chat_agents_http, ada, chat, "question")
+    request_id = (await request_of(chat_agents_db, chat, 1))["id"]
+
+    # a first delivery began the answer, then its worker died (no ack): the message streams
+    async def tx(fn, **kwargs):
+        async with chat_agents_db() as session:
+            result = await fn(session, **kwargs)
+            await session.commit()
+            return result
+
+    job = await tx(agents.begin, request_id=request_id)
+    begun = await tx(agents.start_reply, job=job)
+    await tx(agents.save_progress, job=job, message_id=begun.id, text="half an ans")
+
+    await run_task(request_id)  # the redelivery
+    found = await messages(chat_agents_http, ada, chat)
+    assert [(m["seq"], m["sender_kind"], m["body"], m["status"]) for m in found] == [
+        (1, "customer", "question", "complete"),
+        (2, "agent", "whole answer", "complete"),
+    ]
+    assert found[1]["id"] == str(begun.id)
+    row = await request_of(chat_agents_db, chat, 1)
+    assert (row["status"], row["attempts"]) == ("done", 2)
