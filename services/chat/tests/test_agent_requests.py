@@ -406,3 +406,19 @@ async def test_a_task_redelivered_mid_answer_finishes_the_same_message(
     assert found[1]["id"] == str(begun.id)
     row = await request_of(chat_agents_db, chat, 1)
     assert (row["status"], row["attempts"]) == ("done", 2)
+
+
+async def test_two_asks_at_once_make_one_ticket(chat_agents_http, fake_platform, who):
+    ada, sam = who(), who(["user", "support"])
+    app = fake_platform.app(ada)
+    chat = await open_chat(chat_agents_http, ada, app)
+    await say(chat_agents_http, ada, chat, "please escalate")
+    count = len(fake_platform.tickets)
+    url = f"{AGENTS_API}/conversations/{chat['id']}/ticket"
+    first, second = await asyncio.gather(
+        chat_agents_http.post(url, headers=ada.headers),
+        chat_agents_http.post(url, headers=sam.headers),
+    )
+    assert (first.status_code, second.status_code) == (200, 200), (first.text, second.text)
+    assert first.json()["ticket_id"] == second.json()["ticket_id"]
+    assert len(fake_platform.tickets) == count + 1

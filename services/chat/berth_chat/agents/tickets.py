@@ -61,6 +61,10 @@ async def to_ticket(
     conversation = await conversations.get(conversation_id)
     if conversation is None or not (is_staff or conversation.customer_id == actor_id):
         raise NotFound("Conversation not found")
+    # the row lock is held while tickets answers (its client's timeout bounds it): a second
+    # ask (a double click, the customer and staff at once) waits and finds the ticket
+    conversation = await conversations.locked(conversation.id)
+    assert conversation is not None
     if conversation.ticket_id is not None:
         return {"conversation_id": conversation.id, "ticket_id": conversation.ticket_id}
     messages = await MessageDAO(session).all_of(conversation.id, TRANSCRIPT_MESSAGES)
@@ -73,20 +77,17 @@ async def to_ticket(
             "body": body,
         }
     )
-    locked = await conversations.locked(conversation.id)
-    assert locked is not None
-    if locked.ticket_id is None:
-        locked.ticket_id = uuid.UUID(str(ticket["id"]))
-        note = await MessageDAO(session).append(
-            locked,
-            sender_kind=SenderKind.SYSTEM,
-            sender_id=None,
-            body=f"This conversation is now ticket {ticket.get('number') or ticket['id']}.",
-            status=MessageStatus.COMPLETE,
-        )
-        await fan_out(session, note)
+    conversation.ticket_id = uuid.UUID(str(ticket["id"]))
+    note = await MessageDAO(session).append(
+        conversation,
+        sender_kind=SenderKind.SYSTEM,
+        sender_id=None,
+        body=f"This conversation is now ticket {ticket.get('number') or ticket['id']}.",
+        status=MessageStatus.COMPLETE,
+    )
+    await fan_out(session, note)
     return {
-        "conversation_id": locked.id,
-        "ticket_id": locked.ticket_id,
+        "conversation_id": conversation.id,
+        "ticket_id": conversation.ticket_id,
         "number": ticket.get("number"),
     }
