@@ -201,6 +201,9 @@ async def test_an_agent_that_does_not_run_is_explained_and_not_called(
     )
     assert notice["actions"] == ["switch_to_support", "open_ticket"]
     assert fake_platform.calls_to(app) == []
+    # staff see the same notice with its actions
+    staff_view = await messages(chat_agents_http, who(["user", "support"]), chat)
+    assert staff_view[-1] == notice
     row = await request_of(chat_agents_db, chat, 1)
     assert (row["status"], row["error"]) == ("failed", "app suspended")
 

@@ -80,15 +80,21 @@ async def open_agent_conversation(
 @router.get(
     "/agent-conversations/{conversation_id}/messages",
     response_model=list[ChatMessage],
-    description="The conversation's messages by seq, with what each system notice offers.",
+    description=(
+        "The conversation's messages by seq, with what each system notice offers (its "
+        "customer, or staff)."
+    ),
 )
 async def agent_messages(
     conversation_id: uuid.UUID,
-    customer_id: CurrentUserId,
+    principal: CurrentUser,
+    user_id: CurrentUserId,
     session: SessionDep,
     limit: Annotated[int, Query(ge=1, le=1000)] = 200,
 ) -> list[ChatMessage]:
-    await service.own_agent_conversation(session, conversation_id, customer_id)
+    await service.readable_agent_conversation(
+        session, conversation_id, user_id, is_staff=bool(STAFF_ROLES & set(principal.roles))
+    )
     found = await service.messages_with_actions(session, conversation_id, limit)
     return [ChatMessage.model_validate(m) for m in found]
 

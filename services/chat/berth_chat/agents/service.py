@@ -155,14 +155,15 @@ async def open_conversation(
     )
 
 
-async def own_agent_conversation(
-    session: AsyncSession, conversation_id: uuid.UUID, customer_id: uuid.UUID
+async def readable_agent_conversation(
+    session: AsyncSession, conversation_id: uuid.UUID, user_id: uuid.UUID, *, is_staff: bool
 ) -> Conversation:
+    """The agent conversation, to its customer or staff; NotFound for anyone else."""
     conversation = await ConversationDAO(session).get(conversation_id)
     if (
         conversation is None
-        or conversation.customer_id != customer_id
         or conversation.kind != ConversationKind.AGENT
+        or not (is_staff or conversation.customer_id == user_id)
     ):
         raise NotFound("Conversation not found")
     return conversation
