@@ -120,7 +120,8 @@ def test_two_sockets_see_each_others_messages_and_a_resume_replays_from_the_last
         again.send_json({"type": "subscribe", "conversation_id": cid, "after_seq": 1})
         frames = []
         while (frame := again.receive_json())["type"] != "subscribed":
-            frames.append(frame)
+            if frame["type"] == "message":
+                frames.append(frame)
         assert [f["message"]["seq"] for f in frames] == [2, 3]
         assert frame["last_seq"] == 3
 
@@ -220,3 +221,71 @@ def test_handoff_take_release_close(chat_client, person, staff):
     assert r.status_code == 409
     listed = chat_client.get(f"{API}/staff/conversations", headers=staff.headers).json()
     assert cid not in {c["id"] for c in listed}
+
+
+async def test_the_message_rate_is_per_user():
+    from berth_chat.live.ws import MessageLimiter
+
+    limiter = MessageLimiter("memory://", "2/minute")
+    assert [await limiter.allow("alice") for _ in range(3)] == [True, True, False]
+    assert await limiter.allow("bob")
+
+
+def test_retention_deletes_old_messages_and_seqs_are_never_reused(chat_client, person):
+    from datetime import UTC, datetime
+
+    from sqlalchemy import update
+
+    from berth_chat.conversations.dao import MessageDAO
+    from berth_chat.models import Message
+
+    alice = person()
+    cid = start_conversation(chat_client, alice)["id"]
+    for n in (1, 2):
+        chat_client.post(
+            f"{API}/conversations/{cid}/messages",
+            json={"client_msg_id": f"k{n}", "body": f"m{n}"},
+            headers=alice.headers,
+        )
+    sessionmaker = chat_client.app.state.db.sessionmaker
+
+    async def age_and_purge() -> int:
+        async with sessionmaker() as session:
+            await session.execute(
+                update(Message)
+                .where(Message.conversation_id == uuid.UUID(cid), Message.seq == 1)
+                .values(created_at=datetime(2000, 1, 1, tzinfo=UTC))
+            )
+            deleted = await MessageDAO(session).purge_older_than(365, datetime.now(UTC))
+            await session.commit()
+            return deleted
+
+    assert chat_client.portal.call(age_and_purge) >= 1
+    history = chat_client.get(f"{API}/conversations/{cid}/messages", headers=alice.headers).json()
+    assert [m["seq"] for m in history] == [2]
+    r = chat_client.post(
+        f"{API}/conversations/{cid}/messages",
+        json={"client_msg_id": "k3", "body": "m3"},
+        headers=alice.headers,
+    )
+    assert r.json()["seq"] == 3
+
+
+def test_pings_and_a_silent_peer_is_closed_4408(berth_env, public_jwks, person):
+    from berth_chat.config import ChatSettings
+    from berth_chat.main import create_app
+    from berth_testing.plugin import trust_keys
+
+    app = create_app(ChatSettings(ping_interval_seconds=0.3, ping_timeout_seconds=0.5))
+    alice = person()
+    with TestClient(app) as client:
+        trust_keys(app, public_jwks)
+        with client.websocket_connect(WS, headers=alice.headers) as ws:
+            assert _until(ws, "hello")["user_id"] == str(alice.id)
+            assert _until(ws, "ping")["type"] == "ping"
+            # answering keeps it open past the timeout
+            ws.send_json({"type": "pong"})
+            assert _until(ws, "ping")["type"] == "ping"
+            with pytest.raises(WebSocketDisconnect) as closed:
+                _until(ws, "never")
+    assert closed.value.code == 4408

@@ -45,6 +45,8 @@ class Close:
     RATE_LIMITED = 4429
 
 
+#: sends refused for the rate in a row before the socket is closed 4429
+REFUSALS_BEFORE_CLOSE = 10
 #: a socket's outgoing frames waiting to be written; beyond this it is too slow (1013)
 SEND_QUEUE_MAX = 1000
 
@@ -77,6 +79,7 @@ class Connection:
         self.subscriptions: dict[uuid.UUID, Subscription] = {}
         self.close_code: int | None = None
         self.last_seen = time.monotonic()
+        self.refused = 0  # sends refused by the rate limit in a row
 
     def send(self, frame: dict) -> None:
         try:
@@ -242,9 +245,19 @@ async def _reader(conn: Connection, app: Any, settings: ChatSettings) -> None:
                     conversation_id=frame.get("conversation_id"),
                 )
             )
-            if exc.status_code == 429 and getattr(exc, "close", False):
-                conn.close(Close.RATE_LIMITED)
-                return
+        except Exception:
+            # the database or the broker failed this frame: say so, keep the socket (a send
+            # is retried with the same client_msg_id and cannot be doubled)
+            logger.exception("chat: a frame failed")
+            conn.send(
+                error_frame(
+                    "unavailable",
+                    "Could not do that just now; try again",
+                    status=503,
+                    client_msg_id=frame.get("client_msg_id"),
+                    conversation_id=frame.get("conversation_id"),
+                )
+            )
 
 
 def _conversation_id(frame: dict) -> uuid.UUID:
@@ -290,9 +303,13 @@ async def _handle(conn: Connection, app: Any, settings: ChatSettings, frame: dic
             raise BerthError("body is text", status_code=422, code="validation_error")
         limiter: MessageLimiter = app.state.limiter
         if not await limiter.allow(str(conn.actor.id)):
+            conn.refused += 1
+            if conn.refused >= REFUSALS_BEFORE_CLOSE:  # a client that ignores the refusals
+                conn.close(Close.RATE_LIMITED)
             raise BerthError(
                 f"At most {limiter.item} messages", status_code=429, code="rate_limited"
             )
+        conn.refused = 0
         async with sessionmaker() as session:
             posted = await service.post(
                 session,
