@@ -111,6 +111,11 @@ async def publish_event(session: AsyncSession, key: str, payload: dict[str, Any]
     return await _store(session, event_message(key, payload, source=session.info["schema"]))
 
 
+async def publish_message(session: AsyncSession, message: OutgoingMessage) -> str:
+    """Any message (e.g. a frame to a fan-out exchange) sent after commit, like the others."""
+    return await _store(session, message)
+
+
 async def claim_event(session: AsyncSession, event_id: str, key: str) -> bool:
     """True the first time this event id is seen in this service (same transaction as the work)."""
     processed = _table(session, "processed_events")

@@ -185,6 +185,8 @@ def service_env(
         "MONITORING_CHANNEL_ENCRYPTION_KEY": base64.urlsafe_b64encode(os.urandom(32)).decode(),
         "TICKETS_URL": f"http://127.0.0.1:{ports['tickets']}",
         "CHAT_URL": f"http://127.0.0.1:{ports['chat']}",
+        # chat reaches agent apps through Traefik's web entry with the app's Host header
+        "CHAT_TRAEFIK_ENTRY_URL": f"http://127.0.0.1:{ports['traefik']}",
         "FRONTEND_URL": f"http://127.0.0.1:{ports['frontend']}",
         "APPS_DOMAIN": "apps.localhost",
         "TRAEFIK_DYNAMIC_DIR": str(var / "traefik" / "dynamic"),

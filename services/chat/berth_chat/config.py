@@ -47,6 +47,28 @@ class ChatSettings(ServiceSettings):
     # -- fan-out between replicas -----------------------------------------------------------
     fanout_exchange: str = "chat.fanout"
 
+    # -- agent conversations (berth_chat.agents) ---------------------------------------------
+    # agents are reached only through Traefik's web entry with the app's Host header
+    # (<slug>.<APPS_DOMAIN>); no public name is ever resolved
+    traefik_entry_url: str = Field(
+        "http://127.0.0.1:8080", validation_alias="CHAT_TRAEFIK_ENTRY_URL"
+    )
+    apps_domain: str = Field("apps.localhost", validation_alias="APPS_DOMAIN")
+    agent_connect_timeout_seconds: float = Field(3.0, gt=0, le=60)
+    # the longest silence between two pieces of an answer, and the whole answer's limit
+    agent_read_timeout_seconds: float = Field(30.0, gt=0, le=600)
+    agent_total_timeout_seconds: float = Field(90.0, gt=0, le=600)
+    # tries of one request (connect errors, 502/503/504, timeouts) before the conversation is
+    # told the agent did not answer; the waits between them grow (Celery's backoff, jittered)
+    agent_max_attempts: int = Field(4, ge=1, le=10)
+    agent_retry_backoff_max_seconds: int = Field(60, ge=1, le=3600)
+    agent_reply_max_chars: int = Field(16_000, ge=100, le=60_000)
+    # a streaming answer is written to its message at least this often (and at its end)
+    agent_stream_persist_seconds: float = Field(1.0, gt=0, le=60)
+    # the tickets department a conversation turned into a ticket goes to
+    ticket_department: str = Field("support", min_length=1, max_length=40)
+    ticket_transcript_max_chars: int = Field(19_000, ge=1000, le=20_000)
+
 
 @lru_cache
 def get_settings() -> ChatSettings:

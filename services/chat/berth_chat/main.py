@@ -2,6 +2,8 @@
 
 from fastapi import FastAPI
 
+from berth_chat.agents.api import router as agents_router
+from berth_chat.agents.upstream import Upstream as AgentsUpstream
 from berth_chat.config import ChatSettings, get_settings
 from berth_chat.conversations.api import router as conversations
 from berth_chat.conversations.api import staff_router
@@ -13,6 +15,7 @@ from berth_common.service import build_service
 
 def create_app(settings: ChatSettings | None = None) -> FastAPI:
     settings = settings or get_settings()
+    upstream = AgentsUpstream(settings)
     hub = Hub(settings.broker_url if settings.broker_is_amqp else None, settings.fanout_exchange)
     limiter = ws.MessageLimiter(settings.rate_limit_storage_url, settings.message_rate)
 
@@ -22,13 +25,14 @@ def create_app(settings: ChatSettings | None = None) -> FastAPI:
     async def stop_hub(_: FastAPI) -> None:
         await ws.close_all(hub)
         await hub.stop()
+        await upstream.close()
 
     app = build_service(
         settings,
         title="Berth chat",
         schema=SCHEMA,
         metadata=Base.metadata,
-        routers=[conversations, staff_router, ws.router],
+        routers=[conversations, staff_router, ws.router, agents_router],
         on_startup=[start_hub],
         on_shutdown=[stop_hub],
         extra_ready=[hub.ping],
@@ -36,4 +40,5 @@ def create_app(settings: ChatSettings | None = None) -> FastAPI:
     )
     app.state.hub = hub
     app.state.limiter = limiter
+    app.state.agents_upstream = upstream
     return app

@@ -28,7 +28,7 @@ from sqlalchemy import (
     UniqueConstraint,
     text,
 )
-from sqlalchemy.dialects.postgresql import UUID
+from sqlalchemy.dialects.postgresql import ARRAY, UUID
 from sqlalchemy.orm import Mapped, mapped_column
 
 from berth_common.columns import now_timestamp, touched_timestamp, uuid_pk
@@ -171,3 +171,21 @@ class AgentRequest(Base):
     created_at: Mapped[datetime] = now_timestamp()
     updated_at: Mapped[datetime] = touched_timestamp()
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+# -- chat-agents: what a system notice offers the customer ---------------------------------------
+
+
+class MessageActions(Base):
+    """The actions a system notice offers (e.g. an agent down: `switch_to_support`,
+    `open_ticket`); shown as buttons next to the message, by name."""
+
+    __tablename__ = "message_actions"
+    __table_args__ = (
+        CheckConstraint("cardinality(actions) BETWEEN 1 AND 8", name="actions_count"),
+    )
+
+    message_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("messages.id", ondelete="CASCADE"), primary_key=True
+    )
+    actions: Mapped[list[str]] = mapped_column(ARRAY(String(40)), nullable=False)

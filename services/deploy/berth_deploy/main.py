@@ -5,6 +5,7 @@ from fastapi import FastAPI
 from berth_common.service import build_service
 from berth_deploy.admin.api import router as admin_router
 from berth_deploy.apps.api import router as apps_router
+from berth_deploy.apps.api import services_router as apps_services_router
 from berth_deploy.config import DeploySettings, get_settings
 from berth_deploy.env.api import router as env_router
 from berth_deploy.env.service import EnvCipher
@@ -40,6 +41,7 @@ def create_app(settings: DeploySettings | None = None) -> FastAPI:
             env_router,
             logs_router,
             liveness_router,
+            apps_services_router,
             admin_router,
         ],
         docs_prefix="/api/deploy",

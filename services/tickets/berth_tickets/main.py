@@ -13,6 +13,7 @@ from berth_tickets.sla.api import router as sla_admin
 from berth_tickets.staff.api import router as staff
 from berth_tickets.tickets.api import departments_router
 from berth_tickets.tickets.api import router as tickets
+from berth_tickets.tickets.api import services_router as tickets_for_services
 from berth_tickets.upstream import Upstream
 
 
@@ -30,6 +31,7 @@ def create_app(settings: TicketsSettings | None = None) -> FastAPI:
         metadata=Base.metadata,
         routers=[
             tickets,
+            tickets_for_services,
             departments_router,
             staff,
             departments_admin,

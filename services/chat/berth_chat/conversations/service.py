@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from berth_chat.agents import service as agents
 from berth_chat.conversations.dao import ConversationDAO, MessageDAO, ReadMarkerDAO
 from berth_chat.enums import ConversationKind, ConversationState, MessageStatus, SenderKind
 from berth_chat.models import Conversation, Message
@@ -192,6 +193,9 @@ async def post(
         new.append(await _take(session, conversation, actor))
     message = await _append(session, conversation, actor, body, client_msg_id)
     new.append(message)
+    if actor.kind == SenderKind.CUSTOMER:
+        # an agent conversation in state bot: the agent is asked (a task, in this transaction)
+        await agents.request_answer(session, conversation, message)
     return Posted(message, new)
 
 

@@ -3,22 +3,30 @@
 import uuid
 from typing import Annotated
 
-from fastapi import Query, status
+from fastapi import Depends, Query, status
 
 from berth_common.db import SessionDep
 from berth_common.errors import (
     Conflict,
+    Forbidden,
     NotFound,
     Unprocessable,
     error_responses,
 )
 from berth_common.pagination import PageDep
-from berth_common.routing import user_router
-from berth_common.security import CurrentUser, CurrentUserId
+from berth_common.routing import guarded_router, user_router
+from berth_common.security import (
+    CurrentUser,
+    CurrentUserId,
+    Principal,
+    PrincipalKind,
+    require_scope,
+)
 from berth_deploy.apps import service
 from berth_deploy.apps.schemas import AppCreate, AppDetail, AppPage, AppUpdate
 from berth_deploy.deps import CipherDep, PlansDep, SettingsDep
 from berth_deploy.enums import AppStatus, OperationKind, OperationOrigin
+from berth_deploy.instances.api import READ_SCOPE
 from berth_deploy.operations.schemas import Operation
 from berth_deploy.operations.service import request_operation
 
@@ -112,3 +120,30 @@ async def delete_app(
         session, app_id, OperationKind.DELETE, requested_by=owner, origin=OperationOrigin.USER
     )
     return Operation.of(op)
+
+
+async def _app_reader(
+    principal: Annotated[Principal, Depends(require_scope(READ_SCOPE))],
+) -> Principal:
+    """Machine clients with deploy:read (chat asking whether an agent runs); people: admins."""
+    if principal.kind == PrincipalKind.USER and not principal.is_admin:
+        raise Forbidden("Requires role: admin")
+    return principal
+
+
+services_router = guarded_router(
+    _app_reader, prefix="/api/deploy/v1/service/apps", tags=["service: apps"]
+)
+
+
+@services_router.get(
+    "/{app_id}",
+    response_model=AppDetail,
+    responses=error_responses(NotFound),
+    description="Any app by id, for the platform's services (its owner, template and status).",
+)
+async def service_get_app(
+    app_id: uuid.UUID, session: SessionDep, settings: SettingsDep
+) -> AppDetail:
+    app = await service.get_app(session, app_id, None)
+    return await service.app_detail(session, settings, app)

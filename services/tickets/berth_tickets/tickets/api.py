@@ -3,19 +3,20 @@
 import uuid
 from typing import Annotated
 
-from fastapi import Query
+from fastapi import Depends, Query
 
 from berth_common.db import SessionDep
 from berth_common.errors import (
     Conflict,
+    Forbidden,
     NotFound,
     ServiceUnavailable,
     Unprocessable,
     error_responses,
 )
 from berth_common.pagination import PageDep
-from berth_common.routing import user_router
-from berth_common.security import CurrentUserId
+from berth_common.routing import guarded_router, user_router
+from berth_common.security import CurrentUserId, Principal, PrincipalKind, require_scope
 from berth_tickets.departments import service as departments
 from berth_tickets.deps import CallerToken, SettingsDep, UpstreamDep
 from berth_tickets.enums import TicketStatus
@@ -127,3 +128,36 @@ async def rate(
     session: SessionDep,
 ) -> schemas.Ticket:
     return await service.view(session, await service.rate(session, owner_id, ticket_id, data))
+
+
+async def _service_writer(
+    principal: Annotated[Principal, Depends(require_scope("tickets:write"))],
+) -> Principal:
+    """Only the platform's machine clients (tickets:write): a person opens their own."""
+    if principal.kind != PrincipalKind.CLIENT:
+        raise Forbidden("For the platform's services only")
+    return principal
+
+
+services_router = guarded_router(
+    _service_writer, prefix=f"{API}/service/tickets", tags=["service: tickets"]
+)
+
+
+@services_router.post(
+    "",
+    status_code=201,
+    response_model=schemas.TicketDetail,
+    responses=error_responses(Unprocessable, Conflict),
+    description="Open a ticket on a customer's behalf (chat: a conversation's transcript).",
+)
+async def open_ticket_for(
+    data: schemas.ServiceTicketCreate,
+    session: SessionDep,
+    settings: SettingsDep,
+    upstream: UpstreamDep,
+) -> schemas.TicketDetail:
+    ticket = await service.open_ticket(
+        session, settings, upstream, owner_id=data.owner_id, token=None, data=data.as_customer()
+    )
+    return await service.detail(session, ticket)

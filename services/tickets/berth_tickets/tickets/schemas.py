@@ -61,6 +61,27 @@ class TicketCreate(BaseModel):
     link: Link | None = None
 
 
+class ServiceTicketCreate(BaseModel):
+    """A ticket a platform service (chat) opens on a customer's behalf, e.g. with a
+    conversation's transcript as its first message."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    owner_id: uuid.UUID
+    department: Slug
+    priority: Priority = Priority.NORMAL
+    subject: Subject
+    body: Body
+
+    def as_customer(self) -> TicketCreate:
+        return TicketCreate(
+            department=self.department,
+            priority=self.priority,
+            subject=self.subject,
+            body=self.body,
+        )
+
+
 class MessageCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 

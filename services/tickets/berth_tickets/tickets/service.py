@@ -69,15 +69,19 @@ async def open_ticket(
     upstream: Upstream,
     *,
     owner_id: uuid.UUID,
-    token: str,
+    token: str | None,
     data: schemas.TicketCreate,
 ) -> Ticket:
+    """`token` is the customer's own; None when a platform service opens the ticket for them
+    (no link to verify then, and no context gathered on their behalf)."""
     # the other services first: no transaction of ours stays open while they answer
     linked: dict[str, Any] | None = None
-    if data.link is not None:
-        linked = await upstream.verify_link(data.link.kind, data.link.id, token, owner_id)
-    app = linked if data.link is not None and data.link.kind == LinkKind.APP else None
-    context = await upstream.context(token, app, linked)
+    context: dict[str, Any] = {}
+    if token is not None:
+        if data.link is not None:
+            linked = await upstream.verify_link(data.link.kind, data.link.id, token, owner_id)
+        app = linked if data.link is not None and data.link.kind == LinkKind.APP else None
+        context = await upstream.context(token, app, linked)
     department = await departments.active_by_slug(session, data.department)
     if await TicketDAO(session).count_active_of(owner_id) >= settings.open_tickets_per_user:
         raise TooManyOpenTickets(

@@ -1,0 +1,1 @@
+"""Agent conversations: a customer and one of their own deployed ai-agent apps."""
