@@ -1,0 +1,95 @@
+"""Chat over the chat service's API: a customer's conversations (with support, or with one of
+their ai-agent apps listed from deploy), a conversation with its latest page of messages, and
+the support desk's side (open conversations, take, release, close, turn into a ticket).
+
+The live part (new messages, typing, read state, streaming answers) is the browser's own
+WebSocket to the chat service (static/js/chat.js); the pages give it the paths below."""
+
+from typing import Any
+
+from berth_frontend.web.backends import Backends, Caller
+
+API = "/api/chat/v1"
+#: the browser's WebSocket and its history pages, both through Traefik on the panel's origin
+WS_PATH = f"{API}/ws"
+DEPLOY_API = "/api/deploy/v1"
+AGENT_TEMPLATE = "ai-agent"
+#: messages rendered with the page; earlier ones are paged in by the browser
+FIRST_PAGE = 50
+#: the desk's views of the open conversations
+DESK_VIEWS = ("waiting", "mine", "others")
+
+
+def conversation_path(conversation_id: str) -> str:
+    return f"{API}/conversations/{conversation_id}"
+
+
+def history_path(conversation_id: str) -> str:
+    return f"{conversation_path(conversation_id)}/messages"
+
+
+async def conversations(
+    backends: Backends, caller: Caller, page: int = 1, size: int = 20
+) -> dict[str, Any]:
+    return await backends.chat.get(f"{API}/conversations", caller, page=page, size=size)
+
+
+async def agent_apps(backends: Backends, caller: Caller) -> dict[str, Any]:
+    """The customer's ai-agent apps (deploy lists only the caller's own)."""
+    return await backends.deploy.get(
+        f"{DEPLOY_API}/apps", caller, template=AGENT_TEMPLATE, size=100
+    )
+
+
+async def agent_app(backends: Backends, caller: Caller, app_id: str) -> dict[str, Any]:
+    return await backends.deploy.get(f"{DEPLOY_API}/apps/{app_id}", caller)
+
+
+async def start_support(backends: Backends, caller: Caller) -> dict[str, Any]:
+    return await backends.chat.post(f"{API}/conversations", caller, {"kind": "support"})
+
+
+async def start_agent(backends: Backends, caller: Caller, app_id: str) -> dict[str, Any]:
+    return await backends.chat.post(
+        f"{API}/conversations", caller, {"kind": "agent", "agent_app_id": app_id}
+    )
+
+
+async def conversation(backends: Backends, caller: Caller, conversation_id: str) -> dict[str, Any]:
+    return await backends.chat.get(conversation_path(conversation_id), caller)
+
+
+async def latest_messages(
+    backends: Backends, caller: Caller, conversation_id: str
+) -> list[dict[str, Any]]:
+    """The newest page of messages, oldest first."""
+    found = await backends.chat.get(history_path(conversation_id), caller, limit=FIRST_PAGE)
+    items = found["items"] if isinstance(found, dict) else found
+    return sorted(items, key=lambda m: m["seq"])
+
+
+# --- the support desk
+
+
+async def open_conversations(
+    backends: Backends, caller: Caller, view: str | None, page: int = 1, size: int = 50
+) -> dict[str, Any]:
+    return await backends.chat.get(
+        f"{API}/staff/conversations", caller, view=view, page=page, size=size
+    )
+
+
+async def take(backends: Backends, caller: Caller, conversation_id: str) -> dict[str, Any]:
+    return await backends.chat.post(f"{conversation_path(conversation_id)}/take", caller)
+
+
+async def release(backends: Backends, caller: Caller, conversation_id: str) -> dict[str, Any]:
+    return await backends.chat.post(f"{conversation_path(conversation_id)}/release", caller)
+
+
+async def close(backends: Backends, caller: Caller, conversation_id: str) -> dict[str, Any]:
+    return await backends.chat.post(f"{conversation_path(conversation_id)}/close", caller)
+
+
+async def to_ticket(backends: Backends, caller: Caller, conversation_id: str) -> dict[str, Any]:
+    return await backends.chat.post(f"{conversation_path(conversation_id)}/ticket", caller)
