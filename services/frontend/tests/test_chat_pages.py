@@ -17,6 +17,7 @@ CID = "c0ffee00-1b2a-4c5d-8e9f-0a1b2c3d4e5f"
 AGENT_CID = "c0ffee01-1b2a-4c5d-8e9f-0a1b2c3d4e5f"
 APP_ID = "a9e00000-2222-4333-8444-555555555555"
 OWNER = "3f0c6a52-8d1e-4b8e-9a55-2b0f6c1d7e90"
+OTHER_CID = "c0ffee02-1b2a-4c5d-8e9f-0a1b2c3d4e5f"
 STAFF = "5eaf0000-8d1e-4b8e-9a55-2b0f6c1d7e90"
 API = "/api/chat/v1"
 XSS = "<img src=x onerror=alert(1)><script>alert('x')</script>"
@@ -78,7 +79,10 @@ ANSWERS: dict[str, Any] = {
     f"{API}/conversations/{AGENT_CID}/messages": (200, {"items": []}),
     "/api/deploy/v1/apps": (200, {"items": [AGENT_APP], "total": 1}),
     f"/api/deploy/v1/apps/{APP_ID}": (200, AGENT_APP),
-    f"{API}/staff/conversations": (200, {**PAGE, "items": [CONVERSATION]}),
+    f"{API}/staff/conversations": (
+        200,
+        [CONVERSATION, {**CONVERSATION, "id": OTHER_CID, "assignee_id": None, "state": "bot"}],
+    ),
     f"POST {API}/conversations": (201, CONVERSATION),
     f"POST {API}/conversations/{CID}/take": (200, CONVERSATION),
     f"POST {API}/conversations/{CID}/ticket": (200, {**CONVERSATION, "ticket_id": OWNER}),
@@ -215,7 +219,8 @@ async def test_the_desk_chats_are_for_staff_and_actions_reach_the_chat_service(
             )
             asked_by_customer = list(stand_in.asked)
             sign_in(client, signing_jwks, ["user", "support"], subject=STAFF)
-            listing = await client.get("/support/chats?view=waiting")
+            waiting = await client.get("/support/chats?view=waiting")
+            listing = await client.get("/support/chats?view=mine")
             chat = await client.get(f"/support/chats/{CID}")
             token = csrf_of(chat.text)
             headers = {"HX-Request": "true", "X-CSRF-Token": token}
@@ -225,7 +230,10 @@ async def test_the_desk_chats_are_for_staff_and_actions_reach_the_chat_service(
     assert refused_take.status_code == 403
     assert not [a for a in asked_by_customer if "/staff/" in a or a.startswith("POST")]
     assert listing.status_code == 200 and f'href="/support/chats/{CID}"' in listing.text
-    assert f"{API}/staff/conversations?view=waiting&page=1&size=50" in stand_in.asked
+    assert f'href="/support/chats/{OTHER_CID}"' not in listing.text
+    assert f'href="/support/chats/{OTHER_CID}"' in waiting.text
+    assert f'href="/support/chats/{CID}"' not in waiting.text
+    assert f"{API}/staff/conversations?limit=200" in stand_in.asked
     assert chat.status_code == 200, chat.text[:300]
     assert 'data-viewer-kind="staff"' in chat.text and "assigned to you" in chat.text
     assert "&lt;script&gt;" in chat.text and "<script>alert" not in chat.text

@@ -18,6 +18,10 @@ AGENT_TEMPLATE = "ai-agent"
 FIRST_PAGE = 50
 #: the desk's views of the open conversations
 DESK_VIEWS = ("waiting", "mine", "others")
+#: how many of my conversations the panel lists
+MY_LIST = 100
+#: how many open conversations the desk lists at most
+STAFF_LIST = 200
 
 
 def conversation_path(conversation_id: str) -> str:
@@ -28,10 +32,14 @@ def history_path(conversation_id: str) -> str:
     return f"{conversation_path(conversation_id)}/messages"
 
 
-async def conversations(
-    backends: Backends, caller: Caller, page: int = 1, size: int = 20
-) -> dict[str, Any]:
-    return await backends.chat.get(f"{API}/conversations", caller, page=page, size=size)
+def items_of(found: Any) -> list[dict[str, Any]]:
+    """A list answer, or a page's items."""
+    return found["items"] if isinstance(found, dict) else found
+
+
+async def conversations(backends: Backends, caller: Caller) -> list[dict[str, Any]]:
+    """My conversations, newest activity first."""
+    return items_of(await backends.chat.get(f"{API}/conversations", caller, limit=MY_LIST))
 
 
 async def agent_apps(backends: Backends, caller: Caller) -> dict[str, Any]:
@@ -64,19 +72,26 @@ async def latest_messages(
 ) -> list[dict[str, Any]]:
     """The newest page of messages, oldest first."""
     found = await backends.chat.get(history_path(conversation_id), caller, limit=FIRST_PAGE)
-    items = found["items"] if isinstance(found, dict) else found
-    return sorted(items, key=lambda m: m["seq"])
+    return sorted(items_of(found), key=lambda m: m["seq"])
 
 
 # --- the support desk
 
 
 async def open_conversations(
-    backends: Backends, caller: Caller, view: str | None, page: int = 1, size: int = 50
-) -> dict[str, Any]:
-    return await backends.chat.get(
-        f"{API}/staff/conversations", caller, view=view, page=page, size=size
-    )
+    backends: Backends, caller: Caller, view: str | None, viewer_id: str
+) -> list[dict[str, Any]]:
+    """Every open conversation, newest activity first, narrowed to a desk view: `waiting`
+    (no person has it), `mine` (assigned to the viewer), `others` (a colleague's)."""
+    found = await backends.chat.get(f"{API}/staff/conversations", caller, limit=STAFF_LIST)
+    return [c for c in items_of(found) if view is None or desk_view(c, viewer_id) == view]
+
+
+def desk_view(conversation: dict[str, Any], viewer_id: str) -> str:
+    assignee = conversation.get("assignee_id")
+    if not assignee:
+        return "waiting"
+    return "mine" if str(assignee) == viewer_id else "others"
 
 
 async def take(backends: Backends, caller: Caller, conversation_id: str) -> dict[str, Any]:

@@ -26,7 +26,9 @@ async def chats(ctx: ScreenContext) -> dict[str, Any]:
     view = ctx.query.get("view")
     if view not in service.DESK_VIEWS:
         view = None
-    found = await section(service.open_conversations(ctx.backends, ctx.viewer.caller, view))
+    found = await section(
+        service.open_conversations(ctx.backends, ctx.viewer.caller, view, ctx.viewer.user_id)
+    )
     return {"conversations": found, "view": view, "views": service.DESK_VIEWS}
 
 

@@ -228,6 +228,7 @@
   ChatClient.prototype.receive = function (frame) {
     switch (frame.type) {
       case "message":
+      case "message_update":
         this.addMessage(frame.message || frame, true);
         break;
       case "message_delta":
