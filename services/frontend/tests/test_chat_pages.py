@@ -68,6 +68,16 @@ MESSAGES = [
         "created_at": "2026-11-30T09:01:00Z",
     },
 ]
+TICKET_ID = "7d1f0c3e-1b2a-4c5d-8e9f-0a1b2c3d4e5f"
+AGENT_DOWN = {
+    **MESSAGES[0],
+    "id": "11111111-2222-4333-8444-555555555559",
+    "conversation_id": AGENT_CID,
+    "sender_kind": "system",
+    "sender_id": None,
+    "body": "Your agent Helper bot is suspended: talk to support or open a ticket.",
+    "actions": ["switch_to_support", "open_ticket"],
+}
 PAGE = {"items": [CONVERSATION, AGENT_CONVERSATION], "total": 2, "page": 1, "size": 20, "pages": 1}
 AGENT_APP = {"id": APP_ID, "slug": "helper", "name": "Helper bot", "status": "running"}
 ANSWERS: dict[str, Any] = {
@@ -76,16 +86,24 @@ ANSWERS: dict[str, Any] = {
     f"{API}/conversations/{CID}": (200, CONVERSATION),
     f"{API}/conversations/{CID}/messages": (200, {"items": MESSAGES}),
     f"{API}/conversations/{AGENT_CID}": (200, AGENT_CONVERSATION),
-    f"{API}/conversations/{AGENT_CID}/messages": (200, {"items": []}),
+    f"{API}/conversations/{AGENT_CID}/messages": (
+        200,
+        [{k: v for k, v in AGENT_DOWN.items() if k != "actions"}],
+    ),
     "/api/deploy/v1/apps": (200, {"items": [AGENT_APP], "total": 1}),
     f"/api/deploy/v1/apps/{APP_ID}": (200, AGENT_APP),
     f"{API}/staff/conversations": (
         200,
         [CONVERSATION, {**CONVERSATION, "id": OTHER_CID, "assignee_id": None, "state": "bot"}],
     ),
+    f"{API}/agent-conversations/{AGENT_CID}/messages": (200, [AGENT_DOWN]),
     f"POST {API}/conversations": (201, CONVERSATION),
-    f"POST {API}/conversations/{CID}/take": (200, CONVERSATION),
-    f"POST {API}/conversations/{CID}/ticket": (200, {**CONVERSATION, "ticket_id": OWNER}),
+    f"POST {API}/agent-conversations": (201, AGENT_CONVERSATION),
+    f"POST {API}/staff/conversations/{CID}/take": (200, CONVERSATION),
+    f"POST {API}/conversations/{CID}/ticket": (
+        200,
+        {"conversation_id": CID, "ticket_id": TICKET_ID, "number": "T-000007"},
+    ),
 }
 
 
@@ -152,6 +170,12 @@ async def test_a_conversation_renders_its_messages_as_text_for_the_live_client(
     assert f"{API}/conversations/{CID}/messages?limit=50" in stand_in.asked
     assert agent.status_code == 200 and "Chat with Helper bot" in agent.text
     assert 'data-agent-name="Helper bot"' in agent.text
+    # the agent-down notice offers its actions; the chat client posts them to these
+    notice = agent.text[agent.text.index("is suspended") :]
+    assert 'data-chat-action="switch_to_support"' in notice
+    assert 'data-chat-action="open_ticket"' in notice
+    assert 'data-start-support-url="/partials/chat/support"' in agent.text
+    assert f'data-ticket-url="/partials/chat/{AGENT_CID}/ticket"' in agent.text
 
 
 async def test_another_customers_conversation_is_not_found(
@@ -195,11 +219,26 @@ async def test_starting_a_support_chat_lands_on_it(frontend_settings, public_jwk
     assert plain.status_code == 303 and plain.headers["location"] == f"/panel/chat/{CID}"
     assert agent.status_code == 200
     assert forged.status_code == 403
-    assert stand_in.bodies[:3] == [
-        {"kind": "support"},
-        {"kind": "support"},
-        {"kind": "agent", "agent_app_id": APP_ID},
+    assert [a for a in stand_in.asked if a.startswith("POST")] == [
+        f"POST {API}/conversations",
+        f"POST {API}/conversations",
+        f"POST {API}/agent-conversations",
     ]
+    assert stand_in.bodies[:3] == [{}, {}, {"app_id": APP_ID}]
+
+
+async def test_a_customer_turns_a_conversation_into_a_ticket(
+    frontend_settings, public_jwks, signing_jwks
+):
+    with StandIn(dict(ANSWERS)) as stand_in:
+        async with frontend_over(stand_in, frontend_settings, public_jwks) as client:
+            sign_in(client, signing_jwks, ["user"])
+            token = csrf_of((await client.get(f"/panel/chat/{CID}")).text)
+            plain = await client.post(
+                f"/partials/chat/{CID}/ticket", data={"csrf_token": token}, follow_redirects=False
+            )
+    assert plain.status_code == 303 and plain.headers["location"] == f"/panel/support/{TICKET_ID}"
+    assert f"POST {API}/conversations/{CID}/ticket" in stand_in.asked
 
 
 async def test_the_desk_chats_are_for_staff_and_actions_reach_the_chat_service(
@@ -241,6 +280,6 @@ async def test_the_desk_chats_are_for_staff_and_actions_reach_the_chat_service(
     assert ticket.status_code == 200 and "Turned into a ticket" in ticket.text
     posted = [a for a in stand_in.asked if a.startswith("POST")]
     assert posted == [
-        f"POST {API}/conversations/{CID}/take",
+        f"POST {API}/staff/conversations/{CID}/take",
         f"POST {API}/conversations/{CID}/ticket",
     ]

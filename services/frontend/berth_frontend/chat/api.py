@@ -58,10 +58,15 @@ async def conversation(ctx: ScreenContext) -> dict[str, Any]:
     found = await service.conversation(backends, caller, conversation_id)  # 404: not theirs
     messages = await section(service.latest_messages(backends, caller, conversation_id))
     name = await agent_name(backends, caller, found)
+    actions: dict[str, list[str]] = {}
+    if found["kind"] == "agent":
+        offered = await optional(service.actions_by_message(backends, caller, conversation_id))
+        actions = offered.data if offered.ok else {}
     title = f"Chat with {name}" if found["kind"] == "agent" else "Chat with support"
     return {
         "conversation": found,
         "messages": messages,
+        "actions": actions,
         "title": title,
         "client": chat_client(ctx.viewer, found, "customer", name),
     }
@@ -86,6 +91,30 @@ async def _started(request: Request, viewer: Viewer, call: Any) -> Response:
     if not is_htmx(request):
         return RedirectResponse(f"{PANEL.page_prefix}/{path}", status_code=303)
     return await show(request, viewer, PANEL, path, full=False, push=True)
+
+
+@router.post("/partials/chat/{conversation_id}/ticket")
+async def to_ticket(
+    request: Request, viewer: CurrentViewer, conversation_id: uuid.UUID
+) -> Response:
+    """The conversation as a ticket with its transcript: the ticket's page (or a redirect to
+    it, for the chat client's "open a ticket")."""
+    try:
+        made = await service.to_ticket(
+            request.app.state.backends, viewer.caller, str(conversation_id)
+        )
+    except (ApiError, ServiceDown) as exc:
+        if isinstance(exc, ApiError) and exc.status in (401, 404):
+            raise
+        outcome = flash.from_exception(exc)
+        return await show(
+            request, viewer, PANEL, _chat_screen(conversation_id), full=False, flash=outcome
+        )
+    path = f"support/{made['ticket_id']}"
+    if not is_htmx(request):
+        return RedirectResponse(f"{PANEL.page_prefix}/{path}", status_code=303)
+    done = flash.success("Your conversation is now a ticket, with its transcript.")
+    return await show(request, viewer, PANEL, path, full=False, flash=done, push=True)
 
 
 @router.post("/partials/chat/support")

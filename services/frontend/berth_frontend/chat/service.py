@@ -18,6 +18,8 @@ AGENT_TEMPLATE = "ai-agent"
 FIRST_PAGE = 50
 #: the desk's views of the open conversations
 DESK_VIEWS = ("waiting", "mine", "others")
+#: how many of an agent conversation's messages are looked at for their actions
+AGENT_ACTIONS = 1000
 #: how many of my conversations the panel lists
 MY_LIST = 100
 #: how many open conversations the desk lists at most
@@ -54,13 +56,11 @@ async def agent_app(backends: Backends, caller: Caller, app_id: str) -> dict[str
 
 
 async def start_support(backends: Backends, caller: Caller) -> dict[str, Any]:
-    return await backends.chat.post(f"{API}/conversations", caller, {"kind": "support"})
+    return await backends.chat.post(f"{API}/conversations", caller, {})
 
 
 async def start_agent(backends: Backends, caller: Caller, app_id: str) -> dict[str, Any]:
-    return await backends.chat.post(
-        f"{API}/conversations", caller, {"kind": "agent", "agent_app_id": app_id}
-    )
+    return await backends.chat.post(f"{API}/agent-conversations", caller, {"app_id": app_id})
 
 
 async def conversation(backends: Backends, caller: Caller, conversation_id: str) -> dict[str, Any]:
@@ -73,6 +73,17 @@ async def latest_messages(
     """The newest page of messages, oldest first."""
     found = await backends.chat.get(history_path(conversation_id), caller, limit=FIRST_PAGE)
     return sorted(items_of(found), key=lambda m: m["seq"])
+
+
+async def actions_by_message(
+    backends: Backends, caller: Caller, conversation_id: str
+) -> dict[str, list[str]]:
+    """What the system notices of an agent conversation offer (agent down: talk to support,
+    open a ticket), by message id."""
+    found = await backends.chat.get(
+        f"{API}/agent-conversations/{conversation_id}/messages", caller, limit=AGENT_ACTIONS
+    )
+    return {str(m["id"]): list(m.get("actions") or []) for m in items_of(found) if m.get("actions")}
 
 
 # --- the support desk
@@ -94,17 +105,22 @@ def desk_view(conversation: dict[str, Any], viewer_id: str) -> str:
     return "mine" if str(assignee) == viewer_id else "others"
 
 
+def staff_path(conversation_id: str) -> str:
+    return f"{API}/staff/conversations/{conversation_id}"
+
+
 async def take(backends: Backends, caller: Caller, conversation_id: str) -> dict[str, Any]:
-    return await backends.chat.post(f"{conversation_path(conversation_id)}/take", caller)
+    return await backends.chat.post(f"{staff_path(conversation_id)}/take", caller)
 
 
 async def release(backends: Backends, caller: Caller, conversation_id: str) -> dict[str, Any]:
-    return await backends.chat.post(f"{conversation_path(conversation_id)}/release", caller)
+    return await backends.chat.post(f"{staff_path(conversation_id)}/release", caller)
 
 
 async def close(backends: Backends, caller: Caller, conversation_id: str) -> dict[str, Any]:
-    return await backends.chat.post(f"{conversation_path(conversation_id)}/close", caller)
+    return await backends.chat.post(f"{staff_path(conversation_id)}/close", caller)
 
 
 async def to_ticket(backends: Backends, caller: Caller, conversation_id: str) -> dict[str, Any]:
+    """A ticket with the transcript (its customer or staff may ask; again: the same ticket)."""
     return await backends.chat.post(f"{conversation_path(conversation_id)}/ticket", caller)

@@ -41,6 +41,13 @@
     return node;
   }
 
+  function actionButton(name, label, className) {
+    var button = el("button", className, label);
+    button.type = "button";
+    button.setAttribute("data-chat-action", name);
+    return button;
+  }
+
   function timeOf(iso) {
     if (!iso) return "";
     var d = new Date(iso);
@@ -290,21 +297,11 @@
     node.setAttribute("data-status", m.status || "complete");
     var body = node.querySelector(".chat-body");
     if (m.body !== undefined && m.body !== null && body.textContent !== m.body) body.textContent = m.body;
-    var actions = m.actions || (m.meta && m.meta.actions) || [];
+    var actions = m.actions || [];
     if (actions.length && this.viewerKind === "customer" && !node.querySelector(".chat-actions")) {
       var box = el("div", "chat-actions");
-      actions.forEach(function (name) {
-        if (name === "switch_to_support") {
-          var talk = el("button", "btn btn-primary btn-small", "Talk to support");
-          talk.type = "button";
-          talk.setAttribute("data-chat-action", "switch_to_support");
-          box.appendChild(talk);
-        } else if (name === "open_ticket") {
-          var open = el("a", "btn btn-ghost btn-small", "Open a ticket");
-          open.href = "/panel/support/new";
-          box.appendChild(open);
-        }
-      });
+      if (actions.indexOf("switch_to_support") >= 0) box.appendChild(actionButton("switch_to_support", "Talk to support", "btn btn-primary btn-small"));
+      if (actions.indexOf("open_ticket") >= 0) box.appendChild(actionButton("open_ticket", "Open a ticket", "btn btn-ghost btn-small"));
       node.appendChild(box);
     }
   };
@@ -356,7 +353,11 @@
       if (!node) return;
     }
     var body = node.querySelector(".chat-body");
-    body.textContent = body.textContent + (frame.delta || "");
+    var text = body.textContent;
+    var offset = typeof frame.offset === "number" ? frame.offset : text.length;
+    // a piece belongs at `offset`; one past the end means a piece was missed: the final
+    // message (by seq, on update or resume) brings the whole text
+    if (offset <= text.length) body.textContent = text.slice(0, offset) + (frame.delta || "");
     node.setAttribute("data-status", frame.done ? "complete" : "streaming");
     this.clearTyping();
     this.scrollDown();
@@ -494,18 +495,25 @@
       .then(function () { self.loading = false; });
   };
 
+  // an action a system notice offers: a POST to the frontend, which answers with a redirect
+  // to where it leads (the new support chat, the new ticket)
   ChatClient.prototype.runAction = function (name, button) {
-    if (name !== "switch_to_support") return;
+    var target = { switch_to_support: "data-start-support-url", open_ticket: "data-ticket-url" }[name];
+    var url = target && this.root.getAttribute(target);
+    if (!url) return;
+    var self = this;
     button.disabled = true;
     var body = new URLSearchParams();
     body.set("csrf_token", csrfToken());
-    var from = this.root.getAttribute("data-start-support-url");
-    fetch(from, { method: "POST", credentials: "same-origin", body: body, headers: { "X-CSRF-Token": csrfToken() } })
+    fetch(url, { method: "POST", credentials: "same-origin", body: body })
       .then(function (r) {
-        if (!r.ok) throw new Error("status " + r.status);
+        if (!r.ok || !r.redirected) throw new Error("status " + r.status);
         window.location.assign(r.url);
       })
-      .catch(function () { button.disabled = false; });
+      .catch(function () {
+        button.disabled = false;
+        self.setStatus("That did not work; try again in a moment.", "error");
+      });
   };
 
   ChatClient.prototype.scrollDown = function () {
@@ -535,6 +543,10 @@
   document.addEventListener("htmx:afterSwap", sweep);
   document.addEventListener("htmx:load", function (event) { start(event.detail.elt); });
   window.addEventListener("pagehide", function () { clients.forEach(function (c) { c.stop(); }); });
+  // back to a page kept in the browser's cache: its sockets were closed, so load it afresh
+  window.addEventListener("pageshow", function (event) {
+    if (event.persisted && clients.length) window.location.reload();
+  });
   if (document.readyState === "loading") {
     document.addEventListener("DOMContentLoaded", function () { start(document); });
   } else {
