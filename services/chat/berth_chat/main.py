@@ -3,17 +3,37 @@
 from fastapi import FastAPI
 
 from berth_chat.config import ChatSettings, get_settings
+from berth_chat.conversations.api import router as conversations
+from berth_chat.conversations.api import staff_router
+from berth_chat.live import ws
+from berth_chat.live.hub import Hub
 from berth_chat.models import SCHEMA, Base
 from berth_common.service import build_service
 
 
 def create_app(settings: ChatSettings | None = None) -> FastAPI:
     settings = settings or get_settings()
-    return build_service(
+    hub = Hub(settings.broker_url if settings.broker_is_amqp else None, settings.fanout_exchange)
+    limiter = ws.MessageLimiter(settings.rate_limit_storage_url, settings.message_rate)
+
+    async def start_hub(_: FastAPI) -> None:
+        await hub.start()
+
+    async def stop_hub(_: FastAPI) -> None:
+        await ws.close_all(hub)
+        await hub.stop()
+
+    app = build_service(
         settings,
         title="Berth chat",
         schema=SCHEMA,
         metadata=Base.metadata,
-        routers=[],
+        routers=[conversations, staff_router, ws.router],
+        on_startup=[start_hub],
+        on_shutdown=[stop_hub],
+        extra_ready=[hub.ping],
         docs_prefix="/api/chat",
     )
+    app.state.hub = hub
+    app.state.limiter = limiter
+    return app

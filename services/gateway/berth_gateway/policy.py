@@ -141,6 +141,7 @@ ROUTE_RULES: tuple[Rule, ...] = (
     Rule("/api/*/v1/admin/**", ADMIN),
     # the support desk's queue and tools (tickets checks the role again)
     Rule("/api/tickets/v1/staff/**", SUPPORT),
+    Rule("/api/chat/v1/staff/**", SUPPORT),  # chat's staff console (chat checks again)
     Rule("/admin/**", ADMIN_PAGE),  # the admin pages and /admin/partials/**
     Rule("/support/**", SUPPORT_PAGE),  # the support desk's pages and /support/partials/**
     Rule("/ops/**", ONCALL),

@@ -1,0 +1,68 @@
+"""What the chat API and the WebSocket send: conversations and messages (bodies plain text)."""
+
+import uuid
+from datetime import datetime
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from berth_chat.models import Message
+
+
+class ConversationOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    customer_id: uuid.UUID
+    kind: str
+    agent_app_id: uuid.UUID | None
+    state: str
+    assignee_id: uuid.UUID | None
+    subject: str | None
+    last_seq: int
+    ticket_id: uuid.UUID | None
+    created_at: datetime
+    updated_at: datetime
+    closed_at: datetime | None
+
+
+class MessageOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    conversation_id: uuid.UUID
+    seq: int
+    client_msg_id: str | None
+    sender_kind: str
+    sender_id: uuid.UUID | None
+    body: str = Field(description="plain text: escape it where it is shown")
+    status: str
+    created_at: datetime
+
+
+class NewConversation(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    subject: str | None = Field(None, max_length=200)
+
+
+class NewMessage(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    client_msg_id: str = Field(min_length=1, max_length=64)
+    body: str = Field(min_length=1, max_length=64 * 1024)
+
+
+class Ack(BaseModel):
+    client_msg_id: str
+    seq: int
+    id: uuid.UUID
+    duplicate: bool
+
+
+def message_frame(message: Message) -> dict:
+    """The `message` frame of the WebSocket (and the fan-out's payload)."""
+    return {
+        "type": "message",
+        "conversation_id": str(message.conversation_id),
+        "message": MessageOut.model_validate(message).model_dump(mode="json"),
+    }

@@ -1,0 +1,262 @@
+"""Conversations: who may join them, numbered messages, the handoff state machine.
+
+Every change to a conversation (a message, a state change) runs under its row lock
+(`SELECT ... FOR UPDATE`), so seqs are handed out one by one with no gap inside a committed
+transaction, and a state change and a message never race: once `take` committed, an agent's
+late answer finds the state `human` and is refused.
+"""
+
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from berth_chat.conversations.dao import ConversationDAO, MessageDAO, ReadMarkerDAO
+from berth_chat.enums import ConversationKind, ConversationState, MessageStatus, SenderKind
+from berth_chat.models import Conversation, Message
+from berth_common.errors import BerthError, Conflict, NotFound, Unprocessable
+
+STAFF_ROLES = frozenset({"support", "admin"})
+
+
+class TooLarge(BerthError):
+    status_code = 413
+    code = "too_large"
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who acts on a conversation: a customer, a staff member, or the platform speaking for a
+    customer's agent app (SenderKind.AGENT) or for itself (SYSTEM)."""
+
+    id: uuid.UUID | None
+    kind: SenderKind
+
+    @property
+    def is_staff(self) -> bool:
+        return self.kind == SenderKind.STAFF
+
+
+def person(user_id: uuid.UUID, roles: frozenset[str]) -> Actor:
+    """A signed-in person: staff when they hold support or admin."""
+    return Actor(user_id, SenderKind.STAFF if roles & STAFF_ROLES else SenderKind.CUSTOMER)
+
+
+def may_join(conversation: Conversation, actor: Actor) -> bool:
+    """Its customer, staff, and for agent conversations the platform speaking for that agent
+    (the caller checked the agent app is the customer's own: `agent_app_id`)."""
+    if actor.kind == SenderKind.CUSTOMER:
+        return conversation.customer_id == actor.id
+    if actor.kind == SenderKind.STAFF:
+        return True
+    if actor.kind == SenderKind.AGENT:
+        return conversation.kind == ConversationKind.AGENT and conversation.agent_app_id == actor.id
+    return actor.kind == SenderKind.SYSTEM
+
+
+async def joinable(session: AsyncSession, conversation_id: uuid.UUID, actor: Actor) -> Conversation:
+    """The conversation if `actor` may join it; NotFound otherwise (never says it exists)."""
+    conversation = await ConversationDAO(session).get(conversation_id)
+    if conversation is None or not may_join(conversation, actor):
+        raise NotFound("Conversation not found")
+    return conversation
+
+
+async def _locked(session: AsyncSession, conversation_id: uuid.UUID, actor: Actor) -> Conversation:
+    conversation = await ConversationDAO(session).lock(conversation_id)
+    if conversation is None or not may_join(conversation, actor):
+        raise NotFound("Conversation not found")
+    return conversation
+
+
+async def create_support(
+    session: AsyncSession, customer_id: uuid.UUID, subject: str | None, max_open: int
+) -> Conversation:
+    dao = ConversationDAO(session)
+    if await dao.count_open_of(customer_id) >= max_open:
+        raise Conflict(f"You have {max_open} open conversations; close one first")
+    return await dao.create(
+        customer_id=customer_id,
+        kind=ConversationKind.SUPPORT,
+        state=ConversationState.BOT,
+        subject=subject,
+    )
+
+
+async def listing(session: AsyncSession, actor: Actor, limit: int) -> list[Conversation]:
+    dao = ConversationDAO(session)
+    if actor.kind == SenderKind.CUSTOMER and actor.id is not None:
+        return list(await dao.of_customer(actor.id, limit))
+    return []
+
+
+async def staff_listing(session: AsyncSession, limit: int) -> list[Conversation]:
+    return list(await ConversationDAO(session).open_ones(limit))
+
+
+async def history(
+    session: AsyncSession,
+    conversation_id: uuid.UUID,
+    actor: Actor,
+    before_seq: int | None,
+    limit: int,
+) -> list[Message]:
+    await joinable(session, conversation_id, actor)
+    return await MessageDAO(session).before(conversation_id, before_seq, limit)
+
+
+async def replay(
+    session: AsyncSession, conversation_id: uuid.UUID, actor: Actor, after_seq: int, limit: int
+) -> list[Message]:
+    """A page of what came after `after_seq` (a resume), oldest first."""
+    await joinable(session, conversation_id, actor)
+    return await MessageDAO(session).after(conversation_id, after_seq, limit)
+
+
+def check_body(body: str, max_chars: int) -> str:
+    if not isinstance(body, str) or not body.strip():
+        raise Unprocessable("A message needs some text")
+    if len(body) > max_chars:
+        raise TooLarge(f"A message is at most {max_chars} characters")
+    # plain text: stored as typed (escaped where rendered); NUL is refused by PostgreSQL text
+    if "\x00" in body:
+        raise Unprocessable("A message cannot contain NUL characters")
+    return body
+
+
+async def _append(
+    session: AsyncSession,
+    conversation: Conversation,
+    actor: Actor,
+    body: str,
+    client_msg_id: str | None,
+    status: MessageStatus = MessageStatus.COMPLETE,
+) -> Message:
+    seq = await ConversationDAO(session).next_seq(conversation.id)
+    conversation.last_seq = seq
+    return await MessageDAO(session).create(
+        conversation_id=conversation.id,
+        seq=seq,
+        client_msg_id=client_msg_id,
+        sender_kind=actor.kind,
+        sender_id=actor.id,
+        body=body,
+        status=status,
+    )
+
+
+SYSTEM = Actor(None, SenderKind.SYSTEM)
+
+
+@dataclass
+class Posted:
+    """What a send did: the message (new or the one a retry already made) and every message
+    the send created, to fan out (a staff member's first word also announces the handoff)."""
+
+    message: Message
+    new: list[Message]
+
+    @property
+    def duplicate(self) -> bool:
+        return not self.new
+
+
+async def post(
+    session: AsyncSession,
+    conversation_id: uuid.UUID,
+    actor: Actor,
+    body: str,
+    client_msg_id: str | None,
+    max_chars: int,
+) -> Posted:
+    """Persist a message with the conversation's next seq. A retry (same client_msg_id from
+    the same sender) returns the message it made the first time. Refused (409) when the
+    conversation is closed, and for agents and bots once a human took it over."""
+    body = check_body(body, max_chars)
+    conversation = await _locked(session, conversation_id, actor)
+    messages = MessageDAO(session)
+    if client_msg_id is not None:
+        earlier = await messages.by_client_msg_id(
+            conversation.id, actor.kind, actor.id, client_msg_id
+        )
+        if earlier is not None:
+            return Posted(earlier, [])
+    if conversation.state == ConversationState.CLOSED:
+        raise Conflict("This conversation is closed")
+    if actor.kind == SenderKind.AGENT and conversation.state == ConversationState.HUMAN:
+        raise Conflict("A person from support took this conversation over", code="handed_off")
+    new = []
+    if actor.is_staff and conversation.state == ConversationState.BOT:
+        # a staff member answering takes the conversation: the bot stops
+        new.append(await _take(session, conversation, actor))
+    message = await _append(session, conversation, actor, body, client_msg_id)
+    new.append(message)
+    return Posted(message, new)
+
+
+async def _take(session: AsyncSession, conversation: Conversation, actor: Actor) -> Message:
+    conversation.state = ConversationState.HUMAN
+    conversation.assignee_id = actor.id
+    return await _append(session, conversation, SYSTEM, "A person from support joined.", None)
+
+
+async def take(
+    session: AsyncSession, conversation_id: uuid.UUID, actor: Actor
+) -> tuple[Conversation, list[Message]]:
+    """bot → human, assigned to the caller (a staff member); taking one's own is a no-op."""
+    conversation = await _locked(session, conversation_id, actor)
+    if conversation.state == ConversationState.CLOSED:
+        raise Conflict("This conversation is closed")
+    if conversation.state == ConversationState.HUMAN:
+        if conversation.assignee_id == actor.id:
+            return conversation, []
+        # another staff member takes it over from a colleague
+        conversation.assignee_id = actor.id
+        return conversation, []
+    return conversation, [await _take(session, conversation, actor)]
+
+
+async def release(
+    session: AsyncSession, conversation_id: uuid.UUID, actor: Actor
+) -> tuple[Conversation, list[Message]]:
+    """human → bot (the assistant answers again)."""
+    conversation = await _locked(session, conversation_id, actor)
+    if conversation.state != ConversationState.HUMAN:
+        raise Conflict("Only a conversation a person took can be released")
+    conversation.state = ConversationState.BOT
+    conversation.assignee_id = None
+    note = await _append(session, conversation, SYSTEM, "The assistant answers again.", None)
+    return conversation, [note]
+
+
+async def close(
+    session: AsyncSession, conversation_id: uuid.UUID, actor: Actor
+) -> tuple[Conversation, list[Message]]:
+    """Its customer or staff close it; closing twice is a no-op."""
+    conversation = await _locked(session, conversation_id, actor)
+    if conversation.state == ConversationState.CLOSED:
+        return conversation, []
+    conversation.state = ConversationState.CLOSED
+    conversation.closed_at = datetime.now(UTC)
+    note = await _append(session, conversation, SYSTEM, "The conversation was closed.", None)
+    return conversation, [note]
+
+
+async def mark_read(
+    session: AsyncSession, conversation_id: uuid.UUID, actor: Actor, seq: int
+) -> int:
+    """Move the actor's read marker to `seq` (at most the conversation's last seq)."""
+    conversation = await joinable(session, conversation_id, actor)
+    if actor.id is None:
+        raise Unprocessable("Only people have read markers")
+    return await ReadMarkerDAO(session).advance(
+        conversation.id, actor.id, max(0, min(seq, conversation.last_seq))
+    )
+
+
+async def read_markers(
+    session: AsyncSession, conversation_id: uuid.UUID, actor: Actor
+) -> dict[uuid.UUID, int]:
+    await joinable(session, conversation_id, actor)
+    return await ReadMarkerDAO(session).of_conversation(conversation_id)

@@ -1,0 +1,65 @@
+"""Fixtures and helpers of the chat service tests (star-imported by conftest.py): the app in-process (real PostgreSQL and RabbitMQ),
+driven by Starlette's TestClient for both REST and the WebSocket."""
+
+import os
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from starlette.testclient import TestClient
+
+from berth_testing.oauth import bearer, mint_access_token
+from berth_testing.plugin import trust_keys
+
+__all__ = [
+    "API",
+    "WS",
+    "Person",
+    "chat_client",
+    "person",
+    "staff",
+    "start_conversation",
+]
+
+API = "/api/chat/v1"
+WS = "/api/chat/v1/ws"
+
+
+class Person:
+    def __init__(self, signing_jwks: dict, roles: list[str] | None = None):
+        self.id = uuid.uuid4()
+        self.token = mint_access_token(
+            signing_jwks,
+            issuer=os.environ["BERTH_PUBLIC_URL"],
+            subject=str(self.id),
+            roles=roles or ["user"],
+        )
+        self.headers = bearer(self.token)
+
+
+@pytest.fixture(scope="session")
+def chat_client(berth_env: dict[str, str], public_jwks: dict[str, Any]) -> Iterator[TestClient]:
+    from berth_chat.config import ChatSettings
+    from berth_chat.main import create_app
+
+    app = create_app(ChatSettings(message_rate="1000/second"))
+    with TestClient(app) as client:
+        trust_keys(app, public_jwks)
+        yield client
+
+
+@pytest.fixture
+def person(signing_jwks):
+    return lambda roles=None: Person(signing_jwks, roles)
+
+
+@pytest.fixture
+def staff(signing_jwks) -> Person:
+    return Person(signing_jwks, ["user", "support"])
+
+
+def start_conversation(client: TestClient, who: Person) -> dict:
+    r = client.post(f"{API}/conversations", json={"subject": "help"}, headers=who.headers)
+    assert r.status_code == 201, r.text
+    return r.json()
