@@ -48,10 +48,11 @@
     return button;
   }
 
+  // as the server renders times (web/templating.py): "2026-11-30 09:00 UTC"
   function timeOf(iso) {
     if (!iso) return "";
     var d = new Date(iso);
-    return isNaN(d.getTime()) ? "" : d.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
+    return isNaN(d.getTime()) ? "" : d.toISOString().slice(0, 16).replace("T", " ") + " UTC";
   }
 
   function ChatClient(root) {
@@ -148,9 +149,11 @@
       return;
     }
     this.ws = ws;
+    var opened = false;
     this.setStatus(this.attempt ? "Reconnecting…" : "Connecting…", "connecting");
     ws.onopen = function () {
       if (self.ws !== ws) return;
+      opened = true;
       self.attempt = 0;
       self.setStatus("Connected", "open");
       self.root.setAttribute("data-connected", "1");
@@ -174,22 +177,28 @@
         self.setStatus(STOP_CODES[event.code], "closed");
         return;
       }
-      if (event.code === 4401) {
-        // the access cookie expired: any page of the frontend renews it, then try again
-        self.setStatus("Renewing your session…", "connecting");
-        fetch(window.location.pathname, { credentials: "same-origin", headers: { "HX-Request": "true" } })
-          .then(function (r) {
-            if (r.status === 401 || r.redirected && /\/login/.test(r.url)) {
-              self.stopped = true;
-              self.setStatus("Your session ended: sign in again.", "closed");
-              return;
-            }
-            self.reconnectLater();
-          }, function () { self.reconnectLater(); });
+      // 4401: the access token expired on an open socket; a refused upgrade (the gateway
+      // answers 401 to an expired cookie) shows as 1006 before any open
+      if (event.code === 4401 || (!opened && event.code === 1006)) {
+        self.renewThenReconnect();
         return;
       }
       self.reconnectLater();
     };
+  };
+
+  // any page of the frontend renews the session cookie; then the socket is tried again
+  ChatClient.prototype.renewThenReconnect = function () {
+    var self = this;
+    fetch(window.location.pathname, { credentials: "same-origin" })
+      .then(function (r) {
+        if (r.status === 401 || (r.redirected && /\/login/.test(r.url))) {
+          self.stopped = true;
+          self.setStatus("Your session ended: sign in again.", "closed");
+          return;
+        }
+        self.reconnectLater();
+      }, function () { self.reconnectLater(); });
   };
 
   // after a reconnect: from the last seq shown, or from before an answer still streaming (its
@@ -256,6 +265,9 @@
         break;
       case "error":
         this.refused(frame);
+        break;
+      case "ping":
+        this.sendFrame({ type: "pong" }); // the server closes a silent socket (4408)
         break;
       default:
         break;
