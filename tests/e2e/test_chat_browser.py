@@ -6,6 +6,7 @@ history with nothing missing or doubled; another customer gets 404; no console o
 anywhere. Screenshots land with the frontend's (browser_support.py)."""
 
 import re
+import time
 
 import httpx
 import pytest
@@ -145,4 +146,52 @@ def test_a_customer_and_support_chat_live(chromium, platform, people):  # noqa: 
     other.goto("/support/chats")
     assert "No open conversations" not in other.content() and conversation_id not in other.content()
     other_context.close()
+    context.close()
+
+
+def post_messages(edge: httpx.Client, token: dict, conversation_id: str, texts: list[str]):
+    """Send over REST as an API client would; waits out the per-person rate limit (429)."""
+    for text in texts:
+        for _ in range(30):
+            r = edge.post(
+                f"/api/chat/v1/conversations/{conversation_id}/messages",
+                json={"client_msg_id": f"seed-{text}", "body": text},
+                headers=token,
+            )
+            if r.status_code != 429:
+                break
+            time.sleep(1)
+        assert r.status_code == 200, r.text
+
+
+def test_a_long_history_pages_upward_without_gaps_or_doubles(chromium, platform, people):  # noqa: F811
+    from playwright.sync_api import expect
+
+    base_url = platform.env["BERTH_PUBLIC_URL"]
+    with httpx.Client(base_url=platform.public_url, timeout=30) as edge:
+        customer = bearer(password_login(edge, people["customer"], PASSWORD).json()["access_token"])
+        staff = bearer(password_login(edge, people["staff"], PASSWORD).json()["access_token"])
+        r = edge.post("/api/chat/v1/conversations", json={}, headers=customer)
+        assert r.status_code == 201, r.text
+        conversation_id = r.json()["id"]
+        # 26 from each side (and the notice that support joined): more than the first page
+        post_messages(edge, customer, conversation_id, [f"c{n:02d}" for n in range(26)])
+        post_messages(edge, staff, conversation_id, [f"s{n:02d}" for n in range(26)])
+        last_seq = edge.get(f"/api/chat/v1/conversations/{conversation_id}", headers=customer)
+        total = last_seq.json()["last_seq"]
+    assert total == 53
+
+    context, page, console = signed_in_page(chromium, base_url, people["customer"])
+    page.goto(f"/panel/chat/{conversation_id}")
+    expect(page.locator("#chat[data-connected]")).to_have_count(1)
+    rows = page.locator("#chat [data-chat-messages] li[data-seq]")
+    expect(rows).to_have_count(50)
+    page.click("[data-chat-earlier]")
+    expect(rows).to_have_count(total)
+    expect(page.locator(".chat-earlier")).to_be_hidden()
+    found = seqs_and_bodies(page)
+    assert [s for s, _ in found] == list(range(1, total + 1))
+    bodies = [b for _, b in found]
+    assert bodies[0] == "c00" and bodies.count("c00") == 1 and bodies[-1] == "s25"
+    console.assert_clean()
     context.close()

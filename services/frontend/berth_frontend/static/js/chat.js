@@ -501,7 +501,7 @@
         items.forEach(function (m) { self.addMessage(m, false); });
         self.list.scrollTop += self.list.scrollHeight - height;
         var more = page.has_more !== undefined ? page.has_more : items.length >= limit;
-        if (!more || self.firstSeq <= 1) self.earlier.hidden = true;
+        if (!more || self.firstSeq <= 1) (self.earlier.closest("li") || self.earlier).hidden = true;
       })
       .catch(function () { self.setStatus("Earlier messages could not be loaded; try again.", "error"); })
       .then(function () { self.loading = false; });
