@@ -158,6 +158,8 @@ async def chat_socket(websocket: WebSocket) -> None:
     conn = Connection(websocket, principal, actor)
     hub: Hub = app.state.hub
     hub.connections.add(conn)
+    # which replica answered: clients and tests see where they are (no secret in it)
+    conn.send({"type": "hello", "replica": hub.replica, "user_id": str(user_id)})
     writer = asyncio.create_task(conn.writer())
     pinger = asyncio.create_task(_pinger(conn, settings, verifier))
     reader = asyncio.create_task(_reader(conn, app, settings))
