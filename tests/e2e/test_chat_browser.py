@@ -108,6 +108,7 @@ def test_a_customer_and_support_chat_live(chromium, platform, people):  # noqa: 
     # the customer sees the answer live, and support has read the customer's message
     expect(page.locator("#chat .message-staff .chat-body")).to_have_text(["Try a clean build"])
     expect(page.locator("#chat li.mine.read")).to_have_count(1)
+    expect(page.locator("[data-chat-badge]")).to_have_text("with a person")  # the handoff
 
     # the socket drops: a message written meanwhile waits, is sent again once reconnected
     # (same client_msg_id) and shows once on both sides

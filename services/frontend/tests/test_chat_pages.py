@@ -166,6 +166,8 @@ async def test_a_conversation_renders_its_messages_as_text_for_the_live_client(
     assert f'data-conversation-id="{CID}"' in html and 'data-viewer-kind="customer"' in html
     assert 'data-ws-path="/api/chat/v1/ws"' in html
     assert f'data-history-url="/api/chat/v1/conversations/{CID}/messages"' in html
+    assert f'data-conversation-url="/api/chat/v1/conversations/{CID}"' in html
+    assert "data-chat-badge>with a person</span>" in html
     assert "/static/js/chat.js?v=" in html
     assert f"{API}/conversations/{CID}/messages?limit=50" in stand_in.asked
     assert agent.status_code == 200 and "Chat with Helper bot" in agent.text

@@ -48,6 +48,7 @@ def chat_client(
         "agent_name": name,
         "ws_path": service.WS_PATH,
         "history_url": service.history_path(conversation_id),
+        "conversation_url": service.conversation_path(conversation_id),
         "first_page": service.FIRST_PAGE,
     }
 

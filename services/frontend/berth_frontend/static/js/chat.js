@@ -259,10 +259,6 @@
       case "read":
         if (String(frame.participant_id || frame.user_id || "") !== this.viewerId) this.markRead(frame.seq || frame.last_read_seq);
         break;
-      case "state":
-      case "conversation":
-        this.stateChanged(frame.conversation || frame);
-        break;
       case "error":
         this.refused(frame);
         break;
@@ -338,6 +334,7 @@
       this.lastSeq = m.seq;
       if (live) this.scrollDown();
     }
+    if (live && m.sender_kind === "system") this.refreshState(); // a handoff, a close
     if (live && String(m.sender_id || "") !== this.viewerId) {
       this.clearTyping();
       this.sendRead();
@@ -478,9 +475,24 @@
     });
   };
 
+  ChatClient.prototype.refreshState = function () {
+    var self = this;
+    var url = this.root.getAttribute("data-conversation-url");
+    if (!url) return;
+    fetch(url, { credentials: "same-origin", headers: { Accept: "application/json" } })
+      .then(function (r) { return r.ok ? r.json() : null; })
+      .then(function (conversation) { if (conversation) self.stateChanged(conversation); })
+      .catch(function () {});
+  };
+
   ChatClient.prototype.stateChanged = function (conversation) {
-    if (!conversation || !conversation.state) return;
+    var labels = { human: "with a person", bot: "bot", closed: "closed" };
+    if (!conversation || !labels[conversation.state]) return;
     this.root.setAttribute("data-state", conversation.state);
+    document.querySelectorAll("[data-chat-badge]").forEach(function (badge) {
+      badge.textContent = labels[conversation.state];
+      badge.className = "badge badge-" + (conversation.state === "human" ? "ok" : "neutral");
+    });
     if (conversation.state === "closed" && this.form) this.form.hidden = true;
   };
 
