@@ -285,3 +285,20 @@ async def test_the_desk_chats_are_for_staff_and_actions_reach_the_chat_service(
         f"POST {API}/staff/conversations/{CID}/take",
         f"POST {API}/conversations/{CID}/ticket",
     ]
+
+
+def test_the_chat_client_never_parses_text_as_html():
+    """Bodies reach the page only through textContent: the client has no HTML sinks."""
+    from berth_frontend.web.static import STATIC_DIR
+
+    source = (STATIC_DIR / "js/chat.js").read_text()
+    for sink in (
+        "innerHTML",
+        "outerHTML",
+        "insertAdjacentHTML",
+        "document.write",
+        "eval(",
+        "Function(",
+    ):
+        assert sink not in source, sink
+    assert source.count("textContent") > 5
