@@ -12,6 +12,8 @@ from berth_frontend.admin.support import api as admin_support
 from berth_frontend.alerts import api as alerts
 from berth_frontend.apps import api as apps
 from berth_frontend.billing import api as billing
+from berth_frontend.chat import api as chat
+from berth_frontend.chat.desk import api as desk_chat
 from berth_frontend.desk import api as desk
 from berth_frontend.monitoring import api as monitoring
 from berth_frontend.ops import api as ops
@@ -34,6 +36,8 @@ ROUTERS: list[APIRouter] = [
     monitoring.router,
     support.router,
     desk.router,
+    chat.router,
+    desk_chat.router,
     admin.router,
     admin_billing.router,
     admin_apps.router,
@@ -103,6 +107,10 @@ SCREENS: list[Screen] = [
            support.new_ticket, "Open a ticket", "support"),
     Screen(PANEL, "support/{ticket_id:uuid}", "partials/support/detail.html",
            support.ticket, "Ticket", "support"),
+    Screen(PANEL, "chat", "partials/chat/list.html",
+           chat.chats, "Chat", "chat"),
+    Screen(PANEL, "chat/{conversation_id:uuid}", "partials/chat/conversation.html",
+           chat.conversation, "Chat", "chat"),
     Screen(PANEL, "profile", "partials/profile/index.html",
            profile.profile, "Profile", "profile"),
     Screen(PANEL, "profile/sessions", "partials/profile/sessions.html",
@@ -146,5 +154,9 @@ SCREENS: list[Screen] = [
            desk.queue, "Support queue", "queue"),
     Screen(SUPPORT, "tickets/{ticket_id:uuid}", "partials/desk/ticket.html",
            desk.ticket, "Ticket", "queue"),
+    Screen(SUPPORT, "chats", "partials/desk/chats.html",
+           desk_chat.chats, "Chats", "chats"),
+    Screen(SUPPORT, "chats/{conversation_id:uuid}", "partials/desk/chat.html",
+           desk_chat.chat, "Chat", "chats"),
 ]
 # fmt: on

@@ -111,6 +111,7 @@ PANEL_MENU = (
     MenuItem("statuspages", "Status pages", "monitoring/status-pages", "globe"),
     MenuItem("billing", "Billing", "billing", "card"),
     MenuItem("support", "Support", "support", "help"),
+    MenuItem("chat", "Chat", "chat", "chat"),
     MenuItem("profile", "Profile", "profile", "user"),
 )
 ADMIN_MENU = (
@@ -122,5 +123,8 @@ ADMIN_MENU = (
     MenuItem("clients", "Machine clients", "clients", "key"),
 )
 OPS_MENU = (MenuItem("queues", "Queues", "queues", "box"),)
-SUPPORT_MENU = (MenuItem("queue", "Queue", "", "inbox"),)
+SUPPORT_MENU = (
+    MenuItem("queue", "Queue", "", "inbox"),
+    MenuItem("chats", "Chats", "chats", "chat"),
+)
 MENUS = {"panel": PANEL_MENU, "admin": ADMIN_MENU, "ops": OPS_MENU, "support": SUPPORT_MENU}
