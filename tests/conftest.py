@@ -106,7 +106,9 @@ def _run_platform(repo_root, berth_env, broker_url, credentials, platform_ports,
         for service in platform_services(repo_root):
             plat.start_web(service)
             if (repo_root / f"services/{service}/berth_{service}/worker.py").exists():
-                plat.start_worker(service)
+                # monitoring's check run holds one worker slot for its whole run (as the
+                # Procfile's concurrency 2 allows): the sampler, deliveries and events take the other
+                plat.start_worker(service, concurrency=2 if service == "monitoring" else 1)
         plat.start_traefik()
         yield plat
     finally:
