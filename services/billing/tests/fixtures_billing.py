@@ -15,13 +15,13 @@ from typing import Any
 import httpx
 import pytest
 from fastapi import FastAPI
-from sqlalchemy import select, text
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from berth_billing.config import BillingSettings
 from berth_billing.models import Account, OutgoingEmail
 from berth_billing.payments.provider import SIGNATURE_HEADER, SandboxProvider
-from berth_testing.oauth import bearer, mint_access_token
+from berth_testing.people import Person, sql
 from berth_testing.plugin import app_client, trust_keys
 
 __all__ = [
@@ -60,20 +60,6 @@ def billing_db(billing_http, billing_app: FastAPI) -> async_sessionmaker[AsyncSe
 @pytest.fixture(scope="session")
 def billing_settings(billing_app: FastAPI) -> BillingSettings:
     return billing_app.state.settings
-
-
-class Person:
-    """A signed-in person as the billing API sees them: a user id and a token."""
-
-    def __init__(self, signing_jwks: dict, roles: list[str] | None = None):
-        self.id = uuid.uuid4()
-        self.token = mint_access_token(
-            signing_jwks,
-            issuer=__import__("os").environ["BERTH_PUBLIC_URL"],
-            subject=str(self.id),
-            roles=roles or ["user"],
-        )
-        self.headers = bearer(self.token)
 
 
 @pytest.fixture
@@ -129,12 +115,6 @@ async def balance(http: httpx.AsyncClient, who) -> int:
     r = await http.get(f"{API}/account", headers=who.headers)
     assert r.status_code == 200, r.text
     return r.json()["balance"]
-
-
-async def sql(db: async_sessionmaker[AsyncSession], statement: str, **params) -> list:
-    async with db() as session, session.begin():
-        result = await session.execute(text(statement), params)
-        return list(result.all()) if result.returns_rows else []
 
 
 async def wallet(db, owner_id: uuid.UUID) -> Account:

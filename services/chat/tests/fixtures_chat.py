@@ -1,15 +1,13 @@
 """Fixtures and helpers of the chat service tests (star-imported by conftest.py): the app in-process (real PostgreSQL and RabbitMQ),
 driven by Starlette's TestClient for both REST and the WebSocket."""
 
-import os
-import uuid
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from starlette.testclient import TestClient
 
-from berth_testing.oauth import bearer, mint_access_token
+from berth_testing.people import Person
 from berth_testing.plugin import trust_keys
 
 __all__ = [
@@ -24,18 +22,6 @@ __all__ = [
 
 API = "/api/chat/v1"
 WS = "/api/chat/v1/ws"
-
-
-class Person:
-    def __init__(self, signing_jwks: dict, roles: list[str] | None = None):
-        self.id = uuid.uuid4()
-        self.token = mint_access_token(
-            signing_jwks,
-            issuer=os.environ["BERTH_PUBLIC_URL"],
-            subject=str(self.id),
-            roles=roles or ["user"],
-        )
-        self.headers = bearer(self.token)
 
 
 @pytest.fixture(scope="session")

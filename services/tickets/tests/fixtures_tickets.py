@@ -5,7 +5,6 @@ Each test makes its own people (random user ids) and departments, so tests never
 other's tickets.
 """
 
-import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
@@ -13,10 +12,9 @@ from typing import Any
 import httpx
 import pytest
 from fastapi import FastAPI
-from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from berth_testing.oauth import bearer, mint_access_token
+from berth_testing.people import Person, sql
 from berth_testing.plugin import app_client, trust_keys
 from berth_tickets.config import TicketsSettings
 
@@ -65,20 +63,6 @@ def tickets_settings(tickets_app: FastAPI) -> TicketsSettings:
     return tickets_app.state.settings
 
 
-class Person:
-    """A signed-in person as the tickets API sees them: a user id, roles and a token."""
-
-    def __init__(self, signing_jwks: dict, roles: list[str] | None = None):
-        self.id = uuid.uuid4()
-        self.token = mint_access_token(
-            signing_jwks,
-            issuer=os.environ["BERTH_PUBLIC_URL"],
-            subject=str(self.id),
-            roles=roles or ["user"],
-        )
-        self.headers = bearer(self.token)
-
-
 @pytest.fixture
 def person(signing_jwks):
     """A factory of customers: person() -> Person."""
@@ -116,12 +100,6 @@ async def open_ticket(http: httpx.AsyncClient, who: Person, department: dict, **
     r = await http.post(f"{API}/tickets", json=body, headers=who.headers)
     assert r.status_code == 201, r.text
     return r.json()
-
-
-async def sql(db: async_sessionmaker[AsyncSession], statement: str, **params) -> list:
-    async with db() as session, session.begin():
-        result = await session.execute(text(statement), params)
-        return list(result.all()) if result.returns_rows else []
 
 
 class Services:

@@ -7,15 +7,13 @@ import uuid
 import zipfile
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
 from fastapi import FastAPI
-from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from berth_testing.oauth import bearer, mint_access_token
+from berth_testing.people import Person, sql
 from berth_testing.plugin import app_client, trust_keys
 from berth_tickets.attachments.content import RefusedContent, safe_filename, sniff
 from berth_tickets.attachments.multipart import TooLarge, read_upload
@@ -41,21 +39,6 @@ async def http(berth_env: dict[str, str], public_jwks: dict) -> AsyncIterator[ht
 @pytest.fixture(scope="module")
 def db(http) -> async_sessionmaker[AsyncSession]:
     return http.app.state.db.sessionmaker
-
-
-async def sql(db: async_sessionmaker[AsyncSession], statement: str, **params: Any) -> list:
-    async with db() as session, session.begin():
-        result = await session.execute(text(statement), params)
-        return list(result.all()) if result.returns_rows else []
-
-
-class Person:
-    def __init__(self, signing_jwks: dict, roles: list[str]):
-        self.id = uuid.uuid4()
-        token = mint_access_token(
-            signing_jwks, issuer=os.environ["BERTH_PUBLIC_URL"], subject=str(self.id), roles=roles
-        )
-        self.headers = bearer(token)
 
 
 @pytest.fixture
