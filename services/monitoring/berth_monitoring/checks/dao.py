@@ -18,9 +18,8 @@ from berth_monitoring.models import (
     Monitor,
     MonitorChannel,
     Notification,
-    ResultBatch,
-    ResultFailure,
 )
+from berth_monitoring.results.models import ResultBatch, ResultFailure
 
 CLAIM_COLUMNS = (
     Monitor.id,

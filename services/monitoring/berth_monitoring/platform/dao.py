@@ -7,7 +7,7 @@ from datetime import datetime
 from sqlalchemy import delete, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
-from berth_monitoring.models import PlatformApp, PlatformOperation, PlatformOwner
+from berth_monitoring.platform.models import PlatformApp, PlatformOperation, PlatformOwner
 
 
 class PlatformDAO:

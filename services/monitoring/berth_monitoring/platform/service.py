@@ -25,10 +25,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from berth_monitoring.config import MonitoringSettings
 from berth_monitoring.enums import MonitorKind, MuteReason, Suppression
-from berth_monitoring.models import Monitor, PlatformApp
+from berth_monitoring.models import Monitor
 from berth_monitoring.monitors.dao import MonitorDAO
 from berth_monitoring.monitors.service import first_check_at, stand_down
 from berth_monitoring.platform.dao import PlatformDAO
+from berth_monitoring.platform.models import PlatformApp
 
 # an operation whose end never arrives stops muting its app after this long
 OPERATION_MUTE_CAP = timedelta(hours=6)

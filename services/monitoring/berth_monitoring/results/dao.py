@@ -9,12 +9,8 @@ from sqlalchemy import DateTime, Integer, column, delete, func, select, text
 from sqlalchemy.dialects.postgresql import UUID as PG_UUID
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from berth_monitoring.models import (
-    PARTITIONED_TABLES,
-    DayRollup,
-    HourRollup,
-    MinuteRollup,
-)
+from berth_monitoring.models import DayRollup, HourRollup
+from berth_monitoring.results.models import PARTITIONED_TABLES, MinuteRollup
 
 Rollup = type[MinuteRollup] | type[HourRollup] | type[DayRollup]
 EPOCH = datetime(2000, 1, 1, tzinfo=UTC)

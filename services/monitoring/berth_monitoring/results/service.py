@@ -23,8 +23,9 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from berth_monitoring.config import MonitoringSettings
-from berth_monitoring.models import DayRollup, HourRollup, MinuteRollup
+from berth_monitoring.models import DayRollup, HourRollup
 from berth_monitoring.results.dao import ResultsDAO
+from berth_monitoring.results.models import MinuteRollup
 
 WINDOWS = {
     "1h": timedelta(hours=1),
