@@ -132,7 +132,7 @@ def test_an_alert_survives_a_stopped_worker_and_a_500_and_is_sent_once(
         time.sleep(2)
         assert receiver["got"] == []  # queued, nobody to deliver it
     finally:
-        platform.start_worker("monitoring")
+        platform.start_worker("monitoring", concurrency=2)
 
     _wait(lambda: len(receiver["got"]) >= 2, 60)  # the 500, then the retry
     time.sleep(3)  # would a third follow?

@@ -78,13 +78,20 @@ def checks_by_monitor(db: str, seqs: list[int], since: datetime) -> dict[int, li
 
 
 def test_a_worker_killed_mid_batch_skips_no_monitor_more_than_one_interval(
-    platform, berth_env, tmp_path
+    platform, berth_env, tmp_path, request
 ):
     db = berth_env["DATABASE_URL"]
     old = platform.processes.pop("monitoring-worker", None)
     if old is not None:
         old.stop()
     owner = uuid.uuid4()
+
+    def restore() -> None:
+        # the later tests get the platform's monitoring worker back, without these monitors
+        sql(db, "DELETE FROM monitoring.monitors WHERE owner_id = :o", o=owner)
+        platform.start_worker("monitoring", concurrency=2)
+
+    request.addfinalizer(restore)
     with ThreadedTarget() as target:
         now = datetime.now(UTC)
         phases: dict[uuid.UUID, float] = {}

@@ -145,8 +145,15 @@ def _notifications(platform: Platform, channel_id: str) -> list[tuple]:
 
 
 def test_a_stopped_worker_fills_the_queue_and_the_oldest_message_alert_fires_once(
-    platform, queue_pages, edge, admin_token, admin_web
+    platform, queue_pages, edge, admin_token, admin_web, request
 ):
+    def restore() -> None:
+        # whatever this test saw, the later tests get the auth worker back
+        worker = platform.processes.get(f"{QUEUE}-worker")
+        if worker is None or worker.proc is None or worker.proc.poll() is not None:
+            platform.start_worker(QUEUE)
+
+    request.addfinalizer(restore)
     me = edge.get("/api/auth/v1/me", headers=bearer(admin_token)).json()
     channel_id = _seed_channel(platform, me["id"])
     wait_until(lambda: (_queue(edge, admin_token) or {}).get("consumers", 0) >= 1, 30, "sampled")

@@ -10,6 +10,10 @@ from berth_common.context import correlation_headers
 from berth_common.errors import ServiceUnavailable
 
 DEFAULT_TIMEOUT = httpx.Timeout(10.0, connect=3.0)
+# idle connections are dropped before the services' uvicorn closes them (its keep-alive is
+# 5 s): with equal timers a request could go out on a connection the server was closing and
+# fail with RemoteProtocolError (seen as a frontend 503 in a browser test)
+KEEPALIVE_EXPIRY_SECONDS = 3.0
 
 
 async def _propagate_request_id(request: httpx.Request) -> None:
@@ -20,7 +24,14 @@ async def _propagate_request_id(request: httpx.Request) -> None:
 def make_http_client(**kwargs) -> httpx.AsyncClient:
     """The process's client to other services; create once (lifespan), close on shutdown."""
     kwargs.setdefault("timeout", DEFAULT_TIMEOUT)
-    kwargs.setdefault("limits", httpx.Limits(max_connections=100, max_keepalive_connections=20))
+    kwargs.setdefault(
+        "limits",
+        httpx.Limits(
+            max_connections=100,
+            max_keepalive_connections=20,
+            keepalive_expiry=KEEPALIVE_EXPIRY_SECONDS,
+        ),
+    )
     hooks = kwargs.pop("event_hooks", {})
     hooks.setdefault("request", []).append(_propagate_request_id)
     return httpx.AsyncClient(event_hooks=hooks, **kwargs)
