@@ -176,6 +176,13 @@ class Checker:
         ids = list(monitor_ids or self.monitor_ids)
 
         async def due(session: AsyncSession) -> None:
+            # the run's database is shared with the end-to-end tests: their monitors (targets
+            # long gone) must not be claimed by these batches
+            await session.execute(
+                update(Monitor)
+                .where(Monitor.owner_id != self.owner_id, Monitor.suppressed.is_(None))
+                .values(suppressed=Suppression.PAUSED)
+            )
             await session.execute(
                 update(Monitor)
                 .where(Monitor.id.in_(ids))
