@@ -289,3 +289,43 @@ def test_pings_and_a_silent_peer_is_closed_4408(berth_env, public_jwks, person):
             with pytest.raises(WebSocketDisconnect) as closed:
                 _until(ws, "never")
     assert closed.value.code == 4408
+
+
+def test_a_plain_send_is_two_statements_and_a_retry_gives_its_seq_back(chat_client, person):
+    """A customer's send in their support conversation: one UPDATE (lock, check, seq) and one
+    INSERT (skips a retry), then the commit. A retry through that path takes no seq."""
+    from sqlalchemy import event
+
+    alice = person()
+    cid = start_conversation(chat_client, alice)["id"]
+    engine = chat_client.app.state.db.engine.sync_engine
+    statements: list[str] = []
+
+    def seen(conn, cursor, statement, *args):
+        statements.append(statement.split(None, 1)[0].upper())
+
+    with chat_client.websocket_connect(WS, headers=alice.headers) as ws:
+        ws.send_json({"type": "subscribe", "conversation_id": cid, "after_seq": 0})
+        _until(ws, "subscribed")
+        event.listen(engine, "before_cursor_execute", seen)
+        try:
+            send = {"type": "send", "conversation_id": cid, "client_msg_id": "a", "body": "hi"}
+            ws.send_json(send)
+            assert _until(ws, "ack")["seq"] == 1
+            assert [s for s in statements if s not in {"BEGIN", "COMMIT", "SELECT"}] == [
+                "UPDATE",
+                "INSERT",
+            ]
+            assert "SELECT" not in statements
+            ws.send_json(send)
+            again = _until(ws, "ack")
+            assert (again["seq"], again["duplicate"]) == (1, True)
+            ws.send_json({**send, "client_msg_id": "b"})
+            assert _until(ws, "ack")["seq"] == 2
+        finally:
+            event.remove(engine, "before_cursor_execute", seen)
+
+
+def test_a_send_waits_longer_for_a_pooled_connection_than_the_platform_default(chat_client):
+    """A burst of sends queues for the pool (bounded, 15 s) rather than failing 503 at 5 s."""
+    assert chat_client.app.state.db.engine.sync_engine.pool.timeout() == 15.0
