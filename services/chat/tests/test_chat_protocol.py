@@ -329,3 +329,37 @@ def test_a_plain_send_is_two_statements_and_a_retry_gives_its_seq_back(chat_clie
 def test_a_send_waits_longer_for_a_pooled_connection_than_the_platform_default(chat_client):
     """A burst of sends queues for the pool (bounded, 15 s) rather than failing 503 at 5 s."""
     assert chat_client.app.state.db.engine.sync_engine.pool.timeout() == 15.0
+
+
+def test_a_retry_of_a_send_that_committed_unannounced_fans_it_out(chat_client, person):
+    """The send committed but its sender never heard (the connection dropped at the commit's
+    answer: 503), so nobody published it. The retry (same client_msg_id) is a duplicate; it
+    must announce the message, or the live subscribers never get it."""
+    from berth_chat.conversations import service
+
+    alice = person()
+    cid = start_conversation(chat_client, alice)["id"]
+    sessionmaker = chat_client.app.state.db.sessionmaker
+    actor = service.person(alice.id, frozenset({"user"}))
+
+    async def committed_unannounced() -> None:
+        async with sessionmaker() as session:
+            await service.post(session, uuid.UUID(cid), actor, "lost?", "x1", 4096)
+            await session.commit()
+
+    with (
+        chat_client.websocket_connect(WS, headers=alice.headers) as watcher,
+        chat_client.websocket_connect(WS, headers=alice.headers) as sender,
+    ):
+        watcher.send_json({"type": "subscribe", "conversation_id": cid, "after_seq": 0})
+        _until(watcher, "subscribed")
+        chat_client.portal.call(committed_unannounced)
+        sender.send_json(
+            {"type": "send", "conversation_id": cid, "client_msg_id": "x1", "body": "lost?"}
+        )
+        assert _until(sender, "ack")["duplicate"] is True
+        sender.send_json({"type": "typing", "conversation_id": cid})
+        first = watcher.receive_json()
+        while first["type"] in {"hello", "ping"}:
+            first = watcher.receive_json()
+        assert first["type"] == "message" and first["message"]["seq"] == 1

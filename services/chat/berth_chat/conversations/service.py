@@ -162,6 +162,13 @@ class Posted:
     def duplicate(self) -> bool:
         return not self.new
 
+    @property
+    def to_announce(self) -> list[Message]:
+        """What to fan out: the new messages, or for a retry the message it made the first
+        time (that send may have committed without its sender hearing, so without being
+        published; a subscription that has it already drops it by seq)."""
+        return self.new or [self.message]
+
 
 async def post(
     session: AsyncSession,

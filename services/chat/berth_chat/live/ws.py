@@ -319,7 +319,7 @@ async def _handle(conn: Connection, app: Any, settings: ChatSettings, frame: dic
                 client_msg_id,
                 settings.message_max_chars,
             )
-            frames = [message_frame(m) for m in posted.new]
+            frames = [message_frame(m) for m in posted.to_announce]
             ack = {
                 "type": "ack",
                 "conversation_id": str(conversation_id),
