@@ -68,8 +68,10 @@ class Socket:
                     self.stats["latencies"].append(now - sent)
                     self.stats["delivered"] += 1
                     self.stats["last"] = now
-        except websockets.ConnectionClosed:
-            pass
+        except websockets.ConnectionClosed as exc:
+            # a socket closed mid-run (by the server, or a keepalive timeout) misses what
+            # came after: counted, so a shortfall is never mistaken for a lost message
+            self.stats["closed"].append(exc.rcvd.code if exc.rcvd else None)
 
 
 async def open_socket(port: int, token: str, cid: str, stats: dict) -> Socket:
@@ -104,7 +106,7 @@ async def run_load(
 ) -> dict:
     customers = [str(uuid.uuid4()) for _ in range(conversations)]
     cids = await seed(database_url, customers)
-    stats = {"latencies": [], "delivered": 0, "last": 0.0, "errors": 0}
+    stats = {"latencies": [], "delivered": 0, "last": 0.0, "errors": 0, "closed": []}
     before = rss(pids)
     senders, readers = [], []
     for i, (customer, cid) in enumerate(zip(customers, cids, strict=True)):
@@ -143,6 +145,7 @@ async def run_load(
     while stats["delivered"] < expected and time.time() < deadline:  # noqa: ASYNC110
         await asyncio.sleep(0.1)
     elapsed = (stats["last"] or time.time()) - start
+    closed_mid_run = list(stats["closed"])
     for sock in readers:
         await sock.ws.close()
     for task in tasks:
@@ -158,6 +161,9 @@ async def run_load(
         "p99": statistics.quantiles(lat, n=100)[98] * 1000 if len(lat) > 2 else float("nan"),
         "rss_per_conn": (after - before) / len(readers),
         "errors": stats["errors"],
+        # a refused send is 2 deliveries that never happen (the sender's and the other's)
+        "missing_beyond_refused": expected - 2 * stats["errors"] - stats["delivered"],
+        "closed_mid_run": closed_mid_run,
     }
 
 
@@ -167,7 +173,9 @@ def report(label: str, r: dict) -> None:
         f"{r['delivered']}/{r['expected']} deliveries, {r['per_second']:.0f} deliveries/s, "
         f"p50 {r['p50']:.1f} ms, p99 {r['p99']:.1f} ms, "
         f"memory {r['rss_per_conn'] / 1024:.1f} KiB per connection (server RSS growth), "
-        f"{r['errors']} sends refused (error frames)"
+        f"{r['errors']} sends refused (error frames), "
+        f"{r['missing_beyond_refused']} deliveries missing beyond the refused sends, "
+        f"{len(r['closed_mid_run'])} sockets closed mid-run {sorted({str(c) for c in r['closed_mid_run']})}"
     )
 
 
