@@ -163,3 +163,24 @@ async def test_a_publish_is_not_lost_when_the_sender_goes_away():
     await settle()
     assert len(hub._exchange.published) == 1
     await hub.stop()
+
+
+async def test_the_broker_connection_coming_back_resyncs_every_subscription(broker_url):
+    """The replica's fan-out queue (exclusive, auto-delete) was gone while its connection was
+    down: what was published meanwhile never reached it. Once reconnected, every
+    subscription reads what it missed (a real broker; the connection is broken under it)."""
+    hub = Hub(broker_url, exchange=f"chat.test.{uuid.uuid4().hex[:8]}")
+    await hub.start()
+    try:
+        store, sent = Store(), []
+        sub = live(store, sent)
+        hub.subscribe(sub)
+        store.add(1)  # committed while the connection was down: its publish never arrived
+        await hub._connection.transport.connection.close(ConnectionError("network drop"))
+        for _ in range(200):
+            if sent:
+                break
+            await asyncio.sleep(0.05)
+        assert sent == [1]
+    finally:
+        await hub.stop()
