@@ -363,3 +363,32 @@ def test_a_retry_of_a_send_that_committed_unannounced_fans_it_out(chat_client, p
         while first["type"] in {"hello", "ping"}:
             first = watcher.receive_json()
         assert first["type"] == "message" and first["message"]["seq"] == 1
+
+
+def test_a_subscribe_whose_replay_fails_leaves_no_subscription_holding_messages_back(
+    chat_client, person, monkeypatch
+):
+    """The replay failed (the pool was busy): the client hears 503 and must subscribe again.
+    No half-made subscription may stay registered, replaying for ever, holding back (and
+    piling up) the live messages; the next subscribe gets everything."""
+    from berth_chat.conversations import service
+
+    alice = person()
+    cid = start_conversation(chat_client, alice)["id"]
+    hub = chat_client.app.state.hub
+    real_replay = service.replay
+
+    async def busy(*args, **kwargs):
+        raise TimeoutError("QueuePool limit reached")
+
+    with chat_client.websocket_connect(WS, headers=alice.headers) as ws:
+        monkeypatch.setattr(service, "replay", busy)
+        ws.send_json({"type": "subscribe", "conversation_id": cid, "after_seq": 0})
+        assert _until(ws, "error")["status"] == 503
+        assert uuid.UUID(cid) not in hub.subscriptions
+        monkeypatch.setattr(service, "replay", real_replay)
+        ws.send_json({"type": "send", "conversation_id": cid, "client_msg_id": "s", "body": "x"})
+        _until(ws, "ack")
+        ws.send_json({"type": "subscribe", "conversation_id": cid, "after_seq": 0})
+        assert _until(ws, "message")["message"]["seq"] == 1
+        assert _until(ws, "subscribed")["last_seq"] == 1
