@@ -7,7 +7,7 @@ Memory per connection: the replicas' RSS growth over the connections they hold. 
 same run: the same load with both participants on ONE replica (no cross-replica hop).
 Prints figures; never passes or fails.
 
-    uv run python bench/chat_fanout.py [--conversations 500] [--messages 10] [--rate 300]
+    uv run python bench/chat_fanout.py [--conversations 500] [--messages 10] [--rate 300] [--wait 120]
 """
 
 import argparse
@@ -103,6 +103,7 @@ async def run_load(
     conversations: int,
     messages: int,
     rate: float,
+    wait: float,
 ) -> dict:
     customers = [str(uuid.uuid4()) for _ in range(conversations)]
     cids = await seed(database_url, customers)
@@ -141,7 +142,7 @@ async def run_load(
             )
             n += 1
     expected = total * 2
-    deadline = time.time() + 120
+    deadline = time.time() + wait
     while stats["delivered"] < expected and time.time() < deadline:  # noqa: ASYNC110
         await asyncio.sleep(0.1)
     elapsed = (stats["last"] or time.time()) - start
@@ -184,6 +185,9 @@ def main() -> None:
     parser.add_argument("--conversations", type=int, default=500)
     parser.add_argument("--messages", type=int, default=10)
     parser.add_argument("--rate", type=float, default=300.0, help="messages sent per second")
+    parser.add_argument(
+        "--wait", type=float, default=120.0, help="seconds to wait for the last deliveries"
+    )
     args = parser.parse_args()
     extra = {"CHAT_MESSAGE_RATE": "100000/second", "LOG_LEVEL": "WARNING"}
     with (
@@ -228,6 +232,7 @@ def main() -> None:
                 args.conversations,
                 args.messages,
                 args.rate,
+                args.wait,
             )
         )
         one = asyncio.run(
@@ -240,6 +245,7 @@ def main() -> None:
                 args.conversations,
                 args.messages,
                 args.rate,
+                args.wait,
             )
         )
     report("2 replicas (customer on A, support on B)", two)
