@@ -60,6 +60,10 @@ class Socket:
         try:
             async for raw in self.ws:
                 frame = json.loads(raw)
+                if frame["type"] == "ping":
+                    # the protocol's keepalive: a peer silent past ping interval + timeout
+                    # (50 s) is closed 4408; support's sockets here never send anything else
+                    await self.ws.send('{"type":"pong"}')
                 if frame["type"] == "error":
                     self.stats["errors"] += 1
                 if frame["type"] == "message":
@@ -109,17 +113,18 @@ async def run_load(
     cids = await seed(database_url, customers)
     stats = {"latencies": [], "delivered": 0, "last": 0.0, "errors": 0, "closed": []}
     before = rss(pids)
-    senders, readers = [], []
+    senders, readers, tasks = [], [], []
     for i, (customer, cid) in enumerate(zip(customers, cids, strict=True)):
         a = await open_socket(ports[0], mint(customer, ["user"]), cid, stats)
         s = await open_socket(ports[1], staff_token, cid, stats)
         senders.append((a, cid))
         readers += [a, s]
+        # read (and answer pings) from the start: opening 1,000 sockets takes a while
+        tasks += [asyncio.create_task(a.run()), asyncio.create_task(s.run())]
         if i % 100 == 99:
             await asyncio.sleep(0)
     await asyncio.sleep(1.0)
     after = rss(pids)
-    tasks = [asyncio.create_task(sock.run()) for sock in readers]
     total = conversations * messages
     interval = 1.0 / rate
     start = time.time()
