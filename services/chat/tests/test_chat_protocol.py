@@ -392,3 +392,27 @@ def test_a_subscribe_whose_replay_fails_leaves_no_subscription_holding_messages_
         ws.send_json({"type": "subscribe", "conversation_id": cid, "after_seq": 0})
         assert _until(ws, "message")["message"]["seq"] == 1
         assert _until(ws, "subscribed")["last_seq"] == 1
+
+
+def test_the_sweep_reads_a_message_whose_fan_out_never_came(chat_client, person):
+    """The app's sweep (its conversations' last seqs from PostgreSQL) against a message
+    committed and never published: the live subscriber gets it."""
+    from berth_chat.conversations import service
+
+    alice = person()
+    cid = start_conversation(chat_client, alice)["id"]
+    sessionmaker = chat_client.app.state.db.sessionmaker
+    actor = service.person(alice.id, frozenset({"user"}))
+
+    async def committed_unannounced() -> None:
+        async with sessionmaker() as session:
+            await service.post(session, uuid.UUID(cid), actor, "quiet", "q1", 4096)
+            await session.commit()
+
+    with chat_client.websocket_connect(WS, headers=alice.headers) as ws:
+        ws.send_json({"type": "subscribe", "conversation_id": cid, "after_seq": 0})
+        _until(ws, "subscribed")
+        chat_client.portal.call(committed_unannounced)
+        chat_client.portal.call(chat_client.app.state.hub.sweep)
+        got = _until(ws, "message")
+        assert (got["message"]["seq"], got["message"]["body"]) == (1, "quiet")

@@ -184,3 +184,30 @@ async def test_the_broker_connection_coming_back_resyncs_every_subscription(brok
         assert sent == [1]
     finally:
         await hub.stop()
+
+
+async def test_a_sweep_reads_what_a_subscription_is_behind_on():
+    """A fan-out message dropped for good (the replica's queue overflowed, a publish given
+    up): the replica's periodic sweep compares each subscription with its conversation's last
+    seq (one query) and the ones behind read what they miss."""
+    store, sent = Store(), []
+    asked: list[list[uuid.UUID]] = []
+
+    async def heads(ids: list[uuid.UUID]) -> dict[uuid.UUID, int]:
+        asked.append(ids)
+        return {CID: max(store.rows, default=0)}
+
+    hub = Hub(None, heads=heads)
+    sub = live(store, sent)
+    hub.subscribe(sub)
+    sub.offer(store.add(1))
+    store.add(2)  # dropped on the way, and nothing follows it
+    await settle(3)
+    assert sent == [1]
+    await hub.sweep()
+    await settle()
+    assert sent == [1, 2]
+    assert asked == [[CID]]
+    await hub.sweep()  # nobody behind: no read
+    await settle()
+    assert store.reads == 1

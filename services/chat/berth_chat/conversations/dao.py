@@ -61,6 +61,13 @@ class ConversationDAO(BaseDAO[Conversation]):
             .values(last_seq=Conversation.last_seq - 1)
         )
 
+    async def last_seqs(self, conversation_ids: list[uuid.UUID]) -> dict[uuid.UUID, int]:
+        """Each conversation's newest seq (one query for a replica's subscriptions)."""
+        stmt = select(Conversation.id, Conversation.last_seq).where(
+            Conversation.id.in_(conversation_ids)
+        )
+        return {row[0]: row[1] for row in (await self.session.execute(stmt)).all()}
+
     async def of_customer(self, customer_id: uuid.UUID, limit: int) -> Sequence[Conversation]:
         stmt = (
             select(Conversation)

@@ -299,6 +299,13 @@ async def close(
     return conversation, [note]
 
 
+async def last_seqs(
+    session: AsyncSession, conversation_ids: list[uuid.UUID]
+) -> dict[uuid.UUID, int]:
+    """The newest seq of each conversation (a replica's sweep of its subscriptions)."""
+    return await ConversationDAO(session).last_seqs(conversation_ids)
+
+
 async def mark_read(
     session: AsyncSession, conversation_id: uuid.UUID, actor: Actor, seq: int
 ) -> int:

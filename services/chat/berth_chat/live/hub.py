@@ -35,7 +35,12 @@ PUBLISH_RETRY_SECONDS = 60.0
 #: a sender waits this long for its fan-out publish (then it goes on in the background)
 PUBLISH_WAIT_SECONDS = 2.0
 
+#: every this many seconds a replica compares its subscriptions with the conversations' last
+#: seqs (one query): a message whose fan-out was lost for good is read from PostgreSQL
+SWEEP_SECONDS = 10.0
+
 Backfill = Callable[[uuid.UUID, int], Awaitable[list[dict[str, Any]]]]
+Heads = Callable[[list[uuid.UUID]], Awaitable[dict[uuid.UUID, int]]]
 
 
 class Subscription:
@@ -133,8 +138,12 @@ class Subscription:
 
 
 class Hub:
-    def __init__(self, broker_url: str | None, exchange: str = FANOUT_EXCHANGE):
+    def __init__(
+        self, broker_url: str | None, exchange: str = FANOUT_EXCHANGE, heads: Heads | None = None
+    ):
         self.broker_url = broker_url
+        self.heads = heads
+        self._sweeper: asyncio.Task | None = None
         self.exchange_name = exchange
         self.replica = f"{socket.gethostname()}.{os.getpid()}.{secrets.token_hex(4)}"
         self.subscriptions: dict[uuid.UUID, set[Subscription]] = defaultdict(set)
@@ -165,8 +174,32 @@ class Hub:
         )
         await queue.bind(self._exchange, routing_key="#")
         await queue.consume(self._on_message, no_ack=True)
+        if self.heads is not None:
+            self._sweeper = asyncio.get_running_loop().create_task(self._sweep_forever())
+
+    async def sweep(self) -> None:
+        """Subscriptions behind their conversation's last seq read what they miss: the net
+        under every fan-out loss (the queue's overflow, a publish given up, a channel that
+        came back without the connection's reconnect)."""
+        if self.heads is None or not self.subscriptions:
+            return
+        heads = await self.heads(list(self.subscriptions))
+        for cid, subs in list(self.subscriptions.items()):
+            for sub in list(subs):
+                if heads.get(cid, 0) > sub.last_seq and not sub.replaying:
+                    sub.catch_up()
+
+    async def _sweep_forever(self) -> None:
+        while True:
+            await asyncio.sleep(SWEEP_SECONDS)
+            try:
+                await self.sweep()
+            except Exception:  # the database is busy or away: the next sweep
+                logger.exception("chat: subscription sweep failed")
 
     async def stop(self) -> None:
+        if self._sweeper is not None:
+            self._sweeper.cancel()
         if self._publishing:
             await asyncio.wait(set(self._publishing), timeout=5)
         for task in list(self._publishing):
