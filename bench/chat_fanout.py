@@ -7,7 +7,7 @@ Memory per connection: the replicas' RSS growth over the connections they hold. 
 same run: the same load with both participants on ONE replica (no cross-replica hop).
 Prints figures; never passes or fails.
 
-    uv run python bench/chat_fanout.py [--conversations 500] [--messages 10] [--rate 300]
+    uv run python bench/chat_fanout.py [--conversations 500] [--messages 10] [--rate 300] [--wait 120]
 """
 
 import argparse
@@ -60,6 +60,10 @@ class Socket:
         try:
             async for raw in self.ws:
                 frame = json.loads(raw)
+                if frame["type"] == "ping":
+                    # the protocol's keepalive: a peer silent past ping interval + timeout
+                    # (50 s) is closed 4408; support's sockets here never send anything else
+                    await self.ws.send('{"type":"pong"}')
                 if frame["type"] == "error":
                     self.stats["errors"] += 1
                 if frame["type"] == "message":
@@ -68,8 +72,10 @@ class Socket:
                     self.stats["latencies"].append(now - sent)
                     self.stats["delivered"] += 1
                     self.stats["last"] = now
-        except websockets.ConnectionClosed:
-            pass
+        except websockets.ConnectionClosed as exc:
+            # a socket closed mid-run (by the server, or a keepalive timeout) misses what
+            # came after: counted, so a shortfall is never mistaken for a lost message
+            self.stats["closed"].append(exc.rcvd.code if exc.rcvd else None)
 
 
 async def open_socket(port: int, token: str, cid: str, stats: dict) -> Socket:
@@ -101,22 +107,24 @@ async def run_load(
     conversations: int,
     messages: int,
     rate: float,
+    wait: float,
 ) -> dict:
     customers = [str(uuid.uuid4()) for _ in range(conversations)]
     cids = await seed(database_url, customers)
-    stats = {"latencies": [], "delivered": 0, "last": 0.0, "errors": 0}
+    stats = {"latencies": [], "delivered": 0, "last": 0.0, "errors": 0, "closed": []}
     before = rss(pids)
-    senders, readers = [], []
+    senders, readers, tasks = [], [], []
     for i, (customer, cid) in enumerate(zip(customers, cids, strict=True)):
         a = await open_socket(ports[0], mint(customer, ["user"]), cid, stats)
         s = await open_socket(ports[1], staff_token, cid, stats)
         senders.append((a, cid))
         readers += [a, s]
+        # read (and answer pings) from the start: opening 1,000 sockets takes a while
+        tasks += [asyncio.create_task(a.run()), asyncio.create_task(s.run())]
         if i % 100 == 99:
             await asyncio.sleep(0)
     await asyncio.sleep(1.0)
     after = rss(pids)
-    tasks = [asyncio.create_task(sock.run()) for sock in readers]
     total = conversations * messages
     interval = 1.0 / rate
     start = time.time()
@@ -139,10 +147,11 @@ async def run_load(
             )
             n += 1
     expected = total * 2
-    deadline = time.time() + 120
+    deadline = time.time() + wait
     while stats["delivered"] < expected and time.time() < deadline:  # noqa: ASYNC110
         await asyncio.sleep(0.1)
     elapsed = (stats["last"] or time.time()) - start
+    closed_mid_run = list(stats["closed"])
     for sock in readers:
         await sock.ws.close()
     for task in tasks:
@@ -158,6 +167,9 @@ async def run_load(
         "p99": statistics.quantiles(lat, n=100)[98] * 1000 if len(lat) > 2 else float("nan"),
         "rss_per_conn": (after - before) / len(readers),
         "errors": stats["errors"],
+        # a refused send is 2 deliveries that never happen (the sender's and the other's)
+        "missing_beyond_refused": expected - 2 * stats["errors"] - stats["delivered"],
+        "closed_mid_run": closed_mid_run,
     }
 
 
@@ -167,7 +179,9 @@ def report(label: str, r: dict) -> None:
         f"{r['delivered']}/{r['expected']} deliveries, {r['per_second']:.0f} deliveries/s, "
         f"p50 {r['p50']:.1f} ms, p99 {r['p99']:.1f} ms, "
         f"memory {r['rss_per_conn'] / 1024:.1f} KiB per connection (server RSS growth), "
-        f"{r['errors']} sends refused (error frames)"
+        f"{r['errors']} sends refused (error frames), "
+        f"{r['missing_beyond_refused']} deliveries missing beyond the refused sends, "
+        f"{len(r['closed_mid_run'])} sockets closed mid-run {sorted({str(c) for c in r['closed_mid_run']})}"
     )
 
 
@@ -176,6 +190,9 @@ def main() -> None:
     parser.add_argument("--conversations", type=int, default=500)
     parser.add_argument("--messages", type=int, default=10)
     parser.add_argument("--rate", type=float, default=300.0, help="messages sent per second")
+    parser.add_argument(
+        "--wait", type=float, default=120.0, help="seconds to wait for the last deliveries"
+    )
     args = parser.parse_args()
     extra = {"CHAT_MESSAGE_RATE": "100000/second", "LOG_LEVEL": "WARNING"}
     with (
@@ -220,6 +237,7 @@ def main() -> None:
                 args.conversations,
                 args.messages,
                 args.rate,
+                args.wait,
             )
         )
         one = asyncio.run(
@@ -232,6 +250,7 @@ def main() -> None:
                 args.conversations,
                 args.messages,
                 args.rate,
+                args.wait,
             )
         )
     report("2 replicas (customer on A, support on B)", two)

@@ -24,6 +24,10 @@ class ServiceSettings(BaseSettings):
         validation_alias=AliasChoices("DATABASE_URL"),
     )
     db_pool_size: int = Field(10, validation_alias=AliasChoices("DB_POOL_SIZE"))
+    # how long a request waits for a pooled connection before it fails (503)
+    db_pool_wait_seconds: float = Field(
+        5.0, gt=0, le=60, validation_alias=AliasChoices("DB_POOL_WAIT_SECONDS")
+    )
     broker_url: str = Field(
         "amqp://guest:guest@127.0.0.1:5672//", validation_alias=AliasChoices("BROKER_URL")
     )

@@ -34,6 +34,7 @@ class Database:
         *,
         metadata: MetaData | None = None,
         pool_size: int = 10,
+        pool_timeout: float = 5.0,
         echo: bool = False,
     ):
         self.url = url
@@ -46,7 +47,7 @@ class Database:
             pool_size=pool_size,
             max_overflow=pool_size,
             pool_recycle=1800,
-            pool_timeout=5,
+            pool_timeout=pool_timeout,  # past this wait for a connection: an error (503)
             connect_args={
                 "timeout": 5,
                 "command_timeout": 30,

@@ -71,7 +71,13 @@ def build_service(
 ) -> FastAPI:
     """`revocations_from(db)`: where the denylist comes from, when not from auth over HTTP
     (auth itself reads its own database)."""
-    db = Database(settings.database_url, schema, metadata=metadata, pool_size=settings.db_pool_size)
+    db = Database(
+        settings.database_url,
+        schema,
+        metadata=metadata,
+        pool_size=settings.db_pool_size,
+        pool_timeout=settings.db_pool_wait_seconds,
+    )
     publisher = make_publisher(settings.broker_url, settings.broker_filesystem_dir, (schema,))
     relay = OutboxRelay(db.sessionmaker, metadata, schema, publisher)
     verifier = verifier or make_verifier(settings)

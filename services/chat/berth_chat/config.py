@@ -2,7 +2,7 @@
 
 from functools import lru_cache
 
-from pydantic import Field, SecretStr
+from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
 from berth_common.config import ServiceSettings
@@ -19,6 +19,15 @@ class ChatSettings(ServiceSettings):
     client_secret: SecretStr | None = Field(None, validation_alias="CHAT_CLIENT_SECRET")
     deploy_url: str = Field("http://127.0.0.1:8103", validation_alias="DEPLOY_URL")
     tickets_url: str = Field("http://127.0.0.1:8105", validation_alias="TICKETS_URL")
+
+    # a send waits this long for a pooled connection before it is refused 503 (a burst of sends
+    # queues for the pool rather than failing after the platform's 5 s; still bounded)
+    db_pool_wait_seconds: float = Field(
+        15.0,
+        gt=0,
+        le=60,
+        validation_alias=AliasChoices("CHAT_DB_POOL_WAIT_SECONDS", "DB_POOL_WAIT_SECONDS"),
+    )
 
     # -- the WebSocket (berth_chat.ws) ------------------------------------------------------
     # the server pings every this many seconds; a peer silent for ping_timeout is closed 4408

@@ -1,10 +1,13 @@
 """The chat service's web process: `uvicorn berth_chat.main:create_app --factory`."""
 
+import uuid
+
 from fastapi import FastAPI
 
 from berth_chat.agents.api import router as agents_router
 from berth_chat.agents.upstream import Upstream as AgentsUpstream
 from berth_chat.config import ChatSettings, get_settings
+from berth_chat.conversations import service
 from berth_chat.conversations.api import router as conversations
 from berth_chat.conversations.api import staff_router
 from berth_chat.live import ws
@@ -39,6 +42,13 @@ def create_app(settings: ChatSettings | None = None) -> FastAPI:
         docs_prefix="/api/chat",
     )
     app.state.hub = hub
+    sessionmaker = app.state.db.sessionmaker
+
+    async def heads(conversation_ids: list[uuid.UUID]) -> dict[uuid.UUID, int]:
+        async with sessionmaker() as session:
+            return await service.last_seqs(session, conversation_ids)
+
+    hub.heads = heads  # the sweep of the subscriptions (berth_chat.live.hub)
     app.state.limiter = limiter
     app.state.agents_upstream = upstream
     return app

@@ -96,7 +96,7 @@ async def send(
         id=posted.message.id,
         duplicate=posted.duplicate,
     )
-    new = list(posted.new)
+    new = list(posted.to_announce)
     await session.commit()  # edge: persisted before the answer and the fan-out
     await _fan_out(request, new)
     return ack

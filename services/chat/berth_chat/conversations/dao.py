@@ -42,6 +42,32 @@ class ConversationDAO(BaseDAO[Conversation]):
         )
         return (await self.session.execute(stmt)).scalar_one()
 
+    async def next_seq_where(self, conversation_id: uuid.UUID, *conditions) -> int | None:
+        """Raise last_seq by one and return it, if the row meets `conditions` (None if not):
+        one statement takes the row lock, checks and numbers."""
+        stmt = (
+            update(Conversation)
+            .where(Conversation.id == conversation_id, *conditions)
+            .values(last_seq=Conversation.last_seq + 1, updated_at=func.now())
+            .returning(Conversation.last_seq)
+        )
+        return (await self.session.execute(stmt)).scalar_one_or_none()
+
+    async def take_back_seq(self, conversation_id: uuid.UUID) -> None:
+        """Undo next_seq_where (the caller holds the row lock, no message took the seq)."""
+        await self.session.execute(
+            update(Conversation)
+            .where(Conversation.id == conversation_id)
+            .values(last_seq=Conversation.last_seq - 1)
+        )
+
+    async def last_seqs(self, conversation_ids: list[uuid.UUID]) -> dict[uuid.UUID, int]:
+        """Each conversation's newest seq (one query for a replica's subscriptions)."""
+        stmt = select(Conversation.id, Conversation.last_seq).where(
+            Conversation.id.in_(conversation_ids)
+        )
+        return {row[0]: row[1] for row in (await self.session.execute(stmt)).all()}
+
     async def of_customer(self, customer_id: uuid.UUID, limit: int) -> Sequence[Conversation]:
         stmt = (
             select(Conversation)
@@ -83,6 +109,23 @@ class MessageDAO(BaseDAO[Message]):
             Message.sender_kind == sender_kind,
             Message.sender_id.is_(None) if sender_id is None else Message.sender_id == sender_id,
             Message.client_msg_id == client_msg_id,
+        )
+        return (await self.session.execute(stmt)).scalar_one_or_none()
+
+    async def insert_new(self, **values) -> Message | None:
+        """Insert a message; None when the same sender's client_msg_id is there already."""
+        stmt = (
+            pg_insert(Message)
+            .values(**values)
+            .on_conflict_do_nothing(
+                index_elements=[
+                    Message.conversation_id,
+                    Message.sender_kind,
+                    Message.sender_id,
+                    Message.client_msg_id,
+                ]
+            )
+            .returning(Message)
         )
         return (await self.session.execute(stmt)).scalar_one_or_none()
 

@@ -162,6 +162,13 @@ class Posted:
     def duplicate(self) -> bool:
         return not self.new
 
+    @property
+    def to_announce(self) -> list[Message]:
+        """What to fan out: the new messages, or for a retry the message it made the first
+        time (that send may have committed without its sender hearing, so without being
+        published; a subscription that has it already drops it by seq)."""
+        return self.new or [self.message]
+
 
 async def post(
     session: AsyncSession,
@@ -175,6 +182,9 @@ async def post(
     the same sender) returns the message it made the first time. Refused (409) when the
     conversation is closed, and for agents and bots once a human took it over."""
     body = check_body(body, max_chars)
+    fast = await _post_plain(session, conversation_id, actor, body, client_msg_id)
+    if fast is not None:
+        return fast
     conversation = await _locked(session, conversation_id, actor)
     messages = MessageDAO(session)
     if client_msg_id is not None:
@@ -197,6 +207,48 @@ async def post(
         # an agent conversation in state bot: the agent is asked (a task, in this transaction)
         await agents.request_answer(session, conversation, message)
     return Posted(message, new)
+
+
+async def _post_plain(
+    session: AsyncSession,
+    conversation_id: uuid.UUID,
+    actor: Actor,
+    body: str,
+    client_msg_id: str | None,
+) -> Posted | None:
+    """The common send in two statements (plus the commit): a customer in their own open
+    support conversation, or staff in one a person took over. The UPDATE takes the row lock,
+    checks who may post and numbers the message; the INSERT skips a retry. None (nothing
+    kept) for anything else, which the full path handles: a retry, a refusal, a takeover, an
+    agent conversation (its agent is asked)."""
+    if client_msg_id is None or actor.id is None:
+        return None
+    if actor.kind == SenderKind.CUSTOMER:
+        conditions = (
+            Conversation.customer_id == actor.id,
+            Conversation.kind == ConversationKind.SUPPORT,
+            Conversation.state != ConversationState.CLOSED,
+        )
+    elif actor.kind == SenderKind.STAFF:
+        conditions = (Conversation.state == ConversationState.HUMAN,)
+    else:
+        return None
+    seq = await ConversationDAO(session).next_seq_where(conversation_id, *conditions)
+    if seq is None:
+        return None
+    message = await MessageDAO(session).insert_new(
+        conversation_id=conversation_id,
+        seq=seq,
+        client_msg_id=client_msg_id,
+        sender_kind=actor.kind,
+        sender_id=actor.id,
+        body=body,
+        status=MessageStatus.COMPLETE,
+    )
+    if message is None:  # a retry: the seq goes back (the lock is ours); the full path finds it
+        await ConversationDAO(session).take_back_seq(conversation_id)
+        return None
+    return Posted(message, [message])
 
 
 async def _take(session: AsyncSession, conversation: Conversation, actor: Actor) -> Message:
@@ -245,6 +297,13 @@ async def close(
     conversation.closed_at = datetime.now(UTC)
     note = await _append(session, conversation, SYSTEM, "The conversation was closed.", None)
     return conversation, [note]
+
+
+async def last_seqs(
+    session: AsyncSession, conversation_ids: list[uuid.UUID]
+) -> dict[uuid.UUID, int]:
+    """The newest seq of each conversation (a replica's sweep of its subscriptions)."""
+    return await ConversationDAO(session).last_seqs(conversation_ids)
 
 
 async def mark_read(

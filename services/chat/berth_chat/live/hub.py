@@ -30,8 +30,17 @@ from berth_chat.names import FANOUT_EXCHANGE, FANOUT_QUEUE_PREFIX
 
 #: a subscription waits this long for a missing seq before reading it from PostgreSQL
 GAP_WAIT_SECONDS = 0.5
+#: a fan-out publish that failed is tried again for this long (the broker comes back)
+PUBLISH_RETRY_SECONDS = 60.0
+#: a sender waits this long for its fan-out publish (then it goes on in the background)
+PUBLISH_WAIT_SECONDS = 2.0
+
+#: every this many seconds a replica compares its subscriptions with the conversations' last
+#: seqs (one query): a message whose fan-out was lost for good is read from PostgreSQL
+SWEEP_SECONDS = 10.0
 
 Backfill = Callable[[uuid.UUID, int], Awaitable[list[dict[str, Any]]]]
+Heads = Callable[[list[uuid.UUID]], Awaitable[dict[uuid.UUID, int]]]
 
 
 class Subscription:
@@ -51,6 +60,7 @@ class Subscription:
         self.last_seq = 0
         self.replaying = True
         self.pending: dict[int, dict] = {}
+        self._resync = False  # read from PostgreSQL even with nothing pending (catch_up)
         self._gap_task: asyncio.Task | None = None
 
     def start_live(self, last_seq: int) -> None:
@@ -78,32 +88,49 @@ class Subscription:
             self.send(frame)
             self.last_seq = seq
 
+    def catch_up(self) -> None:
+        """Read what came after last_seq from PostgreSQL even with no gap in sight: the fan-out
+        may have lost the conversation's last messages (a failed publish, the broker's
+        reconnect), and no later message would reveal them."""
+        self._resync = True
+        if not self.replaying:
+            self._schedule()
+
     def _drain(self) -> None:
         for seq in sorted(s for s in self.pending if s <= self.last_seq):
             self.pending.pop(seq)
         while self.last_seq + 1 in self.pending:
             self.last_seq += 1
             self.send(self.pending.pop(self.last_seq))
-        if self.pending and (self._gap_task is None or self._gap_task.done()):
+        if self.pending:
+            self._schedule()
+
+    def _schedule(self) -> None:
+        # one gap task at a time; it loops while a gap (or a resync) is left, so what it
+        # leaves behind (a new gap found while it read) is never stuck waiting for a message
+        if self._gap_task is None or self._gap_task.done():
             self._gap_task = asyncio.get_running_loop().create_task(self._fill_gap())
 
     async def _fill_gap(self) -> None:
-        while True:
+        while not self.replaying and (self.pending or self._resync):
             await asyncio.sleep(GAP_WAIT_SECONDS)
-            if not self.pending or self.replaying:
+            if self.replaying or not (self.pending or self._resync):
                 return
+            resync = self._resync
+            self._resync = False
             try:
                 frames = await self.backfill(self.conversation_id, self.last_seq)
-                break
             except Exception:  # the database is busy or away: try again, never stall
+                self._resync = self._resync or resync
                 logger.exception("chat: backfill of a gap failed; retrying")
-        for frame in frames:
-            self.pending.setdefault(frame["message"]["seq"], frame)
-        # what is still missing after reading the database does not exist (a rolled back
-        # transaction never took a seq): go on from the lowest pending
-        if self.pending and self.last_seq + 1 not in self.pending:
-            self.last_seq = min(self.pending) - 1
-        self._drain()
+                continue
+            for frame in frames:
+                self.pending.setdefault(frame["message"]["seq"], frame)
+            # what is still missing after reading the database does not exist (a purged
+            # message): go on from the lowest pending
+            if self.pending and self.last_seq + 1 not in self.pending:
+                self.last_seq = min(self.pending) - 1
+            self._drain()
 
     def cancel(self) -> None:
         if self._gap_task is not None:
@@ -111,19 +138,29 @@ class Subscription:
 
 
 class Hub:
-    def __init__(self, broker_url: str | None, exchange: str = FANOUT_EXCHANGE):
+    def __init__(
+        self, broker_url: str | None, exchange: str = FANOUT_EXCHANGE, heads: Heads | None = None
+    ):
         self.broker_url = broker_url
+        self.heads = heads
+        self._sweeper: asyncio.Task | None = None
         self.exchange_name = exchange
         self.replica = f"{socket.gethostname()}.{os.getpid()}.{secrets.token_hex(4)}"
         self.subscriptions: dict[uuid.UUID, set[Subscription]] = defaultdict(set)
         self.connections: set[Any] = set()
         self._connection: aio_pika.abc.AbstractRobustConnection | None = None
-        self._exchange: aio_pika.abc.AbstractExchange | None = None
+        self._exchange: Any = None
+        #: publishes under way: a sender's handler cancelled mid-publish does not cancel them
+        self._publishing: set[asyncio.Task] = set()
+        self.publish_retry_seconds = 1.0  # the first pause before a failed publish is retried
 
     async def start(self) -> None:
         if not self.broker_url:
             return
         self._connection = await aio_pika.connect_robust(self.broker_url, timeout=10)
+        # the queue was gone while the connection was down (exclusive, auto-delete): what was
+        # published meanwhile never reached it; every subscription reads what it missed
+        self._connection.reconnect_callbacks.add(lambda _connection: self.resync())
         channel = await self._connection.channel()
         await channel.set_qos(prefetch_count=500)
         self._exchange = await channel.declare_exchange(
@@ -137,8 +174,36 @@ class Hub:
         )
         await queue.bind(self._exchange, routing_key="#")
         await queue.consume(self._on_message, no_ack=True)
+        if self.heads is not None:
+            self._sweeper = asyncio.get_running_loop().create_task(self._sweep_forever())
+
+    async def sweep(self) -> None:
+        """Subscriptions behind their conversation's last seq read what they miss: the net
+        under every fan-out loss (the queue's overflow, a publish given up, a channel that
+        came back without the connection's reconnect)."""
+        if self.heads is None or not self.subscriptions:
+            return
+        heads = await self.heads(list(self.subscriptions))
+        for cid, subs in list(self.subscriptions.items()):
+            for sub in list(subs):
+                if heads.get(cid, 0) > sub.last_seq and not sub.replaying:
+                    sub.catch_up()
+
+    async def _sweep_forever(self) -> None:
+        while True:
+            await asyncio.sleep(SWEEP_SECONDS)
+            try:
+                await self.sweep()
+            except Exception:  # the database is busy or away: the next sweep
+                logger.exception("chat: subscription sweep failed")
 
     async def stop(self) -> None:
+        if self._sweeper is not None:
+            self._sweeper.cancel()
+        if self._publishing:
+            await asyncio.wait(set(self._publishing), timeout=5)
+        for task in list(self._publishing):
+            task.cancel()
         if self._connection is not None:
             with contextlib.suppress(Exception):
                 await self._connection.close()
@@ -159,6 +224,12 @@ class Hub:
                 self.subscriptions.pop(sub.conversation_id, None)
         sub.cancel()
 
+    def resync(self) -> None:
+        """Every local subscription reads what came after its last seq from PostgreSQL."""
+        for subs in list(self.subscriptions.values()):
+            for sub in list(subs):
+                sub.catch_up()
+
     def deliver_local(self, frame: dict, skip: Any = None) -> None:
         conversation_id = uuid.UUID(frame["conversation_id"])
         for sub in list(self.subscriptions.get(conversation_id, ())):
@@ -170,22 +241,46 @@ class Hub:
                 sub.send(frame)
 
     async def publish(self, frame: dict, skip: Any = None) -> None:
-        """Deliver to this replica's sockets now, and to the other replicas'."""
+        """Deliver to this replica's sockets now, and to the other replicas'. The publish runs
+        in a task of its own: a sender's handler cancelled meanwhile (its socket closed right
+        after the commit) does not take the other replicas' copy with it."""
         self.deliver_local(frame, skip)
         if self._exchange is None:
             return
-        try:
-            await self._exchange.publish(
-                aio_pika.Message(
-                    body=json.dumps(frame, separators=(",", ":")).encode(),
-                    content_type="application/json",
-                    headers={"replica": self.replica},
-                    delivery_mode=aio_pika.DeliveryMode.NOT_PERSISTENT,
-                ),
-                routing_key=frame["conversation_id"],
-            )
-        except Exception:  # persisted already: the other replicas' clients get it on resume
-            logger.exception("chat: fan-out publish failed")
+        task = asyncio.get_running_loop().create_task(self._publish(frame))
+        self._publishing.add(task)
+        task.add_done_callback(self._publishing.discard)
+        # the sender waits for its publish (order, back-pressure) but not for the retries of
+        # a broker that is away; a cancelled wait leaves the task running
+        await asyncio.wait({task}, timeout=PUBLISH_WAIT_SECONDS)
+
+    async def _publish(self, frame: dict) -> None:
+        body = json.dumps(frame, separators=(",", ":")).encode()
+        loop = asyncio.get_running_loop()
+        give_up = loop.time() + PUBLISH_RETRY_SECONDS
+        pause = self.publish_retry_seconds
+        while True:
+            try:
+                await self._exchange.publish(
+                    aio_pika.Message(
+                        body=body,
+                        content_type="application/json",
+                        headers={"replica": self.replica},
+                        delivery_mode=aio_pika.DeliveryMode.NOT_PERSISTENT,
+                    ),
+                    routing_key=frame["conversation_id"],
+                )
+                return
+            except Exception:
+                # persisted already: tried again while the broker comes back (the other
+                # replicas' subscriptions fill the gap it leaves, in order); past that, their
+                # resync after their own reconnect, or their clients' resume, reads it
+                if loop.time() + pause > give_up:
+                    logger.exception("chat: fan-out publish failed; giving up")
+                    return
+                logger.warning("chat: fan-out publish failed; trying again")
+                await asyncio.sleep(pause)
+                pause = min(pause * 2, 10.0)
 
     async def _on_message(self, message: AbstractIncomingMessage) -> None:
         if (message.headers or {}).get("replica") == self.replica:

@@ -319,7 +319,7 @@ async def _handle(conn: Connection, app: Any, settings: ChatSettings, frame: dic
                 client_msg_id,
                 settings.message_max_chars,
             )
-            frames = [message_frame(m) for m in posted.new]
+            frames = [message_frame(m) for m in posted.to_announce]
             ack = {
                 "type": "ack",
                 "conversation_id": str(conversation_id),
@@ -391,17 +391,24 @@ async def _subscribe(
     hub.subscribe(sub)  # before reading: nothing committed meanwhile is missed
     conn.subscriptions[conversation_id] = sub
     last = after_seq
-    while True:
-        async with sessionmaker() as session:
-            page = await service.replay(
-                session, conversation_id, conn.actor, last, settings.replay_page_size
-            )
-        for message in page:
-            sub.sent_replay(message_frame(message))
-        if page:
-            last = page[-1].seq
-        if len(page) < settings.replay_page_size:
-            break
+    try:
+        while True:
+            async with sessionmaker() as session:
+                page = await service.replay(
+                    session, conversation_id, conn.actor, last, settings.replay_page_size
+                )
+            for message in page:
+                sub.sent_replay(message_frame(message))
+            if page:
+                last = page[-1].seq
+            if len(page) < settings.replay_page_size:
+                break
+    except BaseException:
+        # the replay failed (the client hears 503 and subscribes again): a subscription left
+        # replaying would hold every live message back for good, and grow
+        conn.subscriptions.pop(conversation_id, None)
+        hub.unsubscribe(sub)
+        raise
     conn.send({"type": "subscribed", "conversation_id": str(conversation_id), "last_seq": last})
     sub.start_live(last)
 

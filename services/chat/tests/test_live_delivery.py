@@ -1,0 +1,213 @@
+"""Live delivery: every path where a live subscriber could miss a message for good (in-process:
+a Subscription and a Hub with a stand-in backfill and exchange; no sockets, no broker)."""
+
+import asyncio
+import uuid
+
+import pytest
+
+from berth_chat.live import hub as hub_module
+from berth_chat.live.hub import Hub, Subscription
+
+CID = uuid.uuid4()
+
+
+def frame(seq: int) -> dict:
+    return {
+        "type": "message",
+        "conversation_id": str(CID),
+        "message": {"seq": seq, "body": f"m{seq}"},
+    }
+
+
+class Store:
+    """What PostgreSQL holds: messages by seq; backfill reads seq > after, oldest first."""
+
+    def __init__(self, page: int = 200):
+        self.rows: dict[int, dict] = {}
+        self.page = page
+        self.reads = 0
+        self.gate: asyncio.Event | None = None
+
+    def add(self, seq: int) -> dict:
+        self.rows[seq] = frame(seq)
+        return self.rows[seq]
+
+    async def backfill(self, cid: uuid.UUID, after: int) -> list[dict]:
+        self.reads += 1
+        found = [self.rows[s] for s in sorted(self.rows) if s > after][: self.page]
+        if self.gate is not None:  # the query ran; its answer is on its way
+            await self.gate.wait()
+        return found
+
+
+@pytest.fixture(autouse=True)
+def quick_gap(monkeypatch):
+    monkeypatch.setattr(hub_module, "GAP_WAIT_SECONDS", 0.01)
+
+
+def live(store: Store, sent: list[int], last_seq: int = 0) -> Subscription:
+    sub = Subscription(CID, lambda f: sent.append(f["message"]["seq"]), store.backfill)
+    sub.start_live(last_seq)
+    return sub
+
+
+async def settle(rounds: int = 20) -> None:
+    for _ in range(rounds):
+        await asyncio.sleep(0.02)
+
+
+async def test_a_gap_is_filled_from_the_database_in_order():
+    store, sent = Store(), []
+    sub = live(store, sent)
+    for s in (1, 2, 3):
+        store.add(s)
+    sub.offer(store.rows[1])
+    sub.offer(store.rows[3])  # 2 lost on the way
+    await settle()
+    assert sent == [1, 2, 3]
+
+
+async def test_what_arrives_during_a_backfill_after_a_new_gap_is_not_stuck():
+    """The backfill reads 2..4; meanwhile 6 arrives and 5 is lost on the way. The gap task
+    that drains must see to the new gap itself: no later message may come to start one."""
+    store, sent = Store(), []
+    sub = live(store, sent)
+    for s in range(1, 5):
+        store.add(s)
+    store.gate = asyncio.Event()
+    sub.offer(store.rows[1])
+    sub.offer(store.rows[3])
+    await settle(3)  # the gap task read 2..4 (its answer held at the gate)
+    assert store.reads == 1
+    store.add(5)
+    sub.offer(store.add(6))
+    store.gate.set()
+    await settle()
+    assert sent == [1, 2, 3, 4, 5, 6]
+
+
+async def test_a_backfill_failure_is_retried_and_the_gap_still_filled():
+    store, sent = Store(), []
+    failures = [RuntimeError("QueuePool limit reached")] * 3
+
+    async def flaky(cid, after):
+        if failures:
+            raise failures.pop()
+        return await store.backfill(cid, after)
+
+    sub = Subscription(CID, lambda f: sent.append(f["message"]["seq"]), flaky)
+    sub.start_live(0)
+    for s in (1, 2, 3):
+        store.add(s)
+    sub.offer(store.rows[3])
+    await settle(40)
+    assert sent == [1, 2, 3]
+
+
+async def test_a_resync_reads_what_the_fan_out_lost_at_the_tail():
+    """The last message of a conversation lost on the way (a publish that failed, the
+    broker's reconnect): no later message reveals the gap; a resync of the subscriptions
+    (after the broker came back, or a publish failure) reads it."""
+    store, sent = Store(), []
+    hub = Hub(None)
+    sub = live(store, sent)
+    hub.subscribe(sub)
+    store.add(1)
+    sub.offer(store.rows[1])
+    store.add(2)  # committed, its fan-out lost
+    await settle(3)
+    assert sent == [1]
+    hub.resync()
+    await settle()
+    assert sent == [1, 2]
+
+
+class FlakyExchange:
+    """A stand-in for the fan-out exchange: the first `fail` publishes raise, each publish
+    takes `delay` seconds."""
+
+    def __init__(self, fail: int = 0, delay: float = 0.0):
+        self.fail = fail
+        self.delay = delay
+        self.published: list[str] = []
+
+    async def publish(self, message, routing_key: str) -> None:
+        await asyncio.sleep(self.delay)
+        if self.fail:
+            self.fail -= 1
+            raise ConnectionError("channel closed")
+        self.published.append(message.body.decode())
+
+
+async def test_a_failed_publish_is_tried_again():
+    hub = Hub(None)
+    hub._exchange = FlakyExchange(fail=2)
+    hub.publish_retry_seconds = 0.01
+    await hub.publish(frame(1))
+    await settle()
+    assert len(hub._exchange.published) == 1
+    await hub.stop()
+
+
+async def test_a_publish_is_not_lost_when_the_sender_goes_away():
+    """The sender's socket closes right after its send committed: its handler is cancelled
+    while publishing. The other replicas' subscribers must still get the message."""
+    hub = Hub(None)
+    hub._exchange = FlakyExchange(delay=0.05)
+    task = asyncio.create_task(hub.publish(frame(1)))
+    await asyncio.sleep(0.01)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    await settle()
+    assert len(hub._exchange.published) == 1
+    await hub.stop()
+
+
+async def test_the_broker_connection_coming_back_resyncs_every_subscription(broker_url):
+    """The replica's fan-out queue (exclusive, auto-delete) was gone while its connection was
+    down: what was published meanwhile never reached it. Once reconnected, every
+    subscription reads what it missed (a real broker; the connection is broken under it)."""
+    hub = Hub(broker_url, exchange=f"chat.test.{uuid.uuid4().hex[:8]}")
+    await hub.start()
+    try:
+        store, sent = Store(), []
+        sub = live(store, sent)
+        hub.subscribe(sub)
+        store.add(1)  # committed while the connection was down: its publish never arrived
+        await hub._connection.transport.connection.close(ConnectionError("network drop"))
+        for _ in range(200):
+            if sent:
+                break
+            await asyncio.sleep(0.05)
+        assert sent == [1]
+    finally:
+        await hub.stop()
+
+
+async def test_a_sweep_reads_what_a_subscription_is_behind_on():
+    """A fan-out message dropped for good (the replica's queue overflowed, a publish given
+    up): the replica's periodic sweep compares each subscription with its conversation's last
+    seq (one query) and the ones behind read what they miss."""
+    store, sent = Store(), []
+    asked: list[list[uuid.UUID]] = []
+
+    async def heads(ids: list[uuid.UUID]) -> dict[uuid.UUID, int]:
+        asked.append(ids)
+        return {CID: max(store.rows, default=0)}
+
+    hub = Hub(None, heads=heads)
+    sub = live(store, sent)
+    hub.subscribe(sub)
+    sub.offer(store.add(1))
+    store.add(2)  # dropped on the way, and nothing follows it
+    await settle(3)
+    assert sent == [1]
+    await hub.sweep()
+    await settle()
+    assert sent == [1, 2]
+    assert asked == [[CID]]
+    await hub.sweep()  # nobody behind: no read
+    await settle()
+    assert store.reads == 1
