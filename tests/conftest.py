@@ -149,7 +149,7 @@ def register_verified(platform: Platform):
     return make
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def admin_token(platform: Platform) -> str:
     with httpx.Client(base_url=platform.public_url, timeout=20) as c:
         r = password_login(c, ADMIN_EMAIL, ADMIN_PASSWORD)
