@@ -34,6 +34,9 @@ class DeploySettings(ServiceSettings):
     # this directory (dev and tests; unset: none)
     local_repos_dir: Path | None = None
     git_timeout_seconds: int = Field(300, ge=5, le=900)
+    # the apps' own repositories on Berth (what `git push` stores), one bare repository each;
+    # unset: <DEPLOY_DATA_DIR>/git
+    git_dir: Path | None = None
 
     # apps one person may have on a plan come from billing's plans, kept this long; when
     # billing has never answered (or does not know the plan) the fallback applies (plans.py)
@@ -105,10 +108,14 @@ class DeploySettings(ServiceSettings):
     # recently; past it the node's processes read "unknown" (nobody is watching them)
     liveness_stale_seconds: float = Field(10.0, ge=1, le=600)
 
-    @field_validator("data_dir", "traefik_dynamic_dir", "local_repos_dir")
+    @field_validator("data_dir", "traefik_dynamic_dir", "local_repos_dir", "git_dir")
     @classmethod
     def _absolute(cls, value: Path | None) -> Path | None:
         return value.resolve() if value is not None else None
+
+    @property
+    def hosted_repos_dir(self) -> Path:
+        return self.git_dir or self.data_dir / "git"
 
     @property
     def uid_range(self) -> tuple[int, int]:

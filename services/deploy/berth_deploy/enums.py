@@ -75,6 +75,30 @@ class OperationOrigin(StrEnum):
     ADMIN = "admin"
 
 
+class OperationTrigger(StrEnum):
+    """What started a deploy: a person (or an API call), or one of the automatic sources."""
+
+    MANUAL = "manual"
+    PUSH = "push"  # a `git push` to the app's repository on Berth
+    WEBHOOK = "webhook"  # a forge's push webhook
+    POLL = "poll"  # the app's remote polled by beat found a new commit
+    PREVIEW = "preview"  # a branch or pull request's preview app
+
+
+class SourceKind(StrEnum):
+    """Where a deploy's commit is fetched from."""
+
+    REPO = "repo"  # the app's repo_url
+    HOSTED = "hosted"  # the app's own repository on Berth (what `git push` stored)
+
+
+class Forge(StrEnum):
+    GITHUB = "github"
+    GITLAB = "gitlab"
+    GITEA = "gitea"  # Gitea and Forgejo sign the same way
+    BITBUCKET = "bitbucket"
+
+
 class LogKind(StrEnum):
     """A release's two logs: its build (clone and build steps) and its run (every instance)."""
 

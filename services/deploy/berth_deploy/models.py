@@ -83,11 +83,20 @@ class App(Base):
             "deleted_at",
             postgresql_where=text("status = 'deleted'"),
         ),
+        # one live preview per branch of an app
+        Index(
+            "uq_apps_preview_branch_live",
+            "parent_app_id",
+            "preview_branch",
+            unique=True,
+            postgresql_where=text("parent_app_id IS NOT NULL AND status <> 'deleted'"),
+        ),
     )
 
     id: Mapped[uuid.UUID] = uuid_pk()
     owner_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), nullable=False)
-    slug: Mapped[str] = mapped_column(String(40), nullable=False)
+    # 63: a preview app's slug is `<slug>--<branch>` (one DNS label)
+    slug: Mapped[str] = mapped_column(String(63), nullable=False)
     name: Mapped[str] = mapped_column(String(80), nullable=False)
     template_key: Mapped[str] = mapped_column(ForeignKey("templates.key"), nullable=False)
     repo_url: Mapped[str | None] = mapped_column(String(500))
@@ -106,6 +115,24 @@ class App(Base):
     active_operation_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
     # the unprivileged uid the app's processes run as (uid_base + run_uid)
     run_uid: Mapped[int] = mapped_column(BigInteger, Identity(start=1), nullable=False, unique=True)
+    # automatic deploys: a push, a forge webhook or a poll of the tracked branch deploys it
+    auto_deploy: Mapped[bool] = mapped_column(Boolean, nullable=False, server_default="true")
+    # may a `git push` to Berth rewrite a branch's history
+    allow_force_push: Mapped[bool] = mapped_column(Boolean, nullable=False, server_default="false")
+    # poll repo_url's branch this often (null: never); when it was last polled
+    poll_interval_seconds: Mapped[int | None] = mapped_column(Integer)
+    polled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # the forge webhooks' signing secret (Fernet, the env key); shown once when made
+    webhook_secret_encrypted: Mapped[bytes | None] = mapped_column(LargeBinary)
+    webhook_secret_set_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # branches and pull requests get preview apps; a preview idle this long is deleted
+    previews_enabled: Mapped[bool] = mapped_column(Boolean, nullable=False, server_default="false")
+    preview_idle_days: Mapped[int] = mapped_column(Integer, nullable=False, server_default="7")
+    # a preview app: the app it previews and the branch it is built from
+    parent_app_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("apps.id", ondelete="CASCADE")
+    )
+    preview_branch: Mapped[str | None] = mapped_column(String(255))
     created_at: Mapped[datetime] = now_timestamp()
     updated_at: Mapped[datetime] = touched_timestamp()
     status_changed_at: Mapped[datetime] = now_timestamp()
@@ -196,6 +223,13 @@ class Operation(Base):
     cancel_reason: Mapped[str | None] = mapped_column(String(200))
     # the app's status when the operation was requested (a cancelled deploy goes back to it)
     app_status_before: Mapped[str | None] = mapped_column(String(16))
+    # what started it (an OperationTrigger) and, for a deploy, the commit it builds (null: the
+    # branch's newest), fetched from a SourceKind; the commit's author is a name, never an email
+    trigger: Mapped[str] = mapped_column(String(16), nullable=False, server_default="manual")
+    source: Mapped[str] = mapped_column(String(16), nullable=False, server_default="repo")
+    commit_sha: Mapped[str | None] = mapped_column(String(64))
+    commit_author: Mapped[str | None] = mapped_column(String(200))
+    commit_message: Mapped[str | None] = mapped_column(String(200))
     created_at: Mapped[datetime] = now_timestamp()
     started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
@@ -307,3 +341,53 @@ class OwnerStanding(Base):
     reason: Mapped[str | None] = mapped_column(String(500))
     changed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
     updated_at: Mapped[datetime] = touched_timestamp()
+
+
+class DeployToken(Base):
+    """A per-app token that `git push` authenticates with (HTTP basic, the token as password).
+
+    Only its SHA-256 is kept; the token is shown once, when it is made.
+    """
+
+    __tablename__ = "deploy_tokens"
+    __mapper_args__ = {"eager_defaults": True}
+    __table_args__ = (Index("ix_deploy_tokens_app", "app_id", "created_at"),)
+
+    id: Mapped[uuid.UUID] = uuid_pk()
+    app_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("apps.id", ondelete="CASCADE"), nullable=False
+    )
+    name: Mapped[str] = mapped_column(String(80), nullable=False)
+    token_hash: Mapped[str] = mapped_column(String(64), nullable=False, unique=True)
+    # the first characters, so the owner can tell tokens apart
+    prefix: Mapped[str] = mapped_column(String(16), nullable=False)
+    created_by: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), nullable=False)
+    created_at: Mapped[datetime] = now_timestamp()
+    last_used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class WebhookDelivery(Base):
+    """One forge webhook delivery taken: its id is unique per app and forge, so a redelivery
+    is answered from here and never deploys twice."""
+
+    __tablename__ = "webhook_deliveries"
+    __mapper_args__ = {"eager_defaults": True}
+    __table_args__ = (
+        UniqueConstraint("app_id", "forge", "delivery_id"),
+        Index("ix_webhook_deliveries_received", "received_at"),
+    )
+
+    id: Mapped[uuid.UUID] = uuid_pk()
+    app_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("apps.id", ondelete="CASCADE"), nullable=False
+    )
+    forge: Mapped[str] = mapped_column(String(16), nullable=False)
+    delivery_id: Mapped[str] = mapped_column(String(200), nullable=False)
+    event: Mapped[str] = mapped_column(String(40), nullable=False)
+    branch: Mapped[str | None] = mapped_column(String(255))
+    commit_sha: Mapped[str | None] = mapped_column(String(64))
+    # deployed | ignored | preview | preview_removed | disabled ...: what came of it
+    outcome: Mapped[str] = mapped_column(String(32), nullable=False)
+    operation_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
+    received_at: Mapped[datetime] = now_timestamp()

@@ -8,7 +8,7 @@ from pathlib import Path
 import uv
 
 from berth_deploy import events
-from berth_deploy.enums import AppStatus, LogKind, OperationKind, OperationStep
+from berth_deploy.enums import AppStatus, LogKind, OperationKind, OperationStep, SourceKind
 from berth_deploy.env.service import plain_env
 from berth_deploy.instances import service as instances
 from berth_deploy.operations import leases
@@ -82,19 +82,16 @@ async def fetch_source(job: Job, release_id, log: Path) -> str | None:
     await asyncio.to_thread(job.paths.own_release, release_id)
     if not job.template["needs_repo"]:
         return None
-    try:
-        url = git.normalise_repo_url(job.app["repo_url"] or "", local_root=settings.local_repos_dir)
-        await git.resolve_public(url, job.ctx.driver.refused_networks(), required=True)
-    except git.RepoNotAllowed as exc:
-        raise StepFailed(f"the repository cannot be cloned: {exc.message}") from exc
-    branch = job.app["branch"]
-    job.note(f"cloning {url} (branch {branch})", log)
+    url = await _source_url(job)
+    branch, commit = job.app["branch"], job.claim.commit_sha
+    where = f"commit {commit}" if commit else f"branch {branch}"
+    job.note(f"cloning {_shown(job, url)} ({where})", log)
     local = git.local_path(url)
     output = job.ctx.driver.scratch_log(f"g-{job.claim.op_id}")
     output.unlink(missing_ok=True)  # an earlier attempt's
     spec = ProcessSpec(
         name=f"g-{job.claim.op_id}",
-        command=git.clone_command(url, branch),
+        command=git.clone_command(url, branch, commit),
         mounts=job.paths.mounts(release_id, read_only=(local,) if local else ()),
         env=git.git_env(url),
         log_path=output,
@@ -111,8 +108,32 @@ async def fetch_source(job: Job, release_id, log: Path) -> str | None:
     sha = git.commit_of(text) if code == 0 else None
     if sha is None:
         raise StepFailed(f"git clone failed: {git.clone_failure(text)}")
+    if commit is not None and sha != commit:
+        raise StepFailed(f"git fetched {sha} where {commit} was asked for")
     job.note(f"commit {sha}", log)
     return sha
+
+
+async def _source_url(job: Job) -> str:
+    """Where the commit comes from: the app's repository URL (checked again: its host may
+    resolve elsewhere now), or the app's own repository on Berth (what `git push` stored)."""
+    settings = job.ctx.settings
+    if job.claim.source == SourceKind.HOSTED:
+        path = git.hosted_repo(settings.hosted_repos_dir, job.app_id)
+        if not path.is_dir():
+            raise StepFailed("nothing has been pushed to this app's repository on Berth")
+        return f"file://{path}"
+    try:
+        url = git.normalise_repo_url(job.app["repo_url"] or "", local_root=settings.local_repos_dir)
+        await git.resolve_public(url, job.ctx.driver.refused_networks(), required=True)
+    except git.RepoNotAllowed as exc:
+        raise StepFailed(f"the repository cannot be cloned: {exc.message}") from exc
+    return url
+
+
+def _shown(job: Job, url: str) -> str:
+    """The source as the owner knows it (the platform's paths stay out of the build log)."""
+    return "the app's repository on Berth" if job.claim.source == SourceKind.HOSTED else url
 
 
 async def build(job: Job) -> object:

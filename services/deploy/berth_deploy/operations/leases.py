@@ -46,7 +46,10 @@ class Claim:
     requested_by: uuid.UUID | None
     reason: str | None
     app: dict[str, Any]
+    # a deploy's commit: None builds the branch's newest; source is a SourceKind
+    commit_sha: str | None
     template: dict[str, Any]
+    source: str = "repo"
 
 
 APP_FIELDS = (
@@ -105,7 +108,9 @@ async def acquire(
         requested_by=op.requested_by,
         reason=op.reason,
         app={f: getattr(app, f) for f in APP_FIELDS},
+        commit_sha=op.commit_sha,
         template={f: getattr(template, f) for f in TEMPLATE_FIELDS},
+        source=op.source,
     )
 
 

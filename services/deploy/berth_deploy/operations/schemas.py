@@ -17,6 +17,10 @@ class Operation(BaseModel):
     origin: str
     attempt: int
     cancel_requested: bool
+    trigger: str
+    commit_sha: str | None
+    commit_author: str | None
+    commit_message: str | None
     created_at: datetime
     started_at: datetime | None
     finished_at: datetime | None
@@ -34,6 +38,10 @@ class Operation(BaseModel):
             origin=op.origin,
             attempt=op.attempt,
             cancel_requested=op.cancel_requested_at is not None,
+            trigger=op.trigger,
+            commit_sha=op.commit_sha,
+            commit_author=op.commit_author,
+            commit_message=op.commit_message,
             created_at=op.created_at,
             started_at=op.started_at,
             finished_at=op.finished_at,

@@ -27,6 +27,7 @@ from berth_deploy.enums import (
 from berth_deploy.instances.dao import InstanceDAO
 from berth_deploy.models import App, Operation, OwnerStanding
 from berth_deploy.names import QUEUE, RUN_OPERATION_TASK
+from berth_deploy.operations.cause import MANUAL, DeployCause
 from berth_deploy.operations.dao import OperationDAO
 from berth_deploy.operations.lifecycle import (
     CANCELLABLE_STEPS,
@@ -108,11 +109,14 @@ async def request_operation(
     origin: OperationOrigin,
     release_id: uuid.UUID | None = None,
     reason: str | None = None,
+    cause: DeployCause = MANUAL,
 ) -> Operation:
     """Queue a `kind` operation on the app, or refuse it (404, 409) when the app's state, its
     owner's standing or the operation in progress does not allow it. A delete or suspend
-    cancels what runs; a newer deploy supersedes a queued one. The app moves to the status the
-    request implies, and a worker is asked to run it once this transaction commits."""
+    cancels what runs; a newer deploy supersedes a queued one (pushes that arrive while a
+    deploy runs collapse to the newest commit). The app moves to the status the request
+    implies, and a worker is asked to run it once this transaction commits. `cause` says what
+    started a deploy and which commit it builds."""
     app = await _requestable_app(session, app_id, kind, origin)
     ops = OperationDAO(session)
     active = await ops.active(app.id)
@@ -129,6 +133,7 @@ async def request_operation(
         origin=origin,
         reason=reason,
         app_status_before=app.status,
+        **cause.columns(),
     )
     _status_on_request(app, kind, reason)
     if app.active_operation_id is None:

@@ -165,8 +165,21 @@ def git_env(url: str) -> dict[str, str]:
     }
 
 
-def clone_command(url: str, branch: str) -> str:
-    """The sandbox's shell command: clone into /app, print the commit, drop .git."""
+def hosted_repo(root: Path, app_id: object) -> Path:
+    """The app's own bare repository on Berth, where `git push` stores commits."""
+    return root / f"{app_id}.git"
+
+
+def is_commit_sha(value: str) -> bool:
+    return bool(_SHA.match(value))
+
+
+def clone_command(url: str, branch: str, commit: str | None = None) -> str:
+    """The sandbox's shell command: clone into /app, print the commit, drop .git.
+
+    With `commit`, exactly that commit is fetched (by id; the server must allow it, as
+    protocol v2 servers, GitHub and Berth's own repositories do) instead of the branch's tip.
+    """
     config = [
         "protocol.allow=never",
         "protocol.https.allow=always",
@@ -184,6 +197,14 @@ def clone_command(url: str, branch: str) -> str:
         # goes into a global config of the sandbox's own
         trust = f"git config --file {LOCAL_GITCONFIG} safe.directory '*' && "
     options = " ".join(f"-c {shlex.quote(c)}" for c in config)
+    if commit is not None:
+        if not is_commit_sha(commit):
+            raise RepoNotAllowed("Not a commit id")
+        fetch = (
+            f"git init --quiet . && git {options} fetch --quiet --depth 1 --no-tags "
+            f"-- {shlex.quote(url)} {commit} && git {options} checkout --quiet FETCH_HEAD"
+        )
+        return f"{trust}{fetch} && git rev-parse HEAD && rm -rf .git"
     clone = (
         f"git {options} clone --quiet --depth 1 --single-branch --no-tags "
         f"--branch {shlex.quote(branch)} -- {shlex.quote(url)} ."
