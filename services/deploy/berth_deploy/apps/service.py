@@ -230,6 +230,8 @@ def _out(settings: DeploySettings, app: App, process_type: str, release: Release
         if release
         else None,
         "active_operation_id": app.active_operation_id,
+        "parent_app_id": app.parent_app_id,
+        "preview_branch": app.preview_branch,
         "created_at": app.created_at,
         "updated_at": app.updated_at,
         "status_changed_at": app.status_changed_at,
