@@ -322,3 +322,20 @@ async def test_the_autodeploy_router_drives_previews(
     await set_app(deploy_app, app["id"], previews_enabled=False)
     removed = await route(deploy_app, deploy_settings, app["id"], gone("feature"))
     assert (removed.outcome, removed.app_id) == (Outcome.PREVIEW_REMOVED, made.app_id)
+
+
+async def test_a_preview_is_an_app_whose_branch_stays(
+    deploy_http, deploy_app, deploy_settings, person, repo
+):
+    ada = person()
+    app = await new_app(deploy_http, ada, repo)
+    made = await route(deploy_app, deploy_settings, app["id"], pushed("topic"), direct=True)
+    url = f"{API}/apps/{made.app_id}"
+    r = await deploy_http.patch(url, json={"branch": "main"}, headers=ada.headers)
+    assert r.status_code == 422 and r.json()["error"]["details"]["field"] == "branch"
+    r = await deploy_http.patch(url, json={"name": "topic preview"}, headers=ada.headers)
+    assert r.status_code == 200 and r.json()["preview_branch"] == "topic"
+    r = await deploy_http.put(f"{url}/env/ONLY_HERE", json={"value": "1"}, headers=ada.headers)
+    assert r.status_code in (200, 201, 204), r.text
+    r = await deploy_http.get(f"{API}/apps/{app['id']}/env", headers=ada.headers)
+    assert r.json() == []  # the preview's env is its own

@@ -181,6 +181,11 @@ async def update_app(
     for key in ("name", "branch"):
         if key in fields and fields[key] is None:
             raise Unprocessable(f"{key} cannot be empty", details={"field": key})
+    if app.parent_app_id is not None and fields.get("branch", app.branch) != app.branch:
+        raise Unprocessable(
+            "A preview builds its own branch: preview the other branch instead",
+            details={"field": "branch"},
+        )
     if data.limits is not None:
         fields.update(data.limits.model_dump(exclude_none=True))
     app = await AppDAO(session).update(app, **fields)
