@@ -61,3 +61,42 @@ async def test_a_preview_answers_with_its_branch_and_goes_with_it(
     r = await deploy_http.get(f"{API}/apps/{app['id']}/previews", headers=ada.headers)
     assert r.json() == []
     assert through(deploy_traefik, app["slug"]).text == "hello v1 from-parent"
+
+
+async def test_a_preview_of_a_branch_pushed_to_berth_builds_that_commit_from_its_apps_repo(
+    deploy_app, deploy_http, deploy_node, deploy_settings, deploy_traefik, person, tmp_path
+):
+    """A `git push` of another branch stores it in the app's repository on Berth: the preview
+    (an app of its own, with no repository of its own there) fetches the exact commit from
+    its parent's."""
+    from berth_deploy.autodeploy.events import BranchChange, BranchEvent, Outcome
+    from berth_deploy.enums import OperationTrigger, SourceKind
+    from berth_deploy.models import App
+    from berth_deploy.previews.service import branch_pushed
+    from berth_deploy.sandbox.git import hosted_repo
+
+    work = make_repo(tmp_path / "work", web_app_files("v1"))
+    git(work, "checkout", "-q", "-b", "pushed-branch")
+    sha = commit(work, web_app_files("v9-pushed"), "pushed to Berth only")
+    commit(work, web_app_files("v10-later"), "a later commit the event does not name")
+    ada = person()
+    app = await deployed(
+        deploy_http, deploy_node, ada, make_repo(tmp_path / "r", web_app_files("v1"))
+    )
+    bare = hosted_repo(deploy_settings.hosted_repos_dir, app["id"])
+    bare.parent.mkdir(parents=True, exist_ok=True)
+    git(tmp_path, "init", "-q", "--bare", str(bare))
+    git(work, "push", "-q", str(bare), "pushed-branch")
+
+    event = BranchEvent(
+        BranchChange.PUSHED, "pushed-branch", OperationTrigger.PUSH, SourceKind.HOSTED, sha
+    )
+    async with deploy_app.state.db.sessionmaker() as session, session.begin():
+        parent = await session.get(App, uuid.UUID(app["id"]))
+        routed = await branch_pushed(session, deploy_settings, parent, event)
+    assert routed.outcome == Outcome.PREVIEW
+    await deploy_node.run_all(routed.app_id)
+    preview = await app_state(deploy_http, ada, str(routed.app_id))
+    assert preview["status"] == "running", preview
+    assert preview["current_release"]["commit_sha"] == sha
+    assert through(deploy_traefik, preview["slug"]).text == "hello v9-pushed"
