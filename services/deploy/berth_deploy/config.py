@@ -43,6 +43,9 @@ class DeploySettings(ServiceSettings):
     plan_cache_seconds: float = Field(60.0, ge=0, le=3600)
     billing_timeout_seconds: float = Field(3.0, ge=0.1, le=30)
     app_quota_fallback: int = Field(5, ge=0, le=10_000)
+    # live preview apps (one per branch or pull request) one app may have; previews do not
+    # count against the owner's app quota, this caps them instead
+    previews_per_app: int = Field(5, ge=0, le=100)
     # a deleted app's slug stays its owner's for this long (links to it cannot be taken over)
     slug_hold_days: float = Field(7.0, ge=0, le=365)
     # live log streams (SSE) one person may hold open at once, across every web process; an

@@ -16,6 +16,7 @@ from berth_deploy.models import SCHEMA, Base
 from berth_deploy.node import warn_insecure_network
 from berth_deploy.operations.api import router as operations_router
 from berth_deploy.plans import PlanCatalog
+from berth_deploy.previews.api import router as previews_router
 from berth_deploy.templates.api import router as templates_router
 
 
@@ -39,6 +40,7 @@ def create_app(settings: DeploySettings | None = None) -> FastAPI:
             apps_router,
             operations_router,
             env_router,
+            previews_router,
             logs_router,
             liveness_router,
             apps_services_router,

@@ -3,5 +3,6 @@ billing events it consumes (the events it publishes are named in events.py)."""
 
 QUEUE = "deploy"
 RUN_OPERATION_TASK = "deploy.operations.run"
+EXPIRE_PREVIEWS_TASK = "deploy.previews.expire"
 ACCOUNT_SUSPENDED = "billing.account.suspended"
 ACCOUNT_UNSUSPENDED = "billing.account.unsuspended"

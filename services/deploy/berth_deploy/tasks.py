@@ -13,10 +13,16 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from berth_common.worker import on_event, service_task
 from berth_deploy import suspension
-from berth_deploy.names import ACCOUNT_SUSPENDED, ACCOUNT_UNSUSPENDED, RUN_OPERATION_TASK
+from berth_deploy.names import (
+    ACCOUNT_SUSPENDED,
+    ACCOUNT_UNSUSPENDED,
+    EXPIRE_PREVIEWS_TASK,
+    RUN_OPERATION_TASK,
+)
 from berth_deploy.node import build_node_context
 from berth_deploy.operations.executor import NodeContext, run_next, worker_identity
 from berth_deploy.operations.flows import FLOWS
+from berth_deploy.previews.service import expire_previews
 from berth_deploy.worker import celery_app, settings, worker_runtime
 
 _node: dict[int, NodeContext] = {}
@@ -46,6 +52,15 @@ async def run_operation(app_id: str) -> None:
     owner = worker_identity(settings)
     if not await run_next(node_context(), uuid.UUID(app_id), owner, FLOWS):
         logger.info("app {}: nothing to run, or an operation holds it", app_id)
+
+
+@service_task(celery_app, worker_runtime, EXPIRE_PREVIEWS_TASK, max_retries=3)
+async def expire_idle_previews(session: AsyncSession) -> None:
+    """Beat: previews idle past their app's preview_idle_days (or orphaned) are deleted; each
+    deletion is an operation of its own, so a second run finds them deleting and skips them."""
+    asked = await expire_previews(session)
+    if asked:
+        logger.info("asked for the deletion of {} idle previews", asked)
 
 
 @on_event(worker_runtime, ACCOUNT_SUSPENDED)

@@ -66,15 +66,23 @@ def _env_name(value: str) -> str:
     return value
 
 
-def _branch(value: str) -> str:
+def branch_problem(value: str) -> str | None:
+    """Why `value` is not a branch name Berth builds, or None when it is."""
     if (
-        not BRANCH_RE.match(value)
+        len(value) > 100
+        or not BRANCH_RE.fullmatch(value)  # match() lets a trailing newline through
         or ".." in value
         or "//" in value
         or value.endswith((".lock", "/", "."))
         or "@{" in value
     ):
-        raise ValueError("not a valid branch name")
+        return "not a valid branch name"
+    return None
+
+
+def _branch(value: str) -> str:
+    if problem := branch_problem(value):
+        raise ValueError(problem)
     return value
 
 

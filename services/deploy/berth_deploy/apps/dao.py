@@ -91,7 +91,8 @@ class AppDAO(BaseDAO[App]):
         )
 
     async def count_on_plan(self, owner_id: uuid.UUID, plan_key: str) -> int:
-        """The owner's apps (not deleted) whose template is billed on `plan_key`."""
+        """The owner's apps (not deleted) whose template is billed on `plan_key`; preview apps
+        are not counted (they are capped per app, DEPLOY_PREVIEWS_PER_APP)."""
         stmt = (
             select(func.count())
             .select_from(App)
@@ -99,6 +100,7 @@ class AppDAO(BaseDAO[App]):
             .where(
                 App.owner_id == owner_id,
                 App.status != AppStatus.DELETED,
+                App.parent_app_id.is_(None),
                 Template.plan_key == plan_key,
             )
         )

@@ -95,6 +95,9 @@ class App(BaseModel):
     url: str | None = Field(description="Where the app answers (web apps)")
     current_release: ReleaseRef | None
     active_operation_id: uuid.UUID | None
+    # a preview app: the app it previews and the branch it is built from
+    parent_app_id: uuid.UUID | None = None
+    preview_branch: str | None = None
     created_at: datetime
     updated_at: datetime
     status_changed_at: datetime

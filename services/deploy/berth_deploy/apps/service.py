@@ -181,6 +181,11 @@ async def update_app(
     for key in ("name", "branch"):
         if key in fields and fields[key] is None:
             raise Unprocessable(f"{key} cannot be empty", details={"field": key})
+    if app.parent_app_id is not None and fields.get("branch", app.branch) != app.branch:
+        raise Unprocessable(
+            "A preview builds its own branch: preview the other branch instead",
+            details={"field": "branch"},
+        )
     if data.limits is not None:
         fields.update(data.limits.model_dump(exclude_none=True))
     app = await AppDAO(session).update(app, **fields)
@@ -230,6 +235,8 @@ def _out(settings: DeploySettings, app: App, process_type: str, release: Release
         if release
         else None,
         "active_operation_id": app.active_operation_id,
+        "parent_app_id": app.parent_app_id,
+        "preview_branch": app.preview_branch,
         "created_at": app.created_at,
         "updated_at": app.updated_at,
         "status_changed_at": app.status_changed_at,

@@ -52,3 +52,5 @@ class Routed:
     outcome: Outcome
     app_id: object | None = None  # the app deployed (the app itself, or its preview)
     operation_id: object | None = None
+    # why nothing was done (a preview over its app's cap, a branch name that cannot be built)
+    reason: str | None = None

@@ -46,10 +46,11 @@ async def on_branch_event(
 async def _other_branch(
     session: AsyncSession, settings: DeploySettings, app: App, event: BranchEvent
 ) -> Routed:
-    if not app.previews_enabled:
-        return Routed(Outcome.IGNORED)
     from berth_deploy.previews import service as previews
 
+    # a branch that goes takes its preview along even when previews were turned off since
     if event.change == BranchChange.DELETED:
         return await previews.branch_deleted(session, settings, app, event)
+    if not app.previews_enabled:
+        return Routed(Outcome.IGNORED)
     return await previews.branch_pushed(session, settings, app, event)

@@ -119,7 +119,8 @@ async def _source_url(job: Job) -> str:
     resolve elsewhere now), or the app's own repository on Berth (what `git push` stored)."""
     settings = job.ctx.settings
     if job.claim.source == SourceKind.HOSTED:
-        path = git.hosted_repo(settings.hosted_repos_dir, job.app_id)
+        # a preview builds a branch pushed to its parent's repository
+        path = git.hosted_repo(settings.hosted_repos_dir, job.app["parent_app_id"] or job.app_id)
         if not path.is_dir():
             raise StepFailed("nothing has been pushed to this app's repository on Berth")
         return f"file://{path}"

@@ -22,7 +22,8 @@ ROUTE_HEADER = "X-Berth-Route"
 PREFIX = "app-"
 # app routers match one host only; above every platform router, whatever their rule length
 PRIORITY = 100_000
-_SLUG = re.compile(r"^[a-z][a-z0-9-]{1,38}[a-z0-9]$")
+# one DNS label: an app's slug, or a preview's `<slug>--<branch>` (up to 63)
+_SLUG = re.compile(r"^[a-z][a-z0-9-]{1,61}[a-z0-9]$")
 _DOMAIN = re.compile(
     r"^(?=.{1,200}$)[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$"
 )
@@ -37,7 +38,7 @@ def host_for(slug: str, domain: str) -> str:
 
 
 def route_config(slug: str, domain: str, port: int, instance_id: uuid.UUID) -> dict[str, Any]:
-    if not _SLUG.match(slug):
+    if not _SLUG.fullmatch(slug):
         raise InvalidRoute(f"invalid slug {slug!r}")
     if not _DOMAIN.match(domain):
         raise InvalidRoute(f"invalid apps domain {domain!r}")
