@@ -17,6 +17,8 @@ from berth_deploy.node import warn_insecure_network
 from berth_deploy.operations.api import router as operations_router
 from berth_deploy.plans import PlanCatalog
 from berth_deploy.templates.api import router as templates_router
+from berth_deploy.webhooks.api import hooks_router
+from berth_deploy.webhooks.api import router as webhooks_router
 
 
 def create_app(settings: DeploySettings | None = None) -> FastAPI:
@@ -39,6 +41,8 @@ def create_app(settings: DeploySettings | None = None) -> FastAPI:
             apps_router,
             operations_router,
             env_router,
+            webhooks_router,
+            hooks_router,
             logs_router,
             liveness_router,
             apps_services_router,
