@@ -3,5 +3,6 @@ billing events it consumes (the events it publishes are named in events.py)."""
 
 QUEUE = "deploy"
 RUN_OPERATION_TASK = "deploy.operations.run"
+POLL_TASK = "deploy.polling.run"
 ACCOUNT_SUSPENDED = "billing.account.suspended"
 ACCOUNT_UNSUSPENDED = "billing.account.unsuspended"

@@ -13,10 +13,16 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from berth_common.worker import on_event, service_task
 from berth_deploy import suspension
-from berth_deploy.names import ACCOUNT_SUSPENDED, ACCOUNT_UNSUSPENDED, RUN_OPERATION_TASK
+from berth_deploy.names import (
+    ACCOUNT_SUSPENDED,
+    ACCOUNT_UNSUSPENDED,
+    POLL_TASK,
+    RUN_OPERATION_TASK,
+)
 from berth_deploy.node import build_node_context
 from berth_deploy.operations.executor import NodeContext, run_next, worker_identity
 from berth_deploy.operations.flows import FLOWS
+from berth_deploy.polling.service import poll_due
 from berth_deploy.worker import celery_app, settings, worker_runtime
 
 _node: dict[int, NodeContext] = {}
@@ -46,6 +52,22 @@ async def run_operation(app_id: str) -> None:
     owner = worker_identity(settings)
     if not await run_next(node_context(), uuid.UUID(app_id), owner, FLOWS):
         logger.info("app {}: nothing to run, or an operation holds it", app_id)
+
+
+@service_task(
+    celery_app,
+    worker_runtime,
+    POLL_TASK,
+    in_transaction=False,  # each app's claim and result commit on their own
+    max_retries=0,  # the next tick polls again
+    soft_time_limit=settings.poll_timeout_seconds * 3 + 30,
+    time_limit=settings.poll_timeout_seconds * 3 + 60,
+)
+async def poll_remotes() -> None:
+    """Beat's tick: poll the apps whose interval has passed (polling/service.py)."""
+    polled = await poll_due(node_context())
+    if polled:
+        logger.info("polled {} app remotes", polled)
 
 
 @on_event(worker_runtime, ACCOUNT_SUSPENDED)

@@ -1,8 +1,9 @@
-"""The deploy service's Celery app: queue "deploy", the billing events it consumes.
+"""The deploy service's Celery app: queue "deploy", its beat, the billing events it consumes.
 
 Run: `celery -A berth_deploy.worker worker -Q deploy` (Celery finds `celery_app`, the
-module's only Celery instance). Deploy has no beat: periodic work
-(process supervision, lease reaping, route reconciliation) is the node supervisor's
+module's only Celery instance) and exactly one `celery -A berth_deploy.worker beat`, whose
+one schedule is polling the apps' remotes. Periodic work on the node (process supervision,
+lease reaping, route reconciliation) is the node supervisor's
 (`python -m berth_deploy.supervisor`), which must keep ticking while builds fill every
 worker slot.
 """
@@ -15,7 +16,7 @@ from berth_common.worker import (
 )
 from berth_deploy.config import get_settings
 from berth_deploy.models import SCHEMA, Base
-from berth_deploy.names import ACCOUNT_SUSPENDED, ACCOUNT_UNSUSPENDED, QUEUE
+from berth_deploy.names import ACCOUNT_SUSPENDED, ACCOUNT_UNSUSPENDED, POLL_TASK, QUEUE
 
 settings = get_settings()
 
@@ -24,6 +25,15 @@ celery_app = create_celery(
     queue=QUEUE,
     include=["berth_deploy.tasks"],
     consumes_events=[ACCOUNT_SUSPENDED, ACCOUNT_UNSUSPENDED],
+    beat_schedule={
+        # apps whose poll interval has passed; a tick not run by then is dropped (the next
+        # one claims what is due)
+        POLL_TASK: {
+            "task": POLL_TASK,
+            "schedule": settings.poll_tick_seconds,
+            "options": {"queue": QUEUE, "expires": settings.poll_tick_seconds},
+        },
+    },
 )
 worker_runtime = WorkerRuntime(settings, SCHEMA, Base.metadata)
 reset_runtime_after_fork(worker_runtime)
