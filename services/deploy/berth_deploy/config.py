@@ -38,6 +38,15 @@ class DeploySettings(ServiceSettings):
     # unset: <DEPLOY_DATA_DIR>/git
     git_dir: Path | None = None
 
+    # forge webhooks: the largest body taken, and how old a delivery may be where it says
+    # when it was sent (webhooks/forges.py: which forges do)
+    webhook_max_bytes: int = Field(1024 * 1024, ge=16 * 1024, le=25 * 1024 * 1024)
+    webhook_max_age_seconds: int = Field(900, ge=30, le=86_400)
+    # polling apps' remotes: beat's tick, apps claimed per tick, one ls-remote's time limit
+    poll_tick_seconds: float = Field(15.0, ge=1, le=600)
+    poll_batch: int = Field(20, ge=1, le=500)
+    poll_timeout_seconds: int = Field(30, ge=5, le=300)
+
     # apps one person may have on a plan come from billing's plans, kept this long; when
     # billing has never answered (or does not know the plan) the fallback applies (plans.py)
     plan_cache_seconds: float = Field(60.0, ge=0, le=3600)

@@ -18,6 +18,8 @@ from berth_deploy.operations.api import router as operations_router
 from berth_deploy.plans import PlanCatalog
 from berth_deploy.previews.api import router as previews_router
 from berth_deploy.templates.api import router as templates_router
+from berth_deploy.webhooks.api import hooks_router
+from berth_deploy.webhooks.api import router as webhooks_router
 
 
 def create_app(settings: DeploySettings | None = None) -> FastAPI:
@@ -41,6 +43,8 @@ def create_app(settings: DeploySettings | None = None) -> FastAPI:
             operations_router,
             env_router,
             previews_router,
+            webhooks_router,
+            hooks_router,
             logs_router,
             liveness_router,
             apps_services_router,

@@ -83,6 +83,11 @@ class App(Base):
             "deleted_at",
             postgresql_where=text("status = 'deleted'"),
         ),
+        Index(
+            "ix_apps_poll_due",
+            "polled_at",
+            postgresql_where=text("poll_interval_seconds IS NOT NULL"),
+        ),
         # one live preview per branch of an app
         Index(
             "uq_apps_preview_branch_live",
@@ -122,6 +127,9 @@ class App(Base):
     # poll repo_url's branch this often (null: never); when it was last polled
     poll_interval_seconds: Mapped[int | None] = mapped_column(Integer)
     polled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # what the last poll found: the branch's commit, or why it could not tell (for the owner)
+    polled_commit_sha: Mapped[str | None] = mapped_column(String(64))
+    poll_error: Mapped[str | None] = mapped_column(String(200))
     # the forge webhooks' signing secret (Fernet, the env key); shown once when made
     webhook_secret_encrypted: Mapped[bytes | None] = mapped_column(LargeBinary)
     webhook_secret_set_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

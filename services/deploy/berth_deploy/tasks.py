@@ -17,11 +17,13 @@ from berth_deploy.names import (
     ACCOUNT_SUSPENDED,
     ACCOUNT_UNSUSPENDED,
     EXPIRE_PREVIEWS_TASK,
+    POLL_TASK,
     RUN_OPERATION_TASK,
 )
 from berth_deploy.node import build_node_context
 from berth_deploy.operations.executor import NodeContext, run_next, worker_identity
 from berth_deploy.operations.flows import FLOWS
+from berth_deploy.polling.service import poll_due
 from berth_deploy.previews.service import expire_previews
 from berth_deploy.worker import celery_app, settings, worker_runtime
 
@@ -61,6 +63,22 @@ async def expire_idle_previews(session: AsyncSession) -> None:
     asked = await expire_previews(session)
     if asked:
         logger.info("asked for the deletion of {} idle previews", asked)
+
+
+@service_task(
+    celery_app,
+    worker_runtime,
+    POLL_TASK,
+    in_transaction=False,  # each app's claim and result commit on their own
+    max_retries=0,  # the next tick polls again
+    soft_time_limit=settings.poll_timeout_seconds * 3 + 30,
+    time_limit=settings.poll_timeout_seconds * 3 + 60,
+)
+async def poll_remotes() -> None:
+    """Beat's tick: poll the apps whose interval has passed (polling/service.py)."""
+    polled = await poll_due(node_context())
+    if polled:
+        logger.info("polled {} app remotes", polled)
 
 
 @on_event(worker_runtime, ACCOUNT_SUSPENDED)

@@ -116,3 +116,9 @@ RepoUrl = Annotated[
 MemoryMb = Annotated[int, Field(ge=MEMORY_MB[0], le=MEMORY_MB[1])]
 CpuMillis = Annotated[int, Field(ge=CPU_MILLIS[0], le=CPU_MILLIS[1])]
 PidsMax = Annotated[int, Field(ge=PIDS_MAX[0], le=PIDS_MAX[1])]
+# automatic deploys: how often an app's remote may be polled (null: never), how long an idle
+# preview app lives
+POLL_INTERVAL_SECONDS = (60, 86_400)
+PREVIEW_IDLE_DAYS = (1, 90)
+PollInterval = Annotated[int, Field(ge=POLL_INTERVAL_SECONDS[0], le=POLL_INTERVAL_SECONDS[1])]
+PreviewIdleDays = Annotated[int, Field(ge=PREVIEW_IDLE_DAYS[0], le=PREVIEW_IDLE_DAYS[1])]

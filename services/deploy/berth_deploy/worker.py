@@ -1,9 +1,10 @@
-"""The deploy service's Celery app: queue "deploy", the billing events it consumes.
+"""The deploy service's Celery app: queue "deploy", its beat, the billing events it consumes.
 
 Run: `celery -A berth_deploy.worker worker -Q deploy` (Celery finds `celery_app`, the
 module's only Celery instance) and exactly one `celery -A berth_deploy.worker beat`. The
-beat only asks for platform-wide upkeep (idle preview apps deleted); the periodic work of a
-node (process supervision, lease reaping, route reconciliation) is the node supervisor's
+beat asks for platform-wide upkeep: polling the apps' remotes, deleting idle preview apps.
+Periodic work on the node (process supervision, lease reaping, route reconciliation) is the
+node supervisor's
 (`python -m berth_deploy.supervisor`), which must keep ticking while builds fill every
 worker slot.
 """
@@ -16,7 +17,13 @@ from berth_common.worker import (
 )
 from berth_deploy.config import get_settings
 from berth_deploy.models import SCHEMA, Base
-from berth_deploy.names import ACCOUNT_SUSPENDED, ACCOUNT_UNSUSPENDED, EXPIRE_PREVIEWS_TASK, QUEUE
+from berth_deploy.names import (
+    ACCOUNT_SUSPENDED,
+    ACCOUNT_UNSUSPENDED,
+    EXPIRE_PREVIEWS_TASK,
+    POLL_TASK,
+    QUEUE,
+)
 
 settings = get_settings()
 
@@ -30,6 +37,13 @@ celery_app = create_celery(
             "task": EXPIRE_PREVIEWS_TASK,
             "schedule": 10 * 60.0,
             "options": {"queue": QUEUE, "expires": 9 * 60},
+        },
+        # apps whose poll interval has passed; a tick not run by then is dropped (the next
+        # one claims what is due)
+        POLL_TASK: {
+            "task": POLL_TASK,
+            "schedule": settings.poll_tick_seconds,
+            "options": {"queue": QUEUE, "expires": settings.poll_tick_seconds},
         },
     },
 )

@@ -12,6 +12,7 @@ from berth_frontend.admin.support import api as admin_support
 from berth_frontend.alerts import api as alerts
 from berth_frontend.apps import api as apps
 from berth_frontend.apps import previews as app_previews
+from berth_frontend.autodeploy import api as autodeploy
 from berth_frontend.billing import api as billing
 from berth_frontend.chat import api as chat
 from berth_frontend.chat.desk import api as desk_chat
@@ -32,6 +33,7 @@ ROUTERS: list[APIRouter] = [
     profile.router,
     billing.router,
     app_previews.router,  # before apps.router (its POST /{app_id}/{action})
+    autodeploy.router,  # before apps' catch-all POST /partials/apps/<id>/<action>
     apps.router,
     alerts.router,
     statuspages.router,
@@ -69,6 +71,8 @@ SCREENS: list[Screen] = [
            apps.app_env, "Environment", "apps", fragment=True),
     Screen(PANEL, "apps/{app_id:uuid}/previews", "partials/apps/previews.html",
            app_previews.app_previews, "Previews", "apps", fragment=True),
+    Screen(PANEL, "apps/{app_id:uuid}/autodeploy", "partials/apps/autodeploy.html",
+           autodeploy.autodeploy, "Automatic deploys", "apps", fragment=True),
     Screen(PANEL, "apps/{app_id:uuid}/logs", "partials/apps/logs.html",
            apps.app_logs, "Logs", "apps", fragment=True),
     Screen(PANEL, "apps/{app_id:uuid}/logs/more", "partials/apps/logs.html",

@@ -125,6 +125,8 @@ ROUTE_RULES: tuple[Rule, ...] = (
     Rule("/api/auth/v1/password-reset/**", OPEN),
     # payment providers call billing's webhooks; the signature is their authentication
     Rule("/api/billing/v1/webhooks/*", OPEN, methods=frozenset({"POST"})),
+    # forges post deploy's webhooks; the app's signing secret is their authentication
+    Rule("/api/deploy/v1/hooks/*/*", OPEN, methods=frozenset({"POST"})),
     Rule("/api/billing/v1/plans", OPEN, methods=frozenset({"GET", "HEAD"})),  # the price list
     # users' public status pages: the page and the read behind it (only what the page shows)
     Rule("/api/monitoring/v1/public/status/*", OPEN, methods=frozenset({"GET", "HEAD"})),

@@ -12,6 +12,8 @@ from berth_deploy.validation import (
     DisplayName,
     MemoryMb,
     PidsMax,
+    PollInterval,
+    PreviewIdleDays,
     RepoUrl,
     Slug,
 )
@@ -56,6 +58,14 @@ class AppUpdate(BaseModel):
     build_command: Command | None = None
     run_command: Command | None = None
     limits: LimitsCreate | None = None
+    # automatic deploys (a null poll interval switches polling off)
+    auto_deploy: bool | None = None
+    allow_force_push: bool | None = None
+    poll_interval_seconds: PollInterval | None = Field(
+        None, description="Poll the repository's branch this often (60 s to 1 day); null: never"
+    )
+    previews_enabled: bool | None = None
+    preview_idle_days: PreviewIdleDays | None = None
 
 
 class ReleaseRef(BaseModel):
@@ -98,6 +108,16 @@ class App(BaseModel):
     # a preview app: the app it previews and the branch it is built from
     parent_app_id: uuid.UUID | None = None
     preview_branch: str | None = None
+    auto_deploy: bool
+    allow_force_push: bool
+    poll_interval_seconds: int | None
+    polled_at: datetime | None
+    poll_error: str | None = Field(description="Why the last poll of the repository failed")
+    previews_enabled: bool
+    preview_idle_days: int
+    webhook_secret_set_at: datetime | None = Field(
+        description="When the forge webhooks' signing secret was made (null: none)"
+    )
     created_at: datetime
     updated_at: datetime
     status_changed_at: datetime

@@ -178,13 +178,25 @@ async def update_app(
     fields = data.model_dump(exclude_unset=True, exclude={"limits"})
     if "repo_url" in fields:
         fields["repo_url"] = await _check_repo(settings, template, fields["repo_url"])
-    for key in ("name", "branch"):
+    for key in (
+        "name",
+        "branch",
+        "auto_deploy",
+        "allow_force_push",
+        "previews_enabled",
+        "preview_idle_days",
+    ):
         if key in fields and fields[key] is None:
             raise Unprocessable(f"{key} cannot be empty", details={"field": key})
     if app.parent_app_id is not None and fields.get("branch", app.branch) != app.branch:
         raise Unprocessable(
             "A preview builds its own branch: preview the other branch instead",
             details={"field": "branch"},
+        )
+    if fields.get("poll_interval_seconds") and not fields.get("repo_url", app.repo_url):
+        raise Unprocessable(
+            "Only an app deployed from a repository URL can poll it",
+            details={"field": "poll_interval_seconds"},
         )
     if data.limits is not None:
         fields.update(data.limits.model_dump(exclude_none=True))
@@ -237,6 +249,14 @@ def _out(settings: DeploySettings, app: App, process_type: str, release: Release
         "active_operation_id": app.active_operation_id,
         "parent_app_id": app.parent_app_id,
         "preview_branch": app.preview_branch,
+        "auto_deploy": app.auto_deploy,
+        "allow_force_push": app.allow_force_push,
+        "poll_interval_seconds": app.poll_interval_seconds,
+        "polled_at": app.polled_at,
+        "poll_error": app.poll_error,
+        "previews_enabled": app.previews_enabled,
+        "preview_idle_days": app.preview_idle_days,
+        "webhook_secret_set_at": app.webhook_secret_set_at,
         "created_at": app.created_at,
         "updated_at": app.updated_at,
         "status_changed_at": app.status_changed_at,

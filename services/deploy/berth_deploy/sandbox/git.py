@@ -180,6 +180,25 @@ def clone_command(url: str, branch: str, commit: str | None = None) -> str:
     With `commit`, exactly that commit is fetched (by id; the server must allow it, as
     protocol v2 servers, GitHub and Berth's own repositories do) instead of the branch's tip.
     """
+    options, trust = _git_options(url)
+    if commit is not None:
+        if not is_commit_sha(commit):
+            raise RepoNotAllowed("Not a commit id")
+        fetch = (
+            f"git init --quiet . && git {options} fetch --quiet --depth 1 --no-tags "
+            f"-- {shlex.quote(url)} {commit} && git {options} checkout --quiet FETCH_HEAD"
+        )
+        return f"{trust}{fetch} && git rev-parse HEAD && rm -rf .git"
+    clone = (
+        f"git {options} clone --quiet --depth 1 --single-branch --no-tags "
+        f"--branch {shlex.quote(branch)} -- {shlex.quote(url)} ."
+    )
+    return f"{trust}{clone} && git rev-parse HEAD && rm -rf .git"
+
+
+def _git_options(url: str) -> tuple[str, str]:
+    """git's -c options for a fetch in the sandbox, and the shell prefix a local repository
+    needs (every protocol but https, and file for a local one, off; no hooks, no redirects)."""
     config = [
         "protocol.allow=never",
         "protocol.https.allow=always",
@@ -196,20 +215,24 @@ def clone_command(url: str, branch: str, commit: str | None = None) -> str:
         # namespace does not map; git's local transport drops -c options, so the exception
         # goes into a global config of the sandbox's own
         trust = f"git config --file {LOCAL_GITCONFIG} safe.directory '*' && "
-    options = " ".join(f"-c {shlex.quote(c)}" for c in config)
-    if commit is not None:
-        if not is_commit_sha(commit):
-            raise RepoNotAllowed("Not a commit id")
-        fetch = (
-            f"git init --quiet . && git {options} fetch --quiet --depth 1 --no-tags "
-            f"-- {shlex.quote(url)} {commit} && git {options} checkout --quiet FETCH_HEAD"
-        )
-        return f"{trust}{fetch} && git rev-parse HEAD && rm -rf .git"
-    clone = (
-        f"git {options} clone --quiet --depth 1 --single-branch --no-tags "
-        f"--branch {shlex.quote(branch)} -- {shlex.quote(url)} ."
-    )
-    return f"{trust}{clone} && git rev-parse HEAD && rm -rf .git"
+    return " ".join(f"-c {shlex.quote(c)}" for c in config), trust
+
+
+def ls_remote_command(url: str, branch: str) -> str:
+    """The sandbox's shell command printing `<commit>\trefs/heads/<branch>` (nothing when the
+    branch does not exist); nothing is fetched."""
+    options, trust = _git_options(url)
+    ref = shlex.quote(f"refs/heads/{branch}")
+    return f"{trust}git {options} ls-remote --heads -- {shlex.quote(url)} {ref}"
+
+
+def head_of(output: str, branch: str) -> str | None:
+    """The branch's commit in ls-remote's output."""
+    for line in output.splitlines():
+        sha, _, ref = line.strip().partition("\t")
+        if ref == f"refs/heads/{branch}" and _SHA.match(sha):
+            return sha
+    return None
 
 
 def commit_of(output: str) -> str | None:

@@ -1,0 +1,110 @@
+"""Polling an app's remote: due apps are claimed once, `git ls-remote` runs in the app's sandbox,
+a commit the app has not seen is deployed (trigger poll), and a failure leaves the owner a
+sentence."""
+
+import asyncio
+import uuid
+
+import pytest
+from deploy_testkit import commit, git, make_repo, web_app_files
+from fixtures_deploy import API, app_state, new_app
+from sqlalchemy import func, select, update
+
+from berth_deploy.models import App, Operation
+from berth_deploy.polling import service as polling
+
+
+@pytest.fixture
+def repo(tmp_path):
+    return make_repo(tmp_path / "repo", web_app_files("v1"))
+
+
+async def polled_app(http, who, repo, **fields):
+    app = await new_app(http, who, repo, **fields)
+    r = await http.patch(
+        f"{API}/apps/{app['id']}", json={"poll_interval_seconds": 60}, headers=who.headers
+    )
+    assert r.status_code == 200, r.text
+    return app
+
+
+async def deploys(deploy_app, app_id: str) -> list[tuple[str, str, str]]:
+    async with deploy_app.state.db.sessionmaker() as session:
+        rows = await session.execute(
+            select(Operation.trigger, Operation.commit_sha, Operation.status)
+            .where(Operation.app_id == uuid.UUID(app_id), Operation.kind == "deploy")
+            .order_by(Operation.created_at)
+        )
+        return [tuple(r) for r in rows]
+
+
+async def make_due(deploy_app, app_id: str) -> None:
+    async with deploy_app.state.db.sessionmaker() as session, session.begin():
+        await session.execute(
+            update(App)
+            .where(App.id == uuid.UUID(app_id))
+            .values(polled_at=func.now() - func.make_interval(0, 0, 0, 0, 0, 0, 61))
+        )
+
+
+async def test_a_new_commit_is_polled_and_deployed_once(
+    deploy_http, deploy_app, deploy_node, person, repo
+):
+    ada = person()
+    app = await polled_app(deploy_http, ada, repo)
+    first = (await app_state(deploy_http, ada, app["id"]))["polled_at"]
+    assert first is None
+    assert await polling.poll_due(deploy_node.ctx) >= 1
+    found = await deploys(deploy_app, app["id"])
+    assert [(t, s) for t, s, _ in found] == [("poll", git(repo, "rev-parse", "HEAD"))]
+    state = await app_state(deploy_http, ada, app["id"])
+    assert state["polled_at"] is not None and state["poll_error"] is None
+
+    # not due again before its interval; due again with nothing new: nothing deployed
+    await polling.poll_due(deploy_node.ctx)
+    await make_due(deploy_app, app["id"])
+    await polling.poll_due(deploy_node.ctx)
+    assert len(await deploys(deploy_app, app["id"])) == 1
+
+    head = commit(repo, {"note.txt": "new"}, "a new commit")
+    await make_due(deploy_app, app["id"])
+    await polling.poll_due(deploy_node.ctx)
+    found = await deploys(deploy_app, app["id"])
+    assert [(t, s) for t, s, _ in found][-1] == ("poll", head) and len(found) == 2
+
+
+async def test_two_pollers_never_claim_one_app_twice(deploy_http, deploy_app, person, repo):
+    ada = person()
+    apps = [await polled_app(deploy_http, ada, repo) for _ in range(3)]
+
+    async def claim():
+        async with deploy_app.state.db.sessionmaker() as session, session.begin():
+            return [t.app_id for t in await polling.claim_due(session, 50)]
+
+    claims = await asyncio.gather(*(claim() for _ in range(4)))
+    ours = {uuid.UUID(a["id"]) for a in apps}
+    taken = [app_id for batch in claims for app_id in batch if app_id in ours]
+    assert sorted(taken) == sorted(ours)  # each exactly once
+
+
+async def test_a_failed_poll_tells_the_owner_and_deploys_nothing(
+    deploy_http, deploy_app, deploy_node, person, repo
+):
+    ada = person()
+    app = await polled_app(deploy_http, ada, repo, branch="no-such-branch")
+    await polling.poll_due(deploy_node.ctx)
+    state = await app_state(deploy_http, ada, app["id"])
+    assert state["poll_error"] == "the branch was not found in the repository"
+    assert await deploys(deploy_app, app["id"]) == []
+
+
+async def test_apps_with_auto_deploy_off_are_not_polled(deploy_http, deploy_app, person, repo):
+    ada = person()
+    app = await polled_app(deploy_http, ada, repo)
+    r = await deploy_http.patch(
+        f"{API}/apps/{app['id']}", json={"auto_deploy": False}, headers=ada.headers
+    )
+    assert r.status_code == 200
+    async with deploy_app.state.db.sessionmaker() as session, session.begin():
+        claimed = [t.app_id for t in await polling.claim_due(session, 500)]
+    assert uuid.UUID(app["id"]) not in claimed
