@@ -5,8 +5,8 @@ and the app away; deleting the app takes its previews along; nobody else sees or
 them. Real processes: Traefik, gateway, auth, deploy web and worker, the node supervisor,
 sandboxed apps built from a local repository.
 
-The webhook-driven variant (a forge's push of a branch through autodeploy.router) comes with
-the hooks branch; this drives the same previews service through its API."""
+The webhook-driven variant (a forge's push of a branch through autodeploy.router) is
+test_deploy_webhook_previews.py; this drives the same previews service through its API."""
 
 import pytest
 from deploy_e2e import API, deployed, get_app, logs, via_traefik, wait_operation
