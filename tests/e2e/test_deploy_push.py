@@ -4,7 +4,9 @@ build and run what was pushed. The push prints the build and ends with the app's
 second push redeploys with no failed request; wrong tokens and other people's tokens are
 refused; other branches are only stored; apps hosts never reach the remote."""
 
+import html
 import os
+import re
 import subprocess
 import threading
 import uuid
@@ -14,6 +16,8 @@ import httpx
 import pytest
 from deploy_e2e import API, create_app, get_app, via_traefik
 from deploy_testkit import GIT_ENV, commit, git, make_repo, wait_for, web_app_files
+from frontend_web import WebClient
+from support import PASSWORD
 
 pytestmark = pytest.mark.usefixtures("deploy_node")
 
@@ -184,3 +188,44 @@ def test_a_push_to_another_branch_only_stores_it(edge, platform, carol, tmp_path
     )
     assert done.returncode == 0, done.stderr
     assert git(clone, "rev-parse", "HEAD") == git(work, "rev-parse", "HEAD")
+
+
+def test_the_panel_shows_the_remote_and_makes_shows_once_and_revokes_tokens(
+    platform, register_verified, tmp_path
+):
+    if "frontend" not in platform.processes:
+        pytest.skip("the frontend is not part of this platform run (BERTH_E2E_SERVICES)")
+    slug = f"push-{uuid.uuid4().hex[:8]}"
+    with WebClient(platform.public_url) as web:
+        web.login(register_verified(), PASSWORD)
+        created = web.htmx_post(
+            "/partials/apps",
+            {"template": "python-web", "slug": slug, "branch": "main"},
+            page="/panel/apps/new",
+        )
+        assert created.status_code == 200, created.text[:2000]
+        app_id = re.search(r"/panel/apps/([0-9a-f-]{36})", created.headers["hx-push-url"]).group(1)
+        page = f"/panel/apps/{app_id}"
+        assert "Push to deploy" in web.get(page).text
+
+        section = web.htmx_get(f"/partials/apps/{app_id}/push", page=page).text
+        remote_url = f"{platform.public_url}/git/{slug}.git"
+        assert f"git remote add berth {remote_url}" in html.unescape(section)
+        assert "git push berth main" in section and "No deploy tokens yet." in section
+
+        made = web.htmx_post(f"/partials/apps/{app_id}/deploy-tokens", {"name": "laptop"}, page)
+        assert made.status_code == 200, made.text[:2000]
+        token = re.search(r'id="secret-value">(bdt_[A-Za-z0-9_-]+)<', made.text).group(1)
+        again = web.htmx_get(f"/partials/apps/{app_id}/push", page=page).text
+        assert token not in again and token[:12] in again and "laptop" in again
+
+        work = make_repo(tmp_path / "work", web_app_files("v1"))
+        code, out = push(work, with_token(remote_url, token), "main:feature")
+        assert code == 0 and "feature: stored" in out, out
+        token_id = re.search(r"/deploy-tokens/([0-9a-f-]{36})/revoke", again).group(1)
+        revoked = web.htmx_post(
+            f"/partials/apps/{app_id}/deploy-tokens/{token_id}/revoke", {}, page
+        )
+        assert "Token revoked" in revoked.text and token[:12] not in revoked.text
+        code, out = push(work, with_token(remote_url, token), "main:other")
+        assert code != 0 and "Authentication failed" in out

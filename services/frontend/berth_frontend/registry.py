@@ -11,6 +11,7 @@ from berth_frontend.admin.billing import api as admin_billing
 from berth_frontend.admin.support import api as admin_support
 from berth_frontend.alerts import api as alerts
 from berth_frontend.apps import api as apps
+from berth_frontend.apps import push as apps_push
 from berth_frontend.billing import api as billing
 from berth_frontend.chat import api as chat
 from berth_frontend.chat.desk import api as desk_chat
@@ -30,6 +31,7 @@ ROUTERS: list[APIRouter] = [
     statuspages.public,
     profile.router,
     billing.router,
+    apps_push.router,  # before apps.router, whose /{app_id}/{action} would take its posts
     apps.router,
     alerts.router,
     statuspages.router,
@@ -65,6 +67,8 @@ SCREENS: list[Screen] = [
            apps.app_status, "App status", "apps", fragment=True),
     Screen(PANEL, "apps/{app_id:uuid}/env", "partials/apps/env.html",
            apps.app_env, "Environment", "apps", fragment=True),
+    Screen(PANEL, "apps/{app_id:uuid}/push", "partials/apps/push.html",
+           apps_push.app_push, "Push to deploy", "apps", fragment=True),
     Screen(PANEL, "apps/{app_id:uuid}/logs", "partials/apps/logs.html",
            apps.app_logs, "Logs", "apps", fragment=True),
     Screen(PANEL, "apps/{app_id:uuid}/logs/more", "partials/apps/logs.html",
