@@ -155,7 +155,7 @@ async def test_git_refuses_anything_but_a_live_token_of_that_app(git_server, per
     assert result.code != 0 and "Authentication failed" in result.output
 
 
-async def test_a_push_to_another_branch_only_stores_it(git_server, person, tmp_path):
+async def test_a_push_to_another_branch_only_stores_it(git_server, deploy_node, person, tmp_path):
     url, http, settings = git_server
     ada = person()
     app, token, work = await _pushable(http, ada, tmp_path)
@@ -175,6 +175,11 @@ async def test_a_push_to_another_branch_only_stores_it(git_server, person, tmp_p
     )
     assert fetched.code == 0, fetched.output
     assert git_sync(clone, "rev-parse", "HEAD") == sha
+
+    # deleting the app deletes its repository on Berth
+    await http.delete(f"{API}/apps/{app['id']}", headers=ada.headers)
+    await deploy_node.run_all(uuid.UUID(app["id"]))
+    assert not hosted_repo(settings.hosted_repos_dir, app["id"]).exists()
 
 
 async def test_tags_and_other_refs_are_refused(git_server, person, tmp_path):

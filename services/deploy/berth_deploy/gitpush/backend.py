@@ -112,7 +112,9 @@ class GitHttpEndpoint:
             target = Target(app.id, app.slug, app.branch, app.allow_force_push)
             await session.commit()
         length = headers.get("content-length")
-        if length is not None and (not length.isdigit() or int(length) > self._body_cap()):
+        if length is not None and not length.isdigit():
+            raise GitProblem(400, "bad_request", "Content-Length is not a number")
+        if length is not None and int(length) > self._body_cap():
             raise GitProblem(
                 413,
                 "push_too_large",
