@@ -8,7 +8,7 @@ import uuid
 
 import httpx
 import pytest
-from deploy_testkit import commit, make_repo, web_app_files
+from deploy_testkit import GIT_ENV, commit, make_repo, web_app_files
 from deploy_testkit import git as git_sync
 from fixtures_deploy import API, app_state, ask, build_log, new_app, until
 from gitpush_kit import (
@@ -264,7 +264,7 @@ async def test_a_push_cannot_place_or_run_hooks(git_server, person, tmp_path):
     commit(work, {"more.txt": "x"})
     assert (await git(work, "push", target, "main:feature")).code == 0
     assert not proof.exists()
-    hooks = settings.data_dir / "git-hooks"
+    hooks = settings.hosted_repos_dir / ".hooks"
     assert stat.S_IMODE(hooks.stat().st_mode) == 0o555
     assert all(not p.stat().st_mode & 0o222 for p in hooks.iterdir())
 
@@ -305,3 +305,37 @@ async def test_a_push_to_the_apps_branch_deploys_and_streams_the_build(
     state = await app_state(http, ada, app["id"])
     assert state["status"] == "running" and state["current_release"]["commit_sha"] == sha
     assert any(sha in line for line in await build_log(http, ada, state))
+
+
+async def test_a_push_whose_client_goes_away_still_deploys(
+    git_server, deploy_node, person, tmp_path
+):
+    url, http, _ = git_server
+    ada = person()
+    app, token, work = await _pushable(http, ada, tmp_path)
+    sha = git_sync(work, "rev-parse", "HEAD")
+    env = {**GIT_ENV, "GIT_TERMINAL_PROMPT": "0", "GIT_ASKPASS": "/bin/false"}
+    client = await asyncio.create_subprocess_exec(
+        "git",
+        "-C",
+        str(work),
+        "push",
+        remote(url, app["slug"], token),
+        "main",
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.DEVNULL,
+        env=env,
+    )
+
+    async def queued():
+        ops = (await http.get(f"{API}/apps/{app['id']}/operations", headers=ada.headers)).json()
+        return ops["items"]
+
+    op = (await until(queued, attempts=300))[0]
+    client.kill()  # the person pushing closes their laptop while the deploy waits to run
+    await client.wait()
+    await deploy_node.run_all(uuid.UUID(app["id"]))
+    r = await http.get(f"{API}/apps/{app['id']}/operations/{op['id']}", headers=ada.headers)
+    assert r.json()["status"] == "succeeded", r.text
+    state = await app_state(http, ada, app["id"])
+    assert state["status"] == "running" and state["current_release"]["commit_sha"] == sha

@@ -22,13 +22,16 @@ GIT_PATH = "/usr/local/bin:/usr/bin:/bin"
 
 
 def hooks_dir(settings: DeploySettings) -> Path:
-    return settings.data_dir / "git-hooks"
+    """Next to the repositories (one volume for the web process to write), never one of them:
+    no request path names it (repositories are `<app id>.git`)."""
+    return settings.hosted_repos_dir / ".hooks"
 
 
 def install_hooks(settings: DeploySettings) -> Path:
     """The platform's hooks (each runs hook.py with this interpreter, isolated), read-only."""
     directory = hooks_dir(settings)
     directory.mkdir(parents=True, exist_ok=True)
+    directory.chmod(0o755)  # read-only between starts
     for name in HOOKS:
         script = (
             "#!/bin/sh\n"
