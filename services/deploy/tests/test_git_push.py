@@ -339,3 +339,29 @@ async def test_a_push_whose_client_goes_away_still_deploys(
     assert r.json()["status"] == "succeeded", r.text
     state = await app_state(http, ada, app["id"])
     assert state["status"] == "running" and state["current_release"]["commit_sha"] == sha
+
+
+async def test_a_push_whose_build_fails_ends_with_the_reason(
+    git_server, deploy_node, person, tmp_path
+):
+    url, http, _ = git_server
+    ada = person()
+    app, token, work = await _pushable(
+        http, ada, tmp_path, build_command="echo compiling && exit 3"
+    )
+    push = asyncio.create_task(git(work, "push", remote(url, app["slug"], token), "main"))
+
+    async def queued():
+        ops = (await http.get(f"{API}/apps/{app['id']}/operations", headers=ada.headers)).json()
+        return ops["items"]
+
+    await until(queued, attempts=300)
+    await deploy_node.run_all(uuid.UUID(app["id"]))
+    result = await push
+    assert result.code == 0, result.output  # the commit is stored; the deploy failed
+    lines = [line.strip() for line in result.output.splitlines() if line.startswith("remote:")]
+    assert any(line.endswith("compiling") for line in lines), result.output
+    failed = [line for line in lines if "=====> Deploy failed:" in line]
+    assert failed and "exit" in failed[0].lower(), result.output
+    assert lines[-1].startswith("remote:        Details in the panel: http://")
+    assert (await app_state(http, ada, app["id"]))["status"] == "failed"
