@@ -83,7 +83,6 @@ def config_pairs(settings: DeploySettings, allow_force_push: bool) -> list[tuple
         ("receive.maxInputSize", str(settings.push_max_bytes)),
         ("receive.fsckObjects", "true"),
         ("receive.advertisePushOptions", "false"),
-        ("receive.autogc", "false"),
         ("core.logAllRefUpdates", "false"),
     ]
 
