@@ -43,6 +43,8 @@ class DeploySettings(ServiceSettings):
     push_max_bytes: int = Field(100 * 1024 * 1024, ge=1024)
     repo_max_bytes: int = Field(1024 * 1024 * 1024, ge=1024)
     push_wait_seconds: float = Field(600.0, ge=0, le=3600)
+    # pushes to one app served at once by one web process (each may wait on its deploy)
+    pushes_per_app: int = Field(3, ge=1, le=100)
 
     # apps one person may have on a plan come from billing's plans, kept this long; when
     # billing has never answered (or does not know the plan) the fallback applies (plans.py)

@@ -38,6 +38,7 @@ async def git_server(deploy_settings, deploy_traefik, public_jwks):
             "repo_max_bytes": REPO_MAX,
             "push_wait_seconds": 120.0,
             "deploy_tokens_per_app": 3,
+            "pushes_per_app": 1,
         }
     )
     app = create_app(settings)
@@ -292,6 +293,9 @@ async def test_a_push_to_the_apps_branch_deploys_and_streams_the_build(
 
     op = (await until(queued, attempts=300))[0]
     assert (op["trigger"], op["commit_sha"], op["commit_author"]) == ("push", sha, "Berth Tests")
+    # while that push waits on its deploy, the app takes no more than pushes_per_app (1)
+    second = await git(work, "push", remote(url, app["slug"], token), "main:other")
+    assert second.code != 0 and "429" in second.output, second.output
     await deploy_node.run_all(uuid.UUID(app["id"]))
     result = await push
     assert result.code == 0, result.output

@@ -76,6 +76,7 @@ class GitHttpEndpoint:
     def __init__(self, settings: DeploySettings, relay: PushRelay) -> None:
         self.settings = settings
         self.relay = relay
+        self._pushing: dict[uuid.UUID, int] = {}  # pushes being served, per app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         try:
@@ -142,7 +143,21 @@ class GitHttpEndpoint:
                     ),
                 )
                 return
+        if pushing and self._pushing.get(target.app_id, 0) >= settings.pushes_per_app:
+            await _problem(
+                send,
+                GitProblem(
+                    429,
+                    "too_many_pushes",
+                    f"{settings.pushes_per_app} pushes to this app are under way; retry when "
+                    "one has ended",
+                    {"retry-after": "10"},
+                ),
+            )
+            return
         key = self.relay.register(target.app_id) if pushing else None
+        if pushing:
+            self._pushing[target.app_id] = self._pushing.get(target.app_id, 0) + 1
         try:
             env = self._cgi_env(scope, target, key)
             proc = await asyncio.create_subprocess_exec(
@@ -160,6 +175,9 @@ class GitHttpEndpoint:
         finally:
             if key is not None:
                 self.relay.forget(key)
+                left = self._pushing.pop(target.app_id, 1) - 1
+                if left > 0:
+                    self._pushing[target.app_id] = left
 
     def _cgi_env(self, scope: Scope, target: Target, key: str | None) -> dict[str, str]:
         settings = self.settings
