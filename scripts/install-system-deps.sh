@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Debian packages that pip and npm cannot bring: bubblewrap, passt (pasta) and iproute2 (the
-# deploy service's app sandbox and its network namespace); with --browser, chromium (the
+# deploy service's app sandbox and its network namespace), git; with --browser, chromium (the
 # browser tests drive it through Playwright's driver; never `playwright install`); with
 # --bench, wrk. Installs only what is missing; needs root for apt. Also switches on RabbitMQ's
 # Prometheus plugin when the machine's broker runs without it (below).
@@ -22,6 +22,8 @@ need=()
 command -v bwrap >/dev/null 2>&1 || need+=(bubblewrap)
 command -v pasta >/dev/null 2>&1 || need+=(passt)
 command -v ip >/dev/null 2>&1 || need+=(iproute2)
+# git: builds fetch inside the sandbox; the deploy web process serves `git push` (http-backend)
+command -v git >/dev/null 2>&1 || need+=(git)
 if [ "${1:-}" = "--browser" ] && ! command -v chromium >/dev/null 2>&1; then
   need+=(chromium)
 fi

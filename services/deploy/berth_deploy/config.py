@@ -37,6 +37,14 @@ class DeploySettings(ServiceSettings):
     # the apps' own repositories on Berth (what `git push` stores), one bare repository each;
     # unset: <DEPLOY_DATA_DIR>/git
     git_dir: Path | None = None
+    # `git push` to Berth: deploy tokens per app, the largest push (request body) and
+    # repository, and how long a push shows its deploy before it lets the client go
+    deploy_tokens_per_app: int = Field(10, ge=1, le=100)
+    push_max_bytes: int = Field(100 * 1024 * 1024, ge=1024)
+    repo_max_bytes: int = Field(1024 * 1024 * 1024, ge=1024)
+    push_wait_seconds: float = Field(600.0, ge=0, le=3600)
+    # pushes to one app served at once by one web process (each may wait on its deploy)
+    pushes_per_app: int = Field(3, ge=1, le=100)
 
     # forge webhooks: the largest body taken, and how old a delivery may be where it says
     # when it was sent (webhooks/forges.py: which forges do)

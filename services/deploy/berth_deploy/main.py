@@ -1,6 +1,7 @@
 """The deploy service's web process: `uvicorn berth_deploy.main:create_app --factory`."""
 
 from fastapi import FastAPI
+from starlette.routing import Route
 
 from berth_common.service import build_service
 from berth_deploy.admin.api import router as admin_router
@@ -9,6 +10,10 @@ from berth_deploy.apps.api import services_router as apps_services_router
 from berth_deploy.config import DeploySettings, get_settings
 from berth_deploy.env.api import router as env_router
 from berth_deploy.env.service import EnvCipher
+from berth_deploy.gitpush.api import router as deploy_tokens_router
+from berth_deploy.gitpush.backend import GitHttpEndpoint
+from berth_deploy.gitpush.relay import PushRelay
+from berth_deploy.gitpush.repo import install_hooks
 from berth_deploy.instances.api import router as liveness_router
 from berth_deploy.logs.api import router as logs_router
 from berth_deploy.logs.store import LogStore
@@ -28,6 +33,9 @@ def create_app(settings: DeploySettings | None = None) -> FastAPI:
         warn_insecure_network()
     cipher = EnvCipher.from_settings(settings)  # a broken key stops startup, not a request
     plans = PlanCatalog(settings)
+
+    relay = PushRelay(settings)
+    install_hooks(settings)
 
     async def close_plans(_: FastAPI) -> None:
         await plans.close()
@@ -49,11 +57,23 @@ def create_app(settings: DeploySettings | None = None) -> FastAPI:
             liveness_router,
             apps_services_router,
             admin_router,
+            deploy_tokens_router,
         ],
         docs_prefix="/api/deploy",
-        on_shutdown=[close_plans],
+        on_startup=[relay.start],
+        on_shutdown=[close_plans, relay.stop],
     )
     app.state.env_cipher = cipher
     app.state.plan_catalog = plans
     app.state.log_store = LogStore(settings.data_dir)
+    app.state.push_relay = relay
+    # git's smart HTTP (a raw ASGI endpoint: bodies stream both ways); public by the gateway's
+    # policy, authenticated here with a deploy token
+    app.router.routes.append(
+        Route(
+            "/git/{slug}.git/{rest:path}",
+            GitHttpEndpoint(settings, relay),
+            methods=["GET", "HEAD", "POST"],
+        )
+    )
     return app

@@ -118,7 +118,6 @@ async def test_templates_decide_whether_a_repository_is_needed(deploy_http, pers
     ada = person()
     for body in (
         {"template": "n8n", "repo_url": f"file://{repo}"},
-        {"template": "python-web"},
         {"template": "unknown"},
     ):
         r = await deploy_http.post(
@@ -127,6 +126,9 @@ async def test_templates_decide_whether_a_repository_is_needed(deploy_http, pers
         assert r.status_code == 422, (body, r.text)
     n8n = await new_app(deploy_http, ada, None, template="n8n")
     assert (n8n["repo_url"], n8n["limits"]["memory_mb"]) == (None, 1024)
+    # a template that builds from a repository without one: a push-only app (`git push`)
+    pushed = await new_app(deploy_http, ada, None, template="python-web")
+    assert pushed["repo_url"] is None
 
 
 async def test_local_repositories_need_the_admin_setting(

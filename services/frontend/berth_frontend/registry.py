@@ -12,6 +12,7 @@ from berth_frontend.admin.support import api as admin_support
 from berth_frontend.alerts import api as alerts
 from berth_frontend.apps import api as apps
 from berth_frontend.apps import previews as app_previews
+from berth_frontend.apps import push as apps_push
 from berth_frontend.autodeploy import api as autodeploy
 from berth_frontend.billing import api as billing
 from berth_frontend.chat import api as chat
@@ -34,6 +35,7 @@ ROUTERS: list[APIRouter] = [
     billing.router,
     app_previews.router,  # before apps.router (its POST /{app_id}/{action})
     autodeploy.router,  # before apps' catch-all POST /partials/apps/<id>/<action>
+    apps_push.router,  # before apps.router, whose /{app_id}/{action} would take its posts
     apps.router,
     alerts.router,
     statuspages.router,
@@ -73,6 +75,8 @@ SCREENS: list[Screen] = [
            app_previews.app_previews, "Previews", "apps", fragment=True),
     Screen(PANEL, "apps/{app_id:uuid}/autodeploy", "partials/apps/autodeploy.html",
            autodeploy.autodeploy, "Automatic deploys", "apps", fragment=True),
+    Screen(PANEL, "apps/{app_id:uuid}/push", "partials/apps/push.html",
+           apps_push.app_push, "Push to deploy", "apps", fragment=True),
     Screen(PANEL, "apps/{app_id:uuid}/logs", "partials/apps/logs.html",
            apps.app_logs, "Logs", "apps", fragment=True),
     Screen(PANEL, "apps/{app_id:uuid}/logs/more", "partials/apps/logs.html",

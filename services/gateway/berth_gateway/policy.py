@@ -133,6 +133,9 @@ ROUTE_RULES: tuple[Rule, ...] = (
     Rule("/status/**", OPEN, methods=frozenset({"GET", "HEAD"})),
     # a user's cron job or bot pushes its heartbeat; the secret token in the path is the key
     Rule("/api/monitoring/v1/heartbeat/*", OPEN, methods=frozenset({"GET", "POST"})),
+    # `git push` to Berth (git's smart HTTP): the app's deploy token is the authentication,
+    # checked by deploy (HTTP Basic), like a webhook's signature
+    Rule("/git/**", OPEN, methods=frozenset({"GET", "HEAD", "POST"})),
     # the frontend's public pages; /logout works with an expired session (CSRF-checked there)
     Rule("/", OPEN),
     Rule("/login", OPEN),

@@ -79,6 +79,10 @@ def decide(method: str, uri: str) -> str:
         ("GET", "/api/monitoring/v1/heartbeat/abcDEF123_-xyz", "public"),
         ("DELETE", "/api/monitoring/v1/heartbeat/abc", "scope({svc}:{action})"),
         ("GET", "/api/monitoring/v1/heartbeat/abc/more", "scope({svc}:{action})"),
+        # git's smart HTTP: deploy checks the app's deploy token (HTTP Basic) itself
+        ("GET", "/git/my-app.git/info/refs", "public"),
+        ("POST", "/git/my-app.git/git-receive-pack", "public"),
+        ("DELETE", "/git/my-app.git/info/refs", "authenticated"),
         ("GET", "/api/monitoring/v1/monitors", "scope({svc}:{action})"),
         ("GET", "/api/monitoring/v1/admin/monitors", "role(admin)"),
     ],

@@ -63,9 +63,7 @@ async def _check_repo(
             )
         return None
     if not repo_url:
-        raise Unprocessable(
-            f"The {template.key} template needs a repository URL", details={"field": "repo_url"}
-        )
+        return None  # a push-only app: its code comes from `git push` to its repository on Berth
     url = normalise_repo_url(repo_url, local_root=settings.local_repos_dir)
     await resolve_public(url, settings.blocked_networks, required=False)
     return url

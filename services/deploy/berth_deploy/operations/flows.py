@@ -253,6 +253,9 @@ async def delete(job: Job) -> None:
     await take_down(job, AppStatus.DELETING, events.DELETED, "app deleted")
     await asyncio.to_thread(job.paths.remove_all)
     await asyncio.to_thread(shutil.rmtree, job.ctx.logs.root / str(job.app_id), True)
+    # what was pushed to the app's repository on Berth goes with it
+    hosted = git.hosted_repo(job.ctx.settings.hosted_repos_dir, job.app_id)
+    await asyncio.to_thread(shutil.rmtree, hosted, True)
     await job.tx(operations.mark_deleted, app_id=job.app_id)
 
 

@@ -8,6 +8,7 @@ need the app idle (409 otherwise).
 
 import uuid
 from collections.abc import Iterable
+from dataclasses import replace
 from datetime import UTC, datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -23,6 +24,7 @@ from berth_deploy.enums import (
     OperationOrigin,
     OperationStatus,
     ReleaseStatus,
+    SourceKind,
 )
 from berth_deploy.instances.dao import InstanceDAO
 from berth_deploy.models import App, Operation, OwnerStanding
@@ -119,6 +121,9 @@ async def request_operation(
     implies, and a worker is asked to run it once this transaction commits. `cause` says what
     started a deploy and which commit it builds."""
     app = await _requestable_app(session, app_id, kind, origin)
+    if cause.source == SourceKind.REPO and not app.repo_url:
+        # a push-only app builds its branch from its repository on Berth
+        cause = replace(cause, source=SourceKind.HOSTED)
     ops = OperationDAO(session)
     active = await ops.active(app.id)
     _check_against_active(app, kind, active)
