@@ -4,7 +4,8 @@ Billing owns the tier (`billing.accounts.tier`); services that act on it (chat's
 tickets' SLA) keep their own copy in an `account_tiers` table of their schema, fed by the
 event. Events may arrive out of order or twice: a row only moves to an event whose
 `changed_at` is later than the one it holds, in one statement (no read-then-write race).
-An owner with no row has never been announced: the service uses its configured fallback.
+An owner with no row has never been announced: they are on DEFAULT_TIER, where every account
+starts (billing announces changes, not the start).
 """
 
 import uuid
@@ -22,6 +23,8 @@ ACCOUNT_TIER_CHANGED: Final = "billing.account.tier_changed"
 TIER_PATTERN: Final = r"^[a-z][a-z0-9-]{0,31}$"
 TIER_MAX_CHARS: Final = 32
 TABLE: Final = "account_tiers"
+#: the tier every account starts on (billing's column default)
+DEFAULT_TIER: Final = "standard"
 
 
 def add_account_tiers_table(metadata: MetaData) -> None:
@@ -79,7 +82,7 @@ async def record_change(session: AsyncSession, table: Table, change: TierChange)
     return (await session.execute(stmt)).first() is not None
 
 
-async def tier_of(session: AsyncSession, table: Table, owner_id: uuid.UUID) -> str | None:
-    """The owner's tier as last announced, None if billing never announced one."""
+async def tier_of(session: AsyncSession, table: Table, owner_id: uuid.UUID) -> str:
+    """The owner's tier as last announced, DEFAULT_TIER if billing never announced one."""
     stmt = select(table.c.tier).where(table.c.owner_id == owner_id)
-    return (await session.execute(stmt)).scalar_one_or_none()
+    return (await session.execute(stmt)).scalar_one_or_none() or DEFAULT_TIER

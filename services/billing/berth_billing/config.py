@@ -9,10 +9,7 @@ from pydantic_settings import NoDecode, SettingsConfigDict
 from berth_common.config import ServiceSettings
 from berth_common.mail import MailSettings
 from berth_common.money import currency_exponent
-from berth_common.tiers import TIER_PATTERN
-
-#: the tier every account starts on (the column's default); always one of the offered tiers
-DEFAULT_TIER = "standard"
+from berth_common.tiers import DEFAULT_TIER, TIER_PATTERN
 
 
 class BillingSettings(ServiceSettings, MailSettings):

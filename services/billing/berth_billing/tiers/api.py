@@ -3,7 +3,6 @@
 import uuid
 
 from berth_billing.accounts.service import wallet_by_id
-from berth_billing.config import DEFAULT_TIER
 from berth_billing.deps import SettingsDep, actor
 from berth_billing.tiers import schemas, service
 from berth_billing.tiers.dao import TierChangeDAO
@@ -13,6 +12,7 @@ from berth_common.errors import NotFound, Unprocessable, error_responses
 from berth_common.pagination import PageDep
 from berth_common.routing import role_router
 from berth_common.security import AdminUser
+from berth_common.tiers import DEFAULT_TIER
 
 API = "/api/billing/v1/admin"
 
