@@ -4,7 +4,7 @@ import uuid
 from collections.abc import Collection
 from datetime import datetime
 
-from sqlalchemy import delete, or_, select
+from sqlalchemy import any_, delete, func, or_, select
 
 from berth_chat.models import AccountTiers, Conversation, Message
 from berth_common.dao import BaseDAO
@@ -54,7 +54,9 @@ class RetentionDAO(BaseDAO[Message]):
             .limit(PURGE_BATCH)
             .scalar_subquery()
         )
+        # = ANY(ARRAY(...)): the batch's ids first, then each by its primary key (an IN over
+        # the subquery let the planner hash-join it against a scan of every message)
         result = await self.session.execute(
-            delete(Message).where(Message.id.in_(old)).returning(Message.id)
+            delete(Message).where(Message.id == any_(func.array(old))).returning(Message.id)
         )
         return len(result.all())
