@@ -82,7 +82,9 @@ async def record_change(session: AsyncSession, table: Table, change: TierChange)
     return (await session.execute(stmt)).first() is not None
 
 
-async def tier_of(session: AsyncSession, table: Table, owner_id: uuid.UUID) -> str:
-    """The owner's tier as last announced, DEFAULT_TIER if billing never announced one."""
+async def tier_of(
+    session: AsyncSession, table: Table, owner_id: uuid.UUID, default: str = DEFAULT_TIER
+) -> str:
+    """The owner's tier as last announced, `default` if billing never announced one."""
     stmt = select(table.c.tier).where(table.c.owner_id == owner_id)
-    return (await session.execute(stmt)).scalar_one_or_none() or DEFAULT_TIER
+    return (await session.execute(stmt)).scalar_one_or_none() or default

@@ -9,10 +9,9 @@ import uuid
 from typing import Any
 
 from loguru import logger
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from berth_common.tiers import BadTierEvent, parse_change, record_change
+from berth_common.tiers import BadTierEvent, parse_change, record_change, tier_of
 from berth_tickets.config import TicketsSettings
 from berth_tickets.models import AccountTiers
 
@@ -33,5 +32,4 @@ async def tier_changed(session: AsyncSession, payload: dict[str, Any]) -> bool:
 async def plan_tier_of(
     session: AsyncSession, settings: TicketsSettings, owner_id: uuid.UUID
 ) -> str:
-    stmt = select(AccountTiers.c.tier).where(AccountTiers.c.owner_id == owner_id)
-    return (await session.execute(stmt)).scalar_one_or_none() or settings.default_plan_tier
+    return await tier_of(session, AccountTiers, owner_id, default=settings.default_plan_tier)
