@@ -51,9 +51,9 @@ async def set_tier(
 ) -> schemas.TierChanged:
     if body.tier not in settings.account_tiers:
         raise UnknownTier(f"Unknown tier {body.tier!r}", details={"tiers": settings.account_tiers})
-    await wallet_by_id(session, account_id)  # 404 for a system account or nobody's
-    account = await session.get(Account, account_id, with_for_update=True, populate_existing=True)
-    assert account is not None
+    account = await wallet_by_id(session, account_id)  # 404: a system account, nobody's
+    # the row lock orders concurrent changes of one account (each sees the one before)
+    await session.refresh(account, with_for_update=True)
     dao = TierChangeDAO(session)
     if account.tier == body.tier:
         current = await tier_of_account(session, account)
