@@ -1,11 +1,15 @@
 """Billing settings: installation currency, payment secrets, metering and dunning knobs."""
 
+import re
+from typing import Annotated
+
 from pydantic import Field, SecretStr, field_validator
-from pydantic_settings import SettingsConfigDict
+from pydantic_settings import NoDecode, SettingsConfigDict
 
 from berth_common.config import ServiceSettings
 from berth_common.mail import MailSettings
 from berth_common.money import currency_exponent
+from berth_common.tiers import DEFAULT_TIER, TIER_PATTERN
 
 
 class BillingSettings(ServiceSettings, MailSettings):
@@ -36,6 +40,11 @@ class BillingSettings(ServiceSettings, MailSettings):
     # hours before now the hourly run looks back for late events (reruns charge nothing twice)
     metering_lookback_hours: int = Field(48, ge=1, le=24 * 31)
 
+    # the service tiers an operator offers, comma-separated (BILLING_ACCOUNT_TIERS=standard,pro)
+    account_tiers: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: [DEFAULT_TIER, "pro", "business"]
+    )
+
     seller_name: str = "Berth Hosting"
     seller_address: str = "1 Harbour Street, Port Town"
     seller_vat_id: str = ""
@@ -47,6 +56,23 @@ class BillingSettings(ServiceSettings, MailSettings):
         value = value.strip().upper()
         currency_exponent(value)  # raises for an unknown code
         return value
+
+    @field_validator("account_tiers", mode="before")
+    @classmethod
+    def _tier_list(cls, value: object) -> object:
+        if isinstance(value, str):
+            value = [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("account_tiers")
+    @classmethod
+    def _tiers_are_slugs(cls, value: list[str]) -> list[str]:
+        bad = [tier for tier in value if not re.fullmatch(TIER_PATTERN, tier)]
+        if bad:
+            raise ValueError(f"account tiers must be short slugs: {bad}")
+        if DEFAULT_TIER not in value:
+            raise ValueError(f"account tiers must include {DEFAULT_TIER!r} (every account's start)")
+        return list(dict.fromkeys(value))
 
     @property
     def exponent(self) -> int:

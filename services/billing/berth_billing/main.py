@@ -16,6 +16,7 @@ from berth_billing.payments.provider import get_provider
 from berth_billing.plans import service as plans
 from berth_billing.plans.api import admin_router as plans_admin_router
 from berth_billing.plans.api import router as plans_router
+from berth_billing.tiers.api import admin_router as tiers_admin_router
 from berth_common.service import build_service
 
 
@@ -44,6 +45,7 @@ def create_app(settings: BillingSettings | None = None) -> FastAPI:
             plans_admin_router,
             payments_admin_router,
             invoices_admin_router,
+            tiers_admin_router,
         ],
         on_startup=[seed],
         docs_prefix="/api/billing",

@@ -70,6 +70,8 @@ class Account(Base):
     balance: Mapped[int] = mapped_column(BigInteger, nullable=False, server_default="0")
     email: Mapped[str | None] = mapped_column(String(254))
     name: Mapped[str | None] = mapped_column(String(120))
+    # the service tier the holder is entitled to (BILLING_ACCOUNT_TIERS); chat and tickets act on it
+    tier: Mapped[str] = mapped_column(String(32), nullable=False, server_default="standard")
     # start of the current stretch below zero (the grace period counts from here)
     negative_since: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[datetime] = now_timestamp()
@@ -394,3 +396,7 @@ class InvoiceLine(Base):
     description: Mapped[str] = mapped_column(String(300), nullable=False)
     quantity: Mapped[str] = mapped_column(String(40), nullable=False, server_default="")
     amount: Mapped[int] = mapped_column(BigInteger, nullable=False)
+
+
+# an account's tier changes live in their sub-package, on this Base (one metadata, one history)
+from berth_billing.tiers import models as _tier_models  # noqa: E402, F401

@@ -6,6 +6,8 @@ enqueue by name through the outbox without importing the worker.
 
 from typing import Final
 
+from berth_common.tiers import ACCOUNT_TIER_CHANGED
+
 # billing's Celery queue (and its topic exchange and routing key)
 QUEUE: Final = "billing"
 
@@ -28,6 +30,7 @@ class Event:
 
     ACCOUNT_SUSPENDED: Final = "billing.account.suspended"
     ACCOUNT_UNSUSPENDED: Final = "billing.account.unsuspended"
+    ACCOUNT_TIER_CHANGED: Final = ACCOUNT_TIER_CHANGED
 
 
 # deploy's events that move usage intervals

@@ -1,11 +1,15 @@
 """Chat's settings: env prefix CHAT_ plus the platform-wide contract variables."""
 
+import re
 from functools import lru_cache
 
-from pydantic import AliasChoices, Field, SecretStr
+from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import SettingsConfigDict
 
 from berth_common.config import ServiceSettings
+from berth_common.tiers import TIER_PATTERN
+
+MAX_RETENTION_DAYS = 3650
 
 
 class ChatSettings(ServiceSettings):
@@ -50,8 +54,13 @@ class ChatSettings(ServiceSettings):
     # a token bucket: this many messages, refilled over the period (limits' moving window)
     message_rate: str = Field("20/10seconds", min_length=3, max_length=40)
     conversations_per_user: int = Field(20, ge=1, le=1000)
-    # messages older than this are deleted by the beat (plan tiers may shorten it)
-    retention_days: int = Field(365, ge=1, le=3650)
+    # messages older than their customer's tier's days are deleted by the beat, as JSON:
+    # CHAT_RETENTION_DAYS_BY_TIER={"standard":90,"pro":365}; a tier missing from it keeps
+    # messages CHAT_RETENTION_DAYS (customers billing never moved are on `standard`)
+    retention_days_by_tier: dict[str, int] = Field(
+        default_factory=lambda: {"standard": 90, "pro": 365, "business": 730}
+    )
+    retention_days: int = Field(365, ge=1, le=MAX_RETENTION_DAYS)
 
     # -- fan-out between replicas -----------------------------------------------------------
     fanout_exchange: str = "chat.fanout"
@@ -77,6 +86,20 @@ class ChatSettings(ServiceSettings):
     # the tickets department a conversation turned into a ticket goes to
     ticket_department: str = Field("support", min_length=1, max_length=40)
     ticket_transcript_max_chars: int = Field(19_000, ge=1000, le=20_000)
+
+    @field_validator("retention_days_by_tier")
+    @classmethod
+    def _tier_days(cls, value: dict[str, int]) -> dict[str, int]:
+        for tier, days in value.items():
+            if not re.fullmatch(TIER_PATTERN, tier):
+                raise ValueError(f"not a tier: {tier!r}")
+            if not 1 <= days <= MAX_RETENTION_DAYS:
+                raise ValueError(f"{tier}: retention must be 1..{MAX_RETENTION_DAYS} days")
+        return value
+
+    def retention_of(self, tier: str) -> int:
+        """Days a customer on `tier` keeps their messages."""
+        return self.retention_days_by_tier.get(tier, self.retention_days)
 
 
 @lru_cache

@@ -13,6 +13,7 @@ from berth_chat.conversations.api import staff_router
 from berth_chat.live import ws
 from berth_chat.live.hub import Hub
 from berth_chat.models import SCHEMA, Base
+from berth_chat.retention.api import router as retention_router
 from berth_common.service import build_service
 
 
@@ -35,7 +36,7 @@ def create_app(settings: ChatSettings | None = None) -> FastAPI:
         title="Berth chat",
         schema=SCHEMA,
         metadata=Base.metadata,
-        routers=[conversations, staff_router, ws.router, agents_router],
+        routers=[conversations, staff_router, ws.router, agents_router, retention_router],
         on_startup=[start_hub],
         on_shutdown=[stop_hub],
         extra_ready=[hub.ping],

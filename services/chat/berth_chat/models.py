@@ -34,10 +34,14 @@ from sqlalchemy.orm import Mapped, mapped_column
 from berth_common.columns import now_timestamp, touched_timestamp, uuid_pk
 from berth_common.db import make_base
 from berth_common.outbox import add_outbox_tables
+from berth_common.tiers import add_account_tiers_table, tiers_table
 
 SCHEMA = "chat"
 Base = make_base(SCHEMA)
 add_outbox_tables(Base.metadata)
+# customers' tiers as billing announces them (retention per tier)
+add_account_tiers_table(Base.metadata)
+AccountTiers = tiers_table(Base.metadata, SCHEMA)
 
 #: the largest body the database accepts (the service's limit, CHAT_MESSAGE_MAX_CHARS, is lower)
 BODY_MAX_CHARS = 64 * 1024
@@ -99,6 +103,8 @@ class Message(Base):
             name="uq_messages_client_msg",
         ),
         Index("ix_messages_created", "created_at"),
+        # retention per tier: a conversation's messages older than its customer's cutoff
+        Index("ix_messages_conversation_created", "conversation_id", "created_at"),
         CheckConstraint("seq > 0", name="seq"),
         CheckConstraint(
             "sender_kind IN ('customer', 'staff', 'agent', 'system')", name="sender_kind"

@@ -2,6 +2,8 @@
 
 from typing import Final
 
+from berth_common.tiers import ACCOUNT_TIER_CHANGED
+
 QUEUE: Final = "chat"
 #: the topic exchange web replicas fan messages out over (routing key: conversation id); each
 #: replica binds its own exclusive auto-delete queue `chat.fanout.<host>.<pid>.<random>`
@@ -16,4 +18,5 @@ class Task:
     PURGE_OLD: Final = "chat.retention.purge"
 
 
-CONSUMED_EVENTS: Final = ()
+# billing's word on a customer's tier (retention per tier)
+CONSUMED_EVENTS: Final = (ACCOUNT_TIER_CHANGED,)

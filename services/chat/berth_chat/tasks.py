@@ -7,28 +7,27 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from berth_chat.agents import service as agents
 from berth_chat.agents.upstream import Upstream as AgentsUpstream
-from berth_chat.conversations.dao import PURGE_BATCH, MessageDAO
-from berth_chat.names import Task
+from berth_chat.names import ACCOUNT_TIER_CHANGED, Task
+from berth_chat.retention import service as retention
 from berth_chat.worker import celery_app, settings, worker_runtime
 from berth_common.messages import OutgoingMessage
-from berth_common.worker import service_task
-
-
-async def _purge_batch(session: AsyncSession, now: datetime) -> int:
-    return await MessageDAO(session).purge_older_than(settings.retention_days, now)
+from berth_common.worker import on_event, service_task
 
 
 async def purge() -> None:
-    """Retention: batches in transactions of their own, so a long purge holds no lock for
-    long and a worker that dies keeps what it deleted (the next hourly run goes on)."""
-    now = datetime.now(UTC)
-    while await worker_runtime.in_transaction(_purge_batch, now=now) >= PURGE_BATCH:
-        pass
+    """Retention per tier (berth_chat.retention): each batch its own transaction, so a worker
+    that dies keeps what it deleted and the next hourly run goes on."""
+    await retention.purge(worker_runtime.in_transaction, settings, datetime.now(UTC))
 
 
 purge_task = service_task(
     celery_app, worker_runtime, Task.PURGE_OLD, max_retries=3, in_transaction=False
 )(purge)
+
+
+@on_event(worker_runtime, ACCOUNT_TIER_CHANGED)
+async def on_tier_changed(session: AsyncSession, payload: dict, event: dict) -> None:
+    await retention.tier_changed(session, payload)
 
 
 # -- chat-agents: a customer's message put to their agent app ------------------------------------

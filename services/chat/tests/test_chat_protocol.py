@@ -232,12 +232,12 @@ async def test_the_message_rate_is_per_user():
 
 
 def test_retention_deletes_old_messages_and_seqs_are_never_reused(chat_client, person):
-    from datetime import UTC, datetime
+    from datetime import UTC, datetime, timedelta
 
     from sqlalchemy import update
 
-    from berth_chat.conversations.dao import MessageDAO
     from berth_chat.models import Message
+    from berth_chat.retention.dao import RetentionDAO
 
     alice = person()
     cid = start_conversation(chat_client, alice)["id"]
@@ -256,7 +256,8 @@ def test_retention_deletes_old_messages_and_seqs_are_never_reused(chat_client, p
                 .where(Message.conversation_id == uuid.UUID(cid), Message.seq == 1)
                 .values(created_at=datetime(2000, 1, 1, tzinfo=UTC))
             )
-            deleted = await MessageDAO(session).purge_older_than(365, datetime.now(UTC))
+            cutoff = datetime.now(UTC) - timedelta(days=365)
+            deleted = await RetentionDAO(session).purge(cutoff, tiers=("standard",))
             await session.commit()
             return deleted
 

@@ -83,6 +83,7 @@ AGENT_APP = {"id": APP_ID, "slug": "helper", "name": "Helper bot", "status": "ru
 ANSWERS: dict[str, Any] = {
     "/api/auth/v1/me": (200, {"name": "Ada", "email": "ada@example.test"}),
     f"{API}/conversations": (200, PAGE),
+    f"{API}/retention": (200, {"tier": "pro", "days": 365}),
     f"{API}/conversations/{CID}": (200, CONVERSATION),
     f"{API}/conversations/{CID}/messages": (200, {"items": MESSAGES}),
     f"{API}/conversations/{AGENT_CID}": (200, AGENT_CONVERSATION),
@@ -143,6 +144,7 @@ async def test_my_conversations_and_agents_are_listed(frontend_settings, public_
         f'href="/panel/chat/{CID}"' in page.text and f'href="/panel/chat/{AGENT_CID}"' in page.text
     )
     assert "Agent Helper bot" in page.text  # the agent conversation named after its app
+    assert "Messages are kept 365 days on your pro tier, then deleted." in page.text
     assert f'hx-post="/partials/chat/agents/{APP_ID}"' in page.text
     assert 'hx-post="/partials/chat/support"' in page.text
     assert "/api/deploy/v1/apps?template=ai-agent&size=100" in stand_in.asked

@@ -159,6 +159,54 @@ async def test_an_adjustment_needs_credit_or_debit_before_billing_is_asked(
     ]
 
 
+async def test_an_admin_moves_an_account_to_a_tier_on_offer(
+    frontend_settings, public_jwks, signing_jwks
+):
+    accounts = f"/api/billing/v1/admin/accounts/{ACCOUNT_ID}"
+    changes = [
+        {
+            "id": "c1",
+            "account_id": ACCOUNT_ID,
+            "from_tier": "standard",
+            "to_tier": "pro",
+            "changed_by": "admin:a1",
+            "reason": "annual <b>deal</b>",
+            "changed_at": "2026-11-30T09:00:00Z",
+        }
+    ]
+    answers = {
+        "/api/auth/v1/me": (200, {"name": "Ada", "email": "ada@example.test"}),
+        accounts: (200, {**ACCOUNT, "tier": "pro"}),
+        f"{accounts}/ledger": (200, {"items": [], "total": 0, "page": 1, "size": 20, "pages": 0}),
+        "/api/billing/v1/admin/account-tiers": (
+            200,
+            {"tiers": ["standard", "pro", "business"], "default": "standard"},
+        ),
+        f"{accounts}/tier-changes": (200, {"items": changes, "total": 1, "page": 1, "size": 10}),
+        f"PUT {accounts}/tier": (200, {"tier": "business", "changed": True}),
+    }
+    url = f"/admin/partials/billing/accounts/{ACCOUNT_ID}/tier"
+    with StandIn(answers) as stand_in:
+        async with frontend_over(stand_in, frontend_settings, public_jwks) as client:
+            _sign_in(client, signing_jwks, roles=["user", "admin"])
+            page = (await client.get(f"/admin/billing/accounts/{ACCOUNT_ID}")).text
+            headers = {
+                "HX-Request": "true",
+                "X-CSRF-Token": page.split('"X-CSRF-Token": "')[1][:64],
+            }
+            bad = await client.post(url, data={"tier": "Gold Plan!"}, headers=headers)
+            assert "Choose one of the tiers on offer." in bad.text
+            assert not [a for a in stand_in.asked if a.startswith("PUT")]
+            moved = await client.post(
+                url, data={"tier": "business", "reason": "grew"}, headers=headers
+            )
+    assert 'data-stat="account-tier">pro<' in page
+    assert '<option value="pro" selected>' in page and '<option value="business">' in page
+    assert "annual &lt;b&gt;deal&lt;/b&gt;" in page
+    assert moved.status_code == 200 and "The account is on business now" in moved.text
+    assert stand_in.bodies == [{"tier": "business", "reason": "grew"}]
+
+
 def _sign_in(
     client: httpx.AsyncClient, signing_jwks: dict[str, Any], roles: list[str] | None = None
 ) -> None:

@@ -27,7 +27,7 @@ class TicketsSettings(ServiceSettings, MailSettings):
 
     # tickets waiting on the customer close after this long without an answer
     auto_close_hours: int = Field(168, ge=1, le=24 * 365)
-    # the SLA tier of a customer whose tier is not known otherwise
+    # the SLA tier of a customer billing never announced a tier for (billing.account.tier_changed)
     default_plan_tier: str = Field("standard", min_length=1, max_length=40)
     # a running SLA window is "at risk" when less than this share of it is left
     sla_at_risk_ratio: float = Field(0.25, gt=0, lt=1)

@@ -45,10 +45,14 @@ from berth_common.columns import now_timestamp, touched_timestamp, uuid_pk
 from berth_common.db import make_base
 from berth_common.mail import OutgoingEmailColumns
 from berth_common.outbox import add_outbox_tables
+from berth_common.tiers import add_account_tiers_table, tiers_table
 
 SCHEMA = "tickets"
 Base = make_base(SCHEMA)
 add_outbox_tables(Base.metadata)
+# customers' tiers as billing announces them (a new ticket's SLA policy)
+add_account_tiers_table(Base.metadata)
+AccountTiers = tiers_table(Base.metadata, SCHEMA)
 
 #: the text search configuration of subjects and messages: no stemming, any language
 TS_CONFIG = "simple"

@@ -2,6 +2,8 @@
 
 from typing import Final
 
+from berth_common.tiers import ACCOUNT_TIER_CHANGED
+
 QUEUE: Final = "tickets"
 
 
@@ -20,4 +22,7 @@ class Task:
 INCIDENT_OPENED: Final = "monitoring.incident.opened"
 INCIDENT_RESOLVED: Final = "monitoring.incident.resolved"
 
-CONSUMED_EVENTS: Final = (INCIDENT_OPENED, INCIDENT_RESOLVED)
+# billing's word on a customer's tier (the SLA policies of their new tickets)
+TIER_CHANGED: Final = ACCOUNT_TIER_CHANGED
+
+CONSUMED_EVENTS: Final = (INCIDENT_OPENED, INCIDENT_RESOLVED, TIER_CHANGED)

@@ -12,7 +12,8 @@ from berth_tickets import mail
 from berth_tickets.enums import IncidentStatus
 from berth_tickets.inbound import service as inbound
 from berth_tickets.incidents import service as incidents
-from berth_tickets.names import INCIDENT_OPENED, INCIDENT_RESOLVED, Task
+from berth_tickets.names import INCIDENT_OPENED, INCIDENT_RESOLVED, TIER_CHANGED, Task
+from berth_tickets.sla import tiers
 from berth_tickets.sla.breaches import check_breaches
 from berth_tickets.tickets.autoclose import auto_close
 from berth_tickets.upstream import Upstream
@@ -56,6 +57,11 @@ async def incident_opened(session: AsyncSession, payload: dict, event: dict) -> 
 @on_event(worker_runtime, INCIDENT_RESOLVED)
 async def incident_resolved(session: AsyncSession, payload: dict, event: dict) -> None:
     await incidents.record(session, payload, IncidentStatus.RESOLVED)
+
+
+@on_event(worker_runtime, TIER_CHANGED)
+async def tier_changed(session: AsyncSession, payload: dict, event: dict) -> None:
+    await tiers.tier_changed(session, payload)
 
 
 async def process_inbound(session: AsyncSession, raw_id: str) -> None:

@@ -7,6 +7,8 @@ from fastapi import Depends, Query
 
 from berth_billing.accounts import schemas, service
 from berth_billing.deps import SettingsDep
+from berth_billing.tiers import schemas as tier_schemas
+from berth_billing.tiers import service as tiers
 from berth_common.db import SessionDep
 from berth_common.errors import (
     Forbidden,
@@ -82,3 +84,13 @@ async def account_of_owner(
     return await service.describe(
         session, settings, await service.existing_wallet(session, owner_id)
     )
+
+
+@services_router.get(
+    "/by-owner/{owner_id}/tier",
+    response_model=tier_schemas.AccountTier,
+    responses=error_responses(NotFound),
+    description="The owner's service tier and when it last changed (billing:read).",
+)
+async def tier_of_owner(owner_id: uuid.UUID, session: SessionDep) -> tier_schemas.AccountTier:
+    return await tiers.tier_of_owner(session, owner_id)

@@ -18,6 +18,8 @@ class Account(BaseModel):
     exponent: int
     balance_display: str
     state: AccountState
+    # the service tier (chat's retention, tickets' SLA follow it)
+    tier: str
     negative_since: datetime | None
     grace_ends_at: datetime | None
     suspended_at: datetime | None

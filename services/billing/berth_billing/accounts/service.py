@@ -76,6 +76,7 @@ async def describe(
         exponent=currency_exponent(account.currency),
         balance_display=format_amount(account.balance, account.currency),
         state=state,
+        tier=account.tier,
         negative_since=account.negative_since,
         grace_ends_at=grace_ends,
         suspended_at=suspension.suspended_at if suspension else None,

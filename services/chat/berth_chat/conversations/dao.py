@@ -5,16 +5,12 @@ A customer's queries always filter on `customer_id`: another person's conversati
 
 import uuid
 from collections.abc import Sequence
-from datetime import datetime, timedelta
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from berth_chat.models import Conversation, Message, ReadMarker
 from berth_common.dao import BaseDAO
-
-#: retention deletes at most this many messages per transaction
-PURGE_BATCH = 5000
 
 
 class ConversationDAO(BaseDAO[Conversation]):
@@ -148,21 +144,6 @@ class MessageDAO(BaseDAO[Message]):
             stmt = stmt.where(Message.seq < before_seq)
         stmt = stmt.order_by(Message.seq.desc()).limit(limit)
         return list(reversed((await self.session.execute(stmt)).scalars().all()))
-
-    async def purge_older_than(self, retention_days: int, now: datetime) -> int:
-        """Delete up to PURGE_BATCH messages created before now - retention_days; returns how
-        many. A conversation keeps its last_seq, so seqs are never reused after a purge."""
-        cutoff = now - timedelta(days=retention_days)
-        old = (
-            select(Message.id)
-            .where(Message.created_at < cutoff)
-            .limit(PURGE_BATCH)
-            .scalar_subquery()
-        )
-        result = await self.session.execute(
-            delete(Message).where(Message.id.in_(old)).returning(Message.id)
-        )
-        return len(result.all())
 
 
 class ReadMarkerDAO(BaseDAO[ReadMarker]):

@@ -25,7 +25,13 @@ async def chats(ctx: ScreenContext) -> dict[str, Any]:
     found = await section(service.conversations(ctx.backends, ctx.viewer.caller))
     agents = await optional(service.agent_apps(ctx.backends, ctx.viewer.caller))
     names = {str(a["id"]): a["name"] for a in agents.data["items"]} if agents.ok else {}
-    return {"conversations": found, "agents": agents, "agent_names": names}
+    retention = await optional(service.retention(ctx.backends, ctx.viewer.caller))
+    return {
+        "conversations": found,
+        "agents": agents,
+        "agent_names": names,
+        "retention": retention,
+    }
 
 
 async def agent_name(backends: Backends, caller: Caller, conversation: dict[str, Any]) -> str:

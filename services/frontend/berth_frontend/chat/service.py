@@ -34,6 +34,11 @@ def history_path(conversation_id: str) -> str:
     return f"{conversation_path(conversation_id)}/messages"
 
 
+async def retention(backends: Backends, caller: Caller) -> dict[str, Any]:
+    """How long my messages are kept: {tier, days}."""
+    return await backends.chat.get(f"{API}/retention", caller)
+
+
 def items_of(found: Any) -> list[dict[str, Any]]:
     """A list answer, or a page's items."""
     return found["items"] if isinstance(found, dict) else found

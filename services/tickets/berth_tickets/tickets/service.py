@@ -26,7 +26,7 @@ from berth_tickets.incidents import service as incidents
 from berth_tickets.models import Ticket
 from berth_tickets.notify.service import notify
 from berth_tickets.numbers import display_number
-from berth_tickets.sla import apply
+from berth_tickets.sla import apply, tiers
 from berth_tickets.sla import service as sla
 from berth_tickets.tickets import lifecycle, schemas
 from berth_tickets.tickets.dao import EventDAO, MessageDAO, TicketDAO
@@ -88,7 +88,10 @@ async def open_ticket(
             f"At most {settings.open_tickets_per_user} open tickets; close one first"
         )
     at = now()
-    policy_row = await apply.policy_for(session, settings.default_plan_tier, data.priority)
+    # the customer's tier now, from billing's events; a later change of tier leaves this
+    # ticket's tier and SLA as they started (only new tickets follow it)
+    plan_tier = await tiers.plan_tier_of(session, settings, owner_id)
+    policy_row = await apply.policy_for(session, plan_tier, data.priority)
     policy = await apply.as_policy(session, policy_row)
     clock = sla.start_clock(at, policy) if policy is not None else sla.Clock()
     ticket = await TicketDAO(session).create(
@@ -97,7 +100,7 @@ async def open_ticket(
         subject=data.subject,
         priority=data.priority,
         status=TicketStatus.OPEN,
-        plan_tier=settings.default_plan_tier,
+        plan_tier=plan_tier,
         link_kind=data.link.kind if data.link else None,
         link_id=data.link.id if data.link else None,
         context=context,

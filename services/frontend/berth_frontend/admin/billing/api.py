@@ -8,8 +8,10 @@ from typing import Any
 from fastapi import Request
 from starlette.responses import Response
 
+from berth_common.tiers import TIER_PATTERN
 from berth_frontend.admin.billing import service
 from berth_frontend.panel.api import show
+from berth_frontend.support.api import optional
 from berth_frontend.web import flash
 from berth_frontend.web.access import AdminViewer, admin_router
 from berth_frontend.web.backends import sections
@@ -21,6 +23,7 @@ from berth_frontend.web.tables import table_state
 router = admin_router(prefix="/admin/partials/billing")
 
 PLAN_KEY = re.compile(r"^[a-z0-9][a-z0-9-]{1,46}[a-z0-9]$")
+TIER = re.compile(TIER_PATTERN)
 
 
 async def accounts(ctx: ScreenContext) -> dict[str, Any]:
@@ -34,9 +37,14 @@ async def account(ctx: ScreenContext) -> dict[str, Any]:
     table = table_state(ctx.query)
     found = await service.account(ctx.backends, ctx.viewer.caller, account_id)
     (entries,) = await sections(service.ledger(ctx.backends, ctx.viewer.caller, account_id, table))
+    # the tier's parts are the page's extras: a billing without them leaves the rest standing
+    tiers = await optional(service.tiers_on_offer(ctx.backends, ctx.viewer.caller))
+    tier_changes = await optional(service.tier_changes(ctx.backends, ctx.viewer.caller, account_id))
     return {
         "account": found,
         "entries": entries,
+        "tiers": tiers,
+        "tier_changes": tier_changes,
         "table": table,
         "title": found.get("email") or account_id,
         "adjust_key": uuid.uuid4().hex,
@@ -110,6 +118,24 @@ async def adjust(request: Request, viewer: AdminViewer, account_id: uuid.UUID) -
                 form.get("idempotency_key") or uuid.uuid4().hex,
             ),
             f"The account was {direction}ed.",
+        )
+    return await show(
+        request, viewer, ADMIN, f"billing/accounts/{account_id}", full=False, flash=outcome
+    )
+
+
+@router.post("/accounts/{account_id}/tier")
+async def set_tier(request: Request, viewer: AdminViewer, account_id: uuid.UUID) -> Response:
+    form = await read_form(request)
+    tier, reason = form.get("tier"), form.get("reason")
+    if not TIER.match(tier) or len(reason) > 500:
+        outcome = flash.failure("Choose one of the tiers on offer.")
+    else:
+        outcome = await flash.outcome_of(
+            service.set_tier(
+                request.app.state.backends, viewer.caller, str(account_id), tier, reason
+            ),
+            f"The account is on {tier} now (open tickets keep their SLA).",
         )
     return await show(
         request, viewer, ADMIN, f"billing/accounts/{account_id}", full=False, flash=outcome

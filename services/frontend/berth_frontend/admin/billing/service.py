@@ -61,6 +61,24 @@ async def adjust(
     )
 
 
+async def tiers_on_offer(backends: Backends, caller: Caller) -> dict[str, Any]:
+    return await backends.billing.get(f"{ADMIN}/account-tiers", caller)
+
+
+async def tier_changes(backends: Backends, caller: Caller, account_id: str) -> dict[str, Any]:
+    return await backends.billing.get(
+        f"{ADMIN}/accounts/{account_id}/tier-changes", caller, size=10
+    )
+
+
+async def set_tier(
+    backends: Backends, caller: Caller, account_id: str, tier: str, reason: str
+) -> dict[str, Any]:
+    return await backends.billing.put(
+        f"{ADMIN}/accounts/{account_id}/tier", caller, {"tier": tier, "reason": reason}
+    )
+
+
 async def payments(backends: Backends, caller: Caller, table: Table) -> dict[str, Any]:
     params = table.api_params()
     params.pop("sort", None)
