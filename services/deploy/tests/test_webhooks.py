@@ -252,6 +252,50 @@ async def test_bodies_past_the_limit_are_413(deploy_http, deploy_settings, perso
 
 
 @pytest.mark.parametrize(
+    ("forge", "raw", "payload", "extra", "status"),
+    [
+        # JSON nested past the parser's recursion limit
+        ("github", b"[" * 100_000, {}, {}, 400),
+        ("gitea", b'{"a":' * 100_000, {}, {}, 400),
+        # not UTF-8, or a form post instead of JSON
+        ("github", b"\xff\xfe\x00\xd8", {}, {}, 400),
+        (
+            "github",
+            b"payload=%7B%7D",
+            {},
+            {"Content-Type": "application/x-www-form-urlencoded"},
+            400,
+        ),
+        # a Date header past what a datetime holds
+        ("github", None, {}, {"Date": "Mon, 01 Jan 99999999999 00:00:00 GMT"}, 400),
+        ("gitea", None, {}, {"Date": "Mon, 01 Jan 2026 00:00:00 +99999999999999999"}, 400),
+        # a signed push time no clock has: refused as stale
+        ("github", None, {"repository": {"pushed_at": 10**20}}, {}, 401),
+        # fields of another type than the forge sends: nothing comes of them
+        ("gitlab", None, {"commits": 5}, {}, 200),
+        ("bitbucket", None, {"push": {"changes": 7}}, {}, 200),
+        ("github", None, {"action": ["opened"]}, {"X-GitHub-Event": "pull_request"}, 200),
+        ("gitea", None, {"action": {"x": 1}}, {"X-Gitea-Event": "pull_request"}, 200),
+    ],
+)
+async def test_signed_bodies_that_break_parsing_are_4xx(
+    deploy_http, person, repo, forge, raw, payload, extra, status
+):
+    """The secret's holder (the owner) sending anything at all gets a 4xx or a plain outcome,
+    never a 500."""
+    ada = person()
+    app, made = await hooked_app(deploy_http, ada, repo)
+    base = push_payload(forge, "feature", "e" * 40)
+    body, headers = signed(forge, made["secret"], base | payload, raw=raw)
+    if "X-Gitea-Event" in extra:
+        extra = extra | {"X-Forgejo-Event": extra["X-Gitea-Event"]}
+    r = await post(deploy_http, app["id"], forge, body, headers | extra)
+    assert r.status_code == status, r.text
+    if status != 200:
+        assert r.json()["error"]["code"] in ("bad_delivery", "stale_delivery")
+
+
+@pytest.mark.parametrize(
     ("change", "field"),
     [
         ({"poll_interval_seconds": 59}, "poll_interval_seconds"),

@@ -102,6 +102,20 @@ def _at(data: Any, *path: str | int) -> Any:
     return data
 
 
+def _list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
+
+
+def _unix_time(value: Any) -> datetime | None:
+    """A payload's Unix time; one no clock has is the oldest time (refused as stale)."""
+    if not isinstance(value, int) or isinstance(value, bool):
+        return None
+    try:
+        return datetime.fromtimestamp(value, UTC)
+    except (OverflowError, ValueError, OSError):
+        return datetime.min.replace(tzinfo=UTC)
+
+
 def _text(value: Any) -> str | None:
     return value if isinstance(value, str) and value.strip() else None
 
@@ -185,8 +199,7 @@ def _github(event: str, p: Any) -> Parsed:
     if event == PING:
         return Parsed(PING)
     if event == "push":
-        pushed_at = _at(p, "repository", "pushed_at")
-        signed = datetime.fromtimestamp(pushed_at, UTC) if isinstance(pushed_at, int) else None
+        signed = _unix_time(_at(p, "repository", "pushed_at"))
         events = _push(
             _at(p, "ref"),
             _at(p, "after"),
@@ -203,7 +216,7 @@ def _github(event: str, p: Any) -> Parsed:
         return Parsed(
             "events",
             _pull(
-                _at(p, "action") or "",
+                _text(_at(p, "action")) or "",
                 {"opened", "reopened", "synchronize"},
                 {"closed"},
                 branch=_at(p, "pull_request", "head", "ref"),
@@ -219,7 +232,7 @@ def _gitlab(event: str, p: Any) -> Parsed:
     if event == "Push Hook":
         after = _at(p, "checkout_sha") or _at(p, "after")
         head = next(
-            (c for c in _at(p, "commits") or [] if isinstance(c, dict) and c.get("id") == after),
+            (c for c in _list(_at(p, "commits")) if isinstance(c, dict) and c.get("id") == after),
             {},
         )
         deleted = _at(p, "after") == ZERO_SHA
@@ -234,7 +247,7 @@ def _gitlab(event: str, p: Any) -> Parsed:
         return Parsed(
             "events",
             _pull(
-                _at(attrs, "action") or "",
+                _text(_at(attrs, "action")) or "",
                 {"open", "reopen", "update"},
                 {"close", "merge"},
                 branch=_at(attrs, "source_branch"),
@@ -272,7 +285,7 @@ def _gitea(event: str, p: Any) -> Parsed:
         return Parsed(
             "events",
             _pull(
-                _at(p, "action") or "",
+                _text(_at(p, "action")) or "",
                 {"opened", "reopened", "synchronized"},
                 {"closed"},
                 branch=_at(p, "pull_request", "head", "ref"),
@@ -289,7 +302,7 @@ def _bitbucket(event: str, p: Any) -> Parsed:
         return Parsed(PING)
     if event == "repo:push":
         events = []
-        for change in _at(p, "push", "changes") or []:
+        for change in _list(_at(p, "push", "changes")):
             new, old = _at(change, "new"), _at(change, "old")
             if _at(new, "type") == "branch":
                 target = _at(new, "target") or {}

@@ -137,7 +137,7 @@ def _date_header(headers: Mapping[str, str]) -> datetime | None:
         return None
     try:
         parsed = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         raise BadDelivery("The Date header is not an HTTP date") from None
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
@@ -166,7 +166,7 @@ async def receive(
         raise BadDelivery("The delivery has no usable delivery id header")
     try:
         payload = json.loads(body)
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: nested past the parser's depth
         raise BadDelivery("The delivery's body is not JSON (send application/json)") from None
     parsed = forges.parse(forge, meta.event, payload)
     if _stale(parsed.signed_at, max_age, now):
