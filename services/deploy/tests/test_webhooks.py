@@ -251,6 +251,22 @@ async def test_bodies_past_the_limit_are_413(deploy_http, deploy_settings, perso
     assert r.status_code == 413 and r.json()["error"]["code"] == "payload_too_large"
 
 
+async def test_a_commit_not_in_the_repository_fails_the_deploy_saying_so(
+    deploy_http, deploy_node, person, repo
+):
+    ada = person()
+    app, made = await hooked_app(deploy_http, ada, repo)
+    payload = push_payload("github", "main", "f" * 40)
+    r = await post(deploy_http, app["id"], "github", *signed("github", made["secret"], payload))
+    assert r.json()["outcome"] == "deployed", r.text
+    await deploy_node.run_all(uuid.UUID(app["id"]))
+    op = await op_state(deploy_http, ada, app["id"], r.json()["operation_id"])
+    assert op["status"] == "failed"
+    releases = await deploy_http.get(f"{API}/apps/{app['id']}/releases", headers=ada.headers)
+    error = releases.json()["items"][0]["error"]
+    assert "the commit was not found in the repository" in error, error
+
+
 @pytest.mark.parametrize(
     ("forge", "raw", "payload", "extra", "status"),
     [
