@@ -151,6 +151,28 @@ async def test_a_redelivery_deploys_once(deploy_http, deploy_app, person, repo):
     assert await counts(deploy_app, app["id"]) == (1, 1)
 
 
+async def test_an_old_push_replayed_under_a_new_delivery_id_does_not_roll_back(
+    deploy_http, deploy_app, person, repo
+):
+    """Delivery ids are not signed: a push body seen once (a forge's delivery log, a proxy)
+    sent again with a fresh id must not bring back the commit it named."""
+    ada = person()
+    app, made = await hooked_app(deploy_http, ada, repo)
+    old = commit(repo, {"note.txt": "old"})
+    old_body, _ = signed("gitea", made["secret"], push_payload("gitea", "main", old))
+    new = commit(repo, {"note.txt": "new"})
+    for body in (old_body, signed("gitea", made["secret"], push_payload("gitea", "main", new))[0]):
+        _, headers = signed("gitea", made["secret"], {}, raw=body)
+        assert (await post(deploy_http, app["id"], "gitea", body, headers)).json()["outcome"] == (
+            "deployed"
+        )
+    _, headers = signed("gitea", made["secret"], {}, raw=old_body)
+    r = await post(deploy_http, app["id"], "gitea", old_body, headers)
+    assert r.status_code == 200, r.text
+    assert r.json() == {"outcome": "already_deployed", "operation_id": None, "duplicate": False}
+    assert await counts(deploy_app, app["id"]) == (3, 2)
+
+
 async def test_untracked_branches_pings_and_auto_deploy_off(deploy_http, deploy_app, person, repo):
     ada = person()
     app, made = await hooked_app(deploy_http, ada, repo)
