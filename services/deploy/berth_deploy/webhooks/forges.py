@@ -195,36 +195,44 @@ def parse(forge: Forge, event: str, payload: Any) -> Parsed:
     }[forge](event, payload)
 
 
+def _hub_push(p: Any, deleted: bool) -> list[BranchEvent]:
+    """A push in GitHub's shape (Gitea and Forgejo send the same one)."""
+    return _push(
+        _at(p, "ref"),
+        _at(p, "after"),
+        deleted,
+        _at(p, "head_commit", "author", "name"),
+        _at(p, "head_commit", "message"),
+    )
+
+
+def _hub_pull_request(p: Any, synchronized: str) -> Parsed:
+    """A pull request in GitHub's shape (Gitea's and Forgejo's differ in one action's name);
+    one from another repository (a fork) is dropped."""
+    if _at(p, "pull_request", "head", "repo", "id") != _at(p, "pull_request", "base", "repo", "id"):
+        return Parsed("other")
+    return Parsed(
+        "events",
+        _pull(
+            _text(_at(p, "action")) or "",
+            {"opened", "reopened", synchronized},
+            {"closed"},
+            branch=_at(p, "pull_request", "head", "ref"),
+            sha=_at(p, "pull_request", "head", "sha"),
+            message=_at(p, "pull_request", "title"),
+            pull_request=_at(p, "number"),
+        ),
+    )
+
+
 def _github(event: str, p: Any) -> Parsed:
     if event == PING:
         return Parsed(PING)
     if event == "push":
         signed = _unix_time(_at(p, "repository", "pushed_at"))
-        events = _push(
-            _at(p, "ref"),
-            _at(p, "after"),
-            _at(p, "deleted") is True,
-            _at(p, "head_commit", "author", "name"),
-            _at(p, "head_commit", "message"),
-        )
-        return Parsed("events", events, signed)
+        return Parsed("events", _hub_push(p, _at(p, "deleted") is True), signed)
     if event == "pull_request":
-        if _at(p, "pull_request", "head", "repo", "id") != _at(
-            p, "pull_request", "base", "repo", "id"
-        ):
-            return Parsed("other")
-        return Parsed(
-            "events",
-            _pull(
-                _text(_at(p, "action")) or "",
-                {"opened", "reopened", "synchronize"},
-                {"closed"},
-                branch=_at(p, "pull_request", "head", "ref"),
-                sha=_at(p, "pull_request", "head", "sha"),
-                message=_at(p, "pull_request", "title"),
-                pull_request=_at(p, "number"),
-            ),
-        )
+        return _hub_pull_request(p, "synchronize")
     return Parsed("other")
 
 
@@ -264,36 +272,14 @@ def _gitea(event: str, p: Any) -> Parsed:
     if event == PING:
         return Parsed(PING)
     if event == "push":
-        events = _push(
-            _at(p, "ref"),
-            _at(p, "after"),
-            False,
-            _at(p, "head_commit", "author", "name"),
-            _at(p, "head_commit", "message"),
-        )
-        return Parsed("events", events)
+        return Parsed("events", _hub_push(p, False))
     if event == "delete":
         if _at(p, "ref_type") != "branch":
             return Parsed("other")
         deleted = _event(BranchChange.DELETED, _at(p, "ref"))
         return Parsed("events", [deleted] if deleted else [])
     if event == "pull_request":
-        if _at(p, "pull_request", "head", "repo", "id") != _at(
-            p, "pull_request", "base", "repo", "id"
-        ):
-            return Parsed("other")
-        return Parsed(
-            "events",
-            _pull(
-                _text(_at(p, "action")) or "",
-                {"opened", "reopened", "synchronized"},
-                {"closed"},
-                branch=_at(p, "pull_request", "head", "ref"),
-                sha=_at(p, "pull_request", "head", "sha"),
-                message=_at(p, "pull_request", "title"),
-                pull_request=_at(p, "number"),
-            ),
-        )
+        return _hub_pull_request(p, "synchronized")
     return Parsed("other")
 
 
