@@ -108,3 +108,28 @@ async def test_apps_with_auto_deploy_off_are_not_polled(deploy_http, deploy_app,
     async with deploy_app.state.db.sessionmaker() as session, session.begin():
         claimed = [t.app_id for t in await polling.claim_due(session, 500)]
     assert uuid.UUID(app["id"]) not in claimed
+
+
+async def test_a_poll_answered_after_the_branch_changed_deploys_nothing(
+    deploy_http, deploy_app, deploy_node, person, repo
+):
+    """The owner moves the app to another branch (or repository) while its poll runs: the
+    commit found is the old branch's, so it is neither deployed nor kept."""
+    ada = person()
+    app = await polled_app(deploy_http, ada, repo)
+    async with deploy_app.state.db.sessionmaker() as session, session.begin():
+        [target] = [
+            t for t in await polling.claim_due(session, 500) if t.app_id == uuid.UUID(app["id"])
+        ]
+    sha = await polling.remote_head(deploy_node.ctx, target)
+    r = await deploy_http.patch(
+        f"{API}/apps/{app['id']}", json={"branch": "dev"}, headers=ada.headers
+    )
+    assert r.status_code == 200, r.text
+    routed = await deploy_node.ctx.tx(
+        polling.record, settings=deploy_node.ctx.settings, target=target, sha=sha, error=None
+    )
+    assert routed is None
+    assert await deploys(deploy_app, app["id"]) == []
+    async with deploy_app.state.db.sessionmaker() as session:
+        assert (await session.get(App, uuid.UUID(app["id"]))).polled_commit_sha is None

@@ -99,13 +99,16 @@ async def remote_head(ctx: NodeContext, target: PollTarget) -> str:
 async def record(
     session: AsyncSession,
     settings: DeploySettings,
-    app_id: uuid.UUID,
+    target: PollTarget,
     sha: str | None,
     error: str | None,
 ) -> Routed | None:
-    """Keep what the poll found; a commit the app has not seen goes to the router."""
-    app = await AppDAO(session).lock(app_id)
+    """Keep what the poll found; a commit the app has not seen goes to the router. An app
+    moved to another branch or repository meanwhile keeps nothing (the answer is the old one's)."""
+    app = await AppDAO(session).lock(target.app_id)
     if app is None or app.status in (AppStatus.DELETING, AppStatus.DELETED):
+        return None
+    if (app.branch, app.repo_url) != (target.branch, target.repo_url):
         return None
     if sha is None:
         app.poll_error = (error or "the poll failed")[:200]
@@ -124,7 +127,7 @@ async def record(
         commit_sha=sha,
     )
     routed = await on_branch_event(session, settings, app, event)
-    logger.bind(app_id=str(app_id)).info("poll found {}: {}", sha[:12], routed.outcome)
+    logger.bind(app_id=str(app.id)).info("poll found {}: {}", sha[:12], routed.outcome)
     return routed
 
 
@@ -140,7 +143,7 @@ async def poll_due(ctx: NodeContext) -> int:
                 sha, error = await remote_head(ctx, target), None
             except PollFailed as exc:
                 sha, error = None, exc.reason
-        await ctx.tx(record, settings=settings, app_id=target.app_id, sha=sha, error=error)
+        await ctx.tx(record, settings=settings, target=target, sha=sha, error=error)
 
     await asyncio.gather(*(one(t) for t in targets))
     return len(targets)
