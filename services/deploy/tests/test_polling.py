@@ -133,3 +133,31 @@ async def test_a_poll_answered_after_the_branch_changed_deploys_nothing(
     assert await deploys(deploy_app, app["id"]) == []
     async with deploy_app.state.db.sessionmaker() as session:
         assert (await session.get(App, uuid.UUID(app["id"]))).polled_commit_sha is None
+
+
+async def test_a_tick_skips_while_an_earlier_one_still_polls(
+    deploy_http, deploy_app, deploy_node, person, repo
+):
+    """Ticks that overlap (slow remotes) would each hold a worker slot of the deploy queue:
+    one polls at a time, the others return at once without claiming anything."""
+    from berth_deploy.polling.dao import try_tick_lock
+
+    ada = person()
+    app = await polled_app(deploy_http, ada, repo)
+    engine = deploy_app.state.db.engine
+    async with engine.connect() as earlier, earlier.begin():
+        assert await try_tick_lock(earlier)
+        assert await polling.poll_tick(deploy_node.ctx, engine) is None
+        assert (await app_state(deploy_http, ada, app["id"]))["polled_at"] is None
+    assert await polling.poll_tick(deploy_node.ctx, engine) >= 1
+    assert (await app_state(deploy_http, ada, app["id"]))["polled_at"] is not None
+    async with engine.connect() as after, after.begin():  # the tick let go of it
+        assert await try_tick_lock(after)
+
+
+def test_a_tick_may_take_as_long_as_its_batch_needs(deploy_settings):
+    """A full batch of remotes that each answer at the last moment fits in the tick's limit
+    (the limit killed a tick of the default batch two rounds early)."""
+    limit = polling.tick_time_limit(deploy_settings)
+    rounds = -(-deploy_settings.poll_batch // polling.PARALLEL)
+    assert limit >= rounds * deploy_settings.poll_timeout_seconds
