@@ -10,10 +10,9 @@ import uuid
 from collections.abc import Iterable
 from datetime import UTC, datetime
 
-from loguru import logger
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from berth_common.errors import BerthError, Conflict, NotFound
+from berth_common.errors import Conflict, NotFound
 from berth_common.outbox import enqueue_task
 from berth_common.pagination import PageParams
 from berth_deploy import events
@@ -36,19 +35,17 @@ from berth_deploy.operations.lifecycle import (
     CANCELLED_BY_REQUEST,
     DEPLOY_KINDS,
     QUEUEABLE,
-    REQUESTABLE,
     SERVING_INSTANCE,
     STARTS_PROCESSES,
     STOPS_PROCESSES,
     TAKES_DOWN,
     AccountSuspended,
-    AppSuspended,
     IllegalTransition,
     OperationInProgress,
     check_requestable,
     check_transition,
 )
-from berth_deploy.previews.dao import PreviewDAO
+from berth_deploy.operations.preview_follow import check_parent_not_suspended, previews_follow
 from berth_deploy.releases.dao import ReleaseDAO
 
 # the app status an operation moves the app to as soon as it is asked for
@@ -57,8 +54,6 @@ STATUS_ON_REQUEST = {
     OperationKind.STOP: AppStatus.STOPPING,
     OperationKind.START: AppStatus.STARTING,
 }
-# a preview suspended with its app (the app's unsuspension brings back only these)
-PARENT_SUSPENDED = "its app is suspended"
 RESTING = (AppStatus.CREATED, AppStatus.STOPPED, AppStatus.FAILED)
 
 
@@ -144,53 +139,9 @@ async def request_operation(
     _status_on_request(app, kind, reason)
     if app.active_operation_id is None:
         await dispatch(session, app.id)
-    await _previews_follow(session, app, kind, requested_by, origin)
+    await previews_follow(session, app, kind, requested_by, origin)
     await session.flush()
     return op
-
-
-async def _previews_follow(
-    session: AsyncSession,
-    app: App,
-    kind: OperationKind,
-    requested_by: uuid.UUID | None,
-    origin: OperationOrigin,
-) -> None:
-    """An app's previews go and are held with it (they must not keep running and billing, nor
-    serve what an admin took down): its deletion deletes them, an admin's suspension suspends
-    the running ones and the unsuspension brings back those it suspended. Billing's reach
-    every app of the owner, previews included, by themselves."""
-    if kind == OperationKind.DELETE:
-        targets, reason = await PreviewDAO(session).live(app.id), "its app is being deleted"
-    elif origin == OperationOrigin.ADMIN and kind == OperationKind.SUSPEND:
-        live = await PreviewDAO(session).live(app.id)
-        targets = [p for p in live if p.status in REQUESTABLE[OperationKind.SUSPEND]]
-        reason = PARENT_SUSPENDED
-    elif origin == OperationOrigin.ADMIN and kind == OperationKind.RESUME:
-        live = await PreviewDAO(session).live(app.id)
-        targets = [
-            p
-            for p in live
-            if p.status == AppStatus.SUSPENDED and p.status_reason == PARENT_SUSPENDED
-        ]
-        reason = None
-    else:
-        return
-    for preview in targets:
-        try:
-            async with session.begin_nested():
-                await request_operation(
-                    session,
-                    preview.id,
-                    kind,
-                    requested_by=requested_by,
-                    origin=origin,
-                    reason=reason,
-                )
-        except BerthError as exc:  # changed meanwhile; a parent gone takes it (expiry)
-            logger.bind(app_id=str(preview.id)).warning(
-                "preview {} with its app skipped: {}", kind, exc.message
-            )
 
 
 async def _requestable_app(
@@ -209,7 +160,7 @@ async def _requestable_app(
     ):
         raise Conflict("Suspended by an admin, not by billing", code="not_suspended_by_billing")
     if kind in STARTS_PROCESSES:
-        await _check_parent_not_suspended(session, app, origin)
+        await check_parent_not_suspended(session, app, origin)
         standing = await owner_suspended(session, app.owner_id)
         if standing is not None:
             raise AccountSuspended(
@@ -217,18 +168,6 @@ async def _requestable_app(
                 details={"reason": standing.reason},
             )
     return app
-
-
-async def _check_parent_not_suspended(
-    session: AsyncSession, app: App, origin: OperationOrigin
-) -> None:
-    """A preview of a suspended app runs nothing until its app is back (an admin's own
-    unsuspension of the app brings it back)."""
-    if app.parent_app_id is None or origin == OperationOrigin.ADMIN:
-        return
-    parent = await session.get(App, app.parent_app_id)
-    if parent is not None and parent.status == AppStatus.SUSPENDED:
-        raise AppSuspended("The preview's app is suspended", details={"app_id": str(parent.id)})
 
 
 def _check_against_active(app: App, kind: OperationKind, active: list[Operation]) -> None:
