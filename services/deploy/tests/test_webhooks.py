@@ -314,6 +314,22 @@ async def test_a_commit_not_in_the_repository_fails_the_deploy_saying_so(
         ("bitbucket", None, {"push": {"changes": 7}}, {}, 200),
         ("github", None, {"action": ["opened"]}, {"X-GitHub-Event": "pull_request"}, 200),
         ("gitea", None, {"action": {"x": 1}}, {"X-Gitea-Event": "pull_request"}, 200),
+        # NUL and other control characters (PostgreSQL refuses NUL in text)
+        ("github", None, {"ref": "refs/heads/fe\u0000ture"}, {}, 200),
+        (
+            "gitea",
+            None,
+            {"ref": "refs/heads/main", "head_commit": {"message": "a\u0000b"}},
+            {},
+            200,
+        ),
+        (
+            "github",
+            None,
+            {"ref": "refs/heads/main", "head_commit": {"author": {"name": "Ada\u0000\u001b[31m"}}},
+            {},
+            200,
+        ),
     ],
 )
 async def test_signed_bodies_that_break_parsing_are_4xx(

@@ -31,6 +31,7 @@ from typing import Any
 from berth_deploy.autodeploy.events import BranchChange, BranchEvent
 from berth_deploy.enums import Forge, OperationTrigger, SourceKind
 from berth_deploy.sandbox.git import is_commit_sha
+from berth_deploy.validation import CONTROL
 
 ZERO_SHA = "0" * 40
 PING = "ping"
@@ -117,7 +118,12 @@ def _unix_time(value: Any) -> datetime | None:
 
 
 def _text(value: Any) -> str | None:
-    return value if isinstance(value, str) and value.strip() else None
+    """A string field, control characters dropped (NUL cannot be stored, ESC would colour a
+    log or terminal)."""
+    if not isinstance(value, str):
+        return None
+    value = CONTROL.sub("", value)
+    return value if value.strip() else None
 
 
 def _sha(value: Any) -> str | None:
@@ -138,8 +144,8 @@ def _event(
     message: Any = None,
     pull_request: Any = None,
 ) -> BranchEvent | None:
-    if not isinstance(branch, str) or not branch or len(branch) > 255:
-        return None
+    if not isinstance(branch, str) or not branch or len(branch) > 255 or CONTROL.search(branch):
+        return None  # git refuses control characters in a ref name
     commit = _sha(sha) if change == BranchChange.PUSHED else None
     if change == BranchChange.PUSHED and commit is None:
         return None
