@@ -23,7 +23,7 @@ from berth_deploy.names import (
 from berth_deploy.node import build_node_context
 from berth_deploy.operations.executor import NodeContext, run_next, worker_identity
 from berth_deploy.operations.flows import FLOWS
-from berth_deploy.polling.service import poll_due
+from berth_deploy.polling.service import poll_tick, tick_time_limit
 from berth_deploy.previews.service import expire_previews
 from berth_deploy.worker import celery_app, settings, worker_runtime
 
@@ -71,13 +71,15 @@ async def expire_idle_previews(session: AsyncSession) -> None:
     POLL_TASK,
     in_transaction=False,  # each app's claim and result commit on their own
     max_retries=0,  # the next tick polls again
-    soft_time_limit=settings.poll_timeout_seconds * 3 + 30,
-    time_limit=settings.poll_timeout_seconds * 3 + 60,
+    soft_time_limit=tick_time_limit(settings),
+    time_limit=tick_time_limit(settings) + 30,
 )
 async def poll_remotes() -> None:
     """Beat's tick: poll the apps whose interval has passed (polling/service.py)."""
-    polled = await poll_due(node_context())
-    if polled:
+    polled = await poll_tick(node_context(), worker_runtime.db.engine)
+    if polled is None:
+        logger.info("an earlier poll tick is still polling: this one skipped")
+    elif polled:
         logger.info("polled {} app remotes", polled)
 
 

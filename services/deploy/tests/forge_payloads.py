@@ -90,9 +90,11 @@ def signed(
     event: str | None = None,
     delivery: str | None = None,
     signature: str | None = None,
+    raw: bytes | None = None,
 ) -> tuple[bytes, dict[str, str]]:
-    """The body and headers the forge sends (`signature` overrides the proof it carries)."""
-    body = json.dumps(payload).encode()
+    """The body and headers the forge sends (`signature` overrides the proof it carries, `raw`
+    the body signed instead of the payload's JSON)."""
+    body = json.dumps(payload).encode() if raw is None else raw
     delivery = delivery or str(uuid.uuid4())
     event = event or PUSH_EVENT[forge]
     digest = hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()

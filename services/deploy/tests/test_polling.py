@@ -108,3 +108,56 @@ async def test_apps_with_auto_deploy_off_are_not_polled(deploy_http, deploy_app,
     async with deploy_app.state.db.sessionmaker() as session, session.begin():
         claimed = [t.app_id for t in await polling.claim_due(session, 500)]
     assert uuid.UUID(app["id"]) not in claimed
+
+
+async def test_a_poll_answered_after_the_branch_changed_deploys_nothing(
+    deploy_http, deploy_app, deploy_node, person, repo
+):
+    """The owner moves the app to another branch (or repository) while its poll runs: the
+    commit found is the old branch's, so it is neither deployed nor kept."""
+    ada = person()
+    app = await polled_app(deploy_http, ada, repo)
+    async with deploy_app.state.db.sessionmaker() as session, session.begin():
+        [target] = [
+            t for t in await polling.claim_due(session, 500) if t.app_id == uuid.UUID(app["id"])
+        ]
+    sha = await polling.remote_head(deploy_node.ctx, target)
+    r = await deploy_http.patch(
+        f"{API}/apps/{app['id']}", json={"branch": "dev"}, headers=ada.headers
+    )
+    assert r.status_code == 200, r.text
+    routed = await deploy_node.ctx.tx(
+        polling.record, settings=deploy_node.ctx.settings, target=target, sha=sha, error=None
+    )
+    assert routed is None
+    assert await deploys(deploy_app, app["id"]) == []
+    async with deploy_app.state.db.sessionmaker() as session:
+        assert (await session.get(App, uuid.UUID(app["id"]))).polled_commit_sha is None
+
+
+async def test_a_tick_skips_while_an_earlier_one_still_polls(
+    deploy_http, deploy_app, deploy_node, person, repo
+):
+    """Ticks that overlap (slow remotes) would each hold a worker slot of the deploy queue:
+    one polls at a time, the others return at once without claiming anything."""
+    from berth_deploy.polling.dao import try_tick_lock
+
+    ada = person()
+    app = await polled_app(deploy_http, ada, repo)
+    engine = deploy_app.state.db.engine
+    async with engine.connect() as earlier, earlier.begin():
+        assert await try_tick_lock(earlier)
+        assert await polling.poll_tick(deploy_node.ctx, engine) is None
+        assert (await app_state(deploy_http, ada, app["id"]))["polled_at"] is None
+    assert await polling.poll_tick(deploy_node.ctx, engine) >= 1
+    assert (await app_state(deploy_http, ada, app["id"]))["polled_at"] is not None
+    async with engine.connect() as after, after.begin():  # the tick let go of it
+        assert await try_tick_lock(after)
+
+
+def test_a_tick_may_take_as_long_as_its_batch_needs(deploy_settings):
+    """A full batch of remotes that each answer at the last moment fits in the tick's limit
+    (the limit killed a tick of the default batch two rounds early)."""
+    limit = polling.tick_time_limit(deploy_settings)
+    rounds = -(-deploy_settings.poll_batch // polling.PARALLEL)
+    assert limit >= rounds * deploy_settings.poll_timeout_seconds

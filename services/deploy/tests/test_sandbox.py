@@ -247,6 +247,9 @@ async def test_an_unresolvable_host_is_refused_at_clone_time_only(monkeypatch):
             "redirects",
         ),
         ("fatal: repository 'https://x/' not found", "not found"),
+        ("fatal: remote error: upload-pack: not our ref " + "f" * 40, "the commit was not found"),
+        ("fatal: couldn't find remote ref " + "f" * 40, "the commit was not found"),
+        ("error: Server does not allow request for unadvertised object", "commit was not found"),
     ],
 )
 def test_clone_failures_are_told_without_raw_network_errors(output, said):

@@ -151,6 +151,28 @@ async def test_a_redelivery_deploys_once(deploy_http, deploy_app, person, repo):
     assert await counts(deploy_app, app["id"]) == (1, 1)
 
 
+async def test_an_old_push_replayed_under_a_new_delivery_id_does_not_roll_back(
+    deploy_http, deploy_app, person, repo
+):
+    """Delivery ids are not signed: a push body seen once (a forge's delivery log, a proxy)
+    sent again with a fresh id must not bring back the commit it named."""
+    ada = person()
+    app, made = await hooked_app(deploy_http, ada, repo)
+    old = commit(repo, {"note.txt": "old"})
+    old_body, _ = signed("gitea", made["secret"], push_payload("gitea", "main", old))
+    new = commit(repo, {"note.txt": "new"})
+    for body in (old_body, signed("gitea", made["secret"], push_payload("gitea", "main", new))[0]):
+        _, headers = signed("gitea", made["secret"], {}, raw=body)
+        assert (await post(deploy_http, app["id"], "gitea", body, headers)).json()["outcome"] == (
+            "deployed"
+        )
+    _, headers = signed("gitea", made["secret"], {}, raw=old_body)
+    r = await post(deploy_http, app["id"], "gitea", old_body, headers)
+    assert r.status_code == 200, r.text
+    assert r.json() == {"outcome": "already_deployed", "operation_id": None, "duplicate": False}
+    assert await counts(deploy_app, app["id"]) == (3, 2)
+
+
 async def test_untracked_branches_pings_and_auto_deploy_off(deploy_http, deploy_app, person, repo):
     ada = person()
     app, made = await hooked_app(deploy_http, ada, repo)
@@ -249,6 +271,82 @@ async def test_bodies_past_the_limit_are_413(deploy_http, deploy_settings, perso
     payload["padding"] = "x" * deploy_settings.webhook_max_bytes
     r = await post(deploy_http, app["id"], "github", *signed("github", made["secret"], payload))
     assert r.status_code == 413 and r.json()["error"]["code"] == "payload_too_large"
+
+
+async def test_a_commit_not_in_the_repository_fails_the_deploy_saying_so(
+    deploy_http, deploy_node, person, repo
+):
+    ada = person()
+    app, made = await hooked_app(deploy_http, ada, repo)
+    payload = push_payload("github", "main", "f" * 40)
+    r = await post(deploy_http, app["id"], "github", *signed("github", made["secret"], payload))
+    assert r.json()["outcome"] == "deployed", r.text
+    await deploy_node.run_all(uuid.UUID(app["id"]))
+    op = await op_state(deploy_http, ada, app["id"], r.json()["operation_id"])
+    assert op["status"] == "failed"
+    releases = await deploy_http.get(f"{API}/apps/{app['id']}/releases", headers=ada.headers)
+    error = releases.json()["items"][0]["error"]
+    assert "the commit was not found in the repository" in error, error
+
+
+@pytest.mark.parametrize(
+    ("forge", "raw", "payload", "extra", "status"),
+    [
+        # JSON nested past the parser's recursion limit
+        ("github", b"[" * 100_000, {}, {}, 400),
+        ("gitea", b'{"a":' * 100_000, {}, {}, 400),
+        # not UTF-8, or a form post instead of JSON
+        ("github", b"\xff\xfe\x00\xd8", {}, {}, 400),
+        (
+            "github",
+            b"payload=%7B%7D",
+            {},
+            {"Content-Type": "application/x-www-form-urlencoded"},
+            400,
+        ),
+        # a Date header past what a datetime holds
+        ("github", None, {}, {"Date": "Mon, 01 Jan 99999999999 00:00:00 GMT"}, 400),
+        ("gitea", None, {}, {"Date": "Mon, 01 Jan 2026 00:00:00 +99999999999999999"}, 400),
+        # a signed push time no clock has: refused as stale
+        ("github", None, {"repository": {"pushed_at": 10**20}}, {}, 401),
+        # fields of another type than the forge sends: nothing comes of them
+        ("gitlab", None, {"commits": 5}, {}, 200),
+        ("bitbucket", None, {"push": {"changes": 7}}, {}, 200),
+        ("github", None, {"action": ["opened"]}, {"X-GitHub-Event": "pull_request"}, 200),
+        ("gitea", None, {"action": {"x": 1}}, {"X-Gitea-Event": "pull_request"}, 200),
+        # NUL and other control characters (PostgreSQL refuses NUL in text)
+        ("github", None, {"ref": "refs/heads/fe\u0000ture"}, {}, 200),
+        (
+            "gitea",
+            None,
+            {"ref": "refs/heads/main", "head_commit": {"message": "a\u0000b"}},
+            {},
+            200,
+        ),
+        (
+            "github",
+            None,
+            {"ref": "refs/heads/main", "head_commit": {"author": {"name": "Ada\u0000\u001b[31m"}}},
+            {},
+            200,
+        ),
+    ],
+)
+async def test_signed_bodies_that_break_parsing_are_4xx(
+    deploy_http, person, repo, forge, raw, payload, extra, status
+):
+    """The secret's holder (the owner) sending anything at all gets a 4xx or a plain outcome,
+    never a 500."""
+    ada = person()
+    app, made = await hooked_app(deploy_http, ada, repo)
+    base = push_payload(forge, "feature", "e" * 40)
+    body, headers = signed(forge, made["secret"], base | payload, raw=raw)
+    if "X-Gitea-Event" in extra:
+        extra = extra | {"X-Forgejo-Event": extra["X-Gitea-Event"]}
+    r = await post(deploy_http, app["id"], forge, body, headers | extra)
+    assert r.status_code == status, r.text
+    if status != 200:
+        assert r.json()["error"]["code"] in ("bad_delivery", "stale_delivery")
 
 
 @pytest.mark.parametrize(

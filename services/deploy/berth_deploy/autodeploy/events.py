@@ -23,6 +23,9 @@ class Outcome(StrEnum):
     PREVIEW = "preview"  # a preview app was made or redeployed for the branch
     PREVIEW_REMOVED = "preview_removed"
     NOT_DEPLOYABLE = "not_deployable"  # the app may not deploy now (suspended, deleting ...)
+    # a webhook naming a commit an earlier delivery already deployed on the app's branch: a
+    # replay of an old body under a fresh (unsigned) delivery id must not roll the app back
+    ALREADY_DEPLOYED = "already_deployed"
 
 
 @dataclass(frozen=True)

@@ -28,6 +28,12 @@ class AccountSuspended(Conflict):
     code = "account_suspended"
 
 
+class AppSuspended(Conflict):
+    """A preview's app is suspended: nothing of it runs meanwhile."""
+
+    code = "app_suspended"
+
+
 ACTIVE_OPERATION = (OperationStatus.QUEUED, OperationStatus.RUNNING)
 LIVE_INSTANCE = (
     InstanceStatus.STARTING,

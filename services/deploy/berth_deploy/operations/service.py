@@ -47,7 +47,7 @@ from berth_deploy.operations.lifecycle import (
     check_requestable,
     check_transition,
 )
-from berth_deploy.previews.dao import PreviewDAO
+from berth_deploy.operations.preview_follow import check_parent_not_suspended, previews_follow
 from berth_deploy.releases.dao import ReleaseDAO
 
 # the app status an operation moves the app to as soon as it is asked for
@@ -144,25 +144,9 @@ async def request_operation(
     _status_on_request(app, kind, reason)
     if app.active_operation_id is None:
         await dispatch(session, app.id)
-    if kind == OperationKind.DELETE:
-        await _delete_previews(session, app, requested_by, origin)
+    await previews_follow(session, app, kind, requested_by, origin)
     await session.flush()
     return op
-
-
-async def _delete_previews(
-    session: AsyncSession, app: App, requested_by: uuid.UUID | None, origin: OperationOrigin
-) -> None:
-    """An app's deletion deletes its previews (they must not keep running and billing)."""
-    for preview in await PreviewDAO(session).live(app.id):
-        await request_operation(
-            session,
-            preview.id,
-            OperationKind.DELETE,
-            requested_by=requested_by,
-            origin=origin,
-            reason="its app is being deleted",
-        )
 
 
 async def _requestable_app(
@@ -181,6 +165,7 @@ async def _requestable_app(
     ):
         raise Conflict("Suspended by an admin, not by billing", code="not_suspended_by_billing")
     if kind in STARTS_PROCESSES:
+        await check_parent_not_suspended(session, app, origin)
         standing = await owner_suspended(session, app.owner_id)
         if standing is not None:
             raise AccountSuspended(

@@ -2,7 +2,8 @@
 
 import uuid
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import func, or_, select, text, update
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from berth_common.dao import BaseDAO
 from berth_deploy.enums import AppStatus, OperationKind
@@ -12,6 +13,17 @@ from berth_deploy.models import App, Operation, Release
 _POLLED_STATUSES = [
     s for s in AppStatus if s not in (AppStatus.DELETING, AppStatus.DELETED, AppStatus.SUSPENDED)
 ]
+
+
+TICK_LOCK = "berth-deploy-poll-tick"
+
+
+# process edge: the lock lives in the tick's own transaction on a connection of its own, so it
+# goes with that transaction however the tick ends (a killed task's connection included)
+async def try_tick_lock(conn: AsyncConnection) -> bool:
+    """Whether this tick may poll: no other tick, in any worker, is still polling."""
+    stmt = text("SELECT pg_try_advisory_xact_lock(hashtext(:key))")
+    return bool((await conn.execute(stmt, {"key": TICK_LOCK})).scalar())
 
 
 class PollDAO(BaseDAO[App]):

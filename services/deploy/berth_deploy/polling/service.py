@@ -14,7 +14,7 @@ import uuid
 from dataclasses import dataclass
 
 from loguru import logger
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from berth_deploy.apps.dao import AppDAO
 from berth_deploy.autodeploy.events import BranchChange, BranchEvent, Routed
@@ -22,7 +22,7 @@ from berth_deploy.autodeploy.router import on_branch_event
 from berth_deploy.config import DeploySettings
 from berth_deploy.enums import AppStatus, OperationTrigger, SourceKind
 from berth_deploy.operations.executor import NodeContext
-from berth_deploy.polling.dao import PollDAO
+from berth_deploy.polling.dao import PollDAO, try_tick_lock
 from berth_deploy.sandbox import git
 from berth_deploy.sandbox.cgroups import Limits
 from berth_deploy.sandbox.driver import ProcessSpec
@@ -99,13 +99,16 @@ async def remote_head(ctx: NodeContext, target: PollTarget) -> str:
 async def record(
     session: AsyncSession,
     settings: DeploySettings,
-    app_id: uuid.UUID,
+    target: PollTarget,
     sha: str | None,
     error: str | None,
 ) -> Routed | None:
-    """Keep what the poll found; a commit the app has not seen goes to the router."""
-    app = await AppDAO(session).lock(app_id)
+    """Keep what the poll found; a commit the app has not seen goes to the router. An app
+    moved to another branch or repository meanwhile keeps nothing (the answer is the old one's)."""
+    app = await AppDAO(session).lock(target.app_id)
     if app is None or app.status in (AppStatus.DELETING, AppStatus.DELETED):
+        return None
+    if (app.branch, app.repo_url) != (target.branch, target.repo_url):
         return None
     if sha is None:
         app.poll_error = (error or "the poll failed")[:200]
@@ -124,8 +127,25 @@ async def record(
         commit_sha=sha,
     )
     routed = await on_branch_event(session, settings, app, event)
-    logger.bind(app_id=str(app_id)).info("poll found {}: {}", sha[:12], routed.outcome)
+    logger.bind(app_id=str(app.id)).info("poll found {}: {}", sha[:12], routed.outcome)
     return routed
+
+
+async def poll_tick(ctx: NodeContext, engine: AsyncEngine) -> int | None:
+    """One beat tick: poll what is due, unless an earlier tick still polls (None). Slow
+    remotes make a tick outlast the next ones; without this, overlapping ticks would take
+    every worker slot of the deploy queue and no build would run meanwhile."""
+    async with engine.connect() as conn, conn.begin():
+        if not await try_tick_lock(conn):
+            return None
+        return await poll_due(ctx)
+
+
+def tick_time_limit(settings: DeploySettings) -> int:
+    """How long a tick may take: its batch, PARALLEL at a time, each up to its timeout (and
+    the kill that follows one)."""
+    rounds = -(-settings.poll_batch // PARALLEL)
+    return rounds * (settings.poll_timeout_seconds + 10) + 30
 
 
 async def poll_due(ctx: NodeContext) -> int:
@@ -140,7 +160,7 @@ async def poll_due(ctx: NodeContext) -> int:
                 sha, error = await remote_head(ctx, target), None
             except PollFailed as exc:
                 sha, error = None, exc.reason
-        await ctx.tx(record, settings=settings, app_id=target.app_id, sha=sha, error=error)
+        await ctx.tx(record, settings=settings, target=target, sha=sha, error=error)
 
     await asyncio.gather(*(one(t) for t in targets))
     return len(targets)

@@ -33,6 +33,7 @@ from berth_deploy.env.dao import EnvVarDAO
 from berth_deploy.env.service import EnvCipher
 from berth_deploy.models import App, Operation
 from berth_deploy.operations.cause import DeployCause
+from berth_deploy.operations.lifecycle import AppSuspended
 from berth_deploy.operations.service import request_operation
 from berth_deploy.previews.dao import GONE, PreviewDAO
 from berth_deploy.previews.slugs import preview_slug
@@ -64,7 +65,7 @@ async def branch_pushed(
     preview exists but may not deploy now (its owner suspended, it is being removed)."""
     try:
         preview = await preview_for_branch(session, settings, parent, event.branch)
-    except PreviewBusy as exc:
+    except (PreviewBusy, AppSuspended) as exc:
         return Routed(Outcome.NOT_DEPLOYABLE, reason=exc.message)
     except (PreviewLimitReached, NotPreviewable) as exc:
         return Routed(Outcome.IGNORED, reason=exc.message)
@@ -125,6 +126,8 @@ async def _previewable(session: AsyncSession, parent_id: uuid.UUID, branch: str)
         raise NotPreviewable("A preview app has no previews of its own")
     if parent.status == AppStatus.DELETING:
         raise NotPreviewable("The app is being deleted")
+    if parent.status == AppStatus.SUSPENDED:
+        raise AppSuspended("The app is suspended: it has no new previews meanwhile")
     if branch == parent.branch:
         raise NotPreviewable(f"{branch!r} is the app's own branch: deploy the app instead")
     if problem := branch_problem(branch):

@@ -246,6 +246,9 @@ def commit_of(output: str) -> str | None:
 def clone_failure(output: str) -> str:
     """What the owner is told about a failed clone: never git's raw network errors."""
     text = output.lower()
+    # an exact commit's fetch (clone_command with `commit`) that the server does not have
+    if any(m in text for m in ("not our ref", "couldn't find remote ref", "unadvertised object")):
+        return "the commit was not found in the repository (a force push may have removed it)"
     if "remote branch" in text and "not found" in text:
         return "the branch was not found in the repository"
     if "could not resolve host" in text:

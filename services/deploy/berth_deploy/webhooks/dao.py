@@ -6,6 +6,7 @@ from sqlalchemy import select, update
 from sqlalchemy.dialects.postgresql import insert
 
 from berth_common.dao import BaseDAO
+from berth_deploy.autodeploy.events import Outcome
 from berth_deploy.models import WebhookDelivery
 
 PENDING = "pending"
@@ -37,6 +38,16 @@ class WebhookDeliveryDAO(BaseDAO[WebhookDelivery]):
         self, app_id: uuid.UUID, forge: str, delivery_id: str
     ) -> WebhookDelivery | None:
         return await self.get_by(app_id=app_id, forge=forge, delivery_id=delivery_id)
+
+    async def deployed_before(self, app_id: uuid.UUID, branch: str, commit_sha: str) -> bool:
+        """Whether an earlier delivery deployed `commit_sha` of `branch` on the app."""
+        stmt = select(WebhookDelivery.id).where(
+            WebhookDelivery.app_id == app_id,
+            WebhookDelivery.branch == branch,
+            WebhookDelivery.commit_sha == commit_sha,
+            WebhookDelivery.outcome == Outcome.DEPLOYED,
+        )
+        return (await self.session.execute(stmt.limit(1))).first() is not None
 
     async def settle(self, delivery_pk: uuid.UUID, **values: object) -> None:
         await self.session.execute(

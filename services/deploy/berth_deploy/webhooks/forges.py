@@ -31,6 +31,7 @@ from typing import Any
 from berth_deploy.autodeploy.events import BranchChange, BranchEvent
 from berth_deploy.enums import Forge, OperationTrigger, SourceKind
 from berth_deploy.sandbox.git import is_commit_sha
+from berth_deploy.validation import CONTROL
 
 ZERO_SHA = "0" * 40
 PING = "ping"
@@ -102,8 +103,27 @@ def _at(data: Any, *path: str | int) -> Any:
     return data
 
 
+def _list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
+
+
+def _unix_time(value: Any) -> datetime | None:
+    """A payload's Unix time; one no clock has is the oldest time (refused as stale)."""
+    if not isinstance(value, int) or isinstance(value, bool):
+        return None
+    try:
+        return datetime.fromtimestamp(value, UTC)
+    except (OverflowError, ValueError, OSError):
+        return datetime.min.replace(tzinfo=UTC)
+
+
 def _text(value: Any) -> str | None:
-    return value if isinstance(value, str) and value.strip() else None
+    """A string field, control characters dropped (NUL cannot be stored, ESC would colour a
+    log or terminal)."""
+    if not isinstance(value, str):
+        return None
+    value = CONTROL.sub("", value)
+    return value if value.strip() else None
 
 
 def _sha(value: Any) -> str | None:
@@ -124,8 +144,8 @@ def _event(
     message: Any = None,
     pull_request: Any = None,
 ) -> BranchEvent | None:
-    if not isinstance(branch, str) or not branch or len(branch) > 255:
-        return None
+    if not isinstance(branch, str) or not branch or len(branch) > 255 or CONTROL.search(branch):
+        return None  # git refuses control characters in a ref name
     commit = _sha(sha) if change == BranchChange.PUSHED else None
     if change == BranchChange.PUSHED and commit is None:
         return None
@@ -181,37 +201,44 @@ def parse(forge: Forge, event: str, payload: Any) -> Parsed:
     }[forge](event, payload)
 
 
+def _hub_push(p: Any, deleted: bool) -> list[BranchEvent]:
+    """A push in GitHub's shape (Gitea and Forgejo send the same one)."""
+    return _push(
+        _at(p, "ref"),
+        _at(p, "after"),
+        deleted,
+        _at(p, "head_commit", "author", "name"),
+        _at(p, "head_commit", "message"),
+    )
+
+
+def _hub_pull_request(p: Any, synchronized: str) -> Parsed:
+    """A pull request in GitHub's shape (Gitea's and Forgejo's differ in one action's name);
+    one from another repository (a fork) is dropped."""
+    if _at(p, "pull_request", "head", "repo", "id") != _at(p, "pull_request", "base", "repo", "id"):
+        return Parsed("other")
+    return Parsed(
+        "events",
+        _pull(
+            _text(_at(p, "action")) or "",
+            {"opened", "reopened", synchronized},
+            {"closed"},
+            branch=_at(p, "pull_request", "head", "ref"),
+            sha=_at(p, "pull_request", "head", "sha"),
+            message=_at(p, "pull_request", "title"),
+            pull_request=_at(p, "number"),
+        ),
+    )
+
+
 def _github(event: str, p: Any) -> Parsed:
     if event == PING:
         return Parsed(PING)
     if event == "push":
-        pushed_at = _at(p, "repository", "pushed_at")
-        signed = datetime.fromtimestamp(pushed_at, UTC) if isinstance(pushed_at, int) else None
-        events = _push(
-            _at(p, "ref"),
-            _at(p, "after"),
-            _at(p, "deleted") is True,
-            _at(p, "head_commit", "author", "name"),
-            _at(p, "head_commit", "message"),
-        )
-        return Parsed("events", events, signed)
+        signed = _unix_time(_at(p, "repository", "pushed_at"))
+        return Parsed("events", _hub_push(p, _at(p, "deleted") is True), signed)
     if event == "pull_request":
-        if _at(p, "pull_request", "head", "repo", "id") != _at(
-            p, "pull_request", "base", "repo", "id"
-        ):
-            return Parsed("other")
-        return Parsed(
-            "events",
-            _pull(
-                _at(p, "action") or "",
-                {"opened", "reopened", "synchronize"},
-                {"closed"},
-                branch=_at(p, "pull_request", "head", "ref"),
-                sha=_at(p, "pull_request", "head", "sha"),
-                message=_at(p, "pull_request", "title"),
-                pull_request=_at(p, "number"),
-            ),
-        )
+        return _hub_pull_request(p, "synchronize")
     return Parsed("other")
 
 
@@ -219,7 +246,7 @@ def _gitlab(event: str, p: Any) -> Parsed:
     if event == "Push Hook":
         after = _at(p, "checkout_sha") or _at(p, "after")
         head = next(
-            (c for c in _at(p, "commits") or [] if isinstance(c, dict) and c.get("id") == after),
+            (c for c in _list(_at(p, "commits")) if isinstance(c, dict) and c.get("id") == after),
             {},
         )
         deleted = _at(p, "after") == ZERO_SHA
@@ -234,7 +261,7 @@ def _gitlab(event: str, p: Any) -> Parsed:
         return Parsed(
             "events",
             _pull(
-                _at(attrs, "action") or "",
+                _text(_at(attrs, "action")) or "",
                 {"open", "reopen", "update"},
                 {"close", "merge"},
                 branch=_at(attrs, "source_branch"),
@@ -251,36 +278,14 @@ def _gitea(event: str, p: Any) -> Parsed:
     if event == PING:
         return Parsed(PING)
     if event == "push":
-        events = _push(
-            _at(p, "ref"),
-            _at(p, "after"),
-            False,
-            _at(p, "head_commit", "author", "name"),
-            _at(p, "head_commit", "message"),
-        )
-        return Parsed("events", events)
+        return Parsed("events", _hub_push(p, False))
     if event == "delete":
         if _at(p, "ref_type") != "branch":
             return Parsed("other")
         deleted = _event(BranchChange.DELETED, _at(p, "ref"))
         return Parsed("events", [deleted] if deleted else [])
     if event == "pull_request":
-        if _at(p, "pull_request", "head", "repo", "id") != _at(
-            p, "pull_request", "base", "repo", "id"
-        ):
-            return Parsed("other")
-        return Parsed(
-            "events",
-            _pull(
-                _at(p, "action") or "",
-                {"opened", "reopened", "synchronized"},
-                {"closed"},
-                branch=_at(p, "pull_request", "head", "ref"),
-                sha=_at(p, "pull_request", "head", "sha"),
-                message=_at(p, "pull_request", "title"),
-                pull_request=_at(p, "number"),
-            ),
-        )
+        return _hub_pull_request(p, "synchronized")
     return Parsed("other")
 
 
@@ -289,7 +294,7 @@ def _bitbucket(event: str, p: Any) -> Parsed:
         return Parsed(PING)
     if event == "repo:push":
         events = []
-        for change in _at(p, "push", "changes") or []:
+        for change in _list(_at(p, "push", "changes")):
             new, old = _at(change, "new"), _at(change, "old")
             if _at(new, "type") == "branch":
                 target = _at(new, "target") or {}

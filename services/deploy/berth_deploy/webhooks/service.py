@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from berth_common.errors import BerthError, Conflict, NotFound, Unauthorized
 from berth_deploy.apps.dao import AppDAO
-from berth_deploy.autodeploy.events import Outcome, Routed
+from berth_deploy.autodeploy.events import BranchEvent, Outcome, Routed
 from berth_deploy.autodeploy.router import on_branch_event
 from berth_deploy.config import DeploySettings
 from berth_deploy.enums import AppStatus, Forge
@@ -38,6 +38,7 @@ _RANK = [
     Outcome.PREVIEW,
     Outcome.PREVIEW_REMOVED,
     Outcome.NOT_DEPLOYABLE,
+    Outcome.ALREADY_DEPLOYED,
     Outcome.DISABLED,
     Outcome.IGNORED,
 ]
@@ -137,7 +138,7 @@ def _date_header(headers: Mapping[str, str]) -> datetime | None:
         return None
     try:
         parsed = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         raise BadDelivery("The Date header is not an HTTP date") from None
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
@@ -166,12 +167,22 @@ async def receive(
         raise BadDelivery("The delivery has no usable delivery id header")
     try:
         payload = json.loads(body)
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: nested past the parser's depth
         raise BadDelivery("The delivery's body is not JSON (send application/json)") from None
     parsed = forges.parse(forge, meta.event, payload)
     if _stale(parsed.signed_at, max_age, now):
         raise StaleDelivery("The webhook delivery is too old (the push time it carries)")
     return await _take(session, settings, app, forge, meta, parsed)
+
+
+async def _replayed(dao: WebhookDeliveryDAO, app: App, event: BranchEvent) -> bool:
+    """A push of the app's branch to a commit an earlier delivery deployed: the same body sent
+    again under a fresh delivery id (not signed). Redeploying it is the panel's button."""
+    return (
+        event.branch == app.branch
+        and event.commit_sha is not None
+        and await dao.deployed_before(app.id, event.branch, event.commit_sha)
+    )
 
 
 async def _take(
@@ -194,6 +205,9 @@ async def _take(
     for event in parsed.events:
         if event.pull_request is not None and event.branch == app.branch:
             continue  # the tracked branch deploys from its pushes, never from a pull request
+        if await _replayed(dao, app, event):
+            results.append((event, Routed(Outcome.ALREADY_DEPLOYED)))
+            continue
         results.append((event, await on_branch_event(session, settings, app, event)))
     best = min(results, key=lambda r: _RANK.index(r[1].outcome), default=None)
     routed = best[1] if best else Routed(Outcome.IGNORED)
