@@ -176,5 +176,5 @@ async def _tell(say, branch: str, sha: str, result: Any) -> None:
         Outcome.PREVIEW_REMOVED: f"-----> {branch}: deleted; its preview app is removed",
         Outcome.NOT_DEPLOYABLE: f"-----> {branch} {short}: stored; the app cannot be deployed "
         "now (suspended or busy being removed)",
-    }[result.outcome]
+    }.get(result.outcome, f"-----> {branch} {short}: {result.outcome}")
     await say(f"{text}: {result.reason}" if result.reason else text)
