@@ -291,9 +291,9 @@ def test_pings_and_a_silent_peer_is_closed_4408(berth_env, public_jwks, person):
     assert closed.value.code == 4408
 
 
-def test_a_plain_send_is_two_statements_and_a_retry_gives_its_seq_back(chat_client, person):
-    """A customer's send in their support conversation: one UPDATE (lock, check, seq) and one
-    INSERT (skips a retry), then the commit. A retry through that path takes no seq."""
+def test_a_plain_send_is_one_statement_and_a_retry_gives_its_seq_back(chat_client, person):
+    """A customer's send in their support conversation: one statement (UPDATE: lock, check,
+    seq; INSERT: skips a retry), then the commit. A retry through that path takes no seq."""
     from sqlalchemy import event
 
     alice = person()
@@ -312,10 +312,7 @@ def test_a_plain_send_is_two_statements_and_a_retry_gives_its_seq_back(chat_clie
             send = {"type": "send", "conversation_id": cid, "client_msg_id": "a", "body": "hi"}
             ws.send_json(send)
             assert _until(ws, "ack")["seq"] == 1
-            assert [s for s in statements if s not in {"BEGIN", "COMMIT", "SELECT"}] == [
-                "UPDATE",
-                "INSERT",
-            ]
+            assert [s for s in statements if s not in {"BEGIN", "COMMIT", "SELECT"}] == ["WITH"]
             assert "SELECT" not in statements
             ws.send_json(send)
             again = _until(ws, "ack")

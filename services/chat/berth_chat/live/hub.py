@@ -36,8 +36,25 @@ PUBLISH_RETRY_SECONDS = 60.0
 PUBLISH_WAIT_SECONDS = 2.0
 
 #: every this many seconds a replica compares its subscriptions with the conversations' last
-#: seqs (one query): a message whose fan-out was lost for good is read from PostgreSQL
+#: seqs (one query): a subscription still behind a seq the previous sweep saw (a message whose
+#: fan-out was lost for good, not one on its way) reads it from PostgreSQL
 SWEEP_SECONDS = 10.0
+
+
+class Frame(dict):
+    """A frame with its JSON text made once: a message to many sockets (and to the other
+    replicas) is encoded one time, not once per recipient."""
+
+    __slots__ = ("text",)
+
+    def __init__(self, frame: dict, text: str | None = None):
+        super().__init__(frame)
+        self.text = text if text is not None else encode(frame)
+
+
+def encode(frame: dict) -> str:
+    return json.dumps(frame, separators=(",", ":"), default=str)
+
 
 Backfill = Callable[[uuid.UUID, int], Awaitable[list[dict[str, Any]]]]
 Heads = Callable[[list[uuid.UUID]], Awaitable[dict[uuid.UUID, int]]]
@@ -118,19 +135,29 @@ class Subscription:
                 return
             resync = self._resync
             self._resync = False
+            # every pending message was committed before this read starts, and so was every
+            # seq below it (seqs are handed out under the conversation's row lock)
+            known = max(self.pending, default=0)
             try:
                 frames = await self.backfill(self.conversation_id, self.last_seq)
             except Exception:  # the database is busy or away: try again, never stall
                 self._resync = self._resync or resync
                 logger.exception("chat: backfill of a gap failed; retrying")
                 continue
+            # live messages went out while it read: only what is still ahead counts (a frame
+            # at or below last_seq again would be sent twice)
             for frame in frames:
-                self.pending.setdefault(frame["message"]["seq"], frame)
-            # what is still missing after reading the database does not exist (a purged
-            # message): go on from the lowest pending
-            if self.pending and self.last_seq + 1 not in self.pending:
-                self.last_seq = min(self.pending) - 1
+                seq = frame["message"]["seq"]
+                if seq > self.last_seq:
+                    self.pending.setdefault(seq, frame)
             self._drain()
+            # a seq below one the read saw, or below one known before it began, that the read
+            # did not find does not exist (a purged message): go on from the next one. A seq
+            # above both may simply have been committed after the read: the loop reads again.
+            upto = max(known, frames[-1]["message"]["seq"] if frames else 0)
+            while self.pending and min(self.pending) <= upto:
+                self.last_seq = min(self.pending) - 1
+                self._drain()
 
     def cancel(self) -> None:
         if self._gap_task is not None:
@@ -144,6 +171,8 @@ class Hub:
         self.broker_url = broker_url
         self.heads = heads
         self._sweeper: asyncio.Task | None = None
+        #: the conversations' last seqs at the previous sweep
+        self._swept_heads: dict[uuid.UUID, int] = {}
         self.exchange_name = exchange
         self.replica = f"{socket.gethostname()}.{os.getpid()}.{secrets.token_hex(4)}"
         self.subscriptions: dict[uuid.UUID, set[Subscription]] = defaultdict(set)
@@ -178,15 +207,21 @@ class Hub:
             self._sweeper = asyncio.get_running_loop().create_task(self._sweep_forever())
 
     async def sweep(self) -> None:
-        """Subscriptions behind their conversation's last seq read what they miss: the net
-        under every fan-out loss (the queue's overflow, a publish given up, a channel that
-        came back without the connection's reconnect)."""
+        """Subscriptions still behind the last seq their conversation had at the previous
+        sweep read what they miss: the net under every fan-out loss (the queue's overflow, a
+        publish given up, a channel that came back without the connection's reconnect). A
+        message committed since the previous sweep may still be on its way (a busy replica's
+        fan-out lags): reading it from PostgreSQL for every such subscription would only add
+        load where there is too much already; the next sweep reads it if it never came."""
         if self.heads is None or not self.subscriptions:
+            self._swept_heads = {}
             return
+        before = self._swept_heads
         heads = await self.heads(list(self.subscriptions))
+        self._swept_heads = heads
         for cid, subs in list(self.subscriptions.items()):
             for sub in list(subs):
-                if heads.get(cid, 0) > sub.last_seq and not sub.replaying:
+                if before.get(cid, 0) > sub.last_seq and not sub.replaying:
                     sub.catch_up()
 
     async def _sweep_forever(self) -> None:
@@ -231,6 +266,8 @@ class Hub:
                 sub.catch_up()
 
     def deliver_local(self, frame: dict, skip: Any = None) -> None:
+        if not isinstance(frame, Frame):
+            frame = Frame(frame)
         conversation_id = uuid.UUID(frame["conversation_id"])
         for sub in list(self.subscriptions.get(conversation_id, ())):
             if skip is not None and sub.owner is skip:
@@ -244,6 +281,7 @@ class Hub:
         """Deliver to this replica's sockets now, and to the other replicas'. The publish runs
         in a task of its own: a sender's handler cancelled meanwhile (its socket closed right
         after the commit) does not take the other replicas' copy with it."""
+        frame = Frame(frame)
         self.deliver_local(frame, skip)
         if self._exchange is None:
             return
@@ -254,8 +292,8 @@ class Hub:
         # a broker that is away; a cancelled wait leaves the task running
         await asyncio.wait({task}, timeout=PUBLISH_WAIT_SECONDS)
 
-    async def _publish(self, frame: dict) -> None:
-        body = json.dumps(frame, separators=(",", ":")).encode()
+    async def _publish(self, frame: Frame) -> None:
+        body = frame.text.encode()
         loop = asyncio.get_running_loop()
         give_up = loop.time() + PUBLISH_RETRY_SECONDS
         pause = self.publish_retry_seconds
@@ -286,7 +324,9 @@ class Hub:
         if (message.headers or {}).get("replica") == self.replica:
             return
         try:
-            frame = json.loads(message.body)
+            text = message.body.decode()
+            frame = json.loads(text)
         except ValueError:
             return
-        self.deliver_local(frame)
+        if isinstance(frame, dict):
+            self.deliver_local(Frame(frame, text))

@@ -24,7 +24,7 @@ from starlette.websockets import WebSocketDisconnect, WebSocketState
 from berth_chat.config import ChatSettings
 from berth_chat.conversations import service
 from berth_chat.conversations.schemas import message_frame
-from berth_chat.live.hub import Hub, Subscription
+from berth_chat.live.hub import Frame, Hub, Subscription, encode
 from berth_common.errors import BerthError
 from berth_common.routing import public_router
 from berth_common.security import Principal, TokenVerifier, user_id_of
@@ -98,7 +98,9 @@ class Connection:
             frame = await self.queue.get()
             if frame is None:
                 return
-            await self.websocket.send_text(json.dumps(frame, separators=(",", ":"), default=str))
+            # a message to many sockets was encoded once (hub.Frame)
+            text = frame.text if isinstance(frame, Frame) else encode(frame)
+            await self.websocket.send_text(text)
 
 
 def _origin_allowed(websocket: WebSocket, settings: ChatSettings) -> bool:
