@@ -114,6 +114,7 @@ def run_load(shape: str, ports: tuple[int, int], pids: list[int], database_url: 
     time.sleep(1.0)
     after = rss(pids)
     start = time.time() + 0.5
+    print(f"{shape}: {len(plans)} sockets subscribed, sending", file=sys.stderr, flush=True)
     for pipe in pipes:
         pipe.send(start)
     results = [pipe.recv()[1] for pipe in pipes]

@@ -2,6 +2,7 @@
 a Subscription and a Hub with a stand-in backfill and exchange; no sockets, no broker)."""
 
 import asyncio
+import json
 import uuid
 
 import pytest
@@ -218,6 +219,40 @@ async def test_a_publish_is_not_lost_when_the_sender_goes_away():
     await settle()
     assert len(hub._exchange.published) == 1
     await hub.stop()
+
+
+async def test_frames_published_meanwhile_go_out_as_one_batch_in_order():
+    """While one fan-out message is on its way, what the senders publish meanwhile waits and
+    goes out as ONE broker message (a JSON list) in the order it was published."""
+    hub = Hub(None)
+    hub._exchange = FlakyExchange(delay=0.05)
+    first = asyncio.create_task(hub.publish(frame(1)))
+    await asyncio.sleep(0.01)  # 1 is on its way
+    await asyncio.gather(first, *(hub.publish(frame(seq)) for seq in range(2, 6)))
+    await settle()
+    batches = [json.loads(body) for body in hub._exchange.published]
+    assert [[f["message"]["seq"] for f in b] for b in batches] == [[1], [2, 3, 4, 5]]
+    await hub.stop()
+
+
+async def test_a_batch_from_another_replica_reaches_every_subscription():
+    """A batch from a peer, and a single frame (the workers' outbox publishes one at a time):
+    each frame goes to its conversation's subscriptions, once, in order."""
+    store, sent = Store(), []
+    hub = Hub(None)
+    sub = live(store, sent)
+    hub.subscribe(sub)
+
+    class Incoming:
+        def __init__(self, payload):
+            self.body = json.dumps(payload).encode()
+            self.headers = {"replica": "another"}
+
+    await hub._on_message(Incoming([store.add(1), store.add(2)]))
+    await hub._on_message(Incoming(store.add(3)))
+    await hub._on_message(Incoming([store.rows[2], store.add(4)]))
+    await settle()
+    assert sent == [1, 2, 3, 4]
 
 
 async def test_the_broker_connection_coming_back_resyncs_every_subscription(broker_url):

@@ -1,9 +1,12 @@
 """Live delivery: this replica's sockets by conversation, and the fan-out between replicas.
 
 Every message is persisted first (PostgreSQL holds the truth), then published on the topic
-exchange `chat.fanout` (routing key: the conversation id). Each web replica binds its own
-exclusive auto-delete queue to it and hands what arrives to its local subscriptions. A replica
-delivers its own messages locally at once and ignores their echo (header `replica`).
+exchange `chat.fanout`: a replica's frames in batches (one broker message, a JSON list, holds
+every frame queued while the previous batch was on its way; routing key `batch`), the
+workers' one by one (routing key: the conversation id). Each web replica binds its own
+exclusive auto-delete queue to it (`#`) and hands what arrives to its local subscriptions. A
+replica delivers its own messages locally at once and ignores their echo (header `replica`).
+A frame is JSON-encoded once, whatever the number of sockets it goes to.
 
 A subscription sends messages strictly in seq order, each once: a message ahead of the next
 expected seq (publishes of two replicas can cross) waits, and if the gap is not filled soon it
@@ -34,6 +37,10 @@ GAP_WAIT_SECONDS = 0.5
 PUBLISH_RETRY_SECONDS = 60.0
 #: a sender waits this long for its fan-out publish (then it goes on in the background)
 PUBLISH_WAIT_SECONDS = 2.0
+#: at most this many frames in one fan-out message (a batch)
+PUBLISH_BATCH_MAX = 500
+#: the routing key of a batch (every replica's queue is bound to `#`)
+BATCH_ROUTING_KEY = "batch"
 
 #: every this many seconds a replica compares its subscriptions with the conversations' last
 #: seqs (one query): a subscription still behind a seq the previous sweep saw (a message whose
@@ -181,6 +188,9 @@ class Hub:
         self._exchange: Any = None
         #: publishes under way: a sender's handler cancelled mid-publish does not cancel them
         self._publishing: set[asyncio.Task] = set()
+        #: frames waiting for the next fan-out batch, each with its sender's wait
+        self._outgoing: list[tuple[Frame, asyncio.Future]] = []
+        self._batcher: asyncio.Task | None = None
         self.publish_retry_seconds = 1.0  # the first pause before a failed publish is retried
 
     async def start(self) -> None:
@@ -278,22 +288,42 @@ class Hub:
                 sub.send(frame)
 
     async def publish(self, frame: dict, skip: Any = None) -> None:
-        """Deliver to this replica's sockets now, and to the other replicas'. The publish runs
-        in a task of its own: a sender's handler cancelled meanwhile (its socket closed right
-        after the commit) does not take the other replicas' copy with it."""
+        """Deliver to this replica's sockets now, and to the other replicas'. The frame joins
+        the next fan-out batch; one task publishes the batches in order, so a sender's
+        handler cancelled meanwhile (its socket closed right after the commit) does not take
+        the other replicas' copy with it."""
         frame = Frame(frame)
         self.deliver_local(frame, skip)
         if self._exchange is None:
             return
-        task = asyncio.get_running_loop().create_task(self._publish(frame))
-        self._publishing.add(task)
-        task.add_done_callback(self._publishing.discard)
-        # the sender waits for its publish (order, back-pressure) but not for the retries of
-        # a broker that is away; a cancelled wait leaves the task running
-        await asyncio.wait({task}, timeout=PUBLISH_WAIT_SECONDS)
+        loop = asyncio.get_running_loop()
+        published = loop.create_future()
+        self._outgoing.append((frame, published))
+        if self._batcher is None or self._batcher.done():
+            self._batcher = loop.create_task(self._publish_batches())
+            self._publishing.add(self._batcher)
+            self._batcher.add_done_callback(self._publishing.discard)
+        # the sender waits for its publish (back-pressure) but not for the retries of a
+        # broker that is away; a cancelled wait leaves the batch going
+        await asyncio.wait({published}, timeout=PUBLISH_WAIT_SECONDS)
 
-    async def _publish(self, frame: Frame) -> None:
-        body = frame.text.encode()
+    async def _publish_batches(self) -> None:
+        """Every frame queued while the previous batch was on its way goes out as ONE broker
+        message (a JSON list): a channel publishes one message at a time (aiormq holds its
+        lock until the frame is written), so one message per frame capped the fan-out at a
+        few hundred frames a second on a busy event loop."""
+        while self._outgoing:
+            batch = self._outgoing[:PUBLISH_BATCH_MAX]
+            del self._outgoing[: len(batch)]
+            body = "[" + ",".join(frame.text for frame, _ in batch) + "]"
+            try:
+                await self._publish(body.encode())
+            finally:
+                for _, published in batch:
+                    if not published.done():
+                        published.set_result(None)
+
+    async def _publish(self, body: bytes) -> None:
         loop = asyncio.get_running_loop()
         give_up = loop.time() + PUBLISH_RETRY_SECONDS
         pause = self.publish_retry_seconds
@@ -306,7 +336,7 @@ class Hub:
                         headers={"replica": self.replica},
                         delivery_mode=aio_pika.DeliveryMode.NOT_PERSISTENT,
                     ),
-                    routing_key=frame["conversation_id"],
+                    routing_key=BATCH_ROUTING_KEY,
                 )
                 return
             except Exception:
@@ -321,12 +351,19 @@ class Hub:
                 pause = min(pause * 2, 10.0)
 
     async def _on_message(self, message: AbstractIncomingMessage) -> None:
+        """A batch of this replica's peers (a JSON list), or one frame (a dict: the workers'
+        outbox publishes agents' messages one by one, routing key the conversation)."""
         if (message.headers or {}).get("replica") == self.replica:
             return
         try:
             text = message.body.decode()
-            frame = json.loads(text)
+            payload = json.loads(text)
         except ValueError:
             return
-        if isinstance(frame, dict):
-            self.deliver_local(Frame(frame, text))
+        if isinstance(payload, dict):
+            self.deliver_local(Frame(payload, text))
+            return
+        if isinstance(payload, list):
+            for frame in payload:
+                if isinstance(frame, dict):
+                    self.deliver_local(Frame(frame))
