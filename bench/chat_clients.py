@@ -91,15 +91,19 @@ async def _open(plan: Plan, stats: Stats) -> Socket:
         ping_interval=None,
     )
     assert json.loads(await ws.recv())["type"] == "hello"
+    # one subscribe at a time per socket (a desk socket watches many conversations: all at
+    # once queued thousands of replays for the database pool); a refused one is tried again
     for cid in plan.conversations:
-        await ws.send(json.dumps({"type": "subscribe", "conversation_id": cid}))
-    subscribed = 0
-    while subscribed < len(plan.conversations):
-        frame = json.loads(await ws.recv())
-        if frame["type"] == "subscribed":
-            subscribed += 1
-        elif frame["type"] == "error":
-            raise RuntimeError(f"subscribe refused: {frame}")
+        for attempt in range(5):
+            await ws.send(json.dumps({"type": "subscribe", "conversation_id": cid}))
+            frame = json.loads(await ws.recv())
+            while frame["type"] not in {"subscribed", "error"}:
+                frame = json.loads(await ws.recv())
+            if frame["type"] == "subscribed":
+                break
+            if attempt == 4:
+                raise RuntimeError(f"subscribe refused: {frame}")
+            await asyncio.sleep(1.0)
     return Socket(ws, plan, stats)
 
 
