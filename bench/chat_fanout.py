@@ -1,18 +1,26 @@
 """Chat fan-out: N connected WebSocket clients across 2 chat replicas (real processes, real
-PostgreSQL and RabbitMQ). C conversations × 2 participants: the customer's socket on replica A,
-support's on replica B, so every message crosses replicas over `chat.fanout`. Each customer
-sends M messages; every `message` frame any socket receives is a delivery (the sender's own
-socket gets its message too). Latency: the send time (in the body) to a socket receiving it.
-Memory per connection: the replicas' RSS growth over the connections they hold. Baseline in the
-same run: the same load with both participants on ONE replica (no cross-replica hop).
+PostgreSQL and RabbitMQ), the clients in `--procs` processes of their own (bench/chat_clients.py,
+uvloop). Each conversation's customer sends M messages at `--rate` messages/s in all; every
+`message` frame a socket receives is a delivery (the sender's own socket gets its message
+too), counted once per (conversation, seq) per socket (a second one is reported as a
+duplicate). Latency: the send time (in the body) to a socket reading it. Memory per
+connection: the replicas' RSS growth over the connections they hold. Baseline in the same
+run: the same load with every socket on ONE replica (no cross-replica hop).
+
+Shapes: `pair` (N/2 conversations, customer + one support socket, on different replicas:
+every message is 2 deliveries and crosses replicas); `desk` (`--staff` support sockets, the
+other sockets customers, each conversation watched by `--watchers` support sockets: every
+message is 1 + watchers deliveries, customers and staff alternating between the replicas).
 Prints figures; never passes or fails.
 
-    uv run python bench/chat_fanout.py [--conversations 500] [--messages 10] [--rate 300] [--wait 120]
+    uv run python bench/chat_fanout.py [--shape pair|desk] [--sockets 1000] [--messages 10]
+        [--rate 300] [--procs 2] [--staff 100] [--watchers 10] [--wait 120]
 """
 
 import argparse
 import asyncio
 import json
+import multiprocessing
 import statistics
 import sys
 import time
@@ -20,11 +28,12 @@ import uuid
 from pathlib import Path
 
 import psutil
-import websockets
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
 ROOT = Path(__file__).resolve().parent.parent
+
+from chat_clients import Plan, worker  # noqa: E402 (bench/, next to this script)
 
 from berth_testing.bench import bench_platform  # noqa: E402
 from berth_testing.oauth import mint_access_token  # noqa: E402
@@ -51,135 +60,100 @@ async def seed(database_url: str, customers: list[str]) -> list[str]:
         await engine.dispose()
 
 
-class Socket:
-    def __init__(self, ws, stats: dict):
-        self.ws = ws
-        self.stats = stats
-
-    async def run(self) -> None:
-        try:
-            async for raw in self.ws:
-                frame = json.loads(raw)
-                if frame["type"] == "ping":
-                    # the protocol's keepalive: a peer silent past ping interval + timeout
-                    # (50 s) is closed 4408; support's sockets here never send anything else
-                    await self.ws.send('{"type":"pong"}')
-                if frame["type"] == "error":
-                    self.stats["errors"] += 1
-                if frame["type"] == "message":
-                    now = time.time()
-                    sent = float(frame["message"]["body"].split(" ", 1)[0])
-                    self.stats["latencies"].append(now - sent)
-                    self.stats["delivered"] += 1
-                    self.stats["last"] = now
-        except websockets.ConnectionClosed as exc:
-            # a socket closed mid-run (by the server, or a keepalive timeout) misses what
-            # came after: counted, so a shortfall is never mistaken for a lost message
-            self.stats["closed"].append(exc.rcvd.code if exc.rcvd else None)
-
-
-async def open_socket(port: int, token: str, cid: str, stats: dict) -> Socket:
-    ws = await websockets.connect(
-        f"ws://127.0.0.1:{port}/api/chat/v1/ws",
-        additional_headers={"Authorization": f"Bearer {token}"},
-        proxy=None,
-        open_timeout=60,
-        max_queue=None,
-        compression=None,
-    )
-    assert json.loads(await ws.recv())["type"] == "hello"
-    await ws.send(json.dumps({"type": "subscribe", "conversation_id": cid}))
-    while json.loads(await ws.recv())["type"] != "subscribed":
-        pass
-    return Socket(ws, stats)
-
-
 def rss(pids: list[int]) -> int:
     return sum(psutil.Process(p).memory_info().rss for p in pids)
 
 
-async def run_load(
-    ports: tuple[int, int],
-    pids: list[int],
-    database_url: str,
-    mint,
-    staff_token: str,
-    conversations: int,
-    messages: int,
-    rate: float,
-    wait: float,
-) -> dict:
+def plans_for(
+    shape: str, ports: tuple[int, int], cids: list[str], customers: list[str], mint, args
+) -> list[Plan]:
+    """pair: each conversation's customer on one replica, one support socket watching it on
+    the other (alternating, so both replicas take sends and every message crosses). desk:
+    `--staff` support sockets, each conversation watched by `--watchers` of them (every
+    message is 1 + watchers deliveries); customers and staff alternate between replicas."""
+    plans = [
+        Plan(ports[i % 2], mint(c, ["user"]), [cid], sends=True)
+        for i, (c, cid) in enumerate(zip(customers, cids, strict=True))
+    ]
+    if shape == "pair":
+        plans += [
+            Plan(ports[(i + 1) % 2], mint(str(uuid.uuid4()), ["user", "support"]), [cid])
+            for i, cid in enumerate(cids)
+        ]
+        return plans
+    watched: list[list[str]] = [[] for _ in range(args.staff)]
+    for i, cid in enumerate(cids):
+        for j in range(args.watchers):
+            watched[(i * args.watchers + j) % args.staff].append(cid)
+    plans += [
+        Plan(ports[s % 2], mint(str(uuid.uuid4()), ["user", "support"]), convs)
+        for s, convs in enumerate(watched)
+    ]
+    return plans
+
+
+def run_load(shape: str, ports: tuple[int, int], pids: list[int], database_url: str, mint, args):
+    conversations = args.sockets // 2 if shape == "pair" else args.sockets - args.staff
     customers = [str(uuid.uuid4()) for _ in range(conversations)]
-    cids = await seed(database_url, customers)
-    stats = {"latencies": [], "delivered": 0, "last": 0.0, "errors": 0, "closed": []}
+    cids = asyncio.run(seed(database_url, customers))
+    plans = plans_for(shape, ports, cids, customers, mint, args)
     before = rss(pids)
-    senders, readers, tasks = [], [], []
-    for i, (customer, cid) in enumerate(zip(customers, cids, strict=True)):
-        a = await open_socket(ports[0], mint(customer, ["user"]), cid, stats)
-        s = await open_socket(ports[1], staff_token, cid, stats)
-        senders.append((a, cid))
-        readers += [a, s]
-        # read (and answer pings) from the start: opening 1,000 sockets takes a while
-        tasks += [asyncio.create_task(a.run()), asyncio.create_task(s.run())]
-        if i % 100 == 99:
-            await asyncio.sleep(0)
-    await asyncio.sleep(1.0)
+    ctx = multiprocessing.get_context("spawn")
+    shares = [plans[i :: args.procs] for i in range(args.procs)]
+    senders = sum(p.sends for p in plans)
+    procs, pipes = [], []
+    for share in shares:
+        mine, theirs = ctx.Pipe()
+        rate = args.rate * sum(p.sends for p in share) / senders
+        proc = ctx.Process(target=worker, args=(share, args.messages, rate, args.wait, theirs))
+        proc.start()
+        procs.append(proc)
+        pipes.append(mine)
+    for pipe in pipes:
+        assert pipe.recv()[0] == "ready"
+    time.sleep(1.0)
     after = rss(pids)
-    total = conversations * messages
-    interval = 1.0 / rate
-    start = time.time()
-    n = 0
-    for round_ in range(messages):
-        for a, cid in senders:
-            target = start + n * interval
-            delay = target - time.time()
-            if delay > 0:
-                await asyncio.sleep(delay)
-            await a.ws.send(
-                json.dumps(
-                    {
-                        "type": "send",
-                        "conversation_id": cid,
-                        "client_msg_id": f"m{round_}",
-                        "body": f"{time.time():.6f} hello",
-                    }
-                )
-            )
-            n += 1
-    expected = total * 2
-    deadline = time.time() + wait
-    while stats["delivered"] < expected and time.time() < deadline:  # noqa: ASYNC110
-        await asyncio.sleep(0.1)
-    elapsed = (stats["last"] or time.time()) - start
-    closed_mid_run = list(stats["closed"])
-    for sock in readers:
-        await sock.ws.close()
-    for task in tasks:
-        task.cancel()
-    lat = sorted(stats["latencies"])
+    start = time.time() + 0.5
+    print(f"{shape}: {len(plans)} sockets subscribed, sending", file=sys.stderr, flush=True)
+    for pipe in pipes:
+        pipe.send(start)
+    results = [pipe.recv()[1] for pipe in pipes]
+    for proc in procs:
+        proc.join(30)
+    delivered = sum(r["delivered"] for r in results)
+    expected = sum(r["expected"] for r in results)
+    errors = sum(r["errors"] for r in results)
+    last = max(r["last"] for r in results) or time.time()
+    elapsed = last - start
+    lat = sorted(x for r in results for x in r["latencies"])
+    per_message = expected // (conversations * args.messages)
     return {
-        "connections": len(readers),
-        "sent": total,
-        "delivered": stats["delivered"],
+        "connections": len(plans),
+        "conversations": conversations,
+        "sent": sum(r["sent"] for r in results),
+        "delivered": delivered,
         "expected": expected,
-        "per_second": stats["delivered"] / elapsed if elapsed > 0 else 0.0,
+        "per_second": delivered / elapsed if elapsed > 0 else 0.0,
         "p50": statistics.quantiles(lat, n=100)[49] * 1000 if len(lat) > 2 else float("nan"),
         "p99": statistics.quantiles(lat, n=100)[98] * 1000 if len(lat) > 2 else float("nan"),
-        "rss_per_conn": (after - before) / len(readers),
-        "errors": stats["errors"],
-        # a refused send is 2 deliveries that never happen (the sender's and the other's)
-        "missing_beyond_refused": expected - 2 * stats["errors"] - stats["delivered"],
-        "closed_mid_run": closed_mid_run,
+        "rss_per_conn": (after - before) / len(plans),
+        "errors": errors,
+        "duplicates": sum(r["duplicates"] for r in results),
+        # a refused send is the deliveries of one message that never happen
+        "missing_beyond_refused": expected - per_message * errors - delivered,
+        "closed_mid_run": [c for r in results for c in r["closed"]],
     }
 
 
 def report(label: str, r: dict) -> None:
     print(
-        f"{label}: {r['connections']} sockets, {r['sent']} messages sent, "
+        f"{label}: {r['connections']} sockets, {r['conversations']} conversations, "
+        f"{r['sent']} messages sent, "
         f"{r['delivered']}/{r['expected']} deliveries, {r['per_second']:.0f} deliveries/s, "
         f"p50 {r['p50']:.1f} ms, p99 {r['p99']:.1f} ms, "
         f"memory {r['rss_per_conn'] / 1024:.1f} KiB per connection (server RSS growth), "
         f"{r['errors']} sends refused (error frames), "
+        f"{r['duplicates']} duplicate frames (not counted), "
         f"{r['missing_beyond_refused']} deliveries missing beyond the refused sends, "
         f"{len(r['closed_mid_run'])} sockets closed mid-run {sorted({str(c) for c in r['closed_mid_run']})}"
     )
@@ -187,9 +161,15 @@ def report(label: str, r: dict) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--conversations", type=int, default=500)
-    parser.add_argument("--messages", type=int, default=10)
+    parser.add_argument("--shape", choices=["pair", "desk"], default="pair")
+    parser.add_argument("--sockets", type=int, default=1000)
+    parser.add_argument("--staff", type=int, default=100, help="desk: support sockets")
+    parser.add_argument(
+        "--watchers", type=int, default=10, help="desk: support sockets watching each conversation"
+    )
+    parser.add_argument("--messages", type=int, default=10, help="messages per conversation")
     parser.add_argument("--rate", type=float, default=300.0, help="messages sent per second")
+    parser.add_argument("--procs", type=int, default=2, help="client processes")
     parser.add_argument(
         "--wait", type=float, default=120.0, help="seconds to wait for the last deliveries"
     )
@@ -224,37 +204,14 @@ def main() -> None:
                 keys, issuer=issuer, subject=subject, roles=roles, lifetime=3600
             )
 
-        staff = mint(str(uuid.uuid4()), ["user", "support"])
         pids = [platform.processes["chat"].pid, second.pid]
         database_url = platform.env["DATABASE_URL"]
-        two = asyncio.run(
-            run_load(
-                (platform.ports["chat"], port2),
-                pids,
-                database_url,
-                mint,
-                staff,
-                args.conversations,
-                args.messages,
-                args.rate,
-                args.wait,
-            )
-        )
-        one = asyncio.run(
-            run_load(
-                (platform.ports["chat"], platform.ports["chat"]),
-                pids,
-                database_url,
-                mint,
-                staff,
-                args.conversations,
-                args.messages,
-                args.rate,
-                args.wait,
-            )
-        )
-    report("2 replicas (customer on A, support on B)", two)
-    report("baseline: 1 replica (both on A)       ", one)
+        first = platform.ports["chat"]
+        two = run_load(args.shape, (first, port2), pids, database_url, mint, args)
+        one = run_load(args.shape, (first, first), pids, database_url, mint, args)
+    across = "every message crosses" if args.shape == "pair" else "watchers on both"
+    report(f"{args.shape}, 2 replicas ({across})", two)
+    report(f"{args.shape}, baseline: 1 replica", one)
 
 
 if __name__ == "__main__":

@@ -5,7 +5,8 @@ from typing import Final
 from berth_common.tiers import ACCOUNT_TIER_CHANGED
 
 QUEUE: Final = "chat"
-#: the topic exchange web replicas fan messages out over (routing key: conversation id); each
+#: the topic exchange web replicas fan messages out over (batches from replicas, routing key
+#: `batch`; single frames from workers, routing key the conversation id); each
 #: replica binds its own exclusive auto-delete queue `chat.fanout.<host>.<pid>.<random>`
 FANOUT_EXCHANGE: Final = "chat.fanout"
 FANOUT_QUEUE_PREFIX: Final = "chat.fanout."

@@ -49,3 +49,12 @@ def start_conversation(client: TestClient, who: Person) -> dict:
     r = client.post(f"{API}/conversations", json={"subject": "help"}, headers=who.headers)
     assert r.status_code == 201, r.text
     return r.json()
+
+
+def until(ws, kind: str, limit: int = 50) -> dict:
+    """The next frame of `kind` on a TestClient WebSocket (others skipped, at most `limit`)."""
+    for _ in range(limit):
+        frame = ws.receive_json()
+        if frame["type"] == kind:
+            return frame
+    raise AssertionError(f"no {kind} frame")

@@ -1,20 +1,14 @@
 """The chat WebSocket in-process: handshake checks, send/ack/dedupe, replay by seq, handoff,
-read markers, limits. Real PostgreSQL and RabbitMQ (the app's fan-out is connected)."""
+read markers, limits (what a send does inside: test_chat_sends.py). Real PostgreSQL and
+RabbitMQ (the app's fan-out is connected)."""
 
 import uuid
 
 import pytest
 from fixtures_chat import API, WS, start_conversation
+from fixtures_chat import until as _until
 from starlette.testclient import TestClient
 from starlette.websockets import WebSocketDisconnect
-
-
-def _until(ws, kind: str, limit: int = 50) -> dict:
-    for _ in range(limit):
-        frame = ws.receive_json()
-        if frame["type"] == kind:
-            return frame
-    raise AssertionError(f"no {kind} frame")
 
 
 def test_a_foreign_origin_is_refused_before_accept(chat_client: TestClient, person):
@@ -231,47 +225,6 @@ async def test_the_message_rate_is_per_user():
     assert await limiter.allow("bob")
 
 
-def test_retention_deletes_old_messages_and_seqs_are_never_reused(chat_client, person):
-    from datetime import UTC, datetime, timedelta
-
-    from sqlalchemy import update
-
-    from berth_chat.models import Message
-    from berth_chat.retention.dao import RetentionDAO
-
-    alice = person()
-    cid = start_conversation(chat_client, alice)["id"]
-    for n in (1, 2):
-        chat_client.post(
-            f"{API}/conversations/{cid}/messages",
-            json={"client_msg_id": f"k{n}", "body": f"m{n}"},
-            headers=alice.headers,
-        )
-    sessionmaker = chat_client.app.state.db.sessionmaker
-
-    async def age_and_purge() -> int:
-        async with sessionmaker() as session:
-            await session.execute(
-                update(Message)
-                .where(Message.conversation_id == uuid.UUID(cid), Message.seq == 1)
-                .values(created_at=datetime(2000, 1, 1, tzinfo=UTC))
-            )
-            cutoff = datetime.now(UTC) - timedelta(days=365)
-            deleted = await RetentionDAO(session).purge(cutoff, tiers=("standard",))
-            await session.commit()
-            return deleted
-
-    assert chat_client.portal.call(age_and_purge) >= 1
-    history = chat_client.get(f"{API}/conversations/{cid}/messages", headers=alice.headers).json()
-    assert [m["seq"] for m in history] == [2]
-    r = chat_client.post(
-        f"{API}/conversations/{cid}/messages",
-        json={"client_msg_id": "k3", "body": "m3"},
-        headers=alice.headers,
-    )
-    assert r.json()["seq"] == 3
-
-
 def test_pings_and_a_silent_peer_is_closed_4408(berth_env, public_jwks, person):
     from berth_chat.config import ChatSettings
     from berth_chat.main import create_app
@@ -290,130 +243,3 @@ def test_pings_and_a_silent_peer_is_closed_4408(berth_env, public_jwks, person):
             with pytest.raises(WebSocketDisconnect) as closed:
                 _until(ws, "never")
     assert closed.value.code == 4408
-
-
-def test_a_plain_send_is_two_statements_and_a_retry_gives_its_seq_back(chat_client, person):
-    """A customer's send in their support conversation: one UPDATE (lock, check, seq) and one
-    INSERT (skips a retry), then the commit. A retry through that path takes no seq."""
-    from sqlalchemy import event
-
-    alice = person()
-    cid = start_conversation(chat_client, alice)["id"]
-    engine = chat_client.app.state.db.engine.sync_engine
-    statements: list[str] = []
-
-    def seen(conn, cursor, statement, *args):
-        statements.append(statement.split(None, 1)[0].upper())
-
-    with chat_client.websocket_connect(WS, headers=alice.headers) as ws:
-        ws.send_json({"type": "subscribe", "conversation_id": cid, "after_seq": 0})
-        _until(ws, "subscribed")
-        event.listen(engine, "before_cursor_execute", seen)
-        try:
-            send = {"type": "send", "conversation_id": cid, "client_msg_id": "a", "body": "hi"}
-            ws.send_json(send)
-            assert _until(ws, "ack")["seq"] == 1
-            assert [s for s in statements if s not in {"BEGIN", "COMMIT", "SELECT"}] == [
-                "UPDATE",
-                "INSERT",
-            ]
-            assert "SELECT" not in statements
-            ws.send_json(send)
-            again = _until(ws, "ack")
-            assert (again["seq"], again["duplicate"]) == (1, True)
-            ws.send_json({**send, "client_msg_id": "b"})
-            assert _until(ws, "ack")["seq"] == 2
-        finally:
-            event.remove(engine, "before_cursor_execute", seen)
-
-
-def test_a_send_waits_longer_for_a_pooled_connection_than_the_platform_default(chat_client):
-    """A burst of sends queues for the pool (bounded, 15 s) rather than failing 503 at 5 s."""
-    assert chat_client.app.state.db.engine.sync_engine.pool.timeout() == 15.0
-
-
-def test_a_retry_of_a_send_that_committed_unannounced_fans_it_out(chat_client, person):
-    """The send committed but its sender never heard (the connection dropped at the commit's
-    answer: 503), so nobody published it. The retry (same client_msg_id) is a duplicate; it
-    must announce the message, or the live subscribers never get it."""
-    from berth_chat.conversations import service
-
-    alice = person()
-    cid = start_conversation(chat_client, alice)["id"]
-    sessionmaker = chat_client.app.state.db.sessionmaker
-    actor = service.person(alice.id, frozenset({"user"}))
-
-    async def committed_unannounced() -> None:
-        async with sessionmaker() as session:
-            await service.post(session, uuid.UUID(cid), actor, "lost?", "x1", 4096)
-            await session.commit()
-
-    with (
-        chat_client.websocket_connect(WS, headers=alice.headers) as watcher,
-        chat_client.websocket_connect(WS, headers=alice.headers) as sender,
-    ):
-        watcher.send_json({"type": "subscribe", "conversation_id": cid, "after_seq": 0})
-        _until(watcher, "subscribed")
-        chat_client.portal.call(committed_unannounced)
-        sender.send_json(
-            {"type": "send", "conversation_id": cid, "client_msg_id": "x1", "body": "lost?"}
-        )
-        assert _until(sender, "ack")["duplicate"] is True
-        sender.send_json({"type": "typing", "conversation_id": cid})
-        first = watcher.receive_json()
-        while first["type"] in {"hello", "ping"}:
-            first = watcher.receive_json()
-        assert first["type"] == "message" and first["message"]["seq"] == 1
-
-
-def test_a_subscribe_whose_replay_fails_leaves_no_subscription_holding_messages_back(
-    chat_client, person, monkeypatch
-):
-    """The replay failed (the pool was busy): the client hears 503 and must subscribe again.
-    No half-made subscription may stay registered, replaying for ever, holding back (and
-    piling up) the live messages; the next subscribe gets everything."""
-    from berth_chat.conversations import service
-
-    alice = person()
-    cid = start_conversation(chat_client, alice)["id"]
-    hub = chat_client.app.state.hub
-    real_replay = service.replay
-
-    async def busy(*args, **kwargs):
-        raise TimeoutError("QueuePool limit reached")
-
-    with chat_client.websocket_connect(WS, headers=alice.headers) as ws:
-        monkeypatch.setattr(service, "replay", busy)
-        ws.send_json({"type": "subscribe", "conversation_id": cid, "after_seq": 0})
-        assert _until(ws, "error")["status"] == 503
-        assert uuid.UUID(cid) not in hub.subscriptions
-        monkeypatch.setattr(service, "replay", real_replay)
-        ws.send_json({"type": "send", "conversation_id": cid, "client_msg_id": "s", "body": "x"})
-        _until(ws, "ack")
-        ws.send_json({"type": "subscribe", "conversation_id": cid, "after_seq": 0})
-        assert _until(ws, "message")["message"]["seq"] == 1
-        assert _until(ws, "subscribed")["last_seq"] == 1
-
-
-def test_the_sweep_reads_a_message_whose_fan_out_never_came(chat_client, person):
-    """The app's sweep (its conversations' last seqs from PostgreSQL) against a message
-    committed and never published: the live subscriber gets it."""
-    from berth_chat.conversations import service
-
-    alice = person()
-    cid = start_conversation(chat_client, alice)["id"]
-    sessionmaker = chat_client.app.state.db.sessionmaker
-    actor = service.person(alice.id, frozenset({"user"}))
-
-    async def committed_unannounced() -> None:
-        async with sessionmaker() as session:
-            await service.post(session, uuid.UUID(cid), actor, "quiet", "q1", 4096)
-            await session.commit()
-
-    with chat_client.websocket_connect(WS, headers=alice.headers) as ws:
-        ws.send_json({"type": "subscribe", "conversation_id": cid, "after_seq": 0})
-        _until(ws, "subscribed")
-        chat_client.portal.call(committed_unannounced)
-        chat_client.portal.call(chat_client.app.state.hub.sweep)
-        got = _until(ws, "message")
-        assert (got["message"]["seq"], got["message"]["body"]) == (1, "quiet")

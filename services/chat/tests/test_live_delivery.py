@@ -2,6 +2,7 @@
 a Subscription and a Hub with a stand-in backfill and exchange; no sockets, no broker)."""
 
 import asyncio
+import json
 import uuid
 
 import pytest
@@ -87,6 +88,61 @@ async def test_what_arrives_during_a_backfill_after_a_new_gap_is_not_stuck():
     assert sent == [1, 2, 3, 4, 5, 6]
 
 
+async def test_a_backfill_answering_after_live_messages_sent_nothing_twice():
+    """The backfill read 2..3; before it answered, 2 arrived live (2 and 3 went out) and 5
+    arrived with 4 still on its way. The read's stale 2 and 3 must not be sent again (the
+    lowest of them once made the subscription step back: 2 and 3 twice under load)."""
+    store, sent = Store(), []
+    sub = live(store, sent)
+    for s in (1, 2, 3):
+        store.add(s)
+    store.gate = asyncio.Event()
+    sub.offer(store.rows[1])
+    sub.offer(store.rows[3])  # 2 is late: the gap task reads 2..3, its answer held
+    await settle(3)
+    assert store.reads == 1
+    sub.offer(store.rows[2])
+    store.add(4)
+    sub.offer(store.add(5))
+    assert sent == [1, 2, 3]
+    store.gate.set()
+    await settle()
+    assert sent == [1, 2, 3, 4, 5]
+
+
+async def test_a_message_committed_after_a_backfill_read_is_not_skipped():
+    """A read that began before 2 was committed finds nothing; meanwhile 3 arrived (2 lost on
+    the way). 2 is not a purged message: it is read next time, never skipped."""
+    store, sent = Store(), []
+    hub = Hub(None)
+    sub = live(store, sent)
+    hub.subscribe(sub)
+    sub.offer(store.add(1))
+    store.gate = asyncio.Event()
+    hub.resync()  # reads after 1: nothing yet (its answer held)
+    await settle(3)
+    assert store.reads == 1
+    store.add(2)  # committed now, lost on the way
+    sub.offer(store.add(3))
+    store.gate.set()
+    await settle()
+    assert sent == [1, 2, 3]
+
+
+async def test_a_purged_message_is_stepped_over():
+    """A seq below one the database has that the read does not find was deleted (retention):
+    the subscription goes on past it."""
+    store, sent = Store(), []
+    sub = live(store, sent)
+    for s in (1, 2, 3, 4):
+        store.add(s)
+    del store.rows[2]
+    sub.offer(store.rows[1])
+    sub.offer(store.rows[4])
+    await settle()
+    assert sent == [1, 3, 4]
+
+
 async def test_a_backfill_failure_is_retried_and_the_gap_still_filled():
     store, sent = Store(), []
     failures = [RuntimeError("QueuePool limit reached")] * 3
@@ -165,6 +221,40 @@ async def test_a_publish_is_not_lost_when_the_sender_goes_away():
     await hub.stop()
 
 
+async def test_frames_published_meanwhile_go_out_as_one_batch_in_order():
+    """While one fan-out message is on its way, what the senders publish meanwhile waits and
+    goes out as ONE broker message (a JSON list) in the order it was published."""
+    hub = Hub(None)
+    hub._exchange = FlakyExchange(delay=0.05)
+    first = asyncio.create_task(hub.publish(frame(1)))
+    await asyncio.sleep(0.01)  # 1 is on its way
+    await asyncio.gather(first, *(hub.publish(frame(seq)) for seq in range(2, 6)))
+    await settle()
+    batches = [json.loads(body) for body in hub._exchange.published]
+    assert [[f["message"]["seq"] for f in b] for b in batches] == [[1], [2, 3, 4, 5]]
+    await hub.stop()
+
+
+async def test_a_batch_from_another_replica_reaches_every_subscription():
+    """A batch from a peer, and a single frame (the workers' outbox publishes one at a time):
+    each frame goes to its conversation's subscriptions, once, in order."""
+    store, sent = Store(), []
+    hub = Hub(None)
+    sub = live(store, sent)
+    hub.subscribe(sub)
+
+    class Incoming:
+        def __init__(self, payload):
+            self.body = json.dumps(payload).encode()
+            self.headers = {"replica": "another"}
+
+    await hub._on_message(Incoming([store.add(1), store.add(2)]))
+    await hub._on_message(Incoming(store.add(3)))
+    await hub._on_message(Incoming([store.rows[2], store.add(4)]))
+    await settle()
+    assert sent == [1, 2, 3, 4]
+
+
 async def test_the_broker_connection_coming_back_resyncs_every_subscription(broker_url):
     """The replica's fan-out queue (exclusive, auto-delete) was gone while its connection was
     down: what was published meanwhile never reached it. Once reconnected, every
@@ -189,7 +279,8 @@ async def test_the_broker_connection_coming_back_resyncs_every_subscription(brok
 async def test_a_sweep_reads_what_a_subscription_is_behind_on():
     """A fan-out message dropped for good (the replica's queue overflowed, a publish given
     up): the replica's periodic sweep compares each subscription with its conversation's last
-    seq (one query) and the ones behind read what they miss."""
+    seq (one query); the ones still behind the seq the previous sweep saw read what they
+    miss."""
     store, sent = Store(), []
     asked: list[list[uuid.UUID]] = []
 
@@ -204,10 +295,33 @@ async def test_a_sweep_reads_what_a_subscription_is_behind_on():
     store.add(2)  # dropped on the way, and nothing follows it
     await settle(3)
     assert sent == [1]
-    await hub.sweep()
+    await hub.sweep()  # 2 may still be on its way: noted, not read
+    await settle()
+    assert (sent, store.reads) == ([1], 0)
+    await hub.sweep()  # still behind what the previous sweep saw: lost, read
     await settle()
     assert sent == [1, 2]
-    assert asked == [[CID]]
+    assert asked == [[CID], [CID]]
     await hub.sweep()  # nobody behind: no read
     await settle()
     assert store.reads == 1
+
+
+async def test_a_sweep_leaves_alone_a_message_that_arrives_before_the_next_one():
+    """A busy replica's fan-out lags: a message committed just before a sweep and delivered
+    after it is not read from PostgreSQL (every lagging subscription reading the database at
+    each sweep was load piled on a replica already behind)."""
+    store, sent = Store(), []
+
+    async def heads(ids: list[uuid.UUID]) -> dict[uuid.UUID, int]:
+        return {CID: max(store.rows, default=0)}
+
+    hub = Hub(None, heads=heads)
+    sub = live(store, sent)
+    hub.subscribe(sub)
+    late = store.add(1)
+    await hub.sweep()
+    sub.offer(late)  # it arrives between two sweeps
+    await hub.sweep()
+    await settle(3)
+    assert (sent, store.reads) == ([1], 0)

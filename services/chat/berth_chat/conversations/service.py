@@ -13,7 +13,13 @@ from datetime import UTC, datetime
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from berth_chat.agents import service as agents
-from berth_chat.conversations.dao import ConversationDAO, MessageDAO, ReadMarkerDAO
+from berth_chat.conversations.dao import (
+    CUSTOMER_SEND,
+    STAFF_SEND,
+    ConversationDAO,
+    MessageDAO,
+    ReadMarkerDAO,
+)
 from berth_chat.enums import ConversationKind, ConversationState, MessageStatus, SenderKind
 from berth_chat.models import Conversation, Message
 from berth_common.errors import BerthError, Conflict, NotFound, Unprocessable
@@ -216,27 +222,37 @@ async def _post_plain(
     body: str,
     client_msg_id: str | None,
 ) -> Posted | None:
-    """The common send in two statements (plus the commit): a customer in their own open
-    support conversation, or staff in one a person took over. The UPDATE takes the row lock,
-    checks who may post and numbers the message; the INSERT skips a retry. None (nothing
+    """The common send in one statement (plus the commit): a customer in their own open
+    support conversation, or staff in one a person took over. It takes the row lock, checks
+    who may post, numbers the message and inserts it unless it is a retry. None (nothing
     kept) for anything else, which the full path handles: a retry, a refusal, a takeover, an
     agent conversation (its agent is asked)."""
     if client_msg_id is None or actor.id is None:
         return None
     if actor.kind == SenderKind.CUSTOMER:
-        conditions = (
-            Conversation.customer_id == actor.id,
-            Conversation.kind == ConversationKind.SUPPORT,
-            Conversation.state != ConversationState.CLOSED,
-        )
+        statement = CUSTOMER_SEND
     elif actor.kind == SenderKind.STAFF:
-        conditions = (Conversation.state == ConversationState.HUMAN,)
+        statement = STAFF_SEND
     else:
         return None
-    seq = await ConversationDAO(session).next_seq_where(conversation_id, *conditions)
-    if seq is None:
+    conversations = ConversationDAO(session)
+    row = await conversations.append_plain(
+        statement,
+        conversation_id=conversation_id,
+        client_msg_id=client_msg_id,
+        sender_kind=str(actor.kind),
+        sender_id=actor.id,
+        body=body,
+        status=str(MessageStatus.COMPLETE),
+    )
+    if row is None:
         return None
-    message = await MessageDAO(session).insert_new(
+    seq, message_id, created_at, updated_at = row
+    if message_id is None:  # a retry: the seq goes back (the lock is ours); the full path finds it
+        await conversations.take_back_seq(conversation_id)
+        return None
+    message = Message(
+        id=message_id,
         conversation_id=conversation_id,
         seq=seq,
         client_msg_id=client_msg_id,
@@ -244,10 +260,9 @@ async def _post_plain(
         sender_id=actor.id,
         body=body,
         status=MessageStatus.COMPLETE,
+        created_at=created_at,
+        updated_at=updated_at,
     )
-    if message is None:  # a retry: the seq goes back (the lock is ours); the full path finds it
-        await ConversationDAO(session).take_back_seq(conversation_id)
-        return None
     return Posted(message, [message])
 
 

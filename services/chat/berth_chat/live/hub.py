@@ -1,9 +1,12 @@
 """Live delivery: this replica's sockets by conversation, and the fan-out between replicas.
 
 Every message is persisted first (PostgreSQL holds the truth), then published on the topic
-exchange `chat.fanout` (routing key: the conversation id). Each web replica binds its own
-exclusive auto-delete queue to it and hands what arrives to its local subscriptions. A replica
-delivers its own messages locally at once and ignores their echo (header `replica`).
+exchange `chat.fanout`: a replica's frames in batches (one broker message, a JSON list, holds
+every frame queued while the previous batch was on its way; routing key `batch`), the
+workers' one by one (routing key: the conversation id). Each web replica binds its own
+exclusive auto-delete queue to it (`#`) and hands what arrives to its local subscriptions. A
+replica delivers its own messages locally at once and ignores their echo (header `replica`).
+A frame is JSON-encoded once, whatever the number of sockets it goes to.
 
 A subscription sends messages strictly in seq order, each once: a message ahead of the next
 expected seq (publishes of two replicas can cross) waits, and if the gap is not filled soon it
@@ -34,10 +37,31 @@ GAP_WAIT_SECONDS = 0.5
 PUBLISH_RETRY_SECONDS = 60.0
 #: a sender waits this long for its fan-out publish (then it goes on in the background)
 PUBLISH_WAIT_SECONDS = 2.0
+#: at most this many frames in one fan-out message (a batch)
+PUBLISH_BATCH_MAX = 500
+#: the routing key of a batch (every replica's queue is bound to `#`)
+BATCH_ROUTING_KEY = "batch"
 
 #: every this many seconds a replica compares its subscriptions with the conversations' last
-#: seqs (one query): a message whose fan-out was lost for good is read from PostgreSQL
+#: seqs (one query): a subscription still behind a seq the previous sweep saw (a message whose
+#: fan-out was lost for good, not one on its way) reads it from PostgreSQL
 SWEEP_SECONDS = 10.0
+
+
+class Frame(dict):
+    """A frame with its JSON text made once: a message to many sockets (and to the other
+    replicas) is encoded one time, not once per recipient."""
+
+    __slots__ = ("text",)
+
+    def __init__(self, frame: dict, text: str | None = None):
+        super().__init__(frame)
+        self.text = text if text is not None else encode(frame)
+
+
+def encode(frame: dict) -> str:
+    return json.dumps(frame, separators=(",", ":"), default=str)
+
 
 Backfill = Callable[[uuid.UUID, int], Awaitable[list[dict[str, Any]]]]
 Heads = Callable[[list[uuid.UUID]], Awaitable[dict[uuid.UUID, int]]]
@@ -118,19 +142,29 @@ class Subscription:
                 return
             resync = self._resync
             self._resync = False
+            # every pending message was committed before this read starts, and so was every
+            # seq below it (seqs are handed out under the conversation's row lock)
+            known = max(self.pending, default=0)
             try:
                 frames = await self.backfill(self.conversation_id, self.last_seq)
             except Exception:  # the database is busy or away: try again, never stall
                 self._resync = self._resync or resync
                 logger.exception("chat: backfill of a gap failed; retrying")
                 continue
+            # live messages went out while it read: only what is still ahead counts (a frame
+            # at or below last_seq again would be sent twice)
             for frame in frames:
-                self.pending.setdefault(frame["message"]["seq"], frame)
-            # what is still missing after reading the database does not exist (a purged
-            # message): go on from the lowest pending
-            if self.pending and self.last_seq + 1 not in self.pending:
-                self.last_seq = min(self.pending) - 1
+                seq = frame["message"]["seq"]
+                if seq > self.last_seq:
+                    self.pending.setdefault(seq, frame)
             self._drain()
+            # a seq below one the read saw, or below one known before it began, that the read
+            # did not find does not exist (a purged message): go on from the next one. A seq
+            # above both may simply have been committed after the read: the loop reads again.
+            upto = max(known, frames[-1]["message"]["seq"] if frames else 0)
+            while self.pending and min(self.pending) <= upto:
+                self.last_seq = min(self.pending) - 1
+                self._drain()
 
     def cancel(self) -> None:
         if self._gap_task is not None:
@@ -144,6 +178,8 @@ class Hub:
         self.broker_url = broker_url
         self.heads = heads
         self._sweeper: asyncio.Task | None = None
+        #: the conversations' last seqs at the previous sweep
+        self._swept_heads: dict[uuid.UUID, int] = {}
         self.exchange_name = exchange
         self.replica = f"{socket.gethostname()}.{os.getpid()}.{secrets.token_hex(4)}"
         self.subscriptions: dict[uuid.UUID, set[Subscription]] = defaultdict(set)
@@ -152,6 +188,9 @@ class Hub:
         self._exchange: Any = None
         #: publishes under way: a sender's handler cancelled mid-publish does not cancel them
         self._publishing: set[asyncio.Task] = set()
+        #: frames waiting for the next fan-out batch, each with its sender's wait
+        self._outgoing: list[tuple[Frame, asyncio.Future]] = []
+        self._batcher: asyncio.Task | None = None
         self.publish_retry_seconds = 1.0  # the first pause before a failed publish is retried
 
     async def start(self) -> None:
@@ -178,15 +217,21 @@ class Hub:
             self._sweeper = asyncio.get_running_loop().create_task(self._sweep_forever())
 
     async def sweep(self) -> None:
-        """Subscriptions behind their conversation's last seq read what they miss: the net
-        under every fan-out loss (the queue's overflow, a publish given up, a channel that
-        came back without the connection's reconnect)."""
+        """Subscriptions still behind the last seq their conversation had at the previous
+        sweep read what they miss: the net under every fan-out loss (the queue's overflow, a
+        publish given up, a channel that came back without the connection's reconnect). A
+        message committed since the previous sweep may still be on its way (a busy replica's
+        fan-out lags): reading it from PostgreSQL for every such subscription would only add
+        load where there is too much already; the next sweep reads it if it never came."""
         if self.heads is None or not self.subscriptions:
+            self._swept_heads = {}
             return
+        before = self._swept_heads
         heads = await self.heads(list(self.subscriptions))
+        self._swept_heads = heads
         for cid, subs in list(self.subscriptions.items()):
             for sub in list(subs):
-                if heads.get(cid, 0) > sub.last_seq and not sub.replaying:
+                if before.get(cid, 0) > sub.last_seq and not sub.replaying:
                     sub.catch_up()
 
     async def _sweep_forever(self) -> None:
@@ -231,6 +276,8 @@ class Hub:
                 sub.catch_up()
 
     def deliver_local(self, frame: dict, skip: Any = None) -> None:
+        if not isinstance(frame, Frame):
+            frame = Frame(frame)
         conversation_id = uuid.UUID(frame["conversation_id"])
         for sub in list(self.subscriptions.get(conversation_id, ())):
             if skip is not None and sub.owner is skip:
@@ -241,21 +288,42 @@ class Hub:
                 sub.send(frame)
 
     async def publish(self, frame: dict, skip: Any = None) -> None:
-        """Deliver to this replica's sockets now, and to the other replicas'. The publish runs
-        in a task of its own: a sender's handler cancelled meanwhile (its socket closed right
-        after the commit) does not take the other replicas' copy with it."""
+        """Deliver to this replica's sockets now, and to the other replicas'. The frame joins
+        the next fan-out batch; one task publishes the batches in order, so a sender's
+        handler cancelled meanwhile (its socket closed right after the commit) does not take
+        the other replicas' copy with it."""
+        frame = Frame(frame)
         self.deliver_local(frame, skip)
         if self._exchange is None:
             return
-        task = asyncio.get_running_loop().create_task(self._publish(frame))
-        self._publishing.add(task)
-        task.add_done_callback(self._publishing.discard)
-        # the sender waits for its publish (order, back-pressure) but not for the retries of
-        # a broker that is away; a cancelled wait leaves the task running
-        await asyncio.wait({task}, timeout=PUBLISH_WAIT_SECONDS)
+        loop = asyncio.get_running_loop()
+        published = loop.create_future()
+        self._outgoing.append((frame, published))
+        if self._batcher is None or self._batcher.done():
+            self._batcher = loop.create_task(self._publish_batches())
+            self._publishing.add(self._batcher)
+            self._batcher.add_done_callback(self._publishing.discard)
+        # the sender waits for its publish (back-pressure) but not for the retries of a
+        # broker that is away; a cancelled wait leaves the batch going
+        await asyncio.wait({published}, timeout=PUBLISH_WAIT_SECONDS)
 
-    async def _publish(self, frame: dict) -> None:
-        body = json.dumps(frame, separators=(",", ":")).encode()
+    async def _publish_batches(self) -> None:
+        """Every frame queued while the previous batch was on its way goes out as ONE broker
+        message (a JSON list): a channel publishes one message at a time (aiormq holds its
+        lock until the frame is written), so one message per frame capped the fan-out at a
+        few hundred frames a second on a busy event loop."""
+        while self._outgoing:
+            batch = self._outgoing[:PUBLISH_BATCH_MAX]
+            del self._outgoing[: len(batch)]
+            body = "[" + ",".join(frame.text for frame, _ in batch) + "]"
+            try:
+                await self._publish(body.encode())
+            finally:
+                for _, published in batch:
+                    if not published.done():
+                        published.set_result(None)
+
+    async def _publish(self, body: bytes) -> None:
         loop = asyncio.get_running_loop()
         give_up = loop.time() + PUBLISH_RETRY_SECONDS
         pause = self.publish_retry_seconds
@@ -268,7 +336,7 @@ class Hub:
                         headers={"replica": self.replica},
                         delivery_mode=aio_pika.DeliveryMode.NOT_PERSISTENT,
                     ),
-                    routing_key=frame["conversation_id"],
+                    routing_key=BATCH_ROUTING_KEY,
                 )
                 return
             except Exception:
@@ -283,10 +351,19 @@ class Hub:
                 pause = min(pause * 2, 10.0)
 
     async def _on_message(self, message: AbstractIncomingMessage) -> None:
+        """A batch of this replica's peers (a JSON list), or one frame (a dict: the workers'
+        outbox publishes agents' messages one by one, routing key the conversation)."""
         if (message.headers or {}).get("replica") == self.replica:
             return
         try:
-            frame = json.loads(message.body)
+            text = message.body.decode()
+            payload = json.loads(text)
         except ValueError:
             return
-        self.deliver_local(frame)
+        if isinstance(payload, dict):
+            self.deliver_local(Frame(payload, text))
+            return
+        if isinstance(payload, list):
+            for frame in payload:
+                if isinstance(frame, dict):
+                    self.deliver_local(Frame(frame))
