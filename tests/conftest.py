@@ -101,6 +101,19 @@ def _run_platform(repo_root, berth_env, broker_url, credentials, platform_ports,
         check=True,
         cwd=repo_root,
     )
+
+    def shutdown() -> None:
+        plat.stop()
+        # deploy's apps outlive its processes by design: end the apps this run deployed
+        if "deploy" in platform_services(repo_root):
+            subprocess.run(
+                [sys.executable, "-m", "berth_deploy.cli", "drain", "--grace", "1"],
+                env=plat.env_for("deploy"),
+                cwd=repo_root,
+                check=False,
+            )
+
+    _RUNNING.append(shutdown)
     try:
         plat.start_mail()
         for service in platform_services(repo_root):
@@ -112,15 +125,29 @@ def _run_platform(repo_root, berth_env, broker_url, credentials, platform_ports,
         plat.start_traefik()
         yield plat
     finally:
-        plat.stop()
-        # deploy's apps outlive its processes by design: end the apps this run deployed
-        if "deploy" in platform_services(repo_root):
-            subprocess.run(
-                [sys.executable, "-m", "berth_deploy.cli", "drain", "--grace", "1"],
-                env=plat.env_for("deploy"),
-                cwd=repo_root,
-                check=False,
-            )
+        if shutdown in _RUNNING:
+            _RUNNING.remove(shutdown)
+            shutdown()
+
+
+# The platform shares the run's database with the in-process tests collected after it: its
+# outbox relays would publish their rows to its own workers, and its workers and node
+# supervisor would claim their operations and deliveries. So it stops right after the last
+# test that uses it, not at the end of the session.
+_RUNNING: list = []  # the running platform's shutdown
+_LAST_PLATFORM_TEST: list[str] = []
+
+
+def pytest_collection_modifyitems(session, config, items) -> None:
+    users = [item.nodeid for item in items if "platform" in getattr(item, "fixturenames", ())]
+    _LAST_PLATFORM_TEST[:] = users[-1:]
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_runtest_teardown(item, nextitem) -> None:
+    """After the default teardown (the last module's fixtures are gone by now)."""
+    if nextitem is not None and _LAST_PLATFORM_TEST == [item.nodeid] and _RUNNING:
+        _RUNNING.pop()()
 
 
 @pytest.fixture

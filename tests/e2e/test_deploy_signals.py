@@ -87,7 +87,15 @@ def test_monitoring_hears_the_deploy_and_polls_liveness(edge, platform, admin_to
     assert events[0][1]["operation_id"] == events[2][1]["operation_id"]
 
     monitoring = machine_token(edge, admin_token, ["deploy:read"])
-    item = wait_for(lambda: liveness_item(edge, monitoring, instance_id), 10, "the instance")
+    # "unknown" while the node's supervisor has not ticked lately (a loaded machine): wait
+    # for a tick, then its word must be "alive"
+    item = wait_for(
+        lambda: (
+            (i := liveness_item(edge, monitoring, instance_id)) and i["state"] != "unknown" and i
+        ),
+        30,
+        "the instance, as a ticking supervisor sees it",
+    )
     assert item["alive"] is True and item["state"] == "running" and item["restarts"] == 0
     assert item["owner_id"] == fay.id and item["process_type"] == "web"
 
