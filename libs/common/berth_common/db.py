@@ -1,12 +1,24 @@
 """Async engine and sessions per service schema; transactions are owned at the edge."""
 
+import time
 from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
-from sqlalchemy import MetaData, text
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy import MetaData, event, text
+from sqlalchemy.exc import DisconnectionError
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
 from sqlalchemy.orm import DeclarativeBase
+
+# a pooled connection idle longer than this is pinged before use (PostgreSQL may have restarted
+# meanwhile); one back within it was just working and is not: an unconditional pre-ping costs
+# three round trips (BEGIN, ping, ROLLBACK) on every checkout, as much as the query it guards
+PING_IF_IDLE_SECONDS = 1.0
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -35,6 +47,7 @@ class Database:
         metadata: MetaData | None = None,
         pool_size: int = 10,
         pool_timeout: float = 5.0,
+        ping_if_idle_seconds: float = PING_IF_IDLE_SECONDS,
         echo: bool = False,
     ):
         self.url = url
@@ -43,7 +56,6 @@ class Database:
         self.engine = create_async_engine(
             url,
             echo=echo,
-            pool_pre_ping=True,  # sessions survive a PostgreSQL restart
             pool_size=pool_size,
             max_overflow=pool_size,
             pool_recycle=1800,
@@ -54,6 +66,8 @@ class Database:
                 "server_settings": {"application_name": f"berth-{schema}"},
             },
         )
+        # sessions survive a PostgreSQL restart: idle connections are pinged before use
+        ping_idle_connections(self.engine, ping_if_idle_seconds)
         # the outbox helpers find the service's tables through session.info
         self.sessionmaker = async_sessionmaker(
             self.engine, expire_on_commit=False, info={"schema": schema, "metadata": metadata}
@@ -65,6 +79,29 @@ class Database:
 
     async def dispose(self) -> None:
         await self.engine.dispose()
+
+
+def ping_idle_connections(engine: AsyncEngine, idle_seconds: float) -> None:
+    """Pessimistic disconnect handling for connections idle past `idle_seconds` (SQLAlchemy's
+    checkout-event recipe): a dead one is replaced before the session sees it."""
+    sync_engine = engine.sync_engine
+    dialect = sync_engine.dialect
+
+    @event.listens_for(sync_engine, "connect")
+    @event.listens_for(sync_engine, "checkin")
+    def _mark_used(dbapi_connection: Any, record: Any) -> None:
+        record.info["used_at"] = time.monotonic()
+
+    @event.listens_for(sync_engine, "checkout")
+    def _ping_if_idle(dbapi_connection: Any, record: Any, proxy: Any) -> None:
+        if time.monotonic() - record.info.get("used_at", 0.0) < idle_seconds:
+            return
+        try:
+            dialect.do_ping(dbapi_connection)
+        except dialect.loaded_dbapi.Error as exc:
+            if dialect.is_disconnect(exc, dbapi_connection, None):
+                raise DisconnectionError("connection lost while idle") from exc  # pool reconnects
+            raise
 
 
 async def _request_session(request: Request) -> AsyncIterator[AsyncSession]:
