@@ -120,3 +120,10 @@ def rss_mb(pid: int) -> float:
     """Resident memory of a process and all its children, in MiB."""
     p = psutil.Process(pid)
     return sum(c.memory_info().rss for c in [p, *p.children(recursive=True)]) / 2**20
+
+
+def cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) used so far by a process and its children: the cost of a run
+    however busy the machine is, where req/s and latency depend on what else runs."""
+    p = psutil.Process(pid)
+    return sum(sum(c.cpu_times()[:2]) for c in [p, *p.children(recursive=True)])
