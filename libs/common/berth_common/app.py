@@ -1,9 +1,10 @@
 """The app factory every service uses: ids, logging, errors, health, readiness, metrics."""
 
 import asyncio
+import gc
+import os
 import re
 import time
-import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any
@@ -55,7 +56,7 @@ class RequestContextMiddleware:
             if k == b"x-request-id":
                 incoming = v.decode("latin-1")
                 break
-        rid = incoming if _SAFE_ID.match(incoming) else uuid.uuid4().hex
+        rid = incoming if _SAFE_ID.match(incoming) else os.urandom(16).hex()
         token = request_id_var.set(rid)
         user_token = user_id_var.set(None)
         status = 500
@@ -85,8 +86,16 @@ class RequestContextMiddleware:
                 # a path parameter named token is a secret (push URLs, checkout links): the
                 # log shows the route, not the request's path
                 shown = path if "{token}" in path else scope.get("path", "")
-                logger.bind(status=status, ms=round(elapsed * 1000, 2), route=path).info(
-                    "{} {} {}", method, shown, status
+                # keyword arguments land in the record's extra, like bind() but without a
+                # new logger per request
+                logger.info(
+                    "{} {} {}",
+                    method,
+                    shown,
+                    status,
+                    status=status,
+                    ms=round(elapsed * 1000, 2),
+                    route=path,
                 )
             user_id_var.reset(user_token)
             request_id_var.reset(token)
@@ -137,6 +146,7 @@ def _lifespan(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         for hook in on_startup:
             await hook(app)
+        freeze_startup_objects()
         logger.info("{} started", settings.service_name)
         try:
             yield
@@ -145,6 +155,21 @@ def _lifespan(
                 await _bounded_shutdown_hook(hook, app)
 
     return lifespan
+
+
+_startup_frozen = False
+
+
+def freeze_startup_objects() -> None:
+    """Move what startup made (modules, routes, models, pools: ~160k objects in auth) out of
+    the cyclic collector's sight, once per process. Each full collection would scan them all
+    again, stopping the event loop for tens to hundreds of milliseconds: the latency tail."""
+    global _startup_frozen
+    if _startup_frozen:
+        return
+    _startup_frozen = True
+    gc.collect()
+    gc.freeze()
 
 
 async def _bounded_shutdown_hook(hook: Hook, app: FastAPI) -> None:

@@ -48,3 +48,12 @@ async def test_a_hanging_shutdown_hook_is_left_behind_and_the_others_still_run(m
     assert ran == ["failing_hook", "close_database"]
     assert any("close_broker" in m and "left behind" in m for m in messages), messages
     assert any("failing_hook" in m and "failed" in m for m in messages), messages
+
+
+async def test_startup_objects_are_frozen_out_of_the_collectors_sight():
+    import gc
+
+    service = create_service_app(ServiceSettings(service_name="t"), title="t")
+    async with LifespanManager(service):
+        # a full collection then scans only what requests leave behind
+        assert gc.get_freeze_count() > 0
