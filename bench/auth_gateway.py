@@ -309,12 +309,12 @@ def main() -> None:
         )
         print(
             f"{'auth app':<34} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'p99/p50':>8} "
-            f"{'CPU us/req':>10}"
+            f"{'CPU us/req':>10} {'non2xx':>6}"
         )
         for name, m in me.items():
             print(
                 f"{name:<34} {m['rps']:>9.0f} {m['p50']:>8.2f} {m['p99']:>8.2f} "
-                f"{m['p99'] / m['p50']:>7.1f}x {m['cpu_us_auth']:>10.0f}"
+                f"{m['p99'] / m['p50']:>7.1f}x {m['cpu_us_auth']:>10.0f} {m['non2xx']:>6}"
             )
         before = BEFORE["me"]
         print(
