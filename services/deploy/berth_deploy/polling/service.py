@@ -135,6 +135,7 @@ async def poll_tick(ctx: NodeContext, engine: AsyncEngine) -> int | None:
     """One beat tick: poll what is due, unless an earlier tick still polls (None). Slow
     remotes make a tick outlast the next ones; without this, overlapping ticks would take
     every worker slot of the deploy queue and no build would run meanwhile."""
+    # edge: a connection of its own holds the tick's advisory lock for the tick
     async with engine.connect() as conn, conn.begin():
         if not await try_tick_lock(conn):
             return None
