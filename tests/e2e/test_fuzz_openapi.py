@@ -35,6 +35,7 @@ test prints the cases run and the failures found, and fails listing every distin
 import os
 import time
 import uuid
+from collections import Counter
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
@@ -71,10 +72,15 @@ PROFILES = {
 
 
 def profile() -> Profile:
+    """The chosen profile; BERTH_FUZZ_EXAMPLES and BERTH_FUZZ_BUDGET override its figures."""
     name = os.environ.get("BERTH_FUZZ_PROFILE", "ci")
     if name not in PROFILES:
         raise pytest.UsageError(f"BERTH_FUZZ_PROFILE={name!r}: one of {sorted(PROFILES)}")
-    return PROFILES[name]
+    chosen = PROFILES[name]
+    return Profile(
+        examples=int(os.environ.get("BERTH_FUZZ_EXAMPLES", chosen.examples)),
+        budget_seconds=float(os.environ.get("BERTH_FUZZ_BUDGET", chosen.budget_seconds)),
+    )
 
 
 @schemathesis.check
@@ -120,6 +126,7 @@ CHECKS = [
 class Tally:
     cases: int = 0
     refused_at_edge: int = 0  # Traefik's empty 400 for an encoded character in the path
+    statuses: Counter = field(default_factory=Counter)
     failures: dict[tuple[str, str, int], str] = field(default_factory=dict)
 
     def record(self, label: str, response: requests.Response, group: FailureGroup) -> None:
@@ -176,8 +183,11 @@ def fuzz_operation(operation, token: str, base_url: str, session, tally: Tally, 
         def run(case):
             if time.monotonic() > deadline:
                 return
-            response = case.call(base_url=base_url, session=session, headers=bearer(token))
+            response = case.call(
+                base_url=base_url, session=session, headers=bearer(token), timeout=15
+            )
             tally.cases += 1
+            tally.statuses[response.status_code] += 1
             if (
                 response.status_code == 400
                 and not response.content
@@ -226,7 +236,7 @@ def test_fuzz_service_openapi(service, platform, edge, admin_token, signed_in):
     print(
         f"\nfuzz {service}: {len(operations)} operations, {tally.cases} cases "
         f"({tally.refused_at_edge} refused at the edge), {len(tally.failures)} failures "
-        f"in {elapsed:.1f} s"
+        f"in {elapsed:.1f} s; statuses {dict(sorted(tally.statuses.items()))}"
     )
     report = "\n".join(
         f"{label} [{check} {status}] {detail}"
