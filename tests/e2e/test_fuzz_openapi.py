@@ -36,6 +36,7 @@ import os
 import time
 import uuid
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
@@ -53,8 +54,9 @@ from schemathesis.specs.openapi.checks import (
     response_schema_conformance,
     status_code_conformance,
 )
+from support import ADMIN_EMAIL, ADMIN_PASSWORD, PASSWORD
 
-from berth_testing.oauth import bearer
+from berth_testing.oauth import bearer, password_login
 
 SERVICES = ["auth", "billing", "deploy", "monitoring", "tickets", "chat"]
 
@@ -140,34 +142,57 @@ class Tally:
                 )
 
 
-def machine_client_token(edge: httpx.Client, admin_token: str, service: str) -> str:
+class Token:
+    """An access token signed in again every few minutes (they live 10), so a long run keeps
+    calling as the same principal instead of collecting 401s."""
+
+    def __init__(self, sign_in: Callable[[], httpx.Response]) -> None:
+        self.sign_in = sign_in
+        self.value = ""
+        self.at = 0.0
+
+    def headers(self) -> dict[str, str]:
+        if time.monotonic() - self.at > 240:
+            r = self.sign_in()
+            assert r.status_code == 200, r.text
+            self.value, self.at = r.json()["access_token"], time.monotonic()
+        return bearer(self.value)
+
+
+def principals(edge: httpx.Client, email: str, service: str) -> dict[str, Token]:
+    """The admin, a person of this run, and a machine client holding the service's scopes."""
+    admin = Token(lambda: password_login(edge, ADMIN_EMAIL, ADMIN_PASSWORD))
     scopes = {
         "auth": ["auth:read", "auth:introspect"],
     }.get(service, [f"{service}:read", f"{service}:write"])
     r = edge.post(
         "/api/auth/v1/admin/clients",
         json={"name": f"fuzz {service} {uuid.uuid4().hex[:6]}", "scopes": scopes},
-        headers=bearer(admin_token),
+        headers=admin.headers(),
     )
     assert r.status_code == 201, r.text
     client = r.json()
-    r = edge.post(
-        "/oauth/token",
-        data={"grant_type": "client_credentials", "scope": " ".join(scopes)},
-        auth=(client["client_id"], client["client_secret"]),
-    )
-    assert r.status_code == 200, r.text
-    return r.json()["access_token"]
+    return {
+        "admin": admin,
+        "person": Token(lambda: password_login(edge, email, PASSWORD)),
+        "client": Token(
+            lambda: edge.post(
+                "/oauth/token",
+                data={"grant_type": "client_credentials", "scope": " ".join(scopes)},
+                auth=(client["client_id"], client["client_secret"]),
+            )
+        ),
+    }
 
 
-def tokens_for(path: str, tokens: dict[str, str]) -> list[str]:
+def tokens_for(path: str, tokens: dict[str, Token]) -> list[Token]:
     segments = path.strip("/").split("/")
     if "admin" in segments or "staff" in segments:
         return [tokens["admin"]]
     return [tokens["person"], tokens["client"]]
 
 
-def fuzz_operation(operation, token: str, base_url: str, session, tally: Tally, deadline: float):
+def fuzz_operation(operation, token: Token, base_url: str, session, tally: Tally, deadline: float):
     label = operation.label
     for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE):
 
@@ -184,7 +209,7 @@ def fuzz_operation(operation, token: str, base_url: str, session, tally: Tally, 
             if time.monotonic() > deadline:
                 return
             response = case.call(
-                base_url=base_url, session=session, headers=bearer(token), timeout=15
+                base_url=base_url, session=session, headers=token.headers(), timeout=15
             )
             tally.cases += 1
             tally.statuses[response.status_code] += 1
@@ -209,17 +234,13 @@ def fuzz_operation(operation, token: str, base_url: str, session, tally: Tally, 
 
 @pytest.mark.timeout(2400)
 @pytest.mark.parametrize("service", SERVICES)
-def test_fuzz_service_openapi(service, platform, edge, admin_token, signed_in):
+def test_fuzz_service_openapi(service, platform, edge, register_verified):
     wanted = os.environ.get("BERTH_E2E_SERVICES")
     if wanted and service not in {s.strip() for s in wanted.split(",")} | {"auth"}:
         pytest.skip(f"{service} is not started in this run (BERTH_E2E_SERVICES)")
     base_url = platform.public_url
     schema = schemathesis.openapi.from_url(f"{base_url}/api/{service}/openapi.json", timeout=20)
-    tokens = {
-        "admin": admin_token,
-        "person": signed_in().headers["Authorization"].removeprefix("Bearer "),
-        "client": machine_client_token(edge, admin_token, service),
-    }
+    tokens = principals(edge, register_verified(), service)
     operations = [result.ok() for result in schema.get_all_operations()]
     assert operations, f"{service} publishes no operations"
     tally = Tally()
