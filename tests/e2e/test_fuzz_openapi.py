@@ -24,7 +24,11 @@ Not checked: schemathesis' `negative_data_rejection` and `positive_data_acceptan
 schemas cannot say everything the services check (a referenced app must exist and be the
 caller's, a cron expression must parse, a balance must cover a charge), so a valid-looking
 input refused with a documented 4xx is right, and a schema-invalid input that a route ignores
-(an unknown query parameter) is harmless.
+(an unknown query parameter) is harmless. Nor `ignored_auth` (tests/e2e/test_edge_security.py
+refuses missing, forged and wrong-scope tokens route by route), `use_after_free` and
+`ensure_resource_availability` (stateful: they need OpenAPI links, which no service declares),
+`response_headers_conformance` (no route declares response headers) or `max_response_time`
+(timings on 2 shared cores are for bench/, never pass/fail).
 
 Profiles (`BERTH_FUZZ_PROFILE`): `ci` (default) runs a few examples per operation within a
 wall-clock budget per service, so the whole fuzz stays within a few minutes on 2 cores;
