@@ -417,3 +417,31 @@ def test_the_sweep_reads_a_message_whose_fan_out_never_came(chat_client, person)
         chat_client.portal.call(chat_client.app.state.hub.sweep)
         got = _until(ws, "message")
         assert (got["message"]["seq"], got["message"]["body"]) == (1, "quiet")
+
+
+def test_a_rest_send_past_the_rate_is_a_documented_429(chat_client, person):
+    """The REST send answers 429 past the per-person rate, and its OpenAPI says so (the fuzz
+    found the 429 undeclared)."""
+    from berth_chat.live.ws import MessageLimiter
+
+    alice = person()
+    cid = start_conversation(chat_client, alice)["id"]
+    app = chat_client.app
+    kept, app.state.limiter = app.state.limiter, MessageLimiter("memory://", "1/minute")
+    try:
+        url = f"{API}/conversations/{cid}/messages"
+        first = chat_client.post(
+            url, json={"client_msg_id": "r1", "body": "a"}, headers=alice.headers
+        )
+        assert first.status_code == 200, first.text
+        r = chat_client.post(url, json={"client_msg_id": "r2", "body": "b"}, headers=alice.headers)
+        assert r.status_code == 429 and r.json()["error"]["code"] == "rate_limited", r.text
+    finally:
+        app.state.limiter = kept
+    document = chat_client.get("/api/chat/openapi.json").json()
+    assert (
+        "429"
+        in document["paths"][f"{API}/conversations/{{conversation_id}}/messages"]["post"][
+            "responses"
+        ]
+    )
