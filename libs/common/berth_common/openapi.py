@@ -8,7 +8,9 @@ Two things hold for every route and are added to the generated document once, he
 - a route that takes a path parameter or a body may answer 400: the gateway refuses an
   ambiguous path (`invalid_path`: an encoded '/', '\\', NUL, ';' or '%', '..' segments),
   Traefik's entry point refuses such encodings itself, and a body that cannot be parsed is a
-  `bad_request`.
+  `bad_request`;
+- every route may answer 429: the gateway's per-principal (or per-address) rate limit stands
+  in front of all of them.
 
 The OAuth endpoints (`/oauth/*`) keep RFC 6749's error shape and are left as they declare.
 """
@@ -37,6 +39,7 @@ ERROR_BODY_SCHEMA: dict[str, Any] = {
 REQUEST_ERROR = {
     "description": "bad_request, invalid_path: an ambiguous path or a body that cannot be parsed"
 }
+RATE_LIMITED = {"description": "rate_limited: the gateway's rate limit (Retry-After says when)"}
 _METHODS = frozenset({"get", "put", "post", "delete", "patch", "head", "options", "trace"})
 
 
@@ -68,6 +71,7 @@ def with_common_errors(document: dict[str, Any]) -> dict[str, Any]:
             )
             if takes_input:
                 responses.setdefault("400", dict(REQUEST_ERROR))
+            responses.setdefault("429", dict(RATE_LIMITED))
             for status, response in responses.items():
                 if status.startswith("4") and _undescribed_or_fastapis(response):
                     response["content"] = error_content
