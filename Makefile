@@ -12,11 +12,12 @@ PYTEST_RC_FILE ?=
 # `make run PROCS="auth auth-worker"` starts only those Procfile entries.
 PROCS ?=
 
-.PHONY: help ensure-uv sync assets system-deps system-deps-test run test lint format bench clean distclean
+.PHONY: help ensure-uv sync assets system-deps system-deps-test run test fuzz lint format bench clean distclean
 
 help:
 	@echo "make run        run the platform: Traefik on http://localhost:8080 (README.md)"
 	@echo "make test       uv sync --locked, then pytest (PYTEST_ARGS=... to pass options)"
+	@echo "make fuzz       the long schemathesis run against every service through Traefik"
 	@echo "make lint       ruff check + ruff format --check + lint-imports (architecture contracts)"
 	@echo "make format     ruff format + ruff check --fix"
 	@echo "make sync       uv sync"
@@ -51,6 +52,11 @@ test: ensure-uv assets system-deps-test
 	@status=0; $(UV) run pytest $(PYTEST_ARGS) || status=$$?; \
 	if [ -n "$(PYTEST_RC_FILE)" ]; then echo $$status > "$(PYTEST_RC_FILE)"; fi; \
 	exit $$status
+
+# `make test` runs the same fuzz with its bounded CI profile (tests/e2e/test_fuzz_openapi.py)
+fuzz: ensure-uv assets system-deps
+	$(UV) sync --locked
+	BERTH_FUZZ_PROFILE=long $(UV) run pytest tests/e2e/test_fuzz_openapi.py -s $(PYTEST_ARGS)
 
 lint: ensure-uv
 	$(UV) run ruff check .

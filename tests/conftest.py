@@ -77,6 +77,9 @@ def _run_platform(repo_root, berth_env, broker_url, credentials, platform_ports,
         # every e2e request reaches Traefik from 127.0.0.1: one anonymous budget for the whole
         # run (browser page loads, sign-up forms); the limit itself is tested in services/gateway
         "GATEWAY_RATE_LIMIT_ANONYMOUS": "3000/minute",
+        # the OpenAPI fuzz (test_fuzz_openapi) calls as one person or client far faster than
+        # 600/minute; the per-principal limit itself is tested in services/gateway
+        "GATEWAY_RATE_LIMIT_AUTHENTICATED": "60000/minute",
         # deploy: Traefik by address (not localhost); short leases and restart backoffs so a
         # lost worker and a crash loop are noticed within a test
         "DEPLOY_TRAEFIK_ENTRY_URL": f"http://127.0.0.1:{platform_ports['traefik']}",

@@ -19,6 +19,7 @@ from berth_common.config import ServiceSettings
 from berth_common.context import REQUEST_ID_HEADER, request_id_var, user_id_var
 from berth_common.errors import install_error_handlers
 from berth_common.logging import configure_logging
+from berth_common.openapi import document_common_errors
 
 # each shutdown hook gets this long; the lifespan as a whole is cut off by its server later
 SHUTDOWN_HOOK_SECONDS = 8.0
@@ -131,6 +132,8 @@ def create_service_app(
     app.include_router(_probes(settings, ready_checks))
     for router in routers:
         app.include_router(router)
+    if docs_prefix:
+        document_common_errors(app)
     app.add_middleware(
         RequestContextMiddleware, service=settings.service_name, quiet_paths=quiet_paths
     )

@@ -218,7 +218,7 @@ def test_handoff_take_release_close(chat_client, person, staff):
 
 
 async def test_the_message_rate_is_per_user():
-    from berth_chat.live.ws import MessageLimiter
+    from berth_chat.live.connection import MessageLimiter
 
     limiter = MessageLimiter("memory://", "2/minute")
     assert [await limiter.allow("alice") for _ in range(3)] == [True, True, False]
@@ -243,3 +243,31 @@ def test_pings_and_a_silent_peer_is_closed_4408(berth_env, public_jwks, person):
             with pytest.raises(WebSocketDisconnect) as closed:
                 _until(ws, "never")
     assert closed.value.code == 4408
+
+
+def test_a_rest_send_past_the_rate_is_a_documented_429(chat_client, person):
+    """The REST send answers 429 past the per-person rate, and its OpenAPI says so (the fuzz
+    found the 429 undeclared)."""
+    from berth_chat.live.connection import MessageLimiter
+
+    alice = person()
+    cid = start_conversation(chat_client, alice)["id"]
+    app = chat_client.app
+    kept, app.state.limiter = app.state.limiter, MessageLimiter("memory://", "1/minute")
+    try:
+        url = f"{API}/conversations/{cid}/messages"
+        first = chat_client.post(
+            url, json={"client_msg_id": "r1", "body": "a"}, headers=alice.headers
+        )
+        assert first.status_code == 200, first.text
+        r = chat_client.post(url, json={"client_msg_id": "r2", "body": "b"}, headers=alice.headers)
+        assert r.status_code == 429 and r.json()["error"]["code"] == "rate_limited", r.text
+    finally:
+        app.state.limiter = kept
+    document = chat_client.get("/api/chat/openapi.json").json()
+    assert (
+        "429"
+        in document["paths"][f"{API}/conversations/{{conversation_id}}/messages"]["post"][
+            "responses"
+        ]
+    )

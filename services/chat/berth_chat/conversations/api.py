@@ -9,7 +9,7 @@ from berth_chat.conversations import schemas, service
 from berth_chat.conversations.schemas import message_frame
 from berth_chat.live.hub import Hub
 from berth_common.db import SessionDep
-from berth_common.errors import Conflict, NotFound, RateLimited
+from berth_common.errors import Conflict, NotFound, RateLimited, error_responses
 from berth_common.routing import role_router, user_router
 from berth_common.security import CurrentUser, SupportUser, user_id_of
 
@@ -68,7 +68,11 @@ async def messages(
     return await service.history(session, conversation_id, actor, before_seq, limit)
 
 
-@router.post("/{conversation_id}/messages", response_model=schemas.Ack)
+@router.post(
+    "/{conversation_id}/messages",
+    response_model=schemas.Ack,
+    responses=error_responses(RateLimited),
+)
 async def send(
     conversation_id: uuid.UUID,
     body: schemas.NewMessage,

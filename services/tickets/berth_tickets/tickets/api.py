@@ -39,7 +39,9 @@ async def open_departments(session: SessionDep) -> list[schemas.Department]:
     "",
     status_code=201,
     response_model=schemas.TicketDetail,
-    responses=error_responses(Unprocessable, Conflict, ServiceUnavailable),
+    responses=error_responses(
+        Unprocessable, Conflict, ServiceUnavailable, departments.DepartmentNotFound
+    ),
 )
 async def open_ticket(
     data: schemas.TicketCreate,
@@ -148,7 +150,7 @@ services_router = guarded_router(
     "",
     status_code=201,
     response_model=schemas.TicketDetail,
-    responses=error_responses(Unprocessable, Conflict),
+    responses=error_responses(Unprocessable, Conflict, departments.DepartmentNotFound),
     description="Open a ticket on a customer's behalf (chat: a conversation's transcript).",
 )
 async def open_ticket_for(
