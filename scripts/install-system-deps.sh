@@ -2,7 +2,9 @@
 # Debian packages that pip and npm cannot bring: bubblewrap, passt (pasta) and iproute2 (the
 # deploy service's app sandbox and its network namespace), git; with --browser, chromium (the
 # browser tests drive it through Playwright's driver; never `playwright install`); with
-# --bench, wrk. Installs only what is missing; needs root for apt. Also switches on RabbitMQ's
+# --bench, wrk; with --firewall, iptables (ip6tables too): only for a node an operator runs
+# with DEPLOY_INSECURE_SHARED_NETWORK=true, whose fallback policy is an iptables chain
+# (berth_deploy/sandbox/firewall.py); the sandboxes' own network namespaces need none. Installs only what is missing; needs root for apt. Also switches on RabbitMQ's
 # Prometheus plugin when the machine's broker runs without it (below).
 set -euo pipefail
 # The queue pages read RabbitMQ's Prometheus endpoint (rabbitmq_prometheus, port 15692): on a
@@ -30,6 +32,9 @@ fi
 # the benchmarks' load generator (make bench)
 if [ "${1:-}" = "--bench" ] && ! command -v wrk >/dev/null 2>&1; then
   need+=(wrk)
+fi
+if [ "${1:-}" = "--firewall" ] && ! command -v iptables >/dev/null 2>&1; then
+  need+=(iptables)
 fi
 [ ${#need[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" -ne 0 ]; then

@@ -1,4 +1,5 @@
-"""Deploy's tables, all in the `deploy` schema."""
+"""Deploy's tables, all in the `deploy` schema. `eager_defaults`: server-set columns
+(created_at, updated_at, ...) come back with the INSERT/UPDATE."""
 
 import uuid
 from datetime import datetime
@@ -34,7 +35,6 @@ class Template(Base):
     """A catalog entry: how apps of this kind are built, run, checked, limited and billed."""
 
     __tablename__ = "templates"
-    # server-set columns (created_at, updated_at, ...) come back with the INSERT/UPDATE
     __mapper_args__ = {"eager_defaults": True}
 
     key: Mapped[str] = mapped_column(String(40), primary_key=True)
@@ -68,7 +68,6 @@ class Template(Base):
 
 class App(Base):
     __tablename__ = "apps"
-    # server-set columns (created_at, updated_at, ...) come back with the INSERT/UPDATE
     __mapper_args__ = {"eager_defaults": True}
     __table_args__ = (
         # a slug is a host name: unique among apps that are not deleted
@@ -149,7 +148,6 @@ class App(Base):
 
 class EnvVar(Base):
     __tablename__ = "env_vars"
-    # server-set columns (created_at, updated_at, ...) come back with the INSERT/UPDATE
     __mapper_args__ = {"eager_defaults": True}
 
     app_id: Mapped[uuid.UUID] = mapped_column(
@@ -166,7 +164,6 @@ class Release(Base):
     """One build of one commit; rollback re-activates an earlier ready release."""
 
     __tablename__ = "releases"
-    # server-set columns (created_at, updated_at, ...) come back with the INSERT/UPDATE
     __mapper_args__ = {"eager_defaults": True}
     __table_args__ = (UniqueConstraint("app_id", "number"),)
 
@@ -193,7 +190,6 @@ class Operation(Base):
     """
 
     __tablename__ = "operations"
-    # server-set columns (created_at, updated_at, ...) come back with the INSERT/UPDATE
     __mapper_args__ = {"eager_defaults": True}
     __table_args__ = (
         Index("ix_operations_app_created", "app_id", "created_at"),
@@ -247,7 +243,6 @@ class Instance(Base):
     """One running release process of an app on a node (billing charges its interval)."""
 
     __tablename__ = "instances"
-    # server-set columns (created_at, updated_at, ...) come back with the INSERT/UPDATE
     __mapper_args__ = {"eager_defaults": True}
     __table_args__ = (
         Index("ix_instances_app", "app_id", "created_at"),
@@ -341,7 +336,6 @@ class OwnerStanding(Base):
     """
 
     __tablename__ = "owner_standings"
-    # server-set columns (created_at, updated_at, ...) come back with the INSERT/UPDATE
     __mapper_args__ = {"eager_defaults": True}
 
     owner_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)

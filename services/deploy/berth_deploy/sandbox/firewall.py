@@ -76,8 +76,8 @@ def install(uid_min: int, uid_max: int, blocked: list[str], lock_dir: Path) -> b
     """Apply the policy (idempotent; serialised between this node's processes)."""
     if os.geteuid() != 0 or not shutil.which("iptables"):
         logger.warning(
-            "app network policy NOT applied (needs root and iptables): apps can reach this "
-            "host's local services"
+            "app network policy NOT applied (needs root and iptables: "
+            "scripts/install-system-deps.sh --firewall): apps can reach this host's local services"
         )
         return False
     dns = resolvers()
