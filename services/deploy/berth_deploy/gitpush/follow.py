@@ -27,6 +27,8 @@ STEP_TITLES = {
     "stop_old": "Stopping the previous version",
     "stop": "Stopping",
 }
+# a deploy's steps in the order they run: a poll that finds a later one announces those passed
+DEPLOY_STEPS = ("clone", "build", "start", "route", "stop_old")
 DONE = frozenset(
     {
         OperationStatus.SUCCEEDED,
@@ -63,8 +65,9 @@ async def follow(
             status, reason, release_id = op.status, op.reason, op.release_id
             app_id, op_step = op.app_id, op.step
         if op_step and op_step != step:
+            for passed in _steps_between(step, op_step):
+                await say(f"-----> {STEP_TITLES.get(passed, passed)}")
             step = op_step
-            await say(f"-----> {STEP_TITLES.get(step, step)}")
         if release_id is not None:
             path = logs.path(app_id, release_id, LogKind.BUILD)
             while True:
@@ -97,3 +100,12 @@ async def _result(sessionmaker, settings, op_id, status, reason, say: Say) -> No
     else:
         await say(f"=====> Deploy {status}: {reason or 'no reason given'}")
         await say(f"       Details in the panel: {panel_url(settings, app.id)}")
+
+
+def _steps_between(seen: str | None, now: str) -> list[str]:
+    """The steps from the one after `seen` up to `now`: a fast step between two polls is
+    still shown."""
+    if now not in DEPLOY_STEPS or (seen is not None and seen not in DEPLOY_STEPS):
+        return [now]
+    start = DEPLOY_STEPS.index(seen) + 1 if seen is not None else 0
+    return list(DEPLOY_STEPS[start : DEPLOY_STEPS.index(now) + 1]) or [now]
