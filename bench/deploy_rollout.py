@@ -22,7 +22,6 @@ import shutil
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 import uuid
 from pathlib import Path
@@ -35,30 +34,11 @@ sys.path.insert(0, str(ROOT / "services/deploy/tests"))
 
 from deploy_testkit import commit, make_repo, web_app_files  # noqa: E402
 
-from berth_testing.bench import (  # noqa: E402
-    BENCH_ADMIN_EMAIL,
-    BENCH_ADMIN_PASSWORD,
-    bench_platform,
-    rss_mb,
-    wrk,
-)
-from berth_testing.plugin import isolated_vhost  # noqa: E402
-from berth_testing.processes import ManagedProcess, free_port  # noqa: E402
+from berth_testing.bench import rss_mb, wrk  # noqa: E402
+from berth_testing.processes import free_port  # noqa: E402
 
-API = "/api/deploy/v1"
-
-
-def until(check, timeout: float, what: str):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            result = check()
-            if result:
-                return result
-        except (httpx.HTTPError, OSError):
-            pass
-        time.sleep(0.01)
-    raise TimeoutError(what)
+sys.path.insert(0, str(ROOT / "bench"))
+from deploy_platform import API, DeployBench, deploy_platform, until  # noqa: E402
 
 
 def baseline_start(app_dir: Path) -> float:
@@ -77,30 +57,6 @@ def baseline_start(app_dir: Path) -> float:
     finally:
         proc.kill()
         proc.wait()
-
-
-def kill_apps(database_url: str) -> None:
-    from sqlalchemy import text
-    from sqlalchemy.ext.asyncio import create_async_engine
-
-    async def pids() -> list[int]:
-        engine = create_async_engine(database_url)
-        async with engine.connect() as conn:
-            rows = await conn.execute(
-                text("SELECT pid FROM deploy.instances WHERE pid IS NOT NULL")
-            )
-            found = [r[0] for r in rows]
-        await engine.dispose()
-        return found
-
-    import asyncio
-    import signal
-
-    for pid in asyncio.run(pids()):
-        try:
-            os.killpg(pid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            pass
 
 
 def port_in_namespace(pid: int, port: int) -> bool:
@@ -135,52 +91,13 @@ def main() -> None:
                 f"{tool} is not installed (apt-get install -y {tool.replace('bwrap', 'bubblewrap')})"
             )
 
-    with isolated_vhost("berth_bench") as broker_url:  # no other worker takes these tasks
-        run(args, broker_url)
+    with deploy_platform() as bench:
+        measure(args, bench)
 
 
-def run(args: argparse.Namespace, broker_url: str) -> None:
-    extra = {
-        "LOG_LEVEL": "INFO",  # the worker's "ready." line is INFO
-        "DEPLOY_LOCAL_REPOS_DIR": tempfile.gettempdir(),  # the repo is made under platform.work
-        "DEPLOY_DRAIN_SECONDS": "0.5",
-        # no billing runs here to set apps per person: one person makes every app measured
-        "DEPLOY_APP_QUOTA_FALLBACK": "1000",
-    }
-    with bench_platform(ROOT, extra, broker_url) as platform:
-        platform.env["DEPLOY_TRAEFIK_ENTRY_URL"] = f"http://127.0.0.1:{platform.ports['traefik']}"
-        try:
-            measure(args, platform)
-        finally:
-            platform.stop()
-            kill_apps(platform.env["DATABASE_URL"])  # apps outlive the deploy processes by design
-
-
-def measure(args: argparse.Namespace, platform) -> None:
-    platform.start_web("auth")
-    platform.start_web("gateway")
-    deploy_web = platform.start_web("deploy")
-    worker = platform.start_worker("deploy", concurrency=2)
-    supervisor = ManagedProcess(
-        "deploy-supervisor",
-        [sys.executable, "-m", "berth_deploy.supervisor"],
-        env=platform.env_for("deploy"),
-        log_dir=platform.logs,
-        cwd=ROOT,
-    ).start()
-    platform.processes["deploy-supervisor"] = supervisor
-    platform.start_traefik()
-    edge = httpx.Client(base_url=platform.public_url, timeout=30)
-    token = edge.post(
-        "/oauth/token",
-        data={
-            "grant_type": "password",
-            "username": BENCH_ADMIN_EMAIL,
-            "password": BENCH_ADMIN_PASSWORD,
-            "client_id": "berth-panel",
-        },
-    ).json()["access_token"]
-    auth = {"Authorization": f"Bearer {token}"}
+def measure(args: argparse.Namespace, bench: DeployBench) -> None:
+    platform, edge, auth = bench.platform, bench.edge, bench.auth
+    deploy_web, worker, supervisor = bench.web, bench.worker, bench.supervisor
     repo = make_repo(platform.work / "repo", web_app_files("v1"))
     baseline = [baseline_start(repo) for _ in range(args.deploys)]
 

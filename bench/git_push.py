@@ -20,7 +20,6 @@ import os
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 import uuid
 from pathlib import Path
@@ -31,14 +30,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "services/deploy/tests"))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from deploy_rollout import kill_apps, until  # noqa: E402
+from deploy_platform import API, DeployBench, deploy_platform, until  # noqa: E402
 from deploy_testkit import GIT_ENV, commit, make_repo, web_app_files  # noqa: E402
-
-from berth_testing.bench import BENCH_ADMIN_EMAIL, BENCH_ADMIN_PASSWORD, bench_platform  # noqa: E402
-from berth_testing.plugin import isolated_vhost  # noqa: E402
-from berth_testing.processes import ManagedProcess  # noqa: E402
-
-API = "/api/deploy/v1"
 
 
 def answers(platform, slug: str, text: str) -> bool:
@@ -50,48 +43,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--pushes", type=int, default=7)
     args = parser.parse_args()
-    with isolated_vhost("berth_bench") as broker_url:
-        extra = {
-            "LOG_LEVEL": "INFO",
-            "DEPLOY_LOCAL_REPOS_DIR": tempfile.gettempdir(),
-            "DEPLOY_DRAIN_SECONDS": "0.5",
-            "DEPLOY_APP_QUOTA_FALLBACK": "1000",
-        }
-        with bench_platform(ROOT, extra, broker_url) as platform:
-            platform.env["DEPLOY_TRAEFIK_ENTRY_URL"] = (
-                f"http://127.0.0.1:{platform.ports['traefik']}"
-            )
-            try:
-                measure(args, platform)
-            finally:
-                platform.stop()
-                kill_apps(platform.env["DATABASE_URL"])
+    with deploy_platform() as bench:
+        measure(args, bench)
 
 
-def measure(args: argparse.Namespace, platform) -> None:
-    platform.start_web("auth")
-    platform.start_web("gateway")
-    platform.start_web("deploy")
-    platform.start_worker("deploy", concurrency=2)
-    platform.processes["deploy-supervisor"] = ManagedProcess(
-        "deploy-supervisor",
-        [sys.executable, "-m", "berth_deploy.supervisor"],
-        env=platform.env_for("deploy"),
-        log_dir=platform.logs,
-        cwd=ROOT,
-    ).start()
-    platform.start_traefik()
-    edge = httpx.Client(base_url=platform.public_url, timeout=30)
-    token = edge.post(
-        "/oauth/token",
-        data={
-            "grant_type": "password",
-            "username": BENCH_ADMIN_EMAIL,
-            "password": BENCH_ADMIN_PASSWORD,
-            "client_id": "berth-panel",
-        },
-    ).json()["access_token"]
-    auth = {"Authorization": f"Bearer {token}"}
+def measure(args: argparse.Namespace, bench: DeployBench) -> None:
+    platform, edge, auth = bench.platform, bench.edge, bench.auth
     work = make_repo(platform.work / "work", web_app_files("v0"))
 
     pushed = edge.post(
