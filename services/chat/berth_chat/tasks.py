@@ -5,7 +5,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from berth_chat.agents import service as agents
+from berth_chat.agents import answering as agents
 from berth_chat.agents.upstream import Upstream as AgentsUpstream
 from berth_chat.names import ACCOUNT_TIER_CHANGED, Task
 from berth_chat.retention import service as retention

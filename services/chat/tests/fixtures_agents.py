@@ -26,6 +26,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
+from berth_chat.agents import answering as agents
+from berth_chat.agents.upstream import Upstream
 from berth_chat.config import ChatSettings
 from berth_testing.oauth import bearer, mint_access_token
 from berth_testing.plugin import app_client, trust_keys
@@ -39,6 +41,7 @@ __all__ = [
     "chat_agents_http",
     "chat_agents_settings",
     "fake_platform",
+    "run_task",
     "sql",
     "who",
 ]
@@ -243,3 +246,26 @@ async def sql(db: async_sessionmaker[AsyncSession], statement: str, **params) ->
     async with db() as session, session.begin():
         result = await session.execute(text(statement), params)
         return list(result.mappings().all()) if result.returns_rows else []
+
+
+@pytest.fixture
+def run_task(chat_agents_db, chat_agents_settings):
+    """Run the Celery task's body as a worker would (its own transactions); returns the
+    message_delta frames it fanned out live."""
+    upstream = Upstream(chat_agents_settings)
+    frames: list[dict] = []
+
+    async def in_transaction(fn, **kwargs):
+        async with chat_agents_db() as session:
+            result = await fn(session, **kwargs)
+            await session.commit()
+            return result
+
+    async def live(message):
+        frames.append(json.loads(message.body))
+
+    async def run(request_id):
+        await agents.answer(in_transaction, upstream, chat_agents_settings, request_id, live)
+        return frames
+
+    return run

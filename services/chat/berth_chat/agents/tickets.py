@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from berth_chat.agents.dao import ConversationDAO, MessageDAO
-from berth_chat.agents.service import fan_out
+from berth_chat.agents.frames import fan_out
 from berth_chat.agents.upstream import Upstream
 from berth_chat.config import ChatSettings
 from berth_chat.enums import MessageStatus, SenderKind
