@@ -108,7 +108,7 @@ def test_bad_signatures_and_untracked_branches(edge, alice, work, bare):
 
 @pytest.fixture(scope="module")
 def deploy_beat(platform, tmp_path_factory):
-    """Deploy's beat (the Procfile's deploy-beat), ticking every 2 s for this module."""
+    """Deploy's beat (in the Procfile, embedded in deploy-worker), ticking every 2 s for this module."""
     schedule = tmp_path_factory.mktemp("beat") / "celerybeat-deploy"
     proc = ManagedProcess(
         "deploy-beat",

@@ -19,6 +19,7 @@ from honcho.printer import Printer
 
 from berth_common.dbroles import provision
 
+from . import prefork
 from .environment import Resolved, describe_broker, procfile_service, redact_url, resolve
 from .errors import RunnerError
 from .layout import Layout
@@ -282,6 +283,13 @@ def _run_processes(
 ) -> int:
     """Run the processes under honcho until they stop; 0 when stopped by a signal."""
     manager = Manager(SafePrinter(sys.stdout, colour=True, prefix=True))
+    if os.environ.get("BERTH_DEVRUN_PREFORK", "1") != "0":
+        # Python entries start as forks of this interpreter, the libraries the services use
+        # preloaded (prefork.py); honcho has no public hook for its Process class
+        started = time.monotonic()
+        count = prefork.preload(prefork.discover(env, layout.root, layout.var / "prefork-modules"))
+        log.info("prefork: %d modules preloaded in %.1f s", count, time.monotonic() - started)
+        manager._process_ctor = prefork.PreforkProcess
     for name in names:
         process_env = {
             **env,
