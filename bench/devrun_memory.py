@@ -60,7 +60,7 @@ def measure(prefork: bool, settle: float) -> dict[str, float]:
 
 def _answers() -> bool:
     try:
-        return httpx.get("http://127.0.0.1:8080/", timeout=1).status_code == 200
+        return httpx.get("http://localhost:8080/", timeout=1).status_code == 200
     except httpx.HTTPError:
         return False
 
