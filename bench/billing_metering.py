@@ -20,6 +20,7 @@ import tracemalloc
 import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from types import SimpleNamespace
 
 import psutil
 
@@ -32,6 +33,7 @@ from alembic import command  # noqa: E402
 from alembic.config import Config  # noqa: E402
 from billing_seed import seed_intervals, seed_wallets  # noqa: E402
 from sqlalchemy import text  # noqa: E402
+from sqlalchemy.ext.asyncio import async_sessionmaker, create_async_engine  # noqa: E402
 
 from berth_testing.plugin import create_migrated_database, drop_database  # noqa: E402
 
@@ -52,6 +54,16 @@ SELECT (SELECT count(*) FROM billing.usage_charges WHERE hour = :h),
             WHERE e.account_id = a.id)),
        (SELECT count(*) FROM billing.ledger_entries WHERE kind = 'usage')
 """
+
+
+def bench_db(database_url: str, metadata=None) -> SimpleNamespace:
+    """An engine and sessionmaker like berth_common.db.Database's, without its 30 s statement
+    timeout (a 1M-instance hour on a loaded machine runs longer)."""
+    engine = create_async_engine(database_url, pool_size=2)
+    sessionmaker = async_sessionmaker(
+        engine, expire_on_commit=False, info={"schema": "billing", "metadata": metadata}
+    )
+    return SimpleNamespace(engine=engine, sessionmaker=sessionmaker, dispose=engine.dispose)
 
 
 async def seed(db, instances: int, wallets: int, currency: str) -> float:
@@ -114,11 +126,10 @@ async def measure_current(database_url: str, instances: int, wallets: int) -> No
     from berth_billing.config import BillingSettings
     from berth_billing.metering import service as metering
     from berth_billing.metering.dao import MeteringDAO
-    from berth_billing.models import SCHEMA, Base
-    from berth_common.db import Database
+    from berth_billing.models import Base
 
     settings = BillingSettings(database_url=database_url)
-    db = Database(database_url, SCHEMA, metadata=Base.metadata, pool_size=2)
+    db = bench_db(database_url, Base.metadata)
     seeded = await seed(db, instances, wallets, settings.currency)
     print(f"today's (one statement, references checked per statement; seeded in {seeded:.1f} s)")
     meter = Meter()
@@ -143,9 +154,7 @@ async def measure_current(database_url: str, instances: int, wallets: int) -> No
 
 
 async def measure_previous(database_url: str, instances: int, wallets: int) -> None:
-    from berth_common.db import Database
-
-    db = Database(database_url, "billing", pool_size=2)
+    db = bench_db(database_url)
     seeded = await seed(db, instances, wallets, "EUR")
     print(
         f"before (revision {previous.PREVIOUS_REVISION}: insert-select, then the ledger post "

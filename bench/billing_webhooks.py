@@ -245,6 +245,69 @@ async def clearing_state(database_url: str, provider_ids: list[str]) -> tuple[in
         await engine.dispose()
 
 
+async def posting_rate(database_url: str, shards: int, n: int, connections: int) -> float:
+    """Balanced top-up postings/s in SQL alone (the database's side of a credit: the journal
+    transaction, its two entries, the triggers' checks and balance moves, the commit) from
+    `connections` connections, each credit's clearing leg on shard (n mod `shards`)."""
+    import asyncpg
+
+    engine = create_async_engine(database_url)
+    async with engine.begin() as conn:
+        wallets = await seed_wallets(conn, n, "EUR", credit=1)
+        await conn.execute(
+            text(
+                "INSERT INTO billing.accounts (kind, owner_id, currency, shard)"
+                " SELECT 'provider_clearing', NULL, 'EUR', g FROM generate_series(0, :last) g"
+                " ON CONFLICT DO NOTHING"
+            ),
+            {"last": shards - 1},
+        )
+        clearing = dict(
+            (
+                await conn.execute(
+                    text(
+                        "SELECT shard, id FROM billing.accounts"
+                        " WHERE kind = 'provider_clearing' AND shard < :n"
+                    ),
+                    {"n": shards},
+                )
+            ).all()
+        )
+    await engine.dispose()
+    dsn = database_url.replace("postgresql+asyncpg://", "postgresql://")
+    pool = await asyncpg.create_pool(dsn, min_size=connections, max_size=connections)
+    queue: asyncio.Queue = asyncio.Queue()
+    for i, wallet in enumerate(wallets):
+        queue.put_nowait((uuid.uuid4(), wallet, clearing[i % shards]))
+
+    async def post() -> None:
+        async with pool.acquire() as conn:
+            while not queue.empty():
+                txn, wallet, shard = queue.get_nowait()
+                async with conn.transaction():
+                    await conn.execute(
+                        "INSERT INTO billing.ledger_transactions (id, kind, key, description,"
+                        " caused_by) VALUES ($1, 'topup', $2, 'bench', 'bench')",
+                        txn,
+                        f"bench:{txn}",
+                    )
+                    await conn.execute(
+                        "INSERT INTO billing.ledger_entries (transaction_id, account_id, amount,"
+                        " currency, kind, occurred_at) VALUES ($1, $2, 1000, 'EUR', 'topup',"
+                        " now()), ($1, $3, -1000, 'EUR', 'topup', now())",
+                        txn,
+                        wallet,
+                        shard,
+                    )
+
+    start = time.perf_counter()
+    await asyncio.gather(*(post() for _ in range(connections)))
+    elapsed = time.perf_counter() - start
+    await pool.close()
+    print(f"  clearing rows {shards:>3}: {n / elapsed:7.0f} postings/s  ({n} in {elapsed:.2f} s)")
+    return n / elapsed
+
+
 def credit_round(database_url: str, secret: str, shards: int, args) -> float:
     """Credits/s of one round with `shards` clearing rows; prints what the ledger holds."""
     payments = asyncio.run(seed_payments(database_url, args.credits))
@@ -285,12 +348,39 @@ def credit_round(database_url: str, secret: str, shards: int, args) -> float:
     return credited / elapsed
 
 
+def sql_rates(database_url: str, args) -> None:
+    connections = args.tasks * args.processes
+    print(f"ledger postings alone (SQL, {connections} connections, {args.credits} a round):")
+    before = asyncio.run(posting_rate(database_url, 1, args.credits, connections))
+    after = asyncio.run(posting_rate(database_url, args.shards, args.credits, connections))
+    print(
+        f"postings/s: {after:.0f} with {args.shards} clearing rows vs {before:.0f} with one "
+        f"(before), x{after / before:.1f}"
+    )
+
+
+def credit_rates(database_url: str, secret: str, args) -> None:
+    print(
+        f"credits on the ledger path, {args.processes} processes x {args.tasks} sessions, "
+        f"{args.credits} payments a round:"
+    )
+    before = credit_round(database_url, secret, 1, args)
+    after = credit_round(database_url, secret, args.shards, args)
+    print(
+        f"credits/s: {after:.0f} with {args.shards} clearing rows vs {before:.0f} with one "
+        f"(before), x{after / before:.1f}"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--credits", type=int, default=3000, help="payments per credit round")
     parser.add_argument("--processes", type=int, default=2)
     parser.add_argument("--tasks", type=int, default=12, help="sessions per process")
     parser.add_argument("--shards", type=int, default=32, help="clearing rows, sharded round")
+    parser.add_argument(
+        "--parts", default="sql,ledger,http", help="of sql (postings), ledger (credits), http"
+    )
     parser.add_argument("--payments", type=int, default=300)
     parser.add_argument("--duplicates", type=int, default=10)
     parser.add_argument("--concurrency", type=int, default=32)
@@ -300,16 +390,13 @@ def main() -> None:
     port = free_port()
     try:
         print(f"load average before: {os.getloadavg()[0]:.2f} (1 min), {os.cpu_count()} cores")
-        print(
-            f"credits on the ledger path, {args.processes} processes x {args.tasks} sessions, "
-            f"{args.credits} payments a round:"
-        )
-        before = credit_round(database_url, secret, 1, args)
-        after = credit_round(database_url, secret, args.shards, args)
-        print(
-            f"credits/s: {after:.0f} with {args.shards} clearing rows vs {before:.0f} with one "
-            f"(before), x{after / before:.1f}"
-        )
+        parts = set(args.parts.split(","))
+        if "sql" in parts:
+            sql_rates(database_url, args)
+        if "ledger" in parts:
+            credit_rates(database_url, secret, args)
+        if "http" not in parts:
+            return
         with isolated_vhost("berth_bench") as broker_url, tempfile.TemporaryDirectory() as tmp:
             env = {
                 "PATH": str(BIN),
@@ -340,8 +427,8 @@ def main() -> None:
                 asyncio.run(bench(f"http://127.0.0.1:{port}", database_url, secret, args))
             finally:
                 web.stop()
-        print(f"load average after: {os.getloadavg()[0]:.2f} (1 min)")
     finally:
+        print(f"load average after: {os.getloadavg()[0]:.2f} (1 min)")
         drop_database(database_url)
 
 
