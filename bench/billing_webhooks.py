@@ -417,6 +417,10 @@ def main() -> None:
                     "--port",
                     str(port),
                     "--no-access-log",
+                    # a starved client may take longer than uvicorn's 5 s to send its next
+                    # request on a kept-alive connection, which uvicorn has closed by then
+                    "--timeout-keep-alive",
+                    "75",
                 ],
                 env=env,
                 log_dir=Path(tmp),
