@@ -1,11 +1,14 @@
-"""One hourly metering run over many running instances, seeded set-based: wall time of the
-run and of its two statements, the process's peak memory, and a rerun of the same hour
-(every charge already there) as the baseline measured in the same run. Prints figures; it
-never passes or fails on a timing.
+"""One hourly metering run over many running instances, seeded set-based, measured twice in
+one run: with the statements and schema before the ledger_at_scale revision (a database
+downgraded to it) and with today's. For each: wall time of the run (commit included) and of
+its statements, the process's peak memory, a rerun of the same hour (every charge already
+there, a no-op), and whether every cached balance still equals the sum of its entries.
+Prints figures; it never passes or fails on a timing.
 
-    uv run python bench/billing_metering.py [--instances 100000] [--wallets 20000]
+    uv run python bench/billing_metering.py [--instances 100000] [--wallets 10000]
+        [--no-previous]
 
-Needs the machine's PostgreSQL (like the tests); makes and drops a database of its own.
+Needs the machine's PostgreSQL (like the tests); makes and drops databases of its own.
 """
 
 import argparse
@@ -14,123 +17,217 @@ import os
 import sys
 import time
 import tracemalloc
+import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from types import SimpleNamespace
 
 import psutil
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
+sys.path.insert(0, str(ROOT / "bench"))
 
+import billing_metering_previous as previous  # noqa: E402
+from alembic import command  # noqa: E402
+from alembic.config import Config  # noqa: E402
 from billing_seed import seed_intervals, seed_wallets  # noqa: E402
 from sqlalchemy import text  # noqa: E402
+from sqlalchemy.ext.asyncio import async_sessionmaker, create_async_engine  # noqa: E402
 
 from berth_testing.plugin import create_migrated_database, drop_database  # noqa: E402
 
 HOUR = datetime(2024, 3, 5, 14, tzinfo=UTC)
+PRICE = text(
+    "INSERT INTO billing.plan_prices (plan_key, amount_per_hour, currency, valid_from,"
+    " created_by) VALUES ('web-small', 2, :c, '2020-01-01T00:00Z', 'bench')"
+)
+REVENUE = text(
+    "INSERT INTO billing.accounts (kind, owner_id, currency) VALUES ('revenue', NULL, :c)"
+    " ON CONFLICT DO NOTHING"
+)
+CHECKS = """
+SELECT (SELECT count(*) FROM billing.usage_charges WHERE hour = :h),
+       (SELECT COALESCE(sum(amount), 0) FROM billing.usage_charges WHERE hour = :h),
+       (SELECT count(*) FROM billing.accounts a WHERE a.balance <>
+           (SELECT COALESCE(sum(amount), 0) FROM billing.ledger_entries e
+            WHERE e.account_id = a.id)),
+       (SELECT count(*) FROM billing.ledger_entries WHERE kind = 'usage')
+"""
 
 
-async def measure(database_url: str, instances: int, wallets: int) -> None:
-    os.environ.setdefault("BILLING_WEBHOOK_SECRET", "bench")
-    from berth_billing.config import BillingSettings
-    from berth_billing.metering import service as metering
-    from berth_billing.metering.dao import MeteringDAO
-    from berth_billing.models import SCHEMA, Base
-    from berth_billing.plans.service import ensure_seed
-    from berth_common.db import Database
+def bench_db(database_url: str, metadata=None) -> SimpleNamespace:
+    """An engine and sessionmaker like berth_common.db.Database's, without its 30 s statement
+    timeout (a 1M-instance hour on a loaded machine runs longer)."""
+    engine = create_async_engine(database_url, pool_size=2)
+    sessionmaker = async_sessionmaker(
+        engine, expire_on_commit=False, info={"schema": "billing", "metadata": metadata}
+    )
+    return SimpleNamespace(engine=engine, sessionmaker=sessionmaker, dispose=engine.dispose)
 
-    settings = BillingSettings(database_url=database_url)
-    db = Database(database_url, SCHEMA, metadata=Base.metadata, pool_size=2)
+
+async def seed(db, instances: int, wallets: int, currency: str) -> float:
     t0 = time.perf_counter()
     async with db.engine.begin() as conn:
-        wallet_ids = await seed_wallets(conn, wallets, settings.currency, credit=10**9)
+        wallet_ids = await seed_wallets(conn, wallets, currency, credit=10**9)
         await seed_intervals(
             conn, instances, wallet_ids, "web-small", HOUR - timedelta(days=1), None
         )
-    async with db.sessionmaker() as session, session.begin():
-        await ensure_seed(session, settings)
+        await conn.execute(PRICE, {"c": currency})
+        await conn.execute(REVENUE, {"c": currency})
     async with db.engine.connect() as conn:
         await conn.execute(text("ANALYZE"))
-    print(
-        f"seeded {instances:,} running instances over {wallets:,} wallets "
-        f"in {time.perf_counter() - t0:.1f} s (set-based SQL)"
-    )
+    return time.perf_counter() - t0
 
-    # the statements on their own, timed inside the run's transaction
-    timings: dict[str, float] = {}
-    real_charge, real_post = MeteringDAO.charge, MeteringDAO.post
 
-    async def timed_charge(self, *a, **kw):
-        start = time.perf_counter()
-        try:
-            return await real_charge(self, *a, **kw)
-        finally:
-            timings["charge"] = time.perf_counter() - start
+class Meter:
+    """Wall time, statement times and memory of one run."""
 
-    async def timed_post(self, *a, **kw):
-        start = time.perf_counter()
-        try:
-            return await real_post(self, *a, **kw)
-        finally:
-            timings["post"] = time.perf_counter() - start
+    def __init__(self) -> None:
+        self.proc = psutil.Process()
+        self.timings: dict[str, float] = {}
 
-    MeteringDAO.charge, MeteringDAO.post = timed_charge, timed_post
-    proc = psutil.Process()
-
-    async def one_run(label: str) -> None:
-        timings.clear()
-        rss_before = proc.memory_info().rss
+    async def run(self, label: str, work) -> None:
+        self.timings.clear()
+        rss_before = self.proc.memory_info().rss
         tracemalloc.start()
         start = time.perf_counter()
-        async with db.sessionmaker() as session, session.begin():
-            run = await metering.charge_hour(session, HOUR, triggered_by="bench", full=True)
-        commit_done = time.perf_counter() - start
+        charges = await work()
+        elapsed = time.perf_counter() - start
         _, peak = tracemalloc.get_traced_memory()
         tracemalloc.stop()
-        rss_after = proc.memory_info().rss
+        rss_after = self.proc.memory_info().rss
+        steps = "  ".join(f"{k} {v:6.2f} s" for k, v in self.timings.items())
         print(
-            f"{label:<26} {commit_done:7.2f} s  charges {run.charges:>8,}  "
-            f"insert-select {timings.get('charge', 0):6.2f} s  "
-            f"ledger-post {timings.get('post', 0):6.2f} s  "
-            f"python peak {peak / 2**20:6.2f} MiB  rss {rss_after / 2**20:6.1f} MiB "
+            f"  {label:<24} {elapsed:7.2f} s  charges {charges:>9,}  {steps}  "
+            f"python peak {peak / 2**20:5.2f} MiB  rss {rss_after / 2**20:6.1f} MiB "
             f"(+{(rss_after - rss_before) / 2**20:.1f})"
         )
 
-    await one_run("first run (charges all)")
-    await one_run("rerun (baseline: no-op)")
+    async def timed(self, name: str, awaitable):
+        start = time.perf_counter()
+        try:
+            return await awaitable
+        finally:
+            self.timings[name] = self.timings.get(name, 0) + time.perf_counter() - start
+
+
+async def checks(db) -> str:
     async with db.engine.connect() as conn:
-        charges, total = (
-            await conn.execute(
-                text("SELECT count(*), sum(amount) FROM billing.usage_charges WHERE hour = :h"),
-                {"h": HOUR},
-            )
-        ).one()
-        mismatch = (
-            await conn.execute(
-                text(
-                    "SELECT count(*) FROM billing.accounts a WHERE a.balance <> "
-                    "(SELECT COALESCE(sum(amount), 0) FROM billing.ledger_entries e "
-                    "WHERE e.account_id = a.id)"
-                )
-            )
-        ).scalar_one()
-    print(
-        f"charged {charges:,} instance-hours once, {int(total):,} minor units; "
-        f"accounts whose cached balance differs from the sum of entries: {mismatch}"
+        charges, total, stale, entries = (await conn.execute(text(CHECKS), {"h": HOUR})).one()
+    return (
+        f"  charged {charges:,} instance-hours once ({int(total):,} minor units), "
+        f"{entries:,} usage entries; accounts whose cached balance differs from the sum of "
+        f"entries: {stale}"
     )
+
+
+async def measure_current(database_url: str, instances: int, wallets: int) -> None:
+    from berth_billing.config import BillingSettings
+    from berth_billing.metering import service as metering
+    from berth_billing.metering.dao import MeteringDAO
+    from berth_billing.models import Base
+
+    settings = BillingSettings(database_url=database_url)
+    db = bench_db(database_url, Base.metadata)
+    seeded = await seed(db, instances, wallets, settings.currency)
+    print(f"today's (one statement, references checked per statement; seeded in {seeded:.1f} s)")
+    meter = Meter()
+    real_charge = MeteringDAO.charge
+
+    async def timed_charge(self, *a, **kw):
+        return await meter.timed("charge+post statement", real_charge(self, *a, **kw))
+
+    MeteringDAO.charge = timed_charge
+
+    async def one_run() -> int:
+        async with db.sessionmaker() as session:
+            async with session.begin():  # edge: the run's one transaction, as the task has it
+                run = await metering.charge_hour(session, HOUR, triggered_by="bench", full=True)
+            return run.charges
+
+    await meter.run("first run (charges all)", one_run)
+    await meter.run("rerun (no-op)", one_run)
+    MeteringDAO.charge = real_charge
+    print(await checks(db))
     await db.dispose()
+
+
+async def measure_previous(database_url: str, instances: int, wallets: int) -> None:
+    db = bench_db(database_url)
+    seeded = await seed(db, instances, wallets, "EUR")
+    print(
+        f"before (revision {previous.PREVIOUS_REVISION}: insert-select, then the ledger post "
+        f"reading the charges back, per-row foreign keys; seeded in {seeded:.1f} s)"
+    )
+    meter = Meter()
+    end = HOUR + timedelta(hours=1)
+
+    async def one_run() -> int:
+        txn = uuid.uuid4()
+        async with db.engine.connect() as conn:
+            async with conn.begin():  # edge: the run's one transaction, as the task had it
+                await meter.timed(
+                    "insert-select",
+                    conn.execute(
+                        previous.CHARGE_HOUR,
+                        {"hour": HOUR, "hour_end": end, "txn": txn, "changed_since": None},
+                    ),
+                )
+                totals = (await conn.execute(previous.CHARGED_TOTALS, {"txn": txn})).all()
+                if totals:
+                    await conn.execute(
+                        text(
+                            "INSERT INTO billing.ledger_transactions (id, kind, key, description,"
+                            " caused_by, occurred_at) VALUES (:t, 'usage', :k, 'bench', 'bench',"
+                            " :h)"
+                        ),
+                        {"t": txn, "k": f"usage:bench:{txn}", "h": HOUR},
+                    )
+                    await meter.timed(
+                        "ledger-post",
+                        conn.execute(previous.POST_CHARGES, {"txn": txn, "hour": HOUR}),
+                    )
+                return sum(r.charges for r in totals)
+
+    await meter.run("first run (charges all)", one_run)
+    await meter.run("rerun (no-op)", one_run)
+    print(await checks(db))
+    await db.dispose()
+
+
+def downgrade_billing(database_url: str, revision: str) -> None:
+    service = ROOT / "services" / "billing"
+    cfg = Config(str(service / "alembic.ini"))
+    cfg.set_main_option("script_location", str(service / "alembic"))
+    cfg.set_main_option("sqlalchemy.url", database_url.replace("%", "%%"))
+    command.downgrade(cfg, revision)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--instances", type=int, default=100_000)
-    parser.add_argument("--wallets", type=int, default=20_000)
+    parser.add_argument("--wallets", type=int, default=10_000)
+    parser.add_argument("--no-previous", action="store_true", help="only today's statements")
     args = parser.parse_args()
+    os.environ.setdefault("BILLING_WEBHOOK_SECRET", "bench")
+    print(
+        f"{args.instances:,} running instances over {args.wallets:,} wallets; load average "
+        f"{os.getloadavg()[0]:.2f} (1 min) on {os.cpu_count()} cores"
+    )
+    if not args.no_previous:
+        database_url = create_migrated_database(ROOT, prefix="berth_bench")
+        try:
+            downgrade_billing(database_url, previous.PREVIOUS_REVISION)
+            asyncio.run(measure_previous(database_url, args.instances, args.wallets))
+        finally:
+            drop_database(database_url)
     database_url = create_migrated_database(ROOT, prefix="berth_bench")
     try:
-        asyncio.run(measure(database_url, args.instances, args.wallets))
+        asyncio.run(measure_current(database_url, args.instances, args.wallets))
     finally:
         drop_database(database_url)
+    print(f"load average after: {os.getloadavg()[0]:.2f} (1 min)")
 
 
 if __name__ == "__main__":

@@ -1,9 +1,19 @@
-"""Webhook handling of the billing web process (uvicorn, real PostgreSQL and RabbitMQ):
-N pending payments, each payment's success event delivered 10 times concurrently (as a
-provider retrying over a flaky network would), verified credited exactly once. Baseline in
-the same run: GET /health at the same concurrency. Prints figures; never passes or fails.
+"""Credits and webhook handling of billing, real PostgreSQL and RabbitMQ. Prints figures;
+never passes or fails.
 
-    uv run python bench/billing_webhooks.py [--payments 300] [--duplicates 10] [--concurrency 32]
+1. Credits/s on the ledger path: the code the webhook endpoint runs after HTTP (signature
+   check, event claim, payment lock, the balanced posting, dunning), one transaction per
+   credit, from --processes processes of --tasks concurrent sessions each, N payments
+   credited once. Side by side in the same run: one provider clearing row (BILLING_CLEARING_
+   SHARDS=1, how every credit posted before) and the sharded default. Each round checks that
+   every payment was credited once and that the clearing shards add up.
+2. Webhook deliveries/s through the billing web process (uvicorn): each payment's success
+   event delivered --duplicates times concurrently (as a provider retrying over a flaky
+   network would), verified credited exactly once. Baseline in the same run: GET /health at
+   the same concurrency.
+
+    uv run python bench/billing_webhooks.py [--credits 3000] [--processes 2] [--tasks 12]
+        [--payments 300] [--duplicates 10] [--concurrency 32]
 """
 
 import argparse
@@ -11,6 +21,8 @@ import asyncio
 import hashlib
 import hmac
 import json
+import multiprocessing
+import os
 import secrets
 import statistics
 import sys
@@ -130,7 +142,7 @@ async def bench(base: str, database_url: str, secret: str, args) -> None:
         ] * args.duplicates
     # duplicates of one event sit next to each other: they arrive concurrently
     elapsed, latencies, outcomes = await drive(base, deliveries, args.concurrency)
-    report(f"webhooks ({args.duplicates}x each event)", elapsed, latencies)
+    report(f"webhook deliveries ({args.duplicates}x each event)", elapsed, latencies)
     credited = sum(1 for status, outcome in outcomes if outcome == "credited")
     statuses = {status for status, _ in outcomes}
     print(
@@ -138,19 +150,237 @@ async def bench(base: str, database_url: str, secret: str, args) -> None:
         f"{len(outcomes) - credited} answered as duplicates, statuses {sorted(statuses)}; "
         f"{credited / elapsed:.0f} credits/s"
     )
+    topups, _, held, expected = await clearing_state(
+        database_url, [p["provider_payment_id"] for p in payments]
+    )
+    print(
+        f"top-up journal transactions of these payments: {topups} (expected {len(payments)}); "
+        f"clearing shards' sum {held} = minus all paid {expected}: {held == expected}"
+    )
+
+
+def credit_worker(database_url, secret, shards, deliveries, tasks, *, ready, go, results) -> None:
+    """One process: `tasks` sessions crediting `deliveries` through the ledger path."""
+    os.environ["BILLING_WEBHOOK_SECRET"] = secret
+    from loguru import logger
+
+    logger.remove()  # one line per credit would cost more than the credit
+    from berth_billing.config import BillingSettings
+    from berth_billing.models import SCHEMA, Base
+    from berth_billing.payments import service as payments
+    from berth_billing.payments.provider import SandboxProvider
+    from berth_common.db import Database
+
+    async def run() -> None:
+        settings = BillingSettings(database_url=database_url, clearing_shards=shards)
+        provider = SandboxProvider(settings)
+        db = Database(database_url, SCHEMA, metadata=Base.metadata, pool_size=tasks)
+        queue: asyncio.Queue = asyncio.Queue()
+        for item in deliveries:
+            queue.put_nowait(item)
+        outcomes: list[str] = []
+
+        async def credit() -> None:
+            while not queue.empty():
+                body, headers = queue.get_nowait()
+                async with db.sessionmaker() as session, session.begin():  # edge: one credit
+                    outcomes.append(
+                        await payments.handle_webhook(
+                            session,
+                            settings,
+                            provider,
+                            {k.lower(): v for k, v in headers.items()},
+                            body,
+                        )
+                    )
+
+        async def warm() -> None:
+            async with db.engine.connect() as conn:
+                await conn.execute(text("SELECT 1"))
+                await asyncio.sleep(0.2)
+
+        await asyncio.gather(*(warm() for _ in range(tasks)))  # the pool is full before `go`
+        ready.put(os.getpid())
+        await asyncio.get_running_loop().run_in_executor(None, go.wait)
+        await asyncio.gather(*(credit() for _ in range(tasks)))
+        results.put((time.time(), outcomes))
+        await db.dispose()
+
+    asyncio.run(run())
+
+
+async def clearing_state(database_url: str, provider_ids: list[str]) -> tuple[int, int, int, int]:
+    """(top-up transactions of these payments, clearing shards, sum of the shards' balances,
+    minus what all succeeded payments paid in): the last two must be equal."""
     engine = create_async_engine(database_url)
-    async with engine.connect() as conn:
-        topups = (
-            await conn.execute(
-                text("SELECT count(*) FROM billing.ledger_transactions WHERE kind = 'topup'")
-            )
-        ).scalar_one()
+    try:
+        async with engine.connect() as conn:
+            topups = (
+                await conn.execute(
+                    text(
+                        "SELECT count(*) FROM billing.ledger_transactions t JOIN billing.payments p"
+                        " ON t.key = 'payment:' || p.id WHERE p.provider_payment_id = ANY(:ids)"
+                    ),
+                    {"ids": provider_ids},
+                )
+            ).scalar_one()
+            shards, held = (
+                await conn.execute(
+                    text(
+                        "SELECT count(*), COALESCE(sum(balance), 0) FROM billing.accounts"
+                        " WHERE kind = 'provider_clearing'"
+                    )
+                )
+            ).one()
+            paid = (
+                await conn.execute(
+                    text(
+                        "SELECT COALESCE(sum(amount), 0) FROM billing.payments"
+                        " WHERE status = 'succeeded'"
+                    )
+                )
+            ).scalar_one()
+            return topups, shards, int(held), -int(paid)
+    finally:
+        await engine.dispose()
+
+
+async def posting_rate(database_url: str, shards: int, n: int, connections: int) -> float:
+    """Balanced top-up postings/s in SQL alone (the database's side of a credit: the journal
+    transaction, its two entries, the triggers' checks and balance moves, the commit) from
+    `connections` connections, each credit's clearing leg on shard (n mod `shards`)."""
+    import asyncpg
+
+    engine = create_async_engine(database_url)
+    async with engine.begin() as conn:
+        wallets = await seed_wallets(conn, n, "EUR", credit=1)
+        await conn.execute(
+            text(
+                "INSERT INTO billing.accounts (kind, owner_id, currency, shard)"
+                " SELECT 'provider_clearing', NULL, 'EUR', g FROM generate_series(0, :last) g"
+                " ON CONFLICT DO NOTHING"
+            ),
+            {"last": shards - 1},
+        )
+        clearing = dict(
+            (
+                await conn.execute(
+                    text(
+                        "SELECT shard, id FROM billing.accounts"
+                        " WHERE kind = 'provider_clearing' AND shard < :n"
+                    ),
+                    {"n": shards},
+                )
+            ).all()
+        )
     await engine.dispose()
-    print(f"top-up journal transactions in the ledger: {topups} (expected {len(payments)})")
+    dsn = database_url.replace("postgresql+asyncpg://", "postgresql://")
+    pool = await asyncpg.create_pool(dsn, min_size=connections, max_size=connections)
+    queue: asyncio.Queue = asyncio.Queue()
+    for i, wallet in enumerate(wallets):
+        queue.put_nowait((uuid.uuid4(), wallet, clearing[i % shards]))
+
+    async def post() -> None:
+        async with pool.acquire() as conn:
+            while not queue.empty():
+                txn, wallet, shard = queue.get_nowait()
+                async with conn.transaction():
+                    await conn.execute(
+                        "INSERT INTO billing.ledger_transactions (id, kind, key, description,"
+                        " caused_by) VALUES ($1, 'topup', $2, 'bench', 'bench')",
+                        txn,
+                        f"bench:{txn}",
+                    )
+                    await conn.execute(
+                        "INSERT INTO billing.ledger_entries (transaction_id, account_id, amount,"
+                        " currency, kind, occurred_at) VALUES ($1, $2, 1000, 'EUR', 'topup',"
+                        " now()), ($1, $3, -1000, 'EUR', 'topup', now())",
+                        txn,
+                        wallet,
+                        shard,
+                    )
+
+    start = time.perf_counter()
+    await asyncio.gather(*(post() for _ in range(connections)))
+    elapsed = time.perf_counter() - start
+    await pool.close()
+    print(f"  clearing rows {shards:>3}: {n / elapsed:7.0f} postings/s  ({n} in {elapsed:.2f} s)")
+    return n / elapsed
+
+
+def credit_round(database_url: str, secret: str, shards: int, args) -> float:
+    """Credits/s of one round with `shards` clearing rows; prints what the ledger holds."""
+    payments = asyncio.run(seed_payments(database_url, args.credits))
+    deliveries = [signed(secret, p) for p in payments]
+    ctx = multiprocessing.get_context("spawn")
+    ready, results, go = ctx.Queue(), ctx.Queue(), ctx.Event()
+    procs = [
+        ctx.Process(
+            target=credit_worker,
+            args=(database_url, secret, shards, deliveries[n :: args.processes], args.tasks),
+            kwargs={"ready": ready, "go": go, "results": results},
+        )
+        for n in range(args.processes)
+    ]
+    for proc in procs:
+        proc.start()
+    for _ in procs:
+        ready.get(timeout=120)
+    start = time.time()
+    go.set()
+    ends, outcomes = [], []
+    for _ in procs:
+        end, got = results.get(timeout=600)
+        ends.append(end)
+        outcomes += got
+    for proc in procs:
+        proc.join()
+    elapsed = max(ends) - start
+    credited = outcomes.count("credited")
+    topups, rows, held, expected = asyncio.run(
+        clearing_state(database_url, [p["provider_payment_id"] for p in payments])
+    )
+    print(
+        f"  clearing rows {shards:>3}: {credited / elapsed:7.0f} credits/s  ({credited} of "
+        f"{len(payments)} credited in {elapsed:.2f} s; top-up transactions {topups}; clearing "
+        f"shards {rows}, their sum {held} = minus all paid {expected}: {held == expected})"
+    )
+    return credited / elapsed
+
+
+def sql_rates(database_url: str, args) -> None:
+    connections = args.tasks * args.processes
+    print(f"ledger postings alone (SQL, {connections} connections, {args.credits} a round):")
+    before = asyncio.run(posting_rate(database_url, 1, args.credits, connections))
+    after = asyncio.run(posting_rate(database_url, args.shards, args.credits, connections))
+    print(
+        f"postings/s: {after:.0f} with {args.shards} clearing rows vs {before:.0f} with one "
+        f"(before), x{after / before:.1f}"
+    )
+
+
+def credit_rates(database_url: str, secret: str, args) -> None:
+    print(
+        f"credits on the ledger path, {args.processes} processes x {args.tasks} sessions, "
+        f"{args.credits} payments a round:"
+    )
+    before = credit_round(database_url, secret, 1, args)
+    after = credit_round(database_url, secret, args.shards, args)
+    print(
+        f"credits/s: {after:.0f} with {args.shards} clearing rows vs {before:.0f} with one "
+        f"(before), x{after / before:.1f}"
+    )
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--credits", type=int, default=3000, help="payments per credit round")
+    parser.add_argument("--processes", type=int, default=2)
+    parser.add_argument("--tasks", type=int, default=12, help="sessions per process")
+    parser.add_argument("--shards", type=int, default=32, help="clearing rows, sharded round")
+    parser.add_argument(
+        "--parts", default="sql,ledger,http", help="of sql (postings), ledger (credits), http"
+    )
     parser.add_argument("--payments", type=int, default=300)
     parser.add_argument("--duplicates", type=int, default=10)
     parser.add_argument("--concurrency", type=int, default=32)
@@ -159,6 +389,14 @@ def main() -> None:
     secret = secrets.token_hex(32)
     port = free_port()
     try:
+        print(f"load average before: {os.getloadavg()[0]:.2f} (1 min), {os.cpu_count()} cores")
+        parts = set(args.parts.split(","))
+        if "sql" in parts:
+            sql_rates(database_url, args)
+        if "ledger" in parts:
+            credit_rates(database_url, secret, args)
+        if "http" not in parts:
+            return
         with isolated_vhost("berth_bench") as broker_url, tempfile.TemporaryDirectory() as tmp:
             env = {
                 "PATH": str(BIN),
@@ -179,6 +417,10 @@ def main() -> None:
                     "--port",
                     str(port),
                     "--no-access-log",
+                    # a starved client may take longer than uvicorn's 5 s to send its next
+                    # request on a kept-alive connection, which uvicorn has closed by then
+                    "--timeout-keep-alive",
+                    "75",
                 ],
                 env=env,
                 log_dir=Path(tmp),
@@ -190,6 +432,7 @@ def main() -> None:
             finally:
                 web.stop()
     finally:
+        print(f"load average after: {os.getloadavg()[0]:.2f} (1 min)")
         drop_database(database_url)
 
 

@@ -19,7 +19,7 @@ WALLETS = text(
 SYSTEM_ACCOUNT = text(
     """
     INSERT INTO billing.accounts (kind, owner_id, currency) VALUES ('adjustments', NULL, :currency)
-    ON CONFLICT (kind, currency) WHERE owner_id IS NULL DO NOTHING
+    ON CONFLICT DO NOTHING
     """
 )
 
@@ -27,7 +27,8 @@ CREDIT = text(
     """
     WITH w AS (SELECT unnest(CAST(:ids AS uuid[])) AS id),
          adj AS (SELECT id FROM billing.accounts
-                 WHERE kind = 'adjustments' AND owner_id IS NULL AND currency = :currency)
+                 WHERE kind = 'adjustments' AND owner_id IS NULL AND currency = :currency
+                 ORDER BY created_at LIMIT 1)
     INSERT INTO billing.ledger_entries
         (transaction_id, account_id, amount, currency, kind, memo, occurred_at)
     SELECT CAST(:txn AS uuid), w.id, CAST(:amount AS bigint), :currency, 'adjustment', 'seed',

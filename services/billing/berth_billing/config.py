@@ -37,6 +37,9 @@ class BillingSettings(ServiceSettings, MailSettings):
 
     low_balance_thresholds: list[int] = Field(default_factory=lambda: [500])
     grace_hours: float = Field(24.0, ge=0, le=24 * 90)
+    # rows of the provider clearing account per currency: a payment's leg goes to one picked
+    # by its id, so concurrent credits lock different rows (raising it later is safe)
+    clearing_shards: int = Field(32, ge=1, le=1024)
     # hours before now the hourly run looks back for late events (reruns charge nothing twice)
     metering_lookback_hours: int = Field(48, ge=1, le=24 * 31)
 

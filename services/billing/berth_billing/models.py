@@ -3,9 +3,10 @@
 Money columns are BIGINT minor units with a currency next to them. Idempotency lives in
 unique constraints: (provider, provider_payment_id), (provider, event_id),
 (instance_id, hour), one invoice per (account, period), ledger transaction keys and
-Idempotency-Key rows. The triggers of the initial migration make the ledger append-only,
-keep every journal transaction balanced and `accounts.balance` equal to the sum of entries,
-and freeze finalized invoices.
+Idempotency-Key rows. The triggers of the migrations make the ledger append-only, keep
+every journal transaction balanced and `accounts.balance` equal to the sum of entries, check
+the references of entries and usage charges per statement, keep accounts permanent, and
+freeze finalized invoices.
 """
 
 import uuid
@@ -20,6 +21,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    SmallInteger,
     String,
     UniqueConstraint,
     text,
@@ -46,6 +48,7 @@ class Account(Base):
             "kind IN ('wallet', 'revenue', 'provider_clearing', 'adjustments')", name="kind"
         ),
         CheckConstraint("(kind = 'wallet') = (owner_id IS NOT NULL)", name="wallet_owner"),
+        CheckConstraint("shard >= 0 AND (kind <> 'wallet' OR shard = 0)", name="shard_range"),
         Index(
             "uq_accounts_owner",
             "owner_id",
@@ -56,6 +59,7 @@ class Account(Base):
             "uq_accounts_system",
             "kind",
             "currency",
+            "shard",
             unique=True,
             postgresql_where=text("owner_id IS NULL"),
         ),
@@ -66,6 +70,9 @@ class Account(Base):
     kind: Mapped[str] = mapped_column(String(24), nullable=False)
     owner_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
     currency: Mapped[str] = mapped_column(String(3), nullable=False)
+    # a system account is N rows of one (kind, currency), one per shard, so that concurrent
+    # postings lock different rows; its balance is the sum of its shards' (wallets: shard 0)
+    shard: Mapped[int] = mapped_column(SmallInteger, nullable=False, server_default="0")
     # a cache of SUM(ledger_entries.amount) kept by a trigger; the entries are the truth
     balance: Mapped[int] = mapped_column(BigInteger, nullable=False, server_default="0")
     email: Mapped[str | None] = mapped_column(String(254))
@@ -103,10 +110,10 @@ class LedgerEntry(Base):
     )
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
-    transaction_id: Mapped[uuid.UUID] = mapped_column(
-        ForeignKey("ledger_transactions.id"), nullable=False
-    )
-    account_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("accounts.id"), nullable=False)
+    # references checked per statement by the posting trigger (not per row: see the
+    # ledger_at_scale migration); accounts and transactions are never deleted
+    transaction_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), nullable=False)
+    account_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), nullable=False)
     amount: Mapped[int] = mapped_column(BigInteger, nullable=False)
     currency: Mapped[str] = mapped_column(String(3), nullable=False)
     kind: Mapped[str] = mapped_column(String(24), nullable=False)
@@ -182,7 +189,8 @@ class UsageCharge(Base):
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
     instance_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), nullable=False)
     hour: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
-    account_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("accounts.id"), nullable=False)
+    # references checked per statement by a trigger (ledger_at_scale migration)
+    account_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), nullable=False)
     app_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
     app_slug: Mapped[str | None] = mapped_column(String(120))
     plan_key: Mapped[str] = mapped_column(String(48), nullable=False)
@@ -191,9 +199,7 @@ class UsageCharge(Base):
     amount: Mapped[int] = mapped_column(BigInteger, nullable=False)
     currency: Mapped[str] = mapped_column(String(3), nullable=False)
     # NULL for a zero-amount charge (nothing to post)
-    transaction_id: Mapped[uuid.UUID | None] = mapped_column(
-        ForeignKey("ledger_transactions.id", deferrable=True, initially="DEFERRED")
-    )
+    transaction_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
     created_at: Mapped[datetime] = now_timestamp()
 
 

@@ -3,7 +3,7 @@
 import uuid
 from typing import Any
 
-from sqlalchemy import BigInteger, Row, String, cast, func, or_, select, text
+from sqlalchemy import BigInteger, Row, String, cast, func, or_, select, text, true
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from berth_billing.enums import AccountFilter, AccountKind
@@ -42,31 +42,49 @@ class AccountDAO(BaseDAO[Account]):
             stmt = stmt.with_for_update()
         return (await self.session.execute(stmt)).scalars().first()
 
-    async def system_account(self, kind: str, currency: str) -> uuid.UUID:
+    async def system_account(self, kind: str, currency: str, shard: int = 0) -> uuid.UUID:
+        """The id of one shard of a system account, opened on first use."""
+        where = (
+            Account.kind == kind,
+            Account.currency == currency,
+            Account.shard == shard,
+            Account.owner_id.is_(None),
+        )
         # read first: an insert would wait on whichever posting is updating the row's balance
-        found = (
-            await self.session.execute(
-                select(Account.id).where(
-                    Account.kind == kind, Account.currency == currency, Account.owner_id.is_(None)
-                )
-            )
-        ).scalar_one_or_none()
+        found = (await self.session.execute(select(Account.id).where(*where))).scalar_one_or_none()
         if found is not None:
             return found
         await self.session.execute(
             pg_insert(Account)
-            .values(kind=kind, owner_id=None, currency=currency)
+            .values(kind=kind, owner_id=None, currency=currency, shard=shard)
             .on_conflict_do_nothing(
-                index_elements=["kind", "currency"], index_where=text("owner_id IS NULL")
+                index_elements=["kind", "currency", "shard"], index_where=text("owner_id IS NULL")
             )
         )
-        return (
-            await self.session.execute(
-                select(Account.id).where(
-                    Account.kind == kind, Account.currency == currency, Account.owner_id.is_(None)
-                )
+        return (await self.session.execute(select(Account.id).where(*where))).scalar_one()
+
+    async def system_balances(self) -> list[Row[Any]]:
+        """Per (kind, currency) of the system accounts: the sum of its shards' balances, the
+        sum of their entries (what the balances must equal) and how many shards it has."""
+        entries = (
+            select(func.sum(LedgerEntry.amount).label("total"))
+            .where(LedgerEntry.account_id == Account.id)
+            .lateral()
+        )
+        stmt = (
+            select(
+                Account.kind,
+                Account.currency,
+                cast(func.sum(Account.balance), BigInteger).label("balance"),
+                cast(func.coalesce(func.sum(entries.c.total), 0), BigInteger).label("entries"),
+                func.count().label("shards"),
             )
-        ).scalar_one()
+            .outerjoin(entries, true())
+            .where(Account.owner_id.is_(None))
+            .group_by(Account.kind, Account.currency)
+            .order_by(Account.kind, Account.currency)
+        )
+        return list((await self.session.execute(stmt)).all())
 
     async def balance_of(self, account_id: uuid.UUID) -> Row[tuple[int, str]]:
         """(balance, currency) as the database has it now, not as a loaded Account shows it."""

@@ -6,12 +6,17 @@ from datetime import datetime
 from sqlalchemy import func, select, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
+from berth_billing.enums import EntryKind
 from berth_billing.models import MeteringRun, UsageInterval
 from berth_common.dao import BaseDAO
 
-# Every instance-hour overlapping [:hour, :hour_end) at the price valid at :hour, prorated by
-# started minute (ceil of the seconds / 60), amount rounded half up: (price * min + 30) / 60.
-# The (instance_id, hour) key makes the statement a no-op for what was charged before.
+# One statement charges an hour: every instance-hour overlapping [:hour, :hour_end) at the
+# price valid at :hour, prorated by started minute (ceil of the seconds / 60), amount rounded
+# half up: (price * min + 30) / 60; the (instance_id, hour) key makes it a no-op for what was
+# charged before. The same statement writes the hour's journal transaction (when something
+# costs money) and its entries: a debit per charge on the holder's wallet and the total
+# credited to revenue per currency. The new charges are read once, as the INSERT returns
+# them, not looked up again; the revenue accounts must exist before.
 CHARGE_HOUR = text(
     """
     WITH prices AS (
@@ -30,50 +35,53 @@ CHARGE_HOUR = text(
           AND (i.stopped_at IS NULL OR i.stopped_at > :hour)
           AND (CAST(:changed_since AS timestamptz) IS NULL
                OR i.updated_at >= CAST(:changed_since AS timestamptz))
-    )
-    INSERT INTO billing.usage_charges
-        (instance_id, hour, account_id, app_id, app_slug, plan_key, minutes, unit_price,
-         amount, currency, transaction_id)
-    SELECT s.instance_id, CAST(:hour AS timestamptz), s.account_id, s.app_id, s.app_slug,
-           s.plan_key, s.minutes,
-           p.amount_per_hour, (p.amount_per_hour * s.minutes + 30) / 60, p.currency,
-           CASE WHEN (p.amount_per_hour * s.minutes + 30) / 60 > 0 THEN CAST(:txn AS uuid) END
-    FROM spans s JOIN prices p ON p.plan_key = s.plan_key
-    WHERE s.minutes > 0
-    ON CONFLICT (instance_id, hour) DO NOTHING
-    """
-)
-
-CHARGED_TOTALS = text(
-    """
-    SELECT currency, count(*) AS charges, CAST(COALESCE(sum(amount), 0) AS bigint) AS amount
-    FROM billing.usage_charges WHERE transaction_id = :txn GROUP BY currency
-    """
-)
-
-# All entries of the hour's journal transaction in one statement: a debit per charge on the
-# holder's wallet, and the total credited to revenue (per currency).
-POST_CHARGES = text(
-    """
-    WITH c AS (
-        SELECT c.account_id, c.amount, c.currency,
+    ), charged AS (
+        INSERT INTO billing.usage_charges
+            (instance_id, hour, account_id, app_id, app_slug, plan_key, minutes, unit_price,
+             amount, currency, transaction_id)
+        SELECT s.instance_id, CAST(:hour AS timestamptz), s.account_id, s.app_id, s.app_slug,
+               s.plan_key, s.minutes,
+               p.amount_per_hour, (p.amount_per_hour * s.minutes + 30) / 60, p.currency,
+               CASE WHEN (p.amount_per_hour * s.minutes + 30) / 60 > 0 THEN CAST(:txn AS uuid) END
+        FROM spans s JOIN prices p ON p.plan_key = s.plan_key
+        WHERE s.minutes > 0
+        ON CONFLICT (instance_id, hour) DO NOTHING
+        RETURNING account_id, app_id, app_slug, plan_key, minutes, amount, currency,
+                  transaction_id
+    ), posted AS (
+        SELECT * FROM charged WHERE transaction_id IS NOT NULL
+    ), journal AS (
+        INSERT INTO billing.ledger_transactions
+            (id, kind, key, description, caused_by, occurred_at)
+        SELECT CAST(:txn AS uuid), :kind, :key, :description, :caused_by,
+               CAST(:hour AS timestamptz)
+        WHERE EXISTS (SELECT 1 FROM posted)
+        RETURNING id
+    ), revenue AS (
+        SELECT t.currency, t.total, r.id AS account_id
+        FROM (SELECT currency, sum(amount) AS total FROM posted GROUP BY currency) t
+        JOIN billing.accounts r
+          ON r.kind = 'revenue' AND r.owner_id IS NULL AND r.shard = 0
+         AND r.currency = t.currency
+    ), entries AS (
+        INSERT INTO billing.ledger_entries
+            (transaction_id, account_id, amount, currency, kind, memo, occurred_at)
+        SELECT j.id, c.account_id, -c.amount, c.currency, :kind,
                format('%s · %s · %s min', COALESCE(c.app_slug, CAST(c.app_id AS text), 'app'),
-                      c.plan_key, c.minutes) AS memo
-        FROM billing.usage_charges c WHERE c.transaction_id = :txn
+                      c.plan_key, c.minutes),
+               CAST(:hour AS timestamptz)
+        FROM posted c CROSS JOIN journal j
+        UNION ALL
+        SELECT j.id, r.account_id, r.total, r.currency, :kind, 'usage revenue',
+               CAST(:hour AS timestamptz)
+        FROM revenue r CROSS JOIN journal j
     )
-    INSERT INTO billing.ledger_entries
-        (transaction_id, account_id, amount, currency, kind, memo, occurred_at)
-    SELECT CAST(:txn AS uuid), c.account_id, -c.amount, c.currency, 'usage', c.memo,
-           CAST(:hour AS timestamptz)
-    FROM c
-    UNION ALL
-    SELECT CAST(:txn AS uuid), r.id, t.total, t.currency, 'usage', 'usage revenue',
-           CAST(:hour AS timestamptz)
-    FROM (SELECT currency, sum(amount) AS total FROM c GROUP BY currency) t
-    JOIN billing.accounts r
-      ON r.kind = 'revenue' AND r.owner_id IS NULL AND r.currency = t.currency
+    SELECT currency, count(*) AS charges, CAST(COALESCE(sum(amount), 0) AS bigint) AS amount
+    FROM posted GROUP BY currency
     """
 )
+
+PRICE_CURRENCIES = text("SELECT DISTINCT currency FROM billing.plan_prices")
 
 
 class MeteringDAO(BaseDAO[MeteringRun]):
@@ -116,20 +124,35 @@ class MeteringDAO(BaseDAO[MeteringRun]):
         )
         return (await self.session.execute(stmt)).scalars().first()
 
+    async def price_currencies(self) -> list[str]:
+        return list((await self.session.execute(PRICE_CURRENCIES)).scalars())
+
     async def charge(
-        self, hour: datetime, hour_end: datetime, txn: uuid.UUID, changed_since: datetime | None
-    ) -> int:
+        self,
+        hour: datetime,
+        hour_end: datetime,
+        changed_since: datetime | None,
+        *,
+        txn: uuid.UUID,
+        key: str,
+        description: str,
+        caused_by: str,
+    ) -> list:
+        """Charge and post the hour; per currency: (currency, charges, amount) posted."""
         result = await self.session.execute(
             CHARGE_HOUR,
-            {"hour": hour, "hour_end": hour_end, "txn": txn, "changed_since": changed_since},
+            {
+                "hour": hour,
+                "hour_end": hour_end,
+                "changed_since": changed_since,
+                "txn": txn,
+                "kind": EntryKind.USAGE,
+                "key": key,
+                "description": description,
+                "caused_by": caused_by,
+            },
         )
-        return result.rowcount
-
-    async def totals(self, txn: uuid.UUID) -> list:
-        return list((await self.session.execute(CHARGED_TOTALS, {"txn": txn})).all())
-
-    async def post(self, txn: uuid.UUID, hour: datetime) -> None:
-        await self.session.execute(POST_CHARGES, {"txn": txn, "hour": hour})
+        return list(result.all())
 
     async def finished_hours(self, since: datetime, until: datetime) -> set[datetime]:
         stmt = select(MeteringRun.hour).where(

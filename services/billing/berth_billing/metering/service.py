@@ -1,10 +1,10 @@
 """Usage intervals from deploy's instance events, and the hourly charge run.
 
-Charging an hour is one INSERT ... SELECT ... ON CONFLICT DO NOTHING over every interval
-that overlaps it, then one INSERT of the hour's journal entries, in one transaction: a run
-killed half-way leaves nothing, a rerun charges only what is missing, a second run charges
-nothing. A later pass over an hour only looks at intervals changed since the last pass began
-(late or out-of-order events).
+Charging an hour is one statement: INSERT ... SELECT ... ON CONFLICT DO NOTHING over every
+interval that overlaps it, whose returned rows become the hour's journal transaction and its
+entries, in one transaction: a run killed half-way leaves nothing, a rerun charges only what
+is missing, a second run charges nothing. A later pass over an hour only looks at intervals
+changed since the last pass began (late or out-of-order events).
 """
 
 import uuid
@@ -16,9 +16,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from berth_billing.accounts.dao import AccountDAO
 from berth_billing.config import BillingSettings
-from berth_billing.enums import AccountKind, EntryKind
+from berth_billing.enums import AccountKind
 from berth_billing.metering.dao import MeteringDAO
-from berth_billing.models import LedgerTransaction, MeteringRun
+from berth_billing.models import MeteringRun
 from berth_billing.names import QUEUE, Task
 from berth_billing.plans.service import hour_floor
 from berth_common.errors import Unprocessable
@@ -91,25 +91,19 @@ async def charge_hour(
     run = MeteringRun(hour=hour, triggered_by=triggered_by, started_at=datetime.now(UTC))
     session.add(run)
     await session.flush()
-    txn = uuid.uuid4()
-    await dao.charge(hour, hour + timedelta(hours=1), txn, changed_since)
-    totals = await dao.totals(txn)
+    accounts = AccountDAO(session)
+    for currency in await dao.price_currencies():
+        await accounts.system_account(AccountKind.REVENUE, currency)
+    totals = await dao.charge(
+        hour,
+        hour + timedelta(hours=1),
+        changed_since,
+        txn=uuid.uuid4(),
+        key=f"usage:{hour:%Y-%m-%dT%H}:{run.id}",
+        description=f"Usage {hour:%Y-%m-%d %H}:00-{hour.hour + 1:02d}:00 UTC",
+        caused_by=f"system:metering ({triggered_by})"[:120],
+    )
     if totals:
-        accounts = AccountDAO(session)
-        for row in totals:
-            await accounts.system_account(AccountKind.REVENUE, row.currency)
-        session.add(
-            LedgerTransaction(
-                id=txn,
-                kind=EntryKind.USAGE,
-                key=f"usage:{hour:%Y-%m-%dT%H}:{run.id}",
-                description=f"Usage {hour:%Y-%m-%d %H}:00-{hour.hour + 1:02d}:00 UTC",
-                caused_by=f"system:metering ({triggered_by})"[:120],
-                occurred_at=hour,
-            )
-        )
-        await session.flush()
-        await dao.post(txn, hour)
         await enqueue_task(session, Task.CHECK_ACCOUNTS, queue=QUEUE, kwargs={})
     run.charges = sum(r.charges for r in totals)
     run.amount = sum(r.amount for r in totals)

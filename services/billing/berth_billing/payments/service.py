@@ -48,6 +48,17 @@ def check_currency(settings: BillingSettings, currency: str | None) -> None:
         )
 
 
+async def clearing_account(
+    session: AsyncSession, settings: BillingSettings, payment: Payment
+) -> uuid.UUID:
+    """The clearing shard of this payment; its refunds go to the same one (while
+    BILLING_CLEARING_SHARDS stays): the account's balance is the sum of its shards."""
+    shard = payment.id.int % settings.clearing_shards
+    return await AccountDAO(session).system_account(
+        AccountKind.PROVIDER_CLEARING, payment.currency, shard
+    )
+
+
 async def create_topup(
     session: AsyncSession,
     settings: BillingSettings,
@@ -167,9 +178,7 @@ async def _apply(session, settings, event, payment: Payment | None) -> str:
         return "failed"
     if event.type != SUCCEEDED:
         return "ignored"
-    clearing = await AccountDAO(session).system_account(
-        AccountKind.PROVIDER_CLEARING, payment.currency
-    )
+    clearing = await clearing_account(session, settings, payment)
     await post(
         session,
         kind=EntryKind.TOPUP,
@@ -212,9 +221,7 @@ async def refund(
         )
     await provider.refund(payment.provider_payment_id, amount)
     refund_id = uuid.uuid4()
-    clearing = await AccountDAO(session).system_account(
-        AccountKind.PROVIDER_CLEARING, payment.currency
-    )
+    clearing = await clearing_account(session, settings, payment)
     txn_id = await post(
         session,
         kind=EntryKind.REFUND,
