@@ -69,6 +69,18 @@ class DeploySettings(ServiceSettings):
     # open stream renews its claim every third of the lease (a dead process's claims lapse)
     log_streams_per_user: int = Field(5, ge=1, le=100)
     log_stream_lease_seconds: int = Field(60, ge=6, le=3600)
+    # a VPS's browser console (vps/console): a console token's life (single use), the pings
+    # that keep the socket open behind proxies and how long a silent peer is kept, how often
+    # an open console re-checks its VPS (suspended, stopped, deleted, owner changed), the
+    # console log tail replayed on connect, the output rate one console may send, and the
+    # largest input frame
+    console_token_seconds: int = Field(60, ge=5, le=60)
+    console_ping_seconds: float = Field(30.0, ge=0.5, le=300)
+    console_ping_timeout_seconds: float = Field(30.0, ge=0.5, le=300)
+    console_watch_seconds: float = Field(2.0, ge=0.1, le=30)
+    console_replay_bytes: int = Field(64 * 1024, ge=0, le=4 * 1024 * 1024)
+    console_output_bytes_per_second: int = Field(256 * 1024, ge=1024, le=64 * 1024 * 1024)
+    console_frame_max_bytes: int = Field(16 * 1024, ge=64, le=1024 * 1024)
     # an app's env vars: how many, and the bytes of their names and values together
     env_max_vars: int = Field(100, ge=1, le=1000)
     env_max_bytes: int = Field(64 * 1024, ge=1024, le=1024 * 1024)

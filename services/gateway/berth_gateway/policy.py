@@ -155,6 +155,10 @@ ROUTE_RULES: tuple[Rule, ...] = (
     Rule("/admin/**", ADMIN_PAGE),  # the admin pages and /admin/partials/**
     Rule("/support/**", SUPPORT_PAGE),  # the support desk's pages and /support/partials/**
     Rule("/ops/**", ONCALL),
+    # a VPS's browser console (a WebSocket upgrade): a signed-in person who also holds a
+    # single-use console token; deploy checks the token, the person and the Origin itself and
+    # refuses machine clients. Minting a token is an ordinary deploy call (below).
+    Rule("/api/deploy/v1/vps/*/console", ANY_SIGNED_IN, methods=frozenset({"GET"})),
     Rule("/api/{svc}/**", service_scope()),
 )
 DEFAULT_ACCESS = ANY_SIGNED_IN
