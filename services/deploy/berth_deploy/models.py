@@ -393,3 +393,7 @@ class WebhookDelivery(Base):
     outcome: Mapped[str] = mapped_column(String(32), nullable=False)
     operation_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
     received_at: Mapped[datetime] = now_timestamp()
+
+
+# the VPS tables live in this schema too (vps/models.py registers them on Base)
+from berth_deploy.vps import models as vps_models  # noqa: E402, F401
