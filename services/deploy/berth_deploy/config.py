@@ -3,6 +3,7 @@
 import socket
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import SettingsConfigDict
@@ -139,6 +140,18 @@ class DeploySettings(ServiceSettings):
     # the liveness endpoint trusts a node's instance rows while its supervisor ticked this
     # recently; past it the node's processes read "unknown" (nobody is watching them)
     liveness_stale_seconds: float = Field(10.0, ge=1, le=600)
+
+    # VPSes: the plan catalog (vps/plans.py; JSON in DEPLOY_VPS_PLANS replaces it), how many
+    # one person may have, the node's SSH port pool and the host people connect to, how long a
+    # new or rebooted machine may take to answer SSH, snapshots kept per VPS
+    vps_plans: list[dict[str, Any]] | None = None
+    vps_max_per_owner: int = Field(3, ge=0, le=1000)
+    vps_port_min: int = Field(22000, ge=1024, le=65535)
+    vps_port_max: int = Field(22999, ge=1024, le=65535)
+    vps_ssh_host: str = "127.0.0.1"
+    vps_ssh_wait_seconds: float = Field(300.0, ge=5, le=1800)
+    vps_stop_timeout_seconds: float = Field(60.0, ge=1, le=600)
+    vps_snapshots_per_vps: int = Field(5, ge=0, le=100)
 
     @field_validator("data_dir", "traefik_dynamic_dir", "local_repos_dir", "git_dir")
     @classmethod

@@ -23,6 +23,8 @@ from berth_deploy.operations.api import router as operations_router
 from berth_deploy.plans import PlanCatalog
 from berth_deploy.previews.api import router as previews_router
 from berth_deploy.templates.api import router as templates_router
+from berth_deploy.vps.admin_api import router as vps_admin_router
+from berth_deploy.vps.api import router as vps_router
 from berth_deploy.vps.console import ws as console_ws
 from berth_deploy.vps.console.api import admin_router as console_admin_router
 from berth_deploy.vps.console.api import router as console_tokens_router
@@ -71,6 +73,8 @@ def create_app(settings: DeploySettings | None = None) -> FastAPI:
             apps_services_router,
             admin_router,
             deploy_tokens_router,
+            vps_router,
+            vps_admin_router,
         ],
         docs_prefix="/api/deploy",
         on_startup=[relay.start],

@@ -407,7 +407,9 @@ class VpsConsoleToken(Base):
     __table_args__ = (Index("ix_vps_console_tokens_expires", "expires_at"),)
 
     id: Mapped[uuid.UUID] = uuid_pk()
-    vps_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), nullable=False)
+    vps_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("vps.id", ondelete="CASCADE"), nullable=False
+    )
     user_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), nullable=False)
     token_hash: Mapped[str] = mapped_column(String(64), nullable=False, unique=True)
     created_at: Mapped[datetime] = now_timestamp()
@@ -442,3 +444,7 @@ class VpsConsoleSession(Base):
     close_reason: Mapped[str | None] = mapped_column(String(32))
     bytes_in: Mapped[int] = mapped_column(BigInteger, nullable=False, server_default="0")
     bytes_out: Mapped[int] = mapped_column(BigInteger, nullable=False, server_default="0")
+
+
+# the VPS tables live in this schema too (vps/models.py registers them on Base)
+from berth_deploy.vps import models as vps_models  # noqa: E402, F401

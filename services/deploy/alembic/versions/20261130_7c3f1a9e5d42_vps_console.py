@@ -1,7 +1,7 @@
 """the VPS console: single-use console tokens (hashed) and the audit of console sessions
 
 Revision ID: 7c3f1a9e5d42
-Revises: 9a6d3e1b7c25
+Revises: b7e4c1a9d352
 Create Date: 2026-11-30 09:00:00
 """
 
@@ -12,7 +12,7 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision: str = "7c3f1a9e5d42"
-down_revision: str | Sequence[str] | None = "9a6d3e1b7c25"
+down_revision: str | Sequence[str] | None = "b7e4c1a9d352"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
@@ -26,7 +26,12 @@ def upgrade() -> None:
             server_default=sa.text("gen_random_uuid()"),
             primary_key=True,
         ),
-        sa.Column("vps_id", postgresql.UUID(as_uuid=True), nullable=False),
+        sa.Column(
+            "vps_id",
+            postgresql.UUID(as_uuid=True),
+            sa.ForeignKey("deploy.vps.id", ondelete="CASCADE"),
+            nullable=False,
+        ),
         sa.Column("user_id", postgresql.UUID(as_uuid=True), nullable=False),
         sa.Column("token_hash", sa.String(length=64), nullable=False, unique=True),
         sa.Column(

@@ -150,10 +150,10 @@ async def _serve(
     principal: Principal,
     verifier: TokenVerifier,
 ) -> None:
-    socket_path, log_path = app.state.console_locator(link.vps_id)
     try:
+        socket_path, log_path = app.state.console_locator(link.vps_id)
         reader, writer = await relay.connect(socket_path)
-    except (OSError, TimeoutError):
+    except Exception:  # no machine driver here, or its console socket does not answer
         logger.warning("vps console: the console socket did not answer", vps_id=str(link.vps_id))
         link.close(Close.CONSOLE_UNAVAILABLE, "console_unavailable")
         await _refuse(websocket, Close.CONSOLE_UNAVAILABLE, "The console is not answering")
