@@ -123,16 +123,23 @@ async def console_socket(websocket: WebSocket, vps_id: str) -> None:
     finally:
         registry.release(link)
         code = link.close_code or Close.NORMAL
-        async with sessionmaker() as db:
-            await service.close_session(
-                db,
-                session_id,
-                code=code,
-                reason=link.close_reason or "client_closed",
-                bytes_in=link.bytes_in,
-                bytes_out=link.bytes_out,
-            )
-            await db.commit()  # edge: the audit says how and when it ended
+        try:
+            async with sessionmaker() as db:
+                await service.close_session(
+                    db,
+                    session_id,
+                    code=code,
+                    reason=link.close_reason or "client_closed",
+                    bytes_in=link.bytes_in,
+                    bytes_out=link.bytes_out,
+                )
+                await db.commit()  # edge: the audit says how and when it ended
+        except Exception:  # the database is away: the socket still closes (the row stays open)
+            logger.exception("vps console: could not audit the close", session_id=str(session_id))
+        # the audit first, then the close: whoever hears the close finds the session closed
+        if websocket.client_state == WebSocketState.CONNECTED:
+            with contextlib.suppress(Exception):
+                await websocket.close(code=code, reason=link.close_message[:120])
         logger.info(
             "vps console closed",
             vps_id=str(vps),
@@ -155,8 +162,8 @@ async def _serve(
         reader, writer = await relay.connect(socket_path)
     except Exception:  # no machine driver here, or its console socket does not answer
         logger.warning("vps console: the console socket did not answer", vps_id=str(link.vps_id))
-        link.close(Close.CONSOLE_UNAVAILABLE, "console_unavailable")
-        await _refuse(websocket, Close.CONSOLE_UNAVAILABLE, "The console is not answering")
+        link.close(Close.CONSOLE_UNAVAILABLE, "console_unavailable", "The console is not answering")
+        await websocket.accept()  # closed 1011 once the audit has it
         return
     await websocket.accept()
     tasks: list[asyncio.Task] = []
@@ -187,11 +194,6 @@ async def _serve(
             await writer.wait_closed()
         if link.close_code is None:
             link.close(Close.NORMAL, "client_closed")
-        if websocket.client_state == WebSocketState.CONNECTED:
-            with contextlib.suppress(Exception):
-                await websocket.close(
-                    code=link.close_code or Close.NORMAL, reason=link.close_message[:120]
-                )
 
 
 async def _pump_out(
