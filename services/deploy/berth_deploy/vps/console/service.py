@@ -30,6 +30,7 @@ from berth_deploy.vps.console.dao import (
 TOKEN_PREFIX = "bvc_"
 #: statuses in which the machine runs and its console answers
 OPEN_STATUSES = frozenset({"running", "starting", "rebooting"})
+GONE_STATUSES = frozenset({"deleting", "deleted"})
 
 
 class Close:
@@ -73,7 +74,7 @@ def token_hash(token: str) -> str:
 
 def judge(vps: VpsAccess | None, user_id: uuid.UUID) -> Verdict | None:
     """None when `user_id` may have this VPS's console open now, else why not."""
-    if vps is None or vps.status == "deleted":
+    if vps is None or vps.status in GONE_STATUSES:
         return Verdict(Close.GONE, "deleted", "The VPS was deleted")
     if vps.owner_id != user_id:
         return Verdict(Close.FORBIDDEN, "access_lost", "This VPS is not yours")
@@ -101,7 +102,7 @@ async def mint_token(
     """A fresh single-use token for the owner's running VPS, and when it expires. Another
     person's VPS is not found (404), never forbidden: its existence is not theirs to learn."""
     vps = await vps_access(session, vps_id)
-    if vps is None or vps.owner_id != user_id or vps.status == "deleted":
+    if vps is None or vps.owner_id != user_id or vps.status in GONE_STATUSES:
         raise VpsNotFound("VPS not found")
     verdict = judge(vps, user_id)
     if verdict is not None:
