@@ -25,6 +25,7 @@ from berth_deploy.previews.api import router as previews_router
 from berth_deploy.templates.api import router as templates_router
 from berth_deploy.vps.admin_api import router as vps_admin_router
 from berth_deploy.vps.api import router as vps_router
+from berth_deploy.vps.liveness_api import router as vps_liveness_router
 from berth_deploy.webhooks.api import hooks_router
 from berth_deploy.webhooks.api import router as webhooks_router
 
@@ -62,6 +63,7 @@ def create_app(settings: DeploySettings | None = None) -> FastAPI:
             deploy_tokens_router,
             vps_router,
             vps_admin_router,
+            vps_liveness_router,
         ],
         docs_prefix="/api/deploy",
         on_startup=[relay.start],

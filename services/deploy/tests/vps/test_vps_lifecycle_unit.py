@@ -291,3 +291,18 @@ async def test_billing_suspends_and_brings_back_only_its_own(
     assert (back["status"], back["suspended_by"]) == ("running", None)
     assert (await vps_events(deploy_node, running["id"]))[-1][0] == "deploy.instance.started"
     assert (await state(deploy_http, ada, by_admin["id"]))["status"] == "suspended"
+
+
+async def test_monitoring_reads_whether_the_machines_run(deploy_http, vps_runner, machine, person):
+    ada, admin = person(), person(["admin"])
+    vps = (await order(deploy_http, ada))["vps"]
+    await vps_runner.run_all(vps["id"])
+    url = "/api/deploy/v1/liveness/vps"
+    assert (await deploy_http.get(url, headers=ada.headers)).status_code == 403
+    items = (await deploy_http.get(url, headers=admin.headers)).json()["items"]
+    [mine] = [i for i in items if i["vps_id"] == vps["id"]]
+    assert (mine["state"], mine["alive"]) == ("running", True)
+    machine.machines[uuid.UUID(vps["id"])]["state"] = "crashed"  # the hypervisor's word
+    items = (await deploy_http.get(url, headers=admin.headers)).json()["items"]
+    [mine] = [i for i in items if i["vps_id"] == vps["id"]]
+    assert (mine["state"], mine["alive"]) == ("crashed", False)
