@@ -33,6 +33,10 @@ fi
 if [ "${1:-}" = "--bench" ] && ! command -v wrk >/dev/null 2>&1; then
   need+=(wrk)
 fi
+# the VPS end-to-end test logs in to its machine over SSH with the owner's key
+if [ "${1:-}" = "--vps" ] && ! command -v ssh >/dev/null 2>&1; then
+  need+=(openssh-client)
+fi
 if [ "${1:-}" = "--firewall" ] && ! command -v iptables >/dev/null 2>&1; then
   need+=(iptables)
 fi

@@ -29,6 +29,7 @@ from berth_deploy.vps.console import ws as console_ws
 from berth_deploy.vps.console.api import admin_router as console_admin_router
 from berth_deploy.vps.console.api import router as console_tokens_router
 from berth_deploy.vps.console.relay import ConsoleRegistry, machine_locator
+from berth_deploy.vps.liveness_api import router as vps_liveness_router
 from berth_deploy.webhooks.api import hooks_router
 from berth_deploy.webhooks.api import router as webhooks_router
 
@@ -75,6 +76,7 @@ def create_app(settings: DeploySettings | None = None) -> FastAPI:
             deploy_tokens_router,
             vps_router,
             vps_admin_router,
+            vps_liveness_router,
         ],
         docs_prefix="/api/deploy",
         on_startup=[relay.start],

@@ -183,3 +183,14 @@ class SnapshotDAO(BaseDAO[VpsSnapshot]):
 
     async def ready_at_now(self) -> datetime:
         return (await self.session.execute(select(func.now()))).scalar_one()
+
+
+async def meant_to_run(session, limit: int = 5000) -> list[Vps]:
+    """VPSes that should be running (monitoring asks whether their machines are)."""
+    stmt = (
+        select(Vps)
+        .where(Vps.status.in_([VpsStatus.RUNNING, VpsStatus.REBOOTING]))
+        .order_by(Vps.id)
+        .limit(limit)
+    )
+    return list((await session.execute(stmt)).scalars().all())

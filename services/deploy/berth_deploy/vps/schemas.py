@@ -148,3 +148,17 @@ class AdminVpsPage(Page[AdminVps]):
 
 class VpsOperationPage(Page[VpsOperation]):
     pass
+
+
+class VpsLiveness(BaseModel):
+    vps_id: uuid.UUID
+    owner_id: uuid.UUID
+    node: str
+    # the machine driver's word ("running" | "paused" | "stopped" | "crashed"), or "unknown"
+    # when this process cannot ask it (another node's machine, no driver)
+    state: str
+    alive: bool
+
+
+class VpsLivenessList(BaseModel):
+    items: list[VpsLiveness]

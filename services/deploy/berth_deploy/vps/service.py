@@ -23,7 +23,7 @@ from berth_deploy.operations.lifecycle import (
     OperationInProgress,
 )
 from berth_deploy.sandbox.ports import pick_port
-from berth_deploy.vps.dao import SnapshotDAO, VpsDAO, VpsOperationDAO
+from berth_deploy.vps.dao import SnapshotDAO, VpsDAO, VpsOperationDAO, meant_to_run
 from berth_deploy.vps.enums import (
     ALLOWED_FROM,
     STATUS_ON_REQUEST,
@@ -338,3 +338,25 @@ async def get_operation(session: AsyncSession, vps: Vps, op_id: uuid.UUID) -> Vp
     if op is None:
         raise NotFound("Operation not found")
     return op
+
+
+async def liveness(session: AsyncSession, settings: DeploySettings, driver) -> list[dict]:
+    """Every VPS that should be running, with its machine's state as this node's driver says."""
+    out = []
+    for vps in await meant_to_run(session):
+        state = "unknown"
+        if driver is not None and vps.node == settings.node_name:
+            try:
+                state = await driver.state(vps.id)
+            except Exception:  # the driver cannot tell: unknown, never a 500 to monitoring
+                state = "unknown"
+        out.append(
+            {
+                "vps_id": vps.id,
+                "owner_id": vps.owner_id,
+                "node": vps.node,
+                "state": state,
+                "alive": state == "running",
+            }
+        )
+    return out

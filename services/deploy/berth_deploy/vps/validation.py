@@ -7,6 +7,7 @@ refused with a message that says so (and is never stored or echoed).
 
 import re
 
+from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from cryptography.hazmat.primitives.serialization import load_ssh_public_key
 
@@ -59,7 +60,7 @@ def ssh_public_key(value: str) -> str:
         raise ValueError("the key's comment must be printable ASCII, at most 200 characters")
     try:
         key = load_ssh_public_key(f"{parts[0]} {parts[1]}".encode("ascii"))
-    except (ValueError, UnicodeEncodeError) as exc:
+    except (ValueError, UnicodeEncodeError, UnsupportedAlgorithm) as exc:
         raise ValueError("not a valid SSH public key (its data does not decode)") from exc
     if isinstance(key, rsa.RSAPublicKey):
         if key.key_size < MIN_RSA_BITS:
