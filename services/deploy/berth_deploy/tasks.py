@@ -7,6 +7,7 @@ that died mid-step is dealt with by the supervisor's lease reaper.
 
 import os
 import uuid
+from datetime import timedelta
 
 from loguru import logger
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -18,6 +19,7 @@ from berth_deploy.names import (
     ACCOUNT_UNSUSPENDED,
     EXPIRE_PREVIEWS_TASK,
     POLL_TASK,
+    PURGE_CONSOLE_TOKENS_TASK,
     RUN_OPERATION_TASK,
     VPS_RUN_TASK,
 )
@@ -27,6 +29,7 @@ from berth_deploy.operations.flows import FLOWS
 from berth_deploy.polling.service import poll_tick, tick_time_limit
 from berth_deploy.previews.service import expire_previews
 from berth_deploy.vps import executor as vps_executor
+from berth_deploy.vps.console import service as console
 from berth_deploy.vps.flows import FLOWS as VPS_FLOWS
 from berth_deploy.vps.machine import machine_driver
 from berth_deploy.worker import celery_app, settings, worker_runtime
@@ -96,6 +99,15 @@ async def expire_idle_previews(session: AsyncSession) -> None:
     asked = await expire_previews(session)
     if asked:
         logger.info("asked for the deletion of {} idle previews", asked)
+
+
+@service_task(celery_app, worker_runtime, PURGE_CONSOLE_TOKENS_TASK, max_retries=3)
+async def purge_console_tokens(session: AsyncSession) -> None:
+    """Beat: console tokens a day past their expiry are of no more use (idempotent: a second
+    run finds none)."""
+    purged = await console.purge_tokens(session, timedelta(days=1))
+    if purged:
+        logger.info("purged {} old console tokens", purged)
 
 
 @service_task(

@@ -334,3 +334,37 @@ async def test_the_output_throttle_holds_a_flood_to_its_rate(monkeypatch):
     for _ in range(12):  # 12 chunks of 16 KiB: three times the rate
         await throttle.take(16 * 1024)
     assert sum(waited) == pytest.approx(2.0, rel=0.01)
+
+
+def test_old_tokens_are_purged_and_fresh_ones_kept(client, person):
+    from datetime import timedelta
+
+    from sqlalchemy import func, select
+
+    from berth_deploy.vps.console import service
+
+    owner = person()
+    vps = make_vps(client, owner.id)
+    mint(client, vps, owner)
+    mint(client, vps, owner)
+    _db(
+        client,
+        lambda s: s.execute(
+            update(VpsConsoleToken)
+            .where(
+                VpsConsoleToken.id
+                == select(VpsConsoleToken.id)
+                .where(VpsConsoleToken.vps_id == vps)
+                .limit(1)
+                .scalar_subquery()
+            )
+            .values(expires_at=func.now() - timedelta(days=2))
+        ),
+    )
+    purged = _db(client, lambda s: service.purge_tokens(s, timedelta(days=1)))
+    assert purged >= 1
+    left = _db(
+        client,
+        lambda s: s.scalar(select(func.count()).where(VpsConsoleToken.vps_id == vps)),
+    )
+    assert left == 1
