@@ -87,7 +87,7 @@ def create_app(settings: DeploySettings | None = None) -> FastAPI:
     app.state.log_store = LogStore(settings.data_dir)
     app.state.push_relay = relay
     app.state.console_registry = consoles
-    app.state.console_locator = machine_locator(settings)
+    app.state.console_locator = machine_locator(app.state)
     # git's smart HTTP (a raw ASGI endpoint: bodies stream both ways); public by the gateway's
     # policy, authenticated here with a deploy token
     app.router.routes.append(

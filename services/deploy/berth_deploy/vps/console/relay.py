@@ -122,17 +122,23 @@ class ConsoleRegistry:
             link.close(code, "server_shutdown", "The server is restarting: open the console again")
 
 
-def machine_locator(settings) -> Locator:
-    """The machine driver's console socket and log of a VPS (the node's driver: KVM or the
-    container fallback; both keep them under DEPLOY_DATA_DIR). The driver is made on first
-    use: a web process that never opens a console never probes the hypervisor."""
-    drivers: list = []
+def machine_locator(state) -> Locator:
+    """The machine driver's console socket and log of a VPS: the web process's driver (the
+    one the VPS API uses, `state.vps_driver`, made on first use), KVM or the container
+    fallback; both keep them under DEPLOY_DATA_DIR. No driver here: RuntimeError."""
 
     def locate(vps_id: uuid.UUID) -> tuple[Path, Path]:
-        if not drivers:
+        if not hasattr(state, "vps_driver"):
             from berth_deploy.vps.machine import machine_driver
 
-            drivers.append(machine_driver(settings))
-        return drivers[0].console_socket(vps_id), drivers[0].console_log(vps_id)
+            try:
+                state.vps_driver = machine_driver(state.settings)
+            except Exception:
+                state.vps_driver = None
+                raise
+        driver = state.vps_driver
+        if driver is None:
+            raise RuntimeError("this process has no machine driver")
+        return driver.console_socket(vps_id), driver.console_log(vps_id)
 
     return locate
