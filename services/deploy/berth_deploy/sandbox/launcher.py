@@ -107,7 +107,7 @@ def stage(spec: dict) -> None:
         staged[path] = target
     argv = spec["argv"]
     for i in range(1, len(argv)):
-        if argv[i - 1] in ("--bind", "--ro-bind") and argv[i] in staged:
+        if argv[i - 1] in ("--bind", "--ro-bind", "--dev-bind") and argv[i] in staged:
             argv[i] = staged[argv[i]]
 
 

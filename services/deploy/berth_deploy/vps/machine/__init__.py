@@ -1,53 +1,44 @@
-"""The machine driver's interface (the shared VPS contract). The driver itself is built on
-branch vps-machine; this file is replaced by that branch's when it is merged."""
+"""The VPS machine driver (issue 15, the hypervisor half): see spec.py for the interface.
 
-import uuid
-from collections.abc import Callable
-from dataclasses import dataclass
-from pathlib import Path
-from typing import Protocol
+machine_driver() gives the KVM driver where /dev/kvm works (or DEPLOY_VPS_HYPERVISOR=kvm),
+else the system-container fallback (DEPLOY_VPS_HYPERVISOR=container forces it).
+
+Beyond the contract: `machine_driver(settings, machine=MachineSettings(...))` takes the
+driver's own settings (env prefix DEPLOY_VPS_), and the KVM driver has `list_snapshots()`.
+"""
 
 from berth_deploy.config import DeploySettings
+from berth_deploy.vps.machine.config import MachineSettings
+from berth_deploy.vps.machine.kvm import KvmDriver
+from berth_deploy.vps.machine.kvm_base import kvm_works
+from berth_deploy.vps.machine.spec import (
+    InvalidMachineRequest,
+    MachineDriver,
+    MachineNotFound,
+    MachineSpec,
+    MachineStateConflict,
+    MachineUnavailable,
+)
+
+__all__ = [
+    "InvalidMachineRequest",
+    "KvmDriver",
+    "MachineDriver",
+    "MachineNotFound",
+    "MachineSettings",
+    "MachineSpec",
+    "MachineStateConflict",
+    "MachineUnavailable",
+    "machine_driver",
+]
 
 
-@dataclass(frozen=True)
-class MachineSpec:
-    vps_id: uuid.UUID
-    hostname: str
-    vcpus: int
-    memory_mb: int
-    disk_gb: int
-    ssh_public_keys: tuple[str, ...]
-    run_uid: int
-    ssh_port: int
-    image: str = "debian-12"
+def machine_driver(
+    settings: DeploySettings, machine: MachineSettings | None = None
+) -> MachineDriver:
+    machine = machine or MachineSettings()
+    if machine.hypervisor == "kvm" or (machine.hypervisor == "auto" and kvm_works()):
+        return KvmDriver(settings, machine)
+    from berth_deploy.vps.machine.container import ContainerDriver
 
-
-class MachineDriver(Protocol):
-    kind: str
-
-    async def ensure_image(
-        self, image: str, progress: Callable[[str], None] | None = None
-    ) -> None: ...
-    async def create(self, spec: MachineSpec) -> None: ...
-    async def start(self, spec: MachineSpec) -> None: ...
-    async def stop(self, vps_id: uuid.UUID, *, hard: bool, timeout: float = 60) -> None: ...  # noqa: ASYNC109
-    async def reboot(self, vps_id: uuid.UUID, *, hard: bool) -> None: ...
-    async def state(self, vps_id: uuid.UUID) -> str: ...
-    async def snapshot(self, vps_id: uuid.UUID, name: str) -> int: ...
-    async def restore(self, vps_id: uuid.UUID, name: str) -> None: ...
-    async def delete_snapshot(self, vps_id: uuid.UUID, name: str) -> None: ...
-    async def resize(self, spec: MachineSpec) -> None: ...
-    async def reinstall(self, spec: MachineSpec) -> None: ...
-    async def destroy(self, vps_id: uuid.UUID) -> None: ...
-    def console_socket(self, vps_id: uuid.UUID) -> Path: ...
-    def console_log(self, vps_id: uuid.UUID) -> Path: ...
-    def usage(self, vps_id: uuid.UUID) -> dict: ...
-
-
-class NoMachineDriver(RuntimeError):
-    pass
-
-
-def machine_driver(settings: DeploySettings) -> MachineDriver:
-    raise NoMachineDriver("this build has no machine driver (branch vps-machine not merged)")
+    return ContainerDriver(settings, machine)
