@@ -36,6 +36,8 @@ DONE = ("succeeded", "failed", "cancelled", "superseded")
 FIRST_BOOT_SECONDS = 1800
 BOOT_SECONDS = 300
 
+pytestmark = pytest.mark.timeout(FIRST_BOOT_SECONDS + 1200)
+
 
 @pytest.fixture(scope="module", autouse=True)
 def node(request, platform):

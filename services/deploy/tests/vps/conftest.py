@@ -1,6 +1,6 @@
-"""Fixtures of the VPS tests: the test double of the machine driver wired into the API app
-and a node that runs VPS operations with it; for the machine-driver tests, the cached base
-image and a driver of each kind."""
+"""Fixtures of the VPS tests: for the machine-driver tests, the cached base image and a
+driver of each kind; for the API's unit tests, the TEST DOUBLE of the driver (fake_machine.py)
+wired into the API app and a node that runs VPS operations with it."""
 
 import os
 from collections.abc import AsyncIterator

@@ -165,7 +165,9 @@ class KvmBase:
             shutil.which(self.machine.qemu_path) or self.machine.qemu_path,
             "-name", f"vps-{spec.vps_id},debug-threads=on",
             "-machine", "q35,accel=kvm",
-            "-cpu", "host",
+            # nested KVM (this kind of machine) refuses the guest's IA32_ARCH_CAPABILITIES MSR
+            # and QEMU aborts at the first vCPU run; the guest does without it
+            "-cpu", "host,-arch-capabilities",
             "-smp", str(spec.vcpus),
             "-m", str(spec.memory_mb),
             "-nodefaults", "-no-user-config", "-display", "none", "-vga", "none",
