@@ -5,7 +5,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 from cryptography.fernet import Fernet
-from machine_kit import IMAGES_DIR
+from vps_machine_kit import IMAGES_DIR
 
 from berth_deploy.config import DeploySettings
 from berth_deploy.vps.machine import MachineSettings, machine_driver
