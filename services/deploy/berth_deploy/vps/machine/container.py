@@ -134,24 +134,9 @@ class ContainerDriver(ContainerBase):
     def usage(self, vps_id: uuid.UUID) -> dict:
         paths = self.paths(vps_id)
         paths.load()
-        cgroups = self.sandbox.cgroups
-        cpu = memory = 0
-        with contextlib.suppress(OSError, ValueError, KeyError):
-            group = cgroups._dirs(paths.name)
-            if cgroups.version == 2:
-                for line in (group["all"] / "cpu.stat").read_text().splitlines():
-                    if line.startswith("usage_usec "):
-                        cpu = int(line.split()[1]) * 1000
-                memory = int((group["all"] / "memory.current").read_text())
-            else:
-                memory = int((group["memory"] / "memory.usage_in_bytes").read_text())
-                acct = (
-                    self.settings.cgroup_root / "cpuacct" / self.settings.cgroup_parent / paths.name
-                )
-                if (acct / "cpuacct.usage").exists():
-                    cpu = int((acct / "cpuacct.usage").read_text())
+        cpu, memory = self.sandbox.usage(paths.name)
         return {
-            "cpu_seconds": cpu / 1e9,
+            "cpu_seconds": cpu,
             "memory_bytes": memory,
             "disk_bytes": allocated(self.disk(paths)),
         }

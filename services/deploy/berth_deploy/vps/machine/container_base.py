@@ -303,6 +303,7 @@ class ContainerBase:
             if await self._wait_exit(paths, 5):
                 break
         self.sandbox.cgroups.remove(paths.name)
+        self.sandbox.remove_accounting(paths.name)
         self._remove_systemd_cgroup(paths)
 
     async def stop(
@@ -324,6 +325,7 @@ class ContainerBase:
                 else:
                     await self._kill(paths)
                 self.sandbox.cgroups.remove(paths.name)
+                self.sandbox.remove_accounting(paths.name)
                 self._remove_systemd_cgroup(paths)
             await self._unmount(paths)
 

@@ -274,6 +274,7 @@ class KvmBase:
                 pass
         await self._wait_exit(paths, 10)
         self.sandbox.cgroups.remove(paths.name)
+        self.sandbox.remove_accounting(paths.name)
 
     async def _wait_exit(self, paths: MachinePaths, seconds: float) -> bool:
         handle = paths.load().get("process")
@@ -303,6 +304,7 @@ class KvmBase:
                     pass
                 if await self._wait_exit(paths, timeout):
                     self.sandbox.cgroups.remove(paths.name)
+                    self.sandbox.remove_accounting(paths.name)
                     return
             await self._kill(paths)
 

@@ -15,10 +15,12 @@ same sandbox without a network: its qcow2 headers were written by a tenant-reach
 """
 
 import asyncio
+import contextlib
 import json
 import os
 import shlex
 import stat
+from pathlib import Path
 
 from loguru import logger
 
@@ -49,6 +51,43 @@ class MachineSandbox:
         self.network = None
         if not settings.insecure_shared_network:
             self.network = Network(settings.pasta_path, settings.ip_path, settings.blocked_networks)
+
+    def _cpuacct(self, name: str) -> Path | None:
+        """cgroup v1's CPU accounting group of a machine (v2 has cpu.stat in its group)."""
+        if self.cgroups.version != 1:
+            return None
+        root = self.settings.cgroup_root / "cpuacct"
+        return root / self.settings.cgroup_parent / name if root.is_dir() else None
+
+    def accounting_procs(self, name: str) -> list[str]:
+        directory = self._cpuacct(name)
+        if directory is None:
+            return []
+        directory.mkdir(parents=True, exist_ok=True)
+        return [str(directory / "cgroup.procs")]
+
+    def remove_accounting(self, name: str) -> None:
+        directory = self._cpuacct(name)
+        if directory is not None:
+            with contextlib.suppress(OSError):
+                directory.rmdir()
+
+    def usage(self, name: str) -> tuple[float, int]:
+        """(CPU seconds, memory bytes) of a machine's cgroups; zeros where unreadable."""
+        cpu, memory = 0.0, 0
+        with contextlib.suppress(OSError, ValueError, KeyError):
+            group = self.cgroups._dirs(name)
+            if self.cgroups.version == 2:
+                for line in (group["all"] / "cpu.stat").read_text().splitlines():
+                    if line.startswith("usage_usec "):
+                        cpu = int(line.split()[1]) / 1e6
+                memory = int((group["all"] / "memory.current").read_text())
+            elif self.cgroups.version == 1:
+                memory = int((group["memory"] / "memory.usage_in_bytes").read_text())
+                acct = self._cpuacct(name)
+                if acct is not None:
+                    cpu = int((acct / "cpuacct.usage").read_text()) / 1e9
+        return cpu, memory
 
     def prepare(self, paths: MachinePaths, uid: int, read_only: tuple, kvm: bool) -> SandboxMounts:
         """The machine's directories, identity files and (KVM) device node, owned right."""
@@ -143,7 +182,11 @@ class MachineSandbox:
             "mode": "daemon",
             "network": network,
             "log": str(paths.log),
-            "cgroup_procs": [*self.cgroups.create(paths.name, limits), *extra_procs],
+            "cgroup_procs": [
+                *self.cgroups.create(paths.name, limits),
+                *self.accounting_procs(paths.name),
+                *extra_procs,
+            ],
             "rlimits": rlimits,
             "exit_file": str(paths.exit_file),
         }
