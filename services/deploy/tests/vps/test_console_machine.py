@@ -1,4 +1,4 @@
-"""The console relay on a real machine (the KVM driver on the cached Debian image): the
+"""The console relay on a real machine (the node's driver on the cached Debian image): the
 WebSocket reaches the guest's serial console (root autologin), a command typed comes back
 with its output, and a new console replays the screen from the machine's console log."""
 
@@ -7,31 +7,29 @@ import time
 
 import pytest
 from cryptography.fernet import Fernet
-from machine_kit import IMAGES_DIR, console_roundtrip, make_key, new_spec
 from test_console_relay import client, connect, console_settings, make_vps, mint  # noqa: F401
+from vps_machine_kit import IMAGES_DIR, console_roundtrip, make_key, new_spec
 
 pytestmark = pytest.mark.timeout(900)
 
 
 @pytest.fixture(scope="module")
 def kvm_driver(tmp_path_factory):
-    """The KVM driver on the base image cached under var/vps-images (built there once)."""
+    """The node's driver (KVM where it boots guests, else the system-container fallback) on
+    the base image cached under var/vps-images (built there once)."""
     import os
 
     from berth_deploy.config import DeploySettings
     from berth_deploy.vps.machine import MachineSettings, machine_driver
-    from berth_deploy.vps.machine.kvm_base import kvm_works
 
     if os.geteuid() != 0:
         pytest.skip("the VPS driver runs as root (debootstrap, the sandbox launcher)")
-    if not kvm_works():
-        pytest.skip("/dev/kvm does not run guests on this machine")
     settings = DeploySettings(
         DEPLOY_DATA_DIR=str(tmp_path_factory.mktemp("vps-console")),
         DEPLOY_ENV_ENCRYPTION_KEY=Fernet.generate_key().decode(),
         DEPLOY_CGROUP_PARENT="berth-test-vps",
     )
-    return machine_driver(settings, MachineSettings(images_dir=IMAGES_DIR, hypervisor="kvm"))
+    return machine_driver(settings, MachineSettings(images_dir=IMAGES_DIR))
 
 
 def read_until(ws, needle: bytes, limit: int = 5000) -> bytes:

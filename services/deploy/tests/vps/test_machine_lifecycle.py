@@ -6,7 +6,7 @@ import dataclasses
 import socket
 
 import pytest
-from machine_kit import (
+from vps_machine_kit import (
     boot_id,
     console_roundtrip,
     make_key,
@@ -46,9 +46,18 @@ async def test_a_vps_lives_its_whole_life(driver, tmp_path):
         code, _ = await ssh(other_key, spec.ssh_port, "true")
         assert code == 255
         assert "bookworm" in await ssh_ok(key, spec.ssh_port, "cat /etc/os-release")
-        # its own kernel, with the guest's RAM (not the host's)
-        mem_kb = int((await ssh_ok(key, spec.ssh_port, "grep MemTotal /proc/meminfo")).split()[1])
-        assert 300_000 < mem_kb <= spec.memory_mb * 1024
+        if driver.kind == "kvm":  # its own kernel, with the guest's RAM (not the host's)
+            meminfo = await ssh_ok(key, spec.ssh_port, "grep MemTotal /proc/meminfo")
+            assert 300_000 < int(meminfo.split()[1]) <= spec.memory_mb * 1024
+        else:  # the host's kernel; its memory is the cgroup's limit
+            cgroups = driver.sandbox.cgroups
+            group = cgroups._dirs(driver.paths(spec.vps_id).name)
+            limit = (
+                group["all"] / "memory.max"
+                if cgroups.version == 2
+                else group["memory"] / "memory.limit_in_bytes"
+            )
+            assert int(limit.read_text()) == spec.memory_mb * 2**20
 
         # the root console (serial, autologin) answers on the console socket, and is logged
         seen = await console_roundtrip(

@@ -160,24 +160,8 @@ class KvmDriver(KvmBase):
     def usage(self, vps_id: uuid.UUID) -> dict:
         paths = self.paths(vps_id)
         paths.load()
-        cpu = memory = 0
-        group = self.sandbox.cgroups._dirs(paths.name)
-        try:
-            if self.sandbox.cgroups.version == 2:
-                for line in (group["all"] / "cpu.stat").read_text().splitlines():
-                    if line.startswith("usage_usec "):
-                        cpu = int(line.split()[1])
-                memory = int((group["all"] / "memory.current").read_text())
-            elif self.sandbox.cgroups.version == 1:
-                cpu = int((group["cpu"].parent / "cpuacct.usage").read_text()) // 1000
-                memory = int((group["memory"] / "memory.usage_in_bytes").read_text())
-        except (OSError, ValueError, KeyError):
-            pass
-        return {
-            "cpu_seconds": cpu / 1e6,
-            "memory_bytes": memory,
-            "disk_bytes": allocated(paths.disk),
-        }
+        cpu, memory = self.sandbox.usage(paths.name)
+        return {"cpu_seconds": cpu, "memory_bytes": memory, "disk_bytes": allocated(paths.disk)}
 
     def spec(self, vps_id: uuid.UUID) -> MachineSpec:
         from berth_deploy.vps.machine.layout import spec_from

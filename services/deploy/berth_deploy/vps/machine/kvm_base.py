@@ -51,8 +51,24 @@ DISK_OPTIONS = "cache=writeback,discard=unmap"
 CTRL_ALT_DEL = [{"type": "qcode", "data": k} for k in ("ctrl", "alt", "delete")]
 
 
+def hardware_virtualisation() -> bool:
+    """The CPU has VT-x or AMD-V. A /dev/kvm without it is not a KVM that boots Debian's
+    kernel: e.g. kvm-pvm (nested PVM on a cloud VM) creates VMs but runs only PVM-enabled
+    guest kernels (SeaBIOS loops, the kernel's decompressor never prints)."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("flags"):
+                    return bool({"vmx", "svm"} & set(line.split()))
+    except OSError:
+        return False
+    return False
+
+
 def kvm_works(device: str = "/dev/kvm") -> bool:
-    """/dev/kvm opens, speaks API 12 and creates a VM (a nested or broken KVM fails here)."""
+    """/dev/kvm opens, speaks API 12 and creates a VM, on a CPU with VT-x/AMD-V."""
+    if not hardware_virtualisation():
+        return False
     try:
         fd = os.open(device, os.O_RDWR | os.O_CLOEXEC)
     except OSError:
@@ -260,6 +276,7 @@ class KvmBase:
                 pass
         await self._wait_exit(paths, 10)
         self.sandbox.cgroups.remove(paths.name)
+        self.sandbox.remove_accounting(paths.name)
 
     async def _wait_exit(self, paths: MachinePaths, seconds: float) -> bool:
         handle = paths.load().get("process")
@@ -289,6 +306,7 @@ class KvmBase:
                     pass
                 if await self._wait_exit(paths, timeout):
                     self.sandbox.cgroups.remove(paths.name)
+                    self.sandbox.remove_accounting(paths.name)
                     return
             await self._kill(paths)
 

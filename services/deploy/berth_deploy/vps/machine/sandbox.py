@@ -15,10 +15,12 @@ same sandbox without a network: its qcow2 headers were written by a tenant-reach
 """
 
 import asyncio
+import contextlib
 import json
 import os
 import shlex
 import stat
+from pathlib import Path
 
 from loguru import logger
 
@@ -49,6 +51,43 @@ class MachineSandbox:
         self.network = None
         if not settings.insecure_shared_network:
             self.network = Network(settings.pasta_path, settings.ip_path, settings.blocked_networks)
+
+    def _cpuacct(self, name: str) -> Path | None:
+        """cgroup v1's CPU accounting group of a machine (v2 has cpu.stat in its group)."""
+        if self.cgroups.version != 1:
+            return None
+        root = self.settings.cgroup_root / "cpuacct"
+        return root / self.settings.cgroup_parent / name if root.is_dir() else None
+
+    def accounting_procs(self, name: str) -> list[str]:
+        directory = self._cpuacct(name)
+        if directory is None:
+            return []
+        directory.mkdir(parents=True, exist_ok=True)
+        return [str(directory / "cgroup.procs")]
+
+    def remove_accounting(self, name: str) -> None:
+        directory = self._cpuacct(name)
+        if directory is not None:
+            with contextlib.suppress(OSError):
+                directory.rmdir()
+
+    def usage(self, name: str) -> tuple[float, int]:
+        """(CPU seconds, memory bytes) of a machine's cgroups; zeros where unreadable."""
+        cpu, memory = 0.0, 0
+        with contextlib.suppress(OSError, ValueError, KeyError):
+            group = self.cgroups._dirs(name)
+            if self.cgroups.version == 2:
+                for line in (group["all"] / "cpu.stat").read_text().splitlines():
+                    if line.startswith("usage_usec "):
+                        cpu = int(line.split()[1]) / 1e6
+                memory = int((group["all"] / "memory.current").read_text())
+            elif self.cgroups.version == 1:
+                memory = int((group["memory"] / "memory.usage_in_bytes").read_text())
+                acct = self._cpuacct(name)
+                if acct is not None:
+                    cpu = int((acct / "cpuacct.usage").read_text()) / 1e9
+        return cpu, memory
 
     def prepare(self, paths: MachinePaths, uid: int, read_only: tuple, kvm: bool) -> SandboxMounts:
         """The machine's directories, identity files and (KVM) device node, owned right."""
@@ -111,7 +150,11 @@ class MachineSandbox:
         uid: int,
         limits: Limits,
         ssh_port: int,
-        file_size: int,
+        file_size: int | None,
+        *,
+        direct: bool = False,
+        guest_port: int | None = None,
+        extra_procs: tuple[str, ...] = (),
     ) -> ProcessHandle:
         """Start QEMU detached (the launcher's daemon mode); fail closed without isolation."""
         if self.network is None:
@@ -124,23 +167,33 @@ class MachineSandbox:
         except Exception as exc:  # missing pasta/ip: the message says what to install
             raise MachineUnavailable(str(exc)) from exc
         paths.exit_file.unlink(missing_ok=True)
-        payload = self._payload(
-            paths,
-            mounts,
-            argv,
-            uid,
-            mode="daemon",
-            network=plan.spec(paths.root / "pasta.pid", paths.root / "pasta.log"),
-            log=str(paths.log),
-            cgroup_procs=self.cgroups.create(paths.name, limits),
-            rlimits={
-                "NOFILE": [4096, 4096],
-                "CORE": [0, 0],
-                "FSIZE": [file_size, file_size],
-                "NPROC": [limits.pids_max + 8, limits.pids_max + 8],
-            },
-            exit_file=str(paths.exit_file),
-        )
+        network = plan.spec(paths.root / "pasta.pid", paths.root / "pasta.log")
+        if guest_port is not None:  # host 127.0.0.1:ssh_port -> the namespace's guest_port
+            inbound = f"127.0.0.1/{ssh_port}"
+            network["pasta"] = [
+                f"{a}:{guest_port}" if a == inbound else a for a in network["pasta"]
+            ]
+        rlimits = {"NOFILE": [4096, 4096], "CORE": [0, 0]}
+        if file_size is not None:
+            rlimits["FSIZE"] = [file_size, file_size]
+        if not direct:  # a container's uids are its own range: its pids cgroup counts them
+            rlimits["NPROC"] = [limits.pids_max + 8, limits.pids_max + 8]
+        common = {
+            "mode": "daemon",
+            "network": network,
+            "log": str(paths.log),
+            "cgroup_procs": [
+                *self.cgroups.create(paths.name, limits),
+                *self.accounting_procs(paths.name),
+                *extra_procs,
+            ],
+            "rlimits": rlimits,
+            "exit_file": str(paths.exit_file),
+        }
+        if direct:  # the container's init: root, no bubblewrap, its own namespaces
+            payload = {"argv": argv, "direct": True, "env": {"PATH": "/usr/bin:/bin"}, **common}
+        else:
+            payload = self._payload(paths, mounts, argv, uid, **common)
         proc = await _start_launcher(stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
         out, err = await asyncio.wait_for(proc.communicate(json.dumps(payload).encode()), 30)
         if proc.returncode != 0 or not out:

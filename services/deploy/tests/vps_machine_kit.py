@@ -11,10 +11,10 @@ from pathlib import Path
 from berth_deploy.sandbox.ports import pick_port
 from berth_deploy.vps.machine import MachineSpec
 
-REPO = Path(__file__).resolve().parents[4]
+REPO = Path(__file__).resolve().parents[3]
 #: the base image survives test runs (and `make test` on a fresh clone builds it once)
 IMAGES_DIR = Path(os.environ.get("BERTH_TEST_VPS_IMAGES", REPO / "var" / "vps-images"))
-UID = 260_000 + os.getpid() % 1000
+UID = 240_000 + os.getpid() % 1000  # the container fallback maps 50k uids per 65536
 
 
 def make_key(directory: Path) -> tuple[Path, str]:
@@ -84,14 +84,19 @@ async def wait_ssh(key: Path, port: int, seconds: float = 180) -> float:
     raise AssertionError(f"no SSH on {port} within {seconds}s: {out}")
 
 
+#: a boot's identity: the kernel's boot id (a VM) and pid 1's start (a container shares the
+#: host's kernel and its boot id)
+BOOT = "cat /proc/sys/kernel/random/boot_id; cut -d' ' -f22 /proc/1/stat"
+
+
 async def boot_id(key: Path, port: int) -> str:
-    return await ssh_ok(key, port, "cat /proc/sys/kernel/random/boot_id")
+    return await ssh_ok(key, port, BOOT)
 
 
 async def wait_new_boot(key: Path, port: int, old: str, seconds: float = 180) -> str:
     started = time.monotonic()
     while time.monotonic() - started < seconds:
-        code, out = await ssh(key, port, "cat /proc/sys/kernel/random/boot_id", timeout=15)
+        code, out = await ssh(key, port, BOOT, timeout=15)
         if code == 0 and out.strip() != old:
             return out.strip()
         await asyncio.sleep(0.5)
