@@ -129,8 +129,9 @@ def test_the_console_route_through_traefik_checks_before_anything(platform, peop
 
 
 @pytest.fixture(scope="module")
-def machine(platform, people) -> Iterator[dict]:
-    """A VPS of the owner's, running (ordered through the API)."""
+def machine(platform, people, request) -> Iterator[dict]:
+    """A VPS of the owner's, running (ordered through the API; the node's supervisor runs)."""
+    request.getfixturevalue("deploy_node")
     owner = bearer(people["owner"])
     with httpx.Client(base_url=platform.public_url, timeout=60) as edge:
         plans = edge.get(f"{API}/vps/plans", headers=owner)
