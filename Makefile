@@ -42,7 +42,7 @@ system-deps:
 	@bash scripts/install-system-deps.sh
 
 system-deps-test:
-	@bash scripts/install-system-deps.sh --browser
+	@bash scripts/install-system-deps.sh --browser --vps
 
 run: sync assets system-deps
 	$(UV) run python -m berth_devrun run $(PROCS)

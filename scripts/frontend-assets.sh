@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The panel's third-party browser assets (htmx, Chart.js) from npm: `npm ci` from the committed
+# The panel's third-party browser assets (htmx, Chart.js, xterm.js and its fit addon) from npm: `npm ci` from the committed
 # services/frontend/package-lock.json into var/build/frontend-npm/ (outside the source tree,
 # git-ignored), then their dist files into berth_frontend/static/vendor/ (git-ignored).
 # Skips npm when the installed tree already matches the lock file.
@@ -17,4 +17,8 @@ fi
 mkdir -p "$vendor"
 cp "$build/node_modules/htmx.org/dist/htmx.min.js" "$vendor/htmx.min.js"
 cp "$build/node_modules/chart.js/dist/chart.umd.min.js" "$vendor/chart.umd.min.js"
+# the VPS console's terminal (UMD builds: window.Terminal, window.FitAddon)
+cp "$build/node_modules/@xterm/xterm/lib/xterm.js" "$vendor/xterm.js"
+cp "$build/node_modules/@xterm/xterm/css/xterm.css" "$vendor/xterm.css"
+cp "$build/node_modules/@xterm/addon-fit/lib/addon-fit.js" "$vendor/addon-fit.js"
 echo "frontend assets: $(ls "$vendor" | tr '\n' ' ')"

@@ -4,7 +4,9 @@
 # browser tests drive it through Playwright's driver; never `playwright install`); with
 # --bench, wrk; with --firewall, iptables (ip6tables too): only for a node an operator runs
 # with DEPLOY_INSECURE_SHARED_NETWORK=true, whose fallback policy is an iptables chain
-# (berth_deploy/sandbox/firewall.py); the sandboxes' own network namespaces need none. Installs only what is missing; needs root for apt. Also switches on RabbitMQ's
+# (berth_deploy/sandbox/firewall.py); the sandboxes' own network namespaces need none; with
+# --vps, what VPSes need (berth_deploy/vps/machine): QEMU and qemu-img, debootstrap (the base
+# image), the ssh client (the driver tests log in). Flags combine (e.g. --browser --vps). Installs only what is missing; needs root for apt. Also switches on RabbitMQ's
 # Prometheus plugin when the machine's broker runs without it (below).
 set -euo pipefail
 # The queue pages read RabbitMQ's Prometheus endpoint (rabbitmq_prometheus, port 15692): on a
@@ -21,20 +23,28 @@ if command -v rabbitmq-plugins >/dev/null 2>&1 && rabbitmq-diagnostics -q ping >
   fi
 fi
 need=()
+flags=" $* "
+want() { case "$flags" in *" $1 "*) return 0 ;; esac; return 1; }
 command -v bwrap >/dev/null 2>&1 || need+=(bubblewrap)
 command -v pasta >/dev/null 2>&1 || need+=(passt)
 command -v ip >/dev/null 2>&1 || need+=(iproute2)
 # git: builds fetch inside the sandbox; the deploy web process serves `git push` (http-backend)
 command -v git >/dev/null 2>&1 || need+=(git)
-if [ "${1:-}" = "--browser" ] && ! command -v chromium >/dev/null 2>&1; then
+if want --browser && ! command -v chromium >/dev/null 2>&1; then
   need+=(chromium)
 fi
 # the benchmarks' load generator (make bench)
-if [ "${1:-}" = "--bench" ] && ! command -v wrk >/dev/null 2>&1; then
+if want --bench && ! command -v wrk >/dev/null 2>&1; then
   need+=(wrk)
 fi
-if [ "${1:-}" = "--firewall" ] && ! command -v iptables >/dev/null 2>&1; then
+if want --firewall && ! command -v iptables >/dev/null 2>&1; then
   need+=(iptables)
+fi
+if want --vps; then
+  command -v qemu-system-x86_64 >/dev/null 2>&1 || need+=(qemu-system-x86)
+  command -v qemu-img >/dev/null 2>&1 || need+=(qemu-utils)
+  command -v debootstrap >/dev/null 2>&1 || need+=(debootstrap)
+  command -v ssh >/dev/null 2>&1 || need+=(openssh-client)
 fi
 [ ${#need[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" -ne 0 ]; then

@@ -90,6 +90,9 @@ def _run_platform(repo_root, berth_env, broker_url, credentials, platform_ports,
         # apps per person come from billing's plans; a run without billing (BERTH_E2E_SERVICES)
         # falls back to this, and a test module's people make more apps than the default 5
         "DEPLOY_APP_QUOTA_FALLBACK": "50",
+        # VPSes: the debootstrapped Debian image is built once and kept across runs (var/ is
+        # the checkout's state, not committed)
+        "DEPLOY_VPS_IMAGES_DIR": str(repo_root / "var" / "vps-images"),
         # queue pages: a sample every 2 s, so a queue filling and draining shows within a test
         "MONITORING_QUEUE_SAMPLE_SECONDS": "2",
         "MONITORING_QUEUE_EVENTS_FLUSH_SECONDS": "1",

@@ -3,6 +3,7 @@
 import socket
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import SettingsConfigDict
@@ -69,6 +70,18 @@ class DeploySettings(ServiceSettings):
     # open stream renews its claim every third of the lease (a dead process's claims lapse)
     log_streams_per_user: int = Field(5, ge=1, le=100)
     log_stream_lease_seconds: int = Field(60, ge=6, le=3600)
+    # a VPS's browser console (vps/console): a console token's life (single use), the pings
+    # that keep the socket open behind proxies and how long a silent peer is kept, how often
+    # an open console re-checks its VPS (suspended, stopped, deleted, owner changed), the
+    # console log tail replayed on connect, the output rate one console may send, and the
+    # largest input frame
+    console_token_seconds: int = Field(60, ge=5, le=60)
+    console_ping_seconds: float = Field(30.0, ge=0.5, le=300)
+    console_ping_timeout_seconds: float = Field(30.0, ge=0.5, le=300)
+    console_watch_seconds: float = Field(2.0, ge=0.1, le=30)
+    console_replay_bytes: int = Field(64 * 1024, ge=0, le=4 * 1024 * 1024)
+    console_output_bytes_per_second: int = Field(256 * 1024, ge=1024, le=64 * 1024 * 1024)
+    console_frame_max_bytes: int = Field(16 * 1024, ge=64, le=1024 * 1024)
     # an app's env vars: how many, and the bytes of their names and values together
     env_max_vars: int = Field(100, ge=1, le=1000)
     env_max_bytes: int = Field(64 * 1024, ge=1024, le=1024 * 1024)
@@ -127,6 +140,18 @@ class DeploySettings(ServiceSettings):
     # the liveness endpoint trusts a node's instance rows while its supervisor ticked this
     # recently; past it the node's processes read "unknown" (nobody is watching them)
     liveness_stale_seconds: float = Field(10.0, ge=1, le=600)
+
+    # VPSes: the plan catalog (vps/plans.py; JSON in DEPLOY_VPS_PLANS replaces it), how many
+    # one person may have, the node's SSH port pool and the host people connect to, how long a
+    # new or rebooted machine may take to answer SSH, snapshots kept per VPS
+    vps_plans: list[dict[str, Any]] | None = None
+    vps_max_per_owner: int = Field(3, ge=0, le=1000)
+    vps_port_min: int = Field(22000, ge=1024, le=65535)
+    vps_port_max: int = Field(22999, ge=1024, le=65535)
+    vps_ssh_host: str = "127.0.0.1"
+    vps_ssh_wait_seconds: float = Field(300.0, ge=5, le=1800)
+    vps_stop_timeout_seconds: float = Field(60.0, ge=1, le=600)
+    vps_snapshots_per_vps: int = Field(5, ge=0, le=100)
 
     @field_validator("data_dir", "traefik_dynamic_dir", "local_repos_dir", "git_dir")
     @classmethod

@@ -23,6 +23,13 @@ from berth_deploy.operations.api import router as operations_router
 from berth_deploy.plans import PlanCatalog
 from berth_deploy.previews.api import router as previews_router
 from berth_deploy.templates.api import router as templates_router
+from berth_deploy.vps.admin_api import router as vps_admin_router
+from berth_deploy.vps.api import router as vps_router
+from berth_deploy.vps.console import ws as console_ws
+from berth_deploy.vps.console.api import admin_router as console_admin_router
+from berth_deploy.vps.console.api import router as console_tokens_router
+from berth_deploy.vps.console.relay import ConsoleRegistry, machine_locator
+from berth_deploy.vps.liveness_api import router as vps_liveness_router
 from berth_deploy.webhooks.api import hooks_router
 from berth_deploy.webhooks.api import router as webhooks_router
 
@@ -40,12 +47,21 @@ def create_app(settings: DeploySettings | None = None) -> FastAPI:
     async def close_plans(_: FastAPI) -> None:
         await plans.close()
 
+    consoles = ConsoleRegistry()
+
+    async def close_consoles(_: FastAPI) -> None:
+        await console_ws.close_all(consoles)
+
     app = build_service(
         settings,
         title="Berth deploy",
         schema=SCHEMA,
         metadata=Base.metadata,
         routers=[
+            # before the VPS routers: /admin/vps/console-sessions is not a VPS id
+            console_admin_router,
+            console_tokens_router,
+            console_ws.router,
             templates_router,
             apps_router,
             operations_router,
@@ -58,15 +74,20 @@ def create_app(settings: DeploySettings | None = None) -> FastAPI:
             apps_services_router,
             admin_router,
             deploy_tokens_router,
+            vps_router,
+            vps_admin_router,
+            vps_liveness_router,
         ],
         docs_prefix="/api/deploy",
         on_startup=[relay.start],
-        on_shutdown=[close_plans, relay.stop],
+        on_shutdown=[close_consoles, close_plans, relay.stop],
     )
     app.state.env_cipher = cipher
     app.state.plan_catalog = plans
     app.state.log_store = LogStore(settings.data_dir)
     app.state.push_relay = relay
+    app.state.console_registry = consoles
+    app.state.console_locator = machine_locator(app.state)
     # git's smart HTTP (a raw ASGI endpoint: bodies stream both ways); public by the gateway's
     # policy, authenticated here with a deploy token
     app.router.routes.append(

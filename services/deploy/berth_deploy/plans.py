@@ -41,6 +41,8 @@ class PlanCatalog:
         self.settings = settings
         self._client = client
         self._limits: dict[str, int] = {}
+        # each plan's price of the current hour and its currency, as billing said last
+        self._prices: dict[str, tuple[int | None, str | None]] = {}
         self._fetched_at: float | None = None
         self._asked_at: float | None = None
         self._lock = asyncio.Lock()
@@ -51,6 +53,12 @@ class PlanCatalog:
         if plan_key in self._limits:
             return AppQuota(plan_key, self._limits[plan_key], "billing")
         return AppQuota(plan_key, self.settings.app_quota_fallback, "fallback")
+
+    async def prices(self) -> dict[str, tuple[int | None, str | None]]:
+        """plan key -> (price of the current hour, currency); {} when billing never answered."""
+        if self._stale():
+            await self._refresh()
+        return dict(self._prices)
 
     def _stale(self) -> bool:
         return (
@@ -74,7 +82,11 @@ class PlanCatalog:
             try:
                 resp = await self._http().get(url)
                 resp.raise_for_status()
-                limits = {str(p["key"]): int(p["max_apps_per_owner"]) for p in resp.json()}
+                plans = resp.json()
+                limits = {str(p["key"]): int(p["max_apps_per_owner"]) for p in plans}
+                prices = {
+                    str(p["key"]): (p.get("amount_per_hour"), p.get("currency")) for p in plans
+                }
             except (httpx.HTTPError, ValueError, KeyError, TypeError) as exc:
                 have = "its last answer" if self._limits else "the fallback"
                 logger.warning(
@@ -84,6 +96,7 @@ class PlanCatalog:
                 )
                 return
             self._limits = limits
+            self._prices = prices
             self._fetched_at = time.monotonic()
 
     async def close(self) -> None:

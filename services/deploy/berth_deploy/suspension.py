@@ -1,5 +1,5 @@
-"""Billing's word on an owner: suspend their running apps; on unsuspend, bring back only the
-apps billing suspended (an admin's suspension stays)."""
+"""Billing's word on an owner: suspend their running apps and VPSes; on unsuspend, bring back
+only the apps and VPSes billing suspended (an admin's suspension stays)."""
 
 import uuid
 from datetime import UTC, datetime
@@ -14,6 +14,9 @@ from berth_deploy.enums import AppStatus, OperationKind, OperationOrigin
 from berth_deploy.models import OwnerStanding
 from berth_deploy.operations.dao import OperationDAO
 from berth_deploy.operations.service import request_operation
+from berth_deploy.vps import service as vps
+from berth_deploy.vps.dao import VpsDAO, VpsOperationDAO
+from berth_deploy.vps.enums import VpsOperationKind, VpsStatus
 
 # apps that run, or are about to: a stopped or failed app has nothing to suspend
 SUSPENDABLE = (AppStatus.QUEUED, AppStatus.BUILDING, AppStatus.STARTING, AppStatus.RUNNING)
@@ -63,6 +66,24 @@ async def _request(
         logger.bind(app_id=str(app_id)).warning("billing {} skipped: {}", kind, exc.message)
 
 
+async def _request_vps(
+    session: AsyncSession, vps_id: uuid.UUID, kind: VpsOperationKind, reason: str | None
+):
+    """One VPS's operation; one that cannot take it (it changed meanwhile) is skipped."""
+    try:
+        async with session.begin_nested():
+            await vps.request_operation(
+                session,
+                vps_id,
+                kind,
+                requested_by=None,
+                origin=OperationOrigin.BILLING,
+                reason=reason,
+            )
+    except BerthError as exc:
+        logger.bind(vps_id=str(vps_id)).warning("billing {} skipped: {}", kind, exc.message)
+
+
 async def account_suspended(session: AsyncSession, payload: dict[str, Any]) -> None:
     owner_id = uuid.UUID(str(payload["owner_id"]))
     reason = str(payload.get("reason") or "billing")[:400]
@@ -71,6 +92,8 @@ async def account_suspended(session: AsyncSession, payload: dict[str, Any]) -> N
         return
     for app in await AppDAO(session).of_owner(owner_id, SUSPENDABLE):
         await _request(session, app.id, OperationKind.SUSPEND, reason)
+    for machine in await VpsDAO(session).of_owner(owner_id, vps.SUSPENDABLE):
+        await _request_vps(session, machine.id, VpsOperationKind.SUSPEND, reason)
 
 
 async def account_unsuspended(session: AsyncSession, payload: dict[str, Any]) -> None:
@@ -86,3 +109,15 @@ async def account_unsuspended(session: AsyncSession, payload: dict[str, Any]) ->
             app.status == AppStatus.SUSPENDED and app.suspended_by == OperationOrigin.BILLING
         ) or billing_pending:
             await _request(session, app.id, OperationKind.RESUME, None)
+    vps_ops = VpsOperationDAO(session)
+    for machine in await VpsDAO(session).of_owner(
+        owner_id, (VpsStatus.SUSPENDED, *vps.SUSPENDABLE)
+    ):
+        pending = [
+            o for o in await vps_ops.active(machine.id) if o.kind == VpsOperationKind.SUSPEND
+        ]
+        if (
+            machine.status == VpsStatus.SUSPENDED
+            and machine.suspended_by == OperationOrigin.BILLING
+        ) or any(o.origin == OperationOrigin.BILLING for o in pending):
+            await _request_vps(session, machine.id, VpsOperationKind.RESUME, None)

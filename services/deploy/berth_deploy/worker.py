@@ -22,6 +22,7 @@ from berth_deploy.names import (
     ACCOUNT_UNSUSPENDED,
     EXPIRE_PREVIEWS_TASK,
     POLL_TASK,
+    PURGE_CONSOLE_TOKENS_TASK,
     QUEUE,
 )
 
@@ -40,6 +41,13 @@ celery_app = create_celery(
         },
         # apps whose poll interval has passed; a tick not run by then is dropped (the next
         # one claims what is due)
+        # console tokens live a minute; spent and expired ones go after a day (the sessions'
+        # audit stays)
+        PURGE_CONSOLE_TOKENS_TASK: {
+            "task": PURGE_CONSOLE_TOKENS_TASK,
+            "schedule": 60 * 60.0,
+            "options": {"queue": QUEUE, "expires": 59 * 60},
+        },
         POLL_TASK: {
             "task": POLL_TASK,
             "schedule": settings.poll_tick_seconds,

@@ -9,6 +9,7 @@ from berth_frontend.admin import api as admin
 from berth_frontend.admin.apps import api as admin_apps
 from berth_frontend.admin.billing import api as admin_billing
 from berth_frontend.admin.support import api as admin_support
+from berth_frontend.admin.vps import api as admin_vps
 from berth_frontend.alerts import api as alerts
 from berth_frontend.apps import api as apps
 from berth_frontend.apps import previews as app_previews
@@ -25,6 +26,8 @@ from berth_frontend.profile import api as profile
 from berth_frontend.public import api as public
 from berth_frontend.statuspages import api as statuspages
 from berth_frontend.support import api as support
+from berth_frontend.vps import api as vps
+from berth_frontend.vps import console as vps_console
 from berth_frontend.web.screens import ADMIN, OPS, PANEL, SUPPORT, Screen
 
 # module routers first; the screens' catch-all paths come last
@@ -37,6 +40,8 @@ ROUTERS: list[APIRouter] = [
     autodeploy.router,  # before apps' catch-all POST /partials/apps/<id>/<action>
     apps_push.router,  # before apps.router, whose /{app_id}/{action} would take its posts
     apps.router,
+    vps.router,
+    vps_console.router,  # a full page under /panel: before the screens' catch-all
     alerts.router,
     statuspages.router,
     monitoring.router,
@@ -47,6 +52,7 @@ ROUTERS: list[APIRouter] = [
     admin.router,
     admin_billing.router,
     admin_apps.router,
+    admin_vps.router,
     ops.router,
     admin_support.router,
     panel.admin_screens,
@@ -81,6 +87,14 @@ SCREENS: list[Screen] = [
            apps.app_logs, "Logs", "apps", fragment=True),
     Screen(PANEL, "apps/{app_id:uuid}/logs/more", "partials/apps/logs.html",
            apps.app_logs_more, "Logs", "apps", fragment=True),
+    Screen(PANEL, "vps", "partials/vps/list.html",
+           vps.machines, "VPS", "vps"),
+    Screen(PANEL, "vps/new", "partials/vps/new.html",
+           vps.new_machine, "Order a VPS", "vps"),
+    Screen(PANEL, "vps/{vps_id:uuid}", "partials/vps/detail.html",
+           vps.machine, "VPS", "vps"),
+    Screen(PANEL, "vps/{vps_id:uuid}/status", "partials/vps/status.html",
+           vps.machine_status, "VPS status", "vps", fragment=True),
     Screen(PANEL, "monitoring", "partials/monitoring/list.html",
            monitoring.monitors, "Monitoring", "monitoring"),
     Screen(PANEL, "monitoring/new", "partials/monitoring/new.html",
@@ -142,6 +156,10 @@ SCREENS: list[Screen] = [
            admin_apps.apps, "All apps", "apps"),
     Screen(ADMIN, "apps/{app_id:uuid}", "partials/admin/apps/detail.html",
            admin_apps.app, "App", "apps"),
+    Screen(ADMIN, "vps", "partials/admin/vps/list.html",
+           admin_vps.machines, "All VPS", "vps"),
+    Screen(ADMIN, "vps/consoles", "partials/admin/vps/consoles.html",
+           admin_vps.console_sessions, "Console sessions", "vps"),
     Screen(ADMIN, "billing", "partials/admin/billing/accounts.html",
            admin_billing.accounts, "Billing", "billing"),
     Screen(ADMIN, "billing/accounts/{account_id:uuid}", "partials/admin/billing/account.html",

@@ -148,6 +148,14 @@ ROUTE_RULES: tuple[Rule, ...] = (
     Rule("/favicon.ico", OPEN),
     Rule("/panel/**", SIGNED_IN_PAGE),
     Rule("/partials/**", SIGNED_IN_PAGE),
+    # VPSes: every admin route needs the admin role; a person reaches their own VPSes signed in
+    # (deploy answers 404 for anyone else's), a machine client needs deploy:read / deploy:write
+    Rule("/api/deploy/v1/admin/vps/**", ADMIN),
+    # a VPS's browser console (a WebSocket upgrade): a signed-in person who also holds a
+    # single-use console token; deploy checks the token, the person and the Origin itself and
+    # refuses machine clients. Minting a token is an ordinary VPS call (below).
+    Rule("/api/deploy/v1/vps/*/console", ANY_SIGNED_IN, methods=frozenset({"GET"})),
+    Rule("/api/deploy/v1/vps/**", service_scope("deploy:{action}")),
     Rule("/api/*/v1/admin/**", ADMIN),
     # the support desk's queue and tools (tickets checks the role again)
     Rule("/api/tickets/v1/staff/**", SUPPORT),

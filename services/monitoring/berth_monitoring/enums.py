@@ -9,9 +9,11 @@ class MonitorKind(StrEnum):
     HEARTBEAT = "heartbeat"  # a user's job calls a secret push URL; silence is the failure
     APP_HTTP = "app_http"  # the platform's: a web app's health path through its Traefik route
     APP_PROCESS = "app_process"  # the platform's: a worker or bot's process liveness (deploy)
+    # the platform's: a VPS's SSH answers (TCP, its banner) and its machine runs (deploy)
+    VPS = "vps"
 
 
-PLATFORM_KINDS = frozenset({MonitorKind.APP_HTTP, MonitorKind.APP_PROCESS})
+PLATFORM_KINDS = frozenset({MonitorKind.APP_HTTP, MonitorKind.APP_PROCESS, MonitorKind.VPS})
 
 
 class MonitorState(StrEnum):

@@ -20,6 +20,8 @@ SEED_PRICES = {
     "worker-small": 2,
     "agent-small": 5,
     "n8n-small": 3,
+    "vps-1": 4,
+    "vps-2": 8,
 }
 SEED_FROM = datetime(2000, 1, 1, tzinfo=UTC)
 

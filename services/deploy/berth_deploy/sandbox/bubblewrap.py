@@ -58,6 +58,8 @@ class SandboxMounts:
     read_only: tuple[Path, ...] = ()
     #: /etc/resolv.conf inside; None: the host's (a sandbox sharing the host's network)
     resolv_file: Path | None = None
+    #: host device nodes bound inside as (host path, path inside): a VPS's own /dev/kvm node
+    devices: tuple[tuple[Path, str], ...] = ()
 
 
 def find_bwrap(configured: str) -> str:
@@ -135,6 +137,8 @@ def bwrap_argv(bwrap: str, mounts: SandboxMounts, command: str) -> list[str]:
         argv += ["--ro-bind", str(tool), f"{TOOLS_DIR}/{tool.name}"]
     for directory in mounts.read_only:
         argv += ["--ro-bind", str(directory), str(directory)]
+    for node, inside in mounts.devices:
+        argv += ["--dev-bind", str(node), inside]
     argv += ["--chdir", "/app", "--", "/bin/sh", "-c", command]
     return argv
 
@@ -150,6 +154,7 @@ def staged_paths(mounts: SandboxMounts) -> list[str]:
             *mounts.tools,
             *mounts.read_only,
             *((mounts.resolv_file,) if mounts.resolv_file else ()),
+            *(node for node, _ in mounts.devices),
         )
     ]
 

@@ -107,7 +107,7 @@ def stage(spec: dict) -> None:
         staged[path] = target
     argv = spec["argv"]
     for i in range(1, len(argv)):
-        if argv[i - 1] in ("--bind", "--ro-bind") and argv[i] in staged:
+        if argv[i - 1] in ("--bind", "--ro-bind", "--dev-bind") and argv[i] in staged:
             argv[i] = staged[argv[i]]
 
 
@@ -153,6 +153,8 @@ def exec_app(spec: dict, own_session: bool) -> None:
     try:
         become_app(spec, own_session)
         argv = spec["argv"]
+        if spec.get("direct"):  # a VPS container's own init (it makes its namespaces itself)
+            os.execve(argv[0], argv, spec["env"])  # noqa: S606 - fixed argv
         argv = [argv[0], "--args", str(env_options(spec["env"])), *argv[1:]]
         os.execve(argv[0], argv, BWRAP_ENV)  # noqa: S606 - fixed argv
     except BaseException as exc:  # the log is fd 2 by now, or still the caller's stderr

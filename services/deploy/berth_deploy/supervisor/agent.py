@@ -14,6 +14,7 @@ from berth_deploy.operations.rollout import spawn
 from berth_deploy.sandbox.layout import AppPaths
 from berth_deploy.sandbox.local import read_stat
 from berth_deploy.supervisor import service
+from berth_deploy.vps import leases as vps_leases
 
 RECONCILE_EVERY = 5
 
@@ -40,6 +41,7 @@ class Supervisor:
         ):
             if reaped.pgid and reaped.node == self.settings.node_name:
                 self.ctx.driver.kill_group(reaped.pgid)
+        await self.ctx.tx(vps_leases.reap_expired, max_attempts=self.settings.max_attempts)
 
     def _monitor_alive(self, pid: int | None) -> bool:
         stat = read_stat(pid) if pid else None

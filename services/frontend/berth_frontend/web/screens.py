@@ -106,6 +106,7 @@ class MenuItem:
 PANEL_MENU = (
     MenuItem("dashboard", "Dashboard", "", "grid"),
     MenuItem("apps", "Apps", "apps", "box"),
+    MenuItem("vps", "VPS", "vps", "server"),
     MenuItem("monitoring", "Monitoring", "monitoring", "pulse"),
     MenuItem("channels", "Alert channels", "monitoring/channels", "bell"),
     MenuItem("statuspages", "Status pages", "monitoring/status-pages", "globe"),
@@ -118,6 +119,7 @@ ADMIN_MENU = (
     MenuItem("overview", "Overview", "", "grid"),
     MenuItem("users", "Users", "users", "users"),
     MenuItem("apps", "All apps", "apps", "box"),
+    MenuItem("vps", "All VPS", "vps", "server"),
     MenuItem("billing", "Billing", "billing", "card"),
     MenuItem("support", "Support desk", "support", "help"),
     MenuItem("clients", "Machine clients", "clients", "key"),

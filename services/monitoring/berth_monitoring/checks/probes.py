@@ -158,6 +158,52 @@ class LivenessView:
             await self._client.aclose()
 
 
+class VpsStateView:
+    """Deploy's word on the VPS machines that should run, asked once per run."""
+
+    def __init__(self, settings: MonitoringSettings, liveness: "LivenessView"):
+        self.settings = settings
+        self.liveness = liveness
+        self._states: dict[uuid.UUID, str] | None = None
+        self._error: str | None = None
+        self._lock = asyncio.Lock()
+
+    async def _fetch(self) -> None:
+        view = self.liveness
+        if not self.settings.client_id or not self.settings.client_secret:
+            self._error = "MONITORING_CLIENT_ID/SECRET are not set"
+            return
+        if view._client is None:
+            view._client = make_http_client()
+        if view._token is None:
+            view._token = _service_token(self.settings)
+        url = f"{self.settings.deploy_url.rstrip('/')}/api/deploy/v1/liveness/vps"
+        try:
+            resp = await view._client.get(url, headers=await view._token.headers(view._client))
+        except (httpx.HTTPError, ServiceUnavailable) as exc:
+            self._error = f"deploy is unreachable ({type(exc).__name__})"
+            return
+        if resp.status_code != 200:
+            self._error = f"deploy answered {resp.status_code} for VPS liveness"
+            return
+        states: dict[uuid.UUID, str] = {}
+        for item in resp.json().get("items", []):
+            try:
+                states[uuid.UUID(str(item["vps_id"]))] = str(item["state"])
+            except (KeyError, ValueError):
+                continue
+        self._states = states
+
+    async def of_vps(self, vps_id: uuid.UUID) -> tuple[str | None, str | None]:
+        """(the machine's state, None) or (None, why deploy could not say)."""
+        async with self._lock:
+            if self._states is None and self._error is None:
+                await self._fetch()
+        if self._states is None:
+            return None, self._error
+        return self._states.get(vps_id, "not running"), None
+
+
 class Prober:
     """The connection pools and limits of one run; `async with Prober(...) as prober`."""
 
@@ -177,6 +223,7 @@ class Prober:
         self.platform_backend = httpcore.AnyIOBackend()
         self.ssl_context = ssl.create_default_context()
         self.liveness = LivenessView(settings)
+        self.vps_states = VpsStateView(settings, self.liveness)
 
     async def __aenter__(self) -> "Prober":
         return self
@@ -222,6 +269,8 @@ class Prober:
                 return await self._http(self.platform_backend, target, url, host, started)
             case MonitorKind.APP_PROCESS:
                 return await self._process(target, started)
+            case MonitorKind.VPS:
+                return await self._vps(target, started)
         return _failure(started, ErrorKind.ERROR, f"unknown monitor kind {target.kind}")
 
     def _route_of(self, target: CheckTarget) -> tuple[str, str]:
@@ -308,6 +357,34 @@ class Prober:
         except (httpcore.ConnectError, httpcore.NetworkError, OSError) as exc:
             return _connect_failure(started, exc)
         await stream.aclose()
+        return Outcome(True, started, int((time.time() - started) * 1000))
+
+    async def _vps(self, target: CheckTarget, started: float) -> Outcome:
+        """SSH answers with its banner at the node's forwarded port (a destination deploy's
+        event gave, never user input), and deploy says the machine runs."""
+        if target.app_id is None or not target.host or not target.port:
+            return _failure(started, ErrorKind.ERROR, "a VPS monitor without its VPS or port")
+        try:
+            stream = await self.platform_backend.connect_tcp(
+                target.host, target.port, timeout=target.timeout_seconds
+            )
+        except httpcore.TimeoutException:
+            return _failure(started, ErrorKind.TIMEOUT, "SSH: connect timed out")
+        except (httpcore.ConnectError, httpcore.NetworkError, OSError) as exc:
+            return _connect_failure(started, exc)
+        try:
+            banner = await stream.read(255, timeout=target.timeout_seconds)
+        except (httpcore.TimeoutException, httpcore.NetworkError):
+            banner = b""
+        finally:
+            await stream.aclose()
+        if not banner.startswith(b"SSH-"):
+            return _failure(started, ErrorKind.CONNECT, "SSH: the port answered no SSH banner")
+        state, error = await self.vps_states.of_vps(target.app_id)
+        if state is None:
+            return _failure(started, ErrorKind.ERROR, error or "machine state unknown")
+        if state != "running":
+            return _failure(started, ErrorKind.PROCESS_DOWN, f"the machine is {state}")
         return Outcome(True, started, int((time.time() - started) * 1000))
 
     def _heartbeat(self, target: CheckTarget, started: float) -> Outcome:

@@ -2,6 +2,8 @@
 
 - `deploy.instance.started`: the app's monitor is made or updated (a web app: kind app_http,
   its health path at its hostname through Traefik; a worker: kind app_process), and checked.
+  A VPS (process_type "vps", app_id null) is watched the same way under its vps_id: kind vps,
+  a TCP check of its SSH port (`ssh` {host, port}) plus its machine's state from deploy.
 - `deploy.instance.stopped` by the owner or an admin: suppressed app_stopped (not "down");
   other ends (crash loop, a drained node) leave it checked: the app really is down.
 - `deploy.instance.suspended`: suppressed app_suspended; `billing.account.suspended`: every
@@ -115,9 +117,35 @@ async def _apply(
     await session.flush()
 
 
+def _subject(payload: dict[str, Any]) -> uuid.UUID:
+    """What the platform monitor watches: the app, or the VPS (its events have no app_id)."""
+    if payload.get("app_id") is None and payload.get("vps_id") is not None:
+        return _uuid(payload, "vps_id")
+    return _uuid(payload, "app_id")
+
+
+def _vps_target(settings: MonitoringSettings, payload: dict[str, Any]) -> dict[str, Any]:
+    ssh = payload.get("ssh") if isinstance(payload.get("ssh"), dict) else {}
+    host, port = ssh.get("host"), ssh.get("port")
+    if not isinstance(host, str) or not host or not isinstance(port, int) or not 0 < port < 65536:
+        raise Skip("a VPS without its SSH host and port")
+    interval = settings.default_interval_seconds
+    return {
+        "kind": MonitorKind.VPS,
+        "url": None,
+        "host": host.lower()[:253],
+        "port": port,
+        "http": {},
+        "timeout_seconds": max(0.5, min(settings.default_timeout_seconds, interval / 2, 60.0)),
+        "interval_seconds": interval,
+    }
+
+
 def _target(settings: MonitoringSettings, payload: dict[str, Any]) -> dict[str, Any]:
     """The monitor's kind and target from `instance.started` (Skip if it does not say)."""
     process_type = payload.get("process_type")
+    if process_type == "vps":
+        return _vps_target(settings, payload)
     if process_type not in ("web", "worker"):
         raise Skip("no process_type")
     health = payload.get("health") if isinstance(payload.get("health"), dict) else {}
@@ -132,6 +160,7 @@ def _target(settings: MonitoringSettings, payload: dict[str, Any]) -> dict[str, 
             "kind": MonitorKind.APP_PROCESS,
             "url": None,
             "host": None,
+            "port": None,
             "http": {},
             "timeout_seconds": timeout,
             "interval_seconds": interval,
@@ -145,6 +174,7 @@ def _target(settings: MonitoringSettings, payload: dict[str, Any]) -> dict[str, 
         "kind": MonitorKind.APP_HTTP,
         "url": path if path.startswith("/") else f"/{path}",
         "host": hostname.lower()[:253],
+        "port": None,
         "http": {"method": method, "expected_status": [[200, 399]]},
         "timeout_seconds": timeout,
         "interval_seconds": interval,
@@ -154,7 +184,7 @@ def _target(settings: MonitoringSettings, payload: dict[str, Any]) -> dict[str, 
 async def instance_started(
     session: AsyncSession, settings: MonitoringSettings, payload: dict[str, Any]
 ) -> None:
-    app_id, owner_id = _uuid(payload, "app_id"), _uuid(payload, "owner_id")
+    app_id, owner_id = _subject(payload), _uuid(payload, "owner_id")
     instance_id = _uuid(payload, "instance_id")
     target = _target(settings, payload)
     at = _moment(payload, "started_at")
@@ -175,7 +205,9 @@ async def instance_started(
             values["timeout_seconds"] = min(target["timeout_seconds"], interval / 2)
             await dao.update(monitor, **values)
     else:
-        name = str(payload.get("app_name") or payload.get("app_slug") or "app")[:120]
+        name = str(
+            payload.get("app_name") or payload.get("vps_name") or payload.get("app_slug") or "app"
+        )[:120]
         monitors = [
             await dao.create(
                 owner_id=owner_id,
@@ -195,7 +227,7 @@ async def instance_ended(
     session: AsyncSession, settings: MonitoringSettings, key: str, payload: dict[str, Any]
 ) -> None:
     """stopped / suspended / deleted (key: the event's last word)."""
-    app_id, owner_id = _uuid(payload, "app_id"), _uuid(payload, "owner_id")
+    app_id, owner_id = _subject(payload), _uuid(payload, "owner_id")
     instance_id = _uuid(payload, "instance_id")
     at = _moment(payload, "stopped_at")
     app = await PlatformDAO(session).app_for_update(app_id, owner_id)

@@ -1,0 +1,170 @@
+"""The VPS console's keystroke round trip, measured on real processes (Traefik, gateway,
+auth, deploy web + worker + supervisor) and a real VPS (KVM where /dev/kvm works, else the
+container fallback): one key sent over the console WebSocket through Traefik until the guest's
+tty echoes it back, many times; and a console's first screen (token -> hello -> replayed tail).
+
+    uv run python bench/vps_console.py [--keys 300] [--images-dir var/vps-images]
+
+Needs the machine's PostgreSQL and RabbitMQ (like the tests) and what the driver needs (QEMU,
+debootstrap: scripts/install-system-deps.sh --vps). The image cache outlives the run
+(--images-dir), so only the very first run pays for debootstrap. Prints figures; it never
+passes or fails on a timing.
+"""
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import httpx
+from websockets.sync.client import ClientConnection, connect
+
+ROOT = Path(__file__).resolve().parent.parent
+
+from berth_testing.bench import (  # noqa: E402
+    BENCH_ADMIN_EMAIL,
+    BENCH_ADMIN_PASSWORD,
+    bench_platform,
+    rss_mb,
+)
+from berth_testing.plugin import isolated_vhost  # noqa: E402
+from berth_testing.processes import ManagedProcess  # noqa: E402
+
+VPS = "/api/deploy/v1/vps"
+KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIG2T9ZL0hQfGQWJxv9U4W4rYx8Y8jQ5cU9l2k1y0j5Fv bench"
+
+
+def until(check, timeout: float, what: str):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        result = check()
+        if result:
+            return result
+        time.sleep(0.2)
+    raise SystemExit(f"{what}: not within {timeout:.0f}s")
+
+
+def open_console(platform, edge: httpx.Client, auth: dict, vps_id: str) -> ClientConnection:
+    minted = edge.post(f"{VPS}/{vps_id}/console-tokens", headers=auth)
+    if minted.status_code != 201:
+        raise SystemExit(f"no console token: {minted.status_code} {minted.text}")
+    base = platform.public_url.replace("http://", "ws://", 1).rstrip("/")
+    return connect(
+        f"{base}{VPS}/{vps_id}/console?token={minted.json()['token']}",
+        additional_headers={**auth, "Origin": platform.public_url.rstrip("/")},
+        proxy=None,
+        open_timeout=15,
+        max_size=2**22,
+    )
+
+
+def read_until(ws: ClientConnection, needle: bytes, timeout: float) -> bytes:
+    seen, deadline = b"", time.monotonic() + timeout
+    while needle not in seen:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise SystemExit(f"{needle!r} never came back: {seen[-200:]!r}")
+        frame = ws.recv(timeout=left)
+        if isinstance(frame, bytes):
+            seen += frame
+    return seen
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--keys", type=int, default=300)
+    parser.add_argument("--opens", type=int, default=10)
+    parser.add_argument("--images-dir", type=Path, default=ROOT / "var" / "vps-images")
+    args = parser.parse_args()
+    args.images_dir.mkdir(parents=True, exist_ok=True)
+    with isolated_vhost("berth_bench") as broker_url:
+        extra = {"LOG_LEVEL": "INFO", "DEPLOY_VPS_IMAGES_DIR": str(args.images_dir.resolve())}
+        with bench_platform(ROOT, extra, broker_url) as platform:
+            measure(args, platform)
+
+
+def measure(args: argparse.Namespace, platform) -> None:
+    platform.start_web("auth")
+    platform.start_web("gateway")
+    deploy_web = platform.start_web("deploy")
+    platform.start_worker("deploy", concurrency=1)
+    supervisor = ManagedProcess(
+        "deploy-supervisor",
+        [sys.executable, "-m", "berth_deploy.supervisor"],
+        env=platform.env_for("deploy"),
+        log_dir=platform.logs,
+        cwd=ROOT,
+    ).start()
+    platform.processes["deploy-supervisor"] = supervisor
+    platform.start_traefik()
+    edge = httpx.Client(base_url=platform.public_url, timeout=30)
+    token = edge.post(
+        "/oauth/token",
+        data={"grant_type": "password", "username": BENCH_ADMIN_EMAIL,
+              "password": BENCH_ADMIN_PASSWORD, "client_id": "berth-panel"},
+    ).json()["access_token"]  # fmt: skip
+    auth = {"Authorization": f"Bearer {token}"}
+    name = f"bench-{uuid.uuid4().hex[:6]}"
+    r = edge.post(VPS, json={"name": name, "plan": "vps-1", "ssh_public_key": KEY}, headers=auth)
+    if r.status_code != 202:
+        raise SystemExit(f"order refused: {r.status_code} {r.text}")
+    vps_id = r.json()["vps"]["id"]
+    try:
+
+        def running():
+            seen = edge.get(f"{VPS}/{vps_id}", headers=auth).json()
+            if seen["status"] == "failed":
+                raise SystemExit(f"the VPS failed: {seen['status_reason']}")
+            return seen if seen["status"] == "running" else None
+
+        kind = until(running, 3600, "the VPS running")["kind"]
+        rtt: list[float] = []
+        with open_console(platform, edge, auth, vps_id) as ws:
+            deadline = time.monotonic() + 600
+            while True:  # the serial getty logs root in once the guest has booted
+                ws.send(b"\r")
+                try:
+                    read_until(ws, b":~#", 3)
+                    break
+                except SystemExit:
+                    if time.monotonic() > deadline:
+                        raise
+            for i in range(args.keys):
+                key = b"abcdefghijklmnopqrstuvwxyz"[i % 26 : i % 26 + 1]
+                start = time.perf_counter()
+                ws.send(key)
+                read_until(ws, key, 10)
+                rtt.append((time.perf_counter() - start) * 1000)
+                if i % 60 == 59:
+                    ws.send(b"\x15")  # ^U: the line starts again
+                    time.sleep(0.05)
+        opens: list[float] = []
+        for _ in range(args.opens):
+            start = time.perf_counter()
+            with open_console(platform, edge, auth, vps_id) as ws:
+                while not isinstance(ws.recv(timeout=10), bytes):
+                    pass  # the hello, then the first bytes of the replayed screen
+                opens.append((time.perf_counter() - start) * 1000)
+    finally:
+        edge.delete(f"{VPS}/{vps_id}", headers=auth)
+
+    def q(values: list[float]) -> str:
+        cuts = statistics.quantiles(values, n=100)
+        return (
+            f"p50 {statistics.median(values):7.2f} ms   p90 {cuts[89]:7.2f} ms   "
+            f"p99 {cuts[98]:7.2f} ms   max {max(values):7.2f} ms"
+        )
+
+    print(f"\nVPS console ({kind}) through Traefik and the gateway, {os.cpu_count()} cores")
+    print(f"  keystroke -> echo, {len(rtt)} keys        {q(rtt)}")
+    print(f"  token -> first screen bytes, {len(opens)} opens  {q(opens)}")
+    print(f"  RSS: deploy web {rss_mb(deploy_web.pid):.0f} MiB")
+    print(json.dumps({"keystroke_rtt_ms": rtt, "open_ms": opens, "kind": kind}))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,189 @@
+"""VPS figures, measured on real processes (Traefik, gateway, auth, deploy web + worker +
+supervisor) and the real machine driver (KVM where /dev/kvm works, else the container
+fallback):
+
+1. order -> SSH answering (its banner at the forwarded port): p50 and p90 over several orders,
+   after a first order that may build the Debian image (reported on its own);
+2. memory of one idle VPS as the driver reports it (`usage.memory_bytes`, admin API), a minute
+   after it booted.
+
+    uv run python bench/vps_order_to_ssh.py [--orders 5] [--images-dir var/vps-images]
+
+Needs the machine's PostgreSQL and RabbitMQ (like the tests) and what the driver needs (QEMU,
+debootstrap: scripts/install-system-deps.sh --vps). The image cache outlives the run
+(--images-dir), so only the very first run pays for debootstrap. Prints figures; it never
+passes or fails on a timing.
+"""
+
+import argparse
+import asyncio
+import json
+import os
+import statistics
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import httpx
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ed25519
+
+ROOT = Path(__file__).resolve().parent.parent
+
+from berth_testing.bench import (  # noqa: E402
+    BENCH_ADMIN_EMAIL,
+    BENCH_ADMIN_PASSWORD,
+    bench_platform,
+    rss_mb,
+)
+from berth_testing.plugin import isolated_vhost  # noqa: E402
+from berth_testing.processes import ManagedProcess  # noqa: E402
+
+VPS = "/api/deploy/v1/vps"
+
+
+def public_key() -> str:
+    key = ed25519.Ed25519PrivateKey.generate().public_key()
+    blob = key.public_bytes(serialization.Encoding.OpenSSH, serialization.PublicFormat.OpenSSH)
+    return f"{blob.decode()} bench"
+
+
+async def _banner(port: int) -> bool:
+    try:
+        async with asyncio.timeout(2):
+            reader, writer = await asyncio.open_connection("127.0.0.1", port)
+            line = await reader.readline()
+            writer.close()
+            return line.startswith(b"SSH-")
+    except (OSError, TimeoutError):
+        return False
+
+
+def ssh_answers(port: int) -> bool:
+    return asyncio.run(_banner(port))
+
+
+def until(check, timeout: float, what: str):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        result = check()
+        if result:
+            return result
+        time.sleep(0.05)
+    raise SystemExit(f"{what}: not within {timeout:.0f}s")
+
+
+def order_to_ssh(edge: httpx.Client, auth: dict, timeout: float) -> tuple[float, float, str]:
+    """Seconds from the order to SSH's banner, and to the API saying running; the VPS id."""
+    name = f"bench-{uuid.uuid4().hex[:6]}"
+    start = time.perf_counter()
+    r = edge.post(VPS, json={"name": name, "plan": "vps-1", "ssh_public_key": public_key()},
+                  headers=auth)  # fmt: skip
+    if r.status_code != 202:
+        raise SystemExit(f"order refused: {r.status_code} {r.text}")
+    vps = r.json()["vps"]
+    until(lambda: ssh_answers(vps["ssh"]["port"]), timeout, "SSH answering")
+    to_ssh = time.perf_counter() - start
+
+    def running():
+        seen = edge.get(f"{VPS}/{vps['id']}", headers=auth).json()
+        if seen["status"] == "failed":
+            raise SystemExit(f"the VPS failed: {seen['status_reason']}")
+        return seen["status"] == "running"
+
+    until(running, timeout, "the VPS running")
+    return to_ssh, time.perf_counter() - start, vps["id"]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--orders", type=int, default=5)
+    parser.add_argument("--images-dir", type=Path, default=ROOT / "var" / "vps-images")
+    parser.add_argument("--idle-seconds", type=float, default=60)
+    args = parser.parse_args()
+    args.images_dir.mkdir(parents=True, exist_ok=True)
+    with isolated_vhost("berth_bench") as broker_url:
+        extra = {
+            "LOG_LEVEL": "INFO",
+            "DEPLOY_VPS_IMAGES_DIR": str(args.images_dir.resolve()),
+            "DEPLOY_VPS_MAX_PER_OWNER": str(args.orders + 2),
+        }
+        with bench_platform(ROOT, extra, broker_url) as platform:
+            measure(args, platform)
+
+
+def measure(args: argparse.Namespace, platform) -> None:
+    platform.start_web("auth")
+    platform.start_web("gateway")
+    deploy_web = platform.start_web("deploy")
+    worker = platform.start_worker("deploy", concurrency=1)
+    supervisor = ManagedProcess(
+        "deploy-supervisor",
+        [sys.executable, "-m", "berth_deploy.supervisor"],
+        env=platform.env_for("deploy"),
+        log_dir=platform.logs,
+        cwd=ROOT,
+    ).start()
+    platform.processes["deploy-supervisor"] = supervisor
+    platform.start_traefik()
+    edge = httpx.Client(base_url=platform.public_url, timeout=30)
+    token = edge.post(
+        "/oauth/token",
+        data={"grant_type": "password", "username": BENCH_ADMIN_EMAIL,
+              "password": BENCH_ADMIN_PASSWORD, "client_id": "berth-panel"},
+    ).json()["access_token"]  # fmt: skip
+    auth = {"Authorization": f"Bearer {token}"}
+    made: list[str] = []
+    try:
+        first_ssh, _, vps_id = order_to_ssh(edge, auth, 3600)
+        made.append(vps_id)
+        kind = edge.get(f"{VPS}/{vps_id}", headers=auth).json()["kind"]
+        to_ssh, to_running = [], []
+        for _ in range(args.orders):
+            ssh_s, running_s, vps_id = order_to_ssh(edge, auth, 600)
+            made.append(vps_id)
+            to_ssh.append(ssh_s)
+            to_running.append(running_s)
+        time.sleep(args.idle_seconds)
+        usage = [
+            edge.get(f"/api/deploy/v1/admin/vps/{v}", headers=auth).json().get("usage") or {}
+            for v in made
+        ]
+        memory = [u["memory_bytes"] / 2**20 for u in usage if u.get("memory_bytes")]
+    finally:
+        for vps_id in made:
+            edge.delete(f"{VPS}/{vps_id}", headers=auth)
+        for vps_id in made:
+            until(
+                lambda v=vps_id: edge.get(f"{VPS}/{v}", headers=auth).status_code == 404,
+                300,
+                "the VPS deleted",
+            )
+
+    def q(values: list[float]) -> str:
+        p90 = statistics.quantiles(values, n=10)[8] if len(values) > 1 else values[0]
+        return (
+            f"p50 {statistics.median(values):6.1f} s   p90 {p90:6.1f} s   "
+            f"min {min(values):6.1f}   max {max(values):6.1f}"
+        )
+
+    print(f"\nVPS ({kind}), vps-1 plan (1 vCPU, 1 GiB, 10 GiB), {os.cpu_count()} cores")
+    print(f"  first order (may build the image) -> SSH   {first_ssh:7.1f} s")
+    print(f"  order -> SSH banner, {args.orders} orders          {q(to_ssh)}")
+    print(f"  order -> API says running                {q(to_running)}")
+    if memory:
+        print(
+            f"  memory of an idle VPS after {args.idle_seconds:.0f}s (driver)   "
+            f"median {statistics.median(memory):6.0f} MiB  max {max(memory):6.0f} MiB"
+        )
+    print(
+        f"  RSS: deploy web {rss_mb(deploy_web.pid):.0f} MiB, worker {rss_mb(worker.pid):.0f} "
+        f"MiB, supervisor {rss_mb(supervisor.pid):.0f} MiB"
+    )
+    print(json.dumps({"first_order_to_ssh_s": first_ssh, "order_to_ssh_s": to_ssh,
+                      "order_to_running_s": to_running, "idle_memory_mib": memory}))  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()
