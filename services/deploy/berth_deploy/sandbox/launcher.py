@@ -153,6 +153,8 @@ def exec_app(spec: dict, own_session: bool) -> None:
     try:
         become_app(spec, own_session)
         argv = spec["argv"]
+        if spec.get("direct"):  # a VPS container's own init (it makes its namespaces itself)
+            os.execve(argv[0], argv, spec["env"])  # noqa: S606 - fixed argv
         argv = [argv[0], "--args", str(env_options(spec["env"])), *argv[1:]]
         os.execve(argv[0], argv, BWRAP_ENV)  # noqa: S606 - fixed argv
     except BaseException as exc:  # the log is fd 2 by now, or still the caller's stderr

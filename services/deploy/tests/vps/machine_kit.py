@@ -14,7 +14,7 @@ from berth_deploy.vps.machine import MachineSpec
 REPO = Path(__file__).resolve().parents[4]
 #: the base image survives test runs (and `make test` on a fresh clone builds it once)
 IMAGES_DIR = Path(os.environ.get("BERTH_TEST_VPS_IMAGES", REPO / "var" / "vps-images"))
-UID = 260_000 + os.getpid() % 1000
+UID = 240_000 + os.getpid() % 1000  # the container fallback maps 50k uids per 65536
 
 
 def make_key(directory: Path) -> tuple[Path, str]:

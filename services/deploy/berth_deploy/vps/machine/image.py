@@ -287,7 +287,7 @@ def du_mb(path: Path) -> int:
     return total // 2**20 + 1
 
 
-async def run(argv: list[str], what: str, seconds: float = 1800) -> str:
+async def run(argv: list[str], what: str, seconds: float = 1800, ok: tuple = (0,)) -> str:
     proc = await asyncio.create_subprocess_exec(
         *argv, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT, env=TOOLS_ENV
     )
@@ -298,6 +298,6 @@ async def run(argv: list[str], what: str, seconds: float = 1800) -> str:
         await proc.wait()
         raise ImageBuildFailed(f"{what} timed out") from None
     text = out.decode(errors="replace")
-    if proc.returncode != 0:
+    if proc.returncode not in ok:
         raise ImageBuildFailed(f"{what} failed ({proc.returncode}): {text.strip()[-300:]}")
     return text

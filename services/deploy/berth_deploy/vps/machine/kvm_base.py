@@ -51,8 +51,24 @@ DISK_OPTIONS = "cache=writeback,discard=unmap"
 CTRL_ALT_DEL = [{"type": "qcode", "data": k} for k in ("ctrl", "alt", "delete")]
 
 
+def hardware_virtualisation() -> bool:
+    """The CPU has VT-x or AMD-V. A /dev/kvm without it is not a KVM that boots Debian's
+    kernel: e.g. kvm-pvm (nested PVM on a cloud VM) creates VMs but runs only PVM-enabled
+    guest kernels (SeaBIOS loops, the kernel's decompressor never prints)."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("flags"):
+                    return bool({"vmx", "svm"} & set(line.split()))
+    except OSError:
+        return False
+    return False
+
+
 def kvm_works(device: str = "/dev/kvm") -> bool:
-    """/dev/kvm opens, speaks API 12 and creates a VM (a nested or broken KVM fails here)."""
+    """/dev/kvm opens, speaks API 12 and creates a VM, on a CPU with VT-x/AMD-V."""
+    if not hardware_virtualisation():
+        return False
     try:
         fd = os.open(device, os.O_RDWR | os.O_CLOEXEC)
     except OSError:

@@ -111,7 +111,11 @@ class MachineSandbox:
         uid: int,
         limits: Limits,
         ssh_port: int,
-        file_size: int,
+        file_size: int | None,
+        *,
+        direct: bool = False,
+        guest_port: int | None = None,
+        extra_procs: tuple[str, ...] = (),
     ) -> ProcessHandle:
         """Start QEMU detached (the launcher's daemon mode); fail closed without isolation."""
         if self.network is None:
@@ -124,23 +128,29 @@ class MachineSandbox:
         except Exception as exc:  # missing pasta/ip: the message says what to install
             raise MachineUnavailable(str(exc)) from exc
         paths.exit_file.unlink(missing_ok=True)
-        payload = self._payload(
-            paths,
-            mounts,
-            argv,
-            uid,
-            mode="daemon",
-            network=plan.spec(paths.root / "pasta.pid", paths.root / "pasta.log"),
-            log=str(paths.log),
-            cgroup_procs=self.cgroups.create(paths.name, limits),
-            rlimits={
-                "NOFILE": [4096, 4096],
-                "CORE": [0, 0],
-                "FSIZE": [file_size, file_size],
-                "NPROC": [limits.pids_max + 8, limits.pids_max + 8],
-            },
-            exit_file=str(paths.exit_file),
-        )
+        network = plan.spec(paths.root / "pasta.pid", paths.root / "pasta.log")
+        if guest_port is not None:  # host 127.0.0.1:ssh_port -> the namespace's guest_port
+            inbound = f"127.0.0.1/{ssh_port}"
+            network["pasta"] = [
+                f"{a}:{guest_port}" if a == inbound else a for a in network["pasta"]
+            ]
+        rlimits = {"NOFILE": [4096, 4096], "CORE": [0, 0]}
+        if file_size is not None:
+            rlimits["FSIZE"] = [file_size, file_size]
+        if not direct:  # a container's uids are its own range: its pids cgroup counts them
+            rlimits["NPROC"] = [limits.pids_max + 8, limits.pids_max + 8]
+        common = {
+            "mode": "daemon",
+            "network": network,
+            "log": str(paths.log),
+            "cgroup_procs": [*self.cgroups.create(paths.name, limits), *extra_procs],
+            "rlimits": rlimits,
+            "exit_file": str(paths.exit_file),
+        }
+        if direct:  # the container's init: root, no bubblewrap, its own namespaces
+            payload = {"argv": argv, "direct": True, "env": {"PATH": "/usr/bin:/bin"}, **common}
+        else:
+            payload = self._payload(paths, mounts, argv, uid, **common)
         proc = await _start_launcher(stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
         out, err = await asyncio.wait_for(proc.communicate(json.dumps(payload).encode()), 30)
         if proc.returncode != 0 or not out:
