@@ -110,7 +110,7 @@ def settled(edge, who, vps_id: str, op: dict, timeout: float = BOOT_SECONDS) -> 
         return r.json()["status"] in DONE and r.json()
 
     ended = wait_for(done, timeout, f"the VPS's {op['kind']}")
-    assert ended["status"] == "succeeded", ended
+    assert ended["status"] == "succeeded", (ended["reason"], vps_of(edge, who, vps_id))
     return vps_of(edge, who, vps_id)
 
 
