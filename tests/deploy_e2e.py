@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from support import PASSWORD
 
 from berth_testing.oauth import bearer, password_login
-from berth_testing.platform import Platform
+from berth_testing.platform import START_TIMEOUT, Platform
 from berth_testing.processes import ManagedProcess
 
 API = "/api/deploy/v1"
@@ -66,7 +66,9 @@ def start_supervisor(platform: Platform) -> ManagedProcess:
         cwd=platform.root,
     ).start()
     platform.processes["deploy-supervisor"] = proc
-    proc.wait_ready(lambda: b"deploy supervisor on node" in proc.log_path.read_bytes(), 30)
+    proc.wait_ready(
+        lambda: b"deploy supervisor on node" in proc.log_path.read_bytes(), max(30, START_TIMEOUT)
+    )
     return proc
 
 

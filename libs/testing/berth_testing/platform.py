@@ -3,6 +3,7 @@ end-to-end tests and benchmarks. Same commands as the Procfile, on ports chosen 
 each service's processes get that service's own credentials on top of the shared env."""
 
 import email
+import os
 import shutil
 import sys
 import time
@@ -14,6 +15,10 @@ import httpx
 import yaml
 
 from berth_testing.processes import ManagedProcess, http_ok
+
+# how long a web process or worker may take to come up; a machine shared by several runs can
+# need more (BERTH_TEST_START_TIMEOUT seconds)
+START_TIMEOUT = float(os.environ.get("BERTH_TEST_START_TIMEOUT", "40"))
 
 BIN = Path(sys.executable).parent
 
@@ -66,7 +71,7 @@ class Platform:
         name: str,
         cmd: list[str],
         ready_url: str | None,
-        timeout: float = 40.0,
+        timeout: float | None = None,
         env: dict[str, str] | None = None,
     ) -> ManagedProcess:
         service = name.split("-")[0]
@@ -79,7 +84,7 @@ class Platform:
         ).start()
         self.processes[name] = proc
         if ready_url:
-            proc.wait_ready(http_ok(ready_url), timeout=timeout)
+            proc.wait_ready(http_ok(ready_url), timeout=timeout or START_TIMEOUT)
         return proc
 
     def start_web(self, service: str) -> ManagedProcess:
@@ -118,7 +123,7 @@ class Platform:
             ],
             None,
         )
-        proc.wait_ready(lambda: b" ready." in proc.log_path.read_bytes(), timeout=40)
+        proc.wait_ready(lambda: b" ready." in proc.log_path.read_bytes(), timeout=START_TIMEOUT)
         return proc
 
     def start_mail(self) -> ManagedProcess:

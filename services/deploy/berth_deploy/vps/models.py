@@ -24,8 +24,10 @@ from sqlalchemy.orm import Mapped, mapped_column
 from berth_common.columns import now_timestamp, touched_timestamp, uuid_pk
 from berth_deploy.models import Base
 
-# VPS run uids come after the apps' (one Identity each): far apart, so they never meet
-VPS_RUN_UID_START = 5_000_001
+# VPS run uids come after the apps' (one Identity each), below the container fallback's limit
+# (vps/machine/container_base.py maps 65536 uids per VPS, for a run_uid index under ~50,000):
+# apps and VPSes meet only past 40,000 apps
+VPS_RUN_UID_START = 40_001
 
 
 class Vps(Base):
