@@ -92,7 +92,7 @@ async def main() -> None:
     settings = DeploySettings(
         DEPLOY_DATA_DIR=str(work / "data"),
         DEPLOY_ENV_ENCRYPTION_KEY=Fernet.generate_key().decode(),
-        DEPLOY_CGROUP_PARENT="berth-bench-vps",
+        cgroup_parent="berth-bench-vps",
     )
     driver = machine_driver(settings, machine)
     print(f"driver: {driver.kind}, n={args.n}, {args.memory_mb} MB each")

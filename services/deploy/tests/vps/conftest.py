@@ -42,7 +42,7 @@ async def driver(request, base_image, machine_settings, tmp_path_factory) -> Asy
     settings = DeploySettings(
         DEPLOY_DATA_DIR=str(data),
         DEPLOY_ENV_ENCRYPTION_KEY=Fernet.generate_key().decode(),
-        DEPLOY_CGROUP_PARENT="berth-test-vps",
+        cgroup_parent="berth-test-vps",
     )
     chosen = MachineSettings(images_dir=IMAGES_DIR, hypervisor=kind)
     yield machine_driver(settings, chosen)

@@ -55,11 +55,11 @@ class KvmDriver(KvmBase):
             before = allocated(paths.disk)
             if alive(paths.load().get("process")):
                 async with await self._qmp(vps_id) as qmp:
-                    await qmp.execute("stop")
+                    await qmp.command("stop")
                     try:
                         error = await qmp.hmp(f"savevm {name}")
                     finally:
-                        await qmp.execute("cont")
+                        await qmp.command("cont")
                 if error:
                     raise MachineUnavailable(f"savevm failed: {error}")
             else:
@@ -76,9 +76,9 @@ class KvmDriver(KvmBase):
             running = alive(paths.load().get("process"))
             if running and found[0].get("vm-state-size", 0) > 0:
                 async with await self._qmp(vps_id) as qmp:
-                    await qmp.execute("stop")
+                    await qmp.command("stop")
                     error = await qmp.hmp(f"loadvm {name}")
-                    await qmp.execute("cont")
+                    await qmp.command("cont")
                 if error:
                     raise MachineUnavailable(f"loadvm failed: {error}")
                 return
@@ -128,7 +128,7 @@ class KvmDriver(KvmBase):
             if spec.disk_gb > old:
                 if alive(record.get("process")):
                     async with await self._qmp(spec.vps_id) as qmp:
-                        await qmp.execute(
+                        await qmp.command(
                             "block_resize", {"device": "root", "size": spec.disk_gb * GIB}
                         )
                 else:

@@ -301,7 +301,7 @@ class KvmBase:
             if not hard:
                 try:
                     async with await Qmp.connect(paths.qmp) as qmp:
-                        await qmp.execute("system_powerdown")
+                        await qmp.command("system_powerdown")
                 except QmpError:
                     pass
                 if await self._wait_exit(paths, timeout):
@@ -313,12 +313,12 @@ class KvmBase:
     async def reboot(self, vps_id: uuid.UUID, *, hard: bool) -> None:
         async with self._lock(vps_id), await self._qmp(vps_id) as qmp:
             if hard:
-                await qmp.execute("system_reset")
+                await qmp.command("system_reset")
             else:
-                await qmp.execute("send-key", {"keys": CTRL_ALT_DEL})
-            status = await qmp.execute("query-status")
+                await qmp.command("send-key", {"keys": CTRL_ALT_DEL})
+            status = await qmp.command("query-status")
             if status["status"] in PAUSED and status["status"] not in ("save-vm", "restore-vm"):
-                await qmp.execute("cont")
+                await qmp.command("cont")
 
     async def state(self, vps_id: uuid.UUID) -> str:
         paths = self.paths(vps_id)
@@ -330,7 +330,7 @@ class KvmBase:
             return "stopped" if status == 0 else "crashed"
         try:
             async with await Qmp.connect(paths.qmp_state, seconds=3) as qmp:
-                status = (await qmp.execute("query-status", seconds=3))["status"]
+                status = (await qmp.command("query-status", seconds=3))["status"]
         except (QmpError, TimeoutError):
             return "paused"  # alive but not answering: a snapshot holds the machine
         if status in CRASHED:

@@ -26,7 +26,7 @@ class Qmp:
             raise QmpError(f"QMP socket {path.name}: {exc}") from exc
         qmp = cls(reader, writer)
         await qmp._read(seconds)  # the greeting
-        await qmp.execute("qmp_capabilities", seconds=seconds)
+        await qmp.command("qmp_capabilities", seconds=seconds)
         return qmp
 
     async def _read(self, seconds: float) -> dict:
@@ -35,7 +35,7 @@ class Qmp:
             raise QmpError("QEMU closed its control socket")
         return json.loads(line)
 
-    async def execute(
+    async def command(
         self, command: str, arguments: dict | None = None, seconds: float = 30
     ) -> Any:
         message: dict[str, Any] = {"execute": command}
@@ -55,7 +55,7 @@ class Qmp:
     async def hmp(self, command_line: str, seconds: float = 600) -> str:
         """An HMP command (savevm/loadvm/delvm have no synchronous QMP form in QEMU 7.2);
         its output is empty on success, the error text otherwise."""
-        out = await self.execute(
+        out = await self.command(
             "human-monitor-command", {"command-line": command_line}, seconds=seconds
         )
         return (out or "").strip()
