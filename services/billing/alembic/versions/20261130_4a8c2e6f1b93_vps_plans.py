@@ -1,7 +1,7 @@
 """the VPS plans: deploy charges a VPS's hours on these (its catalog's billing_plan_key)
 
 Revision ID: 4a8c2e6f1b93
-Revises: ce99d928a5a7
+Revises: 0dcff283bb60
 Create Date: 2026-11-30 08:50:00
 
 Their first prices come from the seed (plans/service.py SEED_PRICES), like the app plans'.
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "4a8c2e6f1b93"
-down_revision: str | Sequence[str] | None = "ce99d928a5a7"
+down_revision: str | Sequence[str] | None = "0dcff283bb60"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

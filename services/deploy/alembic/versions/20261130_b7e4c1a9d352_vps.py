@@ -44,7 +44,13 @@ def upgrade() -> None:
         sa.Column("ssh_public_key", sa.Text(), nullable=False),
         sa.Column("node", sa.String(200), nullable=False),
         sa.Column("ssh_port", sa.Integer()),
-        sa.Column("run_uid", sa.BigInteger(), sa.Identity(start=40_001), nullable=False),
+        # the apps' sequence: apps and VPSes share one uid space (berth_deploy/vps/models.py)
+        sa.Column(
+            "run_uid",
+            sa.BigInteger(),
+            server_default=sa.text("nextval('deploy.apps_run_uid_seq'::regclass)"),
+            nullable=False,
+        ),
         sa.Column("active_operation_id", postgresql.UUID(as_uuid=True)),
         sa.Column("boot_id", postgresql.UUID(as_uuid=True)),
         _ts("boot_started_at"),

@@ -11,7 +11,6 @@ from sqlalchemy import (
     BigInteger,
     DateTime,
     ForeignKey,
-    Identity,
     Index,
     Integer,
     String,
@@ -24,10 +23,11 @@ from sqlalchemy.orm import Mapped, mapped_column
 from berth_common.columns import now_timestamp, touched_timestamp, uuid_pk
 from berth_deploy.models import Base
 
-# VPS run uids come after the apps' (one Identity each), below the container fallback's limit
-# (vps/machine/container_base.py maps 65536 uids per VPS, for a run_uid index under ~50,000):
-# apps and VPSes meet only past 40,000 apps
-VPS_RUN_UID_START = 40_001
+# A VPS's run uid comes from the apps' own sequence: apps and VPSes are tenants of one uid
+# space (uid_base + run_uid), so no two of them ever share a host uid. The container fallback
+# takes indexes under ~50,000 (vps/machine/container_base.py maps 65536 uids per VPS) and
+# refuses a VPS past that with a clear error.
+RUN_UID_SEQUENCE = "deploy.apps_run_uid_seq"
 
 
 class Vps(Base):
@@ -73,7 +73,10 @@ class Vps(Base):
     node: Mapped[str] = mapped_column(String(200), nullable=False)
     ssh_port: Mapped[int | None] = mapped_column(Integer)
     run_uid: Mapped[int] = mapped_column(
-        BigInteger, Identity(start=VPS_RUN_UID_START), nullable=False, unique=True
+        BigInteger,
+        server_default=text(f"nextval('{RUN_UID_SEQUENCE}'::regclass)"),
+        nullable=False,
+        unique=True,
     )
     # the operation holding the VPS (one at a time)
     active_operation_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
