@@ -205,13 +205,16 @@ def test_from_inside_a_container_no_platform_port_and_no_private_network_is_reac
     for address in ("10.213.77.2", "169.254.169.254"):
         seen = probe(platform, app, "connect", address, "80")
         assert "Permission denied" in seen, seen
-    listening = probe(platform, app, "file", "/proc/net/tcp")
+    # busybox httpd listens on a dual-stack socket: /proc/net/tcp6 holds it
+    listening = "\n".join(
+        probe(platform, app, "file", path) for path in ("/proc/net/tcp", "/proc/net/tcp6")
+    )
     ports_inside = {
-        int(line.split()[1].split(":")[1], 16)
-        for line in listening.splitlines()[1:]
-        if line.split() and line.split()[3] == "0A"
+        int(line.split()[1].rsplit(":", 1)[1], 16)
+        for line in listening.splitlines()
+        if len(line.split()) > 3 and line.split()[3] == "0A"
     }
-    assert ports_inside == {8080}  # its own server only, none of the host's
+    assert ports_inside == {8080}, listening  # its own server only, none of the host's
 
 
 def test_a_registry_off_the_allowlist_is_refused(edge, ada):

@@ -116,12 +116,17 @@ class Instance(BaseModel):
     id: uuid.UUID
     release_id: uuid.UUID
     status: str
+    node: str | None = Field(None, description="The node it runs on")
     port: int | None
     restart_count: int
     last_exit_code: int | None
     started_at: datetime | None
     stopped_at: datetime | None
     stop_reason: str | None
+    memory_bytes: int | None = Field(
+        None, description="Memory in use now (its cgroup), when measured on its node"
+    )
+    processes: int | None = Field(None, description="Processes in its cgroup now")
 
     model_config = ConfigDict(from_attributes=True)
 

@@ -24,8 +24,10 @@ from berth_deploy.enums import AppStatus, ProcessType
 from berth_deploy.env.service import EnvCipher, set_vars
 from berth_deploy.instances.dao import InstanceDAO
 from berth_deploy.models import App, Release, Template
+from berth_deploy.operations.lifecycle import LIVE_INSTANCE
 from berth_deploy.plans import AppQuota, PlanCatalog
 from berth_deploy.releases.dao import ReleaseDAO
+from berth_deploy.sandbox.cgroups import usage
 from berth_deploy.sandbox.git import normalise_repo_url, resolve_public
 from berth_deploy.templates.dao import TemplateDAO
 
@@ -326,5 +328,13 @@ async def app_detail(session: AsyncSession, settings: DeploySettings, app: App) 
     instances = await InstanceDAO(session).recent(app.id)
     return AppDetail(
         **_out(settings, app, kinds.get(app.template_key, ProcessType.WEB), release),
-        instances=[schemas.Instance.model_validate(i) for i in instances],
+        instances=[_with_usage(settings, schemas.Instance.model_validate(i)) for i in instances],
     )
+
+
+def _with_usage(settings: DeploySettings, instance: schemas.Instance) -> schemas.Instance:
+    """A live instance on this node: what its cgroup uses now."""
+    if instance.status not in LIVE_INSTANCE or instance.node != settings.node_name:
+        return instance
+    memory, count = usage(settings.cgroup_root, settings.cgroup_parent, f"i-{instance.id}")
+    return instance.model_copy(update={"memory_bytes": memory, "processes": count})
