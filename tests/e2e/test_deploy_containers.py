@@ -1,5 +1,6 @@
 """Container apps: an OCI image from the run's own registry (docker-registry on loopback),
-pulled by digest, run by rootless crun inside the same sandbox as apps, served through Traefik.
+pulled by digest, or a Dockerfile in a git repository built on the node (buildah, rootless, in
+the app sandbox); run by rootless crun inside the same sandbox as apps, served through Traefik.
 
 A redeploy under continuous requests fails none of them and a rollback runs the old digest;
 from inside the container every platform port on loopback is refused and private and
@@ -27,7 +28,7 @@ from deploy_e2e import (
     via_traefik,
     wait_operation,
 )
-from deploy_testkit import wait_for
+from deploy_testkit import commit, make_repo, wait_for
 
 from berth_testing.registry import busybox_web_image
 
@@ -296,3 +297,51 @@ def test_another_person_cannot_see_or_touch_a_container(edge, platform, eve, web
     mine = edge.get(f"{API}/apps", headers=eve.headers).json()
     assert app["id"] not in {a["id"] for a in mine["items"]}
     assert via_traefik(platform, app["slug"]).status_code == 200  # still serving its owner
+
+
+def dockerfile(base: str, body: str) -> dict[str, str]:
+    return {
+        "Dockerfile": f"FROM {base}\nRUN echo '{body}' > /www/index.html\nUSER 0\n",
+        "README": body,
+    }
+
+
+def test_a_dockerfile_is_built_in_the_sandbox_and_redeploys_without_a_failure(
+    edge, platform, ada, local_registry, tmp_path
+):
+    base_digest = local_registry.push("base:1", busybox_web_image("base"))
+    base = f"{local_registry.host}/base@{base_digest}"
+    repo = make_repo(tmp_path / "repo", dockerfile(base, "built v1"))
+    app = create_app(edge, ada, f"file://{repo}", template="dockerfile")
+    done = deploy(edge, ada, app)
+    assert done["status"] == "succeeded", (done, logs(edge, ada, app["id"]))
+    assert via_traefik(platform, app["slug"]).text.strip() == "built v1"
+    detail = get_app(edge, ada, app["id"])
+    first = detail["current_release"]["image_digest"]
+    assert first and first.startswith("sha256:") and first != base_digest
+    build = "\n".join(logs(edge, ada, app["id"], "build"))
+    assert f"is {base_digest}" in build and "STEP 2/3: RUN" in build
+
+    commit(repo, dockerfile(base, "built v2"), "v2")
+    hammer = Hammer(platform, app["slug"])
+    hammer.start()
+    try:
+        wait_for(lambda: len(hammer.answers) >= 20, 30, "requests before the redeploy")
+        again = deploy(edge, ada, app)
+        assert again["status"] == "succeeded", (again, logs(edge, ada, app["id"]))
+        wait_for(lambda: hammer.bodies()[-1:] == ["built v2\n"], 30, "v2 answering")
+    finally:
+        hammer.stopped.set()
+        hammer.join(10)
+    failures = [a for a in hammer.answers if a[0] != 200]
+    assert failures == [], failures[:5]
+    assert set(hammer.bodies()) == {"built v1\n", "built v2\n"}
+    assert get_app(edge, ada, app["id"])["current_release"]["image_digest"] != first
+
+
+def test_a_dockerfile_from_a_registry_off_the_allowlist_fails_before_any_build(edge, ada, tmp_path):
+    repo = make_repo(tmp_path / "repo", dockerfile("docker.io/library/debian:12", "never"))
+    app = create_app(edge, ada, f"file://{repo}", template="dockerfile")
+    done = deploy(edge, ada, app)
+    assert done["status"] == "failed"
+    assert "docker.io are not allowed" in done["reason"], done

@@ -1,4 +1,4 @@
-"""container apps: an OCI image (or a Dockerfile), registry credentials, the digest a release runs
+"""container apps: an OCI image or a Dockerfile, registry credentials, the digest a release runs
 
 Revision ID: e7c3a1f2d940
 Revises: 9a6d3e1b7c25
@@ -35,6 +35,26 @@ TEMPLATES = [
         "health": {"type": "http", "path": "/", "timeout_seconds": 60},
         "rollout": "zero_downtime",
         "needs_repo": False,
+        "default_memory_mb": 256,
+        "default_cpu_millis": 500,
+        "default_pids_max": 256,
+        "plan_key": "web-small",
+        "env": {},
+    },
+    {
+        "key": "dockerfile",
+        "name": "Container (Dockerfile)",
+        "description": (
+            "The Dockerfile at the root of your repository, built on the node (buildah, "
+            "rootless, in the app sandbox; FROM images from a registry this platform allows) "
+            "and run like an image."
+        ),
+        "process_type": "web",
+        "build_steps": [],
+        "run_command": "",
+        "health": {"type": "http", "path": "/", "timeout_seconds": 60},
+        "rollout": "zero_downtime",
+        "needs_repo": True,
         "default_memory_mb": 256,
         "default_cpu_millis": 500,
         "default_pids_max": 256,

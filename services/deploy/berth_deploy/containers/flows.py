@@ -95,22 +95,24 @@ async def pull_image(job: Job, release_id: uuid.UUID, log: Path) -> str:
     except (OSError, ValueError, KeyError, TypeError, IndexError) as exc:
         raise StepFailed(f"the image's manifest or config is not readable: {exc}") from exc
     job.paths.image_run(release_id).write_text(json.dumps(record))
-    await unpack(job, release_id, layout, log)
-    return resolved.digest
-
-
-async def unpack(job: Job, release_id: uuid.UUID, layout: Path, log: Path) -> None:
-    """oci_unpack.py in the app's sandbox, as the app's uid: the layers are the tenant's."""
-    settings = job.ctx.settings
     dest = job.paths.fresh_release_dir(release_id)
     dest.mkdir(parents=True)
     await asyncio.to_thread(job.paths.own_release, release_id)
     blobs = settings.image_blobs_dir
+    await unpack(job, release_id, f"{layout} {blobs}", log, (layout, blobs))
+    return resolved.digest
+
+
+async def unpack(
+    job: Job, release_id: uuid.UUID, source: str, log: Path, read_only: tuple[Path, ...] = ()
+) -> None:
+    """oci_unpack.py in the app's sandbox, as the app's uid: the layers are the tenant's.
+    source: "<layout> <blob dir>" as the sandbox sees them."""
+    settings = job.ctx.settings
     spec = ProcessSpec(
         name=f"u-{job.claim.op_id}",
-        command=f"/usr/bin/python3 -I -S /opt/berth/bin/{UNPACKER.name} {layout} {blobs} "
-        "/app/rootfs",
-        mounts=job.paths.mounts(release_id, tools=(UNPACKER,), read_only=(layout, blobs)),
+        command=f"/usr/bin/python3 -I -S /opt/berth/bin/{UNPACKER.name} {source} /app/rootfs",
+        mounts=job.paths.mounts(release_id, tools=(UNPACKER,), read_only=read_only),
         env=UNPACK_ENV,
         log_path=log,
         uid=job.paths.uid,

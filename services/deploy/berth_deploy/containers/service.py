@@ -15,11 +15,14 @@ from berth_deploy.env.service import EnvCipher
 from berth_deploy.models import App, Template
 from berth_deploy.sandbox.images import RegistryAuth, check_allowed, parse_image
 
-CONTAINER_TEMPLATES = frozenset({"container"})
+IMAGE_TEMPLATES = frozenset({"container"})
+#: built on the node from the repository's Dockerfile (containers/dockerfile.py)
+DOCKERFILE_TEMPLATES = frozenset({"dockerfile"})
 
 
 def is_container(template_key: str) -> bool:
-    return template_key in CONTAINER_TEMPLATES
+    """Runs an image it names (a Dockerfile app runs the image it builds, but names none)."""
+    return template_key in IMAGE_TEMPLATES
 
 
 def checked_image(image: str, allowed: list[str]) -> str:

@@ -8,7 +8,9 @@ from pathlib import Path
 import uv
 
 from berth_deploy import events
+from berth_deploy.containers.dockerfile import build_dockerfile
 from berth_deploy.containers.flows import pull_image
+from berth_deploy.containers.service import DOCKERFILE_TEMPLATES
 from berth_deploy.enums import AppStatus, LogKind, OperationKind, OperationStep, SourceKind
 from berth_deploy.env.service import plain_env
 from berth_deploy.instances import service as instances
@@ -161,6 +163,11 @@ async def build(job: Job) -> object:
         await job.tx(releases.release_commit, release_id=release_id, commit_sha=sha)
     source = job.paths.release(release_id)
     await job.step(OperationStep.BUILD)
+    if job.template["key"] in DOCKERFILE_TEMPLATES:
+        digest = await build_dockerfile(job, release_id, log)
+        await job.tx(releases.release_built, release_id=release_id, commit_sha=sha)
+        job.note(f"image {digest} built in {time.monotonic() - started:.1f}s", log)
+        return release_id
     plain = await job.tx(plain_env, cipher=job.ctx.cipher, app_id=job.app_id)
     tools = (Path(uv.find_uv_bin()),)
     limits = Limits(settings.build_memory_mb, 2000, settings.build_pids_max)

@@ -15,6 +15,7 @@ import httpx
 
 from berth_deploy import events
 from berth_deploy.containers.flows import container_run
+from berth_deploy.containers.service import DOCKERFILE_TEMPLATES
 from berth_deploy.enums import (
     AppStatus,
     HealthCheckType,
@@ -87,7 +88,7 @@ async def spawn(
 ) -> ProcessHandle:
     """Start the instance's process in its sandbox, detached (it outlives the caller)."""
     where = f" on port {instance.port}" if instance.port else ""
-    if app.get("image"):
+    if app.get("image") or template["key"] in DOCKERFILE_TEMPLATES:
         return await spawn_container(
             ctx, app=app, template=template, paths=paths, instance=instance,
             release_id=release_id, env_values=env_values, log=log,

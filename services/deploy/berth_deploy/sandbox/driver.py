@@ -29,6 +29,9 @@ class ProcessSpec:
     #: an OCI container (crun on the image's root filesystem) instead of bubblewrap over the
     #: host's /usr: `command` and `mounts` are then unused
     container: ContainerRun | None = None
+    #: a builder that makes its own namespaces (buildah), run as the app's uid in the
+    #: launcher's network namespace and cgroups with the mounts' host paths staged in argv
+    builder_argv: list[str] | None = None
 
 
 @dataclass(frozen=True)

@@ -92,7 +92,7 @@ def stage(spec: dict) -> dict[str, str]:
     paths = spec.get("stage_paths") or []
     if not paths or os.geteuid() != 0:
         return {}
-    container = spec.get("runtime") == "crun"
+    container = spec.get("runtime") in ("crun", "direct")
     libc = ctypes.CDLL(None, use_errno=True)
     if libc.unshare(CLONE_NEWNS) != 0:
         raise OSError(ctypes.get_errno(), "unshare(CLONE_NEWNS)")
@@ -115,9 +115,25 @@ def stage(spec: dict) -> dict[str, str]:
     for i in range(1, len(argv)):
         if argv[i - 1] in ("--bind", "--ro-bind") and argv[i] in staged:
             argv[i] = staged[argv[i]]
-    if container:
+    if spec.get("runtime") == "crun":
         prepare_crun(libc, spec)
+    elif spec.get("runtime") == "direct":
+        prepare_direct(libc, spec, staged)
     return staged
+
+
+def prepare_direct(libc, spec: dict, staged: dict[str, str]) -> None:
+    """A builder that makes its own namespaces (buildah): the app's passwd, group and
+    resolv.conf in place of the host's, the cgroup tree hidden, host paths staged in argv."""
+    for source, target in spec.get("etc_binds", []):
+        _mount(libc, staged.get(source, source), target, None, MS_BIND)
+    if os.path.isdir("/sys/fs/cgroup"):
+        _mount(libc, "tmpfs", "/sys/fs/cgroup", "tmpfs", MS_NOSUID | MS_NODEV, "size=4k")
+    argv, env = spec["argv"], spec["env"]
+    for path in sorted(staged, key=len, reverse=True):
+        argv[:] = [arg.replace(path, staged[path]) for arg in argv]
+        for name in env:
+            env[name] = env[name].replace(path, staged[path])
 
 
 def prepare_crun(libc, spec: dict) -> None:
@@ -193,6 +209,8 @@ def exec_app(spec: dict, own_session: bool) -> None:
         if spec.get("runtime") == "crun":
             config = f"/proc/self/fd/{crun_config_fd(spec, staged)}"
             argv = [config if arg == "@config" else arg for arg in argv]
+        elif spec.get("runtime") == "direct":
+            os.execve(argv[0], argv, spec["env"])  # noqa: S606 - the platform's fixed argv
         else:
             argv = [argv[0], "--args", str(env_options(spec["env"])), *argv[1:]]
         os.execve(argv[0], argv, BWRAP_ENV)  # noqa: S606 - fixed argv

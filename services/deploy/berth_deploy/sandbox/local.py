@@ -133,6 +133,17 @@ class LocalDriver:
                 "stage_paths": [str(run.rootfs), str(run.data_dir)],
                 "oci": oci_config(run, spec.uid, {}),
             }
+        elif spec.builder_argv is not None:
+            self.crun  # noqa: B018 - the same checks: crun installed, a root driver
+            etc = [(str(mounts.passwd_file), "/etc/passwd"), (str(mounts.group_file), "/etc/group")]
+            if mounts.resolv_file is not None:
+                etc.append((str(mounts.resolv_file), "/etc/resolv.conf"))
+            payload |= {
+                "runtime": "direct",
+                "argv": list(spec.builder_argv),
+                "stage_paths": staged_paths(mounts),
+                "etc_binds": etc,
+            }
         else:
             payload["argv"] = bwrap_argv(self.bwrap, mounts, spec.command)
             payload["stage_paths"] = staged_paths(mounts)
