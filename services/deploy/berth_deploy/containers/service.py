@@ -44,6 +44,9 @@ def apply_container_fields(
     cipher: EnvCipher,
 ) -> None:
     """Set what a container app runs; refuse container fields on any other template."""
+    if template.key in DOCKERFILE_TEMPLATES and container_port is not None:
+        app.container_port = container_port  # where the image it builds listens
+        container_port = None
     if not is_container(template.key):
         if image or container_port or registry_username or registry_password:
             raise Unprocessable(
