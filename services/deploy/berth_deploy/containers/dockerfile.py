@@ -116,6 +116,7 @@ async def fetch_bases(job: Job, images: list[str], work: Path, log: Path) -> dic
             resolved = await skopeo.resolve(ref, None)
             job.note(f"FROM {ref} is {resolved.digest}", log)
             layout = work / "bases" / str(index)
+            layout.parent.mkdir(exist_ok=True)
             await skopeo.fetch(ref, resolved.digest, layout, None, None)
         except ImageFetchFailed as exc:
             raise StepFailed(str(exc)) from exc

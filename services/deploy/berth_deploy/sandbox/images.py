@@ -22,6 +22,8 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from loguru import logger
+
 from berth_common.errors import Unprocessable
 
 # a host (name or IPv4) with an optional port, then path components, then :tag and/or @digest
@@ -177,7 +179,9 @@ class Skopeo:
             await proc.wait()
             raise ImageFetchFailed(f"fetching {ref} timed out after {int(self.timeout)}s") from None
         if proc.returncode != 0:
-            raise ImageFetchFailed(_explain(err.decode(errors="replace"), ref))
+            text = err.decode(errors="replace")
+            logger.warning("skopeo failed for {}: {}", ref, text[-500:])  # the platform's log
+            raise ImageFetchFailed(_explain(text, ref))
         return out.decode()
 
     async def resolve(self, ref: ImageRef, auth: RegistryAuth | None) -> Resolved:
