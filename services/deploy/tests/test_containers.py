@@ -185,3 +185,26 @@ def test_the_unpacker_refuses_dot_dot_and_a_corrupt_blob(tmp_path):
     layer.write_bytes(layer.read_bytes()[:-8] + b"tampered")
     done = _unpack(tmp_path, layout)
     assert done.returncode == 2 and "does not match its digest" in done.stderr
+
+
+def test_a_dockerfiles_froms_are_read_and_rewritten_to_fetched_layouts():
+    from berth_deploy.containers.dockerfile import external_froms, rewrite_froms
+    from berth_deploy.operations.executor import StepFailed
+
+    text = (
+        "FROM reg.example/base@sha256:" + "a" * 64 + " AS build\n"
+        "RUN make\n"
+        "from --platform=linux/amd64 reg.example/run:1\n"
+        "COPY --from=build /out /out\n"
+        "FROM build\n"
+        "FROM scratch\n"
+    )
+    images = external_froms(text)
+    assert images == ["reg.example/base@sha256:" + "a" * 64, "reg.example/run:1"]
+    out = rewrite_froms(text, {images[0]: "bases/0", images[1]: "bases/1"})
+    assert "FROM oci:bases/0:image AS build" in out
+    assert "from --platform=linux/amd64 oci:bases/1:image" in out
+    assert "FROM build\n" in out and "FROM scratch\n" in out
+    for bad in ("FROM $BASE\n", "RUN x\n", "FROM a \\\n  AS b\n"):
+        with pytest.raises(StepFailed):
+            external_froms(bad)
