@@ -314,7 +314,7 @@ def test_a_dockerfile_is_built_in_the_sandbox_and_redeploys_without_a_failure(
     repo = make_repo(tmp_path / "repo", dockerfile(base, "built v1"))
     app = create_app(edge, ada, f"file://{repo}", template="dockerfile")
     done = deploy(edge, ada, app)
-    assert done["status"] == "succeeded", (done, logs(edge, ada, app["id"]))
+    assert done["status"] == "succeeded", (done["reason"], logs(edge, ada, app["id"])[-12:])
     assert via_traefik(platform, app["slug"]).text.strip() == "built v1"
     detail = get_app(edge, ada, app["id"])
     first = detail["current_release"]["image_digest"]
