@@ -206,16 +206,21 @@ class Skopeo:
         return Resolved(digest, size)
 
     async def fetch(
-        self, ref: ImageRef, digest: str, layout: Path, blobs: Path, auth: RegistryAuth | None
+        self,
+        ref: ImageRef,
+        digest: str,
+        layout: Path,
+        blobs: Path | None,
+        auth: RegistryAuth | None,
     ) -> None:
-        """Copy exactly `digest` into an OCI layout whose blobs live in the node's store."""
+        """Copy exactly `digest` into an OCI layout whose blobs live in the node's store (or,
+        blobs None, in the layout itself: a base image a build reads)."""
+        shared = ["--dest-shared-blob-dir", str(blobs)] if blobs is not None else []
         args = [
             "copy",
             "--quiet",
-            "--preserve-digests",
             *self._tls(ref, "--src-tls-verify"),
-            "--dest-shared-blob-dir",
-            str(blobs),
+            *shared,
             f"docker://{ref.pinned(digest)}",
             f"oci:{layout}:image",
         ]
