@@ -31,6 +31,8 @@ command -v git >/dev/null 2>&1 || need+=(git)
 # the tests' own registry (docker-registry) and their images' static busybox
 command -v crun >/dev/null 2>&1 || need+=(crun)
 command -v skopeo >/dev/null 2>&1 || need+=(skopeo)
+# Dockerfile apps: buildah builds them (rootless, as the app's uid, in the app sandbox)
+command -v buildah >/dev/null 2>&1 || need+=(buildah)
 command -v docker-registry >/dev/null 2>&1 || need+=(docker-registry)
 dpkg -s busybox-static >/dev/null 2>&1 || need+=(busybox-static)
 if [ "${1:-}" = "--browser" ] && ! command -v chromium >/dev/null 2>&1; then

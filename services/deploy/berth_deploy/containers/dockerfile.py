@@ -132,9 +132,11 @@ def _readable(root: Path) -> None:
             os.chmod(os.path.join(directory, name), 0o644)
 
 
-def build_script(crun: str, release: Path, build: Path, work: Path) -> str:
+def build_script(
+    crun: str, release: Path, build: Path, work: Path, buildah: str = "buildah"
+) -> str:
     """The builder's shell script (its host paths are staged by the launcher)."""
-    b = f"buildah --root {build}/storage --runroot {build}/run --storage-driver vfs"
+    b = f"{buildah} --root {build}/storage --runroot {build}/run --storage-driver vfs"
     dockerfile = work / "Dockerfile"
     return (
         "set -e\n"
@@ -185,6 +187,8 @@ async def build_dockerfile(job: Job, release_id: uuid.UUID, log: Path) -> str:
     os.chown(build, job.paths.uid, job.paths.uid)
     build.chmod(0o700)
     crun = job.ctx.driver.crun  # type: ignore[attr-defined]
+    if not shutil.which(settings.buildah_path):
+        raise StepFailed("buildah is not installed on this node: no Dockerfile builds here")
     spec = ProcessSpec(
         name=f"d-{job.claim.op_id}",
         command="",
@@ -203,7 +207,11 @@ async def build_dockerfile(job: Job, release_id: uuid.UUID, log: Path) -> str:
         log_path=log,
         uid=job.paths.uid,
         limits=Limits(settings.build_memory_mb, 2000, settings.build_pids_max),
-        builder_argv=["/bin/sh", "-c", build_script(crun, release, build, work)],
+        builder_argv=[
+            "/bin/sh",
+            "-c",
+            build_script(crun, release, build, work, shutil.which(settings.buildah_path) or ""),
+        ],
     )
     job.note("building the Dockerfile (buildah, rootless, in the app's sandbox)", log)
     proc = await job.ctx.driver.run(spec)
