@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Debian packages that pip and npm cannot bring: bubblewrap, passt (pasta) and iproute2 (the
-# deploy service's app sandbox and its network namespace), git; with --browser, chromium (the
+# deploy service's app sandbox and its network namespace), git, crun and skopeo (container
+# apps), docker-registry and busybox-static (the container tests' registry and images); with --browser, chromium (the
 # browser tests drive it through Playwright's driver; never `playwright install`); with
 # --bench, wrk; with --firewall, iptables (ip6tables too): only for a node an operator runs
 # with DEPLOY_INSECURE_SHARED_NETWORK=true, whose fallback policy is an iptables chain
@@ -30,6 +31,14 @@ command -v pasta >/dev/null 2>&1 || need+=(passt)
 command -v ip >/dev/null 2>&1 || need+=(iproute2)
 # git: builds fetch inside the sandbox; the deploy web process serves `git push` (http-backend)
 command -v git >/dev/null 2>&1 || need+=(git)
+# container apps: crun runs them (rootless, in the app sandbox), skopeo pulls images by digest;
+# the tests' own registry (docker-registry) and their images' static busybox
+command -v crun >/dev/null 2>&1 || need+=(crun)
+command -v skopeo >/dev/null 2>&1 || need+=(skopeo)
+# Dockerfile apps: buildah builds them (rootless, as the app's uid, in the app sandbox)
+command -v buildah >/dev/null 2>&1 || need+=(buildah)
+command -v docker-registry >/dev/null 2>&1 || need+=(docker-registry)
+dpkg -s busybox-static >/dev/null 2>&1 || need+=(busybox-static)
 if want --browser && ! command -v chromium >/dev/null 2>&1; then
   need+=(chromium)
 fi

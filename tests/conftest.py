@@ -22,6 +22,7 @@ from berth_testing.plugin import (
     service_credentials,
 )
 from berth_testing.processes import free_port
+from berth_testing.registry import LocalRegistry
 
 
 def platform_services(repo_root: Path) -> list[str]:
@@ -93,6 +94,10 @@ def _run_platform(repo_root, berth_env, broker_url, credentials, platform_ports,
         # VPSes: the debootstrapped Debian image is built once and kept across runs (var/ is
         # the checkout's state, not committed)
         "DEPLOY_VPS_IMAGES_DIR": str(repo_root / "var" / "vps-images"),
+        # container apps pull from the run's own registry on loopback (berth_testing.registry),
+        # over plain HTTP; it is the only registry allowed
+        "DEPLOY_CONTAINER_REGISTRIES": f"127.0.0.1:{platform_ports['registry']}",
+        "DEPLOY_CONTAINER_INSECURE_REGISTRIES": f"127.0.0.1:{platform_ports['registry']}",
         # queue pages: a sample every 2 s, so a queue filling and draining shows within a test
         "MONITORING_QUEUE_SAMPLE_SECONDS": "2",
         "MONITORING_QUEUE_EVENTS_FLUSH_SECONDS": "1",
@@ -210,6 +215,13 @@ def deploy_node(platform: Platform) -> Iterator[None]:
     ensure_supervisor(platform)
     yield
     kill_apps(platform)
+
+
+@pytest.fixture(scope="session")
+def local_registry(platform_ports, tmp_path_factory) -> Iterator[LocalRegistry]:
+    """The run's OCI registry (the one DEPLOY_CONTAINER_REGISTRIES allows), on loopback."""
+    with LocalRegistry(platform_ports["registry"], tmp_path_factory.mktemp("registry")) as reg:
+        yield reg
 
 
 @pytest.fixture(scope="module")

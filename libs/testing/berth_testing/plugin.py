@@ -241,6 +241,7 @@ def service_env(
 
 
 PORT_NAMES = (
+    "registry",  # an OCI registry for container tests (berth_testing.registry)
     "traefik",
     "traefik_api",
     "gateway",

@@ -116,6 +116,16 @@ class DeploySettings(ServiceSettings):
         "fc00::/7",
         "fe80::/10",
     ]
+    # containers (sandbox/images.py, oci_runtime.py): the registries images may come from,
+    # a comma list of host[:port] (empty: none, so no container app can be made); those of
+    # them reached over plain HTTP (a registry on loopback in tests); the Debian tools
+    container_registries: str = ""
+    container_insecure_registries: str = ""
+    crun_path: str = "crun"
+    skopeo_path: str = "skopeo"
+    buildah_path: str = "buildah"
+    image_pull_timeout_seconds: int = Field(600, ge=10, le=1800)
+    image_max_bytes: int = Field(2 * 1024**3, ge=1024 * 1024)
     max_concurrent_builds: int = Field(2, ge=1, le=64)
     build_timeout_seconds: int = Field(600, ge=10, le=1200)
     build_memory_mb: int = Field(2048, ge=128)
@@ -157,6 +167,21 @@ class DeploySettings(ServiceSettings):
     @classmethod
     def _absolute(cls, value: Path | None) -> Path | None:
         return value.resolve() if value is not None else None
+
+    @property
+    def allowed_registries(self) -> list[str]:
+        return [r.strip().lower() for r in self.container_registries.split(",") if r.strip()]
+
+    @property
+    def insecure_registries(self) -> list[str]:
+        return [
+            r.strip().lower() for r in self.container_insecure_registries.split(",") if r.strip()
+        ]
+
+    @property
+    def image_blobs_dir(self) -> Path:
+        """The node's image store: every blob skopeo fetched, by digest, shared by releases."""
+        return self.data_dir / "images" / "blobs"
 
     @property
     def hosted_repos_dir(self) -> Path:

@@ -140,6 +140,13 @@ class App(Base):
         ForeignKey("apps.id", ondelete="CASCADE")
     )
     preview_branch: Mapped[str | None] = mapped_column(String(255))
+    # a container app: its image reference (resolved to a digest at each deploy), the port it
+    # listens on inside (null: the image's first EXPOSEd port, else $PORT), and the registry
+    # login (the password Fernet-encrypted like secret env vars; write-only)
+    image: Mapped[str | None] = mapped_column(String(600))
+    container_port: Mapped[int | None] = mapped_column(Integer)
+    registry_username: Mapped[str | None] = mapped_column(String(200))
+    registry_password_encrypted: Mapped[bytes | None] = mapped_column(LargeBinary)
     created_at: Mapped[datetime] = now_timestamp()
     updated_at: Mapped[datetime] = touched_timestamp()
     status_changed_at: Mapped[datetime] = now_timestamp()
@@ -173,6 +180,8 @@ class Release(Base):
     )
     number: Mapped[int] = mapped_column(Integer, nullable=False)
     commit_sha: Mapped[str | None] = mapped_column(String(64))
+    # a container release: the manifest digest it runs (sha256:...), whatever its tag says now
+    image_digest: Mapped[str | None] = mapped_column(String(80))
     branch: Mapped[str] = mapped_column(String(100), nullable=False)
     # building | ready | failed | cancelled | pruned
     status: Mapped[str] = mapped_column(String(16), nullable=False, server_default="building")

@@ -99,9 +99,10 @@ async def update_app(
     owner: CurrentUserId,
     session: SessionDep,
     settings: SettingsDep,
+    cipher: CipherDep,
 ) -> AppDetail:
     app = await service.get_app(session, app_id, owner)
-    app = await service.update_app(session, settings, app, body)
+    app = await service.update_app(session, settings, app, body, cipher)
     return await service.app_detail(session, settings, app)
 
 

@@ -1,5 +1,6 @@
 import uuid
 from datetime import datetime
+from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -17,6 +18,34 @@ from berth_deploy.validation import (
     RepoUrl,
     Slug,
 )
+
+NO_CONTROL = r"^[^\x00-\x1f\x7f]*$"
+ImageField = Annotated[
+    str | None,
+    Field(
+        None,
+        min_length=1,
+        max_length=500,
+        description="A container app's OCI image: registry/repository[:tag][@sha256:...], on a "
+        "registry the platform allows",
+    ),
+]
+ContainerPort = Annotated[
+    int | None,
+    Field(None, ge=1, le=65535, description="Where the container listens (default: EXPOSE)"),
+]
+RegistryUsername = Annotated[
+    str | None, Field(None, max_length=200, pattern=r"^[^\x00-\x1f\x7f:]*$")
+]
+RegistryPassword = Annotated[
+    str | None,
+    Field(
+        None,
+        max_length=4000,
+        pattern=NO_CONTROL,
+        description="Write-only: stored encrypted, never shown again (empty: remove the login)",
+    ),
+]
 
 
 class LimitsCreate(BaseModel):
@@ -45,6 +74,10 @@ class AppCreate(BaseModel):
     run_command: Command | None = None
     limits: LimitsCreate = Field(default_factory=LimitsCreate)
     env: list[EnvVarCreate] = Field(default_factory=list, max_length=200)
+    image: ImageField = None
+    container_port: ContainerPort = None
+    registry_username: RegistryUsername = None
+    registry_password: RegistryPassword = None
 
 
 class AppUpdate(BaseModel):
@@ -66,24 +99,34 @@ class AppUpdate(BaseModel):
     )
     previews_enabled: bool | None = None
     preview_idle_days: PreviewIdleDays | None = None
+    image: ImageField = None
+    container_port: ContainerPort = None
+    registry_username: RegistryUsername = None
+    registry_password: RegistryPassword = None
 
 
 class ReleaseRef(BaseModel):
     id: uuid.UUID
     number: int
     commit_sha: str | None
+    image_digest: str | None = Field(None, description="The image digest a container runs")
 
 
 class Instance(BaseModel):
     id: uuid.UUID
     release_id: uuid.UUID
     status: str
+    node: str | None = Field(None, description="The node it runs on")
     port: int | None
     restart_count: int
     last_exit_code: int | None
     started_at: datetime | None
     stopped_at: datetime | None
     stop_reason: str | None
+    memory_bytes: int | None = Field(
+        None, description="Memory in use now (its cgroup), when measured on its node"
+    )
+    processes: int | None = Field(None, description="Processes in its cgroup now")
 
     model_config = ConfigDict(from_attributes=True)
 
@@ -118,6 +161,10 @@ class App(BaseModel):
     webhook_secret_set_at: datetime | None = Field(
         description="When the forge webhooks' signing secret was made (null: none)"
     )
+    image: str | None = Field(None, description="A container app's image reference")
+    container_port: int | None = None
+    registry_username: str | None = None
+    registry_password_set: bool = Field(False, description="A registry password is stored")
     created_at: datetime
     updated_at: datetime
     status_changed_at: datetime

@@ -19,12 +19,15 @@ from berth_deploy.apps.schemas import (
     ReleaseRef,
 )
 from berth_deploy.config import DeploySettings
+from berth_deploy.containers.service import apply_container_fields, is_container
 from berth_deploy.enums import AppStatus, ProcessType
 from berth_deploy.env.service import EnvCipher, set_vars
 from berth_deploy.instances.dao import InstanceDAO
 from berth_deploy.models import App, Release, Template
+from berth_deploy.operations.lifecycle import LIVE_INSTANCE
 from berth_deploy.plans import AppQuota, PlanCatalog
 from berth_deploy.releases.dao import ReleaseDAO
+from berth_deploy.sandbox.cgroups import usage
 from berth_deploy.sandbox.git import normalise_repo_url, resolve_public
 from berth_deploy.templates.dao import TemplateDAO
 
@@ -108,12 +111,37 @@ async def create_app(
     await _check_quota(dao, owner_id, quota)
     await _check_slug_free(dao, settings, data.slug, owner_id)
     app = await _insert_app(session, dao, owner_id, template, repo_url, data)
+    _container_fields(app, template, settings, cipher, data)
+    await session.flush()
     if data.env:
         await set_vars(
             session, cipher, settings, app.id, [(v.name, v.value, v.secret) for v in data.env]
         )
     await session.refresh(app)
     return app
+
+
+def _container_fields(
+    app: App, template: Template, settings: DeploySettings, cipher: EnvCipher | None, data
+) -> None:
+    if is_container(template.key) and data.build_command:
+        raise Unprocessable(
+            "A container app is built from its image: no build command",
+            details={"field": "build_command"},
+        )
+    password = data.registry_password
+    if password and cipher is None:  # pragma: no cover - every caller passes the cipher
+        raise RuntimeError("the registry password needs the env cipher")
+    apply_container_fields(
+        app,
+        template,
+        image=data.image,
+        container_port=data.container_port,
+        registry_username=data.registry_username,
+        registry_password=password,
+        allowed=settings.allowed_registries,
+        cipher=cipher,  # type: ignore[arg-type]
+    )
 
 
 async def _check_slug_free(
@@ -168,12 +196,18 @@ async def get_app(session: AsyncSession, app_id: uuid.UUID, owner_id: uuid.UUID 
 
 
 async def update_app(
-    session: AsyncSession, settings: DeploySettings, app: App, data: AppUpdate
+    session: AsyncSession,
+    settings: DeploySettings,
+    app: App,
+    data: AppUpdate,
+    cipher: EnvCipher | None = None,
 ) -> App:
     if app.status in (AppStatus.DELETING, AppStatus.DELETED):
         raise Conflict("The app is being deleted", code="illegal_transition")
     template = await TemplateDAO(session).get_or_404(app.template_key)
-    fields = data.model_dump(exclude_unset=True, exclude={"limits"})
+    container_keys = {"image", "container_port", "registry_username", "registry_password"}
+    fields = data.model_dump(exclude_unset=True, exclude={"limits", *container_keys})
+    _container_fields(app, template, settings, cipher, data)
     if "repo_url" in fields:
         fields["repo_url"] = await _check_repo(settings, template, fields["repo_url"])
     for key in (
@@ -240,7 +274,10 @@ def _out(settings: DeploySettings, app: App, process_type: str, release: Release
         "suspended_by": app.suspended_by,
         "url": app_url(settings, app.slug, process_type),
         "current_release": ReleaseRef(
-            id=release.id, number=release.number, commit_sha=release.commit_sha
+            id=release.id,
+            number=release.number,
+            commit_sha=release.commit_sha,
+            image_digest=release.image_digest,
         )
         if release
         else None,
@@ -255,6 +292,10 @@ def _out(settings: DeploySettings, app: App, process_type: str, release: Release
         "previews_enabled": app.previews_enabled,
         "preview_idle_days": app.preview_idle_days,
         "webhook_secret_set_at": app.webhook_secret_set_at,
+        "image": app.image,
+        "container_port": app.container_port,
+        "registry_username": app.registry_username,
+        "registry_password_set": app.registry_password_encrypted is not None,
         "created_at": app.created_at,
         "updated_at": app.updated_at,
         "status_changed_at": app.status_changed_at,
@@ -287,5 +328,13 @@ async def app_detail(session: AsyncSession, settings: DeploySettings, app: App) 
     instances = await InstanceDAO(session).recent(app.id)
     return AppDetail(
         **_out(settings, app, kinds.get(app.template_key, ProcessType.WEB), release),
-        instances=[schemas.Instance.model_validate(i) for i in instances],
+        instances=[_with_usage(settings, schemas.Instance.model_validate(i)) for i in instances],
     )
+
+
+def _with_usage(settings: DeploySettings, instance: schemas.Instance) -> schemas.Instance:
+    """A live instance on this node: what its cgroup uses now."""
+    if instance.status not in LIVE_INSTANCE or instance.node != settings.node_name:
+        return instance
+    memory, count = usage(settings.cgroup_root, settings.cgroup_parent, f"i-{instance.id}")
+    return instance.model_copy(update={"memory_bytes": memory, "processes": count})

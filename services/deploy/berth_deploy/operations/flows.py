@@ -8,6 +8,9 @@ from pathlib import Path
 import uv
 
 from berth_deploy import events
+from berth_deploy.containers.dockerfile import build_dockerfile
+from berth_deploy.containers.flows import pull_image
+from berth_deploy.containers.service import DOCKERFILE_TEMPLATES
 from berth_deploy.enums import AppStatus, LogKind, OperationKind, OperationStep, SourceKind
 from berth_deploy.env.service import plain_env
 from berth_deploy.instances import service as instances
@@ -149,11 +152,22 @@ async def build(job: Job) -> object:
     await wait_for_build_slot(job)
     started = time.monotonic()
     await asyncio.to_thread(job.paths.prepare)
+    if job.app["image"]:  # a container: its image is the build
+        await job.step(OperationStep.BUILD)
+        digest = await pull_image(job, release_id, log)
+        await job.tx(releases.release_built, release_id=release_id, commit_sha=None)
+        job.note(f"image {digest} ready in {time.monotonic() - started:.1f}s", log)
+        return release_id
     sha = await fetch_source(job, release_id, log)
     if sha:
         await job.tx(releases.release_commit, release_id=release_id, commit_sha=sha)
     source = job.paths.release(release_id)
     await job.step(OperationStep.BUILD)
+    if job.template["key"] in DOCKERFILE_TEMPLATES:
+        digest = await build_dockerfile(job, release_id, log)
+        await job.tx(releases.release_built, release_id=release_id, commit_sha=sha)
+        job.note(f"image {digest} built in {time.monotonic() - started:.1f}s", log)
+        return release_id
     plain = await job.tx(plain_env, cipher=job.ctx.cipher, app_id=job.app_id)
     tools = (Path(uv.find_uv_bin()),)
     limits = Limits(settings.build_memory_mb, 2000, settings.build_pids_max)

@@ -55,7 +55,7 @@ class Claim:
 APP_FIELDS = (
     "id", "owner_id", "slug", "template_key", "repo_url", "branch", "build_command",
     "run_command", "memory_mb", "cpu_millis", "pids_max", "run_uid", "current_release_id",
-    "status", "suspended_by", "parent_app_id",
+    "status", "suspended_by", "parent_app_id", "image", "container_port", "registry_username",
 )  # fmt: skip
 TEMPLATE_FIELDS = (
     "key", "process_type", "build_steps", "run_command", "health", "rollout", "needs_repo",

@@ -14,6 +14,8 @@ from pathlib import Path
 import httpx
 
 from berth_deploy import events
+from berth_deploy.containers.flows import container_run
+from berth_deploy.containers.service import DOCKERFILE_TEMPLATES
 from berth_deploy.enums import (
     AppStatus,
     HealthCheckType,
@@ -85,8 +87,13 @@ async def spawn(
     log: Path,
 ) -> ProcessHandle:
     """Start the instance's process in its sandbox, detached (it outlives the caller)."""
-    command = run_command(app, template, paths.release(release_id))
     where = f" on port {instance.port}" if instance.port else ""
+    if app.get("image") or template["key"] in DOCKERFILE_TEMPLATES:
+        return await spawn_container(
+            ctx, app=app, template=template, paths=paths, instance=instance,
+            release_id=release_id, env_values=env_values, log=log,
+        )  # fmt: skip
+    command = run_command(app, template, paths.release(release_id))
     ctx.logs.note(log, f"starting instance {instance.id}{where}: {command}")
     spec = ProcessSpec(
         name=instance.name,
@@ -97,6 +104,39 @@ async def spawn(
         uid=paths.uid,
         limits=Limits(app["memory_mb"], app["cpu_millis"], app["pids_max"]),
         port=instance.port,
+    )
+    return await ctx.driver.launch(spec)
+
+
+async def spawn_container(
+    ctx: NodeContext,
+    *,
+    app: dict,
+    template: dict,
+    paths: AppPaths,
+    instance: InstanceRef,
+    release_id: uuid.UUID,
+    env_values: dict[str, str],
+    log: Path,
+) -> ProcessHandle:
+    """The release's image in crun, in the same sandbox (network, cgroups, uid) as an app."""
+    run = container_run(paths, release_id)
+    env = {**run.env, **template["env"], **env_values}
+    if instance.port is not None:
+        env["PORT"] = str(run.inner_port or instance.port)
+    where = f" on port {instance.port}" if instance.port else ""
+    inner = f" (container port {run.inner_port})" if run.inner_port else ""
+    ctx.logs.note(log, f"starting container {instance.id}{where}{inner}: {' '.join(run.args)}")
+    spec = ProcessSpec(
+        name=instance.name,
+        command="",
+        mounts=paths.mounts(release_id),
+        env=env,
+        log_path=log,
+        uid=paths.uid,
+        limits=Limits(app["memory_mb"], app["cpu_millis"], app["pids_max"]),
+        port=instance.port,
+        container=run,
     )
     return await ctx.driver.launch(spec)
 

@@ -57,6 +57,12 @@ async def release_commit(session: AsyncSession, *, release_id: uuid.UUID, commit
     release.commit_sha = commit_sha
 
 
+async def release_image(session: AsyncSession, *, release_id: uuid.UUID, digest: str) -> None:
+    release = await session.get(Release, release_id)
+    assert release is not None
+    release.image_digest = digest
+
+
 async def release_number(session: AsyncSession, *, release_id: uuid.UUID) -> int:
     release = await session.get(Release, release_id)
     assert release is not None

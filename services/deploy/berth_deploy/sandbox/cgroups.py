@@ -103,3 +103,27 @@ class Cgroups:
                     if attempt == 19:
                         logger.warning("cgroup {} not removed: {}", directory, exc)
                     time.sleep(0.05)
+
+
+def usage(root: Path, parent: str, name: str) -> tuple[int | None, int | None]:
+    """(memory bytes, process count) of a process's group on this node, where it can be read
+    (None: not on this node, or not measured)."""
+
+    def read(path: Path) -> int | None:
+        try:
+            return int(path.read_text().split()[0])
+        except (OSError, ValueError, IndexError):
+            return None
+
+    if (root / "cgroup.controllers").exists():
+        group = root / parent / name
+        memory = read(group / "memory.current")
+        procs = group / "cgroup.procs"
+    else:
+        memory = read(root / "memory" / parent / name / "memory.usage_in_bytes")
+        procs = root / "pids" / parent / name / "cgroup.procs"
+    try:
+        count = len(procs.read_text().split())
+    except OSError:
+        count = None
+    return memory, count

@@ -11,6 +11,7 @@ from typing import Protocol
 
 from berth_deploy.sandbox.bubblewrap import SandboxMounts
 from berth_deploy.sandbox.cgroups import Limits
+from berth_deploy.sandbox.oci_runtime import ContainerRun
 
 
 @dataclass(frozen=True)
@@ -25,6 +26,12 @@ class ProcessSpec:
     limits: Limits
     #: the port Traefik reaches a web instance on (host 127.0.0.1, the same inside)
     port: int | None = None
+    #: an OCI container (crun on the image's root filesystem) instead of bubblewrap over the
+    #: host's /usr: `command` and `mounts` are then unused
+    container: ContainerRun | None = None
+    #: a builder that makes its own namespaces (buildah), run as the app's uid in the
+    #: launcher's network namespace and cgroups with the mounts' host paths staged in argv
+    builder_argv: list[str] | None = None
 
 
 @dataclass(frozen=True)

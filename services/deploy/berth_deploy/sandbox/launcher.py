@@ -41,8 +41,12 @@ from launcher_network import (
     stop_pasta,
 )
 
-#: bubblewrap's own environment: fixed, whatever the app's is
+#: bubblewrap's (and crun's) own environment: fixed, whatever the app's is
 BWRAP_ENV = {"PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8"}
+#: crun's state (the container's config included): on the private tmpfs of stage()
+CRUN_STATE = "/tmp/crun"  # noqa: S108 - our own tmpfs, in a private mount namespace
+#: setuid helpers crun would try (and fail: the app's uid has no name) before mapping itself
+ID_MAP_HELPERS = ("/usr/bin/newuidmap", "/usr/bin/newgidmap")
 
 RLIMITS = {
     "NOFILE": resource.RLIMIT_NOFILE,
@@ -77,7 +81,7 @@ def _mount(libc, source: str | None, target: str, fstype: str | None, flags: int
         raise OSError(err, f"mount {source} on {target}: {os.strerror(err)}")
 
 
-def stage(spec: dict) -> None:
+def stage(spec: dict) -> dict[str, str]:
     """Give the sandbox's host directories a path the app's uid can traverse.
 
     As root: a private mount namespace for this process only, a fresh tmpfs on /tmp and the
@@ -87,14 +91,16 @@ def stage(spec: dict) -> None:
     """
     paths = spec.get("stage_paths") or []
     if not paths or os.geteuid() != 0:
-        return
+        return {}
+    container = spec.get("runtime") in ("crun", "direct")
     libc = ctypes.CDLL(None, use_errno=True)
     if libc.unshare(CLONE_NEWNS) != 0:
         raise OSError(ctypes.get_errno(), "unshare(CLONE_NEWNS)")
     _mount(libc, None, "/", None, MS_REC | MS_PRIVATE)
     # opened in the new namespace (a bind source must be), before the tmpfs hides /tmp
     fds = {path: os.open(path, os.O_PATH) for path in paths}
-    _mount(libc, "tmpfs", STAGE, "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755,size=64k")
+    size = "4m" if container else "64k"
+    _mount(libc, "tmpfs", STAGE, "tmpfs", MS_NOSUID | MS_NODEV, f"mode=0755,size={size}")
     staged = {}
     for index, (path, fd) in enumerate(fds.items()):
         target = f"{STAGE}/berth-{index}"
@@ -109,9 +115,55 @@ def stage(spec: dict) -> None:
     for i in range(1, len(argv)):
         if argv[i - 1] in ("--bind", "--ro-bind", "--dev-bind") and argv[i] in staged:
             argv[i] = staged[argv[i]]
+    if spec.get("runtime") == "crun":
+        prepare_crun(libc, spec)
+    elif spec.get("runtime") == "direct":
+        prepare_direct(libc, spec, staged)
+    return staged
 
 
-def become_app(spec: dict, own_session: bool) -> None:
+def prepare_direct(libc, spec: dict, staged: dict[str, str]) -> None:
+    """A builder that makes its own namespaces (buildah): the app's passwd, group and
+    resolv.conf in place of the host's, the cgroup tree hidden, host paths staged in argv."""
+    for source, target in spec.get("etc_binds", []):
+        _mount(libc, staged.get(source, source), target, None, MS_BIND)
+    if os.path.isdir("/sys/fs/cgroup"):
+        _mount(libc, "tmpfs", "/sys/fs/cgroup", "tmpfs", MS_NOSUID | MS_NODEV, "size=4k")
+    argv, env = spec["argv"], spec["env"]
+    for path in sorted(staged, key=len, reverse=True):
+        argv[:] = [arg.replace(path, staged[path]) for arg in argv]
+        for name in env:
+            env[name] = env[name].replace(path, staged[path])
+
+
+def prepare_crun(libc, spec: dict) -> None:
+    """crun's state dir, the cgroup tree out of its sight (the process is in its cgroups
+    already and crun is to manage none), the id-map helpers out of its reach."""
+    os.mkdir(CRUN_STATE, 0o700)
+    os.chown(CRUN_STATE, spec["uid"], spec["gid"])
+    if os.path.isdir("/sys/fs/cgroup"):
+        _mount(libc, "tmpfs", "/sys/fs/cgroup", "tmpfs", MS_NOSUID | MS_NODEV, "size=4k")
+    for helper in ID_MAP_HELPERS:
+        if os.path.exists(helper):
+            _mount(libc, "/dev/null", helper, None, MS_BIND)
+
+
+def crun_config_fd(spec: dict, staged: dict[str, str]) -> int:
+    """The container's runtime config in a memfd (it holds the app's env: never on disk),
+    its host paths replaced by their staged ones."""
+    config = spec["oci"]
+    config["root"]["path"] = staged.get(config["root"]["path"], config["root"]["path"])
+    for mount in config["mounts"]:
+        if mount["type"] == "bind":
+            mount["source"] = staged.get(mount["source"], mount["source"])
+    config["process"]["env"] = [f"{name}={value}" for name, value in spec["env"].items()]
+    fd = os.memfd_create("berth-oci", 0)
+    os.write(fd, json.dumps(config).encode())
+    os.lseek(fd, 0, os.SEEK_SET)
+    return fd
+
+
+def become_app(spec: dict, own_session: bool) -> dict[str, str]:
     """In the process that will exec the command: session, cgroups, limits, log, identity."""
     if own_session:
         os.setsid()
@@ -126,7 +178,7 @@ def become_app(spec: dict, own_session: bool) -> None:
     os.dup2(log, 1)
     os.dup2(log, 2)
     os.closerange(3, 65536)
-    stage(spec)
+    staged = stage(spec)
     uid, gid = spec.get("uid"), spec.get("gid")
     if uid is not None and os.geteuid() == 0:
         os.setgroups([])
@@ -136,6 +188,7 @@ def become_app(spec: dict, own_session: bool) -> None:
     for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGPIPE):
         signal.signal(sig, signal.SIG_DFL)
     signal.pthread_sigmask(signal.SIG_SETMASK, [])
+    return staged
 
 
 def env_options(env: dict) -> int:
@@ -151,11 +204,17 @@ def env_options(env: dict) -> int:
 
 def exec_app(spec: dict, own_session: bool) -> None:
     try:
-        become_app(spec, own_session)
+        staged = become_app(spec, own_session)
         argv = spec["argv"]
         if spec.get("direct"):  # a VPS container's own init (it makes its namespaces itself)
             os.execve(argv[0], argv, spec["env"])  # noqa: S606 - fixed argv
-        argv = [argv[0], "--args", str(env_options(spec["env"])), *argv[1:]]
+        if spec.get("runtime") == "crun":
+            config = f"/proc/self/fd/{crun_config_fd(spec, staged)}"
+            argv = [config if arg == "@config" else arg for arg in argv]
+        elif spec.get("runtime") == "direct":
+            os.execve(argv[0], argv, spec["env"])  # noqa: S606 - the platform's fixed argv
+        else:
+            argv = [argv[0], "--args", str(env_options(spec["env"])), *argv[1:]]
         os.execve(argv[0], argv, BWRAP_ENV)  # noqa: S606 - fixed argv
     except BaseException as exc:  # the log is fd 2 by now, or still the caller's stderr
         os.write(2, f"[berth] could not start the process: {exc}\n".encode())

@@ -40,6 +40,8 @@ def enter_network(net: dict, up: int, down: int) -> None:
         raise SetupFailed(f"unshare(CLONE_NEWNET): {os.strerror(ctypes.get_errno())}")
     for scope in ("all", "default"):
         _write_sysctl(f"/proc/sys/net/ipv6/conf/{scope}/disable_ipv6", "1")
+    if net.get("low_ports"):
+        _write_sysctl("/proc/sys/net/ipv4/ip_unprivileged_port_start", "0")
     os.write(up, b"U")
     if os.read(down, 1) != b"P":
         raise SetupFailed("the network stack did not start")

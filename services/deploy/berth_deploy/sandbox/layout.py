@@ -38,6 +38,18 @@ class AppPaths:
     def release(self, release_id: uuid.UUID) -> Path:
         return self.root / "releases" / str(release_id)
 
+    def rootfs(self, release_id: uuid.UUID) -> Path:
+        """A container release's root filesystem: its image, unpacked."""
+        return self.release(release_id) / "rootfs"
+
+    def image_layout(self, release_id: uuid.UUID) -> Path:
+        """The release's OCI layout (index.json; blobs in the node's store): root's."""
+        return self.root / "images" / str(release_id)
+
+    def image_run(self, release_id: uuid.UUID) -> Path:
+        """What the release's container runs (oci_runtime.run_record), out of the app's reach."""
+        return self.root / "images" / f"{release_id}.run.json"
+
     def prepare(self) -> None:
         """Root-owned and closed to others, except what the app's own uid owns."""
         for directory in (self.data_dir / "apps", self.root, self.root / "releases"):
@@ -78,6 +90,8 @@ class AppPaths:
 
     def remove_release(self, release_id: uuid.UUID) -> None:
         shutil.rmtree(self.release(release_id), ignore_errors=True)
+        shutil.rmtree(self.image_layout(release_id), ignore_errors=True)
+        self.image_run(release_id).unlink(missing_ok=True)
 
     def remove_all(self) -> None:
         shutil.rmtree(self.root, ignore_errors=True)

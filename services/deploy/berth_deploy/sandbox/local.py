@@ -10,6 +10,7 @@ import asyncio
 import dataclasses
 import json
 import os
+import shutil
 import signal
 import sys
 import time
@@ -27,6 +28,7 @@ from berth_deploy.sandbox.bubblewrap import (
 from berth_deploy.sandbox.cgroups import Cgroups
 from berth_deploy.sandbox.driver import ExitStatus, ProcessHandle, ProcessSpec
 from berth_deploy.sandbox.network import Network, resolv_conf
+from berth_deploy.sandbox.oci_runtime import crun_argv, oci_config
 
 LAUNCHER = Path(__file__).with_name("launcher.py")
 LAUNCHER_ENV = {"PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8"}
@@ -64,6 +66,7 @@ class LocalDriver:
         self.run_dir.chmod(0o700)
         self.cgroups = Cgroups(settings.cgroup_root, settings.cgroup_parent)
         self._bwrap: str | None = None
+        self._crun: str | None = None
         #: None only where an operator turned isolation off (DEPLOY_INSECURE_SHARED_NETWORK)
         self.network: Network | None = None
         self.resolv_file: Path | None = None
@@ -78,6 +81,21 @@ class LocalDriver:
         if self._bwrap is None:
             self._bwrap = find_bwrap(self.settings.bwrap_path)
         return self._bwrap
+
+    @property
+    def crun(self) -> str:
+        """crun, for containers; only a root driver can give them the app's uid."""
+        if self._crun is None:
+            found = shutil.which(self.settings.crun_path)
+            if not found:
+                raise SandboxUnavailable(
+                    "crun is not installed on this node: apt-get install crun "
+                    "(scripts/install-system-deps.sh does it)"
+                )
+            if os.geteuid() != 0:
+                raise SandboxUnavailable("containers need a deploy worker running as root")
+            self._crun = found
+        return self._crun
 
     def exit_file(self, name: str) -> Path:
         return self.run_dir / f"{name}.exit"
@@ -99,15 +117,39 @@ class LocalDriver:
     def _spec(self, spec: ProcessSpec, mode: str) -> bytes:
         network = None
         mounts = spec.mounts
+        run = spec.container
         if self.network is not None:
-            plan = self.network.plan(spec.port)
+            inner = run.inner_port if run else None
+            plan = self.network.plan(spec.port, inner, low_ports=run is not None)
             network = plan.spec(self.run_dir / f"{spec.name}.pasta.pid", self.pasta_log(spec.name))
             mounts = dataclasses.replace(mounts, resolv_file=self.resolv_file)
+        elif run is not None:
+            raise SandboxUnavailable("containers run only in their own network namespace")
+        payload: dict = {"runtime": "bwrap"}
+        if run is not None:
+            payload = {
+                "runtime": "crun",
+                "argv": crun_argv(self.crun, "/tmp/crun", spec.name),  # noqa: S108 - launcher's tmpfs
+                "stage_paths": [str(run.rootfs), str(run.data_dir)],
+                "oci": oci_config(run, spec.uid, {}),
+            }
+        elif spec.builder_argv is not None:
+            self.crun  # noqa: B018 - the same checks: crun installed, a root driver
+            etc = [(str(mounts.passwd_file), "/etc/passwd"), (str(mounts.group_file), "/etc/group")]
+            if mounts.resolv_file is not None:
+                etc.append((str(mounts.resolv_file), "/etc/resolv.conf"))
+            payload |= {
+                "runtime": "direct",
+                "argv": list(spec.builder_argv),
+                "stage_paths": staged_paths(mounts),
+                "etc_binds": etc,
+            }
+        else:
+            payload["argv"] = bwrap_argv(self.bwrap, mounts, spec.command)
+            payload["stage_paths"] = staged_paths(mounts)
         cgroup_procs = self.cgroups.create(spec.name, spec.limits)
-        payload = {
+        payload |= {
             "mode": mode,
-            "argv": bwrap_argv(self.bwrap, mounts, spec.command),
-            "stage_paths": staged_paths(mounts),
             "network": network,
             "env": spec.env,
             "log": str(spec.log_path),

@@ -112,7 +112,7 @@ def ip_batch(prohibit: list[str]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def pasta_argv(pasta: str, port: int | None) -> list[str]:
+def pasta_argv(pasta: str, port: int | None, inner_port: int | None = None) -> list[str]:
     """pasta for a namespace the launcher hands it as fd 3 (see launcher.start_network).
 
     It keeps uid 0 (--runas 0) because the namespace belongs to the host's user namespace:
@@ -120,6 +120,8 @@ def pasta_argv(pasta: str, port: int | None) -> list[str]:
     and in mount and user namespaces of its own.
     """
     inbound = f"127.0.0.1/{port}" if port else "none"
+    if port and inner_port and inner_port != port:
+        inbound += f":{inner_port}"  # a container listens where its image says
     return [
         pasta,
         "--foreground",
@@ -162,12 +164,16 @@ class NetworkPlan:
     pasta_argv: list[str]
     ip: str
     ip_batch: str
+    #: any port may be bound inside (a container's root is root only in its user namespace,
+    #: which does not own the network namespace; the namespace has nothing else to protect)
+    low_ports: bool = False
 
     def spec(self, pidfile: Path, log: Path) -> dict:
         return {
             "pasta": self.pasta_argv,
             "ip": self.ip,
             "ip_batch": self.ip_batch,
+            "low_ports": self.low_ports,
             "pidfile": str(pidfile),
             "log": str(log),
         }
@@ -199,7 +205,14 @@ class Network:
         """Every network a sandbox may not reach (IPv6 ones included, for address checks)."""
         return [*self.blocked, *prohibited(self.blocked, self.host())]
 
-    def plan(self, port: int | None) -> NetworkPlan:
+    def plan(
+        self, port: int | None, inner_port: int | None = None, low_ports: bool = False
+    ) -> NetworkPlan:
         tools = self.tools
         prohibit = prohibited(self.blocked, self.host())
-        return NetworkPlan(pasta_argv(tools.pasta, port), tools.ip, ip_batch(prohibit))
+        return NetworkPlan(
+            pasta_argv(tools.pasta, port, inner_port),
+            tools.ip,
+            ip_batch(prohibit),
+            low_ports=low_ports,
+        )

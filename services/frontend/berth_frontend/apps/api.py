@@ -115,6 +115,19 @@ async def app_logs_more(ctx: ScreenContext) -> dict[str, Any]:
     return {"app_id": app_id, "kind": kind, "page": page, "more": True, "offset": offset}
 
 
+def _container_fields(form) -> dict[str, Any]:
+    """A container app's image and registry login (the password is sent once, never shown)."""
+    port = form.get("container_port") or ""
+    if port and not port.isdigit():
+        form.errors["container_port"] = "A port number, 1 to 65535"
+    return {
+        "image": form.get("image") or None,
+        "container_port": int(port) if port.isdigit() else None,
+        "registry_username": form.get("registry_username") or None,
+        "registry_password": form.get("registry_password") or None,
+    }
+
+
 @router.post("")
 async def create(request: Request, viewer: CurrentViewer) -> Response:
     form = await read_form(request, multiline=("env",))
@@ -132,6 +145,8 @@ async def create(request: Request, viewer: CurrentViewer) -> Response:
         "branch": form.get("branch") or "main",
         "env": env,
     }
+    if form.get("template") == "container":
+        body |= _container_fields(form)
     if form.ok:
         try:
             created = await service.create(backends, viewer.caller, body)
@@ -139,7 +154,9 @@ async def create(request: Request, viewer: CurrentViewer) -> Response:
             if exc.status == 401:
                 raise
             form.absorb(exc)
-            if exc.code == "repo_not_allowed" or "repo" in exc.message.lower():
+            if exc.code in ("registry_not_allowed", "invalid_image", "image_not_runnable"):
+                form.errors.setdefault("image", exc.message)
+            elif exc.code == "repo_not_allowed" or "repo" in exc.message.lower():
                 form.errors.setdefault("repo_url", exc.message)
         except ServiceDown as exc:
             form.errors["_"] = flash.from_exception(exc)["message"]
