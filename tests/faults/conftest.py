@@ -2,8 +2,9 @@
 on a PostgreSQL cluster and a RabbitMQ node of the module's own (berth_testing.faults), so a
 test can stop and start them while the machine's shared servers stay untouched.
 
-A module says which workers it needs with `FAULT_WORKERS` (default: none); the web apps of
-every service (or of BERTH_E2E_SERVICES) always run. Counts go to the terminal summary.
+A module says which workers it needs with `FAULT_WORKERS` (default: none), and may narrow the
+web apps with `FAULT_SERVICES` (default: every service, or BERTH_E2E_SERVICES; auth and the
+gateway always run). Counts go to the terminal summary.
 """
 
 import os
@@ -69,15 +70,18 @@ def _services(repo_root: Path) -> list[str]:
 def fault_platform(request, repo_root: Path, tmp_path_factory) -> Iterator[FaultPlatform]:
     work = tmp_path_factory.mktemp("faults")
     workers: tuple[str, ...] = getattr(request.module, "FAULT_WORKERS", ())
+    services = _services(repo_root)
+    if only := getattr(request.module, "FAULT_SERVICES", None):
+        services = [s for s in services if s in {*only, "auth", "gateway"}]
     with private_postgres() as postgres, private_rabbit(work / "rabbit") as rabbit:
         database = create_platform_database(repo_root, "berth_faults", server=postgres.server_url)
         try:
-            yield from _run(repo_root, work, postgres, rabbit, database, workers)
+            yield from _run(repo_root, work, postgres, rabbit, database, services, workers)
         finally:
             drop_database(database.url, postgres.server_url)
 
 
-def _run(repo_root, work, postgres, rabbit, database, workers) -> Iterator[FaultPlatform]:
+def _run(repo_root, work, postgres, rabbit, database, services, workers) -> Iterator[FaultPlatform]:
     ports = {name: free_port() for name in PORT_NAMES}
     var = work / "var"
     env = service_env(
@@ -110,7 +114,7 @@ def _run(repo_root, work, postgres, rabbit, database, workers) -> Iterator[Fault
     )
     try:
         plat.start_mail()
-        plat.start_webs(_services(repo_root))
+        plat.start_webs(services)
         for service in workers:
             plat.start_worker(service, concurrency=2 if service == "monitoring" else 1)
         plat.start_traefik()
