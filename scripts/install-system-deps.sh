@@ -42,6 +42,11 @@ dpkg -s busybox-static >/dev/null 2>&1 || need+=(busybox-static)
 if want --browser && ! command -v chromium >/dev/null 2>&1; then
   need+=(chromium)
 fi
+# the fault suite (tests/faults) starts RabbitMQ nodes of its own that it may stop and start
+# (berth_testing.faults), never the machine's shared broker
+if [ "${1:-}" = "--browser" ] && [ ! -x /usr/lib/rabbitmq/bin/rabbitmq-server ]; then
+  need+=(rabbitmq-server)
+fi
 # the benchmarks' load generator (make bench)
 if want --bench && ! command -v wrk >/dev/null 2>&1; then
   need+=(wrk)

@@ -38,6 +38,12 @@ class AmqpPublisher:
         self._exchanges: dict[str, AbstractExchange] = {}
         self._lock = asyncio.Lock()
 
+    @property
+    def reachable(self) -> bool:
+        """False while the robust connection is down and reconnecting: a publish now would
+        wait for the broker (up to its timeout). Never tried yet: true (try it)."""
+        return self._conn is None or (not self._conn.is_closed and self._conn.connected.is_set())
+
     async def _ready(self) -> aio_pika.abc.AbstractChannel:
         if self._channel is not None and not self._channel.is_closed:
             return self._channel

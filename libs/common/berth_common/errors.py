@@ -123,6 +123,22 @@ def _clean_validation_errors(errors: list[dict[str, Any]]) -> list[dict[str, Any
     ]
 
 
+#: SQLSTATE classes of a server that is shutting down, starting up or cut off: 57P01
+#: admin_shutdown, 57P02 crash_shutdown, 57P03 cannot_connect_now ("the database system is
+#: starting up"), 08xxx connection exceptions. asyncpg raises them as plain errors, which
+#: SQLAlchemy passes on as a DBAPIError that it does not count as a disconnect.
+_OUTAGE_SQLSTATES = ("57P", "08")
+
+
+def database_going_or_coming(exc: DBAPIError) -> bool:
+    """True when the error says the database server is restarting, not that the query failed."""
+    for err in (exc.orig, getattr(exc.orig, "__cause__", None)):
+        code = getattr(err, "sqlstate", None) or getattr(err, "pgcode", None)
+        if isinstance(code, str) and code.startswith(_OUTAGE_SQLSTATES):
+            return True
+    return False
+
+
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(BerthError)
     async def _berth(_: Request, exc: BerthError) -> JSONResponse:
@@ -155,7 +171,7 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(DBAPIError)
     async def _dbapi(_: Request, exc: DBAPIError) -> JSONResponse:
-        if exc.connection_invalidated:
+        if exc.connection_invalidated or database_going_or_coming(exc):
             return error_response(503, "service_unavailable", "Database unavailable; retry")
         logger.opt(exception=exc).error("database error")
         return error_response(500, "internal_error", "Internal error")

@@ -179,6 +179,11 @@ class OutboxRelay:
         return sent
 
     async def publish_now(self, ids: list[str]) -> None:
+        if not getattr(self.publisher, "reachable", True):
+            # the broker is away: the request that committed these rows must not wait for it
+            # (a publish would hang until its timeout); the relay loop sends them when it is back
+            logger.warning("outbox immediate publish deferred: broker unreachable")
+            return
         try:
             # edge: the relay, after the request's own transaction committed
             async with self.sessionmaker() as session, session.begin():

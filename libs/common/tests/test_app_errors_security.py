@@ -215,3 +215,26 @@ async def test_current_user_id_is_the_person_s_uuid(client, key):
         )
         assert "not" in error["message"]
     assert_error(await client.get("/my-id"), 401, "unauthorized")
+
+
+@pytest.mark.parametrize("failure", ["AdminShutdownError", "CannotConnectNowError"])
+async def test_a_restarting_database_answers_503_not_500(failure):
+    """PostgreSQL shutting down (57P01) or still starting up (57P03) mid-request reaches the app
+    as a DBAPIError that SQLAlchemy does not count as a disconnect: still the outage's 503
+    (found by tests/faults/test_postgres_restart.py)."""
+    import asyncpg.exceptions
+    from fastapi import FastAPI
+    from sqlalchemy.exc import DBAPIError
+
+    from berth_common.errors import install_error_handlers
+
+    app = FastAPI()
+    install_error_handlers(app)
+    orig = getattr(asyncpg.exceptions, failure)("the database system is shutting down")
+
+    @app.get("/restarting")
+    async def restarting() -> None:
+        raise DBAPIError("SELECT 1", None, orig)
+
+    async with app_client(app) as c:
+        assert_error(await c.get("/restarting"), 503, "service_unavailable")

@@ -43,6 +43,8 @@ class Platform:
         self.mail_dir = work / "mail"
         self.dynamic_dir = Path(env.get("TRAEFIK_DYNAMIC_DIR") or work / "traefik" / "dynamic")
         self.processes: dict[str, ManagedProcess] = {}
+        #: how long a process may take to answer (a loaded machine imports slowly)
+        self.ready_timeout = START_TIMEOUT
 
     @property
     def public_url(self) -> str:
@@ -84,10 +86,17 @@ class Platform:
         ).start()
         self.processes[name] = proc
         if ready_url:
-            proc.wait_ready(http_ok(ready_url), timeout=timeout or START_TIMEOUT)
+            proc.wait_ready(http_ok(ready_url), timeout=timeout or self.ready_timeout)
         return proc
 
-    def start_web(self, service: str) -> ManagedProcess:
+    def start_webs(self, services: list[str]) -> None:
+        """Several web apps at once (each imports for seconds), then wait for each."""
+        started = [self.start_web(service, wait=False) for service in services]
+        for service, proc in zip(services, started, strict=True):
+            health = f"http://127.0.0.1:{self.ports[service]}/health"
+            proc.wait_ready(http_ok(health), timeout=self.ready_timeout)
+
+    def start_web(self, service: str, wait: bool = True) -> ManagedProcess:
         port = self.ports[service]
         return self._start(
             service,
@@ -101,7 +110,7 @@ class Platform:
                 str(port),
                 "--no-access-log",
             ],
-            f"http://127.0.0.1:{port}/health",
+            f"http://127.0.0.1:{port}/health" if wait else None,
         )
 
     def start_worker(self, service: str, concurrency: int = 1) -> ManagedProcess:
@@ -123,7 +132,9 @@ class Platform:
             ],
             None,
         )
-        proc.wait_ready(lambda: b" ready." in proc.log_path.read_bytes(), timeout=START_TIMEOUT)
+        proc.wait_ready(
+            lambda: b" ready." in proc.log_path.read_bytes(), timeout=self.ready_timeout
+        )
         return proc
 
     def start_mail(self) -> ManagedProcess:
@@ -141,7 +152,7 @@ class Platform:
             with socket.create_connection(("127.0.0.1", self.ports["smtp"]), timeout=0.5):
                 return True
 
-        proc.wait_ready(listening, timeout=20)
+        proc.wait_ready(listening, timeout=self.ready_timeout)
         return proc
 
     def start_tickets_inbound(self) -> ManagedProcess:
@@ -191,7 +202,7 @@ class Platform:
             lambda: (
                 httpx.get(f"{self.public_url}/.well-known/jwks.json", timeout=1).status_code == 200
             ),
-            timeout=30,
+            timeout=self.ready_timeout,
         )
         return proc
 

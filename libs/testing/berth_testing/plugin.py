@@ -82,10 +82,13 @@ def database_schemas(root: Path) -> list[str]:
     return sorted(ini.parent.name for ini in root.glob("services/*/alembic.ini"))
 
 
-def create_platform_database(root: Path, prefix: str = "berth_test") -> PlatformDatabase:
-    """A new database on TEST_DATABASE_URL's server, per-run roles for every service (roles
-    are cluster-wide: the names carry the database's), every service migrated as its owner."""
-    server = os.environ.get("TEST_DATABASE_URL", DEFAULT_SERVER)
+def create_platform_database(
+    root: Path, prefix: str = "berth_test", server: str | None = None
+) -> PlatformDatabase:
+    """A new database on `server` (default: TEST_DATABASE_URL's), per-run roles for every
+    service (roles are cluster-wide: the names carry the database's), every service migrated
+    as its owner."""
+    server = server or os.environ.get("TEST_DATABASE_URL", DEFAULT_SERVER)
     name = f"{prefix}_{uuid.uuid4().hex[:10]}"
     asyncio.run(_admin_sql(server, f'CREATE DATABASE "{name}"'))
     url = make_url(server).set(database=name).render_as_string(hide_password=False)
@@ -104,7 +107,7 @@ def create_platform_database(root: Path, prefix: str = "berth_test") -> Platform
         for schema in roles:
             upgrade(root / "services" / schema, database.owner_url(schema))
     except BaseException:
-        drop_database(url)
+        drop_database(url, server)
         raise
     return database
 
@@ -132,9 +135,9 @@ def service_credentials(database: PlatformDatabase) -> dict[str, dict[str, str]]
     return {schema: {"DATABASE_URL": database.runtime_url(schema)} for schema in database.roles}
 
 
-def drop_database(url: str) -> None:
+def drop_database(url: str, server: str | None = None) -> None:
     """Drop a run's database, then its roles (named after it, so no other run's)."""
-    server = os.environ.get("TEST_DATABASE_URL", DEFAULT_SERVER)
+    server = server or os.environ.get("TEST_DATABASE_URL", DEFAULT_SERVER)
     name = make_url(url).database
     asyncio.run(_admin_sql(server, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
     asyncio.run(drop_roles(server, asyncio.run(_run_roles(server, name))))
