@@ -181,6 +181,8 @@ async def _serve(
             asyncio.create_task(link.closing.wait()),
         ]
         await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+        if link.close_code is None and tasks[0].done():  # the machine closed its console
+            await _why_it_ended(app, link, settings)
     except (WebSocketDisconnect, RuntimeError, OSError):
         link.close(Close.NORMAL, "client_closed")
     finally:
@@ -203,8 +205,7 @@ async def _pump_out(
     throttle = OutputThrottle(settings.console_output_bytes_per_second)
     while True:
         data = await reader.read(relay.READ_CHUNK)
-        if not data:
-            link.close(Close.ENDED, "console_ended", "The machine closed its console")
+        if not data:  # _serve tells why (_why_it_ended)
             return
         await throttle.take(len(data))
         try:
@@ -276,6 +277,24 @@ async def _pinger(websocket: WebSocket, link: ConsoleLink, settings: DeploySetti
             except (WebSocketDisconnect, RuntimeError, OSError):
                 link.close(Close.NORMAL, "client_closed")
                 return
+
+
+async def _why_it_ended(app: Any, link: ConsoleLink, settings: DeploySettings) -> None:
+    """The machine closed its console: because it was suspended, stopped or deleted (the
+    operation that stopped it records that a moment after the machine is down), or on its
+    own. The VPS's own word within a few watch periods names the close; else 4410."""
+    deadline = time.monotonic() + max(5.0, 3 * settings.console_watch_seconds)
+    while time.monotonic() < deadline:
+        try:
+            async with app.state.db.sessionmaker() as db:
+                verdict = await service.check(db, link.vps_id, link.user_id)
+        except Exception:  # the database blinked: the machine's word is all there is
+            break
+        if verdict is not None:
+            link.close(verdict.code, verdict.reason, verdict.message)
+            return
+        await asyncio.sleep(0.5)
+    link.close(Close.ENDED, "console_ended", "The machine closed its console")
 
 
 async def _watch(
