@@ -132,9 +132,19 @@ _OUTAGE_SQLSTATES = ("57P", "08")
 
 def database_going_or_coming(exc: DBAPIError) -> bool:
     """True when the error says the database server is restarting, not that the query failed."""
+    return _sqlstate_in(exc, _OUTAGE_SQLSTATES)
+
+
+#: SQLSTATEs of text the database cannot store as sent: 22021 character_not_in_repertoire (a
+#: NUL byte, which PostgreSQL text never holds), 22P05 untranslatable_character. Whatever field
+#: a user typed it into, it is their input that is wrong: a 422, never a 500.
+_BAD_TEXT_SQLSTATES = ("22021", "22P05")
+
+
+def _sqlstate_in(exc: DBAPIError, codes: tuple[str, ...]) -> bool:
     for err in (exc.orig, getattr(exc.orig, "__cause__", None)):
         code = getattr(err, "sqlstate", None) or getattr(err, "pgcode", None)
-        if isinstance(code, str) and code.startswith(_OUTAGE_SQLSTATES):
+        if isinstance(code, str) and code.startswith(codes):
             return True
     return False
 
@@ -173,6 +183,10 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _dbapi(_: Request, exc: DBAPIError) -> JSONResponse:
         if exc.connection_invalidated or database_going_or_coming(exc):
             return error_response(503, "service_unavailable", "Database unavailable; retry")
+        if _sqlstate_in(exc, _BAD_TEXT_SQLSTATES):
+            return error_response(
+                422, "invalid_text", "Text must not contain NUL characters or invalid bytes"
+            )
         logger.opt(exception=exc).error("database error")
         return error_response(500, "internal_error", "Internal error")
 

@@ -238,3 +238,26 @@ async def test_a_restarting_database_answers_503_not_500(failure):
 
     async with app_client(app) as c:
         assert_error(await c.get("/restarting"), 503, "service_unavailable")
+
+
+async def test_text_the_database_cannot_hold_is_a_422_not_a_500():
+    """A NUL byte in any text a user sends (PostgreSQL text never holds one: SQLSTATE 22021)
+    is the input's fault, whatever field it was (found by the OpenAPI fuzzer in chat)."""
+    import asyncpg.exceptions
+    from fastapi import FastAPI
+    from sqlalchemy.exc import DBAPIError
+
+    from berth_common.errors import install_error_handlers
+
+    app = FastAPI()
+    install_error_handlers(app)
+    orig = asyncpg.exceptions.CharacterNotInRepertoireError(
+        'invalid byte sequence for encoding "UTF8": 0x00'
+    )
+
+    @app.post("/text")
+    async def text() -> None:
+        raise DBAPIError("INSERT", None, orig)
+
+    async with app_client(app) as c:
+        assert_error(await c.post("/text"), 422, "invalid_text")

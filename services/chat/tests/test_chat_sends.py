@@ -173,3 +173,15 @@ def test_the_sweep_reads_a_message_whose_fan_out_never_came(chat_client, person)
         chat_client.portal.call(chat_client.app.state.hub.sweep)
         got = _until(ws, "message")
         assert (got["message"]["seq"], got["message"]["body"]) == (1, "quiet")
+
+
+def test_a_nul_byte_in_a_subject_is_a_422_and_saves_nothing(chat_client, person):
+    """PostgreSQL text never holds NUL: the fuzzer's subject '\\x00\\x1cp' was a 500."""
+    alice = person()
+    r = chat_client.post(
+        f"{API}/conversations", json={"subject": "\x00\x1cp"}, headers=alice.headers
+    )
+    assert r.status_code == 422, r.text
+    assert r.json()["error"]["code"] == "invalid_text"
+    listed = chat_client.get(f"{API}/conversations", headers=alice.headers)
+    assert listed.status_code == 200 and listed.json() == [], listed.text
