@@ -316,7 +316,7 @@ def test_a_console_that_does_not_answer_closes_1011_and_is_audited(client, perso
     assert row["close_reason"] == "console_unavailable"
 
 
-async def test_the_output_throttle_holds_a_flood_to_its_rate(monkeypatch):
+async def test_the_output_throttle_holds_a_flood_to_its_rate():
     """A flood of 3 s worth of output is made to wait about 2 s (the first second is the
     burst): the waits it asks for are counted on a fake clock, nothing is timed."""
     from berth_deploy.vps.console import relay
@@ -328,9 +328,9 @@ async def test_the_output_throttle_holds_a_flood_to_its_rate(monkeypatch):
         waited.append(seconds)
         clock["now"] += seconds
 
-    monkeypatch.setattr(relay.time, "monotonic", lambda: clock["now"])
-    monkeypatch.setattr(relay.asyncio, "sleep", fake_sleep)
-    throttle = relay.OutputThrottle(rate=64 * 1024)
+    # the throttle's own clock and sleep (patching time.monotonic would stop the event loop's
+    # clock too, and hang every other task on the test session's loop)
+    throttle = relay.OutputThrottle(rate=64 * 1024, clock=lambda: clock["now"], sleep=fake_sleep)
     for _ in range(12):  # 12 chunks of 16 KiB: three times the rate
         await throttle.take(16 * 1024)
     assert sum(waited) == pytest.approx(2.0, rel=0.01)

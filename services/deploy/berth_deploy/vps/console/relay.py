@@ -27,21 +27,23 @@ class OutputThrottle:
     that floods is slowed to `rate` bytes a second (its reads stop, so the machine's own
     console backs up) and never starves the process's other work."""
 
-    def __init__(self, rate: int, burst: int | None = None):
+    def __init__(self, rate: int, burst: int | None = None, clock=time.monotonic, sleep=None):
         self.rate = float(rate)
         self.burst = float(burst if burst is not None else rate)
+        self.clock = clock
+        self.sleep = sleep or asyncio.sleep
         self.tokens = self.burst
-        self.stamp = time.monotonic()
+        self.stamp = clock()
 
     async def take(self, n: int) -> None:
         while True:
-            now = time.monotonic()
+            now = self.clock()
             self.tokens = min(self.burst, self.tokens + (now - self.stamp) * self.rate)
             self.stamp = now
             if self.tokens >= min(n, self.burst):
                 self.tokens -= n
                 return
-            await asyncio.sleep((min(n, self.burst) - self.tokens) / self.rate)
+            await self.sleep((min(n, self.burst) - self.tokens) / self.rate)
 
 
 def log_tail(path: Path, limit: int) -> bytes:
