@@ -191,16 +191,16 @@ def test_a_vps_from_order_to_delete(edge, platform, register_verified, admin_tok
 
     # billing meters it from deploy's own instance events (an hour of its own: the interval's
     # start moved back, so a closed hour lies inside it)
-    interval = wait_for(
+    interval, began = wait_for(
         lambda: billing_sql(
             db,
-            "SELECT instance_id FROM billing.usage_intervals WHERE owner_id = :o "
+            "SELECT instance_id, started_at FROM billing.usage_intervals WHERE owner_id = :o "
             "AND plan_key = 'vps-1' AND stopped_at IS NULL",
             o=uuid.UUID(ada.id),
         ),
         60,
         "billing to see the running VPS",
-    )[0][0]
+    )[0]
     hour = an_hour_of_its_own()
     billing_sql(
         db,
@@ -221,6 +221,14 @@ def test_a_vps_from_order_to_delete(edge, platform, register_verified, admin_tok
         "the VPS's hour to be charged",
     )
     assert charge[0][0] == 60 and charge[0][1] > 0 and charge[0][2] == "vps-1"
+    # the real start back: an interval open since years ago would lie inside every past hour
+    # other tests meter in this database
+    billing_sql(
+        db,
+        "UPDATE billing.usage_intervals SET started_at = :s WHERE instance_id = :i",
+        s=began,
+        i=interval,
+    )
 
     # the balance runs out: billing suspends the VPS (it stops); paying brings it back
     account = edge.get(f"{BILLING}/account", headers=ada.headers).json()
