@@ -33,33 +33,14 @@ import psutil
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "services/deploy/tests"))
 
+from deploy_platform import API, DeployBench, deploy_platform, until  # noqa: E402 (bench/)
 from deploy_testkit import make_repo, web_app_files  # noqa: E402
 
-from berth_testing.bench import (  # noqa: E402
-    BENCH_ADMIN_EMAIL,
-    BENCH_ADMIN_PASSWORD,
-    bench_platform,
-    rss_mb,
-)
-from berth_testing.plugin import isolated_vhost  # noqa: E402
-from berth_testing.processes import ManagedProcess, free_port  # noqa: E402
+from berth_testing.bench import rss_mb  # noqa: E402
+from berth_testing.processes import free_port  # noqa: E402
 from berth_testing.registry import LocalRegistry, busybox_web_image  # noqa: E402
 
-API = "/api/deploy/v1"
 CGROUP = Path("/sys/fs/cgroup")
-
-
-def until(check, timeout: float, what: str):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            result = check()
-            if result:
-                return result
-        except (httpx.HTTPError, OSError):
-            pass
-        time.sleep(0.01)
-    raise TimeoutError(what)
 
 
 def group_pids(instance_id: str) -> list[int]:
@@ -86,38 +67,15 @@ def main() -> None:
     if os.geteuid() != 0:
         sys.exit("containers need a root deploy worker: run this as root")
     with (
-        isolated_vhost("berth_bench") as broker_url,
         tempfile.TemporaryDirectory() as tmp,
         LocalRegistry(free_port(), Path(tmp) / "registry") as registry,
     ):
         extra = {
-            "LOG_LEVEL": "INFO",
-            "DEPLOY_LOCAL_REPOS_DIR": tempfile.gettempdir(),
-            "DEPLOY_DRAIN_SECONDS": "0.5",
-            "DEPLOY_APP_QUOTA_FALLBACK": "1000",
             "DEPLOY_CONTAINER_REGISTRIES": registry.host,
             "DEPLOY_CONTAINER_INSECURE_REGISTRIES": registry.host,
         }
-        with bench_platform(ROOT, extra, broker_url) as platform:
-            platform.env["DEPLOY_TRAEFIK_ENTRY_URL"] = (
-                f"http://127.0.0.1:{platform.ports['traefik']}"
-            )
-            try:
-                measure(args, platform, registry)
-            finally:
-                platform.stop()
-                drain(platform)
-
-
-def drain(platform) -> None:
-    import subprocess
-
-    subprocess.run(
-        [sys.executable, "-m", "berth_deploy.cli", "drain", "--grace", "1"],
-        env=platform.env_for("deploy"),
-        cwd=ROOT,
-        check=False,
-    )
+        with deploy_platform(extra) as bench:
+            measure(args, bench, registry)
 
 
 def deploy_and_time(edge, auth, platform, body: dict, expect: str) -> tuple[float, dict]:
@@ -159,31 +117,8 @@ def memory(edge, auth, app: dict) -> dict:
     }
 
 
-def measure(args, platform, registry: LocalRegistry) -> None:
-    platform.start_web("auth")
-    platform.start_web("gateway")
-    platform.start_web("deploy")
-    platform.start_worker("deploy", concurrency=2)
-    platform.processes["deploy-supervisor"] = ManagedProcess(
-        "deploy-supervisor",
-        [sys.executable, "-m", "berth_deploy.supervisor"],
-        env=platform.env_for("deploy"),
-        log_dir=platform.logs,
-        cwd=ROOT,
-    ).start()
-    platform.start_traefik()
-    edge = httpx.Client(base_url=platform.public_url, timeout=30)
-    token = edge.post(
-        "/oauth/token",
-        data={
-            "grant_type": "password",
-            "username": BENCH_ADMIN_EMAIL,
-            "password": BENCH_ADMIN_PASSWORD,
-            "client_id": "berth-panel",
-        },
-    ).json()["access_token"]
-    auth = {"Authorization": f"Bearer {token}"}
-
+def measure(args, bench: DeployBench, registry: LocalRegistry) -> None:
+    platform, edge, auth = bench.platform, bench.edge, bench.auth
     digest = registry.push("bench/web:1", busybox_web_image("hello v1"))
     image = {"template": "container", "image": f"{registry.host}/bench/web:1"}
     cold, container = deploy_and_time(edge, auth, platform, image, "hello v1")

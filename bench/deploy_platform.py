@@ -48,7 +48,9 @@ def until(check, timeout: float, what: str):
 
 
 @contextmanager
-def deploy_platform(extra: dict[str, str] | None = None) -> Iterator[DeployBench]:
+def deploy_platform(
+    extra: dict[str, str] | None = None, worker_concurrency: int = 2
+) -> Iterator[DeployBench]:
     env = {
         "LOG_LEVEL": "INFO",  # the worker's "ready." line is INFO
         "DEPLOY_LOCAL_REPOS_DIR": tempfile.gettempdir(),  # repos are made under platform.work
@@ -63,17 +65,17 @@ def deploy_platform(extra: dict[str, str] | None = None) -> Iterator[DeployBench
     ):
         platform.env["DEPLOY_TRAEFIK_ENTRY_URL"] = f"http://127.0.0.1:{platform.ports['traefik']}"
         try:
-            yield _start(platform)
+            yield _start(platform, worker_concurrency)
         finally:
             platform.stop()
             kill_apps(platform.env["DATABASE_URL"])
 
 
-def _start(platform) -> DeployBench:
+def _start(platform, worker_concurrency: int) -> DeployBench:
     platform.start_web("auth")
     platform.start_web("gateway")
     web = platform.start_web("deploy")
-    worker = platform.start_worker("deploy", concurrency=2)
+    worker = platform.start_worker("deploy", concurrency=worker_concurrency)
     supervisor = ManagedProcess(
         "deploy-supervisor",
         [sys.executable, "-m", "berth_deploy.supervisor"],

@@ -15,7 +15,6 @@ import argparse
 import json
 import os
 import statistics
-import sys
 import time
 import uuid
 from pathlib import Path
@@ -25,14 +24,9 @@ from websockets.sync.client import ClientConnection, connect
 
 ROOT = Path(__file__).resolve().parent.parent
 
-from berth_testing.bench import (  # noqa: E402
-    BENCH_ADMIN_EMAIL,
-    BENCH_ADMIN_PASSWORD,
-    bench_platform,
-    rss_mb,
-)
-from berth_testing.plugin import isolated_vhost  # noqa: E402
-from berth_testing.processes import ManagedProcess  # noqa: E402
+from deploy_platform import DeployBench, deploy_platform  # noqa: E402 (bench/, next to this)
+
+from berth_testing.bench import rss_mb  # noqa: E402
 
 VPS = "/api/deploy/v1/vps"
 KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIG2T9ZL0hQfGQWJxv9U4W4rYx8Y8jQ5cU9l2k1y0j5Fv bench"
@@ -81,33 +75,13 @@ def main() -> None:
     parser.add_argument("--images-dir", type=Path, default=ROOT / "var" / "vps-images")
     args = parser.parse_args()
     args.images_dir.mkdir(parents=True, exist_ok=True)
-    with isolated_vhost("berth_bench") as broker_url:
-        extra = {"LOG_LEVEL": "INFO", "DEPLOY_VPS_IMAGES_DIR": str(args.images_dir.resolve())}
-        with bench_platform(ROOT, extra, broker_url) as platform:
-            measure(args, platform)
+    extra = {"DEPLOY_VPS_IMAGES_DIR": str(args.images_dir.resolve())}
+    with deploy_platform(extra, worker_concurrency=1) as bench:
+        measure(args, bench)
 
 
-def measure(args: argparse.Namespace, platform) -> None:
-    platform.start_web("auth")
-    platform.start_web("gateway")
-    deploy_web = platform.start_web("deploy")
-    platform.start_worker("deploy", concurrency=1)
-    supervisor = ManagedProcess(
-        "deploy-supervisor",
-        [sys.executable, "-m", "berth_deploy.supervisor"],
-        env=platform.env_for("deploy"),
-        log_dir=platform.logs,
-        cwd=ROOT,
-    ).start()
-    platform.processes["deploy-supervisor"] = supervisor
-    platform.start_traefik()
-    edge = httpx.Client(base_url=platform.public_url, timeout=30)
-    token = edge.post(
-        "/oauth/token",
-        data={"grant_type": "password", "username": BENCH_ADMIN_EMAIL,
-              "password": BENCH_ADMIN_PASSWORD, "client_id": "berth-panel"},
-    ).json()["access_token"]  # fmt: skip
-    auth = {"Authorization": f"Bearer {token}"}
+def measure(args: argparse.Namespace, bench: DeployBench) -> None:
+    platform, edge, auth = bench.platform, bench.edge, bench.auth
     name = f"bench-{uuid.uuid4().hex[:6]}"
     r = edge.post(VPS, json={"name": name, "plan": "vps-1", "ssh_public_key": KEY}, headers=auth)
     if r.status_code != 202:
@@ -162,7 +136,7 @@ def measure(args: argparse.Namespace, platform) -> None:
     print(f"\nVPS console ({kind}) through Traefik and the gateway, {os.cpu_count()} cores")
     print(f"  keystroke -> echo, {len(rtt)} keys        {q(rtt)}")
     print(f"  token -> first screen bytes, {len(opens)} opens  {q(opens)}")
-    print(f"  RSS: deploy web {rss_mb(deploy_web.pid):.0f} MiB")
+    print(f"  RSS: deploy web {rss_mb(bench.web.pid):.0f} MiB")
     print(json.dumps({"keystroke_rtt_ms": rtt, "open_ms": opens, "kind": kind}))
 
 

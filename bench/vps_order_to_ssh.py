@@ -20,7 +20,6 @@ import asyncio
 import json
 import os
 import statistics
-import sys
 import time
 import uuid
 from pathlib import Path
@@ -31,14 +30,9 @@ from cryptography.hazmat.primitives.asymmetric import ed25519
 
 ROOT = Path(__file__).resolve().parent.parent
 
-from berth_testing.bench import (  # noqa: E402
-    BENCH_ADMIN_EMAIL,
-    BENCH_ADMIN_PASSWORD,
-    bench_platform,
-    rss_mb,
-)
-from berth_testing.plugin import isolated_vhost  # noqa: E402
-from berth_testing.processes import ManagedProcess  # noqa: E402
+from deploy_platform import DeployBench, deploy_platform  # noqa: E402 (bench/, next to this)
+
+from berth_testing.bench import rss_mb  # noqa: E402
 
 VPS = "/api/deploy/v1/vps"
 
@@ -103,37 +97,16 @@ def main() -> None:
     parser.add_argument("--idle-seconds", type=float, default=60)
     args = parser.parse_args()
     args.images_dir.mkdir(parents=True, exist_ok=True)
-    with isolated_vhost("berth_bench") as broker_url:
-        extra = {
-            "LOG_LEVEL": "INFO",
-            "DEPLOY_VPS_IMAGES_DIR": str(args.images_dir.resolve()),
-            "DEPLOY_VPS_MAX_PER_OWNER": str(args.orders + 2),
-        }
-        with bench_platform(ROOT, extra, broker_url) as platform:
-            measure(args, platform)
+    extra = {
+        "DEPLOY_VPS_IMAGES_DIR": str(args.images_dir.resolve()),
+        "DEPLOY_VPS_MAX_PER_OWNER": str(args.orders + 2),
+    }
+    with deploy_platform(extra, worker_concurrency=1) as bench:
+        measure(args, bench)
 
 
-def measure(args: argparse.Namespace, platform) -> None:
-    platform.start_web("auth")
-    platform.start_web("gateway")
-    deploy_web = platform.start_web("deploy")
-    worker = platform.start_worker("deploy", concurrency=1)
-    supervisor = ManagedProcess(
-        "deploy-supervisor",
-        [sys.executable, "-m", "berth_deploy.supervisor"],
-        env=platform.env_for("deploy"),
-        log_dir=platform.logs,
-        cwd=ROOT,
-    ).start()
-    platform.processes["deploy-supervisor"] = supervisor
-    platform.start_traefik()
-    edge = httpx.Client(base_url=platform.public_url, timeout=30)
-    token = edge.post(
-        "/oauth/token",
-        data={"grant_type": "password", "username": BENCH_ADMIN_EMAIL,
-              "password": BENCH_ADMIN_PASSWORD, "client_id": "berth-panel"},
-    ).json()["access_token"]  # fmt: skip
-    auth = {"Authorization": f"Bearer {token}"}
+def measure(args: argparse.Namespace, bench: DeployBench) -> None:
+    edge, auth = bench.edge, bench.auth
     made: list[str] = []
     try:
         first_ssh, _, vps_id = order_to_ssh(edge, auth, 3600)
@@ -178,8 +151,8 @@ def measure(args: argparse.Namespace, platform) -> None:
             f"median {statistics.median(memory):6.0f} MiB  max {max(memory):6.0f} MiB"
         )
     print(
-        f"  RSS: deploy web {rss_mb(deploy_web.pid):.0f} MiB, worker {rss_mb(worker.pid):.0f} "
-        f"MiB, supervisor {rss_mb(supervisor.pid):.0f} MiB"
+        f"  RSS: deploy web {rss_mb(bench.web.pid):.0f} MiB, worker "
+        f"{rss_mb(bench.worker.pid):.0f} MiB, supervisor {rss_mb(bench.supervisor.pid):.0f} MiB"
     )
     print(json.dumps({"first_order_to_ssh_s": first_ssh, "order_to_ssh_s": to_ssh,
                       "order_to_running_s": to_running, "idle_memory_mib": memory}))  # fmt: skip
