@@ -194,7 +194,11 @@ def measure(args: argparse.Namespace, bench: DeployBench) -> None:
         )
 
     def ms(values: list[float]) -> str:
-        q = statistics.quantiles(values, n=10) if len(values) > 1 else values * 9
+        q = (
+            statistics.quantiles(values, n=10, method="inclusive")
+            if len(values) > 1
+            else values * 9
+        )
         return (
             f"median {statistics.median(values) * 1000:7.0f} ms   p90 {q[8] * 1000:7.0f} ms   "
             f"min {min(values) * 1000:6.0f}   max {max(values) * 1000:6.0f}"

@@ -127,7 +127,7 @@ def measure(args: argparse.Namespace, bench: DeployBench) -> None:
         edge.delete(f"{VPS}/{vps_id}", headers=auth)
 
     def q(values: list[float]) -> str:
-        cuts = statistics.quantiles(values, n=100)
+        cuts = statistics.quantiles(values, n=100, method="inclusive")
         return (
             f"p50 {statistics.median(values):7.2f} ms   p90 {cuts[89]:7.2f} ms   "
             f"p99 {cuts[98]:7.2f} ms   max {max(values):7.2f} ms"

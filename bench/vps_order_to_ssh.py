@@ -135,7 +135,11 @@ def measure(args: argparse.Namespace, bench: DeployBench) -> None:
             )
 
     def q(values: list[float]) -> str:
-        p90 = statistics.quantiles(values, n=10)[8] if len(values) > 1 else values[0]
+        p90 = (
+            statistics.quantiles(values, n=10, method="inclusive")[8]
+            if len(values) > 1
+            else values[0]
+        )
         return (
             f"p50 {statistics.median(values):6.1f} s   p90 {p90:6.1f} s   "
             f"min {min(values):6.1f}   max {max(values):6.1f}"

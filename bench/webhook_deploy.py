@@ -81,7 +81,11 @@ def measure(args: argparse.Namespace, bench: DeployBench) -> None:
         assert done["status"] == "succeeded" and done["commit_sha"] == sha, done
 
     def ms(values: list[float]) -> str:
-        q = statistics.quantiles(values, n=10) if len(values) > 1 else values * 9
+        q = (
+            statistics.quantiles(values, n=10, method="inclusive")
+            if len(values) > 1
+            else values * 9
+        )
         return (
             f"p50 {statistics.median(values) * 1000:6.0f} ms   p90 {q[8] * 1000:6.0f} ms   "
             f"min {min(values) * 1000:5.0f}   max {max(values) * 1000:5.0f}"
