@@ -1,5 +1,6 @@
 """On-call dashboards (Flower per queue) are reachable through Traefik for oncall/admin only."""
 
+import re
 import sys
 
 import pytest
@@ -17,13 +18,8 @@ def auth_flower(platform, tmp_path_factory):
         [
             sys.executable,
             "-m",
-            "celery",
-            "-A",
-            "berth_auth.worker",
-            "flower",
-            "--address=127.0.0.1",
-            f"--port={port}",
-            "--url_prefix=ops/flower/auth",
+            "berth_devrun.flowers",  # the Procfile's `flowers` entry, with one queue
+            f"auth={port}",
         ],
         env=platform.env_for("auth"),
         log_dir=tmp_path_factory.mktemp("flower"),
@@ -68,8 +64,13 @@ def test_every_queue_with_a_worker_has_its_flower_behind_the_ops_route(repo_root
         p.parent.name.removeprefix("berth_") for p in repo_root.glob("services/*/berth_*/worker.py")
     )
     assert {"auth", "billing", "deploy", "monitoring"} <= set(queues)
+    [flowers] = [line for line in procfile.splitlines() if line.startswith("flowers:")]
     for queue in queues:
-        assert f"--url_prefix=ops/flower/{queue}\n" in procfile, queue
+        # the port the combined Flower process gives the queue is the one Traefik's route uses
+        port = re.search(
+            rf'{queue.upper()}_FLOWER_URL" \| default "http://127.0.0.1:(\d+)"', ops
+        ).group(1)
+        assert f" {queue}={port}" in flowers, queue
         assert f"PathPrefix(`/ops/flower/{queue}`)" in ops and f"service: flower-{queue}" in ops
         assert f"{queue.upper()}_FLOWER_URL" in ops
         flower = compose["services"][f"{queue}-flower"]

@@ -15,6 +15,7 @@ from kombu import Exchange, Queue, binding
 from loguru import logger
 from sqlalchemy.exc import InterfaceError, OperationalError
 
+from berth_common.beat import install_threaded_beat
 from berth_common.broker import QUORUM, filesystem_transport_options, make_publisher
 from berth_common.config import ServiceSettings
 from berth_common.context import request_id_var, task_id_var, user_id_var
@@ -152,6 +153,7 @@ def create_celery(
             settings.broker_filesystem_dir
         )
     _install_signals(settings)
+    install_threaded_beat(app)
     return app
 
 

@@ -33,7 +33,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import IO
 
-from honcho.process import Popen, Process
+from honcho.process import Popen
+
+from .manager import ThreadedProcess
 
 log = logging.getLogger("berth_devrun")
 
@@ -204,8 +206,8 @@ def _child(cmd: str, env: dict | None = None, cwd: str | None = None, **kwargs):
     return ForkedChild(cmd, entry, env if env is not None else dict(os.environ), cwd)
 
 
-class PreforkProcess(Process):
-    """honcho's Process, its child a fork of this interpreter where the command allows."""
+class PreforkProcess(ThreadedProcess):
+    """A watched process whose child is a fork of this interpreter where the command allows."""
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)

@@ -14,7 +14,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from honcho.environ import parse_procfile
-from honcho.manager import Manager
 from honcho.printer import Printer
 
 from berth_common.dbroles import provision
@@ -23,6 +22,7 @@ from . import prefork
 from .environment import Resolved, describe_broker, procfile_service, redact_url, resolve
 from .errors import RunnerError
 from .layout import Layout
+from .manager import ThreadedManager
 from .postgres import EmbeddedPostgres, port_is_free
 from .traefik import DynamicConfigWatcher, sync
 
@@ -282,7 +282,7 @@ def _run_processes(
     resolved: Resolved,
 ) -> int:
     """Run the processes under honcho until they stop; 0 when stopped by a signal."""
-    manager = Manager(SafePrinter(sys.stdout, colour=True, prefix=True))
+    manager = ThreadedManager(SafePrinter(sys.stdout, colour=True, prefix=True))
     if os.environ.get("BERTH_DEVRUN_PREFORK", "1") != "0":
         # Python entries start as forks of this interpreter, the libraries the services use
         # preloaded (prefork.py); honcho has no public hook for its Process class
