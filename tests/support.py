@@ -37,3 +37,20 @@ class StallingSink:
     async def handle_DATA(self, server, session, envelope):
         self.delivered.append((list(envelope.rcpt_tos), envelope.content))
         return "250 Message accepted for delivery"
+
+
+def register_and_verify(platform: Platform, edge, name: str = "Ada") -> str:
+    """A new person with a verified email, made the way a person does: register, read the
+    mail, verify (auth's worker must be running). Their email."""
+    import uuid
+
+    email = f"person-{uuid.uuid4().hex[:10]}@example.test"
+    r = edge.post(
+        "/api/auth/v1/register", json={"email": email, "password": PASSWORD, "name": name}
+    )
+    assert r.status_code == 201, r.text
+    r = edge.post(
+        "/api/auth/v1/verify-email", json={"email": email, "code": code_from_mail(platform, email)}
+    )
+    assert r.status_code == 200, r.text
+    return email

@@ -7,7 +7,6 @@ import asyncio
 import threading
 import time
 import uuid
-from collections import Counter
 
 import httpx
 import pytest
@@ -15,7 +14,13 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 from support import PASSWORD
 
-from berth_testing.faults import record, wait_for
+from berth_testing.faults import (
+    kill_worker_repeatedly,
+    lost_and_duplicated,
+    record,
+    settle,
+    wait_for,
+)
 
 FAULT_SERVICES = ("auth",)
 FAULT_WORKERS = ("auth",)
@@ -90,18 +95,12 @@ def test_signups_survive_broker_restarts_with_every_mail_sent_once(fault_platfor
         slowest = max(done - started for started, done in load.times if started >= down)
         assert during > 0, "no sign-up was both made and answered while the broker was down"
 
-        def all_sent(load=load) -> bool:
-            got = {e for e in load.accepted if plat.mails(e)}
-            return len(got) == len(load.accepted)
-
-        try:
-            wait_for(all_sent, 120, "every verification mail sent")
-        except TimeoutError:
-            pass  # counted and asserted below
-        time.sleep(3)  # would a duplicate follow?
-        per_person = Counter({e: len(plat.mails(e)) for e in load.accepted})
-        lost = sum(1 for n in per_person.values() if n == 0)
-        duplicated = sum(n - 1 for n in per_person.values() if n > 1)
+        per_person = settle(
+            lambda load=load: {e: len(plat.mails(e)) for e in load.accepted},
+            "every verification mail sent",
+            timeout=120,
+        )
+        lost, duplicated = lost_and_duplicated(per_person)
         left = asyncio.run(unpublished(fault_platform.database.url))
         record(
             f"broker restart loop {loop}: {len(load.accepted)} sign-ups "
@@ -123,28 +122,14 @@ def test_signups_survive_auth_worker_kills_with_every_mail_sent_once(fault_platf
     load = SignUps(plat.public_url)
     load.start()
     try:
-        for _ in range(KILLS):
-            seen = len(load.accepted) + 2
-            wait_for(lambda n=seen: len(load.accepted) >= n, 60, "sign-ups between kills")
-            victim = plat.processes.pop("auth-worker")
-            victim.kill()  # SIGKILL to the worker's whole process group
-            victim.proc.wait(10)
-            plat.start_worker("auth")
+        kill_worker_repeatedly(plat, "auth", KILLS, lambda: len(load.accepted))
     finally:
         load.stop()
     assert load.refused == [], load.refused[:5]
-
-    def all_sent() -> bool:
-        return all(plat.mails(e) for e in load.accepted)
-
-    try:
-        wait_for(all_sent, 120, "every verification mail sent")
-    except TimeoutError:
-        pass  # counted and asserted below
-    time.sleep(3)  # would a duplicate follow?
-    per_person = Counter({e: len(plat.mails(e)) for e in load.accepted})
-    lost = sum(1 for n in per_person.values() if n == 0)
-    duplicated = sum(n - 1 for n in per_person.values() if n > 1)
+    per_person = settle(
+        lambda: {e: len(plat.mails(e)) for e in load.accepted}, "every verification mail sent"
+    )
+    lost, duplicated = lost_and_duplicated(per_person)
     record(
         f"auth worker kills: {KILLS} SIGKILLs, {len(load.accepted)} sign-ups, "
         f"mails lost {lost}, duplicated {duplicated}"

@@ -15,8 +15,10 @@ import shutil
 import signal
 import subprocess
 import tempfile
+import threading
 import time
-from collections.abc import Iterator
+from collections import Counter
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -210,3 +212,54 @@ def record(line: str) -> None:
     """A fault loop's counts: printed now, and again in the terminal summary."""
     print(line)
     SUMMARY.append(line)
+
+
+class SteadyLoad(threading.Thread):
+    """Calls `step()` again and again until stopped: what it returns is a unit of work done
+    (`done`), an AssertionError it raises a refusal (`refused`)."""
+
+    def __init__(self, step: Callable[[], str], pause: float = 0.1) -> None:
+        super().__init__(daemon=True)
+        self.step, self.pause = step, pause
+        self.stopping = threading.Event()
+        self.done: list[str] = []
+        self.refused: list[str] = []
+
+    def run(self) -> None:
+        while not self.stopping.is_set():
+            try:
+                self.done.append(self.step())
+            except AssertionError as exc:
+                self.refused.append(str(exc)[:200])
+            time.sleep(self.pause)
+
+    def stop(self) -> None:
+        self.stopping.set()
+        self.join(60)
+
+
+def kill_worker_repeatedly(platform, service: str, kills: int, done: Callable[[], int]) -> None:
+    """SIGKILL `service`'s worker (its whole process group) `kills` times, each after two more
+    units of work, starting a new one after each kill."""
+    for _ in range(kills):
+        seen = done() + 2
+        wait_for(lambda n=seen: done() >= n, 120, f"work between kills of the {service} worker")
+        victim = platform.processes.pop(f"{service}-worker")
+        victim.kill()
+        victim.proc.wait(10)
+        platform.start_worker(service)
+
+
+def settle(counts: Callable[[], Mapping[str, int]], what: str, timeout: float = 180) -> Counter:
+    """Each unit's count of side effects once every unit has one (or `timeout` passed), and
+    after three more seconds in which a duplicate could still appear."""
+    try:
+        wait_for(lambda: all(n >= 1 for n in counts().values()), timeout, what)
+    except TimeoutError:
+        pass  # counted by the caller
+    time.sleep(3)
+    return Counter(counts())
+
+
+def lost_and_duplicated(counts: Mapping[str, int]) -> tuple[int, int]:
+    return sum(1 for n in counts.values() if n == 0), sum(n - 1 for n in counts.values() if n > 1)
