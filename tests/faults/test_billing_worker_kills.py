@@ -44,7 +44,7 @@ def test_top_ups_survive_billing_worker_kills_credited_exactly_once(fault_platfo
         load = SteadyLoad(lambda: top_up_via_checkout(edge, who, AMOUNT)["id"])
         load.start()
         try:
-            kill_worker_repeatedly(plat, "billing", KILLS, lambda: len(load.done))
+            kill_worker_repeatedly(plat, "billing", KILLS, load)
         finally:
             load.stop()
         assert load.refused == [], load.refused[:5]

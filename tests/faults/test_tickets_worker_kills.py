@@ -52,7 +52,7 @@ def test_new_tickets_survive_tickets_worker_kills_with_every_notice_sent_once(fa
         load = SteadyLoad(open_ticket)
         load.start()
         try:
-            kill_worker_repeatedly(plat, "tickets", KILLS, lambda: len(load.done))
+            kill_worker_repeatedly(plat, "tickets", KILLS, load)
         finally:
             load.stop()
     assert load.refused == [], load.refused[:5]

@@ -238,12 +238,15 @@ class SteadyLoad(threading.Thread):
         self.join(60)
 
 
-def kill_worker_repeatedly(platform, service: str, kills: int, done: Callable[[], int]) -> None:
+def kill_worker_repeatedly(platform, service: str, kills: int, load: SteadyLoad) -> None:
     """SIGKILL `service`'s worker (its whole process group) `kills` times, each after two more
-    units of work, starting a new one after each kill."""
+    units of `load`'s work, starting a new one after each kill."""
     for _ in range(kills):
-        seen = done() + 2
-        wait_for(lambda n=seen: done() >= n, 120, f"work between kills of the {service} worker")
+        seen = len(load.done) + 2
+        try:
+            wait_for(lambda n=seen: len(load.done) >= n, 120, f"work between {service} kills")
+        except TimeoutError as exc:
+            raise AssertionError(f"{exc}; refused: {load.refused[-3:]}") from exc
         victim = platform.processes.pop(f"{service}-worker")
         victim.kill()
         victim.proc.wait(10)
