@@ -179,6 +179,12 @@ class Platform:
         static["entryPoints"]["web"]["address"] = f"127.0.0.1:{self.ports['traefik']}"
         static["entryPoints"]["traefik"]["address"] = f"127.0.0.1:{self.ports['traefik_api']}"
         static["providers"]["file"]["directory"] = str(self.dynamic_dir)
+        # app routes come from this run's deploy web process (Traefik's HTTP provider)
+        if "deploy" in self.ports:
+            endpoint = f"http://127.0.0.1:{self.ports['deploy']}/internal/traefik/routes"
+            static["providers"]["http"]["endpoint"] = endpoint
+        else:
+            static["providers"].pop("http", None)
         static.pop("accessLog", None)  # the bench measures routing, not log writing
         self.dynamic_dir.mkdir(parents=True, exist_ok=True)
         for src in (self.root / "deploy/traefik/dynamic").glob("*.yml"):

@@ -267,10 +267,12 @@ async def stop_instances(
         instance = await job.tx(instances.instance_stopping, instance_id=snapshot.id)
         if instance is None:
             continue  # already ended meanwhile
-        if instance.routed and routes.published().get(slug) == str(instance.id):
-            routes.remove(slug)
+        if instance.routed and (await routes.published()).get(slug) == str(instance.id):
+            await routes.remove(slug, instance.id)
             await routes.wait(slug, instance.id, served=False, within=settings.route_wait_seconds)
-        if instance.handle is not None:
+        # another node's process (an app moving off a draining node) is stopped by that
+        # node's supervisor once its row says it ended (supervisor/agent.py)
+        if instance.handle is not None and instance.node == settings.node_name:
             await job.ctx.driver.stop(instance.handle, settings.stop_grace_seconds)
         await end_instance(job, instance, InstanceStatus.STOPPED, reason, event_key)
 
@@ -286,15 +288,16 @@ async def switch_to(
         await job.tx(instances.instance_routed, instance_id=instance.id)
         routes = job.ctx.routes
         slug = job.app["slug"]
-        routes.publish(slug, instance.port, instance.id)
+        await routes.publish(slug, instance.port, instance.id)
         if not await routes.wait(
             slug, instance.id, served=True, within=settings.route_wait_seconds
         ):
             routed_old = [i for i in old if i.routed and i.port]
             if routed_old:
-                routes.publish(slug, routed_old[-1].port, routed_old[-1].id)
+                back = routed_old[-1]
+                await routes.publish(slug, back.port, back.id, node=back.node)
             else:
-                routes.remove(slug)
+                await routes.remove(slug)
             await stop_instances(job, [instance], events.STOPPED, "route not served")
             raise StepFailed(
                 f"Traefik did not serve the new route within {int(settings.route_wait_seconds)}s"
