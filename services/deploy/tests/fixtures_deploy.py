@@ -86,7 +86,7 @@ def deploy_settings(
         TRAEFIK_DYNAMIC_DIR=str(deploy_traefik.dynamic_dir),
         # this session's Traefik reads routes from files (one node); the HTTP provider that
         # spans nodes is proven end to end (tests/e2e/test_deploy_nodes.py)
-        DEPLOY_ROUTE_PROVIDER="file",
+        route_provider="file",
         DEPLOY_TRAEFIK_ENTRY_URL=deploy_traefik.url,
         local_repos_dir=tmp_path_factory.getbasetemp(),
         # no billing runs in these tests (nothing listens on the discard port): app quotas
