@@ -57,11 +57,10 @@ def sign_in(edge: httpx.Client, email: str) -> Person:
     return Person(email=email, id=me.json()["id"], headers=headers)
 
 
-def start_supervisor(
-    platform: Platform, name: str = "deploy-supervisor", env: dict[str, str] | None = None
-) -> ManagedProcess:
+def start_supervisor(platform: Platform, env: dict[str, str] | None = None) -> ManagedProcess:
     """The deploy node supervisor (a Procfile process type the platform fixture does not know);
-    `env`: what differs for another node's."""
+    `env`: settings of its own (a shorter node down timeout)."""
+    name = "deploy-supervisor"
     proc = ManagedProcess(
         name,
         [sys.executable, "-m", "berth_deploy.supervisor"],
@@ -73,26 +72,6 @@ def start_supervisor(
     proc.wait_ready(
         lambda: b"deploy supervisor on node" in proc.log_path.read_bytes(), max(30, START_TIMEOUT)
     )
-    return proc
-
-
-def start_node_worker(platform: Platform, name: str, env: dict[str, str]) -> ManagedProcess:
-    """A deploy worker of another node: it consumes that node's queue only, as a worker on a
-    second host does (README "App nodes")."""
-    node = env["DEPLOY_NODE_NAME"]
-    proc = ManagedProcess(
-        name,
-        [
-            sys.executable, "-m", "celery", "-A", "berth_deploy.worker", "worker",
-            "-Q", f"deploy.node.{node}", "--concurrency", "1", "-n", f"{node}@%h",
-            "--without-mingle", "--without-gossip",
-        ],
-        env={**platform.env_for("deploy"), **env},
-        log_dir=platform.logs,
-        cwd=platform.root,
-    ).start()  # fmt: skip
-    platform.processes[name] = proc
-    proc.wait_ready(lambda: b" ready." in proc.log_path.read_bytes(), max(30, START_TIMEOUT))
     return proc
 
 

@@ -23,7 +23,6 @@ from deploy_e2e import (
     kill_apps,
     processes_with,
     sql,
-    start_node_worker,
     start_supervisor,
     via_traefik,
 )
@@ -54,8 +53,7 @@ def nodes(platform, tmp_path_factory, admin_token):
     if supervisor_a is not None:
         supervisor_a.stop()
     start_supervisor(platform, env={"DEPLOY_NODE_DOWN_SECONDS": str(DOWN_SECONDS)})
-    start_node_worker(platform, "deploy-nodeb-worker", env_b)
-    start_supervisor(platform, "deploy-nodeb-supervisor", env_b)
+    platform.start_deploy_node("nodeb", env_b)
     yield {"a": node_a, "b": node_b, "b_dir": data_b, "b_env": env_b}
     for name in ("deploy-nodeb-supervisor", "deploy-nodeb-worker"):
         proc = platform.processes.pop(name, None)
@@ -112,9 +110,10 @@ def serves(platform, slug: str) -> bool:
 
 
 @pytest.fixture(scope="module")
-def on_b(nodes, edge, platform, erin, repo):
-    app = deployed(edge, platform, erin, f"file://{repo}")
-    return app
+def on_b(nodes, platform, erin, repo):
+    """An app deployed while both nodes are active (node B offers more memory)."""
+    with httpx.Client(base_url=platform.public_url, timeout=20) as edge:
+        return deployed(edge, platform, erin, f"file://{repo}")
 
 
 def test_an_app_placed_on_node_b_is_served_through_traefik(

@@ -137,6 +137,34 @@ class Platform:
         )
         return proc
 
+    def start_deploy_node(self, label: str, env: dict[str, str]) -> list[ManagedProcess]:
+        """Another deploy node's worker (on its own queue `deploy.node.<name>` only, as on a
+        second host) and supervisor; `env` holds what differs (DEPLOY_NODE_NAME, its data
+        directory, uid range, port pool)."""
+        node = env["DEPLOY_NODE_NAME"]
+        worker = self._start(
+            f"deploy-{label}-worker",
+            [
+                str(BIN / "celery"), "-A", "berth_deploy.worker", "worker",
+                "-Q", f"deploy.node.{node}", "--concurrency", "1", "-n", f"{node}@%h",
+                "--without-mingle", "--without-gossip",
+            ],
+            None,
+            env=env,
+        )  # fmt: skip
+        supervisor = self._start(
+            f"deploy-{label}-supervisor",
+            [sys.executable, "-m", "berth_deploy.supervisor"],
+            None,
+            env=env,
+        )
+        worker.wait_ready(lambda: b" ready." in worker.log_path.read_bytes(), self.ready_timeout)
+        supervisor.wait_ready(
+            lambda: b"deploy supervisor on node" in supervisor.log_path.read_bytes(),
+            self.ready_timeout,
+        )
+        return [worker, supervisor]
+
     def start_mail(self) -> ManagedProcess:
         self.mail_dir.mkdir(parents=True, exist_ok=True)
         proc = self._start(

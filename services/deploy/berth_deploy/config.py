@@ -3,6 +3,7 @@
 import re
 import socket
 from functools import lru_cache
+from ipaddress import IPv4Address
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
@@ -99,6 +100,9 @@ class DeploySettings(ServiceSettings):
     # this node as the platform places apps on it (nodes/): where Traefik reaches its app
     # ports, and the memory and CPUs it offers apps (0: what the machine has)
     node_host: str = "127.0.0.1"
+    # the address app ports are bound on (pasta): loopback when Traefik runs on this host, the
+    # node's private address (DEPLOY_NODE_HOST) when Traefik reaches it from another host
+    app_bind_address: IPv4Address = IPv4Address("127.0.0.1")
     node_memory_mb: int = Field(0, ge=0)
     node_cpus: int = Field(0, ge=0)
     # a node whose supervisor has been silent this long is down: its apps start elsewhere

@@ -72,7 +72,8 @@ celery_app = create_celery(
 def consume_node_queue(sender: str, instance: Any, **kwargs: Any) -> None:
     """Every deploy worker runs its node's operations (Celery's documented way to add a
     queue to a worker's `-Q`)."""
-    instance.app.amqp.queues.select_add(NODE_QUEUE)
+    queues = instance.app.amqp.queues
+    queues.select_add(queues[NODE_QUEUE])  # the declared one (quorum), not a plain new one
 
 
 worker_runtime = WorkerRuntime(settings, SCHEMA, Base.metadata)

@@ -174,7 +174,8 @@ async def wait_healthy(job: Job, handle: ProcessHandle, port: int | None) -> str
                 if time.monotonic() - started >= check.stable_seconds:
                     return None
             else:
-                why = await probe_http(client, port, check)
+                bound = str(job.ctx.settings.app_bind_address)
+                why = await probe_http(client, port, check, bound)
                 if why is None:
                     return None
                 last = why
