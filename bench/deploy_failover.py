@@ -31,6 +31,8 @@ sys.path.insert(0, str(ROOT / "services/deploy/tests"))
 
 from deploy_testkit import make_repo, web_app_files  # noqa: E402
 
+from berth_testing.platform import second_node_env  # noqa: E402
+
 sys.path.insert(0, str(ROOT / "bench"))
 from deploy_platform import API, DeployBench, deploy_platform, until  # noqa: E402
 
@@ -87,14 +89,7 @@ def measure(args: argparse.Namespace, bench: DeployBench) -> None:
     repo = make_repo(platform.work / "repo", web_app_files("v1"))
     node_b = f"bench-b-{uuid.uuid4().hex[:6]}"
     data_b = platform.work / "node-b"
-    env_b = {
-        "DEPLOY_NODE_NAME": node_b,
-        "DEPLOY_DATA_DIR": str(data_b),
-        "DEPLOY_UID_BASE": "20000000",
-        "DEPLOY_PORT_MIN": "24000",
-        "DEPLOY_PORT_MAX": "24999",
-        "DEPLOY_NODE_MEMORY_MB": "10000000",  # more than node A: new apps go to node B
-    }
+    env_b = second_node_env(node_b, data_b)  # new apps go to node B
     baseline, failover = [], []
     for _ in range(args.rounds):
         platform.start_deploy_node("nodeb", env_b)

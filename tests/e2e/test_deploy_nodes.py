@@ -15,6 +15,7 @@ import uuid
 from pathlib import Path
 
 import httpx
+import psutil
 import pytest
 from deploy_e2e import (
     API,
@@ -29,6 +30,7 @@ from deploy_e2e import (
 from deploy_testkit import make_repo, wait_for, web_app_files
 
 from berth_testing.oauth import bearer
+from berth_testing.platform import second_node_env
 
 # node A's supervisor marks a node silent this long down (the default is a minute)
 DOWN_SECONDS = 5
@@ -40,15 +42,7 @@ def nodes(platform, tmp_path_factory, admin_token):
     node_a = platform.env.get("DEPLOY_NODE_NAME") or socket.gethostname()
     node_b = f"node-b-{uuid.uuid4().hex[:6]}"
     data_b = tmp_path_factory.mktemp("node-b")
-    env_b = {
-        "DEPLOY_NODE_NAME": node_b,
-        "DEPLOY_DATA_DIR": str(data_b),
-        "DEPLOY_UID_BASE": "20000000",
-        "DEPLOY_PORT_MIN": "24000",
-        "DEPLOY_PORT_MAX": "24999",
-        # more memory than node A offers: new apps are placed on node B
-        "DEPLOY_NODE_MEMORY_MB": "10000000",
-    }
+    env_b = second_node_env(node_b, data_b)  # new apps are placed on node B
     supervisor_a = platform.processes.pop("deploy-supervisor", None)
     if supervisor_a is not None:
         supervisor_a.stop()
@@ -83,6 +77,23 @@ def kill_node(data_dir: Path) -> None:
             os.kill(pid, signal.SIGKILL)
         except ProcessLookupError:
             pass
+
+
+def child_pids(pid: int) -> list[int]:
+    try:
+        return [c.pid for c in psutil.Process(pid).children(recursive=True)]
+    except psutil.NoSuchProcess:
+        return []
+
+
+def real_uids(pids: list[int]) -> set[int]:
+    found = set()
+    for pid in pids:
+        try:
+            found.add(psutil.Process(pid).uids().real)
+        except psutil.NoSuchProcess:
+            pass
+    return found
 
 
 def running_on(platform, app_id: str) -> list[str]:
@@ -127,13 +138,12 @@ def test_an_app_placed_on_node_b_is_served_through_traefik(
         slug=on_b["slug"],
     )
     assert node == nodes["b"] and 24000 <= port <= 24999  # node B's own port pool
-    # its process runs as a uid of node B's range, from node B's data directory
-    [(pid,)] = sql(
-        platform,
-        "SELECT pid FROM deploy.instances WHERE app_id = :app AND status = 'running'",
-        app=uuid.UUID(on_b["id"]),
-    )
-    assert pid in processes_with(str(nodes["b_dir"]))
+    # its sandbox mounts the app's directory under node B's data directory, and it runs as a
+    # uid of node B's range
+    found = processes_with(str(nodes["b_dir"] / "apps" / on_b["id"]))
+    assert found, "no process of the app runs from node B's data directory"
+    uids = real_uids([*found, *(c for pid in found for c in child_pids(pid))])
+    assert any(uid >= 20_000_000 for uid in uids), uids
     b = node_view(edge, admin_token, nodes["b"])
     assert (b["status"], b["instances"], b["ports_free"]) == ("active", 1, 999)
     assert node_view(edge, admin_token, nodes["a"])["status"] == "active"
