@@ -138,11 +138,14 @@ def test_an_app_placed_on_node_b_is_served_through_traefik(
         slug=on_b["slug"],
     )
     assert node == nodes["b"] and 24000 <= port <= 24999  # node B's own port pool
-    # its sandbox mounts the app's directory under node B's data directory, and it runs as a
-    # uid of node B's range
-    found = processes_with(str(nodes["b_dir"] / "apps" / on_b["id"]))
-    assert found, "no process of the app runs from node B's data directory"
-    uids = real_uids([*found, *(c for pid in found for c in child_pids(pid))])
+    # its release is on node B's disk, and its process runs as a uid of node B's range
+    assert (nodes["b_dir"] / "apps" / on_b["id"] / "releases").is_dir()
+    [(pid,)] = sql(
+        platform,
+        "SELECT pid FROM deploy.instances WHERE app_id = :app AND status = 'running'",
+        app=uuid.UUID(on_b["id"]),
+    )
+    uids = real_uids([pid, *child_pids(pid)])
     assert any(uid >= 20_000_000 for uid in uids), uids
     b = node_view(edge, admin_token, nodes["b"])
     assert (b["status"], b["instances"], b["ports_free"]) == ("active", 1, 999)
