@@ -7,8 +7,14 @@ from typing import Any
 from fastapi import Header, Path
 
 from berth_common.db import SessionDep
-from berth_common.errors import Conflict, NotFound, Unauthorized, error_responses
-from berth_common.pagination import PageParams
+from berth_common.errors import (
+    Conflict,
+    NotFound,
+    Unauthorized,
+    Unprocessable,
+    error_responses,
+)
+from berth_common.pagination import PageDep
 from berth_common.routing import public_router, role_router
 from berth_common.security import AdminUser
 from berth_deploy.deps import SettingsDep, actor_id
@@ -26,11 +32,11 @@ async def _node(session, name: str) -> Node:
     raise NotFound("Node not found")
 
 
-@router.get("", response_model=NodePage)
-async def list_nodes(session: SessionDep) -> NodePage:
+@router.get("", response_model=NodePage, responses=error_responses(Unprocessable))
+async def list_nodes(session: SessionDep, params: PageDep) -> NodePage:
     found = [Node.of(r) for r in await service.nodes_with_room(session)]
-    size = max(len(found), 1)
-    return NodePage.build(found, len(found), PageParams(page=1, size=min(size, 100)))
+    page = found[params.offset : params.offset + params.size]
+    return NodePage.build(page, len(found), params)
 
 
 @router.post(
