@@ -320,7 +320,7 @@ async def rollout(job: Job, release_id: uuid.UUID) -> None:
     job.ctx.logs.prepare(job.app_id, release_id)
     job.log_path = log
     for leftover in await job.tx(instances.leftovers, op_id=job.claim.op_id):
-        if leftover.handle is not None:
+        if leftover.handle is not None and leftover.node == settings.node_name:
             await job.ctx.driver.stop(leftover.handle, 1.0)
         await end_instance(job, leftover, InstanceStatus.FAILED, "left by a lost worker", None)
     old = await job.tx(instances.serving, app_id=job.app_id)
