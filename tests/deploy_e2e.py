@@ -6,6 +6,7 @@ import asyncio
 import os
 import subprocess
 import sys
+import threading
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -56,20 +57,47 @@ def sign_in(edge: httpx.Client, email: str) -> Person:
     return Person(email=email, id=me.json()["id"], headers=headers)
 
 
-def start_supervisor(platform: Platform) -> ManagedProcess:
-    """The deploy node supervisor (a Procfile process type the platform fixture does not know)."""
+def start_supervisor(platform: Platform, env: dict[str, str] | None = None) -> ManagedProcess:
+    """The deploy node supervisor (a Procfile process type the platform fixture does not know);
+    `env`: settings of its own (a shorter node down timeout)."""
+    name = "deploy-supervisor"
     proc = ManagedProcess(
-        "deploy-supervisor",
+        name,
         [sys.executable, "-m", "berth_deploy.supervisor"],
-        env=platform.env_for("deploy"),
+        env={**platform.env_for("deploy"), **(env or {})},
         log_dir=platform.logs,
         cwd=platform.root,
     ).start()
-    platform.processes["deploy-supervisor"] = proc
+    platform.processes[name] = proc
     proc.wait_ready(
         lambda: b"deploy supervisor on node" in proc.log_path.read_bytes(), max(30, START_TIMEOUT)
     )
     return proc
+
+
+class Hammer(threading.Thread):
+    """GET / through Traefik in a loop, recording every answer (or failure)."""
+
+    def __init__(self, platform, slug: str):
+        super().__init__(daemon=True)
+        self.platform, self.slug = platform, slug
+        self.answers: list[tuple[int, str]] = []
+        self.stopped = threading.Event()
+
+    def run(self) -> None:
+        with httpx.Client(timeout=10) as client:
+            while not self.stopped.is_set():
+                try:
+                    r = client.get(
+                        self.platform.public_url + "/",
+                        headers={"Host": f"{self.slug}.{APPS_DOMAIN}"},
+                    )
+                    self.answers.append((r.status_code, r.text))
+                except httpx.HTTPError as exc:
+                    self.answers.append((0, type(exc).__name__))
+
+    def bodies(self) -> list[str]:
+        return [body for _, body in self.answers]
 
 
 def ensure_supervisor(platform: Platform) -> ManagedProcess:

@@ -14,13 +14,13 @@ import json
 import os
 import socket
 import subprocess
-import threading
 import uuid
 
 import httpx
 import pytest
 from deploy_e2e import (
     API,
+    Hammer,
     create_app,
     get_app,
     logs,
@@ -36,31 +36,6 @@ pytestmark = [
     pytest.mark.skipif(os.geteuid() != 0, reason="containers need a root deploy worker"),
     pytest.mark.usefixtures("deploy_node"),
 ]
-
-
-class Hammer(threading.Thread):
-    """GET / through Traefik in a loop, recording every answer (or failure)."""
-
-    def __init__(self, platform, slug: str):
-        super().__init__(daemon=True)
-        self.platform, self.slug = platform, slug
-        self.answers: list[tuple[int, str]] = []
-        self.stopped = threading.Event()
-
-    def run(self) -> None:
-        with httpx.Client(timeout=10) as client:
-            while not self.stopped.is_set():
-                try:
-                    r = client.get(
-                        self.platform.public_url + "/",
-                        headers={"Host": f"{self.slug}.apps.localhost"},
-                    )
-                    self.answers.append((r.status_code, r.text))
-                except httpx.HTTPError as exc:
-                    self.answers.append((0, type(exc).__name__))
-
-    def bodies(self) -> list[str]:
-        return [body for _, body in self.answers]
 
 
 def host_addresses() -> list[str]:

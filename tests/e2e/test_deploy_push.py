@@ -8,13 +8,12 @@ import html
 import os
 import re
 import subprocess
-import threading
 import uuid
 from pathlib import Path
 
 import httpx
 import pytest
-from deploy_e2e import API, create_app, get_app, via_traefik
+from deploy_e2e import API, Hammer, create_app, get_app, via_traefik
 from deploy_testkit import GIT_ENV, commit, git, make_repo, wait_for, web_app_files
 from frontend_web import WebClient
 from support import PASSWORD
@@ -56,24 +55,6 @@ def push(work: Path, remote: str, *refspecs: str, timeout: float = 300) -> tuple
         check=False,
     )
     return done.returncode, done.stdout + done.stderr
-
-
-class Hammer(threading.Thread):
-    """GET / of the app through Traefik in a loop, recording every answer (or failure)."""
-
-    def __init__(self, platform, slug: str):
-        super().__init__(daemon=True)
-        self.platform, self.slug = platform, slug
-        self.answers: list[tuple[int, str]] = []
-        self.stopped = threading.Event()
-
-    def run(self) -> None:
-        while not self.stopped.is_set():
-            try:
-                r = via_traefik(self.platform, self.slug)
-                self.answers.append((r.status_code, r.text))
-            except httpx.HTTPError as exc:
-                self.answers.append((0, type(exc).__name__))
 
 
 def test_a_push_deploys_prints_the_build_and_a_second_push_redeploys_with_no_downtime(

@@ -2,13 +2,12 @@
 rollback brings the previous build back, a cancel kills the build, a broken build or an app
 that keeps crashing ends `failed` with the reason in the log, never stuck."""
 
-import threading
 import uuid
 
-import httpx
 import pytest
 from deploy_e2e import (
     API,
+    Hammer,
     create_app,
     deployed,
     get_app,
@@ -28,31 +27,6 @@ pytestmark = pytest.mark.usefixtures("deploy_node")
 @pytest.fixture(scope="module")
 def carol(signed_in):
     return signed_in()
-
-
-class Hammer(threading.Thread):
-    """GET / through Traefik in a loop, recording every answer (or failure)."""
-
-    def __init__(self, platform, slug: str):
-        super().__init__(daemon=True)
-        self.platform, self.slug = platform, slug
-        self.answers: list[tuple[int, str]] = []
-        self.stopped = threading.Event()
-
-    def run(self) -> None:
-        with httpx.Client(timeout=10) as client:
-            while not self.stopped.is_set():
-                try:
-                    r = client.get(
-                        self.platform.public_url + "/",
-                        headers={"Host": f"{self.slug}.apps.localhost"},
-                    )
-                    self.answers.append((r.status_code, r.text))
-                except httpx.HTTPError as exc:
-                    self.answers.append((0, type(exc).__name__))
-
-    def bodies(self) -> list[str]:
-        return [body for _, body in self.answers]
 
 
 def test_redeploy_under_load_fails_no_request_and_rollback_restores(

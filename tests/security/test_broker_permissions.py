@@ -314,7 +314,8 @@ def test_the_definitions_follow_what_each_services_celery_app_declares(berth_env
     for service in SERVICES:
         app = find_app(f"berth_{service}.worker")  # as `celery -A berth_<svc>.worker` does
         user = service_user(service)
-        [queue] = app.conf.task_queues
+        # deploy's worker also has its node's own queue (deploy.node.<name>)
+        queue, *own_queues = app.conf.task_queues
         consumed = [b.routing_key for b in queue.bindings if b.exchange.name == EVENTS_EXCHANGE]
         [rights] = [p for p in policy["permissions"] if p["user"] == user]
         topics = {
@@ -322,6 +323,7 @@ def test_the_definitions_follow_what_each_services_celery_app_declares(berth_env
         }
         names = [
             queue.name,
+            *(q.name for q in own_queues),
             EVENTS_EXCHANGE,
             f"{app.conf.control_exchange}.pidbox",
             f"reply.{app.conf.control_exchange}.pidbox",
@@ -338,7 +340,7 @@ def test_the_definitions_follow_what_each_services_celery_app_declares(berth_env
         delayed = [f"celery_delayed_{n}" for n in range(28)] + ["celery_delayed_delivery"]
         assert set(topics) == {EVENTS_EXCHANGE, *delayed}
         for exchange in delayed:
-            for key in (queue.name, *consumed):
+            for key in (queue.name, *(q.name for q in own_queues), *consumed):
                 assert re.match(topics[exchange], calculate_routing_key(90, key)), (user, key)
 
 

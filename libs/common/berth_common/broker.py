@@ -27,12 +27,19 @@ def filesystem_transport_options(directory: str) -> dict[str, Any]:
     }
 
 
+def is_family_queue(name: str, prefixes: tuple[str, ...]) -> bool:
+    return any(name.startswith(p) and len(name) > len(p) for p in prefixes)
+
+
 class AmqpPublisher:
     """One robust connection and one confirming channel per process."""
 
-    def __init__(self, url: str, service_queues: tuple[str, ...] = ()):
+    def __init__(
+        self, url: str, service_queues: tuple[str, ...] = (), queue_prefixes: tuple[str, ...] = ()
+    ):
         self.url = url
         self.service_queues = service_queues
+        self.queue_prefixes = queue_prefixes
         self._conn: AbstractRobustConnection | None = None
         self._channel: aio_pika.abc.AbstractChannel | None = None
         self._exchanges: dict[str, AbstractExchange] = {}
@@ -64,19 +71,23 @@ class AmqpPublisher:
         )
         self._exchanges[EVENTS_EXCHANGE] = events
         for name in self.service_queues:
-            exchange = await channel.declare_exchange(
-                name, aio_pika.ExchangeType.TOPIC, durable=True
-            )
-            queue = await channel.declare_queue(name, durable=True, arguments=QUORUM)
-            await queue.bind(exchange, routing_key=name)
-            self._exchanges[name] = exchange
+            await self._declare_queue(channel, name)
+
+    async def _declare_queue(self, channel: aio_pika.abc.AbstractChannel, name: str) -> None:
+        exchange = await channel.declare_exchange(name, aio_pika.ExchangeType.TOPIC, durable=True)
+        queue = await channel.declare_queue(name, durable=True, arguments=QUORUM)
+        await queue.bind(exchange, routing_key=name)
+        self._exchanges[name] = exchange
 
     async def _exchange(self, name: str) -> AbstractExchange:
         channel = await self._ready()
         if name not in self._exchanges:
-            self._exchanges[name] = await channel.declare_exchange(
-                name, aio_pika.ExchangeType.TOPIC, durable=True
-            )
+            if is_family_queue(name, self.queue_prefixes):
+                await self._declare_queue(channel, name)
+            else:
+                self._exchanges[name] = await channel.declare_exchange(
+                    name, aio_pika.ExchangeType.TOPIC, durable=True
+                )
         return self._exchanges[name]
 
     async def publish(self, message: OutgoingMessage) -> None:
@@ -108,18 +119,27 @@ class AmqpPublisher:
 class KombuPublisher:
     """Filesystem fallback: kombu is synchronous, so it runs in a thread."""
 
-    def __init__(self, url: str, directory: str, service_queues: tuple[str, ...] = ()):
+    def __init__(
+        self,
+        url: str,
+        directory: str,
+        service_queues: tuple[str, ...] = (),
+        queue_prefixes: tuple[str, ...] = (),
+    ):
         from kombu import Connection
 
         self.conn = Connection(url, transport_options=filesystem_transport_options(directory))
         self.service_queues = service_queues
+        self.queue_prefixes = queue_prefixes
 
     def _publish_sync(self, message: OutgoingMessage) -> None:
         from kombu import Exchange, Queue
 
         exchange = Exchange(message.exchange, type="topic", durable=True)
         declare = [exchange]
-        if message.exchange in self.service_queues:
+        if message.exchange in self.service_queues or is_family_queue(
+            message.exchange, self.queue_prefixes
+        ):
             declare.append(Queue(message.exchange, exchange, routing_key=message.routing_key))
         with self.conn.Producer() as producer:
             producer.publish(
@@ -146,9 +166,16 @@ class KombuPublisher:
 
 
 def make_publisher(
-    broker_url: str, filesystem_dir: str, service_queues: tuple[str, ...] = ()
+    broker_url: str,
+    filesystem_dir: str,
+    service_queues: tuple[str, ...] = (),
+    queue_prefixes: tuple[str, ...] = (),
 ) -> AmqpPublisher | KombuPublisher:
+    """`queue_prefixes`: task queues made at run time (a node's own queue): an exchange
+    named with one of them gets its queue declared too, before the first message is sent."""
     if broker_url.startswith(("amqp://", "amqps://", "pyamqp://")):
-        return AmqpPublisher(broker_url.replace("pyamqp://", "amqp://"), service_queues)
+        return AmqpPublisher(
+            broker_url.replace("pyamqp://", "amqp://"), service_queues, queue_prefixes
+        )
     logger.warning("broker {} is not RabbitMQ: publishing through kombu (dev fallback)", broker_url)
-    return KombuPublisher(broker_url, filesystem_dir, service_queues)
+    return KombuPublisher(broker_url, filesystem_dir, service_queues, queue_prefixes)

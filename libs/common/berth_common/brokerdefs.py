@@ -4,6 +4,7 @@ deploy/compose/rabbitmq/definitions.json is the policy, in RabbitMQ's definition
 without passwords. For the `<svc>` service, user `berth_<svc>` may configure, write and read:
 
 - `<svc>`: its task exchange and queue (events it consumes are bound to that queue too);
+  deploy also has one task queue per app node, `deploy.node.<name>`;
 - `berth.events`: declare and publish, with a topic permission that only lets it publish
   routing keys `<svc>.*` (its own events), and bind its queue to the keys it consumes;
 - `<svc>.pidbox`, `*.<svc>.pidbox`: Celery remote control of its own workers only

@@ -1,5 +1,6 @@
 """Settings shared by every service; each service subclasses with its own env prefix."""
 
+from typing import ClassVar
 from urllib.parse import urlsplit
 
 from pydantic import AliasChoices, Field
@@ -17,6 +18,9 @@ class ServiceSettings(BaseSettings):
     """
 
     model_config = SettingsConfigDict(extra="ignore", case_sensitive=False)
+    #: task queues this service makes at run time, by prefix (deploy: one per node); the
+    #: publisher declares such a queue before it sends the first message to it
+    task_queue_prefixes: ClassVar[tuple[str, ...]] = ()
 
     service_name: str = "berth"
     database_url: str = Field(

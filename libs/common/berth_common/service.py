@@ -78,7 +78,12 @@ def build_service(
         pool_size=settings.db_pool_size,
         pool_timeout=settings.db_pool_wait_seconds,
     )
-    publisher = make_publisher(settings.broker_url, settings.broker_filesystem_dir, (schema,))
+    publisher = make_publisher(
+        settings.broker_url,
+        settings.broker_filesystem_dir,
+        (schema,),
+        settings.task_queue_prefixes,
+    )
     relay = OutboxRelay(db.sessionmaker, metadata, schema, publisher)
     verifier = verifier or make_verifier(settings)
     revocations = RevocationSync(

@@ -66,7 +66,10 @@ class WorkerRuntime:
     def relay(self) -> OutboxRelay:
         if self._relay is None:
             publisher = make_publisher(
-                self.settings.broker_url, self.settings.broker_filesystem_dir, (self.schema,)
+                self.settings.broker_url,
+                self.settings.broker_filesystem_dir,
+                (self.schema,),
+                self.settings.task_queue_prefixes,
             )
             self._relay = OutboxRelay(self.db.sessionmaker, self.metadata, self.schema, publisher)
         return self._relay
@@ -101,7 +104,10 @@ def create_celery(
     include: Iterable[str],
     consumes_events: Iterable[str] = (),
     beat_schedule: dict[str, Any] | None = None,
+    extra_queues: Iterable[str] = (),
 ) -> Celery:
+    """`extra_queues`: more task queues of the service (each on its own exchange, as the
+    publisher declares them); a worker consumes those its `-Q` names."""
     amqp = settings.broker_is_amqp
     exchange = Exchange(queue, type="topic", durable=True)
     bindings = [binding(exchange, routing_key=queue)]
@@ -110,9 +116,19 @@ def create_celery(
     task_queue = Queue(
         queue, bindings=bindings, durable=True, queue_arguments=QUORUM if amqp else None
     )
+    extras = [
+        Queue(
+            name,
+            Exchange(name, type="topic", durable=True),
+            routing_key=name,
+            durable=True,
+            queue_arguments=QUORUM if amqp else None,
+        )
+        for name in extra_queues
+    ]
     app = Celery(f"berth_{queue}", broker=settings.broker_url, include=list(include))
     app.conf.update(
-        task_queues=[task_queue],
+        task_queues=[task_queue, *extras],
         task_default_queue=queue,
         task_default_exchange=queue,
         task_default_exchange_type="topic",

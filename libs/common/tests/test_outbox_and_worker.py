@@ -226,3 +226,34 @@ async def test_publish_now_leaves_rows_to_the_relay_while_the_broker_reconnects(
     assert row.published_at is None and row.attempts == 0  # not tried, not backed off
     assert await relay.drain_once() >= 1
     assert await runs(db, schema, key, want=1) == 1
+
+
+async def test_a_queue_made_at_run_time_is_declared_before_its_first_message():
+    """deploy's per-node queues (`deploy.node.<name>`): a message sent before the node's
+    worker ever started is kept in a quorum queue, not dropped as unroutable."""
+    import aio_pika
+
+    from berth_common.broker import AmqpPublisher
+    from berth_common.messages import task_message
+    from berth_testing.plugin import isolated_vhost
+
+    with isolated_vhost("berth_family") as url:
+        publisher = AmqpPublisher(url, ("demo",), queue_prefixes=("demo.node.",))
+        try:
+            await publisher.publish(task_message("demo.ping", queue="demo.node.b"))
+            await publisher.publish(task_message("demo.ping", queue="other.node.b"))
+        finally:
+            await publisher.close()
+        conn = await aio_pika.connect_robust(url)
+        try:
+            channel = await conn.channel()
+            queue = await channel.declare_queue("demo.node.b", passive=True)
+            assert queue.declaration_result.message_count == 1
+            # same arguments as the worker's declaration (a quorum queue), or this would fail
+            await channel.declare_queue(
+                "demo.node.b", durable=True, arguments={"x-queue-type": "quorum"}
+            )
+            with pytest.raises(aio_pika.exceptions.ChannelNotFoundEntity):
+                await (await conn.channel()).declare_queue("other.node.b", passive=True)
+        finally:
+            await conn.close()

@@ -23,6 +23,19 @@ START_TIMEOUT = float(os.environ.get("BERTH_TEST_START_TIMEOUT", "40"))
 BIN = Path(sys.executable).parent
 
 
+def second_node_env(name: str, data_dir: Path) -> dict[str, str]:
+    """Settings of a second deploy node on this machine: its own data directory, uid range,
+    port pool and queue, and more memory than the first offers (new apps are placed on it)."""
+    return {
+        "DEPLOY_NODE_NAME": name,
+        "DEPLOY_DATA_DIR": str(data_dir),
+        "DEPLOY_UID_BASE": "20000000",
+        "DEPLOY_PORT_MIN": "24000",
+        "DEPLOY_PORT_MAX": "24999",
+        "DEPLOY_NODE_MEMORY_MB": "10000000",
+    }
+
+
 class Platform:
     def __init__(
         self,
@@ -137,6 +150,34 @@ class Platform:
         )
         return proc
 
+    def start_deploy_node(self, label: str, env: dict[str, str]) -> list[ManagedProcess]:
+        """Another deploy node's worker (on its own queue `deploy.node.<name>` only, as on a
+        second host) and supervisor; `env` holds what differs (DEPLOY_NODE_NAME, its data
+        directory, uid range, port pool)."""
+        node = env["DEPLOY_NODE_NAME"]
+        worker = self._start(
+            f"deploy-{label}-worker",
+            [
+                str(BIN / "celery"), "-A", "berth_deploy.worker", "worker",
+                "-Q", f"deploy.node.{node}", "--concurrency", "1", "-n", f"{node}@%h",
+                "--without-mingle", "--without-gossip",
+            ],
+            None,
+            env=env,
+        )  # fmt: skip
+        supervisor = self._start(
+            f"deploy-{label}-supervisor",
+            [sys.executable, "-m", "berth_deploy.supervisor"],
+            None,
+            env=env,
+        )
+        worker.wait_ready(lambda: b" ready." in worker.log_path.read_bytes(), self.ready_timeout)
+        supervisor.wait_ready(
+            lambda: b"deploy supervisor on node" in supervisor.log_path.read_bytes(),
+            self.ready_timeout,
+        )
+        return [worker, supervisor]
+
     def start_mail(self) -> ManagedProcess:
         self.mail_dir.mkdir(parents=True, exist_ok=True)
         proc = self._start(
@@ -179,6 +220,12 @@ class Platform:
         static["entryPoints"]["web"]["address"] = f"127.0.0.1:{self.ports['traefik']}"
         static["entryPoints"]["traefik"]["address"] = f"127.0.0.1:{self.ports['traefik_api']}"
         static["providers"]["file"]["directory"] = str(self.dynamic_dir)
+        # app routes come from this run's deploy web process (Traefik's HTTP provider)
+        if "deploy" in self.ports:
+            endpoint = f"http://127.0.0.1:{self.ports['deploy']}/internal/traefik/routes"
+            static["providers"]["http"]["endpoint"] = endpoint
+        else:
+            static["providers"].pop("http", None)
         static.pop("accessLog", None)  # the bench measures routing, not log writing
         self.dynamic_dir.mkdir(parents=True, exist_ok=True)
         for src in (self.root / "deploy/traefik/dynamic").glob("*.yml"):

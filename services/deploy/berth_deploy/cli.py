@@ -44,8 +44,7 @@ async def drain(grace: float) -> int:
     found = await ctx.tx(node_instances, node=settings.node_name)
     apps = set()
     for instance, app_id, slug in found:
-        if ctx.routes.published().get(slug) == str(instance.id):
-            ctx.routes.remove(slug)
+        await ctx.routes.remove(slug, instance.id)
         if instance.handle is not None:
             await ctx.driver.stop(instance.handle, grace)
         ctx.driver.forget(instance.name)

@@ -1,18 +1,24 @@
 """Deploy's settings: env prefix DEPLOY_ plus the platform-wide contract variables."""
 
+import re
 import socket
 from functools import lru_cache
+from ipaddress import IPv4Address
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar, Literal
 
 from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import SettingsConfigDict
 
 from berth_common.config import ServiceSettings
+from berth_deploy.names import NODE_QUEUE_PREFIX
+
+NODE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,62}")
 
 
 class DeploySettings(ServiceSettings):
     model_config = SettingsConfigDict(env_prefix="DEPLOY_", extra="ignore")
+    task_queue_prefixes: ClassVar[tuple[str, ...]] = (NODE_QUEUE_PREFIX,)
 
     service_name: str = "deploy"
 
@@ -91,6 +97,22 @@ class DeploySettings(ServiceSettings):
     port_min: int = Field(21000, ge=1024, le=65535)
     port_max: int = Field(21999, ge=1024, le=65535)
     uid_base: int = Field(200_000, ge=1000)
+    # this node as the platform places apps on it (nodes/): where Traefik reaches its app
+    # ports, and the memory and CPUs it offers apps (0: what the machine has)
+    node_host: str = "127.0.0.1"
+    # the address app ports are bound on (pasta): loopback when Traefik runs on this host, the
+    # node's private address (DEPLOY_NODE_HOST) when Traefik reaches it from another host
+    app_bind_address: IPv4Address = IPv4Address("127.0.0.1")
+    node_memory_mb: int = Field(0, ge=0)
+    node_cpus: int = Field(0, ge=0)
+    # a node whose supervisor has been silent this long is down: its apps start elsewhere
+    node_down_seconds: float = Field(60.0, ge=2, le=3600)
+    # how app routes reach Traefik: "http", rows Traefik's HTTP provider polls from deploy's
+    # web process (any number of nodes, on any hosts); "file", files in TRAEFIK_DYNAMIC_DIR
+    # (one node whose Traefik shares its disk)
+    route_provider: Literal["http", "file"] = "http"
+    # when set, Traefik's HTTP provider must send it (`Authorization: Bearer <token>`)
+    traefik_provider_token: SecretStr | None = None
     bwrap_path: str = "bwrap"
     # each sandbox gets its own network namespace served by pasta (Debian `passt`); see
     # sandbox/network.py. Without them nothing starts, unless an operator sets
@@ -162,6 +184,14 @@ class DeploySettings(ServiceSettings):
     vps_ssh_wait_seconds: float = Field(300.0, ge=5, le=1800)
     vps_stop_timeout_seconds: float = Field(60.0, ge=1, le=600)
     vps_snapshots_per_vps: int = Field(5, ge=0, le=100)
+
+    @field_validator("node_name")
+    @classmethod
+    def _node_name(cls, value: str) -> str:
+        # it names the node's queue (deploy.node.<name>) and shows in the admin panel
+        if not NODE_NAME.fullmatch(value):
+            raise ValueError("a node name is letters, digits, '.', '-' or '_' (up to 63)")
+        return value
 
     @field_validator("data_dir", "traefik_dynamic_dir", "local_repos_dir", "git_dir")
     @classmethod

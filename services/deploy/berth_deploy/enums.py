@@ -18,6 +18,12 @@ class AppStatus(StrEnum):
     DELETED = "deleted"
 
 
+class NodeStatus(StrEnum):
+    ACTIVE = "active"
+    DRAINING = "draining"  # an admin moves its apps off; nothing new is placed on it
+    DOWN = "down"  # silent past DEPLOY_NODE_DOWN_SECONDS: its apps were started elsewhere
+
+
 class OperationStatus(StrEnum):
     QUEUED = "queued"
     RUNNING = "running"

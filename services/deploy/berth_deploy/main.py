@@ -19,6 +19,8 @@ from berth_deploy.logs.api import router as logs_router
 from berth_deploy.logs.store import LogStore
 from berth_deploy.models import SCHEMA, Base
 from berth_deploy.node import warn_insecure_network
+from berth_deploy.nodes.api import provider_router as traefik_provider_router
+from berth_deploy.nodes.api import router as nodes_router
 from berth_deploy.operations.api import router as operations_router
 from berth_deploy.plans import PlanCatalog
 from berth_deploy.previews.api import router as previews_router
@@ -73,6 +75,8 @@ def create_app(settings: DeploySettings | None = None) -> FastAPI:
             liveness_router,
             apps_services_router,
             admin_router,
+            nodes_router,
+            traefik_provider_router,
             deploy_tokens_router,
             vps_router,
             vps_admin_router,

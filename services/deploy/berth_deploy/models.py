@@ -115,6 +115,8 @@ class App(Base):
     # the OperationOrigin of the suspend while suspended: billing's unsuspend resumes only its own
     suspended_by: Mapped[str | None] = mapped_column(String(16))
     current_release_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
+    # the node the app is placed on: its operations run from that node's queue (nodes/)
+    node: Mapped[str | None] = mapped_column(String(200))
     # the operation holding the app (one at a time); the next queued one runs after it
     active_operation_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
     # the unprivileged uid the app's processes run as (uid_base + run_uid)
@@ -455,5 +457,6 @@ class VpsConsoleSession(Base):
     bytes_out: Mapped[int] = mapped_column(BigInteger, nullable=False, server_default="0")
 
 
-# the VPS tables live in this schema too (vps/models.py registers them on Base)
+# the node, route and VPS tables live in this schema too (registered on Base by their modules)
+from berth_deploy.nodes import models as node_models  # noqa: E402, F401
 from berth_deploy.vps import models as vps_models  # noqa: E402, F401

@@ -2,6 +2,8 @@
 billing events it consumes (the events it publishes are named in events.py)."""
 
 QUEUE = "deploy"
+# each node's worker also consumes its own queue: the operations of the apps placed on it
+NODE_QUEUE_PREFIX = "deploy.node."
 RUN_OPERATION_TASK = "deploy.operations.run"
 EXPIRE_PREVIEWS_TASK = "deploy.previews.expire"
 POLL_TASK = "deploy.polling.run"
@@ -9,3 +11,7 @@ PURGE_CONSOLE_TOKENS_TASK = "deploy.vps.console.purge_tokens"
 ACCOUNT_SUSPENDED = "billing.account.suspended"
 ACCOUNT_UNSUSPENDED = "billing.account.unsuspended"
 VPS_RUN_TASK = "deploy.vps.run"
+
+
+def node_queue(node: str) -> str:
+    return f"{NODE_QUEUE_PREFIX}{node}"

@@ -8,10 +8,11 @@ from loguru import logger
 from berth_deploy.config import DeploySettings
 from berth_deploy.env.service import EnvCipher
 from berth_deploy.logs.store import LogStore
+from berth_deploy.nodes.routes import DbRouteTable
 from berth_deploy.operations.executor import NodeContext, Tx
 from berth_deploy.sandbox import firewall
 from berth_deploy.sandbox.local import LocalDriver
-from berth_deploy.sandbox.routes import RouteTable
+from berth_deploy.sandbox.routes import FileRouteTable, RouteTable
 
 
 def build_node_context(settings: DeploySettings, tx: Tx) -> NodeContext:
@@ -28,9 +29,19 @@ def build_node_context(settings: DeploySettings, tx: Tx) -> NodeContext:
         settings=settings,
         tx=tx,
         driver=LocalDriver(settings),
-        routes=RouteTable(settings.traefik_dynamic_dir, settings.apps_domain, settings.entry_url),
+        routes=route_table(settings, tx),
         logs=LogStore(settings.data_dir),
         cipher=EnvCipher.from_settings(settings),
+    )
+
+
+def route_table(settings: DeploySettings, tx: Tx) -> RouteTable:
+    if settings.route_provider == "file":
+        return FileRouteTable(
+            settings.traefik_dynamic_dir, settings.apps_domain, settings.entry_url
+        )
+    return DbRouteTable(
+        tx, settings.node_name, settings.node_host, settings.apps_domain, settings.entry_url
     )
 
 

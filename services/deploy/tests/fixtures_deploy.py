@@ -84,6 +84,9 @@ def deploy_settings(
     return DeploySettings(
         DEPLOY_DATA_DIR=str(data),
         TRAEFIK_DYNAMIC_DIR=str(deploy_traefik.dynamic_dir),
+        # this session's Traefik reads routes from files (one node); the HTTP provider that
+        # spans nodes is proven end to end (tests/e2e/test_deploy_nodes.py)
+        route_provider="file",
         DEPLOY_TRAEFIK_ENTRY_URL=deploy_traefik.url,
         local_repos_dir=tmp_path_factory.getbasetemp(),
         # no billing runs in these tests (nothing listens on the discard port): app quotas

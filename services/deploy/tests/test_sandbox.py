@@ -280,16 +280,25 @@ def test_route_files_are_validated_and_written_atomically(deploy_node, tmp_path)
     ):
         with pytest.raises(InvalidRoute):
             route_config(slug, domain, port, instance)
+    # another node's instance: Traefik goes to that node's host
+    servers = [{"url": "http://10.1.2.3:21001"}]
+    remote = route_config("my-app", "apps.localhost", 21001, instance, "10.1.2.3")
+    assert remote["http"]["services"]["app-my-app"]["loadBalancer"]["servers"] == servers
+    for host in ("node`b", "a b", "", "http://x"):
+        with pytest.raises(InvalidRoute):
+            route_config("my-app", "apps.localhost", 21001, instance, host)
 
-    from berth_deploy.sandbox.routes import RouteTable
+    from berth_deploy.sandbox.routes import FileRouteTable
 
-    table = RouteTable(tmp_path, "apps.localhost", "http://127.0.0.1:1")
-    table.publish("my-app", 21001, instance)
+    table = FileRouteTable(tmp_path, "apps.localhost", "http://127.0.0.1:1")
+    asyncio.run(table.publish("my-app", 21001, instance))
     assert [p.name for p in tmp_path.iterdir()] == ["app-my-app.yml"]
     assert yaml.safe_load(table.path("my-app").read_text()) == config
-    assert table.published() == {"my-app": str(instance)}
-    table.remove("my-app")
-    assert table.published() == {}
+    assert asyncio.run(table.published()) == {"my-app": str(instance)}
+    asyncio.run(table.remove("my-app", uuid.uuid4()))  # another instance's: kept
+    assert asyncio.run(table.published()) == {"my-app": str(instance)}
+    asyncio.run(table.remove("my-app"))
+    assert asyncio.run(table.published()) == {}
 
 
 def test_a_procfile_is_never_read_through_a_symlink(tmp_path):

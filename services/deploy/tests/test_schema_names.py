@@ -17,5 +17,6 @@ def test_json_bodies_are_creates_or_updates_and_lists_are_pages(deploy_app):
         "VpsOperationPage",
         "AdminVpsPage",
         "ConsoleSessionPage",
+        "NodePage",
     }, pages
     assert problems == []

@@ -79,11 +79,11 @@ async def test_a_crash_is_restarted_and_a_crash_loop_fails_the_app(
 async def test_route_files_are_reconciled(deploy_node, deploy_traefik, running):
     _, app = running
     routes = deploy_node.ctx.routes
-    routes.remove(app["slug"])
-    routes.publish("ghost-app", 23999, uuid.uuid4())
+    await routes.remove(app["slug"])
+    await routes.publish("ghost-app", 23999, uuid.uuid4())
     await deploy_node.supervisor.reconcile_routes()
-    assert routes.published()[app["slug"]] == app["instances"][0]["id"]
-    assert "ghost-app" not in routes.published()
+    assert (await routes.published())[app["slug"]] == app["instances"][0]["id"]
+    assert "ghost-app" not in await routes.published()
     await until(lambda: answer(deploy_traefik, app["slug"]) == "hello v1")
 
 

@@ -1,9 +1,10 @@
 """Traefik's dynamic configuration under `make run`.
 
-deploy/traefik/traefik.yml points the file provider at var/traefik/dynamic/ (routes that
-services publish at run time land there too). The runner copies deploy/traefik/dynamic/*
-into it before Traefik starts and keeps the copies in sync while it runs, so an edited
-route applies without a restart; Traefik renders their {{ env "..." }} templates itself.
+deploy/traefik/traefik.yml points the file provider at var/traefik/dynamic/ (the apps'
+routes come from the deploy web process through Traefik's HTTP provider instead). The
+runner copies deploy/traefik/dynamic/* into it before Traefik starts and keeps the copies in
+sync while it runs, so an edited route applies without a restart; Traefik renders their
+{{ env "..." }} templates itself.
 """
 
 import logging

@@ -32,6 +32,7 @@ class InstanceRef:
     proc_start: int | None
     routed: bool
     started: bool
+    node: str = ""
 
     @property
     def name(self) -> str:
@@ -55,6 +56,7 @@ class InstanceRef:
             i.proc_start,
             i.routed,
             i.started_at is not None,
+            i.node,
         )
 
 

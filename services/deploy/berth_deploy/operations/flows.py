@@ -242,7 +242,7 @@ async def take_down(job: Job, final: str, event_key: str, reason: str) -> None:
     )
     live = await job.tx(instances.instances, app_id=job.app_id)
     await stop_instances(job, live, event_key, reason)
-    job.ctx.routes.remove(job.app["slug"])
+    await job.ctx.routes.remove(job.app["slug"])
     if final != AppStatus.DELETING:
         suspended_by = job.claim.origin if final == AppStatus.SUSPENDED else None
         await job.tx(

@@ -94,6 +94,7 @@ async def acquire(
     op.started_at = op.started_at or now
     op.step_pgid = None
     app.active_operation_id = op.id
+    app.node = node  # what it builds and starts lives on this node from now on
     if first_run and op.kind in STARTS_PROCESSES:  # a retry after a lost worker goes on muted
         await events.operation_started(session, app, op)
     template = await session.get(Template, app.template_key)

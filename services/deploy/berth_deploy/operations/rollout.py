@@ -174,7 +174,8 @@ async def wait_healthy(job: Job, handle: ProcessHandle, port: int | None) -> str
                 if time.monotonic() - started >= check.stable_seconds:
                     return None
             else:
-                why = await probe_http(client, port, check)
+                bound = str(job.ctx.settings.app_bind_address)
+                why = await probe_http(client, port, check, bound)
                 if why is None:
                     return None
                 last = why
@@ -267,10 +268,12 @@ async def stop_instances(
         instance = await job.tx(instances.instance_stopping, instance_id=snapshot.id)
         if instance is None:
             continue  # already ended meanwhile
-        if instance.routed and routes.published().get(slug) == str(instance.id):
-            routes.remove(slug)
+        if instance.routed and (await routes.published()).get(slug) == str(instance.id):
+            await routes.remove(slug, instance.id)
             await routes.wait(slug, instance.id, served=False, within=settings.route_wait_seconds)
-        if instance.handle is not None:
+        # another node's process (an app moving off a draining node) is stopped by that
+        # node's supervisor once its row says it ended (supervisor/agent.py)
+        if instance.handle is not None and instance.node == settings.node_name:
             await job.ctx.driver.stop(instance.handle, settings.stop_grace_seconds)
         await end_instance(job, instance, InstanceStatus.STOPPED, reason, event_key)
 
@@ -286,15 +289,16 @@ async def switch_to(
         await job.tx(instances.instance_routed, instance_id=instance.id)
         routes = job.ctx.routes
         slug = job.app["slug"]
-        routes.publish(slug, instance.port, instance.id)
+        await routes.publish(slug, instance.port, instance.id)
         if not await routes.wait(
             slug, instance.id, served=True, within=settings.route_wait_seconds
         ):
             routed_old = [i for i in old if i.routed and i.port]
             if routed_old:
-                routes.publish(slug, routed_old[-1].port, routed_old[-1].id)
+                back = routed_old[-1]
+                await routes.publish(slug, back.port, back.id, node=back.node)
             else:
-                routes.remove(slug)
+                await routes.remove(slug)
             await stop_instances(job, [instance], events.STOPPED, "route not served")
             raise StepFailed(
                 f"Traefik did not serve the new route within {int(settings.route_wait_seconds)}s"
@@ -316,7 +320,7 @@ async def rollout(job: Job, release_id: uuid.UUID) -> None:
     job.ctx.logs.prepare(job.app_id, release_id)
     job.log_path = log
     for leftover in await job.tx(instances.leftovers, op_id=job.claim.op_id):
-        if leftover.handle is not None:
+        if leftover.handle is not None and leftover.node == settings.node_name:
             await job.ctx.driver.stop(leftover.handle, 1.0)
         await end_instance(job, leftover, InstanceStatus.FAILED, "left by a lost worker", None)
     old = await job.tx(instances.serving, app_id=job.app_id)

@@ -28,7 +28,8 @@ from berth_deploy.enums import (
 )
 from berth_deploy.instances.dao import InstanceDAO
 from berth_deploy.models import App, Operation, OwnerStanding
-from berth_deploy.names import QUEUE, RUN_OPERATION_TASK
+from berth_deploy.names import QUEUE, RUN_OPERATION_TASK, node_queue
+from berth_deploy.nodes import placement
 from berth_deploy.operations.cause import MANUAL, DeployCause
 from berth_deploy.operations.dao import OperationDAO
 from berth_deploy.operations.lifecycle import (
@@ -77,8 +78,16 @@ async def owner_suspended(session: AsyncSession, owner_id: uuid.UUID) -> OwnerSt
 
 
 async def dispatch(session: AsyncSession, app_id: uuid.UUID) -> None:
-    """Ask a worker to run the app's next queued operation (after this transaction commits)."""
-    await enqueue_task(session, RUN_OPERATION_TASK, queue=QUEUE, kwargs={"app_id": str(app_id)})
+    """Ask the worker of the app's node to run its next queued operation (after this
+    transaction commits); nodes/placement.py says which node."""
+    app = await AppDAO(session).lock(app_id)
+    op = await OperationDAO(session).next_queued(app_id)
+    node = None
+    if app is not None:
+        moving = op is not None and op.kind in STARTS_PROCESSES
+        node = await placement.place(session, app, moving=moving)
+    queue = node_queue(node) if node else QUEUE
+    await enqueue_task(session, RUN_OPERATION_TASK, queue=queue, kwargs={"app_id": str(app_id)})
 
 
 async def _rollback_target(

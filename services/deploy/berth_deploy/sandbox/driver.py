@@ -24,7 +24,8 @@ class ProcessSpec:
     log_path: Path
     uid: int
     limits: Limits
-    #: the port Traefik reaches a web instance on (host 127.0.0.1, the same inside)
+    #: the port Traefik reaches a web instance on (host DEPLOY_APP_BIND_ADDRESS, 127.0.0.1
+    #: by default; 127.0.0.1 inside)
     port: int | None = None
     #: an OCI container (crun on the image's root filesystem) instead of bubblewrap over the
     #: host's /usr: `command` and `mounts` are then unused

@@ -32,12 +32,14 @@ class HealthCheck:
         )
 
 
-async def probe_http(client: httpx.AsyncClient, port: int, check: HealthCheck) -> str | None:
-    """None when healthy, else why not (for the log)."""
+async def probe_http(
+    client: httpx.AsyncClient, port: int, check: HealthCheck, host: str = "127.0.0.1"
+) -> str | None:
+    """None when healthy, else why not (for the log); `host`: where the port is bound."""
     try:
         resp = await client.request(
             check.method,
-            f"http://127.0.0.1:{port}{check.path}",
+            f"http://{host}:{port}{check.path}",
             json=check.json_body,
             timeout=httpx.Timeout(5.0, connect=1.0),
         )

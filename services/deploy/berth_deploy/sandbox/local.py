@@ -71,7 +71,12 @@ class LocalDriver:
         self.network: Network | None = None
         self.resolv_file: Path | None = None
         if not settings.insecure_shared_network:
-            self.network = Network(settings.pasta_path, settings.ip_path, settings.blocked_networks)
+            self.network = Network(
+                settings.pasta_path,
+                settings.ip_path,
+                settings.blocked_networks,
+                str(settings.app_bind_address),
+            )
             self.resolv_file = self.run_dir / "resolv.conf"
             self.resolv_file.write_text(resolv_conf())
             self.resolv_file.chmod(0o644)

@@ -15,8 +15,9 @@ host. The invariants, each enforced before any packet leaves:
 - IPv4 only: pasta runs with -4 and IPv6 is disabled in the namespace, so ::1, ULA and
   link-local IPv6 have no path either;
 - DNS: one address inside the namespace that pasta maps to the host's resolver (UDP 53);
-- inbound: only the instance's port, bound by pasta on the host's 127.0.0.1 (where Traefik
-  and the health checks connect) and spliced to the namespace's loopback.
+- inbound: only the instance's port, bound by pasta on DEPLOY_APP_BIND_ADDRESS (the host's
+  127.0.0.1 by default; a node's private address when Traefik runs on another host), where
+  Traefik and the health checks connect, and spliced to the namespace's loopback.
 
 /proc/net inside shows the namespace, not the host; the app binds whatever it likes there
 without touching the host's ports. If any of this cannot be set up the process does not
@@ -112,14 +113,16 @@ def ip_batch(prohibit: list[str]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def pasta_argv(pasta: str, port: int | None, inner_port: int | None = None) -> list[str]:
+def pasta_argv(
+    pasta: str, port: int | None, inner_port: int | None = None, bind: str = "127.0.0.1"
+) -> list[str]:
     """pasta for a namespace the launcher hands it as fd 3 (see launcher.start_network).
 
     It keeps uid 0 (--runas 0) because the namespace belongs to the host's user namespace:
     it then holds only CAP_SYS_ADMIN and CAP_NET_BIND_SERVICE, under its own seccomp filter
     and in mount and user namespaces of its own.
     """
-    inbound = f"127.0.0.1/{port}" if port else "none"
+    inbound = f"{bind}/{port}" if port else "none"
     if port and inner_port and inner_port != port:
         inbound += f":{inner_port}"  # a container listens where its image says
     return [
@@ -182,10 +185,12 @@ class NetworkPlan:
 class Network:
     """The network-namespace policy of this node (built once per process)."""
 
-    def __init__(self, pasta: str, ip: str, blocked: list[str]):
+    def __init__(self, pasta: str, ip: str, blocked: list[str], bind: str = "127.0.0.1"):
         self._names = (pasta, ip)
         self._tools: NetworkTools | None = None
         self.blocked = blocked
+        # the host address an instance's port is bound on (where Traefik reaches it)
+        self.bind = bind
 
     @property
     def tools(self) -> NetworkTools:
@@ -211,7 +216,7 @@ class Network:
         tools = self.tools
         prohibit = prohibited(self.blocked, self.host())
         return NetworkPlan(
-            pasta_argv(tools.pasta, port, inner_port),
+            pasta_argv(tools.pasta, port, inner_port, self.bind),
             tools.ip,
             ip_batch(prohibit),
             low_ports=low_ports,

@@ -1,4 +1,5 @@
-"""The supervisor's tick: leases reaped, this node's instances watched, routes reconciled."""
+"""The supervisor's tick: leases reaped, this node's instances watched, the node's heartbeat,
+silent nodes failed over, routes reconciled, processes of instances ended elsewhere stopped."""
 
 from datetime import UTC, datetime
 
@@ -8,6 +9,7 @@ from berth_common.worker import WorkerRuntime
 from berth_deploy.config import DeploySettings
 from berth_deploy.enums import InstanceStatus, LogKind
 from berth_deploy.env.service import plain_env
+from berth_deploy.nodes import service as nodes
 from berth_deploy.operations import leases
 from berth_deploy.operations.executor import NodeContext
 from berth_deploy.operations.rollout import spawn
@@ -17,6 +19,9 @@ from berth_deploy.supervisor import service
 from berth_deploy.vps import leases as vps_leases
 
 RECONCILE_EVERY = 5
+# instances ended this recently may still have a process here (ended by another node's
+# operation, or by a failover while this node was cut off)
+ENDED_WINDOW_SECONDS = 86_400.0
 
 
 class Supervisor:
@@ -26,14 +31,23 @@ class Supervisor:
         self.ctx = ctx
         self.ticks = 0
         self.adopted_logged = False
+        self.capacity = nodes.capacity_of(
+            settings.node_host,
+            settings.node_memory_mb,
+            settings.node_cpus,
+            settings.port_min,
+            settings.port_max,
+        )
 
     async def tick(self) -> None:
         self.ticks += 1
         await self.reap_leases()
         await self.watch_instances()
-        await self.ctx.tx(service.beat, node=self.settings.node_name)
+        await self.ctx.tx(service.beat, node=self.settings.node_name, capacity=self.capacity)
+        await self.ctx.tx(nodes.fail_over_silent, down_after=self.settings.node_down_seconds)
         if self.ticks % RECONCILE_EVERY == 1:
             await self.reconcile_routes()
+            await self.stop_ended()
 
     async def reap_leases(self) -> None:
         for reaped in await self.ctx.tx(
@@ -95,8 +109,7 @@ class Supervisor:
         if decision.failed:
             self.ctx.logs.note(log, f"{decision.reason}: not restarting (app failed)")
             slug = w.app["slug"]
-            if self.ctx.routes.published().get(slug) == str(w.instance.id):
-                self.ctx.routes.remove(slug)
+            await self.ctx.routes.remove(slug, w.instance.id)
             self.ctx.driver.forget(handle.name)
             logger.bind(instance_id=str(w.instance.id)).warning(decision.reason)
         else:
@@ -137,21 +150,39 @@ class Supervisor:
             logger.bind(instance_id=str(w.instance.id)).warning("abandoned instance cleaned up")
 
     async def reconcile_routes(self) -> None:
+        """Routes to this node's instances match its routed ones; an app with no route at
+        all gets one to its running instance here."""
         want = await self.ctx.tx(service.routed, node=self.settings.node_name)
         routes = self.ctx.routes
-        published = routes.published()
-        for slug, instance_id in published.items():
+        everywhere = await routes.published()
+        for slug, instance_id in (await routes.published(node=self.settings.node_name)).items():
             ids = {i for i, _, _ in want.get(slug, [])}
             if instance_id in ids:
                 continue
             running = [(i, p) for i, p, st in want.get(slug, []) if st == InstanceStatus.RUNNING]
             if running:
-                routes.publish(slug, running[-1][1], running[-1][0])
+                await routes.publish(slug, running[-1][1], running[-1][0])
             else:
-                routes.remove(slug)
+                await routes.remove(slug, instance_id)
             logger.info("route of {} reconciled", slug)
         for slug, entries in want.items():
             running = [(i, p) for i, p, st in entries if st == InstanceStatus.RUNNING]
-            if slug not in published and running:
-                routes.publish(slug, running[-1][1], running[-1][0])
+            if slug not in everywhere and running:
+                await routes.publish(slug, running[-1][1], running[-1][0])
                 logger.info("route of {} restored", slug)
+
+    async def stop_ended(self) -> None:
+        """Stop processes here whose instance rows ended: another node's operation moved
+        the app (a drain), or a failover gave this node up while it was cut off."""
+        ended = await self.ctx.tx(
+            service.ended_here, node=self.settings.node_name, within=ENDED_WINDOW_SECONDS
+        )
+        for instance in ended:
+            handle = instance.handle
+            if handle is None or not self.ctx.driver.alive(handle):
+                continue
+            await self.ctx.driver.stop(handle, self.settings.stop_grace_seconds)
+            self.ctx.driver.forget(instance.name)
+            logger.bind(instance_id=str(instance.id)).info(
+                "stopped the process of an ended instance"
+            )

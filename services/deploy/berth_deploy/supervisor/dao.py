@@ -1,6 +1,7 @@
 """The supervisor's queries: the instances it watches and routes on its node, and the
 advisory lock that makes one supervisor per node the active one."""
 
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, select, text
@@ -42,6 +43,17 @@ class SupervisedInstanceDAO(BaseDAO[Instance]):
             .order_by(Instance.created_at)
         )
         return [tuple(row) for row in (await self.session.execute(stmt)).all()]
+
+    async def ended_since(self, node: str, horizon: datetime) -> list[Instance]:
+        """This node's instances that ended after `horizon` (by another node's operation, or
+        while this node was down): their processes may still run here."""
+        stmt = select(Instance).where(
+            Instance.node == node,
+            Instance.status.in_((InstanceStatus.STOPPED, InstanceStatus.FAILED)),
+            Instance.stopped_at > horizon,
+            Instance.pid.is_not(None),
+        )
+        return list((await self.session.execute(stmt)).scalars())
 
 
 class SupervisorBeatDAO(BaseDAO[SupervisorBeat]):

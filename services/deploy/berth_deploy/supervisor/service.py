@@ -19,6 +19,7 @@ from berth_deploy.enums import AppStatus, InstanceStatus, OperationStatus
 from berth_deploy.instances.dao import InstanceDAO
 from berth_deploy.instances.service import InstanceRef
 from berth_deploy.models import App, Instance
+from berth_deploy.nodes import service as nodes
 from berth_deploy.operations.leases import APP_FIELDS, TEMPLATE_FIELDS
 from berth_deploy.operations.lifecycle import SERVING_INSTANCE
 from berth_deploy.operations.service import set_status
@@ -44,9 +45,20 @@ class CrashDecision:
     reason: str
 
 
-async def beat(session: AsyncSession, *, node: str) -> None:
-    """This node's processes are being watched (the liveness endpoint trusts rows this fresh)."""
+async def beat(session: AsyncSession, *, node: str, capacity: nodes.Capacity) -> None:
+    """This node's processes are being watched (the liveness endpoint trusts rows this
+    fresh), and the node is alive with this capacity (placement reads it)."""
     await SupervisorBeatDAO(session).beat(node)
+    await nodes.heartbeat(session, node=node, capacity=capacity)
+
+
+async def ended_here(session: AsyncSession, *, node: str, within: float) -> list[InstanceRef]:
+    """This node's instances that ended in the last `within` seconds (their process may
+    still run: another node's operation, or a failover, ended them)."""
+    horizon = datetime.now(UTC) - timedelta(seconds=within)
+    return [
+        InstanceRef.of(i) for i in await SupervisedInstanceDAO(session).ended_since(node, horizon)
+    ]
 
 
 async def watched(session: AsyncSession, *, node: str) -> list[Watched]:
