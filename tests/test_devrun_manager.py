@@ -5,6 +5,7 @@ argument parsing (berth_devrun/flowers.py; the e2e test_ops_dashboards serves on
 
 import io
 import os
+import re
 import sys
 
 import psutil
@@ -43,8 +44,14 @@ def test_every_entry_is_a_child_of_the_runner_and_its_output_and_exit_are_report
     # the first to stop stops the rest, as honcho does
     assert "slow stopped (rc=-15)" in out or "slow stopped (rc=143)" in out
     assert manager.returncode == 3
-    me = psutil.Process()
-    assert not [c for c in me.children() if c.status() != psutil.STATUS_ZOMBIE]
+    # nothing it started is left running
+    started = [int(pid) for pid in re.findall(r"started \(pid=(\d+)\)", out)]
+    assert len(started) == 2
+    assert not [
+        p
+        for p in started
+        if psutil.pid_exists(p) and psutil.Process(p).status() != psutil.STATUS_ZOMBIE
+    ]
 
 
 def test_a_preloaded_entry_forks_from_the_runner_too(tmp_path):
