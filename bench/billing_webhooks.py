@@ -11,8 +11,9 @@ never passes or fails.
    clearing shards add up.
 2. Webhook deliveries/s through the billing web process (uvicorn): each payment's success
    event delivered --duplicates times concurrently (as a provider retrying over a flaky
-   network would), verified credited exactly once. Baseline in the same run: GET /health at
-   the same concurrency.
+   network would), verified credited exactly once. Baselines in the same run: GET /health at
+   the same concurrency, and the same deliveries to a web process running billing's code at
+   --baseline-rev.
 
     uv run python bench/billing_webhooks.py [--credits 3000] [--processes 2] [--tasks 12]
         [--batched-tasks 64] [--baseline-credits 600] [--baseline-rev REV]
@@ -418,6 +419,48 @@ def credit_rates(database_url: str, secret: str, args) -> None:
     )
 
 
+def http_round(database_url: str, secret: str, args, source: str | None) -> None:
+    """The HTTP part against a billing web process running this worktree's code, or the
+    billing code under `source` (ahead of it on the path)."""
+    port = free_port()
+    with isolated_vhost("berth_bench") as broker_url, tempfile.TemporaryDirectory() as tmp:
+        env = {
+            "PATH": str(BIN),
+            "DATABASE_URL": database_url,
+            "BROKER_URL": broker_url,
+            "BILLING_WEBHOOK_SECRET": secret,
+            "LOG_LEVEL": "WARNING",
+            "DB_POOL_SIZE": "20",
+        }
+        if source:
+            env["PYTHONPATH"] = source
+        web = ManagedProcess(
+            "billing",
+            [
+                str(BIN / "uvicorn"),
+                "berth_billing.main:create_app",
+                "--factory",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--no-access-log",
+                # a starved client may take longer than uvicorn's 5 s to send its next
+                # request on a kept-alive connection, which uvicorn has closed by then
+                "--timeout-keep-alive",
+                "75",
+            ],
+            env=env,
+            log_dir=Path(tmp),
+            cwd=ROOT,
+        ).start()
+        try:
+            web.wait_ready(http_ok(f"http://127.0.0.1:{port}/health"), timeout=40)
+            asyncio.run(bench(f"http://127.0.0.1:{port}", database_url, secret, args))
+        finally:
+            web.stop()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--credits", type=int, default=3000, help="payments per credit round")
@@ -440,7 +483,6 @@ def main() -> None:
     args = parser.parse_args()
     database_url = create_migrated_database(ROOT, prefix="berth_bench")
     secret = secrets.token_hex(32)
-    port = free_port()
     try:
         print(f"load average before: {os.getloadavg()[0]:.2f} (1 min), {os.cpu_count()} cores")
         parts = set(args.parts.split(","))
@@ -450,40 +492,11 @@ def main() -> None:
             credit_rates(database_url, secret, args)
         if "http" not in parts:
             return
-        with isolated_vhost("berth_bench") as broker_url, tempfile.TemporaryDirectory() as tmp:
-            env = {
-                "PATH": str(BIN),
-                "DATABASE_URL": database_url,
-                "BROKER_URL": broker_url,
-                "BILLING_WEBHOOK_SECRET": secret,
-                "LOG_LEVEL": "WARNING",
-                "DB_POOL_SIZE": "20",
-            }
-            web = ManagedProcess(
-                "billing",
-                [
-                    str(BIN / "uvicorn"),
-                    "berth_billing.main:create_app",
-                    "--factory",
-                    "--host",
-                    "127.0.0.1",
-                    "--port",
-                    str(port),
-                    "--no-access-log",
-                    # a starved client may take longer than uvicorn's 5 s to send its next
-                    # request on a kept-alive connection, which uvicorn has closed by then
-                    "--timeout-keep-alive",
-                    "75",
-                ],
-                env=env,
-                log_dir=Path(tmp),
-                cwd=ROOT,
-            ).start()
-            try:
-                web.wait_ready(http_ok(f"http://127.0.0.1:{port}/health"), timeout=40)
-                asyncio.run(bench(f"http://127.0.0.1:{port}", database_url, secret, args))
-            finally:
-                web.stop()
+        with tempfile.TemporaryDirectory() as tmp:
+            old = baseline_source(args.baseline_rev, tmp)
+            for label, source in ((f"before ({args.baseline_rev})", old), ("now", None)):
+                print(f"through the web process, {label}:")
+                http_round(database_url, secret, args, source)
     finally:
         print(f"load average after: {os.getloadavg()[0]:.2f} (1 min)")
         drop_database(database_url)
