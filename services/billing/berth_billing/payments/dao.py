@@ -33,17 +33,16 @@ LOCK_PAYMENTS = text(
     FOR UPDATE
     """
 )
-COMPLETE_PAYMENTS = text(
+# each claimed event's outcome and payment, and the payments it completed, in one statement
+SETTLE_EVENTS = text(
     """
-    UPDATE billing.payments p
-    SET status = u.status, failure_reason = u.reason, completed_at = :when
-    FROM unnest(CAST(:ids AS uuid[]), CAST(:statuses AS text[]), CAST(:reasons AS text[]))
-         AS u(id, status, reason)
-    WHERE p.id = u.id
-    """
-)
-RECORD_OUTCOMES = text(
-    """
+    WITH completed AS (
+        UPDATE billing.payments p
+        SET status = c.status, failure_reason = c.reason, completed_at = :when
+        FROM unnest(CAST(:payment_ids AS uuid[]), CAST(:statuses AS text[]),
+                    CAST(:reasons AS text[])) AS c(id, status, reason)
+        WHERE p.id = c.id
+    )
     UPDATE billing.webhook_events w SET outcome = u.outcome, payment_id = u.payment_id
     FROM unnest(CAST(:ids AS uuid[]), CAST(:outcomes AS text[]), CAST(:payments AS uuid[]))
          AS u(id, outcome, payment_id)
@@ -74,21 +73,6 @@ class PaymentDAO(BaseDAO[Payment]):
         """These payments' rows, locked in id order (two batches never lock in a cycle)."""
         rows = await self.session.execute(LOCK_PAYMENTS, {"p": provider, "ids": list(provider_ids)})
         return list(rows.all())
-
-    async def complete(
-        self, done: Sequence[tuple[uuid.UUID, str, str | None]], when: datetime
-    ) -> None:
-        """Set each payment's final status: (payment id, status, failure reason or None)."""
-        if done:
-            await self.session.execute(
-                COMPLETE_PAYMENTS,
-                {
-                    "ids": [payment_id for payment_id, _, _ in done],
-                    "statuses": [status for _, status, _ in done],
-                    "reasons": [reason for _, _, reason in done],
-                    "when": when,
-                },
-            )
 
     async def take_checkout_decision(self, payment_id: uuid.UUID, decision: str) -> bool:
         """Single use: only the first decision on a pending payment counts."""
@@ -148,15 +132,25 @@ class WebhookEventDAO(BaseDAO[WebhookEvent]):
         )
         return {event_id: row_id for event_id, row_id in rows.all()}
 
-    async def record(self, done: Sequence[tuple[uuid.UUID, str, uuid.UUID | None]]) -> None:
-        """Each claimed event's outcome and payment: (row id, outcome, payment id or None)."""
-        if done:
+    async def settle(
+        self,
+        outcomes: Sequence[tuple[uuid.UUID, str, uuid.UUID | None]],
+        completed: Sequence[tuple[uuid.UUID, str, str | None]],
+        when: datetime,
+    ) -> None:
+        """Record each claimed event's (row id, outcome, payment id or None) and set each
+        completed payment's (id, final status, failure reason or None)."""
+        if outcomes:
             await self.session.execute(
-                RECORD_OUTCOMES,
+                SETTLE_EVENTS,
                 {
-                    "ids": [row_id for row_id, _, _ in done],
-                    "outcomes": [outcome for _, outcome, _ in done],
-                    "payments": [payment_id for _, _, payment_id in done],
+                    "ids": [row_id for row_id, _, _ in outcomes],
+                    "outcomes": [outcome for _, outcome, _ in outcomes],
+                    "payments": [payment_id for _, _, payment_id in outcomes],
+                    "payment_ids": [payment_id for payment_id, _, _ in completed],
+                    "statuses": [status for _, status, _ in completed],
+                    "reasons": [reason for _, _, reason in completed],
+                    "when": when,
                 },
             )
 

@@ -4,8 +4,9 @@ statements, whatever its size (one event is a batch of one).
 Crediting happens exactly once per payment: an event is claimed by its unique
 (provider, event id), the payments are locked, and each top-up's journal transaction key
 "payment:<id>" is unique. The statements, in order: claim the events, lock their payments,
-post every credit (one statement; the trigger checks and books them), set the payments'
-final status, record each event's outcome, re-arm and lift the credited wallets' dunning.
+post every credit (one statement; the trigger checks and books them), record each event's
+outcome and set the payments' final status (one statement), re-arm and lift the credited
+wallets' dunning.
 """
 
 import uuid
@@ -95,8 +96,7 @@ async def apply_events(
         recorded.append((row_id, outcome, payment.id if payment else None))
         outcomes.append(outcome)
     await _credit(session, settings, credited)
-    await PaymentDAO(session).complete(completed, datetime.now(UTC))
-    await WebhookEventDAO(session).record(recorded)
+    await WebhookEventDAO(session).settle(recorded, completed, datetime.now(UTC))
     await dunning.after_credit(session, settings, sorted({p.account_id for p in credited}))
     if recorded:
         logger.info("webhooks of {}: {}", provider, ", ".join(o for _, o, _ in recorded))
