@@ -1,7 +1,8 @@
 """One hourly metering run over many running instances, seeded set-based, measured twice in
 one run: with the statements and schema before the ledger_at_scale revision (a database
 downgraded to it) and with today's. For each: wall time of the run (commit included) and of
-its statements, the process's peak memory, a rerun of the same hour (every charge already
+its statements, the CPU time of its PostgreSQL backend (steadier than wall time on a loaded
+machine), the process's peak memory, a rerun of the same hour (every charge already
 there, a no-op), and whether every cached balance still equals the sum of its entries.
 Prints figures; it never passes or fails on a timing.
 
@@ -80,8 +81,18 @@ async def seed(db, instances: int, wallets: int, currency: str) -> float:
     return time.perf_counter() - t0
 
 
+def backend_cpu(pid: int) -> float:
+    """CPU seconds the PostgreSQL backend `pid` has used (it runs on this machine): on a
+    loaded machine a steadier figure than wall time, which counts waiting for a core."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return float("nan")
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 class Meter:
-    """Wall time, statement times and memory of one run."""
+    """Wall time, statement times, the backend's CPU time and memory of one run."""
 
     def __init__(self) -> None:
         self.proc = psutil.Process()
@@ -103,6 +114,15 @@ class Meter:
             f"python peak {peak / 2**20:5.2f} MiB  rss {rss_after / 2**20:6.1f} MiB "
             f"(+{(rss_after - rss_before) / 2**20:.1f})"
         )
+
+    async def backend(self, conn, work):
+        """`work`'s result, the CPU time the connection's backend spent on it counted."""
+        pid = (await conn.execute(text("SELECT pg_backend_pid()"))).scalar_one()
+        before = backend_cpu(pid)
+        try:
+            return await work
+        finally:
+            self.timings["backend cpu"] = backend_cpu(pid) - before
 
     async def timed(self, name: str, awaitable):
         start = time.perf_counter()
@@ -143,7 +163,10 @@ async def measure_current(database_url: str, instances: int, wallets: int) -> No
     async def one_run() -> int:
         async with db.sessionmaker() as session:
             async with session.begin():  # edge: the run's one transaction, as the task has it
-                run = await metering.charge_hour(session, HOUR, triggered_by="bench", full=True)
+                run = await meter.backend(
+                    session,
+                    metering.charge_hour(session, HOUR, triggered_by="bench", full=True),
+                )
             return run.charges
 
     await meter.run("first run (charges all)", one_run)
@@ -164,31 +187,34 @@ async def measure_previous(database_url: str, instances: int, wallets: int) -> N
     end = HOUR + timedelta(hours=1)
 
     async def one_run() -> int:
-        txn = uuid.uuid4()
         async with db.engine.connect() as conn:
             async with conn.begin():  # edge: the run's one transaction, as the task had it
-                await meter.timed(
-                    "insert-select",
-                    conn.execute(
-                        previous.CHARGE_HOUR,
-                        {"hour": HOUR, "hour_end": end, "txn": txn, "changed_since": None},
-                    ),
-                )
-                totals = (await conn.execute(previous.CHARGED_TOTALS, {"txn": txn})).all()
-                if totals:
-                    await conn.execute(
-                        text(
-                            "INSERT INTO billing.ledger_transactions (id, kind, key, description,"
-                            " caused_by, occurred_at) VALUES (:t, 'usage', :k, 'bench', 'bench',"
-                            " :h)"
-                        ),
-                        {"t": txn, "k": f"usage:bench:{txn}", "h": HOUR},
-                    )
-                    await meter.timed(
-                        "ledger-post",
-                        conn.execute(previous.POST_CHARGES, {"txn": txn, "hour": HOUR}),
-                    )
-                return sum(r.charges for r in totals)
+                return await meter.backend(conn, previous_run(conn))
+
+    async def previous_run(conn) -> int:
+        txn = uuid.uuid4()
+        await meter.timed(
+            "insert-select",
+            conn.execute(
+                previous.CHARGE_HOUR,
+                {"hour": HOUR, "hour_end": end, "txn": txn, "changed_since": None},
+            ),
+        )
+        totals = (await conn.execute(previous.CHARGED_TOTALS, {"txn": txn})).all()
+        if totals:
+            await conn.execute(
+                text(
+                    "INSERT INTO billing.ledger_transactions (id, kind, key, description,"
+                    " caused_by, occurred_at) VALUES (:t, 'usage', :k, 'bench', 'bench',"
+                    " :h)"
+                ),
+                {"t": txn, "k": f"usage:bench:{txn}", "h": HOUR},
+            )
+            await meter.timed(
+                "ledger-post",
+                conn.execute(previous.POST_CHARGES, {"txn": txn, "hour": HOUR}),
+            )
+        return sum(r.charges for r in totals)
 
     await meter.run("first run (charges all)", one_run)
     await meter.run("rerun (no-op)", one_run)

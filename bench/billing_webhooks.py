@@ -2,18 +2,22 @@
 never passes or fails.
 
 1. Credits/s on the ledger path: the code the webhook endpoint runs after HTTP (signature
-   check, event claim, payment lock, the balanced posting, dunning), one transaction per
-   credit, from --processes processes of --tasks concurrent sessions each, N payments
-   credited once. Side by side in the same run: one provider clearing row (BILLING_CLEARING_
-   SHARDS=1, how every credit posted before) and the sharded default. Each round checks that
-   every payment was credited once and that the clearing shards add up.
+   check, event claim, payment lock, the balanced posting, dunning), from --processes
+   processes, N payments credited once. Three rounds in the same run: "before", billing's
+   code at --baseline-rev (one transaction per credit, --tasks sessions a process); "now: a
+   transaction each", today's statements the same way; "now: batched", today's web path
+   (the WebhookBatcher: --batched-tasks deliveries in flight a process, sharing
+   transactions). Each round checks that every payment was credited once and that the
+   clearing shards add up.
 2. Webhook deliveries/s through the billing web process (uvicorn): each payment's success
    event delivered --duplicates times concurrently (as a provider retrying over a flaky
-   network would), verified credited exactly once. Baseline in the same run: GET /health at
-   the same concurrency.
+   network would), verified credited exactly once. Baselines in the same run: GET /health at
+   the same concurrency, and the same deliveries to a web process running billing's code at
+   --baseline-rev.
 
     uv run python bench/billing_webhooks.py [--credits 3000] [--processes 2] [--tasks 12]
-        [--payments 300] [--duplicates 10] [--concurrency 32]
+        [--batched-tasks 64] [--baseline-credits 600] [--baseline-rev REV]
+        [--payments 300] [--duplicates 10] [--concurrency 32] [--parts sql,ledger,http]
 """
 
 import argparse
@@ -25,11 +29,13 @@ import multiprocessing
 import os
 import secrets
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
 import uuid
 from pathlib import Path
+from types import SimpleNamespace
 
 import httpx
 
@@ -48,6 +54,8 @@ from berth_testing.plugin import (  # noqa: E402
 from berth_testing.processes import ManagedProcess, free_port, http_ok  # noqa: E402
 
 BIN = Path(sys.executable).parent
+# billing before webhook deliveries were batched (one transaction and ~13 round trips a credit)
+BEFORE = "86d5793"
 
 
 async def seed_payments(database_url: str, n: int) -> list[dict]:
@@ -159,9 +167,14 @@ async def bench(base: str, database_url: str, secret: str, args) -> None:
     )
 
 
-def credit_worker(database_url, secret, shards, deliveries, tasks, *, ready, go, results) -> None:
-    """One process: `tasks` sessions crediting `deliveries` through the ledger path."""
+def credit_worker(database_url, secret, shards, deliveries, tasks, *, ready, go, results, how):
+    """One process: `tasks` sessions crediting `deliveries`: how="batched" through the web
+    process's WebhookBatcher (each delivery verified alone, applied with those waiting with
+    it), else one transaction per credit through handle_webhook, with the code under `how`
+    (a source tree of services/billing) when it is a path."""
     os.environ["BILLING_WEBHOOK_SECRET"] = secret
+    if how not in ("batched", "per-credit"):
+        sys.path.insert(0, how)  # the baseline's code, ahead of this worktree's
     from loguru import logger
 
     logger.remove()  # one line per credit would cost more than the credit
@@ -174,24 +187,29 @@ def credit_worker(database_url, secret, shards, deliveries, tasks, *, ready, go,
     async def run() -> None:
         settings = BillingSettings(database_url=database_url, clearing_shards=shards)
         provider = SandboxProvider(settings)
-        db = Database(database_url, SCHEMA, metadata=Base.metadata, pool_size=tasks)
+        # batched, a process needs a connection per lane only
+        pool = settings.webhook_batch_lanes if how == "batched" else tasks
+        db = Database(database_url, SCHEMA, metadata=Base.metadata, pool_size=pool)
         queue: asyncio.Queue = asyncio.Queue()
         for item in deliveries:
             queue.put_nowait(item)
         outcomes: list[str] = []
+        if how == "batched":
+            from berth_billing.payments.batcher import WebhookBatcher
+
+            batcher = WebhookBatcher(SimpleNamespace(db=db), settings, provider.name)
 
         async def credit() -> None:
             while not queue.empty():
                 body, headers = queue.get_nowait()
+                headers = {k.lower(): v for k, v in headers.items()}
+                if how == "batched":
+                    event = provider.parse_webhook(headers, body)
+                    outcomes.append(await batcher.submit(event))
+                    continue
                 async with db.sessionmaker() as session, session.begin():  # edge: one credit
                     outcomes.append(
-                        await payments.handle_webhook(
-                            session,
-                            settings,
-                            provider,
-                            {k.lower(): v for k, v in headers.items()},
-                            body,
-                        )
+                        await payments.handle_webhook(session, settings, provider, headers, body)
                     )
 
         async def warm() -> None:
@@ -199,7 +217,7 @@ def credit_worker(database_url, secret, shards, deliveries, tasks, *, ready, go,
                 await conn.execute(text("SELECT 1"))
                 await asyncio.sleep(0.2)
 
-        await asyncio.gather(*(warm() for _ in range(tasks)))  # the pool is full before `go`
+        await asyncio.gather(*(warm() for _ in range(pool)))  # the pool is full before `go`
         ready.put(os.getpid())
         await asyncio.get_running_loop().run_in_executor(None, go.wait)
         await asyncio.gather(*(credit() for _ in range(tasks)))
@@ -308,19 +326,20 @@ async def posting_rate(database_url: str, shards: int, n: int, connections: int)
     return n / elapsed
 
 
-def credit_round(database_url: str, secret: str, shards: int, args) -> float:
-    """Credits/s of one round with `shards` clearing rows; prints what the ledger holds."""
-    payments = asyncio.run(seed_payments(database_url, args.credits))
+def credit_round(database_url: str, secret: str, args, *, how: str, label: str, n: int) -> float:
+    """Credits/s of one round of `n` payments; prints what the ledger holds."""
+    payments = asyncio.run(seed_payments(database_url, n))
     deliveries = [signed(secret, p) for p in payments]
     ctx = multiprocessing.get_context("spawn")
     ready, results, go = ctx.Queue(), ctx.Queue(), ctx.Event()
+    tasks = args.batched_tasks if how == "batched" else args.tasks
     procs = [
         ctx.Process(
             target=credit_worker,
-            args=(database_url, secret, shards, deliveries[n :: args.processes], args.tasks),
-            kwargs={"ready": ready, "go": go, "results": results},
+            args=(database_url, secret, args.shards, deliveries[k :: args.processes], tasks),
+            kwargs={"ready": ready, "go": go, "results": results, "how": how},
         )
-        for n in range(args.processes)
+        for k in range(args.processes)
     ]
     for proc in procs:
         proc.start()
@@ -330,7 +349,7 @@ def credit_round(database_url: str, secret: str, shards: int, args) -> float:
     go.set()
     ends, outcomes = [], []
     for _ in procs:
-        end, got = results.get(timeout=600)
+        end, got = results.get(timeout=900)
         ends.append(end)
         outcomes += got
     for proc in procs:
@@ -341,11 +360,23 @@ def credit_round(database_url: str, secret: str, shards: int, args) -> float:
         clearing_state(database_url, [p["provider_payment_id"] for p in payments])
     )
     print(
-        f"  clearing rows {shards:>3}: {credited / elapsed:7.0f} credits/s  ({credited} of "
-        f"{len(payments)} credited in {elapsed:.2f} s; top-up transactions {topups}; clearing "
-        f"shards {rows}, their sum {held} = minus all paid {expected}: {held == expected})"
+        f"  {label:<44} {credited / elapsed:7.0f} credits/s  ({credited} of {len(payments)} "
+        f"credited in {elapsed:.2f} s, {args.processes} processes x {tasks} in flight; "
+        f"top-up transactions {topups}; clearing shards {rows}, their sum {held} = minus all "
+        f"paid {expected}: {held == expected})"
     )
     return credited / elapsed
+
+
+def baseline_source(rev: str, into: str) -> str:
+    """services/billing as it was at `rev`, unpacked under `into`."""
+    archive = subprocess.run(
+        ["git", "-C", str(ROOT), "archive", rev, "services/billing/berth_billing"],
+        check=True,
+        capture_output=True,
+    ).stdout
+    subprocess.run(["tar", "-x", "-C", into], input=archive, check=True)
+    return str(Path(into) / "services" / "billing")
 
 
 def sql_rates(database_url: str, args) -> None:
@@ -360,16 +391,74 @@ def sql_rates(database_url: str, args) -> None:
 
 
 def credit_rates(database_url: str, secret: str, args) -> None:
-    print(
-        f"credits on the ledger path, {args.processes} processes x {args.tasks} sessions, "
-        f"{args.credits} payments a round:"
+    print(f"credits on the ledger path, {args.shards} clearing shards:")
+    with tempfile.TemporaryDirectory() as tmp:
+        old = baseline_source(args.baseline_rev, tmp)
+        before = credit_round(
+            database_url,
+            secret,
+            args,
+            how=old,
+            label=f"before ({args.baseline_rev}): a transaction each",
+            n=args.baseline_credits,
+        )
+    each = credit_round(
+        database_url,
+        secret,
+        args,
+        how="per-credit",
+        label="now: a transaction each",
+        n=args.credits,
     )
-    before = credit_round(database_url, secret, 1, args)
-    after = credit_round(database_url, secret, args.shards, args)
-    print(
-        f"credits/s: {after:.0f} with {args.shards} clearing rows vs {before:.0f} with one "
-        f"(before), x{after / before:.1f}"
+    after = credit_round(
+        database_url, secret, args, how="batched", label="now: batched", n=args.credits
     )
+    print(
+        f"credits/s: {after:.0f} batched, {each:.0f} a transaction each, vs {before:.0f} "
+        f"before: x{after / before:.1f}"
+    )
+
+
+def http_round(database_url: str, secret: str, args, source: str | None) -> None:
+    """The HTTP part against a billing web process running this worktree's code, or the
+    billing code under `source` (ahead of it on the path)."""
+    port = free_port()
+    with isolated_vhost("berth_bench") as broker_url, tempfile.TemporaryDirectory() as tmp:
+        env = {
+            "PATH": str(BIN),
+            "DATABASE_URL": database_url,
+            "BROKER_URL": broker_url,
+            "BILLING_WEBHOOK_SECRET": secret,
+            "LOG_LEVEL": "WARNING",
+            "DB_POOL_SIZE": "20",
+        }
+        if source:
+            env["PYTHONPATH"] = source
+        web = ManagedProcess(
+            "billing",
+            [
+                str(BIN / "uvicorn"),
+                "berth_billing.main:create_app",
+                "--factory",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--no-access-log",
+                # a starved client may take longer than uvicorn's 5 s to send its next
+                # request on a kept-alive connection, which uvicorn has closed by then
+                "--timeout-keep-alive",
+                "75",
+            ],
+            env=env,
+            log_dir=Path(tmp),
+            cwd=ROOT,
+        ).start()
+        try:
+            web.wait_ready(http_ok(f"http://127.0.0.1:{port}/health"), timeout=40)
+            asyncio.run(bench(f"http://127.0.0.1:{port}", database_url, secret, args))
+        finally:
+            web.stop()
 
 
 def main() -> None:
@@ -377,6 +466,13 @@ def main() -> None:
     parser.add_argument("--credits", type=int, default=3000, help="payments per credit round")
     parser.add_argument("--processes", type=int, default=2)
     parser.add_argument("--tasks", type=int, default=12, help="sessions per process")
+    parser.add_argument(
+        "--batched-tasks", type=int, default=64, help="deliveries in flight per process, batched"
+    )
+    parser.add_argument(
+        "--baseline-rev", default=BEFORE, help="the code of the 'before' round (a git revision)"
+    )
+    parser.add_argument("--baseline-credits", type=int, default=600)
     parser.add_argument("--shards", type=int, default=32, help="clearing rows, sharded round")
     parser.add_argument(
         "--parts", default="sql,ledger,http", help="of sql (postings), ledger (credits), http"
@@ -387,7 +483,6 @@ def main() -> None:
     args = parser.parse_args()
     database_url = create_migrated_database(ROOT, prefix="berth_bench")
     secret = secrets.token_hex(32)
-    port = free_port()
     try:
         print(f"load average before: {os.getloadavg()[0]:.2f} (1 min), {os.cpu_count()} cores")
         parts = set(args.parts.split(","))
@@ -397,40 +492,11 @@ def main() -> None:
             credit_rates(database_url, secret, args)
         if "http" not in parts:
             return
-        with isolated_vhost("berth_bench") as broker_url, tempfile.TemporaryDirectory() as tmp:
-            env = {
-                "PATH": str(BIN),
-                "DATABASE_URL": database_url,
-                "BROKER_URL": broker_url,
-                "BILLING_WEBHOOK_SECRET": secret,
-                "LOG_LEVEL": "WARNING",
-                "DB_POOL_SIZE": "20",
-            }
-            web = ManagedProcess(
-                "billing",
-                [
-                    str(BIN / "uvicorn"),
-                    "berth_billing.main:create_app",
-                    "--factory",
-                    "--host",
-                    "127.0.0.1",
-                    "--port",
-                    str(port),
-                    "--no-access-log",
-                    # a starved client may take longer than uvicorn's 5 s to send its next
-                    # request on a kept-alive connection, which uvicorn has closed by then
-                    "--timeout-keep-alive",
-                    "75",
-                ],
-                env=env,
-                log_dir=Path(tmp),
-                cwd=ROOT,
-            ).start()
-            try:
-                web.wait_ready(http_ok(f"http://127.0.0.1:{port}/health"), timeout=40)
-                asyncio.run(bench(f"http://127.0.0.1:{port}", database_url, secret, args))
-            finally:
-                web.stop()
+        with tempfile.TemporaryDirectory() as tmp:
+            old = baseline_source(args.baseline_rev, tmp)
+            for label, source in ((f"before ({args.baseline_rev})", old), ("now", None)):
+                print(f"through the web process, {label}:")
+                http_round(database_url, secret, args, source)
     finally:
         print(f"load average after: {os.getloadavg()[0]:.2f} (1 min)")
         drop_database(database_url)

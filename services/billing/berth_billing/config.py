@@ -23,6 +23,10 @@ class BillingSettings(ServiceSettings, MailSettings):
     # where the sandbox provider posts its webhooks; default: the public URL, like a real one
     sandbox_webhook_url: str | None = None
     checkout_token_ttl_seconds: int = Field(3600, ge=60, le=86400)
+    # webhook deliveries arriving together share a transaction (payments/batcher.py): up to
+    # this many transactions at once per web process, each of at most this many events
+    webhook_batch_lanes: int = Field(2, ge=1, le=32)
+    webhook_batch_max: int = Field(200, ge=1, le=5000)
 
     client_id: str | None = Field(None, validation_alias="BILLING_CLIENT_ID")
     client_secret: SecretStr | None = Field(None, validation_alias="BILLING_CLIENT_SECRET")

@@ -12,6 +12,7 @@ from berth_billing.models import SCHEMA, Base
 from berth_billing.payments.api import admin_router as payments_admin_router
 from berth_billing.payments.api import router as payments_router
 from berth_billing.payments.api import webhook_router
+from berth_billing.payments.batcher import WebhookBatcher
 from berth_billing.payments.provider import get_provider
 from berth_billing.plans import service as plans
 from berth_billing.plans.api import admin_router as plans_admin_router
@@ -50,5 +51,6 @@ def create_app(settings: BillingSettings | None = None) -> FastAPI:
         on_startup=[seed],
         docs_prefix="/api/billing",
     )
-    app.state.payment_provider = get_provider(settings)
+    app.state.payment_provider = provider = get_provider(settings)
+    app.state.webhook_batcher = WebhookBatcher(app.state, settings, provider.name)
     return app

@@ -183,7 +183,6 @@ class UsageCharge(Base):
     __table_args__ = (
         UniqueConstraint("instance_id", "hour"),
         Index("ix_usage_charges_account_hour", "account_id", "hour"),
-        Index("ix_usage_charges_transaction", "transaction_id"),
     )
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)

@@ -3,7 +3,21 @@
 import uuid
 from typing import Any
 
-from sqlalchemy import BigInteger, Row, String, cast, func, or_, select, text, true
+from sqlalchemy import (
+    BigInteger,
+    Row,
+    SmallInteger,
+    String,
+    any_,
+    cast,
+    func,
+    literal,
+    or_,
+    select,
+    text,
+    true,
+)
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from berth_billing.enums import AccountFilter, AccountKind
@@ -62,6 +76,20 @@ class AccountDAO(BaseDAO[Account]):
             )
         )
         return (await self.session.execute(select(Account.id).where(*where))).scalar_one()
+
+    async def system_accounts(self, kind: str, currency: str, shards: set[int]) -> dict[int, Any]:
+        """shard -> id of these shards of a system account, in one read (those missing are
+        opened)."""
+        stmt = select(Account.shard, Account.id).where(
+            Account.kind == kind,
+            Account.currency == currency,
+            Account.shard == any_(literal(sorted(shards), ARRAY(SmallInteger))),
+            Account.owner_id.is_(None),
+        )
+        found: dict[int, Any] = dict((await self.session.execute(stmt)).all())
+        for shard in shards - found.keys():
+            found[shard] = await self.system_account(kind, currency, shard)
+        return found
 
     async def system_balances(self) -> list[Row[Any]]:
         """Per (kind, currency) of the system accounts: the sum of its shards' balances, the

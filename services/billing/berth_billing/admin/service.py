@@ -41,7 +41,7 @@ async def adjust(
         legs=[Leg(account.id, signed), Leg(adjustments, -signed)],
     )
     if signed > 0:
-        await dunning.after_credit(session, settings, account.id)
+        await dunning.after_credit(session, settings, [account.id])
     else:
         await dunning.check_accounts(session, settings, [account.id])
     await session.refresh(account)

@@ -8,7 +8,9 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, Row, column, func, literal, select, true, update, values
+from sqlalchemy import BigInteger, Row, any_, func, literal, select, true, update
+from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.dialects.postgresql import UUID as PG_UUID
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from berth_billing.enums import AccountKind, SuspensionReason
@@ -17,8 +19,11 @@ from berth_common.dao import BaseDAO
 
 
 def wallets_scope(account_ids: list[uuid.UUID] | None) -> Any:
-    """Those wallets, or every account when None."""
-    return Account.id.in_(account_ids) if account_ids is not None else true()
+    """Those wallets (one array parameter: one SQL text whatever their count), or every
+    account when None."""
+    if account_ids is None:
+        return true()
+    return Account.id == any_(literal(list(account_ids), ARRAY(PG_UUID(as_uuid=True))))
 
 
 class WatchDAO(BaseDAO[BalanceWatch]):
@@ -26,8 +31,10 @@ class WatchDAO(BaseDAO[BalanceWatch]):
 
     async def rearm(self, thresholds: list[int], scope: Any) -> None:
         """Arm every watch whose threshold the wallet's balance is at or above."""
-        levels = values(column("threshold", BigInteger), name="levels").data(
-            [(t,) for t in thresholds]
+        levels = (
+            func.unnest(literal(list(thresholds), ARRAY(BigInteger)))
+            .table_valued("threshold")
+            .render_derived(name="levels")
         )
         at_or_above = (
             select(Account.id, levels.c.threshold, true(), func.now())

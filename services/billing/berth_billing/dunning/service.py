@@ -165,8 +165,10 @@ async def lift_recovered(session: AsyncSession, account_ids: list[uuid.UUID] | N
 
 
 async def after_credit(
-    session: AsyncSession, settings: BillingSettings, account_id: uuid.UUID
+    session: AsyncSession, settings: BillingSettings, account_ids: list[uuid.UUID]
 ) -> None:
-    """A credit landed on this wallet: re-arm its watches, lift what the balance allows."""
-    await rearm_watches(session, settings, [account_id])
-    await lift_recovered(session, [account_id])
+    """Credits landed on these wallets: re-arm their watches, lift what the balances allow."""
+    if not account_ids:
+        return
+    await rearm_watches(session, settings, account_ids)
+    await lift_recovered(session, account_ids)

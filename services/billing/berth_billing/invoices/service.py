@@ -269,5 +269,5 @@ async def credit_note(
         currency=account.currency,
         legs=[Leg(account.id, amount), Leg(adjustments, -amount)],
     )
-    await dunning.after_credit(session, settings, account.id)
+    await dunning.after_credit(session, settings, [account.id])
     return note

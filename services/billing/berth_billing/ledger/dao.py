@@ -1,15 +1,45 @@
 """Queries of the journal: posting a transaction and its entries, reading an account's."""
 
 import uuid
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, Row, Select, cast, func, insert, select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy import BigInteger, Select, cast, func, select, text
 
 from berth_billing.enums import EntryKind
 from berth_billing.models import LedgerEntry, LedgerTransaction
 from berth_common.dao import BaseDAO
+
+# Journal transactions and their entries in one statement, from arrays (one SQL text whatever
+# the count, so one prepared statement): the statement-level posting trigger then checks and
+# books all entries at once, and locks their accounts in id order. The transactions are
+# inserted in key order, so two concurrent posts of the same keys queue rather than deadlock.
+POST_MANY = text(
+    """
+    WITH txn AS (
+        INSERT INTO billing.ledger_transactions (kind, key, description, caused_by, occurred_at)
+        SELECT t.kind, t.key, t.description, t.caused_by, COALESCE(t.occurred_at, now())
+        FROM unnest(CAST(:kinds AS text[]), CAST(:keys AS text[]),
+                    CAST(:descriptions AS text[]), CAST(:caused_by AS text[]),
+                    CAST(:occurred AS timestamptz[]))
+             AS t(kind, key, description, caused_by, occurred_at)
+        ORDER BY t.key
+        ON CONFLICT (key) DO NOTHING
+        RETURNING id, key, kind, occurred_at
+    ), entries AS (
+        INSERT INTO billing.ledger_entries
+            (transaction_id, account_id, amount, currency, kind, memo, occurred_at)
+        SELECT txn.id, l.account_id, l.amount, l.currency, txn.kind, l.memo, txn.occurred_at
+        FROM unnest(CAST(:leg_keys AS text[]), CAST(:leg_accounts AS uuid[]),
+                    CAST(:leg_amounts AS bigint[]), CAST(:leg_currencies AS text[]),
+                    CAST(:leg_memos AS text[]))
+             AS l(key, account_id, amount, currency, memo)
+        JOIN txn ON txn.key = l.key
+    )
+    SELECT key, id FROM txn
+    """
+)
 
 
 class LedgerDAO(BaseDAO[LedgerEntry]):
@@ -17,19 +47,26 @@ class LedgerDAO(BaseDAO[LedgerEntry]):
     # newest first; the id breaks ties between entries of one instant
     default_sort = (LedgerEntry.occurred_at.desc(), LedgerEntry.id.desc())
 
-    async def insert_transaction(self, **values: Any) -> Row[Any] | None:
-        """The new transaction's (id, occurred_at); None when its key was posted before."""
-        stmt = (
-            pg_insert(LedgerTransaction)
-            .values(**values)
-            .on_conflict_do_nothing(index_elements=["key"])
-            .returning(LedgerTransaction.id, LedgerTransaction.occurred_at)
+    async def insert_postings(self, postings: Sequence[Any]) -> dict[str, uuid.UUID]:
+        """The journal transactions and all their legs in one statement; key -> id of those
+        inserted (a key posted before is skipped, with its legs)."""
+        legs = [(p.key, leg, p.currency) for p in postings for leg in p.legs]
+        rows = await self.session.execute(
+            POST_MANY,
+            {
+                "kinds": [p.kind for p in postings],
+                "keys": [p.key for p in postings],
+                "descriptions": [p.description[:500] for p in postings],
+                "caused_by": [p.caused_by[:120] for p in postings],
+                "occurred": [p.occurred_at for p in postings],
+                "leg_keys": [key for key, _, _ in legs],
+                "leg_accounts": [leg.account_id for _, leg, _ in legs],
+                "leg_amounts": [leg.amount for _, leg, _ in legs],
+                "leg_currencies": [currency for _, _, currency in legs],
+                "leg_memos": [leg.memo[:300] for _, leg, _ in legs],
+            },
         )
-        return (await self.session.execute(stmt)).first()
-
-    async def insert_entries(self, entries: list[dict[str, Any]]) -> None:
-        """All legs in one INSERT: the balance trigger checks them as one transaction."""
-        await self.session.execute(insert(LedgerEntry).values(entries))
+        return {key: txn_id for key, txn_id in rows.all()}
 
     def entries_query(
         self,

@@ -1,4 +1,4 @@
-"""Posting to the double-entry ledger: one journal transaction, its entries in one INSERT.
+"""Posting to the double-entry ledger: journal transactions and their entries, set-based.
 
 The database checks what must hold (entries sum to zero per currency, at least two, in the
 accounts' currency, never updated or deleted) and keeps each account's balance cache; the
@@ -6,6 +6,7 @@ transaction `key` is unique, so posting the same movement twice posts it once.
 """
 
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -21,6 +22,39 @@ class Leg:
     memo: str = ""
 
 
+@dataclass(frozen=True)
+class Posting:
+    """One balanced journal transaction to post."""
+
+    kind: str
+    key: str
+    description: str
+    caused_by: str
+    currency: str
+    legs: Sequence[Leg]
+    occurred_at: datetime | None = None
+
+    def check(self) -> None:
+        amounts = [leg.amount for leg in self.legs]
+        if len(amounts) < 2 or sum(amounts) != 0 or not all(amounts):
+            raise ValueError(
+                "a journal transaction needs two or more non-zero legs that sum to zero"
+            )
+
+
+async def post_many(session: AsyncSession, postings: Sequence[Posting]) -> dict[str, uuid.UUID]:
+    """Post many balanced transactions in one statement (the balance trigger checks them all
+    at once); returns key -> id of those posted now, without the keys posted before."""
+    keys = [p.key for p in postings]
+    if len(set(keys)) != len(keys):
+        raise ValueError("each posting of one call needs its own key")
+    for posting in postings:
+        posting.check()
+    if not postings:
+        return {}
+    return await LedgerDAO(session).insert_postings(postings)
+
+
 async def post(
     session: AsyncSession,
     *,
@@ -33,33 +67,6 @@ async def post(
     occurred_at: datetime | None = None,
 ) -> uuid.UUID | None:
     """Post a balanced transaction; None when one with this key exists already."""
-    if len(legs) < 2 or sum(leg.amount for leg in legs) != 0 or not all(leg.amount for leg in legs):
-        raise ValueError("a journal transaction needs two or more non-zero legs that sum to zero")
-    values = {
-        "kind": kind,
-        "key": key,
-        "description": description[:500],
-        "caused_by": caused_by[:120],
-    }
-    if occurred_at is not None:
-        values["occurred_at"] = occurred_at
-    ledger = LedgerDAO(session)
-    txn = await ledger.insert_transaction(**values)
-    if txn is None:
-        return None
-    await ledger.insert_entries(
-        [
-            {
-                "transaction_id": txn.id,
-                "account_id": leg.account_id,
-                "amount": leg.amount,
-                "currency": currency,
-                "kind": kind,
-                "memo": leg.memo[:300],
-                "occurred_at": txn.occurred_at,
-            }
-            for leg in legs
-        ]
-    )
+    posting = Posting(kind, key, description, caused_by, currency, legs, occurred_at)
     # the trigger moved the balance caches: an Account loaded before shows a stale balance
-    return txn.id
+    return (await post_many(session, [posting])).get(key)

@@ -16,7 +16,10 @@ from berth_common.dao import BaseDAO
 # charged before. The same statement writes the hour's journal transaction (when something
 # costs money) and its entries: a debit per charge on the holder's wallet and the total
 # credited to revenue per currency. The new charges are read once, as the INSERT returns
-# them, not looked up again; the revenue accounts must exist before.
+# them, not looked up again; the revenue accounts must exist before. Charges are written in
+# wallet order, and their entries with them: the (account, hour) index of the charges and
+# the (account, time) index of the entries then take their rows in key order, page after
+# page, rather than at random over the whole index.
 CHARGE_HOUR = text(
     """
     WITH prices AS (
@@ -45,6 +48,7 @@ CHARGE_HOUR = text(
                CASE WHEN (p.amount_per_hour * s.minutes + 30) / 60 > 0 THEN CAST(:txn AS uuid) END
         FROM spans s JOIN prices p ON p.plan_key = s.plan_key
         WHERE s.minutes > 0
+        ORDER BY s.account_id
         ON CONFLICT (instance_id, hour) DO NOTHING
         RETURNING account_id, app_id, app_slug, plan_key, minutes, amount, currency,
                   transaction_id

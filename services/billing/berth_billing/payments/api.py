@@ -15,6 +15,7 @@ from berth_billing.idempotency import IdempotencyHeader, IdempotencyKeyRequired
 from berth_billing.models import Payment
 from berth_billing.payments import checkout_page as checkout_page_html
 from berth_billing.payments import schemas, service
+from berth_billing.payments.batcher import WebhookBatcher
 from berth_billing.payments.dao import PaymentDAO
 from berth_billing.payments.provider import InvalidSignature, SandboxProvider
 from berth_common.db import SessionDep
@@ -148,12 +149,11 @@ webhook_router = public_router(prefix=API, tags=["webhooks"])
     response_model=schemas.WebhookAck,
     responses=error_responses(InvalidSignature),
 )
-async def sandbox_webhook(
-    request: Request, session: SessionDep, settings: SettingsDep, provider: ProviderDep
-) -> schemas.WebhookAck:
-    body = await request.body()
-    outcome = await service.handle_webhook(session, settings, provider, dict(request.headers), body)
-    return schemas.WebhookAck(outcome=outcome)
+async def sandbox_webhook(request: Request, provider: ProviderDep) -> schemas.WebhookAck:
+    # verified alone; applied with the deliveries arriving with it, answered once committed
+    event = provider.parse_webhook(dict(request.headers), await request.body())
+    batcher: WebhookBatcher = request.app.state.webhook_batcher
+    return schemas.WebhookAck(outcome=await batcher.submit(event))
 
 
 admin_router = role_router("admin", prefix=f"{API}/admin/payments", tags=["admin"])

@@ -1,15 +1,54 @@
 """Queries of payments, webhook events and refunds."""
 
+import json
 import uuid
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy import select, text, update
 
 from berth_billing.enums import PaymentStatus
 from berth_billing.models import Payment, Refund, WebhookEvent
 from berth_common.dao import BaseDAO
+
+# Webhook statements over arrays: one SQL text (one prepared statement) whatever the count.
+CLAIM_EVENTS = text(
+    """
+    INSERT INTO billing.webhook_events (provider, event_id, type, payload, outcome)
+    SELECT :provider, e.event_id, e.type, CAST(e.payload AS jsonb), 'received'
+    FROM unnest(CAST(:event_ids AS text[]), CAST(:types AS text[]), CAST(:payloads AS text[]))
+         AS e(event_id, type, payload)
+    ORDER BY e.event_id
+    ON CONFLICT (provider, event_id) DO NOTHING
+    RETURNING event_id, id
+    """
+)
+LOCK_PAYMENTS = text(
+    """
+    SELECT id, account_id, provider, provider_payment_id, amount, currency, status
+    FROM billing.payments
+    WHERE provider = :p AND provider_payment_id = ANY(CAST(:ids AS text[]))
+    ORDER BY id
+    FOR UPDATE
+    """
+)
+# each claimed event's outcome and payment, and the payments it completed, in one statement
+SETTLE_EVENTS = text(
+    """
+    WITH completed AS (
+        UPDATE billing.payments p
+        SET status = c.status, failure_reason = c.reason, completed_at = :when
+        FROM unnest(CAST(:payment_ids AS uuid[]), CAST(:statuses AS text[]),
+                    CAST(:reasons AS text[])) AS c(id, status, reason)
+        WHERE p.id = c.id
+    )
+    UPDATE billing.webhook_events w SET outcome = u.outcome, payment_id = u.payment_id
+    FROM unnest(CAST(:ids AS uuid[]), CAST(:outcomes AS text[]), CAST(:payments AS uuid[]))
+         AS u(id, outcome, payment_id)
+    WHERE w.id = u.id
+    """
+)
 
 
 class PaymentDAO(BaseDAO[Payment]):
@@ -29,6 +68,11 @@ class PaymentDAO(BaseDAO[Payment]):
             .with_for_update()
         )
         return (await self.session.execute(stmt)).scalars().first()
+
+    async def lock_by_provider_ids(self, provider: str, provider_ids: Sequence[str]) -> list[Any]:
+        """These payments' rows, locked in id order (two batches never lock in a cycle)."""
+        rows = await self.session.execute(LOCK_PAYMENTS, {"p": provider, "ids": list(provider_ids)})
+        return list(rows.all())
 
     async def take_checkout_decision(self, payment_id: uuid.UUID, decision: str) -> bool:
         """Single use: only the first decision on a pending payment counts."""
@@ -73,24 +117,42 @@ class PaymentDAO(BaseDAO[Payment]):
 class WebhookEventDAO(BaseDAO[WebhookEvent]):
     model = WebhookEvent
 
-    async def claim(
-        self, provider: str, event_id: str, type_: str, payload: dict[str, Any]
-    ) -> uuid.UUID | None:
-        """The row's id the first time (provider, event id) arrives; None for a replay."""
-        return (
+    async def claim_many(self, provider: str, events: Sequence[Any]) -> dict[str, uuid.UUID]:
+        """event id -> row id of the events arriving for the first time (a replay, or a
+        second copy in `events`, is absent). Claimed in event id order: two batches holding
+        copies of the same events queue on them rather than deadlock."""
+        rows = await self.session.execute(
+            CLAIM_EVENTS,
+            {
+                "provider": provider,
+                "event_ids": [e.event_id for e in events],
+                "types": [e.type for e in events],
+                "payloads": [json.dumps(e.payload) for e in events],
+            },
+        )
+        return {event_id: row_id for event_id, row_id in rows.all()}
+
+    async def settle(
+        self,
+        outcomes: Sequence[tuple[uuid.UUID, str, uuid.UUID | None]],
+        completed: Sequence[tuple[uuid.UUID, str, str | None]],
+        when: datetime,
+    ) -> None:
+        """Record each claimed event's (row id, outcome, payment id or None) and set each
+        completed payment's (id, final status, failure reason or None)."""
+        if outcomes:
             await self.session.execute(
-                pg_insert(WebhookEvent)
-                .values(
-                    provider=provider,
-                    event_id=event_id,
-                    type=type_,
-                    payload=payload,
-                    outcome="received",
-                )
-                .on_conflict_do_nothing(index_elements=["provider", "event_id"])
-                .returning(WebhookEvent.id)
+                SETTLE_EVENTS,
+                {
+                    "ids": [row_id for row_id, _, _ in outcomes],
+                    "outcomes": [outcome for _, outcome, _ in outcomes],
+                    "payments": [payment_id for _, _, payment_id in outcomes],
+                    "payment_ids": [payment_id for payment_id, _, _ in completed],
+                    "statuses": [status for _, status, _ in completed],
+                    "reasons": [reason for _, _, reason in completed],
+                    "when": when,
+                },
             )
-        ).scalar_one_or_none()
 
 
 class RefundDAO(BaseDAO[Refund]):

@@ -1,12 +1,7 @@
-"""Top-ups through a payment provider, webhook handling, refunds.
-
-Crediting happens exactly once per payment: the webhook event is claimed by its unique
-(provider, event id), the payment row is locked, and the ledger transaction's key
-"payment:<id>" is unique.
-"""
+"""Top-ups through a payment provider, webhook handling (see payments/webhooks.py),
+refunds."""
 
 import uuid
-from datetime import UTC, datetime
 
 import httpx
 from loguru import logger
@@ -15,11 +10,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from berth_billing.accounts.dao import AccountDAO
 from berth_billing.config import BillingSettings
 from berth_billing.dunning import service as dunning
-from berth_billing.enums import AccountKind, CheckoutDecision, EntryKind, PaymentStatus
+from berth_billing.enums import CheckoutDecision, EntryKind, PaymentStatus
 from berth_billing.ledger.service import Leg, post
 from berth_billing.models import Payment, Refund
 from berth_billing.names import QUEUE, Task
-from berth_billing.payments.dao import PaymentDAO, RefundDAO, WebhookEventDAO
+from berth_billing.payments import webhooks
+from berth_billing.payments.dao import PaymentDAO, RefundDAO
 from berth_billing.payments.provider import (
     FAILED,
     SIGNATURE_HEADER,
@@ -46,17 +42,6 @@ def check_currency(settings: BillingSettings, currency: str | None) -> None:
             f"This installation bills in {settings.currency}",
             details={"currency": settings.currency},
         )
-
-
-async def clearing_account(
-    session: AsyncSession, settings: BillingSettings, payment: Payment
-) -> uuid.UUID:
-    """The clearing shard of this payment; its refunds go to the same one (while
-    BILLING_CLEARING_SHARDS stays): the account's balance is the sum of its shards."""
-    shard = payment.id.int % settings.clearing_shards
-    return await AccountDAO(session).system_account(
-        AccountKind.PROVIDER_CLEARING, payment.currency, shard
-    )
 
 
 async def create_topup(
@@ -147,51 +132,7 @@ async def handle_webhook(
 ) -> str:
     """Verify, claim and apply one provider event; returns what became of it."""
     event = provider.parse_webhook(headers, body)
-    events = WebhookEventDAO(session)
-    row_id = await events.claim(provider.name, event.event_id, event.type, event.payload)
-    if row_id is None:
-        return "duplicate"
-    row = await events.get(row_id)
-    payment = await PaymentDAO(session).by_provider_id_for_update(
-        provider.name, event.provider_payment_id
-    )
-    outcome = await _apply(session, settings, event, payment)
-    row.outcome = outcome
-    row.payment_id = payment.id if payment else None
-    await session.flush()
-    logger.info("webhook {} {}: {}", event.event_id, event.type, outcome)
-    return outcome
-
-
-async def _apply(session, settings, event, payment: Payment | None) -> str:
-    if payment is None:
-        return "unknown_payment"
-    if event.amount != payment.amount or event.currency != payment.currency:
-        logger.warning("webhook for payment {} does not match its amount", payment.id)
-        return "amount_mismatch"
-    if payment.status != PaymentStatus.PENDING:
-        return f"already_{payment.status}"
-    now = datetime.now(UTC)
-    if event.type == FAILED:
-        payment.status, payment.completed_at = PaymentStatus.FAILED, now
-        payment.failure_reason = "declined"
-        return "failed"
-    if event.type != SUCCEEDED:
-        return "ignored"
-    clearing = await clearing_account(session, settings, payment)
-    await post(
-        session,
-        kind=EntryKind.TOPUP,
-        key=f"payment:{payment.id}",
-        description=f"Top-up by {payment.provider} payment {payment.provider_payment_id}",
-        caused_by=f"provider:{payment.provider}",
-        currency=payment.currency,
-        legs=[Leg(payment.account_id, payment.amount), Leg(clearing, -payment.amount)],
-    )
-    payment.status, payment.completed_at = PaymentStatus.SUCCEEDED, now
-    await session.flush()
-    await dunning.after_credit(session, settings, payment.account_id)
-    return "credited"
+    return (await webhooks.apply_events(session, settings, provider.name, [event]))[0]
 
 
 async def refund(
@@ -221,7 +162,7 @@ async def refund(
         )
     await provider.refund(payment.provider_payment_id, amount)
     refund_id = uuid.uuid4()
-    clearing = await clearing_account(session, settings, payment)
+    clearing = (await webhooks.clearing_accounts(session, settings, [payment]))[payment.id]
     txn_id = await post(
         session,
         kind=EntryKind.REFUND,
