@@ -128,6 +128,10 @@ def check_body(body: str, max_chars: int) -> str:
     # plain text: stored as typed (escaped where rendered); NUL is refused by PostgreSQL text
     if "\x00" in body:
         raise Unprocessable("A message cannot contain NUL characters")
+    try:
+        body.encode()
+    except UnicodeEncodeError:  # a lone surrogate ("\ud800" in JSON): no text PostgreSQL holds
+        raise Unprocessable("A message must be valid Unicode text") from None
     return body
 
 

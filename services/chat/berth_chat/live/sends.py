@@ -91,10 +91,15 @@ class SendBatcher:
         try:
             async with self.autocommit_sessionmaker() as session:
                 return await service.post_plain(session, sends)
-        except Exception:
+        except Exception as exc:
             # one statement: nothing of the batch was kept; each send goes alone (the full
-            # path), so the one that broke it fails alone and the others are kept once
-            logger.warning("chat: a batch of {} sends failed; each goes alone", len(sends))
+            # path), so the one that broke it fails alone and the others are kept once. The
+            # error's name only: its text would carry the messages' bodies into the log
+            logger.warning(
+                "chat: a batch of {} sends failed ({}); each goes alone",
+                len(sends),
+                type(exc).__name__,
+            )
             return [None] * len(sends)
 
     async def stop(self) -> None:
