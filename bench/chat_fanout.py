@@ -64,6 +64,65 @@ def rss(pids: list[int]) -> int:
     return sum(psutil.Process(p).memory_info().rss for p in pids)
 
 
+async def backend_pids(database_url: str) -> list[int]:
+    """The PostgreSQL server processes of the bench's database (the replicas' pools)."""
+    engine = create_async_engine(database_url)
+    try:
+        async with engine.connect() as conn:
+            rows = await conn.execute(
+                text(
+                    "SELECT pid FROM pg_stat_activity WHERE datname = current_database()"
+                    " AND pid <> pg_backend_pid()"
+                )
+            )
+            return [r[0] for r in rows]
+    finally:
+        await engine.dispose()
+
+
+def cpu_seconds(pids: list[int]) -> dict[int, float]:
+    out = {}
+    for pid in pids:
+        try:
+            t = psutil.Process(pid).cpu_times()
+        except psutil.Error:
+            continue
+        out[pid] = t.user + t.system
+    return out
+
+
+class CpuMeter:
+    """CPU seconds spent over the sending window by the replicas, the client processes, the
+    bench database's PostgreSQL backends, RabbitMQ (the whole broker: other vhosts too) and
+    the whole machine (everything else running on it included)."""
+
+    def __init__(self, replicas: list[int], clients: list[int], database_url: str):
+        self.groups = {"replicas": replicas, "clients": clients}
+        self.database_url = database_url
+        broker = [p.pid for p in psutil.process_iter(["name"]) if p.info["name"] == "beam.smp"]
+        self.groups["rabbitmq"] = broker
+
+    def _snapshot(self) -> dict[str, dict[int, float]]:
+        groups = {**self.groups, "postgres": asyncio.run(backend_pids(self.database_url))}
+        snap = {name: cpu_seconds(pids) for name, pids in groups.items()}
+        t = psutil.cpu_times()
+        snap["machine"] = {0: sum(t) - t.idle - getattr(t, "iowait", 0.0)}
+        return snap
+
+    def start(self) -> None:
+        self.before = self._snapshot()
+        self.started = time.monotonic()
+
+    def stop(self) -> dict[str, float]:
+        """Cores used per group over the window (1.0 = one core busy all the time)."""
+        after = self._snapshot()
+        wall = time.monotonic() - self.started
+        return {
+            name: sum(v - self.before[name].get(pid, 0.0) for pid, v in now.items()) / wall
+            for name, now in after.items()
+        }
+
+
 def plans_for(
     shape: str, ports: tuple[int, int], cids: list[str], customers: list[str], mint, args
 ) -> list[Plan]:
@@ -113,11 +172,14 @@ def run_load(shape: str, ports: tuple[int, int], pids: list[int], database_url: 
         assert pipe.recv()[0] == "ready"
     time.sleep(1.0)
     after = rss(pids)
+    meter = CpuMeter(pids, [p.pid for p in procs], database_url)
+    meter.start()
     start = time.time() + 0.5
     print(f"{shape}: {len(plans)} sockets subscribed, sending", file=sys.stderr, flush=True)
     for pipe in pipes:
         pipe.send(start)
     results = [pipe.recv()[1] for pipe in pipes]
+    cores = meter.stop()
     for proc in procs:
         proc.join(30)
     delivered = sum(r["delivered"] for r in results)
@@ -142,6 +204,7 @@ def run_load(shape: str, ports: tuple[int, int], pids: list[int], database_url: 
         # a refused send is the deliveries of one message that never happen
         "missing_beyond_refused": expected - per_message * errors - delivered,
         "closed_mid_run": [c for r in results for c in r["closed"]],
+        "cores": cores,
     }
 
 
@@ -157,6 +220,8 @@ def report(label: str, r: dict) -> None:
         f"{r['missing_beyond_refused']} deliveries missing beyond the refused sends, "
         f"{len(r['closed_mid_run'])} sockets closed mid-run {sorted({str(c) for c in r['closed_mid_run']})}"
     )
+    cores = ", ".join(f"{name} {used:.2f}" for name, used in r["cores"].items())
+    print(f"  cores used while sending (of {psutil.cpu_count()}): {cores}")
 
 
 def main() -> None:
