@@ -10,6 +10,7 @@ time written in the body to the moment a socket read the frame.
 """
 
 import asyncio
+import contextlib
 import json
 import time
 from dataclasses import dataclass, field
@@ -111,12 +112,17 @@ async def _run(plans: list[Plan], messages: int, rate: float, wait: float, pipe)
     stats = Stats()
     gate = asyncio.Semaphore(OPEN_AT_ONCE)
 
+    readers = []
+
     async def opened(plan: Plan) -> Socket:
         async with gate:
-            return await _open(plan, stats)
+            sock = await _open(plan, stats)
+        # read (and answer the server's pings) from now on: a desk's setup can take longer
+        # than the server's ping interval + timeout (50 s), and a silent socket is closed 4408
+        readers.append(asyncio.create_task(sock.run()))
+        return sock
 
     sockets = await asyncio.gather(*(opened(p) for p in plans))
-    readers = [asyncio.create_task(s.run()) for s in sockets]
     pipe.send(("ready", len(sockets)))
     loop = asyncio.get_running_loop()
     start = await loop.run_in_executor(None, pipe.recv)
@@ -128,17 +134,16 @@ async def _run(plans: list[Plan], messages: int, rate: float, wait: float, pipe)
             delay = start + n * interval - time.time()
             if delay > 0:
                 await asyncio.sleep(delay)
-            await sock.ws.send(
-                json.dumps(
-                    {
-                        "type": "send",
-                        "conversation_id": sock.plan.conversations[0],
-                        "client_msg_id": f"m{round_}",
-                        "body": f"{time.time():.6f} hello",
-                    }
-                )
-            )
-            n += 1
+            frame = {
+                "type": "send",
+                "conversation_id": sock.plan.conversations[0],
+                "client_msg_id": f"m{round_}",
+                "body": f"{time.time():.6f} hello",
+            }
+            # a socket the server closed is counted by its reader (closed mid-run)
+            with contextlib.suppress(websockets.ConnectionClosed):
+                await sock.ws.send(json.dumps(frame))
+                n += 1
     expected = messages * sum(len(s.plan.conversations) for s in sockets)
     deadline = time.time() + wait
     while stats.delivered < expected and time.time() < deadline:  # noqa: ASYNC110
