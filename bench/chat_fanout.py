@@ -29,6 +29,7 @@ from pathlib import Path
 
 import psutil
 from sqlalchemy import text
+from sqlalchemy.exc import ProgrammingError
 from sqlalchemy.ext.asyncio import create_async_engine
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -64,20 +65,36 @@ def rss(pids: list[int]) -> int:
     return sum(psutil.Process(p).memory_info().rss for p in pids)
 
 
-async def backend_pids(database_url: str) -> list[int]:
-    """The PostgreSQL server processes of the bench's database (the replicas' pools)."""
+async def _query(database_url: str, sql: str) -> list[tuple]:
     engine = create_async_engine(database_url)
     try:
         async with engine.connect() as conn:
-            rows = await conn.execute(
-                text(
-                    "SELECT pid FROM pg_stat_activity WHERE datname = current_database()"
-                    " AND pid <> pg_backend_pid()"
-                )
-            )
-            return [r[0] for r in rows]
+            return [tuple(r) for r in await conn.execute(text(sql))]
     finally:
         await engine.dispose()
+
+
+def backend_pids(database_url: str) -> list[int]:
+    """The PostgreSQL server processes of the bench's database (the replicas' pools)."""
+    sql = (
+        "SELECT pid FROM pg_stat_activity WHERE datname = current_database()"
+        " AND pid <> pg_backend_pid()"
+    )
+    return [r[0] for r in asyncio.run(_query(database_url, sql))]
+
+
+def checkpoints(database_url: str) -> int:
+    """The server's checkpoints so far (others' CREATE/DROP DATABASE force one each: every
+    commit waits on their writes meanwhile). PostgreSQL 17+ count them in pg_stat_checkpointer."""
+    for sql in (
+        "SELECT num_timed + num_requested FROM pg_stat_checkpointer",
+        "SELECT checkpoints_timed + checkpoints_req FROM pg_stat_bgwriter",
+    ):
+        try:
+            return asyncio.run(_query(database_url, sql))[0][0]
+        except ProgrammingError:  # the view of the other server version
+            continue
+    return -1
 
 
 def cpu_seconds(pids: list[int]) -> dict[int, float]:
@@ -103,7 +120,7 @@ class CpuMeter:
         self.groups["rabbitmq"] = broker
 
     def _snapshot(self) -> dict[str, dict[int, float]]:
-        groups = {**self.groups, "postgres": asyncio.run(backend_pids(self.database_url))}
+        groups = {**self.groups, "postgres": backend_pids(self.database_url)}
         snap = {name: cpu_seconds(pids) for name, pids in groups.items()}
         t = psutil.cpu_times()
         snap["machine"] = {0: sum(t) - t.idle - getattr(t, "iowait", 0.0)}
@@ -111,12 +128,14 @@ class CpuMeter:
 
     def start(self) -> None:
         self.before = self._snapshot()
+        self.checkpoints = checkpoints(self.database_url)
         self.started = time.monotonic()
 
     def stop(self) -> dict[str, float]:
         """Cores used per group over the window (1.0 = one core busy all the time)."""
         after = self._snapshot()
         wall = time.monotonic() - self.started
+        self.checkpoints = checkpoints(self.database_url) - self.checkpoints
         return {
             name: sum(v - self.before[name].get(pid, 0.0) for pid, v in now.items()) / wall
             for name, now in after.items()
@@ -205,6 +224,7 @@ def run_load(shape: str, ports: tuple[int, int], pids: list[int], database_url: 
         "missing_beyond_refused": expected - per_message * errors - delivered,
         "closed_mid_run": [c for r in results for c in r["closed"]],
         "cores": cores,
+        "checkpoints": meter.checkpoints,
     }
 
 
@@ -221,7 +241,10 @@ def report(label: str, r: dict) -> None:
         f"{len(r['closed_mid_run'])} sockets closed mid-run {sorted({str(c) for c in r['closed_mid_run']})}"
     )
     cores = ", ".join(f"{name} {used:.2f}" for name, used in r["cores"].items())
-    print(f"  cores used while sending (of {psutil.cpu_count()}): {cores}")
+    print(
+        f"  cores used while sending (of {psutil.cpu_count()}): {cores}; "
+        f"PostgreSQL checkpoints meanwhile: {r['checkpoints']}"
+    )
 
 
 def main() -> None:

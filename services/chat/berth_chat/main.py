@@ -28,8 +28,9 @@ def create_app(settings: ChatSettings | None = None) -> FastAPI:
     async def start_hub(_: FastAPI) -> None:
         await hub.start()
 
-    async def stop_hub(_: FastAPI) -> None:
+    async def stop_hub(app: FastAPI) -> None:
         await ws.close_all(hub)
+        await app.state.sends.stop()  # the batch in PostgreSQL ends (its senders hear)
         await hub.stop()
         await upstream.close()
 

@@ -15,6 +15,7 @@ each of its sends goes the full path alone, so one bad send costs only its own s
 """
 
 import asyncio
+import time
 import uuid
 from typing import Any
 
@@ -25,6 +26,8 @@ from berth_chat.conversations.dao import PlainSend
 
 #: at most this many sends in one call
 BATCH_MAX = 256
+#: a batch slower than this is logged (a checkpoint's fsyncs, a lock held elsewhere)
+SLOW_BATCH_SECONDS = 1.0
 
 
 class SendBatcher:
@@ -88,9 +91,10 @@ class SendBatcher:
     async def _call(self, sends: list[PlainSend]) -> list[service.Posted | None]:
         self.batches += 1
         self.batched_sends += len(sends)
+        started = time.monotonic()
         try:
             async with self.autocommit_sessionmaker() as session:
-                return await service.post_plain(session, sends)
+                posted = await service.post_plain(session, sends)
         except Exception as exc:
             # one statement: nothing of the batch was kept; each send goes alone (the full
             # path), so the one that broke it fails alone and the others are kept once. The
@@ -101,6 +105,10 @@ class SendBatcher:
                 type(exc).__name__,
             )
             return [None] * len(sends)
+        took = time.monotonic() - started
+        if took > SLOW_BATCH_SECONDS:  # every sender of the replica waited that long
+            logger.warning("chat: a batch of {} sends took {:.2f} s", len(sends), took)
+        return posted
 
     async def stop(self) -> None:
         if self._flusher is not None and not self._flusher.done():
