@@ -80,14 +80,14 @@ class Socket:
             stats.closed.append(exc.rcvd.code if exc.rcvd else None)
 
 
-async def _open(plan: Plan, stats: Stats) -> Socket:
+async def _open(plan: Plan, stats: Stats, deflate: bool) -> Socket:
     ws = await websockets.connect(
         f"ws://127.0.0.1:{plan.port}/api/chat/v1/ws",
         additional_headers={"Authorization": f"Bearer {plan.token}"},
         proxy=None,
         open_timeout=120,
         max_queue=None,
-        compression=None,
+        compression="deflate" if deflate else None,
         # the protocol's own pings are answered (Socket.run); the library's would close a
         # socket 1011 whenever a saturated server answers late
         ping_interval=None,
@@ -109,7 +109,9 @@ async def _open(plan: Plan, stats: Stats) -> Socket:
     return Socket(ws, plan, stats)
 
 
-async def _run(plans: list[Plan], messages: int, rate: float, wait: float, pipe) -> dict:
+async def _run(
+    plans: list[Plan], messages: int, rate: float, wait: float, deflate: bool, pipe
+) -> dict:
     stats = Stats()
     gate = asyncio.Semaphore(OPEN_AT_ONCE)
 
@@ -117,7 +119,7 @@ async def _run(plans: list[Plan], messages: int, rate: float, wait: float, pipe)
 
     async def opened(plan: Plan) -> Socket:
         async with gate:
-            sock = await _open(plan, stats)
+            sock = await _open(plan, stats, deflate)
         # read (and answer the server's pings) from now on: a desk's setup can take longer
         # than the server's ping interval + timeout (50 s), and a silent socket is closed 4408
         readers.append(asyncio.create_task(sock.run()))
@@ -171,6 +173,9 @@ async def _run(plans: list[Plan], messages: int, rate: float, wait: float, pipe)
     }
 
 
-def worker(plans: list[Plan], messages: int, rate: float, wait: float, pipe: Connection) -> None:
-    """A client process: `rate` is this process's share of the messages per second."""
-    pipe.send(("done", uvloop.run(_run(plans, messages, rate, wait, pipe))))
+def worker(
+    plans: list[Plan], messages: int, rate: float, wait: float, deflate: bool, pipe: Connection
+) -> None:
+    """A client process: `rate` is this process's share of the messages per second;
+    `deflate`: offer permessage-deflate, as browsers do."""
+    pipe.send(("done", uvloop.run(_run(plans, messages, rate, wait, deflate, pipe))))

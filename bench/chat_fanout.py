@@ -183,7 +183,9 @@ def run_load(shape: str, ports: tuple[int, int], pids: list[int], database_url: 
     for share in shares:
         mine, theirs = ctx.Pipe()
         rate = args.rate * sum(p.sends for p in share) / senders
-        proc = ctx.Process(target=worker, args=(share, args.messages, rate, args.wait, theirs))
+        proc = ctx.Process(
+            target=worker, args=(share, args.messages, rate, args.wait, args.deflate, theirs)
+        )
         proc.start()
         procs.append(proc)
         pipes.append(mine)
@@ -247,6 +249,16 @@ def report(label: str, r: dict) -> None:
     )
 
 
+def start_replica(platform, name: str, port: int, deflate: bool):
+    """A chat web replica as the Procfile runs it (permessage-deflate off), or with uvicorn's
+    default (on) for `--deflate`."""
+    cmd = [str(BIN / "uvicorn"), "berth_chat.main:create_app", "--factory", "--host"]
+    cmd += ["127.0.0.1", "--port", str(port), "--no-access-log"]
+    if not deflate:
+        cmd += ["--ws-per-message-deflate", "false"]
+    return platform._start(name, cmd, f"http://127.0.0.1:{port}/health")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--shape", choices=["pair", "desk"], default="pair")
@@ -261,6 +273,11 @@ def main() -> None:
     parser.add_argument(
         "--wait", type=float, default=120.0, help="seconds to wait for the last deliveries"
     )
+    parser.add_argument(
+        "--deflate",
+        action="store_true",
+        help="replicas allow permessage-deflate and clients offer it (as browsers do)",
+    )
     args = parser.parse_args()
     extra = {"CHAT_MESSAGE_RATE": "100000/second", "LOG_LEVEL": "WARNING"}
     with (
@@ -268,22 +285,11 @@ def main() -> None:
         bench_platform(ROOT, extra, broker_url) as platform,
     ):
         platform.start_web("auth")
-        platform.start_web("chat")
-        port2 = free_port()
-        second = platform._start(
-            "chat-2",
-            [
-                str(BIN / "uvicorn"),
-                "berth_chat.main:create_app",
-                "--factory",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(port2),
-                "--no-access-log",
-            ],
-            f"http://127.0.0.1:{port2}/health",
-        )
+        first, port2 = platform.ports["chat"], free_port()
+        replicas = [
+            start_replica(platform, name, port, args.deflate)
+            for name, port in (("chat", first), ("chat-2", port2))
+        ]
         keys = json.loads(platform.env["AUTH_JWT_PRIVATE_JWKS"])
         issuer = platform.env["BERTH_PUBLIC_URL"]
 
@@ -292,9 +298,8 @@ def main() -> None:
                 keys, issuer=issuer, subject=subject, roles=roles, lifetime=3600
             )
 
-        pids = [platform.processes["chat"].pid, second.pid]
+        pids = [replica.pid for replica in replicas]
         database_url = platform.env["DATABASE_URL"]
-        first = platform.ports["chat"]
         two = run_load(args.shape, (first, port2), pids, database_url, mint, args)
         one = run_load(args.shape, (first, first), pids, database_url, mint, args)
     across = "every message crosses" if args.shape == "pair" else "watchers on both"
