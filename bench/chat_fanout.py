@@ -11,10 +11,14 @@ Shapes: `pair` (N/2 conversations, customer + one support socket, on different r
 every message is 2 deliveries and crosses replicas); `desk` (`--staff` support sockets, the
 other sockets customers, each conversation watched by `--watchers` support sockets: every
 message is 1 + watchers deliveries, customers and staff alternating between the replicas).
-Prints figures; never passes or fails.
+Also printed: the cores each part used while sending (replicas, client processes, the bench
+database's PostgreSQL backends, RabbitMQ, the whole machine, others' work included) and the
+PostgreSQL checkpoints meanwhile. Replicas run like the Procfile (permessage-deflate off);
+`--deflate` turns it on and has the clients offer it, as browsers do. Prints figures; never
+passes or fails.
 
     uv run python bench/chat_fanout.py [--shape pair|desk] [--sockets 1000] [--messages 10]
-        [--rate 300] [--procs 2] [--staff 100] [--watchers 10] [--wait 120]
+        [--rate 300] [--procs 2] [--staff 100] [--watchers 10] [--wait 120] [--deflate]
 """
 
 import argparse
