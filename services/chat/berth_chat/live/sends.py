@@ -61,7 +61,7 @@ class SendBatcher:
                 self.max_chars,
                 plain_tried=True,
             )
-            await session.commit()
+            await session.commit()  # edge: a socket send on the full path, its own transaction
         return posted
 
     async def _in_batch(self, send: PlainSend) -> service.Posted | None:
