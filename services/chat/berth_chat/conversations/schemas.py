@@ -59,8 +59,8 @@ class Ack(BaseModel):
 
 
 def message_frame(message: Any) -> dict:
-    """The `message` frame of the WebSocket (and the fan-out's payload): of a Message, or of
-    anything with its attributes (service.SentMessage)."""
+    """The `message` frame of the WebSocket (and the fan-out's payload): of a Message, or of a
+    MessageOut already made (service.post_plain's)."""
     return {
         "type": "message",
         "conversation_id": str(message.conversation_id),

@@ -19,6 +19,7 @@ from berth_chat.conversations.dao import (
     PlainSend,
     ReadMarkerDAO,
 )
+from berth_chat.conversations.schemas import MessageOut
 from berth_chat.enums import ConversationKind, ConversationState, MessageStatus, SenderKind
 from berth_chat.models import Conversation, Message
 from berth_common.errors import BerthError, Conflict, NotFound, Unprocessable
@@ -159,37 +160,22 @@ async def _append(
 SYSTEM = Actor(None, SenderKind.SYSTEM)
 
 
-@dataclass(frozen=True, slots=True)
-class SentMessage:
-    """A message `post_plain` kept, as the row says: what its ack and its frame need, without
-    an ORM instance (building one per send was a tenth of a busy replica's sending path)."""
-
-    id: uuid.UUID
-    conversation_id: uuid.UUID
-    seq: int
-    client_msg_id: str | None
-    sender_kind: str
-    sender_id: uuid.UUID | None
-    body: str
-    status: str
-    created_at: datetime
-    updated_at: datetime
-
-
 @dataclass
 class Posted:
     """What a send did: the message (new or the one a retry already made) and every message
     the send created, to fan out (a staff member's first word also announces the handoff)."""
 
-    message: Message | SentMessage
-    new: list[Message | SentMessage]
+    #: a MessageOut for what `post_plain` kept: the row's values, no ORM instance (building
+    #: one per send was a tenth of a busy replica's sending path)
+    message: Message | MessageOut
+    new: list[Message | MessageOut]
 
     @property
     def duplicate(self) -> bool:
         return not self.new
 
     @property
-    def to_announce(self) -> list[Message | SentMessage]:
+    def to_announce(self) -> list[Message | MessageOut]:
         """What to fan out: the new messages, or for a retry the message it made the first
         time (that send may have committed without its sender hearing, so without being
         published; a subscription that has it already drops it by seq)."""
@@ -267,8 +253,8 @@ async def post_plain(session: AsyncSession, sends: list[PlainSend]) -> list[Post
 
 
 def _posted(send: PlainSend, row: tuple) -> Posted:
-    seq, message_id, created_at, updated_at = row
-    message = SentMessage(
+    seq, message_id, created_at, _updated_at = row
+    message = MessageOut(
         id=message_id,
         conversation_id=send.conversation_id,
         seq=seq,
@@ -278,7 +264,6 @@ def _posted(send: PlainSend, row: tuple) -> Posted:
         body=send.body,
         status=str(MessageStatus.COMPLETE),
         created_at=created_at,
-        updated_at=updated_at,
     )
     return Posted(message, [message])
 
