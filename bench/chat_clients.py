@@ -10,6 +10,8 @@ time written in the body to the moment a socket read the frame.
 """
 
 import asyncio
+import contextlib
+import gc
 import json
 import time
 from dataclasses import dataclass, field
@@ -78,14 +80,14 @@ class Socket:
             stats.closed.append(exc.rcvd.code if exc.rcvd else None)
 
 
-async def _open(plan: Plan, stats: Stats) -> Socket:
+async def _open(plan: Plan, stats: Stats, deflate: bool) -> Socket:
     ws = await websockets.connect(
         f"ws://127.0.0.1:{plan.port}/api/chat/v1/ws",
         additional_headers={"Authorization": f"Bearer {plan.token}"},
         proxy=None,
         open_timeout=120,
         max_queue=None,
-        compression=None,
+        compression="deflate" if deflate else None,
         # the protocol's own pings are answered (Socket.run); the library's would close a
         # socket 1011 whenever a saturated server answers late
         ping_interval=None,
@@ -107,16 +109,28 @@ async def _open(plan: Plan, stats: Stats) -> Socket:
     return Socket(ws, plan, stats)
 
 
-async def _run(plans: list[Plan], messages: int, rate: float, wait: float, pipe) -> dict:
+async def _run(
+    plans: list[Plan], messages: int, rate: float, wait: float, deflate: bool, pipe
+) -> dict:
     stats = Stats()
     gate = asyncio.Semaphore(OPEN_AT_ONCE)
 
+    readers = []
+
     async def opened(plan: Plan) -> Socket:
         async with gate:
-            return await _open(plan, stats)
+            sock = await _open(plan, stats, deflate)
+        # read (and answer the server's pings) from now on: a desk's setup can take longer
+        # than the server's ping interval + timeout (50 s), and a silent socket is closed 4408
+        readers.append(asyncio.create_task(sock.run()))
+        return sock
 
     sockets = await asyncio.gather(*(opened(p) for p in plans))
-    readers = [asyncio.create_task(s.run()) for s in sockets]
+    # no collector pauses in the client while it measures: a full collection over its sockets
+    # and its counted frames, at the same point of every run, showed up as a server stall
+    gc.collect()
+    gc.freeze()
+    gc.disable()
     pipe.send(("ready", len(sockets)))
     loop = asyncio.get_running_loop()
     start = await loop.run_in_executor(None, pipe.recv)
@@ -128,17 +142,16 @@ async def _run(plans: list[Plan], messages: int, rate: float, wait: float, pipe)
             delay = start + n * interval - time.time()
             if delay > 0:
                 await asyncio.sleep(delay)
-            await sock.ws.send(
-                json.dumps(
-                    {
-                        "type": "send",
-                        "conversation_id": sock.plan.conversations[0],
-                        "client_msg_id": f"m{round_}",
-                        "body": f"{time.time():.6f} hello",
-                    }
-                )
-            )
-            n += 1
+            frame = {
+                "type": "send",
+                "conversation_id": sock.plan.conversations[0],
+                "client_msg_id": f"m{round_}",
+                "body": f"{time.time():.6f} hello",
+            }
+            # a socket the server closed is counted by its reader (closed mid-run)
+            with contextlib.suppress(websockets.ConnectionClosed):
+                await sock.ws.send(json.dumps(frame))
+                n += 1
     expected = messages * sum(len(s.plan.conversations) for s in sockets)
     deadline = time.time() + wait
     while stats.delivered < expected and time.time() < deadline:  # noqa: ASYNC110
@@ -160,6 +173,9 @@ async def _run(plans: list[Plan], messages: int, rate: float, wait: float, pipe)
     }
 
 
-def worker(plans: list[Plan], messages: int, rate: float, wait: float, pipe: Connection) -> None:
-    """A client process: `rate` is this process's share of the messages per second."""
-    pipe.send(("done", uvloop.run(_run(plans, messages, rate, wait, pipe))))
+def worker(
+    plans: list[Plan], messages: int, rate: float, wait: float, deflate: bool, pipe: Connection
+) -> None:
+    """A client process: `rate` is this process's share of the messages per second;
+    `deflate`: offer permessage-deflate, as browsers do."""
+    pipe.send(("done", uvloop.run(_run(plans, messages, rate, wait, deflate, pipe))))

@@ -11,10 +11,14 @@ Shapes: `pair` (N/2 conversations, customer + one support socket, on different r
 every message is 2 deliveries and crosses replicas); `desk` (`--staff` support sockets, the
 other sockets customers, each conversation watched by `--watchers` support sockets: every
 message is 1 + watchers deliveries, customers and staff alternating between the replicas).
-Prints figures; never passes or fails.
+Also printed: the cores each part used while sending (replicas, client processes, the bench
+database's PostgreSQL backends, RabbitMQ, the whole machine, others' work included) and the
+PostgreSQL checkpoints meanwhile. Replicas run like the Procfile (permessage-deflate off);
+`--deflate` turns it on and has the clients offer it, as browsers do. Prints figures; never
+passes or fails.
 
     uv run python bench/chat_fanout.py [--shape pair|desk] [--sockets 1000] [--messages 10]
-        [--rate 300] [--procs 2] [--staff 100] [--watchers 10] [--wait 120]
+        [--rate 300] [--procs 2] [--staff 100] [--watchers 10] [--wait 120] [--deflate]
 """
 
 import argparse
@@ -29,6 +33,7 @@ from pathlib import Path
 
 import psutil
 from sqlalchemy import text
+from sqlalchemy.exc import ProgrammingError
 from sqlalchemy.ext.asyncio import create_async_engine
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -62,6 +67,83 @@ async def seed(database_url: str, customers: list[str]) -> list[str]:
 
 def rss(pids: list[int]) -> int:
     return sum(psutil.Process(p).memory_info().rss for p in pids)
+
+
+async def _query(database_url: str, sql: str) -> list[tuple]:
+    engine = create_async_engine(database_url)
+    try:
+        async with engine.connect() as conn:
+            return [tuple(r) for r in await conn.execute(text(sql))]
+    finally:
+        await engine.dispose()
+
+
+def backend_pids(database_url: str) -> list[int]:
+    """The PostgreSQL server processes of the bench's database (the replicas' pools)."""
+    sql = (
+        "SELECT pid FROM pg_stat_activity WHERE datname = current_database()"
+        " AND pid <> pg_backend_pid()"
+    )
+    return [r[0] for r in asyncio.run(_query(database_url, sql))]
+
+
+def checkpoints(database_url: str) -> int:
+    """The server's checkpoints so far (others' CREATE/DROP DATABASE force one each: every
+    commit waits on their writes meanwhile). PostgreSQL 17+ count them in pg_stat_checkpointer."""
+    for sql in (
+        "SELECT num_timed + num_requested FROM pg_stat_checkpointer",
+        "SELECT checkpoints_timed + checkpoints_req FROM pg_stat_bgwriter",
+    ):
+        try:
+            return asyncio.run(_query(database_url, sql))[0][0]
+        except ProgrammingError:  # the view of the other server version
+            continue
+    return -1
+
+
+def cpu_seconds(pids: list[int]) -> dict[int, float]:
+    out = {}
+    for pid in pids:
+        try:
+            t = psutil.Process(pid).cpu_times()
+        except psutil.Error:
+            continue
+        out[pid] = t.user + t.system
+    return out
+
+
+class CpuMeter:
+    """CPU seconds spent over the sending window by the replicas, the client processes, the
+    bench database's PostgreSQL backends, RabbitMQ (the whole broker: other vhosts too) and
+    the whole machine (everything else running on it included)."""
+
+    def __init__(self, replicas: list[int], clients: list[int], database_url: str):
+        self.groups = {"replicas": replicas, "clients": clients}
+        self.database_url = database_url
+        broker = [p.pid for p in psutil.process_iter(["name"]) if p.info["name"] == "beam.smp"]
+        self.groups["rabbitmq"] = broker
+
+    def _snapshot(self) -> dict[str, dict[int, float]]:
+        groups = {**self.groups, "postgres": backend_pids(self.database_url)}
+        snap = {name: cpu_seconds(pids) for name, pids in groups.items()}
+        t = psutil.cpu_times()
+        snap["machine"] = {0: sum(t) - t.idle - getattr(t, "iowait", 0.0)}
+        return snap
+
+    def start(self) -> None:
+        self.before = self._snapshot()
+        self.checkpoints = checkpoints(self.database_url)
+        self.started = time.monotonic()
+
+    def stop(self) -> dict[str, float]:
+        """Cores used per group over the window (1.0 = one core busy all the time)."""
+        after = self._snapshot()
+        wall = time.monotonic() - self.started
+        self.checkpoints = checkpoints(self.database_url) - self.checkpoints
+        return {
+            name: sum(v - self.before[name].get(pid, 0.0) for pid, v in now.items()) / wall
+            for name, now in after.items()
+        }
 
 
 def plans_for(
@@ -105,7 +187,9 @@ def run_load(shape: str, ports: tuple[int, int], pids: list[int], database_url: 
     for share in shares:
         mine, theirs = ctx.Pipe()
         rate = args.rate * sum(p.sends for p in share) / senders
-        proc = ctx.Process(target=worker, args=(share, args.messages, rate, args.wait, theirs))
+        proc = ctx.Process(
+            target=worker, args=(share, args.messages, rate, args.wait, args.deflate, theirs)
+        )
         proc.start()
         procs.append(proc)
         pipes.append(mine)
@@ -113,11 +197,14 @@ def run_load(shape: str, ports: tuple[int, int], pids: list[int], database_url: 
         assert pipe.recv()[0] == "ready"
     time.sleep(1.0)
     after = rss(pids)
+    meter = CpuMeter(pids, [p.pid for p in procs], database_url)
+    meter.start()
     start = time.time() + 0.5
     print(f"{shape}: {len(plans)} sockets subscribed, sending", file=sys.stderr, flush=True)
     for pipe in pipes:
         pipe.send(start)
     results = [pipe.recv()[1] for pipe in pipes]
+    cores = meter.stop()
     for proc in procs:
         proc.join(30)
     delivered = sum(r["delivered"] for r in results)
@@ -142,6 +229,8 @@ def run_load(shape: str, ports: tuple[int, int], pids: list[int], database_url: 
         # a refused send is the deliveries of one message that never happen
         "missing_beyond_refused": expected - per_message * errors - delivered,
         "closed_mid_run": [c for r in results for c in r["closed"]],
+        "cores": cores,
+        "checkpoints": meter.checkpoints,
     }
 
 
@@ -157,6 +246,21 @@ def report(label: str, r: dict) -> None:
         f"{r['missing_beyond_refused']} deliveries missing beyond the refused sends, "
         f"{len(r['closed_mid_run'])} sockets closed mid-run {sorted({str(c) for c in r['closed_mid_run']})}"
     )
+    cores = ", ".join(f"{name} {used:.2f}" for name, used in r["cores"].items())
+    print(
+        f"  cores used while sending (of {psutil.cpu_count()}): {cores}; "
+        f"PostgreSQL checkpoints meanwhile: {r['checkpoints']}"
+    )
+
+
+def start_replica(platform, name: str, port: int, deflate: bool):
+    """A chat web replica as the Procfile runs it (permessage-deflate off), or with uvicorn's
+    default (on) for `--deflate`."""
+    cmd = [str(BIN / "uvicorn"), "berth_chat.main:create_app", "--factory", "--host"]
+    cmd += ["127.0.0.1", "--port", str(port), "--no-access-log"]
+    if not deflate:
+        cmd += ["--ws-per-message-deflate", "false"]
+    return platform._start(name, cmd, f"http://127.0.0.1:{port}/health")
 
 
 def main() -> None:
@@ -173,6 +277,11 @@ def main() -> None:
     parser.add_argument(
         "--wait", type=float, default=120.0, help="seconds to wait for the last deliveries"
     )
+    parser.add_argument(
+        "--deflate",
+        action="store_true",
+        help="replicas allow permessage-deflate and clients offer it (as browsers do)",
+    )
     args = parser.parse_args()
     extra = {"CHAT_MESSAGE_RATE": "100000/second", "LOG_LEVEL": "WARNING"}
     with (
@@ -180,22 +289,11 @@ def main() -> None:
         bench_platform(ROOT, extra, broker_url) as platform,
     ):
         platform.start_web("auth")
-        platform.start_web("chat")
-        port2 = free_port()
-        second = platform._start(
-            "chat-2",
-            [
-                str(BIN / "uvicorn"),
-                "berth_chat.main:create_app",
-                "--factory",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(port2),
-                "--no-access-log",
-            ],
-            f"http://127.0.0.1:{port2}/health",
-        )
+        first, port2 = platform.ports["chat"], free_port()
+        replicas = [
+            start_replica(platform, name, port, args.deflate)
+            for name, port in (("chat", first), ("chat-2", port2))
+        ]
         keys = json.loads(platform.env["AUTH_JWT_PRIVATE_JWKS"])
         issuer = platform.env["BERTH_PUBLIC_URL"]
 
@@ -204,9 +302,8 @@ def main() -> None:
                 keys, issuer=issuer, subject=subject, roles=roles, lifetime=3600
             )
 
-        pids = [platform.processes["chat"].pid, second.pid]
+        pids = [replica.pid for replica in replicas]
         database_url = platform.env["DATABASE_URL"]
-        first = platform.ports["chat"]
         two = run_load(args.shape, (first, port2), pids, database_url, mint, args)
         one = run_load(args.shape, (first, first), pids, database_url, mint, args)
     across = "every message crosses" if args.shape == "pair" else "watchers on both"

@@ -3,6 +3,7 @@
 import uuid
 
 from fastapi import FastAPI
+from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from berth_chat.agents.api import router as agents_router
 from berth_chat.agents.upstream import Upstream as AgentsUpstream
@@ -12,6 +13,7 @@ from berth_chat.conversations.api import router as conversations
 from berth_chat.conversations.api import staff_router
 from berth_chat.live import ws
 from berth_chat.live.hub import Hub
+from berth_chat.live.sends import SendBatcher
 from berth_chat.models import SCHEMA, Base
 from berth_chat.retention.api import router as retention_router
 from berth_common.service import build_service
@@ -26,8 +28,9 @@ def create_app(settings: ChatSettings | None = None) -> FastAPI:
     async def start_hub(_: FastAPI) -> None:
         await hub.start()
 
-    async def stop_hub(_: FastAPI) -> None:
+    async def stop_hub(app: FastAPI) -> None:
         await ws.close_all(hub)
+        await app.state.sends.stop()  # the batch in PostgreSQL ends (its senders hear)
         await hub.stop()
         await upstream.close()
 
@@ -50,6 +53,12 @@ def create_app(settings: ChatSettings | None = None) -> FastAPI:
             return await service.last_seqs(session, conversation_ids)
 
     hub.heads = heads  # the sweep of the subscriptions (berth_chat.live.hub)
+    # the sockets' sends in batches, each batch one call outside a transaction block (its own)
+    autocommit = async_sessionmaker(
+        app.state.db.engine.execution_options(isolation_level="AUTOCOMMIT"),
+        expire_on_commit=False,
+    )
+    app.state.sends = SendBatcher(sessionmaker, autocommit, settings.message_max_chars)
     app.state.limiter = limiter
     app.state.agents_upstream = upstream
     return app

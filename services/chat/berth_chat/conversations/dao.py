@@ -5,46 +5,36 @@ A customer's queries always filter on `customer_id`: another person's conversati
 
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
 
-from sqlalchemy import TextClause, func, select, text, update
+from sqlalchemy import func, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from berth_chat.models import SCHEMA, Conversation, Message, ReadMarker
 from berth_common.dao import BaseDAO
 
-
-def _plain_send(who_may_post: str) -> TextClause:
-    """The common send as ONE statement: raise the conversation's last_seq under its row lock
-    (only where `who_may_post` holds), insert the message with that seq unless the sender's
-    client_msg_id is there already (a retry), return both. Plain SQL on purpose: the ORM's
-    UPDATE and INSERT machinery cost the web process more CPU per send than PostgreSQL did."""
-    return text(
-        f"""
-        WITH numbered AS (
-            UPDATE {SCHEMA}.conversations SET last_seq = last_seq + 1, updated_at = now()
-            WHERE id = CAST(:conversation_id AS uuid) AND {who_may_post}
-            RETURNING id, last_seq
-        ), inserted AS (
-            INSERT INTO {SCHEMA}.messages
-                (conversation_id, seq, client_msg_id, sender_kind, sender_id, body, status)
-            SELECT id, last_seq, CAST(:client_msg_id AS varchar), CAST(:sender_kind AS varchar),
-                CAST(:sender_id AS uuid), CAST(:body AS text), CAST(:status AS varchar)
-            FROM numbered
-            ON CONFLICT (conversation_id, sender_kind, sender_id, client_msg_id) DO NOTHING
-            RETURNING id, created_at, updated_at
-        )
-        SELECT numbered.last_seq, inserted.id, inserted.created_at, inserted.updated_at
-        FROM numbered LEFT JOIN inserted ON true
-        """  # noqa: S608 (the schema is a constant; every value is a bound parameter)
+#: plain sends, one or many, in one call (the function of migration 5b7e3c91a2d4: row lock,
+#: who may post, seq, insert unless a retry, per send in conversation order)
+POST_PLAIN = text(
+    f"""
+    SELECT ord, msg_seq, msg_id, msg_created_at, msg_updated_at
+    FROM {SCHEMA}.post_plain(
+        CAST(:conversation_ids AS uuid[]), CAST(:client_msg_ids AS varchar[]),
+        CAST(:sender_kinds AS varchar[]), CAST(:sender_ids AS uuid[]), CAST(:bodies AS text[])
     )
-
-
-#: a customer in their own open support conversation
-CUSTOMER_SEND = _plain_send(
-    "customer_id = CAST(:sender_id AS uuid) AND kind = 'support' AND state <> 'closed'"
+    """  # noqa: S608 (the schema is a constant; every value is a bound parameter)
 )
-#: staff in a conversation a person took over
-STAFF_SEND = _plain_send("state = 'human'")
+
+
+@dataclass(frozen=True)
+class PlainSend:
+    """One send for `post_plain`."""
+
+    conversation_id: uuid.UUID
+    client_msg_id: str
+    sender_kind: str
+    sender_id: uuid.UUID
+    body: str
 
 
 class ConversationDAO(BaseDAO[Conversation]):
@@ -72,20 +62,26 @@ class ConversationDAO(BaseDAO[Conversation]):
         )
         return (await self.session.execute(stmt)).scalar_one()
 
-    async def append_plain(self, statement: TextClause, **values) -> tuple | None:
-        """Run CUSTOMER_SEND or STAFF_SEND: None when the conversation is not one where this
-        sender may post plainly (nothing changed); else (seq, id, created_at, updated_at),
-        the last three None when the client_msg_id was there already (the seq was raised:
-        the caller takes it back)."""
-        return (await self.session.execute(statement, values)).first()
-
-    async def take_back_seq(self, conversation_id: uuid.UUID) -> None:
-        """Undo append_plain's seq (the caller holds the row lock, no message took the seq)."""
-        await self.session.execute(
-            update(Conversation)
-            .where(Conversation.id == conversation_id)
-            .values(last_seq=Conversation.last_seq - 1)
+    async def post_plain(self, sends: Sequence[PlainSend]) -> list[tuple | None]:
+        """Persist plain sends in one call, each with its conversation's next seq: per send
+        (seq, id, created_at, updated_at), or None where it is not a plain send or is a retry
+        (nothing kept for it). Outside a transaction block this is one round trip and one
+        commit for all of them."""
+        rows = await self.session.execute(
+            POST_PLAIN,
+            {
+                "conversation_ids": [s.conversation_id for s in sends],
+                "client_msg_ids": [s.client_msg_id for s in sends],
+                "sender_kinds": [s.sender_kind for s in sends],
+                "sender_ids": [s.sender_id for s in sends],
+                "bodies": [s.body for s in sends],
+            },
         )
+        out: list[tuple | None] = [None] * len(sends)
+        for ord_, seq, message_id, created_at, updated_at in rows:
+            if seq is not None:
+                out[ord_ - 1] = (seq, message_id, created_at, updated_at)
+        return out
 
     async def last_seqs(self, conversation_ids: list[uuid.UUID]) -> dict[uuid.UUID, int]:
         """Each conversation's newest seq (one query for a replica's subscriptions)."""

@@ -2,10 +2,9 @@
 
 import uuid
 from datetime import datetime
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
-
-from berth_chat.models import Message
 
 
 class ConversationOut(BaseModel):
@@ -59,8 +58,9 @@ class Ack(BaseModel):
     duplicate: bool
 
 
-def message_frame(message: Message) -> dict:
-    """The `message` frame of the WebSocket (and the fan-out's payload)."""
+def message_frame(message: Any) -> dict:
+    """The `message` frame of the WebSocket (and the fan-out's payload): of a Message, or of a
+    MessageOut already made (service.post_plain's)."""
     return {
         "type": "message",
         "conversation_id": str(message.conversation_id),

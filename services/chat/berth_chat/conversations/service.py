@@ -14,12 +14,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from berth_chat.agents import service as agents
 from berth_chat.conversations.dao import (
-    CUSTOMER_SEND,
-    STAFF_SEND,
     ConversationDAO,
     MessageDAO,
+    PlainSend,
     ReadMarkerDAO,
 )
+from berth_chat.conversations.schemas import MessageOut
 from berth_chat.enums import ConversationKind, ConversationState, MessageStatus, SenderKind
 from berth_chat.models import Conversation, Message
 from berth_common.errors import BerthError, Conflict, NotFound, Unprocessable
@@ -129,6 +129,10 @@ def check_body(body: str, max_chars: int) -> str:
     # plain text: stored as typed (escaped where rendered); NUL is refused by PostgreSQL text
     if "\x00" in body:
         raise Unprocessable("A message cannot contain NUL characters")
+    try:
+        body.encode()
+    except UnicodeEncodeError:  # a lone surrogate ("\ud800" in JSON): no text PostgreSQL holds
+        raise Unprocessable("A message must be valid Unicode text") from None
     return body
 
 
@@ -161,15 +165,17 @@ class Posted:
     """What a send did: the message (new or the one a retry already made) and every message
     the send created, to fan out (a staff member's first word also announces the handoff)."""
 
-    message: Message
-    new: list[Message]
+    #: a MessageOut for what `post_plain` kept: the row's values, no ORM instance (building
+    #: one per send was a tenth of a busy replica's sending path)
+    message: Message | MessageOut
+    new: list[Message | MessageOut]
 
     @property
     def duplicate(self) -> bool:
         return not self.new
 
     @property
-    def to_announce(self) -> list[Message]:
+    def to_announce(self) -> list[Message | MessageOut]:
         """What to fan out: the new messages, or for a retry the message it made the first
         time (that send may have committed without its sender hearing, so without being
         published; a subscription that has it already drops it by seq)."""
@@ -183,14 +189,20 @@ async def post(
     body: str,
     client_msg_id: str | None,
     max_chars: int,
+    *,
+    plain_tried: bool = False,
 ) -> Posted:
     """Persist a message with the conversation's next seq. A retry (same client_msg_id from
     the same sender) returns the message it made the first time. Refused (409) when the
-    conversation is closed, and for agents and bots once a human took it over."""
+    conversation is closed, and for agents and bots once a human took it over.
+    `plain_tried`: the caller ran it through `post_plain` already and it was not one (or its
+    batch failed as a whole): straight to the full path."""
     body = check_body(body, max_chars)
-    fast = await _post_plain(session, conversation_id, actor, body, client_msg_id)
-    if fast is not None:
-        return fast
+    send = None if plain_tried else plain_send(conversation_id, actor, body, client_msg_id)
+    if send is not None:
+        (fast,) = await post_plain(session, [send])
+        if fast is not None:
+            return fast
     conversation = await _locked(session, conversation_id, actor)
     messages = MessageDAO(session)
     if client_msg_id is not None:
@@ -215,53 +227,43 @@ async def post(
     return Posted(message, new)
 
 
-async def _post_plain(
-    session: AsyncSession,
-    conversation_id: uuid.UUID,
-    actor: Actor,
-    body: str,
-    client_msg_id: str | None,
-) -> Posted | None:
-    """The common send in one statement (plus the commit): a customer in their own open
-    support conversation, or staff in one a person took over. It takes the row lock, checks
-    who may post, numbers the message and inserts it unless it is a retry. None (nothing
-    kept) for anything else, which the full path handles: a retry, a refusal, a takeover, an
-    agent conversation (its agent is asked)."""
+def plain_send(
+    conversation_id: uuid.UUID, actor: Actor, body: str, client_msg_id: str | None
+) -> PlainSend | None:
+    """The send as a candidate for `post_plain` (a person's, with a client_msg_id), else None
+    (the full path: agents, the platform)."""
     if client_msg_id is None or actor.id is None:
         return None
-    if actor.kind == SenderKind.CUSTOMER:
-        statement = CUSTOMER_SEND
-    elif actor.kind == SenderKind.STAFF:
-        statement = STAFF_SEND
-    else:
+    if actor.kind not in (SenderKind.CUSTOMER, SenderKind.STAFF):
         return None
-    conversations = ConversationDAO(session)
-    row = await conversations.append_plain(
-        statement,
-        conversation_id=conversation_id,
-        client_msg_id=client_msg_id,
-        sender_kind=str(actor.kind),
-        sender_id=actor.id,
-        body=body,
-        status=str(MessageStatus.COMPLETE),
-    )
-    if row is None:
-        return None
-    seq, message_id, created_at, updated_at = row
-    if message_id is None:  # a retry: the seq goes back (the lock is ours); the full path finds it
-        await conversations.take_back_seq(conversation_id)
-        return None
-    message = Message(
+    return PlainSend(conversation_id, client_msg_id, str(actor.kind), actor.id, body)
+
+
+async def post_plain(session: AsyncSession, sends: list[PlainSend]) -> list[Posted | None]:
+    """The common sends in ONE call, however many (group commit): a customer in their own
+    open support conversation, or staff in one a person took over. Per send, under the
+    conversation's row lock, in arrival order per conversation: who may post, the next seq,
+    the message unless it is a retry. Per send its Posted, or None (nothing kept for it) for
+    anything else, which `post(plain_tried=True)` handles: a retry, a refusal, a takeover, an
+    agent conversation (its agent is asked). Bodies were checked (`check_body`)."""
+    rows = await ConversationDAO(session).post_plain(sends)
+    return [
+        None if row is None else _posted(send, row) for send, row in zip(sends, rows, strict=True)
+    ]
+
+
+def _posted(send: PlainSend, row: tuple) -> Posted:
+    seq, message_id, created_at, _updated_at = row
+    message = MessageOut(
         id=message_id,
-        conversation_id=conversation_id,
+        conversation_id=send.conversation_id,
         seq=seq,
-        client_msg_id=client_msg_id,
-        sender_kind=actor.kind,
-        sender_id=actor.id,
-        body=body,
-        status=MessageStatus.COMPLETE,
+        client_msg_id=send.client_msg_id,
+        sender_kind=send.sender_kind,
+        sender_id=send.sender_id,
+        body=send.body,
+        status=str(MessageStatus.COMPLETE),
         created_at=created_at,
-        updated_at=updated_at,
     )
     return Posted(message, [message])
 

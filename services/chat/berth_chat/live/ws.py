@@ -28,6 +28,7 @@ from berth_chat.live.connection import (
     error_frame,
 )
 from berth_chat.live.hub import Hub, Subscription
+from berth_chat.live.sends import SendBatcher
 from berth_common.errors import BerthError
 from berth_common.routing import public_router
 from berth_common.security import TokenVerifier, user_id_of
@@ -240,25 +241,17 @@ async def _handle(conn: Connection, app: Any, settings: ChatSettings, frame: dic
                 f"At most {limiter.item} messages", status_code=429, code="rate_limited"
             )
         conn.refused = 0
-        async with sessionmaker() as session:
-            posted = await service.post(
-                session,
-                conversation_id,
-                conn.actor,
-                body,
-                client_msg_id,
-                settings.message_max_chars,
-            )
-            frames = [message_frame(m) for m in posted.to_announce]
-            ack = {
-                "type": "ack",
-                "conversation_id": str(conversation_id),
-                "client_msg_id": client_msg_id,
-                "seq": posted.message.seq,
-                "id": str(posted.message.id),
-                "duplicate": posted.duplicate,
-            }
-            await session.commit()  # edge: persisted before the ack
+        sends: SendBatcher = app.state.sends
+        posted = await sends.post(conversation_id, conn.actor, body, client_msg_id)  # committed
+        frames = [message_frame(m) for m in posted.to_announce]
+        ack = {
+            "type": "ack",
+            "conversation_id": str(conversation_id),
+            "client_msg_id": client_msg_id,
+            "seq": posted.message.seq,
+            "id": str(posted.message.id),
+            "duplicate": posted.duplicate,
+        }
         conn.send(ack)
         for out in frames:
             await hub.publish(out)
