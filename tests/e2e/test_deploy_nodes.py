@@ -194,7 +194,8 @@ def test_when_node_b_stops_its_app_comes_back_on_node_a(
     wait_for(lambda: serves(platform, app["slug"]), 240, "the app served again")
     failover = time.monotonic() - stopped
     print(f"\nnode failover: app served again {failover:.1f}s after node B stopped")
-    assert running_on(platform, app["id"]) == [nodes["a"]]
+    # the route serves the new instance a moment before its row says running
+    wait_for(lambda: running_on(platform, app["id"]) == [nodes["a"]], 30, "the app on node A")
     assert node_view(edge, admin_token, nodes["b"])["status"] == "down"
     [(reason,)] = sql(
         platform,

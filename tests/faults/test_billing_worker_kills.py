@@ -41,12 +41,8 @@ def test_top_ups_survive_billing_worker_kills_credited_exactly_once(fault_platfo
     plat, database = fault_platform.platform, fault_platform.database.url
     with httpx.Client(base_url=plat.public_url, timeout=30) as edge:
         who = sign_in(edge, register_and_verify(plat, edge))
-        load = SteadyLoad(lambda: top_up_via_checkout(edge, who, AMOUNT)["id"])
-        load.start()
-        try:
+        with SteadyLoad(lambda: top_up_via_checkout(edge, who, AMOUNT)["id"]) as load:
             kill_worker_repeatedly(plat, "billing", KILLS, load)
-        finally:
-            load.stop()
         assert load.refused == [], load.refused[:5]
         per_payment = settle(
             lambda: transactions_per_payment(database, load.done), "every top-up credited"

@@ -138,12 +138,8 @@ def test_down_monitors_alert_once_across_monitoring_worker_kills(fault_platform,
             assert r.status_code == 200, r.text
             return monitor
 
-        load = SteadyLoad(add_monitor, pause=1.0)
-        load.start()
-        try:
+        with SteadyLoad(add_monitor, pause=1.0) as load:
             kill_worker_repeatedly(plat, "monitoring", KILLS, load)
-        finally:
-            load.stop()
     assert load.refused == [], load.refused[:5]
 
     def alerts() -> dict[str, int]:

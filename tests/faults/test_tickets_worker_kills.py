@@ -49,12 +49,8 @@ def test_new_tickets_survive_tickets_worker_kills_with_every_notice_sent_once(fa
             assert r.status_code == 201, r.text
             return subject
 
-        load = SteadyLoad(open_ticket)
-        load.start()
-        try:
+        with SteadyLoad(open_ticket) as load:
             kill_worker_repeatedly(plat, "tickets", KILLS, load)
-        finally:
-            load.stop()
     assert load.refused == [], load.refused[:5]
 
     def notices() -> dict[str, int]:

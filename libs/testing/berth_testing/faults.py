@@ -237,6 +237,13 @@ class SteadyLoad(threading.Thread):
         self.stopping.set()
         self.join(60)
 
+    def __enter__(self) -> "SteadyLoad":
+        self.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.stop()
+
 
 def kill_worker_repeatedly(platform, service: str, kills: int, load: SteadyLoad) -> None:
     """SIGKILL `service`'s worker (its whole process group) `kills` times, each after two more
