@@ -6,9 +6,12 @@ node that went silent, and an admin's drain.
   live instances end ("lost": billing hears they stopped, their routes go) and each app that
   was serving there gets a deploy of its current commit, which placement sends to an active
   node. Operations the dead node's worker held are reaped by the lease rules as before.
+  Its VPSes cannot move without their disks: they are marked stopped (billing hears it) and
+  wait for the node (vps/lifecycle.py `lost_with_node`).
 - A drain stops placing apps on the node and moves each app serving there with the same kind
   of deploy: a zero-downtime rollout (new instance elsewhere, health check, route switch,
-  old one stopped, by its own node's supervisor).
+  old one stopped, by its own node's supervisor). VPSes stay and keep running there (their
+  disks are there); only new ones go elsewhere.
 """
 
 import os
@@ -31,6 +34,7 @@ from berth_deploy.operations.cause import DeployCause
 from berth_deploy.operations.lifecycle import LIVE_INSTANCE, SERVING_INSTANCE
 from berth_deploy.operations.service import request_operation
 from berth_deploy.releases.dao import ReleaseDAO
+from berth_deploy.vps.lifecycle import lost_with_node
 
 
 @dataclass(frozen=True)
@@ -77,7 +81,8 @@ async def fail_over_silent(session: AsyncSession, *, down_after: float) -> list[
         _set_status(node, NodeStatus.DOWN)
         reason = f"node {node.name} is down (no heartbeat for {silent}s)"
         moved = await _evacuate(session, node.name, reason, lost=True)
-        logger.warning("{}: {} app(s) rescheduled", reason, moved)
+        stopped = await lost_with_node(session, node=node.name, reason=reason)
+        logger.warning("{}: {} app(s) rescheduled, {} VPS(es) stopped", reason, moved, stopped)
         downed.append(node.name)
     return downed
 

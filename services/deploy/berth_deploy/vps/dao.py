@@ -71,6 +71,16 @@ class VpsDAO(BaseDAO[Vps]):
         )
         return {p for p in (await self.session.execute(stmt)).scalars()}
 
+    async def on_node(self, node: str, statuses: Iterable[str]) -> list[Vps]:
+        """The node's VPSes in these statuses, locked."""
+        stmt = (
+            select(Vps)
+            .where(Vps.node == node, Vps.status.in_(list(statuses)))
+            .order_by(Vps.id)
+            .with_for_update()
+        )
+        return list((await self.session.execute(stmt)).scalars().all())
+
     async def of_owner(self, owner_id: uuid.UUID, statuses: Iterable[str]) -> list[Vps]:
         stmt = select(Vps).where(Vps.owner_id == owner_id, Vps.status.in_(list(statuses)))
         return list((await self.session.execute(stmt.order_by(Vps.created_at))).scalars().all())

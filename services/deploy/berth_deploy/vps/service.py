@@ -16,7 +16,9 @@ from berth_common.pagination import PageParams
 from berth_deploy.config import DeploySettings
 from berth_deploy.enums import OperationOrigin, OperationStatus
 from berth_deploy.models import OwnerStanding
-from berth_deploy.names import QUEUE, VPS_RUN_TASK
+from berth_deploy.names import VPS_RUN_TASK, node_queue
+from berth_deploy.nodes.dao import NodeDAO
+from berth_deploy.nodes.placement import place_vps
 from berth_deploy.operations.lifecycle import (
     AccountSuspended,
     IllegalTransition,
@@ -70,9 +72,17 @@ def set_status(vps: Vps, status: str, reason: str | None = None) -> None:
     vps.status_reason = reason[:500] if reason else None
 
 
-async def dispatch(session: AsyncSession, vps_id: uuid.UUID) -> None:
-    """Ask a worker to run the VPS's next queued operation (after this transaction commits)."""
-    await enqueue_task(session, VPS_RUN_TASK, queue=QUEUE, kwargs={"vps_id": str(vps_id)})
+async def dispatch(session: AsyncSession, vps: Vps) -> None:
+    """Ask the worker of the VPS's node (where its disk is) to run its next queued operation
+    (after this transaction commits)."""
+    await enqueue_task(
+        session, VPS_RUN_TASK, queue=node_queue(vps.node), kwargs={"vps_id": str(vps.id)}
+    )
+
+
+async def node_hosts(session: AsyncSession) -> dict[str, str]:
+    """Each node's host as it heartbeats it (where its VPSes' SSH forwards are reached)."""
+    return {node.name: node.host for node in await NodeDAO(session).all()}
 
 
 async def get_vps(session: AsyncSession, vps_id: uuid.UUID, owner_id: uuid.UUID | None) -> Vps:
@@ -87,7 +97,8 @@ async def create_vps(
     session: AsyncSession, settings: DeploySettings, kind: str, owner_id: uuid.UUID, data: VpsCreate
 ) -> tuple[Vps, VpsOperation]:
     """A new VPS of a catalog plan, within the owner's quota, under a name of theirs not in
-    use, with an SSH port of this node's pool; its create operation is queued."""
+    use, on the node placement picks (nodes/placement.py), with an SSH port free there; its
+    create operation is queued on that node."""
     plan = plan_of(settings, data.plan)
     dao = VpsDAO(session)
     await dao.lock_owner(owner_id)
@@ -102,7 +113,7 @@ async def create_vps(
         raise VpsNameTaken(f"You already have a VPS named {data.name!r}")
     if await _owner_suspended(session, owner_id):
         raise AccountSuspended("The account is suspended by billing; top up to order a VPS")
-    node = settings.node_name
+    node = await place_vps(session, plan.memory_mb, here=settings.node_name)
     await dao.lock_ports(node)
     port = pick_port(settings.vps_port_min, settings.vps_port_max, await dao.ports_taken(node))
     try:
@@ -154,7 +165,7 @@ async def _queue(
         vps_status_before=vps.status,
     )
     if vps.active_operation_id is None:
-        await dispatch(session, vps.id)
+        await dispatch(session, vps)
     return op
 
 
