@@ -6,11 +6,11 @@ queued elsewhere). Two real nodes are proven in tests/e2e/test_deploy_nodes.py."
 import os
 import signal
 import uuid
-from datetime import UTC, datetime, timedelta
 
 import pytest
 from deploy_testkit import git, make_repo, web_app_files
 from fixtures_deploy import API, deployed, outbox_events
+from nodes_kit import beat, fresh_node, silence
 from pydantic import SecretStr
 from sqlalchemy import select, update
 
@@ -42,23 +42,6 @@ def test_placement_takes_the_active_node_with_the_most_room():
     # nothing fits: the roomiest active node still takes it (never stuck)
     assert choose(candidates, 100_000).node.name == "b"
     assert choose([room("c", "draining", 9000), room("d", "down", 9000)], 512) is None
-
-
-def fresh_node() -> str:
-    return f"t-node-{uuid.uuid4().hex[:8]}"
-
-
-async def beat(deploy_node, name: str, host: str = "127.0.0.1") -> None:
-    capacity = nodes.Capacity(host, 2048, 2, 25000, 25009)
-    await deploy_node.ctx.tx(nodes.heartbeat, node=name, capacity=capacity)
-
-
-async def silence(deploy_node, name: str, seconds: float) -> None:
-    async def back_date(session):
-        when = datetime.now(UTC) - timedelta(seconds=seconds)
-        await session.execute(update(Node).where(Node.name == name).values(heartbeat_at=when))
-
-    await deploy_node.ctx.tx(back_date)
 
 
 async def test_admins_list_drain_and_undrain_nodes(deploy_http, deploy_node, person):
