@@ -43,6 +43,14 @@ def ssh(key: Path, port: int, command: str, timeout: float = 60) -> subprocess.C
     )  # fmt: skip
 
 
+def order(edge: httpx.Client, who, name: str, public_key: str, plan: str = "vps-1") -> dict:
+    """Order a VPS: the 202's body ({vps, operation})."""
+    body = {"name": name, "plan": plan, "ssh_public_key": public_key}
+    r = edge.post(VPS, json=body, headers=who.headers)
+    assert r.status_code == 202, r.text
+    return r.json()
+
+
 def vps_of(edge: httpx.Client, who, vps_id: str) -> dict:
     r = edge.get(f"{VPS}/{vps_id}", headers=who.headers)
     assert r.status_code == 200, r.text
@@ -65,4 +73,16 @@ def settled(edge, who, vps_id: str, op: dict, timeout: float = BOOT_SECONDS) -> 
 def act(edge, who, vps_id: str, action: str, **body) -> dict:
     r = edge.post(f"{VPS}/{vps_id}/actions/{action}", json=body or None, headers=who.headers)
     assert r.status_code == 202, r.text
+    return r.json()
+
+
+def deleted(edge: httpx.Client, who, vps_id: str) -> dict:
+    """Delete the VPS and wait until its owner no longer sees it: the delete operation."""
+    r = edge.delete(f"{VPS}/{vps_id}", headers=who.headers)
+    assert r.status_code == 202, r.text
+    wait_for(
+        lambda: edge.get(f"{VPS}/{vps_id}", headers=who.headers).status_code == 404,
+        BOOT_SECONDS,
+        "the VPS to be deleted",
+    )
     return r.json()

@@ -22,7 +22,18 @@ from billing_e2e import (
 from billing_e2e import sql as billing_sql
 from deploy_e2e import sign_in
 from deploy_testkit import wait_for
-from vps_e2e import BOOT_SECONDS, FIRST_BOOT_SECONDS, VPS, act, new_key_pair, settled, ssh, vps_of
+from vps_e2e import (
+    BOOT_SECONDS,
+    FIRST_BOOT_SECONDS,
+    VPS,
+    act,
+    deleted,
+    new_key_pair,
+    order,
+    settled,
+    ssh,
+    vps_of,
+)
 
 from berth_testing.processes import ManagedProcess
 
@@ -77,11 +88,7 @@ def test_a_vps_from_order_to_delete(edge, platform, register_verified, admin_tok
     assert next(p for p in plans if p["key"] == "vps-1")["amount_per_hour"] is not None
 
     name = f"box-{uuid.uuid4().hex[:6]}"
-    r = edge.post(
-        VPS, json={"name": name, "plan": "vps-1", "ssh_public_key": public}, headers=ada.headers
-    )
-    assert r.status_code == 202, r.text
-    ordered = r.json()
+    ordered = order(edge, ada, name, public)
     vps_id, port = ordered["vps"]["id"], ordered["vps"]["ssh"]["port"]
     assert ordered["vps"]["status"] == "creating"
     running = settled(edge, ada, vps_id, ordered["operation"], FIRST_BOOT_SECONDS)
@@ -200,11 +207,5 @@ def test_a_vps_from_order_to_delete(edge, platform, register_verified, admin_tok
     assert ssh(key, port, "cat /root/mark").stdout.strip() == "before"
 
     # deleted: gone for its owner, its port closed
-    r = edge.delete(f"{VPS}/{vps_id}", headers=ada.headers)
-    assert r.status_code == 202, r.text
-    wait_for(
-        lambda: edge.get(f"{VPS}/{vps_id}", headers=ada.headers).status_code == 404,
-        BOOT_SECONDS,
-        "the VPS to be deleted",
-    )
+    deleted(edge, ada, vps_id)
     assert ssh(key, port, "true", timeout=30).returncode != 0

@@ -17,7 +17,15 @@ import httpx
 import pytest
 from deploy_e2e import API, processes_with, sign_in, sql, start_supervisor
 from deploy_testkit import wait_for
-from vps_e2e import BOOT_SECONDS, FIRST_BOOT_SECONDS, VPS, new_key_pair, settled, ssh, vps_of
+from vps_e2e import (
+    FIRST_BOOT_SECONDS,
+    deleted,
+    new_key_pair,
+    order,
+    settled,
+    ssh,
+    vps_of,
+)
 
 from berth_testing.oauth import bearer
 from berth_testing.platform import second_node_env
@@ -33,6 +41,16 @@ def stop_node_b(platform) -> None:
         proc = platform.processes.pop(name, None)
         if proc is not None:
             proc.stop()
+
+
+def lease_node(platform, op_id: str) -> str:
+    """The node whose worker ran the VPS operation."""
+    [(node,)] = sql(
+        platform,
+        "SELECT lease_node FROM deploy.vps_operations WHERE id = :op",
+        op=uuid.UUID(op_id),
+    )
+    return node
 
 
 def node_view(edge, admin: dict, name: str) -> dict | None:
@@ -83,11 +101,7 @@ def test_a_vps_ordered_while_node_a_is_drained_runs_on_node_b(
     key, public = new_key_pair(tmp_path)
     ada = sign_in(edge, register_verified())
     name = f"nodeb-{uuid.uuid4().hex[:6]}"
-    r = edge.post(
-        VPS, json={"name": name, "plan": "vps-1", "ssh_public_key": public}, headers=ada.headers
-    )
-    assert r.status_code == 202, r.text
-    ordered = r.json()
+    ordered = order(edge, ada, name, public)
     vps_id, port = ordered["vps"]["id"], ordered["vps"]["ssh"]["port"]
     seen = edge.get(f"{API}/admin/vps/{vps_id}", headers=admin).json()
     assert seen["node"] == nodes["b"]  # node A is drained: no new VPS there
@@ -96,12 +110,8 @@ def test_a_vps_ordered_while_node_a_is_drained_runs_on_node_b(
 
     running = settled(edge, ada, vps_id, ordered["operation"], FIRST_BOOT_SECONDS)
     assert running["status"] == "running"
-    [(lease_node,)] = sql(
-        platform,
-        "SELECT lease_node FROM deploy.vps_operations WHERE id = :op",
-        op=uuid.UUID(ordered["operation"]["id"]),
-    )
-    assert lease_node == nodes["b"]  # node B's worker made and booted it
+    # node B's worker made and booted it
+    assert lease_node(platform, ordered["operation"]["id"]) == nodes["b"]
     out = ssh(key, port, "id -u; hostname")
     assert out.returncode == 0, out.stderr
     assert out.stdout.split() == ["0", name]
@@ -127,17 +137,5 @@ def test_a_vps_ordered_while_node_a_is_drained_runs_on_node_b(
         60,
         "node B to heartbeat again",
     )
-    r = edge.delete(f"{VPS}/{vps_id}", headers=ada.headers)
-    assert r.status_code == 202, r.text
-    wait_for(
-        lambda: edge.get(f"{VPS}/{vps_id}", headers=ada.headers).status_code == 404,
-        BOOT_SECONDS,
-        "the VPS to be deleted on node B",
-    )
-    [(deleted_on,)] = sql(
-        platform,
-        "SELECT lease_node FROM deploy.vps_operations WHERE id = :op",
-        op=uuid.UUID(r.json()["id"]),
-    )
-    assert deleted_on == nodes["b"]
+    assert lease_node(platform, deleted(edge, ada, vps_id)["id"]) == nodes["b"]
     assert ssh(key, port, "true", timeout=30).returncode != 0
