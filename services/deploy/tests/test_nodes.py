@@ -60,7 +60,9 @@ async def test_admins_list_drain_and_undrain_nodes(deploy_http, deploy_node, per
 
     r = await deploy_http.post(f"{API}/admin/nodes/{name}/drain", headers=admin.headers)
     assert r.status_code == 200, r.text
-    assert (r.json()["node"]["status"], r.json()["apps_moving"]) == ("draining", 0)
+    drained = r.json()
+    assert drained["node"]["status"] == "draining"
+    assert (drained["apps_moving"], drained["vps_staying"]) == (0, 0)
     await beat(deploy_node, name)  # a heartbeat does not lift a drain
     r = await deploy_http.post(f"{API}/admin/nodes/{name}/undrain", headers=admin.headers)
     assert (r.status_code, r.json()["status"]) == (200, "active")

@@ -34,6 +34,7 @@ from berth_deploy.operations.cause import DeployCause
 from berth_deploy.operations.lifecycle import LIVE_INSTANCE, SERVING_INSTANCE
 from berth_deploy.operations.service import request_operation
 from berth_deploy.releases.dao import ReleaseDAO
+from berth_deploy.vps.dao import VpsDAO
 from berth_deploy.vps.lifecycle import lost_with_node
 
 
@@ -96,6 +97,11 @@ async def drain(session: AsyncSession, *, name: str, admin_id: uuid.UUID | None)
     return await _evacuate(
         session, name, f"node {name} drained by an admin", lost=False, by=admin_id
     )
+
+
+async def vps_staying(session: AsyncSession, *, name: str) -> int:
+    """The node's VPSes (not deleted): a drain leaves them there, their disks are there."""
+    return await VpsDAO(session).count_on_node(name)
 
 
 async def undrain(session: AsyncSession, *, name: str) -> None:

@@ -71,6 +71,10 @@ class VpsDAO(BaseDAO[Vps]):
         )
         return {p for p in (await self.session.execute(stmt)).scalars()}
 
+    async def count_on_node(self, node: str) -> int:
+        stmt = select(func.count()).where(Vps.node == node, Vps.status != VpsStatus.DELETED)
+        return (await self.session.execute(stmt)).scalar_one()
+
     async def on_node(self, node: str, statuses: Iterable[str]) -> list[Vps]:
         """The node's VPSes in these statuses, locked."""
         stmt = (

@@ -111,6 +111,7 @@ async def test_a_vps_goes_to_the_node_with_room_and_runs_from_its_queue(
     # a drained node takes no new VPS, and keeps those it has
     r = await deploy_http.post(f"{ADMIN}/nodes/{y}/drain", headers=admin.headers)
     assert r.status_code == 200, r.text
+    assert (r.json()["apps_moving"], r.json()["vps_staying"]) == (0, 1)
     third = (await order(deploy_http, ada))["vps"]
     assert (await admin_view(deploy_http, admin, third["id"]))["node"] != y
     assert (await admin_view(deploy_http, admin, second["id"]))["node"] == y
