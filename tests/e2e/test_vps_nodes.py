@@ -1,10 +1,12 @@
 """A VPS on a second node: node A (the platform's deploy web, worker and supervisor) is
 drained, so a VPS ordered through Traefik is made on node B (a worker on `deploy.node.<b>`
 only and a supervisor, with a data directory of its own, as a second host would run them).
-Its operation ran on node B's worker, SSH answers on its port with the owner's key, the owner
-is shown node B's host. Node B's processes killed, node A's supervisor marks it down and the
-VPS stopped (its disk cannot move); node B back, the VPS is deleted there. The real machine
-driver (KVM where /dev/kvm works, the container fallback otherwise).
+Its operation ran on node B's worker, SSH answers on its port (node B's pool) with the
+owner's key, the owner is shown node B's host, and VPS liveness (what monitoring reads from
+node A's web process) says what node B's supervisor saw. Node B's processes killed, node A's
+supervisor marks it down and the VPS stopped (its disk cannot move); node B back, the VPS is
+deleted there. The real machine driver (KVM where /dev/kvm works, the container fallback
+otherwise).
 
 Run: BERTH_E2E_SERVICES=auth,gateway,deploy pytest tests/e2e/test_vps_nodes.py"""
 
@@ -51,6 +53,12 @@ def lease_node(platform, op_id: str) -> str:
         op=uuid.UUID(op_id),
     )
     return node
+
+
+def machine_state(edge, admin: dict, vps_id: str) -> str | None:
+    r = edge.get(f"{API}/liveness/vps", headers=admin)
+    assert r.status_code == 200, r.text
+    return next((i["state"] for i in r.json()["items"] if i["vps_id"] == vps_id), None)
 
 
 def node_view(edge, admin: dict, name: str) -> dict | None:
@@ -107,6 +115,7 @@ def test_a_vps_ordered_while_node_a_is_drained_runs_on_node_b(
     assert seen["node"] == nodes["b"]  # node A is drained: no new VPS there
     # the owner connects to the host node B heartbeats
     assert ordered["vps"]["ssh"]["host"] == node_view(edge, admin, nodes["b"])["host"]
+    assert 23000 <= port <= 23999  # node B's own VPS port pool (second_node_env)
 
     running = settled(edge, ada, vps_id, ordered["operation"], FIRST_BOOT_SECONDS)
     assert running["status"] == "running"
@@ -115,6 +124,12 @@ def test_a_vps_ordered_while_node_a_is_drained_runs_on_node_b(
     out = ssh(key, port, "id -u; hostname")
     assert out.returncode == 0, out.stderr
     assert out.stdout.split() == ["0", name]
+    # monitoring asks node A's web process: it answers what node B's supervisor saw
+    wait_for(
+        lambda: machine_state(edge, admin, vps_id) == "running",
+        30,
+        "node B's supervisor to report the machine running",
+    )
     # its memory counts against node B's room, as an app's would
     b = node_view(edge, admin, nodes["b"])
     assert b["memory_free_mb"] <= b["memory_mb"] - running["memory_mb"]

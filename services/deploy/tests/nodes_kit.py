@@ -14,8 +14,14 @@ def fresh_node() -> str:
     return f"t-node-{uuid.uuid4().hex[:8]}"
 
 
-async def beat(deploy_node, name: str, host: str = "127.0.0.1", memory_mb: int = 2048) -> None:
-    capacity = nodes.Capacity(host, memory_mb, 2, 25000, 25009)
+async def beat(
+    deploy_node,
+    name: str,
+    host: str = "127.0.0.1",
+    memory_mb: int = 2048,
+    vps_ports: tuple[int, int] | None = None,
+) -> None:
+    capacity = nodes.capacity_of(host, memory_mb, 2, 25000, 25009, vps_ports)
     await deploy_node.ctx.tx(nodes.heartbeat, node=name, capacity=capacity)
 
 
@@ -25,3 +31,10 @@ async def silence(deploy_node, name: str, seconds: float) -> None:
         await session.execute(update(Node).where(Node.name == name).values(heartbeat_at=when))
 
     await deploy_node.ctx.tx(back_date)
+
+
+async def gone(deploy_node, *names: str) -> None:
+    """The nodes fall silent and are marked down: nothing is placed on them after the test."""
+    for name in names:
+        await silence(deploy_node, name, 3600)
+    await deploy_node.ctx.tx(nodes.fail_over_silent, down_after=60)

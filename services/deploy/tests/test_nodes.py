@@ -10,7 +10,7 @@ import uuid
 import pytest
 from deploy_testkit import git, make_repo, web_app_files
 from fixtures_deploy import API, deployed, outbox_events
-from nodes_kit import beat, fresh_node, silence
+from nodes_kit import beat, fresh_node, gone, silence
 from pydantic import SecretStr
 from sqlalchemy import select, update
 
@@ -82,8 +82,7 @@ async def test_admins_list_drain_and_undrain_nodes(deploy_http, deploy_node, per
     await beat(deploy_node, name)  # back: active again
     r = await deploy_http.get(f"{API}/admin/nodes", headers=admin.headers)
     assert [n["status"] for n in r.json()["items"] if n["name"] == name] == ["active"]
-    await silence(deploy_node, name, 3600)  # gone again: nothing is placed on it later
-    await deploy_node.ctx.tx(nodes.fail_over_silent, down_after=60)
+    await gone(deploy_node, name)  # gone again: nothing is placed on it later
 
 
 async def test_the_http_provider_renders_every_node_s_routes(
@@ -132,6 +131,7 @@ async def test_the_http_provider_renders_every_node_s_routes(
         deploy_app.state.settings = deploy_settings
         for slug in (slug_near, slug_far):
             await deploy_node.ctx.tx(routes.drop_route, slug=slug)
+        await gone(deploy_node, far)  # nothing is placed on it later
 
 
 @pytest.fixture

@@ -95,3 +95,12 @@ async def place_vps(session: AsyncSession, memory_mb: int, *, here: str) -> str:
             "no node has {} MB free for a VPS: placed on {} anyway", memory_mb, chosen.node.name
         )
     return chosen.node.name
+
+
+async def vps_ports(session: AsyncSession, node: str, fallback: tuple[int, int]) -> tuple[int, int]:
+    """The SSH port pool (lowest, highest) of the node's VPSes: what it heartbeats, else
+    `fallback`."""
+    row = await session.get(Node, node)
+    if row is not None and row.vps_port_min is not None and row.vps_port_max is not None:
+        return row.vps_port_min, row.vps_port_max
+    return fallback

@@ -45,6 +45,9 @@ class Capacity:
     cpus: int
     port_min: int
     port_max: int
+    # the SSH ports its VPSes get (None: the ordering process's own pool)
+    vps_port_min: int | None = None
+    vps_port_max: int | None = None
 
 
 def machine_memory_mb() -> int:
@@ -55,11 +58,19 @@ def machine_memory_mb() -> int:
     return 0
 
 
-def capacity_of(host: str, memory_mb: int, cpus: int, port_min: int, port_max: int) -> Capacity:
-    """What a node offers apps: its settings, or what the machine has where they say 0."""
-    return Capacity(
-        host, memory_mb or machine_memory_mb(), cpus or os.cpu_count() or 1, port_min, port_max
-    )
+def capacity_of(
+    host: str,
+    memory_mb: int,
+    cpus: int,
+    port_min: int,
+    port_max: int,
+    vps_ports: tuple[int, int] | None = None,
+) -> Capacity:
+    """What a node offers apps and VPSes: its settings, or what the machine has where they
+    say 0."""
+    vps_min, vps_max = vps_ports or (None, None)
+    memory = memory_mb or machine_memory_mb()
+    return Capacity(host, memory, cpus or os.cpu_count() or 1, port_min, port_max, vps_min, vps_max)
 
 
 async def heartbeat(session: AsyncSession, *, node: str, capacity: Capacity) -> None:
@@ -70,6 +81,8 @@ async def heartbeat(session: AsyncSession, *, node: str, capacity: Capacity) -> 
         cpus=capacity.cpus,
         port_min=capacity.port_min,
         port_max=capacity.port_max,
+        vps_port_min=capacity.vps_port_min,
+        vps_port_max=capacity.vps_port_max,
     )
 
 

@@ -18,14 +18,14 @@ from berth_deploy.enums import OperationOrigin, OperationStatus
 from berth_deploy.models import OwnerStanding
 from berth_deploy.names import VPS_RUN_TASK, node_queue
 from berth_deploy.nodes.dao import NodeDAO
-from berth_deploy.nodes.placement import place_vps
+from berth_deploy.nodes.placement import place_vps, vps_ports
 from berth_deploy.operations.lifecycle import (
     AccountSuspended,
     IllegalTransition,
     OperationInProgress,
 )
 from berth_deploy.sandbox.ports import pick_port
-from berth_deploy.vps.dao import SnapshotDAO, VpsDAO, VpsOperationDAO, meant_to_run
+from berth_deploy.vps.dao import SnapshotDAO, VpsDAO, VpsOperationDAO
 from berth_deploy.vps.enums import (
     ALLOWED_FROM,
     STATUS_ON_REQUEST,
@@ -114,8 +114,9 @@ async def create_vps(
     if await _owner_suspended(session, owner_id):
         raise AccountSuspended("The account is suspended by billing; top up to order a VPS")
     node = await place_vps(session, plan.memory_mb, here=settings.node_name)
+    low, high = await vps_ports(session, node, (settings.vps_port_min, settings.vps_port_max))
     await dao.lock_ports(node)
-    port = pick_port(settings.vps_port_min, settings.vps_port_max, await dao.ports_taken(node))
+    port = pick_port(low, high, await dao.ports_taken(node))
     try:
         async with session.begin_nested():
             vps = await dao.create(
@@ -349,25 +350,3 @@ async def get_operation(session: AsyncSession, vps: Vps, op_id: uuid.UUID) -> Vp
     if op is None:
         raise NotFound("Operation not found")
     return op
-
-
-async def liveness(session: AsyncSession, settings: DeploySettings, driver) -> list[dict]:
-    """Every VPS that should be running, with its machine's state as this node's driver says."""
-    out = []
-    for vps in await meant_to_run(session):
-        state = "unknown"
-        if driver is not None and vps.node == settings.node_name:
-            try:
-                state = await driver.state(vps.id)
-            except Exception:  # the driver cannot tell: unknown, never a 500 to monitoring
-                state = "unknown"
-        out.append(
-            {
-                "vps_id": vps.id,
-                "owner_id": vps.owner_id,
-                "node": vps.node,
-                "state": state,
-                "alive": state == "running",
-            }
-        )
-    return out

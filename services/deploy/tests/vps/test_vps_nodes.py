@@ -7,17 +7,21 @@ Two real nodes are proven in tests/e2e/test_vps_nodes.py."""
 import json
 import socket
 import uuid
+from datetime import UTC, datetime, timedelta
 
 import pytest
-from nodes_kit import beat, fresh_node, silence
+from nodes_kit import beat, fresh_node, gone, silence
 from sqlalchemy import select, text, update
 from vps_kit import VpsRunner, order, state, vps_events
 
 from berth_deploy.nodes import service as nodes
 from berth_deploy.nodes.placement import choose, rooms
+from berth_deploy.supervisor.agent import Supervisor
 from berth_deploy.vps.models import Vps, VpsOperation
 
 ADMIN = "/api/deploy/v1/admin"
+# node X's VPS SSH port pool (it heartbeats it)
+X_PORTS = (40100, 40199)
 # more than any machine's memory: the test's nodes are the roomiest of the run's nodes
 HUGE = 50_000_000
 
@@ -73,12 +77,10 @@ async def two_nodes(deploy_node):
     """Two roomy active nodes of this test (X roomier than Y); silent and down after it, so
     nothing else is placed on them."""
     x, y = fresh_node(), fresh_node()
-    await beat(deploy_node, x, host="10.20.0.1", memory_mb=HUGE + 8192)
+    await beat(deploy_node, x, host="10.20.0.1", memory_mb=HUGE + 8192, vps_ports=X_PORTS)
     await beat(deploy_node, y, host="10.20.0.2", memory_mb=HUGE)
     yield x, y
-    for name in (x, y):
-        await silence(deploy_node, name, 3600)
-    await deploy_node.ctx.tx(nodes.fail_over_silent, down_after=60)
+    await gone(deploy_node, x, y)
 
 
 async def test_a_vps_goes_to_the_node_with_room_and_runs_from_its_queue(
@@ -91,6 +93,8 @@ async def test_a_vps_goes_to_the_node_with_room_and_runs_from_its_queue(
     # the owner connects to the host its node heartbeats, not this node's DEPLOY_VPS_SSH_HOST
     assert first["ssh"]["host"] == "10.20.0.1"
     assert first["ssh"]["command"] == f"ssh -p {first['ssh']['port']} root@10.20.0.1"
+    # from X's own pool; Y heartbeats none: the ordering process's pool
+    assert X_PORTS[0] <= first["ssh"]["port"] <= X_PORTS[1]
     assert await queued_runs(deploy_node, first["id"]) == [f"deploy.node.{x}"]
     # a creating VPS holds its memory on its node: apps and VPSes share the room
     assert await node_free_mb(deploy_node, x) == HUGE + 8192 - first["memory_mb"]
@@ -106,6 +110,8 @@ async def test_a_vps_goes_to_the_node_with_room_and_runs_from_its_queue(
     second = (await order(deploy_http, ada))["vps"]
     assert (await admin_view(deploy_http, admin, second["id"]))["node"] == y
     assert second["ssh"]["host"] == "10.20.0.2"
+    low, high = deploy_settings.vps_port_min, deploy_settings.vps_port_max
+    assert low <= second["ssh"]["port"] <= high
     assert choose(await deploy_node.ctx.tx(rooms), 512).node.name == y  # an app's too
 
     # a drained node takes no new VPS, and keeps those it has
@@ -157,3 +163,37 @@ async def test_a_node_gone_down_stops_its_vpses_and_billing_hears_it(
     assert await node_free_mb(deploy_node, x) == memory_held + vps["memory_mb"]
     assert x not in await deploy_node.ctx.tx(nodes.fail_over_silent, down_after=60)
     assert len(await vps_events(deploy_node, vps["id"])) == 2
+
+
+async def test_liveness_of_a_vps_on_another_node_is_what_its_supervisor_saw(
+    deploy_http, deploy_node, deploy_settings, machine, person, two_nodes
+):
+    x = two_nodes[0]
+    ada, admin = person(), person(["admin"])
+    vps = (await order(deploy_http, ada))["vps"]
+    await run_on(x, deploy_node, deploy_settings, machine, vps["id"])
+
+    async def liveness() -> dict:
+        r = await deploy_http.get("/api/deploy/v1/liveness/vps", headers=admin.headers)
+        assert r.status_code == 200, r.text
+        [mine] = [i for i in r.json()["items"] if i["vps_id"] == vps["id"]]
+        return mine
+
+    # this web process's driver cannot see X's machine, and X's supervisor has not looked yet
+    assert (await liveness())["state"] == "unknown"
+    settings_x = deploy_settings.model_copy(update={"node_name": x})
+    supervisor_x = Supervisor(settings_x, deploy_node.worker, deploy_node.ctx, vps_driver=machine)
+    await supervisor_x.observe_vpses()
+    assert ((await liveness())["state"], (await liveness())["alive"]) == ("running", True)
+    machine.machines[uuid.UUID(vps["id"])]["state"] = "crashed"  # the hypervisor's word on X
+    await supervisor_x.observe_vpses()
+    assert ((await liveness())["state"], (await liveness())["alive"]) == ("crashed", False)
+
+    async def stale(session):  # X's supervisor stopped looking
+        late = datetime.now(UTC) - timedelta(seconds=deploy_settings.liveness_stale_seconds + 5)
+        await session.execute(
+            update(Vps).where(Vps.id == uuid.UUID(vps["id"])).values(observed_at=late)
+        )
+
+    await deploy_node.ctx.tx(stale)
+    assert (await liveness())["state"] == "unknown"
