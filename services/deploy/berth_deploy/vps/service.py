@@ -14,10 +14,11 @@ from berth_common.errors import Conflict, NotFound, Unprocessable
 from berth_common.outbox import enqueue_task
 from berth_common.pagination import PageParams
 from berth_deploy.config import DeploySettings
-from berth_deploy.enums import OperationOrigin, OperationStatus
+from berth_deploy.enums import NodeStatus, OperationOrigin, OperationStatus
 from berth_deploy.models import OwnerStanding
 from berth_deploy.names import VPS_RUN_TASK, node_queue
 from berth_deploy.nodes.dao import NodeDAO
+from berth_deploy.nodes.models import Node
 from berth_deploy.nodes.placement import place_vps, vps_ports
 from berth_deploy.operations.lifecycle import (
     AccountSuspended,
@@ -63,6 +64,10 @@ class VpsQuotaExceeded(Conflict):
 
 class SnapshotLimit(Conflict):
     code = "snapshot_limit"
+
+
+class VpsNodeDown(Conflict):
+    code = "node_down"
 
 
 def set_status(vps: Vps, status: str, reason: str | None = None) -> None:
@@ -138,6 +143,11 @@ async def create_vps(
     op = await _queue(session, vps, VpsOperationKind.CREATE, None, OperationOrigin.USER, owner_id)
     await session.refresh(vps)
     return vps, op
+
+
+async def _node_down(session: AsyncSession, name: str) -> bool:
+    node = await session.get(Node, name)
+    return node is not None and node.status == NodeStatus.DOWN
 
 
 async def _owner_suspended(session: AsyncSession, owner_id: uuid.UUID) -> OwnerStanding | None:
@@ -221,6 +231,12 @@ async def request_operation(
     _check_status(vps, kind, origin, active)
     if kind in STARTS_MACHINE and await _owner_suspended(session, vps.owner_id):
         raise AccountSuspended("The account is suspended by billing; top up to run VPSes again")
+    if kind in STARTS_MACHINE and await _node_down(session, vps.node):
+        raise VpsNodeDown(
+            f"The VPS's node {vps.node} is down and its disk is there: it can start again "
+            "once the node is back (or delete it)",
+            details={"node": vps.node},
+        )
     if kind == VpsOperationKind.DELETE:
         for other in active:
             if other.status == OperationStatus.QUEUED:

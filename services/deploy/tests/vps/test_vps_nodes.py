@@ -12,7 +12,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from nodes_kit import beat, fresh_node, gone, silence
 from sqlalchemy import select, text, update
-from vps_kit import VpsRunner, order, state, vps_events
+from vps_kit import API, VpsRunner, act, order, state, vps_events
 
 from berth_deploy.nodes import service as nodes
 from berth_deploy.nodes.placement import choose, rooms
@@ -163,6 +163,11 @@ async def test_a_node_gone_down_stops_its_vpses_and_billing_hears_it(
     assert await node_free_mb(deploy_node, x) == memory_held + vps["memory_mb"]
     assert x not in await deploy_node.ctx.tx(nodes.fail_over_silent, down_after=60)
     assert len(await vps_events(deploy_node, vps["id"])) == 2
+    # it cannot start while its disk is on a dead node; deleting it is still asked for
+    refused = await act(deploy_http, ada, vps["id"], "start", expect=409)
+    assert refused["error"]["code"] == "node_down" and refused["error"]["details"]["node"] == x
+    r = await deploy_http.delete(f"{API}/{vps['id']}", headers=ada.headers)
+    assert r.status_code == 202, r.text
 
 
 async def test_liveness_of_a_vps_on_another_node_is_what_its_supervisor_saw(
