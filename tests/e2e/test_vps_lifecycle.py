@@ -5,14 +5,11 @@ events, suspends it when the balance runs out and brings it back when paid. The 
 driver (KVM where /dev/kvm works, the container fallback otherwise), the real deploy web,
 worker and supervisor, billing's web, worker and beat."""
 
-import os
-import subprocess
 import sys
 import uuid
 from datetime import timedelta
 from pathlib import Path
 
-import httpx
 import pytest
 from billing_e2e import API as BILLING
 from billing_e2e import (
@@ -23,18 +20,22 @@ from billing_e2e import (
     wait_for_balance,
 )
 from billing_e2e import sql as billing_sql
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ed25519
 from deploy_e2e import sign_in
 from deploy_testkit import wait_for
+from vps_e2e import (
+    BOOT_SECONDS,
+    FIRST_BOOT_SECONDS,
+    VPS,
+    act,
+    deleted,
+    new_key_pair,
+    order,
+    settled,
+    ssh,
+    vps_of,
+)
 
 from berth_testing.processes import ManagedProcess
-
-VPS = "/api/deploy/v1/vps"
-DONE = ("succeeded", "failed", "cancelled", "superseded")
-# the first order builds the Debian image (debootstrap) before it boots
-FIRST_BOOT_SECONDS = 1800
-BOOT_SECONDS = 300
 
 pytestmark = pytest.mark.timeout(FIRST_BOOT_SECONDS + 1200)
 
@@ -48,20 +49,7 @@ def node(request, platform):
 
 @pytest.fixture(scope="module")
 def key_pair(tmp_path_factory) -> tuple[Path, str]:
-    key = ed25519.Ed25519PrivateKey.generate()
-    path = tmp_path_factory.mktemp("ssh") / "id_ed25519"
-    path.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.OpenSSH,
-            serialization.NoEncryption(),
-        )
-    )
-    path.chmod(0o600)
-    public = key.public_key().public_bytes(
-        serialization.Encoding.OpenSSH, serialization.PublicFormat.OpenSSH
-    )
-    return path, f"{public.decode()} e2e@berth"
+    return new_key_pair(tmp_path_factory.mktemp("ssh"))
 
 
 @pytest.fixture
@@ -86,40 +74,6 @@ def zero_grace(platform, tmp_path):
     platform.start_worker("billing")
 
 
-def ssh(key: Path, port: int, command: str, timeout: float = 60) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        ["ssh", "-i", str(key), "-p", str(port), "-o", "BatchMode=yes",
-         "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null",
-         "-o", "ConnectTimeout=10", "-o", "LogLevel=ERROR", "root@127.0.0.1", command],
-        capture_output=True, text=True, timeout=timeout, env={"PATH": os.environ["PATH"]},
-    )  # fmt: skip
-
-
-def vps_of(edge: httpx.Client, who, vps_id: str) -> dict:
-    r = edge.get(f"{VPS}/{vps_id}", headers=who.headers)
-    assert r.status_code == 200, r.text
-    return r.json()
-
-
-def settled(edge, who, vps_id: str, op: dict, timeout: float = BOOT_SECONDS) -> dict:
-    """Wait for the operation to end; it must have succeeded. The VPS after it."""
-
-    def done():
-        r = edge.get(f"{VPS}/{vps_id}/operations/{op['id']}", headers=who.headers)
-        assert r.status_code == 200, r.text
-        return r.json()["status"] in DONE and r.json()
-
-    ended = wait_for(done, timeout, f"the VPS's {op['kind']}")
-    assert ended["status"] == "succeeded", (ended["reason"], vps_of(edge, who, vps_id))
-    return vps_of(edge, who, vps_id)
-
-
-def act(edge, who, vps_id: str, action: str, **body) -> dict:
-    r = edge.post(f"{VPS}/{vps_id}/actions/{action}", json=body or None, headers=who.headers)
-    assert r.status_code == 202, r.text
-    return r.json()
-
-
 def test_a_vps_from_order_to_delete(edge, platform, register_verified, admin_token, key_pair,
                                     zero_grace):  # fmt: skip
     key, public = key_pair
@@ -134,11 +88,7 @@ def test_a_vps_from_order_to_delete(edge, platform, register_verified, admin_tok
     assert next(p for p in plans if p["key"] == "vps-1")["amount_per_hour"] is not None
 
     name = f"box-{uuid.uuid4().hex[:6]}"
-    r = edge.post(
-        VPS, json={"name": name, "plan": "vps-1", "ssh_public_key": public}, headers=ada.headers
-    )
-    assert r.status_code == 202, r.text
-    ordered = r.json()
+    ordered = order(edge, ada, name, public)
     vps_id, port = ordered["vps"]["id"], ordered["vps"]["ssh"]["port"]
     assert ordered["vps"]["status"] == "creating"
     running = settled(edge, ada, vps_id, ordered["operation"], FIRST_BOOT_SECONDS)
@@ -257,11 +207,5 @@ def test_a_vps_from_order_to_delete(edge, platform, register_verified, admin_tok
     assert ssh(key, port, "cat /root/mark").stdout.strip() == "before"
 
     # deleted: gone for its owner, its port closed
-    r = edge.delete(f"{VPS}/{vps_id}", headers=ada.headers)
-    assert r.status_code == 202, r.text
-    wait_for(
-        lambda: edge.get(f"{VPS}/{vps_id}", headers=ada.headers).status_code == 404,
-        BOOT_SECONDS,
-        "the VPS to be deleted",
-    )
+    deleted(edge, ada, vps_id)
     assert ssh(key, port, "true", timeout=30).returncode != 0

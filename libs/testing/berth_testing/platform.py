@@ -25,13 +25,16 @@ BIN = Path(sys.executable).parent
 
 def second_node_env(name: str, data_dir: Path) -> dict[str, str]:
     """Settings of a second deploy node on this machine: its own data directory, uid range,
-    port pool and queue, and more memory than the first offers (new apps are placed on it)."""
+    port pools (apps', VPSes' SSH) and queue, and more memory than the first offers (new apps
+    and VPSes are placed on it)."""
     return {
         "DEPLOY_NODE_NAME": name,
         "DEPLOY_DATA_DIR": str(data_dir),
         "DEPLOY_UID_BASE": "20000000",
         "DEPLOY_PORT_MIN": "24000",
         "DEPLOY_PORT_MAX": "24999",
+        "DEPLOY_VPS_PORT_MIN": "23000",
+        "DEPLOY_VPS_PORT_MAX": "23999",
         "DEPLOY_NODE_MEMORY_MB": "10000000",
     }
 

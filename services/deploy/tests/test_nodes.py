@@ -6,11 +6,11 @@ queued elsewhere). Two real nodes are proven in tests/e2e/test_deploy_nodes.py."
 import os
 import signal
 import uuid
-from datetime import UTC, datetime, timedelta
 
 import pytest
 from deploy_testkit import git, make_repo, web_app_files
 from fixtures_deploy import API, deployed, outbox_events
+from nodes_kit import beat, fresh_node, gone, silence
 from pydantic import SecretStr
 from sqlalchemy import select, update
 
@@ -44,23 +44,6 @@ def test_placement_takes_the_active_node_with_the_most_room():
     assert choose([room("c", "draining", 9000), room("d", "down", 9000)], 512) is None
 
 
-def fresh_node() -> str:
-    return f"t-node-{uuid.uuid4().hex[:8]}"
-
-
-async def beat(deploy_node, name: str, host: str = "127.0.0.1") -> None:
-    capacity = nodes.Capacity(host, 2048, 2, 25000, 25009)
-    await deploy_node.ctx.tx(nodes.heartbeat, node=name, capacity=capacity)
-
-
-async def silence(deploy_node, name: str, seconds: float) -> None:
-    async def back_date(session):
-        when = datetime.now(UTC) - timedelta(seconds=seconds)
-        await session.execute(update(Node).where(Node.name == name).values(heartbeat_at=when))
-
-    await deploy_node.ctx.tx(back_date)
-
-
 async def test_admins_list_drain_and_undrain_nodes(deploy_http, deploy_node, person):
     admin, ada = person(["admin"]), person()
     name = fresh_node()
@@ -77,7 +60,9 @@ async def test_admins_list_drain_and_undrain_nodes(deploy_http, deploy_node, per
 
     r = await deploy_http.post(f"{API}/admin/nodes/{name}/drain", headers=admin.headers)
     assert r.status_code == 200, r.text
-    assert (r.json()["node"]["status"], r.json()["apps_moving"]) == ("draining", 0)
+    drained = r.json()
+    assert drained["node"]["status"] == "draining"
+    assert (drained["apps_moving"], drained["vps_staying"]) == (0, 0)
     await beat(deploy_node, name)  # a heartbeat does not lift a drain
     r = await deploy_http.post(f"{API}/admin/nodes/{name}/undrain", headers=admin.headers)
     assert (r.status_code, r.json()["status"]) == (200, "active")
@@ -97,8 +82,7 @@ async def test_admins_list_drain_and_undrain_nodes(deploy_http, deploy_node, per
     await beat(deploy_node, name)  # back: active again
     r = await deploy_http.get(f"{API}/admin/nodes", headers=admin.headers)
     assert [n["status"] for n in r.json()["items"] if n["name"] == name] == ["active"]
-    await silence(deploy_node, name, 3600)  # gone again: nothing is placed on it later
-    await deploy_node.ctx.tx(nodes.fail_over_silent, down_after=60)
+    await gone(deploy_node, name)  # gone again: nothing is placed on it later
 
 
 async def test_the_http_provider_renders_every_node_s_routes(
@@ -147,6 +131,7 @@ async def test_the_http_provider_renders_every_node_s_routes(
         deploy_app.state.settings = deploy_settings
         for slug in (slug_near, slug_far):
             await deploy_node.ctx.tx(routes.drop_route, slug=slug)
+        await gone(deploy_node, far)  # nothing is placed on it later
 
 
 @pytest.fixture

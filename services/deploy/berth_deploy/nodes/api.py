@@ -45,7 +45,8 @@ async def list_nodes(session: SessionDep, params: PageDep) -> NodePage:
 async def drain_node(session: SessionDep, admin: AdminUser, name: str = NodeName) -> NodeDrain:
     moving = await service.drain(session, name=name, admin_id=actor_id(admin))
     await session.flush()
-    return NodeDrain(node=await _node(session, name), apps_moving=moving)
+    staying = await service.vps_staying(session, name=name)
+    return NodeDrain(node=await _node(session, name), apps_moving=moving, vps_staying=staying)
 
 
 @router.post("/{name}/undrain", response_model=Node, responses=error_responses(NotFound, Conflict))

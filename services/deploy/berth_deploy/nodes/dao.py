@@ -13,6 +13,8 @@ from berth_deploy.enums import AppStatus
 from berth_deploy.models import App, Instance
 from berth_deploy.nodes.models import Node, Route
 from berth_deploy.operations.lifecycle import LIVE_INSTANCE
+from berth_deploy.vps.enums import HOLDS_MEMORY
+from berth_deploy.vps.models import Vps
 
 
 class NodeDAO(BaseDAO[Node]):
@@ -49,7 +51,8 @@ class NodeDAO(BaseDAO[Node]):
         return list((await self.session.execute(stmt)).scalars())
 
     async def reservations(self) -> dict[str, tuple[int, int, int]]:
-        """node -> (memory MB, ports, instances) its live instances hold."""
+        """node -> (memory MB, ports, instances) its live instances hold; the memory includes
+        its VPSes' whose machines run (or are being made, started, stopped)."""
         stmt = (
             select(
                 Instance.node,
@@ -61,7 +64,16 @@ class NodeDAO(BaseDAO[Node]):
             .where(Instance.status.in_(LIVE_INSTANCE))
             .group_by(Instance.node)
         )
-        return {n: (int(m), int(p), int(c)) for n, m, p, c in await self.session.execute(stmt)}
+        held = {n: (int(m), int(p), int(c)) for n, m, p, c in await self.session.execute(stmt)}
+        vps = (
+            select(Vps.node, func.sum(Vps.memory_mb))
+            .where(Vps.status.in_(HOLDS_MEMORY))
+            .group_by(Vps.node)
+        )
+        for node, memory in await self.session.execute(vps):
+            m, p, c = held.get(node, (0, 0, 0))
+            held[node] = (m + int(memory), p, c)
+        return held
 
     async def placed_apps(self, node: str) -> list[uuid.UUID]:
         """Apps placed on the node, or running an instance there, that are not gone."""

@@ -28,6 +28,9 @@ class Node(Base):
     cpus: Mapped[int] = mapped_column(Integer, nullable=False)
     port_min: Mapped[int] = mapped_column(Integer, nullable=False)
     port_max: Mapped[int] = mapped_column(Integer, nullable=False)
+    # its VPSes' SSH ports (DEPLOY_VPS_PORT_MIN..MAX there); null until it heartbeats them
+    vps_port_min: Mapped[int | None] = mapped_column(Integer)
+    vps_port_max: Mapped[int | None] = mapped_column(Integer)
     # active | draining | down
     status: Mapped[str] = mapped_column(String(16), nullable=False, server_default="active")
     heartbeat_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)

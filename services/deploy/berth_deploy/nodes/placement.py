@@ -8,6 +8,11 @@ deletes of an app on a draining node still run there (its files are there); on a
 they run anywhere (its rows are all there is). With no active node known (no supervisor has
 beaten yet), an unplaced app's operation goes to the platform-wide queue that every node's
 worker consumes, as before nodes existed; the node that takes it becomes the app's node.
+
+A VPS is placed once, when it is ordered, on the active node with the most memory left for its
+plan (apps' instances and other VPSes count against the same room); it never moves (its disk
+is on that node). With no active node, it goes to the ordering process's own node, unless an
+admin drains that node: then nothing can take it.
 """
 
 from dataclasses import dataclass
@@ -15,6 +20,7 @@ from dataclasses import dataclass
 from loguru import logger
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from berth_common.errors import ServiceUnavailable
 from berth_deploy.enums import NodeStatus
 from berth_deploy.models import App
 from berth_deploy.nodes.dao import NodeDAO
@@ -69,3 +75,32 @@ async def place(session: AsyncSession, app: App, *, moving: bool) -> str | None:
         )
     app.node = chosen.node.name
     return app.node
+
+
+class NoNodeForVps(ServiceUnavailable):
+    code = "no_node_for_vps"
+
+
+async def place_vps(session: AsyncSession, memory_mb: int, *, here: str) -> str:
+    """The node a new VPS of `memory_mb` is made on (see the module's note)."""
+    candidates = await rooms(session)
+    chosen = choose(candidates, memory_mb)
+    if chosen is None:
+        mine = next((r.node for r in candidates if r.node.name == here), None)
+        if mine is not None and mine.status == NodeStatus.DRAINING:
+            raise NoNodeForVps("No node takes new VPSes now (every node is drained or down)")
+        return here
+    if chosen.free_mb < memory_mb:
+        logger.warning(
+            "no node has {} MB free for a VPS: placed on {} anyway", memory_mb, chosen.node.name
+        )
+    return chosen.node.name
+
+
+async def vps_ports(session: AsyncSession, node: str, fallback: tuple[int, int]) -> tuple[int, int]:
+    """The SSH port pool (lowest, highest) of the node's VPSes: what it heartbeats, else
+    `fallback`."""
+    row = await session.get(Node, node)
+    if row is not None and row.vps_port_min is not None and row.vps_port_max is not None:
+        return row.vps_port_min, row.vps_port_max
+    return fallback

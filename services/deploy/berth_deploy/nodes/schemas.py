@@ -48,3 +48,5 @@ class NodeDrain(BaseModel):
     node: Node
     # apps asked to move off it (a deploy of each one's current commit, on another node)
     apps_moving: int
+    # its VPSes, which stay (and keep running) there: a VPS cannot move without its disk
+    vps_staying: int

@@ -6,9 +6,12 @@ node that went silent, and an admin's drain.
   live instances end ("lost": billing hears they stopped, their routes go) and each app that
   was serving there gets a deploy of its current commit, which placement sends to an active
   node. Operations the dead node's worker held are reaped by the lease rules as before.
+  Its VPSes cannot move without their disks: they are marked stopped (billing hears it) and
+  wait for the node (vps/lifecycle.py `lost_with_node`).
 - A drain stops placing apps on the node and moves each app serving there with the same kind
   of deploy: a zero-downtime rollout (new instance elsewhere, health check, route switch,
-  old one stopped, by its own node's supervisor).
+  old one stopped, by its own node's supervisor). VPSes stay and keep running there (their
+  disks are there); only new ones go elsewhere.
 """
 
 import os
@@ -31,6 +34,8 @@ from berth_deploy.operations.cause import DeployCause
 from berth_deploy.operations.lifecycle import LIVE_INSTANCE, SERVING_INSTANCE
 from berth_deploy.operations.service import request_operation
 from berth_deploy.releases.dao import ReleaseDAO
+from berth_deploy.vps.dao import VpsDAO
+from berth_deploy.vps.lifecycle import lost_with_node
 
 
 @dataclass(frozen=True)
@@ -40,6 +45,9 @@ class Capacity:
     cpus: int
     port_min: int
     port_max: int
+    # the SSH ports its VPSes get (None: the ordering process's own pool)
+    vps_port_min: int | None = None
+    vps_port_max: int | None = None
 
 
 def machine_memory_mb() -> int:
@@ -50,11 +58,19 @@ def machine_memory_mb() -> int:
     return 0
 
 
-def capacity_of(host: str, memory_mb: int, cpus: int, port_min: int, port_max: int) -> Capacity:
-    """What a node offers apps: its settings, or what the machine has where they say 0."""
-    return Capacity(
-        host, memory_mb or machine_memory_mb(), cpus or os.cpu_count() or 1, port_min, port_max
-    )
+def capacity_of(
+    host: str,
+    memory_mb: int,
+    cpus: int,
+    port_min: int,
+    port_max: int,
+    vps_ports: tuple[int, int] | None = None,
+) -> Capacity:
+    """What a node offers apps and VPSes: its settings, or what the machine has where they
+    say 0."""
+    vps_min, vps_max = vps_ports or (None, None)
+    memory = memory_mb or machine_memory_mb()
+    return Capacity(host, memory, cpus or os.cpu_count() or 1, port_min, port_max, vps_min, vps_max)
 
 
 async def heartbeat(session: AsyncSession, *, node: str, capacity: Capacity) -> None:
@@ -65,6 +81,8 @@ async def heartbeat(session: AsyncSession, *, node: str, capacity: Capacity) -> 
         cpus=capacity.cpus,
         port_min=capacity.port_min,
         port_max=capacity.port_max,
+        vps_port_min=capacity.vps_port_min,
+        vps_port_max=capacity.vps_port_max,
     )
 
 
@@ -77,7 +95,8 @@ async def fail_over_silent(session: AsyncSession, *, down_after: float) -> list[
         _set_status(node, NodeStatus.DOWN)
         reason = f"node {node.name} is down (no heartbeat for {silent}s)"
         moved = await _evacuate(session, node.name, reason, lost=True)
-        logger.warning("{}: {} app(s) rescheduled", reason, moved)
+        stopped = await lost_with_node(session, node=node.name, reason=reason)
+        logger.warning("{}: {} app(s) rescheduled, {} VPS(es) stopped", reason, moved, stopped)
         downed.append(node.name)
     return downed
 
@@ -91,6 +110,11 @@ async def drain(session: AsyncSession, *, name: str, admin_id: uuid.UUID | None)
     return await _evacuate(
         session, name, f"node {name} drained by an admin", lost=False, by=admin_id
     )
+
+
+async def vps_staying(session: AsyncSession, *, name: str) -> int:
+    """The node's VPSes (not deleted): a drain leaves them there, their disks are there."""
+    return await VpsDAO(session).count_on_node(name)
 
 
 async def undrain(session: AsyncSession, *, name: str) -> None:

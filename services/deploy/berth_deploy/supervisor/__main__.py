@@ -16,6 +16,16 @@ from berth_deploy.models import SCHEMA, Base
 from berth_deploy.node import build_node_context
 from berth_deploy.supervisor import dao
 from berth_deploy.supervisor.agent import Supervisor
+from berth_deploy.vps.machine import MachineDriver, machine_driver
+
+
+def vps_driver(settings: DeploySettings) -> MachineDriver | None:
+    """This node's machine driver, or None where no VPS can run (its states are not watched)."""
+    try:
+        return machine_driver(settings)
+    except Exception as exc:
+        logger.info("no VPS machine driver on this node: {}", exc)
+        return None
 
 
 async def hold_leadership(worker: WorkerRuntime, node: str) -> AsyncConnection | None:
@@ -64,7 +74,8 @@ async def tick_while_leading(supervisor: Supervisor, leadership: Leadership) -> 
 
 async def supervise(settings: DeploySettings, stopping: asyncio.Event) -> None:
     worker = WorkerRuntime(settings, SCHEMA, Base.metadata)
-    supervisor = Supervisor(settings, worker, build_node_context(settings, worker.in_transaction))
+    ctx = build_node_context(settings, worker.in_transaction)
+    supervisor = Supervisor(settings, worker, ctx, vps_driver=vps_driver(settings))
     leadership = Leadership(worker, settings.node_name)
     logger.info("deploy supervisor on node {}", settings.node_name)
     while not stopping.is_set():

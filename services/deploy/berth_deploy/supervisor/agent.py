@@ -1,6 +1,8 @@
 """The supervisor's tick: leases reaped, this node's instances watched, the node's heartbeat,
-silent nodes failed over, routes reconciled, processes of instances ended elsewhere stopped."""
+silent nodes failed over, its VPSes' machine states recorded, routes reconciled, processes of
+instances ended elsewhere stopped."""
 
+import asyncio
 from datetime import UTC, datetime
 
 from loguru import logger
@@ -17,18 +19,30 @@ from berth_deploy.sandbox.layout import AppPaths
 from berth_deploy.sandbox.local import read_stat
 from berth_deploy.supervisor import service
 from berth_deploy.vps import leases as vps_leases
+from berth_deploy.vps import liveness as vps_liveness
+from berth_deploy.vps.machine import MachineDriver
 
 RECONCILE_EVERY = 5
+# ticks between looks at this node's VPS machines (well within DEPLOY_LIVENESS_STALE_SECONDS)
+OBSERVE_VPS_EVERY = 3
 # instances ended this recently may still have a process here (ended by another node's
 # operation, or by a failover while this node was cut off)
 ENDED_WINDOW_SECONDS = 86_400.0
 
 
 class Supervisor:
-    def __init__(self, settings: DeploySettings, worker: WorkerRuntime, ctx: NodeContext):
+    def __init__(
+        self,
+        settings: DeploySettings,
+        worker: WorkerRuntime,
+        ctx: NodeContext,
+        vps_driver: MachineDriver | None = None,
+    ):
         self.settings = settings
         self.worker = worker
         self.ctx = ctx
+        # this node's machine driver (None: no VPS runs here, nothing to look at)
+        self.vps_driver = vps_driver
         self.ticks = 0
         self.adopted_logged = False
         self.capacity = nodes.capacity_of(
@@ -37,6 +51,7 @@ class Supervisor:
             settings.node_cpus,
             settings.port_min,
             settings.port_max,
+            (settings.vps_port_min, settings.vps_port_max),
         )
 
     async def tick(self) -> None:
@@ -45,6 +60,8 @@ class Supervisor:
         await self.watch_instances()
         await self.ctx.tx(service.beat, node=self.settings.node_name, capacity=self.capacity)
         await self.ctx.tx(nodes.fail_over_silent, down_after=self.settings.node_down_seconds)
+        if self.ticks % OBSERVE_VPS_EVERY == 1:
+            await self.observe_vpses()
         if self.ticks % RECONCILE_EVERY == 1:
             await self.reconcile_routes()
             await self.stop_ended()
@@ -56,6 +73,16 @@ class Supervisor:
             if reaped.pgid and reaped.node == self.settings.node_name:
                 self.ctx.driver.kill_group(reaped.pgid)
         await self.ctx.tx(vps_leases.reap_expired, max_attempts=self.settings.max_attempts)
+
+    async def observe_vpses(self) -> None:
+        """This node's VPSes' machine states, for liveness asked on another node."""
+        if self.vps_driver is None:
+            return
+        ids = await self.ctx.tx(vps_liveness.watched_here, node=self.settings.node_name)
+        found = await asyncio.gather(*(vps_liveness.asked(self.vps_driver, i) for i in ids))
+        states = dict(zip(ids, found, strict=True))
+        if states:
+            await self.ctx.tx(vps_liveness.observe, states=states)
 
     def _monitor_alive(self, pid: int | None) -> bool:
         stat = read_stat(pid) if pid else None

@@ -45,14 +45,17 @@ async def list_vps(
     status: StatusFilter = None,
 ) -> AdminVpsPage:
     found, total = await service.list_vps(session, params, owner_id=owner_id, status=status)
-    return AdminVpsPage.build([views.admin_out(settings, v, driver) for v in found], total, params)
+    hosts = await service.node_hosts(session)
+    items = [views.admin_out(settings, v, driver, hosts) for v in found]
+    return AdminVpsPage.build(items, total, params)
 
 
 @router.get("/{vps_id}", response_model=AdminVps, responses=error_responses(NotFound))
 async def get_vps(
     vps_id: uuid.UUID, session: SessionDep, settings: SettingsDep, driver: VpsDriverDep
 ) -> AdminVps:
-    return views.admin_out(settings, await service.get_vps(session, vps_id, None), driver)
+    vps = await service.get_vps(session, vps_id, None)
+    return views.admin_out(settings, vps, driver, await service.node_hosts(session))
 
 
 @router.post(

@@ -73,7 +73,10 @@ async def create_vps(
     if driver is None:
         raise NoHypervisor("This node cannot run VPSes (no machine driver)")
     vps, op = await service.create_vps(session, settings, driver.kind, owner, body)
-    return VpsCreated(vps=views.vps_out(settings, vps), operation=VpsOperation.model_validate(op))
+    hosts = await service.node_hosts(session)
+    return VpsCreated(
+        vps=views.vps_out(settings, vps, hosts), operation=VpsOperation.model_validate(op)
+    )
 
 
 @router.get("", response_model=VpsPage, responses=error_responses(Unprocessable))
@@ -85,14 +88,16 @@ async def list_vps(
     status: StatusFilter = None,
 ) -> VpsPage:
     found, total = await service.list_vps(session, params, owner_id=owner, status=status)
-    return VpsPage.build([views.vps_out(settings, v) for v in found], total, params)
+    hosts = await service.node_hosts(session)
+    return VpsPage.build([views.vps_out(settings, v, hosts) for v in found], total, params)
 
 
 @router.get("/{vps_id}", response_model=Vps, responses=error_responses(NotFound))
 async def get_vps(
     vps_id: uuid.UUID, owner: CurrentUserId, session: SessionDep, settings: SettingsDep
 ) -> Vps:
-    return views.vps_out(settings, await service.get_vps(session, vps_id, owner))
+    vps = await service.get_vps(session, vps_id, owner)
+    return views.vps_out(settings, vps, await service.node_hosts(session))
 
 
 async def _ask(session, vps_id, owner, kind, params=None) -> VpsOperation:

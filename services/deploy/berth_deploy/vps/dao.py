@@ -71,6 +71,38 @@ class VpsDAO(BaseDAO[Vps]):
         )
         return {p for p in (await self.session.execute(stmt)).scalars()}
 
+    async def count_on_node(self, node: str) -> int:
+        stmt = select(func.count()).where(Vps.node == node, Vps.status != VpsStatus.DELETED)
+        return (await self.session.execute(stmt)).scalar_one()
+
+    async def on_node(self, node: str, statuses: Iterable[str]) -> list[Vps]:
+        """The node's VPSes in these statuses, locked."""
+        stmt = (
+            select(Vps)
+            .where(Vps.node == node, Vps.status.in_(list(statuses)))
+            .order_by(Vps.id)
+            .with_for_update()
+        )
+        return list((await self.session.execute(stmt)).scalars().all())
+
+    async def database_now(self) -> datetime:
+        return (await self.session.execute(select(func.now()))).scalar_one()
+
+    async def meant_to_run_on(self, node: str) -> list[uuid.UUID]:
+        stmt = select(Vps.id).where(
+            Vps.node == node, Vps.status.in_([VpsStatus.RUNNING, VpsStatus.REBOOTING])
+        )
+        return list((await self.session.execute(stmt)).scalars())
+
+    async def observed(self, ids: list[uuid.UUID], state: str) -> None:
+        """The machines' state as their node's supervisor saw it now (the VPS's `updated_at`
+        stays the owner's changes')."""
+        await self.session.execute(
+            update(Vps)
+            .where(Vps.id.in_(ids))
+            .values(observed_state=state, observed_at=func.now(), updated_at=Vps.updated_at)
+        )
+
     async def of_owner(self, owner_id: uuid.UUID, statuses: Iterable[str]) -> list[Vps]:
         stmt = select(Vps).where(Vps.owner_id == owner_id, Vps.status.in_(list(statuses)))
         return list((await self.session.execute(stmt.order_by(Vps.created_at))).scalars().all())

@@ -16,6 +16,17 @@ class VpsStatus(StrEnum):
     DELETED = "deleted"
 
 
+# statuses in which a VPS's machine holds (or is about to hold) its memory on its node: what
+# placement counts against the node's room, apps and VPSes alike
+HOLDS_MEMORY = (
+    VpsStatus.CREATING,
+    VpsStatus.STARTING,
+    VpsStatus.RUNNING,
+    VpsStatus.STOPPING,
+    VpsStatus.REBOOTING,
+)
+
+
 class VpsOperationKind(StrEnum):
     CREATE = "create"
     START = "start"

@@ -44,6 +44,10 @@ async def acquire(
     vps = await VpsDAO(session).lock(vps_id)
     if vps is None:
         return None
+    if vps.node != node:  # its disk is on another node (a message from before nodes): there
+        logger.bind(vps_id=str(vps_id)).warning("vps is on node {}: sent there", vps.node)
+        await dispatch(session, vps)
+        return None
     ops = VpsOperationDAO(session)
     if vps.active_operation_id is not None:
         holder = await ops.get(vps.active_operation_id)
@@ -125,7 +129,7 @@ async def _close(
     if vps.active_operation_id == op.id:
         vps.active_operation_id = None
     if await VpsOperationDAO(session).next_queued(vps.id) is not None:
-        await dispatch(session, vps.id)
+        await dispatch(session, vps)
 
 
 async def finish(
@@ -166,7 +170,7 @@ async def reap_expired(session: AsyncSession, *, max_attempts: int) -> list[uuid
             op.lease_expires_at = None
             if vps.active_operation_id == op.id:
                 vps.active_operation_id = None
-            await dispatch(session, vps.id)
+            await dispatch(session, vps)
         else:
             failure = f"{lost}; gave up after {op.attempt} attempt(s)"
             await _close(session, op, vps, OperationStatus.FAILED, failure, None)

@@ -8,7 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from berth_deploy.events import DELETED, STOPPED, SUSPENDED
 from berth_deploy.vps.dao import SnapshotDAO, VpsDAO
-from berth_deploy.vps.enums import SnapshotStatus, VpsStatus
+from berth_deploy.vps.enums import HOLDS_MEMORY, SnapshotStatus, VpsStatus
 from berth_deploy.vps.events import boot_ended, boot_started
 from berth_deploy.vps.models import Vps
 from berth_deploy.vps.service import set_status
@@ -88,3 +88,19 @@ async def deleted(session: AsyncSession, *, vps_id: uuid.UUID) -> None:
         snapshot.status = SnapshotStatus.DELETED
     set_status(vps, VpsStatus.DELETED)
     vps.deleted_at = datetime.now(UTC)
+
+
+async def lost_with_node(session: AsyncSession, *, node: str, reason: str) -> int:
+    """A down node's VPSes cannot move (their disks are there): those whose machines ran are
+    stopped, saying why, and their billed intervals end ("node_down", as for app instances).
+    A delete or other operation queued for them waits on the node's queue for its return.
+    How many were stopped."""
+    stopped = 0
+    for vps in await VpsDAO(session).on_node(node, (*HOLDS_MEMORY, VpsStatus.FAILED)):
+        if vps.status == VpsStatus.FAILED and vps.boot_id is None:
+            continue
+        await boot_ended(session, STOPPED, vps, "node_down")
+        if vps.status != VpsStatus.FAILED:
+            set_status(vps, VpsStatus.STOPPED, f"{reason}; start it when the node is back")
+        stopped += 1
+    return stopped

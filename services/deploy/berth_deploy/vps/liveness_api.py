@@ -5,7 +5,7 @@ from berth_common.db import SessionDep
 from berth_common.routing import guarded_router
 from berth_deploy.deps import SettingsDep, VpsDriverDep
 from berth_deploy.instances.api import _liveness_reader
-from berth_deploy.vps import service
+from berth_deploy.vps import liveness
 from berth_deploy.vps.schemas import VpsLiveness, VpsLivenessList
 
 router = guarded_router(_liveness_reader, prefix="/api/deploy/v1/liveness/vps", tags=["liveness"])
@@ -15,5 +15,5 @@ router = guarded_router(_liveness_reader, prefix="/api/deploy/v1/liveness/vps", 
 async def get_vps_liveness(
     session: SessionDep, settings: SettingsDep, driver: VpsDriverDep
 ) -> VpsLivenessList:
-    items = await service.liveness(session, settings, driver)
+    items = await liveness.liveness(session, settings, driver)
     return VpsLivenessList(items=[VpsLiveness(**i) for i in items])

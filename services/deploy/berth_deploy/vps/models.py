@@ -83,6 +83,10 @@ class Vps(Base):
     # the billed interval of the current boot: the instance id billing charges by, and since when
     boot_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
     boot_started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # the machine's state as its node's supervisor last saw it, and when (database clock):
+    # what liveness answers for a VPS on another node than the web process's
+    observed_state: Mapped[str | None] = mapped_column(String(16))
+    observed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[datetime] = now_timestamp()
     updated_at: Mapped[datetime] = touched_timestamp()
     status_changed_at: Mapped[datetime] = now_timestamp()

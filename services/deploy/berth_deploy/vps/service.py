@@ -14,16 +14,19 @@ from berth_common.errors import Conflict, NotFound, Unprocessable
 from berth_common.outbox import enqueue_task
 from berth_common.pagination import PageParams
 from berth_deploy.config import DeploySettings
-from berth_deploy.enums import OperationOrigin, OperationStatus
+from berth_deploy.enums import NodeStatus, OperationOrigin, OperationStatus
 from berth_deploy.models import OwnerStanding
-from berth_deploy.names import QUEUE, VPS_RUN_TASK
+from berth_deploy.names import VPS_RUN_TASK, node_queue
+from berth_deploy.nodes.dao import NodeDAO
+from berth_deploy.nodes.models import Node
+from berth_deploy.nodes.placement import place_vps, vps_ports
 from berth_deploy.operations.lifecycle import (
     AccountSuspended,
     IllegalTransition,
     OperationInProgress,
 )
 from berth_deploy.sandbox.ports import pick_port
-from berth_deploy.vps.dao import SnapshotDAO, VpsDAO, VpsOperationDAO, meant_to_run
+from berth_deploy.vps.dao import SnapshotDAO, VpsDAO, VpsOperationDAO
 from berth_deploy.vps.enums import (
     ALLOWED_FROM,
     STATUS_ON_REQUEST,
@@ -63,6 +66,10 @@ class SnapshotLimit(Conflict):
     code = "snapshot_limit"
 
 
+class VpsNodeDown(Conflict):
+    code = "node_down"
+
+
 def set_status(vps: Vps, status: str, reason: str | None = None) -> None:
     if status != vps.status:
         vps.status_changed_at = datetime.now(UTC)
@@ -70,9 +77,17 @@ def set_status(vps: Vps, status: str, reason: str | None = None) -> None:
     vps.status_reason = reason[:500] if reason else None
 
 
-async def dispatch(session: AsyncSession, vps_id: uuid.UUID) -> None:
-    """Ask a worker to run the VPS's next queued operation (after this transaction commits)."""
-    await enqueue_task(session, VPS_RUN_TASK, queue=QUEUE, kwargs={"vps_id": str(vps_id)})
+async def dispatch(session: AsyncSession, vps: Vps) -> None:
+    """Ask the worker of the VPS's node (where its disk is) to run its next queued operation
+    (after this transaction commits)."""
+    await enqueue_task(
+        session, VPS_RUN_TASK, queue=node_queue(vps.node), kwargs={"vps_id": str(vps.id)}
+    )
+
+
+async def node_hosts(session: AsyncSession) -> dict[str, str]:
+    """Each node's host as it heartbeats it (where its VPSes' SSH forwards are reached)."""
+    return {node.name: node.host for node in await NodeDAO(session).all()}
 
 
 async def get_vps(session: AsyncSession, vps_id: uuid.UUID, owner_id: uuid.UUID | None) -> Vps:
@@ -87,7 +102,8 @@ async def create_vps(
     session: AsyncSession, settings: DeploySettings, kind: str, owner_id: uuid.UUID, data: VpsCreate
 ) -> tuple[Vps, VpsOperation]:
     """A new VPS of a catalog plan, within the owner's quota, under a name of theirs not in
-    use, with an SSH port of this node's pool; its create operation is queued."""
+    use, on the node placement picks (nodes/placement.py), with an SSH port free there; its
+    create operation is queued on that node."""
     plan = plan_of(settings, data.plan)
     dao = VpsDAO(session)
     await dao.lock_owner(owner_id)
@@ -102,9 +118,10 @@ async def create_vps(
         raise VpsNameTaken(f"You already have a VPS named {data.name!r}")
     if await _owner_suspended(session, owner_id):
         raise AccountSuspended("The account is suspended by billing; top up to order a VPS")
-    node = settings.node_name
+    node = await place_vps(session, plan.memory_mb, here=settings.node_name)
+    low, high = await vps_ports(session, node, (settings.vps_port_min, settings.vps_port_max))
     await dao.lock_ports(node)
-    port = pick_port(settings.vps_port_min, settings.vps_port_max, await dao.ports_taken(node))
+    port = pick_port(low, high, await dao.ports_taken(node))
     try:
         async with session.begin_nested():
             vps = await dao.create(
@@ -126,6 +143,11 @@ async def create_vps(
     op = await _queue(session, vps, VpsOperationKind.CREATE, None, OperationOrigin.USER, owner_id)
     await session.refresh(vps)
     return vps, op
+
+
+async def _node_down(session: AsyncSession, name: str) -> bool:
+    node = await session.get(Node, name)
+    return node is not None and node.status == NodeStatus.DOWN
 
 
 async def _owner_suspended(session: AsyncSession, owner_id: uuid.UUID) -> OwnerStanding | None:
@@ -154,7 +176,7 @@ async def _queue(
         vps_status_before=vps.status,
     )
     if vps.active_operation_id is None:
-        await dispatch(session, vps.id)
+        await dispatch(session, vps)
     return op
 
 
@@ -209,6 +231,12 @@ async def request_operation(
     _check_status(vps, kind, origin, active)
     if kind in STARTS_MACHINE and await _owner_suspended(session, vps.owner_id):
         raise AccountSuspended("The account is suspended by billing; top up to run VPSes again")
+    if kind in STARTS_MACHINE and await _node_down(session, vps.node):
+        raise VpsNodeDown(
+            f"The VPS's node {vps.node} is down and its disk is there: it can start again "
+            "once the node is back (or delete it)",
+            details={"node": vps.node},
+        )
     if kind == VpsOperationKind.DELETE:
         for other in active:
             if other.status == OperationStatus.QUEUED:
@@ -338,25 +366,3 @@ async def get_operation(session: AsyncSession, vps: Vps, op_id: uuid.UUID) -> Vp
     if op is None:
         raise NotFound("Operation not found")
     return op
-
-
-async def liveness(session: AsyncSession, settings: DeploySettings, driver) -> list[dict]:
-    """Every VPS that should be running, with its machine's state as this node's driver says."""
-    out = []
-    for vps in await meant_to_run(session):
-        state = "unknown"
-        if driver is not None and vps.node == settings.node_name:
-            try:
-                state = await driver.state(vps.id)
-            except Exception:  # the driver cannot tell: unknown, never a 500 to monitoring
-                state = "unknown"
-        out.append(
-            {
-                "vps_id": vps.id,
-                "owner_id": vps.owner_id,
-                "node": vps.node,
-                "state": state,
-                "alive": state == "running",
-            }
-        )
-    return out

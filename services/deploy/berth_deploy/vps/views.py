@@ -1,6 +1,7 @@
 """VPSes as the API shows them: the JSON of one, the SSH command, admins' resource use."""
 
 import uuid
+from collections.abc import Mapping
 from typing import Any
 
 from loguru import logger
@@ -13,16 +14,26 @@ from berth_deploy.vps.machine import MachineDriver
 from berth_deploy.vps.models import Vps
 from berth_deploy.vps.plans import catalog
 
+# node -> the host it heartbeats (nodes.host): where another node's SSH forwards are reached
+NodeHosts = Mapping[str, str]
 
-def ssh_of(settings: DeploySettings, vps: Vps) -> schemas.Ssh:
-    host = settings.vps_ssh_host
+
+def ssh_host_of(settings: DeploySettings, vps: Vps, hosts: NodeHosts) -> str:
+    """DEPLOY_VPS_SSH_HOST for a VPS on this node; the host its node heartbeats otherwise."""
+    if vps.node == settings.node_name or vps.node not in hosts:
+        return settings.vps_ssh_host
+    return hosts[vps.node]
+
+
+def ssh_of(settings: DeploySettings, vps: Vps, hosts: NodeHosts) -> schemas.Ssh:
+    host = ssh_host_of(settings, vps, hosts)
     live = vps.ssh_port is not None and vps.status not in (VpsStatus.DELETED,)
     port = vps.ssh_port if live else None
     command = f"ssh -p {port} root@{host}" if port else None
     return schemas.Ssh(host=host, port=port, user="root", command=command)
 
 
-def _fields(settings: DeploySettings, vps: Vps) -> dict[str, Any]:
+def _fields(settings: DeploySettings, vps: Vps, hosts: NodeHosts) -> dict[str, Any]:
     return {
         "id": vps.id,
         "owner_id": vps.owner_id,
@@ -37,15 +48,15 @@ def _fields(settings: DeploySettings, vps: Vps) -> dict[str, Any]:
         "vcpus": vps.vcpus,
         "memory_mb": vps.memory_mb,
         "disk_gb": vps.disk_gb,
-        "ssh": ssh_of(settings, vps),
+        "ssh": ssh_of(settings, vps, hosts),
         "active_operation_id": vps.active_operation_id,
         "created_at": vps.created_at,
         "updated_at": vps.updated_at,
     }
 
 
-def vps_out(settings: DeploySettings, vps: Vps) -> schemas.Vps:
-    return schemas.Vps(**_fields(settings, vps))
+def vps_out(settings: DeploySettings, vps: Vps, hosts: NodeHosts) -> schemas.Vps:
+    return schemas.Vps(**_fields(settings, vps, hosts))
 
 
 def usage_of(driver: MachineDriver | None, vps_id: uuid.UUID) -> dict[str, Any] | None:
@@ -58,10 +69,12 @@ def usage_of(driver: MachineDriver | None, vps_id: uuid.UUID) -> dict[str, Any] 
         return None
 
 
-def admin_out(settings: DeploySettings, vps: Vps, driver: MachineDriver | None) -> schemas.AdminVps:
+def admin_out(
+    settings: DeploySettings, vps: Vps, driver: MachineDriver | None, hosts: NodeHosts
+) -> schemas.AdminVps:
     usage = usage_of(driver, vps.id) if vps.node == settings.node_name else None
     return schemas.AdminVps(
-        **_fields(settings, vps), node=vps.node, run_uid=vps.run_uid, usage=usage
+        **_fields(settings, vps, hosts), node=vps.node, run_uid=vps.run_uid, usage=usage
     )
 
 

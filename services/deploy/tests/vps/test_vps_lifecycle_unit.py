@@ -3,28 +3,11 @@
 owners' isolation, admins' view. The real driver is exercised by tests/e2e/test_vps_lifecycle."""
 
 import asyncio
-import json
 import uuid
 
-from sqlalchemy import text
-from vps_kit import API, act, ed25519_key, order, private_key_pem, rsa_key, state
+from vps_kit import API, act, ed25519_key, order, private_key_pem, rsa_key, state, vps_events
 
 from berth_deploy.vps.executor import ssh_answers
-
-
-async def vps_events(deploy_node, vps_id: str) -> list[tuple[str, dict]]:
-    """deploy.instance.* events about this VPS in deploy's outbox, oldest first."""
-
-    async def read(session):
-        rows = await session.execute(
-            text(
-                "SELECT routing_key, body FROM deploy.outbox "
-                "WHERE starts_with(routing_key, 'deploy.instance.') ORDER BY created_at, id"
-            )
-        )
-        return [(key, json.loads(body)[1]["event"]["payload"]) for key, body in rows]
-
-    return [(k, p) for k, p in await deploy_node.ctx.tx(read) if p.get("vps_id") == vps_id]
 
 
 async def test_order_boot_stop_start_reboot_delete(deploy_http, deploy_node, vps_runner, person):

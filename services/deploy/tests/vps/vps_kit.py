@@ -1,6 +1,7 @@
 """Helpers of the VPS unit tests: SSH keys, the node running VPS operations with the test
 double of the driver, the API calls."""
 
+import json
 import uuid
 from typing import Any
 
@@ -8,6 +9,7 @@ import httpx
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
 from fake_machine import FakeMachine
+from sqlalchemy import text
 
 from berth_deploy.config import DeploySettings
 from berth_deploy.vps.executor import VpsNode, run_next
@@ -70,3 +72,18 @@ async def act(http, who, vps_id: str, action: str, json=None, expect: int = 202)
     r = await http.post(f"{API}/{vps_id}/actions/{action}", json=json, headers=who.headers)
     assert r.status_code == expect, r.text
     return r.json()
+
+
+async def vps_events(deploy_node, vps_id: str) -> list[tuple[str, dict]]:
+    """deploy.instance.* events about this VPS in deploy's outbox, oldest first."""
+
+    async def read(session):
+        rows = await session.execute(
+            text(
+                "SELECT routing_key, body FROM deploy.outbox "
+                "WHERE starts_with(routing_key, 'deploy.instance.') ORDER BY created_at, id"
+            )
+        )
+        return [(key, json.loads(body)[1]["event"]["payload"]) for key, body in rows]
+
+    return [(k, p) for k, p in await deploy_node.ctx.tx(read) if p.get("vps_id") == vps_id]
