@@ -69,9 +69,7 @@ def start_supervisor(platform: Platform, env: dict[str, str] | None = None) -> M
         cwd=platform.root,
     ).start()
     platform.processes[name] = proc
-    proc.wait_ready(
-        lambda: b"deploy supervisor on node" in proc.log_path.read_bytes(), max(30, START_TIMEOUT)
-    )
+    proc.wait_ready(lambda: b"deploy supervisor on node" in proc.output(), max(30, START_TIMEOUT))
     return proc
 
 

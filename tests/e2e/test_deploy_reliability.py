@@ -95,7 +95,7 @@ def test_apps_outlive_worker_and_supervisor_and_are_adopted(edge, platform, dave
     finally:
         platform.start_worker("deploy")
         supervisor = start_supervisor(platform)
-    wait_for(lambda: b"alive and adopted" in supervisor.log_path.read_bytes(), 30, "adoption")
+    wait_for(lambda: b"alive and adopted" in supervisor.output(), 30, "adoption")
     assert instance_row(platform, app["id"]) == before  # same process, not restarted
     assert via_traefik(platform, app["slug"]).text == "hello v1"
 

@@ -117,7 +117,7 @@ def deploy_beat(platform, tmp_path_factory):
         log_dir=platform.logs,
         cwd=platform.root,
     ).start()
-    proc.wait_ready(lambda: b"beat: Starting" in proc.log_path.read_bytes(), 30)
+    proc.wait_ready(lambda: b"beat: Starting" in proc.output(), 30)
     yield proc
     proc.stop()
 

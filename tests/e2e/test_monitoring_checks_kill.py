@@ -59,7 +59,7 @@ def start_worker(platform, work: Path) -> ManagedProcess:
          "--without-mingle", "--without-gossip"],
         work,
     )  # fmt: skip
-    proc.wait_ready(lambda: b" ready." in proc.log_path.read_bytes(), timeout=60)
+    proc.wait_ready(lambda: b" ready." in proc.output(), timeout=60)
     return proc
 
 

@@ -277,7 +277,7 @@ def test_a_service_worker_runs_with_its_broker_user_alone(
         cwd=repo_root,
     ).start()
     try:
-        worker.wait_ready(lambda: b" ready." in worker.log_path.read_bytes(), timeout=60)
+        worker.wait_ready(lambda: b" ready." in worker.output(), timeout=60)
         ping = subprocess.run(
             [*celery, "inspect", "ping", "-d", node, "--timeout", "10"],
             env=env,
@@ -299,7 +299,7 @@ def test_a_service_worker_runs_with_its_broker_user_alone(
         )
         asyncio.run(publish(users["billing"], delayed))
         done = re.compile(rf"billing\.dunning\.check\[{task_id}\] succeeded".encode())
-        worker.wait_ready(lambda: bool(done.search(worker.log_path.read_bytes())), timeout=30)
+        worker.wait_ready(lambda: bool(done.search(worker.output())), timeout=30)
     finally:
         worker.stop()
     log = worker.log_path.read_text()

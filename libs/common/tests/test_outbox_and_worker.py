@@ -57,7 +57,7 @@ async def demo(berth_env, demo_schema, tmp_path_factory):
         log_dir=tmp_path_factory.mktemp("logs"),
     ).start()
     # the tests give a task 30 s to run: a worker still importing on a busy machine is not that
-    worker.wait_ready(lambda: b" ready." in worker.log_path.read_bytes(), timeout=180)
+    worker.wait_ready(lambda: b" ready." in worker.output(), timeout=180)
     publisher = make_publisher(berth_env["BROKER_URL"], "", (demo_schema,))
     relay = OutboxRelay(db.sessionmaker, demo_service.Base.metadata, demo_schema, publisher)
     yield db, relay, worker, demo_schema

@@ -148,9 +148,7 @@ class Platform:
             ],
             None,
         )
-        proc.wait_ready(
-            lambda: b" ready." in proc.log_path.read_bytes(), timeout=self.ready_timeout
-        )
+        proc.wait_ready(lambda: b" ready." in proc.output(), timeout=self.ready_timeout)
         return proc
 
     def start_deploy_node(self, label: str, env: dict[str, str]) -> list[ManagedProcess]:
@@ -174,9 +172,9 @@ class Platform:
             None,
             env=env,
         )
-        worker.wait_ready(lambda: b" ready." in worker.log_path.read_bytes(), self.ready_timeout)
+        worker.wait_ready(lambda: b" ready." in worker.output(), self.ready_timeout)
         supervisor.wait_ready(
-            lambda: b"deploy supervisor on node" in supervisor.log_path.read_bytes(),
+            lambda: b"deploy supervisor on node" in supervisor.output(),
             self.ready_timeout,
         )
         return [worker, supervisor]

@@ -53,11 +53,15 @@ class ManagedProcess:
         self.env = env
         self.cwd = cwd
         self.log_path = log_dir / f"{name}.log"
+        self.log_offset = 0
         self.proc: subprocess.Popen[bytes] | None = None
 
     def start(self) -> "ManagedProcess":
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         log = self.log_path.open("ab")
+        # a process started again under the same name appends to its log: what this run
+        # wrote starts here (a readiness check must not see the previous run's lines)
+        self.log_offset = log.tell()
         self.proc = subprocess.Popen(  # noqa: S603 - fixed argv built by tests
             self.cmd,
             env=self.env,
@@ -67,6 +71,12 @@ class ManagedProcess:
             start_new_session=True,
         )
         return self
+
+    def output(self) -> bytes:
+        """What this run of the process has written to its log so far."""
+        with self.log_path.open("rb") as log:
+            log.seek(self.log_offset)
+            return log.read()
 
     @property
     def pid(self) -> int:
