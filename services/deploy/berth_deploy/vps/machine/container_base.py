@@ -18,13 +18,11 @@ import sys
 import uuid
 from pathlib import Path
 
-from berth_deploy.config import DeploySettings
 from berth_deploy.sandbox.cgroups import Limits
-from berth_deploy.vps.machine.config import MachineSettings
-from berth_deploy.vps.machine.image import BaseImage, ImageStore, run
+from berth_deploy.vps.machine.driver_base import MachineDriverBase
+from berth_deploy.vps.machine.image import BaseImage, run
 from berth_deploy.vps.machine.kvm_base import alive
 from berth_deploy.vps.machine.layout import MachinePaths, spec_json
-from berth_deploy.vps.machine.sandbox import MachineSandbox
 from berth_deploy.vps.machine.spec import (
     InvalidMachineRequest,
     MachineSpec,
@@ -64,28 +62,8 @@ def shift_owners(root: Path, base: int) -> None:
                 os.chmod(path, st.st_mode & 0o7777)
 
 
-class ContainerBase:
+class ContainerBase(MachineDriverBase):
     kind = "container"
-
-    def __init__(self, settings: DeploySettings, machine: MachineSettings | None = None):
-        self.settings = settings
-        self.machine = machine or MachineSettings()
-        images = self.machine.images_dir or settings.data_dir / "vps" / "images"
-        self.images = ImageStore(images, self.machine)
-        self.sandbox = MachineSandbox(settings, self.machine)
-        self._locks: dict[uuid.UUID, asyncio.Lock] = {}
-
-    def paths(self, vps_id: uuid.UUID) -> MachinePaths:
-        return MachinePaths(self.settings.data_dir, vps_id)
-
-    def console_socket(self, vps_id: uuid.UUID) -> Path:
-        return self.paths(vps_id).console_socket
-
-    def console_log(self, vps_id: uuid.UUID) -> Path:
-        return self.paths(vps_id).console_log
-
-    def _lock(self, vps_id: uuid.UUID) -> asyncio.Lock:
-        return self._locks.setdefault(vps_id, asyncio.Lock())
 
     def map_base(self, spec: MachineSpec) -> int:
         index = spec.run_uid - self.settings.uid_base

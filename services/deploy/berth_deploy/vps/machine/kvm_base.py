@@ -15,15 +15,13 @@ import signal
 import uuid
 from pathlib import Path
 
-from berth_deploy.config import DeploySettings
 from berth_deploy.sandbox.cgroups import Limits
 from berth_deploy.sandbox.driver import ProcessHandle
 from berth_deploy.sandbox.local import read_stat
-from berth_deploy.vps.machine.config import MachineSettings
-from berth_deploy.vps.machine.image import BaseImage, ImageStore
+from berth_deploy.vps.machine.driver_base import MachineDriverBase
+from berth_deploy.vps.machine.image import BaseImage
 from berth_deploy.vps.machine.layout import MachinePaths, spec_json
 from berth_deploy.vps.machine.qmp import Qmp, QmpError
-from berth_deploy.vps.machine.sandbox import MachineSandbox
 from berth_deploy.vps.machine.spec import (
     MachineSpec,
     MachineStateConflict,
@@ -92,30 +90,8 @@ def alive(handle: dict | None) -> bool:
     return stat is not None and stat[1] not in ("Z", "X") and stat[3] == handle["start_time"]
 
 
-class KvmBase:
+class KvmBase(MachineDriverBase):
     kind = "kvm"
-
-    def __init__(self, settings: DeploySettings, machine: MachineSettings | None = None):
-        self.settings = settings
-        self.machine = machine or MachineSettings()
-        self.images = ImageStore(
-            self.machine.images_dir or settings.data_dir / "vps" / "images", self.machine
-        )
-        self.sandbox = MachineSandbox(settings, self.machine)
-        self._locks: dict[uuid.UUID, asyncio.Lock] = {}
-
-    # -- paths and records -------------------------------------------------------------
-    def paths(self, vps_id: uuid.UUID) -> MachinePaths:
-        return MachinePaths(self.settings.data_dir, vps_id)
-
-    def console_socket(self, vps_id: uuid.UUID) -> Path:
-        return self.paths(vps_id).console_socket
-
-    def console_log(self, vps_id: uuid.UUID) -> Path:
-        return self.paths(vps_id).console_log
-
-    def _lock(self, vps_id: uuid.UUID) -> asyncio.Lock:
-        return self._locks.setdefault(vps_id, asyncio.Lock())
 
     def _base(self, record: dict) -> BaseImage:
         base = BaseImage(Path(record["image_dir"]))
