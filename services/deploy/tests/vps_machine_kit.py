@@ -8,8 +8,8 @@ import time
 import uuid
 from pathlib import Path
 
-from berth_deploy.sandbox.ports import pick_port
 from berth_deploy.vps.machine import MachineSpec
+from berth_testing.processes import free_port
 
 REPO = Path(__file__).resolve().parents[3]
 #: the base image survives test runs (and `make test` on a fresh clone builds it once)
@@ -35,7 +35,8 @@ def new_spec(public_key: str, **fields) -> MachineSpec:
         "disk_gb": 3,
         "ssh_public_keys": (public_key,),
         "run_uid": UID,
-        "ssh_port": pick_port(24000, 24999, ()),
+        # a port nothing listens on now (24000-24999 is the e2e node B's app port pool)
+        "ssh_port": free_port(),
         **fields,
     }
     return MachineSpec(**values)
