@@ -167,17 +167,18 @@ def become_app(spec: dict, own_session: bool) -> dict[str, str]:
     """In the process that will exec the command: session, cgroups, limits, log, identity."""
     if own_session:
         os.setsid()
-    for procs in spec.get("cgroup_procs", []):
-        with open(procs, "w") as f:
-            f.write(str(os.getpid()))
-    for name, (soft, hard) in spec.get("rlimits", {}).items():
-        resource.setrlimit(RLIMITS[name], (soft, hard))
+    # the log first: what fails from here on is told there, not to the monitor's /dev/null
     log = os.open(spec["log"], os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o600)
     null = os.open(os.devnull, os.O_RDONLY)
     os.dup2(null, 0)
     os.dup2(log, 1)
     os.dup2(log, 2)
     os.closerange(3, 65536)
+    for procs in spec.get("cgroup_procs", []):
+        with open(procs, "w") as f:
+            f.write(str(os.getpid()))
+    for name, (soft, hard) in spec.get("rlimits", {}).items():
+        resource.setrlimit(RLIMITS[name], (soft, hard))
     staged = stage(spec)
     uid, gid = spec.get("uid"), spec.get("gid")
     if uid is not None and os.geteuid() == 0:

@@ -12,6 +12,9 @@ class MachineSettings(BaseSettings):
 
     # auto: KVM where /dev/kvm opens and creates a VM, else the system-container fallback
     hypervisor: Literal["auto", "kvm", "container"] = "auto"
+    # the KVM driver's accelerator. tcg is QEMU's software emulation: many times slower, for
+    # proving the QEMU driver on a node without KVM (the tests do); never for customers
+    accel: Literal["kvm", "tcg"] = "kvm"
     # base images (debootstrapped rootfs, qcow2, kernel, initrd);
     # unset: <DEPLOY_DATA_DIR>/vps/images
     images_dir: Path | None = None

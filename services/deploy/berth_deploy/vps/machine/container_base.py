@@ -48,6 +48,17 @@ def mounted(path: Path) -> bool:
     return os.path.ismount(path)
 
 
+def loop_devices(disk: Path) -> list[str]:
+    """The loop devices backed by a disk image, mounted or still on their way out."""
+    target = os.path.realpath(disk)
+    found = []
+    for backing in Path("/sys/block").glob("loop*/loop/backing_file"):
+        with contextlib.suppress(OSError):
+            if backing.read_text().strip() == target:
+                found.append(f"/dev/{backing.parent.parent.name}")
+    return found
+
+
 def shift_owners(root: Path, base: int) -> None:
     """Move a fresh rootfs's owners (0-65535) into the container's host range, keeping
     set-id bits (chown clears them)."""
@@ -149,6 +160,16 @@ class ContainerBase(MachineDriverBase):
         root = self.rootfs(paths)
         if mounted(root):
             await run(["umount", str(root)], "umount")
+        # the kernel lets go of the loop device a moment after the last mount of it is gone
+        # (later when a stopped container's mount namespace is still being torn down). Until
+        # then `mount -o loop` would take that device again, with the disk's old size
+        for _ in range(100):
+            if not loop_devices(self.disk(paths)):
+                return
+            await asyncio.sleep(0.1)
+        for device in loop_devices(self.disk(paths)):
+            with contextlib.suppress(MachineUnavailable):
+                await run(["losetup", "-d", device], "losetup")
 
     def _loop_device(self, paths: MachinePaths) -> str | None:
         root = str(self.rootfs(paths))
@@ -211,6 +232,7 @@ class ContainerBase(MachineDriverBase):
             record = paths.load()
             if alive(record.get("process")):
                 return
+            await self._settle(paths)
             record["spec"] = spec_json(spec)
             base = self.map_base(spec)
             mounts = self.sandbox.prepare(paths, spec.run_uid, read_only=(), kvm=False)
@@ -283,6 +305,7 @@ class ContainerBase(MachineDriverBase):
         self.sandbox.cgroups.remove(paths.name)
         self.sandbox.remove_accounting(paths.name)
         self._remove_systemd_cgroup(paths)
+        await self._settle(paths)
 
     async def stop(
         self,
@@ -305,6 +328,7 @@ class ContainerBase(MachineDriverBase):
                 self.sandbox.cgroups.remove(paths.name)
                 self.sandbox.remove_accounting(paths.name)
                 self._remove_systemd_cgroup(paths)
+                await self._settle(paths)
             await self._unmount(paths)
 
     async def reboot(self, vps_id: uuid.UUID, *, hard: bool) -> None:

@@ -102,7 +102,9 @@ class KvmBase(MachineDriverBase):
         return base
 
     def _mounts(self, paths: MachinePaths, uid: int, base: BaseImage):
-        return self.sandbox.prepare(paths, uid, read_only=(base.dir,), kvm=self.kind == "kvm")
+        return self.sandbox.prepare(
+            paths, uid, read_only=(base.dir,), kvm=self.machine.accel == "kvm"
+        )
 
     # -- images and disks -------------------------------------------------------------
     async def ensure_image(self, image: str, progress: Progress | None = None) -> None:
@@ -156,10 +158,10 @@ class KvmBase(MachineDriverBase):
         argv = [
             shutil.which(self.machine.qemu_path) or self.machine.qemu_path,
             "-name", f"vps-{spec.vps_id},debug-threads=on",
-            "-machine", "q35,accel=kvm",
-            # nested KVM (this kind of machine) refuses the guest's IA32_ARCH_CAPABILITIES MSR
-            # and QEMU aborts at the first vCPU run; the guest does without it
-            "-cpu", "host,-arch-capabilities",
+            "-machine", f"q35,accel={self.machine.accel}",
+            # nested KVM refuses the guest's IA32_ARCH_CAPABILITIES MSR and QEMU aborts at the
+            # first vCPU run; the guest does without it. TCG emulates the newest CPU it can
+            "-cpu", "host,-arch-capabilities" if self.machine.accel == "kvm" else "max",
             "-smp", str(spec.vcpus),
             "-m", str(spec.memory_mb),
             "-nodefaults", "-no-user-config", "-display", "none", "-vga", "none",
@@ -196,6 +198,7 @@ class KvmBase(MachineDriverBase):
             record = paths.load()
             if alive(record.get("process")):
                 return
+            await self._settle(paths)
             record["spec"] = spec_json(spec)
             base = self._base(record)
             mounts = self._mounts(paths, spec.run_uid, base)
@@ -253,6 +256,7 @@ class KvmBase(MachineDriverBase):
         await self._wait_exit(paths, 10)
         self.sandbox.cgroups.remove(paths.name)
         self.sandbox.remove_accounting(paths.name)
+        await self._settle(paths)
 
     async def _wait_exit(self, paths: MachinePaths, seconds: float) -> bool:
         handle = paths.load().get("process")
@@ -283,6 +287,7 @@ class KvmBase(MachineDriverBase):
                 if await self._wait_exit(paths, timeout):
                     self.sandbox.cgroups.remove(paths.name)
                     self.sandbox.remove_accounting(paths.name)
+                    await self._settle(paths)
                     return
             await self._kill(paths)
 
