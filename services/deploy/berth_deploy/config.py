@@ -181,6 +181,10 @@ class DeploySettings(ServiceSettings):
     vps_port_min: int = Field(22000, ge=1024, le=65535)
     vps_port_max: int = Field(22999, ge=1024, le=65535)
     vps_ssh_host: str = "127.0.0.1"
+    # the address the VPSes' SSH forwards listen on: loopback when people reach SSH through a
+    # forward of this host's own; the node's public address (or 0.0.0.0) when they connect
+    # to the node directly (DEPLOY_VPS_SSH_HOST / DEPLOY_NODE_HOST then name it)
+    vps_ssh_bind_address: IPv4Address = IPv4Address("127.0.0.1")
     vps_ssh_wait_seconds: float = Field(300.0, ge=5, le=1800)
     vps_stop_timeout_seconds: float = Field(60.0, ge=1, le=600)
     vps_snapshots_per_vps: int = Field(5, ge=0, le=100)

@@ -113,6 +113,11 @@ def ip_batch(prohibit: list[str]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def inbound_spec(bind: str, port: int) -> str:
+    """pasta's -t spec of one host port: on one address, or on every one (0.0.0.0)."""
+    return str(port) if ipaddress.ip_address(bind).is_unspecified else f"{bind}/{port}"
+
+
 def pasta_argv(
     pasta: str, port: int | None, inner_port: int | None = None, bind: str = "127.0.0.1"
 ) -> list[str]:
@@ -122,7 +127,7 @@ def pasta_argv(
     it then holds only CAP_SYS_ADMIN and CAP_NET_BIND_SERVICE, under its own seccomp filter
     and in mount and user namespaces of its own.
     """
-    inbound = f"{bind}/{port}" if port else "none"
+    inbound = inbound_spec(bind, port) if port else "none"
     if port and inner_port and inner_port != port:
         inbound += f":{inner_port}"  # a container listens where its image says
     return [

@@ -55,6 +55,13 @@ async def ssh_answers(host: str, port: int, within: float = SSH_PROBE_SECONDS) -
     return banner.startswith(b"SSH-")
 
 
+def ssh_probe_host(settings: DeploySettings) -> str:
+    """Where this node reaches its VPSes' SSH forwards: their bind address (loopback for
+    any address)."""
+    bind = settings.vps_ssh_bind_address
+    return "127.0.0.1" if bind.is_unspecified else str(bind)
+
+
 class VpsJob:
     def __init__(self, node: VpsNode, claim: VpsClaim, owner: str):
         self.node = node
@@ -115,7 +122,7 @@ class VpsJob:
 
     async def wait_ssh(self, *, went_down_first: bool = False) -> None:
         """Until the guest's SSH answers (after it first stopped answering, for a reboot)."""
-        host, port = "127.0.0.1", self.vps["ssh_port"]
+        host, port = ssh_probe_host(self.settings), self.vps["ssh_port"]
         deadline = time.monotonic() + self.settings.vps_ssh_wait_seconds
         if went_down_first:
             down_by = time.monotonic() + min(60.0, self.settings.vps_ssh_wait_seconds / 2)

@@ -4,6 +4,7 @@ an immediate error inside the machine's namespace (`prohibit` routes), and a ser
 test on the other side counts that nothing arrived. No packet goes to a real outside address:
 the private and metadata addresses are served by a network namespace this test makes."""
 
+import asyncio
 import json
 import socket
 import subprocess
@@ -12,7 +13,12 @@ import uuid
 from collections.abc import Iterator
 
 import pytest
-from vps_machine_kit import make_key, new_spec, ssh, ssh_ok, wait_ssh
+from cryptography.fernet import Fernet
+from vps_machine_kit import IMAGES_DIR, make_key, new_spec, ssh, ssh_ok, wait_ssh
+
+from berth_deploy.config import DeploySettings
+from berth_deploy.vps.executor import ssh_answers, ssh_probe_host
+from berth_deploy.vps.machine import MachineSettings, machine_driver
 
 pytestmark = pytest.mark.timeout(1200)
 
@@ -157,3 +163,34 @@ async def test_nothing_of_the_platform_or_a_private_network_is_reachable_from_a_
     finally:
         counting.close()
         await driver.destroy(spec.vps_id)
+
+
+async def test_the_ssh_forward_listens_on_the_nodes_bind_address(
+    base_image, tmp_path, tmp_path_factory
+):
+    """DEPLOY_VPS_SSH_BIND_ADDRESS: a node people reach directly binds its VPSes' SSH there
+    (127.0.0.2 stands in for the node's address), and on no other address."""
+    settings = DeploySettings(
+        DEPLOY_DATA_DIR=str(tmp_path_factory.mktemp("vps-bind")),
+        DEPLOY_ENV_ENCRYPTION_KEY=Fernet.generate_key().decode(),
+        vps_ssh_bind_address="127.0.0.2",
+        cgroup_parent="berth-test-vps",
+    )
+    driver = machine_driver(
+        settings, MachineSettings(images_dir=IMAGES_DIR, hypervisor="container")
+    )
+    _, public = make_key(tmp_path)
+    spec = new_spec(public)
+    await driver.create(spec)
+    try:
+        await driver.start(spec)
+        assert ssh_probe_host(settings) == "127.0.0.2"
+        for _ in range(240):
+            if await ssh_answers("127.0.0.2", spec.ssh_port, 2):
+                break
+            await asyncio.sleep(0.5)
+        assert await ssh_answers("127.0.0.2", spec.ssh_port, 2)
+        assert not host_connects("127.0.0.1", spec.ssh_port)
+    finally:
+        await driver.destroy(spec.vps_id)
+    assert not host_connects("127.0.0.2", spec.ssh_port)

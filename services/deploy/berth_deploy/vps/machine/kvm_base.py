@@ -170,7 +170,9 @@ class KvmBase(MachineDriverBase):
             "-append", KERNEL_CMDLINE,
             "-drive", f"file={app}/disk.qcow2,if=none,id=root,format=qcow2,{DISK_OPTIONS}",
             "-device", "virtio-blk-pci,drive=root",
-            "-netdev", f"user,id=net0,ipv6=off,hostfwd=tcp:127.0.0.1:{spec.ssh_port}-:22",
+            # every address of the machine's own namespace: pasta brings a connection from
+            # another host in through the namespace's interface, not its loopback
+            "-netdev", f"user,id=net0,ipv6=off,hostfwd=tcp::{spec.ssh_port}-:22",
             "-device", "virtio-net-pci,netdev=net0",
             "-device", "virtio-rng-pci",
             "-chardev", f"socket,id=console,path={app}/console.sock,{server},"

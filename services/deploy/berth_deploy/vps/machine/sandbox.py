@@ -35,7 +35,7 @@ from berth_deploy.sandbox.bubblewrap import (
 from berth_deploy.sandbox.cgroups import Cgroups, Limits
 from berth_deploy.sandbox.driver import ProcessHandle
 from berth_deploy.sandbox.local import _start_launcher
-from berth_deploy.sandbox.network import Network, resolv_conf
+from berth_deploy.sandbox.network import Network, inbound_spec, resolv_conf
 from berth_deploy.vps.machine.config import MachineSettings
 from berth_deploy.vps.machine.layout import MachinePaths
 from berth_deploy.vps.machine.spec import MachineUnavailable
@@ -50,7 +50,12 @@ class MachineSandbox:
         self.cgroups = Cgroups(settings.cgroup_root, settings.cgroup_parent)
         self.network = None
         if not settings.insecure_shared_network:
-            self.network = Network(settings.pasta_path, settings.ip_path, settings.blocked_networks)
+            self.network = Network(
+                settings.pasta_path,
+                settings.ip_path,
+                settings.blocked_networks,
+                bind=str(settings.vps_ssh_bind_address),
+            )
 
     def _cpuacct(self, name: str) -> Path | None:
         """cgroup v1's CPU accounting group of a machine (v2 has cpu.stat in its group)."""
@@ -168,8 +173,8 @@ class MachineSandbox:
             raise MachineUnavailable(str(exc)) from exc
         paths.exit_file.unlink(missing_ok=True)
         network = plan.spec(paths.root / "pasta.pid", paths.root / "pasta.log")
-        if guest_port is not None:  # host 127.0.0.1:ssh_port -> the namespace's guest_port
-            inbound = f"127.0.0.1/{ssh_port}"
+        if guest_port is not None:  # the host's ssh_port -> the namespace's guest_port
+            inbound = inbound_spec(self.network.bind, ssh_port)
             network["pasta"] = [
                 f"{a}:{guest_port}" if a == inbound else a for a in network["pasta"]
             ]
