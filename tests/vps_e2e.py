@@ -1,13 +1,20 @@
-"""Helpers of the VPS e2e tests: the person's SSH key, SSH into the guest, the VPS API."""
+"""Helpers of the VPS e2e tests: the person's SSH key, SSH into the guest, the VPS API, the
+console over its WebSocket through Traefik."""
 
+import json
 import os
 import subprocess
+import time
 from pathlib import Path
 
 import httpx
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519
 from deploy_testkit import wait_for
+from websockets.exceptions import ConnectionClosed
+from websockets.sync.client import connect
+
+from berth_testing.oauth import bearer
 
 VPS = "/api/deploy/v1/vps"
 DONE = ("succeeded", "failed", "cancelled", "superseded")
@@ -86,3 +93,59 @@ def deleted(edge: httpx.Client, who, vps_id: str) -> dict:
         "the VPS to be deleted",
     )
     return r.json()
+
+
+def ws_url(platform, vps_id, token: str) -> str:
+    base = platform.public_url.replace("http://", "ws://", 1).rstrip("/")
+    return f"{base}{VPS}/{vps_id}/console?token={token}"
+
+
+def open_console(platform, vps_id, token: str, access: str, origin: str | None = None):
+    return connect(
+        ws_url(platform, vps_id, token),
+        additional_headers={
+            "Authorization": f"Bearer {access}",
+            "Origin": origin or platform.public_url.rstrip("/"),
+        },
+        proxy=None,
+        open_timeout=15,
+        max_size=2**22,
+    )
+
+
+def closed_with(ws, timeout: float = 30.0) -> int:
+    """Read on until the server closes the socket; its close code."""
+    deadline = time.monotonic() + timeout
+    try:
+        while time.monotonic() < deadline:
+            ws.recv(timeout=max(0.1, deadline - time.monotonic()))
+    except ConnectionClosed as closed:
+        return closed.rcvd.code if closed.rcvd else 1006
+    raise AssertionError("the console did not close")
+
+
+def screen_until(ws, needle: bytes, timeout: float = 60.0, poke: bytes | None = None) -> bytes:
+    """Console bytes until `needle` shows (pings answered); `poke` is sent every few seconds
+    meanwhile (a serial console prints nothing until asked)."""
+    seen, deadline, poked = b"", time.monotonic() + timeout, 0.0
+    while time.monotonic() < deadline:
+        if poke is not None and time.monotonic() - poked > 3:
+            ws.send(poke)
+            poked = time.monotonic()
+        try:
+            frame = ws.recv(timeout=1)
+        except TimeoutError:
+            continue
+        if isinstance(frame, str):
+            if json.loads(frame).get("type") == "ping":
+                ws.send(json.dumps({"type": "pong"}))
+            continue
+        seen += frame
+        if needle in seen:
+            return seen
+    raise AssertionError(f"{needle!r} never showed: {seen[-500:]!r}")
+
+
+def mint(platform, vps_id, access: str) -> httpx.Response:
+    with httpx.Client(base_url=platform.public_url, timeout=30) as edge:
+        return edge.post(f"{VPS}/{vps_id}/console-tokens", headers=bearer(access))

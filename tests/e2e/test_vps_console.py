@@ -15,7 +15,8 @@ import httpx
 import pytest
 from browser_support import ConsoleWatch, artifacts_dir, chromium  # noqa: F401 - fixture
 from support import PASSWORD
-from websockets.exceptions import ConnectionClosed, InvalidStatus
+from vps_e2e import closed_with, mint, open_console, screen_until, ws_url
+from websockets.exceptions import InvalidStatus
 from websockets.sync.client import connect
 
 from berth_testing.oauth import bearer, password_login
@@ -52,62 +53,6 @@ def people(platform, register_verified) -> dict[str, str]:
         "other": token_of(platform, other),
         "owner_email": owner,
     }
-
-
-def ws_url(platform, vps_id, token: str) -> str:
-    base = platform.public_url.replace("http://", "ws://", 1).rstrip("/")
-    return f"{base}{API}/vps/{vps_id}/console?token={token}"
-
-
-def open_console(platform, vps_id, token: str, access: str, origin: str | None = None):
-    return connect(
-        ws_url(platform, vps_id, token),
-        additional_headers={
-            "Authorization": f"Bearer {access}",
-            "Origin": origin or platform.public_url.rstrip("/"),
-        },
-        proxy=None,
-        open_timeout=15,
-        max_size=2**22,
-    )
-
-
-def closed_with(ws, timeout: float = 30.0) -> int:
-    """Read on until the server closes the socket; its close code."""
-    deadline = time.monotonic() + timeout
-    try:
-        while time.monotonic() < deadline:
-            ws.recv(timeout=max(0.1, deadline - time.monotonic()))
-    except ConnectionClosed as closed:
-        return closed.rcvd.code if closed.rcvd else 1006
-    raise AssertionError("the console did not close")
-
-
-def screen_until(ws, needle: bytes, timeout: float = 60.0, poke: bytes | None = None) -> bytes:
-    """Console bytes until `needle` shows (pings answered); `poke` is sent every few seconds
-    meanwhile (a serial console prints nothing until asked)."""
-    seen, deadline, poked = b"", time.monotonic() + timeout, 0.0
-    while time.monotonic() < deadline:
-        if poke is not None and time.monotonic() - poked > 3:
-            ws.send(poke)
-            poked = time.monotonic()
-        try:
-            frame = ws.recv(timeout=1)
-        except TimeoutError:
-            continue
-        if isinstance(frame, str):
-            if json.loads(frame).get("type") == "ping":
-                ws.send(json.dumps({"type": "pong"}))
-            continue
-        seen += frame
-        if needle in seen:
-            return seen
-    raise AssertionError(f"{needle!r} never showed: {seen[-500:]!r}")
-
-
-def mint(platform, vps_id, access: str) -> httpx.Response:
-    with httpx.Client(base_url=platform.public_url, timeout=30) as edge:
-        return edge.post(f"{API}/vps/{vps_id}/console-tokens", headers=bearer(access))
 
 
 def test_the_console_route_through_traefik_checks_before_anything(platform, people):

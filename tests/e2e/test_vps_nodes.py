@@ -1,15 +1,17 @@
 """A VPS on a second node: node A (the platform's deploy web, worker and supervisor) is
 drained, so a VPS ordered through Traefik is made on node B (a worker on `deploy.node.<b>`
-only and a supervisor, with a data directory of its own, as a second host would run them).
-Its operation ran on node B's worker, SSH answers on its port (node B's pool) with the
-owner's key, the owner is shown node B's host, and VPS liveness (what monitoring reads from
-node A's web process) says what node B's supervisor saw. Node B's processes killed, node A's
-supervisor marks it down and the VPS stopped (its disk cannot move); node B back, the VPS is
-deleted there. The real machine driver (KVM where /dev/kvm works, the container fallback
-otherwise).
+only, a supervisor and a deploy web process, with a data directory of its own, as a second
+host would run them). Its operation ran on node B's worker, SSH answers on its port (node
+B's pool) with the owner's key, its console through Traefik is relayed by node B's web
+process (DEPLOY_NODE_WEB_URL), the owner is shown node B's host, and VPS liveness (what
+monitoring reads from node A's web process) says what node B's supervisor saw. Node B's
+processes killed, node A's supervisor marks it down and the VPS stopped (its disk cannot
+move); node B back, the VPS is deleted there. The real machine driver (KVM where /dev/kvm
+works, the container fallback otherwise).
 
 Run: BERTH_E2E_SERVICES=auth,gateway,deploy pytest tests/e2e/test_vps_nodes.py"""
 
+import json
 import os
 import signal
 import socket
@@ -21,9 +23,13 @@ from deploy_e2e import API, processes_with, sign_in, sql, start_supervisor
 from deploy_testkit import wait_for
 from vps_e2e import (
     FIRST_BOOT_SECONDS,
+    closed_with,
     deleted,
+    mint,
     new_key_pair,
+    open_console,
     order,
+    screen_until,
     settled,
     ssh,
     vps_of,
@@ -31,11 +37,12 @@ from vps_e2e import (
 
 from berth_testing.oauth import bearer
 from berth_testing.platform import second_node_env
+from berth_testing.processes import free_port
 
 pytestmark = pytest.mark.timeout(FIRST_BOOT_SECONDS + 900)
 # node A's supervisor marks a node silent this long down (the default is a minute)
 DOWN_SECONDS = 5
-NODE_B = ("deploy-nodeb-worker", "deploy-nodeb-supervisor")
+NODE_B = ("deploy-nodeb-web", "deploy-nodeb-worker", "deploy-nodeb-supervisor")
 
 
 def stop_node_b(platform) -> None:
@@ -76,7 +83,11 @@ def nodes(platform, tmp_path_factory, admin_token):
     node_a = platform.env.get("DEPLOY_NODE_NAME") or socket.gethostname()
     node_b = f"vps-b-{uuid.uuid4().hex[:6]}"
     data_b = tmp_path_factory.mktemp("vps-node-b")
-    env_b = second_node_env(node_b, data_b)
+    # node B's own deploy web process: Traefik sends its VPSes' consoles there
+    env_b = {
+        **second_node_env(node_b, data_b),
+        "DEPLOY_NODE_WEB_URL": f"http://127.0.0.1:{free_port()}",
+    }
     supervisor_a = platform.processes.pop("deploy-supervisor", None)
     if supervisor_a is not None:
         supervisor_a.stop()
@@ -124,6 +135,19 @@ def test_a_vps_ordered_while_node_a_is_drained_runs_on_node_b(
     out = ssh(key, port, "id -u; hostname")
     assert out.returncode == 0, out.stderr
     assert out.stdout.split() == ["0", name]
+    # its console, through Traefik, is relayed by node B's web process (the machine's
+    # console socket is on node B's disk); a token is still single use
+    access = ada.headers["Authorization"].removeprefix("Bearer ")
+    minted = mint(platform, vps_id, access)
+    assert minted.status_code == 201, minted.text
+    token = minted.json()["token"]
+    with open_console(platform, vps_id, token, access) as ws:
+        assert json.loads(ws.recv(timeout=15))["type"] == "hello"
+        screen_until(ws, b":~#", timeout=120, poke=b"\r")  # root's prompt (autologin)
+        ws.send(b"echo node-b-console-$((6*7))\r")
+        screen_until(ws, b"node-b-console-42")
+    with open_console(platform, vps_id, token, access) as ws:
+        assert closed_with(ws) == 4403
     # monitoring asks node A's web process: it answers what node B's supervisor saw
     wait_for(
         lambda: machine_state(edge, admin, vps_id) == "running",

@@ -39,6 +39,13 @@ def second_node_env(name: str, data_dir: Path) -> dict[str, str]:
     }
 
 
+def uvicorn_argv(service: str, port: int | str) -> list[str]:
+    """A service's web app on 127.0.0.1:`port`, one process."""
+    app = f"berth_{service}.main:create_app"
+    listen = ["--host", "127.0.0.1", "--port", str(port), "--no-access-log"]
+    return [str(BIN / "uvicorn"), app, "--factory", *listen]
+
+
 class Platform:
     def __init__(
         self,
@@ -116,16 +123,7 @@ class Platform:
         port = self.ports[service]
         return self._start(
             service,
-            [
-                str(BIN / "uvicorn"),
-                f"berth_{service}.main:create_app",
-                "--factory",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(port),
-                "--no-access-log",
-            ],
+            uvicorn_argv(service, port),
             f"http://127.0.0.1:{port}/health" if wait else None,
         )
 
@@ -154,8 +152,20 @@ class Platform:
     def start_deploy_node(self, label: str, env: dict[str, str]) -> list[ManagedProcess]:
         """Another deploy node's worker (on its own queue `deploy.node.<name>` only, as on a
         second host) and supervisor; `env` holds what differs (DEPLOY_NODE_NAME, its data
-        directory, uid range, port pool)."""
+        directory, uid range, port pool). With DEPLOY_NODE_WEB_URL in `env`, the node's own
+        deploy web process too, on that URL's port (it serves its VPSes' consoles)."""
         node = env["DEPLOY_NODE_NAME"]
+        started = []
+        if env.get("DEPLOY_NODE_WEB_URL"):
+            port = str(urlsplit(env["DEPLOY_NODE_WEB_URL"]).port)
+            started.append(
+                self._start(
+                    f"deploy-{label}-web",
+                    uvicorn_argv("deploy", port),
+                    f"http://127.0.0.1:{port}/health",
+                    env=env,
+                )
+            )
         worker = self._start(
             f"deploy-{label}-worker",
             [
@@ -177,7 +187,7 @@ class Platform:
             lambda: b"deploy supervisor on node" in supervisor.output(),
             self.ready_timeout,
         )
-        return [worker, supervisor]
+        return [*started, worker, supervisor]
 
     def start_mail(self) -> ManagedProcess:
         self.mail_dir.mkdir(parents=True, exist_ok=True)

@@ -103,6 +103,10 @@ class DeploySettings(ServiceSettings):
     # the address app ports are bound on (pasta): loopback when Traefik runs on this host, the
     # node's private address (DEPLOY_NODE_HOST) when Traefik reaches it from another host
     app_bind_address: IPv4Address = IPv4Address("127.0.0.1")
+    # where Traefik reaches this node's deploy web process (http://<private address>:<port>):
+    # Traefik sends the consoles of the node's VPSes there (their sockets are on its disk).
+    # Unset: no web process here, and Traefik's deploy service must be on this node for them
+    node_web_url: str | None = None
     node_memory_mb: int = Field(0, ge=0)
     node_cpus: int = Field(0, ge=0)
     # a node whose supervisor has been silent this long is down: its apps start elsewhere

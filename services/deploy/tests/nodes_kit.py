@@ -20,8 +20,9 @@ async def beat(
     host: str = "127.0.0.1",
     memory_mb: int = 2048,
     vps_ports: tuple[int, int] | None = None,
+    web_url: str | None = None,
 ) -> None:
-    capacity = nodes.capacity_of(host, memory_mb, 2, 25000, 25009, vps_ports)
+    capacity = nodes.capacity_of(host, memory_mb, 2, 25000, 25009, vps_ports, web_url)
     await deploy_node.ctx.tx(nodes.heartbeat, node=name, capacity=capacity)
 
 

@@ -6,19 +6,21 @@ queued elsewhere). Two real nodes are proven in tests/e2e/test_deploy_nodes.py."
 import os
 import signal
 import uuid
+from urllib.parse import urlsplit
 
 import pytest
 from deploy_testkit import git, make_repo, web_app_files
 from fixtures_deploy import API, deployed, outbox_events
 from nodes_kit import beat, fresh_node, gone, silence
 from pydantic import SecretStr
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 
 from berth_deploy.models import Instance, Operation
 from berth_deploy.nodes import routes
 from berth_deploy.nodes import service as nodes
 from berth_deploy.nodes.models import Node, Route
 from berth_deploy.nodes.placement import Room, choose
+from berth_deploy.vps.models import Vps
 
 
 def room(name: str, status: str, free_mb: int, free_ports: int = 10, instances: int = 0) -> Room:
@@ -198,3 +200,43 @@ async def test_a_silent_node_s_apps_are_lost_there_and_deployed_again_elsewhere(
         return list(rows.scalars())
 
     assert await deploy_node.ctx.tx(running) == [deploy_node.settings.node_name]
+
+
+async def test_the_http_provider_sends_a_vps_console_to_its_node_s_web_process(
+    deploy_http, deploy_node, deploy_settings
+):
+    """A VPS on a node that runs a web process (DEPLOY_NODE_WEB_URL): its console path goes
+    there, behind the gateway's check; nothing for a deleted VPS or a node without one."""
+    with_web, without = fresh_node(), fresh_node()
+    await beat(deploy_node, with_web, host="10.1.2.4", web_url="http://10.1.2.4:8103/")
+    await beat(deploy_node, without, host="10.1.2.5")
+
+    def vps(node: str, status: str = "running") -> Vps:
+        return Vps(
+            owner_id=uuid.uuid4(), name=f"c-{uuid.uuid4().hex[:8]}", plan="vps-1",
+            billing_plan_key="vps-1", kind="container", status=status, vcpus=1,
+            memory_mb=512, disk_gb=3, ssh_public_key="ssh-ed25519 AAAA t", node=node,
+        )  # fmt: skip
+
+    machines = [vps(with_web), vps(with_web, "deleted"), vps(without)]
+
+    async def add(session):
+        session.add_all(machines)
+
+    await deploy_node.ctx.tx(add)
+    try:
+        config = (await deploy_http.get("/internal/traefik/routes")).json()["http"]
+        served, deleted, elsewhere = (f"vps-console-{m.id}" for m in machines)
+        router = config["routers"][served]
+        host = urlsplit(deploy_settings.public_url).hostname
+        path = f"/api/deploy/v1/vps/{machines[0].id}/console"
+        assert router["rule"] == f"(Host(`{host}`)) && Path(`{path}`)"
+        assert router["middlewares"] == ["berth-auth@file"]
+        service = config["services"][router["service"]]
+        assert service["loadBalancer"]["servers"] == [{"url": "http://10.1.2.4:8103"}]
+        assert deleted not in config["routers"] and elsewhere not in config["routers"]
+    finally:
+        await deploy_node.ctx.tx(
+            lambda s: s.execute(delete(Vps).where(Vps.id.in_([m.id for m in machines])))
+        )
+        await gone(deploy_node, with_web, without)

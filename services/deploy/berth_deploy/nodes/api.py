@@ -71,4 +71,6 @@ async def traefik_routes(
         expected = f"Bearer {token.get_secret_value()}"
         if not hmac.compare_digest(authorization.encode(), expected.encode()):
             raise Unauthorized("This endpoint is for Traefik's HTTP provider")
-    return await routes.dynamic_config(session, domain=settings.apps_domain)
+    return await routes.dynamic_config(
+        session, domain=settings.apps_domain, platform_origins=settings.platform_origins
+    )

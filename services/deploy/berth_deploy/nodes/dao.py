@@ -112,3 +112,14 @@ class RouteDAO(BaseDAO[Route]):
         if node is not None:
             stmt = stmt.where(Route.node == node)
         return list((await self.session.execute(stmt)).scalars())
+
+    async def console_targets(self) -> list[tuple[uuid.UUID, str, str]]:
+        """(VPS, node, the node's web URL) of every live VPS on a node that runs a web
+        process."""
+        stmt = (
+            select(Vps.id, Node.name, Node.web_url)
+            .join(Node, Node.name == Vps.node)
+            .where(Vps.status != "deleted", Node.web_url.is_not(None))
+            .order_by(Vps.id)
+        )
+        return [tuple(row) for row in (await self.session.execute(stmt)).all()]

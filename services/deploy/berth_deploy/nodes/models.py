@@ -31,6 +31,9 @@ class Node(Base):
     # its VPSes' SSH ports (DEPLOY_VPS_PORT_MIN..MAX there); null until it heartbeats them
     vps_port_min: Mapped[int | None] = mapped_column(Integer)
     vps_port_max: Mapped[int | None] = mapped_column(Integer)
+    # where Traefik reaches the node's deploy web process (it serves its VPSes' consoles, the
+    # machines' sockets being on its disk); null: it runs none
+    web_url: Mapped[str | None] = mapped_column(String(255))
     # active | draining | down
     status: Mapped[str] = mapped_column(String(16), nullable=False, server_default="active")
     heartbeat_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)

@@ -9,6 +9,7 @@ from typing import Any
 from loguru import logger
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from berth_deploy.nodes.consoles import console_routes
 from berth_deploy.nodes.dao import NodeDAO, RouteDAO
 from berth_deploy.operations.executor import Tx
 from berth_deploy.sandbox.routes import InvalidRoute, RouteTable, route_config
@@ -44,9 +45,16 @@ async def route_targets(session: AsyncSession, *, node: str | None = None) -> di
     return {r.slug: str(r.instance_id) for r in await RouteDAO(session).listed(node)}
 
 
-async def dynamic_config(session: AsyncSession, *, domain: str) -> dict[str, Any]:
-    """Every route as one Traefik dynamic configuration (what the HTTP provider reads)."""
+async def dynamic_config(
+    session: AsyncSession, *, domain: str, platform_origins: frozenset[str] = frozenset()
+) -> dict[str, Any]:
+    """Every route as one Traefik dynamic configuration (what the HTTP provider reads): the
+    apps', and the consoles of VPSes on nodes that run a web process."""
     merged: dict[str, dict[str, Any]] = {"routers": {}, "middlewares": {}, "services": {}}
+    if platform_origins:
+        targets = await RouteDAO(session).console_targets()
+        for section, entries in console_routes(targets, platform_origins).items():
+            merged[section].update(entries)
     for row in await RouteDAO(session).listed():
         try:
             config = route_config(row.slug, domain, row.port, row.instance_id, row.host)

@@ -48,6 +48,8 @@ class Capacity:
     # the SSH ports its VPSes get (None: the ordering process's own pool)
     vps_port_min: int | None = None
     vps_port_max: int | None = None
+    # its deploy web process, as Traefik reaches it (None: it runs none)
+    web_url: str | None = None
 
 
 def machine_memory_mb() -> int:
@@ -65,12 +67,14 @@ def capacity_of(
     port_min: int,
     port_max: int,
     vps_ports: tuple[int, int] | None = None,
+    web_url: str | None = None,
 ) -> Capacity:
     """What a node offers apps and VPSes: its settings, or what the machine has where they
     say 0."""
     vps_min, vps_max = vps_ports or (None, None)
     memory = memory_mb or machine_memory_mb()
-    return Capacity(host, memory, cpus or os.cpu_count() or 1, port_min, port_max, vps_min, vps_max)
+    cpus = cpus or os.cpu_count() or 1
+    return Capacity(host, memory, cpus, port_min, port_max, vps_min, vps_max, web_url)
 
 
 async def heartbeat(session: AsyncSession, *, node: str, capacity: Capacity) -> None:
@@ -83,6 +87,7 @@ async def heartbeat(session: AsyncSession, *, node: str, capacity: Capacity) -> 
         port_max=capacity.port_max,
         vps_port_min=capacity.vps_port_min,
         vps_port_max=capacity.vps_port_max,
+        web_url=capacity.web_url,
     )
 
 

@@ -52,6 +52,7 @@ class Supervisor:
             settings.port_min,
             settings.port_max,
             (settings.vps_port_min, settings.vps_port_max),
+            settings.node_web_url,
         )
 
     async def tick(self) -> None:
