@@ -21,6 +21,7 @@ from berth_deploy.supervisor import service
 from berth_deploy.vps import leases as vps_leases
 from berth_deploy.vps import liveness as vps_liveness
 from berth_deploy.vps.machine import MachineDriver
+from berth_deploy.vps.views import usage_of
 
 RECONCILE_EVERY = 5
 # ticks between looks at this node's VPS machines (well within DEPLOY_LIVENESS_STALE_SECONDS)
@@ -82,8 +83,13 @@ class Supervisor:
         ids = await self.ctx.tx(vps_liveness.watched_here, node=self.settings.node_name)
         found = await asyncio.gather(*(vps_liveness.asked(self.vps_driver, i) for i in ids))
         states = dict(zip(ids, found, strict=True))
+        usages = {
+            i: usage
+            for i, state in states.items()
+            if state == "running" and (usage := usage_of(self.vps_driver, i)) is not None
+        }
         if states:
-            await self.ctx.tx(vps_liveness.observe, states=states)
+            await self.ctx.tx(vps_liveness.observe, states=states, usages=usages)
 
     def _monitor_alive(self, pid: int | None) -> bool:
         stat = read_stat(pid) if pid else None

@@ -3,6 +3,7 @@
 import uuid
 from collections.abc import Iterable
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import Row, func, select, text, update
 
@@ -101,6 +102,13 @@ class VpsDAO(BaseDAO[Vps]):
             update(Vps)
             .where(Vps.id.in_(ids))
             .values(observed_state=state, observed_at=func.now(), updated_at=Vps.updated_at)
+        )
+
+    async def used(self, vps_id: uuid.UUID, usage: dict[str, Any]) -> None:
+        await self.session.execute(
+            update(Vps)
+            .where(Vps.id == vps_id)
+            .values(observed_usage=usage, updated_at=Vps.updated_at)
         )
 
     async def of_owner(self, owner_id: uuid.UUID, statuses: Iterable[str]) -> list[Vps]:

@@ -8,6 +8,7 @@ once that is older than DEPLOY_LIVENESS_STALE_SECONDS (nobody is watching: a pla
 import uuid
 from collections import defaultdict
 from datetime import timedelta
+from typing import Any
 
 from loguru import logger
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -55,10 +56,18 @@ async def watched_here(session: AsyncSession, *, node: str) -> list[uuid.UUID]:
     return await VpsDAO(session).meant_to_run_on(node)
 
 
-async def observe(session: AsyncSession, *, states: dict[uuid.UUID, str]) -> None:
-    """Record what the node's supervisor saw, stamped with the database's clock."""
+async def observe(
+    session: AsyncSession,
+    *,
+    states: dict[uuid.UUID, str],
+    usages: dict[uuid.UUID, dict[str, Any]] | None = None,
+) -> None:
+    """Record what the node's supervisor saw, stamped with the database's clock: each
+    machine's state, and the resource use of those it could measure."""
     by_state: dict[str, list[uuid.UUID]] = defaultdict(list)
     for vps_id, state in states.items():
         by_state[state[:16]].append(vps_id)
     for state, ids in by_state.items():
         await VpsDAO(session).observed(ids, state)
+    for vps_id, usage in (usages or {}).items():
+        await VpsDAO(session).used(vps_id, usage)

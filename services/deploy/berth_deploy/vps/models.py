@@ -87,6 +87,9 @@ class Vps(Base):
     # what liveness answers for a VPS on another node than the web process's
     observed_state: Mapped[str | None] = mapped_column(String(16))
     observed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # its resource use then (cpu_seconds, memory_bytes, disk_bytes): admins' view of a VPS on
+    # another node than the web process's
+    observed_usage: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
     created_at: Mapped[datetime] = now_timestamp()
     updated_at: Mapped[datetime] = touched_timestamp()
     status_changed_at: Mapped[datetime] = now_timestamp()

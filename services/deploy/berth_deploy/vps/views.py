@@ -72,7 +72,9 @@ def usage_of(driver: MachineDriver | None, vps_id: uuid.UUID) -> dict[str, Any] 
 def admin_out(
     settings: DeploySettings, vps: Vps, driver: MachineDriver | None, hosts: NodeHosts
 ) -> schemas.AdminVps:
-    usage = usage_of(driver, vps.id) if vps.node == settings.node_name else None
+    # another node's machine: what its supervisor last measured
+    here = vps.node == settings.node_name
+    usage = usage_of(driver, vps.id) if here else vps.observed_usage
     return schemas.AdminVps(
         **_fields(settings, vps, hosts), node=vps.node, run_uid=vps.run_uid, usage=usage
     )

@@ -190,6 +190,11 @@ async def test_liveness_of_a_vps_on_another_node_is_what_its_supervisor_saw(
     supervisor_x = Supervisor(settings_x, deploy_node.worker, deploy_node.ctx, vps_driver=machine)
     await supervisor_x.observe_vpses()
     assert ((await liveness())["state"], (await liveness())["alive"]) == ("running", True)
+    # admins see the machine's resource use as X's supervisor measured it
+    r = await deploy_http.get(f"/api/deploy/v1/admin/vps/{vps['id']}", headers=admin.headers)
+    assert r.status_code == 200, r.text
+    assert r.json()["node"] == x
+    assert r.json()["usage"] == machine.usage(uuid.UUID(vps["id"]))
     machine.machines[uuid.UUID(vps["id"])]["state"] = "crashed"  # the hypervisor's word on X
     await supervisor_x.observe_vpses()
     assert ((await liveness())["state"], (await liveness())["alive"]) == ("crashed", False)
