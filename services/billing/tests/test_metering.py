@@ -263,3 +263,74 @@ def test_beat_charges_every_closed_hour_of_the_look_back_window():
         datetime(2025, 2, 28, 22, tzinfo=UTC),
         datetime(2025, 2, 28, 23, tzinfo=UTC),
     ]
+
+
+async def entries_and_their_charges(db, owner) -> list[tuple]:
+    """Each usage entry of the owner's wallet: (memo, amount, -(sum of the charges it posted)),
+    its charges being the wallet's charges that carry the entry's journal transaction."""
+    return await sql(
+        db,
+        "SELECT e.memo, e.amount, -(SELECT sum(c.amount) FROM billing.usage_charges c"
+        "  WHERE c.transaction_id = e.transaction_id AND c.account_id = e.account_id)"
+        " FROM billing.ledger_entries e JOIN billing.accounts a ON a.id = e.account_id"
+        " WHERE a.owner_id = :o AND e.kind = 'usage' ORDER BY e.id",
+        o=owner,
+    )
+
+
+async def test_a_wallet_gets_one_entry_per_pass_over_an_hour_the_sum_of_its_instances(
+    billing_db, billing_settings
+):
+    hour = a_past_hour()
+    plan = await make_plan(billing_db, [(hour - timedelta(hours=1), 120)])
+    many, one = uuid.uuid4(), uuid.uuid4()
+    spans = [  # (owner, start, stop): 60, 30 and 20 minutes for one wallet, 60 for the other
+        (many, hour - timedelta(hours=1), None),
+        (many, hour, hour + timedelta(minutes=30)),
+        (many, hour + timedelta(minutes=40), hour + timedelta(hours=3)),
+        (one, hour - timedelta(minutes=5), None),
+    ]
+    for owner, begin, end in spans:
+        instance = uuid.uuid4()
+        await deploy_event(
+            billing_db,
+            billing_settings,
+            "deploy.instance.started",
+            **started(instance, owner, plan, begin),
+        )
+        if end:
+            await deploy_event(
+                billing_db,
+                billing_settings,
+                "deploy.instance.stopped",
+                **stopped(instance, owner, plan, end),
+            )
+    run = await charge(billing_db, hour)
+    assert (run.charges, run.amount) == (4, 120 + 60 + 40 + 120)
+    assert await entries_and_their_charges(billing_db, many) == [
+        ("3 instances · 110 min", -220, -220)
+    ]
+    assert await entries_and_their_charges(billing_db, one) == [
+        (f"shop · {plan} · 60 min", -120, -120)
+    ]
+    assert sorted(c.amount for c in await charges_of(billing_db, many)) == [40, 60, 120]
+
+    again = await charge(billing_db, hour, full=True)
+    assert (again.charges, again.amount) == (0, 0)
+    assert len(await entries_and_their_charges(billing_db, many)) == 1
+
+    # an instance of the hour learnt late: the next pass posts its own entry for it alone
+    late = uuid.uuid4()
+    await deploy_event(
+        billing_db,
+        billing_settings,
+        "deploy.instance.started",
+        **started(late, many, plan, hour + timedelta(minutes=45)),
+    )
+    assert (await charge(billing_db, hour)).amount == 30
+    assert await entries_and_their_charges(billing_db, many) == [
+        ("3 instances · 110 min", -220, -220),
+        (f"shop · {plan} · 15 min", -30, -30),
+    ]
+    assert (await wallet(billing_db, many)).balance == -250
+    assert (await wallet(billing_db, one)).balance == -120
