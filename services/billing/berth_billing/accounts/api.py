@@ -59,6 +59,24 @@ async def my_usage(
     return await service.usage_series(session, account, days)
 
 
+@router.get(
+    "/usage/charges",
+    response_model=schemas.UsageChargePage,
+    responses=error_responses(Unprocessable),
+    description="What each instance cost per hour (the detail of the usage entries), newest "
+    "hour first; filter by a [from, to) range of hours.",
+)
+async def my_usage_charges(
+    owner_id: CurrentUserId,
+    session: SessionDep,
+    settings: SettingsDep,
+    params: PageDep,
+    query: Annotated[schemas.RangeQuery, Query()],
+) -> schemas.UsageChargePage:
+    account = await service.wallet(session, settings, owner_id)
+    return await service.usage_charges_page(session, account, query, params)
+
+
 async def _account_reader(
     principal: Annotated[Principal, Depends(require_scope("billing:read"))],
 ) -> Principal:

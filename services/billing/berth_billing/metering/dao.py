@@ -7,8 +7,9 @@ from sqlalchemy import func, select, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from berth_billing.enums import EntryKind
-from berth_billing.models import MeteringRun, UsageInterval
+from berth_billing.models import MeteringRun, UsageCharge, UsageInterval
 from berth_common.dao import BaseDAO
+from berth_common.pagination import PageParams
 
 # One statement charges an hour: every instance-hour overlapping [:hour, :hour_end) at the
 # price valid at :hour, prorated by started minute (ceil of the seconds / 60), amount rounded
@@ -176,3 +177,24 @@ class MeteringDAO(BaseDAO[MeteringRun]):
             MeteringRun.finished_at.is_not(None),
         )
         return set((await self.session.execute(stmt)).scalars())
+
+
+class UsageChargeDAO(BaseDAO[UsageCharge]):
+    """A wallet's charges per instance-hour, newest hour first."""
+
+    model = UsageCharge
+    default_sort = (UsageCharge.hour.desc(), UsageCharge.instance_id)
+
+    async def of_account(
+        self,
+        account_id: uuid.UUID,
+        params: PageParams,
+        since: datetime | None,
+        until: datetime | None,
+    ) -> tuple[list[UsageCharge], int]:
+        where = [UsageCharge.account_id == account_id]
+        if since:
+            where.append(UsageCharge.hour >= since)
+        if until:
+            where.append(UsageCharge.hour < until)
+        return await self.list(params, *where)
