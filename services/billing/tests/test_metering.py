@@ -51,6 +51,21 @@ def stopped(instance, owner, plan, at: datetime, reason="stopped") -> dict:
     )
 
 
+async def run_instance(
+    db, settings, owner, plan: str, begin: datetime, end: datetime | None = None
+) -> uuid.UUID:
+    """A new instance of the owner's, running from `begin` (until `end` if given)."""
+    instance = uuid.uuid4()
+    await deploy_event(
+        db, settings, "deploy.instance.started", **started(instance, owner, plan, begin)
+    )
+    if end:
+        await deploy_event(
+            db, settings, "deploy.instance.stopped", **stopped(instance, owner, plan, end)
+        )
+    return instance
+
+
 async def charge(db, hour: datetime, full: bool = False):
     async with db() as session, session.begin():
         return await metering.charge_hour(session, hour, triggered_by="test", full=full)
@@ -284,27 +299,15 @@ async def test_a_wallet_gets_one_entry_per_pass_over_an_hour_the_sum_of_its_inst
     hour = a_past_hour()
     plan = await make_plan(billing_db, [(hour - timedelta(hours=1), 120)])
     many, one = uuid.uuid4(), uuid.uuid4()
+    until = hour + timedelta(hours=3)  # every instance stops: later hours of other tests
     spans = [  # (owner, start, stop): 60, 30 and 20 minutes for one wallet, 60 for the other
-        (many, hour - timedelta(hours=1), None),
+        (many, hour - timedelta(hours=1), until),
         (many, hour, hour + timedelta(minutes=30)),
-        (many, hour + timedelta(minutes=40), hour + timedelta(hours=3)),
-        (one, hour - timedelta(minutes=5), None),
+        (many, hour + timedelta(minutes=40), until),
+        (one, hour - timedelta(minutes=5), until),
     ]
     for owner, begin, end in spans:
-        instance = uuid.uuid4()
-        await deploy_event(
-            billing_db,
-            billing_settings,
-            "deploy.instance.started",
-            **started(instance, owner, plan, begin),
-        )
-        if end:
-            await deploy_event(
-                billing_db,
-                billing_settings,
-                "deploy.instance.stopped",
-                **stopped(instance, owner, plan, end),
-            )
+        await run_instance(billing_db, billing_settings, owner, plan, begin, end)
     run = await charge(billing_db, hour)
     assert (run.charges, run.amount) == (4, 120 + 60 + 40 + 120)
     assert await entries_and_their_charges(billing_db, many) == [
@@ -320,12 +323,8 @@ async def test_a_wallet_gets_one_entry_per_pass_over_an_hour_the_sum_of_its_inst
     assert len(await entries_and_their_charges(billing_db, many)) == 1
 
     # an instance of the hour learnt late: the next pass posts its own entry for it alone
-    late = uuid.uuid4()
-    await deploy_event(
-        billing_db,
-        billing_settings,
-        "deploy.instance.started",
-        **started(late, many, plan, hour + timedelta(minutes=45)),
+    await run_instance(
+        billing_db, billing_settings, many, plan, hour + timedelta(minutes=45), until
     )
     assert (await charge(billing_db, hour)).amount == 30
     assert await entries_and_their_charges(billing_db, many) == [

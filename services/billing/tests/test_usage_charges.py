@@ -5,7 +5,7 @@ import uuid
 from datetime import timedelta
 
 from fixtures_billing import API, a_past_hour
-from test_metering import charge, deploy_event, make_plan, started, stopped
+from test_metering import charge, make_plan, run_instance
 
 
 async def test_the_holder_reads_the_per_instance_charges_behind_a_usage_entry(
@@ -14,28 +14,14 @@ async def test_the_holder_reads_the_per_instance_charges_behind_a_usage_entry(
     hour = a_past_hour()
     plan = await make_plan(billing_db, [(hour - timedelta(hours=1), 120)])
     alice, bob = person(), person()
-    running = {uuid.uuid4(): 60, uuid.uuid4(): 20}  # instance -> minutes in the hour
-    for instance, minutes in running.items():
-        begin = hour + timedelta(minutes=60 - minutes)
-        await deploy_event(
-            billing_db,
-            billing_settings,
-            "deploy.instance.started",
-            **started(instance, alice.id, plan, begin),
-        )
-    await deploy_event(
-        billing_db,
-        billing_settings,
-        "deploy.instance.started",
-        **started(uuid.uuid4(), bob.id, plan, hour),
-    )
+    end = hour + timedelta(hours=1)  # stopped: later hours of other tests never meet them
+    running = {}  # instance -> minutes in the hour
+    for minutes in (60, 20):
+        begin = end - timedelta(minutes=minutes)
+        instance = await run_instance(billing_db, billing_settings, alice.id, plan, begin, end)
+        running[instance] = minutes
+    await run_instance(billing_db, billing_settings, bob.id, plan, hour, end)
     await charge(billing_db, hour)
-    await deploy_event(  # a stop after the hour changes nothing of it
-        billing_db,
-        billing_settings,
-        "deploy.instance.stopped",
-        **stopped(next(iter(running)), alice.id, plan, hour + timedelta(hours=2)),
-    )
 
     window = {"from": hour.isoformat(), "to": (hour + timedelta(hours=1)).isoformat()}
     r = await billing_http.get(f"{API}/account/usage/charges", params=window, headers=alice.headers)
