@@ -1,9 +1,10 @@
 """One hourly metering run over many running instances, seeded set-based, measured twice in
 one run, each on a fresh database and through the service's own charge_hour: with the charge
-statement before wallet-hour entries (a journal entry per instance-hour,
-billing_metering_previous.py) and with today's (one entry per wallet-hour). For each: wall time of the run (commit included) and of
-its statements, the CPU time of its PostgreSQL backend (steadier than wall time on a loaded
-machine), the process's peak memory, a rerun of the same hour (every charge already
+statement and schema before wallet-hour entries (a journal entry per instance-hour,
+billing_metering_previous.py, on a database downgraded to its revision) and with today's
+(one entry per wallet-hour; charges keyed by (hour, instance_id)). For each: wall time of
+the run (commit included) and of its statements, the CPU time of its PostgreSQL backend
+(steadier than wall time on a loaded machine), the process's peak memory, a rerun of the same hour (every charge already
 there, a no-op), whether every cached balance still equals the sum of its entries and
 whether the wallets' usage entries add up to the hour's charges.
 Prints figures; it never passes or fails on a timing.
@@ -31,6 +32,8 @@ sys.path.insert(0, str(ROOT / "tests"))
 sys.path.insert(0, str(ROOT / "bench"))
 
 import billing_metering_previous as previous  # noqa: E402
+from alembic import command  # noqa: E402
+from alembic.config import Config  # noqa: E402
 from billing_seed import seed_intervals, seed_wallets  # noqa: E402
 from sqlalchemy import text  # noqa: E402
 from sqlalchemy.ext.asyncio import async_sessionmaker, create_async_engine  # noqa: E402
@@ -183,6 +186,14 @@ async def measure(database_url: str, instances: int, wallets: int, statement) ->
     await db.dispose()
 
 
+def downgrade_billing(database_url: str, revision: str) -> None:
+    service = ROOT / "services" / "billing"
+    cfg = Config(str(service / "alembic.ini"))
+    cfg.set_main_option("script_location", str(service / "alembic"))
+    cfg.set_main_option("sqlalchemy.url", database_url.replace("%", "%%"))
+    command.downgrade(cfg, revision)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--instances", type=int, default=100_000)
@@ -196,13 +207,22 @@ def main() -> None:
         f"{args.instances:,} running instances over {args.wallets:,} wallets; load average "
         f"{os.getloadavg()[0]:.2f} (1 min) on {os.cpu_count()} cores"
     )
-    variants = [("today's: one journal entry per wallet-hour", CHARGE_HOUR)]
+    variants = [("today's: one journal entry per wallet-hour", CHARGE_HOUR, None)]
     if not args.no_previous:
-        variants.insert(0, ("before: one journal entry per instance-hour", previous.CHARGE_HOUR))
-    for label, statement in variants:
+        variants.insert(
+            0,
+            (
+                f"before: one journal entry per instance-hour (schema {previous.REVISION})",
+                previous.CHARGE_HOUR,
+                previous.REVISION,
+            ),
+        )
+    for label, statement, revision in variants:
         print(label)
         database_url = create_migrated_database(ROOT, prefix="berth_bench")
         try:
+            if revision:
+                downgrade_billing(database_url, revision)
             asyncio.run(measure(database_url, args.instances, args.wallets, statement))
         finally:
             drop_database(database_url)

@@ -13,7 +13,7 @@ from berth_common.pagination import PageParams
 
 # One statement charges an hour: every instance-hour overlapping [:hour, :hour_end) at the
 # price valid at :hour, prorated by started minute (ceil of the seconds / 60), amount rounded
-# half up: (price * min + 30) / 60; the (instance_id, hour) key makes it a no-op for what was
+# half up: (price * min + 30) / 60; the (hour, instance_id) key makes it a no-op for what was
 # charged before. The same statement writes the hour's journal transaction (when something
 # costs money) and its entries: ONE debit per wallet, the sum of that wallet's new charges
 # (each charge keeps its transaction id: a wallet's charges of a transaction are its entry's
@@ -50,7 +50,7 @@ CHARGES = """
         FROM spans s JOIN prices p ON p.plan_key = s.plan_key
         WHERE s.minutes > 0
         ORDER BY s.account_id
-        ON CONFLICT (instance_id, hour) DO NOTHING
+        ON CONFLICT (hour, instance_id) DO NOTHING
         RETURNING account_id, app_id, app_slug, plan_key, minutes, amount, currency,
                   transaction_id
     )"""
