@@ -4,9 +4,9 @@ statement and schema before wallet-hour entries (a journal entry per instance-ho
 billing_metering_previous.py, on a database downgraded to its revision) and with today's
 (one entry per wallet-hour; charges keyed by (hour, instance_id)). For each: wall time of
 the run (commit included) and of its statements, the CPU time of its PostgreSQL backend
-(steadier than wall time on a loaded machine), the process's peak memory, a rerun of the same hour (every charge already
-there, a no-op), whether every cached balance still equals the sum of its entries and
-whether the wallets' usage entries add up to the hour's charges.
+(steadier than wall time on a loaded machine), the process's peak memory, a rerun of the
+same hour (every charge already there, a no-op), whether every cached balance still equals
+the sum of its entries and whether the wallets' usage entries add up to the hour's charges.
 Prints figures; it never passes or fails on a timing.
 
     uv run python bench/billing_metering.py [--instances 100000] [--wallets 10000]
