@@ -1,9 +1,12 @@
 """One hourly metering run over many running instances, seeded set-based, measured twice in
-one run: with the statements and schema before the ledger_at_scale revision (a database
-downgraded to it) and with today's. For each: wall time of the run (commit included) and of
-its statements, the CPU time of its PostgreSQL backend (steadier than wall time on a loaded
-machine), the process's peak memory, a rerun of the same hour (every charge already
-there, a no-op), and whether every cached balance still equals the sum of its entries.
+one run, each on a fresh database and through the service's own charge_hour: with the charge
+statement and schema before wallet-hour entries (a journal entry per instance-hour,
+billing_metering_previous.py, on a database downgraded to its revision) and with today's
+(one entry per wallet-hour; charges keyed by (hour, instance_id)). For each: wall time of
+the run (commit included) and of its statements, the CPU time of its PostgreSQL backend
+(steadier than wall time on a loaded machine), the process's peak memory, a rerun of the
+same hour (every charge already there, a no-op), whether every cached balance still equals
+the sum of its entries and whether the wallets' usage entries add up to the hour's charges.
 Prints figures; it never passes or fails on a timing.
 
     uv run python bench/billing_metering.py [--instances 100000] [--wallets 10000]
@@ -18,7 +21,6 @@ import os
 import sys
 import time
 import tracemalloc
-import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import SimpleNamespace
@@ -53,7 +55,10 @@ SELECT (SELECT count(*) FROM billing.usage_charges WHERE hour = :h),
        (SELECT count(*) FROM billing.accounts a WHERE a.balance <>
            (SELECT COALESCE(sum(amount), 0) FROM billing.ledger_entries e
             WHERE e.account_id = a.id)),
-       (SELECT count(*) FROM billing.ledger_entries WHERE kind = 'usage')
+       (SELECT count(*) FROM billing.ledger_entries WHERE kind = 'usage'),
+       (SELECT -COALESCE(sum(e.amount), 0) FROM billing.ledger_entries e
+        JOIN billing.accounts a ON a.id = e.account_id
+        WHERE e.kind = 'usage' AND a.kind = 'wallet' AND e.occurred_at = :h)
 """
 
 
@@ -134,31 +139,32 @@ class Meter:
 
 async def checks(db) -> str:
     async with db.engine.connect() as conn:
-        charges, total, stale, entries = (await conn.execute(text(CHECKS), {"h": HOUR})).one()
+        row = (await conn.execute(text(CHECKS), {"h": HOUR})).one()
+    charges, total, stale, entries, debited = row
     return (
         f"  charged {charges:,} instance-hours once ({int(total):,} minor units), "
-        f"{entries:,} usage entries; accounts whose cached balance differs from the sum of "
-        f"entries: {stale}"
+        f"{entries:,} usage entries debiting wallets {int(debited):,}; accounts whose cached "
+        f"balance differs from the sum of entries: {stale}"
     )
 
 
-async def measure_current(database_url: str, instances: int, wallets: int) -> None:
+async def measure(database_url: str, instances: int, wallets: int, statement) -> None:
+    """Seed, then charge the hour twice through the service's charge_hour with `statement`
+    as its charge statement (today's or the previous one)."""
     from berth_billing.config import BillingSettings
+    from berth_billing.metering import dao as metering_dao
     from berth_billing.metering import service as metering
-    from berth_billing.metering.dao import MeteringDAO
     from berth_billing.models import Base
 
     settings = BillingSettings(database_url=database_url)
     db = bench_db(database_url, Base.metadata)
     seeded = await seed(db, instances, wallets, settings.currency)
-    print(f"today's (one statement, references checked per statement; seeded in {seeded:.1f} s)")
+    print(f"  (seeded in {seeded:.1f} s)")
     meter = Meter()
-    real_charge = MeteringDAO.charge
+    real_charge, real_statement = metering_dao.MeteringDAO.charge, metering_dao.CHARGE_HOUR
 
     async def timed_charge(self, *a, **kw):
         return await meter.timed("charge+post statement", real_charge(self, *a, **kw))
-
-    MeteringDAO.charge = timed_charge
 
     async def one_run() -> int:
         async with db.sessionmaker() as session:
@@ -169,55 +175,13 @@ async def measure_current(database_url: str, instances: int, wallets: int) -> No
                 )
             return run.charges
 
-    await meter.run("first run (charges all)", one_run)
-    await meter.run("rerun (no-op)", one_run)
-    MeteringDAO.charge = real_charge
-    print(await checks(db))
-    await db.dispose()
-
-
-async def measure_previous(database_url: str, instances: int, wallets: int) -> None:
-    db = bench_db(database_url)
-    seeded = await seed(db, instances, wallets, "EUR")
-    print(
-        f"before (revision {previous.PREVIOUS_REVISION}: insert-select, then the ledger post "
-        f"reading the charges back, per-row foreign keys; seeded in {seeded:.1f} s)"
-    )
-    meter = Meter()
-    end = HOUR + timedelta(hours=1)
-
-    async def one_run() -> int:
-        async with db.engine.connect() as conn:
-            async with conn.begin():  # edge: the run's one transaction, as the task had it
-                return await meter.backend(conn, previous_run(conn))
-
-    async def previous_run(conn) -> int:
-        txn = uuid.uuid4()
-        await meter.timed(
-            "insert-select",
-            conn.execute(
-                previous.CHARGE_HOUR,
-                {"hour": HOUR, "hour_end": end, "txn": txn, "changed_since": None},
-            ),
-        )
-        totals = (await conn.execute(previous.CHARGED_TOTALS, {"txn": txn})).all()
-        if totals:
-            await conn.execute(
-                text(
-                    "INSERT INTO billing.ledger_transactions (id, kind, key, description,"
-                    " caused_by, occurred_at) VALUES (:t, 'usage', :k, 'bench', 'bench',"
-                    " :h)"
-                ),
-                {"t": txn, "k": f"usage:bench:{txn}", "h": HOUR},
-            )
-            await meter.timed(
-                "ledger-post",
-                conn.execute(previous.POST_CHARGES, {"txn": txn, "hour": HOUR}),
-            )
-        return sum(r.charges for r in totals)
-
-    await meter.run("first run (charges all)", one_run)
-    await meter.run("rerun (no-op)", one_run)
+    metering_dao.MeteringDAO.charge, metering_dao.CHARGE_HOUR = timed_charge, statement
+    try:
+        await meter.run("first run (charges all)", one_run)
+        await meter.run("rerun (no-op)", one_run)
+    finally:
+        metering_dao.MeteringDAO.charge = real_charge
+        metering_dao.CHARGE_HOUR = real_statement
     print(await checks(db))
     await db.dispose()
 
@@ -234,25 +198,34 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--instances", type=int, default=100_000)
     parser.add_argument("--wallets", type=int, default=10_000)
-    parser.add_argument("--no-previous", action="store_true", help="only today's statements")
+    parser.add_argument("--no-previous", action="store_true", help="only today's statement")
     args = parser.parse_args()
     os.environ.setdefault("BILLING_WEBHOOK_SECRET", "bench")
+    from berth_billing.metering.dao import CHARGE_HOUR
+
     print(
         f"{args.instances:,} running instances over {args.wallets:,} wallets; load average "
         f"{os.getloadavg()[0]:.2f} (1 min) on {os.cpu_count()} cores"
     )
+    variants = [("today's: one journal entry per wallet-hour", CHARGE_HOUR, None)]
     if not args.no_previous:
+        variants.insert(
+            0,
+            (
+                f"before: one journal entry per instance-hour (schema {previous.REVISION})",
+                previous.CHARGE_HOUR,
+                previous.REVISION,
+            ),
+        )
+    for label, statement, revision in variants:
+        print(label)
         database_url = create_migrated_database(ROOT, prefix="berth_bench")
         try:
-            downgrade_billing(database_url, previous.PREVIOUS_REVISION)
-            asyncio.run(measure_previous(database_url, args.instances, args.wallets))
+            if revision:
+                downgrade_billing(database_url, revision)
+            asyncio.run(measure(database_url, args.instances, args.wallets, statement))
         finally:
             drop_database(database_url)
-    database_url = create_migrated_database(ROOT, prefix="berth_bench")
-    try:
-        asyncio.run(measure_current(database_url, args.instances, args.wallets))
-    finally:
-        drop_database(database_url)
     print(f"load average after: {os.getloadavg()[0]:.2f} (1 min)")
 
 

@@ -1,7 +1,7 @@
 """A billing worker SIGKILLed in the middle of a metering run: after a restart every
 instance-hour is charged exactly once: nothing twice, nothing missing (late acknowledgement
 redelivers the task; the half-done transaction died with the worker; (instance, hour) is
-unique)."""
+unique), and each wallet's ledger entry of a pass is the sum of its charges of that pass."""
 
 import asyncio
 import random
@@ -107,14 +107,18 @@ def test_worker_killed_mid_metering_run_then_rerun_charges_everything_exactly_on
             h=first,
         )
         assert amount == INSTANCES * HOURS * price
-        # and the ledger holds each charge once: wallets debited exactly the charged sum
-        [(entries, debited)] = sql(
+        # and the ledger holds each charge once: one entry per wallet and pass over an hour,
+        # debiting exactly what that wallet's charges of the pass add up to
+        [(entries, debited, mismatched)] = sql(
             db,
-            "SELECT count(*), sum(amount) FROM billing.ledger_entries "
-            "WHERE account_id = ANY(:w) AND kind = 'usage'",
+            "SELECT count(*), sum(e.amount), count(*) FILTER (WHERE -e.amount <> "
+            "  (SELECT sum(c.amount) FROM billing.usage_charges c"
+            "   WHERE c.transaction_id = e.transaction_id AND c.account_id = e.account_id)) "
+            "FROM billing.ledger_entries e WHERE e.account_id = ANY(:w) AND e.kind = 'usage'",
             w=wallets,
         )
-        assert (entries, -debited) == (charges, amount)
+        assert (-debited, mismatched) == (amount, 0)
+        assert entries == WALLETS * HOURS  # each hour charged by one pass that committed
         [(balances,)] = sql(
             db, "SELECT sum(balance) FROM billing.accounts WHERE id = ANY(:w)", w=wallets
         )

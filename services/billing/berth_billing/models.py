@@ -177,17 +177,14 @@ class UsageInterval(Base):
 
 
 class UsageCharge(Base):
-    """The charge for one instance in one hour: the unique key makes reruns harmless."""
+    """The charge for one instance in one hour: the key (hour, instance) makes reruns harmless."""
 
     __tablename__ = "usage_charges"
-    __table_args__ = (
-        UniqueConstraint("instance_id", "hour"),
-        Index("ix_usage_charges_account_hour", "account_id", "hour"),
-    )
+    __table_args__ = (Index("ix_usage_charges_account_hour", "account_id", "hour"),)
 
-    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
-    instance_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), nullable=False)
-    hour: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    # hour first: a metering run inserts into its own hour's part of the key
+    hour: Mapped[datetime] = mapped_column(DateTime(timezone=True), primary_key=True)
+    instance_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
     # references checked per statement by a trigger (ledger_at_scale migration)
     account_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), nullable=False)
     app_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))

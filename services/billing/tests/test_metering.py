@@ -51,6 +51,21 @@ def stopped(instance, owner, plan, at: datetime, reason="stopped") -> dict:
     )
 
 
+async def run_instance(
+    db, settings, owner, plan: str, begin: datetime, end: datetime | None = None
+) -> uuid.UUID:
+    """A new instance of the owner's, running from `begin` (until `end` if given)."""
+    instance = uuid.uuid4()
+    await deploy_event(
+        db, settings, "deploy.instance.started", **started(instance, owner, plan, begin)
+    )
+    if end:
+        await deploy_event(
+            db, settings, "deploy.instance.stopped", **stopped(instance, owner, plan, end)
+        )
+    return instance
+
+
 async def charge(db, hour: datetime, full: bool = False):
     async with db() as session, session.begin():
         return await metering.charge_hour(session, hour, triggered_by="test", full=full)
@@ -263,3 +278,58 @@ def test_beat_charges_every_closed_hour_of_the_look_back_window():
         datetime(2025, 2, 28, 22, tzinfo=UTC),
         datetime(2025, 2, 28, 23, tzinfo=UTC),
     ]
+
+
+async def entries_and_their_charges(db, owner) -> list[tuple]:
+    """Each usage entry of the owner's wallet: (memo, amount, -(sum of the charges it posted)),
+    its charges being the wallet's charges that carry the entry's journal transaction."""
+    return await sql(
+        db,
+        "SELECT e.memo, e.amount, -(SELECT sum(c.amount) FROM billing.usage_charges c"
+        "  WHERE c.transaction_id = e.transaction_id AND c.account_id = e.account_id)"
+        " FROM billing.ledger_entries e JOIN billing.accounts a ON a.id = e.account_id"
+        " WHERE a.owner_id = :o AND e.kind = 'usage' ORDER BY e.id",
+        o=owner,
+    )
+
+
+async def test_a_wallet_gets_one_entry_per_pass_over_an_hour_the_sum_of_its_instances(
+    billing_db, billing_settings
+):
+    hour = a_past_hour()
+    plan = await make_plan(billing_db, [(hour - timedelta(hours=1), 120)])
+    many, one = uuid.uuid4(), uuid.uuid4()
+    until = hour + timedelta(hours=3)  # every instance stops: later hours of other tests
+    spans = [  # (owner, start, stop): 60, 30 and 20 minutes for one wallet, 60 for the other
+        (many, hour - timedelta(hours=1), until),
+        (many, hour, hour + timedelta(minutes=30)),
+        (many, hour + timedelta(minutes=40), until),
+        (one, hour - timedelta(minutes=5), until),
+    ]
+    for owner, begin, end in spans:
+        await run_instance(billing_db, billing_settings, owner, plan, begin, end)
+    run = await charge(billing_db, hour)
+    assert (run.charges, run.amount) == (4, 120 + 60 + 40 + 120)
+    assert await entries_and_their_charges(billing_db, many) == [
+        ("3 instances · 110 min", -220, -220)
+    ]
+    assert await entries_and_their_charges(billing_db, one) == [
+        (f"shop · {plan} · 60 min", -120, -120)
+    ]
+    assert sorted(c.amount for c in await charges_of(billing_db, many)) == [40, 60, 120]
+
+    again = await charge(billing_db, hour, full=True)
+    assert (again.charges, again.amount) == (0, 0)
+    assert len(await entries_and_their_charges(billing_db, many)) == 1
+
+    # an instance of the hour learnt late: the next pass posts its own entry for it alone
+    await run_instance(
+        billing_db, billing_settings, many, plan, hour + timedelta(minutes=45), until
+    )
+    assert (await charge(billing_db, hour)).amount == 30
+    assert await entries_and_their_charges(billing_db, many) == [
+        ("3 instances · 110 min", -220, -220),
+        (f"shop · {plan} · 15 min", -30, -30),
+    ]
+    assert (await wallet(billing_db, many)).balance == -250
+    assert (await wallet(billing_db, one)).balance == -120

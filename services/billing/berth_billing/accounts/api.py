@@ -7,6 +7,7 @@ from fastapi import Depends, Query
 
 from berth_billing.accounts import schemas, service
 from berth_billing.deps import SettingsDep
+from berth_billing.models import Account
 from berth_billing.tiers import schemas as tier_schemas
 from berth_billing.tiers import service as tiers
 from berth_common.db import SessionDep
@@ -23,11 +24,21 @@ from berth_common.security import CurrentUserId, Principal, PrincipalKind, requi
 router = user_router(prefix="/api/billing/v1/account", tags=["account"])
 
 
+async def _my_wallet(
+    owner_id: CurrentUserId, session: SessionDep, settings: SettingsDep
+) -> Account:
+    return await service.wallet(session, settings, owner_id)
+
+
+# the signed-in person's wallet, opened on first use
+MyWallet = Annotated[Account, Depends(_my_wallet)]
+TimeRange = Annotated[schemas.RangeQuery, Query()]
+
+
 @router.get("", response_model=schemas.Account)
 async def my_account(
-    owner_id: CurrentUserId, session: SessionDep, settings: SettingsDep
+    account: MyWallet, session: SessionDep, settings: SettingsDep
 ) -> schemas.Account:
-    account = await service.wallet(session, settings, owner_id)
     return await service.describe(session, settings, account)
 
 
@@ -38,25 +49,32 @@ async def my_account(
     description="Newest first; filter by entry kind and by a [from, to) time range.",
 )
 async def my_ledger(
-    owner_id: CurrentUserId,
+    account: MyWallet,
     session: SessionDep,
-    settings: SettingsDep,
     params: PageDep,
     query: Annotated[schemas.LedgerQuery, Query()],
 ) -> schemas.LedgerEntryPage:
-    account = await service.wallet(session, settings, owner_id)
     return await service.ledger_page(session, account, query, params)
 
 
 @router.get("/usage", response_model=schemas.UsageSeries)
 async def my_usage(
-    owner_id: CurrentUserId,
-    session: SessionDep,
-    settings: SettingsDep,
-    days: Annotated[int, Query(ge=1, le=366)] = 30,
+    account: MyWallet, session: SessionDep, days: Annotated[int, Query(ge=1, le=366)] = 30
 ) -> schemas.UsageSeries:
-    account = await service.wallet(session, settings, owner_id)
     return await service.usage_series(session, account, days)
+
+
+@router.get(
+    "/usage/charges",
+    response_model=schemas.UsageChargePage,
+    responses=error_responses(Unprocessable),
+    description="What each instance cost per hour (the detail of the usage entries), newest "
+    "hour first; filter by a [from, to) range of hours.",
+)
+async def my_usage_charges(
+    account: MyWallet, session: SessionDep, params: PageDep, hours: TimeRange
+) -> schemas.UsageChargePage:
+    return await service.usage_charges_page(session, account, hours, params)
 
 
 async def _account_reader(

@@ -50,19 +50,47 @@ class LedgerEntryPage(Page[LedgerEntry]):
     pass
 
 
-class LedgerQuery(BaseModel):
-    """The filters of a ledger page: an entry kind and a [from, to) time range."""
+class RangeQuery(BaseModel):
+    """A [from, to) time range filter."""
 
-    kind: EntryKind | None = None
     since: datetime | None = Field(None, alias="from")
     until: datetime | None = Field(None, alias="to")
 
     @model_validator(mode="after")
-    def _range_is_forward(self) -> "LedgerQuery":
+    def _range_is_forward(self) -> "RangeQuery":
         # a typed error (not ValueError): the route answers 422 with this message
         if self.since and self.until and self.since >= self.until:
             raise Unprocessable("`from` must be before `to`")
         return self
+
+
+class LedgerQuery(RangeQuery):
+    """The filters of a ledger page: an entry kind and a [from, to) time range."""
+
+    kind: EntryKind | None = None
+
+
+class UsageCharge(BaseModel):
+    """What one instance cost in one hour; the wallet's usage entry of that pass over the
+    hour (same transaction_id) is the sum of its charges."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    instance_id: uuid.UUID
+    hour: datetime
+    app_id: uuid.UUID | None
+    app_slug: str | None
+    plan_key: str
+    minutes: int
+    unit_price: int
+    amount: int
+    currency: str
+    # None for a charge that rounded to zero (nothing posted)
+    transaction_id: uuid.UUID | None
+
+
+class UsageChargePage(Page[UsageCharge]):
+    pass
 
 
 class UsageDay(BaseModel):

@@ -10,6 +10,7 @@ from berth_billing.accounts.dao import AccountDAO
 from berth_billing.config import BillingSettings
 from berth_billing.enums import AccountKind, AccountState
 from berth_billing.ledger.dao import LedgerDAO
+from berth_billing.metering.dao import UsageChargeDAO
 from berth_billing.models import Account
 from berth_common.errors import NotFound
 from berth_common.money import currency_exponent, format_amount
@@ -50,6 +51,19 @@ async def ledger_page(
     rows, total = await dao.page(stmt, params.offset, params.size)
     return schemas.LedgerEntryPage.build(
         [schemas.LedgerEntry.model_validate(r) for r in rows], total, params
+    )
+
+
+async def usage_charges_page(
+    session: AsyncSession, account: Account, query: schemas.RangeQuery, params: PageParams
+) -> schemas.UsageChargePage:
+    """One page of the wallet's charges per instance-hour (the detail of its usage entries),
+    newest hour first, within the query's [from, to) range of hours."""
+    rows, total = await UsageChargeDAO(session).of_account(
+        account.id, params, query.since, query.until
+    )
+    return schemas.UsageChargePage.build(
+        [schemas.UsageCharge.model_validate(r) for r in rows], total, params
     )
 
 

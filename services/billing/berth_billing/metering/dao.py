@@ -7,21 +7,22 @@ from sqlalchemy import func, select, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from berth_billing.enums import EntryKind
-from berth_billing.models import MeteringRun, UsageInterval
+from berth_billing.models import MeteringRun, UsageCharge, UsageInterval
 from berth_common.dao import BaseDAO
+from berth_common.pagination import PageParams
 
 # One statement charges an hour: every instance-hour overlapping [:hour, :hour_end) at the
 # price valid at :hour, prorated by started minute (ceil of the seconds / 60), amount rounded
-# half up: (price * min + 30) / 60; the (instance_id, hour) key makes it a no-op for what was
+# half up: (price * min + 30) / 60; the (hour, instance_id) key makes it a no-op for what was
 # charged before. The same statement writes the hour's journal transaction (when something
-# costs money) and its entries: a debit per charge on the holder's wallet and the total
-# credited to revenue per currency. The new charges are read once, as the INSERT returns
+# costs money) and its entries: ONE debit per wallet, the sum of that wallet's new charges
+# (each charge keeps its transaction id: a wallet's charges of a transaction are its entry's
+# detail), and the total credited to revenue per currency. So the ledger grows by a row per
+# wallet-hour, not per instance-hour. The new charges are read once, as the INSERT returns
 # them, not looked up again; the revenue accounts must exist before. Charges are written in
-# wallet order, and their entries with them: the (account, hour) index of the charges and
-# the (account, time) index of the entries then take their rows in key order, page after
-# page, rather than at random over the whole index.
-CHARGE_HOUR = text(
-    """
+# wallet order: the (account, hour) index of the charges then takes its rows in key order,
+# page after page, rather than at random over the whole index.
+CHARGES = """
     WITH prices AS (
         SELECT DISTINCT ON (plan_key) plan_key, amount_per_hour, currency
         FROM billing.plan_prices
@@ -49,41 +50,52 @@ CHARGE_HOUR = text(
         FROM spans s JOIN prices p ON p.plan_key = s.plan_key
         WHERE s.minutes > 0
         ORDER BY s.account_id
-        ON CONFLICT (instance_id, hour) DO NOTHING
+        ON CONFLICT (hour, instance_id) DO NOTHING
         RETURNING account_id, app_id, app_slug, plan_key, minutes, amount, currency,
                   transaction_id
-    ), posted AS (
-        SELECT * FROM charged WHERE transaction_id IS NOT NULL
-    ), journal AS (
+    )"""
+# what each wallet's new charges of the hour add up to: its one entry
+WALLET_TOTALS = """, wallets AS (
+        SELECT c.account_id, c.currency, count(*) AS charges, sum(c.amount) AS amount,
+               sum(c.minutes) AS minutes,
+               min(COALESCE(c.app_slug, CAST(c.app_id AS text), 'app')) AS app,
+               min(c.plan_key) AS plan_key
+        FROM charged c
+        WHERE c.transaction_id IS NOT NULL
+        GROUP BY c.account_id, c.currency
+    )"""
+POSTING = """, journal AS (
         INSERT INTO billing.ledger_transactions
             (id, kind, key, description, caused_by, occurred_at)
         SELECT CAST(:txn AS uuid), :kind, :key, :description, :caused_by,
                CAST(:hour AS timestamptz)
-        WHERE EXISTS (SELECT 1 FROM posted)
+        WHERE EXISTS (SELECT 1 FROM wallets)
         RETURNING id
     ), revenue AS (
         SELECT t.currency, t.total, r.id AS account_id
-        FROM (SELECT currency, sum(amount) AS total FROM posted GROUP BY currency) t
+        FROM (SELECT currency, sum(amount) AS total FROM wallets GROUP BY currency) t
         JOIN billing.accounts r
           ON r.kind = 'revenue' AND r.owner_id IS NULL AND r.shard = 0
          AND r.currency = t.currency
     ), entries AS (
         INSERT INTO billing.ledger_entries
             (transaction_id, account_id, amount, currency, kind, memo, occurred_at)
-        SELECT j.id, c.account_id, -c.amount, c.currency, :kind,
-               format('%s · %s · %s min', COALESCE(c.app_slug, CAST(c.app_id AS text), 'app'),
-                      c.plan_key, c.minutes),
+        SELECT j.id, w.account_id, -w.amount, w.currency, :kind,
+               CASE WHEN w.charges = 1
+                    THEN format('%s · %s · %s min', w.app, w.plan_key, w.minutes)
+                    ELSE format('%s instances · %s min', w.charges, w.minutes) END,
                CAST(:hour AS timestamptz)
-        FROM posted c CROSS JOIN journal j
+        FROM wallets w CROSS JOIN journal j
         UNION ALL
         SELECT j.id, r.account_id, r.total, r.currency, :kind, 'usage revenue',
                CAST(:hour AS timestamptz)
         FROM revenue r CROSS JOIN journal j
     )
-    SELECT currency, count(*) AS charges, CAST(COALESCE(sum(amount), 0) AS bigint) AS amount
-    FROM posted GROUP BY currency
+    SELECT currency, CAST(sum(charges) AS bigint) AS charges,
+           CAST(COALESCE(sum(amount), 0) AS bigint) AS amount
+    FROM wallets GROUP BY currency
     """
-)
+CHARGE_HOUR = text(CHARGES + WALLET_TOTALS + POSTING)
 
 PRICE_CURRENCIES = text("SELECT DISTINCT currency FROM billing.plan_prices")
 
@@ -165,3 +177,24 @@ class MeteringDAO(BaseDAO[MeteringRun]):
             MeteringRun.finished_at.is_not(None),
         )
         return set((await self.session.execute(stmt)).scalars())
+
+
+class UsageChargeDAO(BaseDAO[UsageCharge]):
+    """A wallet's charges per instance-hour, newest hour first."""
+
+    model = UsageCharge
+    default_sort = (UsageCharge.hour.desc(), UsageCharge.instance_id)
+
+    async def of_account(
+        self,
+        account_id: uuid.UUID,
+        params: PageParams,
+        since: datetime | None,
+        until: datetime | None,
+    ) -> tuple[list[UsageCharge], int]:
+        where = [UsageCharge.account_id == account_id]
+        if since:
+            where.append(UsageCharge.hour >= since)
+        if until:
+            where.append(UsageCharge.hour < until)
+        return await self.list(params, *where)

@@ -2,9 +2,10 @@
 
 Charging an hour is one statement: INSERT ... SELECT ... ON CONFLICT DO NOTHING over every
 interval that overlaps it, whose returned rows become the hour's journal transaction and its
-entries, in one transaction: a run killed half-way leaves nothing, a rerun charges only what
-is missing, a second run charges nothing. A later pass over an hour only looks at intervals
-changed since the last pass began (late or out-of-order events).
+entries (one per wallet: the sum of its new charges, which carry the transaction's id and are
+the entry's per-instance detail), in one transaction: a run killed half-way leaves nothing, a
+rerun charges only what is missing, a second run charges nothing. A later pass over an hour
+only looks at intervals changed since the last pass began (late or out-of-order events).
 """
 
 import uuid
