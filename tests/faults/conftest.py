@@ -102,6 +102,8 @@ def _run(
             "GATEWAY_RATE_LIMIT_AUTHENTICATED": "60000/minute",
             "DEPLOY_TRAEFIK_ENTRY_URL": f"http://127.0.0.1:{ports['traefik']}",
             "DEPLOY_APP_QUOTA_FALLBACK": "50",
+            # apps deploy from local git repositories made under the module's directory
+            "DEPLOY_LOCAL_REPOS_DIR": str(work),
             **extra,
         }
     )
