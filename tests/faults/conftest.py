@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from monitoring_e2e import Receiver, start_monitoring_beat
 from support import ADMIN_EMAIL, ADMIN_PASSWORD
 
 from berth_testing.faults import (
@@ -33,7 +34,7 @@ from berth_testing.plugin import (
     service_credentials,
     service_env,
 )
-from berth_testing.processes import free_port
+from berth_testing.processes import ManagedProcess, free_port
 
 
 def pytest_terminal_summary(terminalreporter) -> None:
@@ -127,3 +128,20 @@ def _run(
         yield FaultPlatform(plat, postgres, rabbit, database)
     finally:
         plat.stop()
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    """A webhook endpoint on 127.0.0.2 keeping every alert (monitoring_e2e.Receiver)."""
+    r = Receiver()
+    yield r
+    r.server.shutdown()
+    r.server.server_close()
+
+
+@pytest.fixture
+def monitoring_beat(fault_platform, tmp_path) -> Iterator[ManagedProcess]:
+    """Monitoring's beat, a process of its own: the faults are the worker's and the broker's."""
+    proc = start_monitoring_beat(fault_platform.platform, tmp_path)
+    yield proc
+    proc.stop()
