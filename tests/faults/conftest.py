@@ -5,6 +5,8 @@ test can stop and start them while the machine's shared servers stay untouched.
 A module says which workers it needs with `FAULT_WORKERS` (default: none), may narrow the
 web apps with `FAULT_SERVICES` (default: every service, or BERTH_E2E_SERVICES; auth and the
 gateway always run), and may add settings with `FAULT_ENV`. Counts go to the terminal summary.
+Apps deploy from local git repositories under the module's directory (plat.work.parent);
+`receiver` and `monitoring_beat` serve the monitoring fault tests.
 """
 
 import os
