@@ -5,51 +5,15 @@ frames over the WebSocket through Traefik) and lands whole in one message. A sto
 explained in the conversation; a late answer after staff took over is refused; another
 customer never reaches the agent; the conversation becomes a ticket with its transcript."""
 
-import json
-import threading
 import time
-import uuid
 
 import httpx
 import pytest
+from chat_e2e import AGENT, API, Listener, messages, open_chat, say
 from deploy_e2e import deployed, request, wait_operation
 from deploy_testkit import make_repo, wait_for
-from websockets.sync.client import connect
 
 from berth_testing.oauth import bearer
-
-API = "/api/chat/v1"
-
-AGENT = """
-import json, os, time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-
-class Agent(BaseHTTPRequestHandler):
-    def do_POST(self):
-        request = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-        words = ["You ", "said: ", request["message"]]
-        if "text/event-stream" not in self.headers.get("Accept", ""):
-            body = json.dumps({"reply": "".join(words)}).encode()
-            self.send_response(200)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-            return
-        self.send_response(200)
-        self.send_header("Content-Type", "text/event-stream")
-        self.send_header("Cache-Control", "no-cache")
-        self.end_headers()
-        slow = request["message"].startswith("slow")
-        for n, word in enumerate(words):
-            self.wfile.write(("data: " + json.dumps({"delta": word}) + "\\n\\n").encode())
-            self.wfile.flush()
-            time.sleep(6 if slow and n == 0 else 0.3)
-        self.wfile.write(b"event: done\\ndata: {}\\n\\n")
-        self.wfile.flush()
-
-ThreadingHTTPServer(("127.0.0.1", int(os.environ["PORT"])), Agent).serve_forever()
-"""
 
 pytestmark = pytest.mark.usefixtures("deploy_node")
 
@@ -64,52 +28,6 @@ def agent(platform, ada, tmp_path_factory):
     repo = make_repo(tmp_path_factory.mktemp("chat-agent") / "agent", {"app.py": AGENT})
     with httpx.Client(base_url=platform.public_url, timeout=20) as edge:
         return deployed(edge, platform, ada, f"file://{repo}", template="ai-agent")
-
-
-def open_chat(edge, who, app) -> dict:
-    r = edge.post(f"{API}/agent-conversations", json={"app_id": app["id"]}, headers=who.headers)
-    assert r.status_code == 201, r.text
-    return r.json()
-
-
-def say(edge, who, chat, body) -> dict:
-    r = edge.post(
-        f"{API}/conversations/{chat['id']}/messages",
-        json={"body": body, "client_msg_id": uuid.uuid4().hex},
-        headers=who.headers,
-    )
-    assert r.status_code == 200, r.text
-    return r.json()
-
-
-def messages(edge, who, chat) -> list[dict]:
-    r = edge.get(f"{API}/agent-conversations/{chat['id']}/messages", headers=who.headers)
-    assert r.status_code == 200, r.text
-    return r.json()
-
-
-class Listener(threading.Thread):
-    """A WebSocket through Traefik subscribed to the conversation, keeping every frame."""
-
-    def __init__(self, platform, who, chat):
-        super().__init__(daemon=True)
-        url = platform.public_url.replace("http://", "ws://") + f"{API}/ws"
-        self.connection = connect(url, additional_headers=who.headers, open_timeout=10)
-        self.socket = self.connection.__enter__()
-        self.socket.send(
-            json.dumps({"type": "subscribe", "conversation_id": chat["id"], "after_seq": 0})
-        )
-        self.frames: list[dict] = []
-
-    def run(self):
-        try:
-            for raw in self.socket:
-                self.frames.append(json.loads(raw))
-        except Exception:  # closed at the end of the test
-            return
-
-    def close(self):
-        self.connection.__exit__(None, None, None)
 
 
 def test_an_agent_streams_its_answer_into_the_conversation(edge, platform, ada, agent):

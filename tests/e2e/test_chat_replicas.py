@@ -10,14 +10,12 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
-import yaml
+from chat_e2e import Client, open_socket, second_chat_replica, ws_url
 from support import PASSWORD
 from websockets.exceptions import ConnectionClosed, InvalidStatus
-from websockets.sync.client import ClientConnection, connect
+from websockets.sync.client import connect
 
 from berth_testing.oauth import password_login
-from berth_testing.platform import BIN
-from berth_testing.processes import free_port
 
 API = "/api/chat/v1"
 
@@ -28,134 +26,13 @@ def _token(edge: httpx.Client, email: str) -> str:
     return r.json()["access_token"]
 
 
-class Client:
-    """A chat socket through Traefik that remembers every message it saw (by seq)."""
-
-    def __init__(self, ws: ClientConnection, replica: str):
-        self.ws = ws
-        self.replica = replica
-        self.seen: list[dict] = []
-
-    def send(self, **frame) -> None:
-        self.ws.send(json.dumps(frame))
-
-    def next(self, kind: str, timeout: float = 10.0) -> dict:
-        deadline = time.monotonic() + timeout
-        while True:
-            frame = json.loads(self.ws.recv(timeout=max(0.1, deadline - time.monotonic())))
-            if frame["type"] == "message":
-                self.seen.append(frame["message"])
-            if frame["type"] == kind:
-                return frame
-
-    def messages_until(self, seq: int, timeout: float = 10.0) -> None:
-        deadline = time.monotonic() + timeout
-        while not self.seen or self.seen[-1]["seq"] < seq:
-            self.next("message", max(0.1, deadline - time.monotonic()))
-
-    @property
-    def seqs(self) -> list[int]:
-        return [m["seq"] for m in self.seen]
-
-
-def ws_url(platform) -> str:
-    return platform.public_url.replace("http://", "ws://", 1).rstrip("/") + f"{API}/ws"
-
-
-def open_socket(platform, token: str, *, on: str | None = None, tries: int = 40) -> Client:
-    """A socket through Traefik; with `on`, reconnect until it lands on that replica."""
-    last_error: Exception | None = None
-    for _ in range(tries):
-        try:
-            ws = connect(
-                ws_url(platform),
-                additional_headers={"Authorization": f"Bearer {token}"},
-                proxy=None,
-                open_timeout=10,
-                legacy=True,
-            )
-        except (InvalidStatus, OSError) as exc:  # a dead replica before Traefik notices
-            last_error = exc
-            time.sleep(0.25)
-            continue
-        hello = json.loads(ws.recv(timeout=10))
-        assert hello["type"] == "hello"
-        if on is None or hello["replica"] == on:
-            return Client(ws, hello["replica"])
-        ws.close()
-    raise AssertionError(f"no socket on replica {on}: {last_error!r}")
-
-
 @pytest.fixture(scope="module")
 def replicas(platform) -> Iterator[dict]:
     """A second chat web process, and a Traefik route over both (health-checked)."""
-    port = free_port()
-    second = platform._start(
-        "chat-2",
-        [
-            str(BIN / "uvicorn"),
-            "berth_chat.main:create_app",
-            "--factory",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--no-access-log",
-        ],
-        f"http://127.0.0.1:{port}/health",
-    )
-    dynamic = platform.dynamic_dir / "chat-replicas.yml"
-    dynamic.write_text(
-        yaml.safe_dump(
-            {
-                "http": {
-                    "routers": {
-                        "chat-replicas": {
-                            "entryPoints": ["web"],
-                            "rule": platform.platform_rule("PathPrefix(`/api/chat/`)"),
-                            "priority": 100000,
-                            "middlewares": ["berth-auth", "berth-api-body-limit"],
-                            "service": "chat-replicas",
-                        }
-                    },
-                    "services": {
-                        "chat-replicas": {
-                            "loadBalancer": {
-                                "servers": [
-                                    {"url": platform.url("chat")},
-                                    {"url": f"http://127.0.0.1:{port}"},
-                                ],
-                                "healthcheck": {
-                                    "path": "/health",
-                                    "interval": "1s",
-                                    "timeout": "1s",
-                                },
-                            }
-                        }
-                    },
-                }
-            }
-        )
-    )
     with httpx.Client(base_url=platform.public_url, timeout=30) as edge:
         admin = _admin_token(edge)
-        # Traefik reads the file a moment later: wait until both replicas answer through it
-        found: set[str] = set()
-        deadline = time.monotonic() + 40
-        while len(found) < 2 and time.monotonic() < deadline:
-            client = open_socket(platform, admin)
-            found.add(client.replica)
-            client.ws.close()
-        assert len(found) == 2, "Traefik does not balance over the two chat replicas"
-        # a replica id is host.pid.random: which process is which
-        by_pid = {r.rsplit(".", 2)[1]: r for r in found}
-        ids = {
-            "chat": by_pid[str(platform.processes["chat"].pid)],
-            "chat-2": by_pid[str(second.pid)],
-        }
+    with second_chat_replica(platform, admin) as (second, ids):
         yield {"second": second, "admin": admin, "ids": ids}
-    dynamic.unlink(missing_ok=True)
-    second.stop()
 
 
 def _admin_token(edge: httpx.Client) -> str:

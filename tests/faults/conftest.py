@@ -5,6 +5,8 @@ test can stop and start them while the machine's shared servers stay untouched.
 A module says which workers it needs with `FAULT_WORKERS` (default: none), may narrow the
 web apps with `FAULT_SERVICES` (default: every service, or BERTH_E2E_SERVICES; auth and the
 gateway always run), and may add settings with `FAULT_ENV`. Counts go to the terminal summary.
+Apps deploy from local git repositories under the module's directory (plat.work.parent);
+`receiver` and `monitoring_beat` serve the monitoring fault tests.
 """
 
 import os
@@ -14,6 +16,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from monitoring_e2e import Receiver, start_monitoring_beat
 from support import ADMIN_EMAIL, ADMIN_PASSWORD
 
 from berth_testing.faults import (
@@ -33,7 +36,7 @@ from berth_testing.plugin import (
     service_credentials,
     service_env,
 )
-from berth_testing.processes import free_port
+from berth_testing.processes import ManagedProcess, free_port
 
 
 def pytest_terminal_summary(terminalreporter) -> None:
@@ -102,6 +105,8 @@ def _run(
             "GATEWAY_RATE_LIMIT_AUTHENTICATED": "60000/minute",
             "DEPLOY_TRAEFIK_ENTRY_URL": f"http://127.0.0.1:{ports['traefik']}",
             "DEPLOY_APP_QUOTA_FALLBACK": "50",
+            # apps deploy from local git repositories made under the module's directory
+            "DEPLOY_LOCAL_REPOS_DIR": str(work),
             **extra,
         }
     )
@@ -125,3 +130,20 @@ def _run(
         yield FaultPlatform(plat, postgres, rabbit, database)
     finally:
         plat.stop()
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    """A webhook endpoint on 127.0.0.2 keeping every alert (monitoring_e2e.Receiver)."""
+    r = Receiver()
+    yield r
+    r.server.shutdown()
+    r.server.server_close()
+
+
+@pytest.fixture
+def monitoring_beat(fault_platform, tmp_path) -> Iterator[ManagedProcess]:
+    """Monitoring's beat, a process of its own: the faults are the worker's and the broker's."""
+    proc = start_monitoring_beat(fault_platform.platform, tmp_path)
+    yield proc
+    proc.stop()

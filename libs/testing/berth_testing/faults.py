@@ -135,10 +135,22 @@ class PrivateRabbit:
             raise RuntimeError(f"the private RabbitMQ node did not start:\n{tail}") from exc
         return self.url
 
-    def rabbitmqctl(self, *args: str, timeout: int = 120) -> None:
-        subprocess.run(  # noqa: S603 - fixed argv
-            [*self.ctl, *args], env=self.env, capture_output=True, check=True, timeout=timeout
+    def rabbitmqctl(self, *args: str, timeout: int = 120) -> str:
+        done = subprocess.run(  # noqa: S603 - fixed argv
+            [*self.ctl, *args],
+            env=self.env,
+            capture_output=True,
+            check=True,
+            timeout=timeout,
+            text=True,
         )
+        return done.stdout
+
+    def consumers(self) -> dict[str, int]:
+        """Each queue of the node's / vhost and how many consumers it has."""
+        out = self.rabbitmqctl("list_queues", "--no-table-headers", "name", "consumers")
+        rows = (line.rsplit(None, 1) for line in out.splitlines() if line.strip())
+        return {name: int(count) for name, count in rows}
 
     def stop_app(self) -> None:
         self.rabbitmqctl("stop_app")
@@ -245,19 +257,31 @@ class SteadyLoad(threading.Thread):
         self.stop()
 
 
-def kill_worker_repeatedly(platform, service: str, kills: int, load: SteadyLoad) -> None:
+def kill_worker_repeatedly(
+    platform,
+    service: str,
+    kills: int,
+    load: SteadyLoad,
+    aim: Callable[[int], object] | None = None,
+) -> list[object]:
     """SIGKILL `service`'s worker (its whole process group) `kills` times, each after two more
-    units of `load`'s work, starting a new one after each kill."""
-    for _ in range(kills):
+    units of `load`'s work, starting a new one after each kill. With `aim`, kill n waits
+    further for `aim(n)` to return (the moment it should hit, e.g. a given step of the work);
+    what each returned is returned (where the kills landed)."""
+    landed = []
+    for n in range(kills):
         seen = len(load.done) + 2
         try:
             wait_for(lambda n=seen: len(load.done) >= n, 120, f"work between {service} kills")
         except TimeoutError as exc:
             raise AssertionError(f"{exc}; refused: {load.refused[-3:]}") from exc
+        if aim is not None:
+            landed.append(aim(n))
         victim = platform.processes.pop(f"{service}-worker")
         victim.kill()
         victim.proc.wait(10)
         platform.start_worker(service)
+    return landed
 
 
 def settle(counts: Callable[[], Mapping[str, int]], what: str, timeout: float = 180) -> Counter:

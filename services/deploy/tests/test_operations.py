@@ -253,3 +253,51 @@ async def test_a_cancel_by_request_becomes_forced_when_the_app_is_then_deleted(
     r = await deploy_http.delete(f"{API}/apps/{app['id']}", headers=ada.headers)
     assert r.status_code == 202, r.text
     assert await beat() == leases.CancelRequest("the app is being deleted", forced=True)
+
+
+async def test_a_deploy_retried_after_its_instance_went_live_only_stops_the_old_one(
+    deploy_http, deploy_app, deploy_node, person, repo, monkeypatch
+):
+    """The worker is lost once the new instance is live (while the old one drains): the
+    retry starts nothing and builds nothing again; it stops the old instance and succeeds."""
+    from berth_deploy.operations import rollout
+
+    ada = person()
+    app = await new_app(deploy_http, ada, repo)
+    app_id, tx = uuid.UUID(app["id"]), deploy_node.ctx.tx
+    await ask(deploy_http, ada, app["id"], "deploy")
+    await deploy_node.run_all(app_id)
+    redeploy = await ask(deploy_http, ada, app["id"], "deploy")
+    op_id = uuid.UUID(redeploy["id"])
+
+    async def lost(*_args, **_kwargs):
+        raise LeaseLost(str(op_id))  # as the worker that died: nothing more is written
+
+    with monkeypatch.context() as patched:
+        patched.setattr(rollout, "stop_instances", lost)  # the old one, once the new is live
+        claim = await tx(leases.acquire, app_id=app_id, owner="w1", node="n", lease_seconds=30)
+        await run_claim(deploy_node.ctx, claim, "w1", FLOWS)
+
+    async def expire(session):
+        await session.execute(
+            update(Operation)
+            .where(Operation.id == op_id)
+            .values(lease_expires_at=datetime.now(UTC) - timedelta(seconds=1))
+        )
+
+    await tx(expire)
+    reaped = await tx(leases.reap_expired, max_attempts=2)  # other tests' lapsed ones too
+    assert [r.retried for r in reaped if r.op_id == op_id] == [True]
+    await deploy_node.run_all(app_id)
+
+    done = await op_state(deploy_http, ada, app["id"], redeploy["id"])
+    assert (done["status"], done["attempt"]) == ("succeeded", 2), done
+    async with deploy_app.state.db.sessionmaker() as session:
+        rows = await session.execute(
+            select(Instance.operation_id, Instance.status, Instance.stop_reason).where(
+                Instance.app_id == app_id
+            )
+        )
+        instances = {(o == op_id, s, r) for o, s, r in rows}
+    # the first deploy's instance replaced; the redeploy's one instance runs
+    assert instances == {(False, "stopped", "replaced by release #2"), (True, "running", None)}

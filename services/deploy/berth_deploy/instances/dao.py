@@ -66,6 +66,16 @@ class InstanceDAO(BaseDAO[Instance]):
         )
         return list((await self.session.execute(stmt)).scalars().all())
 
+    async def made_live_by(self, op_id: uuid.UUID) -> Instance | None:
+        """The instance an operation made live and that still serves (an earlier attempt of
+        it got that far before its worker was lost)."""
+        stmt = select(Instance).where(
+            Instance.operation_id == op_id,
+            Instance.started_at.is_not(None),
+            Instance.status.in_(SERVING_INSTANCE),
+        )
+        return (await self.session.execute(stmt)).scalars().first()
+
     async def ports_taken(self, node: str) -> set[int]:
         stmt = select(Instance.port).where(
             Instance.node == node, Instance.status.in_(LIVE_INSTANCE), Instance.port.is_not(None)

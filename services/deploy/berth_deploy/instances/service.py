@@ -79,6 +79,12 @@ async def leftovers(session: AsyncSession, *, op_id: uuid.UUID) -> list[Instance
     return [InstanceRef.of(i) for i in await InstanceDAO(session).starting_for(op_id)]
 
 
+async def made_live_by(session: AsyncSession, *, op_id: uuid.UUID) -> InstanceRef | None:
+    """The instance an earlier, lost attempt of this operation already made live."""
+    instance = await InstanceDAO(session).made_live_by(op_id)
+    return InstanceRef.of(instance) if instance is not None else None
+
+
 async def create_instance(
     session: AsyncSession,
     *,

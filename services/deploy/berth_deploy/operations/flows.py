@@ -206,7 +206,10 @@ async def prune(job: Job) -> None:
 
 
 async def deploy(job: Job) -> None:
-    release_id = await build(job)
+    went_live = await job.tx(instances.made_live_by, op_id=job.claim.op_id)
+    # a retry after an earlier attempt made its instance live builds nothing again: that
+    # release serves (rebuilding would empty its directory under the running instance)
+    release_id = went_live.release_id if went_live is not None else await build(job)
     await rollout(job, release_id)
     await prune(job)
 

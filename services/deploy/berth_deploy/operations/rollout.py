@@ -325,6 +325,15 @@ async def rollout(job: Job, release_id: uuid.UUID) -> None:
         await end_instance(job, leftover, InstanceStatus.FAILED, "left by a lost worker", None)
     old = await job.tx(instances.serving, app_id=job.app_id)
     replaced = f"replaced by release #{number}"
+    went_live = await job.tx(instances.made_live_by, op_id=job.claim.op_id)
+    if went_live is not None:
+        # an earlier attempt's instance is live (routed, billed): its worker was lost after
+        # that, so only the old instances' stop is left (one may be stopping already);
+        # another start would go live twice
+        job.cancellable = False
+        others = await job.tx(instances.instances, app_id=job.app_id)
+        await stop_old(job, [i for i in others if i.id != went_live.id], replaced)
+        return
     if old and (job.template["rollout"] == RolloutStrategy.RECREATE or not job.web):
         job.cancellable = False  # from here the old instances are gone: go through with it
         await stop_instances(job, old, events.STOPPED, replaced)
@@ -351,7 +360,12 @@ async def rollout(job: Job, release_id: uuid.UUID) -> None:
         await stop_instances(job, [instance], events.STOPPED, "the deploy was cancelled")
         raise
     job.note(f"instance {instance.id} of release #{number} is live", log)
+    await stop_old(job, old, replaced)
+
+
+async def stop_old(job: Job, old: list[InstanceRef], reason: str) -> None:
+    """The instances the new one replaced: drained, then stopped."""
     if old:
         await job.step(OperationStep.STOP_OLD)
-        await job.sleep(settings.drain_seconds)
-        await stop_instances(job, old, events.STOPPED, replaced)
+        await job.sleep(job.ctx.settings.drain_seconds)
+        await stop_instances(job, old, events.STOPPED, reason)
