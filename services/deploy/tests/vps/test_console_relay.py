@@ -15,7 +15,7 @@ from vps_console_kit import StandInConsole
 
 from berth_deploy.config import DeploySettings
 from berth_deploy.models import VpsConsoleToken
-from berth_deploy.vps.models import Vps
+from berth_deploy.vps.models import Vps, VpsOperation
 from berth_testing.plugin import trust_keys
 
 API = "/api/deploy/v1"
@@ -212,6 +212,21 @@ def test_an_open_console_closes_when_the_vps_stops_being_usable(
     assert row["id"] == session_id and row["user_id"] == str(owner.id)
     assert row["close_reason"] == reason and row["close_code"] == code
     assert row["closed_at"] is not None and row["duration_seconds"] >= 0
+
+
+def test_an_open_console_closes_the_moment_a_suspend_is_asked_for(client, stand_in, person):
+    """A queued suspend closes the console 4423 while the machine still runs (the operation
+    that stops it records the suspension only once it is down)."""
+    owner = person()
+    vps = make_vps(client, owner.id)
+    with connect(client, vps, mint(client, vps, owner)["token"], owner) as ws:
+        ws.receive_json()
+        _db(client, lambda s: _add(s, VpsOperation(vps_id=vps, kind="suspend", origin="admin")))
+        assert close_code(ws) == 4423
+
+
+async def _add(session, row) -> None:
+    session.add(row)
 
 
 def test_an_open_console_closes_when_its_owner_changes(client, stand_in, person):

@@ -1,12 +1,13 @@
 """Every query of the VPS console: its tokens, its sessions' audit, and the few VPS columns
 it watches (read with a query of its own, so the console depends on no more of the VPS model
-than `id`, `owner_id`, `status` and `suspended_by`)."""
+than `id`, `owner_id`, `status` and `suspended_by`, and of its operations than whether a
+suspend is under way)."""
 
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Select, column, func, select, table, update
+from sqlalchemy import Select, column, exists, func, select, table, update
 from sqlalchemy.dialects.postgresql import UUID
 from sqlalchemy.types import String
 
@@ -21,6 +22,13 @@ _vps = table(
     column("suspended_by", String),
     schema=SCHEMA,
 )
+_operations = table(
+    "vps_operations",
+    column("vps_id", UUID(as_uuid=True)),
+    column("kind", String),
+    column("status", String),
+    schema=SCHEMA,
+)
 
 
 @dataclass(frozen=True)
@@ -31,10 +39,17 @@ class VpsAccess:
     owner_id: uuid.UUID
     status: str
     suspended_by: str | None
+    # a suspend is queued or running: the VPS is being suspended (its machine may still run)
+    suspending: bool = False
 
 
 async def vps_access(session, vps_id: uuid.UUID) -> VpsAccess | None:
-    stmt = select(_vps.c.id, _vps.c.owner_id, _vps.c.status, _vps.c.suspended_by).where(
+    suspending = exists().where(
+        _operations.c.vps_id == vps_id,
+        _operations.c.kind == "suspend",
+        _operations.c.status.in_(("queued", "running")),
+    )
+    stmt = select(_vps.c.id, _vps.c.owner_id, _vps.c.status, _vps.c.suspended_by, suspending).where(
         _vps.c.id == vps_id
     )
     row = (await session.execute(stmt)).first()

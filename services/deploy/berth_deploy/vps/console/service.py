@@ -78,7 +78,8 @@ def judge(vps: VpsAccess | None, user_id: uuid.UUID) -> Verdict | None:
         return Verdict(Close.GONE, "deleted", "The VPS was deleted")
     if vps.owner_id != user_id:
         return Verdict(Close.FORBIDDEN, "access_lost", "This VPS is not yours")
-    if vps.suspended_by is not None or vps.status == "suspended":
+    # suspended, or being suspended: the console closes the moment the suspend is asked for
+    if vps.suspended_by is not None or vps.status == "suspended" or vps.suspending:
         return Verdict(Close.SUSPENDED, "suspended", "The VPS is suspended")
     if vps.status not in OPEN_STATUSES:
         return Verdict(Close.STOPPED, "stopped", f"The VPS is {vps.status}")
