@@ -1,12 +1,20 @@
-"""Cost of the edge: an authenticated GET direct to the service, through Traefik without
-auth, and through Traefik + gateway forwardAuth (route policy, token, revocation denylist,
-rate limit), all measured in one run; then auth's `GET /me` (one uvicorn worker, access log
-at INFO as deployed) with and without the platform's per-request middleware (bare_auth.py),
-alternated; then refresh-grant throughput; then the gateway's decision alone, in-process,
-without and with a large revocation denylist. Prints figures beside the previous ones (issue
-14's); it never passes or fails on a timing.
+"""Cost of the edge and of a lean request, the previous code beside this code in one run.
 
-    uv run python bench/auth_gateway.py [--seconds 10] [--connections 16]
+1. An authenticated GET direct to auth, through Traefik without auth, and through Traefik +
+   gateway forwardAuth (route policy, token, revocation denylist, rate limit), with the
+   connections Traefik opened to the gateway instead of reusing one.
+2. The gateway's /verify alone, called as Traefik calls it: the previous code and this code.
+3. auth's `GET /me`, one uvicorn worker, access log at INFO as deployed, with and without the
+   platform's per-request middleware (bare_auth.py): the previous code and this code, runs
+   alternated so a noisy neighbour hits all alike.
+4. Refresh-grant throughput; the gateway's decision alone, in-process, without and with a large
+   revocation denylist.
+
+The previous code is `--previous` (default: main) taken with git archive and run from the same
+virtualenv (PYTHONPATH); its figures are printed beside this code's. It never passes or fails
+on a timing.
+
+    uv run python bench/auth_gateway.py [--seconds 10] [--connections 16] [--previous main]
 
 Needs the machine's PostgreSQL and RabbitMQ (like the tests) and `wrk`
 (`bash scripts/install-system-deps.sh --bench`, which `make bench` runs).
@@ -20,32 +28,31 @@ import shutil
 import statistics
 import sys
 import time
-import uuid
 from pathlib import Path
 
 import httpx
+from gateway_decision import decision_cost
 
-from berth_common.revocation import Denylist, Revocations
-from berth_common.security import JWKSCache, TokenVerifier
-from berth_gateway.policy import RoutePolicy
-from berth_gateway.service import ForwardedRequest, Gatekeeper, VerifiedTokenCache
 from berth_testing.bench import (
     BENCH_ADMIN_EMAIL,
     BENCH_ADMIN_PASSWORD,
     bench_platform,
+    closed_connections,
     cpu_seconds,
+    previous_code,
     rss_mb,
     wrk,
 )
-from berth_testing.oauth import bearer, mint_access_token
+from berth_testing.oauth import bearer
 from berth_testing.platform import BIN, Platform
 from berth_testing.processes import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 HERE = Path(__file__).resolve().parent
-#: issue 14's figures, taken before this bench's GET /me section existed (a quieter moment of
-#: this machine; compare ratios, not absolute req/s, across runs)
-BEFORE = {"forwardauth_ratio": "0.58-0.72x", "me": {"rps": 723, "p50": None, "p99": 108.0}}
+#: issue 14's figures (a quieter moment of this machine; compare ratios, not absolute req/s)
+ISSUE = {"forwardauth_ratio": "0.58-0.72x", "me": {"rps": 723, "p99": 108.0}}
+PREVIOUS_PATHS = ["libs/common", "services/auth", "services/gateway"]
+ME_PATH = "/api/auth/v1/me"
 
 
 def costed_wrk(url: str, pids: dict[str, int], **kwargs) -> dict[str, float]:
@@ -57,53 +64,48 @@ def costed_wrk(url: str, pids: dict[str, int], **kwargs) -> dict[str, float]:
     return m
 
 
-def start_me_servers(platform: Platform) -> dict[str, tuple[str, int]]:
-    """Two auth processes at INFO (an access line per request, as deployed): the service as it
-    is, and the same app without the platform's per-request middleware. name -> /me URL."""
-    urls = {}
-    for name, app in (
-        ("with middleware", "berth_auth.main:create_app"),
-        ("without middleware", "bare_auth:create_app"),
-    ):
-        port = free_port()
-        slug = "auth-me-" + name.split()[0]
-        cmd = [str(BIN / "uvicorn"), app, "--factory", "--app-dir", str(HERE)]
-        cmd += ["--host", "127.0.0.1", "--port", str(port), "--no-access-log"]
-        proc = platform._start(
-            slug, cmd, f"http://127.0.0.1:{port}/health", env={"LOG_LEVEL": "INFO"}
-        )
-        urls[name] = (f"http://127.0.0.1:{port}/api/auth/v1/me", proc.pid)
-    return urls
+def start_app(
+    platform: Platform, slug: str, app: str, code: Path | None, ready: str = "/health"
+) -> tuple[str, int]:
+    """One uvicorn worker of `app` (LOG_LEVEL=INFO: an access line per request, as deployed),
+    from `code` (the previous code's tree) or this checkout; (its base URL, its pid)."""
+    port = free_port()
+    cmd = [str(BIN / "uvicorn"), app, "--factory", "--app-dir", str(HERE)]
+    cmd += ["--host", "127.0.0.1", "--port", str(port), "--no-access-log"]
+    env = {"LOG_LEVEL": "INFO"}
+    if code is not None:
+        env["PYTHONPATH"] = os.pathsep.join(str(code / path) for path in PREVIOUS_PATHS)
+    base = f"http://127.0.0.1:{port}"
+    proc = platform._start(slug, cmd, f"{base}{ready}", env=env)
+    return base, proc.pid
 
 
-def me_with_and_without(
-    urls: dict[str, tuple[str, int]], token: str, seconds: int, connections: int, rounds: int = 2
+def alternated(
+    targets: dict[str, tuple[str, int]],
+    headers: dict[str, str],
+    seconds: int,
+    connections: int,
+    rounds: int = 2,
 ) -> dict[str, dict[str, float]]:
-    """Alternated runs (A B A B) so a noisy neighbour hits both; the figures of all rounds."""
-    runs: dict[str, list[dict[str, float]]] = {name: [] for name in urls}
-    for url, _ in urls.values():
-        wrk(url, seconds=2, connections=connections, headers=bearer(token))
+    """Runs alternated (A B C A B C) so a noisy neighbour hits all; each target's figures
+    averaged over its rounds. targets: name -> (url, pid)."""
+    runs: dict[str, list[dict[str, float]]] = {name: [] for name in targets}
+    for url, _ in targets.values():
+        wrk(url, seconds=2, connections=connections, headers=headers)
     for _ in range(rounds):
-        for name, (url, pid) in urls.items():
+        for name, (url, pid) in targets.items():
             runs[name].append(
                 costed_wrk(
-                    url,
-                    {"auth": pid},
-                    seconds=seconds,
-                    connections=connections,
-                    headers=bearer(token),
+                    url, {"app": pid}, seconds=seconds, connections=connections, headers=headers
                 )
             )
     merged = {}
     for name, ms in runs.items():
         merged[name] = {
-            "rps": statistics.fmean(m["rps"] for m in ms),
-            "p50": statistics.fmean(m["p50"] for m in ms),
-            "p99": statistics.fmean(m["p99"] for m in ms),
-            "cpu_us_auth": statistics.fmean(m["cpu_us_auth"] for m in ms),
-            "total": sum(m["total"] for m in ms),
-            "non2xx": sum(m["non2xx"] for m in ms),
+            key: statistics.fmean(m[key] for m in ms) for key in ("rps", "p50", "p99", "cpu_us_app")
         }
+        merged[name]["total"] = sum(m["total"] for m in ms)
+        merged[name]["non2xx"] = sum(m["non2xx"] for m in ms)
     return merged
 
 
@@ -179,53 +181,6 @@ def login(base: str) -> dict:
     return r.json()
 
 
-def big_denylist(entries_per_kind: int) -> Denylist:
-    """A denylist far fuller than a real one (entries live for one token lifetime)."""
-    until = int(time.time()) + 600
-    denylist = Denylist()
-    denylist.load(
-        Revocations.model_validate(
-            {
-                "sessions": [{"id": f"s-{i}", "until": until} for i in range(entries_per_kind)],
-                "clients": [{"id": f"c-{i}", "until": until} for i in range(entries_per_kind)],
-                "users": [
-                    {"id": f"u-{i}", "not_before": until - 600, "until": until}
-                    for i in range(entries_per_kind)
-                ],
-            }
-        )
-    )
-    return denylist
-
-
-async def decision_cost(platform: Platform, calls: int, rounds: int = 5) -> dict[str, float]:
-    """Microseconds per gateway decision in-process (cached token, no rate limit), best of
-    `rounds` alternating runs: without a denylist, and with one of 3 x 10,000 entries."""
-    signing = json.loads(platform.env["AUTH_JWT_PRIVATE_JWKS"])
-    public = {"keys": [{k: v for k, v in key.items() if k != "d"} for key in signing["keys"]]}
-    issuer = platform.env["BERTH_PUBLIC_URL"]
-    token = mint_access_token(
-        signing, issuer=issuer, subject=str(uuid.uuid4()), session_id=str(uuid.uuid4())
-    )
-    variants = {"no denylist": None, "denylist, 30,000 entries": big_denylist(10_000)}
-    keepers = {}
-    for name, denylist in variants.items():
-        jwks = JWKSCache("http://unused.invalid/jwks.json")
-        jwks.load(public)
-        verifier = TokenVerifier(jwks, issuer=issuer, audience="berth", denylist=denylist)
-        keepers[name] = Gatekeeper(RoutePolicy(), VerifiedTokenCache(verifier, 30, 10_000), None)
-    request = ForwardedRequest("GET", "/api/auth/v1/me", "127.0.0.1", token)
-    best = dict.fromkeys(variants, float("inf"))
-    for _ in range(rounds):
-        for name, keeper in keepers.items():
-            await keeper.admit(request)  # warm: token cache, policy cache
-            started = time.perf_counter()
-            for _ in range(calls):
-                await keeper.admit(request)
-            best[name] = min(best[name], (time.perf_counter() - started) / calls * 1e6)
-    return best
-
-
 EDGE = ("auth", "gateway", "traefik")
 
 
@@ -242,45 +197,101 @@ def cpu_per_request(m: dict[str, float]) -> float:
     return sum(m[f"cpu_us_{p}"] for p in EDGE)
 
 
+def side_by_side(title: str, figures: dict[str, dict[str, float]], pairs: list[tuple]) -> None:
+    """Each figure of this code beside the previous code's, with the ratio."""
+    print(f"\n{title}")
+    print(
+        f"{'':<22} {'req/s prev':>10} {'now':>7} {'x':>6} {'p50 prev':>9} {'now':>7} "
+        f"{'p99 prev':>9} {'now':>7} {'p99/p50':>7} {'CPU us prev':>11} {'now':>6} {'non2xx':>6}"
+    )
+    for label, previous, current in pairs:
+        a, b = figures[previous], figures[current]
+        print(
+            f"{label:<22} {a['rps']:>10.0f} {b['rps']:>7.0f} {b['rps'] / a['rps']:>5.2f}x "
+            f"{a['p50']:>9.2f} {b['p50']:>7.2f} {a['p99']:>9.2f} {b['p99']:>7.2f} "
+            f"{b['p99'] / b['p50']:>6.1f}x {a['cpu_us_app']:>11.0f} {b['cpu_us_app']:>6.0f} "
+            f"{a['non2xx'] + b['non2xx']:>6}"
+        )
+
+
+def edge(platform: Platform, token: str, pids: dict[str, int], args) -> list:
+    """Direct, through Traefik, through Traefik + forwardAuth; with the gateway connections
+    Traefik closed (TIME-WAIT) per 100 requests of the forwardAuth run."""
+    targets = [
+        ("direct to auth", f"{platform.url('auth')}{ME_PATH}"),
+        ("traefik, no forwardAuth", f"{platform.public_url}/bench-noauth{ME_PATH}"),
+        ("traefik + gateway forwardAuth", f"{platform.public_url}{ME_PATH}"),
+    ]
+    for _, url in targets:  # warm up: JWKS caches, connection pools
+        wrk(url, seconds=2, connections=args.connections, headers=bearer(token))
+    results = []
+    for name, url in targets:
+        closed = closed_connections(platform.ports["gateway"])
+        m = costed_wrk(
+            url, pids, seconds=args.seconds, connections=args.connections, headers=bearer(token)
+        )
+        m["gateway_conns_per_100"] = (
+            max(closed_connections(platform.ports["gateway"]) - closed, 0) / max(m["total"], 1)
+        ) * 100
+        results.append((name, m))
+    return results
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--seconds", type=int, default=10)
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--refresh-sessions", type=int, default=8)
+    parser.add_argument("--previous", default="main", help="git ref of the baseline code")
     args = parser.parse_args()
     if not shutil.which("wrk"):
         sys.exit("wrk is not installed: bash scripts/install-system-deps.sh --bench")
 
     # the refresh sessions all log in from this address
-    with bench_platform(ROOT, {"AUTH_LOGIN_MAX_FAILURES_PER_IP": "1000000"}) as platform:
+    with (
+        previous_code(ROOT, args.previous, PREVIOUS_PATHS) as previous,
+        bench_platform(ROOT, {"AUTH_LOGIN_MAX_FAILURES_PER_IP": "1000000"}) as platform,
+    ):
         auth = platform.start_web("auth")
         gateway = platform.start_web("gateway")
         traefik = platform.start_traefik(extra_dynamic={"bench.yml": no_auth_route(platform)})
         token = login(platform.public_url)["access_token"]
-        path = "/api/auth/v1/me"
-        targets = [
-            ("direct to auth", f"{platform.url('auth')}{path}"),
-            ("traefik, no forwardAuth", f"{platform.public_url}/bench-noauth{path}"),
-            ("traefik + gateway forwardAuth", f"{platform.public_url}{path}"),
-        ]
-        for _, url in targets:  # warm up: JWKS caches, connection pools
-            wrk(url, seconds=2, connections=args.connections, headers=bearer(token))
         pids = {"auth": auth.pid, "gateway": gateway.pid, "traefik": traefik.pid}
-        results = [
-            (
-                name,
-                costed_wrk(
-                    url,
-                    pids,
-                    seconds=args.seconds,
-                    connections=args.connections,
-                    headers=bearer(token),
-                ),
-            )
-            for name, url in targets
-        ]
-        me_urls = start_me_servers(platform)
-        me = me_with_and_without(me_urls, token, args.seconds, args.connections)
+        results = edge(platform, token, pids, args)
+
+        gateways = {
+            "previous": start_app(
+                platform, "gateway-previous", "berth_gateway.main:create_app", previous, "/ready"
+            ),
+            "now": (platform.url("gateway"), gateway.pid),
+        }
+        as_traefik = {
+            **bearer(token),
+            "X-Forwarded-Method": "GET",
+            "X-Forwarded-Uri": ME_PATH,
+            "X-Forwarded-For": "127.0.0.1",
+            "X-Forwarded-Proto": "http",
+            "X-Forwarded-Host": platform.platform_host,
+        }
+        verify = alternated(
+            {name: (f"{base}/verify", pid) for name, (base, pid) in gateways.items()},
+            as_traefik,
+            args.seconds,
+            args.connections,
+        )
+        me_apps = {
+            "previous, with": ("berth_auth.main:create_app", previous),
+            "previous, without": ("bare_auth:create_app", previous),
+            "now, with": ("berth_auth.main:create_app", None),
+            "now, without": ("bare_auth:create_app", None),
+        }
+        me_targets = {}
+        for name, (app, code) in me_apps.items():
+            slug = "auth-me-" + name.replace(", ", "-")
+            base, pid = start_app(platform, slug, app, code)
+            me_targets[name] = (f"{base}{ME_PATH}", pid)
+        me = alternated(me_targets, bearer(token), args.seconds, args.connections)
+
         sessions = [
             login(platform.public_url)["refresh_token"] for _ in range(args.refresh_sessions)
         ]
@@ -288,7 +299,8 @@ def main() -> None:
         decision = asyncio.run(decision_cost(platform, calls=20_000))
 
         print(
-            f"\nAuthenticated GET {path}: wrk -t1 -c{args.connections} -d{args.seconds}s on {os.cpu_count()} cores"
+            f"\nAuthenticated GET {ME_PATH} (this code): wrk -t1 -c{args.connections} "
+            f"-d{args.seconds}s on {os.cpu_count()} cores"
         )
         print(
             f"{'path':<34} {'req/s':>9} {'vs dir':>7} {'p50 ms':>8} {'p99 ms':>8} {'reqs':>8} "
@@ -297,32 +309,35 @@ def main() -> None:
         base = results[0][1]
         for name, m in results:
             print(row(name, m, None if m is base else base))
-        ratio = results[2][1]["rps"] / base["rps"]
-        cpu_ratio = cpu_per_request(base) / cpu_per_request(results[2][1])
+        forward = results[2][1]
         print(
-            f"forwardAuth ratio (traefik + forwardAuth / direct): {ratio:.2f}x by req/s, "
-            f"{cpu_ratio:.2f}x by CPU per request; before (issue 14): "
-            f"{BEFORE['forwardauth_ratio']} by req/s"
+            f"forwardAuth ratio (traefik + forwardAuth / direct): "
+            f"{forward['rps'] / base['rps']:.2f}x by req/s, "
+            f"{cpu_per_request(base) / cpu_per_request(forward):.2f}x by CPU per request; "
+            f"issue 14: {ISSUE['forwardauth_ratio']} by req/s. Gateway connections Traefik "
+            f"closed: {forward['gateway_conns_per_100']:.1f} per 100 requests"
+        )
+        side_by_side(
+            f"The gateway's /verify alone, as Traefik calls it ({args.previous} = prev):",
+            verify,
+            [("GET /verify", "previous", "now")],
+        )
+        side_by_side(
+            f"auth GET {ME_PATH}, one uvicorn worker, LOG_LEVEL=INFO, 2 x {args.seconds}s "
+            f"alternated ({args.previous} = prev):",
+            me,
+            [
+                ("with middleware", "previous, with", "now, with"),
+                ("without middleware", "previous, without", "now, without"),
+            ],
         )
         print(
-            f"\nauth GET {path}, one uvicorn worker, LOG_LEVEL=INFO, 2 x {args.seconds}s alternated:"
+            f"issue 14 (with middleware, a quieter machine): {ISSUE['me']['rps']} req/s, "
+            f"p99 {ISSUE['me']['p99']} ms; goals: req/s >= 2x the previous, p99 <= 2x p50"
         )
         print(
-            f"{'auth app':<34} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'p99/p50':>8} "
-            f"{'CPU us/req':>10} {'non2xx':>6}"
-        )
-        for name, m in me.items():
-            print(
-                f"{name:<34} {m['rps']:>9.0f} {m['p50']:>8.2f} {m['p99']:>8.2f} "
-                f"{m['p99'] / m['p50']:>7.1f}x {m['cpu_us_auth']:>10.0f} {m['non2xx']:>6}"
-            )
-        before = BEFORE["me"]
-        print(
-            f"{'before (issue 14, with middleware)':<34} {before['rps']:>9} {'-':>8} "
-            f"{before['p99']:>8.2f}"
-        )
-        print(
-            f"\nRefresh grant through Traefik ({args.refresh_sessions} rotating sessions, {args.seconds}s):"
+            f"\nRefresh grant through Traefik ({args.refresh_sessions} rotating sessions, "
+            f"{args.seconds}s):"
         )
         print(row("refresh_token grant", refresh, None))
         plain = decision["no denylist"]
@@ -330,12 +345,18 @@ def main() -> None:
         for name, micros in decision.items():
             print(f"{name:<34} {micros:>8.2f} us/decision {micros / plain:>6.2f}x")
         print(
-            f"\nRSS after load: auth {rss_mb(auth.pid):.0f} MiB, gateway {rss_mb(gateway.pid):.0f} MiB, traefik {rss_mb(traefik.pid):.0f} MiB"
+            f"\nRSS after load: auth {rss_mb(auth.pid):.0f} MiB, gateway "
+            f"{rss_mb(gateway.pid):.0f} MiB, traefik {rss_mb(traefik.pid):.0f} MiB"
         )
         print(
             json.dumps(
-                {"get": dict(results), "me": me, "refresh": refresh, "decision_us": decision},
-                indent=None,
+                {
+                    "get": dict(results),
+                    "verify": verify,
+                    "me": me,
+                    "refresh": refresh,
+                    "decision_us": decision,
+                }
             )
         )
 

@@ -47,6 +47,20 @@ class RequestContextMiddleware:
         self.service = service
         # probes and hot internal paths (e.g. forwardAuth) are counted, not logged per request
         self.quiet_paths = frozenset({"/health", "/metrics", *quiet_paths})
+        # the labelled series per (method, route, status), looked up once: labels() takes a lock
+        # and checks its arguments on every call
+        self._series: dict[tuple[str, str, int], tuple[Any, Any]] = {}
+
+    def _observe(self, method: str, route: str, status: int, seconds: float) -> None:
+        series = self._series.get((method, route, status))
+        if series is None:
+            series = (
+                REQUESTS.labels(self.service, method, route, str(status)),
+                LATENCY.labels(self.service, method, route),
+            )
+            self._series[(method, route, status)] = series
+        series[0].inc()
+        series[1].observe(seconds)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -81,8 +95,7 @@ class RequestContextMiddleware:
             route = scope.get("route")
             path = getattr(route, "path", None) or "unmatched"
             method = scope.get("method", "")
-            REQUESTS.labels(self.service, method, path, str(status)).inc()
-            LATENCY.labels(self.service, method, path).observe(elapsed)
+            self._observe(method, path, status, elapsed)
             if path not in self.quiet_paths:
                 # a path parameter named token is a secret (push URLs, checkout links): the
                 # log shows the route, not the request's path
@@ -126,6 +139,9 @@ def create_service_app(
             "redoc_url": None,
         }
     lifespan = _lifespan(settings, on_startup, on_shutdown)
+    # the platform's metrics are the Prometheus ones below; FastAPI's native OpenTelemetry would
+    # otherwise look for configured providers on every request
+    fastapi_kwargs.setdefault("telemetry", {"tracing": False, "metrics": False, "logs": False})
     app = FastAPI(title=title, lifespan=lifespan, **docs, **fastapi_kwargs)
     app.state.settings = settings
     install_error_handlers(app)

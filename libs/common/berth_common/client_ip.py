@@ -10,6 +10,7 @@ hop that reads the same setting: `forwarded_for_upstream` writes the address whe
 service, counting the same hops from the right, will find it.
 """
 
+import functools
 import ipaddress
 
 from starlette.requests import Request
@@ -17,6 +18,8 @@ from starlette.requests import Request
 FORWARDED_FOR = "x-forwarded-for"
 
 
+# the same few addresses (proxies, busy clients) come again and again: parsing is the cost
+@functools.lru_cache(maxsize=4096)
 def valid_ip(value: str | None) -> str | None:
     """The address in canonical form, or None when `value` is not an IP address."""
     if not value:

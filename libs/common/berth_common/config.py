@@ -45,6 +45,10 @@ class ServiceSettings(BaseSettings):
     auth_url: str = Field("http://127.0.0.1:8101", validation_alias="AUTH_URL")
     token_audience: str = Field("berth", validation_alias="TOKEN_AUDIENCE")
     jwks_cache_seconds: int = Field(300, validation_alias="JWKS_CACHE_SECONDS")
+    # a verified access token is remembered this long (never past its exp): repeat requests
+    # skip the signature check; revocation is checked on every request all the same
+    token_cache_seconds: int = Field(30, ge=0, le=300, validation_alias="TOKEN_CACHE_SECONDS")
+    token_cache_size: int = Field(10_000, ge=0, validation_alias="TOKEN_CACHE_SIZE")
     # proxies in front of the services that append to X-Forwarded-For (Traefik: one)
     trusted_proxy_hops: int = Field(1, ge=0, le=10, validation_alias="TRUSTED_PROXY_HOPS")
     log_level: str = Field("INFO", validation_alias="LOG_LEVEL")

@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
-from sqlalchemy.orm import DeclarativeBase
+from sqlalchemy.orm import DeclarativeBase, Session
 
 # a pooled connection idle longer than this is pinged before use (PostgreSQL may have restarted
 # meanwhile); one back within it was just working and is not: an unconditional pre-ping costs
@@ -72,6 +72,12 @@ class Database:
         self.sessionmaker = async_sessionmaker(
             self.engine, expire_on_commit=False, info={"schema": schema, "metadata": metadata}
         )
+        # reads only: each statement on its own (autocommit), no BEGIN and COMMIT round trips
+        self.read_sessionmaker = async_sessionmaker(
+            self.engine.execution_options(isolation_level="AUTOCOMMIT"),
+            sync_session_class=ReadOnlySession,
+            expire_on_commit=False,
+        )
 
     async def ping(self) -> None:
         async with self.engine.connect() as conn:
@@ -104,6 +110,17 @@ def ping_idle_connections(engine: AsyncEngine, idle_seconds: float) -> None:
             raise
 
 
+class ReadOnlySession(Session):
+    """A session that only reads: a flush with anything to write is a bug, refused before any
+    SQL runs (in autocommit it would be kept at once, outside any request transaction)."""
+
+
+@event.listens_for(ReadOnlySession, "before_flush")
+def _refuse_writes(session: Session, flush_context: Any, instances: Any) -> None:
+    if session.new or session.dirty or session.deleted:
+        raise RuntimeError("a read-only session cannot write: use SessionDep")
+
+
 async def _request_session(request: Request) -> AsyncIterator[AsyncSession]:
     db: Database = request.app.state.db
     async with db.sessionmaker() as session:
@@ -124,3 +141,14 @@ async def _request_session(request: Request) -> AsyncIterator[AsyncSession]:
 # scope="function": commit runs before the response is sent, so a failed commit is the
 # response the client sees, never a 200 for data that was not kept.
 SessionDep = Annotated[AsyncSession, Depends(_request_session, scope="function")]
+
+
+async def _read_session(request: Request) -> AsyncIterator[AsyncSession]:
+    db: Database = request.app.state.db
+    async with db.read_sessionmaker() as session:
+        yield session
+
+
+# For requests that only read: one round trip per query instead of BEGIN, query, COMMIT. Each
+# statement sees what was committed when it ran (no snapshot shared between statements).
+ReadSessionDep = Annotated[AsyncSession, Depends(_read_session, scope="function")]

@@ -2,7 +2,9 @@
 
 Used by the gateway (forwardAuth) and by every service again (no trust in the network).
 Keys are cached; an unknown `kid` triggers one refetch (key rotation), at most every few seconds.
-A verifier with a denylist (berth_common.revocation) also refuses revoked tokens.
+A verifier with a denylist (berth_common.revocation) also refuses revoked tokens. A verifier
+with a cache remembers each verified token briefly (never past its `exp`), so repeat calls skip
+the signature check; the denylist is still consulted on every call, cached or not.
 """
 
 import asyncio
@@ -10,7 +12,7 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Annotated, Any
+from typing import Annotated, Any, Generic, TypeVar
 
 import httpx
 from fastapi import Depends, Request
@@ -26,6 +28,7 @@ from berth_common.revocation import Denylist
 
 ALLOWED_ALGORITHMS = ["ES256"]
 ROLES = ("user", "support", "oncall", "admin")
+T = TypeVar("T")
 
 
 class PrincipalKind(StrEnum):
@@ -108,6 +111,41 @@ class JWKSCache:
         return self._keys
 
 
+class RememberedTokens(Generic[T]):
+    """What was learnt from verified tokens, kept for `seconds` but never past the token's own
+    `exp`; at most `size` entries, the oldest makes room. Keyed by the exact token, so a token
+    that differs in one character is a stranger. `seconds` 0: nothing is kept."""
+
+    def __init__(self, seconds: float, size: int) -> None:
+        self.seconds = seconds
+        self.size = size
+        self._entries: dict[str, tuple[T, float]] = {}
+
+    def get(self, token: str) -> T | None:
+        entry = self._entries.get(token)
+        if entry is None:
+            return None
+        if entry[1] > time.time():
+            return entry[0]
+        self._entries.pop(token, None)
+        return None
+
+    def put(self, token: str, value: T, expires_at: int | None) -> None:
+        if self.seconds <= 0 or self.size <= 0:
+            return
+        now = time.time()
+        until = min(now + self.seconds, float(expires_at if expires_at is not None else now))
+        if token not in self._entries and len(self._entries) >= self.size:
+            self._entries.pop(next(iter(self._entries)), None)
+        self._entries[token] = (value, until)
+
+    def clear(self) -> None:
+        self._entries.clear()
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+
 class TokenVerifier:
     def __init__(
         self,
@@ -116,11 +154,14 @@ class TokenVerifier:
         audience: str,
         leeway: int = 5,
         denylist: Denylist | None = None,
+        cache_seconds: float = 0,
+        cache_size: int = 10_000,
     ):
         self.jwks = jwks
         self.issuer = issuer
         self.audience = audience
         self.denylist = denylist
+        self.verified: RememberedTokens[Principal] = RememberedTokens(cache_seconds, cache_size)
         self.registry = jwt.JWTClaimsRegistry(
             leeway=leeway,
             iss={"essential": True, "value": issuer},
@@ -132,6 +173,18 @@ class TokenVerifier:
         )
 
     async def verify(self, token: str) -> Principal:
+        cached = self.verified.get(token)
+        if cached is not None:
+            # remembered, but it may have been revoked since: the denylist has the say
+            self.check_revoked(cached)
+            return cached
+        principal = await self._verify_signed(token)
+        self.check_revoked(principal)
+        self.verified.put(token, principal, principal.expires_at)
+        return principal
+
+    async def _verify_signed(self, token: str) -> Principal:
+        """The token's principal after the signature and claims checks (not revocation)."""
         try:
             header = jws.extract_compact(token.encode("ascii")).protected
         except (JoseError, ValueError, UnicodeError) as exc:
@@ -146,9 +199,7 @@ class TokenVerifier:
             self.registry.validate(decoded.claims)
         except (JoseError, ValueError, TypeError) as exc:
             raise Unauthorized("Invalid or expired access token") from exc
-        principal = principal_from_claims(decoded.claims)
-        self.check_revoked(principal)
-        return principal
+        return principal_from_claims(decoded.claims)
 
     def check_revoked(self, principal: Principal) -> None:
         """TokenRevoked (401) if the session, client or user was revoked since it was issued;

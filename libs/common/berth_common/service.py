@@ -24,6 +24,8 @@ def make_verifier(settings: ServiceSettings) -> TokenVerifier:
         issuer=settings.issuer,
         audience=settings.token_audience,
         denylist=Denylist(),
+        cache_seconds=settings.token_cache_seconds,
+        cache_size=settings.token_cache_size,
     )
 
 

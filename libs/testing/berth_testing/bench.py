@@ -127,3 +127,32 @@ def cpu_seconds(pid: int) -> float:
     however busy the machine is, where req/s and latency depend on what else runs."""
     p = psutil.Process(pid)
     return sum(sum(c.cpu_times()[:2]) for c in [p, *p.children(recursive=True)])
+
+
+@contextmanager
+def previous_code(root: Path, ref: str, paths: list[str]) -> Iterator[Path]:
+    """`paths` of the repository as they were at `ref` (git archive into a temporary directory):
+    a bench runs the previous code beside the current one, in the same run, as its baseline."""
+    work = Path(tempfile.mkdtemp(prefix="berth-bench-previous-"))
+    try:
+        archive = subprocess.run(  # noqa: S603 - fixed argv
+            ["git", "-C", str(root), "archive", "--format=tar", ref, *paths],  # noqa: S607
+            capture_output=True,
+            check=True,
+        )
+        subprocess.run(["tar", "-x", "-C", str(work)], input=archive.stdout, check=True)  # noqa: S603,S607
+        yield work
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def closed_connections(port: int) -> int:
+    """TCP connections to or from `port` closed in the last minute or so (TIME-WAIT): before
+    and after a run, how many connections a client opened instead of reusing one."""
+    out = subprocess.run(  # noqa: S603 - fixed argv
+        ["ss", "-tanH", "state", "time-wait", f"( sport = :{port} or dport = :{port} )"],  # noqa: S607
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    return len(out.splitlines())

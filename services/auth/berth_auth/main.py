@@ -22,7 +22,11 @@ def create_app(settings: AuthSettings | None = None) -> FastAPI:
     SigningKeys.from_settings(settings)  # a broken key set stops startup, not the first login
     # auth is the issuer: it verifies bearer tokens with its own public keys, no JWKS fetch
     verifier = TokenVerifier(
-        LocalJWKS(settings), issuer=settings.issuer, audience=settings.token_audience
+        LocalJWKS(settings),
+        issuer=settings.issuer,
+        audience=settings.token_audience,
+        cache_seconds=settings.token_cache_seconds,
+        cache_size=settings.token_cache_size,
     )
     return build_service(
         settings,

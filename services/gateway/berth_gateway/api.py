@@ -5,8 +5,9 @@ request in X-Forwarded-Method / -Uri / -For and passing Authorization, Cookie, O
 Sec-Fetch-Site and Access-Control-Request-Method through. 200 lets the request on with the
 identity headers; any other status is returned to the client as is.
 
-A plain Starlette route, matched first: this is the hot path of the platform, so no
-dependency solving, no body parsing, no other route tried before it.
+This is the hot path of the platform: VerifyFirst answers it inside the request-context
+middleware (request id, metrics) but before FastAPI's exception, dependency and routing layers;
+the route stays for what it does not take (another method: 405).
 """
 
 from urllib.parse import urlencode, urlsplit
@@ -14,7 +15,7 @@ from urllib.parse import urlencode, urlsplit
 from fastapi import Request
 from fastapi.responses import JSONResponse, Response
 from starlette.routing import Match, Route
-from starlette.types import Scope
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from berth_common.client_ip import client_ip
 from berth_common.config import origin_of
@@ -114,6 +115,42 @@ class NamedRoute(Route):
 
 # main.py puts it first in the app's routes: no other route is tried before it
 verify_route = NamedRoute("/verify", verify, methods=VERIFY_METHODS, include_in_schema=False)
+
+
+class VerifyFirst:
+    """ASGI middleware, the innermost of the app's own: answers `verify_route` itself. A failure
+    goes to the app's exception handler for its type (BerthError: the common JSON error), so
+    the answers are the route's, without the layers between."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+        self.methods = frozenset(verify_route.methods or ())
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if (
+            scope["type"] != "http"
+            or scope["path"] != verify_route.path
+            or scope["method"] not in self.methods
+        ):
+            await self.app(scope, receive, send)
+            return
+        scope["route"] = verify_route  # for the access log and the metrics
+        request = Request(scope, receive)
+        try:
+            response = await verify(request)
+        except Exception as exc:
+            handler = next(
+                (
+                    request.app.exception_handlers[kind]
+                    for kind in type(exc).__mro__
+                    if kind in request.app.exception_handlers
+                ),
+                None,
+            )
+            if handler is None:
+                raise
+            response = await handler(request, exc)
+        await response(scope, receive, send)
 
 
 NO_APP_PAGE = (

@@ -2,13 +2,14 @@
 
 from fastapi import FastAPI
 from loguru import logger
+from starlette.middleware import Middleware
 
 from berth_common.app import create_service_app
 from berth_common.errors import ServiceUnavailable
 from berth_common.revocation import Denylist
 from berth_common.security import JWKSCache, TokenVerifier
 from berth_common.service import RevocationSync
-from berth_gateway.api import NO_APP_PATH, no_app_route, verify_route
+from berth_gateway.api import NO_APP_PATH, VerifyFirst, no_app_route, verify_route
 from berth_gateway.config import GatewaySettings
 from berth_gateway.policy import RoutePolicy
 from berth_gateway.ratelimit import RateLimiter
@@ -69,6 +70,8 @@ def create_app(
         openapi_url=None,
     )
     app.router.routes[0:0] = [verify_route, no_app_route]
+    # innermost of the app's middleware: after the request id and metrics, before the rest
+    app.user_middleware.append(Middleware(VerifyFirst))
     app.state.gatekeeper = gatekeeper
     app.state.access_cookie = settings.access_cookie
     app.state.token_verifier = verifier

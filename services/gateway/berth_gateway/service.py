@@ -5,11 +5,10 @@ and the admitted Identity into response headers.
 """
 
 import re
-import time
 from dataclasses import dataclass
 
 from berth_common.errors import BerthError, Unauthorized
-from berth_common.security import Principal, TokenVerifier
+from berth_common.security import Principal, RememberedTokens, TokenVerifier
 from berth_gateway.policy import (
     AccessKind,
     LoginRequired,
@@ -77,38 +76,27 @@ def identity_headers(principal: Principal) -> RawHeaders:
 
 
 class VerifiedTokenCache:
-    """Remembers verified tokens briefly so repeat calls skip the signature check.
-
-    Only successes are kept, keyed by the exact token, never past the token's own expiry;
-    the oldest entry makes room when full. Revocation is checked on every call, cached or not.
-    """
+    """Remembers verified tokens briefly so repeat calls skip the signature check and the
+    header encoding (berth_common.security.RememberedTokens: successes only, never past the
+    token's expiry). Revocation is checked on every call, cached or not."""
 
     def __init__(self, verifier: TokenVerifier, ttl_seconds: float, max_entries: int) -> None:
         self.verifier = verifier
-        self.ttl = ttl_seconds
-        self.max_entries = max_entries
-        self._entries: dict[str, tuple[Identity, float]] = {}
+        self._identities: RememberedTokens[Identity] = RememberedTokens(ttl_seconds, max_entries)
 
     async def identify(self, token: str) -> Identity:
-        now = time.time()
-        cached = self._entries.get(token)
+        cached = self._identities.get(token)
         if cached is not None:
-            if cached[1] > now:
-                # a remembered token may have been revoked since: the denylist has the say
-                self.verifier.check_revoked(cached[0].principal)
-                return cached[0]
-            del self._entries[token]
+            # a remembered token may have been revoked since: the denylist has the say
+            self.verifier.check_revoked(cached.principal)
+            return cached
         principal = await self.verifier.verify(token)
         identity = Identity(principal, identity_headers(principal))
-        if self.ttl > 0 and self.max_entries > 0:
-            valid_until = min(now + self.ttl, float(principal.expires_at or now))
-            if len(self._entries) >= self.max_entries:
-                del self._entries[next(iter(self._entries))]
-            self._entries[token] = (identity, valid_until)
+        self._identities.put(token, identity, principal.expires_at)
         return identity
 
     def clear(self) -> None:
-        self._entries.clear()
+        self._identities.clear()
 
 
 class Gatekeeper:

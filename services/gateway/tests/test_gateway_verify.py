@@ -227,6 +227,22 @@ async def test_any_method_reaches_verify(gateway: httpx.AsyncClient) -> None:
         assert response.status_code == 200
 
 
+async def test_verify_answers_are_counted_under_their_route(
+    gateway: httpx.AsyncClient, make_token: TokenFactory
+) -> None:
+    await gateway.get("/verify", headers=forwarded("/api/x/v1/y", token=make_token()))
+    await gateway.get("/verify", headers=forwarded("/api/x/v1/y", token="garbled"))
+    metrics = (await gateway.get("/metrics")).text
+    for status in ("200", "401"):
+        labels = f'method="GET",route="/verify",service="gateway",status="{status}"'
+        assert f"berth_http_requests_total{{{labels}}}" in metrics
+
+
+async def test_other_methods_on_verify_get_the_common_405(gateway: httpx.AsyncClient) -> None:
+    response = await gateway.request("TRACE", "/verify", headers=forwarded("/health"))
+    assert_error(response, 405, "method_not_allowed")
+
+
 async def test_anonymous_callers_are_limited_per_client_ip(
     gateway_factory: Callable[..., httpx.AsyncClient],
 ) -> None:
