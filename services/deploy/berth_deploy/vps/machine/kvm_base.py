@@ -158,7 +158,10 @@ class KvmBase(MachineDriverBase):
         argv = [
             shutil.which(self.machine.qemu_path) or self.machine.qemu_path,
             "-name", f"vps-{spec.vps_id},debug-threads=on",
-            "-machine", f"q35,accel={self.machine.accel}",
+            # TCG's translation cache defaults to 1 GiB: held to 128 MiB, in the cgroup's
+            # overhead allowance (the first TCG run here was OOM-killed)
+            "-machine", "q35",
+            "-accel", "kvm" if self.machine.accel == "kvm" else "tcg,tb-size=128",
             # nested KVM refuses the guest's IA32_ARCH_CAPABILITIES MSR and QEMU aborts at the
             # first vCPU run; the guest does without it. TCG emulates the newest CPU it can
             "-cpu", "host,-arch-capabilities" if self.machine.accel == "kvm" else "max",
