@@ -46,6 +46,7 @@ from billing_seed import seed_wallets  # noqa: E402
 from sqlalchemy import text  # noqa: E402
 from sqlalchemy.ext.asyncio import create_async_engine  # noqa: E402
 
+from berth_testing.platform import uvicorn_argv  # noqa: E402
 from berth_testing.plugin import (  # noqa: E402
     create_migrated_database,
     drop_database,
@@ -437,14 +438,7 @@ def http_round(database_url: str, secret: str, args, source: str | None) -> None
         web = ManagedProcess(
             "billing",
             [
-                str(BIN / "uvicorn"),
-                "berth_billing.main:create_app",
-                "--factory",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(port),
-                "--no-access-log",
+                *uvicorn_argv("billing", port),
                 # a starved client may take longer than uvicorn's 5 s to send its next
                 # request on a kept-alive connection, which uvicorn has closed by then
                 "--timeout-keep-alive",

@@ -14,7 +14,7 @@ import yaml
 from websockets.exceptions import InvalidStatus
 from websockets.sync.client import ClientConnection, connect
 
-from berth_testing.platform import BIN
+from berth_testing.platform import uvicorn_argv
 from berth_testing.processes import ManagedProcess, free_port
 
 API = "/api/chat/v1"
@@ -170,16 +170,7 @@ def second_chat_replica(platform, token: str) -> Iterator[tuple[ManagedProcess, 
     port = free_port()
     second = platform._start(
         "chat-2",
-        [
-            str(BIN / "uvicorn"),
-            "berth_chat.main:create_app",
-            "--factory",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--no-access-log",
-        ],
+        uvicorn_argv("chat", port),
         f"http://127.0.0.1:{port}/health",
     )
     dynamic = platform.dynamic_dir / "chat-replicas.yml"

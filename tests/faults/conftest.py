@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from deploy_e2e import kill_apps, start_supervisor
 from monitoring_e2e import Receiver, start_monitoring_beat
 from support import ADMIN_EMAIL, ADMIN_PASSWORD
 
@@ -147,3 +148,13 @@ def monitoring_beat(fault_platform, tmp_path) -> Iterator[ManagedProcess]:
     proc = start_monitoring_beat(fault_platform.platform, tmp_path)
     yield proc
     proc.stop()
+
+
+@pytest.fixture(scope="module")
+def deploy_node(fault_platform) -> Iterator[None]:
+    """Deploy's node supervisor (it reaps expired leases); the apps are stopped after the
+    module's tests."""
+    plat = fault_platform.platform
+    start_supervisor(plat)
+    yield
+    kill_apps(plat)

@@ -13,12 +13,11 @@ same reply message streamed anew) are counted and printed too."""
 
 import uuid
 from collections import Counter
-from collections.abc import Iterator
 
 import httpx
 import pytest
 from chat_e2e import AGENT, Listener, messages, open_chat, say
-from deploy_e2e import deployed, kill_apps, sign_in, sql, start_supervisor
+from deploy_e2e import deployed, sign_in, sql
 from deploy_testkit import make_repo
 from support import register_and_verify
 
@@ -34,14 +33,6 @@ from berth_testing.faults import (
 FAULT_SERVICES = ("auth", "deploy", "chat")
 FAULT_WORKERS = ("auth", "deploy", "chat")
 KILLS = 3
-
-
-@pytest.fixture(scope="module")
-def deploy_node(fault_platform) -> Iterator[None]:
-    plat = fault_platform.platform
-    start_supervisor(plat)
-    yield
-    kill_apps(plat)
 
 
 class MidAnswer:

@@ -19,7 +19,6 @@ import itertools
 import time
 import uuid
 from collections import Counter, defaultdict
-from collections.abc import Iterator
 
 import httpx
 import pytest
@@ -27,12 +26,10 @@ from deploy_e2e import (
     DONE,
     EventTap,
     create_app,
-    kill_apps,
     operation,
     request,
     sign_in,
     sql,
-    start_supervisor,
     via_traefik,
 )
 from deploy_testkit import make_repo, web_app_files
@@ -63,15 +60,6 @@ APPS = 3
 # where each kill lands: mid-build, while the new instance starts, and after it went live
 # (the old one draining and stopping: the deploy's last steps, which a retry must not redo)
 AIMS = ("build", "start", "stop_old")
-
-
-@pytest.fixture(scope="module")
-def deploy_node(fault_platform) -> Iterator[None]:
-    """The node supervisor (it reaps expired leases); the apps are stopped after the test."""
-    plat = fault_platform.platform
-    start_supervisor(plat)
-    yield
-    kill_apps(plat)
 
 
 class Deploys:
