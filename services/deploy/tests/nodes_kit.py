@@ -21,8 +21,9 @@ async def beat(
     memory_mb: int = 2048,
     vps_ports: tuple[int, int] | None = None,
     web_url: str | None = None,
+    vps_kind: str | None = "container",
 ) -> None:
-    capacity = nodes.capacity_of(host, memory_mb, 2, 25000, 25009, vps_ports, web_url)
+    capacity = nodes.capacity_of(host, memory_mb, 2, 25000, 25009, vps_ports, web_url, vps_kind)
     await deploy_node.ctx.tx(nodes.heartbeat, node=name, capacity=capacity)
 
 

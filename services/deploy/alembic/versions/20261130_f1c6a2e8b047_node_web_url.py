@@ -1,6 +1,6 @@
 """Each node heartbeats where Traefik reaches its deploy web process (DEPLOY_NODE_WEB_URL),
-which serves the consoles of the VPSes on that node; a VPS keeps the resource use its node's
-supervisor last saw (admins' view of a VPS on another node)
+which serves the consoles of the VPSes on that node, and the kind of VPS its machine driver
+makes (kvm, container); a VPS keeps the resource use its node's supervisor last saw
 
 Revision ID: f1c6a2e8b047
 Revises: d3a8f5c2e917
@@ -24,6 +24,9 @@ def upgrade() -> None:
         "nodes", sa.Column("web_url", sa.String(length=255), nullable=True), schema="deploy"
     )
     op.add_column(
+        "nodes", sa.Column("vps_kind", sa.String(length=16), nullable=True), schema="deploy"
+    )
+    op.add_column(
         "vps",
         sa.Column("observed_usage", postgresql.JSONB(astext_type=sa.Text()), nullable=True),
         schema="deploy",
@@ -32,4 +35,5 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_column("vps", "observed_usage", schema="deploy")
+    op.drop_column("nodes", "vps_kind", schema="deploy")
     op.drop_column("nodes", "web_url", schema="deploy")

@@ -34,6 +34,8 @@ class Node(Base):
     # where Traefik reaches the node's deploy web process (it serves its VPSes' consoles, the
     # machines' sockets being on its disk); null: it runs none
     web_url: Mapped[str | None] = mapped_column(String(255))
+    # the VPSes its machine driver makes (kvm, container); null: it runs none
+    vps_kind: Mapped[str | None] = mapped_column(String(16))
     # active | draining | down
     status: Mapped[str] = mapped_column(String(16), nullable=False, server_default="active")
     heartbeat_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)

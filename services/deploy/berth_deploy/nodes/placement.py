@@ -84,7 +84,8 @@ class NoNodeForVps(ServiceUnavailable):
 async def place_vps(session: AsyncSession, memory_mb: int, *, here: str) -> str:
     """The node a new VPS of `memory_mb` is made on (see the module's note)."""
     candidates = await rooms(session)
-    chosen = choose(candidates, memory_mb)
+    # only nodes whose supervisor has a machine driver (it heartbeats the kind it makes)
+    chosen = choose([r for r in candidates if r.node.vps_kind is not None], memory_mb)
     if chosen is None:
         mine = next((r.node for r in candidates if r.node.name == here), None)
         if mine is not None and mine.status == NodeStatus.DRAINING:

@@ -50,6 +50,8 @@ class Capacity:
     vps_port_max: int | None = None
     # its deploy web process, as Traefik reaches it (None: it runs none)
     web_url: str | None = None
+    # the VPSes its machine driver makes (None: no driver, no VPS is placed there)
+    vps_kind: str | None = None
 
 
 def machine_memory_mb() -> int:
@@ -68,13 +70,14 @@ def capacity_of(
     port_max: int,
     vps_ports: tuple[int, int] | None = None,
     web_url: str | None = None,
+    vps_kind: str | None = None,
 ) -> Capacity:
     """What a node offers apps and VPSes: its settings, or what the machine has where they
     say 0."""
     vps_min, vps_max = vps_ports or (None, None)
     memory = memory_mb or machine_memory_mb()
     cpus = cpus or os.cpu_count() or 1
-    return Capacity(host, memory, cpus, port_min, port_max, vps_min, vps_max, web_url)
+    return Capacity(host, memory, cpus, port_min, port_max, vps_min, vps_max, web_url, vps_kind)
 
 
 async def heartbeat(session: AsyncSession, *, node: str, capacity: Capacity) -> None:
@@ -88,6 +91,7 @@ async def heartbeat(session: AsyncSession, *, node: str, capacity: Capacity) -> 
         vps_port_min=capacity.vps_port_min,
         vps_port_max=capacity.vps_port_max,
         web_url=capacity.web_url,
+        vps_kind=capacity.vps_kind,
     )
 
 

@@ -54,6 +54,7 @@ class Supervisor:
             settings.port_max,
             (settings.vps_port_min, settings.vps_port_max),
             settings.node_web_url,
+            vps_driver.kind if vps_driver is not None else None,
         )
 
     async def tick(self) -> None:

@@ -10,7 +10,6 @@ from berth_common.db import SessionDep
 from berth_common.errors import (
     Conflict,
     NotFound,
-    ServiceUnavailable,
     Unprocessable,
     error_responses,
 )
@@ -45,10 +44,6 @@ StatusFilter = Annotated[
 ]
 
 
-class NoHypervisor(ServiceUnavailable):
-    code = "vps_unavailable"
-
-
 @router.get("/plans", response_model=list[Plan])
 async def list_plans(settings: SettingsDep, plans: PlansDep) -> list[Plan]:
     """The VPS plans on offer, with billing's hourly price when billing answers."""
@@ -59,7 +54,7 @@ async def list_plans(settings: SettingsDep, plans: PlansDep) -> list[Plan]:
     "",
     status_code=status.HTTP_202_ACCEPTED,
     response_model=VpsCreated,
-    responses=error_responses(Conflict, Unprocessable, NoHypervisor),
+    responses=error_responses(Conflict, Unprocessable, service.NoHypervisor),
 )
 async def create_vps(
     body: VpsCreate,
@@ -69,10 +64,10 @@ async def create_vps(
     driver: VpsDriverDep,
 ) -> VpsCreated:
     """Order a VPS: it is made and booted by an operation (status `creating` until SSH
-    answers). 409: the name is in use, or the VPS quota is used up."""
-    if driver is None:
-        raise NoHypervisor("This node cannot run VPSes (no machine driver)")
-    vps, op = await service.create_vps(session, settings, driver.kind, owner, body)
+    answers), on a node that runs VPSes. 409: the name is in use, or the VPS quota is used
+    up; 503: no node can run VPSes."""
+    kind = driver.kind if driver is not None else None
+    vps, op = await service.create_vps(session, settings, kind, owner, body)
     hosts = await service.node_hosts(session)
     return VpsCreated(
         vps=views.vps_out(settings, vps, hosts), operation=VpsOperation.model_validate(op)

@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from berth_common.errors import Conflict, NotFound, Unprocessable
+from berth_common.errors import Conflict, NotFound, ServiceUnavailable, Unprocessable
 from berth_common.outbox import enqueue_task
 from berth_common.pagination import PageParams
 from berth_deploy.config import DeploySettings
@@ -98,12 +98,21 @@ async def get_vps(session: AsyncSession, vps_id: uuid.UUID, owner_id: uuid.UUID 
     return vps
 
 
+class NoHypervisor(ServiceUnavailable):
+    code = "vps_unavailable"
+
+
 async def create_vps(
-    session: AsyncSession, settings: DeploySettings, kind: str, owner_id: uuid.UUID, data: VpsCreate
+    session: AsyncSession,
+    settings: DeploySettings,
+    kind: str | None,
+    owner_id: uuid.UUID,
+    data: VpsCreate,
 ) -> tuple[Vps, VpsOperation]:
     """A new VPS of a catalog plan, within the owner's quota, under a name of theirs not in
     use, on the node placement picks (nodes/placement.py), with an SSH port free there; its
-    create operation is queued on that node."""
+    create operation is queued on that node. It is of the kind that node's driver makes (as
+    it heartbeats it), else `kind` (this web process's driver's, None: it has none)."""
     plan = plan_of(settings, data.plan)
     dao = VpsDAO(session)
     await dao.lock_owner(owner_id)
@@ -119,6 +128,10 @@ async def create_vps(
     if await _owner_suspended(session, owner_id):
         raise AccountSuspended("The account is suspended by billing; top up to order a VPS")
     node = await place_vps(session, plan.memory_mb, here=settings.node_name)
+    placed = await session.get(Node, node)
+    kind = (placed.vps_kind if placed is not None else None) or kind
+    if kind is None:
+        raise NoHypervisor("No node can run VPSes (no machine driver)")
     low, high = await vps_ports(session, node, (settings.vps_port_min, settings.vps_port_max))
     await dao.lock_ports(node)
     port = pick_port(low, high, await dao.ports_taken(node))

@@ -23,11 +23,11 @@ async def test_the_qmp_client_talks_to_qemu(tmp_path):
         "-qmp", f"unix:{sock},server=on,wait=off",
     )  # fmt: skip
     try:
-        for _ in range(100):
+        for _ in range(600):  # QEMU starts slowly on a loaded machine
             if sock.exists():
                 break
             await asyncio.sleep(0.05)
-        async with await Qmp.connect(sock) as qmp:
+        async with await Qmp.connect(sock, seconds=30) as qmp:
             assert (await qmp.command("query-status"))["status"] == "running"
             assert (await qmp.hmp("info version"))[0].isdigit()  # HMP text comes back
             with pytest.raises(QmpError):

@@ -83,6 +83,24 @@ async def two_nodes(deploy_node):
     await gone(deploy_node, x, y)
 
 
+async def test_a_vps_goes_only_to_a_node_that_runs_vpses_and_is_of_its_kind(
+    deploy_http, deploy_node, machine, person
+):
+    """A node heartbeats the kind its machine driver makes (none: it has no driver). A node
+    without one gets no VPS however roomy; an order is of the kind of the node it goes to,
+    not of the ordering process's driver (a container here)."""
+    kvm, none = fresh_node(), fresh_node()
+    await beat(deploy_node, kvm, memory_mb=HUGE, vps_ports=X_PORTS, vps_kind="kvm")
+    await beat(deploy_node, none, memory_mb=HUGE * 2, vps_kind=None)
+    try:
+        admin = person(["admin"])
+        ordered = (await order(deploy_http, person()))["vps"]
+        seen = await admin_view(deploy_http, admin, ordered["id"])
+        assert (seen["node"], seen["kind"], machine.kind) == (kvm, "kvm", "container")
+    finally:
+        await gone(deploy_node, kvm, none)
+
+
 async def test_a_vps_goes_to_the_node_with_room_and_runs_from_its_queue(
     deploy_http, deploy_node, deploy_settings, machine, person, two_nodes
 ):
