@@ -27,7 +27,7 @@ class ServiceSettings(BaseSettings):
         "postgresql+asyncpg://postgres@127.0.0.1:5432/berth",
         validation_alias=AliasChoices("DATABASE_URL"),
     )
-    db_pool_size: int = Field(10, validation_alias=AliasChoices("DB_POOL_SIZE"))
+    db_pool_size: int = Field(20, validation_alias=AliasChoices("DB_POOL_SIZE"))
     # how long a request waits for a pooled connection before it fails (503)
     db_pool_wait_seconds: float = Field(
         5.0, gt=0, le=60, validation_alias=AliasChoices("DB_POOL_WAIT_SECONDS")

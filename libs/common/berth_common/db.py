@@ -57,7 +57,7 @@ class Database:
             url,
             echo=echo,
             pool_size=pool_size,
-            max_overflow=pool_size,
+            max_overflow=0,
             pool_recycle=1800,
             pool_timeout=pool_timeout,  # past this wait for a connection: an error (503)
             connect_args={

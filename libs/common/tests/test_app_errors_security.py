@@ -261,3 +261,24 @@ async def test_text_the_database_cannot_hold_is_a_422_not_a_500():
 
     async with app_client(app) as c:
         assert_error(await c.post("/text"), 422, "invalid_text")
+
+
+async def test_a_request_that_waited_out_the_pool_answers_503_not_500():
+    """Every pooled connection busy past the pool's wait: the service is saturated, a 503 with
+    Retry-After, not an internal error."""
+    from fastapi import FastAPI
+    from sqlalchemy.exc import TimeoutError as PoolTimeout
+
+    from berth_common.errors import install_error_handlers
+
+    app = FastAPI()
+    install_error_handlers(app)
+
+    @app.get("/busy")
+    async def busy() -> None:
+        raise PoolTimeout("QueuePool limit of size 20 overflow 0 reached")
+
+    async with app_client(app) as c:
+        r = await c.get("/busy")
+        assert_error(r, 503, "service_unavailable")
+        assert r.headers["retry-after"] == "2"

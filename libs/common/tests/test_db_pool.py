@@ -7,6 +7,7 @@ import asyncio
 import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from berth_common.db import Database
 
@@ -62,3 +63,32 @@ async def test_a_connection_that_died_between_back_to_back_uses_fails_once(make_
         await backend_pid(db)
     assert failed.value.connection_invalidated
     assert await backend_pid(db) not in (first, None)
+
+
+async def test_the_pool_keeps_every_connection_it_opened_and_opens_no_more(berth_env):
+    """A burst reuses the connections of the last burst: none is closed on return (a new one
+    costs a TLS try, type introspection and re-prepared statements, the long tail of a busy
+    service), and past `pool_size` a checkout waits (then times out, a 503) instead of
+    opening extra ones."""
+    db = Database(berth_env["DATABASE_URL"], "public", pool_size=3, pool_timeout=0.5)
+    try:
+
+        async def burst() -> set[int]:
+            sessions = [db.sessionmaker() for _ in range(3)]
+            pids = set()
+            for session in sessions:
+                pids.add((await session.execute(text("SELECT pg_backend_pid()"))).scalar_one())
+            for session in sessions:
+                await session.close()
+            return pids
+
+        first = await burst()
+        assert len(first) == 3
+        assert await burst() == first
+        held = [await db.engine.connect() for _ in range(3)]
+        with pytest.raises(PoolTimeout):
+            await db.engine.connect()
+        for conn in held:
+            await conn.close()
+    finally:
+        await db.dispose()

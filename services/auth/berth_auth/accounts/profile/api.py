@@ -32,7 +32,7 @@ router = user_router(prefix="/me", tags=["profile"])
 
 @router.get("", response_model=Me)
 async def get_me(principal: CurrentUser, session: ReadSessionDep) -> Me:
-    return Me.from_user(await service.active_user(session, principal))
+    return Me.from_user(await service.profile(session, principal))
 
 
 @router.patch("", response_model=Me)
