@@ -57,6 +57,8 @@ class Database:
             url,
             echo=echo,
             pool_size=pool_size,
+            # pool_size is the most connections, and every one opened is kept: an overflow
+            # connection would be closed on return and opened again in the next burst
             max_overflow=0,
             pool_recycle=1800,
             pool_timeout=pool_timeout,  # past this wait for a connection: an error (503)

@@ -58,7 +58,7 @@ class WorkerRuntime:
     def db(self) -> Database:
         if self._db is None:
             self._db = Database(
-                self.settings.database_url, self.schema, metadata=self.metadata, pool_size=2
+                self.settings.database_url, self.schema, metadata=self.metadata, pool_size=4
             )
         return self._db
 

@@ -28,7 +28,7 @@ T = TypeVar("T")
 async def _in_transaction(
     settings: AuthSettings, work: Callable[[AsyncSession], Awaitable[T]]
 ) -> T:
-    db = Database(settings.database_url, SCHEMA, metadata=Base.metadata, pool_size=1)
+    db = Database(settings.database_url, SCHEMA, metadata=Base.metadata, pool_size=2)
     try:
         # edge: the admin CLI, one transaction per command
         async with db.sessionmaker() as session, session.begin():
