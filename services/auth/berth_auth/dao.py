@@ -5,7 +5,7 @@
 import uuid
 from datetime import datetime
 
-from sqlalchemy import delete, func, or_, select, update
+from sqlalchemy import Row, bindparam, delete, func, or_, select, update
 
 from berth_auth.enums import LoginKind
 from berth_auth.models import (
@@ -21,6 +21,26 @@ from berth_common.dao import BaseDAO
 GUESS_FAILURE = "invalid_credentials"
 
 
+# what /me shows, read as plain columns: no ORM object, identity map or flush bookkeeping for
+# the panel's most frequent call (it reads on every page)
+_PROFILE = select(
+    *(
+        User.__table__.c[name]
+        for name in (
+            "id",
+            "email",
+            "name",
+            "phone",
+            "roles",
+            "email_verified_at",
+            "password_changed_at",
+            "created_at",
+            "is_blocked",
+        )
+    )
+).where(User.__table__.c.id == bindparam("user_id"))
+
+
 class UserDAO(BaseDAO[User]):
     model = User
     not_found_message = "User not found"
@@ -30,6 +50,10 @@ class UserDAO(BaseDAO[User]):
         if for_update:
             stmt = stmt.with_for_update()
         return (await self.session.execute(stmt)).scalars().first()
+
+    async def profile(self, user_id: uuid.UUID) -> Row | None:
+        """The profile columns of /me (and is_blocked), as one row."""
+        return (await self.session.execute(_PROFILE, {"user_id": user_id})).first()
 
     async def get_for_update(self, user_id: uuid.UUID) -> User | None:
         stmt = select(User).where(User.id == user_id).with_for_update()

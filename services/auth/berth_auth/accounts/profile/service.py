@@ -5,7 +5,7 @@ import uuid
 from datetime import timedelta
 
 from loguru import logger
-from sqlalchemy import Row, bindparam, select
+from sqlalchemy import Row
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from berth_auth.accounts.service import (
@@ -51,26 +51,6 @@ async def active_user(session: AsyncSession, principal: Principal) -> User:
     return user
 
 
-# what /me shows, read as plain columns: no ORM object, identity map or flush bookkeeping for
-# the panel's most frequent call (it reads on every page)
-_PROFILE = select(
-    *(
-        User.__table__.c[name]
-        for name in (
-            "id",
-            "email",
-            "name",
-            "phone",
-            "roles",
-            "email_verified_at",
-            "password_changed_at",
-            "created_at",
-            "is_blocked",
-        )
-    )
-).where(User.__table__.c.id == bindparam("user_id"))
-
-
 async def profile(session: AsyncSession, principal: Principal) -> Row:
     """The caller's profile columns (and whether they are blocked), as active_user checks."""
     if principal.kind != PrincipalKind.USER:
@@ -78,7 +58,7 @@ async def profile(session: AsyncSession, principal: Principal) -> Row:
     user_id = _uuid(principal.subject)
     row = None
     if user_id is not None:
-        row = (await session.execute(_PROFILE, {"user_id": user_id})).first()
+        row = await UserDAO(session).profile(user_id)
     if row is None:
         raise Unauthorized("Unknown user")
     if row.is_blocked:
