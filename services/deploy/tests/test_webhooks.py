@@ -12,7 +12,8 @@ from fixtures_deploy import API, new_app, op_state
 from forge_payloads import FORGES, push_payload, signed
 from sqlalchemy import func, select, update
 
-from berth_deploy.models import Operation, WebhookDelivery
+from berth_deploy.models import Operation
+from berth_deploy.webhooks.models import WebhookDelivery
 
 HOOKS = f"{API}/hooks"
 

@@ -5,7 +5,8 @@ from sqlalchemy import func, select, update
 
 from berth_common.dao import BaseDAO
 from berth_deploy.enums import AppStatus
-from berth_deploy.models import App, DeployToken
+from berth_deploy.gitpush.models import DeployToken
+from berth_deploy.models import App
 
 
 class DeployTokenDAO(BaseDAO[DeployToken]):

@@ -15,7 +15,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from berth_common.errors import Conflict, NotFound
 from berth_deploy.config import DeploySettings
 from berth_deploy.gitpush.dao import DeployTokenDAO
-from berth_deploy.models import App, DeployToken
+from berth_deploy.gitpush.models import DeployToken
+from berth_deploy.models import App
 
 TOKEN_PREFIX = "bdt_"
 SHOWN_CHARS = 12  # "bdt_" and 8 more: enough to tell tokens apart, far from enough to guess

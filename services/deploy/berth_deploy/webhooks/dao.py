@@ -7,7 +7,7 @@ from sqlalchemy.dialects.postgresql import insert
 
 from berth_common.dao import BaseDAO
 from berth_deploy.autodeploy.events import Outcome
-from berth_deploy.models import WebhookDelivery
+from berth_deploy.webhooks.models import WebhookDelivery
 
 PENDING = "pending"
 

@@ -26,9 +26,10 @@ from berth_deploy.autodeploy.router import on_branch_event
 from berth_deploy.config import DeploySettings
 from berth_deploy.enums import AppStatus, Forge
 from berth_deploy.env.service import EnvCipher
-from berth_deploy.models import App, WebhookDelivery
+from berth_deploy.models import App
 from berth_deploy.webhooks import forges
 from berth_deploy.webhooks.dao import WebhookDeliveryDAO
+from berth_deploy.webhooks.models import WebhookDelivery
 
 HOOKS_PATH = "/api/deploy/v1/hooks"
 _UNKNOWN_SECRET = secrets.token_urlsafe(32)  # what an unknown app's HMAC is computed with

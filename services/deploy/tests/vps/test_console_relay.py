@@ -14,7 +14,7 @@ from starlette.websockets import WebSocketDisconnect
 from vps_console_kit import StandInConsole
 
 from berth_deploy.config import DeploySettings
-from berth_deploy.models import VpsConsoleToken
+from berth_deploy.vps.console.models import VpsConsoleToken
 from berth_deploy.vps.models import Vps, VpsOperation
 from berth_testing.plugin import trust_keys
 

@@ -12,7 +12,8 @@ from sqlalchemy.dialects.postgresql import UUID
 from sqlalchemy.types import String
 
 from berth_common.dao import BaseDAO
-from berth_deploy.models import SCHEMA, VpsConsoleSession, VpsConsoleToken
+from berth_deploy.models import SCHEMA
+from berth_deploy.vps.console.models import VpsConsoleSession, VpsConsoleToken
 
 _vps = table(
     "vps",

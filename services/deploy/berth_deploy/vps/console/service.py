@@ -19,13 +19,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from berth_common.errors import Conflict, NotFound
 from berth_common.pagination import PageParams
 from berth_deploy.config import DeploySettings
-from berth_deploy.models import VpsConsoleSession
 from berth_deploy.vps.console.dao import (
     ConsoleSessionDAO,
     ConsoleTokenDAO,
     VpsAccess,
     vps_access,
 )
+from berth_deploy.vps.console.models import VpsConsoleSession
 
 TOKEN_PREFIX = "bvc_"
 #: statuses in which the machine runs and its console answers
