@@ -31,7 +31,6 @@ from sqlalchemy import (
     Identity,
     Index,
     Integer,
-    LargeBinary,
     SmallInteger,
     String,
     Text,
@@ -347,80 +346,6 @@ class TicketEvent(Base):
     created_at: Mapped[datetime] = now_timestamp()
 
 
-class Incident(Base):
-    """What monitoring's events said about an incident (its id is monitoring's id)."""
-
-    __tablename__ = "incidents"
-    __table_args__ = (
-        Index(
-            "ix_incidents_open_app",
-            "owner_id",
-            "app_id",
-            postgresql_where=text("status = 'open'"),
-        ),
-        CheckConstraint("status IN ('open', 'resolved')", name="status"),
-    )
-
-    id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
-    owner_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), nullable=False)
-    # "app:<id>", "host:<name>" or "monitor:<id>" (monitoring's grouping); app_id from it
-    group_key: Mapped[str] = mapped_column(String(300), nullable=False)
-    app_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
-    title: Mapped[str] = mapped_column(String(300), nullable=False)
-    status: Mapped[str] = mapped_column(String(16), nullable=False)
-    opened_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
-    resolved_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    created_at: Mapped[datetime] = now_timestamp()
-    updated_at: Mapped[datetime] = touched_timestamp()
-
-
-class TicketIncidentLink(Base):
-    __tablename__ = "ticket_incident_links"
-    __table_args__ = (CheckConstraint("origin IN ('customer', 'auto', 'staff')", name="origin"),)
-
-    ticket_id: Mapped[uuid.UUID] = mapped_column(
-        ForeignKey("tickets.id", ondelete="CASCADE"), primary_key=True
-    )
-    incident_id: Mapped[uuid.UUID] = mapped_column(
-        ForeignKey("incidents.id", ondelete="CASCADE"), primary_key=True, index=True
-    )
-    origin: Mapped[str] = mapped_column(String(16), nullable=False)
-    created_at: Mapped[datetime] = now_timestamp()
-
-
-class InboundEmail(Base):
-    """Every email the desk received, with what became of it (InboundOutcome): nothing is
-    dropped without a trace."""
-
-    __tablename__ = "inbound_emails"
-    __table_args__ = (
-        Index("ix_inbound_emails_received", "received_at"),
-        Index("ix_inbound_emails_message_id", "message_id"),
-        CheckConstraint(
-            "outcome IN ('accepted', 'ignored_autoreply', 'rejected_token', "
-            "'rejected_unknown', 'duplicate')",
-            name="outcome",
-        ),
-    )
-
-    id: Mapped[uuid.UUID] = uuid_pk()
-    message_id: Mapped[str | None] = mapped_column(String(998))
-    in_reply_to: Mapped[str | None] = mapped_column(String(998))
-    from_address: Mapped[str] = mapped_column(String(254), nullable=False)
-    to_address: Mapped[str] = mapped_column(String(254), nullable=False)
-    subject: Mapped[str] = mapped_column(String(998), nullable=False, server_default="")
-    size_bytes: Mapped[int] = mapped_column(Integer, nullable=False, server_default="0")
-    outcome: Mapped[str] = mapped_column(String(24), nullable=False)
-    detail: Mapped[str | None] = mapped_column(String(500))
-    ticket_id: Mapped[uuid.UUID | None] = mapped_column(
-        ForeignKey("tickets.id", ondelete="SET NULL"), index=True
-    )
-    ticket_message_id: Mapped[uuid.UUID | None] = mapped_column(
-        ForeignKey("ticket_messages.id", ondelete="SET NULL")
-    )
-    received_at: Mapped[datetime] = now_timestamp()
-
-
 class OutgoingEmail(OutgoingEmailColumns, Base):
     """A notification to a customer or a staff member, sent by berth_common.mail's task.
     `notification_key` (e.g. "staff_replied:<message id>") makes each one exist once; a row
@@ -458,33 +383,6 @@ class NoteAttachment(Base):
     )
 
 
-# -- tickets-mail: the inbound side of email (berth_tickets.inbound) ---------------------------
-
-
-class InboundRawEmail(Base):
-    """A mail as the inbound SMTP receiver took it off the wire, stored (with its processing
-    task in the outbox) before the receiver answers 250: a worker that dies loses nothing,
-    the task runs again. `inbound_email_id` is set once processing recorded its outcome, so
-    a redelivered task does nothing twice."""
-
-    __tablename__ = "inbound_raw_emails"
-    __table_args__ = (
-        Index(
-            "ix_inbound_raw_emails_unprocessed",
-            "received_at",
-            postgresql_where=text("inbound_email_id IS NULL"),
-        ),
-        CheckConstraint("size_bytes >= 0", name="size"),
-    )
-
-    id: Mapped[uuid.UUID] = uuid_pk()
-    # the envelope: MAIL FROM ("" for a bounce) and the accepted RCPT TOs
-    mail_from: Mapped[str] = mapped_column(String(998), nullable=False, server_default="")
-    rcpt_tos: Mapped[list[str]] = mapped_column(ARRAY(String(254)), nullable=False)
-    peer: Mapped[str] = mapped_column(String(100), nullable=False, server_default="")
-    raw: Mapped[bytes] = mapped_column(LargeBinary, nullable=False)
-    size_bytes: Mapped[int] = mapped_column(Integer, nullable=False)
-    received_at: Mapped[datetime] = now_timestamp()
-    inbound_email_id: Mapped[uuid.UUID | None] = mapped_column(
-        ForeignKey("inbound_emails.id", ondelete="SET NULL"), unique=True
-    )
+# incidents and the inbound side of email register their tables on this Base too
+from berth_tickets.inbound import models as inbound_models  # noqa: E402, F401
+from berth_tickets.incidents import models as incident_models  # noqa: E402, F401

@@ -13,13 +13,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from berth_tickets.config import TicketsSettings
 from berth_tickets.inbound import service as inbound
-from berth_tickets.models import (
-    Department,
-    InboundEmail,
-    OutgoingEmail,
-    Ticket,
-    TicketMessage,
-)
+from berth_tickets.inbound.models import InboundEmail
+from berth_tickets.models import Department, OutgoingEmail, Ticket, TicketMessage
 from berth_tickets.notify.tokens import reply_address
 
 __all__ = [

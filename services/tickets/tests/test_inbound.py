@@ -9,7 +9,8 @@ import pytest
 from fixtures_mail import address, deliver, emails_of, make_ticket, messages_of, reply_mail
 from sqlalchemy import select, update
 
-from berth_tickets.models import InboundEmail, InboundRawEmail, Ticket, TicketEvent
+from berth_tickets.inbound.models import InboundEmail, InboundRawEmail
+from berth_tickets.models import Ticket, TicketEvent
 from berth_tickets.notify.tokens import reply_address
 
 

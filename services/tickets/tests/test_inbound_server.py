@@ -12,8 +12,9 @@ from sqlalchemy import select, text
 
 from berth_common.worker import WorkerRuntime
 from berth_testing.processes import free_port
+from berth_tickets.inbound.models import InboundRawEmail
 from berth_tickets.inbound.server import ReplyHandler, make_smtp
-from berth_tickets.models import SCHEMA, Base, InboundRawEmail
+from berth_tickets.models import SCHEMA, Base
 from berth_tickets.names import Task
 
 

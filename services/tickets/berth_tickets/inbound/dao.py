@@ -8,12 +8,8 @@ from typing import Any
 from sqlalchemy import delete, func, select
 
 from berth_common.dao import BaseDAO
-from berth_tickets.models import (
-    InboundEmail,
-    InboundRawEmail,
-    Ticket,
-    TicketMessage,
-)
+from berth_tickets.inbound.models import InboundEmail, InboundRawEmail
+from berth_tickets.models import Ticket, TicketMessage
 
 
 class RawEmailDAO(BaseDAO[InboundRawEmail]):

@@ -30,6 +30,7 @@ from berth_tickets.config import TicketsSettings
 from berth_tickets.enums import InboundOutcome, TicketStatus
 from berth_tickets.inbound import schemas
 from berth_tickets.inbound.dao import InboundEmailDAO, RawEmailDAO, ThreadDAO
+from berth_tickets.inbound.models import InboundEmail, InboundRawEmail
 from berth_tickets.inbound.reading import (
     Received,
     automatic_reason,
@@ -38,7 +39,7 @@ from berth_tickets.inbound.reading import (
     unreadable,
 )
 from berth_tickets.inbound.thread import customer_replied_by_email
-from berth_tickets.models import InboundEmail, InboundRawEmail, Ticket
+from berth_tickets.models import Ticket
 from berth_tickets.names import QUEUE, Task
 from berth_tickets.notify.tokens import TokenProblem, TokenRefused, is_reply_domain, read_address
 

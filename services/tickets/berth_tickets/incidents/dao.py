@@ -7,7 +7,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from berth_common.dao import BaseDAO
 from berth_tickets.enums import IncidentStatus
-from berth_tickets.models import Incident, TicketIncidentLink
+from berth_tickets.incidents.models import Incident, TicketIncidentLink
 
 
 class IncidentDAO(BaseDAO[Incident]):

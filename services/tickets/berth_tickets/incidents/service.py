@@ -16,7 +16,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from berth_tickets.enums import EventKind, IncidentLinkOrigin, IncidentStatus, LinkKind
 from berth_tickets.incidents.dao import IncidentDAO, IncidentLinkDAO
-from berth_tickets.models import Incident, Ticket
+from berth_tickets.incidents.models import Incident
+from berth_tickets.models import Ticket
 from berth_tickets.tickets.dao import EventDAO
 
 TITLE_MAX = 300

@@ -16,13 +16,13 @@ from sqlalchemy.orm import aliased
 from berth_common.dao import BaseDAO
 from berth_common.pagination import PageParams
 from berth_tickets.enums import TicketStatus
+from berth_tickets.incidents.models import TicketIncidentLink
 from berth_tickets.models import (
     TS_CONFIG,
     Attachment,
     InternalNote,
     Ticket,
     TicketEvent,
-    TicketIncidentLink,
     TicketMessage,
 )
 
