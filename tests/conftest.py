@@ -13,12 +13,11 @@ import pytest
 from aiosmtpd.controller import Controller
 from support import ADMIN_EMAIL, ADMIN_PASSWORD, PASSWORD, StallingSink, code_from_mail
 
+from berth_testing.broker import isolated_vhost, service_broker_users
 from berth_testing.oauth import bearer, password_login
 from berth_testing.platform import Platform
 from berth_testing.plugin import (
     PlatformDatabase,
-    isolated_vhost,
-    service_broker_users,
     service_credentials,
 )
 from berth_testing.processes import free_port

@@ -35,13 +35,9 @@ from berth_common.revocation import (
     TokenRevoked,
 )
 from berth_common.security import Principal
+from berth_testing.broker import BROKER_DEFINITIONS, isolated_vhost, service_broker_users
 from berth_testing.platform import BIN
-from berth_testing.plugin import (
-    BROKER_DEFINITIONS,
-    PlatformDatabase,
-    isolated_vhost,
-    service_broker_users,
-)
+from berth_testing.plugin import PlatformDatabase
 from berth_testing.processes import ManagedProcess
 
 SERVICES = ("auth", "billing", "deploy")

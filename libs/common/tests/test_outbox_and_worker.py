@@ -235,7 +235,7 @@ async def test_a_queue_made_at_run_time_is_declared_before_its_first_message():
 
     from berth_common.broker import AmqpPublisher
     from berth_common.messages import task_message
-    from berth_testing.plugin import isolated_vhost
+    from berth_testing.broker import isolated_vhost
 
     with isolated_vhost("berth_family") as url:
         publisher = AmqpPublisher(url, ("demo",), queue_prefixes=("demo.node.",))
