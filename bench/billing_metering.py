@@ -1,7 +1,7 @@
 """One hourly metering run over many running instances, seeded set-based, measured twice in
 one run, each on a fresh database and through the service's own charge_hour: with the charge
 statement and schema before wallet-hour entries (a journal entry per instance-hour,
-billing_metering_previous.py, on a database downgraded to its revision) and with today's
+_billing_metering_previous.py, on a database downgraded to its revision) and with today's
 (one entry per wallet-hour; charges keyed by (hour, instance_id)). For each: wall time of
 the run (commit included) and of its statements, the CPU time of its PostgreSQL backend
 (steadier than wall time on a loaded machine), the process's peak memory, a rerun of the
@@ -31,7 +31,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
 sys.path.insert(0, str(ROOT / "bench"))
 
-import billing_metering_previous as previous  # noqa: E402
+import _billing_metering_previous as previous  # noqa: E402
 from alembic import command  # noqa: E402
 from alembic.config import Config  # noqa: E402
 from billing_seed import seed_intervals, seed_wallets  # noqa: E402

@@ -1,5 +1,5 @@
 """Chat fan-out: N connected WebSocket clients across 2 chat replicas (real processes, real
-PostgreSQL and RabbitMQ), the clients in `--procs` processes of their own (bench/chat_clients.py,
+PostgreSQL and RabbitMQ), the clients in `--procs` processes of their own (bench/_chat_clients.py,
 uvloop). Each conversation's customer sends M messages at `--rate` messages/s in all; every
 `message` frame a socket receives is a delivery (the sender's own socket gets its message
 too), counted once per (conversation, seq) per socket (a second one is reported as a
@@ -38,7 +38,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 ROOT = Path(__file__).resolve().parent.parent
 
-from chat_clients import Plan, worker  # noqa: E402 (bench/, next to this script)
+from _chat_clients import Plan, worker  # noqa: E402 (bench/, next to this script)
 
 from berth_testing.bench import bench_platform  # noqa: E402
 from berth_testing.oauth import mint_access_token  # noqa: E402

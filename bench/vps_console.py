@@ -24,7 +24,7 @@ from websockets.sync.client import ClientConnection, connect
 
 ROOT = Path(__file__).resolve().parent.parent
 
-from deploy_platform import DeployBench, deploy_platform  # noqa: E402 (bench/, next to this)
+from _deploy_platform import DeployBench, deploy_platform  # noqa: E402 (bench/, next to this)
 
 from berth_testing.bench import rss_mb  # noqa: E402
 

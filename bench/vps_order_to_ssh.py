@@ -30,7 +30,7 @@ from cryptography.hazmat.primitives.asymmetric import ed25519
 
 ROOT = Path(__file__).resolve().parent.parent
 
-from deploy_platform import DeployBench, deploy_platform  # noqa: E402 (bench/, next to this)
+from _deploy_platform import DeployBench, deploy_platform  # noqa: E402 (bench/, next to this)
 
 from berth_testing.bench import rss_mb  # noqa: E402
 
