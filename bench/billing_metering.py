@@ -38,6 +38,7 @@ from billing_seed import seed_intervals, seed_wallets  # noqa: E402
 from sqlalchemy import text  # noqa: E402
 from sqlalchemy.ext.asyncio import async_sessionmaker, create_async_engine  # noqa: E402
 
+from berth_testing.bench import print_beside  # noqa: E402
 from berth_testing.plugin import create_migrated_database, drop_database  # noqa: E402
 
 HOUR = datetime(2024, 3, 5, 14, tzinfo=UTC)
@@ -102,6 +103,7 @@ class Meter:
     def __init__(self) -> None:
         self.proc = psutil.Process()
         self.timings: dict[str, float] = {}
+        self.figures: dict[str, float] = {}
 
     async def run(self, label: str, work) -> None:
         self.timings.clear()
@@ -119,6 +121,9 @@ class Meter:
             f"python peak {peak / 2**20:5.2f} MiB  rss {rss_after / 2**20:6.1f} MiB "
             f"(+{(rss_after - rss_before) / 2**20:.1f})"
         )
+        self.figures[f"{label}: wall s"] = elapsed
+        self.figures.update({f"{label}: {k} s": v for k, v in self.timings.items()})
+        self.figures[f"{label}: python peak MiB"] = peak / 2**20
 
     async def backend(self, conn, work):
         """`work`'s result, the CPU time the connection's backend spent on it counted."""
@@ -148,7 +153,7 @@ async def checks(db) -> str:
     )
 
 
-async def measure(database_url: str, instances: int, wallets: int, statement) -> None:
+async def measure(database_url: str, instances: int, wallets: int, statement) -> dict[str, float]:
     """Seed, then charge the hour twice through the service's charge_hour with `statement`
     as its charge statement (today's or the previous one)."""
     from berth_billing.config import BillingSettings
@@ -184,6 +189,7 @@ async def measure(database_url: str, instances: int, wallets: int, statement) ->
         metering_dao.CHARGE_HOUR = real_statement
     print(await checks(db))
     await db.dispose()
+    return meter.figures
 
 
 def downgrade_billing(database_url: str, revision: str) -> None:
@@ -217,16 +223,24 @@ def main() -> None:
                 previous.REVISION,
             ),
         )
+    figures = []
     for label, statement, revision in variants:
         print(label)
         database_url = create_migrated_database(ROOT, prefix="berth_bench")
         try:
             if revision:
                 downgrade_billing(database_url, revision)
-            asyncio.run(measure(database_url, args.instances, args.wallets, statement))
+            figures.append(
+                asyncio.run(measure(database_url, args.instances, args.wallets, statement))
+            )
         finally:
             drop_database(database_url)
-    print(f"load average after: {os.getloadavg()[0]:.2f} (1 min)")
+    print_beside(
+        f"charge_hour, today's statement beside the previous one (schema {previous.REVISION}); "
+        f"load average after: {os.getloadavg()[0]:.2f} (1 min)",
+        figures[-1],
+        figures[0] if len(figures) > 1 else {},
+    )
 
 
 if __name__ == "__main__":
