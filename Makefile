@@ -22,7 +22,7 @@ help:
 	@echo "make format     ruff format + ruff check --fix"
 	@echo "make sync       uv sync"
 	@echo "make assets     npm ci + copy the panel's htmx/Chart.js into berth_frontend/static/vendor"
-	@echo "make bench      run bench/*.py (they print figures)"
+	@echo "make bench      install wrk, run every bench/*.py (bench/_*.py are their helpers)"
 	@echo "make clean      remove caches, logs, mail, broker files (keeps database and secrets)"
 	@echo "make distclean  clean + all of var/ (embedded database and dev secrets)"
 
@@ -71,7 +71,7 @@ format: ensure-uv
 # measures itself, against the machine's PostgreSQL and RabbitMQ, like the tests do.
 bench: sync
 	@bash scripts/install-system-deps.sh --bench
-	@shopt -s nullglob; scripts=(bench/*.py); \
+	@shopt -s nullglob; scripts=(bench/[!_]*.py); \
 	if [ $${#scripts[@]} -eq 0 ]; then echo "no benchmarks in bench/ yet"; exit 0; fi; \
 	for script in "$${scripts[@]}"; do echo "== $$script"; $(UV) run python "$$script" || exit $$?; done
 

@@ -5,16 +5,17 @@
    connections Traefik opened to the gateway instead of reusing one.
 2. The gateway's /verify alone, called as Traefik calls it: the previous code and this code.
 3. auth's `GET /me`, one uvicorn worker, access log at INFO as deployed, with and without the
-   platform's per-request middleware (bare_auth.py): the previous code and this code, runs
+   platform's per-request middleware (_bare_auth.py): the previous code and this code, runs
    alternated so a noisy neighbour hits all alike.
 4. Refresh-grant throughput; the gateway's decision alone, in-process, without and with a large
    revocation denylist.
 
-The previous code is `--previous` (default: main) taken with git archive and run from the same
+The previous code is `--previous` (default: the parent of the newest commit that changed
+libs/common, services/auth or services/gateway) taken with git archive and run from the same
 virtualenv (PYTHONPATH); its figures are printed beside this code's. It never passes or fails
 on a timing.
 
-    uv run python bench/auth_gateway.py [--seconds 10] [--connections 16] [--previous main]
+    uv run python bench/auth_gateway.py [--seconds 10] [--connections 16] [--previous REF]
 
 Needs the machine's PostgreSQL and RabbitMQ (like the tests) and `wrk`
 (`bash scripts/install-system-deps.sh --bench`, which `make bench` runs).
@@ -31,7 +32,7 @@ import time
 from pathlib import Path
 
 import httpx
-from gateway_decision import decision_cost
+from _gateway_decision import decision_cost
 
 from berth_testing.bench import (
     BENCH_ADMIN_EMAIL,
@@ -39,7 +40,9 @@ from berth_testing.bench import (
     bench_platform,
     closed_connections,
     cpu_seconds,
+    describe_ref,
     previous_code,
+    previous_ref,
     rss_mb,
     wrk,
 )
@@ -242,8 +245,10 @@ def main() -> None:
     parser.add_argument("--seconds", type=int, default=10)
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--refresh-sessions", type=int, default=8)
-    parser.add_argument("--previous", default="main", help="git ref of the baseline code")
+    parser.add_argument("--previous", default=None, help="git ref of the baseline code")
     args = parser.parse_args()
+    args.previous = args.previous or previous_ref(ROOT, PREVIOUS_PATHS)
+    print(f"previous = {args.previous} ({describe_ref(ROOT, args.previous)})")
     if not shutil.which("wrk"):
         sys.exit("wrk is not installed: bash scripts/install-system-deps.sh --bench")
 
@@ -281,9 +286,9 @@ def main() -> None:
         )
         me_apps = {
             "previous, with": ("berth_auth.main:create_app", previous),
-            "previous, without": ("bare_auth:create_app", previous),
+            "previous, without": ("_bare_auth:create_app", previous),
             "now, with": ("berth_auth.main:create_app", None),
-            "now, without": ("bare_auth:create_app", None),
+            "now, without": ("_bare_auth:create_app", None),
         }
         me_targets = {}
         for name, (app, code) in me_apps.items():

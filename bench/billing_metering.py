@@ -1,7 +1,7 @@
 """One hourly metering run over many running instances, seeded set-based, measured twice in
 one run, each on a fresh database and through the service's own charge_hour: with the charge
 statement and schema before wallet-hour entries (a journal entry per instance-hour,
-billing_metering_previous.py, on a database downgraded to its revision) and with today's
+_billing_metering_previous.py, on a database downgraded to its revision) and with today's
 (one entry per wallet-hour; charges keyed by (hour, instance_id)). For each: wall time of
 the run (commit included) and of its statements, the CPU time of its PostgreSQL backend
 (steadier than wall time on a loaded machine), the process's peak memory, a rerun of the
@@ -31,13 +31,14 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
 sys.path.insert(0, str(ROOT / "bench"))
 
-import billing_metering_previous as previous  # noqa: E402
+import _billing_metering_previous as previous  # noqa: E402
 from alembic import command  # noqa: E402
 from alembic.config import Config  # noqa: E402
 from billing_seed import seed_intervals, seed_wallets  # noqa: E402
 from sqlalchemy import text  # noqa: E402
 from sqlalchemy.ext.asyncio import async_sessionmaker, create_async_engine  # noqa: E402
 
+from berth_testing.bench import print_beside  # noqa: E402
 from berth_testing.plugin import create_migrated_database, drop_database  # noqa: E402
 
 HOUR = datetime(2024, 3, 5, 14, tzinfo=UTC)
@@ -102,6 +103,7 @@ class Meter:
     def __init__(self) -> None:
         self.proc = psutil.Process()
         self.timings: dict[str, float] = {}
+        self.figures: dict[str, float] = {}
 
     async def run(self, label: str, work) -> None:
         self.timings.clear()
@@ -119,6 +121,9 @@ class Meter:
             f"python peak {peak / 2**20:5.2f} MiB  rss {rss_after / 2**20:6.1f} MiB "
             f"(+{(rss_after - rss_before) / 2**20:.1f})"
         )
+        self.figures[f"{label}: wall s"] = elapsed
+        self.figures.update({f"{label}: {k} s": v for k, v in self.timings.items()})
+        self.figures[f"{label}: python peak MiB"] = peak / 2**20
 
     async def backend(self, conn, work):
         """`work`'s result, the CPU time the connection's backend spent on it counted."""
@@ -148,7 +153,7 @@ async def checks(db) -> str:
     )
 
 
-async def measure(database_url: str, instances: int, wallets: int, statement) -> None:
+async def measure(database_url: str, instances: int, wallets: int, statement) -> dict[str, float]:
     """Seed, then charge the hour twice through the service's charge_hour with `statement`
     as its charge statement (today's or the previous one)."""
     from berth_billing.config import BillingSettings
@@ -184,6 +189,7 @@ async def measure(database_url: str, instances: int, wallets: int, statement) ->
         metering_dao.CHARGE_HOUR = real_statement
     print(await checks(db))
     await db.dispose()
+    return meter.figures
 
 
 def downgrade_billing(database_url: str, revision: str) -> None:
@@ -217,16 +223,24 @@ def main() -> None:
                 previous.REVISION,
             ),
         )
+    figures = []
     for label, statement, revision in variants:
         print(label)
         database_url = create_migrated_database(ROOT, prefix="berth_bench")
         try:
             if revision:
                 downgrade_billing(database_url, revision)
-            asyncio.run(measure(database_url, args.instances, args.wallets, statement))
+            figures.append(
+                asyncio.run(measure(database_url, args.instances, args.wallets, statement))
+            )
         finally:
             drop_database(database_url)
-    print(f"load average after: {os.getloadavg()[0]:.2f} (1 min)")
+    print_beside(
+        f"charge_hour, today's statement beside the previous one (schema {previous.REVISION}); "
+        f"load average after: {os.getloadavg()[0]:.2f} (1 min)",
+        figures[-1],
+        figures[0] if len(figures) > 1 else {},
+    )
 
 
 if __name__ == "__main__":

@@ -1,5 +1,5 @@
 """Chat fan-out: N connected WebSocket clients across 2 chat replicas (real processes, real
-PostgreSQL and RabbitMQ), the clients in `--procs` processes of their own (bench/chat_clients.py,
+PostgreSQL and RabbitMQ), the clients in `--procs` processes of their own (bench/_chat_clients.py,
 uvloop). Each conversation's customer sends M messages at `--rate` messages/s in all; every
 `message` frame a socket receives is a delivery (the sender's own socket gets its message
 too), counted once per (conversation, seq) per socket (a second one is reported as a
@@ -38,9 +38,9 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 ROOT = Path(__file__).resolve().parent.parent
 
-from chat_clients import Plan, worker  # noqa: E402 (bench/, next to this script)
+from _chat_clients import Plan, worker  # noqa: E402 (bench/, next to this script)
 
-from berth_testing.bench import bench_platform  # noqa: E402
+from berth_testing.bench import bench_platform, print_beside  # noqa: E402
 from berth_testing.oauth import mint_access_token  # noqa: E402
 from berth_testing.platform import BIN  # noqa: E402
 from berth_testing.plugin import isolated_vhost  # noqa: E402
@@ -309,6 +309,26 @@ def main() -> None:
     across = "every message crosses" if args.shape == "pair" else "watchers on both"
     report(f"{args.shape}, 2 replicas ({across})", two)
     report(f"{args.shape}, baseline: 1 replica", one)
+    print_beside(
+        f"{args.shape}, 2 replicas ({across}) beside the same load on 1 replica, this run",
+        figures(two),
+        figures(one),
+        base_label="1 replica",
+    )
+
+
+def figures(r: dict) -> dict[str, float]:
+    return {
+        "deliveries/s": r["per_second"],
+        "latency p50 ms": r["p50"],
+        "latency p99 ms": r["p99"],
+        "server RSS KiB/connection": r["rss_per_conn"] / 1024,
+        **{f"cores used: {name}": used for name, used in r["cores"].items()},
+        "sends refused": r["errors"],
+        "duplicate frames": r["duplicates"],
+        "deliveries missing beyond refused": r["missing_beyond_refused"],
+        "sockets closed mid-run": len(r["closed_mid_run"]),
+    }
 
 
 if __name__ == "__main__":

@@ -5,6 +5,11 @@ long the purge took, how many it deleted (checked against a count made beforehan
 of one batch, and the cost of the next, idle hourly run. Never passes or fails.
 
     uv run python bench/chat_retention.py [--messages 200000] [--customers 2000]
+        [--previous REF|none]
+
+The purge's figures (seconds, messages/s, this process's CPU seconds, the idle run) are
+printed beside the previous code's, run again in a subprocess on its own fresh database
+(default: the parent of the newest commit that changed services/chat or libs/common).
 
 Needs the machine's PostgreSQL (like the tests).
 """
@@ -26,10 +31,12 @@ sys.path.insert(0, str(ROOT))
 from berth_chat.config import ChatSettings  # noqa: E402
 from berth_chat.retention import service as retention  # noqa: E402
 from berth_chat.retention.dao import RetentionDAO  # noqa: E402
+from berth_testing.bench import beside_previous, previous_arguments  # noqa: E402
 from berth_testing.plugin import create_platform_database, drop_database  # noqa: E402
 
 DAYS = {"standard": 90, "pro": 365, "business": 730}
 FALLBACK = 365
+MEASURED = ["libs/common", "services/chat"]
 
 # customer n: n % 4 == 0 never announced (standard), 1 announced standard, 2 pro, 3 business;
 # each has two conversations; message m is (m * 7919 % 800) days and some minutes old
@@ -63,7 +70,7 @@ WHERE m.created_at < now() - make_interval(days => CASE coalesce(t.tier, 'standa
 """
 
 
-async def run(args: argparse.Namespace, url: str) -> None:
+async def run(args: argparse.Namespace, url: str) -> dict[str, float]:
     engine = create_async_engine(url, pool_size=2)
     sessionmaker = async_sessionmaker(engine, expire_on_commit=False)
     async with engine.begin() as conn:
@@ -108,31 +115,52 @@ async def run(args: argparse.Namespace, url: str) -> None:
         plan = await conn.execute(text(f"EXPLAIN (ANALYZE, BUFFERS) {captured['sql']}"))
         lines = [row[0] for row in plan]
         await conn.rollback()
-    print("plan of one batch (standard, 90 days; rolled back):")
-    for line in lines:
-        print("   ", line)
+    if not args.emit_json:
+        print("plan of one batch (standard, 90 days; rolled back):")
+        for line in lines:
+            print("   ", line)
 
-    t0 = time.perf_counter()
+    t0, cpu = time.perf_counter(), time.process_time()
     deleted = await retention.purge(in_transaction, settings, datetime.now(UTC))
-    took = time.perf_counter() - t0
-    print(f"purge: deleted {deleted:,} in {took:.2f} s ({deleted / took:,.0f} messages/s)")
+    took, cpu = time.perf_counter() - t0, time.process_time() - cpu
     t0 = time.perf_counter()
     again = await retention.purge(in_transaction, settings, datetime.now(UTC))
-    print(f"the next hourly run: deleted {again} in {time.perf_counter() - t0:.3f} s")
+    idle = time.perf_counter() - t0
     async with engine.begin() as conn:
         left = (await conn.execute(text("SELECT count(*) FROM chat.messages"))).scalar_one()
         still_due = (await conn.execute(text(DUE))).scalar_one()
     print(f"left: {left:,} messages; still due: {still_due}; deleted == due: {deleted == due}")
     await engine.dispose()
+    return {
+        "purge: deleted": deleted,
+        "purge: seconds": took,
+        "purge: messages/s": deleted / took,
+        "purge: this process's CPU s": cpu,
+        "next hourly run: deleted": again,
+        "next hourly run: seconds": idle,
+        "left due after the purge": still_due,
+    }
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--messages", type=int, default=200_000)
     parser.add_argument("--customers", type=int, default=2_000)
+    previous_arguments(parser)
+    args = parser.parse_args()
+    beside_previous(
+        ROOT,
+        MEASURED,
+        args,
+        measure_once,
+        f"chat retention purge, {args.messages:,} messages of {args.customers:,} customers",
+    )
+
+
+def measure_once(args: argparse.Namespace) -> dict[str, float]:
     database = create_platform_database(ROOT, prefix="berth_bench")
     try:
-        asyncio.run(run(parser.parse_args(), database.url))
+        return asyncio.run(run(args, database.url))
     finally:
         drop_database(database.url)
 

@@ -33,7 +33,7 @@ import psutil
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "services/deploy/tests"))
 
-from deploy_platform import API, DeployBench, deploy_platform, until  # noqa: E402 (bench/)
+from _deploy_platform import API, DeployBench, deploy_platform, until  # noqa: E402 (bench/)
 from deploy_testkit import make_repo, web_app_files  # noqa: E402
 
 from berth_testing.bench import rss_mb  # noqa: E402

@@ -34,7 +34,7 @@ from deploy_testkit import make_repo, web_app_files  # noqa: E402
 from berth_testing.platform import second_node_env  # noqa: E402
 
 sys.path.insert(0, str(ROOT / "bench"))
-from deploy_platform import API, DeployBench, deploy_platform, until  # noqa: E402
+from _deploy_platform import API, DeployBench, deploy_platform, until  # noqa: E402
 
 
 def serves(bench: DeployBench, slug: str) -> bool:

@@ -38,7 +38,7 @@ from berth_testing.bench import rss_mb, wrk  # noqa: E402
 from berth_testing.processes import free_port  # noqa: E402
 
 sys.path.insert(0, str(ROOT / "bench"))
-from deploy_platform import API, DeployBench, deploy_platform, until  # noqa: E402
+from _deploy_platform import API, DeployBench, deploy_platform, until  # noqa: E402
 
 
 def baseline_start(app_dir: Path) -> float:

@@ -30,8 +30,10 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "services/deploy/tests"))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from deploy_platform import API, DeployBench, deploy_platform, until  # noqa: E402
+from _deploy_platform import API, DeployBench, deploy_platform, until  # noqa: E402
 from deploy_testkit import GIT_ENV, commit, make_repo, web_app_files  # noqa: E402
+
+from berth_testing.bench import print_beside  # noqa: E402
 
 
 def answers(platform, slug: str, text: str) -> bool:
@@ -107,24 +109,28 @@ def measure(args: argparse.Namespace, bench: DeployBench) -> None:
         wait_idle(edge, auth, manual["id"])
         wait_idle(edge, auth, pushed["id"])
 
-    def ms(values: list[float]) -> str:
+    def quantiles(values: list[float]) -> dict[str, float]:
         q = (
             statistics.quantiles(values, n=10, method="inclusive")
             if len(values) > 1
             else values * 9
         )
-        return (
-            f"p50 {statistics.median(values) * 1000:6.0f} ms   p90 {q[8] * 1000:6.0f} ms   "
-            f"min {min(values) * 1000:6.0f}   max {max(values) * 1000:6.0f}"
-        )
+        figures = {"p50": statistics.median(values), "p90": q[8], "min": min(values)}
+        return {**figures, "max": max(values)}
 
-    print(f"\nRedeploys of a tiny stdlib app, {args.pushes} rounds, {os.cpu_count()} cores")
-    print(f"  git push -> new version answering      {ms(by_push)}")
-    print(f"  git push -> the push command returns   {ms(push_exit)}")
-    print(f"  baseline: API deploy -> new version    {ms(by_api)}")
-    print(
-        "  push overhead (p50)                    "
-        f"{(statistics.median(by_push) - statistics.median(by_api)) * 1000:6.0f} ms"
+    api = quantiles(by_api)
+    now, base = {}, {}
+    for what, values in (("new version answering", by_push), ("push returns", push_exit)):
+        for name, value in quantiles(values).items():
+            now[f"git push -> {what}: {name} ms"] = value * 1000
+            base[f"git push -> {what}: {name} ms"] = api[name] * 1000
+    print_beside(
+        f"Redeploys of a tiny stdlib app, {args.pushes} rounds, {os.cpu_count()} cores, "
+        f"load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}; beside each figure the "
+        "same of an API deploy -> new version answering, alternated in this run",
+        now,
+        base,
+        base_label="API deploy",
     )
     print(json.dumps({"push_s": by_push, "push_exit_s": push_exit, "api_deploy_s": by_api}))
 

@@ -4,7 +4,11 @@ for the sender check; real PostgreSQL and RabbitMQ), each timed from the start o
 transaction to its message row being visible. Then the same N sent at once (a burst), timed
 to the last one landing. Prints figures; never passes or fails.
 
-    uv run python bench/tickets_inbound.py [--replies 200] [--tickets 10]
+    uv run python bench/tickets_inbound.py [--replies 200] [--tickets 10] [--previous REF|none]
+
+Every figure, with the CPU seconds the receiver and the worker spent per reply, is printed
+beside the previous code's, run again in a subprocess on its own platform (default: the parent
+of the newest commit that changed services/tickets or libs/common).
 """
 
 import argparse
@@ -25,12 +29,18 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 ROOT = Path(__file__).resolve().parent.parent
 
-from berth_testing.bench import bench_platform  # noqa: E402
+from berth_testing.bench import (  # noqa: E402
+    bench_platform,
+    beside_previous,
+    cpu_seconds,
+    previous_arguments,
+)
 from berth_testing.plugin import isolated_vhost  # noqa: E402
 from berth_tickets.config import TicketsSettings  # noqa: E402
 from berth_tickets.notify.tokens import reply_address  # noqa: E402
 
 PASSWORD = "bench-password-0123456789"
+MEASURED = ["libs/common", "services/tickets"]
 
 
 async def seed(database_url: str, owner_id: str, n: int) -> list[int]:
@@ -131,14 +141,26 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--replies", type=int, default=200)
     parser.add_argument("--tickets", type=int, default=10)
+    previous_arguments(parser)
     args = parser.parse_args()
+    beside_previous(
+        ROOT,
+        MEASURED,
+        args,
+        measure_once,
+        f"reply by email -> in the thread: {args.replies} one at a time, then {args.replies} "
+        "at once from 8 connections",
+    )
+
+
+def measure_once(args: argparse.Namespace) -> dict[str, float]:
     with (
         isolated_vhost("berth_bench") as broker_url,
         bench_platform(ROOT, {"LOG_LEVEL": "INFO"}, broker_url) as platform,
     ):
         platform.start_web("auth")
-        platform.start_worker("tickets", concurrency=2)
-        platform.start_tickets_inbound()
+        worker = platform.start_worker("tickets", concurrency=2)
+        receiver = platform.start_tickets_inbound()
         sender = f"bench-{uuid.uuid4().hex[:8]}@example.test"
         r = httpx.post(
             f"{platform.url('auth')}/api/auth/v1/register",
@@ -151,21 +173,27 @@ def main() -> None:
         numbers = asyncio.run(seed(database_url, owner_id, args.tickets))
         settings = TicketsSettings(**{"reply_secret": platform.env["TICKETS_REPLY_SECRET"]})
         addresses = [reply_address(settings, n, 1) for n in numbers]
+        pids = {"receiver": receiver.pid, "worker": worker.pid}
+        cpu = {name: cpu_seconds(pid) for name, pid in pids.items()}
         latencies, accepted, burst = asyncio.run(
             measure(
                 database_url, platform.ports["tickets_inbound"], sender, addresses, args.replies
             )
         )
-    print(
-        f"reply by email -> in the thread, one at a time ({len(latencies)} replies): "
-        f"p50 {pct(latencies, 50):.1f} ms   p95 {pct(latencies, 95):.1f} ms   "
-        f"max {max(latencies) * 1000:.1f} ms"
-    )
-    print(
-        f"burst of {args.replies} replies from 8 connections: all accepted by SMTP in "
-        f"{accepted:.2f} s, all in their threads after {burst:.2f} s "
-        f"({args.replies / burst:.0f} replies/s)"
-    )
+        replies = 2 * args.replies
+        spent = {
+            name: (cpu_seconds(pid) - cpu[name]) / replies * 1000 for name, pid in pids.items()
+        }
+    return {
+        "one at a time: p50 ms": pct(latencies, 50),
+        "one at a time: p95 ms": pct(latencies, 95),
+        "one at a time: max ms": max(latencies) * 1000,
+        "burst: all accepted by SMTP, s": accepted,
+        "burst: all in their threads, s": burst,
+        "burst: replies/s": args.replies / burst,
+        "receiver CPU ms/reply": spent["receiver"],
+        "worker CPU ms/reply": spent["worker"],
+    }
 
 
 async def _user_id(database_url: str, email: str) -> str:

@@ -3,6 +3,12 @@
 check, queries, serialisation; no network). Prints figures; never passes or fails.
 
     uv run python bench/tickets_search.py [--tickets 100000] [--messages 1000000] [--n 200]
+        [--previous REF|none]
+
+Each case's p50/p95 and the CPU this process spent per request (the app runs in it: steadier
+than wall-clock on a shared machine) are printed beside the previous code's, run again in a
+subprocess on its own fresh database (default: the parent of the newest commit that changed
+services/tickets or libs/common).
 
 Customers own 10 tickets each (one "busy" customer owns 2,000); messages are drawn from a
 small vocabulary, so common words match hundreds of thousands of messages. Needs the
@@ -25,7 +31,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from berth_testing.bench import DEFAULT_BROKER  # noqa: E402
+from berth_testing.bench import DEFAULT_BROKER, beside_previous, previous_arguments  # noqa: E402
 from berth_testing.oauth import bearer, mint_access_token  # noqa: E402
 from berth_testing.plugin import (  # noqa: E402
     PORT_NAMES,
@@ -45,6 +51,7 @@ WORDS = (
     "billing login password token quota limit scale node network proxy route ssl email"
 ).split()
 BUSY = uuid.UUID("00000000-0000-4000-8000-00000000b051")
+MEASURED = ["libs/common", "services/tickets"]
 
 
 SEED = """
@@ -103,17 +110,19 @@ async def seed(url: str, tickets: int, messages: int) -> float:
 async def measure(client: httpx.AsyncClient, path: str, params: dict, headers: dict, n: int):
     latencies = []
     total = None
+    cpu = time.process_time()
     for _ in range(n):
         t0 = time.perf_counter()
         r = await client.get(path, params=params, headers=headers)
         latencies.append((time.perf_counter() - t0) * 1000)
         assert r.status_code == 200, r.text
         total = r.json()["total"]
+    cpu_ms = (time.process_time() - cpu) / n * 1000
     q = statistics.quantiles(latencies, n=100)
-    return {"p50": q[49], "p95": q[94], "max": max(latencies), "total": total}
+    return {"p50": q[49], "p95": q[94], "cpu": cpu_ms, "total": total}
 
 
-async def run(args: argparse.Namespace, database: PlatformDatabase) -> None:
+async def run(args: argparse.Namespace, database: PlatformDatabase) -> dict[str, float]:
     seconds = await seed(database.url, args.tickets, args.messages)
     print(f"seeded {args.tickets} tickets, {args.messages} messages in {seconds:.0f} s")
     jwks = make_signing_jwks()
@@ -164,15 +173,16 @@ async def run(args: argparse.Namespace, database: PlatformDatabase) -> None:
             support,
         ),
     ]
+    figures = {}
     async with app_client(app) as client:
         trust_keys(app, public)
-        print(f"{'case':34} {'p50 ms':>8} {'p95 ms':>8} {'max ms':>8} {'total':>8}")
         for name, path, params, headers in cases:
             found = await measure(client, path, params, headers, args.n)
-            print(
-                f"{name:34} {found['p50']:8.1f} {found['p95']:8.1f} {found['max']:8.1f} "
-                f"{found['total']:8d}"
-            )
+            figures[f"{name}: p50 ms"] = found["p50"]
+            figures[f"{name}: p95 ms"] = found["p95"]
+            figures[f"{name}: CPU ms/req"] = found["cpu"]
+            figures[f"{name}: found"] = found["total"]
+    return figures
 
 
 def _md5(value: str) -> str:
@@ -186,9 +196,22 @@ def main() -> None:
     parser.add_argument("--tickets", type=int, default=100_000)
     parser.add_argument("--messages", type=int, default=1_000_000)
     parser.add_argument("--n", type=int, default=200)
+    previous_arguments(parser)
+    args = parser.parse_args()
+    beside_previous(
+        ROOT,
+        MEASURED,
+        args,
+        measure_once,
+        f"tickets API in process, {args.tickets:,} tickets, {args.messages:,} messages, "
+        f"{args.n} requests per case",
+    )
+
+
+def measure_once(args: argparse.Namespace) -> dict[str, float]:
     database = create_platform_database(ROOT, prefix="berth_bench")
     try:
-        asyncio.run(run(parser.parse_args(), database))
+        return asyncio.run(run(args, database))
     finally:
         drop_database(database.url)
 

@@ -2,6 +2,9 @@
 auth, deploy web + worker + supervisor) and a real VPS (KVM where /dev/kvm works, else the
 container fallback): one key sent over the console WebSocket through Traefik until the guest's
 tty echoes it back, many times; and a console's first screen (token -> hello -> replayed tail).
+Beside each figure, its peer measured in the same run: the same keys sent to a plain WebSocket
+echo server through the same Traefik (no gateway, no VPS), and a socket opened to it until the
+first echo: what the console path adds on top of the edge.
 
     uv run python bench/vps_console.py [--keys 300] [--images-dir var/vps-images]
 
@@ -15,18 +18,22 @@ import argparse
 import json
 import os
 import statistics
+import threading
 import time
 import uuid
 from pathlib import Path
 
 import httpx
+from websockets.exceptions import InvalidHandshake
 from websockets.sync.client import ClientConnection, connect
+from websockets.sync.server import ServerConnection, serve
 
 ROOT = Path(__file__).resolve().parent.parent
 
-from deploy_platform import DeployBench, deploy_platform  # noqa: E402 (bench/, next to this)
+from _deploy_platform import DeployBench, deploy_platform  # noqa: E402 (bench/, next to this)
 
-from berth_testing.bench import rss_mb  # noqa: E402
+from berth_testing.bench import print_beside, rss_mb  # noqa: E402
+from berth_testing.processes import free_port  # noqa: E402
 
 VPS = "/api/deploy/v1/vps"
 KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIG2T9ZL0hQfGQWJxv9U4W4rYx8Y8jQ5cU9l2k1y0j5Fv bench"
@@ -66,6 +73,62 @@ def read_until(ws: ClientConnection, needle: bytes, timeout: float) -> bytes:
         if isinstance(frame, bytes):
             seen += frame
     return seen
+
+
+def echo(ws: ServerConnection) -> None:
+    for message in ws:
+        ws.send(message)
+
+
+def echo_peer(platform, keys: int, opens: int) -> tuple[list[float], list[float]]:
+    """The peer of the console's figures: `keys` one-byte round trips, then `opens` sockets
+    opened until their first echo, against a plain WebSocket echo through the same Traefik
+    (a route added to its watched file provider)."""
+    port = free_port()
+    with serve(echo, "127.0.0.1", port) as server:
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        route = {
+            "http": {
+                "routers": {
+                    "bench-echo": {
+                        "entryPoints": ["web"],
+                        "rule": platform.platform_rule("PathPrefix(`/bench-echo`)"),
+                        "service": "bench-echo",
+                    }
+                },
+                "services": {
+                    "bench-echo": {
+                        "loadBalancer": {"servers": [{"url": f"http://127.0.0.1:{port}"}]}
+                    }
+                },
+            }
+        }
+        (platform.dynamic_dir / "bench-echo.yml").write_text(json.dumps(route))
+        url = platform.public_url.replace("http://", "ws://", 1).rstrip("/") + "/bench-echo"
+
+        def dial() -> ClientConnection | None:
+            try:
+                return connect(url, proxy=None, open_timeout=5)
+            except (OSError, InvalidHandshake):  # Traefik answers 404 until it loads the route
+                return None
+
+        rtt: list[float] = []
+        with until(dial, 30, "the echo route") as ws:
+            for i in range(keys):
+                key = b"abcdefghijklmnopqrstuvwxyz"[i % 26 : i % 26 + 1]
+                start = time.perf_counter()
+                ws.send(key)
+                read_until(ws, key, 10)
+                rtt.append((time.perf_counter() - start) * 1000)
+        opened: list[float] = []
+        for _ in range(opens):
+            start = time.perf_counter()
+            with connect(url, proxy=None, open_timeout=10) as ws:
+                ws.send(b"x")
+                read_until(ws, b"x", 10)
+                opened.append((time.perf_counter() - start) * 1000)
+        server.shutdown()
+    return rtt, opened
 
 
 def main() -> None:
@@ -126,18 +189,33 @@ def measure(args: argparse.Namespace, bench: DeployBench) -> None:
     finally:
         edge.delete(f"{VPS}/{vps_id}", headers=auth)
 
-    def q(values: list[float]) -> str:
-        cuts = statistics.quantiles(values, n=100, method="inclusive")
-        return (
-            f"p50 {statistics.median(values):7.2f} ms   p90 {cuts[89]:7.2f} ms   "
-            f"p99 {cuts[98]:7.2f} ms   max {max(values):7.2f} ms"
-        )
+    peer_rtt, peer_opens = echo_peer(platform, args.keys, args.opens)
 
-    print(f"\nVPS console ({kind}) through Traefik and the gateway, {os.cpu_count()} cores")
-    print(f"  keystroke -> echo, {len(rtt)} keys        {q(rtt)}")
-    print(f"  token -> first screen bytes, {len(opens)} opens  {q(opens)}")
-    print(f"  RSS: deploy web {rss_mb(bench.web.pid):.0f} MiB")
-    print(json.dumps({"keystroke_rtt_ms": rtt, "open_ms": opens, "kind": kind}))
+    def q(prefix: str, values: list[float]) -> dict[str, float]:
+        cuts = statistics.quantiles(values, n=100, method="inclusive")
+        return {
+            f"{prefix}: p50 ms": statistics.median(values),
+            f"{prefix}: p90 ms": cuts[89],
+            f"{prefix}: p99 ms": cuts[98],
+            f"{prefix}: max ms": max(values),
+        }
+
+    keystroke = f"keystroke -> echo, {len(rtt)} keys"
+    first = f"open -> first bytes, {len(opens)} opens"
+    print_beside(
+        f"VPS console ({kind}) through Traefik and the gateway, {os.cpu_count()} cores, load "
+        f"average {' '.join(f'{x:.2f}' for x in os.getloadavg())}; beside each figure the same "
+        "against a plain WebSocket echo through the same Traefik, this run",
+        {**q(keystroke, rtt), **q(first, opens)},
+        {**q(keystroke, peer_rtt), **q(first, peer_opens)},
+        base_label="plain echo",
+    )
+    print(f"RSS: deploy web {rss_mb(bench.web.pid):.0f} MiB")
+    print(
+        json.dumps(
+            {"keystroke_rtt_ms": rtt, "open_ms": opens, "kind": kind, "peer_rtt_ms": peer_rtt}
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -4,6 +4,11 @@ console keystroke round trip (a byte typed on the console socket until its echo 
 Prints figures; never passes or fails on a timing.
 
     uv run python bench/vps_machine.py [--n 5] [--kind auto|kvm|container] [--idle 20]
+        [--previous REF|none]
+
+The figures are printed beside the previous code's (services/deploy, libs/common as they were
+before their newest change, or --previous), run again in a subprocess with the same settings:
+with KVM that doubles a run of minutes; `--previous none` skips it.
 
 Needs root (the sandbox launcher), the base image (built on first use under var/vps-images,
 or `python -m berth_deploy.vps.machine build-image`), and the --vps Debian packages.
@@ -22,9 +27,13 @@ from cryptography.fernet import Fernet
 from berth_deploy.config import DeploySettings
 from berth_deploy.vps.machine import MachineSettings, machine_driver
 from berth_deploy.vps.machine.image import ImageStore
+from berth_testing.bench import beside_previous, previous_arguments
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "services/deploy/tests"))
 from vps_machine_kit import IMAGES_DIR, make_key, new_spec, wait_ssh
+
+ROOT = Path(__file__).resolve().parents[1]
+MEASURED = ["libs/common", "services/deploy"]
 
 
 def pss_kb(pids: list[int]) -> int:
@@ -77,13 +86,24 @@ async def keystroke_rtt(socket_path: Path, rounds: int = 20) -> list[float]:
     return times
 
 
-async def main() -> None:
+def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--n", type=int, default=5)
     parser.add_argument("--kind", default="auto", choices=["auto", "kvm", "container"])
     parser.add_argument("--idle", type=float, default=20.0, help="seconds idle before PSS")
     parser.add_argument("--memory-mb", type=int, default=512)
+    previous_arguments(parser)
     args = parser.parse_args()
+    beside_previous(
+        ROOT,
+        MEASURED,
+        args,
+        lambda a: asyncio.run(measure(a)),
+        f"VPS machine driver ({args.kind}), n={args.n}, {args.memory_mb} MB each",
+    )
+
+
+async def measure(args: argparse.Namespace) -> dict[str, float]:
     machine = MachineSettings(images_dir=IMAGES_DIR, hypervisor=args.kind)
     started = time.monotonic()
     await ImageStore(IMAGES_DIR, machine).ensure("debian-12", print)
@@ -132,10 +152,19 @@ async def main() -> None:
         print(
             f"console keystroke round trip: p50 {pct(rtt, 0.5):.2f} ms  p90 {pct(rtt, 0.9):.2f} ms  (n={len(rtt)})"
         )
+        return {
+            "order -> SSH answering p50 s": pct(ssh_s, 0.5),
+            "order -> SSH answering p90 s": pct(ssh_s, 0.9),
+            "create+start p50 s": pct(create_s, 0.5),
+            "idle VPS host PSS mean MiB": statistics.mean(pss),
+            "idle VPS host PSS max MiB": max(pss),
+            "console keystroke p50 ms": pct(rtt, 0.5),
+            "console keystroke p90 ms": pct(rtt, 0.9),
+        }
     finally:
         for spec in specs:
             await driver.destroy(spec.vps_id)
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    main()

@@ -8,6 +8,11 @@ fallback):
    after it booted.
 
     uv run python bench/vps_order_to_ssh.py [--orders 5] [--images-dir var/vps-images]
+        [--previous REF|none]
+
+The figures are printed beside the previous code's (services/deploy, libs/common as they were
+before their newest change, or --previous), run again in a subprocess on its own platform with
+the same settings: with KVM that doubles a run of minutes; `--previous none` skips it.
 
 Needs the machine's PostgreSQL and RabbitMQ (like the tests) and what the driver needs (QEMU,
 debootstrap: scripts/install-system-deps.sh --vps). The image cache outlives the run
@@ -17,7 +22,6 @@ passes or fails on a timing.
 
 import argparse
 import asyncio
-import json
 import os
 import statistics
 import time
@@ -30,11 +34,12 @@ from cryptography.hazmat.primitives.asymmetric import ed25519
 
 ROOT = Path(__file__).resolve().parent.parent
 
-from deploy_platform import DeployBench, deploy_platform  # noqa: E402 (bench/, next to this)
+from _deploy_platform import DeployBench, deploy_platform  # noqa: E402 (bench/, next to this)
 
-from berth_testing.bench import rss_mb  # noqa: E402
+from berth_testing.bench import beside_previous, previous_arguments, rss_mb  # noqa: E402
 
 VPS = "/api/deploy/v1/vps"
+MEASURED = ["libs/common", "services/deploy"]
 
 
 def public_key() -> str:
@@ -95,17 +100,29 @@ def main() -> None:
     parser.add_argument("--orders", type=int, default=5)
     parser.add_argument("--images-dir", type=Path, default=ROOT / "var" / "vps-images")
     parser.add_argument("--idle-seconds", type=float, default=60)
+    previous_arguments(parser)
     args = parser.parse_args()
     args.images_dir.mkdir(parents=True, exist_ok=True)
+    beside_previous(
+        ROOT,
+        MEASURED,
+        args,
+        measure_once,
+        f"VPS, vps-1 plan (1 vCPU, 1 GiB, 10 GiB), {args.orders} orders after a first one, "
+        f"{os.cpu_count()} cores",
+    )
+
+
+def measure_once(args: argparse.Namespace) -> dict[str, float]:
     extra = {
         "DEPLOY_VPS_IMAGES_DIR": str(args.images_dir.resolve()),
         "DEPLOY_VPS_MAX_PER_OWNER": str(args.orders + 2),
     }
     with deploy_platform(extra, worker_concurrency=1) as bench:
-        measure(args, bench)
+        return measure(args, bench)
 
 
-def measure(args: argparse.Namespace, bench: DeployBench) -> None:
+def measure(args: argparse.Namespace, bench: DeployBench) -> dict[str, float]:
     edge, auth = bench.edge, bench.auth
     made: list[str] = []
     try:
@@ -134,32 +151,34 @@ def measure(args: argparse.Namespace, bench: DeployBench) -> None:
                 "the VPS deleted",
             )
 
-    def q(values: list[float]) -> str:
+    def q(prefix: str, values: list[float]) -> dict[str, float]:
         p90 = (
             statistics.quantiles(values, n=10, method="inclusive")[8]
             if len(values) > 1
             else values[0]
         )
-        return (
-            f"p50 {statistics.median(values):6.1f} s   p90 {p90:6.1f} s   "
-            f"min {min(values):6.1f}   max {max(values):6.1f}"
-        )
+        return {
+            f"{prefix}: p50 s": statistics.median(values),
+            f"{prefix}: p90 s": p90,
+            f"{prefix}: min s": min(values),
+            f"{prefix}: max s": max(values),
+        }
 
-    print(f"\nVPS ({kind}), vps-1 plan (1 vCPU, 1 GiB, 10 GiB), {os.cpu_count()} cores")
-    print(f"  first order (may build the image) -> SSH   {first_ssh:7.1f} s")
-    print(f"  order -> SSH banner, {args.orders} orders          {q(to_ssh)}")
-    print(f"  order -> API says running                {q(to_running)}")
-    if memory:
-        print(
-            f"  memory of an idle VPS after {args.idle_seconds:.0f}s (driver)   "
-            f"median {statistics.median(memory):6.0f} MiB  max {max(memory):6.0f} MiB"
-        )
     print(
-        f"  RSS: deploy web {rss_mb(bench.web.pid):.0f} MiB, worker "
+        f"VPS kind {kind}; RSS: deploy web {rss_mb(bench.web.pid):.0f} MiB, worker "
         f"{rss_mb(bench.worker.pid):.0f} MiB, supervisor {rss_mb(bench.supervisor.pid):.0f} MiB"
     )
-    print(json.dumps({"first_order_to_ssh_s": first_ssh, "order_to_ssh_s": to_ssh,
-                      "order_to_running_s": to_running, "idle_memory_mib": memory}))  # fmt: skip
+    figures = {
+        "first order (may build the image) -> SSH s": first_ssh,
+        **q("order -> SSH banner", to_ssh),
+        **q("order -> API says running", to_running),
+    }
+    if memory:
+        figures[f"idle VPS memory after {args.idle_seconds:.0f}s, median MiB"] = statistics.median(
+            memory
+        )
+        figures[f"idle VPS memory after {args.idle_seconds:.0f}s, max MiB"] = max(memory)
+    return figures
 
 
 if __name__ == "__main__":

@@ -22,7 +22,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "services/deploy/tests"))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from deploy_platform import API, DeployBench, deploy_platform  # noqa: E402
+from _deploy_platform import API, DeployBench, deploy_platform  # noqa: E402
 from deploy_testkit import commit, make_repo, web_app_files  # noqa: E402
 from forge_payloads import push_payload, signed  # noqa: E402
 

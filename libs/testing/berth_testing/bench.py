@@ -1,13 +1,16 @@
 """What the benchmarks in bench/ share: a throwaway platform (own database, ports, work
-directory), wrk runs parsed into figures, and memory of a process tree."""
+directory), wrk runs parsed into figures, memory of a process tree, and every figure printed
+beside its baseline from the same run (the previous code re-run, or a peer measured beside)."""
 
+import argparse
+import json
 import os
 import re
 import shutil
 import subprocess
 import sys
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -156,3 +159,106 @@ def closed_connections(port: int) -> int:
         check=True,
     ).stdout
     return len(out.splitlines())
+
+
+def previous_ref(root: Path, paths: list[str]) -> str:
+    """The default baseline of a bench: the parent of the newest commit that changed its
+    measured `paths`, so that run on main itself it still compares against something."""
+    newest = subprocess.run(  # noqa: S603 - fixed argv
+        ["git", "-C", str(root), "rev-list", "-1", "HEAD", "--", *paths],  # noqa: S607
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    return f"{newest}^"
+
+
+def describe_ref(root: Path, ref: str) -> str:
+    """`ref` as a short hash and subject, for the figures' heading."""
+    return subprocess.run(  # noqa: S603 - fixed argv
+        ["git", "-C", str(root), "log", "-1", "--format=%h %s", ref],  # noqa: S607
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()[:70]
+
+
+def previous_arguments(parser: argparse.ArgumentParser) -> None:
+    """--previous REF (or `none`) and the hidden --emit-json of a bench run twice."""
+    parser.add_argument(
+        "--previous",
+        default=None,
+        help="git ref of the baseline code (default: the parent of the newest commit that "
+        "changed the measured paths); `none` skips the previous run",
+    )
+    parser.add_argument("--emit-json", action="store_true", help=argparse.SUPPRESS)
+
+
+def figures_of_previous(
+    root: Path, script: Path, ref: str, paths: list[str], argv: list[str]
+) -> dict[str, float]:
+    """Runs `script` again with `argv` and --emit-json under `paths` as they were at `ref`
+    (PYTHONPATH ahead of this checkout's installed packages); the figures it printed last."""
+    with previous_code(root, ref, paths) as tree:
+        env = dict(os.environ)
+        env["PYTHONPATH"] = os.pathsep.join(
+            [str(tree / path) for path in paths] + [p for p in [env.get("PYTHONPATH")] if p]
+        )
+        done = subprocess.run(  # noqa: S603 - this interpreter, our own script
+            [sys.executable, str(script), *argv, "--emit-json"],
+            env=env,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+    if done.returncode != 0:
+        raise RuntimeError(f"the previous code's run failed:\n{done.stdout}\n{done.stderr}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def _number(value: float | None) -> str:
+    if value is None:
+        return "-"
+    return f"{value:,.0f}" if abs(value) >= 100 else f"{value:.3g}"
+
+
+def print_beside(
+    title: str, now: dict[str, float], base: dict[str, float | None], base_label: str = "previous"
+) -> None:
+    """The one table of every bench: figure | baseline | now | now / baseline. The baseline is
+    the previous code's figure or a peer measured in the same run."""
+    width = max(len(name) for name in now) + 2
+    print(f"\n{title}")
+    print(f"{'figure':<{width}} {base_label:>12} {'now':>12} {'now/base':>9}")
+    for name, value in now.items():
+        before = base.get(name)
+        ratio = f"{value / before:.2f}x" if before else "-"
+        print(f"{name:<{width}} {_number(before):>12} {_number(value):>12} {ratio:>9}")
+
+
+def beside_previous(
+    root: Path,
+    paths: list[str],
+    args: argparse.Namespace,
+    measure: Callable[[argparse.Namespace], dict[str, float]],
+    title: str,
+) -> dict[str, float]:
+    """A bench's measurement run under this code, then (unless --emit-json: we are the
+    previous run ourselves, or --previous none) again under the previous code in a subprocess;
+    every figure printed beside the previous one. Returns this code's figures."""
+    now = measure(args)
+    if args.emit_json:
+        print(json.dumps(now))
+        return now
+    if (args.previous or "").lower() == "none":
+        print_beside(f"{title} (no previous run)", now, {})
+        return now
+    ref = args.previous or previous_ref(root, paths)
+    script = Path(sys.argv[0]).resolve()
+    previous = figures_of_previous(root, script, ref, paths, sys.argv[1:])
+    heading = (
+        f"{title}\nprevious = {ref} ({describe_ref(root, ref)}) of {', '.join(paths)}; "
+        f"load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}"
+    )
+    print_beside(heading, now, previous)
+    return now

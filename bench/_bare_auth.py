@@ -2,7 +2,7 @@
 metrics): what bench/auth_gateway.py measures `GET /me` against, to show that layer's cost.
 Only for the bench: every deployed service keeps the middleware.
 
-    uvicorn bare_auth:create_app --factory --app-dir bench
+    uvicorn _bare_auth:create_app --factory --app-dir bench
 """
 
 from fastapi import FastAPI
