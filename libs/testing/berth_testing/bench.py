@@ -17,6 +17,7 @@ from pathlib import Path
 import psutil
 
 from berth_testing.platform import Platform
+from berth_testing.broker import DEFAULT_BROKER
 from berth_testing.plugin import (
     PORT_NAMES,
     create_platform_database,
@@ -29,7 +30,6 @@ from berth_testing.processes import free_port
 
 BENCH_ADMIN_EMAIL = "bench-admin@berth.localhost"
 BENCH_ADMIN_PASSWORD = "bench-password-0123456789"
-DEFAULT_BROKER = "amqp://guest:guest@127.0.0.1:5672/"
 
 
 @contextmanager
