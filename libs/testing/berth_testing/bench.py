@@ -16,8 +16,8 @@ from pathlib import Path
 
 import psutil
 
-from berth_testing.platform import Platform
 from berth_testing.broker import DEFAULT_BROKER
+from berth_testing.platform import Platform
 from berth_testing.plugin import (
     PORT_NAMES,
     create_platform_database,
