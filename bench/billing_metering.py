@@ -1,8 +1,8 @@
 """One hourly metering run over many running instances, seeded set-based, measured twice in
-one run, each on a fresh database and through the service's own charge_hour: with the charge
-statement and schema before wallet-hour entries (a journal entry per instance-hour,
-_billing_metering_previous.py, on a database downgraded to its revision) and with today's
-(one entry per wallet-hour; charges keyed by (hour, instance_id)). For each: wall time of
+one run, each on a fresh database and through the service's own charge_hour: with main's
+charge statement before the anti-join (ON CONFLICT DO NOTHING at the server's work_mem,
+_billing_metering_previous.py) and with today's (what was charged before skipped by an
+anti-join on the (hour, instance_id) key, at a larger work_mem). For each: wall time of
 the run (commit included) and of its statements, the CPU time of its PostgreSQL backend
 (steadier than wall time on a loaded machine), the process's peak memory, a rerun of the
 same hour (every charge already there, a no-op), whether every cached balance still equals
@@ -153,9 +153,11 @@ async def checks(db) -> str:
     )
 
 
-async def measure(database_url: str, instances: int, wallets: int, statement) -> dict[str, float]:
+async def measure(
+    database_url: str, instances: int, wallets: int, statement, work_mem
+) -> dict[str, float]:
     """Seed, then charge the hour twice through the service's charge_hour with `statement`
-    as its charge statement (today's or the previous one)."""
+    as its charge statement and `work_mem` as its setting (today's or the previous ones)."""
     from berth_billing.config import BillingSettings
     from berth_billing.metering import dao as metering_dao
     from berth_billing.metering import service as metering
@@ -167,6 +169,7 @@ async def measure(database_url: str, instances: int, wallets: int, statement) ->
     print(f"  (seeded in {seeded:.1f} s)")
     meter = Meter()
     real_charge, real_statement = metering_dao.MeteringDAO.charge, metering_dao.CHARGE_HOUR
+    real_work_mem = metering_dao.CHARGE_WORK_MEM
 
     async def timed_charge(self, *a, **kw):
         return await meter.timed("charge+post statement", real_charge(self, *a, **kw))
@@ -181,12 +184,14 @@ async def measure(database_url: str, instances: int, wallets: int, statement) ->
             return run.charges
 
     metering_dao.MeteringDAO.charge, metering_dao.CHARGE_HOUR = timed_charge, statement
+    metering_dao.CHARGE_WORK_MEM = work_mem
     try:
         await meter.run("first run (charges all)", one_run)
         await meter.run("rerun (no-op)", one_run)
     finally:
         metering_dao.MeteringDAO.charge = real_charge
         metering_dao.CHARGE_HOUR = real_statement
+        metering_dao.CHARGE_WORK_MEM = real_work_mem
     print(await checks(db))
     await db.dispose()
     return meter.figures
@@ -207,36 +212,39 @@ def main() -> None:
     parser.add_argument("--no-previous", action="store_true", help="only today's statement")
     args = parser.parse_args()
     os.environ.setdefault("BILLING_WEBHOOK_SECRET", "bench")
-    from berth_billing.metering.dao import CHARGE_HOUR
+    from berth_billing.metering.dao import CHARGE_HOUR, CHARGE_WORK_MEM
 
     print(
         f"{args.instances:,} running instances over {args.wallets:,} wallets; load average "
         f"{os.getloadavg()[0]:.2f} (1 min) on {os.cpu_count()} cores"
     )
-    variants = [("today's: one journal entry per wallet-hour", CHARGE_HOUR, None)]
+    variants = [("today's: anti-join, larger work_mem", CHARGE_HOUR, CHARGE_WORK_MEM, None)]
     if not args.no_previous:
         variants.insert(
             0,
             (
-                f"before: one journal entry per instance-hour (schema {previous.REVISION})",
+                "before (main): ON CONFLICT DO NOTHING, default work_mem",
                 previous.CHARGE_HOUR,
+                previous.CHARGE_WORK_MEM,
                 previous.REVISION,
             ),
         )
     figures = []
-    for label, statement, revision in variants:
+    for label, statement, work_mem, revision in variants:
         print(label)
         database_url = create_migrated_database(ROOT, prefix="berth_bench")
         try:
             if revision:
                 downgrade_billing(database_url, revision)
             figures.append(
-                asyncio.run(measure(database_url, args.instances, args.wallets, statement))
+                asyncio.run(
+                    measure(database_url, args.instances, args.wallets, statement, work_mem)
+                )
             )
         finally:
             drop_database(database_url)
     print_beside(
-        f"charge_hour, today's statement beside the previous one (schema {previous.REVISION}); "
+        f"charge_hour, today's statement beside the previous one (ON CONFLICT, default work_mem); "
         f"load average after: {os.getloadavg()[0]:.2f} (1 min)",
         figures[-1],
         figures[0] if len(figures) > 1 else {},

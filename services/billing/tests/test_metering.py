@@ -1,10 +1,13 @@
 """Hourly metering: intervals from deploy's events, charged per instance-hour exactly once."""
 
+import asyncio
 import uuid
 from datetime import UTC, datetime, timedelta
 
 from fixtures_billing import API, a_past_hour, sql, wallet
 
+from berth_billing.accounts.dao import AccountDAO
+from berth_billing.enums import AccountKind
 from berth_billing.metering import service as metering
 
 
@@ -333,3 +336,30 @@ async def test_a_wallet_gets_one_entry_per_pass_over_an_hour_the_sum_of_its_inst
     ]
     assert (await wallet(billing_db, many)).balance == -250
     assert (await wallet(billing_db, one)).balance == -120
+
+
+async def test_a_run_over_an_hour_another_run_holds_waits_and_charges_nothing_twice(
+    billing_db, billing_settings
+):
+    # the second run waits for the first's hour lock, then its anti-join sees the first's
+    # charges (without the lock it would wait on the (hour, instance_id) key, then fail)
+    hour = a_past_hour()
+    plan = await make_plan(billing_db, [(hour - timedelta(hours=1), 60)])
+    owner = uuid.uuid4()
+    await run_instance(billing_db, billing_settings, owner, plan, hour - timedelta(hours=2))
+    async with billing_db() as session, session.begin():  # before: the runs wait on no other row
+        await AccountDAO(session).system_account(AccountKind.REVENUE, "EUR")
+    async with billing_db() as session, session.begin():
+        first = await metering.charge_hour(session, hour, triggered_by="test", full=True)
+        second = asyncio.create_task(charge(billing_db, hour, full=True))
+        while not await sql(
+            billing_db,
+            "SELECT 1 FROM pg_stat_activity WHERE datname = current_database()"
+            " AND wait_event_type = 'Lock'",
+        ):
+            assert not second.done(), second.exception()
+            await asyncio.sleep(0.05)
+    assert first.charges >= 1
+    assert (await second).finished_at is not None
+    assert [(r.minutes, r.amount) for r in await charges_of(billing_db, owner)] == [(60, 60)]
+    assert (await wallet(billing_db, owner)).balance == -60

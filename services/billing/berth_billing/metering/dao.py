@@ -11,17 +11,20 @@ from berth_billing.models import MeteringRun, UsageCharge, UsageInterval
 from berth_common.dao import BaseDAO
 from berth_common.pagination import PageParams
 
-# One statement charges an hour: every instance-hour overlapping [:hour, :hour_end) at the
-# price valid at :hour, prorated by started minute (ceil of the seconds / 60), amount rounded
-# half up: (price * min + 30) / 60; the (hour, instance_id) key makes it a no-op for what was
-# charged before. The same statement writes the hour's journal transaction (when something
-# costs money) and its entries: ONE debit per wallet, the sum of that wallet's new charges
-# (each charge keeps its transaction id: a wallet's charges of a transaction are its entry's
+# One statement charges an hour: every instance-hour overlapping [:hour, :hour_end) at the price
+# valid at :hour, prorated by started minute (ceil of the seconds / 60), amount rounded half up:
+# (price * min + 30) / 60; what was charged before is skipped by an anti-join on the (hour,
+# instance_id) key, which stays the unique constraint that no instance-hour is charged twice (ON
+# CONFLICT DO NOTHING cost a speculative insertion per row: an extra probe of the key, an extra WAL
+# record; runs over one hour take the hour's lock, METERING_LOCK, first, so the anti-join of a run
+# sees every charge of the runs before it). The same statement writes the hour's journal transaction
+# (when something costs money) and its entries: ONE debit per wallet, the sum of that wallet's new
+# charges (each charge keeps its transaction id: a wallet's charges of a transaction are its entry's
 # detail), and the total credited to revenue per currency. So the ledger grows by a row per
-# wallet-hour, not per instance-hour. The new charges are read once, as the INSERT returns
-# them, not looked up again; the revenue accounts must exist before. Charges are written in
-# wallet order: the (account, hour) index of the charges then takes its rows in key order,
-# page after page, rather than at random over the whole index.
+# wallet-hour, not per instance-hour. The new charges are read once, as the INSERT returns them, not
+# looked up again; the revenue accounts must exist before. Charges are written in wallet order: the
+# (account, hour) index of the charges then takes its rows in key order, page after page, rather
+# than at random over the whole index.
 CHARGES = """
     WITH prices AS (
         SELECT DISTINCT ON (plan_key) plan_key, amount_per_hour, currency
@@ -49,8 +52,9 @@ CHARGES = """
                CASE WHEN (p.amount_per_hour * s.minutes + 30) / 60 > 0 THEN CAST(:txn AS uuid) END
         FROM spans s JOIN prices p ON p.plan_key = s.plan_key
         WHERE s.minutes > 0
+          AND NOT EXISTS (SELECT 1 FROM billing.usage_charges u
+                          WHERE u.hour = :hour AND u.instance_id = s.instance_id)
         ORDER BY s.account_id
-        ON CONFLICT (hour, instance_id) DO NOTHING
         RETURNING account_id, app_id, app_slug, plan_key, minutes, amount, currency,
                   transaction_id
     )"""
@@ -99,6 +103,13 @@ CHARGE_HOUR = text(CHARGES + WALLET_TOTALS + POSTING)
 
 PRICE_CURRENCIES = text("SELECT DISTINCT currency FROM billing.plan_prices")
 
+# One run over an hour at a time (until its transaction ends): key (namespace, hour number).
+METERING_LOCK = text("SELECT pg_advisory_xact_lock(1835365490, CAST(:n AS integer))")
+# The charge statement sorts, hashes and keeps (as the INSERT returns them) one row per
+# instance: 1M rows are some 200 MB, which at the default 4 MB work_mem went to temporary
+# files (written, then read back); for this statement's transaction only.
+CHARGE_WORK_MEM = text("SET LOCAL work_mem = '256MB'")
+
 
 class MeteringDAO(BaseDAO[MeteringRun]):
     """Runs, intervals and charges: metering's rows move together, one hour at a time."""
@@ -140,6 +151,10 @@ class MeteringDAO(BaseDAO[MeteringRun]):
         )
         return (await self.session.execute(stmt)).scalars().first()
 
+    async def lock_hour(self, hour: datetime) -> None:
+        """Wait for any other run over `hour` to end; held until this transaction ends."""
+        await self.session.execute(METERING_LOCK, {"n": int(hour.timestamp()) // 3600})
+
     async def price_currencies(self) -> list[str]:
         return list((await self.session.execute(PRICE_CURRENCIES)).scalars())
 
@@ -155,6 +170,7 @@ class MeteringDAO(BaseDAO[MeteringRun]):
         caused_by: str,
     ) -> list:
         """Charge and post the hour; per currency: (currency, charges, amount) posted."""
+        await self.session.execute(CHARGE_WORK_MEM)
         result = await self.session.execute(
             CHARGE_HOUR,
             {

@@ -1,7 +1,7 @@
 """Usage intervals from deploy's instance events, and the hourly charge run.
 
-Charging an hour is one statement: INSERT ... SELECT ... ON CONFLICT DO NOTHING over every
-interval that overlaps it, whose returned rows become the hour's journal transaction and its
+Charging an hour is one statement: INSERT ... SELECT ... over every interval that overlaps it
+and has no charge for it yet, whose returned rows become the hour's journal transaction and its
 entries (one per wallet: the sum of its new charges, which carry the transaction's id and are
 the entry's per-instance detail), in one transaction: a run killed half-way leaves nothing, a
 rerun charges only what is missing, a second run charges nothing. A later pass over an hour
@@ -87,6 +87,7 @@ async def charge_hour(
     """Charge every instance-hour of `hour` not charged yet; returns the run's record."""
     hour = closed_hour(hour)
     dao = MeteringDAO(session)
+    await dao.lock_hour(hour)  # a concurrent run over the hour commits (or fails) first
     previous = None if full else await dao.last_finished_run(hour)
     changed_since = previous.started_at - RESCAN_MARGIN if previous else None
     run = MeteringRun(hour=hour, triggered_by=triggered_by, started_at=datetime.now(UTC))
