@@ -19,6 +19,8 @@ from billing_e2e import (
     wait_for_balance,
     wait_for_interval,
 )
+from frontend_web import WebClient
+from support import PASSWORD
 
 from berth_testing.platform import mail_text
 from berth_testing.processes import wait_until
@@ -57,6 +59,13 @@ def test_deploy_events_are_charged_per_hour_once_however_often_metering_runs(
         f"blog · {plan} · 30 min",
         f"blog · {plan} · 60 min",
     }
+    if "frontend" in platform.processes:
+        # the panel's usage screen: the instance's two hours, each once
+        with WebClient(platform.public_url) as web:
+            web.login(alice.email, PASSWORD)
+            page = web.get("/panel/billing/usage")
+        assert page.status_code == 200, page.text[:500]
+        assert page.text.count(f'data-instance="{instance}"') == 2
 
 
 def test_negative_balance_suspends_after_grace_and_a_top_up_lifts_it(

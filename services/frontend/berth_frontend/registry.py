@@ -115,6 +115,8 @@ SCREENS: list[Screen] = [
            billing.summary, "Balance", "billing", fragment=True),
     Screen(PANEL, "billing/ledger", "partials/billing/ledger.html",
            billing.ledger, "Ledger", "billing"),
+    Screen(PANEL, "billing/usage", "partials/billing/usage.html",
+           billing.usage, "Usage per instance", "billing"),
     Screen(PANEL, "billing/invoices", "partials/billing/invoices.html",
            billing.invoices, "Invoices", "billing"),
     Screen(PANEL, "monitoring/channels", "partials/alerts/list.html",

@@ -207,6 +207,56 @@ async def test_an_admin_moves_an_account_to_a_tier_on_offer(
     assert stand_in.bodies == [{"tier": "business", "reason": "grew"}]
 
 
+CHARGE = {
+    "instance_id": "7d2c1a9e-3b4f-4e6a-8c0d-1f2e3a4b5c6d",
+    "hour": "2026-11-02T14:00:00Z",
+    "app_id": None,
+    "app_slug": "shop",
+    "plan_key": "small",
+    "minutes": 30,
+    "unit_price": 2,
+    "amount": 1,
+    "currency": "EUR",
+    "transaction_id": "5a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d",
+}
+USAGE_ENTRY = {
+    "id": "e1",
+    "occurred_at": "2026-11-02T14:00:00Z",
+    "kind": "usage",
+    "description": None,
+    "memo": "2 instances · 90 min",
+    "amount": -3,
+    "currency": "EUR",
+}
+
+
+def _page(*items: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+    return 200, {"items": list(items), "total": len(items), "page": 1, "size": 20, "pages": 1}
+
+
+async def test_usage_shows_each_instance_hour_of_the_days_asked_and_the_ledger_links_to_it(
+    frontend_settings, public_jwks, signing_jwks
+):
+    answers = {
+        **ANSWERS,
+        "/api/billing/v1/account/usage/charges": _page(CHARGE),
+        "/api/billing/v1/account/ledger": _page(USAGE_ENTRY),
+    }
+    with StandIn(answers) as stand_in:
+        async with frontend_over(stand_in, frontend_settings, public_jwks) as client:
+            _sign_in(client, signing_jwks)
+            page = await client.get("/panel/billing/usage?from=2026-11-02&to=2026-11-02")
+            ledger = await client.get("/panel/billing/ledger")
+    assert page.status_code == 200, page.text[:300]
+    row = page.text[page.text.index(f'data-instance="{CHARGE["instance_id"]}"') :]
+    assert all(f">{cell}<" in row[:600] for cell in ("shop", "small", "30", "0.02 EUR", "0.01 EUR"))
+    assert (
+        "/api/billing/v1/account/usage/charges?page=1&size=20"
+        "&from=2026-11-02T00%3A00%3A00Z&to=2026-11-03T00%3A00%3A00Z"
+    ) in stand_in.asked, stand_in.asked
+    assert 'href="/panel/billing/usage?from=2026-11-02&amp;to=2026-11-02"' in ledger.text
+
+
 def _sign_in(
     client: httpx.AsyncClient, signing_jwks: dict[str, Any], roles: list[str] | None = None
 ) -> None:

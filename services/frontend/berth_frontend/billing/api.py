@@ -68,6 +68,12 @@ async def ledger(ctx: ScreenContext) -> dict[str, Any]:
     return {"entries": entries, "table": table, "kinds": service.ENTRY_KINDS}
 
 
+async def usage(ctx: ScreenContext) -> dict[str, Any]:
+    table = table_state(ctx.query, dates=("from", "to"))
+    (charges,) = await sections(service.usage_charges(ctx.backends, ctx.viewer.caller, table))
+    return {"charges": charges, "table": table}
+
+
 async def invoices(ctx: ScreenContext) -> dict[str, Any]:
     table = table_state(ctx.query)
     (found,) = await sections(service.invoices(ctx.backends, ctx.viewer.caller, table))

@@ -54,6 +54,12 @@ async def ledger(backends: Backends, caller: Caller, table: Table) -> dict[str, 
     return await backends.billing.get(f"{API}/account/ledger", caller, **params)
 
 
+async def usage_charges(backends: Backends, caller: Caller, table: Table) -> dict[str, Any]:
+    """What each instance cost per hour (the detail behind the ledger's usage entries)."""
+    params = {"page": table.page, "size": table.size, **ledger_range(table)}
+    return await backends.billing.get(f"{API}/account/usage/charges", caller, **params)
+
+
 async def payments(backends: Backends, caller: Caller, size: int = 5) -> dict[str, Any]:
     return await backends.billing.get(f"{API}/payments", caller, size=size)
 
