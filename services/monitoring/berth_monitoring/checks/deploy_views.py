@@ -39,25 +39,29 @@ class LivenessView:
         self._error: str | None = None
         self._lock = asyncio.Lock()
 
-    async def _fetch(self) -> None:
+    async def items(self, path: str, what: str) -> tuple[list[dict[str, Any]] | None, str | None]:
+        """The `items` deploy lists at `path` (its liveness API), or None and why not."""
         if not self.settings.client_id or not self.settings.client_secret:
-            self._error = "MONITORING_CLIENT_ID/SECRET are not set"
-            return
+            return None, "MONITORING_CLIENT_ID/SECRET are not set"
         if self._client is None:
             self._client = make_http_client()
         if self._token is None:
             self._token = _service_token(self.settings)
-        url = f"{self.settings.deploy_url.rstrip('/')}/api/deploy/v1/liveness"
+        url = f"{self.settings.deploy_url.rstrip('/')}/api/deploy/v1/{path}"
         try:
             resp = await self._client.get(url, headers=await self._token.headers(self._client))
         except (httpx.HTTPError, ServiceUnavailable) as exc:
-            self._error = f"deploy is unreachable ({type(exc).__name__})"
-            return
+            return None, f"deploy is unreachable ({type(exc).__name__})"
         if resp.status_code != 200:
-            self._error = f"deploy answered {resp.status_code} for liveness"
+            return None, f"deploy answered {resp.status_code} for {what}"
+        return list(resp.json().get("items", [])), None
+
+    async def _fetch(self) -> None:
+        found, self._error = await self.items("liveness", "liveness")
+        if found is None:
             return
         items: dict[uuid.UUID, list[dict[str, Any]]] = {}
-        for item in resp.json().get("items", []):
+        for item in found:
             try:
                 items.setdefault(uuid.UUID(str(item["app_id"])), []).append(item)
             except (KeyError, ValueError):
@@ -88,25 +92,11 @@ class VpsStateView:
         self._lock = asyncio.Lock()
 
     async def _fetch(self) -> None:
-        view = self.liveness
-        if not self.settings.client_id or not self.settings.client_secret:
-            self._error = "MONITORING_CLIENT_ID/SECRET are not set"
-            return
-        if view._client is None:
-            view._client = make_http_client()
-        if view._token is None:
-            view._token = _service_token(self.settings)
-        url = f"{self.settings.deploy_url.rstrip('/')}/api/deploy/v1/liveness/vps"
-        try:
-            resp = await view._client.get(url, headers=await view._token.headers(view._client))
-        except (httpx.HTTPError, ServiceUnavailable) as exc:
-            self._error = f"deploy is unreachable ({type(exc).__name__})"
-            return
-        if resp.status_code != 200:
-            self._error = f"deploy answered {resp.status_code} for VPS liveness"
+        found, self._error = await self.liveness.items("liveness/vps", "VPS liveness")
+        if found is None:
             return
         states: dict[uuid.UUID, str] = {}
-        for item in resp.json().get("items", []):
+        for item in found:
             try:
                 states[uuid.UUID(str(item["vps_id"]))] = str(item["state"])
             except (KeyError, ValueError):
