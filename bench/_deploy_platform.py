@@ -17,7 +17,7 @@ from typing import Any
 import httpx
 
 from berth_testing.bench import BENCH_ADMIN_EMAIL, BENCH_ADMIN_PASSWORD, bench_platform
-from berth_testing.plugin import isolated_vhost
+from berth_testing.broker import isolated_vhost
 from berth_testing.processes import ManagedProcess
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -22,10 +22,6 @@ never passes or fails.
 
 import argparse
 import asyncio
-import hashlib
-import hmac
-import json
-import multiprocessing
 import os
 import secrets
 import statistics
@@ -33,75 +29,31 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from pathlib import Path
-from types import SimpleNamespace
 
 import httpx
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
 
-from billing_seed import seed_wallets  # noqa: E402
-from sqlalchemy import text  # noqa: E402
-from sqlalchemy.ext.asyncio import create_async_engine  # noqa: E402
 
-from berth_testing.platform import uvicorn_argv  # noqa: E402
-from berth_testing.plugin import (  # noqa: E402
-    create_migrated_database,
-    drop_database,
-    isolated_vhost,
+from _billing_credits import (  # noqa: E402
+    clearing_state,
+    credit_round,
+    posting_rate,
+    seed_payments,
+    signed,
 )
+
+from berth_testing.bench import print_beside  # noqa: E402
+from berth_testing.broker import isolated_vhost  # noqa: E402
+from berth_testing.platform import uvicorn_argv  # noqa: E402
+from berth_testing.plugin import create_migrated_database, drop_database  # noqa: E402
 from berth_testing.processes import ManagedProcess, free_port, http_ok  # noqa: E402
 
 BIN = Path(sys.executable).parent
 # billing before webhook deliveries were batched (one transaction and ~13 round trips a credit)
 BEFORE = "86d5793"
-
-
-async def seed_payments(database_url: str, n: int) -> list[dict]:
-    engine = create_async_engine(database_url)
-    try:
-        async with engine.begin() as conn:
-            wallets = await seed_wallets(conn, n, "EUR", credit=1)
-            payments = []
-            for wallet in wallets:
-                pid = f"sbx_pay_{secrets.token_hex(12)}"
-                owner = (
-                    await conn.execute(
-                        text("SELECT owner_id FROM billing.accounts WHERE id = :w"), {"w": wallet}
-                    )
-                ).scalar_one()
-                await conn.execute(
-                    text(
-                        "INSERT INTO billing.payments (id, account_id, owner_id, provider,"
-                        " provider_payment_id, amount, currency) VALUES"
-                        " (gen_random_uuid(), :w, :o, 'sandbox', :p, 1000, 'EUR')"
-                    ),
-                    {"w": wallet, "o": owner, "p": pid},
-                )
-                payments.append({"provider_payment_id": pid, "amount": 1000, "currency": "EUR"})
-            return payments
-    finally:
-        await engine.dispose()
-
-
-def signed(secret: str, payment: dict) -> tuple[bytes, dict]:
-    body = json.dumps(
-        {
-            "id": f"evt_{uuid.uuid4().hex}",
-            "type": "payment.succeeded",
-            "created": int(time.time()),
-            "data": {
-                "payment_id": payment["provider_payment_id"],
-                "amount": payment["amount"],
-                "currency": payment["currency"],
-            },
-        }
-    ).encode()
-    t = int(time.time())
-    mac = hmac.new(secret.encode(), f"{t}.".encode() + body, hashlib.sha256).hexdigest()
-    return body, {"Content-Type": "application/json", "Berth-Signature": f"t={t},v1={mac}"}
 
 
 async def drive(base: str, requests: list, concurrency: int) -> tuple[float, list[float], list]:
@@ -130,18 +82,20 @@ def pct(values: list[float], p: float) -> float:
     return statistics.quantiles(values, n=100)[int(p) - 1] * 1000
 
 
-def report(label: str, elapsed: float, latencies: list[float]) -> None:
-    print(
-        f"{label:<34} {len(latencies) / elapsed:8.0f} req/s   p50 {pct(latencies, 50):6.1f} ms"
-        f"   p95 {pct(latencies, 95):6.1f} ms   p99 {pct(latencies, 99):6.1f} ms"
-    )
+def figures(label: str, elapsed: float, latencies: list[float]) -> dict[str, float]:
+    return {
+        f"{label}: req/s": len(latencies) / elapsed,
+        f"{label}: p50 ms": pct(latencies, 50),
+        f"{label}: p95 ms": pct(latencies, 95),
+        f"{label}: p99 ms": pct(latencies, 99),
+    }
 
 
-async def bench(base: str, database_url: str, secret: str, args) -> None:
+async def bench(base: str, database_url: str, secret: str, args) -> dict[str, float]:
     payments = await seed_payments(database_url, args.payments)
     health = [("GET", "/health", None, {})] * (args.payments * args.duplicates)
     elapsed, latencies, _ = await drive(base, health, args.concurrency)
-    report("baseline GET /health", elapsed, latencies)
+    found = figures("GET /health (peer)", elapsed, latencies)
 
     deliveries = []
     for payment in payments:
@@ -151,7 +105,7 @@ async def bench(base: str, database_url: str, secret: str, args) -> None:
         ] * args.duplicates
     # duplicates of one event sit next to each other: they arrive concurrently
     elapsed, latencies, outcomes = await drive(base, deliveries, args.concurrency)
-    report(f"webhook deliveries ({args.duplicates}x each event)", elapsed, latencies)
+    found |= figures(f"deliveries ({args.duplicates}x each event)", elapsed, latencies)
     credited = sum(1 for status, outcome in outcomes if outcome == "credited")
     statuses = {status for status, _ in outcomes}
     print(
@@ -159,6 +113,7 @@ async def bench(base: str, database_url: str, secret: str, args) -> None:
         f"{len(outcomes) - credited} answered as duplicates, statuses {sorted(statuses)}; "
         f"{credited / elapsed:.0f} credits/s"
     )
+    found["credits/s through HTTP"] = credited / elapsed
     topups, _, held, expected = await clearing_state(
         database_url, [p["provider_payment_id"] for p in payments]
     )
@@ -166,207 +121,7 @@ async def bench(base: str, database_url: str, secret: str, args) -> None:
         f"top-up journal transactions of these payments: {topups} (expected {len(payments)}); "
         f"clearing shards' sum {held} = minus all paid {expected}: {held == expected}"
     )
-
-
-def credit_worker(database_url, secret, shards, deliveries, tasks, *, ready, go, results, how):
-    """One process: `tasks` sessions crediting `deliveries`: how="batched" through the web
-    process's WebhookBatcher (each delivery verified alone, applied with those waiting with
-    it), else one transaction per credit through handle_webhook, with the code under `how`
-    (a source tree of services/billing) when it is a path."""
-    os.environ["BILLING_WEBHOOK_SECRET"] = secret
-    if how not in ("batched", "per-credit"):
-        sys.path.insert(0, how)  # the baseline's code, ahead of this worktree's
-    from loguru import logger
-
-    logger.remove()  # one line per credit would cost more than the credit
-    from berth_billing.config import BillingSettings
-    from berth_billing.models import SCHEMA, Base
-    from berth_billing.payments import service as payments
-    from berth_billing.payments.provider import SandboxProvider
-    from berth_common.db import Database
-
-    async def run() -> None:
-        settings = BillingSettings(database_url=database_url, clearing_shards=shards)
-        provider = SandboxProvider(settings)
-        # batched, a process needs a connection per lane only
-        pool = settings.webhook_batch_lanes if how == "batched" else tasks
-        db = Database(database_url, SCHEMA, metadata=Base.metadata, pool_size=pool)
-        queue: asyncio.Queue = asyncio.Queue()
-        for item in deliveries:
-            queue.put_nowait(item)
-        outcomes: list[str] = []
-        if how == "batched":
-            from berth_billing.payments.batcher import WebhookBatcher
-
-            batcher = WebhookBatcher(SimpleNamespace(db=db), settings, provider.name)
-
-        async def credit() -> None:
-            while not queue.empty():
-                body, headers = queue.get_nowait()
-                headers = {k.lower(): v for k, v in headers.items()}
-                if how == "batched":
-                    event = provider.parse_webhook(headers, body)
-                    outcomes.append(await batcher.submit(event))
-                    continue
-                async with db.sessionmaker() as session, session.begin():  # edge: one credit
-                    outcomes.append(
-                        await payments.handle_webhook(session, settings, provider, headers, body)
-                    )
-
-        async def warm() -> None:
-            async with db.engine.connect() as conn:
-                await conn.execute(text("SELECT 1"))
-                await asyncio.sleep(0.2)
-
-        await asyncio.gather(*(warm() for _ in range(pool)))  # the pool is full before `go`
-        ready.put(os.getpid())
-        await asyncio.get_running_loop().run_in_executor(None, go.wait)
-        await asyncio.gather(*(credit() for _ in range(tasks)))
-        results.put((time.time(), outcomes))
-        await db.dispose()
-
-    asyncio.run(run())
-
-
-async def clearing_state(database_url: str, provider_ids: list[str]) -> tuple[int, int, int, int]:
-    """(top-up transactions of these payments, clearing shards, sum of the shards' balances,
-    minus what all succeeded payments paid in): the last two must be equal."""
-    engine = create_async_engine(database_url)
-    try:
-        async with engine.connect() as conn:
-            topups = (
-                await conn.execute(
-                    text(
-                        "SELECT count(*) FROM billing.ledger_transactions t JOIN billing.payments p"
-                        " ON t.key = 'payment:' || p.id WHERE p.provider_payment_id = ANY(:ids)"
-                    ),
-                    {"ids": provider_ids},
-                )
-            ).scalar_one()
-            shards, held = (
-                await conn.execute(
-                    text(
-                        "SELECT count(*), COALESCE(sum(balance), 0) FROM billing.accounts"
-                        " WHERE kind = 'provider_clearing'"
-                    )
-                )
-            ).one()
-            paid = (
-                await conn.execute(
-                    text(
-                        "SELECT COALESCE(sum(amount), 0) FROM billing.payments"
-                        " WHERE status = 'succeeded'"
-                    )
-                )
-            ).scalar_one()
-            return topups, shards, int(held), -int(paid)
-    finally:
-        await engine.dispose()
-
-
-async def posting_rate(database_url: str, shards: int, n: int, connections: int) -> float:
-    """Balanced top-up postings/s in SQL alone (the database's side of a credit: the journal
-    transaction, its two entries, the triggers' checks and balance moves, the commit) from
-    `connections` connections, each credit's clearing leg on shard (n mod `shards`)."""
-    import asyncpg
-
-    engine = create_async_engine(database_url)
-    async with engine.begin() as conn:
-        wallets = await seed_wallets(conn, n, "EUR", credit=1)
-        await conn.execute(
-            text(
-                "INSERT INTO billing.accounts (kind, owner_id, currency, shard)"
-                " SELECT 'provider_clearing', NULL, 'EUR', g FROM generate_series(0, :last) g"
-                " ON CONFLICT DO NOTHING"
-            ),
-            {"last": shards - 1},
-        )
-        clearing = dict(
-            (
-                await conn.execute(
-                    text(
-                        "SELECT shard, id FROM billing.accounts"
-                        " WHERE kind = 'provider_clearing' AND shard < :n"
-                    ),
-                    {"n": shards},
-                )
-            ).all()
-        )
-    await engine.dispose()
-    dsn = database_url.replace("postgresql+asyncpg://", "postgresql://")
-    pool = await asyncpg.create_pool(dsn, min_size=connections, max_size=connections)
-    queue: asyncio.Queue = asyncio.Queue()
-    for i, wallet in enumerate(wallets):
-        queue.put_nowait((uuid.uuid4(), wallet, clearing[i % shards]))
-
-    async def post() -> None:
-        async with pool.acquire() as conn:
-            while not queue.empty():
-                txn, wallet, shard = queue.get_nowait()
-                async with conn.transaction():
-                    await conn.execute(
-                        "INSERT INTO billing.ledger_transactions (id, kind, key, description,"
-                        " caused_by) VALUES ($1, 'topup', $2, 'bench', 'bench')",
-                        txn,
-                        f"bench:{txn}",
-                    )
-                    await conn.execute(
-                        "INSERT INTO billing.ledger_entries (transaction_id, account_id, amount,"
-                        " currency, kind, occurred_at) VALUES ($1, $2, 1000, 'EUR', 'topup',"
-                        " now()), ($1, $3, -1000, 'EUR', 'topup', now())",
-                        txn,
-                        wallet,
-                        shard,
-                    )
-
-    start = time.perf_counter()
-    await asyncio.gather(*(post() for _ in range(connections)))
-    elapsed = time.perf_counter() - start
-    await pool.close()
-    print(f"  clearing rows {shards:>3}: {n / elapsed:7.0f} postings/s  ({n} in {elapsed:.2f} s)")
-    return n / elapsed
-
-
-def credit_round(database_url: str, secret: str, args, *, how: str, label: str, n: int) -> float:
-    """Credits/s of one round of `n` payments; prints what the ledger holds."""
-    payments = asyncio.run(seed_payments(database_url, n))
-    deliveries = [signed(secret, p) for p in payments]
-    ctx = multiprocessing.get_context("spawn")
-    ready, results, go = ctx.Queue(), ctx.Queue(), ctx.Event()
-    tasks = args.batched_tasks if how == "batched" else args.tasks
-    procs = [
-        ctx.Process(
-            target=credit_worker,
-            args=(database_url, secret, args.shards, deliveries[k :: args.processes], tasks),
-            kwargs={"ready": ready, "go": go, "results": results, "how": how},
-        )
-        for k in range(args.processes)
-    ]
-    for proc in procs:
-        proc.start()
-    for _ in procs:
-        ready.get(timeout=120)
-    start = time.time()
-    go.set()
-    ends, outcomes = [], []
-    for _ in procs:
-        end, got = results.get(timeout=900)
-        ends.append(end)
-        outcomes += got
-    for proc in procs:
-        proc.join()
-    elapsed = max(ends) - start
-    credited = outcomes.count("credited")
-    topups, rows, held, expected = asyncio.run(
-        clearing_state(database_url, [p["provider_payment_id"] for p in payments])
-    )
-    print(
-        f"  {label:<44} {credited / elapsed:7.0f} credits/s  ({credited} of {len(payments)} "
-        f"credited in {elapsed:.2f} s, {args.processes} processes x {tasks} in flight; "
-        f"top-up transactions {topups}; clearing shards {rows}, their sum {held} = minus all "
-        f"paid {expected}: {held == expected})"
-    )
-    return credited / elapsed
+    return found
 
 
 def baseline_source(rev: str, into: str) -> str:
@@ -380,14 +135,22 @@ def baseline_source(rev: str, into: str) -> str:
     return str(Path(into) / "services" / "billing")
 
 
-def sql_rates(database_url: str, args) -> None:
+def sql_rates(args) -> None:
+    """In a database of their own: these postings move the clearing shards with no payment
+    behind them, which the other parts' check (shards = minus all paid) would count."""
     connections = args.tasks * args.processes
     print(f"ledger postings alone (SQL, {connections} connections, {args.credits} a round):")
-    before = asyncio.run(posting_rate(database_url, 1, args.credits, connections))
-    after = asyncio.run(posting_rate(database_url, args.shards, args.credits, connections))
-    print(
-        f"postings/s: {after:.0f} with {args.shards} clearing rows vs {before:.0f} with one "
-        f"(before), x{after / before:.1f}"
+    database_url = create_migrated_database(ROOT, prefix="berth_bench")
+    try:
+        before = asyncio.run(posting_rate(database_url, 1, args.credits, connections))
+        after = asyncio.run(posting_rate(database_url, args.shards, args.credits, connections))
+    finally:
+        drop_database(database_url)
+    print_beside(
+        "ledger postings alone (SQL)",
+        {f"postings/s, {args.shards} clearing rows": after},
+        {f"postings/s, {args.shards} clearing rows": before},
+        "one row",
     )
 
 
@@ -414,13 +177,15 @@ def credit_rates(database_url: str, secret: str, args) -> None:
     after = credit_round(
         database_url, secret, args, how="batched", label="now: batched", n=args.credits
     )
-    print(
-        f"credits/s: {after:.0f} batched, {each:.0f} a transaction each, vs {before:.0f} "
-        f"before: x{after / before:.1f}"
+    print_beside(
+        f"credits on the ledger path, {args.shards} clearing shards",
+        {"credits/s, a transaction each": each, "credits/s, batched": after},
+        {"credits/s, a transaction each": before, "credits/s, batched": before},
+        args.baseline_rev,
     )
 
 
-def http_round(database_url: str, secret: str, args, source: str | None) -> None:
+def http_round(database_url: str, secret: str, args, source: str | None) -> dict[str, float]:
     """The HTTP part against a billing web process running this worktree's code, or the
     billing code under `source` (ahead of it on the path)."""
     port = free_port()
@@ -450,7 +215,7 @@ def http_round(database_url: str, secret: str, args, source: str | None) -> None
         ).start()
         try:
             web.wait_ready(http_ok(f"http://127.0.0.1:{port}/health"), timeout=40)
-            asyncio.run(bench(f"http://127.0.0.1:{port}", database_url, secret, args))
+            return asyncio.run(bench(f"http://127.0.0.1:{port}", database_url, secret, args))
         finally:
             web.stop()
 
@@ -481,16 +246,23 @@ def main() -> None:
         print(f"load average before: {os.getloadavg()[0]:.2f} (1 min), {os.cpu_count()} cores")
         parts = set(args.parts.split(","))
         if "sql" in parts:
-            sql_rates(database_url, args)
+            sql_rates(args)
         if "ledger" in parts:
             credit_rates(database_url, secret, args)
         if "http" not in parts:
             return
         with tempfile.TemporaryDirectory() as tmp:
             old = baseline_source(args.baseline_rev, tmp)
-            for label, source in ((f"before ({args.baseline_rev})", old), ("now", None)):
-                print(f"through the web process, {label}:")
-                http_round(database_url, secret, args, source)
+            print(f"through the web process, before ({args.baseline_rev}):")
+            before = http_round(database_url, secret, args, old)
+            print("through the web process, now:")
+            now = http_round(database_url, secret, args, None)
+        print_beside(
+            f"webhook deliveries through the web process, {args.concurrency} concurrent",
+            now,
+            before,
+            args.baseline_rev,
+        )
     finally:
         print(f"load average after: {os.getloadavg()[0]:.2f} (1 min)")
         drop_database(database_url)

@@ -41,9 +41,9 @@ ROOT = Path(__file__).resolve().parent.parent
 from _chat_clients import Plan, worker  # noqa: E402 (bench/, next to this script)
 
 from berth_testing.bench import bench_platform, print_beside  # noqa: E402
+from berth_testing.broker import isolated_vhost  # noqa: E402
 from berth_testing.oauth import mint_access_token  # noqa: E402
 from berth_testing.platform import BIN  # noqa: E402
-from berth_testing.plugin import isolated_vhost  # noqa: E402
 from berth_testing.processes import free_port  # noqa: E402
 
 

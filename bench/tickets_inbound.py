@@ -35,7 +35,7 @@ from berth_testing.bench import (  # noqa: E402
     cpu_seconds,
     previous_arguments,
 )
-from berth_testing.plugin import isolated_vhost  # noqa: E402
+from berth_testing.broker import isolated_vhost  # noqa: E402
 from berth_tickets.config import TicketsSettings  # noqa: E402
 from berth_tickets.notify.tokens import reply_address  # noqa: E402
 
