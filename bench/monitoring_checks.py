@@ -27,7 +27,7 @@ import psutil
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from berth_testing.bench import bench_platform, rss_mb
+from berth_testing.bench import bench_platform, cpu_seconds, print_beside, rss_mb
 from berth_testing.platform import BIN
 from berth_testing.processes import ManagedProcess, free_port, wait_until
 
@@ -48,18 +48,6 @@ async def q(url: str, statement: str, **params):
 
 def sql(url: str, statement: str, **params):
     return asyncio.run(q(url, statement, **params))
-
-
-def cpu_seconds(pid: int) -> float:
-    p = psutil.Process(pid)
-    total = 0.0
-    for proc in [p, *p.children(recursive=True)]:
-        try:
-            t = proc.cpu_times()
-            total += t.user + t.system
-        except psutil.NoSuchProcess:
-            pass
-    return total
 
 
 def table_bytes(url: str, table: str) -> int:
@@ -191,7 +179,7 @@ def overdue(url: str, owner: uuid.UUID) -> int:
     return int(n)
 
 
-def run_size(platform, url: str, size: int, seconds: int, target: str, panel_owner) -> None:
+def run_size(platform, url: str, size: int, seconds: int, target: str, panel_owner) -> float:
     owner = uuid.uuid4()
     phases = seed(url, owner, size, target)
     seqs = list(phases)
@@ -229,9 +217,10 @@ def run_size(platform, url: str, size: int, seconds: int, target: str, panel_own
     print(f"        back on schedule after a SIGKILL + 10 s down: {back} after the restart")
     worker.stop()
     sql(url, "UPDATE monitoring.monitors SET suppressed = 'paused' WHERE owner_id = :o", o=owner)
+    return cpu * 1000 / max(1, len(checks))
 
 
-async def baseline(url: str, target: str, count: int, seconds: int) -> None:
+async def baseline(url: str, target: str, count: int, seconds: int) -> dict[str, float]:
     """One check per task's shape: a client, a transaction and a result row per check."""
     engine = create_async_engine(url, pool_size=20)
     async with engine.begin() as conn:
@@ -290,6 +279,7 @@ async def baseline(url: str, target: str, count: int, seconds: int) -> None:
         f"{done / elapsed * 60:,.0f} checks/min flat out, CPU {cpu * 1000 / done:.2f} ms/check "
         f"(bench process only), {size / done * 1000 / 1024:.1f} KiB per 1,000 checks"
     )
+    return {"CPU ms per check": cpu * 1000 / done, "stored KiB per 1,000 checks": size / done}
 
 
 def main() -> None:
@@ -340,8 +330,7 @@ def main() -> None:
             f"all 2,000 with 24h/7d/30d uptime {full:.0f} ms"
         )
         sizes_before = {t: table_bytes(url, t) for t in (*RAW_TABLES, "rollup_minutes")}
-        for size in sizes:
-            run_size(platform, url, size, seconds, target_url, panel_owner)
+        cpu_ms = [run_size(platform, url, size, seconds, target_url, panel_owner) for size in sizes]
         beat.stop()
         # storage: every stored check against the raw tables (and the minute rollups)
         [(stored,)] = sql(url, "SELECT coalesce(sum(cardinality(seqs)), 0) FROM monitoring.results")
@@ -366,14 +355,23 @@ def main() -> None:
         [(rows,)] = sql(url, "SELECT count(*) FROM monitoring.rollup_minutes")
         per_row = grown["rollup_minutes"] / max(1, rows)
         steady = per_row / (3600 / INTERVAL) * 1000 / 1024
+        raw_kib = raw / max(1, stored) * 1000 / 1024
         print(
             f"storage over {int(stored):,} stored checks: raw results "
-            f"{raw / max(1, stored) * 1000 / 1024:.1f} KiB per 1,000 checks; minute rollups "
+            f"{raw_kib:.1f} KiB per 1,000 checks; minute rollups "
             f"{per_row:.0f} bytes per monitor-hour row, so {steady:.1f} KiB per 1,000 checks "
             f"for a monitor checked all hour (hour and day rollups: one row per monitor-hour "
             f"and -day: under 1 KiB per 1,000 checks together)"
         )
-        asyncio.run(baseline(url, target_url, 1000, seconds))
+        naive = asyncio.run(baseline(url, target_url, 1000, seconds))
+        naive["stored KiB per 1,000 checks"] *= 1000 / 1024
+        print_beside(
+            f"the checker at {sizes[0]:,} monitors (worker CPU) beside the baseline's shape "
+            "(1,000 monitors flat out, bench process CPU)",
+            {"CPU ms per check": cpu_ms[0], "stored KiB per 1,000 checks": raw_kib},
+            naive,
+            "baseline",
+        )
 
 
 if __name__ == "__main__":
