@@ -43,7 +43,9 @@ async def test_each_view_asks_deploy_once_and_says_why_when_it_cannot(
         assert await vps.of_vps(uuid.uuid4()) == (None, "deploy answered 503 for VPS liveness")
     finally:
         await liveness.aclose()
-    asked = [(p, h) for p, h in target_server.requests if "/api/deploy/" in p]
+    # the target server is the session's: only this test's fake deploy (its own prefix)
+    prefix = url.split(str(target_server.port), 1)[1]
+    asked = [(p, h) for p, h in target_server.requests if p.startswith(f"{prefix}/api/deploy/")]
     assert sorted(p.rsplit("/v1/", 1)[1] for p, _ in asked) == ["liveness", "liveness/vps"]
     assert {h["authorization"] for _, h in asked} == {"Bearer machine-token"}
 
