@@ -3,9 +3,6 @@ sandbox events, and credits/s on the ledger path from several processes (a round
 under test, or of a baseline's source tree), with what the ledger holds afterwards."""
 
 import asyncio
-import hashlib
-import hmac
-import json
 import multiprocessing
 import os
 import secrets
@@ -14,6 +11,7 @@ import time
 import uuid
 from types import SimpleNamespace
 
+from billing_e2e import provider_event, signature
 from billing_seed import seed_wallets
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
@@ -47,21 +45,8 @@ async def seed_payments(database_url: str, n: int) -> list[dict]:
 
 
 def signed(secret: str, payment: dict) -> tuple[bytes, dict]:
-    body = json.dumps(
-        {
-            "id": f"evt_{uuid.uuid4().hex}",
-            "type": "payment.succeeded",
-            "created": int(time.time()),
-            "data": {
-                "payment_id": payment["provider_payment_id"],
-                "amount": payment["amount"],
-                "currency": payment["currency"],
-            },
-        }
-    ).encode()
-    t = int(time.time())
-    mac = hmac.new(secret.encode(), f"{t}.".encode() + body, hashlib.sha256).hexdigest()
-    return body, {"Content-Type": "application/json", "Berth-Signature": f"t={t},v1={mac}"}
+    body = provider_event(payment)
+    return body, {"Content-Type": "application/json", "Berth-Signature": signature(secret, body)}
 
 
 def credit_worker(database_url, secret, shards, deliveries, tasks, *, ready, go, results, how):
