@@ -1,16 +1,16 @@
 """One hourly metering run over many running instances, seeded set-based, measured twice in
 one run, each on a fresh database and through the service's own charge_hour: with main's
-charge statement before the anti-join (ON CONFLICT DO NOTHING at the server's work_mem,
-_billing_metering_previous.py) and with today's (what was charged before skipped by an
-anti-join on the (hour, instance_id) key, at a larger work_mem). For each: wall time of
-the run (commit included) and of its statements, the CPU time of its PostgreSQL backend
-(steadier than wall time on a loaded machine), the process's peak memory, a rerun of the
+schema and statement before wallet-first charges (charges keyed (hour, instance_id) beside an
+(account_id, hour) index, one statement, _billing_metering_previous.py) and with today's
+(one wallet-first key, `--shards` shards of the wallets charged at once, each in its own
+transaction). For each: wall time of the run (commit included) and of its statements, the
+CPU time of the database's PostgreSQL backends (steadier than wall time on a loaded machine), the process's peak memory, a rerun of the
 same hour (every charge already there, a no-op), whether every cached balance still equals
 the sum of its entries and whether the wallets' usage entries add up to the hour's charges.
 Prints figures; it never passes or fails on a timing.
 
     uv run python bench/billing_metering.py [--instances 100000] [--wallets 10000]
-        [--no-previous]
+        [--no-previous] [--shards 2]
 
 Needs the machine's PostgreSQL (like the tests); makes and drops databases of its own.
 """
@@ -63,10 +63,18 @@ SELECT (SELECT count(*) FROM billing.usage_charges WHERE hour = :h),
 """
 
 
+# pg_stat_activity is read once per transaction unless its snapshot is cleared
+CLEAR_STATS_SNAPSHOT = text("SELECT pg_stat_clear_snapshot()")
+BACKENDS = text(
+    "SELECT pid FROM pg_stat_activity WHERE datname = current_database()"
+    " AND backend_type = 'client backend'"
+)
+
+
 def bench_db(database_url: str, metadata=None) -> SimpleNamespace:
     """An engine and sessionmaker like berth_common.db.Database's, without its 30 s statement
     timeout (a 1M-instance hour on a loaded machine runs longer)."""
-    engine = create_async_engine(database_url, pool_size=2)
+    engine = create_async_engine(database_url, pool_size=20, max_overflow=0)  # kept open
     sessionmaker = async_sessionmaker(
         engine, expire_on_commit=False, info={"schema": "billing", "metadata": metadata}
     )
@@ -126,13 +134,21 @@ class Meter:
         self.figures[f"{label}: python peak MiB"] = peak / 2**20
 
     async def backend(self, conn, work):
-        """`work`'s result, the CPU time the connection's backend spent on it counted."""
-        pid = (await conn.execute(text("SELECT pg_backend_pid()"))).scalar_one()
-        before = backend_cpu(pid)
+        """`work`'s result, the CPU time the database's backends spent on it counted (the
+        session's and the shards' own, which the pool keeps open)."""
+        before = {pid: backend_cpu(pid) for pid in await self.backends(conn)}
         try:
             return await work
         finally:
-            self.timings["backend cpu"] = backend_cpu(pid) - before
+            self.timings["backend cpu"] = sum(
+                backend_cpu(pid) - before.get(pid, 0.0) for pid in await self.backends(conn)
+            )
+
+    @staticmethod
+    async def backends(conn) -> list[int]:
+        await conn.execute(CLEAR_STATS_SNAPSHOT)
+        found = await conn.execute(BACKENDS)
+        return list(found.scalars())
 
     async def timed(self, name: str, awaitable):
         start = time.perf_counter()
@@ -154,10 +170,10 @@ async def checks(db) -> str:
 
 
 async def measure(
-    database_url: str, instances: int, wallets: int, statement, work_mem
+    database_url: str, instances: int, wallets: int, statements, shards: int
 ) -> dict[str, float]:
-    """Seed, then charge the hour twice through the service's charge_hour with `statement`
-    as its charge statement and `work_mem` as its setting (today's or the previous ones)."""
+    """Seed, then charge the hour twice through the service's charge_hour, its DAO's statements
+    replaced by `statements` (today's or the previous ones)."""
     from berth_billing.config import BillingSettings
     from berth_billing.metering import dao as metering_dao
     from berth_billing.metering import service as metering
@@ -168,30 +184,35 @@ async def measure(
     seeded = await seed(db, instances, wallets, settings.currency)
     print(f"  (seeded in {seeded:.1f} s)")
     meter = Meter()
-    real_charge, real_statement = metering_dao.MeteringDAO.charge, metering_dao.CHARGE_HOUR
-    real_work_mem = metering_dao.CHARGE_WORK_MEM
+    real_charge = metering_dao.MeteringDAO.charge
+    real_statements = {name: getattr(metering_dao, name) for name in statements}
 
     async def timed_charge(self, *a, **kw):
-        return await meter.timed("charge+post statement", real_charge(self, *a, **kw))
+        return await meter.timed(
+            "charge+post statements (summed over shards)", real_charge(self, *a, **kw)
+        )
 
     async def one_run() -> int:
         async with db.sessionmaker() as session:
             async with session.begin():  # edge: the run's one transaction, as the task has it
                 run = await meter.backend(
                     session,
-                    metering.charge_hour(session, HOUR, triggered_by="bench", full=True),
+                    metering.charge_hour(
+                        session, HOUR, triggered_by="bench", full=True, shards=shards
+                    ),
                 )
             return run.charges
 
-    metering_dao.MeteringDAO.charge, metering_dao.CHARGE_HOUR = timed_charge, statement
-    metering_dao.CHARGE_WORK_MEM = work_mem
+    metering_dao.MeteringDAO.charge = timed_charge
+    for name, statement in statements.items():
+        setattr(metering_dao, name, statement)
     try:
         await meter.run("first run (charges all)", one_run)
         await meter.run("rerun (no-op)", one_run)
     finally:
         metering_dao.MeteringDAO.charge = real_charge
-        metering_dao.CHARGE_HOUR = real_statement
-        metering_dao.CHARGE_WORK_MEM = real_work_mem
+        for name, statement in real_statements.items():
+            setattr(metering_dao, name, statement)
     print(await checks(db))
     await db.dispose()
     return meter.figures
@@ -210,41 +231,50 @@ def main() -> None:
     parser.add_argument("--instances", type=int, default=100_000)
     parser.add_argument("--wallets", type=int, default=10_000)
     parser.add_argument("--no-previous", action="store_true", help="only today's statement")
+    parser.add_argument(
+        "--shards", type=int, default=2, help="wallet shards charged at once (the setting)"
+    )
     args = parser.parse_args()
     os.environ.setdefault("BILLING_WEBHOOK_SECRET", "bench")
-    from berth_billing.metering.dao import CHARGE_HOUR, CHARGE_WORK_MEM
+    from berth_billing.metering import dao
 
     print(
         f"{args.instances:,} running instances over {args.wallets:,} wallets; load average "
         f"{os.getloadavg()[0]:.2f} (1 min) on {os.cpu_count()} cores"
     )
-    variants = [("today's: anti-join, larger work_mem", CHARGE_HOUR, CHARGE_WORK_MEM, None)]
+    names = ["CHARGE_HOUR", "CHARGE_WORK_MEM", "CHARGE_BY_KEY"]
+    variants = [
+        (
+            f"today's: wallet-first key, {args.shards} shard(s) at once",
+            {name: getattr(dao, name) for name in names},
+            None,
+            args.shards,
+        )
+    ]
     if not args.no_previous:
         variants.insert(
             0,
             (
-                "before (main): ON CONFLICT DO NOTHING, default work_mem",
-                previous.CHARGE_HOUR,
-                previous.CHARGE_WORK_MEM,
+                "before (main): (hour, instance) key + account index, one statement",
+                {name: getattr(previous, name) for name in names},
                 previous.REVISION,
+                previous.SHARDS,
             ),
         )
     figures = []
-    for label, statement, work_mem, revision in variants:
+    for label, statements, revision, shards in variants:
         print(label)
         database_url = create_migrated_database(ROOT, prefix="berth_bench")
         try:
             if revision:
                 downgrade_billing(database_url, revision)
             figures.append(
-                asyncio.run(
-                    measure(database_url, args.instances, args.wallets, statement, work_mem)
-                )
+                asyncio.run(measure(database_url, args.instances, args.wallets, statements, shards))
             )
         finally:
             drop_database(database_url)
     print_beside(
-        f"charge_hour, today's statement beside the previous one (ON CONFLICT, default work_mem); "
+        f"charge_hour, today's beside the previous one (one statement, two indexes); "
         f"load average after: {os.getloadavg()[0]:.2f} (1 min)",
         figures[-1],
         figures[0] if len(figures) > 1 else {},

@@ -46,6 +46,10 @@ class BillingSettings(ServiceSettings, MailSettings):
     clearing_shards: int = Field(32, ge=1, le=1024)
     # hours before now the hourly run looks back for late events (reruns charge nothing twice)
     metering_lookback_hours: int = Field(48, ge=1, le=24 * 31)
+    # an hour is charged in this many shards of the wallets at once, each its own transaction
+    # on its own connection (PostgreSQL runs one statement on one core): a worker keeps 4
+    # connections (berth_common.worker), the run itself needs one more than its shards
+    metering_shards: int = Field(2, ge=1, le=3)
 
     # the service tiers an operator offers, comma-separated (BILLING_ACCOUNT_TIERS=standard,pro)
     account_tiers: Annotated[list[str], NoDecode] = Field(

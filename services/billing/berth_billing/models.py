@@ -63,7 +63,13 @@ class Account(Base):
             unique=True,
             postgresql_where=text("owner_id IS NULL"),
         ),
-        Index("ix_accounts_negative", "negative_since", postgresql_where=text("balance < 0")),
+        # not `WHERE balance < 0`: a predicate on balance would make every posting's balance
+        # update write a new entry into each index (no HOT update); fillfactor 70 (migration)
+        Index(
+            "ix_accounts_negative",
+            "negative_since",
+            postgresql_where=text("negative_since IS NOT NULL"),
+        ),
     )
 
     id: Mapped[uuid.UUID] = uuid_pk()
@@ -152,66 +158,6 @@ class PlanPrice(Base):
     valid_from: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
     created_by: Mapped[str] = mapped_column(String(120), nullable=False)
     created_at: Mapped[datetime] = now_timestamp()
-
-
-class UsageInterval(Base):
-    """One instance's running time, from deploy's events (either may arrive first)."""
-
-    __tablename__ = "usage_intervals"
-    __table_args__ = (
-        Index("ix_usage_intervals_span", "started_at", "stopped_at"),
-        Index("ix_usage_intervals_updated", "updated_at"),
-        Index("ix_usage_intervals_owner", "owner_id"),
-    )
-
-    instance_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
-    app_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
-    app_slug: Mapped[str | None] = mapped_column(String(120))
-    owner_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), nullable=False)
-    account_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("accounts.id"), nullable=False)
-    plan_key: Mapped[str] = mapped_column(String(48), nullable=False)
-    started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    stopped_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    stop_reason: Mapped[str | None] = mapped_column(String(64))
-    updated_at: Mapped[datetime] = now_timestamp()
-
-
-class UsageCharge(Base):
-    """The charge for one instance in one hour: the key (hour, instance) makes reruns harmless."""
-
-    __tablename__ = "usage_charges"
-    __table_args__ = (Index("ix_usage_charges_account_hour", "account_id", "hour"),)
-
-    # hour first: a metering run inserts into its own hour's part of the key
-    hour: Mapped[datetime] = mapped_column(DateTime(timezone=True), primary_key=True)
-    instance_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
-    # references checked per statement by a trigger (ledger_at_scale migration)
-    account_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), nullable=False)
-    app_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
-    app_slug: Mapped[str | None] = mapped_column(String(120))
-    plan_key: Mapped[str] = mapped_column(String(48), nullable=False)
-    minutes: Mapped[int] = mapped_column(Integer, nullable=False)
-    unit_price: Mapped[int] = mapped_column(BigInteger, nullable=False)
-    amount: Mapped[int] = mapped_column(BigInteger, nullable=False)
-    currency: Mapped[str] = mapped_column(String(3), nullable=False)
-    # NULL for a zero-amount charge (nothing to post)
-    transaction_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
-    created_at: Mapped[datetime] = now_timestamp()
-
-
-class MeteringRun(Base):
-    """One pass over one hour; a pass after the first only looks at intervals changed since."""
-
-    __tablename__ = "metering_runs"
-    __table_args__ = (Index("ix_metering_runs_hour", "hour", "finished_at"),)
-
-    id: Mapped[uuid.UUID] = uuid_pk()
-    hour: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
-    triggered_by: Mapped[str] = mapped_column(String(120), nullable=False)
-    started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
-    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    charges: Mapped[int] = mapped_column(Integer, nullable=False, server_default="0")
-    amount: Mapped[int] = mapped_column(BigInteger, nullable=False, server_default="0")
 
 
 class Payment(Base):
@@ -401,4 +347,5 @@ class InvoiceLine(Base):
 
 
 # an account's tier changes live in their sub-package, on this Base (one metadata, one history)
+from berth_billing.metering import models as _metering_models  # noqa: E402, F401
 from berth_billing.tiers import models as _tier_models  # noqa: E402, F401

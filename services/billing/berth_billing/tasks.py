@@ -48,7 +48,11 @@ async def charge_hour(
     session: AsyncSession, hour: str, triggered_by: str = "task", full: bool = False
 ) -> None:
     await metering.charge_hour(
-        session, datetime.fromisoformat(hour), triggered_by=triggered_by, full=full
+        session,
+        datetime.fromisoformat(hour),
+        triggered_by=triggered_by,
+        full=full,
+        shards=settings.metering_shards,
     )
 
 

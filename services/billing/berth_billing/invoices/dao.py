@@ -8,6 +8,7 @@ from sqlalchemy import BigInteger, cast, func, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from berth_billing.enums import AccountKind, EntryKind, InvoiceKind, InvoiceStatus
+from berth_billing.metering.models import UsageCharge
 from berth_billing.models import (
     Account,
     Invoice,
@@ -15,7 +16,6 @@ from berth_billing.models import (
     InvoiceLine,
     LedgerEntry,
     LedgerTransaction,
-    UsageCharge,
 )
 from berth_common.dao import BaseDAO
 

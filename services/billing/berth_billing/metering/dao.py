@@ -7,24 +7,25 @@ from sqlalchemy import func, select, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from berth_billing.enums import EntryKind
-from berth_billing.models import MeteringRun, UsageCharge, UsageInterval
+from berth_billing.metering.models import MeteringRun, UsageCharge, UsageInterval
 from berth_common.dao import BaseDAO
 from berth_common.pagination import PageParams
 
-# One statement charges an hour: every instance-hour overlapping [:hour, :hour_end) at the price
-# valid at :hour, prorated by started minute (ceil of the seconds / 60), amount rounded half up:
-# (price * min + 30) / 60; what was charged before is skipped by an anti-join on the (hour,
-# instance_id) key, which stays the unique constraint that no instance-hour is charged twice (ON
-# CONFLICT DO NOTHING cost a speculative insertion per row: an extra probe of the key, an extra WAL
-# record; runs over one hour take the hour's lock, METERING_LOCK, first, so the anti-join of a run
-# sees every charge of the runs before it). The same statement writes the hour's journal transaction
-# (when something costs money) and its entries: ONE debit per wallet, the sum of that wallet's new
-# charges (each charge keeps its transaction id: a wallet's charges of a transaction are its entry's
-# detail), and the total credited to revenue per currency. So the ledger grows by a row per
-# wallet-hour, not per instance-hour. The new charges are read once, as the INSERT returns them, not
-# looked up again; the revenue accounts must exist before. Charges are written in wallet order: the
-# (account, hour) index of the charges then takes its rows in key order, page after page, rather
-# than at random over the whole index.
+# One statement charges an hour, or one shard of it (the wallets in [:low, :high)): every
+# instance-hour overlapping [:hour, :hour_end) at the price valid at :hour, prorated by started
+# minute (ceil of the seconds / 60), amount rounded half up: (price * min + 30) / 60; what was
+# charged before is skipped by a lookup of the charges' key (account_id, hour, instance_id),
+# which stays the unique constraint that no instance-hour is charged twice (ON CONFLICT DO NOTHING
+# cost a speculative insertion per row: an extra probe of the key, an extra WAL record; runs over
+# one hour take the hour's lock, METERING_LOCK, first, so the lookup of a run sees every charge
+# of the runs before it). The same statement writes the journal transaction (when something costs
+# money) and its entries: ONE debit per wallet, the sum of that wallet's new charges (each charge
+# keeps its transaction id: a wallet's charges of a transaction are its entry's detail), and the
+# total credited to the shard's own revenue account per currency (shards never wait on one
+# revenue row). So the ledger grows by a row per wallet-hour, not per instance-hour. The new
+# charges are read once, as the INSERT returns them, not looked up again; the revenue accounts
+# must exist before. Charges are written in key order: the index takes them page after page
+# rather than at random.
 CHARGES = """
     WITH prices AS (
         SELECT DISTINCT ON (plan_key) plan_key, amount_per_hour, currency
@@ -42,6 +43,8 @@ CHARGES = """
           AND (i.stopped_at IS NULL OR i.stopped_at > :hour)
           AND (CAST(:changed_since AS timestamptz) IS NULL
                OR i.updated_at >= CAST(:changed_since AS timestamptz))
+          AND i.account_id >= CAST(:low AS uuid)
+          AND (CAST(:high AS uuid) IS NULL OR i.account_id < CAST(:high AS uuid))
     ), charged AS (
         INSERT INTO billing.usage_charges
             (instance_id, hour, account_id, app_id, app_slug, plan_key, minutes, unit_price,
@@ -51,10 +54,12 @@ CHARGES = """
                p.amount_per_hour, (p.amount_per_hour * s.minutes + 30) / 60, p.currency,
                CASE WHEN (p.amount_per_hour * s.minutes + 30) / 60 > 0 THEN CAST(:txn AS uuid) END
         FROM spans s JOIN prices p ON p.plan_key = s.plan_key
-        WHERE s.minutes > 0
-          AND NOT EXISTS (SELECT 1 FROM billing.usage_charges u
-                          WHERE u.hour = :hour AND u.instance_id = s.instance_id)
-        ORDER BY s.account_id
+        LEFT JOIN LATERAL (SELECT true AS found FROM billing.usage_charges u
+                           WHERE u.account_id = s.account_id AND u.hour = :hour
+                             AND u.instance_id = s.instance_id
+                           LIMIT 1) charged_before ON true
+        WHERE s.minutes > 0 AND charged_before.found IS NULL
+        ORDER BY s.account_id, s.instance_id
         RETURNING account_id, app_id, app_slug, plan_key, minutes, amount, currency,
                   transaction_id
     )"""
@@ -79,7 +84,7 @@ POSTING = """, journal AS (
         SELECT t.currency, t.total, r.id AS account_id
         FROM (SELECT currency, sum(amount) AS total FROM wallets GROUP BY currency) t
         JOIN billing.accounts r
-          ON r.kind = 'revenue' AND r.owner_id IS NULL AND r.shard = 0
+          ON r.kind = 'revenue' AND r.owner_id IS NULL AND r.shard = :revenue_shard
          AND r.currency = t.currency
     ), entries AS (
         INSERT INTO billing.ledger_entries
@@ -109,6 +114,12 @@ METERING_LOCK = text("SELECT pg_advisory_xact_lock(1835365490, CAST(:n AS intege
 # instance: 1M rows are some 200 MB, which at the default 4 MB work_mem went to temporary
 # files (written, then read back); for this statement's transaction only.
 CHARGE_WORK_MEM = text("SET LOCAL work_mem = '256MB'")
+# What was charged before is looked up by the key, one probe per instance (LATERAL ... LIMIT 1
+# keeps it a per-row lookup). Left to the statistics, a usage_charges the planner last saw
+# empty (a new installation, or shards that all start before any of them commits) is read by
+# a sequential scan per instance, of pages that other shards are filling meanwhile: hours
+# instead of seconds, measured. The probe needs no estimate; for this transaction only.
+CHARGE_BY_KEY = text("SET LOCAL enable_seqscan = off")
 
 
 class MeteringDAO(BaseDAO[MeteringRun]):
@@ -163,20 +174,27 @@ class MeteringDAO(BaseDAO[MeteringRun]):
         hour: datetime,
         hour_end: datetime,
         changed_since: datetime | None,
+        wallets: tuple[uuid.UUID, uuid.UUID | None],
         *,
+        revenue_shard: int,
         txn: uuid.UUID,
         key: str,
         description: str,
         caused_by: str,
     ) -> list:
-        """Charge and post the hour; per currency: (currency, charges, amount) posted."""
+        """Charge and post the hour for the wallets in [low, high) (high None: no bound);
+        per currency: (currency, charges, amount) posted."""
         await self.session.execute(CHARGE_WORK_MEM)
+        await self.session.execute(CHARGE_BY_KEY)
         result = await self.session.execute(
             CHARGE_HOUR,
             {
                 "hour": hour,
                 "hour_end": hour_end,
                 "changed_since": changed_since,
+                "low": wallets[0],
+                "high": wallets[1],
+                "revenue_shard": revenue_shard,
                 "txn": txn,
                 "kind": EntryKind.USAGE,
                 "key": key,

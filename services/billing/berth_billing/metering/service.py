@@ -8,18 +8,19 @@ rerun charges only what is missing, a second run charges nothing. A later pass o
 only looks at intervals changed since the last pass began (late or out-of-order events).
 """
 
+import asyncio
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from loguru import logger
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from berth_billing.accounts.dao import AccountDAO
 from berth_billing.config import BillingSettings
 from berth_billing.enums import AccountKind
 from berth_billing.metering.dao import MeteringDAO
-from berth_billing.models import MeteringRun
+from berth_billing.metering.models import MeteringRun
 from berth_billing.names import QUEUE, Task
 from berth_billing.plans.service import hour_floor
 from berth_common.errors import Unprocessable
@@ -81,38 +82,81 @@ def closed_hour(hour: datetime, now: datetime | None = None) -> datetime:
     return hour
 
 
+def wallet_ranges(shards: int) -> list[tuple[uuid.UUID, uuid.UUID | None]]:
+    """`shards` ranges [low, high) of wallet ids of equal width, the last one unbounded: wallet
+    ids are random (v4), so each range holds about as many wallets."""
+    bounds = [uuid.UUID(int=(n << 128) // shards) for n in range(shards)]
+    return list(zip(bounds, [*bounds[1:], None], strict=True))
+
+
 async def charge_hour(
-    session: AsyncSession, hour: datetime, *, triggered_by: str, full: bool = False
+    session: AsyncSession,
+    hour: datetime,
+    *,
+    triggered_by: str,
+    full: bool = False,
+    shards: int = 1,
 ) -> MeteringRun:
     """Charge every instance-hour of `hour` not charged yet; returns the run's record."""
     hour = closed_hour(hour)
     dao = MeteringDAO(session)
+    # the shards' own sessions: the caller's engine and service (the outbox reads its info)
+    sessions = async_sessionmaker(session.bind, expire_on_commit=False, info=session.info)
+    if shards > 1:  # the shards' transactions must see them: opened and committed first
+        async with sessions() as own, own.begin():  # edge: committed before the shards read
+            await _open_revenue_accounts(own, shards)
     await dao.lock_hour(hour)  # a concurrent run over the hour commits (or fails) first
     previous = None if full else await dao.last_finished_run(hour)
     changed_since = previous.started_at - RESCAN_MARGIN if previous else None
     run = MeteringRun(hour=hour, triggered_by=triggered_by, started_at=datetime.now(UTC))
     session.add(run)
     await session.flush()
-    accounts = AccountDAO(session)
-    for currency in await dao.price_currencies():
-        await accounts.system_account(AccountKind.REVENUE, currency)
-    totals = await dao.charge(
-        hour,
-        hour + timedelta(hours=1),
-        changed_since,
-        txn=uuid.uuid4(),
-        key=f"usage:{hour:%Y-%m-%dT%H}:{run.id}",
-        description=f"Usage {hour:%Y-%m-%d %H}:00-{hour.hour + 1:02d}:00 UTC",
-        caused_by=f"system:metering ({triggered_by})"[:120],
-    )
-    if totals:
-        await enqueue_task(session, Task.CHECK_ACCOUNTS, queue=QUEUE, kwargs={})
+    key = f"usage:{hour:%Y-%m-%dT%H}:{run.id}"
+    caused_by = f"system:metering ({triggered_by})"[:120]
+    ranges = wallet_ranges(shards)
+
+    async def charge_shard(shard_session: AsyncSession, n: int) -> list:
+        totals = await MeteringDAO(shard_session).charge(
+            hour,
+            hour + timedelta(hours=1),
+            changed_since,
+            ranges[n],
+            revenue_shard=n,
+            txn=uuid.uuid4(),
+            key=key if shards == 1 else f"{key}:{n}",
+            description=f"Usage {hour:%Y-%m-%d %H}:00-{hour.hour + 1:02d}:00 UTC",
+            caused_by=caused_by,
+        )
+        if totals:
+            await enqueue_task(shard_session, Task.CHECK_ACCOUNTS, queue=QUEUE, kwargs={})
+        return totals
+
+    async def own_transaction(n: int) -> list:
+        async with sessions() as own, own.begin():  # edge: each shard commits on its own
+            return await charge_shard(own, n)
+
+    if shards == 1:
+        await _open_revenue_accounts(session, 1)
+        totals = await charge_shard(session, 0)
+    else:  # a shard that fails cancels the others; none outlives the hour's lock
+        try:
+            async with asyncio.TaskGroup() as group:
+                tasks = [group.create_task(own_transaction(n)) for n in range(shards)]
+        except ExceptionGroup as failed:  # the error itself, which the task's retries know
+            raise failed.exceptions[0] from failed
+        totals = [row for task in tasks for row in task.result()]
     run.charges = sum(r.charges for r in totals)
     run.amount = sum(r.amount for r in totals)
     run.finished_at = datetime.now(UTC)
     await session.flush()
     logger.info("metering {:%Y-%m-%dT%H}: {} charge(s), {}", hour, run.charges, run.amount)
     return run
+
+
+async def _open_revenue_accounts(session: AsyncSession, shards: int) -> None:
+    accounts = AccountDAO(session)
+    for currency in await MeteringDAO(session).price_currencies():
+        await accounts.system_accounts(AccountKind.REVENUE, currency, set(range(shards)))
 
 
 def due_hours(now: datetime, lookback_hours: int) -> list[datetime]:
