@@ -9,6 +9,7 @@ namespace this test creates, which the host itself can reach; the host's /proc/n
 isolation never depends on iptables (the machine this runs on in CI has none).
 """
 
+import errno
 import ipaddress
 import json
 import os
@@ -17,7 +18,7 @@ import subprocess
 import threading
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 
 import httpx
 import pytest
@@ -123,8 +124,16 @@ def test_no_platform_port_is_reachable_from_inside_an_app(platform, apps):
     }
     # the embedded PostgreSQL of `make run` (55432), or a stand-in where it is not running
     embedded = 0 if host_connects("127.0.0.1", 55432) else 55432
-    with listener("0.0.0.0", embedded) as stand_in, listener("::", 0) as wildcard6:
-        ports["embedded postgresql"] = 55432
+    with ExitStack() as stack:
+        try:
+            stand_in = stack.enter_context(listener("0.0.0.0", embedded))
+        except OSError as busy:  # 55432 is in the ephemeral range: a client socket may hold it
+            if busy.errno != errno.EADDRINUSE:
+                raise
+            stand_in = stack.enter_context(listener("0.0.0.0", 0))
+        wildcard6 = stack.enter_context(listener("::", 0))
+        if host_connects("127.0.0.1", 55432):  # a server there, ours or make run's
+            ports["embedded postgresql"] = 55432
         ports["a stand-in server"] = stand_in
         ports["a server on every interface"] = wildcard6
         for name, port in ports.items():
