@@ -32,7 +32,10 @@ async def test_the_qmp_client_talks_to_qemu(tmp_path):
             assert (await qmp.hmp("info version"))[0].isdigit()  # HMP text comes back
             with pytest.raises(QmpError):
                 await qmp.command("no-such-command")
-            await qmp.command("quit")
+            try:
+                await qmp.command("quit")
+            except QmpError as closed:  # QEMU may close its socket before the reply is read
+                assert "closed its control socket" in str(closed)
         assert await asyncio.wait_for(qemu.wait(), 10) == 0
     finally:
         if qemu.returncode is None:

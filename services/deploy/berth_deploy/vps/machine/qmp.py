@@ -30,7 +30,10 @@ class Qmp:
         return qmp
 
     async def _read(self, seconds: float) -> dict:
-        line = await asyncio.wait_for(self.reader.readline(), seconds)
+        try:
+            line = await asyncio.wait_for(self.reader.readline(), seconds)
+        except ConnectionError as exc:  # reset: QEMU exited with our bytes still unread
+            raise QmpError(f"QEMU closed its control socket ({exc})") from exc
         if not line:
             raise QmpError("QEMU closed its control socket")
         return json.loads(line)
@@ -41,8 +44,11 @@ class Qmp:
         message: dict[str, Any] = {"execute": command}
         if arguments:
             message["arguments"] = arguments
-        self.writer.write(json.dumps(message).encode() + b"\n")
-        await self.writer.drain()
+        try:
+            self.writer.write(json.dumps(message).encode() + b"\n")
+            await self.writer.drain()
+        except ConnectionError as exc:
+            raise QmpError(f"QEMU closed its control socket ({exc})") from exc
         while True:
             reply = await self._read(seconds)
             if "event" in reply:
