@@ -99,6 +99,11 @@ class Subscription:
 
     def offer(self, frame: dict) -> None:
         seq = frame["message"]["seq"]
+        if seq == self.last_seq + 1 and not self.pending and not self.replaying:
+            # the common case, the next one with nothing waiting: straight out
+            self.last_seq = seq
+            self.send(frame if frame.get("type") == "message" else {**frame, "type": "message"})
+            return
         if seq <= self.last_seq:
             # an update of a message already sent (an agent's streamed answer) goes through
             if frame.get("type") == "message_update":
