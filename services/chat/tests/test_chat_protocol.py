@@ -225,6 +225,25 @@ async def test_the_message_rate_is_per_user():
     assert await limiter.allow("bob")
 
 
+def test_the_message_rate_is_a_moving_window(monkeypatch):
+    """In memory: a sender gets a message back as their oldest one leaves the window, not at a
+    fixed boundary; a refusal takes nothing; those silent for a window are forgotten."""
+    from berth_chat.live import connection
+
+    now = [1000.0]
+    monkeypatch.setattr(connection.time, "monotonic", lambda: now[0])
+    window = connection.LocalMovingWindow(connection.parse("2/10seconds"))
+    assert window.hit("alice")
+    now[0] += 4
+    assert [window.hit("alice"), window.hit("alice")] == [True, False]
+    now[0] += 2
+    assert window.hit("alice") is False  # both within the last 10 s
+    now[0] += 4.5  # the first left the window, the second has not
+    assert [window.hit("alice"), window.hit("alice")] == [True, False]
+    now[0] += 11
+    assert window.hit("bob") and set(window.hits) == {"bob"}
+
+
 def test_pings_and_a_silent_peer_is_closed_4408(berth_env, public_jwks, person):
     from berth_chat.config import ChatSettings
     from berth_chat.main import create_app

@@ -188,3 +188,50 @@ def test_a_nul_byte_in_a_subject_is_a_422_and_saves_nothing(chat_client, person)
     assert r.json()["error"]["code"] == "invalid_text"
     listed = chat_client.get(f"{API}/conversations", headers=alice.headers)
     assert listed.status_code == 200 and listed.json() == [], listed.text
+
+
+def test_a_message_frame_is_the_json_of_message_out():
+    """The frames are built field by field (the hot path); the JSON is MessageOut's, for a
+    post_plain MessageOut and an ORM Message, with and without microseconds or a sender."""
+    from datetime import UTC, datetime, timedelta, timezone
+
+    from berth_chat.conversations.schemas import MessageOut, message_frame
+    from berth_chat.enums import MessageStatus, SenderKind
+    from berth_chat.models import Message
+
+    common = {"id": uuid.uuid4(), "conversation_id": uuid.uuid4(), "body": 'a "b"\n\u00e9'}
+    made = [
+        MessageOut(
+            **common,
+            seq=7,
+            client_msg_id="m1",
+            sender_kind=str(SenderKind.CUSTOMER),
+            sender_id=uuid.uuid4(),
+            status=str(MessageStatus.COMPLETE),
+            created_at=datetime(2026, 11, 30, 23, 1, 2, 345678, UTC),
+        ),
+        Message(
+            **common,
+            seq=1,
+            client_msg_id=None,
+            sender_kind=SenderKind.SYSTEM,
+            sender_id=None,
+            status=MessageStatus.STREAMING,
+            created_at=datetime(2026, 11, 30, 23, 1, 2, tzinfo=UTC),
+        ),
+        Message(
+            **common,
+            seq=2,
+            client_msg_id="x",
+            sender_kind="agent",
+            sender_id=uuid.uuid4(),
+            status="failed",
+            created_at=datetime(2026, 1, 2, 3, 4, 5, 6, timezone(timedelta(hours=2))),
+        ),
+    ]
+    for message in made:
+        assert message_frame(message) == {
+            "type": "message",
+            "conversation_id": str(common["conversation_id"]),
+            "message": MessageOut.model_validate(message).model_dump(mode="json"),
+        }

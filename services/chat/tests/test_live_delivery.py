@@ -187,6 +187,7 @@ class FlakyExchange:
         self.fail = fail
         self.delay = delay
         self.published: list[str] = []
+        self.messages: list = []  # the broker messages (body and headers)
 
     async def publish(self, message, routing_key: str) -> None:
         await asyncio.sleep(self.delay)
@@ -194,6 +195,7 @@ class FlakyExchange:
             self.fail -= 1
             raise ConnectionError("channel closed")
         self.published.append(message.body.decode())
+        self.messages.append(message)
 
 
 async def test_a_failed_publish_is_tried_again():
@@ -253,6 +255,32 @@ async def test_a_batch_from_another_replica_reaches_every_subscription():
     await hub._on_message(Incoming([store.rows[2], store.add(4)]))
     await settle()
     assert sent == [1, 2, 3, 4]
+
+
+async def test_a_peer_sends_a_batch_s_frames_as_their_sender_encoded_them(monkeypatch):
+    """A batch is one frame a line (still a JSON list for a replica of the previous version):
+    the receiving replica sends each frame's text as it came, in order, not encoded again."""
+    sender = Hub(None)
+    sender._exchange = FlakyExchange(delay=0.05)
+    first = asyncio.create_task(sender.publish(frame(1)))
+    await asyncio.sleep(0.01)
+    await asyncio.gather(first, *(sender.publish(frame(seq)) for seq in (2, 3)))
+    await settle()
+    assert [len(json.loads(body)) for body in sender._exchange.published] == [1, 2]
+    receiver, texts = Hub(None), []
+    sub = Subscription(CID, lambda f: texts.append(f.text), Store().backfill)
+    sub.start_live(0)
+    receiver.subscribe(sub)
+    encoded = [hub_module.encode(frame(seq)) for seq in (1, 2, 3)]
+
+    def encode_again(_frame: dict) -> str:
+        raise AssertionError("a peer's frame encoded again")
+
+    monkeypatch.setattr(hub_module, "encode", encode_again)
+    for message in sender._exchange.messages:
+        await receiver._on_message(message)
+    assert texts == encoded
+    await sender.stop()
 
 
 async def test_the_broker_connection_coming_back_resyncs_every_subscription(broker_url):

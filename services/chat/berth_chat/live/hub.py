@@ -6,7 +6,8 @@ every frame queued while the previous batch was on its way; routing key `batch`)
 workers' one by one (routing key: the conversation id). Each web replica binds its own
 exclusive auto-delete queue to it (`#`) and hands what arrives to its local subscriptions. A
 replica delivers its own messages locally at once and ignores their echo (header `replica`).
-A frame is JSON-encoded once, whatever the number of sockets it goes to.
+A frame is JSON-encoded once, whatever the number of sockets and replicas it goes to (a
+batch holds one frame a line: a receiving replica sends each line's text as it came).
 
 A subscription sends messages strictly in seq order, each once: a message ahead of the next
 expected seq (publishes of two replicas can cross) waits, and if the gap is not filled soon it
@@ -41,6 +42,9 @@ PUBLISH_WAIT_SECONDS = 2.0
 PUBLISH_BATCH_MAX = 500
 #: the routing key of a batch (every replica's queue is bound to `#`)
 BATCH_ROUTING_KEY = "batch"
+#: a batch whose frames are one a line (still a JSON list): the receiver keeps each frame's
+#: text as it came and sends it on verbatim (an encoded frame holds no raw newline)
+LINES_HEADER = "lines"
 
 #: every this many seconds a replica compares its subscriptions with the conversations' last
 #: seqs (one query): a subscription still behind a seq the previous sweep saw (a message whose
@@ -95,6 +99,11 @@ class Subscription:
 
     def offer(self, frame: dict) -> None:
         seq = frame["message"]["seq"]
+        if seq == self.last_seq + 1 and not self.pending and not self.replaying:
+            # the common case, the next one with nothing waiting: straight out
+            self.last_seq = seq
+            self.send(frame if frame.get("type") == "message" else {**frame, "type": "message"})
+            return
         if seq <= self.last_seq:
             # an update of a message already sent (an agent's streamed answer) goes through
             if frame.get("type") == "message_update":
@@ -315,7 +324,7 @@ class Hub:
         while self._outgoing:
             batch = self._outgoing[:PUBLISH_BATCH_MAX]
             del self._outgoing[: len(batch)]
-            body = "[" + ",".join(frame.text for frame, _ in batch) + "]"
+            body = "[" + ",\n".join(frame.text for frame, _ in batch) + "]"
             try:
                 await self._publish(body.encode())
             finally:
@@ -333,7 +342,7 @@ class Hub:
                     aio_pika.Message(
                         body=body,
                         content_type="application/json",
-                        headers={"replica": self.replica},
+                        headers={"replica": self.replica, LINES_HEADER: True},
                         delivery_mode=aio_pika.DeliveryMode.NOT_PERSISTENT,
                     ),
                     routing_key=BATCH_ROUTING_KEY,
@@ -353,10 +362,19 @@ class Hub:
     async def _on_message(self, message: AbstractIncomingMessage) -> None:
         """A batch of this replica's peers (a JSON list), or one frame (a dict: the workers'
         outbox publishes agents' messages one by one, routing key the conversation)."""
-        if (message.headers or {}).get("replica") == self.replica:
+        headers = message.headers or {}
+        if headers.get("replica") == self.replica:
             return
         try:
             text = message.body.decode()
+            if headers.get(LINES_HEADER) and text.startswith("["):
+                # each line's text as the sender encoded it: parsed for the routing, not
+                # encoded again
+                lines = text[1:-1].split(",\n")
+                for line, frame in [(line, json.loads(line)) for line in lines]:
+                    if isinstance(frame, dict):
+                        self.deliver_local(Frame(frame, line))
+                return
             payload = json.loads(text)
         except ValueError:
             return
