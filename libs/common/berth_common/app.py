@@ -18,7 +18,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from berth_common.config import ServiceSettings
 from berth_common.context import REQUEST_ID_HEADER, request_id_var, user_id_var
 from berth_common.errors import install_error_handlers
-from berth_common.logging import configure_logging
+from berth_common.logging import access_log, configure_logging
 from berth_common.openapi import document_common_errors
 
 # each shutdown hook gets this long; the lifespan as a whole is cut off by its server later
@@ -100,17 +100,7 @@ class RequestContextMiddleware:
                 # a path parameter named token is a secret (push URLs, checkout links): the
                 # log shows the route, not the request's path
                 shown = path if "{token}" in path else scope.get("path", "")
-                # keyword arguments land in the record's extra, like bind() but without a
-                # new logger per request
-                logger.info(
-                    "{} {} {}",
-                    method,
-                    shown,
-                    status,
-                    status=status,
-                    ms=round(elapsed * 1000, 2),
-                    route=path,
-                )
+                access_log.write(method, shown, status, round(elapsed * 1000, 2), path)
             user_id_var.reset(user_token)
             request_id_var.reset(token)
 

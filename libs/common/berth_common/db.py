@@ -5,7 +5,7 @@ from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
-from sqlalchemy import MetaData, event, text
+from sqlalchemy import Executable, MetaData, Row, event, text
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -75,11 +75,11 @@ class Database:
             self.engine, expire_on_commit=False, info={"schema": schema, "metadata": metadata}
         )
         # reads only: each statement on its own (autocommit), no BEGIN and COMMIT round trips
+        autocommit = self.engine.execution_options(isolation_level="AUTOCOMMIT")
         self.read_sessionmaker = async_sessionmaker(
-            self.engine.execution_options(isolation_level="AUTOCOMMIT"),
-            sync_session_class=ReadOnlySession,
-            expire_on_commit=False,
+            autocommit, sync_session_class=ReadOnlySession, expire_on_commit=False
         )
+        self.reads = Reads(autocommit)
 
     async def ping(self) -> None:
         async with self.engine.connect() as conn:
@@ -110,6 +110,19 @@ def ping_idle_connections(engine: AsyncEngine, idle_seconds: float) -> None:
             if dialect.is_disconnect(exc, dbapi_connection, None):
                 raise DisconnectionError("connection lost while idle") from exc  # pool reconnects
             raise
+
+
+class Reads:
+    """One Core statement at a time in autocommit, each on a pooled connection it gives back at
+    once, without a Session: no transaction bookkeeping, identity map or per-request teardown.
+    For the hottest read-only routes (GET /me), whose DAO reads one row."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.engine = engine
+
+    async def first(self, statement: Executable, params: dict[str, Any]) -> Row | None:
+        async with self.engine.connect() as conn:
+            return (await conn.execute(statement, params)).first()
 
 
 class ReadOnlySession(Session):
@@ -154,3 +167,11 @@ async def _read_session(request: Request) -> AsyncIterator[AsyncSession]:
 # For requests that only read: one round trip per query instead of BEGIN, query, COMMIT. Each
 # statement sees what was committed when it ran (no snapshot shared between statements).
 ReadSessionDep = Annotated[AsyncSession, Depends(_read_session, scope="function")]
+
+
+async def _reads(request: Request) -> Reads:
+    return request.app.state.db.reads
+
+
+# Single reads without a session: nothing to tear down, so a plain dependency (no generator)
+ReadsDep = Annotated[Reads, Depends(_reads)]

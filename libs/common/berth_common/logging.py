@@ -4,7 +4,9 @@ import json
 import logging
 import re
 import sys
+import threading
 from datetime import UTC, datetime
+from json.encoder import encode_basestring_ascii as _quoted
 from typing import Any
 
 from loguru import logger
@@ -31,6 +33,19 @@ def scrub(value: Any, key: str = "") -> Any:
     return value
 
 
+_ID_VARS = (("request_id", request_id_var), ("task_id", task_id_var), ("user_id", user_id_var))
+# the sink and the access line write whole lines under one lock: threads never interleave them
+_WRITE_LOCK = threading.Lock()
+# loguru's INFO: the access line is written when the configured level lets INFO through
+_INFO = 20
+
+
+def _write_line(line: str) -> None:
+    with _WRITE_LOCK:
+        sys.stdout.write(line)
+        sys.stdout.flush()
+
+
 def _json_sink_factory(service: str):
     def sink(message: Any) -> None:
         record = message.record
@@ -41,11 +56,7 @@ def _json_sink_factory(service: str):
             "msg": scrub(record["message"]),
             "logger": record["name"],
         }
-        for name, var in (
-            ("request_id", request_id_var),
-            ("task_id", task_id_var),
-            ("user_id", user_id_var),
-        ):
+        for name, var in _ID_VARS:
             val = record["extra"].get(name) or var.get()
             if val:
                 entry[name] = val
@@ -60,10 +71,48 @@ def _json_sink_factory(service: str):
             entry["traceback"] = scrub(
                 "".join(traceback.format_exception(exc.type, exc.value, exc.traceback))
             )
-        sys.stdout.write(json.dumps(entry, default=str) + "\n")
-        sys.stdout.flush()
+        _write_line(json.dumps(entry, default=str) + "\n")
 
     return sink
+
+
+class AccessLog:
+    """One line per request, the same JSON the sink writes for `logger.info(msg, status=, ms=,
+    route=)` (ids included, the message scrubbed), formatted here at once: going through loguru
+    (record, frame lookup, handler dispatch, a dict and json.dumps) cost ~140 us a request."""
+
+    def __init__(self) -> None:
+        self.enabled = True
+        self.json_lines = False  # before configure_logging: through loguru, whatever its sink
+        self._head = ""
+
+    def configure(self, service: str, level: str, json_lines: bool) -> None:
+        self.enabled = logger.level(level.upper()).no <= _INFO
+        self.json_lines = json_lines
+        self._head = f'", "level": "INFO", "service": {_quoted(service)}, "msg": '
+
+    def write(self, method: str, path: str, status: int, ms: float, route: str) -> None:
+        """The access line of a finished request: method, path (scrubbed), status, duration,
+        route, request id and user id."""
+        if not self.enabled:
+            return
+        if not self.json_lines:
+            logger.info("{} {} {}", method, path, status, status=status, ms=ms, route=route)
+            return
+        ids = ""
+        for name, var in _ID_VARS:
+            value = var.get()
+            if value:
+                ids += f', "{name}": {_quoted(value)}'
+        ts = datetime.now(UTC).isoformat(timespec="milliseconds")
+        msg = _quoted(scrub(f"{method} {path} {status}"))
+        _write_line(
+            f'{{"ts": "{ts}{self._head}{msg}, "logger": "berth_common.app"{ids}, "extra": '
+            f'{{"status": {int(status)}, "ms": {float(ms)!r}, "route": {_quoted(route)}}}}}\n'
+        )
+
+
+access_log = AccessLog()
 
 
 class InterceptHandler(logging.Handler):
@@ -83,6 +132,7 @@ def configure_logging(service: str, level: str = "INFO", json_lines: bool = True
         logger.add(_json_sink_factory(service), level=level.upper(), backtrace=False)
     else:
         logger.add(sys.stderr, level=level.upper())
+    access_log.configure(service, level, json_lines)
     logging.basicConfig(handlers=[InterceptHandler()], level=level.upper(), force=True)
     for name in ("uvicorn", "uvicorn.error", "uvicorn.access", "celery", "aio_pika", "aiormq"):
         lg = logging.getLogger(name)

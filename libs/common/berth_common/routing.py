@@ -14,7 +14,7 @@ from fastapi import APIRouter, Depends, FastAPI
 from fastapi.routing import APIRoute, RouteContext, iter_route_contexts
 
 from berth_common.errors import BerthError, Forbidden, Unauthorized, error_responses
-from berth_common.security import current_principal, current_user, require_role
+from berth_common.security import authenticates, current_principal, current_user, require_role
 
 # the probes every service gets from libs/common's app factory: anonymous by design
 PROBE_PATHS = frozenset({"/health", "/ready", "/metrics"})
@@ -65,11 +65,12 @@ def is_public(route: RouteContext) -> bool:
 
 
 def is_guarded(route: RouteContext, guards: Collection[Callable[..., Any]]) -> bool:
-    """Whether one of `guards` is among the route's dependencies (at any depth)."""
+    """Whether one of `guards`, or a dependency marked as one (security.guard), is among the
+    route's dependencies (at any depth)."""
     pending = [route.dependant]
     while pending:
         dependant = pending.pop()
-        if dependant.call in guards:
+        if dependant.call in guards or authenticates(dependant.call):
             return True
         pending.extend(dependant.dependencies)
     return False

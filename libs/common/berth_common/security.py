@@ -245,26 +245,51 @@ def token_from_request(request: Request, access_cookie: str | None = None) -> st
     return request.cookies.get(access_cookie)
 
 
+# where a request's principal is kept once verified: every guard of the request reads it there
+_PRINCIPAL = "berth.principal"
+
+
+def guard(dependency: T) -> T:
+    """Marks a dependency that authenticates the request (routing.ensure_guarded counts it)."""
+    dependency.authenticates = True  # type: ignore[attr-defined]
+    return dependency
+
+
+def authenticates(dependency: Any) -> bool:
+    return getattr(dependency, "authenticates", False)
+
+
+# The guards below each take the request and call one another as plain functions: a chain of
+# Depends is solved level by level on every request (and again for each route parameter that
+# names it), which cost /me more than its own query.
+
+
 async def optional_principal(request: Request) -> Principal | None:
+    scope = request.scope
+    if _PRINCIPAL in scope:
+        return scope[_PRINCIPAL]
     token = token_from_request(request)
-    if not token:
-        return None
-    verifier: TokenVerifier = request.app.state.token_verifier
-    principal = await verifier.verify(token)
-    request.state.principal = principal
-    user_id_var.set(principal.subject)
+    principal = None
+    if token:
+        verifier: TokenVerifier = request.app.state.token_verifier
+        principal = await verifier.verify(token)
+        request.state.principal = principal
+        user_id_var.set(principal.subject)
+    scope[_PRINCIPAL] = principal
     return principal
 
 
-async def current_principal(
-    principal: Annotated[Principal | None, Depends(optional_principal)],
-) -> Principal:
+@guard
+async def current_principal(request: Request) -> Principal:
+    principal = await optional_principal(request)
     if principal is None:
         raise Unauthorized("Authentication required", error=None)
     return principal
 
 
-async def current_user(principal: Annotated[Principal, Depends(current_principal)]) -> Principal:
+@guard
+async def current_user(request: Request) -> Principal:
+    principal = await current_principal(request)
     if principal.kind != PrincipalKind.USER:
         raise Forbidden("This endpoint is for people, not machine clients")
     return principal
@@ -278,12 +303,15 @@ def user_id_of(principal: Principal) -> uuid.UUID:
         raise Forbidden("This token's subject is not a Berth user") from None
 
 
-async def current_user_id(principal: Annotated[Principal, Depends(current_user)]) -> uuid.UUID:
-    return user_id_of(principal)
+@guard
+async def current_user_id(request: Request) -> uuid.UUID:
+    return user_id_of(await current_user(request))
 
 
 def require_role(*roles: str):
-    async def dep(principal: Annotated[Principal, Depends(current_principal)]) -> Principal:
+    @guard
+    async def dep(request: Request) -> Principal:
+        principal = await current_principal(request)
         if not principal.has_role(*roles):
             raise Forbidden(f"Requires role: {' or '.join(roles)}")
         return principal
@@ -294,7 +322,9 @@ def require_role(*roles: str):
 def require_scope(scope: str):
     """Machine clients need the scope; people pass (their access is governed by roles)."""
 
-    async def dep(principal: Annotated[Principal, Depends(current_principal)]) -> Principal:
+    @guard
+    async def dep(request: Request) -> Principal:
+        principal = await current_principal(request)
         if principal.kind == PrincipalKind.CLIENT and not principal.has_scope(scope):
             raise Forbidden(f"Requires scope: {scope}", code="insufficient_scope")
         return principal

@@ -4,14 +4,14 @@ a transaction block (no BEGIN and COMMIT round trips), sees committed data, and 
 import uuid
 
 import pytest
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from sqlalchemy import String, text
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
 from berth_common.app import create_service_app
 from berth_common.config import ServiceSettings
-from berth_common.db import Database, ReadSessionDep, SessionDep, make_base
+from berth_common.db import Database, ReadsDep, ReadSessionDep, SessionDep, make_base
 from berth_testing.plugin import app_client
 
 Base = make_base("public")
@@ -36,6 +36,15 @@ def build(database_url: str):
     async def read(session: ReadSessionDep) -> dict:
         probes = (await session.execute(text("SELECT count(*) FROM read_session_probe"))).scalar()
         return {"probes": probes, "in_transaction": await in_transaction_block(session)}
+
+    @router.get("/read-one")
+    async def read_one(reads: ReadsDep) -> dict:
+        statement = text("SELECT count(*) AS probes FROM read_session_probe WHERE id <> :skip")
+        return {"probes": (await reads.first(statement, {"skip": "none"})).probes}
+
+    @router.get("/checked-out")
+    async def checked_out(request: Request) -> int:
+        return request.app.state.db.engine.pool.checkedout()
 
     @router.get("/write-path")
     async def write_path(session: SessionDep) -> dict:
@@ -79,3 +88,9 @@ async def test_a_read_session_refuses_to_write(client):
     with pytest.raises(RuntimeError, match="read-only session cannot write"):
         await client.post("/sneaky-write")
     assert (await client.get("/read")).json()["probes"] == 1
+
+
+async def test_a_single_read_gives_its_connection_back(client):
+    for _ in range(3):  # one pooled connection: each read must have given it back
+        assert (await client.get("/read-one")).json() == {"probes": 1}
+    assert (await client.get("/checked-out")).json() == 0

@@ -16,6 +16,7 @@ from berth_auth.models import (
     User,
 )
 from berth_common.dao import BaseDAO
+from berth_common.db import Reads
 
 # Only wrong guesses count towards brute-force limits (not throttled or blocked attempts).
 GUESS_FAILURE = "invalid_credentials"
@@ -41,6 +42,11 @@ _PROFILE = select(
 ).where(User.__table__.c.id == bindparam("user_id"))
 
 
+async def read_profile(reads: Reads, user_id: uuid.UUID) -> Row | None:
+    """The profile columns of /me (and is_blocked), as one row, read without a session."""
+    return await reads.first(_PROFILE, {"user_id": user_id})
+
+
 class UserDAO(BaseDAO[User]):
     model = User
     not_found_message = "User not found"
@@ -50,10 +56,6 @@ class UserDAO(BaseDAO[User]):
         if for_update:
             stmt = stmt.with_for_update()
         return (await self.session.execute(stmt)).scalars().first()
-
-    async def profile(self, user_id: uuid.UUID) -> Row | None:
-        """The profile columns of /me (and is_blocked), as one row."""
-        return (await self.session.execute(_PROFILE, {"user_id": user_id})).first()
 
     async def get_for_update(self, user_id: uuid.UUID) -> User | None:
         stmt = select(User).where(User.id == user_id).with_for_update()

@@ -17,7 +17,7 @@ from berth_auth.accounts.profile.schemas import (
 from berth_auth.accounts.schemas import Me
 from berth_auth.accounts.service import RejectedAttempt
 from berth_auth.deps import ClientDep, SettingsDep
-from berth_common.db import ReadSessionDep, SessionDep
+from berth_common.db import ReadsDep, SessionDep
 from berth_common.errors import (
     NotFound,
     RateLimited,
@@ -31,8 +31,8 @@ router = user_router(prefix="/me", tags=["profile"])
 
 
 @router.get("", response_model=Me)
-async def get_me(principal: CurrentUser, session: ReadSessionDep) -> Me:
-    return Me.from_user(await service.profile(session, principal))
+async def get_me(principal: CurrentUser, reads: ReadsDep) -> Me:
+    return Me.from_user(await service.profile(reads, principal))
 
 
 @router.patch("", response_model=Me)

@@ -15,12 +15,13 @@ from berth_auth.accounts.service import (
     record_event,
 )
 from berth_auth.config import AuthSettings
-from berth_auth.dao import LoginEventDAO, RefreshFamilyDAO, UserDAO
+from berth_auth.dao import LoginEventDAO, RefreshFamilyDAO, UserDAO, read_profile
 from berth_auth.deps import ClientMeta
 from berth_auth.enums import LoginKind
 from berth_auth.models import LoginEvent, RefreshTokenFamily, User
 from berth_auth.passwords import hash_password, verify_password
 from berth_auth.revocations import service as revocations
+from berth_common.db import Reads
 from berth_common.errors import Forbidden, NotFound, RateLimited, Unauthorized
 from berth_common.pagination import PageParams
 from berth_common.security import Principal, PrincipalKind
@@ -51,14 +52,14 @@ async def active_user(session: AsyncSession, principal: Principal) -> User:
     return user
 
 
-async def profile(session: AsyncSession, principal: Principal) -> Row:
+async def profile(reads: Reads, principal: Principal) -> Row:
     """The caller's profile columns (and whether they are blocked), as active_user checks."""
     if principal.kind != PrincipalKind.USER:
         raise Forbidden("This endpoint is for people, not machine clients")
     user_id = _uuid(principal.subject)
     row = None
     if user_id is not None:
-        row = await UserDAO(session).profile(user_id)
+        row = await read_profile(reads, user_id)
     if row is None:
         raise Unauthorized("Unknown user")
     if row.is_blocked:
