@@ -50,6 +50,17 @@ CREATE TRIGGER usage_intervals_wallet_fixed
 """
 
 
+def negative_wallets_index(where: str) -> None:
+    op.drop_index("ix_accounts_negative", "accounts", schema="billing")
+    op.create_index(
+        "ix_accounts_negative",
+        "accounts",
+        ["negative_since"],
+        schema="billing",
+        postgresql_where=sa.text(where),
+    )
+
+
 def upgrade() -> None:
     op.execute(INTERVAL_WALLET_FIXED)
     op.execute(INTERVAL_WALLET_TRIGGER)
@@ -61,28 +72,14 @@ def upgrade() -> None:
         ["account_id", "hour", "instance_id"],
         schema="billing",
     )
-    op.drop_index("ix_accounts_negative", "accounts", schema="billing")
-    op.create_index(
-        "ix_accounts_negative",
-        "accounts",
-        ["negative_since"],
-        schema="billing",
-        postgresql_where=sa.text("negative_since IS NOT NULL"),
-    )
+    negative_wallets_index("negative_since IS NOT NULL")
     # pages written from now on keep the room (existing ones gain it as they are rewritten)
     op.execute("ALTER TABLE billing.accounts SET (fillfactor = 70)")
 
 
 def downgrade() -> None:
     op.execute("ALTER TABLE billing.accounts RESET (fillfactor)")
-    op.drop_index("ix_accounts_negative", "accounts", schema="billing")
-    op.create_index(
-        "ix_accounts_negative",
-        "accounts",
-        ["negative_since"],
-        schema="billing",
-        postgresql_where=sa.text("balance < 0"),
-    )
+    negative_wallets_index("balance < 0")
     op.drop_constraint("pk_usage_charges", "usage_charges", schema="billing", type_="primary")
     op.create_primary_key(
         "pk_usage_charges", "usage_charges", ["hour", "instance_id"], schema="billing"
