@@ -1,7 +1,7 @@
 """An hour charged in shards of the wallets at once: each wallet in exactly one shard, each
 shard its own balanced journal transaction crediting its own revenue account, nothing charged
 twice when the run dies after some shards committed; and an instance's wallet stays fixed,
-which keeps the charges' wallet-first key one charge per instance-hour."""
+which keeps the charges' (hour, account_id, instance_id) key one charge per instance-hour."""
 
 import itertools
 import uuid

@@ -49,3 +49,50 @@ async def test_the_holder_reads_the_per_instance_charges_behind_a_usage_entry(
         headers=alice.headers,
     )
     assert r.status_code == 422 and r.json()["error"]["message"] == "`from` must be before `to`"
+
+
+async def test_the_charges_of_many_hours_come_newest_first_page_by_page(
+    billing_http, billing_db, billing_settings, person
+):
+    """Read one hour at a time (the key is hour first): every hour of the wallet's instances'
+    lifetime is there, in order, paged; `from`/`to` in the middle of an hour keep the hours
+    that begin inside the range; a time without a zone is UTC."""
+    first = a_past_hour()
+    plan = await make_plan(billing_db, [(first - timedelta(hours=1), 60)])
+    carol = person()
+    end = first + timedelta(hours=3)
+    instances = sorted(
+        [
+            await run_instance(billing_db, billing_settings, carol.id, plan, first, end)
+            for _ in range(2)
+        ],
+        reverse=True,
+    )
+    for n in range(3):
+        await charge(billing_db, first + timedelta(hours=n))
+
+    async def page(number: int, **window) -> dict:
+        params = {"size": 2, "page": number, **window}
+        r = await billing_http.get(
+            f"{API}/account/usage/charges", params=params, headers=carol.headers
+        )
+        assert r.status_code == 200, r.text
+        return r.json()
+
+    seen = []
+    for number in (1, 2, 3):
+        body = await page(number)
+        assert body["total"] == 6
+        seen += [(c["hour"], uuid.UUID(c["instance_id"])) for c in body["items"]]
+    hours = [(first + timedelta(hours=n)).isoformat().replace("+00:00", "Z") for n in (2, 1, 0)]
+    expected = [(hour, instance) for hour in hours for instance in instances]
+    assert [(h.replace("+00:00", "Z"), i) for h, i in seen] == expected
+
+    # from half past the first hour to half past the last: the second and third hours
+    window = {
+        "from": (first + timedelta(minutes=30)).replace(tzinfo=None).isoformat(),
+        "to": (first + timedelta(hours=2, minutes=30)).isoformat(),
+    }
+    body = await page(1, **window)
+    assert body["total"] == 4
+    assert {c["hour"].replace("+00:00", "Z") for c in body["items"]} == {hours[0]}

@@ -1,7 +1,7 @@
 import uuid
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from berth_billing.enums import AccountState, EntryKind
 from berth_common.errors import Unprocessable
@@ -55,6 +55,12 @@ class RangeQuery(BaseModel):
 
     since: datetime | None = Field(None, alias="from")
     until: datetime | None = Field(None, alias="to")
+
+    @field_validator("since", "until")
+    @classmethod
+    def _utc_unless_told(cls, value: datetime | None) -> datetime | None:
+        """A time without a zone is UTC (and compares with the stored ones)."""
+        return value.replace(tzinfo=UTC) if value and value.tzinfo is None else value
 
     @model_validator(mode="after")
     def _range_is_forward(self) -> "RangeQuery":

@@ -60,7 +60,7 @@ async def usage_charges_page(
     """One page of the wallet's charges per instance-hour (the detail of its usage entries),
     newest hour first, within the query's [from, to) range of hours."""
     rows, total = await UsageChargeDAO(session).of_account(
-        account.id, params, query.since, query.until
+        account.id, account.owner_id, params, query.since, query.until
     )
     return schemas.UsageChargePage.build(
         [schemas.UsageCharge.model_validate(r) for r in rows], total, params

@@ -8,6 +8,7 @@ from sqlalchemy import BigInteger, cast, func, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from berth_billing.enums import AccountKind, EntryKind, InvoiceKind, InvoiceStatus
+from berth_billing.metering.dao import full_hours, in_hours
 from berth_billing.metering.models import UsageCharge
 from berth_billing.models import (
     Account,
@@ -90,9 +91,8 @@ class InvoiceDAO(BaseDAO[Invoice]):
                 cast(func.sum(UsageCharge.amount), BigInteger).label("amount"),
             )
             .where(
+                in_hours(full_hours(start, end)),
                 UsageCharge.account_id == account_id,
-                UsageCharge.hour >= start,
-                UsageCharge.hour < end,
                 UsageCharge.transaction_id.is_not(None),
             )
             .group_by(text("1"), UsageCharge.plan_key)

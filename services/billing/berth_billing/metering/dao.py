@@ -1,9 +1,10 @@
 """Metering's set-based statements: interval upserts and one charge statement per hour."""
 
 import uuid
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import func, select, text
+from sqlalchemy import ColumnElement, DateTime, any_, bindparam, func, select, text
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from berth_billing.enums import EntryKind
@@ -14,18 +15,20 @@ from berth_common.pagination import PageParams
 # One statement charges an hour, or one shard of it (the wallets in [:low, :high)): every
 # instance-hour overlapping [:hour, :hour_end) at the price valid at :hour, prorated by started
 # minute (ceil of the seconds / 60), amount rounded half up: (price * min + 30) / 60; what was
-# charged before is skipped by a lookup of the charges' key (account_id, hour, instance_id),
+# charged before is skipped by a lookup of the charges' key (hour, account_id, instance_id),
 # which stays the unique constraint that no instance-hour is charged twice (ON CONFLICT DO NOTHING
 # cost a speculative insertion per row: an extra probe of the key, an extra WAL record; runs over
 # one hour take the hour's lock, METERING_LOCK, first, so the lookup of a run sees every charge
-# of the runs before it). The same statement writes the journal transaction (when something costs
-# money) and its entries: ONE debit per wallet, the sum of that wallet's new charges (each charge
-# keeps its transaction id: a wallet's charges of a transaction are its entry's detail), and the
-# total credited to the shard's own revenue account per currency (shards never wait on one
-# revenue row). So the ledger grows by a row per wallet-hour, not per instance-hour. The new
+# of the runs before it). When the shard's wallets have no charge of the hour at all (the
+# hour's first run: CHARGED_IN_RANGE, one probe of the key), the statement goes without the
+# lookup (FIRST_CHARGE_HOUR). The same statement writes the journal transaction (when something
+# costs money) and its entries: ONE debit per wallet, the sum of that wallet's new charges (each
+# charge keeps its transaction id: a wallet's charges of a transaction are its entry's detail),
+# and the total credited to the shard's own revenue account per currency (shards never wait on
+# one revenue row). So the ledger grows by a row per wallet-hour, not per instance-hour. The new
 # charges are read once, as the INSERT returns them, not looked up again; the revenue accounts
-# must exist before. Charges are written in key order: the index takes them page after page
-# rather than at random.
+# must exist before. Charges are written in key order, after every earlier hour: the index
+# takes them page after page at its end.
 CHARGES = """
     WITH prices AS (
         SELECT DISTINCT ON (plan_key) plan_key, amount_per_hour, currency
@@ -54,11 +57,7 @@ CHARGES = """
                p.amount_per_hour, (p.amount_per_hour * s.minutes + 30) / 60, p.currency,
                CASE WHEN (p.amount_per_hour * s.minutes + 30) / 60 > 0 THEN CAST(:txn AS uuid) END
         FROM spans s JOIN prices p ON p.plan_key = s.plan_key
-        LEFT JOIN LATERAL (SELECT true AS found FROM billing.usage_charges u
-                           WHERE u.account_id = s.account_id AND u.hour = :hour
-                             AND u.instance_id = s.instance_id
-                           LIMIT 1) charged_before ON true
-        WHERE s.minutes > 0 AND charged_before.found IS NULL
+        WHERE s.minutes > 0{unless_charged}
         ORDER BY s.account_id, s.instance_id
         RETURNING account_id, app_id, app_slug, plan_key, minutes, amount, currency,
                   transaction_id
@@ -104,7 +103,20 @@ POSTING = """, journal AS (
            CAST(COALESCE(sum(amount), 0) AS bigint) AS amount
     FROM wallets GROUP BY currency
     """
-CHARGE_HOUR = text(CHARGES + WALLET_TOTALS + POSTING)
+# what was charged before: an anti-join on the hour's part of the key (index scans only, see
+# CHARGE_BY_KEY; the planner picks a probe per instance or one pass over the hour's range)
+UNLESS_CHARGED = """
+          AND NOT EXISTS (SELECT 1 FROM billing.usage_charges u
+                          WHERE u.hour = :hour AND u.account_id = s.account_id
+                            AND u.instance_id = s.instance_id)"""
+CHARGE_HOUR = text(CHARGES.format(unless_charged=UNLESS_CHARGED) + WALLET_TOTALS + POSTING)
+FIRST_CHARGE_HOUR = text(CHARGES.format(unless_charged="") + WALLET_TOTALS + POSTING)
+# does any wallet of [:low, :high) have a charge of :hour? (a range of the key)
+CHARGED_IN_RANGE = text("""
+    SELECT EXISTS (SELECT 1 FROM billing.usage_charges
+                   WHERE hour = :hour AND account_id >= CAST(:low AS uuid)
+                     AND (CAST(:high AS uuid) IS NULL OR account_id < CAST(:high AS uuid)))
+""")
 
 PRICE_CURRENCIES = text("SELECT DISTINCT currency FROM billing.plan_prices")
 
@@ -114,11 +126,12 @@ METERING_LOCK = text("SELECT pg_advisory_xact_lock(1835365490, CAST(:n AS intege
 # instance: 1M rows are some 200 MB, which at the default 4 MB work_mem went to temporary
 # files (written, then read back); for this statement's transaction only.
 CHARGE_WORK_MEM = text("SET LOCAL work_mem = '256MB'")
-# What was charged before is looked up by the key, one probe per instance (LATERAL ... LIMIT 1
-# keeps it a per-row lookup). Left to the statistics, a usage_charges the planner last saw
-# empty (a new installation, or shards that all start before any of them commits) is read by
-# a sequential scan per instance, of pages that other shards are filling meanwhile: hours
-# instead of seconds, measured. The probe needs no estimate; for this transaction only.
+# What was charged before is read through the key only. Left to the statistics, a
+# usage_charges the planner last saw empty (a new installation, or shards that all start
+# before any of them commits) was read by a sequential scan per instance, of pages that other
+# shards were filling meanwhile: hours instead of seconds, measured. Without sequential scans
+# every plan left is a probe of the key per instance or one pass over the hour's part of it,
+# whatever the estimate; for this transaction only.
 CHARGE_BY_KEY = text("SET LOCAL enable_seqscan = off")
 
 
@@ -186,8 +199,10 @@ class MeteringDAO(BaseDAO[MeteringRun]):
         per currency: (currency, charges, amount) posted."""
         await self.session.execute(CHARGE_WORK_MEM)
         await self.session.execute(CHARGE_BY_KEY)
+        bounds = {"hour": hour, "low": wallets[0], "high": wallets[1]}
+        charged = (await self.session.execute(CHARGED_IN_RANGE, bounds)).scalar_one()
         result = await self.session.execute(
-            CHARGE_HOUR,
+            CHARGE_HOUR if charged else FIRST_CHARGE_HOUR,
             {
                 "hour": hour,
                 "hour_end": hour_end,
@@ -213,22 +228,49 @@ class MeteringDAO(BaseDAO[MeteringRun]):
         return set((await self.session.execute(stmt)).scalars())
 
 
+def full_hours(since: datetime, until: datetime) -> list[datetime]:
+    """Every full hour h (UTC) with since <= h < until, oldest first."""
+    first = since.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
+    if first < since:
+        first += timedelta(hours=1)
+    count = max(0, -(-(until - first) // timedelta(hours=1)))  # ceil: an hour begun counts
+    return [first + timedelta(hours=n) for n in range(count)]
+
+
+def in_hours(hours: list[datetime]) -> ColumnElement[bool]:
+    """`hour = ANY(:hours)`: the key's leading column, one descent of the key per hour (a
+    range of hours would read every wallet's charges of those hours)."""
+    return UsageCharge.hour == any_(bindparam(None, hours, type_=ARRAY(DateTime(timezone=True))))
+
+
 class UsageChargeDAO(BaseDAO[UsageCharge]):
     """A wallet's charges per instance-hour, newest hour first."""
 
     model = UsageCharge
-    default_sort = (UsageCharge.hour.desc(), UsageCharge.instance_id)
+    # the key read backwards: a page of the newest hours stops early, nothing is sorted
+    default_sort = (UsageCharge.hour.desc(), UsageCharge.instance_id.desc())
 
     async def of_account(
         self,
         account_id: uuid.UUID,
+        owner_id: uuid.UUID | None,
         params: PageParams,
         since: datetime | None,
         until: datetime | None,
     ) -> tuple[list[UsageCharge], int]:
-        where = [UsageCharge.account_id == account_id]
-        if since:
-            where.append(UsageCharge.hour >= since)
-        if until:
-            where.append(UsageCharge.hour < until)
-        return await self.list(params, *where)
+        """The wallet's charges of the hours in [since, until), within its instances' lifetime
+        (from the first start on record to the last closed hour)."""
+        first_start = await self.session.scalar(
+            select(func.min(UsageInterval.started_at)).where(
+                UsageInterval.owner_id == owner_id, UsageInterval.account_id == account_id
+            )
+        )
+        if first_start is None:
+            return [], 0
+        first_hour = first_start.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
+        closed = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
+        hours = full_hours(
+            max(since, first_hour) if since else first_hour,
+            min(until, closed) if until else closed,
+        )
+        return await self.list(params, in_hours(hours), UsageCharge.account_id == account_id)

@@ -36,17 +36,18 @@ class UsageInterval(Base):
 class UsageCharge(Base):
     """The charge for one instance in one hour: the key makes reruns harmless.
 
-    Keyed wallet first, (account_id, hour, instance_id): a metering run inserts in that order
-    and a wallet's charges over a period are a range of the key. An instance's wallet is fixed
-    once its interval is recorded (a trigger on usage_intervals), so the key is unique
-    exactly when (hour, instance_id) is: one charge per instance-hour.
+    Keyed (hour, account_id, instance_id): an hourly run inserts in that order, after every
+    earlier hour, so its rows fill the key's last pages rather than pages across all of
+    history. A wallet's charges over a period are read one hour at a time. An instance's
+    wallet is fixed once its interval is recorded (a trigger on usage_intervals), so the key
+    is unique exactly when (hour, instance_id) is: one charge per instance-hour.
     """
 
     __tablename__ = "usage_charges"
 
     # references checked per statement by a trigger (ledger_at_scale migration)
-    account_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
     hour: Mapped[datetime] = mapped_column(DateTime(timezone=True), primary_key=True)
+    account_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
     instance_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
     app_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
     app_slug: Mapped[str | None] = mapped_column(String(120))
