@@ -5,7 +5,7 @@ import uuid
 from datetime import timedelta
 
 from fixtures_billing import API, a_past_hour
-from test_metering import charge, make_plan, run_instance
+from test_metering import charge, deploy_event, make_plan, run_instance, stopped
 
 
 async def test_the_holder_reads_the_per_instance_charges_behind_a_usage_entry(
@@ -96,3 +96,26 @@ async def test_the_charges_of_many_hours_come_newest_first_page_by_page(
     body = await page(1, **window)
     assert body["total"] == 4
     assert {c["hour"].replace("+00:00", "Z") for c in body["items"]} == {hours[0]}
+
+
+async def test_a_running_instance_s_charges_are_listed(
+    billing_http, billing_db, billing_settings, person
+):
+    hour = a_past_hour()
+    plan = await make_plan(billing_db, [(hour - timedelta(hours=1), 60)])
+    dana = person()
+    instance = await run_instance(billing_db, billing_settings, dana.id, plan, hour)
+    try:
+        await charge(billing_db, hour)
+        r = await billing_http.get(f"{API}/account/usage/charges", headers=dana.headers)
+        assert r.status_code == 200, r.text
+        assert [(uuid.UUID(c["instance_id"]), c["minutes"]) for c in r.json()["items"]] == [
+            (instance, 60)
+        ]
+    finally:  # stopped, so that other tests' later hours never meet it
+        await deploy_event(
+            billing_db,
+            billing_settings,
+            "deploy.instance.stopped",
+            **stopped(instance, dana.id, plan, hour + timedelta(hours=1)),
+        )

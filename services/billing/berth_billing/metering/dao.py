@@ -259,18 +259,23 @@ class UsageChargeDAO(BaseDAO[UsageCharge]):
         until: datetime | None,
     ) -> tuple[list[UsageCharge], int]:
         """The wallet's charges of the hours in [since, until), within its instances' lifetime
-        (from the first start on record to the last closed hour)."""
-        first_start = await self.session.scalar(
-            select(func.min(UsageInterval.started_at)).where(
-                UsageInterval.owner_id == owner_id, UsageInterval.account_id == account_id
+        (from the first start on record to the last stop, or the last closed hour)."""
+        lifetime = (
+            await self.session.execute(
+                select(
+                    func.min(UsageInterval.started_at),
+                    func.max(func.coalesce(UsageInterval.stopped_at, func.now())),
+                ).where(UsageInterval.owner_id == owner_id, UsageInterval.account_id == account_id)
             )
-        )
+        ).one()
+        first_start, last_stop = lifetime
         if first_start is None:
             return [], 0
         first_hour = first_start.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
         closed = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
+        end = min(closed, last_stop) if last_stop is not None else closed
         hours = full_hours(
             max(since, first_hour) if since else first_hour,
-            min(until, closed) if until else closed,
+            min(until, end) if until else end,
         )
         return await self.list(params, in_hours(hours), UsageCharge.account_id == account_id)
