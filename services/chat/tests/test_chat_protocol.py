@@ -228,20 +228,27 @@ async def test_the_message_rate_is_per_user():
 def test_the_message_rate_is_a_moving_window(monkeypatch):
     """In memory: a sender gets a message back as their oldest one leaves the window, not at a
     fixed boundary; a refusal takes nothing; those silent for a window are forgotten."""
-    from berth_chat.live import connection
+    from limits import parse
+
+    from berth_common import ratelimit
 
     now = [1000.0]
-    monkeypatch.setattr(connection.time, "monotonic", lambda: now[0])
-    window = connection.LocalMovingWindow(connection.parse("2/10seconds"))
-    assert window.hit("alice")
+    monkeypatch.setattr(ratelimit.time, "monotonic", lambda: now[0])
+    window, rate = ratelimit.LocalMovingWindow(), parse("2/10seconds")
+
+    def hit(user: str) -> bool:
+        return window.hit(rate, user) is None
+
+    assert hit("alice")
     now[0] += 4
-    assert [window.hit("alice"), window.hit("alice")] == [True, False]
+    assert [hit("alice"), hit("alice")] == [True, False]
     now[0] += 2
-    assert window.hit("alice") is False  # both within the last 10 s
+    assert hit("alice") is False  # both within the last 10 s
+    assert window.hit(rate, "alice") == 4  # the first leaves the window in 4 s
     now[0] += 4.5  # the first left the window, the second has not
-    assert [window.hit("alice"), window.hit("alice")] == [True, False]
+    assert [hit("alice"), hit("alice")] == [True, False]
     now[0] += 11
-    assert window.hit("bob") and set(window.hits) == {"bob"}
+    assert hit("bob") and set(window.hits) == {"bob"}
 
 
 def test_pings_and_a_silent_peer_is_closed_4408(berth_env, public_jwks, person):

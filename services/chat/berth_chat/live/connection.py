@@ -5,7 +5,6 @@ import asyncio
 import contextlib
 import time
 import uuid
-from collections import deque
 from typing import Any
 
 from fastapi import WebSocket
@@ -17,6 +16,7 @@ from loguru import logger
 
 from berth_chat.conversations import service
 from berth_chat.live.hub import Frame, Subscription, encode
+from berth_common.ratelimit import LocalMovingWindow, is_memory
 from berth_common.security import Principal
 
 
@@ -45,8 +45,8 @@ class MessageLimiter:
     def __init__(self, storage_url: str, rate: str):
         self.item: RateLimitItem = parse(rate)
         self.local: LocalMovingWindow | None = None
-        if storage_url.removeprefix("async+").startswith("memory://"):
-            self.local = LocalMovingWindow(self.item)
+        if is_memory(storage_url):
+            self.local = LocalMovingWindow()
             return
         url = storage_url if storage_url.startswith("async+") else f"async+{storage_url}"
         storage = storage_from_string(url, wrap_exceptions=True)
@@ -56,45 +56,12 @@ class MessageLimiter:
 
     async def allow(self, user: str) -> bool:
         if self.local is not None:
-            return self.local.hit(user)
+            return self.local.hit(self.item, user) is None
         try:
             return await self.strategy.hit(self.item, "chat-message", user)
         except Exception:  # the counter's store is down: chat goes on unlimited, logged
             logger.warning("chat: rate-limit storage unavailable")
             return True
-
-
-class LocalMovingWindow:
-    """The moving window of `limits` for `memory://`, kept in this process: per user the times
-    of their last `amount` messages. The library's asyncio memory storage sweeps every user
-    after each hit, one thread hop per user (py-spy on a busy replica: a quarter of its CPU,
-    and the event loop waiting for the GIL meanwhile)."""
-
-    def __init__(self, item: RateLimitItem):
-        self.amount = item.amount
-        self.window = float(item.get_expiry())
-        self.hits: dict[str, deque[float]] = {}
-        self._next_sweep = 0.0
-
-    def hit(self, user: str) -> bool:
-        now = time.monotonic()
-        if now >= self._next_sweep:
-            self._sweep(now)
-        if self.amount <= 0:
-            return False
-        hits = self.hits.get(user)
-        if hits is None:
-            hits = self.hits[user] = deque(maxlen=self.amount)
-        if len(hits) == self.amount and now - hits[0] < self.window:
-            return False  # `amount` messages within the window already; a refusal is not one
-        hits.append(now)
-        return True
-
-    def _sweep(self, now: float) -> None:
-        """Forget the users with nothing inside the window (once a window: memory stays
-        bounded by the users who sent lately)."""
-        self.hits = {user: h for user, h in self.hits.items() if now - h[-1] < self.window}
-        self._next_sweep = now + self.window
 
 
 class Connection:
