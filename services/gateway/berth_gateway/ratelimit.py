@@ -94,7 +94,8 @@ class RateLimiter:
         else:
             item, identity = self.authenticated_limit, (principal.kind, principal.subject)
         if self.windows is not None:
-            wait = self.windows.hit(item, (str(item), *identity))
+            # people, machine clients and addresses have one limit each: their kinds tell apart
+            wait = self.windows.hit(item, identity)
             if wait is None:
                 return
             raise RateLimited(f"Rate limit of {item} exceeded", retry_after=max(1, math.ceil(wait)))
