@@ -2,18 +2,21 @@
 
 from fastapi import FastAPI
 from loguru import logger
-from starlette.middleware import Middleware
+from starlette.types import ASGIApp
 
 from berth_common.app import create_service_app
 from berth_common.errors import ServiceUnavailable
 from berth_common.revocation import Denylist
 from berth_common.security import JWKSCache, TokenVerifier
 from berth_common.service import RevocationSync
-from berth_gateway.api import NO_APP_PATH, VerifyFirst, no_app_route, verify_route
+from berth_gateway.api import NO_APP_PATH, VerifyEdge, no_app_route, verify_route
 from berth_gateway.config import GatewaySettings
 from berth_gateway.policy import RoutePolicy
 from berth_gateway.ratelimit import RateLimiter
 from berth_gateway.service import Gatekeeper, VerifiedTokenCache
+
+# Traefik logs every request already
+QUIET_PATHS = frozenset({"/verify", NO_APP_PATH})
 
 
 def create_app(
@@ -62,16 +65,20 @@ def create_app(
         ready_checks=[jwks_loaded, revocations.revocations_loaded],
         on_startup=[load_jwks_early, revocations.start],
         on_shutdown=[revocations.stop],
-        # Traefik logs every request already
-        quiet_paths=frozenset({"/verify", NO_APP_PATH}),
+        quiet_paths=QUIET_PATHS,
         # nothing here is a public API: /verify is for Traefik only
         docs_url=None,
         redoc_url=None,
         openapi_url=None,
     )
     app.router.routes[0:0] = [verify_route, no_app_route]
-    # innermost of the app's middleware: after the request id and metrics, before the rest
-    app.user_middleware.append(Middleware(VerifyFirst))
+    build_stack = app.build_middleware_stack
+
+    def build_stack_behind_verify() -> ASGIApp:
+        # Starlette builds the stack on the first request: /verify is answered before all of it
+        return VerifyEdge(build_stack(), service=settings.service_name, quiet_paths=QUIET_PATHS)
+
+    app.build_middleware_stack = build_stack_behind_verify  # type: ignore[method-assign]
     app.state.gatekeeper = gatekeeper
     app.state.access_cookie = settings.access_cookie
     app.state.token_verifier = verifier

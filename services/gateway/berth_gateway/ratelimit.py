@@ -1,12 +1,14 @@
 """Moving-window rate limits per principal (user / machine client) or per client IP.
 
-Counters live in the `limits` storage named by GATEWAY_RATE_LIMIT_STORAGE_URL: in memory for
-one process, Redis to share them between gateway replicas. A storage outage lets requests
-through (the edge stays up) and is logged at most once per interval.
+Counters live where GATEWAY_RATE_LIMIT_STORAGE_URL says: memory:// keeps them in this process
+(InProcessWindows), anything else is a `limits` storage (Redis, to share them between gateway
+replicas). A storage outage lets requests through (the edge stays up) and is logged at most
+once per interval.
 """
 
 import math
 import time
+from collections import deque
 
 from limits import RateLimitItem, parse
 from limits.aio.storage import Storage
@@ -26,17 +28,64 @@ def async_storage_url(url: str) -> str:
     return url if url.startswith("async+") else f"async+{url}"
 
 
+#: how often InProcessWindows drops the windows of callers that went quiet
+SWEEP_SECONDS = 10.0
+
+Window = tuple[float, deque[float]]  # (length in seconds, admitted hits' times, oldest first)
+
+
+class InProcessWindows:
+    """Moving windows in this process's memory: the same rule as limits' moving window, at a
+    fraction of the cost. (limits' asyncio MemoryStorage starts an expiry pass on nearly every
+    hit, and that pass sends a bisect to a worker thread per key: a thread-pool round trip per
+    request, about a third of the gateway's CPU under load.)"""
+
+    def __init__(self) -> None:
+        self._windows: dict[tuple[str, ...], Window] = {}
+        self._next_sweep = time.monotonic() + SWEEP_SECONDS
+
+    def hit(self, item: RateLimitItem, key: tuple[str, ...]) -> float | None:
+        """Count one hit; None when admitted, else the seconds until the window has room."""
+        now = time.monotonic()
+        if now >= self._next_sweep:
+            self._sweep(now)
+        length = float(item.get_expiry())
+        window = self._windows.get(key)
+        if window is None:
+            window = self._windows[key] = (length, deque())
+        hits = window[1]
+        cutoff = now - length
+        while hits and hits[0] <= cutoff:
+            hits.popleft()
+        if len(hits) >= item.amount:
+            return hits[0] + length - now
+        hits.append(now)
+        return None
+
+    def _sweep(self, now: float) -> None:
+        self._next_sweep = now + SWEEP_SECONDS
+        quiet = [key for key, (length, hits) in self._windows.items() if hits[-1] <= now - length]
+        for key in quiet:
+            del self._windows[key]
+
+
 class RateLimiter:
     def __init__(self, storage_url: str, authenticated: str, anonymous: str) -> None:
-        storage = storage_from_string(async_storage_url(storage_url), wrap_exceptions=True)
+        self.authenticated_limit: RateLimitItem = parse(authenticated)
+        self.anonymous_limit: RateLimitItem = parse(anonymous)
+        self._last_outage_log = 0.0
+        self.windows: InProcessWindows | None = None
+        self.storage: Storage | None = None
+        url = async_storage_url(storage_url)
+        if url.startswith("async+memory://"):
+            self.windows = InProcessWindows()
+            return
+        storage = storage_from_string(url, wrap_exceptions=True)
         if not isinstance(storage, Storage):
             raise ValueError(f"not an asyncio rate-limit storage: {storage_url}")
         self.storage = storage
         self.strategy = MovingWindowRateLimiter(storage)
-        self.authenticated_limit: RateLimitItem = parse(authenticated)
-        self.anonymous_limit: RateLimitItem = parse(anonymous)
         self._outage_errors = (StorageError, OSError, *_as_tuple(storage.base_exceptions))
-        self._last_outage_log = 0.0
 
     async def hit(self, principal: Principal | None, client_ip: str) -> None:
         """Count one request; raise RateLimited (429, Retry-After) when over the limit."""
@@ -44,6 +93,12 @@ class RateLimiter:
             item, identity = self.anonymous_limit, ("ip", client_ip)
         else:
             item, identity = self.authenticated_limit, (principal.kind, principal.subject)
+        if self.windows is not None:
+            # people, machine clients and addresses have one limit each: their kinds tell apart
+            wait = self.windows.hit(item, identity)
+            if wait is None:
+                return
+            raise RateLimited(f"Rate limit of {item} exceeded", retry_after=max(1, math.ceil(wait)))
         try:
             if await self.strategy.hit(item, "gateway", *identity):
                 return
@@ -55,7 +110,7 @@ class RateLimiter:
         raise RateLimited(f"Rate limit of {item} exceeded", retry_after=retry_after)
 
     async def check(self) -> bool:
-        return await self.storage.check()
+        return self.storage is None or await self.storage.check()
 
     def _log_outage(self, exc: BaseException) -> None:
         now = time.monotonic()
