@@ -1,14 +1,13 @@
 """Moving-window rate limits per principal (user / machine client) or per client IP.
 
 Counters live where GATEWAY_RATE_LIMIT_STORAGE_URL says: memory:// keeps them in this process
-(InProcessWindows), anything else is a `limits` storage (Redis, to share them between gateway
-replicas). A storage outage lets requests through (the edge stays up) and is logged at most
+(berth_common.ratelimit), anything else is a `limits` storage (Redis, to share them between
+gateway replicas). A storage outage lets requests through (the edge stays up) and is logged at most
 once per interval.
 """
 
 import math
 import time
-from collections import deque
 
 from limits import RateLimitItem, parse
 from limits.aio.storage import Storage
@@ -18,6 +17,7 @@ from limits.storage import storage_from_string
 from loguru import logger
 
 from berth_common.errors import RateLimited
+from berth_common.ratelimit import LocalMovingWindow, is_memory
 from berth_common.security import Principal
 
 OUTAGE_LOG_INTERVAL = 30.0
@@ -28,57 +28,16 @@ def async_storage_url(url: str) -> str:
     return url if url.startswith("async+") else f"async+{url}"
 
 
-#: how often InProcessWindows drops the windows of callers that went quiet
-SWEEP_SECONDS = 10.0
-
-Window = tuple[float, deque[float]]  # (length in seconds, admitted hits' times, oldest first)
-
-
-class InProcessWindows:
-    """Moving windows in this process's memory: the same rule as limits' moving window, at a
-    fraction of the cost. (limits' asyncio MemoryStorage starts an expiry pass on nearly every
-    hit, and that pass sends a bisect to a worker thread per key: a thread-pool round trip per
-    request, about a third of the gateway's CPU under load.)"""
-
-    def __init__(self) -> None:
-        self._windows: dict[tuple[str, ...], Window] = {}
-        self._next_sweep = time.monotonic() + SWEEP_SECONDS
-
-    def hit(self, item: RateLimitItem, key: tuple[str, ...]) -> float | None:
-        """Count one hit; None when admitted, else the seconds until the window has room."""
-        now = time.monotonic()
-        if now >= self._next_sweep:
-            self._sweep(now)
-        length = float(item.get_expiry())
-        window = self._windows.get(key)
-        if window is None:
-            window = self._windows[key] = (length, deque())
-        hits = window[1]
-        cutoff = now - length
-        while hits and hits[0] <= cutoff:
-            hits.popleft()
-        if len(hits) >= item.amount:
-            return hits[0] + length - now
-        hits.append(now)
-        return None
-
-    def _sweep(self, now: float) -> None:
-        self._next_sweep = now + SWEEP_SECONDS
-        quiet = [key for key, (length, hits) in self._windows.items() if hits[-1] <= now - length]
-        for key in quiet:
-            del self._windows[key]
-
-
 class RateLimiter:
     def __init__(self, storage_url: str, authenticated: str, anonymous: str) -> None:
         self.authenticated_limit: RateLimitItem = parse(authenticated)
         self.anonymous_limit: RateLimitItem = parse(anonymous)
         self._last_outage_log = 0.0
-        self.windows: InProcessWindows | None = None
+        self.windows: LocalMovingWindow | None = None
         self.storage: Storage | None = None
         url = async_storage_url(storage_url)
-        if url.startswith("async+memory://"):
-            self.windows = InProcessWindows()
+        if is_memory(url):
+            self.windows = LocalMovingWindow()
             return
         storage = storage_from_string(url, wrap_exceptions=True)
         if not isinstance(storage, Storage):

@@ -1,12 +1,14 @@
-"""The in-process moving window (GATEWAY_RATE_LIMIT_STORAGE_URL=memory://), on a fake clock."""
+"""The in-process moving window (GATEWAY_RATE_LIMIT_STORAGE_URL=memory://, berth_common.ratelimit),
+on a fake clock."""
 
 import pytest
 from limits import parse
 
+from berth_common import ratelimit
 from berth_common.errors import RateLimited
+from berth_common.ratelimit import LocalMovingWindow
 from berth_common.security import Principal, PrincipalKind
-from berth_gateway import ratelimit
-from berth_gateway.ratelimit import InProcessWindows, RateLimiter
+from berth_gateway.ratelimit import RateLimiter
 
 
 class Clock:
@@ -25,7 +27,7 @@ def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
 
 
 def test_a_window_admits_its_limit_then_frees_a_slot_as_each_hit_ages_out(clock: Clock) -> None:
-    windows, item = InProcessWindows(), parse("3/minute")
+    windows, item = LocalMovingWindow(), parse("3/minute")
     for _ in range(3):
         assert windows.hit(item, ("ip", "a")) is None
         clock.now += 10
@@ -37,7 +39,7 @@ def test_a_window_admits_its_limit_then_frees_a_slot_as_each_hit_ages_out(clock:
 
 
 def test_refused_hits_do_not_count(clock: Clock) -> None:
-    windows, item = InProcessWindows(), parse("1/minute")
+    windows, item = LocalMovingWindow(), parse("1/minute")
     assert windows.hit(item, ("ip", "a")) is None
     for _ in range(5):
         clock.now += 10
@@ -47,12 +49,12 @@ def test_refused_hits_do_not_count(clock: Clock) -> None:
 
 
 def test_quiet_callers_windows_are_dropped(clock: Clock) -> None:
-    windows, item = InProcessWindows(), parse("5/second")
+    windows, item = LocalMovingWindow(), parse("5/second")
     for caller in ("a", "b"):
         windows.hit(item, ("ip", caller))
     clock.now += ratelimit.SWEEP_SECONDS + 1
     windows.hit(item, ("ip", "c"))
-    assert list(windows._windows) == [("ip", "c")]
+    assert list(windows.hits) == [("ip", "c")]
 
 
 async def test_the_limiter_answers_429_with_retry_after_from_the_window(clock: Clock) -> None:
