@@ -14,7 +14,7 @@ wallets' usage entries add up to the hour's charges.
 Prints figures; it never passes or fails on a timing.
 
     uv run python bench/billing_metering.py [--instances 100000] [--wallets 10000]
-        [--no-previous] [--shards 2]
+        [--no-previous] [--shards 2] [--no-settle]
 
 Needs the machine's PostgreSQL (like the tests); makes and drops databases of its own.
 """
@@ -85,7 +85,7 @@ def bench_db(database_url: str, metadata=None) -> SimpleNamespace:
     return SimpleNamespace(engine=engine, sessionmaker=sessionmaker, dispose=engine.dispose)
 
 
-async def seed(db, instances: int, wallets: int, currency: str) -> float:
+async def seed(db, instances: int, wallets: int, currency: str, settle: bool = True) -> float:
     t0 = time.perf_counter()
     async with db.engine.begin() as conn:
         wallet_ids = await seed_wallets(conn, wallets, currency, credit=10**9)
@@ -95,11 +95,13 @@ async def seed(db, instances: int, wallets: int, currency: str) -> float:
         await conn.execute(PRICE, {"c": currency})
         await conn.execute(REVENUE, {"c": currency})
     # as an hourly run finds them: vacuumed (autovacuum does it in service) and not in the middle
-    # of writing out the bulk load's dirty pages (a checkpoint the seed set off)
+    # of writing out the bulk load's dirty pages (a checkpoint the seed set off); --no-settle
+    # measures right after the load, as this bench did before
     async with db.engine.connect() as conn:
         conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
-        await conn.execute(text("VACUUM ANALYZE"))
-        await conn.execute(text("CHECKPOINT"))
+        await conn.execute(text("VACUUM ANALYZE" if settle else "ANALYZE"))
+        if settle:
+            await conn.execute(text("CHECKPOINT"))
     return time.perf_counter() - t0
 
 
@@ -178,7 +180,7 @@ async def checks(db) -> str:
 
 
 async def measure(
-    database_url: str, instances: int, wallets: int, statements, shards: int
+    database_url: str, instances: int, wallets: int, statements, shards: int, settle: bool
 ) -> dict[str, float]:
     """Seed, then charge the hour twice through the service's charge_hour, its DAO's statements
     replaced by `statements` (today's or the previous ones)."""
@@ -189,7 +191,7 @@ async def measure(
 
     settings = BillingSettings(database_url=database_url)
     db = bench_db(database_url, Base.metadata)
-    seeded = await seed(db, instances, wallets, settings.currency)
+    seeded = await seed(db, instances, wallets, settings.currency, settle)
     print(f"  (seeded in {seeded:.1f} s)")
     meter = Meter()
     real_charge = metering_dao.MeteringDAO.charge
@@ -244,6 +246,12 @@ def main() -> None:
     parser.add_argument(
         "--shards", type=int, default=2, help="wallet shards charged at once (the setting)"
     )
+    parser.add_argument(
+        "--no-settle",
+        dest="settle",
+        action="store_false",
+        help="measure right after the bulk load (no VACUUM, no CHECKPOINT first)",
+    )
     args = parser.parse_args()
     os.environ.setdefault("BILLING_WEBHOOK_SECRET", "bench")
     from berth_billing.metering import dao
@@ -285,7 +293,11 @@ def main() -> None:
             if revision:
                 downgrade_billing(database_url, revision)
             figures.append(
-                asyncio.run(measure(database_url, args.instances, args.wallets, statements, shards))
+                asyncio.run(
+                    measure(
+                        database_url, args.instances, args.wallets, statements, shards, args.settle
+                    )
+                )
             )
         finally:
             drop_database(database_url)
