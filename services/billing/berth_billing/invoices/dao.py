@@ -8,7 +8,8 @@ from sqlalchemy import BigInteger, cast, func, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from berth_billing.enums import AccountKind, EntryKind, InvoiceKind, InvoiceStatus
-from berth_billing.metering.dao import full_hours, in_hours
+from berth_billing.hours import full_hours
+from berth_billing.metering.dao import in_hours
 from berth_billing.metering.models import UsageCharge
 from berth_billing.models import (
     Account,

@@ -1,13 +1,14 @@
 """Metering's set-based statements: interval upserts and one charge statement per hour."""
 
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 from sqlalchemy import ColumnElement, DateTime, any_, bindparam, func, select, text
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from berth_billing.enums import EntryKind
+from berth_billing.hours import full_hours, hour_floor
 from berth_billing.metering.models import MeteringRun, UsageCharge, UsageInterval
 from berth_common.dao import BaseDAO
 from berth_common.pagination import PageParams
@@ -228,15 +229,6 @@ class MeteringDAO(BaseDAO[MeteringRun]):
         return set((await self.session.execute(stmt)).scalars())
 
 
-def full_hours(since: datetime, until: datetime) -> list[datetime]:
-    """Every full hour h (UTC) with since <= h < until, oldest first."""
-    first = since.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
-    if first < since:
-        first += timedelta(hours=1)
-    count = max(0, -(-(until - first) // timedelta(hours=1)))  # ceil: an hour begun counts
-    return [first + timedelta(hours=n) for n in range(count)]
-
-
 def in_hours(hours: list[datetime]) -> ColumnElement[bool]:
     """`hour = ANY(:hours)`: the key's leading column, one descent of the key per hour (a
     range of hours would read every wallet's charges of those hours)."""
@@ -271,9 +263,8 @@ class UsageChargeDAO(BaseDAO[UsageCharge]):
         first_start, last_stop = lifetime
         if first_start is None:
             return [], 0
-        first_hour = first_start.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
-        closed = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
-        end = min(closed, last_stop) if last_stop is not None else closed
+        first_hour = hour_floor(first_start)
+        end = min(hour_floor(datetime.now(UTC)), last_stop)  # closed hours of its lifetime
         hours = full_hours(
             max(since, first_hour) if since else first_hour,
             min(until, end) if until else end,

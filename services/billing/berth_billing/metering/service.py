@@ -19,10 +19,10 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from berth_billing.accounts.dao import AccountDAO
 from berth_billing.config import BillingSettings
 from berth_billing.enums import AccountKind
+from berth_billing.hours import hour_floor
 from berth_billing.metering.dao import MeteringDAO
 from berth_billing.metering.models import MeteringRun
 from berth_billing.names import QUEUE, Task
-from berth_billing.plans.service import hour_floor
 from berth_common.errors import Unprocessable
 from berth_common.outbox import enqueue_task
 

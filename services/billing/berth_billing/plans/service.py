@@ -5,6 +5,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from berth_billing.config import BillingSettings
+from berth_billing.hours import hour_floor
 from berth_billing.models import Plan
 from berth_billing.payments.service import AmountOutOfRange, check_currency
 from berth_billing.plans import schemas
@@ -24,10 +25,6 @@ SEED_PRICES = {
     "vps-2": 8,
 }
 SEED_FROM = datetime(2000, 1, 1, tzinfo=UTC)
-
-
-def hour_floor(at: datetime) -> datetime:
-    return at.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
 
 
 def next_hour(now: datetime | None = None) -> datetime:
