@@ -1,8 +1,11 @@
 """Cost of the edge and of a lean request, the previous code beside this code in one run.
 
-1. An authenticated GET direct to auth, through Traefik without auth, and through Traefik +
-   gateway forwardAuth (route policy, token, revocation denylist, rate limit), with the
-   connections Traefik opened to the gateway instead of reusing one.
+1. An authenticated GET direct to auth, through Traefik without auth, through Traefik +
+   forwardAuth to Traefik's own /ping (the hop's floor: what forwardAuth costs with a
+   responder that does no work, in Go, in Traefik's own process) and through Traefik + gateway
+   forwardAuth (route policy, token, revocation denylist, rate limit), with the connections
+   Traefik opened to the gateway instead of reusing one. Rounds alternate the four paths
+   (A B C D A B C D ...), so a noisy neighbour hits all alike; ratios are per round.
 2. The gateway's /verify alone, called as Traefik calls it: the previous code and this code.
 3. auth's `GET /me`, one uvicorn worker, access log at INFO as deployed, with and without the
    platform's per-request middleware (_bare_auth.py): the previous code and this code, runs
@@ -15,7 +18,8 @@ libs/common, services/auth or services/gateway) taken with git archive and run f
 virtualenv (PYTHONPATH); its figures are printed beside this code's. It never passes or fails
 on a timing.
 
-    uv run python bench/auth_gateway.py [--seconds 10] [--connections 16] [--previous REF]
+    uv run python bench/auth_gateway.py [--seconds 10] [--connections 16] [--edge-rounds 3]
+                                        [--previous REF]
 
 Needs the machine's PostgreSQL and RabbitMQ (like the tests) and `wrk`
 (`bash scripts/install-system-deps.sh --bench`, which `make bench` runs).
@@ -112,8 +116,10 @@ def alternated(
     return merged
 
 
-def no_auth_route(platform: Platform) -> dict:
-    """The auth service through Traefik without forwardAuth: the cost of Traefik alone."""
+def edge_routes(platform: Platform) -> dict:
+    """The auth service through Traefik without forwardAuth (the cost of Traefik alone), and
+    through a forwardAuth whose address is Traefik's own /ping (the cost of the hop alone)."""
+    ping = f"http://127.0.0.1:{platform.ports['traefik_api']}/ping"
     return {
         "http": {
             "routers": {
@@ -122,9 +128,25 @@ def no_auth_route(platform: Platform) -> dict:
                     "rule": platform.platform_rule("PathPrefix(`/bench-noauth/`)"),
                     "middlewares": ["bench-strip"],
                     "service": "auth",
-                }
+                },
+                "bench-floor": {
+                    "entryPoints": ["web"],
+                    "rule": platform.platform_rule("PathPrefix(`/bench-floor/`)"),
+                    "middlewares": ["bench-strip-floor", "bench-ping-auth"],
+                    "service": "auth",
+                },
             },
-            "middlewares": {"bench-strip": {"stripPrefix": {"prefixes": ["/bench-noauth"]}}},
+            "middlewares": {
+                "bench-strip": {"stripPrefix": {"prefixes": ["/bench-noauth"]}},
+                "bench-strip-floor": {"stripPrefix": {"prefixes": ["/bench-floor"]}},
+                "bench-ping-auth": {
+                    "forwardAuth": {
+                        "address": ping,
+                        "trustForwardHeader": False,
+                        "maxResponseBodySize": 16384,
+                    }
+                },
+            },
         }
     }
 
@@ -217,33 +239,66 @@ def side_by_side(title: str, figures: dict[str, dict[str, float]], pairs: list[t
         )
 
 
-def edge(platform: Platform, token: str, pids: dict[str, int], args) -> list:
-    """Direct, through Traefik, through Traefik + forwardAuth; with the gateway connections
-    Traefik closed (TIME-WAIT) per 100 requests of the forwardAuth run."""
-    targets = [
-        ("direct to auth", f"{platform.url('auth')}{ME_PATH}"),
-        ("traefik, no forwardAuth", f"{platform.public_url}/bench-noauth{ME_PATH}"),
-        ("traefik + gateway forwardAuth", f"{platform.public_url}{ME_PATH}"),
-    ]
-    for _, url in targets:  # warm up: JWKS caches, connection pools
+EDGE_PATHS = (
+    ("direct to auth", ""),
+    ("traefik, no forwardAuth", "/bench-noauth"),
+    ("traefik + forwardAuth to /ping", "/bench-floor"),
+    ("traefik + gateway forwardAuth", ""),
+)
+
+
+def edge(platform: Platform, token: str, pids: dict[str, int], args) -> dict:
+    """The four paths in alternated rounds: per path its figures averaged over the rounds
+    (`runs`: each round's, for the per-round ratios), with the gateway connections Traefik
+    closed (TIME-WAIT) per 100 requests."""
+    urls = {
+        name: f"{platform.url('auth') if name == 'direct to auth' else platform.public_url}"
+        f"{prefix}{ME_PATH}"
+        for name, prefix in EDGE_PATHS
+    }
+    for url in urls.values():  # warm up: JWKS caches, connection pools
         wrk(url, seconds=2, connections=args.connections, headers=bearer(token))
-    results = []
-    for name, url in targets:
-        closed = closed_connections(platform.ports["gateway"])
-        m = costed_wrk(
-            url, pids, seconds=args.seconds, connections=args.connections, headers=bearer(token)
-        )
-        m["gateway_conns_per_100"] = (
-            max(closed_connections(platform.ports["gateway"]) - closed, 0) / max(m["total"], 1)
-        ) * 100
-        results.append((name, m))
-    return results
+    runs: dict[str, list[dict[str, float]]] = {name: [] for name in urls}
+    for _ in range(args.edge_rounds):
+        for name, url in urls.items():
+            closed = closed_connections(platform.ports["gateway"])
+            m = costed_wrk(
+                url,
+                pids,
+                seconds=args.seconds,
+                connections=args.connections,
+                headers=bearer(token),
+            )
+            m["gateway_conns_per_100"] = (
+                max(closed_connections(platform.ports["gateway"]) - closed, 0)
+                / max(m["total"], 1)
+                * 100
+            )
+            runs[name].append(m)
+    merged = {}
+    for name, ms in runs.items():
+        merged[name] = {key: statistics.fmean(m[key] for m in ms) for key in ms[0]}
+        merged[name]["total"] = sum(m["total"] for m in ms)
+        merged[name]["non2xx"] = sum(m["non2xx"] for m in ms)
+        merged[name]["runs"] = ms
+    return merged
+
+
+def round_ratios(results: dict, name: str) -> str:
+    """`name`'s req/s over direct's, round by round, and their median."""
+    ratios = [
+        m["rps"] / d["rps"]
+        for m, d in zip(results[name]["runs"], results["direct to auth"]["runs"], strict=True)
+    ]
+    each = " ".join(f"{r:.2f}" for r in ratios)
+    return f"median {statistics.median(ratios):.2f}x (rounds: {each})"
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--seconds", type=int, default=10)
     parser.add_argument("--connections", type=int, default=16)
+    parser.add_argument("--edge-rounds", type=int, default=3)
     parser.add_argument("--refresh-sessions", type=int, default=8)
     parser.add_argument("--previous", default=None, help="git ref of the baseline code")
     args = parser.parse_args()
@@ -259,7 +314,7 @@ def main() -> None:
     ):
         auth = platform.start_web("auth")
         gateway = platform.start_web("gateway")
-        traefik = platform.start_traefik(extra_dynamic={"bench.yml": no_auth_route(platform)})
+        traefik = platform.start_traefik(extra_dynamic={"bench.yml": edge_routes(platform)})
         token = login(platform.public_url)["access_token"]
         pids = {"auth": auth.pid, "gateway": gateway.pid, "traefik": traefik.pid}
         results = edge(platform, token, pids, args)
@@ -305,22 +360,27 @@ def main() -> None:
 
         print(
             f"\nAuthenticated GET {ME_PATH} (this code): wrk -t1 -c{args.connections} "
-            f"-d{args.seconds}s on {os.cpu_count()} cores"
+            f"-d{args.seconds}s x {args.edge_rounds} alternated rounds on {os.cpu_count()} cores"
         )
         print(
             f"{'path':<34} {'req/s':>9} {'vs dir':>7} {'p50 ms':>8} {'p99 ms':>8} {'reqs':>8} "
             f"{'non2xx':>6}  CPU us/request: {' '.join(f'{p:>7}' for p in EDGE)}"
         )
-        base = results[0][1]
-        for name, m in results:
+        base = results["direct to auth"]
+        for name, m in results.items():
             print(row(name, m, None if m is base else base))
-        forward = results[2][1]
+        forward, floor = results["traefik + gateway forwardAuth"], results[EDGE_PATHS[2][0]]
         print(
-            f"forwardAuth ratio (traefik + forwardAuth / direct): "
-            f"{forward['rps'] / base['rps']:.2f}x by req/s, "
+            f"forwardAuth ratio (traefik + gateway forwardAuth / direct): "
+            f"{round_ratios(results, 'traefik + gateway forwardAuth')} by req/s, "
             f"{cpu_per_request(base) / cpu_per_request(forward):.2f}x by CPU per request; "
-            f"issue 14: {ISSUE['forwardauth_ratio']} by req/s. Gateway connections Traefik "
-            f"closed: {forward['gateway_conns_per_100']:.1f} per 100 requests"
+            f"issue 14: {ISSUE['forwardauth_ratio']} by req/s, goal >= 0.8x"
+        )
+        print(
+            f"the hop's floor (forwardAuth to Traefik's own /ping / direct): "
+            f"{round_ratios(results, EDGE_PATHS[2][0])} by req/s, "
+            f"{cpu_per_request(base) / cpu_per_request(floor):.2f}x by CPU per request. Gateway "
+            f"connections Traefik closed: {forward['gateway_conns_per_100']:.1f} per 100 requests"
         )
         side_by_side(
             f"The gateway's /verify alone, as Traefik calls it ({args.previous} = prev):",
@@ -356,7 +416,7 @@ def main() -> None:
         print(
             json.dumps(
                 {
-                    "get": dict(results),
+                    "get": results,
                     "verify": verify,
                     "me": me,
                     "refresh": refresh,
