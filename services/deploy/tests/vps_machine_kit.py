@@ -104,6 +104,21 @@ async def wait_new_boot(key: Path, port: int, old: str, seconds: float = 180) ->
     raise AssertionError("the machine did not come back with a new boot")
 
 
+def _read_or_empty(path: Path) -> bytes:
+    return path.read_bytes() if path.exists() else b""
+
+
+async def logged(log: Path, expect: bytes, seconds: float = 10) -> bytes:
+    """The console log once `expect` shows in it: the log is written beside the console
+    socket, not before it, so what a client just read can reach the file a moment later."""
+    deadline = time.monotonic() + seconds
+    while True:
+        text = await asyncio.to_thread(_read_or_empty, log)
+        if expect in text or time.monotonic() > deadline:
+            return text
+        await asyncio.sleep(0.1)
+
+
 async def console_roundtrip(
     socket_path: Path, command: bytes, expect: bytes, seconds: float = 30
 ) -> bytes:

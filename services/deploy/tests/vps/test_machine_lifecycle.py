@@ -8,6 +8,7 @@ import pytest
 from vps_machine_kit import (
     boot_id,
     console_roundtrip,
+    logged,
     make_key,
     new_spec,
     ssh,
@@ -72,7 +73,7 @@ async def test_a_vps_lives_its_whole_life(driver, tmp_path):
             driver.console_socket(spec.vps_id), b"echo CONSOLE-$((6*7))", b"CONSOLE-42"
         )
         assert b"CONSOLE-42" in seen
-        assert b"CONSOLE-42" in driver.console_log(spec.vps_id).read_bytes()
+        assert b"CONSOLE-42" in await logged(driver.console_log(spec.vps_id), b"CONSOLE-42")
 
         # soft reboot (Ctrl-Alt-Del: systemd reboots) and hard reset both bring a new boot
         first = await boot_id(key, spec.ssh_port)

@@ -9,7 +9,16 @@ import shutil
 
 import pytest
 from cryptography.fernet import Fernet
-from vps_machine_kit import IMAGES_DIR, console_roundtrip, make_key, new_spec, ssh, ssh_ok, wait_ssh
+from vps_machine_kit import (
+    IMAGES_DIR,
+    console_roundtrip,
+    logged,
+    make_key,
+    new_spec,
+    ssh,
+    ssh_ok,
+    wait_ssh,
+)
 
 from berth_deploy.config import DeploySettings
 from berth_deploy.vps.machine import MachineSettings, machine_driver
@@ -52,7 +61,7 @@ async def test_the_qemu_driver_boots_debian_on_software_emulation(tcg_driver, tm
         seen = await console_roundtrip(
             driver.console_socket(spec.vps_id), b"echo TCG-$((6*7))", b"TCG-42", 120
         )
-        assert b"TCG-42" in driver.console_log(spec.vps_id).read_bytes(), seen
+        assert b"TCG-42" in await logged(driver.console_log(spec.vps_id), b"TCG-42"), seen
 
         # a snapshot of the running machine (paused, savevm) brings the file back as it was
         await ssh_ok(key, spec.ssh_port, "echo before > /root/marker; sync")
