@@ -92,12 +92,19 @@ def edge(platform: Platform, token: str, pids: dict[str, int], args) -> dict:
                 * 100
             )
             runs[name].append(m)
+    merged = merge_rounds(runs)
+    for name, ms in runs.items():
+        merged[name]["runs"] = ms
+    return merged
+
+
+def merge_rounds(runs: dict[str, list[dict[str, float]]]) -> dict[str, dict[str, float]]:
+    """Per target, its rounds' figures averaged; requests and non-2xx answers summed."""
     merged = {}
     for name, ms in runs.items():
         merged[name] = {key: statistics.fmean(m[key] for m in ms) for key in ms[0]}
         merged[name]["total"] = sum(m["total"] for m in ms)
         merged[name]["non2xx"] = sum(m["non2xx"] for m in ms)
-        merged[name]["runs"] = ms
     return merged
 
 

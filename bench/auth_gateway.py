@@ -36,7 +36,15 @@ import time
 from pathlib import Path
 
 import httpx
-from _edge_paths import EDGE_PATHS, ME_PATH, costed_wrk, edge, edge_routes, round_ratios
+from _edge_paths import (
+    EDGE_PATHS,
+    ME_PATH,
+    costed_wrk,
+    edge,
+    edge_routes,
+    merge_rounds,
+    round_ratios,
+)
 from _gateway_decision import decision_cost
 
 from berth_testing.bench import (
@@ -95,14 +103,7 @@ def alternated(
                     url, {"app": pid}, seconds=seconds, connections=connections, headers=headers
                 )
             )
-    merged = {}
-    for name, ms in runs.items():
-        merged[name] = {
-            key: statistics.fmean(m[key] for m in ms) for key in ("rps", "p50", "p99", "cpu_us_app")
-        }
-        merged[name]["total"] = sum(m["total"] for m in ms)
-        merged[name]["non2xx"] = sum(m["non2xx"] for m in ms)
-    return merged
+    return merge_rounds(runs)
 
 
 async def refresh_throughput(
